@@ -1,0 +1,8 @@
+"""graphpool: readouts and hierarchical pooling for PyTorch Geometric."""
+
+from graphpool._validation import set_validation, validation, validation_enabled
+from graphpool.readout import global_pool, resolve
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "global_pool", "resolve", "set_validation", "validation", "validation_enabled"]

@@ -1,0 +1,123 @@
+r"""Attention readout: a learned softmax over each graph's nodes, with a temperature."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from graphpool.readout.base import Readout
+from graphpool.readout.kernels import segment_softmax, segment_sum
+from graphpool.readout.segments import Segments
+
+
+class AttentionReadout(Readout):
+    r"""Attention pooling: :math:`\mathbf{o}_b = \sum_{i \in V_b} \alpha_i\, h(\mathbf{x}_i)` with
+
+    .. math::
+        \alpha_i = \mathrm{softmax}_{i \in V_b}\big((g(\mathbf{x}_i) + r(\mathbf{p}_i)) / T\big)
+
+    a content score :math:`g` (default: a linear layer to one logit, or ``heads`` logits
+    that each weigh the whole feature vector and are averaged), an optional positional
+    bias :math:`r` of node positions ``pos`` (e.g. cell coordinates or pixel positions), an
+    optional value map :math:`h` (default identity) and a temperature :math:`T > 0`.
+
+    :math:`T \to \infty` gives the mean; :math:`T \to 0` puts all weight on the node(s)
+    with the top logit, i.e. it selects the top-scoring region of each graph (tested).
+
+    Args:
+        in_channels: F.
+        gate: module ``[N, F] -> [N, 1]`` (or ``[N, H]``); default ``Linear(F, heads)``.
+        value: module ``[N, F] -> [N, F']``; default identity.
+        pos_channels: D, the width of ``pos``; enables the positional bias
+            :math:`r` = a two-layer MLP ``D -> pos_hidden -> heads``.
+        temperature: initial :math:`T`.
+        learn_temperature: learn :math:`\log T`.
+        heads: number of attention heads (their weighted sums are averaged).
+
+    Shapes: ``x: [N, F]``, ``pos: [N, D]`` (if ``pos_channels``) -> ``[B, F']``.
+    """
+
+    name = "attention"
+    extra_inputs = ("pos",)
+
+    def __init__(
+        self,
+        in_channels: int,
+        gate: nn.Module | None = None,
+        value: nn.Module | None = None,
+        pos_channels: int | None = None,
+        pos_hidden: int = 16,
+        temperature: float = 1.0,
+        learn_temperature: bool = False,
+        heads: int = 1,
+    ) -> None:
+        super().__init__()
+        if in_channels < 1 or heads < 1:
+            raise ValueError(f"'in_channels' and 'heads' must be >= 1, got {in_channels} and {heads}")
+        if not temperature > 0:
+            raise ValueError(f"'temperature' must be > 0, got {temperature}")
+        self.in_channels, self.heads = in_channels, heads
+        self.gate = gate if gate is not None else nn.Linear(in_channels, heads)
+        self.value = value
+        self.pos_bias = (
+            nn.Sequential(nn.Linear(pos_channels, pos_hidden), nn.Tanh(), nn.Linear(pos_hidden, heads))
+            if pos_channels
+            else None
+        )
+        self.initial_temperature = float(temperature)
+        log_t = torch.tensor(float(temperature)).log()
+        if learn_temperature:
+            self.log_temperature = nn.Parameter(log_t)
+        else:
+            self.register_buffer("log_temperature", log_t)
+
+    @property
+    def temperature(self) -> Tensor:
+        return self.log_temperature.exp()
+
+    def reset_parameters(self) -> None:
+        for module in (self.gate, self.value, self.pos_bias):
+            if module is not None:
+                for layer in module.modules():
+                    if hasattr(layer, "reset_parameters") and layer is not self:
+                        layer.reset_parameters()
+        with torch.no_grad():
+            self.log_temperature.fill_(torch.tensor(self.initial_temperature).log().item())
+
+    def logits(self, x: Tensor, pos: Tensor | None = None) -> Tensor:
+        """Unnormalised scores ``[N, H]`` (content plus positional bias)."""
+        score = self.gate(x)
+        if score.dim() == 1:
+            score = score.unsqueeze(-1)
+        if self.pos_bias is not None:
+            if pos is None:
+                raise ValueError("this AttentionReadout has a positional bias: call it with pos=<[N, D] tensor>")
+            if pos.dim() != 2 or pos.size(0) != x.size(0):
+                raise ValueError(f"'pos' must be [N, D] with N = {x.size(0)}, got shape {tuple(pos.shape)}")
+            score = score + self.pos_bias(pos.to(x.dtype))
+        elif pos is not None:
+            raise ValueError("'pos' was given but this AttentionReadout has no positional bias (set pos_channels)")
+        return score
+
+    def weights(self, x: Tensor, seg: Segments, pos: Tensor | None = None) -> Tensor:
+        r"""Attention weights :math:`\alpha`: ``[N, H]``, summing to 1 over each non-empty graph."""
+        return segment_softmax(self.logits(x, pos) / self.temperature.to(x.dtype), seg)
+
+    def compute(self, x: Tensor, seg: Segments, pos: Tensor | None = None) -> Tensor:
+        alpha = self.weights(x, seg, pos)
+        values = self.value(x) if self.value is not None else x
+        if alpha.size(1) == 1 or alpha.size(1) == values.size(1):
+            return segment_sum(alpha * values, seg)
+        pooled = segment_sum((alpha.unsqueeze(-1) * values.unsqueeze(1)).flatten(1), seg)
+        return pooled.view(seg.num_segments, alpha.size(1), -1).mean(1)
+
+    def out_channels(self, in_channels: int) -> int:
+        if self.value is None:
+            return in_channels
+        out = getattr(self.value, "out_features", None) or getattr(self.value, "out_channels", None)
+        if out is None:
+            raise ValueError("cannot infer the width of a custom 'value' module; it has no out_features")
+        return int(out)
+
+    def extra_repr(self) -> str:
+        return f"in_channels={self.in_channels}, heads={self.heads}, temperature={self.initial_temperature}"

@@ -1,0 +1,103 @@
+"""Name -> readout resolution, with one registry for every readout."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from graphpool.readout.attention import AttentionReadout
+from graphpool.readout.base import Readout
+from graphpool.readout.modules import (
+    MaxReadout,
+    MeanReadout,
+    MedianReadout,
+    MinReadout,
+    PowerMeanReadout,
+    QuantileReadout,
+    SoftmaxReadout,
+    StdReadout,
+    SumReadout,
+    VarReadout,
+    WeightedReadout,
+)
+from graphpool.readout.multi import MultiReadout
+
+REGISTRY: dict[str, type[Readout]] = {
+    cls.name: cls
+    for cls in (
+        SumReadout,
+        MeanReadout,
+        MaxReadout,
+        MinReadout,
+        MedianReadout,
+        QuantileReadout,
+        VarReadout,
+        StdReadout,
+        SoftmaxReadout,
+        PowerMeanReadout,
+        WeightedReadout,
+        AttentionReadout,
+    )
+}
+
+ALIASES = {
+    "add": "sum",
+    "avg": "mean",
+    "average": "mean",
+    "gap": "mean",
+    "amax": "max",
+    "amin": "min",
+    "variance": "var",
+    "generalizedmean": "powermean",
+    "gem": "powermean",
+    "power": "powermean",
+    "attentional": "attention",
+    "weight": "weighted",
+    "softmaxmean": "softmax",
+}
+
+
+def canonical_name(name: str) -> str:
+    """Normalise a readout name: ``"Mean"``, ``"mean_readout"``, ``"MeanReadout"`` -> ``"mean"``."""
+    if not isinstance(name, str):
+        raise TypeError(f"a readout name must be a str, got {type(name).__name__}")
+    key = re.sub(r"[^a-z]", "", name.lower())
+    for suffix in ("readout", "aggregation", "aggr", "pool", "pooling"):
+        if key.endswith(suffix) and key != suffix:
+            key = key[: -len(suffix)]
+            break
+    return ALIASES.get(key, key)
+
+
+def resolve(spec: str | Readout | type[Readout] | Sequence[Any], **kwargs: Any) -> Readout:
+    """Turn a name, class, instance or list of them into a :class:`Readout` module.
+
+    ``"median"`` -> :class:`MedianReadout`; ``"mean,max"`` or ``["mean", "max"]`` -> a
+    :class:`MultiReadout`; instances pass through unchanged. ``kwargs`` go to the
+    constructor (``resolve("quantile", q=0.9)``).
+
+    >>> from graphpool.readout import resolve
+    >>> resolve("Median")
+    MedianReadout()
+    >>> resolve("quantile", q=0.9)
+    QuantileReadout(q=0.9, method='linear')
+    """
+    if isinstance(spec, Readout):
+        if kwargs:
+            raise ValueError(f"options {sorted(kwargs)} cannot be applied to an existing {type(spec).__name__}")
+        return spec
+    if isinstance(spec, type) and issubclass(spec, Readout):
+        return spec(**kwargs)
+    if isinstance(spec, str) and "," in spec:
+        spec = [part.strip() for part in spec.split(",") if part.strip()]
+    if isinstance(spec, (list, tuple)):
+        if kwargs:
+            raise ValueError("options cannot be shared by several readouts; pass configured instances instead")
+        return MultiReadout([resolve(item) for item in spec])
+    if not isinstance(spec, str):
+        raise TypeError(f"cannot resolve a readout from {type(spec).__name__}")
+    name = canonical_name(spec)
+    if name not in REGISTRY:
+        raise ValueError(f"unknown readout {spec!r}; valid names: {', '.join(sorted(REGISTRY))}")
+    return REGISTRY[name](**kwargs)

@@ -1,0 +1,223 @@
+"""Groups of rows: which of the N input rows belong to which of the B graphs.
+
+Every readout reduces the rows of ``x`` group by group. The caller may describe the groups
+with PyG's ``batch``/``index`` vector (``[N]``, the graph of each row, any order), with CSR
+offsets ``ptr`` (``[B + 1]``, rows already grouped), with both, or with neither (one graph).
+:func:`segments_from` turns any of these into one :class:`Segments` object, validating at
+the boundary, so the kernels below never check anything again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from graphpool._validation import validation_enabled
+
+
+@dataclass(frozen=True, eq=False)
+class Segments:
+    """Assignment of N rows to B groups (graphs).
+
+    Attributes:
+        ptr: ``[B + 1]`` offsets into the grouped row order; group ``b`` holds
+            ``ptr[b+1] - ptr[b]`` rows.
+        num_segments: ``B``, the number of groups (empty groups included).
+        num_rows: ``N``.
+        given_index: ``[N]`` group of each row, if the caller gave one.
+        perm: ``[N]`` rows listed group by group (stable), or ``None`` when the rows are
+            already grouped (``index`` sorted).
+    """
+
+    ptr: Tensor
+    num_segments: int
+    num_rows: int
+    given_index: Tensor | None = None
+    perm: Tensor | None = None
+
+    @property
+    def is_sorted(self) -> bool:
+        """Rows of one group are contiguous and groups come in order."""
+        return self.perm is None
+
+    @cached_property
+    def index(self) -> Tensor:
+        """``[N]`` group of each row."""
+        if self.given_index is not None:
+            return self.given_index
+        return torch.repeat_interleave(
+            torch.arange(self.num_segments, device=self.ptr.device), self.counts, output_size=self.num_rows
+        )
+
+    @cached_property
+    def counts(self) -> Tensor:
+        """``[B]`` number of rows in each group."""
+        return self.ptr[1:] - self.ptr[:-1]
+
+    @cached_property
+    def rows(self) -> Tensor:
+        """``[N]`` row ids in grouped order (``perm``, or ``arange(N)`` when sorted)."""
+        if self.perm is not None:
+            return self.perm
+        return torch.arange(self.num_rows, device=self.ptr.device)
+
+    @cached_property
+    def host_counts(self) -> list[int]:
+        """Group sizes as Python ints (a device-to-host copy on CUDA)."""
+        return self.counts.tolist()
+
+
+def _graph_index_of(batch: Any) -> tuple[Tensor | None, Tensor | None, int | None] | None:
+    """``(index, ptr, num_graphs)`` of a PyG ``Batch``/``Data`` object, else ``None``."""
+    from torch_geometric.data import Batch, Data
+
+    if isinstance(batch, Batch):
+        return batch.batch, batch.ptr, batch.num_graphs
+    if isinstance(batch, Data):
+        index = batch.batch if "batch" in batch else None
+        return index, None, (batch.num_graphs if index is not None else 1)
+    return None
+
+
+def _check_integer_vector(name: str, t: Tensor) -> None:
+    if not isinstance(t, Tensor):
+        raise TypeError(f"'{name}' must be a torch.Tensor, got {type(t).__name__}")
+    if t.dim() != 1:
+        raise ValueError(f"'{name}' must be one-dimensional, got shape {tuple(t.shape)}")
+    if t.dtype.is_floating_point or t.dtype.is_complex or t.dtype == torch.bool:
+        raise ValueError(f"'{name}' must hold integers (torch.long), got dtype {t.dtype}")
+
+
+def segments_from(
+    num_rows: int,
+    index: Tensor | None = None,
+    ptr: Tensor | None = None,
+    dim_size: int | None = None,
+    *,
+    device: torch.device | None = None,
+    index_name: str = "index",
+) -> Segments:
+    """Build validated :class:`Segments` for ``num_rows`` rows.
+
+    Args:
+        num_rows: N, the number of rows of ``x`` along the pooled dimension.
+        index: ``[N]`` graph of each row (PyG's ``batch``), any order; may also be a PyG
+            ``Batch``, whose ``batch``, ``ptr`` and ``num_graphs`` are used.
+        ptr: ``[B + 1]`` CSR offsets of grouped rows.
+        dim_size: B. Pass it whenever the data knows the graph count: without it, B is
+            ``index.max() + 1`` and trailing empty graphs cannot be seen.
+        device: device of the rows (for the one-graph case).
+        index_name: the caller's name for ``index`` (``"batch"`` in global pooling), used
+            in error messages.
+
+    Raises:
+        ValueError: naming the argument and what was wrong with it.
+    """
+    from_batch = _graph_index_of(index)
+    if from_batch is not None:
+        index, batch_ptr, num_graphs = from_batch
+        if ptr is None:
+            ptr = batch_ptr
+        if dim_size is None:
+            dim_size = num_graphs
+    check = validation_enabled()
+
+    if dim_size is not None:
+        if isinstance(dim_size, Tensor):
+            dim_size = int(dim_size)
+        if not isinstance(dim_size, int) or isinstance(dim_size, bool) or dim_size < 0:
+            raise ValueError(f"'dim_size' (the number of graphs) must be a non-negative int, got {dim_size!r}")
+
+    if index is not None:
+        _check_integer_vector(index_name, index)
+        if index.numel() != num_rows:
+            raise ValueError(
+                f"'{index_name}' has {index.numel()} entries but x has {num_rows} rows along the pooled "
+                f"dimension; they must be equal (one graph id per node)"
+            )
+        index = index.long()
+    if ptr is not None:
+        _check_integer_vector("ptr", ptr)
+        if ptr.numel() < 1:
+            raise ValueError("'ptr' must have at least one entry (ptr[0] = 0)")
+        ptr = ptr.long()
+        if dim_size is None:
+            dim_size = ptr.numel() - 1
+        elif dim_size != ptr.numel() - 1:
+            raise ValueError(
+                f"'dim_size' is {dim_size} but 'ptr' describes {ptr.numel() - 1} graphs (len(ptr) - 1); "
+                f"they must agree"
+            )
+        if check:
+            _check_ptr(ptr, num_rows)
+
+    if index is None and ptr is None:
+        if dim_size not in (None, 1):
+            raise ValueError(
+                f"'dim_size' is {dim_size} but neither '{index_name}' nor 'ptr' was given, so all rows form "
+                f"one graph; pass '{index_name}' to pool several graphs"
+            )
+        dev = device if device is not None else torch.device("cpu")
+        return Segments(ptr=torch.tensor([0, num_rows], device=dev), num_segments=1, num_rows=num_rows)
+
+    if index is None:
+        assert ptr is not None
+        return Segments(ptr=ptr, num_segments=ptr.numel() - 1, num_rows=num_rows)
+
+    if check and num_rows > 0:
+        lo, hi = torch.aminmax(index)
+        lo, hi = int(lo), int(hi)
+        if lo < 0:
+            raise ValueError(f"'{index_name}' holds a negative graph index ({lo}); graph ids must be >= 0")
+        if dim_size is not None and hi >= dim_size:
+            raise ValueError(
+                f"'{index_name}' holds graph index {hi} but there are only {dim_size} graphs "
+                f"('dim_size'/'num_graphs'); ids must be < {dim_size}"
+            )
+    if dim_size is None:
+        dim_size = int(index.max()) + 1 if num_rows > 0 else 0
+
+    is_sorted = num_rows < 2 or bool((index[1:] >= index[:-1]).all())
+    counts = torch.bincount(index, minlength=dim_size)
+    if counts.numel() > dim_size:  # only reachable with validation off and a bad index
+        raise ValueError(f"'{index_name}' holds a graph index >= dim_size ({dim_size})")
+    if ptr is not None:
+        if check:
+            if not is_sorted:
+                raise ValueError(
+                    f"'ptr' was given, so rows must be grouped by graph, but '{index_name}' is not sorted"
+                )
+            if not torch.equal(counts, ptr[1:] - ptr[:-1]):
+                raise ValueError(
+                    f"'{index_name}' and 'ptr' disagree: graph sizes from '{index_name}' are "
+                    f"{_preview(counts)} but from 'ptr' {_preview(ptr[1:] - ptr[:-1])}"
+                )
+        return Segments(ptr=ptr, num_segments=dim_size, num_rows=num_rows, given_index=index)
+
+    new_ptr = torch.zeros(dim_size + 1, dtype=torch.long, device=index.device)
+    torch.cumsum(counts, 0, out=new_ptr[1:])
+    perm = None if is_sorted else torch.argsort(index, stable=True)
+    return Segments(ptr=new_ptr, num_segments=dim_size, num_rows=num_rows, given_index=index, perm=perm)
+
+
+def _check_ptr(ptr: Tensor, num_rows: int) -> None:
+    first, last = int(ptr[0]), int(ptr[-1])
+    if first != 0:
+        raise ValueError(f"'ptr' must start at 0, got ptr[0] = {first}")
+    if last != num_rows:
+        raise ValueError(f"'ptr' must end at the number of rows N = {num_rows}, got ptr[-1] = {last}")
+    steps = ptr[1:] - ptr[:-1]
+    if steps.numel() and bool((steps < 0).any()):
+        at = int(torch.nonzero(steps < 0)[0])
+        raise ValueError(
+            f"'ptr' must be non-decreasing, but ptr[{at + 1}] = {int(ptr[at + 1])} < ptr[{at}] = {int(ptr[at])}"
+        )
+
+
+def _preview(t: Tensor, limit: int = 8) -> str:
+    values = t[:limit].tolist()
+    return str(values)[:-1] + (", ...]" if t.numel() > limit else "]")

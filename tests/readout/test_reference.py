@@ -1,0 +1,107 @@
+"""Every functional readout against the naive per-graph reference."""
+
+import pytest
+import torch
+from cases import CASES, Case
+from reference import random_batch, reference_pool
+
+from graphpool.readout import global_pool
+
+# empty graphs in the middle and at the end, single-node graphs, a large one
+SIZES = [3, 0, 1, 7, 2, 0, 12, 1, 5, 0]
+
+
+def _inputs(case: Case, ties: bool = False, seed: int = 0):
+    x, batch = random_batch(SIZES, 4, seed=seed, ties=ties)
+    if case.positive:
+        x = x.abs() + 0.1
+    return x, batch
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+@pytest.mark.parametrize("ties", [False, True], ids=["distinct", "ties"])
+def test_matches_reference_with_batch(case: Case, ties: bool) -> None:
+    x, batch = _inputs(case, ties)
+    expected = reference_pool(x, batch, len(SIZES), case.reduce, **case.options)
+    actual = global_pool(x, batch, num_graphs=len(SIZES), reduce=case.reduce, **case.options)
+    torch.testing.assert_close(actual, expected, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_matches_reference_with_ptr(case: Case) -> None:
+    x, batch = _inputs(case, seed=1)
+    ptr = torch.tensor([0] + SIZES).cumsum(0)
+    expected = reference_pool(x, batch, len(SIZES), case.reduce, **case.options)
+    torch.testing.assert_close(global_pool(x, ptr=ptr, reduce=case.reduce, **case.options), expected)
+    torch.testing.assert_close(global_pool(x, batch, ptr=ptr, reduce=case.reduce, **case.options), expected)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_unsorted_batch(case: Case) -> None:
+    x, batch = _inputs(case, seed=2)
+    perm = torch.randperm(x.size(0), generator=torch.Generator().manual_seed(3))
+    expected = reference_pool(x, batch, len(SIZES), case.reduce, **case.options)
+    actual = global_pool(x[perm], batch[perm], num_graphs=len(SIZES), reduce=case.reduce, **case.options)
+    torch.testing.assert_close(actual, expected)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_one_graph_when_no_batch(case: Case) -> None:
+    x, _ = _inputs(case, seed=4)
+    expected = reference_pool(x, torch.zeros(x.size(0), dtype=torch.long), 1, case.reduce, **case.options)
+    torch.testing.assert_close(global_pool(x, reduce=case.reduce, **case.options), expected)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_one_dimensional_features(case: Case) -> None:
+    x, batch = _inputs(case, seed=5)
+    expected = reference_pool(x[:, :1], batch, len(SIZES), case.reduce, **case.options)[:, 0]
+    actual = global_pool(x[:, 0], batch, num_graphs=len(SIZES), reduce=case.reduce, **case.options)
+    assert actual.shape == (len(SIZES),)
+    torch.testing.assert_close(actual, expected)
+
+
+@pytest.mark.parametrize("size", [1, 2, 600, 3000])
+@pytest.mark.parametrize("reduce", ["sum", "mean", "max", "min", "median"])
+def test_large_groups_take_the_same_answer(size: int, reduce: str) -> None:
+    # Large groups take a different kernel path for max/min (one amax per group).
+    sizes = [size, 0, size + 1, 3]
+    x, batch = random_batch(sizes, 3, seed=6)
+    expected = reference_pool(x, batch, len(sizes), reduce)
+    torch.testing.assert_close(global_pool(x, batch, num_graphs=len(sizes), reduce=reduce), expected)
+
+
+@pytest.mark.parametrize("reduce", ["sum", "max", "min", "median"])
+def test_integer_features(reduce: str) -> None:
+    x, batch = random_batch(SIZES, 3, seed=7, ties=True)
+    xi = x.long()
+    expected = reference_pool(xi, batch, len(SIZES), reduce)
+    actual = global_pool(xi, batch, num_graphs=len(SIZES), reduce=reduce)
+    assert actual.dtype == torch.long
+    assert torch.equal(actual, expected)
+
+
+def test_weighted_matches_reference() -> None:
+    x, batch = random_batch(SIZES, 4, seed=8)
+    w = torch.rand(x.size(0), generator=torch.Generator().manual_seed(9), dtype=torch.float64)
+    w[batch == 3] = 0.0  # a graph whose weights are all zero gives 0
+    expected = x.new_zeros(len(SIZES), 4)
+    for b in range(len(SIZES)):
+        rows, wb = x[batch == b], w[batch == b]
+        if wb.sum() > 0:
+            expected[b] = (wb[:, None] * rows).sum(0) / wb.sum()
+    actual = global_pool(x, batch, num_graphs=len(SIZES), reduce="weighted", weight=w)
+    torch.testing.assert_close(actual, expected)
+    mask = w > 0.5
+    masked = global_pool(x, batch, num_graphs=len(SIZES), reduce="weighted", weight=mask)
+    torch.testing.assert_close(masked, global_pool(x, batch, num_graphs=len(SIZES), reduce="weighted",
+                                                   weight=mask.double()))
+    unnormalised = global_pool(x, batch, num_graphs=len(SIZES), reduce="weighted", weight=w, normalize=False)
+    torch.testing.assert_close(unnormalised, global_pool(w[:, None] * x, batch, num_graphs=len(SIZES), reduce="sum"))
+
+
+def test_quantile_half_lower_is_median() -> None:
+    x, batch = random_batch(SIZES, 4, seed=10)
+    torch.testing.assert_close(
+        global_pool(x, batch, reduce="quantile", q=0.5, method="lower"), global_pool(x, batch, reduce="median")
+    )
