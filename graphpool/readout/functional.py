@@ -242,10 +242,14 @@ def global_pool(
 
     name = canonical_name(reduce)
     if name not in FUNCTIONAL:
-        raise ValueError(
-            f"reduce '{reduce}' has learnable parameters or is not a functional readout; use "
-            f"graphpool.readout.resolve({reduce!r}) for the module. Functional reduces: {sorted(FUNCTIONAL)}"
-        )
+        from graphpool.readout.resolver import REGISTRY
+
+        if name in REGISTRY:
+            raise ValueError(
+                f"reduce '{reduce}' has learnable parameters; use graphpool.readout.resolve({reduce!r}, ...) for "
+                f"the module. Functional reduces: {', '.join(sorted(FUNCTIONAL))}"
+            )
+        raise ValueError(f"unknown readout {reduce!r}; valid names: {', '.join(sorted(FUNCTIONAL))}")
     function, needs_float, allowed = FUNCTIONAL[name]
     unknown = sorted(set(options) - set(allowed))
     if unknown:
