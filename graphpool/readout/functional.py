@@ -19,11 +19,10 @@ from torch import Tensor
 
 from graphpool.readout.kernels import (
     gather_rows,
-    segment_kth,
     segment_max,
     segment_mean,
     segment_min,
-    segment_order,
+    segment_select,
     segment_softmax,
     segment_sum,
 )
@@ -58,7 +57,7 @@ def median_readout(x: Tensor, seg: Segments) -> Tensor:
     Always an element of the input (as PyG's ``MedianAggregation``), so the gradient flows to
     exactly that element: a subgradient, differentiable wherever the values are distinct.
     """
-    return segment_kth(x, seg, segment_order(x, seg), torch.div(seg.counts - 1, 2, rounding_mode="floor"))
+    return segment_select(x, seg, [torch.div(seg.counts - 1, 2, rounding_mode="floor")])[0]
 
 
 def quantile_readout(x: Tensor, seg: Segments, q: float = 0.5, method: str = "linear") -> Tensor:
@@ -74,18 +73,17 @@ def quantile_readout(x: Tensor, seg: Segments, q: float = 0.5, method: str = "li
         raise ValueError(f"'q' must lie in [0, 1], got {q}")
     if method not in QUANTILE_METHODS:
         raise ValueError(f"'method' must be one of {QUANTILE_METHODS}, got {method!r}")
-    order = segment_order(x, seg)
     top = (seg.counts - 1).clamp(min=0)
     position = q * top.to(torch.float64)
     lower = position.floor().long()
     upper = position.ceil().long()
     if method == "lower":
-        return segment_kth(x, seg, order, lower)
+        return segment_select(x, seg, [lower])[0]
     if method == "higher":
-        return segment_kth(x, seg, order, upper)
+        return segment_select(x, seg, [upper])[0]
     if method == "nearest":
-        return segment_kth(x, seg, order, position.round().long())
-    low, high = segment_kth(x, seg, order, lower), segment_kth(x, seg, order, upper)
+        return segment_select(x, seg, [position.round().long()])[0]
+    low, high = segment_select(x, seg, [lower, upper])
     weight = torch.full_like(position, 0.5) if method == "midpoint" else position - lower
     return low + weight.to(x.dtype).unsqueeze(-1) * (high - low)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from graphpool.readout.attention import AttentionReadout
@@ -62,6 +63,11 @@ def canonical_name(name: str) -> str:
     """Normalise a readout name: ``"Mean"``, ``"mean_readout"``, ``"MeanReadout"`` -> ``"mean"``."""
     if not isinstance(name, str):
         raise TypeError(f"a readout name must be a str, got {type(name).__name__}")
+    return _canonical(name)
+
+
+@lru_cache(maxsize=256)
+def _canonical(name: str) -> str:
     key = re.sub(r"[^a-z]", "", name.lower())
     for suffix in ("readout", "aggregation", "aggr", "pool", "pooling"):
         if key.endswith(suffix) and key != suffix:

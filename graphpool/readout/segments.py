@@ -10,13 +10,16 @@ the boundary, so the kernels below never check anything again.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 import torch
 from torch import Tensor
+from torch_geometric.data import Batch, Data
 
 from graphpool._validation import validation_enabled
+
+_INTEGER_DTYPES = frozenset({torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8})
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,7 +66,7 @@ class Segments:
         """``[N]`` row ids in grouped order (``perm``, or ``arange(N)`` when sorted)."""
         if self.perm is not None:
             return self.perm
-        return torch.arange(self.num_rows, device=self.ptr.device)
+        return _arange(self.num_rows, self.ptr.device)
 
     @cached_property
     def host_counts(self) -> list[int]:
@@ -71,10 +74,14 @@ class Segments:
         return self.counts.tolist()
 
 
+@lru_cache(maxsize=8)
+def _arange(n: int, device: torch.device) -> Tensor:
+    """A shared read-only ``arange(n)`` (never handed to callers, never written)."""
+    return torch.arange(n, device=device)
+
+
 def _graph_index_of(batch: Any) -> tuple[Tensor | None, Tensor | None, int | None] | None:
     """``(index, ptr, num_graphs)`` of a PyG ``Batch``/``Data`` object, else ``None``."""
-    from torch_geometric.data import Batch, Data
-
     if isinstance(batch, Batch):
         return batch.batch, batch.ptr, batch.num_graphs
     if isinstance(batch, Data):
@@ -88,7 +95,7 @@ def _check_integer_vector(name: str, t: Tensor) -> None:
         raise TypeError(f"'{name}' must be a torch.Tensor, got {type(t).__name__}")
     if t.dim() != 1:
         raise ValueError(f"'{name}' must be one-dimensional, got shape {tuple(t.shape)}")
-    if t.dtype.is_floating_point or t.dtype.is_complex or t.dtype == torch.bool:
+    if t.dtype not in _INTEGER_DTYPES:
         raise ValueError(f"'{name}' must hold integers (torch.long), got dtype {t.dtype}")
 
 
@@ -117,7 +124,7 @@ def segments_from(
     Raises:
         ValueError: naming the argument and what was wrong with it.
     """
-    from_batch = _graph_index_of(index)
+    from_batch = None if index is None or isinstance(index, Tensor) else _graph_index_of(index)
     if from_batch is not None:
         index, batch_ptr, num_graphs = from_batch
         if ptr is None:
@@ -139,7 +146,8 @@ def segments_from(
                 f"'{index_name}' has {index.numel()} entries but x has {num_rows} rows along the pooled "
                 f"dimension; they must be equal (one graph id per node)"
             )
-        index = index.long()
+        if index.dtype != torch.long:
+            index = index.long()
     if ptr is not None:
         _check_integer_vector("ptr", ptr)
         if ptr.numel() < 1:
@@ -181,16 +189,14 @@ def segments_from(
     if dim_size is None:
         dim_size = int(index.max()) + 1 if num_rows > 0 else 0
 
-    is_sorted = num_rows < 2 or bool((index[1:] >= index[:-1]).all())
-    counts = torch.bincount(index, minlength=dim_size)
-    if counts.numel() > dim_size:  # only reachable with validation off and a bad index
-        raise ValueError(f"'{index_name}' holds a graph index >= dim_size ({dim_size})")
+    is_sorted = num_rows < 2 or not bool(torch.lt(index[1:], index[:-1]).any())
     if ptr is not None:
         if check:
             if not is_sorted:
                 raise ValueError(
                     f"'ptr' was given, so rows must be grouped by graph, but '{index_name}' is not sorted"
                 )
+            counts = torch.bincount(index, minlength=dim_size)
             if not torch.equal(counts, ptr[1:] - ptr[:-1]):
                 raise ValueError(
                     f"'{index_name}' and 'ptr' disagree: graph sizes from '{index_name}' are "
@@ -198,10 +204,23 @@ def segments_from(
                 )
         return Segments(ptr=ptr, num_segments=dim_size, num_rows=num_rows, given_index=index)
 
-    new_ptr = torch.zeros(dim_size + 1, dtype=torch.long, device=index.device)
-    torch.cumsum(counts, 0, out=new_ptr[1:])
-    perm = None if is_sorted else torch.argsort(index, stable=True)
-    return Segments(ptr=new_ptr, num_segments=dim_size, num_rows=num_rows, given_index=index, perm=perm)
+    boundaries = torch.arange(dim_size + 1, device=index.device)
+    if is_sorted:
+        # for sorted ids, the first row of each graph: one binary search per graph
+        return Segments(
+            ptr=torch.searchsorted(index, boundaries),
+            num_segments=dim_size,
+            num_rows=num_rows,
+            given_index=index,
+        )
+    perm = torch.argsort(index, stable=True)
+    return Segments(
+        ptr=torch.searchsorted(index[perm], boundaries),
+        num_segments=dim_size,
+        num_rows=num_rows,
+        given_index=index,
+        perm=perm,
+    )
 
 
 def _check_ptr(ptr: Tensor, num_rows: int) -> None:

@@ -1,0 +1,153 @@
+"""Benchmark graphpool's readouts against PyG (and torch_scatter when installed) in one run.
+
+For each case (graphs x nodes per graph x features; graph sizes drawn uniformly from
+[n/2, 3n/2], seeded) it prints the median time in milliseconds of graphpool and PyG for
+forward and forward+backward, their ratio (graphpool / PyG: below 1 means graphpool is
+faster), and the memory-bandwidth floor: the time of ``x.sum()`` on the same tensor.
+Timings alternate between the contenders so that machine noise hits both alike.
+
+    python scripts/bench_readouts.py            # the four cases of the issue
+    python scripts/bench_readouts.py --quick    # small cases, a few seconds
+    python scripts/bench_readouts.py --json results/bench_readouts.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torch_geometric
+from torch_geometric import nn as pyg
+from torch_geometric.nn import aggr as pyg_aggr
+
+import graphpool
+from graphpool.readout import global_pool
+
+try:  # optional accelerator
+    import torch_scatter
+except ImportError:  # pragma: no cover - depends on the machine
+    torch_scatter = None
+
+CASES = [(128, 30, 128), (1024, 30, 128), (64, 5000, 64), (16, 100000, 32)]
+QUICK_CASES = [(128, 30, 128), (1024, 30, 128)]
+
+
+def make_case(graphs: int, nodes: int, features: int, device: str, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    sizes = torch.randint(nodes // 2, nodes + nodes // 2 + 1, (graphs,), generator=g)
+    x = torch.randn(int(sizes.sum()), features, generator=g).to(device)
+    batch = torch.repeat_interleave(torch.arange(graphs), sizes).to(device)
+    return x, batch
+
+
+def sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def time_alternating(
+    contenders: dict[str, Callable[[], object]], device: str, budget_s: float, min_repeats: int = 3
+) -> dict[str, float]:
+    """Median milliseconds per contender, running them in turn until the budget is spent."""
+    for fn in contenders.values():  # warm-up
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    start = time.perf_counter()
+    while min(len(t) for t in times.values()) < min_repeats or time.perf_counter() - start < budget_s:
+        for name, fn in contenders.items():
+            sync(device)
+            t0 = time.perf_counter()
+            fn()
+            sync(device)
+            times[name].append(time.perf_counter() - t0)
+        if max(len(t) for t in times.values()) >= 200:
+            break
+    return {name: 1e3 * statistics.median(t) for name, t in times.items()}
+
+
+def forward_backward(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> Callable[[], None]:
+    leaf = x.detach().clone().requires_grad_(True)
+
+    def run() -> None:
+        leaf.grad = None
+        out = fn(leaf)
+        out.backward(torch.ones_like(out))
+
+    return run
+
+
+def contenders_for(reduce: str, batch: torch.Tensor, num_graphs: int) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
+    ours = {"graphpool": lambda x: global_pool(x, batch, num_graphs=num_graphs, reduce=reduce)}
+    if reduce == "median":
+        median = pyg_aggr.MedianAggregation()
+        ours["pyg"] = lambda x: median(x, batch, dim_size=num_graphs)
+        return ours
+    pool = {"sum": pyg.global_add_pool, "mean": pyg.global_mean_pool, "max": pyg.global_max_pool}[reduce]
+    ours["pyg"] = lambda x: pool(x, batch, num_graphs)
+    if torch_scatter is not None:
+        op = {"sum": torch_scatter.scatter_add, "mean": torch_scatter.scatter_mean}.get(reduce)
+        if op is not None:
+            ours["torch_scatter"] = lambda x: op(x, batch, dim=0, dim_size=num_graphs)
+        else:
+            ours["torch_scatter"] = lambda x: torch_scatter.scatter_max(x, batch, dim=0, dim_size=num_graphs)[0]
+    return ours
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="only the two small cases, short budgets")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--reduces", default="sum,mean,max,median")
+    parser.add_argument("--budget", type=float, default=None, help="seconds of timing per row (default 1, quick 0.2)")
+    parser.add_argument("--no-validation", action="store_true", help="time graphpool with value checks off")
+    parser.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
+    args = parser.parse_args()
+    budget = args.budget if args.budget is not None else (0.2 if args.quick else 1.0)
+    graphpool.set_validation(not args.no_validation)
+
+    print(
+        f"graphpool {graphpool.__version__} | torch {torch.__version__} | PyG {torch_geometric.__version__} | "
+        f"torch_scatter {'yes' if torch_scatter else 'not installed'} | {args.device} | "
+        f"{torch.get_num_threads()} threads | {platform.processor() or platform.machine()} | "
+        f"validation {'off' if args.no_validation else 'on'}"
+    )
+    header = f"{'case (B x n x F)':<20}{'reduce':<8}{'pass':<9}{'graphpool':>11}{'pyg':>11}{'ratio':>8}"
+    header += f"{'scatter':>10}{'floor':>9}{'x floor':>9}"
+    print(header + "\n" + "-" * len(header))
+    rows = []
+    for graphs, nodes, features in QUICK_CASES if args.quick else CASES:
+        x, batch = make_case(graphs, nodes, features, args.device)
+        floor = time_alternating({"floor": lambda: x.sum()}, args.device, budget)["floor"]
+        for reduce in args.reduces.split(","):
+            functions = contenders_for(reduce, batch, graphs)
+            for mode in ("forward", "fwd+bwd"):
+                runs = {
+                    name: (lambda fn=fn: fn(x)) if mode == "forward" else forward_backward(fn, x)
+                    for name, fn in functions.items()
+                }
+                slow = reduce == "median"  # PyG's median takes seconds: time it fewer times
+                ms = time_alternating(runs, args.device, budget, min_repeats=2 if slow else 5)
+                ratio = ms["graphpool"] / ms["pyg"]
+                row = dict(graphs=graphs, nodes=nodes, features=features, num_nodes=x.size(0), reduce=reduce,
+                           mode=mode, floor_ms=floor, **{f"{k}_ms": v for k, v in ms.items()}, ratio=ratio)
+                rows.append(row)
+                scatter = f"{ms['torch_scatter']:10.3f}" if "torch_scatter" in ms else f"{'-':>10}"
+                print(
+                    f"{f'{graphs} x {nodes} x {features}':<20}{reduce:<8}{mode:<9}{ms['graphpool']:11.3f}"
+                    f"{ms['pyg']:11.3f}{ratio:8.3f}{scatter}{floor:9.3f}{ms['graphpool'] / floor:9.2f}",
+                    flush=True,
+                )
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(rows, indent=1))
+        print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
