@@ -27,7 +27,7 @@ from graphpool.readout.segments import Segments
 
 # Use one ``amax`` per group (CPU, grouped rows) when groups hold at least this many rows on
 # average and there are few enough groups that the Python loop costs little.
-_LOOP_MIN_AVG_ROWS = 512
+_LOOP_MIN_AVG_ROWS = 20_000
 _LOOP_MAX_GROUPS = 512
 
 
@@ -74,11 +74,11 @@ def segment_mean(x: Tensor, seg: Segments) -> Tensor:
 def _extreme_forward(x: Tensor, seg: Segments, largest: bool) -> Tensor:
     num_segments = seg.num_segments
     if (
-        seg.is_sorted
-        and x.device.type == "cpu"
+        x.device.type == "cpu"
         and not torch.compiler.is_compiling()
         and 0 < num_segments <= _LOOP_MAX_GROUPS
         and seg.num_rows >= _LOOP_MIN_AVG_ROWS * num_segments
+        and seg.is_sorted
     ):
         reduce = torch.amax if largest else torch.amin
         zero = x.new_zeros(x.size(1))
@@ -101,9 +101,15 @@ class _SegmentExtreme(torch.autograd.Function):
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:  # type: ignore[override]
         x, out = ctx.saved_tensors
         seg = ctx.seg
-        hit = (x == gather_rows(out, seg)).to(grad.dtype)
-        ties = segment_sum(hit, seg).clamp(min=1)
-        return hit * gather_rows(grad / ties, seg), None, None
+        if torch.is_grad_enabled():  # double backward: differentiable, out-of-place
+            hit = (x == gather_rows(out, seg)).to(grad.dtype)
+            return hit * gather_rows(grad / segment_sum(hit, seg).clamp(min=1), seg), None, None
+        # one [N, F] buffer reused three times: rows' maxima, tie indicators, the gradient
+        buffer = gather_rows(out, seg)
+        hit = torch.eq(x, buffer)
+        ties = segment_sum(buffer.copy_(hit), seg).clamp_(min=1)
+        torch.index_select(grad / ties, 0, seg.index, out=buffer)
+        return buffer.masked_fill_(hit.logical_not_(), 0), None, None
 
 
 def segment_max(x: Tensor, seg: Segments) -> Tensor:

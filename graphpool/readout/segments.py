@@ -9,7 +9,6 @@ the boundary, so the kernels below never check anything again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import Any
 
@@ -22,39 +21,66 @@ from graphpool._validation import validation_enabled
 _INTEGER_DTYPES = frozenset({torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8})
 
 
-@dataclass(frozen=True, eq=False)
 class Segments:
-    """Assignment of N rows to B groups (graphs).
+    """Assignment of N rows to B groups (graphs), with derived layouts computed on demand.
+
+    Build it with :func:`segments_from`, which validates the input. Kernels ask only for
+    what they use, so a scatter-based kernel never pays for sorting or offsets.
 
     Attributes:
+        num_rows: ``N``.
+        num_segments: ``B``, the number of groups (empty groups included).
+        index: ``[N]`` group of each row.
         ptr: ``[B + 1]`` offsets into the grouped row order; group ``b`` holds
             ``ptr[b+1] - ptr[b]`` rows.
-        num_segments: ``B``, the number of groups (empty groups included).
-        num_rows: ``N``.
-        given_index: ``[N]`` group of each row, if the caller gave one.
         perm: ``[N]`` rows listed group by group (stable), or ``None`` when the rows are
             already grouped (``index`` sorted).
     """
 
-    ptr: Tensor
-    num_segments: int
-    num_rows: int
-    given_index: Tensor | None = None
-    perm: Tensor | None = None
+    def __init__(
+        self, num_rows: int, num_segments: int, index: Tensor | None = None, ptr: Tensor | None = None
+    ) -> None:
+        if index is None and ptr is None:
+            raise ValueError("Segments needs an index or a ptr")
+        self.num_rows = num_rows
+        self.num_segments = num_segments
+        self._index = index
+        self._ptr = ptr
 
     @property
-    def is_sorted(self) -> bool:
-        """Rows of one group are contiguous and groups come in order."""
-        return self.perm is None
+    def device(self) -> torch.device:
+        return (self._index if self._index is not None else self._ptr).device  # type: ignore[union-attr]
 
     @cached_property
     def index(self) -> Tensor:
         """``[N]`` group of each row."""
-        if self.given_index is not None:
-            return self.given_index
+        if self._index is not None:
+            return self._index
         return torch.repeat_interleave(
-            torch.arange(self.num_segments, device=self.ptr.device), self.counts, output_size=self.num_rows
+            torch.arange(self.num_segments, device=self.device), self.counts, output_size=self.num_rows
         )
+
+    @cached_property
+    def is_sorted(self) -> bool:
+        """Rows of one group are contiguous and groups come in order."""
+        if self._ptr is not None or self.num_rows < 2:
+            return True
+        index = self.index
+        return not bool(torch.lt(index[1:], index[:-1]).any())
+
+    @cached_property
+    def perm(self) -> Tensor | None:
+        """``[N]`` rows in grouped order (stable), or ``None`` when already grouped."""
+        return None if self.is_sorted else torch.argsort(self.index, stable=True)
+
+    @cached_property
+    def ptr(self) -> Tensor:
+        """``[B + 1]`` offsets of the groups in grouped row order."""
+        if self._ptr is not None:
+            return self._ptr
+        boundaries = torch.arange(self.num_segments + 1, device=self.device)
+        grouped = self.index if self.perm is None else self.index[self.perm]
+        return torch.searchsorted(grouped, boundaries)  # first row of each group: one binary search each
 
     @cached_property
     def counts(self) -> Tensor:
@@ -66,7 +92,7 @@ class Segments:
         """``[N]`` row ids in grouped order (``perm``, or ``arange(N)`` when sorted)."""
         if self.perm is not None:
             return self.perm
-        return _arange(self.num_rows, self.ptr.device)
+        return _arange(self.num_rows, self.device)
 
     @cached_property
     def host_counts(self) -> list[int]:
@@ -170,11 +196,11 @@ def segments_from(
                 f"one graph; pass '{index_name}' to pool several graphs"
             )
         dev = device if device is not None else torch.device("cpu")
-        return Segments(ptr=torch.tensor([0, num_rows], device=dev), num_segments=1, num_rows=num_rows)
+        return Segments(num_rows, 1, ptr=torch.tensor([0, num_rows], device=dev))
 
     if index is None:
         assert ptr is not None
-        return Segments(ptr=ptr, num_segments=ptr.numel() - 1, num_rows=num_rows)
+        return Segments(num_rows, ptr.numel() - 1, ptr=ptr)
 
     if check and num_rows > 0:
         lo, hi = torch.aminmax(index)
@@ -189,38 +215,16 @@ def segments_from(
     if dim_size is None:
         dim_size = int(index.max()) + 1 if num_rows > 0 else 0
 
-    is_sorted = num_rows < 2 or not bool(torch.lt(index[1:], index[:-1]).any())
-    if ptr is not None:
-        if check:
-            if not is_sorted:
-                raise ValueError(
-                    f"'ptr' was given, so rows must be grouped by graph, but '{index_name}' is not sorted"
-                )
-            counts = torch.bincount(index, minlength=dim_size)
-            if not torch.equal(counts, ptr[1:] - ptr[:-1]):
-                raise ValueError(
-                    f"'{index_name}' and 'ptr' disagree: graph sizes from '{index_name}' are "
-                    f"{_preview(counts)} but from 'ptr' {_preview(ptr[1:] - ptr[:-1])}"
-                )
-        return Segments(ptr=ptr, num_segments=dim_size, num_rows=num_rows, given_index=index)
-
-    boundaries = torch.arange(dim_size + 1, device=index.device)
-    if is_sorted:
-        # for sorted ids, the first row of each graph: one binary search per graph
-        return Segments(
-            ptr=torch.searchsorted(index, boundaries),
-            num_segments=dim_size,
-            num_rows=num_rows,
-            given_index=index,
-        )
-    perm = torch.argsort(index, stable=True)
-    return Segments(
-        ptr=torch.searchsorted(index[perm], boundaries),
-        num_segments=dim_size,
-        num_rows=num_rows,
-        given_index=index,
-        perm=perm,
-    )
+    if ptr is not None and check:
+        if num_rows > 1 and bool(torch.lt(index[1:], index[:-1]).any()):
+            raise ValueError(f"'ptr' was given, so rows must be grouped by graph, but '{index_name}' is not sorted")
+        counts = torch.bincount(index, minlength=dim_size)
+        if not torch.equal(counts, ptr[1:] - ptr[:-1]):
+            raise ValueError(
+                f"'{index_name}' and 'ptr' disagree: graph sizes from '{index_name}' are "
+                f"{_preview(counts)} but from 'ptr' {_preview(ptr[1:] - ptr[:-1])}"
+            )
+    return Segments(num_rows, dim_size, index=index, ptr=ptr)
 
 
 def _check_ptr(ptr: Tensor, num_rows: int) -> None:

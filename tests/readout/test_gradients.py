@@ -27,7 +27,7 @@ def test_gradcheck(case: Case, layout: str) -> None:
     )
 
 
-@pytest.mark.parametrize("reduce", ["sum", "mean", "softmax", "std"])
+@pytest.mark.parametrize("reduce", ["sum", "mean", "max", "softmax", "std"])
 def test_gradgradcheck(reduce: str) -> None:
     x, batch = random_batch(SIZES, 2, seed=12)
     x.requires_grad_(True)
