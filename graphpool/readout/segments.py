@@ -9,6 +9,7 @@ the boundary, so the kernels below never check anything again.
 
 from __future__ import annotations
 
+import numbers
 from functools import cached_property, lru_cache
 from typing import Any
 
@@ -160,13 +161,15 @@ def segments_from(
     check = validation_enabled()
 
     if dim_size is not None:
-        if isinstance(dim_size, Tensor):
+        if isinstance(dim_size, (Tensor, numbers.Integral)) and not isinstance(dim_size, bool):
             dim_size = int(dim_size)
         if not isinstance(dim_size, int) or isinstance(dim_size, bool) or dim_size < 0:
             raise ValueError(f"'dim_size' (the number of graphs) must be a non-negative int, got {dim_size!r}")
 
     if index is not None:
         _check_integer_vector(index_name, index)
+        if device is not None and index.device != device:
+            raise ValueError(f"'{index_name}' is on {index.device} but x is on {device}; move them to one device")
         if index.numel() != num_rows:
             raise ValueError(
                 f"'{index_name}' has {index.numel()} entries but x has {num_rows} rows along the pooled "
@@ -176,6 +179,8 @@ def segments_from(
             index = index.long()
     if ptr is not None:
         _check_integer_vector("ptr", ptr)
+        if device is not None and ptr.device != device:
+            raise ValueError(f"'ptr' is on {ptr.device} but x is on {device}; move them to one device")
         if ptr.numel() < 1:
             raise ValueError("'ptr' must have at least one entry (ptr[0] = 0)")
         ptr = ptr.long()

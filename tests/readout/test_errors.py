@@ -71,6 +71,22 @@ def test_module_constructor_errors() -> None:
         resolve("weighted")(X, BATCH)
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_batch_on_another_device() -> None:
+    with pytest.raises(ValueError, match=r"'batch' is on cuda:0 but x is on cpu"):
+        global_pool(X, BATCH.cuda())
+
+
+def test_graph_count_may_be_any_integer() -> None:
+    import numpy as np
+
+    expected = global_pool(X, BATCH, num_graphs=4)
+    assert torch.equal(global_pool(X, BATCH, num_graphs=np.int64(4)), expected)
+    assert torch.equal(global_pool(X, BATCH, num_graphs=torch.tensor(4)), expected)
+    with pytest.raises(ValueError, match="must be a non-negative int"):
+        global_pool(X, BATCH, num_graphs=4.0)
+
+
 def test_validation_can_be_skipped() -> None:
     bad = torch.tensor([0, 0, 1, 1, 7])
     with pytest.raises(ValueError):
