@@ -109,3 +109,16 @@ def test_quantile_half_lower_is_median() -> None:
     torch.testing.assert_close(
         global_pool(x, batch, reduce="quantile", q=0.5, method="lower"), global_pool(x, batch, reduce="median")
     )
+
+
+@pytest.mark.parametrize("reduce", ["median", "quantile"])
+def test_order_statistics_sorted_on_several_threads(reduce: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from graphpool.readout import kernels
+
+    monkeypatch.setattr(kernels, "_PARALLEL_SORT_MIN_ELEMENTS", 1)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 3)
+    x, batch = random_batch(SIZES * 5, 7, seed=12)
+    options = {"q": 0.3} if reduce == "quantile" else {}
+    expected = reference_pool(x, batch, len(SIZES) * 5, reduce, **options)
+    actual = global_pool(x, batch, num_graphs=len(SIZES) * 5, reduce=reduce, **options)
+    torch.testing.assert_close(actual, expected)
