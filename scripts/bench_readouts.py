@@ -4,7 +4,8 @@ For each case (graphs x nodes per graph x features; graph sizes drawn uniformly 
 [n/2, 3n/2], seeded) it prints the median time in milliseconds of graphpool and PyG for
 forward and forward+backward, their ratio (graphpool / PyG: below 1 means graphpool is
 faster), and the memory-bandwidth floor: the time of ``x.sum()`` on the same tensor.
-Timings alternate between the contenders so that machine noise hits both alike.
+The contenders run in turn, and the ratio is the median of the per-round ratios, so that
+machine noise (these are shared 2-core machines) hits both alike.
 
     python scripts/bench_readouts.py            # the four cases of the issue
     python scripts/bench_readouts.py --quick    # small cases, a few seconds
@@ -53,8 +54,8 @@ def sync(device: str) -> None:
 
 def time_alternating(
     contenders: dict[str, Callable[[], object]], device: str, budget_s: float, min_repeats: int = 3
-) -> dict[str, float]:
-    """Median milliseconds per contender, running them in turn until the budget is spent."""
+) -> dict[str, list[float]]:
+    """Seconds of each round per contender, running them in turn until the budget is spent."""
     for fn in contenders.values():  # warm-up
         fn()
     times: dict[str, list[float]] = {name: [] for name in contenders}
@@ -68,7 +69,11 @@ def time_alternating(
             times[name].append(time.perf_counter() - t0)
         if max(len(t) for t in times.values()) >= 200:
             break
-    return {name: 1e3 * statistics.median(t) for name, t in times.items()}
+    return times
+
+
+def median_ms(times: list[float]) -> float:
+    return 1e3 * statistics.median(times)
 
 
 def forward_backward(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> Callable[[], None]:
@@ -123,7 +128,7 @@ def main() -> None:
     rows = []
     for graphs, nodes, features in QUICK_CASES if args.quick else CASES:
         x, batch = make_case(graphs, nodes, features, args.device)
-        floor = time_alternating({"floor": lambda: x.sum()}, args.device, budget)["floor"]
+        floor = median_ms(time_alternating({"floor": lambda: x.sum()}, args.device, budget)["floor"])
         for reduce in args.reduces.split(","):
             functions = contenders_for(reduce, batch, graphs)
             for mode in ("forward", "fwd+bwd"):
@@ -132,8 +137,9 @@ def main() -> None:
                     for name, fn in functions.items()
                 }
                 slow = reduce == "median"  # PyG's median takes seconds: time it fewer times
-                ms = time_alternating(runs, args.device, budget, min_repeats=2 if slow else 5)
-                ratio = ms["graphpool"] / ms["pyg"]
+                times = time_alternating(runs, args.device, budget, min_repeats=3 if slow else 5)
+                ms = {name: median_ms(t) for name, t in times.items()}
+                ratio = statistics.median(ours / theirs for ours, theirs in zip(times["graphpool"], times["pyg"]))
                 row = dict(graphs=graphs, nodes=nodes, features=features, num_nodes=x.size(0), reduce=reduce,
                            mode=mode, floor_ms=floor, **{f"{k}_ms": v for k, v in ms.items()}, ratio=ratio)
                 rows.append(row)

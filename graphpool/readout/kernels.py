@@ -42,35 +42,43 @@ def _needs_graph(x: Tensor) -> bool:
     return x.requires_grad and torch.is_grad_enabled()
 
 
-def _sum_forward(x: Tensor, seg: Segments) -> Tensor:
+def _inverse_counts(seg: Segments, dtype: torch.dtype) -> Tensor:
+    """``[B, 1]``: 1 / n_b, and 1 for empty groups (whose sums are 0)."""
+    return seg.counts.clamp(min=1).to(dtype).reciprocal_().unsqueeze(-1)
+
+
+def _sum_forward(x: Tensor, seg: Segments, mean: bool) -> Tensor:
     if x.dtype.is_floating_point:
         # detach: with a weight that requires grad, embedding_bag also builds its own
         # backward buffers (2-3x slower); our backward is the index_select below
-        return F.embedding_bag(seg.rows, x.detach(), seg.ptr, mode="sum", include_last_offset=True)
-    out = x.new_zeros(seg.num_segments, x.size(1))
-    return out.index_add_(0, seg.index, x)
+        out = F.embedding_bag(seg.rows, x.detach(), seg.ptr, mode="sum", include_last_offset=True)
+    else:
+        out = x.new_zeros(seg.num_segments, x.size(1)).index_add_(0, seg.index, x)
+    return out.mul_(_inverse_counts(seg, out.dtype)) if mean else out
 
 
 class _SegmentSum(torch.autograd.Function):
     # ctx-style forward: the setup_context style costs ~30 us of signature binding per call
     @staticmethod
-    def forward(ctx: Any, x: Tensor, seg: Segments) -> Tensor:  # type: ignore[override]
-        ctx.seg = seg
-        return _sum_forward(x, seg)
+    def forward(ctx: Any, x: Tensor, seg: Segments, mean: bool) -> Tensor:  # type: ignore[override]
+        ctx.seg, ctx.mean = seg, mean
+        return _sum_forward(x, seg, mean)
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
-        return gather_rows(grad, ctx.seg), None
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:  # type: ignore[override]
+        if ctx.mean:
+            grad = grad * _inverse_counts(ctx.seg, grad.dtype)
+        return gather_rows(grad, ctx.seg), None, None
 
 
 def segment_sum(x: Tensor, seg: Segments) -> Tensor:
     r"""Per-group sum :math:`\mathbf{o}_b = \sum_{i \in b} \mathbf{x}_i`. ``[N, F] -> [B, F]``."""
-    return _SegmentSum.apply(x, seg) if _needs_graph(x) else _sum_forward(x, seg)
+    return _SegmentSum.apply(x, seg, False) if _needs_graph(x) else _sum_forward(x, seg, False)
 
 
 def segment_mean(x: Tensor, seg: Segments) -> Tensor:
     r"""Per-group mean; 0 for an empty group. ``[N, F] -> [B, F]``."""
-    return segment_sum(x, seg) / seg.counts.clamp(min=1).unsqueeze(-1).to(x.dtype)
+    return _SegmentSum.apply(x, seg, True) if _needs_graph(x) else _sum_forward(x, seg, True)
 
 
 def _extreme_forward(x: Tensor, seg: Segments, largest: bool) -> Tensor:
