@@ -44,41 +44,44 @@ def _needs_graph(x: Tensor) -> bool:
 
 def _inverse_counts(seg: Segments, dtype: torch.dtype) -> Tensor:
     """``[B, 1]``: 1 / n_b, and 1 for empty groups (whose sums are 0)."""
-    return seg.counts.clamp(min=1).to(dtype).reciprocal_().unsqueeze(-1)
+    return seg.counts.clamp(min=1).to(dtype).reciprocal_().unsqueeze_(-1)
 
 
-def _sum_forward(x: Tensor, seg: Segments, mean: bool) -> Tensor:
+def _sum_forward(x: Tensor, seg: Segments, scale: Tensor | None) -> Tensor:
     if x.dtype.is_floating_point:
         # detach: with a weight that requires grad, embedding_bag also builds its own
         # backward buffers (2-3x slower); our backward is the index_select below
         out = F.embedding_bag(seg.rows, x.detach(), seg.ptr, mode="sum", include_last_offset=True)
     else:
         out = x.new_zeros(seg.num_segments, x.size(1)).index_add_(0, seg.index, x)
-    return out.mul_(_inverse_counts(seg, out.dtype)) if mean else out
+    return out if scale is None else out.mul_(scale)
 
 
 class _SegmentSum(torch.autograd.Function):
+    """Sum (``scale=None``) or scaled sum per group; backward: one ``index_select``."""
+
     # ctx-style forward: the setup_context style costs ~30 us of signature binding per call
     @staticmethod
-    def forward(ctx: Any, x: Tensor, seg: Segments, mean: bool) -> Tensor:  # type: ignore[override]
-        ctx.seg, ctx.mean = seg, mean
-        return _sum_forward(x, seg, mean)
+    def forward(ctx: Any, x: Tensor, seg: Segments, scale: Tensor | None) -> Tensor:  # type: ignore[override]
+        ctx.seg, ctx.scale = seg, scale
+        return _sum_forward(x, seg, scale)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:  # type: ignore[override]
-        if ctx.mean:
-            grad = grad * _inverse_counts(ctx.seg, grad.dtype)
+        if ctx.scale is not None:
+            grad = grad * ctx.scale
         return gather_rows(grad, ctx.seg), None, None
 
 
 def segment_sum(x: Tensor, seg: Segments) -> Tensor:
     r"""Per-group sum :math:`\mathbf{o}_b = \sum_{i \in b} \mathbf{x}_i`. ``[N, F] -> [B, F]``."""
-    return _SegmentSum.apply(x, seg, False) if _needs_graph(x) else _sum_forward(x, seg, False)
+    return _SegmentSum.apply(x, seg, None) if _needs_graph(x) else _sum_forward(x, seg, None)
 
 
 def segment_mean(x: Tensor, seg: Segments) -> Tensor:
     r"""Per-group mean; 0 for an empty group. ``[N, F] -> [B, F]``."""
-    return _SegmentSum.apply(x, seg, True) if _needs_graph(x) else _sum_forward(x, seg, True)
+    scale = _inverse_counts(seg, x.dtype)
+    return _SegmentSum.apply(x, seg, scale) if _needs_graph(x) else _sum_forward(x, seg, scale)
 
 
 def _extreme_forward(x: Tensor, seg: Segments, largest: bool) -> Tensor:

@@ -86,7 +86,7 @@ class Segments:
     @cached_property
     def counts(self) -> Tensor:
         """``[B]`` number of rows in each group."""
-        return self.ptr[1:] - self.ptr[:-1]
+        return torch.diff(self.ptr)
 
     @cached_property
     def rows(self) -> Tensor:

@@ -115,3 +115,30 @@ def test_trailing_empty_graph_from_a_pyg_batch() -> None:
     ):
         assert out.shape == (3, 2)
         assert torch.equal(out[2], torch.zeros(2))
+
+
+@pytest.mark.parametrize("aggr", ["sum", "mean", "max"])
+def test_multi_head_messages(aggr: str) -> None:
+    # GATConv aggregates [E, heads, C] messages along dim 0 (node_dim=0)
+    torch.manual_seed(0)
+    x = torch.randn(9, 4)
+    edge_index = torch.randint(0, 9, (2, 40))
+    ours = pyg.GATConv(4, 5, heads=3, aggr=resolve(aggr))
+    theirs = pyg.GATConv(4, 5, heads=3, aggr=aggr)
+    theirs.load_state_dict(ours.state_dict(), strict=False)
+    torch.testing.assert_close(ours(x, edge_index), theirs(x, edge_index), rtol=1e-5, atol=1e-5)
+
+
+def test_multi_head_median_has_no_pyg_twin_but_matches_per_head() -> None:
+    # PyG's MedianAggregation accepts only 2-D messages; graphpool pools any layout.
+    messages = torch.randn(12, 3, 5)
+    index = torch.randint(0, 4, (12,))
+    out = MedianReadout()(messages, index, dim_size=4, dim=0)
+    assert out.shape == (4, 3, 5)
+    for head in range(3):
+        torch.testing.assert_close(out[:, head], pyg_aggr.MedianAggregation()(*_sorted(messages[:, head], index)))
+
+
+def _sorted(x: torch.Tensor, index: torch.Tensor):
+    order = torch.argsort(index, stable=True)
+    return x[order], index[order], None, 4
