@@ -1,0 +1,29 @@
+"""Hierarchical cluster pooling: select (node -> cluster), reduce (a readout per cluster),
+connect (the coarsened graph), repeated in tiers.
+"""
+
+from graphpool.cluster.assignment import Assignment
+from graphpool.cluster.connect import coarsen_edges
+from graphpool.cluster.hierarchical import HierarchicalOutput, HierarchicalPool, Level
+from graphpool.cluster.select import (
+    CommunitySelect,
+    GivenSelect,
+    GraclusSelect,
+    KMeansSelect,
+    Select,
+    greedy_matching,
+)
+
+__all__ = [
+    "Assignment",
+    "CommunitySelect",
+    "GivenSelect",
+    "GraclusSelect",
+    "HierarchicalOutput",
+    "HierarchicalPool",
+    "KMeansSelect",
+    "Level",
+    "Select",
+    "coarsen_edges",
+    "greedy_matching",
+]

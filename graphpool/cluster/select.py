@@ -1,0 +1,242 @@
+r"""Selectors: the *select* step of cluster pooling, node -> cluster.
+
+Every selector is a small module with one job: ``forward(x, edge_index, batch, num_graphs,
+**inputs) -> Assignment``. Clusters never cross graphs. Selectors that need no gradient
+(given labels, matching, k-means, communities) return hard assignments.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from graphpool.cluster.assignment import Assignment, compact
+
+
+class Select(nn.Module):
+    """Base class of selectors."""
+
+    #: per-node keyword inputs the selector reads (e.g. ``labels``, ``pos``)
+    inputs: tuple[str, ...] = ()
+
+    def forward(  # type: ignore[override]
+        self, x: Tensor, edge_index: Tensor, batch: Tensor, num_graphs: int, **inputs: Any
+    ) -> Assignment:
+        raise NotImplementedError
+
+
+def _check_node_vector(name: str, value: Tensor, num_nodes: int) -> None:
+    if not isinstance(value, Tensor) or value.dim() != 1 or value.numel() != num_nodes:
+        shape = tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__
+        raise ValueError(f"'{name}' must be a [N] tensor with N = {num_nodes} (one per node), got {shape}")
+
+
+class GivenSelect(Select):
+    r"""Clusters from labels supplied with the data: cell types, atom-group ids, regions.
+
+    Nodes of one graph with the same label form one cluster; labels are local to each graph
+    (label 3 in graph 0 and label 3 in graph 1 are two clusters).
+
+    Args:
+        num_labels: L. When given, every graph gets all L clusters, empty ones included
+            (cluster ``b * L + l``), so that each graph pools to the same ``[L, F]`` layout
+            (e.g. mean expression per cell type per tissue, empty types as zeros). When
+            ``None``, only the (graph, label) pairs present become clusters.
+
+    Call with ``labels=<[N] integer tensor, values in [0, L)>``.
+    """
+
+    inputs = ("labels",)
+
+    def __init__(self, num_labels: int | None = None) -> None:
+        super().__init__()
+        if num_labels is not None and num_labels < 1:
+            raise ValueError(f"'num_labels' must be >= 1, got {num_labels}")
+        self.num_labels = num_labels
+
+    def forward(  # type: ignore[override]
+        self, x: Tensor, edge_index: Tensor, batch: Tensor, num_graphs: int, labels: Tensor | None = None, **_: Any
+    ) -> Assignment:
+        if labels is None:
+            raise ValueError("GivenSelect needs the cluster label of every node: pass labels=<[N] tensor>")
+        _check_node_vector("labels", labels, batch.numel())
+        if labels.dtype.is_floating_point or labels.dtype == torch.bool:
+            raise ValueError(f"'labels' must hold integers, got dtype {labels.dtype}")
+        labels = labels.long()
+        if labels.numel() and int(labels.min()) < 0:
+            raise ValueError(f"'labels' must be >= 0, got {int(labels.min())}")
+        top = int(labels.max()) + 1 if labels.numel() else 1
+        if self.num_labels is not None and top > self.num_labels:
+            raise ValueError(f"'labels' holds {top - 1} but num_labels = {self.num_labels}; labels must be < it")
+        width = self.num_labels or top
+        key = batch * width + labels
+        if self.num_labels is not None:
+            graphs = torch.arange(num_graphs, device=batch.device)
+            return Assignment(
+                cluster=key,
+                num_clusters=num_graphs * width,
+                cluster_batch=graphs.repeat_interleave(width),
+                label=torch.arange(width, device=batch.device).repeat(num_graphs),
+            )
+        cluster, cluster_batch, keys = compact(key, batch)
+        return Assignment(cluster, keys.numel(), cluster_batch, label=keys % width)
+
+
+def greedy_matching(
+    edge_index: Tensor, num_nodes: int, edge_weight: Tensor | None = None, max_rounds: int = 32
+) -> Tensor:
+    r"""Graclus-style greedy matching: pair each node with at most one neighbour.
+
+    Rounds of handshakes: every unmatched node proposes to the unmatched neighbour with the
+    largest normalised-cut weight :math:`w_{ij}(1/d_i + 1/d_j)` (ties: the lowest node id);
+    mutual proposals are matched. Each round matches at least the best remaining edge, so
+    the result is maximal after at most ``max_rounds`` rounds on typical graphs; nodes left
+    unmatched stay alone. Torch-only (no ``torch-cluster``); O(E) per round.
+
+    Returns:
+        ``[N]`` partner of each node (itself when unmatched).
+    """
+    src, dst = edge_index
+    keep = src != dst
+    src, dst = src[keep], dst[keep]
+    weight = torch.ones(src.numel(), device=src.device) if edge_weight is None else edge_weight[keep].float()
+    degree = torch.zeros(num_nodes, device=src.device).index_add_(0, src, weight)
+    score = weight * (1.0 / degree[src].clamp(min=1e-12) + 1.0 / degree[dst].clamp(min=1e-12))
+    partner = torch.arange(num_nodes, device=src.device)
+    matched = torch.zeros(num_nodes, dtype=torch.bool, device=src.device)
+    none = torch.full((num_nodes,), num_nodes, device=src.device)
+    node = torch.arange(num_nodes, device=src.device)
+    for _ in range(max_rounds):
+        active = ~(matched[src] | matched[dst])
+        if not bool(active.any()):
+            break
+        s, d, sc = src[active], dst[active], score[active]
+        best = torch.full((num_nodes,), -torch.inf, device=src.device).scatter_reduce_(0, s, sc, "amax")
+        candidate = torch.where(sc == best[s], d, num_nodes)
+        choice = none.clone().scatter_reduce_(0, s, candidate, "amin")
+        proposes = choice < num_nodes
+        mutual = proposes & (choice[torch.where(proposes, choice, node)] == node)
+        partner = torch.where(mutual, choice, partner)
+        matched |= mutual
+    return partner
+
+
+class GraclusSelect(Select):
+    """Greedy edge matching (Graclus-style): about halves every graph per level.
+
+    Each cluster is a matched pair of neighbours or a single node. Uses ``edge_weight`` when
+    given. Deterministic for a given node order; when normalised-cut weights tie, the lower
+    node id wins, so relabelling the nodes of a graph with tied weights can change which
+    pairs are formed (as in Graclus).
+    """
+
+    def __init__(self, max_rounds: int = 32) -> None:
+        super().__init__()
+        self.max_rounds = max_rounds
+
+    def forward(  # type: ignore[override]
+        self,
+        x: Tensor,
+        edge_index: Tensor,
+        batch: Tensor,
+        num_graphs: int,
+        edge_weight: Tensor | None = None,
+        **_: Any,
+    ) -> Assignment:
+        partner = greedy_matching(edge_index, batch.numel(), edge_weight, self.max_rounds)
+        representative = torch.minimum(partner, torch.arange(batch.numel(), device=batch.device))
+        cluster, cluster_batch, _ = compact(batch * batch.numel() + representative, batch)
+        return Assignment(cluster, int(cluster_batch.numel()), cluster_batch)
+
+
+def _split_by_graph(batch: Tensor, num_graphs: int) -> list[Tensor]:
+    """Node ids of each graph (in node order)."""
+    order = torch.argsort(batch, stable=True)
+    return list(torch.split(order, torch.bincount(batch, minlength=num_graphs).tolist()))
+
+
+def _assignment_from_local(local: Tensor, batch: Tensor, num_graphs: int) -> Assignment:
+    """Per-graph cluster labels (``[N]``, local to each graph) -> a batch :class:`Assignment`."""
+    width = int(local.max()) + 1 if local.numel() else 1
+    cluster, cluster_batch, _ = compact(batch * width + local, batch)
+    return Assignment(cluster, int(cluster_batch.numel()), cluster_batch)
+
+
+class KMeansSelect(Select):
+    """k-means clusters of each graph's nodes, on their features or positions (scikit-learn).
+
+    Args:
+        num_clusters: K per graph (a graph with fewer than K nodes gets one cluster per node).
+        on: ``"x"`` (node features), ``"pos"`` (positions; call with ``pos=``) or ``"both"``
+            (positions and features side by side; scale them comparably first).
+        seed: random state of k-means++ initialisation: the same input gives the same clusters.
+            Permuting the nodes of a graph permutes the input rows, which k-means++ may seed
+            differently; with well-separated clusters the partition is the same.
+        n_init: k-means restarts (the best inertia is kept).
+    """
+
+    inputs = ("pos",)
+
+    def __init__(self, num_clusters: int, on: str = "x", seed: int = 0, n_init: int = 4) -> None:
+        super().__init__()
+        if num_clusters < 1:
+            raise ValueError(f"'num_clusters' must be >= 1, got {num_clusters}")
+        if on not in ("x", "pos", "both"):
+            raise ValueError(f"'on' must be 'x', 'pos' or 'both', got {on!r}")
+        self.num_clusters, self.on, self.seed, self.n_init = num_clusters, on, seed, n_init
+
+    def forward(  # type: ignore[override]
+        self, x: Tensor, edge_index: Tensor, batch: Tensor, num_graphs: int, pos: Tensor | None = None, **_: Any
+    ) -> Assignment:
+        from sklearn.cluster import KMeans
+
+        if self.on != "x" and pos is None:
+            raise ValueError(f"KMeansSelect(on={self.on!r}) needs node positions: pass pos=<[N, D] tensor>")
+        points = {"x": lambda: x, "pos": lambda: pos, "both": lambda: torch.cat([pos, x], dim=1)}[self.on]()
+        points = points.detach().to("cpu", torch.float64).numpy()
+        local = torch.zeros(batch.numel(), dtype=torch.long)
+        for nodes in _split_by_graph(batch.cpu(), num_graphs):
+            k = min(self.num_clusters, nodes.numel())
+            if k <= 1:
+                continue
+            labels = KMeans(n_clusters=k, n_init=self.n_init, random_state=self.seed).fit_predict(points[nodes])
+            local[nodes] = torch.as_tensor(labels, dtype=torch.long)
+        return _assignment_from_local(local.to(batch.device), batch, num_graphs)
+
+
+class CommunitySelect(Select):
+    """Communities of each graph's structure (networkx Louvain modularity), not learned.
+
+    Args:
+        resolution: Louvain resolution; larger gives more, smaller communities.
+        seed: random state of Louvain's node order (the same input gives the same clusters).
+    """
+
+    def __init__(self, resolution: float = 1.0, seed: int = 0) -> None:
+        super().__init__()
+        self.resolution, self.seed = resolution, seed
+
+    def forward(  # type: ignore[override]
+        self,
+        x: Tensor,
+        edge_index: Tensor,
+        batch: Tensor,
+        num_graphs: int,
+        edge_weight: Tensor | None = None,
+        **_: Any,
+    ) -> Assignment:
+        import networkx as nx
+
+        graph = nx.Graph()
+        graph.add_nodes_from(range(batch.numel()))
+        edges = edge_index.t().tolist()
+        weights = [1.0] * len(edges) if edge_weight is None else edge_weight.tolist()
+        graph.add_weighted_edges_from((u, v, w) for (u, v), w in zip(edges, weights) if u != v)
+        local = torch.zeros(batch.numel(), dtype=torch.long)
+        communities = nx.community.louvain_communities(graph, resolution=self.resolution, seed=self.seed)
+        # edges never cross graphs, so each community lies in one graph; number them per graph
+        for number, members in enumerate(sorted(communities, key=min)):
+            local[list(members)] = number
+        return _assignment_from_local(local.to(batch.device), batch, num_graphs)

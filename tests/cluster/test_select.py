@@ -1,0 +1,143 @@
+"""Selectors: given labels, greedy matching, k-means, communities."""
+
+import networkx as nx
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from graphpool.cluster import CommunitySelect, GivenSelect, GraclusSelect, KMeansSelect, greedy_matching
+from graphpool.cluster.select import Select
+
+X = torch.randn(6, 2)
+EDGES = torch.tensor([[0, 1, 1, 2, 3, 4], [1, 0, 2, 1, 4, 3]])
+BATCH = torch.tensor([0, 0, 0, 1, 1, 1])
+
+
+def test_given_labels_are_local_to_each_graph() -> None:
+    labels = torch.tensor([2, 0, 2, 2, 1, 1])
+    a = GivenSelect()(X, EDGES, BATCH, 2, labels=labels)
+    # clusters in (graph, label) order: (0,0) (0,2) (1,1) (1,2)
+    assert a.cluster.tolist() == [1, 0, 1, 3, 2, 2]
+    assert a.num_clusters == 4
+    assert a.cluster_batch.tolist() == [0, 0, 1, 1]
+    assert a.label.tolist() == [0, 2, 1, 2]
+
+
+def test_given_labels_with_a_fixed_layout_keep_empty_clusters() -> None:
+    labels = torch.tensor([2, 0, 2, 2, 1, 1])
+    a = GivenSelect(num_labels=3)(X, EDGES, BATCH, 3, labels=labels)
+    assert a.num_clusters == 9
+    assert a.cluster.tolist() == [2, 0, 2, 5, 4, 4]
+    assert a.cluster_batch.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    assert a.label.tolist() == [0, 1, 2] * 3
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({}, "GivenSelect needs the cluster label of every node"),
+        ({"labels": torch.tensor([0, 1])}, r"'labels' must be a \[N\] tensor with N = 6"),
+        ({"labels": torch.tensor([0, 1, 0, -1, 0, 0])}, r"'labels' must be >= 0, got -1"),
+        ({"labels": torch.tensor([0.0, 1, 0, 1, 0, 0])}, r"'labels' must hold integers"),
+    ],
+)
+def test_given_select_errors(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        GivenSelect()(X, EDGES, BATCH, 2, **kwargs)
+    with pytest.raises(ValueError, match=r"'num_labels' must be >= 1"):
+        GivenSelect(num_labels=0)
+    with pytest.raises(ValueError, match=r"labels must be < it"):
+        GivenSelect(num_labels=2)(X, EDGES, BATCH, 2, labels=torch.tensor([0, 1, 2, 0, 0, 0]))
+
+
+def _random_graph(num_nodes: int, p: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    graph = nx.gnp_random_graph(num_nodes, p, seed=seed)
+    edges = torch.tensor(list(graph.edges), dtype=torch.long).t().reshape(2, -1)
+    g = torch.Generator().manual_seed(seed)
+    weight = torch.rand(edges.size(1), generator=g) + 0.1
+    return torch.cat([edges, edges.flip(0)], 1), torch.cat([weight, weight])
+
+
+@settings(max_examples=30, deadline=None)
+@given(num_nodes=st.integers(1, 40), p=st.floats(0.0, 0.5), seed=st.integers(0, 10_000), weighted=st.booleans())
+def test_greedy_matching_is_a_maximal_matching(num_nodes: int, p: float, seed: int, weighted: bool) -> None:
+    edge_index, weight = _random_graph(num_nodes, p, seed)
+    partner = greedy_matching(edge_index, num_nodes, weight if weighted else None, max_rounds=num_nodes + 1)
+    node = torch.arange(num_nodes)
+    assert torch.equal(partner[partner], node)  # symmetric: a matching
+    edges = set(map(tuple, edge_index.t().tolist()))
+    for i, j in zip(node.tolist(), partner.tolist()):
+        assert i == j or (i, j) in edges  # pairs are edges
+    unmatched = partner == node
+    if edge_index.numel():
+        assert not bool((unmatched[edge_index[0]] & unmatched[edge_index[1]]).any())  # maximal
+
+
+def test_matching_follows_a_relabelling_when_weights_are_distinct() -> None:
+    edge_index, weight = _random_graph(30, 0.2, seed=3)
+    perm = torch.randperm(30, generator=torch.Generator().manual_seed(0))
+    inverse = torch.argsort(perm)
+    partner = greedy_matching(edge_index, 30, weight)
+    relabelled = greedy_matching(inverse[edge_index], 30, weight)
+    assert torch.equal(relabelled[inverse], inverse[partner])
+
+
+def test_graclus_halves_a_graph_and_keeps_clusters_inside_graphs() -> None:
+    edge_index, weight = _random_graph(40, 0.3, seed=1)
+    both = torch.cat([edge_index, edge_index + 40], 1)
+    batch = torch.arange(2).repeat_interleave(40)
+    a = GraclusSelect()(torch.randn(80, 3), both, batch, 2, edge_weight=torch.cat([weight, weight]))
+    assert 40 <= a.num_clusters < 50
+    assert torch.equal(a.cluster_batch[a.cluster], batch)
+    assert int(a.sizes().max()) == 2 and int(a.sizes().min()) >= 1  # pairs and singletons
+
+
+def test_kmeans_recovers_separated_blobs() -> None:
+    g = torch.Generator().manual_seed(0)
+    centres = torch.tensor([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    truth = torch.arange(3).repeat_interleave(10)
+    pos = centres[truth] + 0.3 * torch.randn(30, 2, generator=g)
+    x = torch.randn(30, 4, generator=g)
+    batch = torch.zeros(30, dtype=torch.long)
+    a = KMeansSelect(3, on="pos")(x, EDGES[:, :0], batch, 1, pos=pos)
+    assert a.num_clusters == 3
+    for c in range(3):
+        assert a.cluster[truth == c].unique().numel() == 1
+    again = KMeansSelect(3, on="pos")(x, EDGES[:, :0], batch, 1, pos=pos)
+    assert torch.equal(a.cluster, again.cluster)  # fixed seed: reproducible
+    small = KMeansSelect(5)(X, EDGES, BATCH, 2)  # 3 nodes per graph < K: one cluster per node
+    assert small.num_clusters == 6
+    with pytest.raises(ValueError, match="needs node positions"):
+        KMeansSelect(2, on="pos")(X, EDGES, BATCH, 2)
+    with pytest.raises(ValueError, match="'num_clusters' must be >= 1"):
+        KMeansSelect(0)
+
+
+def test_communities_split_two_cliques() -> None:
+    clique = [(i, j) for i in range(5) for j in range(5) if i != j]
+    edges = clique + [(i + 5, j + 5) for i, j in clique] + [(0, 5), (5, 0)]
+    edge_index = torch.tensor(edges).t()
+    batch = torch.zeros(10, dtype=torch.long)
+    a = CommunitySelect()(torch.randn(10, 2), edge_index, batch, 1)
+    assert a.num_clusters == 2
+    assert a.cluster[:5].unique().numel() == 1 and a.cluster[5:].unique().numel() == 1
+    assert a.cluster[0] != a.cluster[5]
+
+
+def test_every_selector_keeps_clusters_within_graphs() -> None:
+    edge_index, weight = _random_graph(20, 0.3, seed=7)
+    both = torch.cat([edge_index, edge_index + 20], 1)
+    batch = torch.arange(2).repeat_interleave(20)
+    x = torch.randn(40, 3)
+    selectors: list[tuple[Select, dict]] = [
+        (GivenSelect(), {"labels": torch.randint(0, 4, (40,))}),
+        (GraclusSelect(), {}),
+        (KMeansSelect(4), {}),
+        (CommunitySelect(), {}),
+    ]
+    for selector, inputs in selectors:
+        a = selector(x, both, batch, 2, **inputs)
+        assert torch.equal(a.cluster_batch[a.cluster], batch), type(selector).__name__
+        assert bool((a.cluster_batch[1:] >= a.cluster_batch[:-1]).all())
+        assert a.sizes().min() >= 1
