@@ -4,6 +4,8 @@ connect (the coarsened graph), repeated in tiers.
 
 from graphpool.cluster.assignment import Assignment
 from graphpool.cluster.connect import coarsen_edges
+from graphpool.cluster.soft import SoftAssignment
+from graphpool.cluster.learnable import DiffPoolSelect, DMoNSelect, MinCutSelect, SoftSelection
 from graphpool.cluster.hierarchical import HierarchicalOutput, HierarchicalPool, Level
 from graphpool.cluster.select import (
     CommunitySelect,
@@ -26,4 +28,9 @@ __all__ = [
     "Select",
     "coarsen_edges",
     "greedy_matching",
+    "DiffPoolSelect",
+    "DMoNSelect",
+    "MinCutSelect",
+    "SoftAssignment",
+    "SoftSelection",
 ]

@@ -11,7 +11,9 @@ from torch import Tensor, nn
 
 from graphpool.cluster.assignment import Assignment
 from graphpool.cluster.connect import coarsen_edges
+from graphpool.cluster.learnable import SoftSelection
 from graphpool.cluster.select import Select
+from graphpool.cluster.soft import SoftAssignment
 from graphpool.readout import Readout, resolve
 from graphpool.readout.segments import segments_from
 
@@ -21,14 +23,15 @@ class Level:
     """One tier of a hierarchy: the assignment and the coarsened graph it produced.
 
     Attributes:
-        assignment: nodes of the previous tier -> clusters.
+        assignment: nodes of the previous tier -> clusters (hard, or soft for learnable
+            selectors, whose ``cluster`` is the most likely cluster).
         x: ``[C, F']`` cluster features (the readout of each cluster).
         edge_index, edge_weight: edges of :math:`S^\top A S` between clusters.
         batch: ``[C]`` graph of each cluster.
         pos: ``[C, D]`` mean position of each cluster's nodes, when positions were given.
     """
 
-    assignment: Assignment
+    assignment: Assignment | SoftAssignment
     x: Tensor
     edge_index: Tensor
     edge_weight: Tensor
@@ -135,16 +138,32 @@ class HierarchicalPool(nn.Module):
         node_labels = labels
         for depth, selector in enumerate(self.levels):
             inputs = {"labels": node_labels, "pos": pos, "edge_weight": edge_weight}
-            assignment = selector(x, edge_index, batch, num_graphs, **inputs)
-            if isinstance(assignment, tuple):  # learnable selectors: (assignment, losses)
-                assignment, losses = assignment
-                aux_loss.update({f"level{depth}.{name}": value for name, value in losses.items()})
-            x = self.readout(x, assignment.cluster, dim_size=assignment.num_clusters)
-            if pos is not None:
-                pos = resolve("mean")(pos, assignment.cluster, dim_size=assignment.num_clusters)
-            edge_index, edge_weight = coarsen_edges(edge_index, assignment, edge_weight, self.self_loops)
+            selected = selector(x, edge_index, batch, num_graphs, **inputs)
+            if isinstance(selected, SoftSelection):  # learnable: S^T X, S^T A S, losses
+                assignment = selected.assignment
+                x, edge_index, edge_weight = selected.x, selected.edge_index, selected.edge_weight
+                aux_loss.update({f"level{depth}.{name}": value for name, value in selected.aux_loss.items()})
+                if pos is not None:
+                    pos = _soft_mean(pos, assignment)
+                node_labels = None
+            else:
+                assignment = selected
+                x = self.readout(x, assignment.cluster, dim_size=assignment.num_clusters)
+                if pos is not None:
+                    pos = resolve("mean")(pos, assignment.cluster, dim_size=assignment.num_clusters)
+                edge_index, edge_weight = coarsen_edges(edge_index, assignment, edge_weight, self.self_loops)
+                node_labels = assignment.label
             batch = assignment.cluster_batch
-            node_labels = assignment.label
             tiers.append(Level(assignment, x, edge_index, edge_weight, batch, pos))
         out = self.global_readout(x, batch, dim_size=num_graphs)
         return HierarchicalOutput(out, tiers, aux_loss)
+
+
+def _soft_mean(values: Tensor, assignment: SoftAssignment) -> Tensor:
+    """``[B * K, D]``: the S-weighted mean of node values in each cluster."""
+    k = assignment.clusters_per_graph
+    weighted = torch.zeros(assignment.num_graphs, k, values.size(1), dtype=values.dtype, device=values.device)
+    weighted.index_add_(0, assignment.batch, assignment.s.unsqueeze(-1) * values.unsqueeze(1))
+    mass = torch.zeros(assignment.num_graphs, k, dtype=values.dtype, device=values.device)
+    mass.index_add_(0, assignment.batch, assignment.s)
+    return (weighted / mass.clamp(min=1e-12).unsqueeze(-1)).flatten(0, 1)
