@@ -54,9 +54,7 @@ def assert_batch_consistent(
     x = torch.cat(graphs)
     batch = torch.cat([torch.full((g.size(0),), b, dtype=torch.long, device=x.device) for b, g in enumerate(graphs)])
     together = readout(x, batch, len(graphs))
-    alone = torch.cat(
-        [readout(g, torch.zeros(g.size(0), dtype=torch.long, device=g.device), 1) for g in graphs]
-    )
+    alone = torch.cat([readout(g, torch.zeros(g.size(0), dtype=torch.long, device=g.device), 1) for g in graphs])
     _assert_close(together, alone, atol, rtol, "batched vs one graph at a time")
 
 

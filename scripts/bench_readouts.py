@@ -87,7 +87,9 @@ def forward_backward(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor
     return run
 
 
-def contenders_for(reduce: str, batch: torch.Tensor, num_graphs: int) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
+def contenders_for(
+    reduce: str, batch: torch.Tensor, num_graphs: int
+) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
     ours = {"graphpool": lambda x: global_pool(x, batch, num_graphs=num_graphs, reduce=reduce)}
     if reduce == "median":
         median = pyg_aggr.MedianAggregation()
@@ -128,20 +130,31 @@ def main() -> None:
     rows = []
     for graphs, nodes, features in QUICK_CASES if args.quick else CASES:
         x, batch = make_case(graphs, nodes, features, args.device)
-        floor = median_ms(time_alternating({"floor": lambda: x.sum()}, args.device, budget)["floor"])
+        floor = median_ms(time_alternating({"floor": lambda x=x: x.sum()}, args.device, budget)["floor"])
         for reduce in args.reduces.split(","):
             functions = contenders_for(reduce, batch, graphs)
             for mode in ("forward", "fwd+bwd"):
                 runs = {
-                    name: (lambda fn=fn: fn(x)) if mode == "forward" else forward_backward(fn, x)
+                    name: (lambda fn=fn, x=x: fn(x)) if mode == "forward" else forward_backward(fn, x)
                     for name, fn in functions.items()
                 }
                 slow = reduce == "median"  # PyG's median takes seconds: time it fewer times
                 times = time_alternating(runs, args.device, budget, min_repeats=3 if slow else 5)
                 ms = {name: median_ms(t) for name, t in times.items()}
-                ratio = statistics.median(ours / theirs for ours, theirs in zip(times["graphpool"], times["pyg"]))
-                row = dict(graphs=graphs, nodes=nodes, features=features, num_nodes=x.size(0), reduce=reduce,
-                           mode=mode, floor_ms=floor, **{f"{k}_ms": v for k, v in ms.items()}, ratio=ratio)
+                ratio = statistics.median(
+                    ours / theirs for ours, theirs in zip(times["graphpool"], times["pyg"], strict=True)
+                )
+                row = dict(
+                    graphs=graphs,
+                    nodes=nodes,
+                    features=features,
+                    num_nodes=x.size(0),
+                    reduce=reduce,
+                    mode=mode,
+                    floor_ms=floor,
+                    **{f"{k}_ms": v for k, v in ms.items()},
+                    ratio=ratio,
+                )
                 rows.append(row)
                 scatter = f"{ms['torch_scatter']:10.3f}" if "torch_scatter" in ms else f"{'-':>10}"
                 print(

@@ -4,9 +4,8 @@ connect (the coarsened graph), repeated in tiers.
 
 from graphpool.cluster.assignment import Assignment
 from graphpool.cluster.connect import coarsen_edges
-from graphpool.cluster.soft import SoftAssignment
-from graphpool.cluster.learnable import DiffPoolSelect, DMoNSelect, MinCutSelect, SoftSelection
 from graphpool.cluster.hierarchical import HierarchicalOutput, HierarchicalPool, Level
+from graphpool.cluster.learnable import DiffPoolSelect, DMoNSelect, MinCutSelect, SoftSelection
 from graphpool.cluster.select import (
     CommunitySelect,
     GivenSelect,
@@ -15,6 +14,7 @@ from graphpool.cluster.select import (
     Select,
     greedy_matching,
 )
+from graphpool.cluster.soft import SoftAssignment
 
 __all__ = [
     "Assignment",

@@ -73,7 +73,9 @@ class _SoftSelect(Select):
         pooled = soft_pool(x, edge_index, s, seg, edge_weight)
         return SoftAssignment(s, seg.index, seg.num_segments), pooled, seg
 
-    def _selection(self, assignment: SoftAssignment, x: Tensor, adj: Tensor, losses: dict[str, Tensor]) -> SoftSelection:
+    def _selection(
+        self, assignment: SoftAssignment, x: Tensor, adj: Tensor, losses: dict[str, Tensor]
+    ) -> SoftSelection:
         edge_index, edge_weight = dense_to_edges(adj)
         return SoftSelection(assignment, x.flatten(0, 1), edge_index, edge_weight, assignment.cluster_batch, losses)
 

@@ -233,7 +233,7 @@ class CommunitySelect(Select):
         graph.add_nodes_from(range(batch.numel()))
         edges = edge_index.t().tolist()
         weights = [1.0] * len(edges) if edge_weight is None else edge_weight.tolist()
-        graph.add_weighted_edges_from((u, v, w) for (u, v), w in zip(edges, weights) if u != v)
+        graph.add_weighted_edges_from((u, v, w) for (u, v), w in zip(edges, weights, strict=True) if u != v)
         local = torch.zeros(batch.numel(), dtype=torch.long)
         communities = nx.community.louvain_communities(graph, resolution=self.resolution, seed=self.seed)
         # edges never cross graphs, so each community lies in one graph; number them per graph

@@ -145,8 +145,10 @@ def _graph_sum(values: Tensor, seg: Segments) -> Tensor:
 
 
 def mincut_losses(pooled: SoftPooled, s: Tensor, seg: Segments) -> dict[str, Tensor]:
-    r"""MinCutPool's losses (Bianchi et al., 2020): ``mincut`` :math:`= -\frac{\mathrm{tr}(S^\top A S)}{\mathrm{tr}(S^\top D S)}`
-    and ``ortho`` :math:`= \lVert \frac{S^\top S}{\lVert S^\top S\rVert_F} - \frac{I_K}{\sqrt K}\rVert_F`, each averaged over graphs.
+    r"""MinCutPool's losses (Bianchi et al., 2020), each averaged over graphs.
+
+    ``mincut`` :math:`= -\mathrm{tr}(S^\top A S) / \mathrm{tr}(S^\top D S)` and
+    ``ortho`` :math:`= \lVert S^\top S / \lVert S^\top S\rVert_F - I_K / \sqrt K\rVert_F`.
     """
     denominator = _graph_sum(pooled.degree * s.square().sum(-1), seg)
     mincut = -(_trace(pooled.adj) / denominator).mean()
@@ -171,7 +173,10 @@ def dmon_losses(pooled: SoftPooled, s: Tensor, seg: Segments) -> dict[str, Tenso
 
 
 def normalized_coarse_adjacency(adj: Tensor) -> Tensor:
-    r"""MinCut/DMoN's coarse graph: :math:`D^{-1/2} \tilde A D^{-1/2}` with the diagonal of :math:`S^\top A S` removed."""
+    r"""MinCut/DMoN's coarse graph :math:`D^{-1/2} \tilde A D^{-1/2}`.
+
+    :math:`\tilde A` is :math:`S^\top A S` without its diagonal; ``adj``: ``[B, K, K]``.
+    """
     k = adj.size(-1)
     off = adj * (1 - torch.eye(k, dtype=adj.dtype, device=adj.device))
     d = torch.sqrt(off.sum(-1)).unsqueeze(1) + EPS

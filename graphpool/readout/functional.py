@@ -65,7 +65,8 @@ def quantile_readout(x: Tensor, seg: Segments, q: float = 0.5, method: str = "li
 
     With position :math:`h = q (n_b - 1)`, ``method`` chooses between the order statistics
     :math:`x_{(\lfloor h \rfloor)}` and :math:`x_{(\lceil h \rceil)}`:
-    ``"linear"`` interpolates :math:`x_{(\lfloor h\rfloor)} + (h - \lfloor h\rfloor)(x_{(\lceil h\rceil)} - x_{(\lfloor h\rfloor)})`
+    ``"linear"`` interpolates
+    :math:`x_{(\lfloor h\rfloor)} + (h - \lfloor h\rfloor)(x_{(\lceil h\rceil)} - x_{(\lfloor h\rfloor)})`
     (numpy's default), ``"lower"``, ``"higher"``, ``"nearest"`` (round half to even) and
     ``"midpoint"`` pick or average them. ``quantile(q=0.5, method="lower")`` is the median.
     """

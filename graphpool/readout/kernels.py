@@ -176,7 +176,7 @@ def _sort_last_(dense: Tensor) -> Tensor:
         array.sort(axis=-1)
         return dense
     bounds = np.linspace(0, array.shape[0], workers + 1).astype(int)
-    blocks = [array[start:stop] for start, stop in zip(bounds[:-1], bounds[1:])]
+    blocks = [array[start:stop] for start, stop in zip(bounds[:-1], bounds[1:], strict=True)]
     for _ in _sort_pool(workers).map(lambda block: block.sort(axis=-1), blocks):
         pass
     return dense
@@ -233,7 +233,7 @@ def segment_select(x: Tensor, seg: Segments, ranks: list[Tensor]) -> list[Tensor
         dense = rows.view(len(graphs), width, channels).transpose(1, 2).contiguous()  # [G, F, width]
         unsorted = dense.clone() if track else None
         ordered = _sort_last_(dense)
-        for k, out, where, hit in zip(ranks, picked, source_row, found):
+        for k, out, where, hit in zip(ranks, picked, source_row, found, strict=True):
             at = k.index_select(0, ids).view(-1, 1, 1).expand(-1, channels, 1)
             chosen = ordered.gather(2, at).squeeze(2)  # [G, F]
             out.index_copy_(0, ids, chosen)
@@ -246,4 +246,6 @@ def segment_select(x: Tensor, seg: Segments, ranks: list[Tensor]) -> list[Tensor
     if not track:
         return picked
     # re-read the chosen elements from x so that the gradient reaches exactly them
-    return [torch.where(hit, x.gather(0, where), out) for out, where, hit in zip(picked, source_row, found)]
+    return [
+        torch.where(hit, x.gather(0, where), out) for out, where, hit in zip(picked, source_row, found, strict=True)
+    ]

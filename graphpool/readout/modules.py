@@ -69,7 +69,9 @@ class MedianReadout(Readout):
 
 
 class QuantileReadout(Readout):
-    r"""The ``q``-quantile per graph and feature, as :func:`torch.quantile` (see :func:`~graphpool.readout.functional.quantile_readout`).
+    r"""The ``q``-quantile per graph and feature, as :func:`torch.quantile` computes it.
+
+    See :func:`~graphpool.readout.functional.quantile_readout` for the interpolation.
 
     Args:
         q: in ``[0, 1]``.
@@ -121,7 +123,7 @@ def _scalar_or_channels(value: float, channels: int, learn: bool, what: str) -> 
 
 
 class SoftmaxReadout(Readout):
-    r"""Softmax-weighted mean :math:`\sum_{i \in V_b} \mathrm{softmax}_{V_b}(\beta\,\mathbf{x}_i)\,\mathbf{x}_i`, :math:`\beta = 1/T`.
+    r"""Softmax-weighted mean :math:`\sum_{i \in V_b} \mathrm{softmax}_{V_b}(\beta\mathbf{x}_i)\mathbf{x}_i`, :math:`\beta = 1/T`.
 
     Interpolates between mean (:math:`T \to \infty`) and max (:math:`T \to 0^+`); a negative
     temperature leans to the min.
@@ -158,7 +160,7 @@ class SoftmaxReadout(Readout):
 
 
 class PowerMeanReadout(Readout):
-    r"""Generalized mean :math:`\left(\frac{1}{n_b}\sum_{i \in V_b} \mathbf{x}_i^{\,p}\right)^{1/p}` of positive features.
+    r"""Generalized mean :math:`(\frac{1}{n_b}\sum_{i \in V_b} \mathbf{x}_i^{p})^{1/p}` of positive features.
 
     ``p = 1`` mean, ``p -> inf`` max; inputs below ``eps`` are clamped to ``eps``.
 

@@ -188,8 +188,7 @@ def segments_from(
             dim_size = ptr.numel() - 1
         elif dim_size != ptr.numel() - 1:
             raise ValueError(
-                f"'dim_size' is {dim_size} but 'ptr' describes {ptr.numel() - 1} graphs (len(ptr) - 1); "
-                f"they must agree"
+                f"'dim_size' is {dim_size} but 'ptr' describes {ptr.numel() - 1} graphs (len(ptr) - 1); they must agree"
             )
         if check:
             _check_ptr(ptr, num_rows)

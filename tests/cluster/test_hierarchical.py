@@ -43,8 +43,11 @@ def test_one_cluster_per_graph_is_the_global_readout(readout: str) -> None:
 def test_relabelling_nodes_leaves_graph_vectors_unchanged(selector: str) -> None:
     x, edge_index, batch, weight = _batch([9, 6, 12], seed=1)
     labels = torch.randint(0, 3, (x.size(0),), generator=torch.Generator().manual_seed(2))
-    levels = {"given": [GivenSelect(), GraclusSelect()], "graclus": [GraclusSelect(), GraclusSelect()],
-              "community": [CommunitySelect()]}[selector]
+    levels = {
+        "given": [GivenSelect(), GraclusSelect()],
+        "graclus": [GraclusSelect(), GraclusSelect()],
+        "community": [CommunitySelect()],
+    }[selector]
     pool = HierarchicalPool(levels, readout="mean,max", global_readout="sum")
     expected = pool(x, edge_index, batch, edge_weight=weight, labels=labels)
     perm = torch.randperm(x.size(0), generator=torch.Generator().manual_seed(3))

@@ -33,9 +33,8 @@ def _dense(x, edge_index, weight, batch):
 
 
 def _blocks(selection, num_graphs: int) -> torch.Tensor:
-    full = to_dense_adj(selection.edge_index, edge_attr=selection.edge_weight,
-                        max_num_nodes=num_graphs * K)[0]
-    return torch.stack([full[b * K:(b + 1) * K, b * K:(b + 1) * K] for b in range(num_graphs)])
+    full = to_dense_adj(selection.edge_index, edge_attr=selection.edge_weight, max_num_nodes=num_graphs * K)[0]
+    return torch.stack([full[b * K : (b + 1) * K, b * K : (b + 1) * K] for b in range(num_graphs)])
 
 
 def test_diffpool_equals_pyg_dense() -> None:
@@ -44,7 +43,9 @@ def test_diffpool_equals_pyg_dense() -> None:
     select = DiffPoolSelect(F, K).double()
     ours = select(x, edge_index, batch, 3, edge_weight=weight)
     x_dense, adj, mask = _dense(x, edge_index, weight, batch)
-    out, out_adj, link, entropy = dense_diff_pool(x_dense, adj, to_dense_batch(select.logits(x, edge_index), batch)[0], mask)
+    out, out_adj, link, entropy = dense_diff_pool(
+        x_dense, adj, to_dense_batch(select.logits(x, edge_index), batch)[0], mask
+    )
     torch.testing.assert_close(ours.x.view(3, K, F), out, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(_blocks(ours, 3), out_adj, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(ours.aux_loss["link"], link, rtol=1e-5, atol=1e-7)
@@ -77,7 +78,9 @@ def test_dmon_equals_pyg_dense(sizes: list[int]) -> None:
     _, out, out_adj, spectral, ortho, cluster = theirs(x_dense, adj, mask)
     # PyG 2.8.1 divides the [B] cluster norms by mask.sum(dim=1), a [B, 1] tensor, which
     # broadcasts to [B, B] and mixes graphs of different sizes; graph by graph it is right:
-    cluster = torch.stack([theirs(x_dense[b:b + 1, :n], adj[b:b + 1, :n, :n])[-1] for b, n in enumerate(sizes)]).mean()
+    cluster = torch.stack(
+        [theirs(x_dense[b : b + 1, :n], adj[b : b + 1, :n, :n])[-1] for b, n in enumerate(sizes)]
+    ).mean()
     torch.testing.assert_close(ours.x.view(len(sizes), K, F), out, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(_blocks(ours, len(sizes)), out_adj, rtol=1e-5, atol=1e-5)
     for name, value in {"spectral": spectral, "ortho": ortho, "cluster": cluster}.items():

@@ -67,7 +67,7 @@ def test_greedy_matching_is_a_maximal_matching(num_nodes: int, p: float, seed: i
     node = torch.arange(num_nodes)
     assert torch.equal(partner[partner], node)  # symmetric: a matching
     edges = set(map(tuple, edge_index.t().tolist()))
-    for i, j in zip(node.tolist(), partner.tolist()):
+    for i, j in zip(node.tolist(), partner.tolist(), strict=True):
         assert i == j or (i, j) in edges  # pairs are edges
     unmatched = partner == node
     if edge_index.numel():

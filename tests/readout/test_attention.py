@@ -26,7 +26,7 @@ def test_temperature_moves_from_top_node_to_mean() -> None:
         (AttentionReadout(3, gate=gate, temperature=t)(x, batch) - mean).abs().max().item()
         for t in (0.01, 0.1, 1.0, 10.0, 1e4)
     ]
-    assert all(a >= b for a, b in zip(distances, distances[1:])), distances
+    assert all(a >= b for a, b in zip(distances, distances[1:], strict=False)), distances
     assert distances[-1] < 1e-3
 
 

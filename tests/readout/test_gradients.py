@@ -22,9 +22,7 @@ def test_gradcheck(case: Case, layout: str) -> None:
     kwargs = {"ptr": torch.tensor([0] + SIZES).cumsum(0)} if layout == "ptr" else {"num_graphs": len(SIZES)}
     group = None if layout == "ptr" else batch
     x.requires_grad_(True)
-    assert torch.autograd.gradcheck(
-        lambda x: global_pool(x, group, reduce=case.reduce, **kwargs, **case.options), (x,)
-    )
+    assert torch.autograd.gradcheck(lambda x: global_pool(x, group, reduce=case.reduce, **kwargs, **case.options), (x,))
 
 
 @pytest.mark.parametrize("reduce", ["sum", "mean", "max", "softmax", "std"])
@@ -47,8 +45,11 @@ def test_weighted_gradcheck_reaches_weights() -> None:
 def test_learnable_parameters_get_gradients() -> None:
     x, batch = random_batch(SIZES, 3, seed=14)
     x = x.abs().float() + 0.5
-    for module in (SoftmaxReadout(learn=True, channels=3), PowerMeanReadout(p=2.0, learn=True),
-                   AttentionReadout(3, learn_temperature=True, pos_channels=2)):
+    for module in (
+        SoftmaxReadout(learn=True, channels=3),
+        PowerMeanReadout(p=2.0, learn=True),
+        AttentionReadout(3, learn_temperature=True, pos_channels=2),
+    ):
         inputs = {"pos": torch.randn(x.size(0), 2)} if isinstance(module, AttentionReadout) else {}
         module(x, batch, dim_size=5, **inputs).square().sum().backward()
         for name, parameter in module.named_parameters():

@@ -51,8 +51,9 @@ def test_low_precision(case: Case, dtype: torch.dtype, device: str) -> None:
     x, batch = random_batch(SIZES, 3, seed=22)
     x = (x.abs() + 0.5) if case.positive else x
     expected = reference_pool(x, batch, len(SIZES), case.reduce, **case.options)
-    out = global_pool(x.to(dtype).to(device), batch.to(device), num_graphs=len(SIZES), reduce=case.reduce,
-                      **case.options)
+    out = global_pool(
+        x.to(dtype).to(device), batch.to(device), num_graphs=len(SIZES), reduce=case.reduce, **case.options
+    )
     assert out.dtype == dtype
     tolerance = {torch.float16: 2e-2, torch.bfloat16: 6e-2, torch.float32: 1e-5}[dtype]
     torch.testing.assert_close(out.double().cpu(), expected, rtol=tolerance, atol=tolerance)

@@ -98,8 +98,9 @@ def test_weighted_matches_reference() -> None:
     torch.testing.assert_close(actual, expected)
     mask = w > 0.5
     masked = global_pool(x, batch, num_graphs=len(SIZES), reduce="weighted", weight=mask)
-    torch.testing.assert_close(masked, global_pool(x, batch, num_graphs=len(SIZES), reduce="weighted",
-                                                   weight=mask.double()))
+    torch.testing.assert_close(
+        masked, global_pool(x, batch, num_graphs=len(SIZES), reduce="weighted", weight=mask.double())
+    )
     unnormalised = global_pool(x, batch, num_graphs=len(SIZES), reduce="weighted", weight=w, normalize=False)
     torch.testing.assert_close(unnormalised, global_pool(w[:, None] * x, batch, num_graphs=len(SIZES), reduce="sum"))
 

@@ -19,8 +19,16 @@ from graphpool.readout import (
 
 @pytest.mark.parametrize(
     ("spec", "cls"),
-    [("mean", MeanReadout), ("Mean", MeanReadout), ("MeanReadout", MeanReadout), ("mean_readout", MeanReadout),
-     ("avg", MeanReadout), ("add", SumReadout), ("MaxAggregation", MaxReadout), (SumReadout, SumReadout)],
+    [
+        ("mean", MeanReadout),
+        ("Mean", MeanReadout),
+        ("MeanReadout", MeanReadout),
+        ("mean_readout", MeanReadout),
+        ("avg", MeanReadout),
+        ("add", SumReadout),
+        ("MaxAggregation", MaxReadout),
+        (SumReadout, SumReadout),
+    ],
 )
 def test_names_resolve(spec, cls) -> None:
     assert type(resolve(spec)) is cls
@@ -46,8 +54,14 @@ def test_lists_become_a_multi_readout() -> None:
     batch = torch.tensor([0, 0, 0, 1, 1, 2, 2])
     multi = resolve("mean, max,quantile")
     assert isinstance(multi, MultiReadout) and len(multi.readouts) == 3
-    expected = torch.cat([global_pool(x, batch, reduce="mean"), global_pool(x, batch, reduce="max"),
-                          global_pool(x, batch, reduce="quantile")], dim=-1)
+    expected = torch.cat(
+        [
+            global_pool(x, batch, reduce="mean"),
+            global_pool(x, batch, reduce="max"),
+            global_pool(x, batch, reduce="quantile"),
+        ],
+        dim=-1,
+    )
     torch.testing.assert_close(multi(x, batch), expected)
     torch.testing.assert_close(resolve(["mean", "max", QuantileReadout()])(x, batch), expected)
     assert multi.out_channels(3) == 9
