@@ -123,7 +123,9 @@ def _scalar_or_channels(value: float, channels: int, learn: bool, what: str) -> 
 
 
 class SoftmaxReadout(Readout):
-    r"""Softmax-weighted mean :math:`\sum_{i \in V_b} \mathrm{softmax}_{V_b}(\beta\mathbf{x}_i)\mathbf{x}_i`, :math:`\beta = 1/T`.
+    r"""Softmax-weighted mean :math:`\sum_{i \in V_b} \alpha_i \mathbf{x}_i`.
+
+    :math:`\alpha = \mathrm{softmax}_{V_b}(\mathbf{x}/T)`, per feature.
 
     Interpolates between mean (:math:`T \to \infty`) and max (:math:`T \to 0^+`); a negative
     temperature leans to the min.
