@@ -1,0 +1,222 @@
+"""Benchmark hierarchical cluster pooling at tissue scale, and sparse vs dense soft pooling.
+
+Part 1: a synthetic tissue of N cells (default 1,000,000) at uniform random positions, 20
+cell types in spatial patches, a symmetric k=6 nearest-neighbour graph (scikit-learn) and
+32 features per cell. Timed: the global mean readout (the reference), given-assignment
+pooling by cell type (reduce, and reduce + connect), one Graclus level, and learnable soft
+assignment with K=64 (DiffPool and MinCut, forward + backward). Each runs in its own
+process; "peak MB" is the process's peak resident memory during the run (the tissue and
+torch included), "added MB" that peak minus the resident memory just before the run.
+
+Part 2: a 5,000-node graph: PyG's dense_diff_pool / dense_mincut_pool (dense N x N
+adjacency) against graphpool's sparse DiffPoolSelect / MinCutSelect, time and memory.
+
+    python scripts/bench_cluster.py                 # 1,000,000 cells
+    python scripts/bench_cluster.py --cells 100000  # quicker
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+NUM_TYPES, FEATURES, NEIGHBOURS, SOFT_K = 20, 32, 6, 64
+
+
+def _status_mb(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def start_measuring() -> float:
+    """Reset the process's peak RSS (Linux: clear_refs 5) and return the current RSS in MB."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:  # not Linux or not permitted: the peak then covers the whole process
+        pass
+    return _status_mb("VmRSS")
+
+
+def peak_mb() -> float:
+    """Peak RSS since :func:`start_measuring` (VmHWM), in MB."""
+    peak = _status_mb("VmHWM")
+    return peak if peak == peak else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def build_tissue(cells: int, seed: int = 0) -> dict[str, torch.Tensor]:
+    from sklearn.neighbors import NearestNeighbors
+    from torch_geometric.utils import to_undirected
+
+    g = torch.Generator().manual_seed(seed)
+    side = (cells / 1000) ** 0.5 * 100  # ~1000 cells per 100 x 100 patch
+    pos = torch.rand(cells, 2, generator=g, dtype=torch.float64) * side
+    patch = (pos // 100).long()
+    patch_type = torch.randint(0, NUM_TYPES, (int(patch.max()) + 1, int(patch.max()) + 1), generator=g)
+    types = torch.where(
+        torch.rand(cells, generator=g) < 0.7,
+        patch_type[patch[:, 0], patch[:, 1]],
+        torch.randint(0, NUM_TYPES, (cells,), generator=g),
+    )
+    t0 = time.perf_counter()
+    neighbours = NearestNeighbors(n_neighbors=NEIGHBOURS + 1).fit(pos.numpy())
+    _, index = neighbours.kneighbors(pos.numpy())
+    knn_s = time.perf_counter() - t0
+    src = torch.arange(cells).repeat_interleave(NEIGHBOURS)
+    dst = torch.from_numpy(index[:, 1:]).reshape(-1)
+    edge_index = to_undirected(torch.stack([src, dst]), num_nodes=cells)
+    x = torch.randn(cells, FEATURES, generator=g)
+    return {"x": x, "pos": pos.float(), "types": types, "edge_index": edge_index, "knn_s": torch.tensor(knn_s)}
+
+
+def run_part(part: str, data_path: str) -> dict[str, float]:
+    """Run one measurement in this (fresh) process; returns seconds and memory."""
+    from graphpool.cluster import DiffPoolSelect, GivenSelect, GraclusSelect, MinCutSelect, coarsen_edges
+    from graphpool.readout import global_pool
+
+    data = torch.load(data_path)
+    x, edge_index, types = data["x"], data["edge_index"], data["types"]
+    n = x.size(0)
+    batch = torch.zeros(n, dtype=torch.long)
+    torch.manual_seed(0)
+    before = start_measuring()
+    t0 = time.perf_counter()
+    if part == "global_mean":
+        global_pool(x, batch, num_graphs=1, reduce="mean")
+    elif part in ("given_reduce", "given_level"):
+        assignment = GivenSelect(num_labels=NUM_TYPES)(x, edge_index, batch, 1, labels=types)
+        global_pool(x, assignment.cluster, num_graphs=assignment.num_clusters, reduce="mean")
+        if part == "given_level":
+            coarsen_edges(edge_index, assignment)
+    elif part == "graclus_level":
+        assignment = GraclusSelect()(x, edge_index, batch, 1)
+        global_pool(x, assignment.cluster, num_graphs=assignment.num_clusters, reduce="mean")
+        coarsen_edges(edge_index, assignment)
+    elif part in ("diffpool_fwd_bwd", "mincut_fwd_bwd"):
+        cls = DiffPoolSelect if part.startswith("diffpool") else MinCutSelect
+        select = cls(FEATURES, SOFT_K)
+        leaf = x.clone().requires_grad_(True)
+        out = select(leaf, edge_index, batch, 1)
+        (out.x.square().sum() + sum(out.aux_loss.values())).backward()
+    else:
+        raise ValueError(part)
+    seconds = time.perf_counter() - t0
+    return {"seconds": seconds, "peak_mb": peak_mb(), "added_mb": peak_mb() - before}
+
+
+def dense_comparison(nodes: int = 5000, k: int = 16) -> list[dict[str, float | str]]:
+    """PyG dense vs graphpool sparse soft pooling on one graph, each in a fresh process."""
+    rows = []
+    for method in ("diffpool", "mincut"):
+        for impl in ("pyg_dense", "graphpool_sparse"):
+            out = subprocess.run(
+                [sys.executable, __file__, "--dense-part", f"{impl}:{method}:{nodes}:{k}"],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            rows.append({"method": method, "impl": impl, **json.loads(out.stdout.strip().splitlines()[-1])})
+    return rows
+
+
+def run_dense_part(spec: str) -> dict[str, float]:
+    from sklearn.neighbors import NearestNeighbors
+    from torch_geometric.nn import dense_diff_pool, dense_mincut_pool
+    from torch_geometric.utils import to_dense_adj, to_undirected
+
+    from graphpool.cluster import DiffPoolSelect, MinCutSelect
+
+    impl, method, nodes, k = spec.split(":")
+    nodes, k = int(nodes), int(k)
+    g = torch.Generator().manual_seed(0)
+    pos = torch.rand(nodes, 2, generator=g)
+    _, index = NearestNeighbors(n_neighbors=NEIGHBOURS + 1).fit(pos.numpy()).kneighbors(pos.numpy())
+    edge_index = to_undirected(
+        torch.stack([torch.arange(nodes).repeat_interleave(NEIGHBOURS), torch.from_numpy(index[:, 1:]).reshape(-1)])
+    )
+    x = torch.randn(nodes, FEATURES, generator=g, requires_grad=True)
+    torch.manual_seed(0)
+    select = (DiffPoolSelect if method == "diffpool" else MinCutSelect)(FEATURES, k)
+    before = start_measuring()
+    t0 = time.perf_counter()
+    if impl == "pyg_dense":
+        adj = to_dense_adj(edge_index, max_num_nodes=nodes)
+        pool = dense_diff_pool if method == "diffpool" else dense_mincut_pool
+        out, _, loss_a, loss_b = pool(x.unsqueeze(0), adj, select.logits(x, edge_index).unsqueeze(0))
+    else:
+        result = select(x, edge_index, torch.zeros(nodes, dtype=torch.long), 1)
+        out, (loss_a, loss_b) = result.x, list(result.aux_loss.values())
+    (out.square().sum() + loss_a + loss_b).backward()
+    seconds = time.perf_counter() - t0
+    return {"seconds": seconds, "peak_mb": peak_mb(), "added_mb": peak_mb() - before}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cells", type=int, default=1_000_000)
+    parser.add_argument("--part", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--data", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--dense-part", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--skip-dense", action="store_true", help="skip the 5,000-node dense comparison")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    if args.part:
+        print(json.dumps(run_part(args.part, args.data)))
+        return
+    if args.dense_part:
+        print(json.dumps(run_dense_part(args.dense_part)))
+        return
+
+    print(f"torch {torch.__version__} | {torch.get_num_threads()} threads | {args.cells:,} cells, k={NEIGHBOURS}")
+    t0 = time.perf_counter()
+    data = build_tissue(args.cells)
+    print(
+        f"tissue built in {time.perf_counter() - t0:.1f} s (k-NN search {float(data['knn_s']):.1f} s), "
+        f"{data['edge_index'].size(1):,} directed edges"
+    )
+    results: dict[str, object] = {"cells": args.cells, "edges": data["edge_index"].size(1)}
+    with tempfile.TemporaryDirectory() as folder:
+        path = str(Path(folder) / "tissue.pt")
+        torch.save(data, path)
+        print(f"{'part':<22}{'seconds':>10}{'peak MB':>10}{'added MB':>10}")
+        for part in ("global_mean", "given_reduce", "given_level", "graclus_level", "diffpool_fwd_bwd",
+                     "mincut_fwd_bwd"):
+            out = subprocess.run(
+                [sys.executable, __file__, "--part", part, "--data", path], capture_output=True, text=True, check=True
+            )
+            row = json.loads(out.stdout.strip().splitlines()[-1])
+            results[part] = row
+            print(f"{part:<22}{row['seconds']:>10.3f}{row['peak_mb']:>10.0f}{row['added_mb']:>10.0f}", flush=True)
+    base = results["global_mean"]["seconds"]  # type: ignore[index]
+    for part in ("given_reduce", "given_level"):
+        print(f"{part} / global mean: {results[part]['seconds'] / base:.1f}x")  # type: ignore[index]
+    if not args.skip_dense:
+        print("\n5,000-node graph, K=16, forward + backward")
+        print(f"{'method':<10}{'implementation':<18}{'seconds':>10}{'peak MB':>10}{'added MB':>10}")
+        rows = dense_comparison()
+        results["dense_comparison"] = rows
+        for row in rows:
+            print(f"{row['method']:<10}{row['impl']:<18}{row['seconds']:>10.3f}{row['peak_mb']:>10.0f}"
+                  f"{row['added_mb']:>10.0f}")
+    try:
+        import tgp  # noqa: F401  (torch-geometric-pool; hard-requires torch-scatter)
+
+        print("tgp is installed, but no tgp comparison is wired in yet")
+    except ImportError:
+        print("tgp (torch-geometric-pool) is not installed (it hard-requires torch-scatter): not compared")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
