@@ -79,9 +79,11 @@ class Segments:
         """``[B + 1]`` offsets of the groups in grouped row order."""
         if self._ptr is not None:
             return self._ptr
-        boundaries = torch.arange(self.num_segments + 1, device=self.device)
-        grouped = self.index if self.perm is None else self.index[self.perm]
-        return torch.searchsorted(grouped, boundaries)  # first row of each group: one binary search each
+        if self.perm is None:  # sorted: the first row of each group, one binary search each
+            return torch.searchsorted(self.index, torch.arange(self.num_segments + 1, device=self.device))
+        ptr = torch.zeros(self.num_segments + 1, dtype=torch.long, device=self.device)
+        torch.cumsum(torch.bincount(self.index, minlength=self.num_segments), 0, out=ptr[1:])
+        return ptr
 
     @cached_property
     def counts(self) -> Tensor:
