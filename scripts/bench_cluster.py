@@ -199,8 +199,14 @@ def main() -> None:
         path = str(Path(folder) / "tissue.pt")
         torch.save(data, path)
         print(f"{'part':<22}{'seconds':>10}{'peak MB':>10}{'added MB':>10}")
-        for part in ("global_mean", "given_reduce", "given_level", "graclus_level", "diffpool_fwd_bwd",
-                     "mincut_fwd_bwd"):
+        for part in (
+            "global_mean",
+            "given_reduce",
+            "given_level",
+            "graclus_level",
+            "diffpool_fwd_bwd",
+            "mincut_fwd_bwd",
+        ):
             out = subprocess.run(
                 [sys.executable, __file__, "--part", part, "--data", path], capture_output=True, text=True, check=True
             )
@@ -216,8 +222,10 @@ def main() -> None:
         rows = dense_comparison()
         results["dense_comparison"] = rows
         for row in rows:
-            print(f"{row['method']:<10}{row['impl']:<18}{row['seconds']:>10.3f}{row['peak_mb']:>10.0f}"
-                  f"{row['added_mb']:>10.0f}")
+            print(
+                f"{row['method']:<10}{row['impl']:<18}{row['seconds']:>10.3f}{row['peak_mb']:>10.0f}"
+                f"{row['added_mb']:>10.0f}"
+            )
     try:
         import tgp  # noqa: F401  (torch-geometric-pool; hard-requires torch-scatter)
 

@@ -11,6 +11,7 @@ from graphpool.cluster.select import (
     GivenSelect,
     GraclusSelect,
     KMeansSelect,
+    ProductSelect,
     Select,
     greedy_matching,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "HierarchicalPool",
     "KMeansSelect",
     "Level",
+    "ProductSelect",
     "Select",
     "coarsen_edges",
     "greedy_matching",

@@ -70,6 +70,12 @@ class _SoftSelect(Select):
         self, x: Tensor, edge_index: Tensor, batch: Tensor, num_graphs: int, edge_weight: Tensor | None, s: Tensor
     ) -> tuple[SoftAssignment, Any, Any]:
         seg = segments_from(x.size(0), batch, None, num_graphs, device=x.device, index_name="batch")
+        empty = torch.nonzero(seg.counts == 0).flatten()
+        if empty.numel():
+            raise ValueError(
+                f"graph {int(empty[0])} has no nodes; a learnable selector assigns nodes to K clusters per graph "
+                f"and needs at least one node in every graph ({empty.numel()} empty)"
+            )
         pooled = soft_pool(x, edge_index, s, seg, edge_weight)
         return SoftAssignment(s, seg.index, seg.num_segments), pooled, seg
 

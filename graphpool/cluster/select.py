@@ -240,3 +240,30 @@ class CommunitySelect(Select):
         for number, members in enumerate(sorted(communities, key=min)):
             local[list(members)] = number
         return _assignment_from_local(local.to(batch.device), batch, num_graphs)
+
+
+class ProductSelect(Select):
+    """Intersections of two selectors' clusters: nodes share a cluster when both agree.
+
+    ``ProductSelect(KMeansSelect(8, on="pos"), GivenSelect())`` gives *cell type within
+    spatial neighbourhood* clusters, the middle tier of cell -> type-in-neighbourhood ->
+    tissue. Empty intersections are not created.
+    """
+
+    def __init__(self, first: Select, second: Select) -> None:
+        super().__init__()
+        for part in (first, second):
+            if not isinstance(part, Select):
+                raise TypeError(f"ProductSelect combines selectors, got {type(part).__name__}")
+        self.first, self.second = first, second
+        self.inputs = tuple(sorted(set(first.inputs) | set(second.inputs)))
+
+    def forward(  # type: ignore[override]
+        self, x: Tensor, edge_index: Tensor, batch: Tensor, num_graphs: int, **inputs: Any
+    ) -> Assignment:
+        a = self.first(x, edge_index, batch, num_graphs, **inputs)
+        b = self.second(x, edge_index, batch, num_graphs, **inputs)
+        if not (isinstance(a, Assignment) and isinstance(b, Assignment)):
+            raise TypeError("ProductSelect combines hard selectors; learnable (soft) ones cannot be intersected")
+        cluster, cluster_batch, _ = compact(a.cluster * b.num_clusters + b.cluster, batch)
+        return Assignment(cluster, int(cluster_batch.numel()), cluster_batch)

@@ -151,7 +151,7 @@ def mincut_losses(pooled: SoftPooled, s: Tensor, seg: Segments) -> dict[str, Ten
     ``ortho`` :math:`= \lVert S^\top S / \lVert S^\top S\rVert_F - I_K / \sqrt K\rVert_F`.
     """
     denominator = _graph_sum(pooled.degree * s.square().sum(-1), seg)
-    mincut = -(_trace(pooled.adj) / denominator).mean()
+    mincut = -(_trace(pooled.adj) / denominator.clamp(min=EPS)).mean()  # a graph without edges adds 0
     return {"mincut": mincut, "ortho": _orthogonality(pooled.gram)}
 
 
@@ -162,7 +162,7 @@ def dmon_losses(pooled: SoftPooled, s: Tensor, seg: Segments) -> dict[str, Tenso
     ``ortho`` as MinCut, ``cluster`` :math:`= \frac{\sqrt K}{n_b}\lVert \sum_i s_i \rVert - 1`.
     """
     k = s.size(1)
-    two_m = _graph_sum(pooled.degree, seg)
+    two_m = _graph_sum(pooled.degree, seg).clamp(min=EPS)  # a graph without edges adds 0
     degree_mass = torch.zeros(seg.num_segments, k, dtype=s.dtype, device=s.device).index_add_(
         0, seg.index, pooled.degree.unsqueeze(1) * s
     )

@@ -111,3 +111,14 @@ def test_soft_assignment_hard_view_and_errors() -> None:
         MinCutSelect(F, 0)
     with pytest.raises(ValueError, match=r"the assignment module must return \[N, 4\]"):
         DiffPoolSelect(F, K, assign=torch.nn.Linear(F, 3)).double()(x, edge_index, batch, 2)
+
+
+def test_empty_graphs_are_refused_and_edgeless_graphs_give_finite_losses() -> None:
+    x, edge_index, weight, batch = _graphs([5, 7], seed=5)
+    with pytest.raises(ValueError, match="graph 2 has no nodes"):
+        MinCutSelect(F, K).double()(x, edge_index, batch, 3)
+    lonely = torch.cat([x, torch.randn(1, F, dtype=torch.float64)])
+    lonely_batch = torch.cat([batch, torch.tensor([2])])
+    for select in (DiffPoolSelect(F, K), MinCutSelect(F, K), DMoNSelect(F, K)):
+        losses = select.double()(lonely, edge_index, lonely_batch, 3).aux_loss
+        assert all(torch.isfinite(v) for v in losses.values()), (type(select).__name__, losses)

@@ -6,7 +6,14 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from graphpool.cluster import CommunitySelect, GivenSelect, GraclusSelect, KMeansSelect, greedy_matching
+from graphpool.cluster import (
+    CommunitySelect,
+    GivenSelect,
+    GraclusSelect,
+    KMeansSelect,
+    ProductSelect,
+    greedy_matching,
+)
 from graphpool.cluster.select import Select
 
 X = torch.randn(6, 2)
@@ -141,3 +148,16 @@ def test_every_selector_keeps_clusters_within_graphs() -> None:
         assert torch.equal(a.cluster_batch[a.cluster], batch), type(selector).__name__
         assert bool((a.cluster_batch[1:] >= a.cluster_batch[:-1]).all())
         assert a.sizes().min() >= 1
+
+
+def test_product_of_neighbourhoods_and_types() -> None:
+    pos = torch.tensor([[0.0, 0.0], [0.1, 0.0], [0.0, 0.1], [9.0, 9.0], [9.1, 9.0], [9.0, 9.1]])
+    types = torch.tensor([0, 1, 0, 0, 1, 1])
+    batch = torch.zeros(6, dtype=torch.long)
+    select = ProductSelect(KMeansSelect(2, on="pos"), GivenSelect())
+    a = select(torch.zeros(6, 1), EDGES, batch, 1, pos=pos, labels=types)
+    # neighbourhood {0,1,2} x types -> {0,2}, {1}; neighbourhood {3,4,5} -> {3}, {4,5}
+    groups = {frozenset(torch.nonzero(a.cluster == c).flatten().tolist()) for c in range(a.num_clusters)}
+    assert groups == {frozenset({0, 2}), frozenset({1}), frozenset({3}), frozenset({4, 5})}
+    with pytest.raises(TypeError, match="ProductSelect combines selectors"):
+        ProductSelect(GivenSelect(), "graclus")
