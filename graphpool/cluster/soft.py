@@ -15,7 +15,9 @@ The auxiliary losses use the same identities, e.g.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -91,8 +93,8 @@ def soft_pool(x: Tensor, edge_index: Tensor, s: Tensor, seg: Segments, edge_weig
     num_nodes = x.size(0)
     weight = torch.ones(edge_index.size(1), dtype=x.dtype, device=x.device) if edge_weight is None else edge_weight
     weight = weight.to(x.dtype)
-    adjacency = torch.sparse_coo_tensor(edge_index, weight, (num_nodes, num_nodes), check_invariants=False).coalesce()
-    a_s = torch.sparse.mm(adjacency, s)  # [N, K]
+    adjacency = _sparse(edge_index, weight, num_nodes)
+    a_s = _SparseProduct.apply(_csr(adjacency), _csr(_sparse(edge_index.flip(0), weight, num_nodes)), s)  # [N, K]
     batch = seg.index
     s_dense, mask = to_dense_batch(s, batch, batch_size=seg.num_segments)
     x_dense, _ = to_dense_batch(x, batch, batch_size=seg.num_segments)
@@ -113,6 +115,34 @@ def soft_pool(x: Tensor, edge_index: Tensor, s: Tensor, seg: Segments, edge_weig
         degree=degree,
         adj_sq_norm=adj_sq_norm,
     )
+
+
+def _sparse(edge_index: Tensor, weight: Tensor, num_nodes: int) -> Tensor:
+    """Coalesced COO adjacency ``A[edge_index[0], edge_index[1]] = weight`` (duplicates summed)."""
+    return torch.sparse_coo_tensor(edge_index, weight, (num_nodes, num_nodes), check_invariants=False).coalesce()
+
+
+def _csr(adjacency: Tensor) -> Tensor:
+    with warnings.catch_warnings():  # "Sparse CSR tensor support is in beta state": used for A @ S only
+        warnings.simplefilter("ignore", UserWarning)
+        return adjacency.to_sparse_csr()
+
+
+class _SparseProduct(torch.autograd.Function):
+    """``A @ S`` for a constant sparse ``A`` (CSR), with ``A^T`` given for the backward.
+
+    CSR products are 2-3x faster than COO ``torch.sparse.mm`` on CPU; passing the transpose
+    avoids re-transposing ``A`` in every backward.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, a: Tensor, a_t: Tensor, s: Tensor) -> Tensor:  # type: ignore[override]
+        ctx.a_t = a_t
+        return a @ s
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[None, None, Tensor]:  # type: ignore[override]
+        return None, None, ctx.a_t @ grad
 
 
 def _trace(m: Tensor) -> Tensor:
