@@ -7,6 +7,7 @@ from graphpool.cluster.connect import coarsen_edges
 from graphpool.cluster.hierarchical import HierarchicalOutput, HierarchicalPool, Level
 from graphpool.cluster.learnable import DiffPoolSelect, DMoNSelect, MinCutSelect, SoftSelection
 from graphpool.cluster.select import (
+    BatchKMeansSelect,
     CommunitySelect,
     GivenSelect,
     GraclusSelect,
@@ -18,6 +19,7 @@ from graphpool.cluster.select import (
 from graphpool.cluster.soft import SoftAssignment
 
 __all__ = [
+    "BatchKMeansSelect",
     "Assignment",
     "CommunitySelect",
     "GivenSelect",

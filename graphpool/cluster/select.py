@@ -206,6 +206,67 @@ class KMeansSelect(Select):
         return _assignment_from_local(local.to(batch.device), batch, num_graphs)
 
 
+class BatchKMeansSelect(Select):
+    """k-means of every graph at once in torch (Lloyd's algorithm), on CPU or GPU.
+
+    The counterpart of :class:`KMeansSelect` for large batches and GPUs: distances come from
+    one batched matrix product per iteration, no Python loop over graphs. Initial centres are
+    K nodes per graph drawn with a seeded generator (not k-means++), so on ambiguous data the
+    partition can differ from scikit-learn's.
+
+    Args:
+        num_clusters: K per graph (fewer for graphs with fewer nodes).
+        on: ``"x"``, ``"pos"`` or ``"both"``, as in :class:`KMeansSelect`.
+        iterations: maximum Lloyd iterations (stops early when no node changes cluster).
+        seed: seed of the initial centres.
+    """
+
+    inputs = ("pos",)
+
+    def __init__(self, num_clusters: int, on: str = "x", iterations: int = 50, seed: int = 0) -> None:
+        super().__init__()
+        if num_clusters < 1:
+            raise ValueError(f"'num_clusters' must be >= 1, got {num_clusters}")
+        if on not in ("x", "pos", "both"):
+            raise ValueError(f"'on' must be 'x', 'pos' or 'both', got {on!r}")
+        self.num_clusters, self.on, self.iterations, self.seed = num_clusters, on, iterations, seed
+
+    def forward(  # type: ignore[override]
+        self, x: Tensor, edge_index: Tensor, batch: Tensor, num_graphs: int, pos: Tensor | None = None, **_: Any
+    ) -> Assignment:
+        from torch_geometric.utils import to_dense_batch
+
+        if self.on != "x" and pos is None:
+            raise ValueError(f"BatchKMeansSelect(on={self.on!r}) needs node positions: pass pos=<[N, D] tensor>")
+        points = {"x": lambda: x, "pos": lambda: pos, "both": lambda: torch.cat([pos, x], dim=1)}[self.on]()
+        order = torch.argsort(batch, stable=True)  # to_dense_batch needs nodes grouped by graph
+        points = points.detach().float()[order]
+        k = self.num_clusters
+        dense, mask = to_dense_batch(points, batch[order], batch_size=num_graphs)  # [B, n_max, D]
+        counts = mask.sum(1)
+        # initial centres: the K nodes of each graph with the smallest seeded random keys
+        g = torch.Generator(device="cpu").manual_seed(self.seed)
+        keys = torch.rand(mask.shape, generator=g).to(points.device).masked_fill(~mask, 2.0)
+        first = keys.argsort(dim=1)[:, :k]  # [B, min(K, n_max)]
+        width = first.size(1)
+        centres = dense.gather(1, first.unsqueeze(-1).expand(-1, -1, dense.size(-1)))  # [B, width, D]
+        valid = torch.arange(width, device=points.device) < counts.unsqueeze(1)  # [B, width]
+        label = torch.zeros(mask.shape, dtype=torch.long, device=points.device)
+        for _ in range(self.iterations):
+            distance = torch.cdist(dense, centres).masked_fill(~valid.unsqueeze(1), torch.inf)  # [B, n_max, width]
+            new_label = distance.argmin(-1)
+            if torch.equal(new_label, label) and _ > 0:
+                break
+            label = new_label
+            one_hot = torch.nn.functional.one_hot(label, width).to(dense.dtype) * mask.unsqueeze(-1)
+            mass = one_hot.sum(1)  # [B, width]
+            moved = one_hot.transpose(1, 2) @ dense / mass.clamp(min=1).unsqueeze(-1)
+            centres = torch.where((mass > 0).unsqueeze(-1), moved, centres)  # an emptied cluster keeps its centre
+        local = torch.empty_like(batch)
+        local[order] = label[mask]
+        return _assignment_from_local(local, batch, num_graphs)
+
+
 class CommunitySelect(Select):
     """Communities of each graph's structure (networkx Louvain modularity), not learned.
 

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from graphpool.cluster import (
+    BatchKMeansSelect,
     CommunitySelect,
     GivenSelect,
     GraclusSelect,
@@ -141,7 +142,9 @@ def test_every_selector_keeps_clusters_within_graphs() -> None:
         (GivenSelect(), {"labels": torch.randint(0, 4, (40,))}),
         (GraclusSelect(), {}),
         (KMeansSelect(4), {}),
+        (BatchKMeansSelect(4), {}),
         (CommunitySelect(), {}),
+        (ProductSelect(GraclusSelect(), GivenSelect()), {"labels": torch.randint(0, 3, (40,))}),
     ]
     for selector, inputs in selectors:
         a = selector(x, both, batch, 2, **inputs)
@@ -161,3 +164,27 @@ def test_product_of_neighbourhoods_and_types() -> None:
     assert groups == {frozenset({0, 2}), frozenset({1}), frozenset({3}), frozenset({4, 5})}
     with pytest.raises(TypeError, match="ProductSelect combines selectors"):
         ProductSelect(GivenSelect(), "graclus")
+
+
+def test_batch_kmeans_agrees_with_scikit_learn_on_separated_blobs() -> None:
+    g = torch.Generator().manual_seed(1)
+    centres = torch.tensor([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]])
+    graphs, truth = [], []
+    for size in (40, 25, 3):
+        label = torch.arange(size) % 4
+        graphs.append(centres[label] + 0.3 * torch.randn(size, 2, generator=g))
+        truth.append(label)
+    pos = torch.cat(graphs)
+    batch = torch.repeat_interleave(torch.arange(3), torch.tensor([40, 25, 3]))
+    perm = torch.randperm(pos.size(0), generator=g)  # unsorted batch
+    x = torch.zeros(pos.size(0), 1)
+    ours = BatchKMeansSelect(4, on="pos")(x[perm], EDGES[:, :0], batch[perm], 3, pos=pos[perm])
+    theirs = KMeansSelect(4, on="pos")(x[perm], EDGES[:, :0], batch[perm], 3, pos=pos[perm])
+    same = ours.cluster.unsqueeze(0) == ours.cluster.unsqueeze(1)
+    assert torch.equal(same, theirs.cluster.unsqueeze(0) == theirs.cluster.unsqueeze(1))
+    assert ours.num_clusters == 4 + 4 + 3  # the 3-node graph gets one cluster per node
+    assert torch.equal(ours.cluster_batch[ours.cluster], batch[perm])
+    again = BatchKMeansSelect(4, on="pos")(x[perm], EDGES[:, :0], batch[perm], 3, pos=pos[perm])
+    assert torch.equal(ours.cluster, again.cluster)
+    with pytest.raises(ValueError, match="needs node positions"):
+        BatchKMeansSelect(2, on="pos")(X, EDGES, BATCH, 2)
