@@ -46,4 +46,17 @@ def coarsen_edges(
     if not self_loops:
         keep = coarse[0] != coarse[1]
         coarse, edge_weight = coarse[:, keep], edge_weight[keep]
-    return coalesce(coarse, edge_weight, num_nodes=assignment.num_clusters, reduce="sum")
+    clusters = assignment.num_clusters
+    if coarse.device.type == "cpu" and _few_clusters(clusters, coarse.size(1)):
+        # few clusters (e.g. cell types): count every (cluster, cluster) pair in one pass, no sort.
+        # bincount is sequential on CPU, hence deterministic (on CUDA it would use atomics).
+        key = coarse[0] * clusters + coarse[1]
+        present = torch.nonzero(torch.bincount(key, minlength=clusters * clusters)).flatten()
+        summed = torch.bincount(key, weights=edge_weight.double(), minlength=clusters * clusters)
+        return torch.stack([present // clusters, present % clusters]), summed[present].to(edge_weight.dtype)
+    return coalesce(coarse, edge_weight, num_nodes=clusters, reduce="sum")
+
+
+def _few_clusters(clusters: int, edges: int) -> bool:
+    """Whether a ``clusters^2`` table of pair counts is cheaper than sorting the edges."""
+    return clusters * clusters <= max(4 * edges, 1 << 20)

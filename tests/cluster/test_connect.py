@@ -19,7 +19,12 @@ def _case(seed: int):
 
 @pytest.mark.parametrize("seed", range(5))
 @pytest.mark.parametrize("self_loops", [True, False])
-def test_matches_dense_product(seed: int, self_loops: bool) -> None:
+@pytest.mark.parametrize("path", ["count pairs", "sort edges"])
+def test_matches_dense_product(seed: int, self_loops: bool, path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from graphpool.cluster import connect
+
+    if path == "sort edges":  # the path taken for many clusters
+        monkeypatch.setattr(connect, "_few_clusters", lambda clusters, edges: False)
     edge_index, weight, assignment = _case(seed)
     s = assignment.dense(torch.float64)
     a = to_dense_adj(edge_index, edge_attr=weight.double(), max_num_nodes=12)[0]
