@@ -164,7 +164,28 @@ def _assignment_from_local(local: Tensor, batch: Tensor, num_graphs: int) -> Ass
     return Assignment(cluster, int(cluster_batch.numel()), cluster_batch)
 
 
-class KMeansSelect(Select):
+class _PointSelect(Select):
+    """Shared argument handling of the k-means selectors: K and the points to cluster."""
+
+    inputs = ("pos",)
+
+    def __init__(self, num_clusters: int, on: str, seed: int) -> None:
+        super().__init__()
+        if num_clusters < 1:
+            raise ValueError(f"'num_clusters' must be >= 1, got {num_clusters}")
+        if on not in ("x", "pos", "both"):
+            raise ValueError(f"'on' must be 'x', 'pos' or 'both', got {on!r}")
+        self.num_clusters, self.on, self.seed = num_clusters, on, seed
+
+    def points(self, x: Tensor, pos: Tensor | None) -> Tensor:
+        """``[N, D]`` what is clustered: features, positions or both side by side (detached)."""
+        if self.on != "x" and pos is None:
+            raise ValueError(f"{type(self).__name__}(on={self.on!r}) needs node positions: pass pos=<[N, D] tensor>")
+        chosen = {"x": lambda: x, "pos": lambda: pos, "both": lambda: torch.cat([pos, x], dim=1)}[self.on]()
+        return chosen.detach()
+
+
+class KMeansSelect(_PointSelect):
     """k-means clusters of each graph's nodes, on their features or positions (scikit-learn).
 
     Args:
@@ -177,25 +198,16 @@ class KMeansSelect(Select):
         n_init: k-means restarts (the best inertia is kept).
     """
 
-    inputs = ("pos",)
-
     def __init__(self, num_clusters: int, on: str = "x", seed: int = 0, n_init: int = 4) -> None:
-        super().__init__()
-        if num_clusters < 1:
-            raise ValueError(f"'num_clusters' must be >= 1, got {num_clusters}")
-        if on not in ("x", "pos", "both"):
-            raise ValueError(f"'on' must be 'x', 'pos' or 'both', got {on!r}")
-        self.num_clusters, self.on, self.seed, self.n_init = num_clusters, on, seed, n_init
+        super().__init__(num_clusters, on, seed)
+        self.n_init = n_init
 
     def forward(  # type: ignore[override]
         self, x: Tensor, edge_index: Tensor, batch: Tensor, num_graphs: int, pos: Tensor | None = None, **_: Any
     ) -> Assignment:
         from sklearn.cluster import KMeans
 
-        if self.on != "x" and pos is None:
-            raise ValueError(f"KMeansSelect(on={self.on!r}) needs node positions: pass pos=<[N, D] tensor>")
-        points = {"x": lambda: x, "pos": lambda: pos, "both": lambda: torch.cat([pos, x], dim=1)}[self.on]()
-        points = points.detach().to("cpu", torch.float64).numpy()
+        points = self.points(x, pos).to("cpu", torch.float64).numpy()
         local = torch.zeros(batch.numel(), dtype=torch.long)
         for nodes in _split_by_graph(batch.cpu(), num_graphs):
             k = min(self.num_clusters, nodes.numel())
@@ -206,7 +218,7 @@ class KMeansSelect(Select):
         return _assignment_from_local(local.to(batch.device), batch, num_graphs)
 
 
-class BatchKMeansSelect(Select):
+class BatchKMeansSelect(_PointSelect):
     """k-means of every graph at once in torch (Lloyd's algorithm), on CPU or GPU.
 
     The counterpart of :class:`KMeansSelect` for large batches and GPUs: distances come from
@@ -221,26 +233,17 @@ class BatchKMeansSelect(Select):
         seed: seed of the initial centres.
     """
 
-    inputs = ("pos",)
-
     def __init__(self, num_clusters: int, on: str = "x", iterations: int = 50, seed: int = 0) -> None:
-        super().__init__()
-        if num_clusters < 1:
-            raise ValueError(f"'num_clusters' must be >= 1, got {num_clusters}")
-        if on not in ("x", "pos", "both"):
-            raise ValueError(f"'on' must be 'x', 'pos' or 'both', got {on!r}")
-        self.num_clusters, self.on, self.iterations, self.seed = num_clusters, on, iterations, seed
+        super().__init__(num_clusters, on, seed)
+        self.iterations = iterations
 
     def forward(  # type: ignore[override]
         self, x: Tensor, edge_index: Tensor, batch: Tensor, num_graphs: int, pos: Tensor | None = None, **_: Any
     ) -> Assignment:
         from torch_geometric.utils import to_dense_batch
 
-        if self.on != "x" and pos is None:
-            raise ValueError(f"BatchKMeansSelect(on={self.on!r}) needs node positions: pass pos=<[N, D] tensor>")
-        points = {"x": lambda: x, "pos": lambda: pos, "both": lambda: torch.cat([pos, x], dim=1)}[self.on]()
         order = torch.argsort(batch, stable=True)  # to_dense_batch needs nodes grouped by graph
-        points = points.detach().float()[order]
+        points = self.points(x, pos).float()[order]
         k = self.num_clusters
         dense, mask = to_dense_batch(points, batch[order], batch_size=num_graphs)  # [B, n_max, D]
         counts = mask.sum(1)
