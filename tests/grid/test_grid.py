@@ -1,0 +1,165 @@
+"""Images as grid graphs: the dense path, the graph path and torch's pooling agree."""
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from graphpool.grid import (
+    GlobalPool,
+    GraphSqueezeExcite,
+    SqueezeExcite,
+    class_activation_map,
+    graph_to_image,
+    grid_edges,
+    image_to_graph,
+    node_class_scores,
+    pool_grid,
+)
+from graphpool.readout import AttentionReadout, global_pool, resolve
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "readout"))
+from cases import CASES, Case  # noqa: E402
+
+SHAPES = [(7,), (5, 6), (3, 4, 5)]
+
+
+def _images(shape, channels=4, batch=3, seed=0, positive=False):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch, channels, *shape, generator=g, dtype=torch.float64)
+    return x.abs() + 0.1 if positive else x
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{len(s)}d")
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_dense_path_equals_grid_graph_readout(shape, case: Case) -> None:
+    x = _images(shape, positive=case.positive)
+    readout = resolve(case.reduce, **_module_options(case))
+    dense = pool_grid(x, readout)
+    graphs = image_to_graph(x)
+    through_graph = global_pool(graphs.x, graphs, reduce=case.reduce, **case.options)
+    torch.testing.assert_close(dense, through_graph, rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(pool_grid(x, readout, dense=False), through_graph, rtol=1e-6, atol=1e-6)
+
+
+def _module_options(case: Case) -> dict:
+    options = dict(case.options)
+    if case.reduce == "quantile":
+        options.setdefault("q", 0.5)
+    return options
+
+
+@pytest.mark.parametrize(
+    ("reduce", "torch_pool"),
+    [("mean", nn.AdaptiveAvgPool2d(1)), ("max", nn.AdaptiveMaxPool2d(1))],
+)
+def test_equals_torch_adaptive_pooling(reduce: str, torch_pool: nn.Module) -> None:
+    x = _images((6, 7))
+    expected = torch_pool(x).flatten(1)
+    torch.testing.assert_close(GlobalPool(reduce)(x), expected, rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(pool_grid(x, resolve(reduce), dense=False), expected, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_circular_shift_changes_no_global_readout(case: Case) -> None:
+    x = _images((6, 5), positive=case.positive)
+    pool = GlobalPool(case.reduce, **_module_options(case))
+    shifted = torch.roll(x, shifts=(2, -3), dims=(2, 3))
+    torch.testing.assert_close(pool(shifted), pool(x), rtol=1e-10, atol=1e-10)
+
+
+def test_checkerboard_is_attenuated_by_average_pooling_far_more_than_by_max() -> None:
+    smooth = _images((16, 16), seed=1)
+    rows, cols = torch.meshgrid(torch.arange(16), torch.arange(16), indexing="ij")
+    checkerboard = ((rows + cols) % 2 * 2 - 1).to(smooth.dtype)  # +-1, high frequency
+    perturbed = smooth + 0.5 * checkerboard
+    change = {r: (GlobalPool(r)(perturbed) - GlobalPool(r)(smooth)).abs().mean().item() for r in ("mean", "max")}
+    assert change["mean"] < 1e-12  # an even-sized checkerboard averages to exactly zero
+    assert change["max"] > 0.1
+    assert change["max"] / max(change["mean"], 1e-15) > 1e6
+
+
+def test_gradient_of_3d_average_pooling_is_uniform() -> None:
+    x = _images((3, 4, 5)).requires_grad_(True)
+    upstream = torch.randn(3, 4, dtype=torch.float64)
+    GlobalPool("mean")(x).backward(upstream)
+    expected = upstream[:, :, None, None, None].expand_as(x) / (3 * 4 * 5)
+    torch.testing.assert_close(x.grad, expected)
+
+
+def test_axis_selective_pooling_of_a_spectrogram() -> None:
+    spectrogram = _images((8, 10))  # [B, C, F, T]
+    over_time = GlobalPool("mean", dims=-1)(spectrogram)  # timbre: invariant to when a note played
+    assert over_time.shape == (3, 4, 8)
+    torch.testing.assert_close(over_time, spectrogram.mean(-1))
+    torch.testing.assert_close(GlobalPool("mean", dims=-1)(torch.roll(spectrogram, 3, dims=-1)), over_time)
+    over_frequency = GlobalPool("median", dims=2)(spectrogram)  # rhythm
+    torch.testing.assert_close(over_frequency, spectrogram.median(dim=2).values)
+    both = GlobalPool("mean,max", dims=(2, 3))(spectrogram)
+    assert both.shape == (3, 8)
+    with pytest.raises(ValueError, match="'dims' must be distinct spatial axes"):
+        GlobalPool("mean", dims=1)(spectrogram)
+
+
+def test_variable_input_size_and_positional_attention() -> None:
+    torch.manual_seed(0)
+    pool = GlobalPool(AttentionReadout(4, pos_channels=2, temperature=0.5).double(), positional=True)
+    for shape in ((5, 6), (9, 4)):
+        x = _images(shape)
+        out = pool(x)
+        assert out.shape == (3, 4) and torch.isfinite(out).all()
+
+
+def test_graph_and_image_conversions() -> None:
+    x = _images((4, 5))
+    graphs = image_to_graph(x)
+    assert graphs.num_graphs == 3 and graphs.x.shape == (60, 4) and graphs.pos.shape == (60, 2)
+    torch.testing.assert_close(graph_to_image(graphs.x, (4, 5)), x)
+    assert grid_edges((4, 5)).size(1) == 2 * (4 * 4 + 5 * 3)
+    assert grid_edges((4, 5), diagonal=True).size(1) == 2 * (4 * 4 + 5 * 3 + 2 * 3 * 4)
+    assert grid_edges((3, 3, 3)).size(1) == 2 * 3 * (3 * 3 * 2)
+    assert grid_edges((6,)).size(1) == 10
+    with pytest.raises(ValueError, match="at least one spatial axis"):
+        image_to_graph(torch.randn(2, 3))
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{len(s)}d")
+def test_class_activation_maps_sum_to_the_logits(shape) -> None:
+    features = _images(shape)
+    head = nn.Linear(4, 3).double()
+    logits = head(GlobalPool("mean")(features))
+    maps = class_activation_map(features, head.weight)
+    assert maps.shape == (3, 3, *shape)
+    torch.testing.assert_close(maps.flatten(2).mean(-1) + head.bias, logits)
+    if len(shape) >= 1:
+        upsampled = class_activation_map(features, head.weight, size=tuple(2 * n for n in shape))
+        assert upsampled.shape == (3, 3, *(2 * n for n in shape))
+
+
+def test_graph_class_activation_scores_sum_to_the_logits() -> None:
+    x = torch.randn(9, 4, dtype=torch.float64)
+    batch = torch.tensor([0, 0, 0, 1, 1, 2, 2, 2, 2])
+    head = nn.Linear(4, 3).double()
+    scores = node_class_scores(x, head.weight)
+    for reduce in ("mean", "sum"):
+        logits = head(global_pool(x, batch, reduce=reduce))
+        torch.testing.assert_close(global_pool(scores, batch, reduce=reduce) + head.bias, logits)
+    with pytest.raises(ValueError, match=r"'weight' must be the head's \[K, C\] matrix"):
+        node_class_scores(x, torch.randn(3, 5))
+
+
+def test_graph_squeeze_excite_is_the_image_block_on_grid_graphs() -> None:
+    torch.manual_seed(0)
+    x = _images((5, 6))
+    image_block = SqueezeExcite(4, reduction=2).double()
+    graph_block = GraphSqueezeExcite(4, reduction=2).double()
+    graph_block.load_state_dict(image_block.state_dict())
+    graphs = image_to_graph(x)
+    through_graph = graph_to_image(graph_block(graphs.x, graphs.batch, graphs.num_graphs), (5, 6))
+    torch.testing.assert_close(through_graph, image_block(x))
+    with torch.no_grad():
+        ratio = (image_block(x) / x).flatten(2)  # one gate per (image, channel), in (0, 1)
+    torch.testing.assert_close(ratio, ratio[..., :1].expand_as(ratio))
+    assert bool(((ratio > 0) & (ratio < 1)).all())
