@@ -1,0 +1,51 @@
+r"""Anti-aliased strided pooling (Zhang, "Making Convolutional Networks Shift-Invariant Again", ICML 2019).
+
+Subsampling with a stride aliases high frequencies, so a one-pixel shift of the input can
+change the output a lot. Blurring with a binomial filter first (a low-pass) and then
+subsampling keeps more of the shift invariance: the "partial squeeze" between local pooling
+(stride 1) and global pooling (one output per image).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+
+
+def binomial_filter(size: int, dims: int, dtype: torch.dtype = torch.float32) -> Tensor:
+    """Normalised binomial kernel ``[size] * dims`` (size 3: [1, 2, 1] / 4 per axis)."""
+    if size < 1:
+        raise ValueError(f"'size' must be >= 1, got {size}")
+    row = torch.tensor([math.comb(size - 1, k) for k in range(size)], dtype=dtype)
+    kernel = row
+    for _ in range(dims - 1):
+        kernel = kernel.unsqueeze(-1) * row
+    return kernel / kernel.sum()
+
+
+class BlurPool(nn.Module):
+    """Blur (binomial, depthwise, reflect padding) then subsample by ``stride``; for ``[B, C, *S]``, 1 to 3 spatial axes."""
+
+    def __init__(self, stride: int = 2, size: int = 3) -> None:
+        super().__init__()
+        if stride < 1:
+            raise ValueError(f"'stride' must be >= 1, got {stride}")
+        self.stride, self.size = stride, size
+
+    def forward(self, x: Tensor) -> Tensor:
+        dims = x.dim() - 2
+        if dims not in _CONV:
+            raise ValueError(f"BlurPool takes [B, C, *S] with 1 to 3 spatial axes, got {tuple(x.shape)}")
+        kernel = binomial_filter(self.size, dims, x.dtype).to(x.device)
+        weight = kernel.expand(x.size(1), 1, *kernel.shape)
+        left, right = (self.size - 1) // 2, self.size // 2
+        padded = F.pad(x, [left, right] * dims, mode="reflect") if self.size > 1 else x
+        return _CONV[dims](padded, weight, stride=self.stride, groups=x.size(1))
+
+    def extra_repr(self) -> str:
+        return f"stride={self.stride}, size={self.size}"

@@ -1,0 +1,87 @@
+"""Region pooling, anti-aliased strided pooling, resolution consistency."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from graphpool.grid import (
+    BlurPool,
+    GlobalPool,
+    RegionPool,
+    average_pooled_features,
+    binomial_filter,
+    image_to_graph,
+    sum_head_to_mean_head,
+)
+from graphpool.readout import global_pool
+
+
+def test_region_pooling_equals_weighted_means_and_works_on_any_size() -> None:
+    torch.manual_seed(0)
+    pool = RegionPool(num_regions=3).double()
+    x = torch.randn(2, 4, 5, 6, dtype=torch.float64)
+    out = pool.pool_image(x)
+    assert out.shape == (2, 3, 4)
+    graphs = image_to_graph(x)
+    pos = graphs.pos.double() / torch.tensor([4.0, 5.0], dtype=torch.float64)
+    masks = pool.masks(pos)
+    for k in range(3):
+        expected = global_pool(graphs.x, graphs, reduce="weighted", weight=masks[:, k])
+        torch.testing.assert_close(out[:, k], expected)
+    assert pool.pool_image(torch.randn(1, 4, 9, 3, dtype=torch.float64)).shape == (1, 3, 4)
+    out.sum().backward()
+    assert all(p.grad is not None for p in pool.parameters())
+
+
+def test_binomial_filter() -> None:
+    torch.testing.assert_close(binomial_filter(3, 1), torch.tensor([0.25, 0.5, 0.25]))
+    kernel = binomial_filter(4, 2)
+    assert kernel.shape == (4, 4) and torch.isclose(kernel.sum(), torch.tensor(1.0))
+
+
+def test_blur_pool_keeps_shift_invariance_better_than_plain_striding() -> None:
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(4, 3, 32, 32, generator=g)
+    shifted = torch.roll(x, shifts=1, dims=-1)
+    blur = BlurPool(stride=2)
+
+    def plain(t):
+        return F.max_pool2d(t, kernel_size=2, stride=2)
+
+    def antialiased(t):
+        return blur(F.max_pool2d(t, kernel_size=2, stride=1))
+
+    def change(pool):
+        a, b = pool(x), pool(shifted)
+        # compare on the same grid: the shifted input moves the output by half a step
+        return ((a - b).norm() / a.norm()).item()
+
+    assert change(antialiased) < 0.7 * change(plain)
+    assert blur(x).shape == (4, 3, 16, 16)
+    assert BlurPool(2)(torch.randn(2, 3, 9)).shape == (2, 3, 5)
+    assert BlurPool(2)(torch.randn(2, 3, 6, 6, 6)).shape == (2, 3, 3, 3, 3)
+    constant = torch.ones(1, 2, 8, 8)
+    torch.testing.assert_close(blur(constant), torch.ones(1, 2, 4, 4))  # a low-pass keeps constants
+
+
+def test_sum_pooling_model_rescaled_to_mean_pooling_at_another_resolution() -> None:
+    torch.manual_seed(0)
+    features = torch.randn(2, 5, 4, 4, dtype=torch.float64)
+    head = nn.Linear(5, 3).double()
+    logits = head(GlobalPool("sum")(features))  # trained at 4 x 4 with sum pooling
+    larger = F.interpolate(features, scale_factor=3, mode="nearest")  # the same content at 12 x 12
+    mean_head = sum_head_to_mean_head(head, num_positions=16)
+    torch.testing.assert_close(mean_head(GlobalPool("mean")(larger)), logits)
+    torch.testing.assert_close(mean_head(GlobalPool("mean")(features)), logits)
+    assert not torch.allclose(head(GlobalPool("sum")(larger)), logits)  # sum pooling alone does not transfer
+
+
+def test_client_features_are_averaged_without_pixel_weights() -> None:
+    small = torch.tensor([1.0, 0.0])  # GAP of a client with 8 x 8 images
+    large = torch.tensor([3.0, 2.0])  # GAP of a client with 64 x 64 images
+    torch.testing.assert_close(average_pooled_features([small, large]), torch.tensor([2.0, 1.0]))
+    pixel_weighted = (64 * small + 4096 * large) / (64 + 4096)
+    assert not torch.allclose(average_pooled_features([small, large]), pixel_weighted)
+    with pytest.raises(ValueError, match="at least one client"):
+        average_pooled_features([])
