@@ -29,7 +29,10 @@ def binomial_filter(size: int, dims: int, dtype: torch.dtype = torch.float32) ->
 
 
 class BlurPool(nn.Module):
-    """Blur (binomial, depthwise, reflect padding) then subsample by ``stride``; for ``[B, C, *S]``, 1 to 3 spatial axes."""
+    """Blur (binomial, depthwise, reflect padding), then subsample by ``stride``.
+
+    For ``[B, C, *S]`` with 1 to 3 spatial axes.
+    """
 
     def __init__(self, stride: int = 2, size: int = 3) -> None:
         super().__init__()

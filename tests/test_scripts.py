@@ -1,0 +1,29 @@
+"""The scripts run end to end (tiny settings)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(*args: str) -> str:
+    done = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def test_readout_benchmark_quick() -> None:
+    out = _run("scripts/bench_readouts.py", "--quick", "--budget", "0.01", "--reduces", "sum,median")
+    assert "1024 x 30 x 128" in out and "median" in out
+
+
+def test_image_pooling_demo(tmp_path: Path) -> None:
+    out = _run("scripts/image_pooling_demo.py", "--epochs", "1", "--out", str(tmp_path))
+    assert "test accuracy" in out and "equals the logit" in out
+    assert (tmp_path / "cam_digits.png").stat().st_size > 10_000
+
+
+def test_cluster_benchmark_small(tmp_path: Path) -> None:
+    out = _run("scripts/bench_cluster.py", "--cells", "3000", "--skip-dense", "--json", str(tmp_path / "r.json"))
+    assert "diffpool_fwd_bwd" in out and (tmp_path / "r.json").exists()
