@@ -76,12 +76,16 @@ def _canonical(name: str) -> str:
     return ALIASES.get(key, key)
 
 
-def resolve(spec: str | Readout | type[Readout] | Sequence[Any], **kwargs: Any) -> Readout:
+def resolve(
+    spec: str | Readout | type[Readout] | Sequence[Any], *, in_channels: int | None = None, **kwargs: Any
+) -> Readout:
     """Turn a name, class, instance or list of them into a :class:`Readout` module.
 
     ``"median"`` -> :class:`MedianReadout`; ``"mean,max"`` or ``["mean", "max"]`` -> a
     :class:`MultiReadout`; instances pass through unchanged. ``kwargs`` go to the
-    constructor (``resolve("quantile", q=0.9)``).
+    constructor (``resolve("quantile", q=0.9)``). ``in_channels`` (the feature width) is
+    passed to the readouts that have learnable weights of that width (``attention``), so a
+    model can name them as strings too.
 
     >>> from graphpool.readout import resolve
     >>> resolve("Median")
@@ -94,16 +98,24 @@ def resolve(spec: str | Readout | type[Readout] | Sequence[Any], **kwargs: Any) 
             raise ValueError(f"options {sorted(kwargs)} cannot be applied to an existing {type(spec).__name__}")
         return spec
     if isinstance(spec, type) and issubclass(spec, Readout):
-        return spec(**kwargs)
+        return _construct(spec, in_channels, kwargs)
     if isinstance(spec, str) and "," in spec:
         spec = [part.strip() for part in spec.split(",") if part.strip()]
     if isinstance(spec, (list, tuple)):
         if kwargs:
             raise ValueError("options cannot be shared by several readouts; pass configured instances instead")
-        return MultiReadout([resolve(item) for item in spec])
+        return MultiReadout([resolve(item, in_channels=in_channels) for item in spec])
     if not isinstance(spec, str):
         raise TypeError(f"cannot resolve a readout from {type(spec).__name__}")
     name = canonical_name(spec)
     if name not in REGISTRY:
         raise ValueError(f"unknown readout {spec!r}; valid names: {', '.join(sorted(REGISTRY))}")
-    return REGISTRY[name](**kwargs)
+    return _construct(REGISTRY[name], in_channels, kwargs)
+
+
+def _construct(cls: type[Readout], in_channels: int | None, kwargs: dict[str, Any]) -> Readout:
+    if cls is AttentionReadout and "in_channels" not in kwargs:
+        if in_channels is None:
+            raise ValueError("readout 'attention' has weights of the feature width: pass in_channels=F")
+        return cls(in_channels, **kwargs)
+    return cls(**kwargs)

@@ -75,3 +75,14 @@ def test_multi_passes_per_node_inputs_to_the_readouts_that_take_them() -> None:
     torch.testing.assert_close(out[:, 2:], global_pool(x, batch, reduce="weighted", weight=weight))
     with pytest.raises(ValueError, match="unexpected inputs"):
         MultiReadout([SumReadout()])(x, batch, weight=weight)
+
+
+def test_attention_by_name_needs_the_width() -> None:
+    from graphpool.readout import AttentionReadout
+
+    assert isinstance(resolve("attention", in_channels=8), AttentionReadout)
+    multi = resolve("mean,attention", in_channels=8)
+    assert multi.out_channels(8) == 16
+    assert type(resolve("mean", in_channels=8)) is MeanReadout  # ignored where not needed
+    with pytest.raises(ValueError, match="pass in_channels=F"):
+        resolve("attention")

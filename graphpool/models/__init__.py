@@ -1,0 +1,12 @@
+"""Graph classification models built from a small config."""
+
+from graphpool.models.classifier import (
+    BACKBONES,
+    JUMPING_KNOWLEDGE,
+    POOLS,
+    GraphClassifier,
+    ModelConfig,
+    ModelOutput,
+)
+
+__all__ = ["BACKBONES", "JUMPING_KNOWLEDGE", "POOLS", "GraphClassifier", "ModelConfig", "ModelOutput"]
