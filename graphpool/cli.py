@@ -1,0 +1,222 @@
+"""The ``graphpool`` command line.
+
+    graphpool classify --dataset solubility --readout mean
+    graphpool classify --dataset MUTAG --root ../shared/datasets/TU --folds 10 \\
+        --readout sum,mean,max,median,attention --pool none,graclus,diffpool
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import itertools
+import json
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from graphpool.evaluation import TrainConfig, assess, stratified_folds
+from graphpool.models import BACKBONES, JUMPING_KNOWLEDGE, POOLS, ModelConfig
+
+
+def _load(args: argparse.Namespace) -> tuple[list[Any], int, int, dict[str, Any]]:
+    """graphs, feature width, class count, and what the folds need (labels, given splits)."""
+    from graphpool.data import load_smiles_csv, load_solubility, load_tu
+
+    if args.smiles_csv:
+        molecules = load_smiles_csv(args.smiles_csv, args.smiles_col, args.label_col, args.on_error)
+        for row, reason in molecules.skipped:
+            print(f"skipped row {row}: {reason}", file=sys.stderr)
+        return molecules.graphs, molecules.graphs[0].x.size(1), len(molecules.classes), {}
+    if args.dataset == "solubility":
+        molecules = load_solubility()
+        given = [(molecules.splits["train"].tolist(), molecules.splits["test"].tolist())]
+        return molecules.graphs, molecules.graphs[0].x.size(1), len(molecules.classes), {"given": given}
+    dataset = load_tu(args.dataset, args.root)
+    graphs = [dataset[i] for i in range(len(dataset))]
+    return graphs, dataset.num_features, dataset.num_classes, {}
+
+
+def _folds(args: argparse.Namespace, graphs: list[Any], extra: dict[str, Any]) -> tuple[str, list]:
+    from graphpool.data import gin_folds
+
+    splits = args.splits
+    if splits == "auto":
+        splits = "given" if "given" in extra else "stratified"
+    if splits == "given":
+        if "given" not in extra:
+            raise SystemExit(f"--splits given: dataset {args.dataset!r} has no given split")
+        return splits, extra["given"]
+    if splits == "gin":
+        gin_root = Path(args.gin_root) if args.gin_root else Path(args.root).parent / "gin-format"
+        return splits, gin_folds(args.dataset, gin_root, args.root)
+    labels = [int(g.y) for g in graphs]
+    return splits, stratified_folds(labels, args.folds, args.seed)
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: no CUDA device is available")
+    return torch.device(name)
+
+
+def classify(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
+    device = _device(args.device)
+    graphs, features, classes, extra = _load(args)
+    protocol, folds = _folds(args, graphs, extra)
+    out = Path(args.out)
+    if out.exists() and any(out.iterdir()) and not args.resume:
+        raise SystemExit(f"{out} already holds results: pass --resume to continue that run, or another --out")
+    train = TrainConfig(args.epochs, args.batch_size, args.lr, args.weight_decay, args.patience, 0.1, args.seed)
+    rows = []
+    for readout, pool in itertools.product(_split_readouts(args.readout), args.pool):
+        model = ModelConfig(
+            features,
+            classes,
+            args.backbone,
+            args.hidden,
+            args.layers,
+            args.dropout,
+            args.jk,
+            readout,
+            pool,
+            args.clusters,
+        )
+        folder = out / f"{readout.replace(',', '+')}__{pool}"
+        bar = tqdm(total=len(folds), desc=f"{readout} / {pool}", unit="fold", disable=args.quiet, leave=False)
+
+        def epoch_bar(fold: int, bar: Any = bar) -> Any:
+            inner = tqdm(total=args.epochs, desc=f"fold {fold}", unit="epoch", disable=args.quiet, leave=False)
+
+            def update(epoch: int, loss: float, validation: float) -> None:
+                inner.n = epoch
+                inner.set_postfix(loss=f"{loss:.3f}", val=f"{validation:.3f}", refresh=True)
+
+            def close() -> None:
+                inner.close()
+                bar.update(1)
+
+            update.close = close  # type: ignore[attr-defined]
+            return update
+
+        results = assess(graphs, folds, model, train, folder, device, fold_progress=epoch_bar)
+        bar.close()
+        accuracies = [r["test_accuracy"] for r in results]
+        rows.append(
+            {
+                "readout": readout,
+                "pool": pool,
+                "protocol": protocol,
+                "folds": len(results),
+                "mean_accuracy": statistics.fmean(accuracies),
+                "std_accuracy": statistics.pstdev(accuracies) if len(accuracies) > 1 else 0.0,
+                "seconds_per_fold": statistics.fmean(r["seconds"] for r in results),
+            }
+        )
+    _report(rows, out, args)
+    return 0
+
+
+def _split_readouts(spec: str) -> list[str]:
+    """``"sum,mean,max"`` is a grid of three readouts; write ``"mean+max"`` for one concatenated readout."""
+    return [part.strip().replace("+", ",") for part in spec.split(",") if part.strip()]
+
+
+def _report(rows: list[dict[str, Any]], out: Path, args: argparse.Namespace) -> None:
+    dataset = args.smiles_csv or args.dataset
+    print(f"\n{dataset}: test accuracy, {rows[0]['protocol']} splits, {rows[0]['folds']} fold(s)")
+    print(f"{'readout':<22}{'pool':<10}{'accuracy':>18}{'s / fold':>10}")
+    for row in rows:
+        accuracy = f"{100 * row['mean_accuracy']:.1f} +- {100 * row['std_accuracy']:.1f}"
+        print(f"{row['readout']:<22}{row['pool']:<10}{accuracy:>18}{row['seconds_per_fold']:>10.1f}")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps({"dataset": dataset, "rows": rows}, indent=1))
+    with open(out / "results.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    _plot(rows, out / "accuracy.png", dataset)
+    print(f"wrote {out / 'results.json'}, {out / 'results.csv'}, {out / 'accuracy.png'}")
+
+
+def _plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [f"{r['readout']}\n{r['pool']}" for r in rows]
+    figure, axis = plt.subplots(figsize=(max(4, 1.2 * len(rows)), 3.5))
+    axis.bar(
+        labels,
+        [100 * r["mean_accuracy"] for r in rows],
+        yerr=[100 * r["std_accuracy"] for r in rows],
+        capsize=4,
+        color="#4477aa",
+    )
+    axis.set_ylabel("test accuracy (%)")
+    axis.set_title(f"{title}: accuracy by readout")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="graphpool", description="Graph classification with graphpool's readouts")
+    commands = parser.add_subparsers(dest="command", required=True)
+    c = commands.add_parser("classify", help="cross-validated graph classification")
+    c.add_argument("--dataset", default="solubility", help="'solubility' (embedded) or a TU name, e.g. MUTAG")
+    c.add_argument("--root", default="datasets", help="folder holding NAME/raw/ for TU datasets")
+    c.add_argument("--smiles-csv", default=None, help="a CSV of SMILES and labels instead of --dataset")
+    c.add_argument("--smiles-col", default="smiles")
+    c.add_argument("--label-col", default="label")
+    c.add_argument("--on-error", default="fail", choices=["fail", "skip"], help="unparsable SMILES rows")
+    c.add_argument(
+        "--splits",
+        default="auto",
+        choices=["auto", "stratified", "gin", "given"],
+        help="auto: the given split where the dataset has one, else stratified folds",
+    )
+    c.add_argument("--gin-root", default=None, help="folder of the GIN-format folds (default: ROOT/../gin-format)")
+    c.add_argument("--folds", type=int, default=10)
+    c.add_argument("--readout", default="sum", help="comma-separated grid; 'mean+max' concatenates")
+    c.add_argument("--pool", default="none", type=lambda s: s.split(","), help=f"comma-separated, of {POOLS}")
+    c.add_argument("--backbone", default="gin", choices=BACKBONES)
+    c.add_argument("--layers", type=int, default=5)
+    c.add_argument("--hidden", type=int, default=64)
+    c.add_argument("--dropout", type=float, default=0.5)
+    c.add_argument("--jk", default="last", choices=JUMPING_KNOWLEDGE)
+    c.add_argument("--clusters", type=int, default=16)
+    c.add_argument("--epochs", type=int, default=100)
+    c.add_argument("--patience", type=int, default=20)
+    c.add_argument("--batch-size", type=int, default=128)
+    c.add_argument("--lr", type=float, default=0.01)
+    c.add_argument("--weight-decay", type=float, default=0.0)
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    c.add_argument("--out", default="results/classify")
+    c.add_argument("--resume", action="store_true", help="continue a run in --out; finished folds are kept")
+    c.add_argument("--quiet", action="store_true", help="no progress bars")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    for pool in args.pool:
+        if pool not in POOLS:
+            raise SystemExit(f"--pool: {pool!r} is not one of {POOLS}")
+    try:
+        return classify(args)
+    except (ValueError, FileNotFoundError) as error:  # bad data or settings: say what, no traceback
+        raise SystemExit(f"graphpool {args.command}: {error}") from error
+
+
+if __name__ == "__main__":
+    sys.exit(main())

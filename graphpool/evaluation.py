@@ -1,0 +1,197 @@
+"""Model assessment as in Errica et al., ICLR 2020 ("A fair comparison of graph neural networks").
+
+Outer loop: K folds (stratified, seeded, or published ones); each fold's test graphs are
+never seen during training or model selection. Inner loop: a stratified hold-out of the
+fold's training graphs (10 % by default) selects the epoch (early stopping on validation
+accuracy, patience in epochs); the test accuracy of the selected epoch is reported once.
+Splits are saved to disk, so runs are comparable, and every finished epoch and fold is
+checkpointed atomically, so a killed run resumes without recomputing finished folds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.model_selection import StratifiedKFold, train_test_split
+from torch_geometric.loader import DataLoader
+
+from graphpool.models import GraphClassifier, ModelConfig
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings of one training run."""
+
+    epochs: int = 100
+    batch_size: int = 128
+    lr: float = 0.01
+    weight_decay: float = 0.0
+    patience: int = 20
+    validation_fraction: float = 0.1
+    seed: int = 0
+
+
+def stratified_folds(labels: Sequence[int], folds: int, seed: int) -> list[tuple[list[int], list[int]]]:
+    """``folds`` stratified, shuffled, seeded outer folds as ``(train, test)`` index lists."""
+    labels = np.asarray(labels)
+    smallest = int(np.bincount(labels).min()) if labels.size else 0
+    if folds < 2 or smallest < folds:
+        raise ValueError(
+            f"{folds} stratified folds need at least {max(folds, 2)} graphs in every class; "
+            f"the smallest class here has {smallest}"
+        )
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return [(train.tolist(), test.tolist()) for train, test in splitter.split(np.zeros(len(labels)), labels)]
+
+
+def inner_split(train: Sequence[int], labels: Sequence[int], fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """Stratified hold-out of a fold's training indices: ``(fit, validation)``."""
+    train = np.asarray(train)
+    fit, validation = train_test_split(train, test_size=fraction, stratify=np.asarray(labels)[train], random_state=seed)
+    return sorted(fit.tolist()), sorted(validation.tolist())
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Write via a temporary file in the same folder and ``os.replace``: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.close(handle)
+    try:
+        write(Path(temporary))
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def atomic_json(path: Path, value: Any) -> None:
+    atomic_write(path, lambda p: p.write_text(json.dumps(value, indent=1)))
+
+
+@torch.no_grad()
+def accuracy(model: GraphClassifier, loader: DataLoader, device: torch.device) -> float:
+    model.eval()
+    correct = total = 0
+    for data in loader:
+        data = data.to(device)
+        correct += int((model(data).logits.argmax(-1) == data.y).sum())
+        total += data.num_graphs
+    return correct / max(total, 1)
+
+
+def run_fold(
+    graphs: Sequence[Any],
+    split: dict[str, list[int]],
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    device: torch.device,
+    checkpoint: Path,
+    progress: Callable[[int, float, float], None] | None = None,
+) -> dict[str, float]:
+    """Train on ``split["fit"]``, select the epoch on ``split["validation"]``, test once on ``split["test"]``.
+
+    Resumes from ``checkpoint`` (written atomically after every epoch) when it exists.
+    """
+    torch.manual_seed(train_config.seed)
+    model = GraphClassifier(model_config).to(device)
+    optimiser = torch.optim.Adam(model.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay)
+    loaders = {
+        name: DataLoader([graphs[i] for i in split[name]], batch_size=train_config.batch_size, shuffle=name == "fit")
+        for name in ("fit", "validation", "test")
+    }
+    state = {"epoch": 0, "best_validation": -1.0, "best_epoch": 0, "best_model": None, "since_best": 0}
+    if checkpoint.exists():
+        saved = torch.load(checkpoint, map_location=device, weights_only=False)
+        model.load_state_dict(saved["model"])
+        optimiser.load_state_dict(saved["optimiser"])
+        state = saved["state"]
+        torch.set_rng_state(saved["rng"])
+    start = time.perf_counter()
+    while state["epoch"] < train_config.epochs and state["since_best"] < train_config.patience:
+        model.train()
+        for data in loaders["fit"]:
+            data = data.to(device)
+            out = model(data)
+            loss = torch.nn.functional.cross_entropy(out.logits, data.y) + sum(out.aux_loss.values())
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+        state["epoch"] += 1
+        validation = accuracy(model, loaders["validation"], device)
+        if validation > state["best_validation"]:
+            state.update(best_validation=validation, best_epoch=state["epoch"], since_best=0)
+            state["best_model"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            state["since_best"] += 1
+        if progress is not None:
+            progress(state["epoch"], loss.item(), validation)
+        saved = {
+            "model": model.state_dict(),
+            "optimiser": optimiser.state_dict(),
+            "state": state,
+            "rng": torch.get_rng_state(),
+        }
+        atomic_write(checkpoint, lambda p, saved=saved: torch.save(saved, p))
+    model.load_state_dict(state["best_model"])
+    return {
+        "test_accuracy": accuracy(model, loaders["test"], device),
+        "validation_accuracy": state["best_validation"],
+        "best_epoch": state["best_epoch"],
+        "epochs_run": state["epoch"],
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def assess(
+    graphs: Sequence[Any],
+    folds: Sequence[tuple[Sequence[int], Sequence[int]]],
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    out: Path,
+    device: torch.device,
+    fold_progress: Callable[[int], Callable[[int, float, float], None] | None] | None = None,
+) -> list[dict[str, float]]:
+    """Run every outer fold (skipping folds already finished in ``out``); returns one result per fold.
+
+    ``out`` receives ``splits.json`` (the outer folds and inner hold-outs), ``fold-K.json`` per
+    finished fold, and ``fold-K.pt`` epoch checkpoints of the fold in progress.
+    """
+    labels = [int(g.y) for g in graphs]
+    splits_path = out / "splits.json"
+    splits = [
+        {"fit": fit, "validation": validation, "test": sorted(int(i) for i in test)}
+        for train, test in folds
+        for fit, validation in [inner_split(train, labels, train_config.validation_fraction, train_config.seed)]
+    ]
+    if splits_path.exists():
+        if json.loads(splits_path.read_text()) != splits:
+            raise ValueError(f"{splits_path} holds different splits; use another --out folder or the same settings")
+    else:
+        atomic_json(splits_path, splits)
+    atomic_json(out / "config.json", {"model": model_config.to_dict(), "train": asdict(train_config)})
+    results = []
+    for number, split in enumerate(splits, start=1):
+        done = out / f"fold-{number}.json"
+        if done.exists():
+            results.append(json.loads(done.read_text()))
+            continue
+        progress = fold_progress(number) if fold_progress else None
+        result = {
+            "fold": number,
+            **run_fold(graphs, split, model_config, train_config, device, out / f"fold-{number}.pt", progress),
+        }
+        atomic_json(done, result)
+        (out / f"fold-{number}.pt").unlink(missing_ok=True)
+        if progress is not None and hasattr(progress, "close"):
+            progress.close()
+        results.append(result)
+    return results

@@ -1,0 +1,143 @@
+"""The classify command: a grid on a TU dataset, resume after SIGKILL, bad arguments."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from graphpool.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED = ROOT.parent / "shared" / "datasets"
+needs_shared = pytest.mark.skipif(not (SHARED / "TU").is_dir(), reason="../shared/datasets is not present")
+TINY = ["--epochs", "3", "--patience", "3", "--layers", "2", "--hidden", "16", "--quiet"]
+
+
+@needs_shared
+def test_grid_on_mutag_writes_table_json_csv_and_plot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.setenv("GRAPHPOOL_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "run"
+    code = main(
+        [
+            "classify",
+            "--dataset",
+            "MUTAG",
+            "--root",
+            str(SHARED / "TU"),
+            "--folds",
+            "3",
+            "--readout",
+            "sum,mean+max",
+            "--pool",
+            "none,graclus",
+            "--out",
+            str(out),
+            *TINY,
+        ]
+    )
+    assert code == 0
+    results = json.loads((out / "results.json").read_text())
+    combos = {(r["readout"], r["pool"]) for r in results["rows"]}
+    assert combos == {("sum", "none"), ("sum", "graclus"), ("mean,max", "none"), ("mean,max", "graclus")}
+    assert all(r["folds"] == 3 and 0.0 <= r["mean_accuracy"] <= 1.0 for r in results["rows"])
+    assert (out / "results.csv").exists() and (out / "accuracy.png").stat().st_size > 5000
+    assert "test accuracy, stratified splits, 3 fold(s)" in capsys.readouterr().out
+    # the splits are saved, and test folds never overlap the graphs used for training or selection
+    splits = json.loads((out / "sum__none" / "splits.json").read_text())
+    for split in splits:
+        assert not set(split["test"]) & (set(split["fit"]) | set(split["validation"]))
+    assert sorted(i for s in splits for i in s["test"]) == list(range(188))
+
+
+@needs_shared
+def test_gin_splits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRAPHPOOL_CACHE", str(tmp_path / "cache"))
+    main(
+        [
+            "classify",
+            "--dataset",
+            "MUTAG",
+            "--root",
+            str(SHARED / "TU"),
+            "--splits",
+            "gin",
+            "--out",
+            str(tmp_path / "gin"),
+            "--epochs",
+            "1",
+            "--patience",
+            "1",
+            "--layers",
+            "1",
+            "--hidden",
+            "8",
+            "--quiet",
+        ]
+    )
+    splits = json.loads((tmp_path / "gin" / "sum__none" / "splits.json").read_text())
+    assert len(splits) == 10 and all(len(s["test"]) == 18 for s in splits)
+
+
+def test_resume_after_sigkill_recomputes_no_finished_fold(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    command = [
+        sys.executable,
+        "-m",
+        "graphpool",
+        "classify",
+        "--dataset",
+        "solubility",
+        "--splits",
+        "stratified",
+        "--folds",
+        "3",
+        "--out",
+        str(out),
+        "--epochs",
+        "4",
+        "--patience",
+        "4",
+        "--layers",
+        "1",
+        "--hidden",
+        "8",
+        "--quiet",
+    ]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    folder = out / "sum__none"
+    deadline = time.time() + 240
+    while not (folder / "fold-1.json").exists() and time.time() < deadline and process.poll() is None:
+        time.sleep(0.1)
+    assert (folder / "fold-1.json").exists(), process.stderr.read().decode()[-2000:] if process.poll() else "timeout"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    first = (folder / "fold-1.json").read_text()
+    refused = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    assert refused.returncode != 0 and "pass --resume" in refused.stderr
+    resumed = subprocess.run([*command, "--resume"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert (folder / "fold-1.json").read_text() == first  # the finished fold was not recomputed
+    rows = json.loads((out / "results.json").read_text())["rows"]
+    assert rows[0]["folds"] == 3
+    assert not list(folder.glob("fold-*.pt"))  # epoch checkpoints are removed once a fold is done
+
+
+def test_bad_arguments(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="--pool: 'topk' is not one of"):
+        main(["classify", "--pool", "topk", "--out", str(tmp_path / "x")])
+    table = tmp_path / "molecules.csv"
+    table.write_text("smiles,label\nCCO,0\nCCN,1\nc1ccccc1,0\nCCCl,1\n")
+    with pytest.raises(SystemExit, match="has no given split"):
+        main(["classify", "--smiles-csv", str(table), "--splits", "given", "--out", str(tmp_path / "y")])
+    with pytest.raises(SystemExit, match="10 stratified folds need at least 10 graphs in every class"):
+        main(["classify", "--smiles-csv", str(table), "--out", str(tmp_path / "w")])
+    with pytest.raises(SystemExit, match="--device cuda: no CUDA device"):
+        if not __import__("torch").cuda.is_available():
+            main(["classify", "--smiles-csv", str(table), "--device", "cuda", "--out", str(tmp_path / "z")])
+        else:
+            raise SystemExit("--device cuda: no CUDA device (skipped: a GPU is present)")

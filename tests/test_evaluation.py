@@ -1,0 +1,43 @@
+"""Protocol pieces: stratified folds and hold-outs, atomic writes."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from graphpool.evaluation import atomic_write, inner_split, stratified_folds
+
+
+def test_folds_are_stratified_disjoint_and_reproducible() -> None:
+    labels = [0] * 30 + [1] * 20 + [2] * 10
+    folds = stratified_folds(labels, 5, seed=3)
+    tested = sorted(i for _, test in folds for i in test)
+    assert tested == list(range(60))
+    for train, test in folds:
+        assert not set(train) & set(test)
+        assert np.bincount(np.asarray(labels)[test]).tolist() == [6, 4, 2]
+    assert folds == stratified_folds(labels, 5, seed=3)
+    assert folds != stratified_folds(labels, 5, seed=4)
+
+
+def test_inner_holdout_is_stratified_and_inside_the_training_part() -> None:
+    labels = [0] * 50 + [1] * 50
+    train = list(range(0, 100, 2)) + [1, 3, 5, 7, 9]
+    fit, validation = inner_split(train, labels, 0.2, seed=0)
+    assert sorted(fit + validation) == sorted(train) and not set(fit) & set(validation)
+    assert abs(sum(labels[i] for i in validation) / len(validation) - 25 / 55) < 0.1  # the class balance of train
+
+
+def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path: Path) -> None:
+    path = tmp_path / "result.json"
+    path.write_text("old")
+
+    def broken(temporary: Path) -> None:
+        temporary.write_text("half")
+        raise RuntimeError("killed mid-write")
+
+    with pytest.raises(RuntimeError):
+        atomic_write(path, broken)
+    assert path.read_text() == "old" and list(tmp_path.iterdir()) == [path]
+    atomic_write(path, lambda temporary: temporary.write_text("new"))
+    assert path.read_text() == "new"
