@@ -35,7 +35,7 @@ def _load(args: argparse.Namespace) -> tuple[list[Any], int, int, dict[str, Any]
         molecules = load_solubility()
         given = [(molecules.splits["train"].tolist(), molecules.splits["test"].tolist())]
         return molecules.graphs, molecules.graphs[0].x.size(1), len(molecules.classes), {"given": given}
-    dataset = load_tu(args.dataset, args.root)
+    dataset = load_tu(args.dataset, args.root, node_attributes=args.node_attributes)
     graphs = [dataset[i] for i in range(len(dataset))]
     return graphs, dataset.num_features, dataset.num_classes, {}
 
@@ -174,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = commands.add_parser("classify", help="cross-validated graph classification")
     c.add_argument("--dataset", default="solubility", help="'solubility' (embedded) or a TU name, e.g. MUTAG")
     c.add_argument("--root", default="datasets", help="folder holding NAME/raw/ for TU datasets")
+    c.add_argument("--node-attributes", action="store_true", help="TU: append continuous node attributes")
     c.add_argument("--smiles-csv", default=None, help="a CSV of SMILES and labels instead of --dataset")
     c.add_argument("--smiles-col", default="smiles")
     c.add_argument("--label-col", default="label")
@@ -197,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--epochs", type=int, default=100)
     c.add_argument("--patience", type=int, default=20)
     c.add_argument("--batch-size", type=int, default=128)
-    c.add_argument("--lr", type=float, default=0.01)
+    c.add_argument("--lr", type=float, default=0.001)
     c.add_argument("--weight-decay", type=float, default=0.0)
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])

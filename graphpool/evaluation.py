@@ -33,7 +33,7 @@ class TrainConfig:
 
     epochs: int = 100
     batch_size: int = 128
-    lr: float = 0.01
+    lr: float = 0.001
     weight_decay: float = 0.0
     patience: int = 20
     validation_fraction: float = 0.1

@@ -25,13 +25,17 @@ def default_cache() -> Path:
     return Path(os.environ.get("GRAPHPOOL_CACHE", Path.home() / ".cache" / "graphpool"))
 
 
-def load_tu(name: str, root: str | Path | None = None, cache: str | Path | None = None) -> TUDataset:
+def load_tu(
+    name: str, root: str | Path | None = None, cache: str | Path | None = None, node_attributes: bool = False
+) -> TUDataset:
     """A TU dataset; graphs without node features get one-hot degree features (as in the literature).
 
     Args:
         name: e.g. ``"MUTAG"``, ``"IMDB-BINARY"``.
         root: folder holding ``NAME/raw/``; ``None`` downloads with PyG.
         cache: writable folder for PyG's processed files (default :func:`default_cache`).
+        node_attributes: append the continuous node attributes where the dataset has them
+            (ENZYMES: 18) to the one-hot node labels.
     """
     cache_root = Path(cache) if cache is not None else default_cache()
     target = cache_root / "TU" / name / "raw"
@@ -40,7 +44,7 @@ def load_tu(name: str, root: str | Path | None = None, cache: str | Path | None 
         if not source.is_dir():
             raise FileNotFoundError(f"no TU raw folder at {source} (expected {name}_A.txt and friends there)")
         _copy_if_changed(source, target)
-    dataset = TUDataset(str(cache_root / "TU"), name)
+    dataset = TUDataset(str(cache_root / "TU"), name, use_node_attr=node_attributes)
     if dataset.num_node_features == 0:
         max_degree = max(int(degree(g.edge_index[0], g.num_nodes).max()) if g.num_edges else 0 for g in dataset)
         dataset = TUDataset(str(cache_root / "TU"), name, transform=OneHotDegree(max_degree))

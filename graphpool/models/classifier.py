@@ -1,7 +1,7 @@
 r"""Graph classifiers: a message-passing backbone, any readout or hierarchical pool, an MLP head.
 
 .. math::
-    h^{(l)} = \mathrm{dropout}(\mathrm{ReLU}(\mathrm{conv}_l(h^{(l-1)}, A))), \quad
+    h^{(l)} = \mathrm{ReLU}(\mathrm{BN}(\mathrm{conv}_l(h^{(l-1)}, A))), \quad
     z = \mathrm{MLP}\big(\rho(\mathrm{JK}(h^{(1)}, \dots, h^{(L)}))\big)
 
 with JK the jumping-knowledge combination of the layers (``"last"``, ``"cat"`` or ``"max"``)
@@ -103,9 +103,10 @@ class GraphClassifier(nn.Module):
         pooled = self.pool.out_channels(width)
         head: list[nn.Module] = []
         for _ in range(c.head_layers - 1):
-            head += [nn.Linear(pooled, c.hidden), nn.ReLU(), nn.Dropout(c.dropout)]
+            head += [nn.Linear(pooled, c.hidden), nn.ReLU()]
             pooled = c.hidden
-        self.head = nn.Sequential(*head, nn.Linear(pooled, c.num_classes))
+        # dropout before the last layer of the head, as in the GIN paper (not after every conv)
+        self.head = nn.Sequential(*head, nn.Dropout(c.dropout), nn.Linear(pooled, c.num_classes))
 
     def _pool(self, width: int) -> nn.Module:
         c = self.config
@@ -128,7 +129,6 @@ class GraphClassifier(nn.Module):
         h, states = data.x.float(), []
         for conv, norm in zip(self.convs, self.norms, strict=True):
             h = norm(conv(h, data.edge_index)).relu()
-            h = nn.functional.dropout(h, self.config.dropout, training=self.training)
             states.append(h)
         if self.config.jumping_knowledge == "cat":
             return torch.cat(states, dim=-1)

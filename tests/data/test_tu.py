@@ -47,3 +47,9 @@ def test_missing_folders_raise(tmp_path: Path) -> None:
         load_tu("MUTAG", tmp_path, cache=tmp_path / "cache")
     with pytest.raises(FileNotFoundError, match="no GIN fold folder"):
         gin_folds("MUTAG", tmp_path)
+
+
+@needs_shared
+def test_enzymes_node_attributes(tmp_path: Path) -> None:
+    assert load_tu("ENZYMES", SHARED / "TU", cache=tmp_path).num_features == 3
+    assert load_tu("ENZYMES", SHARED / "TU", cache=tmp_path / "b", node_attributes=True).num_features == 21
