@@ -27,3 +27,15 @@ def test_image_pooling_demo(tmp_path: Path) -> None:
 def test_cluster_benchmark_small(tmp_path: Path) -> None:
     out = _run("scripts/bench_cluster.py", "--cells", "3000", "--skip-dense", "--json", str(tmp_path / "r.json"))
     assert "diffpool_fwd_bwd" in out and (tmp_path / "r.json").exists()
+
+
+SHARED_TU = ROOT.parent / "shared" / "datasets" / "TU"
+
+
+def test_training_benchmark_runs() -> None:
+    import pytest
+
+    if not SHARED_TU.is_dir():
+        pytest.skip("../shared/datasets is not present")
+    out = _run("scripts/bench_training.py", "--root", str(SHARED_TU), "--epochs", "1")
+    assert "ratio" in out
