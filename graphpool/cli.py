@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from graphpool.distributed import init_from_environment, is_main, world
 from graphpool.evaluation import TrainConfig, assess, stratified_folds
 from graphpool.models import BACKBONES, JUMPING_KNOWLEDGE, POOLS, ModelConfig
 
@@ -69,10 +70,16 @@ def classify(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     device = _device(args.device)
+    if init_from_environment(device):  # under torchrun: one process per device or CPU share
+        rank = world()[0]
+        if device.type == "cuda":
+            device = torch.device("cuda", rank % torch.cuda.device_count())
+            torch.cuda.set_device(device)
+        args.quiet = args.quiet or rank != 0
     graphs, features, classes, extra = _load(args)
     protocol, folds = _folds(args, graphs, extra)
     out = Path(args.out)
-    if out.exists() and any(out.iterdir()) and not args.resume:
+    if is_main() and out.exists() and any(out.iterdir()) and not args.resume:
         raise SystemExit(f"{out} already holds results: pass --resume to continue that run, or another --out")
     train = TrainConfig(args.epochs, args.batch_size, args.lr, args.weight_decay, args.patience, 0.1, args.seed)
     rows = []
@@ -120,7 +127,8 @@ def classify(args: argparse.Namespace) -> int:
                 "seconds_per_fold": statistics.fmean(r["seconds"] for r in results),
             }
         )
-    _report(rows, out, args)
+    if is_main():
+        _report(rows, out, args)
     return 0
 
 

@@ -24,6 +24,7 @@ import torch
 from sklearn.model_selection import StratifiedKFold, train_test_split
 from torch_geometric.loader import DataLoader
 
+from graphpool.distributed import barrier, is_main, sum_across, world
 from graphpool.models import GraphClassifier, ModelConfig
 
 
@@ -78,14 +79,24 @@ def atomic_json(path: Path, value: Any) -> None:
 
 
 @torch.no_grad()
-def accuracy(model: GraphClassifier, loader: DataLoader, device: torch.device) -> float:
+def accuracy(model: torch.nn.Module, graphs: Sequence[Any], batch_size: int, device: torch.device) -> float:
+    """Accuracy on ``graphs``; with several processes each counts its share and the counts are summed."""
+    rank, size = world()
     model.eval()
     correct = total = 0
-    for data in loader:
+    for data in DataLoader(list(graphs)[rank::size], batch_size=batch_size):
         data = data.to(device)
         correct += int((model(data).logits.argmax(-1) == data.y).sum())
         total += data.num_graphs
+    correct, total = sum_across([correct, total], device)
     return correct / max(total, 1)
+
+
+def _fit_batches(graphs: Sequence[Any], batch_size: int, epoch: int, seed: int) -> DataLoader:
+    """This process's share of a shuffled epoch: one permutation on every process, then every size-th graph."""
+    rank, size = world()
+    order = torch.randperm(len(graphs), generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
+    return DataLoader([graphs[i] for i in order[rank::size].tolist()], batch_size=max(1, batch_size // size))
 
 
 def run_fold(
@@ -99,26 +110,26 @@ def run_fold(
 ) -> dict[str, float]:
     """Train on ``split["fit"]``, select the epoch on ``split["validation"]``, test once on ``split["test"]``.
 
-    Resumes from ``checkpoint`` (written atomically after every epoch) when it exists.
+    Resumes from ``checkpoint`` (written atomically after every epoch, by rank 0) when it exists.
+    Under torchrun, ``DistributedDataParallel`` averages the gradients of the processes' batch
+    shares (each process takes ``batch_size / world_size`` graphs of every batch).
     """
     torch.manual_seed(train_config.seed)
-    model = GraphClassifier(model_config).to(device)
-    optimiser = torch.optim.Adam(model.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay)
-    loaders = {
-        name: DataLoader([graphs[i] for i in split[name]], batch_size=train_config.batch_size, shuffle=name == "fit")
-        for name in ("fit", "validation", "test")
-    }
+    network = GraphClassifier(model_config).to(device)
+    optimiser = torch.optim.Adam(network.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay)
+    sets = {name: [graphs[i] for i in split[name]] for name in ("fit", "validation", "test")}
     state = {"epoch": 0, "best_validation": -1.0, "best_epoch": 0, "best_model": None, "since_best": 0}
     if checkpoint.exists():
         saved = torch.load(checkpoint, map_location=device, weights_only=False)
-        model.load_state_dict(saved["model"])
+        network.load_state_dict(saved["model"])
         optimiser.load_state_dict(saved["optimiser"])
         state = saved["state"]
         torch.set_rng_state(saved["rng"])
+    model = torch.nn.parallel.DistributedDataParallel(network) if world()[1] > 1 else network
     start = time.perf_counter()
     while state["epoch"] < train_config.epochs and state["since_best"] < train_config.patience:
         model.train()
-        for data in loaders["fit"]:
+        for data in _fit_batches(sets["fit"], train_config.batch_size, state["epoch"], train_config.seed):
             data = data.to(device)
             out = model(data)
             loss = torch.nn.functional.cross_entropy(out.logits, data.y) + sum(out.aux_loss.values())
@@ -126,24 +137,25 @@ def run_fold(
             loss.backward()
             optimiser.step()
         state["epoch"] += 1
-        validation = accuracy(model, loaders["validation"], device)
+        validation = accuracy(network, sets["validation"], train_config.batch_size, device)
         if validation > state["best_validation"]:
             state.update(best_validation=validation, best_epoch=state["epoch"], since_best=0)
-            state["best_model"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            state["best_model"] = {k: v.detach().clone() for k, v in network.state_dict().items()}
         else:
             state["since_best"] += 1
         if progress is not None:
             progress(state["epoch"], loss.item(), validation)
-        saved = {
-            "model": model.state_dict(),
-            "optimiser": optimiser.state_dict(),
-            "state": state,
-            "rng": torch.get_rng_state(),
-        }
-        atomic_write(checkpoint, lambda p, saved=saved: torch.save(saved, p))
-    model.load_state_dict(state["best_model"])
+        if is_main():
+            saved = {
+                "model": network.state_dict(),
+                "optimiser": optimiser.state_dict(),
+                "state": state,
+                "rng": torch.get_rng_state(),
+            }
+            atomic_write(checkpoint, lambda p, saved=saved: torch.save(saved, p))
+    network.load_state_dict(state["best_model"])
     return {
-        "test_accuracy": accuracy(model, loaders["test"], device),
+        "test_accuracy": accuracy(network, sets["test"], train_config.batch_size, device),
         "validation_accuracy": state["best_validation"],
         "best_epoch": state["best_epoch"],
         "epochs_run": state["epoch"],
@@ -175,9 +187,10 @@ def assess(
     if splits_path.exists():
         if json.loads(splits_path.read_text()) != splits:
             raise ValueError(f"{splits_path} holds different splits; use another --out folder or the same settings")
-    else:
+    elif is_main():
         atomic_json(splits_path, splits)
-    atomic_json(out / "config.json", {"model": model_config.to_dict(), "train": asdict(train_config)})
+    if is_main():
+        atomic_json(out / "config.json", {"model": model_config.to_dict(), "train": asdict(train_config)})
     results = []
     for number, split in enumerate(splits, start=1):
         done = out / f"fold-{number}.json"
@@ -189,8 +202,10 @@ def assess(
             "fold": number,
             **run_fold(graphs, split, model_config, train_config, device, out / f"fold-{number}.pt", progress),
         }
-        atomic_json(done, result)
-        (out / f"fold-{number}.pt").unlink(missing_ok=True)
+        if is_main():
+            atomic_json(done, result)
+            (out / f"fold-{number}.pt").unlink(missing_ok=True)
+        barrier()
         if progress is not None and hasattr(progress, "close"):
             progress.close()
         results.append(result)
