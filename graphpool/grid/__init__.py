@@ -3,7 +3,7 @@ region pooling, anti-aliased strided pooling and resolution consistency."""
 
 from graphpool.grid.blur import BlurPool, binomial_filter
 from graphpool.grid.cam import class_activation_map, node_class_scores
-from graphpool.grid.convert import graph_to_image, grid_edges, grid_positions, image_to_graph
+from graphpool.grid.convert import graph_to_image, grid_edges, grid_positions, image_to_graph, scaled_grid_positions
 from graphpool.grid.excite import GraphSqueezeExcite, SqueezeExcite
 from graphpool.grid.pool import GlobalPool, pool_grid
 from graphpool.grid.region import RegionPool
@@ -25,4 +25,5 @@ __all__ = [
     "image_to_graph",
     "node_class_scores",
     "pool_grid",
+    "scaled_grid_positions",
 ]

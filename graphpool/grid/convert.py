@@ -21,6 +21,14 @@ def grid_positions(shape: tuple[int, ...], device: torch.device | str | None = N
     return torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, len(shape))
 
 
+def scaled_grid_positions(
+    shape: tuple[int, ...], device: torch.device | str | None = None, dtype: torch.dtype = torch.float32
+) -> Tensor:
+    """Grid coordinates scaled to [0, 1] per axis (``[prod(shape), len(shape)]``), the same for any size."""
+    scale = torch.tensor([max(n - 1, 1) for n in shape], device=device, dtype=dtype)
+    return grid_positions(shape, device).to(dtype) / scale
+
+
 def grid_edges(shape: tuple[int, ...], diagonal: bool = False, device: torch.device | str | None = None) -> Tensor:
     """``[2, E]`` directed edges between neighbouring positions of a grid (both directions).
 

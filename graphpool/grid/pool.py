@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from graphpool.grid.convert import grid_positions
+from graphpool.grid.convert import scaled_grid_positions
 from graphpool.readout import MaxReadout, MeanReadout, MinReadout, Readout, SumReadout, resolve
 
 _DENSE = {SumReadout: torch.sum, MeanReadout: torch.mean, MaxReadout: torch.amax, MinReadout: torch.amin}
@@ -71,8 +71,7 @@ def pool_grid(
     ptr = torch.arange(count + 1, device=x.device) * size
     inputs: dict[str, Any] = {}
     if positional:
-        scale = torch.tensor([max(n - 1, 1) for n in shape], device=x.device, dtype=x.dtype)
-        inputs["pos"] = (grid_positions(tuple(shape), x.device).to(x.dtype) / scale).repeat(count, 1)
+        inputs["pos"] = scaled_grid_positions(tuple(shape), x.device, x.dtype).repeat(count, 1)
     out = readout(rows, ptr=ptr, **inputs)  # [count, C']
     return out.reshape(*groups, -1).movedim(-1, 1)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from graphpool.grid.convert import grid_positions
+from graphpool.grid.convert import scaled_grid_positions
 from graphpool.readout import WeightedReadout
 
 
@@ -43,8 +43,7 @@ class RegionPool(nn.Module):
     def pool_image(self, x: Tensor) -> Tensor:
         """``[B, C, *S]`` -> ``[B, K, C]`` with positions scaled to [0, 1] per axis."""
         shape = tuple(x.shape[2:])
-        scale = torch.tensor([max(n - 1, 1) for n in shape], dtype=x.dtype, device=x.device)
-        pos = (grid_positions(shape, x.device).to(x.dtype) / scale).repeat(x.size(0), 1)
+        pos = scaled_grid_positions(shape, x.device, x.dtype).repeat(x.size(0), 1)
         nodes = x.flatten(2).transpose(1, 2).reshape(-1, x.size(1))
         batch = torch.arange(x.size(0), device=x.device).repeat_interleave(len(pos) // x.size(0))
         return self(nodes, pos, batch, x.size(0))
