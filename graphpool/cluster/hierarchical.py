@@ -15,6 +15,7 @@ from graphpool.cluster.learnable import SoftSelection
 from graphpool.cluster.select import Select
 from graphpool.cluster.soft import SoftAssignment
 from graphpool.readout import Readout, resolve
+from graphpool.readout.kernels import segment_sum
 from graphpool.readout.segments import segments_from
 
 
@@ -161,9 +162,8 @@ class HierarchicalPool(nn.Module):
 
 def _soft_mean(values: Tensor, assignment: SoftAssignment) -> Tensor:
     """``[B * K, D]``: the S-weighted mean of node values in each cluster."""
-    k = assignment.clusters_per_graph
-    weighted = torch.zeros(assignment.num_graphs, k, values.size(1), dtype=values.dtype, device=values.device)
-    weighted.index_add_(0, assignment.batch, assignment.s.unsqueeze(-1) * values.unsqueeze(1))
-    mass = torch.zeros(assignment.num_graphs, k, dtype=values.dtype, device=values.device)
-    mass.index_add_(0, assignment.batch, assignment.s)
+    k, s = assignment.clusters_per_graph, assignment.s.to(values.dtype)
+    seg = segments_from(values.size(0), assignment.batch, dim_size=assignment.num_graphs)
+    weighted = segment_sum((s.unsqueeze(-1) * values.unsqueeze(1)).flatten(1), seg).view(-1, k, values.size(1))
+    mass = segment_sum(s, seg)
     return (weighted / mass.clamp(min=1e-12).unsqueeze(-1)).flatten(0, 1)

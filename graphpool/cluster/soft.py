@@ -23,7 +23,8 @@ import torch
 from torch import Tensor
 from torch_geometric.utils import to_dense_batch
 
-from graphpool.readout.segments import Segments
+from graphpool.readout.kernels import segment_sum
+from graphpool.readout.segments import Segments, segments_from
 
 EPS = 1e-15
 
@@ -101,11 +102,9 @@ def soft_pool(x: Tensor, edge_index: Tensor, s: Tensor, seg: Segments, edge_weig
     as_dense, _ = to_dense_batch(a_s, batch, batch_size=seg.num_segments)
     s_t = s_dense.transpose(1, 2)
     values = adjacency.values()
-    graph_of_edge = batch[adjacency.indices()[0]]
-    adj_sq_norm = torch.zeros(seg.num_segments, dtype=x.dtype, device=x.device).index_add_(
-        0, graph_of_edge, values * values
-    )
-    degree = torch.zeros(num_nodes, dtype=x.dtype, device=x.device).index_add_(0, edge_index[0], weight)
+    edges_by_graph = segments_from(values.numel(), batch[adjacency.indices()[0]], dim_size=seg.num_segments)
+    adj_sq_norm = _vector_sum(values * values, edges_by_graph)
+    degree = _vector_sum(weight, segments_from(weight.numel(), edge_index[0], dim_size=num_nodes))
     return SoftPooled(
         x=s_t @ x_dense,
         adj=s_t @ as_dense,
@@ -170,8 +169,9 @@ def _orthogonality(gram: Tensor) -> Tensor:
     return torch.linalg.matrix_norm(normalised - eye / math.sqrt(k)).mean()
 
 
-def _graph_sum(values: Tensor, seg: Segments) -> Tensor:
-    return torch.zeros(seg.num_segments, dtype=values.dtype, device=values.device).index_add_(0, seg.index, values)
+def _vector_sum(values: Tensor, seg: Segments) -> Tensor:
+    """Per-group sum of a ``[N]`` vector (graphpool's deterministic segment sum)."""
+    return segment_sum(values.unsqueeze(-1), seg).squeeze(-1)
 
 
 def mincut_losses(pooled: SoftPooled, s: Tensor, seg: Segments) -> dict[str, Tensor]:
@@ -180,7 +180,7 @@ def mincut_losses(pooled: SoftPooled, s: Tensor, seg: Segments) -> dict[str, Ten
     ``mincut`` :math:`= -\mathrm{tr}(S^\top A S) / \mathrm{tr}(S^\top D S)` and
     ``ortho`` :math:`= \lVert S^\top S / \lVert S^\top S\rVert_F - I_K / \sqrt K\rVert_F`.
     """
-    denominator = _graph_sum(pooled.degree * s.square().sum(-1), seg)
+    denominator = _vector_sum(pooled.degree * s.square().sum(-1), seg)
     mincut = -(_trace(pooled.adj) / denominator.clamp(min=EPS)).mean()  # a graph without edges adds 0
     return {"mincut": mincut, "ortho": _orthogonality(pooled.gram)}
 
@@ -192,12 +192,10 @@ def dmon_losses(pooled: SoftPooled, s: Tensor, seg: Segments) -> dict[str, Tenso
     ``ortho`` as MinCut, ``cluster`` :math:`= \frac{\sqrt K}{n_b}\lVert \sum_i s_i \rVert - 1`.
     """
     k = s.size(1)
-    two_m = _graph_sum(pooled.degree, seg).clamp(min=EPS)  # a graph without edges adds 0
-    degree_mass = torch.zeros(seg.num_segments, k, dtype=s.dtype, device=s.device).index_add_(
-        0, seg.index, pooled.degree.unsqueeze(1) * s
-    )
+    two_m = _vector_sum(pooled.degree, seg).clamp(min=EPS)  # a graph without edges adds 0
+    degree_mass = segment_sum(pooled.degree.unsqueeze(1) * s, seg)
     spectral = -((_trace(pooled.adj) - degree_mass.square().sum(-1) / two_m) / two_m).mean()
-    sizes = torch.zeros(seg.num_segments, k, dtype=s.dtype, device=s.device).index_add_(0, seg.index, s)
+    sizes = segment_sum(s, seg)
     cluster = (torch.linalg.vector_norm(sizes, dim=1) / seg.counts.to(s.dtype) * math.sqrt(k) - 1).mean()
     return {"spectral": spectral, "ortho": _orthogonality(pooled.gram), "cluster": cluster}
 

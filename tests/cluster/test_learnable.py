@@ -122,3 +122,13 @@ def test_empty_graphs_are_refused_and_edgeless_graphs_give_finite_losses() -> No
     for select in (DiffPoolSelect(F, K), MinCutSelect(F, K), DMoNSelect(F, K)):
         losses = select.double()(lonely, edge_index, lonely_batch, 3).aux_loss
         assert all(torch.isfinite(v) for v in losses.values()), (type(select).__name__, losses)
+
+
+def test_soft_levels_carry_the_assignment_weighted_mean_position() -> None:
+    torch.manual_seed(6)
+    x, edge_index, weight, batch = _graphs([5, 7], seed=6)
+    pos = torch.randn(x.size(0), 2, dtype=torch.float64)
+    result = HierarchicalPool([DiffPoolSelect(F, K).double()])(x, edge_index, batch, edge_weight=weight, pos=pos)
+    s = result.levels[0].assignment.s
+    expected = torch.cat([(s[batch == b].t() @ pos[batch == b]) / s[batch == b].sum(0).unsqueeze(-1) for b in (0, 1)])
+    torch.testing.assert_close(result.levels[0].pos, expected)
