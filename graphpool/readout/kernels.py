@@ -11,7 +11,8 @@ Choices, measured in ``scripts/bench_readouts.py``:
   its backward is replaced by one ``index_select`` (``grad_x = grad_out[index]``).
 * max/min: ``scatter_reduce`` for many small groups, one ``amax`` per group for few large
   ones; the backward splits the gradient evenly among tied maxima (as ``torch.amax``).
-* order statistics: two stable sorts give every column in (group, value) order.
+* order statistics: graphs of one size class are padded into short rows ``[G, F, width]``
+  and sorted (NumPy's vectorised sort on CPU), then the ranks are read off.
 """
 
 from __future__ import annotations
@@ -214,9 +215,10 @@ def segment_select(x: Tensor, seg: Segments, ranks: list[Tensor]) -> list[Tensor
     picked = [x.new_zeros(seg.num_segments, channels) for _ in ranks]
     if num_rows == 0 or seg.num_segments == 0:
         return picked
-    track = x.requires_grad and torch.is_grad_enabled()
-    source_row = [torch.zeros(seg.num_segments, channels, dtype=torch.long, device=x.device) for _ in ranks]
-    found = [torch.zeros(seg.num_segments, channels, dtype=torch.bool, device=x.device) for _ in ranks]
+    track = _needs_graph(x)
+    # with gradients: for every pick, the row of x it came from (and whether one was found)
+    source_row = [torch.zeros(seg.num_segments, channels, dtype=torch.long, device=x.device) for _ in ranks if track]
+    found = [torch.zeros(seg.num_segments, channels, dtype=torch.bool, device=x.device) for _ in ranks if track]
     values = x.detach()
     grouped = values if seg.is_sorted else values.index_select(0, seg.rows)
     pad = _padding_value(x.dtype)
@@ -233,11 +235,12 @@ def segment_select(x: Tensor, seg: Segments, ranks: list[Tensor]) -> list[Tensor
         dense = rows.view(len(graphs), width, channels).transpose(1, 2).contiguous()  # [G, F, width]
         unsorted = dense.clone() if track else None
         ordered = _sort_last_(dense)
-        for k, out, where, hit in zip(ranks, picked, source_row, found, strict=True):
+        for number, (k, out) in enumerate(zip(ranks, picked, strict=True)):
             at = k.index_select(0, ids).view(-1, 1, 1).expand(-1, channels, 1)
             chosen = ordered.gather(2, at).squeeze(2)  # [G, F]
             out.index_copy_(0, ids, chosen)
             if unsorted is not None:
+                where, hit = source_row[number], found[number]
                 # the first slot of the graph holding the chosen value -> its row in x
                 match = unsorted == chosen.unsqueeze(-1)
                 hit.index_copy_(0, ids, match.any(-1))

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from graphpool.readout.base import Readout
+from graphpool.readout.functional import check_features
 from graphpool.readout.segments import Segments
 
 
@@ -58,8 +59,7 @@ class MultiReadout(Readout):
             raise ValueError(f"unexpected inputs {sorted(unknown)}; these readouts take {list(self.extra_inputs)}")
         parts = []
         for readout in self.readouts:
-            if readout.needs_float and not x.dtype.is_floating_point:
-                raise ValueError(f"reduce '{readout.name}' needs floating-point features, but x has dtype {x.dtype}")
+            check_features(x, readout.name, readout.needs_float)
             mine = {k: v for k, v in inputs.items() if k in readout.extra_inputs}
             parts.append(readout.compute(x, seg, **mine))
         return parts

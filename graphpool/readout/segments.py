@@ -65,10 +65,7 @@ class Segments:
     @cached_property
     def is_sorted(self) -> bool:
         """Rows of one group are contiguous and groups come in order."""
-        if self._ptr is not None or self.num_rows < 2:
-            return True
-        index = self.index
-        return not bool(torch.lt(index[1:], index[:-1]).any())
+        return self._ptr is not None or _is_sorted(self.index)
 
     @cached_property
     def perm(self) -> Tensor | None:
@@ -113,6 +110,11 @@ class Segments:
     def host_counts(self) -> list[int]:
         """Group sizes as Python ints (a device-to-host copy on CUDA)."""
         return self.counts.tolist()
+
+
+def _is_sorted(index: Tensor) -> bool:
+    """Whether ``index`` is non-decreasing (one pass; a device sync on CUDA)."""
+    return index.numel() < 2 or not bool(torch.lt(index[1:], index[:-1]).any())
 
 
 @lru_cache(maxsize=8)
@@ -234,13 +236,13 @@ def segments_from(
         dim_size = int(index.max()) + 1 if num_rows > 0 else 0
 
     if ptr is not None and check:
-        if num_rows > 1 and bool(torch.lt(index[1:], index[:-1]).any()):
+        if not _is_sorted(index):
             raise ValueError(f"'ptr' was given, so rows must be grouped by graph, but '{index_name}' is not sorted")
-        counts = torch.bincount(index, minlength=dim_size)
-        if not torch.equal(counts, ptr[1:] - ptr[:-1]):
+        counts, sizes = torch.bincount(index, minlength=dim_size), torch.diff(ptr)
+        if not torch.equal(counts, sizes):
             raise ValueError(
                 f"'{index_name}' and 'ptr' disagree: graph sizes from '{index_name}' are "
-                f"{_preview(counts)} but from 'ptr' {_preview(ptr[1:] - ptr[:-1])}"
+                f"{_preview(counts)} but from 'ptr' {_preview(sizes)}"
             )
     return Segments(num_rows, dim_size, index=index, ptr=ptr)
 
@@ -251,7 +253,7 @@ def _check_ptr(ptr: Tensor, num_rows: int) -> None:
         raise ValueError(f"'ptr' must start at 0, got ptr[0] = {first}")
     if last != num_rows:
         raise ValueError(f"'ptr' must end at the number of rows N = {num_rows}, got ptr[-1] = {last}")
-    steps = ptr[1:] - ptr[:-1]
+    steps = torch.diff(ptr)
     if steps.numel() and bool((steps < 0).any()):
         at = int(torch.nonzero(steps < 0)[0])
         raise ValueError(
