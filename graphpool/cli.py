@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from graphpool.distributed import init_from_environment, is_main, world
-from graphpool.evaluation import TrainConfig, assess, stratified_folds
+from graphpool.evaluation import GRID_KEYS, TrainConfig, assess, stratified_folds
 from graphpool.models import BACKBONES, JUMPING_KNOWLEDGE, POOLS, ModelConfig
 
 
@@ -113,7 +113,7 @@ def classify(args: argparse.Namespace) -> int:
             update.close = close  # type: ignore[attr-defined]
             return update
 
-        results = assess(graphs, folds, model, train, folder, device, fold_progress=epoch_bar)
+        results = assess(graphs, folds, model, train, folder, device, fold_progress=epoch_bar, grid=args.select)
         bar.close()
         accuracies = [r["test_accuracy"] for r in results]
         rows.append(
@@ -125,11 +125,31 @@ def classify(args: argparse.Namespace) -> int:
                 "mean_accuracy": statistics.fmean(accuracies),
                 "std_accuracy": statistics.pstdev(accuracies) if len(accuracies) > 1 else 0.0,
                 "seconds_per_fold": statistics.fmean(r["seconds"] for r in results),
+                "selected": [r.get("selected", {}) for r in results],
             }
         )
     if is_main():
         _report(rows, out, args)
     return 0
+
+
+_SELECT_TYPES = {"hidden": int, "layers": int, "batch_size": int, "jumping_knowledge": str}
+
+
+def _parse_select(items: list[str] | None) -> dict[str, list[Any]]:
+    """``["hidden=32,64", "lr=1e-2,1e-3"]`` -> ``{"hidden": [32, 64], "lr": [0.01, 0.001]}``."""
+    grid: dict[str, list[Any]] = {}
+    for item in items or []:
+        name, _, values = item.partition("=")
+        name = {"jk": "jumping_knowledge", "batch-size": "batch_size", "weight-decay": "weight_decay"}.get(name, name)
+        if name not in GRID_KEYS or not values:
+            raise SystemExit(f"--select {item!r}: write NAME=V1,V2,... with NAME one of {GRID_KEYS}")
+        kind = _SELECT_TYPES.get(name, float)
+        try:
+            grid[name] = [kind(v) for v in values.split(",")]
+        except ValueError:
+            raise SystemExit(f"--select {item!r}: values of {name} must be {kind.__name__}") from None
+    return grid
 
 
 def _split_readouts(spec: str) -> list[str]:
@@ -198,11 +218,17 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--readout", default="sum", help="comma-separated grid; 'mean+max' concatenates")
     c.add_argument("--pool", default="none", type=lambda s: s.split(","), help=f"comma-separated, of {POOLS}")
     c.add_argument("--backbone", default="gin", choices=BACKBONES)
-    c.add_argument("--layers", type=int, default=5)
+    c.add_argument("--layers", type=int, default=5, help="0: no message passing (structure-agnostic baseline)")
     c.add_argument("--hidden", type=int, default=64)
     c.add_argument("--dropout", type=float, default=0.5)
     c.add_argument("--jk", default="last", choices=JUMPING_KNOWLEDGE)
     c.add_argument("--clusters", type=int, default=16)
+    c.add_argument(
+        "--select",
+        action="append",
+        metavar="NAME=V1,V2",
+        help=f"hyper-parameter grid chosen per fold on the inner hold-out (repeatable); NAME of {GRID_KEYS}",
+    )
     c.add_argument("--epochs", type=int, default=100)
     c.add_argument("--patience", type=int, default=20)
     c.add_argument("--batch-size", type=int, default=128)
@@ -218,6 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "classify":
+        args.select = _parse_select(args.select)
     for pool in args.pool:
         if pool not in POOLS:
             raise SystemExit(f"--pool: {pool!r} is not one of {POOLS}")

@@ -2,20 +2,24 @@
 
 Outer loop: K folds (stratified, seeded, or published ones); each fold's test graphs are
 never seen during training or model selection. Inner loop: a stratified hold-out of the
-fold's training graphs (10 % by default) selects the epoch (early stopping on validation
-accuracy, patience in epochs); the test accuracy of the selected epoch is reported once.
+fold's training graphs (10 % by default) selects the hyper-parameters (a grid of candidate
+settings, each trained on the same fit part) and the epoch (early stopping on validation
+accuracy, patience in epochs). Only the selected candidate, at its selected epoch, is ever
+evaluated on the test fold, once. Unlike Errica et al., the winner is not retrained on the
+whole training part: its hold-out-selected weights are tested directly.
 Splits are saved to disk, so runs are comparable, and every finished epoch and fold is
 checkpointed atomically, so a killed run resumes without recomputing finished folds.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +114,9 @@ def run_fold(
 ) -> dict[str, float]:
     """Train on ``split["fit"]``, select the epoch on ``split["validation"]``, test once on ``split["test"]``.
 
+    Without a ``"test"`` entry in ``split`` nothing is tested (a candidate of a hyper-parameter
+    grid); the checkpoint then keeps the selected weights for :func:`checkpoint_accuracy`.
+
     Resumes from ``checkpoint`` (written atomically after every epoch, by rank 0) when it exists.
     Under torchrun, ``DistributedDataParallel`` averages the gradients of the processes' batch
     shares (each process takes ``batch_size / world_size`` graphs of every batch).
@@ -117,7 +124,7 @@ def run_fold(
     torch.manual_seed(train_config.seed)
     network = GraphClassifier(model_config).to(device)
     optimiser = torch.optim.Adam(network.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay)
-    sets = {name: [graphs[i] for i in split[name]] for name in ("fit", "validation", "test")}
+    sets = {name: [graphs[i] for i in indices] for name, indices in split.items()}
     state = {"epoch": 0, "best_validation": -1.0, "best_epoch": 0, "best_model": None, "since_best": 0}
     if checkpoint.exists():
         saved = torch.load(checkpoint, map_location=device, weights_only=False)
@@ -154,13 +161,56 @@ def run_fold(
             }
             atomic_write(checkpoint, lambda p, saved=saved: torch.save(saved, p))
     network.load_state_dict(state["best_model"])
-    return {
-        "test_accuracy": accuracy(network, sets["test"], train_config.batch_size, device),
+    result = {
         "validation_accuracy": state["best_validation"],
         "best_epoch": state["best_epoch"],
         "epochs_run": state["epoch"],
         "seconds": time.perf_counter() - start,
     }
+    if "test" in sets:
+        result["test_accuracy"] = accuracy(network, sets["test"], train_config.batch_size, device)
+    return result
+
+
+def checkpoint_accuracy(
+    graphs: Sequence[Any],
+    test: Sequence[int],
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    checkpoint: Path,
+    device: torch.device,
+) -> float:
+    """Test accuracy of the epoch-selected weights that :func:`run_fold` left in ``checkpoint``."""
+    network = GraphClassifier(model_config).to(device)
+    network.load_state_dict(torch.load(checkpoint, map_location=device, weights_only=False)["state"]["best_model"])
+    return accuracy(network, [graphs[i] for i in test], train_config.batch_size, device)
+
+
+GRID_KEYS = ("hidden", "layers", "dropout", "jumping_knowledge", "lr", "weight_decay", "batch_size")
+
+
+def candidates(
+    model_config: ModelConfig, train_config: TrainConfig, grid: dict[str, Sequence[Any]] | None
+) -> list[tuple[dict[str, Any], ModelConfig, TrainConfig]]:
+    """Every combination of the ``grid`` values, as (settings, model config, train config).
+
+    ``grid`` maps names of :data:`GRID_KEYS` to the values to try, e.g.
+    ``{"hidden": [32, 64], "lr": [1e-2, 1e-3]}`` gives 4 candidates; ``None`` or ``{}`` gives one.
+    """
+    grid = dict(grid or {})
+    for name, values in grid.items():
+        if name not in GRID_KEYS:
+            raise ValueError(f"grid: {name!r} cannot be selected; choose from {GRID_KEYS}")
+        if not values:
+            raise ValueError(f"grid: {name!r} has no values")
+    model_names = {f.name for f in fields(ModelConfig)}
+    result = []
+    for combination in itertools.product(*grid.values()):
+        settings = dict(zip(grid, combination, strict=True))
+        model = replace(model_config, **{k: v for k, v in settings.items() if k in model_names})
+        train = replace(train_config, **{k: v for k, v in settings.items() if k not in model_names})
+        result.append((settings, model, train))
+    return result
 
 
 def assess(
@@ -171,13 +221,19 @@ def assess(
     out: Path,
     device: torch.device,
     fold_progress: Callable[[int], Callable[[int, float, float], None] | None] | None = None,
-) -> list[dict[str, float]]:
+    grid: dict[str, Sequence[Any]] | None = None,
+) -> list[dict[str, Any]]:
     """Run every outer fold (skipping folds already finished in ``out``); returns one result per fold.
 
-    ``out`` receives ``splits.json`` (the outer folds and inner hold-outs), ``fold-K.json`` per
-    finished fold, and ``fold-K.pt`` epoch checkpoints of the fold in progress.
+    Per fold, every candidate of ``grid`` (see :func:`candidates`) is trained on the fold's fit
+    part and scored on its validation part; the best (ties: the first) is tested once. The fold
+    result holds its test accuracy, the ``selected`` settings and every candidate's validation
+    accuracy. ``out`` receives ``splits.json`` (the outer folds and inner hold-outs),
+    ``config.json``, ``fold-K.json`` per finished fold, and ``fold-K-J.pt`` checkpoints of
+    candidate J of the fold in progress (removed once the fold is done).
     """
     labels = [int(g.y) for g in graphs]
+    options = candidates(model_config, train_config, grid)
     splits_path = out / "splits.json"
     splits = [
         {"fit": fit, "validation": validation, "test": sorted(int(i) for i in test)}
@@ -190,7 +246,8 @@ def assess(
     elif is_main():
         atomic_json(splits_path, splits)
     if is_main():
-        atomic_json(out / "config.json", {"model": model_config.to_dict(), "train": asdict(train_config)})
+        config = {"model": model_config.to_dict(), "train": asdict(train_config), "grid": grid or {}}
+        atomic_json(out / "config.json", config)
     results = []
     for number, split in enumerate(splits, start=1):
         done = out / f"fold-{number}.json"
@@ -198,13 +255,28 @@ def assess(
             results.append(json.loads(done.read_text()))
             continue
         progress = fold_progress(number) if fold_progress else None
+        holdout = {"fit": split["fit"], "validation": split["validation"]}
+        scored = []
+        for index, (settings, model, train) in enumerate(options, start=1):
+            trained = run_fold(graphs, holdout, model, train, device, out / f"fold-{number}-{index}.pt", progress)
+            scored.append({"settings": settings, **trained})
+        best = max(range(len(options)), key=lambda i: (scored[i]["validation_accuracy"], -i))
+        barrier()  # rank 0 wrote the checkpoints
+        _, model, train = options[best]
+        test = checkpoint_accuracy(graphs, split["test"], model, train, out / f"fold-{number}-{best + 1}.pt", device)
         result = {
             "fold": number,
-            **run_fold(graphs, split, model_config, train_config, device, out / f"fold-{number}.pt", progress),
+            "test_accuracy": test,
+            "selected": options[best][0],
+            **{k: v for k, v in scored[best].items() if k != "settings"},
+            "seconds": sum(c["seconds"] for c in scored),
+            "candidates": scored if len(options) > 1 else [],
         }
+        barrier()  # every rank has read the checkpoints
         if is_main():
             atomic_json(done, result)
-            (out / f"fold-{number}.pt").unlink(missing_ok=True)
+            for index in range(1, len(options) + 1):
+                (out / f"fold-{number}-{index}.pt").unlink(missing_ok=True)
         barrier()
         if progress is not None and hasattr(progress, "close"):
             progress.close()

@@ -41,3 +41,18 @@ def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path: Path) -> 
     assert path.read_text() == "old" and list(tmp_path.iterdir()) == [path]
     atomic_write(path, lambda temporary: temporary.write_text("new"))
     assert path.read_text() == "new"
+
+
+def test_candidates_are_the_grid_product_split_into_model_and_train_settings() -> None:
+    from graphpool.evaluation import TrainConfig, candidates
+    from graphpool.models import ModelConfig
+
+    options = candidates(ModelConfig(4, 2), TrainConfig(), {"hidden": [16, 32], "lr": [0.1, 0.01, 0.001]})
+    assert len(options) == 6
+    assert {(m.hidden, t.lr) for _, m, t in options} == {(h, lr) for h in (16, 32) for lr in (0.1, 0.01, 0.001)}
+    assert all(s == {"hidden": m.hidden, "lr": t.lr} for s, m, t in options)
+    assert len(candidates(ModelConfig(4, 2), TrainConfig(), None)) == 1
+    with pytest.raises(ValueError, match="'seed' cannot be selected"):
+        candidates(ModelConfig(4, 2), TrainConfig(), {"seed": [0, 1]})
+    with pytest.raises(ValueError, match="'hidden' must be >= 1"):
+        candidates(ModelConfig(4, 2), TrainConfig(), {"hidden": [0]})

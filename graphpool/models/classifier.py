@@ -5,6 +5,8 @@ r"""Graph classifiers: a message-passing backbone, any readout or hierarchical p
     z = \mathrm{MLP}\big(\rho(\mathrm{JK}(h^{(1)}, \dots, h^{(L)}))\big)
 
 with JK the jumping-knowledge combination of the layers (``"last"``, ``"cat"`` or ``"max"``)
+(with ``layers=0`` there is no message passing: :math:`z = \mathrm{MLP}(\rho(x))`, the
+structure-agnostic baseline of Errica et al.)
 and :math:`\rho` a readout of :mod:`graphpool.readout` or a
 :class:`~graphpool.cluster.HierarchicalPool`. Built from a small :class:`ModelConfig`, so the
 command line can name every part.
@@ -52,8 +54,9 @@ class ModelConfig:
             if value not in choices:
                 raise ValueError(f"'{name}' must be one of {choices}, got {value!r}")
         for name in ("in_channels", "num_classes", "hidden", "layers", "clusters", "head_layers"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"'{name}' must be >= 1, got {getattr(self, name)}")
+            lowest = 0 if name == "layers" else 1  # 0 layers: the structure-agnostic baseline
+            if getattr(self, name) < lowest:
+                raise ValueError(f"'{name}' must be >= {lowest}, got {getattr(self, name)}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"'dropout' must be in [0, 1), got {self.dropout}")
         resolve(self.readout, in_channels=self.hidden)  # fails early, listing the valid names
@@ -98,7 +101,7 @@ class GraphClassifier(nn.Module):
             _conv(c.backbone, c.in_channels if i == 0 else c.hidden, c.hidden) for i in range(c.layers)
         )
         self.norms = nn.ModuleList(nn.BatchNorm1d(c.hidden) for _ in range(c.layers))
-        width = c.hidden * c.layers if c.jumping_knowledge == "cat" else c.hidden
+        width = c.in_channels if c.layers == 0 else c.hidden * c.layers if c.jumping_knowledge == "cat" else c.hidden
         self.pool = self._pool(width)
         pooled = self.pool.out_channels(width)
         head: list[nn.Module] = []
@@ -125,8 +128,10 @@ class GraphClassifier(nn.Module):
         )
 
     def embed(self, data: Batch) -> Tensor:
-        """Node embeddings ``[N, F]`` after the backbone and jumping knowledge."""
+        """Node embeddings ``[N, F]`` after the backbone and jumping knowledge (the input features with 0 layers)."""
         h, states = data.x.float(), []
+        if not self.convs:
+            return h
         for conv, norm in zip(self.convs, self.norms, strict=True):
             h = norm(conv(h, data.edge_index)).relu()
             states.append(h)

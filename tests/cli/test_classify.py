@@ -83,6 +83,30 @@ def test_gin_splits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(splits) == 10 and all(len(s["test"]) == 18 for s in splits)
 
 
+def test_hyper_parameters_are_selected_on_the_holdout_and_only_the_winner_is_tested(tmp_path: Path) -> None:
+    out = tmp_path / "grid"
+    arguments = ["classify", "--dataset", "solubility", "--splits", "stratified", "--folds", "2", "--out", str(out)]
+    select = ["--select", "hidden=4,16", "--select", "lr=0.02,0.0001", "--layers", "0"]
+    assert main([*arguments, *select, "--epochs", "3", "--patience", "3", "--quiet"]) == 0
+    folder = out / "sum__none"
+    config = json.loads((folder / "config.json").read_text())
+    assert config["grid"] == {"hidden": [4, 16], "lr": [0.02, 0.0001]}
+    for number in (1, 2):
+        fold = json.loads((folder / f"fold-{number}.json").read_text())
+        scores = [c["validation_accuracy"] for c in fold["candidates"]]
+        assert len(scores) == 4 and all("test_accuracy" not in c for c in fold["candidates"])
+        winner = fold["candidates"][scores.index(max(scores))]
+        assert fold["selected"] == winner["settings"] and fold["validation_accuracy"] == max(scores)
+        assert 0.0 <= fold["test_accuracy"] <= 1.0
+    assert not list(folder.glob("*.pt"))
+    rows = json.loads((out / "results.json").read_text())["rows"]
+    assert [s["hidden"] in (4, 16) for s in rows[0]["selected"]] == [True, True]
+    with pytest.raises(SystemExit, match="--select 'seed=1,2': write NAME=V1,V2"):
+        main([*arguments, "--select", "seed=1,2"])
+    with pytest.raises(SystemExit, match="values of hidden must be int"):
+        main([*arguments, "--select", "hidden=a,b"])
+
+
 def test_resume_after_sigkill_recomputes_no_finished_fold(tmp_path: Path) -> None:
     out = tmp_path / "run"
     command = [

@@ -71,3 +71,18 @@ def test_config_errors_and_round_trip() -> None:
         ModelConfig(4, 2, hidden=0)
     config = ModelConfig(4, 3, backbone="sage", readout="median", jumping_knowledge="cat")
     assert ModelConfig(**config.to_dict()) == config
+
+
+def test_zero_layers_is_structure_agnostic() -> None:
+    """layers=0: readout of the input features + MLP head; edges change nothing."""
+    torch.manual_seed(0)
+    model = GraphClassifier(ModelConfig(NUM_ATOM_FEATURES, 2, layers=0, hidden=16, readout="sum")).eval()
+    data = _batch()
+    rewired = data.clone()
+    rewired.edge_index = torch.empty(2, 0, dtype=torch.long)
+    torch.testing.assert_close(model(rewired).logits, model(data).logits)
+    assert not list(model.convs)
+    expected = model.head(torch.zeros(data.num_graphs, NUM_ATOM_FEATURES).index_add_(0, data.batch, data.x.float()))
+    torch.testing.assert_close(model(data).logits, expected)
+    with pytest.raises(ValueError, match="'layers' must be >= 0"):
+        ModelConfig(NUM_ATOM_FEATURES, 2, layers=-1)
