@@ -1,5 +1,7 @@
 """The ``graphpool`` command line.
 
+    graphpool cells --table cells.csv --x x --y y --type cell_type --sample sample_id --label label
+
     graphpool classify --dataset solubility --readout mean
     graphpool classify --dataset MUTAG --root ../shared/datasets/TU --folds 10 \\
         --readout sum,mean,max,median,attention --pool none,graclus,diffpool
@@ -14,6 +16,7 @@ import json
 import statistics
 import sys
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -66,9 +69,40 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def classify(args: argparse.Namespace) -> int:
+def fold_progress(folds: int, epochs: int, quiet: bool) -> Callable[[str], Callable[[int], Any]]:
+    """Progress bars: one over the folds of a combination, one over the epochs of each fold."""
     from tqdm.auto import tqdm
 
+    def for_combination(name: str) -> Callable[[int], Any]:
+        bar = tqdm(total=folds, desc=name, unit="fold", disable=quiet, leave=False)
+
+        def epoch_bar(fold: int) -> Any:
+            inner = tqdm(total=epochs, desc=f"fold {fold}", unit="epoch", disable=quiet, leave=False)
+
+            def update(epoch: int, loss: float, validation: float) -> None:
+                inner.n = epoch
+                inner.set_postfix(loss=f"{loss:.3f}", val=f"{validation:.3f}", refresh=True)
+
+            def close() -> None:
+                inner.close()
+                bar.update(1)
+                if bar.n >= folds:
+                    bar.close()
+
+            update.close = close  # type: ignore[attr-defined]
+            return update
+
+        return epoch_bar
+
+    return for_combination
+
+
+def _refuse_overwrite(out: Path, resume: bool) -> None:
+    if is_main() and out.exists() and any(out.iterdir()) and not resume:
+        raise SystemExit(f"{out} already holds results: pass --resume to continue that run, or another --out")
+
+
+def classify(args: argparse.Namespace) -> int:
     device = _device(args.device)
     if init_from_environment(device):  # under torchrun: one process per device or CPU share
         rank = world()[0]
@@ -79,8 +113,7 @@ def classify(args: argparse.Namespace) -> int:
     graphs, features, classes, extra = _load(args)
     protocol, folds = _folds(args, graphs, extra)
     out = Path(args.out)
-    if is_main() and out.exists() and any(out.iterdir()) and not args.resume:
-        raise SystemExit(f"{out} already holds results: pass --resume to continue that run, or another --out")
+    _refuse_overwrite(out, args.resume)
     train = TrainConfig(args.epochs, args.batch_size, args.lr, args.weight_decay, args.patience, 0.1, args.seed)
     rows = []
     for readout, pool in itertools.product(_split_readouts(args.readout), args.pool):
@@ -97,24 +130,8 @@ def classify(args: argparse.Namespace) -> int:
             args.clusters,
         )
         folder = out / f"{readout.replace(',', '+')}__{pool}"
-        bar = tqdm(total=len(folds), desc=f"{readout} / {pool}", unit="fold", disable=args.quiet, leave=False)
-
-        def epoch_bar(fold: int, bar: Any = bar) -> Any:
-            inner = tqdm(total=args.epochs, desc=f"fold {fold}", unit="epoch", disable=args.quiet, leave=False)
-
-            def update(epoch: int, loss: float, validation: float) -> None:
-                inner.n = epoch
-                inner.set_postfix(loss=f"{loss:.3f}", val=f"{validation:.3f}", refresh=True)
-
-            def close() -> None:
-                inner.close()
-                bar.update(1)
-
-            update.close = close  # type: ignore[attr-defined]
-            return update
-
+        epoch_bar = fold_progress(len(folds), args.epochs, args.quiet)(f"{readout} / {pool}")
         results = assess(graphs, folds, model, train, folder, device, fold_progress=epoch_bar, grid=args.select)
-        bar.close()
         accuracies = [r["test_accuracy"] for r in results]
         rows.append(
             {
@@ -196,6 +213,61 @@ def _plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
     plt.close(figure)
 
 
+def cells(args: argparse.Namespace) -> int:
+    """``graphpool cells``: tissue classification from a cell table (or the simulator) with explanations."""
+    import pandas as pd
+
+    from graphpool.cells import Analysis, analyse, read_cells, simulate, tissue_graphs
+
+    out = Path(args.out)
+    _refuse_overwrite(out, args.resume)
+    if args.table is None:
+        source: Any = simulate(args.simulate, args.samples, args.seed)
+        print(f"no --table: simulated {args.samples} tissues following the {args.simulate!r} rule")
+        names = {"x": "x", "y": "y", "cell_type": "cell_type", "sample": "sample", "label": "label"}
+    else:
+        source = args.table
+        names = {"x": args.x, "y": args.y, "cell_type": args.type, "sample": args.sample, "label": args.label}
+    markers = None if args.markers is None else ("all" if args.markers == "all" else args.markers.split(","))
+    table = read_cells(source, **names, markers=markers, group=args.group, cell_id=args.cell_id)
+    if not table.classes:
+        raise SystemExit("graphpool cells: the table needs a --label column")
+    graphs = tissue_graphs(table, args.graph, args.features)
+    samples = table.sample_table
+    groups = samples["group"].tolist() if "group" in samples else None
+    print(
+        f"{len(graphs)} samples, {len(table.frame):,} cells, {len(table.cell_types)} cell types, "
+        f"{sum(g.edge_index.size(1) for g in graphs) // 2:,} edges ({args.graph}); "
+        f"labels {pd.Series(samples['label']).value_counts().sort_index().to_dict()}"
+    )
+    analysis = Analysis(
+        _split_readouts(args.readout),
+        args.pool,
+        args.backbone,
+        args.layers,
+        args.hidden,
+        args.dropout,
+        args.folds,
+        args.repeats,
+        args.plots,
+    )
+    train = TrainConfig(args.epochs, args.batch_size, args.lr, args.weight_decay, args.patience, 0.2, args.seed)
+    progress = fold_progress(args.folds * args.repeats, args.epochs, args.quiet)
+    rows = analyse(table, graphs, out, analysis, train, _device(args.device), groups, progress)
+    grouped = f"grouped by {args.group}" if args.group else "grouped by sample"
+    print(f"\ntest accuracy, {args.repeats} x {args.folds} stratified folds {grouped}")
+    print(f"{'readout':<36}{'pool':<10}{'accuracy':>18}{'sd repeats':>12}{'s / fold':>10}")
+    for row in rows:
+        accuracy = f"{100 * row['mean_accuracy']:.1f} +- {100 * row['std_over_folds']:.1f}"
+        print(
+            f"{row['readout']:<36}{row['pool']:<10}{accuracy:>18}"
+            f"{100 * row['std_over_repeats']:>12.1f}{row['seconds_per_fold']:>10.1f}"
+        )
+    explained = json.loads((out / "explanation.json").read_text())
+    print(f"explained {explained['model']} (exact CAM: {explained['exact']}); everything is in {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="graphpool", description="Graph classification with graphpool's readouts")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -239,6 +311,42 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--out", default="results/classify")
     c.add_argument("--resume", action="store_true", help="continue a run in --out; finished folds are kept")
     c.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    from graphpool.cells import RULES
+
+    e = commands.add_parser("cells", help="tissue classification from a cell table, with per-cell explanations")
+    e.add_argument("--table", default=None, help="CSV/TSV/Parquet of cells; without it, simulated tissues")
+    e.add_argument("--simulate", default="arrangement", choices=RULES, help="the simulator's label rule")
+    e.add_argument("--samples", type=int, default=120, help="simulated tissues")
+    e.add_argument("--x", default="x")
+    e.add_argument("--y", default="y")
+    e.add_argument("--type", default="cell_type", help="the cell-type column")
+    e.add_argument("--sample", default="sample")
+    e.add_argument("--label", default="label", help="one label per sample")
+    e.add_argument("--group", default=None, help="a per-sample column (e.g. donor) that folds never split")
+    e.add_argument("--cell-id", default=None, help="a cell id column, unique within each sample")
+    e.add_argument("--markers", default=None, help="comma-separated marker columns (or 'all') as features")
+    e.add_argument("--graph", default="knn:6", help="knn:K, radius:R, delaunay or delaunay:MAX_LENGTH")
+    e.add_argument("--features", default="auto", choices=["auto", "type", "markers", "both"])
+    e.add_argument("--readout", default="sum,mean,max", help="comma-separated; 'mean+max' concatenates")
+    e.add_argument("--pool", default="none,celltype", type=lambda s: s.split(","), help="none and/or celltype")
+    e.add_argument("--backbone", default="gin", choices=BACKBONES)
+    e.add_argument("--layers", type=int, default=2)
+    e.add_argument("--hidden", type=int, default=32)
+    e.add_argument("--dropout", type=float, default=0.0)
+    e.add_argument("--folds", type=int, default=5)
+    e.add_argument("--repeats", type=int, default=1, help="repeated cross-validation with new shuffles")
+    e.add_argument("--epochs", type=int, default=100)
+    e.add_argument("--patience", type=int, default=20)
+    e.add_argument("--batch-size", type=int, default=8)
+    e.add_argument("--lr", type=float, default=0.005)
+    e.add_argument("--weight-decay", type=float, default=0.0)
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--plots", type=int, default=None, help="tissue maps to draw (default: every sample)")
+    e.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    e.add_argument("--out", default="results/cells")
+    e.add_argument("--resume", action="store_true", help="continue a run in --out; finished folds are kept")
+    e.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
 
@@ -246,11 +354,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "classify":
         args.select = _parse_select(args.select)
+    allowed = POOLS if args.command == "classify" else ("none", "celltype")
     for pool in args.pool:
-        if pool not in POOLS:
-            raise SystemExit(f"--pool: {pool!r} is not one of {POOLS}")
+        if pool not in allowed:
+            raise SystemExit(f"--pool: {pool!r} is not one of {allowed}")
     try:
-        return classify(args)
+        return classify(args) if args.command == "classify" else cells(args)
     except (ValueError, FileNotFoundError) as error:  # bad data or settings: say what, no traceback
         raise SystemExit(f"graphpool {args.command}: {error}") from error
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, train_test_split
 from torch_geometric.loader import DataLoader
 
 from graphpool.distributed import barrier, is_main, sum_across, world
@@ -58,11 +58,51 @@ def stratified_folds(labels: Sequence[int], folds: int, seed: int) -> list[tuple
     return [(train.tolist(), test.tolist()) for train, test in splitter.split(np.zeros(len(labels)), labels)]
 
 
-def inner_split(train: Sequence[int], labels: Sequence[int], fraction: float, seed: int) -> tuple[list[int], list[int]]:
-    """Stratified hold-out of a fold's training indices: ``(fit, validation)``."""
+def inner_split(
+    train: Sequence[int],
+    labels: Sequence[int],
+    fraction: float,
+    seed: int,
+    groups: Sequence[Any] | None = None,
+) -> tuple[list[int], list[int]]:
+    """Stratified hold-out of a fold's training indices: ``(fit, validation)``.
+
+    With ``groups`` (e.g. the donor of every graph) no group is split between fit and
+    validation: one fold of a seeded :class:`~sklearn.model_selection.StratifiedGroupKFold`
+    with ``round(1 / fraction)`` folds is held out.
+    """
     train = np.asarray(train)
-    fit, validation = train_test_split(train, test_size=fraction, stratify=np.asarray(labels)[train], random_state=seed)
-    return sorted(fit.tolist()), sorted(validation.tolist())
+    train_labels = np.asarray(labels)[train]
+    if groups is None:
+        fit, validation = train_test_split(train, test_size=fraction, stratify=train_labels, random_state=seed)
+        return sorted(fit.tolist()), sorted(validation.tolist())
+    splitter = StratifiedGroupKFold(n_splits=max(2, round(1 / fraction)), shuffle=True, random_state=seed)
+    fit, validation = next(splitter.split(train, train_labels, np.asarray(groups)[train]))
+    return sorted(train[fit].tolist()), sorted(train[validation].tolist())
+
+
+def grouped_folds(
+    labels: Sequence[int], groups: Sequence[Any], folds: int, repeats: int, seed: int
+) -> list[tuple[list[int], list[int]]]:
+    """``repeats`` x ``folds`` stratified outer folds that never split a group (seeds ``seed + r``).
+
+    Use it where graphs share a source (several images of one donor): every group lies wholly
+    in the training or the test part of each fold. Repeats give differently shuffled folds.
+    """
+    labels, groups = np.asarray(labels), np.asarray(groups)
+    per_class = [len(set(groups[labels == c])) for c in np.unique(labels)]
+    if folds < 2 or min(per_class) < folds:
+        raise ValueError(
+            f"{folds} grouped folds need at least {max(folds, 2)} groups in every class; "
+            f"the classes have {per_class} groups"
+        )
+    if repeats < 1:
+        raise ValueError(f"'repeats' must be >= 1, got {repeats}")
+    result = []
+    for repeat in range(repeats):
+        splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed + repeat)
+        result += [(a.tolist(), b.tolist()) for a, b in splitter.split(np.zeros(len(labels)), labels, groups)]
+    return result
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -222,6 +262,8 @@ def assess(
     device: torch.device,
     fold_progress: Callable[[int], Callable[[int, float, float], None] | None] | None = None,
     grid: dict[str, Sequence[Any]] | None = None,
+    groups: Sequence[Any] | None = None,
+    keep_models: bool = False,
 ) -> list[dict[str, Any]]:
     """Run every outer fold (skipping folds already finished in ``out``); returns one result per fold.
 
@@ -230,7 +272,9 @@ def assess(
     result holds its test accuracy, the ``selected`` settings and every candidate's validation
     accuracy. ``out`` receives ``splits.json`` (the outer folds and inner hold-outs),
     ``config.json``, ``fold-K.json`` per finished fold, and ``fold-K-J.pt`` checkpoints of
-    candidate J of the fold in progress (removed once the fold is done).
+    candidate J of the fold in progress (removed once the fold is done; with ``keep_models`` the
+    selected weights stay as ``model-K.pt``). ``groups`` keeps each group (e.g. a donor) wholly
+    in fit or validation of the inner hold-out.
     """
     labels = [int(g.y) for g in graphs]
     options = candidates(model_config, train_config, grid)
@@ -238,7 +282,7 @@ def assess(
     splits = [
         {"fit": fit, "validation": validation, "test": sorted(int(i) for i in test)}
         for train, test in folds
-        for fit, validation in [inner_split(train, labels, train_config.validation_fraction, train_config.seed)]
+        for fit, validation in [inner_split(train, labels, train_config.validation_fraction, train_config.seed, groups)]
     ]
     if splits_path.exists():
         if json.loads(splits_path.read_text()) != splits:
@@ -274,6 +318,9 @@ def assess(
         }
         barrier()  # every rank has read the checkpoints
         if is_main():
+            if keep_models:
+                winner = torch.load(out / f"fold-{number}-{best + 1}.pt", weights_only=False)["state"]["best_model"]
+                atomic_write(out / f"model-{number}.pt", lambda p, w=winner: torch.save(w, p))
             atomic_json(done, result)
             for index in range(1, len(options) + 1):
                 (out / f"fold-{number}-{index}.pt").unlink(missing_ok=True)

@@ -17,6 +17,7 @@ from graphpool.cluster.select import (
     greedy_matching,
 )
 from graphpool.cluster.soft import SoftAssignment
+from graphpool.cluster.typed import TypePool
 
 __all__ = [
     "BatchKMeansSelect",
@@ -37,4 +38,5 @@ __all__ = [
     "MinCutSelect",
     "SoftAssignment",
     "SoftSelection",
+    "TypePool",
 ]

@@ -5,8 +5,9 @@ r"""Graph classifiers: a message-passing backbone, any readout or hierarchical p
     z = \mathrm{MLP}\big(\rho(\mathrm{JK}(h^{(1)}, \dots, h^{(L)}))\big)
 
 with JK the jumping-knowledge combination of the layers (``"last"``, ``"cat"`` or ``"max"``)
-(with ``layers=0`` there is no message passing: :math:`z = \mathrm{MLP}(\rho(x))`, the
-structure-agnostic baseline of Errica et al.)
+(structure-agnostic baselines: ``backbone="mlp"`` applies the same node-wise MLPs without
+any edges, :math:`z = \mathrm{MLP}(\rho(\mathrm{MLP}(x)))` as in Errica et al.'s baseline
+(DeepSets); ``layers=0`` pools the input features themselves, :math:`z = \mathrm{MLP}(\rho(x))`.)
 and :math:`\rho` a readout of :mod:`graphpool.readout` or a
 :class:`~graphpool.cluster.HierarchicalPool`. Built from a small :class:`ModelConfig`, so the
 command line can name every part.
@@ -21,11 +22,11 @@ from torch import Tensor, nn
 from torch_geometric.data import Batch
 from torch_geometric.nn import GATConv, GCNConv, GINConv, SAGEConv
 
-from graphpool.cluster import DiffPoolSelect, DMoNSelect, GraclusSelect, HierarchicalPool, MinCutSelect
+from graphpool.cluster import DiffPoolSelect, DMoNSelect, GraclusSelect, HierarchicalPool, MinCutSelect, TypePool
 from graphpool.readout import resolve
 
-BACKBONES = ("gin", "gcn", "sage", "gat")
-POOLS = ("none", "graclus", "diffpool", "mincut", "dmon")
+BACKBONES = ("gin", "gcn", "sage", "gat", "mlp")
+POOLS = ("none", "graclus", "diffpool", "mincut", "dmon", "celltype")
 JUMPING_KNOWLEDGE = ("last", "cat", "max")
 
 
@@ -42,7 +43,7 @@ class ModelConfig:
     jumping_knowledge: str = "last"
     readout: str = "sum"
     pool: str = "none"
-    clusters: int = 16  # K of learnable pools
+    clusters: int = 16  # K of learnable pools; the number of cell types T of pool "celltype"
     head_layers: int = 2
 
     def __post_init__(self) -> None:
@@ -74,15 +75,26 @@ class ModelOutput:
     node_embeddings: Tensor | None = None
 
 
+class NodeMLP(nn.Module):
+    """A layer that ignores the edges: the node-wise MLP of a structure-agnostic (DeepSets) baseline."""
+
+    def __init__(self, mlp: nn.Module) -> None:
+        super().__init__()
+        self.mlp = mlp
+
+    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
+        return self.mlp(x)
+
+
 def _conv(kind: str, in_channels: int, out_channels: int) -> nn.Module:
-    if kind == "gin":
+    if kind in ("gin", "mlp"):
         mlp = nn.Sequential(
             nn.Linear(in_channels, out_channels),
             nn.BatchNorm1d(out_channels),
             nn.ReLU(),
             nn.Linear(out_channels, out_channels),
         )
-        return GINConv(mlp, train_eps=True)
+        return GINConv(mlp, train_eps=True) if kind == "gin" else NodeMLP(mlp)
     if kind == "gcn":
         return GCNConv(in_channels, out_channels)
     if kind == "sage":
@@ -115,6 +127,8 @@ class GraphClassifier(nn.Module):
         c = self.config
         if c.pool == "none":
             return resolve(c.readout, in_channels=width)
+        if c.pool == "celltype":
+            return TypePool(c.clusters, resolve(c.readout, in_channels=width))
         selector = {
             "graclus": lambda: GraclusSelect(),
             "diffpool": lambda: DiffPoolSelect(width, c.clusters),
@@ -142,9 +156,16 @@ class GraphClassifier(nn.Module):
         return h
 
     def forward(self, data: Batch) -> ModelOutput:
-        h = self.embed(data)
+        return self.classify(self.embed(data), data)
+
+    def classify(self, h: Tensor, data: Batch) -> ModelOutput:
+        """Pool node embeddings ``h [N, F]`` (from :meth:`embed`) per graph of ``data`` and apply the head."""
         num_graphs = int(data.num_graphs) if hasattr(data, "num_graphs") else 1
         batch = data.batch if getattr(data, "batch", None) is not None else torch.zeros_like(h[:, 0], dtype=torch.long)
+        if isinstance(self.pool, TypePool):
+            if data.get("cell_type") is None:
+                raise ValueError("pool 'celltype' needs the type of every node as data.cell_type")
+            return ModelOutput(self.head(self.pool(h, batch, num_graphs, labels=data.cell_type)), {}, h)
         if isinstance(self.pool, HierarchicalPool):
             result = self.pool(h, data.edge_index, batch, num_graphs)
             return ModelOutput(self.head(result.out), result.aux_loss, h)

@@ -74,7 +74,7 @@ def test_config_errors_and_round_trip() -> None:
 
 
 def test_zero_layers_is_structure_agnostic() -> None:
-    """layers=0: readout of the input features + MLP head; edges change nothing."""
+    """layers=0 (readout of the input features + head) and backbone "mlp": edges change nothing."""
     torch.manual_seed(0)
     model = GraphClassifier(ModelConfig(NUM_ATOM_FEATURES, 2, layers=0, hidden=16, readout="sum")).eval()
     data = _batch()
@@ -84,5 +84,7 @@ def test_zero_layers_is_structure_agnostic() -> None:
     assert not list(model.convs)
     expected = model.head(torch.zeros(data.num_graphs, NUM_ATOM_FEATURES).index_add_(0, data.batch, data.x.float()))
     torch.testing.assert_close(model(data).logits, expected)
+    deepsets = GraphClassifier(ModelConfig(NUM_ATOM_FEATURES, 2, backbone="mlp", layers=2, hidden=16)).eval()
+    torch.testing.assert_close(deepsets(rewired).logits, deepsets(data).logits)
     with pytest.raises(ValueError, match="'layers' must be >= 0"):
         ModelConfig(NUM_ATOM_FEATURES, 2, layers=-1)

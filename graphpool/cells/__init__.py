@@ -1,0 +1,33 @@
+"""Cell-interaction graphs: from a table of cells to an explained tissue classification.
+
+- :func:`read_cells`: CSV/TSV/Parquet/DataFrame/AnnData -> a checked :class:`CellTable`;
+- :func:`tissue_graphs` / :func:`neighbour_edges`: one kNN, radius or Delaunay graph per sample;
+- :func:`to_networkx` / :func:`from_networkx`: the same graphs for networkx analyses;
+- :func:`simulate`: tissues whose labels follow a known rule (count, proportion, presence, arrangement);
+- :func:`cell_scores`: per-cell Class Activation Map scores; :func:`analyse`: the whole workflow.
+"""
+
+from graphpool.cells.exchange import from_networkx, to_networkx
+from graphpool.cells.explain import CellScores, cell_scores
+from graphpool.cells.graph import neighbour_edges, parse_graph, tissue_graphs
+from graphpool.cells.simulate import RULES, simulate
+from graphpool.cells.table import CellTable, read_cells
+from graphpool.cells.workflow import Analysis, analyse, proportion_baseline, proportions
+
+__all__ = [
+    "RULES",
+    "Analysis",
+    "CellScores",
+    "CellTable",
+    "analyse",
+    "cell_scores",
+    "from_networkx",
+    "neighbour_edges",
+    "parse_graph",
+    "proportion_baseline",
+    "proportions",
+    "read_cells",
+    "simulate",
+    "tissue_graphs",
+    "to_networkx",
+]

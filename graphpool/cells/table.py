@@ -1,0 +1,187 @@
+"""Cell tables: one row per cell with a position, a cell type and/or markers, a sample and its label.
+
+:func:`read_cells` reads a CSV/TSV/Parquet file, a pandas DataFrame or an AnnData object and
+checks it: every problem is reported with the column, the sample and the rows (0-based
+positions among the data rows, header excluded) that cause it, and nothing is dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+_SHOWN = 10  # rows listed in an error message
+
+
+@dataclass(frozen=True)
+class CellTable:
+    """A checked cell table.
+
+    Attributes:
+        frame: the cells, one row each, with columns renamed to ``x``, ``y``, ``sample`` and,
+            where given, ``cell_type``, ``label``, ``group``, ``cell_id`` (markers keep their names).
+        cell_types: the sorted type names (index ``i`` is one-hot position ``i``); empty without types.
+        markers: the marker columns (numeric), possibly empty.
+        samples: sample names in order of first appearance.
+        classes: the sorted label values (empty without labels).
+    """
+
+    frame: pd.DataFrame
+    cell_types: list[str]
+    markers: list[str]
+    samples: list[str]
+    classes: list[Any]
+
+    @property
+    def sample_table(self) -> pd.DataFrame:
+        """One row per sample: ``sample``, ``cells`` and (where given) ``label`` and ``group``."""
+        columns = [c for c in ("label", "group") if c in self.frame]
+        grouped = self.frame.groupby("sample", sort=False)
+        table = grouped.size().rename("cells").to_frame()
+        for column in columns:
+            table[column] = grouped[column].first()
+        return table.reset_index()
+
+
+def _rows(mask: np.ndarray | pd.Series) -> str:
+    rows = np.flatnonzero(np.asarray(mask))
+    shown = ", ".join(str(r) for r in rows[:_SHOWN])
+    return f"rows {shown}" + (f" (and {rows.size - _SHOWN} more)" if rows.size > _SHOWN else "")
+
+
+def _read(source: Any) -> pd.DataFrame:
+    if isinstance(source, pd.DataFrame):
+        return source.reset_index(drop=True)
+    path = Path(source)
+    if not path.is_file():
+        raise FileNotFoundError(f"cell table {str(path)!r} does not exist")
+    suffixes = "".join(path.suffixes[-2:]).lower()
+    if suffixes.endswith(".parquet") or suffixes.endswith(".pq"):
+        try:
+            return pd.read_parquet(path)
+        except ImportError as error:
+            raise ImportError(f"reading {path.name} needs pyarrow: pip install pyarrow ({error})") from error
+    separator = "\t" if any(suffixes.endswith(s) for s in (".tsv", ".tsv.gz", ".tab")) else ","
+    return pd.read_csv(path, sep=separator)
+
+
+def _from_anndata(adata: Any, spatial_key: str, markers: Sequence[str] | str | None) -> tuple[pd.DataFrame, list[str]]:
+    """``obs`` plus the ``obsm[spatial_key]`` coordinates as ``x``/``y`` (and markers from ``X``)."""
+    if spatial_key not in adata.obsm:
+        raise ValueError(f"AnnData has no obsm[{spatial_key!r}] (it has {list(adata.obsm.keys())})")
+    coordinates = np.asarray(adata.obsm[spatial_key])
+    if coordinates.ndim != 2 or coordinates.shape[1] < 2:
+        raise ValueError(f"obsm[{spatial_key!r}] must be [cells, 2], got shape {coordinates.shape}")
+    frame = adata.obs.reset_index(drop=True).copy()
+    frame["x"], frame["y"] = coordinates[:, 0], coordinates[:, 1]
+    names: list[str] = []
+    if markers is not None:
+        names = list(adata.var_names) if markers == "all" else list(markers)
+        missing = [m for m in names if m not in adata.var_names]
+        if missing:
+            raise ValueError(f"markers {missing} are not among the AnnData var_names")
+        columns = [list(adata.var_names).index(m) for m in names]
+        values = adata.X[:, columns]
+        values = values.toarray() if hasattr(values, "toarray") else np.asarray(values)
+        for name, column in zip(names, values.T, strict=True):
+            frame[name] = column
+    return frame, names
+
+
+def read_cells(
+    source: Any,
+    *,
+    x: str = "x",
+    y: str = "y",
+    cell_type: str | None = "cell_type",
+    sample: str = "sample",
+    label: str | None = "label",
+    markers: Sequence[str] | str | None = None,
+    group: str | None = None,
+    cell_id: str | None = None,
+    spatial_key: str = "spatial",
+) -> CellTable:
+    """Read and check a cell table.
+
+    Args:
+        source: a path (``.csv``, ``.tsv``, ``.parquet``), a pandas DataFrame, or an AnnData
+            object (coordinates from ``obsm[spatial_key]``, the other columns from ``obs``,
+            markers from ``X``).
+        x, y: coordinate columns (ignored for AnnData).
+        cell_type: the cell-type column, or ``None`` for marker-only tables.
+        sample: the tissue-sample column; one graph per sample.
+        label: the per-sample label column (every cell of a sample must agree), or ``None``.
+        markers: numeric marker columns used as node features (``"all"`` for every AnnData var).
+        group: a per-sample grouping column (e.g. donor or patient) for grouped cross-validation.
+        cell_id: a cell identifier column, unique within each sample.
+
+    Raises:
+        ValueError: naming the column, sample and rows of every problem found: missing
+            columns, non-numeric or missing coordinates and markers, missing types, samples
+            or labels, duplicated cell ids, samples whose cells disagree on their label or group.
+    """
+    marker_names: list[str] = []
+    if hasattr(source, "obsm") and hasattr(source, "obs"):
+        frame, marker_names = _from_anndata(source, spatial_key, markers)
+        x, y = "x", "y"
+    else:
+        frame = _read(source)
+        if markers is not None:
+            marker_names = [c for c in frame.columns if c not in (x, y, cell_type, sample, label, group, cell_id)]
+            marker_names = marker_names if markers == "all" else list(markers)
+    wanted = {"x": x, "y": y, "sample": sample, "cell_type": cell_type, "label": label, "group": group}
+    wanted["cell_id"] = cell_id
+    wanted = {role: column for role, column in wanted.items() if column is not None}
+    missing = [c for c in [*wanted.values(), *marker_names] if c not in frame.columns]
+    if missing:
+        raise ValueError(f"column(s) {missing} not in the cell table; it has {list(frame.columns)}")
+    if cell_type is None and not marker_names:
+        raise ValueError("give 'cell_type' or 'markers' (or both): the cells need features")
+    if len(frame) == 0:
+        raise ValueError("the cell table has no rows")
+    out = pd.DataFrame({role: frame[column].to_numpy() for role, column in wanted.items()})
+    for name in marker_names:
+        out[name] = frame[name].to_numpy()
+    for role in ("x", "y", *marker_names):
+        column = wanted.get(role, role)
+        values = pd.to_numeric(out[role], errors="coerce")
+        bad = values.isna() & out[role].notna()
+        if bad.any():
+            examples = ", ".join(repr(v) for v in out[role][bad].head(3))
+            raise ValueError(f"column {column!r} must be numeric; {_rows(bad)} hold {examples}")
+        out[role] = values.astype(np.float64)
+    for role, column in [*wanted.items(), *((m, m) for m in marker_names)]:
+        empty = out[role].isna()
+        if empty.any():
+            raise ValueError(f"column {column!r} has missing values (NaN or empty) in {_rows(empty)}")
+    out["sample"] = out["sample"].astype(str)
+    if "cell_type" in out:
+        out["cell_type"] = out["cell_type"].astype(str)
+    if "cell_id" in out:
+        duplicated = out.duplicated(["sample", "cell_id"], keep=False)
+        if duplicated.any():
+            first = out.loc[duplicated, "sample"].iloc[0]
+            raise ValueError(
+                f"column {cell_id!r} repeats cell ids within a sample (e.g. {first!r}): {_rows(duplicated)}"
+            )
+    for role in ("label", "group"):
+        if role not in out:
+            continue
+        counts = out.groupby("sample", sort=False)[role].nunique()
+        mixed = counts[counts > 1]
+        if len(mixed):
+            name = mixed.index[0]
+            values = sorted(out.loc[out["sample"] == name, role].unique().tolist(), key=str)
+            rows = _rows((out["sample"] == name) & (out[role] != out.loc[out["sample"] == name, role].iloc[0]))
+            raise ValueError(
+                f"column {wanted[role]!r} must hold one value per sample, but {len(mixed)} sample(s) disagree: "
+                f"sample {name!r} has {values} ({rows} differ from its first cell)"
+            )
+    types = sorted(out["cell_type"].unique().tolist()) if "cell_type" in out else []
+    classes = sorted(out["label"].unique().tolist()) if "label" in out else []
+    return CellTable(out, types, marker_names, list(pd.unique(out["sample"])), classes)
