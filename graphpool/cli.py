@@ -15,8 +15,8 @@ import itertools
 import json
 import statistics
 import sys
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
