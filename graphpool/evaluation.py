@@ -69,15 +69,19 @@ def inner_split(
 
     With ``groups`` (e.g. the donor of every graph) no group is split between fit and
     validation: one fold of a seeded :class:`~sklearn.model_selection.StratifiedGroupKFold`
-    with ``round(1 / fraction)`` folds is held out.
+    with ``round(1 / fraction)`` folds (fewer where a class has fewer groups) is held out.
     """
     train = np.asarray(train)
     train_labels = np.asarray(labels)[train]
     if groups is None:
         fit, validation = train_test_split(train, test_size=fraction, stratify=train_labels, random_state=seed)
         return sorted(fit.tolist()), sorted(validation.tolist())
-    splitter = StratifiedGroupKFold(n_splits=max(2, round(1 / fraction)), shuffle=True, random_state=seed)
-    fit, validation = next(splitter.split(train, train_labels, np.asarray(groups)[train]))
+    train_groups = np.asarray(groups)[train]
+    fewest = min(len(set(train_groups[train_labels == c])) for c in np.unique(train_labels))
+    if fewest < 2:
+        raise ValueError("a grouped hold-out needs at least 2 groups of every class in each training part")
+    splitter = StratifiedGroupKFold(n_splits=min(max(2, round(1 / fraction)), fewest), shuffle=True, random_state=seed)
+    fit, validation = next(splitter.split(train, train_labels, train_groups))
     return sorted(train[fit].tolist()), sorted(train[validation].tolist())
 
 

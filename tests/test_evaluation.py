@@ -56,3 +56,21 @@ def test_candidates_are_the_grid_product_split_into_model_and_train_settings() -
         candidates(ModelConfig(4, 2), TrainConfig(), {"seed": [0, 1]})
     with pytest.raises(ValueError, match="'hidden' must be >= 1"):
         candidates(ModelConfig(4, 2), TrainConfig(), {"hidden": [0]})
+
+
+def test_grouped_folds_never_split_a_group_and_repeat_with_new_shuffles() -> None:
+    from graphpool.evaluation import grouped_folds
+
+    labels = [0, 1] * 20
+    groups = [i // 4 for i in range(40)]  # ten groups of four graphs, both classes in each
+    folds = grouped_folds(labels, groups, 5, repeats=2, seed=0)
+    assert len(folds) == 10
+    for train, test in folds:
+        assert not {groups[i] for i in train} & {groups[i] for i in test}
+    for repeat in (folds[:5], folds[5:]):
+        assert sorted(i for _, test in repeat for i in test) == list(range(40))
+    assert folds[:5] != folds[5:]
+    fit, validation = inner_split(folds[0][0], labels, 0.25, seed=0, groups=groups)
+    assert not {groups[i] for i in fit} & {groups[i] for i in validation}
+    with pytest.raises(ValueError, match="need at least 20 groups in every class"):
+        grouped_folds(labels, groups, 20, repeats=1, seed=0)

@@ -1,0 +1,97 @@
+"""`graphpool cells`: the simulator default end to end, resume, and a bad table."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from graphpool.cli import main
+
+QUICK = [
+    "--samples",
+    "24",
+    "--folds",
+    "3",
+    "--epochs",
+    "4",
+    "--patience",
+    "4",
+    "--hidden",
+    "8",
+    "--quiet",
+    "--plots",
+    "2",
+]
+
+
+def test_simulated_run_writes_everything_and_resumes(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "cells"
+    assert main(["cells", "--simulate", "presence", "--readout", "sum,max", "--out", str(out), *QUICK]) == 0
+    printed = capsys.readouterr().out
+    assert "proportions (logistic regression)" in printed and "3 stratified folds grouped by sample" in printed
+    rows = json.loads((out / "results.json").read_text())["rows"]
+    assert [(r["readout"], r["pool"]) for r in rows] == [
+        ("sum", "none"),
+        ("sum", "celltype"),
+        ("max", "none"),
+        ("max", "celltype"),
+        ("proportions (logistic regression)", "-"),
+    ]
+    cells = pd.read_csv(out / "cell_scores.csv")
+    samples = pd.read_csv(out / "sample_predictions.csv")
+    assert len(samples) == 24 and samples["sample"].is_unique  # every sample explained once, out of fold
+    assert set(cells["sample"]) == set(samples["sample"])
+    assert {"score_0", "score_1", "evidence", "cell_type", "x", "y"} <= set(cells.columns)
+    importance = pd.read_csv(out / "cell_type_importance.csv")
+    assert set(importance["cell_type"]) == {"tumour", "stroma", "immune", "rare"}
+    assert len(list((out / "maps").glob("*.png"))) == 2 and (out / "cell_type_importance.png").exists()
+    assert json.loads((out / "explanation.json").read_text())["exact"] is True
+    # the folds never split a sample, and the test parts of each combination are the same
+    splits = json.loads((out / "sum__none" / "splits.json").read_text())
+    assert splits == json.loads((out / "max__celltype" / "splits.json").read_text())
+    first = (out / "sum__none" / "fold-1.json").read_text()
+    with pytest.raises(SystemExit, match="pass --resume"):
+        main(["cells", "--simulate", "presence", "--readout", "sum,max", "--out", str(out), *QUICK])
+    assert main(["cells", "--simulate", "presence", "--readout", "sum,max", "--out", str(out), "--resume", *QUICK]) == 0
+    assert (out / "sum__none" / "fold-1.json").read_text() == first
+
+
+def test_grouped_by_donor_and_bad_tables(tmp_path: Path) -> None:
+    from graphpool.cells import simulate
+
+    frame = simulate("count", samples=16, seed=0)
+    frame["donor"] = frame["sample"].str[-4:].astype(int) // 2  # two samples per donor
+    table = tmp_path / "cells.csv"
+    frame.to_csv(table, index=False)
+    out = tmp_path / "grouped"
+    assert (
+        main(
+            [
+                "cells",
+                "--table",
+                str(table),
+                "--group",
+                "donor",
+                "--folds",
+                "2",
+                "--out",
+                str(out),
+                "--readout",
+                "mean",
+                "--pool",
+                "none",
+                *QUICK[4:],
+            ]
+        )
+        == 0
+    )
+    splits = json.loads((out / "mean__none" / "splits.json").read_text())
+    donor = frame.groupby("sample")["donor"].first().to_numpy()
+    for split in splits:
+        assert not set(donor[split["test"]]) & set(donor[split["fit"] + split["validation"]])
+        assert not set(donor[split["fit"]]) & set(donor[split["validation"]])
+    with pytest.raises(SystemExit, match=r"column\(s\) \['celltype'\] not in the cell table"):
+        main(["cells", "--table", str(table), "--type", "celltype", "--out", str(tmp_path / "bad")])
+    with pytest.raises(SystemExit, match="--pool: 'diffpool' is not one of"):
+        main(["cells", "--pool", "diffpool", "--out", str(tmp_path / "bad2")])

@@ -1,0 +1,36 @@
+"""networkx export and import keep the graph and its attributes."""
+
+import networkx as nx
+import torch
+
+from graphpool.cells import from_networkx, read_cells, simulate, tissue_graphs, to_networkx
+from graphpool.cells.graph import neighbour_edges
+
+
+def test_round_trip_and_networkx_sees_the_same_graph() -> None:
+    table = read_cells(simulate("count", samples=2, seed=0))
+    graph = tissue_graphs(table, "knn:5", edge_weight="distance")[0]
+    exported = to_networkx(graph, table.cell_types)
+    assert exported.number_of_nodes() == graph.num_nodes and exported.number_of_edges() == graph.edge_index.size(1) // 2
+    assert exported.graph["sample"] == graph.sample
+    node = exported.nodes[7]
+    assert node["cell_type"] == table.cell_types[int(graph.cell_type[7])] and node["pos"] == tuple(
+        graph.pos[7].tolist()
+    )
+    degrees = torch.bincount(graph.edge_index[0], minlength=graph.num_nodes)
+    assert [d for _, d in sorted(exported.degree())] == degrees.tolist()
+    back = from_networkx(exported, table.cell_types)
+    for name in ("x", "pos", "row", "cell_type", "edge_index", "y"):
+        assert torch.equal(back[name], graph[name]), name
+    torch.testing.assert_close(back.edge_weight, graph.edge_weight)
+    assert back.sample == graph.sample
+
+
+def test_a_networkx_analysis_on_the_cell_graph() -> None:
+    """Connected components of a radius graph: two separate clusters of cells."""
+    points = [[0, 0], [1, 0], [0, 1], [50, 50], [51, 50]]
+    edge_index, _ = neighbour_edges(points, "radius:2")
+    from torch_geometric.data import Data
+
+    graph = to_networkx(Data(x=torch.eye(5), pos=torch.tensor(points, dtype=torch.float), edge_index=edge_index))
+    assert sorted(map(sorted, nx.connected_components(graph))) == [[0, 1, 2], [3, 4]]

@@ -1,0 +1,60 @@
+"""Cell scores: they add up to the logits exactly for homogeneous readouts, and say when they do not."""
+
+import pytest
+import torch
+from torch_geometric.data import Batch
+
+from graphpool.cells import cell_scores, read_cells, simulate, tissue_graphs
+from graphpool.grid import node_class_scores
+from graphpool.models import GraphClassifier, ModelConfig
+
+
+@pytest.fixture(scope="module")
+def batch() -> Batch:
+    table = read_cells(simulate("presence", samples=6, seed=0))
+    return Batch.from_data_list(tissue_graphs(table, "knn:5"))
+
+
+def _model(batch: Batch, **settings) -> GraphClassifier:
+    torch.manual_seed(0)
+    config = {"layers": 2, "hidden": 8, "head_layers": 1, "clusters": 4, **settings}
+    model = GraphClassifier(ModelConfig(batch.x.size(1), 3, **config))
+    for module in model.modules():  # non-trivial batch-norm statistics
+        if isinstance(module, torch.nn.BatchNorm1d):
+            module.running_mean.uniform_(-1, 1)
+            module.running_var.uniform_(0.5, 2)
+    return model
+
+
+@pytest.mark.parametrize(
+    ("readout", "pool"),
+    [
+        ("sum", "none"),
+        ("mean", "none"),
+        ("max", "none"),
+        ("median", "none"),
+        ("std", "none"),
+        ("mean", "celltype"),
+        ("max", "celltype"),
+    ],
+)
+def test_scores_add_up_to_the_logits(batch: Batch, readout: str, pool: str) -> None:
+    model = _model(batch, readout=readout, pool=pool)
+    result = cell_scores(model, batch)
+    assert result.exact
+    totals = torch.zeros(batch.num_graphs, 3).index_add_(0, batch.batch, result.scores)
+    torch.testing.assert_close(totals, result.logits - model.head[-1].bias.detach(), rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(result.logits, model(batch).logits)
+
+
+def test_mean_readout_scores_are_the_graph_cam(batch: Batch) -> None:
+    model = _model(batch, readout="mean", layers=0)
+    scores = cell_scores(model, batch).scores
+    sizes = torch.bincount(batch.batch).float()[batch.batch]
+    expected = node_class_scores(batch.x, model.head[-1].weight.detach()) / sizes[:, None]
+    torch.testing.assert_close(scores, expected)
+
+
+def test_inexact_cases_are_reported(batch: Batch) -> None:
+    assert not cell_scores(_model(batch, readout="softmax"), batch).exact
+    assert not cell_scores(_model(batch, readout="mean", head_layers=2), batch).exact

@@ -1,0 +1,92 @@
+"""Cell tables: every format reads the same, and every kind of bad input is named."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from graphpool.cells import read_cells
+
+
+def _frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "sample_id": ["a", "a", "a", "b", "b"],
+            "cell": [0, 1, 2, 0, 1],
+            "px": [0.0, 1.0, 2.0, 0.0, 5.0],
+            "py": [0.0, 0.0, 1.0, 3.0, 3.0],
+            "kind": ["T", "B", "T", "B", "B"],
+            "outcome": [1, 1, 1, 0, 0],
+            "donor": ["d1", "d1", "d1", "d2", "d2"],
+            "CD8": [0.5, 1.0, 0.0, 2.0, 3.0],
+        }
+    )
+
+
+NAMES = {"x": "px", "y": "py", "cell_type": "kind", "sample": "sample_id", "label": "outcome"}
+
+
+def test_reads_and_describes_a_table() -> None:
+    table = read_cells(_frame(), **NAMES, group="donor", cell_id="cell", markers=["CD8"])
+    assert table.cell_types == ["B", "T"] and table.samples == ["a", "b"] and table.classes == [0, 1]
+    assert table.markers == ["CD8"]
+    assert table.sample_table.to_dict("list") == {
+        "sample": ["a", "b"],
+        "cells": [3, 2],
+        "label": [1, 0],
+        "group": ["d1", "d2"],
+    }
+    assert table.frame["x"].dtype == np.float64
+
+
+def test_csv_tsv_parquet_and_anndata_read_the_same(tmp_path: Path) -> None:
+    frame = _frame()
+    frame.to_csv(tmp_path / "cells.csv", index=False)
+    frame.to_csv(tmp_path / "cells.tsv", sep="\t", index=False)
+    frame.to_parquet(tmp_path / "cells.parquet")
+    reference = read_cells(frame, **NAMES, markers=["CD8"]).frame
+    for name in ("cells.csv", "cells.tsv", "cells.parquet"):
+        pd.testing.assert_frame_equal(read_cells(tmp_path / name, **NAMES, markers=["CD8"]).frame, reference)
+    anndata = pytest.importorskip("anndata")
+    adata = anndata.AnnData(
+        X=frame[["CD8"]].to_numpy(),
+        obs=frame[["sample_id", "kind", "outcome"]].set_index(pd.Index([str(i) for i in range(5)])),
+        obsm={"spatial": frame[["px", "py"]].to_numpy()},
+    )
+    adata.var_names = ["CD8"]
+    from_adata = read_cells(adata, cell_type="kind", sample="sample_id", label="outcome", markers=["CD8"]).frame
+    pd.testing.assert_frame_equal(from_adata[reference.columns], reference)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda f: f.drop(columns="kind"), r"column\(s\) \['kind'\] not in the cell table"),
+        (lambda f: f.assign(px=["0", "1", "x", "3", "4"]), r"column 'px' must be numeric; rows 2 hold 'x'"),
+        (lambda f: f.assign(py=[0.0, np.nan, 1.0, 2.0, np.nan]), r"column 'py' has missing values .* rows 1, 4"),
+        (lambda f: f.assign(kind=["T", None, "T", "B", "B"]), r"column 'kind' has missing values .* rows 1"),
+        (
+            lambda f: f.assign(cell=[0, 1, 1, 0, 1]),
+            r"column 'cell' repeats cell ids within a sample \(e.g. 'a'\): rows 1, 2",
+        ),
+        (
+            lambda f: f.assign(outcome=[1, 0, 1, 0, 0]),
+            r"column 'outcome' must hold one value per sample.*'a' has \[0, 1\]",
+        ),
+        (lambda f: f.assign(donor=["d1", "d1", "d1", "d2", "d3"]), r"column 'donor' must hold one value per sample"),
+        (lambda f: f.iloc[:0], "the cell table has no rows"),
+    ],
+)
+def test_bad_tables_name_the_column_and_rows(change, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        read_cells(change(_frame()), **NAMES, group="donor", cell_id="cell")
+
+
+def test_missing_file_and_missing_features(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        read_cells(tmp_path / "nope.csv")
+    with pytest.raises(ValueError, match="give 'cell_type' or 'markers'"):
+        read_cells(_frame(), **{**NAMES, "cell_type": None})
+    with pytest.raises(ValueError, match=r"column\(s\) \['CD4'\] not in the cell table"):
+        read_cells(_frame(), **NAMES, markers=["CD4"])
