@@ -1,7 +1,7 @@
 """Benchmark hierarchical cluster pooling at tissue scale, and sparse vs dense soft pooling.
 
 Part 1: a synthetic tissue of N cells (default 1,000,000) at uniform random positions, 20
-cell types in spatial patches, a symmetric k=6 nearest-neighbour graph (scikit-learn) and
+cell types in spatial patches, a symmetric k=6 nearest-neighbour graph (graphpool.cells.neighbour_edges) and
 32 features per cell. Timed: the global mean readout (the reference), given-assignment
 pooling by cell type (reduce, and reduce + connect), one Graclus level, and learnable soft
 assignment with K=64 (DiffPool and MinCut, forward + backward). Each runs in its own
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -28,36 +27,14 @@ import time
 from pathlib import Path
 
 import torch
+from _measure import peak_mb, start_measuring
 
 NUM_TYPES, FEATURES, NEIGHBOURS, SOFT_K = 20, 32, 6, 64
 REPEATS = {"global_mean": 9, "given_reduce": 9}
 
 
-def _status_mb(field: str) -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def start_measuring() -> float:
-    """Reset the process's peak RSS (Linux: clear_refs 5) and return the current RSS in MB."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:  # not Linux or not permitted: the peak then covers the whole process
-        pass
-    return _status_mb("VmRSS")
-
-
-def peak_mb() -> float:
-    """Peak RSS since :func:`start_measuring` (VmHWM), in MB."""
-    peak = _status_mb("VmHWM")
-    return peak if peak == peak else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def build_tissue(cells: int, seed: int = 0) -> dict[str, torch.Tensor]:
-    from sklearn.neighbors import NearestNeighbors
-    from torch_geometric.utils import to_undirected
+    from graphpool.cells import neighbour_edges
 
     g = torch.Generator().manual_seed(seed)
     side = (cells / 1000) ** 0.5 * 100  # ~1000 cells per 100 x 100 patch
@@ -70,12 +47,8 @@ def build_tissue(cells: int, seed: int = 0) -> dict[str, torch.Tensor]:
         torch.randint(0, NUM_TYPES, (cells,), generator=g),
     )
     t0 = time.perf_counter()
-    neighbours = NearestNeighbors(n_neighbors=NEIGHBOURS + 1).fit(pos.numpy())
-    _, index = neighbours.kneighbors(pos.numpy())
+    edge_index, _ = neighbour_edges(pos.numpy(), f"knn:{NEIGHBOURS}")
     knn_s = time.perf_counter() - t0
-    src = torch.arange(cells).repeat_interleave(NEIGHBOURS)
-    dst = torch.from_numpy(index[:, 1:]).reshape(-1)
-    edge_index = to_undirected(torch.stack([src, dst]), num_nodes=cells)
     x = torch.randn(cells, FEATURES, generator=g)
     return {"x": x, "pos": pos.float(), "types": types, "edge_index": edge_index, "knn_s": torch.tensor(knn_s)}
 
@@ -144,20 +117,17 @@ def dense_comparison(nodes: int = 5000, k: int = 16) -> list[dict[str, float | s
 
 
 def run_dense_part(spec: str) -> dict[str, float]:
-    from sklearn.neighbors import NearestNeighbors
     from torch_geometric.nn import dense_diff_pool, dense_mincut_pool
-    from torch_geometric.utils import to_dense_adj, to_undirected
+    from torch_geometric.utils import to_dense_adj
 
+    from graphpool.cells import neighbour_edges
     from graphpool.cluster import DiffPoolSelect, MinCutSelect
 
     impl, method, nodes, k = spec.split(":")
     nodes, k = int(nodes), int(k)
     g = torch.Generator().manual_seed(0)
     pos = torch.rand(nodes, 2, generator=g)
-    _, index = NearestNeighbors(n_neighbors=NEIGHBOURS + 1).fit(pos.numpy()).kneighbors(pos.numpy())
-    edge_index = to_undirected(
-        torch.stack([torch.arange(nodes).repeat_interleave(NEIGHBOURS), torch.from_numpy(index[:, 1:]).reshape(-1)])
-    )
+    edge_index, _ = neighbour_edges(pos.numpy(), f"knn:{NEIGHBOURS}")
     x = torch.randn(nodes, FEATURES, generator=g, requires_grad=True)
     torch.manual_seed(0)
     select = (DiffPoolSelect if method == "diffpool" else MinCutSelect)(FEATURES, k)

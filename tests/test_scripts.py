@@ -39,3 +39,16 @@ def test_training_benchmark_runs() -> None:
         pytest.skip("../shared/datasets is not present")
     out = _run("scripts/bench_training.py", "--root", str(SHARED_TU), "--epochs", "1")
     assert "ratio" in out
+
+
+def test_readout_capability_smoke(tmp_path: Path) -> None:
+    out = _run(
+        "scripts/readout_capability.py", "--samples", "16", "--folds", "2", "--epochs", "2", "--patience", "2",
+        "--rules", "count,arrangement", "--out", str(tmp_path),
+    )
+    assert "flat sum" in out and "arrangement" in out and (tmp_path / "capability.png").stat().st_size > 5000
+
+
+def test_cell_graph_benchmark_small(tmp_path: Path) -> None:
+    out = _run("scripts/bench_cells.py", "--cells", "5000", "--json", str(tmp_path / "cells.json"))
+    assert "knn_edges" in out and "table_to_graph" in out and (tmp_path / "cells.json").exists()
