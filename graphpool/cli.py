@@ -250,6 +250,7 @@ def cells(args: argparse.Namespace) -> int:
         args.folds,
         args.repeats,
         args.plots,
+        args.clusters,
     )
     train = TrainConfig(args.epochs, args.batch_size, args.lr, args.weight_decay, args.patience, 0.2, args.seed)
     progress = fold_progress(args.folds * args.repeats, args.epochs, args.quiet)
@@ -329,11 +330,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--graph", default="knn:6", help="knn:K, radius:R, delaunay or delaunay:MAX_LENGTH")
     e.add_argument("--features", default="auto", choices=["auto", "type", "markers", "both"])
     e.add_argument("--readout", default="sum,mean,max", help="comma-separated; 'mean+max' concatenates")
-    e.add_argument("--pool", default="none,celltype", type=lambda s: s.split(","), help="none and/or celltype")
+    e.add_argument("--pool", default="none,celltype", type=lambda s: s.split(","), help=f"comma-separated, of {POOLS}")
     e.add_argument("--backbone", default="gin", choices=BACKBONES)
     e.add_argument("--layers", type=int, default=2)
     e.add_argument("--hidden", type=int, default=32)
     e.add_argument("--dropout", type=float, default=0.0)
+    e.add_argument("--clusters", type=int, default=16, help="K of learnable pools")
     e.add_argument("--folds", type=int, default=5)
     e.add_argument("--repeats", type=int, default=1, help="repeated cross-validation with new shuffles")
     e.add_argument("--epochs", type=int, default=100)
@@ -354,10 +356,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "classify":
         args.select = _parse_select(args.select)
-    allowed = POOLS if args.command == "classify" else ("none", "celltype")
     for pool in args.pool:
-        if pool not in allowed:
-            raise SystemExit(f"--pool: {pool!r} is not one of {allowed}")
+        if pool not in POOLS:
+            raise SystemExit(f"--pool: {pool!r} is not one of {POOLS}")
     try:
         return classify(args) if args.command == "classify" else cells(args)
     except (ValueError, FileNotFoundError) as error:  # bad data or settings: say what, no traceback

@@ -53,7 +53,7 @@ def synthetic_table(cells: int, seed: int = 0) -> pd.DataFrame:
 def run_part(part: str, path: str) -> dict[str, float]:
     from graphpool.cells import neighbour_edges, read_cells, tissue_graphs
 
-    frame = pd.read_parquet(path)
+    frame = pd.read_pickle(path)
     points = frame[["x", "y"]].to_numpy()
     neighbour_edges(points[:1000], "knn:6")  # warm-up
     before = start_measuring()
@@ -76,8 +76,8 @@ def run_part(part: str, path: str) -> dict[str, float]:
 def synthetic(cells: int) -> dict[str, dict[str, float]]:
     results = {}
     with tempfile.TemporaryDirectory() as folder:
-        path = str(Path(folder) / "cells.parquet")
-        synthetic_table(cells).to_parquet(path)
+        path = str(Path(folder) / "cells.pkl")
+        synthetic_table(cells).to_pickle(path)
         print(f"{cells:,} cells in one sample; each part in a fresh process")
         print(f"{'part':<22}{'seconds':>10}{'peak MB':>10}{'added MB':>10}{'edges':>14}")
         for part in PARTS:

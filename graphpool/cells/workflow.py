@@ -38,7 +38,12 @@ from graphpool.models import GraphClassifier, ModelConfig
 
 @dataclass
 class Analysis:
-    """What to compare and how: readouts x pools on a backbone, and the folds."""
+    """What to compare and how: readouts x pools on a backbone, and the folds.
+
+    ``pools`` are those of :class:`~graphpool.models.ModelConfig`: ``"none"`` (the readout of
+    all cells), ``"celltype"`` (a readout per cell type, side by side), ``"graclus"``, and the
+    learnable ``"diffpool"``, ``"mincut"``, ``"dmon"``.
+    """
 
     readouts: Sequence[str] = ("sum", "mean", "max")
     pools: Sequence[str] = ("none", "celltype")
@@ -49,6 +54,7 @@ class Analysis:
     folds: int = 5
     repeats: int = 1
     plots: int | None = None  # tissue maps written (None: one per sample)
+    clusters: int = 16  # K of the learnable pools (diffpool, mincut, dmon)
 
 
 def proportions(graphs: Sequence[Data], num_types: int) -> np.ndarray:
@@ -112,7 +118,7 @@ def analyse(
                 analysis.dropout,
                 readout=readout,
                 pool=pool,
-                clusters=max(num_types, 1),
+                clusters=num_types if pool == "celltype" else analysis.clusters,
                 head_layers=1,  # a linear head: the cell scores add up to the logits (see explain)
             )
             folder = out / f"{readout.replace(',', '+')}__{pool}"

@@ -93,5 +93,5 @@ def test_grouped_by_donor_and_bad_tables(tmp_path: Path) -> None:
         assert not set(donor[split["fit"]]) & set(donor[split["validation"]])
     with pytest.raises(SystemExit, match=r"column\(s\) \['celltype'\] not in the cell table"):
         main(["cells", "--table", str(table), "--type", "celltype", "--out", str(tmp_path / "bad")])
-    with pytest.raises(SystemExit, match="--pool: 'diffpool' is not one of"):
-        main(["cells", "--pool", "diffpool", "--out", str(tmp_path / "bad2")])
+    with pytest.raises(SystemExit, match="--pool: 'topk' is not one of"):
+        main(["cells", "--pool", "topk", "--out", str(tmp_path / "bad2")])
