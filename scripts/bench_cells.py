@@ -70,7 +70,12 @@ def run_part(part: str, path: str) -> dict[str, float]:
     else:
         graph = tissue_graphs(read_cells(frame), "knn:6")[0]
         edges = graph.edge_index.size(1)
-    return {"seconds": time.perf_counter() - start, "peak_mb": peak_mb(), "added_mb": peak_mb() - before, "edges": edges}
+    return {
+        "seconds": time.perf_counter() - start,
+        "peak_mb": peak_mb(),
+        "added_mb": peak_mb() - before,
+        "edges": edges,
+    }
 
 
 def synthetic(cells: int) -> dict[str, dict[str, float]]:
@@ -160,7 +165,9 @@ def spleen(folder: Path) -> dict[str, dict[str, float]]:
             row[name + "_seconds"] = time.perf_counter() - start
             row[name + "_clusters"] = int(np.unique(cluster).size)
         results[path.stem] = row
-        cells = "".join(f"{row[s]:>14.3f} ({row[s + '_seconds']:>5.1f} s, {row[s + '_clusters']:>3})" for s in selectors)
+        cells = "".join(
+            f"{row[s]:>14.3f} ({row[s + '_seconds']:>5.1f} s, {row[s + '_clusters']:>3})" for s in selectors
+        )
         print(f"{path.stem:<10}{n:>8,}{graph_seconds:>9.2f}{pool_seconds:>8.2f}{cells}", flush=True)
     return results
 

@@ -43,8 +43,19 @@ def test_training_benchmark_runs() -> None:
 
 def test_readout_capability_smoke(tmp_path: Path) -> None:
     out = _run(
-        "scripts/readout_capability.py", "--samples", "16", "--folds", "2", "--epochs", "2", "--patience", "2",
-        "--rules", "count,arrangement", "--out", str(tmp_path),
+        "scripts/readout_capability.py",
+        "--samples",
+        "16",
+        "--folds",
+        "2",
+        "--epochs",
+        "2",
+        "--patience",
+        "2",
+        "--rules",
+        "count,arrangement",
+        "--out",
+        str(tmp_path),
     )
     assert "flat sum" in out and "arrangement" in out and (tmp_path / "capability.png").stat().st_size > 5000
 

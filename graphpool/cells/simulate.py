@@ -57,8 +57,8 @@ def simulate(rule: str, samples: int = 200, seed: int = 0) -> pd.DataFrame:
     within one sample for ``proportion``, ``presence`` and ``arrangement``).
 
     >>> table = simulate("presence", samples=4, seed=1)
-    >>> sorted(table.columns), table.groupby("sample")["label"].nunique().max()
-    (['cell', 'cell_type', 'label', 'sample', 'x', 'y'], 1)
+    >>> sorted(table.columns), table.groupby("sample")["label"].first().tolist()
+    (['cell', 'cell_type', 'label', 'sample', 'x', 'y'], [0, 1, 0, 1])
     """
     if rule not in RULES:
         raise ValueError(f"'rule' must be one of {RULES}, got {rule!r}")
