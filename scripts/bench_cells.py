@@ -129,8 +129,8 @@ def spleen(folder: Path) -> dict[str, dict[str, float]]:
     results = {}
     print(f"\nCODEX spleens ({folder}): build, 2-tier pooling, and compartment recovery (ARI, annotated cells)")
     header = f"{'sample':<10}{'cells':>8}{'graph s':>9}{'pool s':>8}"
-    selectors = ("kmeans_pos", "kmeans_pos_type", "kmeans_1hop", "kmeans_3hop", "batch_kmeans_3hop", "louvain")
-    print(header + "".join(f"{s:>28}" for s in selectors))
+    names = ("kmeans_pos", "kmeans_pos_type", "kmeans_1hop", "kmeans_3hop", "batch_kmeans_3hop", "louvain")
+    print(header + "".join(f"{s:>28}" for s in names))
     for path in sorted(folder.glob("BALBc-*.csv")):
         frame = pd.read_csv(path).assign(sample=path.stem)
         start = time.perf_counter()
