@@ -166,7 +166,7 @@ def spleen(folder: Path) -> dict[str, dict[str, float]]:
             row[name + "_clusters"] = int(np.unique(cluster).size)
         results[path.stem] = row
         cells = "".join(
-            f"{row[s]:>14.3f} ({row[s + '_seconds']:>5.1f} s, {row[s + '_clusters']:>3})" for s in selectors
+            f"{row[s]:>14.3f} ({row[s + '_seconds']:>5.1f} s, {row[s + '_clusters']:>3})" for s in names
         )
         print(f"{path.stem:<10}{n:>8,}{graph_seconds:>9.2f}{pool_seconds:>8.2f}{cells}", flush=True)
     return results
