@@ -15,6 +15,7 @@ import itertools
 import json
 import statistics
 import sys
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -174,19 +175,28 @@ def _split_readouts(spec: str) -> list[str]:
     return [part.strip().replace("+", ",") for part in spec.split(",") if part.strip()]
 
 
+def _selection_summary(selected: list[dict[str, Any]]) -> str:
+    """``[{"hidden": 64}, {"hidden": 64}, {"hidden": 32}]`` -> ``"hidden=64 (2); hidden=32 (1)"``."""
+    counts = Counter(" ".join(f"{k}={v}" for k, v in s.items()) for s in selected)
+    return "; ".join(f"{name} ({n})" for name, n in counts.most_common() if name) or "-"
+
+
 def _report(rows: list[dict[str, Any]], out: Path, args: argparse.Namespace) -> None:
     dataset = args.smiles_csv or args.dataset
     print(f"\n{dataset}: test accuracy, {rows[0]['protocol']} splits, {rows[0]['folds']} fold(s)")
-    print(f"{'readout':<22}{'pool':<10}{'accuracy':>18}{'s / fold':>10}")
+    print(f"{'readout':<22}{'pool':<10}{'accuracy':>18}{'s / fold':>10}  selected (folds)")
     for row in rows:
         accuracy = f"{100 * row['mean_accuracy']:.1f} +- {100 * row['std_accuracy']:.1f}"
-        print(f"{row['readout']:<22}{row['pool']:<10}{accuracy:>18}{row['seconds_per_fold']:>10.1f}")
+        print(
+            f"{row['readout']:<22}{row['pool']:<10}{accuracy:>18}{row['seconds_per_fold']:>10.1f}"
+            f"  {_selection_summary(row['selected'])}"
+        )
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps({"dataset": dataset, "rows": rows}, indent=1))
     with open(out / "results.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({**row, "selected": _selection_summary(row["selected"])} for row in rows)
     _plot(rows, out / "accuracy.png", dataset)
     print(f"wrote {out / 'results.json'}, {out / 'results.csv'}, {out / 'accuracy.png'}")
 

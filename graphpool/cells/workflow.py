@@ -200,14 +200,18 @@ def _write_explanations(table: CellTable, explanation: dict[str, Any], out: Path
     if table.cell_types:
         per_type = per_cell.groupby("cell_type")["evidence"].agg(cells="size", mean_evidence="mean", total="sum")
         per_type["share_of_evidence"] = per_type["total"] / per_type["total"].abs().sum()
+        labels = per_cell["sample"].map({s["sample"]: s["label"] for s in explanation["samples"]})
+        for c in table.classes:  # the same, among the cells of samples with each label
+            per_type[f"mean_evidence_label_{c}"] = per_cell[labels == c].groupby("cell_type")["evidence"].mean()
+            per_type[f"mean_score_{c}"] = per_cell.groupby("cell_type")[f"score_{c}"].mean()
         per_type.sort_values("mean_evidence", ascending=False).to_csv(out / "cell_type_importance.csv")
         by_sample = per_cell.groupby(["sample", "cell_type"])["evidence"].agg(cells="size", mean="mean", total="sum")
         by_sample.to_csv(out / "cell_type_by_sample.csv")
-        _type_chart(per_type, out / "cell_type_importance.png", name)
+        _type_chart(per_type, out / "cell_type_importance.png", name, table.classes)
     maps = out / "maps"
     maps.mkdir(exist_ok=True)
     for graph, _, evidence in explanation["cells"][: plots if plots is not None else None]:
-        _tissue_map(graph, evidence, maps / f"{_safe(graph.sample)}.png", name)
+        _tissue_map(graph, evidence, maps / f"{_safe(graph.sample)}.png", name, table.cell_types)
     (out / "explanation.json").write_text(
         json.dumps({"model": name, "exact": explanation["exact"], "samples": len(explanation["samples"])}, indent=1)
     )
@@ -226,32 +230,47 @@ def _pyplot():
     return plt
 
 
-def _tissue_map(graph: Data, evidence: np.ndarray, path: Path, name: str) -> None:
+def _tissue_map(graph: Data, evidence: np.ndarray, path: Path, name: str, cell_types: Sequence[str]) -> None:
+    """Left: cells coloured by evidence (diverging, symmetric); right: cells coloured by type."""
     plt = _pyplot()
     limit = float(np.abs(evidence).max()) or 1.0
-    figure, axis = plt.subplots(figsize=(5, 5))
+    panels = 2 if cell_types else 1
+    figure, axes = plt.subplots(1, panels, figsize=(5.2 * panels, 5), squeeze=False)
     pos = graph.pos.numpy()
     size = float(np.clip(20000 / max(len(pos), 1), 1, 30))
-    dots = axis.scatter(
-        pos[:, 0], pos[:, 1], c=evidence, cmap="coolwarm", vmin=-limit, vmax=limit, s=size, linewidths=0
-    )
-    figure.colorbar(dots, ax=axis, fraction=0.046, label="evidence for the sample's label")
-    axis.set_aspect("equal")
-    axis.set_title(f"{graph.sample} ({name})", fontsize=9)
-    axis.set_xticks([])
-    axis.set_yticks([])
+    dots = axes[0, 0].scatter(*pos.T, c=evidence, cmap="coolwarm", vmin=-limit, vmax=limit, s=size, linewidths=0)
+    figure.colorbar(dots, ax=axes[0, 0], fraction=0.046, label="evidence for the sample's label")
+    axes[0, 0].set_title(f"{graph.sample}: cell evidence ({name})", fontsize=9)
+    if cell_types:
+        colours = plt.get_cmap("tab20")(np.arange(len(cell_types)) % 20)
+        for index in np.unique(graph.cell_type.numpy()):
+            chosen = graph.cell_type.numpy() == index
+            axes[0, 1].scatter(*pos[chosen].T, color=colours[index], s=size, linewidths=0, label=cell_types[index])
+        axes[0, 1].legend(fontsize=6, markerscale=3, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+        axes[0, 1].set_title("cell types", fontsize=9)
+    for axis in axes[0]:
+        axis.set_aspect("equal")
+        axis.set_xticks([])
+        axis.set_yticks([])
     figure.tight_layout()
     figure.savefig(path, dpi=90)
     plt.close(figure)
 
 
-def _type_chart(per_type: pd.DataFrame, path: Path, name: str) -> None:
+def _type_chart(per_type: pd.DataFrame, path: Path, name: str, classes: Sequence[Any]) -> None:
+    """Mean evidence per cell of each type, one bar per sample label."""
     plt = _pyplot()
     ordered = per_type.sort_values("mean_evidence")
-    figure, axis = plt.subplots(figsize=(6, 0.3 * len(ordered) + 1.2))
-    colours = ["#cc4444" if v > 0 else "#4477aa" for v in ordered["mean_evidence"]]
-    axis.barh(ordered.index.astype(str), ordered["mean_evidence"], color=colours)
-    axis.set_xlabel("mean evidence per cell for the sample's label")
+    columns = [f"mean_evidence_label_{c}" for c in classes]
+    figure, axis = plt.subplots(figsize=(6.5, 0.35 * len(ordered) + 1.4))
+    height = 0.8 / len(columns)
+    for k, column in enumerate(columns):
+        rows = np.arange(len(ordered)) + (k - (len(columns) - 1) / 2) * height
+        axis.barh(rows, ordered[column].fillna(0), height=height, label=f"samples labelled {classes[k]}")
+    axis.set_yticks(np.arange(len(ordered)), ordered.index.astype(str))
+    axis.axvline(0, color="black", linewidth=0.6)
+    axis.legend(fontsize=8)
+    axis.set_xlabel("mean evidence per cell for the sample's own label")
     axis.set_title(f"cell-type importance ({name}, out of fold)", fontsize=9)
     figure.tight_layout()
     figure.savefig(path, dpi=100)

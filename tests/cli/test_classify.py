@@ -101,6 +101,7 @@ def test_hyper_parameters_are_selected_on_the_holdout_and_only_the_winner_is_tes
     assert not list(folder.glob("*.pt"))
     rows = json.loads((out / "results.json").read_text())["rows"]
     assert [s["hidden"] in (4, 16) for s in rows[0]["selected"]] == [True, True]
+    assert "hidden=" in (out / "results.csv").read_text().splitlines()[1]  # "hidden=16 lr=0.02 (2)" or similar
     with pytest.raises(SystemExit, match="--select 'seed=1,2': write NAME=V1,V2"):
         main([*arguments, "--select", "seed=1,2"])
     with pytest.raises(SystemExit, match="values of hidden must be int"):
