@@ -7,12 +7,12 @@ alone (the reference), Delaunay edges, and the whole table -> graph path (read_c
 tissue_graphs: checks, one-hot features, edges).
 
 Part 2 (real, when ``--spleen`` points at ../shared/datasets/cells/codex-spleen): for each
-CODEX spleen (~82,000 cells), the graph build, two tiers of hierarchical pooling of the whole
-sample (cell types, then Graclus), and how well unsupervised cluster selectors recover the
-anatomical compartments (adjusted Rand index on the annotated cells, K = 4 compartments): k-means on positions, on
-positions + types, and on each cell's neighbourhood composition (the mean of the one-hot
-types over 1 or 3 hops of the kNN graph, i.e. "cellular neighbourhoods"), and Louvain
-communities of the graph.
+CODEX spleen (~82,000 cells), the graph build, hierarchical pooling of the whole sample (three
+tiers of Graclus matching; a sparse MinCut selection with K = 16, forward + backward), and how
+well unsupervised cluster selectors recover the anatomical compartments (adjusted Rand index on
+the annotated cells, K = 4 compartments): k-means on positions, on positions + types, and on
+each cell's neighbourhood composition (the mean of the one-hot types over 1 or 3 hops of the
+kNN graph, i.e. "cellular neighbourhoods"), and Louvain communities of the graph.
 
     python scripts/bench_cells.py
     python scripts/bench_cells.py --cells 100000 --spleen ../shared/datasets/cells/codex-spleen
@@ -120,15 +120,15 @@ def spleen(folder: Path) -> dict[str, dict[str, float]]:
     from graphpool.cluster import (
         BatchKMeansSelect,
         CommunitySelect,
-        GivenSelect,
         GraclusSelect,
         HierarchicalPool,
         KMeansSelect,
+        MinCutSelect,
     )
 
     results = {}
-    print(f"\nCODEX spleens ({folder}): build, 2-tier pooling, and compartment recovery (ARI, annotated cells)")
-    header = f"{'sample':<10}{'cells':>8}{'graph s':>9}{'pool s':>8}"
+    print(f"\nCODEX spleens ({folder}): build, pooling, and compartment recovery (ARI, annotated cells)")
+    header = f"{'sample':<10}{'cells':>8}{'graph s':>9}{'3 x graclus s':>15}{'mincut s':>10}"
     names = ("kmeans_pos", "kmeans_pos_type", "kmeans_1hop", "kmeans_3hop", "batch_kmeans_3hop", "louvain")
     print(header + "".join(f"{s:>28}" for s in names))
     for path in sorted(folder.glob("BALBc-*.csv")):
@@ -140,9 +140,16 @@ def spleen(folder: Path) -> dict[str, dict[str, float]]:
         n, num_types = graph.num_nodes, len(table.cell_types)
         batch = torch.zeros(n, dtype=torch.long)
         start = time.perf_counter()
-        pool = HierarchicalPool([GivenSelect(num_labels=num_types), GraclusSelect()], readout="mean")
-        pool(graph.x, graph.edge_index, batch, 1, labels=graph.cell_type, pos=graph.pos)
+        pool = HierarchicalPool([GraclusSelect(), GraclusSelect(), GraclusSelect()], readout="mean")
+        tiers = pool(graph.x, graph.edge_index, batch, 1, pos=graph.pos).levels
         pool_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        torch.manual_seed(0)
+        x = graph.x.clone().requires_grad_(True)
+        soft = MinCutSelect(num_types, 16)(x, graph.edge_index, batch, 1)
+        (soft.x.square().sum() + sum(soft.aux_loss.values())).backward()
+        soft_seconds = time.perf_counter() - start
+        sizes = " -> ".join(str(t.x.size(0)) for t in tiers)
         compartments = frame["Compartment"].to_numpy()[graph.row.numpy()]
         annotated = compartments != "NoAnnotation"
         pos = (graph.pos - graph.pos.mean(0)) / graph.pos.std(0)
@@ -157,7 +164,8 @@ def spleen(folder: Path) -> dict[str, dict[str, float]]:
             "batch_kmeans_3hop": (BatchKMeansSelect(4, on="x"), wider, None),
             "louvain": (CommunitySelect(resolution=0.05), one_hot, None),
         }
-        row = {"cells": n, "graph_seconds": graph_seconds, "pool_seconds": pool_seconds}
+        row = {"cells": n, "graph_seconds": graph_seconds, "graclus3_seconds": pool_seconds, "tiers": sizes}
+        row["mincut16_fwd_bwd_seconds"] = soft_seconds
         for name, (selector, x, positions) in inputs.items():
             start = time.perf_counter()
             cluster = selector(x, graph.edge_index, batch, 1, pos=positions).cluster.numpy()
@@ -165,10 +173,11 @@ def spleen(folder: Path) -> dict[str, dict[str, float]]:
             row[name + "_seconds"] = time.perf_counter() - start
             row[name + "_clusters"] = int(np.unique(cluster).size)
         results[path.stem] = row
-        cells = "".join(
-            f"{row[s]:>14.3f} ({row[s + '_seconds']:>5.1f} s, {row[s + '_clusters']:>3})" for s in names
+        cells = "".join(f"{row[s]:>14.3f} ({row[s + '_seconds']:>5.1f} s, {row[s + '_clusters']:>3})" for s in names)
+        print(
+            f"{path.stem:<10}{n:>8,}{graph_seconds:>9.2f}{pool_seconds:>15.2f}{soft_seconds:>10.2f}{cells}", flush=True
         )
-        print(f"{path.stem:<10}{n:>8,}{graph_seconds:>9.2f}{pool_seconds:>8.2f}{cells}", flush=True)
+        print(f"{'':<10}graclus tiers: {sizes} clusters", flush=True)
     return results
 
 
