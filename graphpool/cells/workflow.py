@@ -7,7 +7,7 @@ baseline, and per-cell explanations, all written to one results folder.
 3. Every readout x pool combination is trained and tested on the same folds
    (:func:`graphpool.evaluation.assess`, resumable), next to logistic regression on each
    sample's cell-type proportions (scikit-learn), which sees no arrangement at all.
-4. The best combination is explained out of fold: every sample is scored by the model of the
+4. The best combination (by cross-validated accuracy) is explained out of fold: every sample is scored by the model of the
    first repeat that never saw it (:func:`~graphpool.cells.cell_scores`); scores are written per
    cell, per cell type and per sample, with a tissue map per sample and a bar chart of types.
 """
@@ -63,8 +63,14 @@ def proportions(graphs: Sequence[Data], num_types: int) -> np.ndarray:
     return counts / counts.sum(1, keepdims=True).clip(min=1)
 
 
-def proportion_baseline(graphs: Sequence[Data], num_types: int, folds: Sequence[tuple[Sequence[int], Sequence[int]]]):
-    """Test accuracy per fold of logistic regression on cell-type proportions (standardised)."""
+def proportion_baseline(
+    graphs: Sequence[Data], num_types: int, folds: Sequence[tuple[Sequence[int], Sequence[int]]]
+) -> list[float]:
+    """Test accuracy per fold of logistic regression on cell-type proportions (standardised).
+
+    Fitted on each fold's whole training part with scikit-learn's defaults (L2, C = 1): nothing
+    is tuned, so the baseline needs no inner hold-out.
+    """
     features, labels = proportions(graphs, num_types), np.array([int(g.y) for g in graphs])
     accuracies = []
     for train, test in folds:
@@ -221,7 +227,7 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(name))
 
 
-def _pyplot():
+def _pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
