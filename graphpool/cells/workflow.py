@@ -7,9 +7,10 @@ baseline, and per-cell explanations, all written to one results folder.
 3. Every readout x pool combination is trained and tested on the same folds
    (:func:`graphpool.evaluation.assess`, resumable), next to logistic regression on each
    sample's cell-type proportions (scikit-learn), which sees no arrangement at all.
-4. The best combination (by cross-validated accuracy) is explained out of fold: every sample is scored by the model of the
-   first repeat that never saw it (:func:`~graphpool.cells.cell_scores`); scores are written per
-   cell, per cell type and per sample, with a tissue map per sample and a bar chart of types.
+4. The best combination (by cross-validated accuracy) is explained out of fold: every sample is
+   scored by the model of the first repeat that never saw it (:func:`~graphpool.cells.cell_scores`);
+   scores are written per cell, per cell type and per sample, with a tissue map per sample and a
+   bar chart of types.
 """
 
 from __future__ import annotations
