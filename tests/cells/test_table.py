@@ -90,3 +90,10 @@ def test_missing_file_and_missing_features(tmp_path: Path) -> None:
         read_cells(_frame(), **{**NAMES, "cell_type": None})
     with pytest.raises(ValueError, match=r"column\(s\) \['CD4'\] not in the cell table"):
         read_cells(_frame(), **NAMES, markers=["CD4"])
+
+
+def test_all_markers_are_the_columns_not_named_otherwise() -> None:
+    table = read_cells(_frame(), **NAMES, group="donor", cell_id="cell", markers="all")
+    assert table.markers == ["CD8"]
+    with pytest.raises(ValueError, match="column 'CD8' must be numeric"):
+        read_cells(_frame().assign(CD8=["a", "1", "2", "3", "4"]), **NAMES, markers=["CD8"])
