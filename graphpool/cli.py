@@ -326,7 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     from graphpool.cells import RULES
 
     e = commands.add_parser("cells", help="tissue classification from a cell table, with per-cell explanations")
-    e.add_argument("--table", default=None, help="CSV/TSV/Parquet of cells; without it, simulated tissues")
+    e.add_argument("--table", default=None, help="CSV/TSV/Parquet/.h5ad of cells; without it, simulated tissues")
     e.add_argument("--simulate", default="arrangement", choices=RULES, help="the simulator's label rule")
     e.add_argument("--samples", type=int, default=120, help="simulated tissues")
     e.add_argument("--x", default="x")

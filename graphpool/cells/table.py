@@ -109,8 +109,8 @@ def read_cells(
     """Read and check a cell table.
 
     Args:
-        source: a path (``.csv``, ``.tsv``, ``.parquet``), a pandas DataFrame, or an AnnData
-            object (coordinates from ``obsm[spatial_key]``, the other columns from ``obs``,
+        source: a path (``.csv``, ``.tsv``, ``.parquet``, ``.h5ad``), a pandas DataFrame, or an
+            AnnData object (coordinates from ``obsm[spatial_key]``, the other columns from ``obs``,
             markers from ``X``).
         x, y: coordinate columns (ignored for AnnData).
         cell_type: the cell-type column, or ``None`` for marker-only tables.
@@ -126,6 +126,14 @@ def read_cells(
             or labels, duplicated cell ids, samples whose cells disagree on their label or group.
     """
     marker_names: list[str] = []
+    if isinstance(source, (str, Path)) and str(source).endswith(".h5ad"):
+        try:
+            import anndata
+        except ImportError as error:
+            raise ImportError(f"reading {source} needs anndata: pip install anndata ({error})") from error
+        if not Path(source).is_file():
+            raise FileNotFoundError(f"cell table {str(source)!r} does not exist")
+        source = anndata.read_h5ad(source)
     if hasattr(source, "obsm") and hasattr(source, "obs"):
         frame, marker_names = _from_anndata(source, spatial_key, markers)
         x, y = "x", "y"

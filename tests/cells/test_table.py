@@ -57,6 +57,11 @@ def test_csv_tsv_parquet_and_anndata_read_the_same(tmp_path: Path) -> None:
     adata.var_names = ["CD8"]
     from_adata = read_cells(adata, cell_type="kind", sample="sample_id", label="outcome", markers=["CD8"]).frame
     pd.testing.assert_frame_equal(from_adata[reference.columns], reference)
+    adata.write_h5ad(tmp_path / "cells.h5ad")
+    from_file = read_cells(
+        tmp_path / "cells.h5ad", cell_type="kind", sample="sample_id", label="outcome", markers=["CD8"]
+    )
+    pd.testing.assert_frame_equal(from_file.frame[reference.columns], reference)
 
 
 @pytest.mark.parametrize(
