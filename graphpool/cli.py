@@ -261,6 +261,7 @@ def cells(args: argparse.Namespace) -> int:
         args.repeats,
         args.plots,
         args.clusters,
+        args.select,
     )
     train = TrainConfig(args.epochs, args.batch_size, args.lr, args.weight_decay, args.patience, 0.2, args.seed)
     progress = fold_progress(args.folds * args.repeats, args.epochs, args.quiet)
@@ -346,6 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--hidden", type=int, default=32)
     e.add_argument("--dropout", type=float, default=0.0)
     e.add_argument("--clusters", type=int, default=16, help="K of learnable pools")
+    e.add_argument("--select", action="append", metavar="NAME=V1,V2", help="hyper-parameter grid, as in classify")
     e.add_argument("--folds", type=int, default=5)
     e.add_argument("--repeats", type=int, default=1, help="repeated cross-validation with new shuffles")
     e.add_argument("--epochs", type=int, default=100)
@@ -364,8 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "classify":
-        args.select = _parse_select(args.select)
+    args.select = _parse_select(args.select)
     for pool in args.pool:
         if pool not in POOLS:
             raise SystemExit(f"--pool: {pool!r} is not one of {POOLS}")

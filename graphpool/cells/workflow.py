@@ -56,6 +56,7 @@ class Analysis:
     repeats: int = 1
     plots: int | None = None  # tissue maps written (None: one per sample)
     clusters: int = 16  # K of the learnable pools (diffpool, mincut, dmon)
+    grid: dict[str, Sequence[Any]] | None = None  # hyper-parameters chosen per fold on the inner hold-out
 
 
 def proportions(graphs: Sequence[Data], num_types: int) -> np.ndarray:
@@ -130,7 +131,9 @@ def analyse(
             )
             folder = out / f"{readout.replace(',', '+')}__{pool}"
             progress = fold_progress(f"{readout} / {pool}") if fold_progress else None
-            results = assess(graphs, folds, config, train, folder, device, progress, groups=groups, keep_models=True)
+            results = assess(
+                graphs, folds, config, train, folder, device, progress, analysis.grid, groups, keep_models=True
+            )
             accuracies = [r["test_accuracy"] for r in results]
             seconds = statistics.fmean(r["seconds"] for r in results)
             rows.append(_summary(readout, pool, accuracies, analysis.folds, seconds))
