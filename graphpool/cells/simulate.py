@@ -1,9 +1,11 @@
 r"""Simulated tissues with known answers: which readout can see which label rule.
 
 Each tissue is a square of cells at constant density (side :math:`10\sqrt{n}`) holding a
-tumour disc in the middle (half of the cells), stroma around it, and immune cells either
+tumour disc in the middle (half of the area; the tumour cells are half of the cells that are
+neither immune nor rare), stroma around it, and immune cells either
 *infiltrating* the tumour (uniform inside the disc) or kept at its *margin* (a ring just
-outside it). The label follows one rule:
+outside it). The label follows one rule; each comes with the claim it was designed to test
+(``scripts/readout_capability.py`` measures them; two do not hold, see docs/cells.md):
 
 - ``count``: :math:`y = [\#\text{immune} > 50]`; sizes 100-400 cells, immune share 20 % for
   both classes. Sum readouts see counts; mean readouts see only the (equal) shares.
