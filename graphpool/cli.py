@@ -242,7 +242,7 @@ def cells(args: argparse.Namespace) -> int:
     table = read_cells(source, **names, markers=markers, group=args.group, cell_id=args.cell_id)
     if not table.classes:
         raise SystemExit("graphpool cells: the table needs a --label column")
-    graphs = tissue_graphs(table, args.graph, args.features)
+    graphs = tissue_graphs(table, args.graph, args.features, args.edge_weight)
     samples = table.sample_table
     groups = samples["group"].tolist() if "group" in samples else None
     print(
@@ -340,6 +340,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--markers", default=None, help="comma-separated marker columns (or 'all') as features")
     e.add_argument("--graph", default="knn:6", help="knn:K, radius:R, delaunay or delaunay:MAX_LENGTH")
     e.add_argument("--features", default="auto", choices=["auto", "type", "markers", "both"])
+    e.add_argument(
+        "--edge-weight", default=None, choices=["distance", "inverse"], help="edge weights (used by --backbone gcn)"
+    )
     e.add_argument("--readout", default="sum,mean,max", help="comma-separated; 'mean+max' concatenates")
     e.add_argument("--pool", default="none,celltype", type=lambda s: s.split(","), help=f"comma-separated, of {POOLS}")
     e.add_argument("--backbone", default="gin", choices=BACKBONES)

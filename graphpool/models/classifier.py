@@ -142,12 +142,17 @@ class GraphClassifier(nn.Module):
         )
 
     def embed(self, data: Batch) -> Tensor:
-        """Node embeddings ``[N, F]`` after the backbone and jumping knowledge (the input features with 0 layers)."""
+        """Node embeddings ``[N, F]`` after the backbone and jumping knowledge (the input features with 0 layers).
+
+        A ``gcn`` backbone weighs its edges by ``data.edge_weight`` when the graphs carry one; the
+        other backbones use the edges unweighted.
+        """
         h, states = data.x.float(), []
         if not self.convs:
             return h
+        weight = data.get("edge_weight") if self.config.backbone == "gcn" else None
         for conv, norm in zip(self.convs, self.norms, strict=True):
-            h = norm(conv(h, data.edge_index)).relu()
+            h = norm(conv(h, data.edge_index) if weight is None else conv(h, data.edge_index, weight)).relu()
             states.append(h)
         if self.config.jumping_knowledge == "cat":
             return torch.cat(states, dim=-1)

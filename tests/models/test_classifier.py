@@ -88,3 +88,14 @@ def test_zero_layers_is_structure_agnostic() -> None:
     torch.testing.assert_close(deepsets(rewired).logits, deepsets(data).logits)
     with pytest.raises(ValueError, match="'layers' must be >= 0"):
         ModelConfig(NUM_ATOM_FEATURES, 2, layers=-1)
+
+
+def test_gcn_uses_edge_weights_and_gin_ignores_them() -> None:
+    data = _batch()
+    weighted = data.clone()
+    weighted.edge_weight = torch.rand(data.edge_index.size(1), generator=torch.Generator().manual_seed(0))
+    for backbone, changes in (("gcn", True), ("gin", False)):
+        torch.manual_seed(0)
+        model = GraphClassifier(ModelConfig(NUM_ATOM_FEATURES, 2, backbone=backbone, layers=2, hidden=16)).eval()
+        moved = not torch.allclose(model(weighted).logits, model(data).logits)
+        assert moved == changes, backbone
