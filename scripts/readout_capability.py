@@ -1,6 +1,6 @@
 """Which readout can see which label rule? Train each model on each simulated rule, print the matrix.
 
-    python scripts/readout_capability.py                  # 200 tissues per rule, 5 folds (~15 min, 2 cores)
+    python scripts/readout_capability.py                  # 200 tissues per rule, 5 folds (~7 min, 2 cores)
     python scripts/readout_capability.py --samples 40 --folds 2 --epochs 5   # a smoke run
 
 Rules (graphpool.cells.simulate): count (sum should see it, mean should not), proportion (mean
