@@ -8,9 +8,13 @@ with JK the jumping-knowledge combination of the layers (``"last"``, ``"cat"`` o
 (structure-agnostic baselines: ``backbone="mlp"`` applies the same node-wise MLPs without
 any edges, :math:`z = \mathrm{MLP}(\rho(\mathrm{MLP}(x)))` as in Errica et al.'s baseline
 (DeepSets); ``layers=0`` pools the input features themselves, :math:`z = \mathrm{MLP}(\rho(x))`.)
-and :math:`\rho` a readout of :mod:`graphpool.readout` or a
-:class:`~graphpool.cluster.HierarchicalPool`. Built from a small :class:`ModelConfig`, so the
-command line can name every part.
+and :math:`\rho` a readout of :mod:`graphpool.readout`, the cell-type pool, or one level of
+cluster pooling (:class:`~graphpool.cluster.HierarchicalPool`: Graclus, DiffPool, MinCut,
+DMoN) followed by a GCN layer on the coarsened graph :math:`(S^\top X, S^\top A S)` and the
+readout of its clusters. That layer is needed: without it, a sum (mean) readout of the clusters
+would equal the plain sum (sum / K) of the nodes for any assignment, since each node's
+assignment weights add up to one. Built from a small :class:`ModelConfig`, so the command line
+can name every part.
 """
 
 from __future__ import annotations
@@ -116,6 +120,13 @@ class GraphClassifier(nn.Module):
         width = c.in_channels if c.layers == 0 else c.hidden * c.layers if c.jumping_knowledge == "cat" else c.hidden
         self.pool = self._pool(width)
         pooled = self.pool.out_channels(width)
+        if isinstance(self.pool, HierarchicalPool):
+            # message passing on the coarsened graph before the readout: without it one pooling level
+            # followed by a sum (mean) readout is the plain sum (/ K) of the nodes, whatever the clusters
+            self.coarse = GCNConv(pooled, c.hidden)
+            self.coarse_norm = nn.BatchNorm1d(c.hidden)
+            self.coarse_readout = resolve(c.readout, in_channels=c.hidden)
+            pooled = self.coarse_readout.out_channels(c.hidden)
         head: list[nn.Module] = []
         for _ in range(c.head_layers - 1):
             head += [nn.Linear(pooled, c.hidden), nn.ReLU()]
@@ -136,10 +147,7 @@ class GraphClassifier(nn.Module):
             "dmon": lambda: DMoNSelect(width, c.clusters),
         }[c.pool]()
         cluster_readout = resolve(c.readout, in_channels=width) if c.pool == "graclus" else "sum"
-        width_after = cluster_readout.out_channels(width) if c.pool == "graclus" else width
-        return HierarchicalPool(
-            [selector], readout=cluster_readout, global_readout=resolve(c.readout, in_channels=width_after)
-        )
+        return HierarchicalPool([selector], readout=cluster_readout, global_readout="sum")
 
     def embed(self, data: Batch) -> Tensor:
         """Node embeddings ``[N, F]`` after the backbone and jumping knowledge (the input features with 0 layers).
@@ -173,5 +181,7 @@ class GraphClassifier(nn.Module):
             return ModelOutput(self.head(self.pool(h, batch, num_graphs, labels=data.cell_type)), {}, h)
         if isinstance(self.pool, HierarchicalPool):
             result = self.pool(h, data.edge_index, batch, num_graphs)
-            return ModelOutput(self.head(result.out), result.aux_loss, h)
+            level = result.levels[-1]
+            z = self.coarse_norm(self.coarse(level.x, level.edge_index, level.edge_weight)).relu()
+            return ModelOutput(self.head(self.coarse_readout(z, level.batch, dim_size=num_graphs)), result.aux_loss, h)
         return ModelOutput(self.head(self.pool(h, batch, dim_size=num_graphs)), {}, h)

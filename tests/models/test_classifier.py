@@ -99,3 +99,24 @@ def test_gcn_uses_edge_weights_and_gin_ignores_them() -> None:
         model = GraphClassifier(ModelConfig(NUM_ATOM_FEATURES, 2, backbone=backbone, layers=2, hidden=16)).eval()
         moved = not torch.allclose(model(weighted).logits, model(data).logits)
         assert moved == changes, backbone
+
+
+@pytest.mark.parametrize("pool", ["graclus", "diffpool"])
+def test_cluster_pools_are_not_a_disguised_sum(pool: str) -> None:
+    """With message passing on the coarse graph the clusters matter: for the same node embeddings, another
+    assignment gives other logits. (Without it, a sum readout of one pooling level equals the plain node
+    sum for every assignment.)
+    """
+    torch.manual_seed(0)
+    model = GraphClassifier(ModelConfig(NUM_ATOM_FEATURES, 2, pool=pool, layers=2, hidden=16, clusters=3)).eval()
+    data = _batch()
+    h = model.embed(data).detach()
+    before = model.classify(h, data).logits
+    other = data.clone()
+    if pool == "diffpool":
+        with torch.no_grad():
+            for parameter in model.pool.levels[0].parameters():  # another soft assignment
+                parameter.add_(torch.randn_like(parameter))
+    else:
+        other.edge_index = torch.empty(2, 0, dtype=torch.long)  # no edges: no pairs are matched
+    assert not torch.allclose(model.classify(h, other).logits, before, atol=1e-4)
