@@ -156,10 +156,10 @@ def run_fold(
     checkpoint: Path,
     progress: Callable[[int, float, float], None] | None = None,
 ) -> dict[str, float]:
-    """Train on ``split["fit"]``, select the epoch on ``split["validation"]``, test once on ``split["test"]``.
+    """Train on ``split["fit"]`` and select the epoch on ``split["validation"]``; nothing is tested here.
 
-    Without a ``"test"`` entry in ``split`` nothing is tested (a candidate of a hyper-parameter
-    grid); the checkpoint then keeps the selected weights for :func:`checkpoint_accuracy`.
+    The checkpoint keeps the selected weights (``["state"]["best_model"]``), which
+    :func:`assess` tests for the winning candidate only.
 
     Resumes from ``checkpoint`` (written atomically after every epoch, by rank 0) when it exists.
     Under torchrun, ``DistributedDataParallel`` averages the gradients of the processes' batch
@@ -205,29 +205,12 @@ def run_fold(
             }
             atomic_write(checkpoint, lambda p, saved=saved: torch.save(saved, p))
     network.load_state_dict(state["best_model"])
-    result = {
+    return {
         "validation_accuracy": state["best_validation"],
         "best_epoch": state["best_epoch"],
         "epochs_run": state["epoch"],
         "seconds": time.perf_counter() - start,
     }
-    if "test" in sets:
-        result["test_accuracy"] = accuracy(network, sets["test"], train_config.batch_size, device)
-    return result
-
-
-def checkpoint_accuracy(
-    graphs: Sequence[Any],
-    test: Sequence[int],
-    model_config: ModelConfig,
-    train_config: TrainConfig,
-    checkpoint: Path,
-    device: torch.device,
-) -> float:
-    """Test accuracy of the epoch-selected weights that :func:`run_fold` left in ``checkpoint``."""
-    network = GraphClassifier(model_config).to(device)
-    network.load_state_dict(torch.load(checkpoint, map_location=device, weights_only=False)["state"]["best_model"])
-    return accuracy(network, [graphs[i] for i in test], train_config.batch_size, device)
 
 
 GRID_KEYS = ("hidden", "layers", "dropout", "jumping_knowledge", "lr", "weight_decay", "batch_size")
@@ -311,7 +294,10 @@ def assess(
         best = max(range(len(options)), key=lambda i: (scored[i]["validation_accuracy"], -i))
         barrier()  # rank 0 wrote the checkpoints
         _, model, train = options[best]
-        test = checkpoint_accuracy(graphs, split["test"], model, train, out / f"fold-{number}-{best + 1}.pt", device)
+        checkpoint = torch.load(out / f"fold-{number}-{best + 1}.pt", map_location=device, weights_only=False)
+        network = GraphClassifier(model).to(device)
+        network.load_state_dict(checkpoint["state"]["best_model"])
+        test = accuracy(network, [graphs[i] for i in split["test"]], train.batch_size, device)
         result = {
             "fold": number,
             "test_accuracy": test,
@@ -323,7 +309,7 @@ def assess(
         barrier()  # every rank has read the checkpoints
         if is_main():
             if keep_models:
-                winner = torch.load(out / f"fold-{number}-{best + 1}.pt", weights_only=False)["state"]["best_model"]
+                winner = {k: v.cpu() for k, v in network.state_dict().items()}
                 atomic_write(out / f"model-{number}.pt", lambda p, w=winner: torch.save(w, p))
             atomic_json(done, result)
             for index in range(1, len(options) + 1):
