@@ -131,8 +131,9 @@ def tissue_graphs(
     for name in table.samples:
         rows = rows_of[name]
         cells = frame.iloc[rows]
-        pos = torch.from_numpy(cells[["x", "y"]].to_numpy(np.float32))
-        edge_index, length = neighbour_edges(pos.double().numpy(), graph)
+        xy = cells[["x", "y"]].to_numpy(np.float64)
+        edge_index, length = neighbour_edges(xy, graph)  # neighbours of the table's own coordinates
+        pos = torch.from_numpy(xy.astype(np.float32))
         parts = []
         types = torch.from_numpy(cells["cell_type"].map(type_index).to_numpy(np.int64)) if table.cell_types else None
         if use_types:

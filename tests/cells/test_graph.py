@@ -107,8 +107,9 @@ def test_tissue_graphs_hold_one_graph_per_sample_with_features_and_provenance() 
             graph.x[:, -1], torch.tensor(cells["CD8"].to_numpy(), dtype=torch.float)
         )
         assert graph.y.item() == table.classes.index(cells["label"].iloc[0])
-        torch.testing.assert_close(
-            graph.edge_weight, (graph.pos[graph.edge_index[0]] - graph.pos[graph.edge_index[1]]).norm(dim=1)
-        )
+        xy = torch.tensor(cells[["x", "y"]].to_numpy())  # the table's float64 coordinates
+        torch.testing.assert_close(graph.pos, xy.float())
+        lengths = (xy[graph.edge_index[0]] - xy[graph.edge_index[1]]).norm(dim=1).float()
+        torch.testing.assert_close(graph.edge_weight, lengths)
     with pytest.raises(ValueError, match="needs markers"):
         tissue_graphs(read_cells(frame), features="markers")
