@@ -139,12 +139,11 @@ def read_cells(
         x, y = "x", "y"
     else:
         frame = _read(source)
-        if markers is not None:
-            marker_names = [c for c in frame.columns if c not in (x, y, cell_type, sample, label, group, cell_id)]
-            marker_names = marker_names if markers == "all" else list(markers)
-    wanted = {"x": x, "y": y, "sample": sample, "cell_type": cell_type, "label": label, "group": group}
-    wanted["cell_id"] = cell_id
-    wanted = {role: column for role, column in wanted.items() if column is not None}
+    roles = {"x": x, "y": y, "sample": sample, "cell_type": cell_type, "label": label, "group": group}
+    wanted = {role: column for role, column in {**roles, "cell_id": cell_id}.items() if column is not None}
+    if markers is not None and not hasattr(source, "obsm"):  # a file or frame: markers are its columns
+        named = set(wanted.values())
+        marker_names = [c for c in frame.columns if c not in named] if markers == "all" else list(markers)
     missing = [c for c in [*wanted.values(), *marker_names] if c not in frame.columns]
     if missing:
         raise ValueError(f"column(s) {missing} not in the cell table; it has {list(frame.columns)}")
