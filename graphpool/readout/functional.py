@@ -10,9 +10,10 @@ readout.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import Tensor
@@ -26,16 +27,44 @@ from graphpool.readout.kernels import (
     segment_softmax,
     segment_sum,
 )
+from graphpool._validation import validation_enabled
 from graphpool.readout.segments import Segments, segments_from
 
 QUANTILE_METHODS = ("linear", "lower", "higher", "nearest", "midpoint")
+_HALF_PRECISION = frozenset({torch.float16, torch.bfloat16})
+_Readout = TypeVar("_Readout", bound=Callable[..., Tensor])
 
 
+def accumulates_in_float32(readout: _Readout) -> _Readout:
+    """Run ``readout`` on a float32 copy of float16/bfloat16 ``x`` and return ``x``'s dtype.
+
+    As :func:`torch.mean` does: a float16 sum of 1,100 values of 60 would overflow (65,504 is
+    its largest value) and bfloat16's 8-bit mantissa would round a mean of 2,000 values.
+    """
+
+    @functools.wraps(readout)
+    def wrapper(x: Tensor, seg: Segments, *args: Any, **kwargs: Any) -> Tensor:
+        if x.dtype not in _HALF_PRECISION:
+            return readout(x, seg, *args, **kwargs)
+        return readout(x.float(), seg, *args, **kwargs).to(x.dtype)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def check_temperature(temperature: float) -> None:
+    """A softmax temperature must be a finite nonzero number (0 divides by zero; NaN poisons every weight)."""
+    number = isinstance(temperature, (int, float)) and not isinstance(temperature, bool)
+    if not number or not math.isfinite(temperature) or temperature == 0:
+        raise ValueError(f"'temperature' must be a finite nonzero number, got {temperature!r}")
+
+
+@accumulates_in_float32
 def sum_readout(x: Tensor, seg: Segments) -> Tensor:
-    r""":math:`\sum_{i \in V_b} x_i`: counts; grows with graph size."""
+    r""":math:`\sum_{i \in V_b} x_i`: counts; grows with graph size. Integer ``x`` gives int64 sums (as torch.sum)."""
     return segment_sum(x, seg)
 
 
+@accumulates_in_float32
 def mean_readout(x: Tensor, seg: Segments) -> Tensor:
     r""":math:`\frac{1}{n_b}\sum_{i \in V_b} x_i`: proportions; invariant to graph size."""
     return segment_mean(x, seg)
@@ -89,6 +118,7 @@ def quantile_readout(x: Tensor, seg: Segments, q: float = 0.5, method: str = "li
     return low + weight.to(x.dtype).unsqueeze(-1) * (high - low)
 
 
+@accumulates_in_float32
 def var_readout(x: Tensor, seg: Segments) -> Tensor:
     r"""Population variance :math:`\frac{1}{n_b}\sum_{i \in V_b} (x_i - \bar{x}_b)^2` (two-pass, stable).
 
@@ -98,27 +128,34 @@ def var_readout(x: Tensor, seg: Segments) -> Tensor:
     return segment_mean(centred * centred, seg)
 
 
+@accumulates_in_float32
 def std_readout(x: Tensor, seg: Segments) -> Tensor:
     r"""Population standard deviation :math:`\sqrt{\mathrm{var}_b}`.
 
-    Exactly 0 for constant graphs, with gradient 0 there (not NaN; PyG instead returns
-    :math:`\sqrt{10^{-5}}` for them).
+    Exactly 0 for constant graphs, with gradient 0 there (not NaN, which :math:`\sqrt{\cdot}`
+    would give at 0). NaN or infinite inputs give NaN, as the variance does.
     """
     var = var_readout(x, seg)
-    positive = var > 0
-    return torch.where(positive, torch.where(positive, var, torch.ones_like(var)).sqrt(), torch.zeros_like(var))
+    zero = var == 0
+    return torch.where(zero, torch.zeros_like(var), torch.where(zero, torch.ones_like(var), var).sqrt())
 
 
+@accumulates_in_float32
 def softmax_readout(x: Tensor, seg: Segments, temperature: float | Tensor = 1.0) -> Tensor:
     r"""Softmax-weighted mean :math:`\sum_{i \in V_b} \alpha_i x_i`, :math:`\alpha_i = \mathrm{softmax}_{V_b}(x_i / T)`.
 
     Per feature column. :math:`T \to \infty` gives the mean, :math:`T \to 0^+` the max,
     :math:`T \to 0^-` the min. Equals PyG's ``SoftmaxAggregation(t=1/T)``.
     """
+    if isinstance(temperature, Tensor):
+        temperature = temperature.to(x.dtype)
+    else:
+        check_temperature(temperature)
     alpha = segment_softmax(x / temperature, seg)
     return segment_sum(alpha * x, seg)
 
 
+@accumulates_in_float32
 def power_mean_readout(x: Tensor, seg: Segments, p: float | Tensor = 1.0, eps: float = 1e-6) -> Tensor:
     r"""Generalized (power) mean :math:`\left(\frac{1}{n_b}\sum_{i \in V_b} x_i^{\,p}\right)^{1/p}`.
 
@@ -130,6 +167,8 @@ def power_mean_readout(x: Tensor, seg: Segments, p: float | Tensor = 1.0, eps: f
     """
     if isinstance(p, (int, float)) and p == 0:
         raise ValueError("'p' must be nonzero for the power mean (p -> 0 is the geometric mean)")
+    if isinstance(p, Tensor):
+        p = p.to(x.dtype)
     x = x.clamp(min=eps)
     scale = segment_max(x.detach(), seg).clamp(min=eps)
     ratio = x / gather_rows(scale, seg)
@@ -137,6 +176,7 @@ def power_mean_readout(x: Tensor, seg: Segments, p: float | Tensor = 1.0, eps: f
     return torch.where((seg.counts > 0).unsqueeze(-1), out, torch.zeros_like(out))
 
 
+@accumulates_in_float32
 def weighted_readout(x: Tensor, seg: Segments, weight: Tensor, normalize: bool = True) -> Tensor:
     r"""Weighted mean :math:`\sum_{i \in V_b} w_i x_i / \sum_{i \in V_b} w_i` (or the weighted sum).
 
@@ -163,8 +203,6 @@ def _check_weight(weight: Tensor, x: Tensor) -> Tensor:
         return w.to(x.dtype)
     if not w.dtype.is_floating_point:
         raise ValueError(f"'weight' must be floating point or bool, got dtype {w.dtype}")
-    from graphpool._validation import validation_enabled
-
     if validation_enabled() and bool((w < 0).any()):
         raise ValueError("'weight' must be non-negative (they are normalised per graph)")
     return w.to(x.dtype)

@@ -43,46 +43,52 @@ def _needs_graph(x: Tensor) -> bool:
     return x.requires_grad and torch.is_grad_enabled()
 
 
-def _inverse_counts(seg: Segments, dtype: torch.dtype) -> Tensor:
-    """``[B, 1]``: 1 / n_b, and 1 for empty groups (whose sums are 0)."""
-    return seg.counts.clamp(min=1).to(dtype).reciprocal_().unsqueeze_(-1)
+def _counts(seg: Segments, dtype: torch.dtype) -> Tensor:
+    """``[B, 1]``: n_b, and 1 for empty groups (whose sums are 0)."""
+    return seg.counts.clamp(min=1).to(dtype).unsqueeze_(-1)
 
 
-def _sum_forward(x: Tensor, seg: Segments, scale: Tensor | None) -> Tensor:
+def _sum_forward(x: Tensor, seg: Segments, divisor: Tensor | None) -> Tensor:
     if x.dtype.is_floating_point:
         # detach: with a weight that requires grad, embedding_bag also builds its own
         # backward buffers (2-3x slower); our backward is the index_select below
         out = F.embedding_bag(seg.rows, x.detach(), seg.ptr, mode="sum", include_last_offset=True)
-    else:
-        out = x.new_zeros(seg.num_segments, x.size(1)).index_add_(0, seg.index, x)
-    return out if scale is None else out.mul_(scale)
+    else:  # integers are summed in int64, as torch.sum promotes them (uint8 would wrap at 256)
+        out = torch.zeros(seg.num_segments, x.size(1), dtype=torch.int64, device=x.device)
+        out.index_add_(0, seg.index, x.long())
+    # divide, as torch.mean does: multiplying by 1/n is not exact (a mean of 2,000 values of 60
+    # would be 60.000004, and the std of a constant graph would not be 0)
+    return out if divisor is None else out.div_(divisor)
 
 
 class _SegmentSum(torch.autograd.Function):
-    """Sum (``scale=None``) or scaled sum per group; backward: one ``index_select``."""
+    """Sum (``divisor=None``) or mean per group; backward: one ``index_select``."""
 
     # ctx-style forward: the setup_context style costs ~30 us of signature binding per call
     @staticmethod
-    def forward(ctx: Any, x: Tensor, seg: Segments, scale: Tensor | None) -> Tensor:  # type: ignore[override]
-        ctx.seg, ctx.scale = seg, scale
-        return _sum_forward(x, seg, scale)
+    def forward(ctx: Any, x: Tensor, seg: Segments, divisor: Tensor | None) -> Tensor:  # type: ignore[override]
+        ctx.seg, ctx.divisor = seg, divisor
+        return _sum_forward(x, seg, divisor)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:  # type: ignore[override]
-        if ctx.scale is not None:
-            grad = grad * ctx.scale
+        if ctx.divisor is not None:
+            grad = grad / ctx.divisor
         return gather_rows(grad, ctx.seg), None, None
 
 
 def segment_sum(x: Tensor, seg: Segments) -> Tensor:
-    r"""Per-group sum :math:`\mathbf{o}_b = \sum_{i \in b} \mathbf{x}_i`. ``[N, F] -> [B, F]``."""
+    r"""Per-group sum :math:`\mathbf{o}_b = \sum_{i \in b} \mathbf{x}_i`. ``[N, F] -> [B, F]``.
+
+    Integer inputs give int64 sums (as :func:`torch.sum`); floating-point inputs keep their dtype.
+    """
     return _SegmentSum.apply(x, seg, None) if _needs_graph(x) else _sum_forward(x, seg, None)
 
 
 def segment_mean(x: Tensor, seg: Segments) -> Tensor:
     r"""Per-group mean; 0 for an empty group. ``[N, F] -> [B, F]``."""
-    scale = _inverse_counts(seg, x.dtype)
-    return _SegmentSum.apply(x, seg, scale) if _needs_graph(x) else _sum_forward(x, seg, scale)
+    divisor = _counts(seg, x.dtype)
+    return _SegmentSum.apply(x, seg, divisor) if _needs_graph(x) else _sum_forward(x, seg, divisor)
 
 
 def _extreme_forward(x: Tensor, seg: Segments, largest: bool) -> Tensor:
@@ -199,6 +205,9 @@ def _size_classes(counts: list[int]) -> dict[int, list[int]]:
 def segment_select(x: Tensor, seg: Segments, ranks: list[Tensor]) -> list[Tensor]:
     """Order statistics: for each ``k`` in ``ranks``, the ``k[b]``-th smallest value (0-based) per column.
 
+    A column of a graph that holds NaN gives NaN (as :func:`torch.median` and
+    :func:`torch.quantile`), whatever the rank and whatever else is in the batch.
+
     Args:
         x: ``[N, F]``.
         ranks: tensors ``[B]`` with ``0 <= k[b] < counts[b]`` (ignored for empty graphs).
@@ -246,9 +255,20 @@ def segment_select(x: Tensor, seg: Segments, ranks: list[Tensor]) -> list[Tensor
                 hit.index_copy_(0, ids, match.any(-1))
                 grouped_row = first.unsqueeze(1) + match.to(torch.uint8).argmax(-1)
                 where.index_copy_(0, ids, seg.rows[grouped_row.clamp(max=num_rows - 1)])
-    if not track:
+    if track:  # re-read the chosen elements from x so that the gradient reaches exactly them
+        picked = [
+            torch.where(hit, x.gather(0, where), out)
+            for out, where, hit in zip(picked, source_row, found, strict=True)
+        ]
+    return _propagate_nan(picked, values, seg)
+
+
+def _propagate_nan(picked: list[Tensor], values: Tensor, seg: Segments) -> list[Tensor]:
+    """Set a pick to NaN where its graph's column holds a NaN (NaN sorts last, so a rank can miss it)."""
+    if not values.dtype.is_floating_point:
         return picked
-    # re-read the chosen elements from x so that the gradient reaches exactly them
-    return [
-        torch.where(hit, x.gather(0, where), out) for out, where, hit in zip(picked, source_row, found, strict=True)
-    ]
+    nan = torch.isnan(values)
+    if not torch.compiler.is_compiling() and not bool(nan.any()):
+        return picked
+    has_nan = _extreme_forward(nan.to(torch.uint8), seg, largest=True).bool()
+    return [out.masked_fill(has_nan, float("nan")) for out in picked]

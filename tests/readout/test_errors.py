@@ -61,7 +61,7 @@ def test_wrong_dims() -> None:
 def test_module_constructor_errors() -> None:
     with pytest.raises(ValueError, match=r"'q' must be a number in \[0, 1\]"):
         QuantileReadout(q=-0.1)
-    with pytest.raises(ValueError, match=r"'temperature' must be nonzero"):
+    with pytest.raises(ValueError, match=r"'temperature' must be a finite nonzero number"):
         SoftmaxReadout(temperature=0.0)
     with pytest.raises(ValueError, match=r"'channels' > 1 only makes sense with a learnable"):
         SoftmaxReadout(channels=4)
