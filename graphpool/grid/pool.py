@@ -57,12 +57,14 @@ def pool_grid(
     bias). ``dense=False`` forces the readout path even where a dense one exists.
     """
     axes = _pooled_axes(x, dims)
-    fast = _DENSE.get(type(readout)) if dense else None
+    shape = [x.size(a) for a in axes]
+    size = math.prod(shape)
+    # the dense path only where it equals the readout: an empty axis makes torch.mean NaN and
+    # torch.amax fail, where an empty graph pools to 0
+    fast = _DENSE.get(type(readout)) if dense and size > 0 else None
     if fast is not None:
         return fast(x, dim=axes)
     kept = [a for a in range(2, x.dim()) if a not in axes]
-    shape = [x.size(a) for a in axes]
-    size = math.prod(shape)
     # [B, *kept, *pooled, C] -> rows grouped by (b, kept position)
     moved = x.permute(0, *kept, *axes, 1)
     groups = moved.shape[: 1 + len(kept)]
@@ -73,7 +75,7 @@ def pool_grid(
     if positional:
         inputs["pos"] = scaled_grid_positions(tuple(shape), x.device, x.dtype).repeat(count, 1)
     out = readout(rows, ptr=ptr, **inputs)  # [count, C']
-    return out.reshape(*groups, -1).movedim(-1, 1)
+    return out.reshape(*groups, out.size(-1)).movedim(-1, 1)
 
 
 class GlobalPool(nn.Module):

@@ -85,7 +85,7 @@ class AttentionReadout(Readout):
             self.log_temperature.fill_(torch.tensor(self.initial_temperature).log().item())
 
     def logits(self, x: Tensor, pos: Tensor | None = None) -> Tensor:
-        """Unnormalised scores ``[N, H]`` (content plus positional bias)."""
+        """Unnormalised scores ``[N, H]`` of node rows ``x: [N, F]`` (content plus positional bias)."""
         score = self.gate(x)
         if score.dim() == 1:
             score = score.unsqueeze(-1)
@@ -104,12 +104,26 @@ class AttentionReadout(Readout):
         return segment_softmax(self.logits(x, pos) / self.temperature.to(x.dtype), seg)
 
     def compute(self, x: Tensor, seg: Segments, pos: Tensor | None = None) -> Tensor:
-        alpha = self.weights(x, seg, pos)
-        values = self.value(x) if self.value is not None else x
-        if alpha.size(1) == 1 or alpha.size(1) == values.size(1):
-            return segment_sum(alpha * values, seg)
-        pooled = segment_sum((alpha.unsqueeze(-1) * values.unsqueeze(1)).flatten(1), seg)
-        return pooled.view(seg.num_segments, alpha.size(1), -1).mean(1)
+        """``x: [N, L * F]``: L leading positions (flattened by the base class, features last), each attended alone.
+
+        Every head weighs whole feature rows; the heads' weighted sums are averaged:
+        ``[N, L, F] -> alpha [N, L, H] -> [B, L, H, F'] -> [B, L * F']``.
+        """
+        rows, width = x.size(0), x.size(1)
+        if width % self.in_channels or (width == 0 and rows):
+            raise ValueError(f"x has {width} features but this AttentionReadout has in_channels = {self.in_channels}")
+        slices = width // self.in_channels
+        flat = x.reshape(rows * slices, self.in_channels)  # one row per (node, leading position)
+        if pos is not None and slices > 1:
+            pos = pos.repeat_interleave(slices, dim=0)
+        logits = self.logits(flat, pos)
+        heads = logits.size(1)
+        logits = logits.reshape(rows, slices * heads)
+        alpha = segment_softmax(logits / self.temperature.to(x.dtype), seg).view(rows, slices, heads, 1)
+        values = self.value(flat) if self.value is not None else flat
+        values = values.view(rows, slices, 1, values.size(-1))
+        pooled = segment_sum((alpha * values).reshape(rows, slices * heads * values.size(-1)), seg)
+        return pooled.view(seg.num_segments, slices, heads, -1).mean(2).reshape(seg.num_segments, -1)
 
     def out_channels(self, in_channels: int) -> int:
         if self.value is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -76,7 +77,8 @@ class Readout(Aggregation):
         dim = dim % x.dim()
         moved = x.movedim(dim, 0)
         lead = moved.shape[1:-1]
-        x2d = moved.reshape(moved.size(0), -1)
+        columns = math.prod(moved.shape[1:])  # explicit: reshape(N, -1) is ambiguous for N = 0
+        x2d = moved.reshape(moved.size(0), columns)
         seg = segments_from(x2d.size(0), index, ptr, dim_size, device=x.device)
 
         def unflatten(out: Tensor) -> Tensor:
@@ -84,7 +86,8 @@ class Readout(Aggregation):
                 return out.reshape(out.size(0))
             if moved.dim() == 2 and dim == 0:
                 return out
-            return out.reshape(out.size(0), *lead, -1).movedim(0, dim)
+            width = out.size(-1) // math.prod(lead) if math.prod(lead) else 0
+            return out.reshape(out.size(0), *lead, width).movedim(0, dim)
 
         return x2d, seg, unflatten
 
@@ -98,3 +101,17 @@ class Readout(Aggregation):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.extra_repr()})"
+
+
+def per_column(values: Tensor, width: int, name: str) -> Tensor:
+    """Tile a per-feature parameter ``[C]`` over the ``width = L * C`` columns of flattened ``[*, N, C]`` input.
+
+    One value (``C = 1``) broadcasts as it is; otherwise ``width`` must be a multiple of ``C``
+    (the leading dimensions were flattened into the columns, features last).
+    """
+    channels = values.numel()
+    if channels == 1 or channels == width:
+        return values
+    if channels == 0 or width % channels:
+        raise ValueError(f"'channels' = {channels} ({name}) does not divide the {width} feature columns of x")
+    return values.repeat(width // channels)

@@ -12,7 +12,7 @@ from torch import Tensor
 from torch.nn import Parameter
 
 from graphpool.readout import functional as fn
-from graphpool.readout.base import Readout
+from graphpool.readout.base import Readout, per_column
 from graphpool.readout.segments import Segments
 
 
@@ -140,8 +140,7 @@ class SoftmaxReadout(Readout):
 
     def __init__(self, temperature: float = 1.0, learn: bool = False, channels: int = 1) -> None:
         super().__init__()
-        if temperature == 0:
-            raise ValueError("'temperature' must be nonzero")
+        fn.check_temperature(temperature)
         self.initial_temperature = float(temperature)
         self.learn = learn
         beta = _scalar_or_channels(1.0 / temperature, channels, learn, "temperature")
@@ -155,7 +154,8 @@ class SoftmaxReadout(Readout):
             self.inverse_temperature.fill_(1.0 / self.initial_temperature)
 
     def compute(self, x: Tensor, seg: Segments) -> Tensor:
-        return fn.softmax_readout(x, seg, 1.0 / self.inverse_temperature.to(x.dtype))
+        beta = per_column(self.inverse_temperature, x.size(1), "one inverse temperature per feature")
+        return fn.softmax_readout(x, seg, 1.0 / beta)
 
     def extra_repr(self) -> str:
         return f"temperature={self.initial_temperature}, learn={self.learn}"
@@ -190,7 +190,7 @@ class PowerMeanReadout(Readout):
             self.p.fill_(self.initial_p)
 
     def compute(self, x: Tensor, seg: Segments) -> Tensor:
-        return fn.power_mean_readout(x, seg, self.p.to(x.dtype), self.eps)
+        return fn.power_mean_readout(x, seg, per_column(self.p, x.size(1), "one exponent per feature"), self.eps)
 
     def extra_repr(self) -> str:
         return f"p={self.initial_p}, learn={self.learn}"

@@ -6,17 +6,30 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
+from torch_geometric.nn.aggr import Aggregation, MultiAggregation
 
 from graphpool.readout.base import Readout
 from graphpool.readout.functional import check_features
 from graphpool.readout.segments import Segments
 
 
-class MultiReadout(Readout):
+class MultiReadout(Readout, MultiAggregation):
     r"""Concatenate readouts: :math:`\mathbf{o}_b = [\rho_1(X_b) \,\|\, \rho_2(X_b) \,\|\, \dots]`.
 
     The segments are validated once and shared. Per-node inputs (``weight``, ``pos``) are
     passed to the readouts that take them. ``[N, F] -> [B, sum_k out_channels_k(F)]``.
+
+    It is a PyG :class:`~torch_geometric.nn.aggr.MultiAggregation`, so as ``aggr=`` of a layer
+    it behaves as PyG's own: ``SAGEConv`` widens its linear map to the concatenation
+    (:meth:`get_out_channels`). Layers that need the aggregation to keep the message width
+    (``GraphConv``, ``GINConv``, ``GATConv``, ``TransformerConv``) take ``mode="proj"``: the
+    concatenation followed by a learned ``Linear(sum_k F_k, in_channels)``, as PyG's
+    ``MultiAggregation(mode="proj")``.
+
+    Args:
+        readouts: the readouts, at least one.
+        mode: ``"cat"`` (default) or ``"proj"``.
+        in_channels: F, the message width; needed by ``mode="proj"``.
 
     >>> import torch
     >>> from graphpool.readout import resolve
@@ -28,8 +41,12 @@ class MultiReadout(Readout):
     name = "multi"
     needs_float = False
 
-    def __init__(self, readouts: Sequence[Readout]) -> None:
-        super().__init__()
+    def __init__(self, readouts: Sequence[Readout], mode: str = "cat", in_channels: int | None = None) -> None:
+        Aggregation.__init__(self)  # not MultiAggregation.__init__, which resolves PyG's own aggregations
+        if mode not in ("cat", "proj"):
+            raise ValueError(f"'mode' must be 'cat' or 'proj', got {mode!r}")
+        if mode == "proj" and (not isinstance(in_channels, int) or in_channels < 1):
+            raise ValueError(f"mode='proj' needs 'in_channels' (the message width F >= 1), got {in_channels!r}")
         if len(readouts) == 0:
             raise ValueError("MultiReadout needs at least one readout")
         for readout in readouts:
@@ -37,6 +54,22 @@ class MultiReadout(Readout):
                 raise TypeError(f"MultiReadout takes graphpool Readout modules, got {type(readout).__name__}")
         self.readouts = nn.ModuleList(readouts)
         self.extra_inputs = tuple(sorted({name for r in readouts for name in r.extra_inputs}))
+        self.mode, self.in_channels = mode, in_channels
+        if mode == "proj":
+            assert in_channels is not None
+            width = sum(readout.out_channels(in_channels) for readout in readouts)
+            self.lin = nn.Linear(width, in_channels)
+
+    @property
+    def aggrs(self) -> nn.ModuleList:
+        """The readouts, under the name PyG's ``MultiAggregation`` uses."""
+        return self.readouts
+
+    def reset_parameters(self) -> None:
+        for readout in self.readouts:
+            readout.reset_parameters()
+        if self.mode == "proj":
+            self.lin.reset_parameters()
 
     def forward(
         self,
@@ -51,7 +84,12 @@ class MultiReadout(Readout):
             raise ValueError(f"MultiReadout needs x with a feature dimension, got shape {tuple(x.shape)}")
         x2d, seg, unflatten = self.prepare(x, index, ptr, dim_size, dim)
         feature_dim = -1 if dim % x.dim() != x.dim() - 1 else -2
-        return torch.cat([unflatten(part) for part in self._parts(x2d, seg, inputs)], dim=feature_dim)
+        out = torch.cat([unflatten(part) for part in self._parts(x2d, seg, inputs)], dim=feature_dim)
+        if self.mode == "proj":
+            if feature_dim != -1:
+                raise ValueError("mode='proj' pools along a dimension other than the last (the features)")
+            out = self.lin(out)
+        return out
 
     def _parts(self, x: Tensor, seg: Segments, inputs: dict[str, Tensor]) -> list[Tensor]:
         unknown = set(inputs) - set(self.extra_inputs)
@@ -65,10 +103,18 @@ class MultiReadout(Readout):
         return parts
 
     def compute(self, x: Tensor, seg: Segments, **inputs: Tensor) -> Tensor:
-        return torch.cat(self._parts(x, seg, inputs), dim=-1)
+        out = torch.cat(self._parts(x, seg, inputs), dim=-1)
+        return self.lin(out) if self.mode == "proj" else out
 
     def out_channels(self, in_channels: int) -> int:
+        if self.mode == "proj":
+            return in_channels
         return sum(readout.out_channels(in_channels) for readout in self.readouts)
 
+    def get_out_channels(self, in_channels: int) -> int:
+        """PyG's name for :meth:`out_channels` (``SAGEConv`` reads it to size its linear map)."""
+        return self.out_channels(in_channels)
+
     def __repr__(self) -> str:
-        return f"MultiReadout([{', '.join(repr(r) for r in self.readouts)}])"
+        mode = f", mode='proj', in_channels={self.in_channels}" if self.mode == "proj" else ""
+        return f"MultiReadout([{', '.join(repr(r) for r in self.readouts)}]{mode})"

@@ -83,9 +83,10 @@ def resolve(
 
     ``"median"`` -> :class:`MedianReadout`; ``"mean,max"`` or ``["mean", "max"]`` -> a
     :class:`MultiReadout`; instances pass through unchanged. ``kwargs`` go to the
-    constructor (``resolve("quantile", q=0.9)``). ``in_channels`` (the feature width) is
-    passed to the readouts that have learnable weights of that width (``attention``), so a
-    model can name them as strings too.
+    constructor (``resolve("quantile", q=0.9)``); a list takes only ``mode`` (``"cat"`` or
+    ``"proj"``, see :class:`MultiReadout`). ``in_channels`` (the feature width) is passed to the
+    readouts that have learnable weights of that width (``attention``, a projected multi-readout),
+    so a model can name them as strings too.
 
     >>> from graphpool.readout import resolve
     >>> resolve("Median")
@@ -102,9 +103,10 @@ def resolve(
     if isinstance(spec, str) and "," in spec:
         spec = [part.strip() for part in spec.split(",") if part.strip()]
     if isinstance(spec, (list, tuple)):
+        mode = kwargs.pop("mode", "cat")
         if kwargs:
             raise ValueError("options cannot be shared by several readouts; pass configured instances instead")
-        return MultiReadout([resolve(item, in_channels=in_channels) for item in spec])
+        return MultiReadout([resolve(item, in_channels=in_channels) for item in spec], mode, in_channels)
     if not isinstance(spec, str):
         raise TypeError(f"cannot resolve a readout from {type(spec).__name__}")
     name = canonical_name(spec)
