@@ -110,9 +110,11 @@ class HierarchicalPool(nn.Module):
         self.self_loops = self_loops
 
     def out_channels(self, in_channels: int) -> int:
+        """Width of ``out``: soft levels keep the width (:math:`S^\top X`), the others apply ``readout``."""
         width = in_channels
-        for _ in self.levels:
-            width = self.readout.out_channels(width)
+        for selector in self.levels:
+            if not selector.soft:
+                width = self.readout.out_channels(width)
         return self.global_readout.out_channels(width)
 
     def forward(  # type: ignore[override]

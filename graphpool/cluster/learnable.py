@@ -50,6 +50,8 @@ class SoftSelection:
 
 
 class _SoftSelect(Select):
+    soft = True
+
     def __init__(self, in_channels: int, num_clusters: int, assign: nn.Module | None = None) -> None:
         super().__init__()
         if num_clusters < 1:
@@ -69,13 +71,8 @@ class _SoftSelect(Select):
     def _select(
         self, x: Tensor, edge_index: Tensor, batch: Tensor, num_graphs: int, edge_weight: Tensor | None, s: Tensor
     ) -> tuple[SoftAssignment, Any, Any]:
+        # a graph without nodes gets K clusters with zero features and no edges (as PyG's dense pools)
         seg = segments_from(x.size(0), batch, None, num_graphs, device=x.device, index_name="batch")
-        empty = torch.nonzero(seg.counts == 0).flatten()
-        if empty.numel():
-            raise ValueError(
-                f"graph {int(empty[0])} has no nodes; a learnable selector assigns nodes to K clusters per graph "
-                f"and needs at least one node in every graph ({empty.numel()} empty)"
-            )
         pooled = soft_pool(x, edge_index, s, seg, edge_weight)
         return SoftAssignment(s, seg.index, seg.num_segments), pooled, seg
 

@@ -20,6 +20,9 @@ class Select(nn.Module):
 
     #: per-node keyword inputs the selector reads (e.g. ``labels``, ``pos``)
     inputs: tuple[str, ...] = ()
+    #: learnable soft selectors return clusters already reduced as :math:`S^\top X` (the
+    #: pool's readout is not applied to them, so they keep the feature width)
+    soft: bool = False
 
     def forward(  # type: ignore[override]
         self, x: Tensor, edge_index: Tensor, batch: Tensor, num_graphs: int, **inputs: Any
@@ -84,16 +87,28 @@ class GivenSelect(Select):
         return Assignment(cluster, keys.numel(), cluster_batch, label=keys % width)
 
 
+def _edge_keys(src: Tensor, dst: Tensor, seed: int) -> Tensor:
+    """A seeded pseudo-random key per undirected edge, the same for (i, j) and (j, i) (a 31-bit hash)."""
+    low, high = torch.minimum(src, dst), torch.maximum(src, dst)
+    mask = (1 << 31) - 1
+    key = (low * 0x9E3779B1 + high * 0x85EBCA77 + (seed + 1) * 0xC2B2AE3D) & mask
+    key = (key ^ (key >> 15)) * 0x2C1B3C6D & mask
+    return key ^ (key >> 13)
+
+
 def greedy_matching(
-    edge_index: Tensor, num_nodes: int, edge_weight: Tensor | None = None, max_rounds: int = 32
+    edge_index: Tensor, num_nodes: int, edge_weight: Tensor | None = None, seed: int = 0
 ) -> Tensor:
-    r"""Graclus-style greedy matching: pair each node with at most one neighbour.
+    r"""Graclus-style greedy matching: pair each node with at most one neighbour, maximally.
 
     Rounds of handshakes: every unmatched node proposes to the unmatched neighbour with the
-    largest normalised-cut weight :math:`w_{ij}(1/d_i + 1/d_j)` (ties: the lowest node id);
-    mutual proposals are matched. Each round matches at least the best remaining edge, so
-    the result is maximal after at most ``max_rounds`` rounds on typical graphs; nodes left
-    unmatched stay alone. Torch-only (no ``torch-cluster``); O(E) per round.
+    largest normalised-cut weight :math:`w_{ij}(1/d_i + 1/d_j)`; ties go to the edge with the
+    largest seeded pseudo-random key (the same for both directions of an edge), as Graclus and
+    Metis visit nodes in random order. Mutual proposals are matched. Edges are thereby totally
+    ordered, so the best remaining edge is matched in every round, and rounds run until no
+    unmatched node has an unmatched neighbour: the matching is maximal on every graph (paths,
+    rings and cliques, whose weights all tie, included), in O(log N) rounds on typical graphs.
+    Deterministic for a given ``seed``. Torch-only (no ``torch-cluster``); O(E) per round.
 
     Returns:
         ``[N]`` partner of each node (itself when unmatched).
@@ -104,37 +119,45 @@ def greedy_matching(
     weight = torch.ones(src.numel(), device=src.device) if edge_weight is None else edge_weight[keep].float()
     degree = torch.zeros(num_nodes, device=src.device).index_add_(0, src, weight)
     score = weight * (1.0 / degree[src].clamp(min=1e-12) + 1.0 / degree[dst].clamp(min=1e-12))
+    key = _edge_keys(src, dst, seed)
     partner = torch.arange(num_nodes, device=src.device)
     matched = torch.zeros(num_nodes, dtype=torch.bool, device=src.device)
-    none = torch.full((num_nodes,), num_nodes, device=src.device)
     node = torch.arange(num_nodes, device=src.device)
-    for _ in range(max_rounds):
-        active = ~(matched[src] | matched[dst])
-        if not bool(active.any()):
-            break
-        s, d, sc = src[active], dst[active], score[active]
+    active = torch.ones(src.numel(), dtype=torch.bool, device=src.device)
+    while bool(active.any()):
+        s, d, sc, k = src[active], dst[active], score[active], key[active]
         best = torch.full((num_nodes,), -torch.inf, device=src.device).scatter_reduce_(0, s, sc, "amax")
-        candidate = torch.where(sc == best[s], d, num_nodes)
-        choice = none.clone().scatter_reduce_(0, s, candidate, "amin")
+        tied = sc == best[s]
+        best_key = torch.full((num_nodes,), -1, device=src.device).scatter_reduce_(
+            0, s[tied], k[tied], "amax"
+        )
+        chosen = tied & (k == best_key[s])  # equal keys (a hash collision): the lowest neighbour id
+        choice = torch.full((num_nodes,), num_nodes, device=src.device).scatter_reduce_(
+            0, s[chosen], d[chosen], "amin"
+        )
         proposes = choice < num_nodes
         mutual = proposes & (choice[torch.where(proposes, choice, node)] == node)
         partner = torch.where(mutual, choice, partner)
         matched |= mutual
+        active = ~(matched[src] | matched[dst])
     return partner
 
 
 class GraclusSelect(Select):
-    """Greedy edge matching (Graclus-style): about halves every graph per level.
+    """Greedy edge matching (Graclus-style): a maximal matching of every graph per level.
 
     Each cluster is a matched pair of neighbours or a single node. Uses ``edge_weight`` when
-    given. Deterministic for a given node order; when normalised-cut weights tie, the lower
-    node id wins, so relabelling the nodes of a graph with tied weights can change which
-    pairs are formed (as in Graclus).
+    given. A maximal matching leaves no two unmatched nodes adjacent, so a level keeps between
+    half and two thirds of a path's or ring's nodes (half of a clique's or a graph with a
+    perfect matching, but all but one of a star's: only one leaf can pair with the centre).
+    Ties of the normalised-cut weight are broken by a seeded key per edge (``seed``), so the
+    result is deterministic for a seed; relabelling the nodes of a graph with tied weights can
+    change which pairs are formed (as in Graclus).
     """
 
-    def __init__(self, max_rounds: int = 32) -> None:
+    def __init__(self, seed: int = 0) -> None:
         super().__init__()
-        self.max_rounds = max_rounds
+        self.seed = seed
 
     def forward(  # type: ignore[override]
         self,
@@ -145,7 +168,7 @@ class GraclusSelect(Select):
         edge_weight: Tensor | None = None,
         **_: Any,
     ) -> Assignment:
-        partner = greedy_matching(edge_index, batch.numel(), edge_weight, self.max_rounds)
+        partner = greedy_matching(edge_index, batch.numel(), edge_weight, self.seed)
         representative = torch.minimum(partner, torch.arange(batch.numel(), device=batch.device))
         cluster, cluster_batch, _ = compact(batch * batch.numel() + representative, batch)
         return Assignment(cluster, int(cluster_batch.numel()), cluster_batch)

@@ -97,9 +97,17 @@ def soft_pool(x: Tensor, edge_index: Tensor, s: Tensor, seg: Segments, edge_weig
     adjacency = _sparse(edge_index, weight, num_nodes)
     a_s = _SparseProduct.apply(_csr(adjacency), _csr(_sparse(edge_index.flip(0), weight, num_nodes)), s)  # [N, K]
     batch = seg.index
-    s_dense, mask = to_dense_batch(s, batch, batch_size=seg.num_segments)
-    x_dense, _ = to_dense_batch(x, batch, batch_size=seg.num_segments)
-    as_dense, _ = to_dense_batch(a_s, batch, batch_size=seg.num_segments)
+    # to_dense_batch needs the nodes grouped by graph: take them in grouped order (a node's
+    # slot in the padded tensor then depends only on its rank within its own graph)
+    order, grouped = (seg.perm, batch[seg.perm]) if seg.perm is not None else (None, batch)
+
+    def dense(values: Tensor) -> tuple[Tensor, Tensor]:
+        rows = values if order is None else values.index_select(0, order)
+        return to_dense_batch(rows, grouped, batch_size=seg.num_segments)
+
+    s_dense, mask = dense(s)
+    x_dense, _ = dense(x)
+    as_dense, _ = dense(a_s)
     s_t = s_dense.transpose(1, 2)
     values = adjacency.values()
     edges_by_graph = segments_from(values.numel(), batch[adjacency.indices()[0]], dim_size=seg.num_segments)
@@ -153,20 +161,30 @@ def diffpool_losses(pooled: SoftPooled, seg: Segments) -> dict[str, Tensor]:
 
     ``link`` :math:`= \lVert A - SS^\top \rVert_F / \sum_b n_b^2` over the batch (PyG divides
     by :math:`B\,n_{max}^2`, the size of its padded tensor; equal for graphs of one size);
-    ``entropy`` = mean over nodes of :math:`-\sum_k s_{ik}\log s_{ik}`.
+    ``entropy`` = mean over the real nodes of :math:`-\sum_k s_{ik}\log s_{ik}` (PyG averages over
+    its padded rows too, so for graphs of unequal size PyG's entropy is smaller by the share of padding).
     """
     squared = pooled.adj_sq_norm.sum() - 2 * _trace(pooled.adj).sum() + pooled.gram.square().sum()
     link = squared.clamp(min=0).sqrt() / seg.counts.square().sum().clamp(min=1)
     s = pooled.s_dense[pooled.mask]
-    entropy = (-s * torch.log(s + EPS)).sum(-1).mean()
+    entropy = (-s * torch.log(s + EPS)).sum(-1).sum() / max(s.size(0), 1)
     return {"link": link, "entropy": entropy}
 
 
-def _orthogonality(gram: Tensor) -> Tensor:
+def _over_graphs(values: Tensor, seg: Segments) -> Tensor:
+    """Mean of per-graph losses ``[B]`` over the graphs with nodes (0 when none has any).
+
+    A graph without nodes has no assignment to regularise: it must not move the loss.
+    """
+    present = seg.counts > 0
+    return torch.where(present, values, torch.zeros_like(values)).sum() / present.sum().clamp(min=1)
+
+
+def _orthogonality(gram: Tensor, seg: Segments) -> Tensor:
     k = gram.size(-1)
     eye = torch.eye(k, dtype=gram.dtype, device=gram.device)
-    normalised = gram / torch.linalg.matrix_norm(gram, keepdim=True)
-    return torch.linalg.matrix_norm(normalised - eye / math.sqrt(k)).mean()
+    normalised = gram / torch.linalg.matrix_norm(gram, keepdim=True).clamp(min=EPS)
+    return _over_graphs(torch.linalg.matrix_norm(normalised - eye / math.sqrt(k)), seg)
 
 
 def _vector_sum(values: Tensor, seg: Segments) -> Tensor:
@@ -175,18 +193,18 @@ def _vector_sum(values: Tensor, seg: Segments) -> Tensor:
 
 
 def mincut_losses(pooled: SoftPooled, s: Tensor, seg: Segments) -> dict[str, Tensor]:
-    r"""MinCutPool's losses (Bianchi et al., 2020), each averaged over graphs.
+    r"""MinCutPool's losses (Bianchi et al., 2020), each averaged over the graphs that have nodes.
 
     ``mincut`` :math:`= -\mathrm{tr}(S^\top A S) / \mathrm{tr}(S^\top D S)` and
     ``ortho`` :math:`= \lVert S^\top S / \lVert S^\top S\rVert_F - I_K / \sqrt K\rVert_F`.
     """
     denominator = _vector_sum(pooled.degree * s.square().sum(-1), seg)
-    mincut = -(_trace(pooled.adj) / denominator.clamp(min=EPS)).mean()  # a graph without edges adds 0
-    return {"mincut": mincut, "ortho": _orthogonality(pooled.gram)}
+    mincut = -_over_graphs(_trace(pooled.adj) / denominator.clamp(min=EPS), seg)  # a graph without edges adds 0
+    return {"mincut": mincut, "ortho": _orthogonality(pooled.gram, seg)}
 
 
 def dmon_losses(pooled: SoftPooled, s: Tensor, seg: Segments) -> dict[str, Tensor]:
-    r"""DMoN's losses (Tsitsulin et al., 2023), averaged over graphs.
+    r"""DMoN's losses (Tsitsulin et al., 2023), averaged over the graphs that have nodes.
 
     ``spectral`` :math:`= -\frac{1}{2m}\left(\mathrm{tr}(S^\top A S) - \frac{\lVert S^\top d\rVert^2}{2m}\right)`,
     ``ortho`` as MinCut, ``cluster`` :math:`= \frac{\sqrt K}{n_b}\lVert \sum_i s_i \rVert - 1`.
@@ -194,10 +212,11 @@ def dmon_losses(pooled: SoftPooled, s: Tensor, seg: Segments) -> dict[str, Tenso
     k = s.size(1)
     two_m = _vector_sum(pooled.degree, seg).clamp(min=EPS)  # a graph without edges adds 0
     degree_mass = segment_sum(pooled.degree.unsqueeze(1) * s, seg)
-    spectral = -((_trace(pooled.adj) - degree_mass.square().sum(-1) / two_m) / two_m).mean()
+    spectral = -_over_graphs((_trace(pooled.adj) - degree_mass.square().sum(-1) / two_m) / two_m, seg)
     sizes = segment_sum(s, seg)
-    cluster = (torch.linalg.vector_norm(sizes, dim=1) / seg.counts.to(s.dtype) * math.sqrt(k) - 1).mean()
-    return {"spectral": spectral, "ortho": _orthogonality(pooled.gram), "cluster": cluster}
+    counts = seg.counts.clamp(min=1).to(s.dtype)
+    cluster = _over_graphs(torch.linalg.vector_norm(sizes, dim=1) / counts * math.sqrt(k) - 1, seg)
+    return {"spectral": spectral, "ortho": _orthogonality(pooled.gram, seg), "cluster": cluster}
 
 
 def normalized_coarse_adjacency(adj: Tensor) -> Tensor:

@@ -115,3 +115,39 @@ def test_errors() -> None:
         HierarchicalPool([GivenSelect()])(x, edge_index, batch, labels=torch.zeros(3, dtype=torch.long))
     with pytest.raises(ValueError, match=r"'pos' must be \[N, D\]"):
         HierarchicalPool([GraclusSelect()])(x, edge_index, batch, pos=torch.zeros(3, 2))
+
+
+@pytest.mark.parametrize(
+    ("levels", "readout", "global_readout"),
+    [
+        ("diffpool", "mean,max", "sum"),
+        ("diffpool", "mean,max", None),
+        ("mincut+graclus", "mean,max", "sum"),
+        ("graclus+dmon", "mean,std", "max"),
+        ("graclus", "mean,max", None),
+    ],
+)
+def test_out_channels_is_the_width_returned(levels: str, readout: str, global_readout: str | None) -> None:
+    """Soft levels pool S^T X and never apply the readout: they keep the width (a DiffPool level with
+    'mean,max' reported 8 channels and returned 4)."""
+    from graphpool.cluster import DiffPoolSelect, DMoNSelect, MinCutSelect
+
+    torch.manual_seed(0)
+    make = {
+        "diffpool": lambda f: DiffPoolSelect(f, 3),
+        "mincut": lambda f: MinCutSelect(f, 3),
+        "dmon": lambda f: DMoNSelect(f, 3),
+        "graclus": lambda f: GraclusSelect(),
+    }
+    width, selectors = 4, []
+    probe = HierarchicalPool([GraclusSelect()], readout=readout)
+    for name in levels.split("+"):
+        selectors.append(make[name](width))
+        if name == "graclus":
+            width = probe.readout.out_channels(width)
+    pool = HierarchicalPool(selectors, readout=readout, global_readout=global_readout)
+    x = torch.randn(10, 4)
+    edge_index = torch.tensor([[i for i in range(9)] + [i + 1 for i in range(9)],
+                               [i + 1 for i in range(9)] + [i for i in range(9)]])
+    out = pool(x, edge_index, torch.tensor([0] * 5 + [1] * 5)).out
+    assert pool.out_channels(4) == out.size(1)

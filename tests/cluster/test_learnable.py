@@ -113,15 +113,58 @@ def test_soft_assignment_hard_view_and_errors() -> None:
         DiffPoolSelect(F, K, assign=torch.nn.Linear(F, 3)).double()(x, edge_index, batch, 2)
 
 
-def test_empty_graphs_are_refused_and_edgeless_graphs_give_finite_losses() -> None:
+SELECTORS = [DiffPoolSelect, MinCutSelect, DMoNSelect]
+
+
+@pytest.mark.parametrize("cls", SELECTORS)
+def test_empty_graphs_pool_to_zeros_and_leave_the_losses_alone(cls: type) -> None:
+    """A graph with no nodes gets K zero clusters and no coarse edges, as PyG's dense pools give zeros;
+    the auxiliary losses are averaged over the graphs that have nodes, so they do not change."""
+    torch.manual_seed(5)
     x, edge_index, weight, batch = _graphs([5, 7], seed=5)
-    with pytest.raises(ValueError, match="graph 2 has no nodes"):
-        MinCutSelect(F, K).double()(x, edge_index, batch, 3)
+    select = cls(F, K).double().eval()
+    without = select(x, edge_index, batch, 2, edge_weight=weight)
+    middle = torch.where(batch == 1, 2, batch)  # graph 1 is empty; graph 2 holds its nodes
+    with_empty = select(x, edge_index, middle, 3, edge_weight=weight)
+    assert torch.equal(with_empty.x[K : 2 * K], torch.zeros(K, F, dtype=torch.float64))
+    torch.testing.assert_close(with_empty.x[: K], without.x[:K])
+    torch.testing.assert_close(with_empty.x[2 * K :], without.x[K:])
+    assert not bool(((with_empty.edge_index >= K) & (with_empty.edge_index < 2 * K)).any())
+    for name, value in without.aux_loss.items():
+        torch.testing.assert_close(with_empty.aux_loss[name], value, msg=name)
+    trailing = select(x, edge_index, batch, 4, edge_weight=weight)  # two empty graphs at the end
+    assert trailing.x.shape == (4 * K, F) and torch.equal(trailing.x[2 * K :], torch.zeros(2 * K, F).double())
+    nothing = select(x[:0], edge_index[:, :0], batch[:0], 2)
+    assert torch.equal(nothing.x, torch.zeros(2 * K, F).double())
+    assert all(torch.isfinite(v) for v in nothing.aux_loss.values())
+
+
+@pytest.mark.parametrize("cls", SELECTORS)
+def test_edgeless_graphs_give_finite_losses(cls: type) -> None:
+    x, edge_index, weight, batch = _graphs([5, 7], seed=5)
     lonely = torch.cat([x, torch.randn(1, F, dtype=torch.float64)])
     lonely_batch = torch.cat([batch, torch.tensor([2])])
-    for select in (DiffPoolSelect(F, K), MinCutSelect(F, K), DMoNSelect(F, K)):
-        losses = select.double()(lonely, edge_index, lonely_batch, 3).aux_loss
-        assert all(torch.isfinite(v) for v in losses.values()), (type(select).__name__, losses)
+    losses = cls(F, K).double()(lonely, edge_index, lonely_batch, 3).aux_loss
+    assert all(torch.isfinite(v) for v in losses.values()), (cls.__name__, losses)
+
+
+@pytest.mark.parametrize("cls", SELECTORS)
+def test_soft_pools_do_not_depend_on_the_node_order(cls: type) -> None:
+    """Nodes of the same graphs in another order (each still in its graph): the same clusters, coarse
+    graph and losses (to_dense_batch assumed a sorted batch)."""
+    torch.manual_seed(7)
+    x, edge_index, weight, batch = _graphs([5, 7, 4], seed=7)
+    select = cls(F, K).double().eval()
+    reference = select(x, edge_index, batch, 3, edge_weight=weight)
+    perm = torch.randperm(x.size(0), generator=torch.Generator().manual_seed(1))
+    new_id = torch.argsort(perm)  # old node i is new node new_id[i]
+    shuffled = select(x[perm], new_id[edge_index], batch[perm], 3, edge_weight=weight)
+    assert not torch.equal(batch[perm], torch.sort(batch[perm]).values)  # really unsorted
+    torch.testing.assert_close(shuffled.x, reference.x)
+    torch.testing.assert_close(shuffled.assignment.s, reference.assignment.s[perm])
+    torch.testing.assert_close(_blocks(shuffled, 3), _blocks(reference, 3))
+    for name, value in reference.aux_loss.items():
+        torch.testing.assert_close(shuffled.aux_loss[name], value, msg=name)
 
 
 def test_soft_levels_carry_the_assignment_weighted_mean_position() -> None:
