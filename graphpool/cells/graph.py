@@ -8,7 +8,10 @@ Three neighbourhoods, all from scipy's spatial search (nothing hand-written):
 - ``delaunay`` or ``delaunay:d``: the edges of the Delaunay triangulation (optionally only
   those shorter than d, which removes the long edges across empty tissue).
 
-Edges are returned in both directions, sorted, without self-loops or duplicates.
+Edges are returned in both directions, sorted, without self-loops or duplicates. Cells that
+share a position (integer pixel coordinates often make them) are neighbours of each other,
+with length 0, under every method; for Delaunay, which triangulates the distinct positions
+(Qhull drops repeated points), each of them also takes every edge of the position.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from scipy.spatial import Delaunay, QhullError, cKDTree
 from torch import Tensor
@@ -54,6 +58,41 @@ def _undirected(source: np.ndarray, target: np.ndarray, n: int) -> np.ndarray:
     return np.stack([key // n, key % n])
 
 
+def _triangulation_sides(points: np.ndarray) -> np.ndarray:
+    """``[S, 2]`` sides of the Delaunay simplices of distinct points."""
+    try:
+        triangles = Delaunay(points).simplices
+    except QhullError:  # fewer than 3 points, or all on one line: join consecutive points along the line
+        order = np.lexsort(points.T[::-1])
+        triangles = np.stack([order[:-1], order[1:]], axis=1)
+    return np.concatenate([triangles[:, [a, b]] for a in range(triangles.shape[1]) for b in range(a)])
+
+
+def _delaunay_pairs(points: np.ndarray) -> np.ndarray:
+    """Delaunay edges of the distinct positions, expanded to every cell at them, plus coincident pairs."""
+    n = points.shape[0]
+    distinct, first, group = np.unique(points, axis=0, return_index=True, return_inverse=True)
+    if distinct.shape[0] == n:
+        sides = _triangulation_sides(points)
+        return _undirected(sides[:, 0], sides[:, 1], n)
+    group = group.reshape(-1)
+    sides = _triangulation_sides(points[first]) if distinct.shape[0] > 1 else np.zeros((0, 2), np.int64)
+    members = pd.DataFrame({"group": group, "cell": np.arange(n)})
+    # every cell of position p with every cell of position q, for each side (p, q), and within p
+    between = pd.DataFrame({"group": sides[:, 0], "other": sides[:, 1]})
+    between = between.merge(members, on="group").merge(members.rename(columns={"group": "other", "cell": "to"}))
+    within = members.merge(members.rename(columns={"cell": "to"}), on="group")
+    source = np.concatenate([between["cell"].to_numpy(), within["cell"].to_numpy()])
+    target = np.concatenate([between["to"].to_numpy(), within["to"].to_numpy()])
+    return _undirected(source, target, n)
+
+
+def _coincident_pairs(points: np.ndarray) -> np.ndarray:
+    """``[2, P]`` pairs of distinct cells at the same position (both directions)."""
+    found = cKDTree(points).query_pairs(0.0, output_type="ndarray")
+    return np.concatenate([found.T, found.T[::-1]], axis=1) if found.size else np.zeros((2, 0), np.int64)
+
+
 def neighbour_edges(pos: Any, graph: str = "knn:6") -> tuple[Tensor, Tensor]:
     """Edges of the cells at ``pos`` (``[N, 2]`` or ``[N, 3]``): ``edge_index [2, E]`` and lengths ``[E]``.
 
@@ -76,18 +115,14 @@ def neighbour_edges(pos: Any, graph: str = "knn:6") -> tuple[Tensor, Tensor]:
         k = min(int(value), n - 1)  # type: ignore[arg-type]
         _, neighbours = cKDTree(points).query(points, k=k + 1, workers=-1)
         neighbours = neighbours.reshape(n, k + 1)
-        pairs = _undirected(np.repeat(np.arange(n), k + 1), neighbours.ravel(), n)
+        coincident = _coincident_pairs(points)  # more than k cells at one position: keep them all joined
+        source = np.concatenate([np.repeat(np.arange(n), k + 1), coincident[0]])
+        pairs = _undirected(source, np.concatenate([neighbours.ravel(), coincident[1]]), n)
     elif method == "radius":
         found = cKDTree(points).query_pairs(float(value), output_type="ndarray")  # type: ignore[arg-type]
         pairs = _undirected(found[:, 0], found[:, 1], n)
     else:
-        try:
-            triangles = Delaunay(points).simplices
-        except QhullError:  # fewer than 3 cells, or all on one line: join consecutive cells along the line
-            order = np.lexsort(points.T[::-1])
-            triangles = np.stack([order[:-1], order[1:]], axis=1)
-        sides = np.concatenate([triangles[:, [a, b]] for a in range(triangles.shape[1]) for b in range(a)])
-        pairs = _undirected(sides[:, 0], sides[:, 1], n)
+        pairs = _delaunay_pairs(points)
     length = np.linalg.norm(points[pairs[0]] - points[pairs[1]], axis=1).astype(np.float32)
     if method == "delaunay" and value is not None:
         keep = length <= value
@@ -131,16 +166,21 @@ def tissue_graphs(
     for name in table.samples:
         rows = rows_of[name]
         cells = frame.iloc[rows]
-        xy = cells[["x", "y"]].to_numpy(np.float64)
+        xy = cells[["x", "y"]].to_numpy(np.float64, copy=True)
         edge_index, length = neighbour_edges(xy, graph)  # neighbours of the table's own coordinates
         pos = torch.from_numpy(xy.astype(np.float32))
         parts = []
-        types = torch.from_numpy(cells["cell_type"].map(type_index).to_numpy(np.int64)) if table.cell_types else None
+        # copies: under pandas' copy-on-write to_numpy hands out read-only views, which torch warns about
+        types = (
+            torch.from_numpy(cells["cell_type"].map(type_index).to_numpy(np.int64, copy=True))
+            if table.cell_types
+            else None
+        )
         if use_types:
             parts.append(torch.nn.functional.one_hot(types, len(table.cell_types)).float())
         if use_markers:
-            parts.append(torch.from_numpy(cells[table.markers].to_numpy(np.float32)))
-        data = Data(x=torch.cat(parts, dim=1), pos=pos, edge_index=edge_index, row=torch.from_numpy(rows))
+            parts.append(torch.from_numpy(cells[table.markers].to_numpy(np.float32, copy=True)))
+        data = Data(x=torch.cat(parts, dim=1), pos=pos, edge_index=edge_index, row=torch.tensor(rows))
         data.sample = name
         if types is not None:
             data.cell_type = types

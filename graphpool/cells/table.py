@@ -162,6 +162,9 @@ def read_cells(
             examples = ", ".join(repr(v) for v in out[role][bad].head(3))
             raise ValueError(f"column {column!r} must be numeric; {_rows(bad)} hold {examples}")
         out[role] = values.astype(np.float64)
+        infinite = np.isinf(out[role].to_numpy())
+        if infinite.any():
+            raise ValueError(f"column {column!r} has infinite values in {_rows(infinite)}")
     for role, column in [*wanted.items(), *((m, m) for m in marker_names)]:
         empty = out[role].isna()
         if empty.any():

@@ -70,6 +70,43 @@ def test_delaunay_is_the_triangulation_and_can_cut_long_edges() -> None:
     assert neighbour_edges([[1.0, 1.0]], "knn:6")[0].shape == (2, 0)
 
 
+@pytest.mark.parametrize("graph", ["delaunay", "knn:4", "radius:1.5", "delaunay:3"])
+def test_cells_sharing_a_position_stay_connected(graph: str) -> None:
+    """60 cells on integer coordinates, 28 of them on positions another cell holds: Qhull drops
+    duplicate points, which left 28 cells with no edge. Coincident cells are neighbours of each other
+    (length 0) and of every neighbour of their position."""
+    rng = np.random.default_rng(0)
+    unique = rng.permutation(np.array([(i, j) for i in range(8) for j in range(8)]))[:32].astype(float)
+    points = np.concatenate([unique, unique[rng.integers(0, 32, 28)]])[rng.permutation(60)]
+    edge_index, length = neighbour_edges(points, graph)
+    _check_simple(edge_index)
+    if graph in ("delaunay", "knn:4"):
+        assert set(edge_index[0].tolist()) == set(range(60))  # no cell is left alone
+    pairs = _pairs(edge_index)
+    same = [(i, j) for i in range(60) for j in range(60) if i != j and (points[i] == points[j]).all()]
+    assert same and all(pair in pairs for pair in same)
+    assert all(float(d) == 0.0 for (i, j), d in zip(map(tuple, edge_index.t().tolist()), length.tolist(), strict=True)
+               if (points[i] == points[j]).all())
+    if graph.startswith("delaunay"):  # distinct positions: the triangulation of the distinct points
+        _, first, group = np.unique(points, axis=0, return_index=True, return_inverse=True)
+        distinct = {(int(group[i]), int(group[j])) for i, j in pairs if group[i] != group[j]}
+        expected, _ = neighbour_edges(points[first], graph)
+        assert distinct == _pairs(expected)
+
+
+def test_tissue_graphs_warn_nothing_under_copy_on_write() -> None:
+    """pandas' copy-on-write (the default from pandas 3) hands out read-only arrays; torch warned on each."""
+    import warnings
+
+    import pandas as pd
+
+    table = read_cells(simulate("count", 4, seed=0))
+    with pd.option_context("mode.copy_on_write", True), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        graphs = tissue_graphs(table, "knn:3")
+    assert len(graphs) == 4
+
+
 @pytest.mark.parametrize(
     ("spec", "message"),
     [

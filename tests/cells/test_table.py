@@ -81,11 +81,13 @@ def test_csv_tsv_parquet_and_anndata_read_the_same(tmp_path: Path) -> None:
         ),
         (lambda f: f.assign(donor=["d1", "d1", "d1", "d2", "d3"]), r"column 'donor' must hold one value per sample"),
         (lambda f: f.iloc[:0], "the cell table has no rows"),
+        (lambda f: f.assign(px=[0.0, 1.0, 2.0, np.inf, 4.0]), r"column 'px' has infinite values in rows 3"),
+        (lambda f: f.assign(CD8=[0.0, -np.inf, 2.0, 1.0, 4.0]), r"column 'CD8' has infinite values in rows 1"),
     ],
 )
 def test_bad_tables_name_the_column_and_rows(change, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        read_cells(change(_frame()), **NAMES, group="donor", cell_id="cell")
+        read_cells(change(_frame()), **NAMES, group="donor", cell_id="cell", markers=["CD8"])
 
 
 def test_missing_file_and_missing_features(tmp_path: Path) -> None:
