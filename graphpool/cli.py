@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from graphpool.distributed import init_from_environment, is_main, world
-from graphpool.evaluation import GRID_KEYS, TrainConfig, assess, stratified_folds
+from graphpool.evaluation import GRID_KEYS, TrainConfig, assess, atomic_json, stratified_folds
 from graphpool.models import BACKBONES, JUMPING_KNOWLEDGE, POOLS, ModelConfig
 
 
@@ -47,19 +47,25 @@ def _load(args: argparse.Namespace) -> tuple[list[Any], int, int, dict[str, Any]
 
 def _folds(args: argparse.Namespace, graphs: list[Any], extra: dict[str, Any]) -> tuple[str, list]:
     from graphpool.data import gin_folds
+    from graphpool.data.tu import check_folds
 
     splits = args.splits
     if splits == "auto":
         splits = "given" if "given" in extra else "stratified"
+    if splits == "stratified":
+        labels = [int(g.y) for g in graphs]
+        return splits, stratified_folds(labels, args.folds or 10, args.seed)
     if splits == "given":
         if "given" not in extra:
             raise SystemExit(f"--splits given: dataset {args.dataset!r} has no given split")
-        return splits, extra["given"]
-    if splits == "gin":
+        folds, source = extra["given"], f"the given split of {args.dataset}"
+    else:
         gin_root = Path(args.gin_root) if args.gin_root else Path(args.root).parent / "gin-format"
-        return splits, gin_folds(args.dataset, gin_root, args.root)
-    labels = [int(g.y) for g in graphs]
-    return splits, stratified_folds(labels, args.folds, args.seed)
+        folds, source = gin_folds(args.dataset, gin_root, args.root), f"the GIN folds of {args.dataset}"
+    if args.folds is not None and args.folds != len(folds):
+        raise SystemExit(f"--folds {args.folds} contradicts the {len(folds)} folds of --splits {splits}")
+    check_folds(folds, len(graphs), source)
+    return splits, folds
 
 
 def _device(name: str) -> torch.device:
@@ -98,9 +104,81 @@ def fold_progress(folds: int, epochs: int, quiet: bool) -> Callable[[str], Calla
     return for_combination
 
 
-def _refuse_overwrite(out: Path, resume: bool) -> None:
-    if is_main() and out.exists() and any(out.iterdir()) and not resume:
+RUN_FILE = "run.json"
+_NOT_SETTINGS = frozenset({"quiet", "resume", "device", "out"})  # how a run is watched, not what it computes
+
+
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    """Every option that decides a run's results, as JSON values (what ``run.json`` stores)."""
+    return json.loads(json.dumps({k: v for k, v in sorted(vars(args).items()) if k not in _NOT_SETTINGS}))
+
+
+def _open_out(args: argparse.Namespace) -> Path:
+    """Check ``--out`` (and ``--resume``) before anything is written, then record the run's settings.
+
+    A new run needs an empty or missing folder. ``--resume`` needs the folder of an earlier run
+    whose stored settings (``run.json``) equal this call's: a resumed run with other settings
+    would finish with folds trained under both, so it is refused, listing the differences.
+    """
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise SystemExit(f"--out {out} is a file; give a folder for the results")
+    settings = _settings(args)
+    if args.resume:
+        if not out.is_dir():
+            raise SystemExit(f"--resume: nothing to resume, {out} does not exist; run without --resume to start")
+        stored_path = out / RUN_FILE
+        if not stored_path.is_file():
+            raise SystemExit(
+                f"--resume: {out} holds no {RUN_FILE}, so the settings it was run with cannot be checked; "
+                "start again in another --out"
+            )
+        stored = json.loads(stored_path.read_text())
+        differences = [
+            f"--{name.replace('_', '-')}: {stored.get(name)!r} (stored) vs {settings.get(name)!r} (now)"
+            for name in sorted(set(stored) | set(settings))
+            if stored.get(name) != settings.get(name)
+        ]
+        if differences:
+            raise SystemExit(
+                f"--resume: {out} was run with other settings: {'; '.join(differences)}. "
+                "Resume with the stored settings, or start a new run in another --out"
+            )
+    elif is_main() and out.is_dir() and any(out.iterdir()):
         raise SystemExit(f"{out} already holds results: pass --resume to continue that run, or another --out")
+    if is_main():
+        atomic_json(out / RUN_FILE, settings)
+    return out
+
+
+# (option, smallest value, whether the bound is strict); None values are left to their defaults
+_BOUNDS = (
+    ("epochs", 1, False),
+    ("patience", 1, False),
+    ("batch_size", 1, False),
+    ("folds", 2, False),
+    ("hidden", 1, False),
+    ("layers", 0, False),
+    ("clusters", 1, False),
+    ("lr", 0, True),
+    ("weight_decay", 0, False),
+    ("dropout", 0, False),
+    ("samples", 1, False),
+    ("repeats", 1, False),
+)
+
+
+def _check_numbers(args: argparse.Namespace) -> None:
+    """Numeric options in range, each named in a one-line error."""
+    for name, lowest, strict in _BOUNDS:
+        value = getattr(args, name, None)
+        if value is None:
+            continue
+        if value < lowest or (strict and value == lowest) or value != value:
+            bound = f"> {lowest}" if strict else f">= {lowest}"
+            raise SystemExit(f"--{name.replace('_', '-')} must be {bound}, got {value}")
+    if not args.dropout < 1:
+        raise SystemExit(f"--dropout must be < 1, got {args.dropout}")
 
 
 def classify(args: argparse.Namespace) -> int:
@@ -113,8 +191,7 @@ def classify(args: argparse.Namespace) -> int:
         args.quiet = args.quiet or rank != 0
     graphs, features, classes, extra = _load(args)
     protocol, folds = _folds(args, graphs, extra)
-    out = Path(args.out)
-    _refuse_overwrite(out, args.resume)
+    out = _open_out(args)
     train = TrainConfig(args.epochs, args.batch_size, args.lr, args.weight_decay, args.patience, 0.1, args.seed)
     rows = []
     for readout, pool in itertools.product(_split_readouts(args.readout), args.pool):
@@ -229,8 +306,7 @@ def cells(args: argparse.Namespace) -> int:
 
     from graphpool.cells import Analysis, analyse, read_cells, simulate, tissue_graphs
 
-    out = Path(args.out)
-    _refuse_overwrite(out, args.resume)
+    out = _open_out(args)
     if args.table is None:
         source: Any = simulate(args.simulate, args.samples, args.seed)
         print(f"no --table: simulated {args.samples} tissues following the {args.simulate!r} rule")
@@ -298,7 +374,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="auto: the given split where the dataset has one, else stratified folds",
     )
     c.add_argument("--gin-root", default=None, help="folder of the GIN-format folds (default: ROOT/../gin-format)")
-    c.add_argument("--folds", type=int, default=10)
+    c.add_argument(
+        "--folds", type=int, default=None, help="stratified folds (default 10); gin and given splits have their own"
+    )
     c.add_argument("--readout", default="sum", help="comma-separated grid; 'mean+max' concatenates")
     c.add_argument("--pool", default="none", type=lambda s: s.split(","), help=f"comma-separated, of {POOLS}")
     c.add_argument("--backbone", default="gin", choices=BACKBONES)
@@ -369,6 +447,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _check_numbers(args)
     args.select = _parse_select(args.select)
     for pool in args.pool:
         if pool not in POOLS:

@@ -85,6 +85,33 @@ def inner_split(
     return sorted(train[fit].tolist()), sorted(train[validation].tolist())
 
 
+def _changed(stored: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Names of the settings that differ, as ``part.key`` (one level of nesting)."""
+    names = []
+    for part in sorted(set(stored) | set(new)):
+        old, now = stored.get(part), new.get(part)
+        if isinstance(old, dict) and isinstance(now, dict):
+            names += [f"{part}.{key}" for key in sorted(set(old) | set(now)) if old.get(key) != now.get(key)]
+        elif old != now:
+            names.append(part)
+    return names
+
+
+def _holdout(
+    number: int, train: Sequence[int], labels: Sequence[int], config: TrainConfig, groups: Sequence[Any] | None
+) -> tuple[list[int], list[int]]:
+    """:func:`inner_split` of outer fold ``number``, with an error that says which hold-out failed and why."""
+    try:
+        return inner_split(train, labels, config.validation_fraction, config.seed, groups)
+    except ValueError as error:
+        classes = len(set(np.asarray(labels)[np.asarray(train, dtype=int)].tolist()))
+        raise ValueError(
+            f"the inner hold-out of fold {number} cannot be drawn: {config.validation_fraction:.0%} of its "
+            f"{len(train)} training graphs ({classes} classes) is too few for a stratified validation part "
+            f"({error}). Use fewer folds, or a dataset with more graphs per class"
+        ) from None
+
+
 def grouped_folds(
     labels: Sequence[int], groups: Sequence[Any], folds: int, repeats: int, seed: int
 ) -> list[tuple[list[int], list[int]]]:
@@ -109,14 +136,36 @@ def grouped_folds(
     return result
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Write via a temporary file in the same folder and ``os.replace``: readers never see half a file."""
+    """Write via a temporary file in the same folder and ``os.replace``: readers never see half a file.
+
+    The data is flushed to disk (``fsync``) before the rename and the folder after it, so the
+    file survives a power cut, not only a killed process; it gets the permissions of an
+    ordinary new file (``0666`` less the umask), not ``mkstemp``'s ``0600``.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     os.close(handle)
     try:
         write(Path(temporary))
+        os.chmod(temporary, 0o666 & ~_umask())
+        descriptor = os.open(temporary, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
         os.replace(temporary, path)
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
@@ -169,13 +218,17 @@ def run_fold(
     network = GraphClassifier(model_config).to(device)
     optimiser = torch.optim.Adam(network.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay)
     sets = {name: [graphs[i] for i in indices] for name, indices in split.items()}
-    state = {"epoch": 0, "best_validation": -1.0, "best_epoch": 0, "best_model": None, "since_best": 0}
+    state = {"epoch": 0, "best_validation": -1.0, "best_epoch": 0, "best_model": None, "since_best": 0, "seconds": 0.0}
     if checkpoint.exists():
         saved = torch.load(checkpoint, map_location=device, weights_only=False)
-        network.load_state_dict(saved["model"])
+        try:
+            network.load_state_dict(saved["model"])
+        except RuntimeError as error:
+            raise ValueError(f"{checkpoint} was trained with another model configuration; use another folder") from error
         optimiser.load_state_dict(saved["optimiser"])
-        state = saved["state"]
+        state = {"seconds": 0.0, **saved["state"]}
         torch.set_rng_state(saved["rng"])
+    spent = state["seconds"]  # the training time of the epochs before a resume counts too
     model = torch.nn.parallel.DistributedDataParallel(network) if world()[1] > 1 else network
     start = time.perf_counter()
     while state["epoch"] < train_config.epochs and state["since_best"] < train_config.patience:
@@ -194,6 +247,7 @@ def run_fold(
             state["best_model"] = {k: v.detach().clone() for k, v in network.state_dict().items()}
         else:
             state["since_best"] += 1
+        state["seconds"] = spent + time.perf_counter() - start
         if progress is not None:
             progress(state["epoch"], loss.item(), validation)
         if is_main():
@@ -209,7 +263,7 @@ def run_fold(
         "validation_accuracy": state["best_validation"],
         "best_epoch": state["best_epoch"],
         "epochs_run": state["epoch"],
-        "seconds": time.perf_counter() - start,
+        "seconds": state["seconds"],
     }
 
 
@@ -265,20 +319,23 @@ def assess(
     """
     labels = [int(g.y) for g in graphs]
     options = candidates(model_config, train_config, grid)
-    splits_path = out / "splits.json"
+    splits_path, config_path = out / "splits.json", out / "config.json"
     splits = [
         {"fit": fit, "validation": validation, "test": sorted(int(i) for i in test)}
-        for train, test in folds
-        for fit, validation in [inner_split(train, labels, train_config.validation_fraction, train_config.seed, groups)]
+        for number, (train, test) in enumerate(folds, start=1)
+        for fit, validation in [_holdout(number, train, labels, train_config, groups)]
     ]
-    if splits_path.exists():
-        if json.loads(splits_path.read_text()) != splits:
-            raise ValueError(f"{splits_path} holds different splits; use another --out folder or the same settings")
-    elif is_main():
-        atomic_json(splits_path, splits)
+    config = json.loads(json.dumps({"model": model_config.to_dict(), "train": asdict(train_config), "grid": grid or {}}))
+    # refuse, before anything is written, to continue a run made with other splits or settings
+    if splits_path.exists() and json.loads(splits_path.read_text()) != splits:
+        raise ValueError(f"{splits_path} holds different splits; use another --out folder or the same settings")
+    if config_path.exists() and (stored := json.loads(config_path.read_text())) != config:
+        changed = ", ".join(_changed(stored, config))
+        raise ValueError(f"{config_path} was written with other settings ({changed}); use another folder")
     if is_main():
-        config = {"model": model_config.to_dict(), "train": asdict(train_config), "grid": grid or {}}
-        atomic_json(out / "config.json", config)
+        if not splits_path.exists():
+            atomic_json(splits_path, splits)
+        atomic_json(config_path, config)
     results = []
     for number, split in enumerate(splits, start=1):
         done = out / f"fold-{number}.json"

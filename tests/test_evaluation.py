@@ -43,6 +43,28 @@ def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path: Path) -> 
     assert path.read_text() == "new"
 
 
+def test_atomic_write_gives_ordinary_permissions_and_syncs_file_and_folder(tmp_path: Path, monkeypatch) -> None:
+    """mkstemp's 0600 made result files unreadable to others; a rename without fsync can lose the file
+    on a power cut."""
+    import os
+    import stat
+
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(descriptor: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{descriptor}") if os.path.exists("/proc/self/fd") else "?")
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    path = tmp_path / "result.json"
+    atomic_write(path, lambda temporary: temporary.write_text("new"))
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    assert stat.S_IMODE(path.stat().st_mode) == stat.S_IMODE(plain.stat().st_mode)
+    assert len(synced) == 2 and synced[1] == str(tmp_path)  # the data, then the folder holding the new name
+
+
 def test_candidates_are_the_grid_product_split_into_model_and_train_settings() -> None:
     from graphpool.evaluation import TrainConfig, candidates
     from graphpool.models import ModelConfig

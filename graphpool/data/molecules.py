@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import importlib.resources
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,10 +122,11 @@ def load_smiles_csv(
 ) -> MoleculeSet:
     """Molecules from a CSV with a SMILES column and a label column.
 
-    Labels are mapped to ``0..C-1`` in sorted order (numbers numerically, text as text).
+    Labels are mapped to ``0..C-1`` in sorted order. Labels that are numbers compare as numbers:
+    ``1``, ``1.0`` and ``01`` are one class, named ``"1"``; text labels compare as text.
     ``on_error="fail"`` raises one ``ValueError`` listing every row (1-based, header = row 1)
-    whose SMILES RDKit cannot parse or whose label is empty; ``"skip"`` leaves them out and
-    records them in ``MoleculeSet.skipped``. Nothing is dropped silently.
+    whose SMILES is empty or cannot be parsed by RDKit, or whose label is empty; ``"skip"``
+    leaves them out and records them in ``MoleculeSet.skipped``. Nothing is dropped silently.
     """
     if on_error not in ("fail", "skip"):
         raise ValueError(f"'on_error' must be 'fail' or 'skip', got {on_error!r}")
@@ -136,22 +138,39 @@ def load_smiles_csv(
         rows = list(reader)
     parsed, problems = [], []
     for number, row in enumerate(rows, start=2):
-        label = (row[label_col] or "").strip()
+        label = _label((row[label_col] or "").strip())
+        smiles = (row[smiles_col] or "").strip()
+        if not smiles:
+            problems.append((number, f"empty SMILES in column {smiles_col!r}"))
+            continue
         if not label:
             problems.append((number, f"empty label in column {label_col!r}"))
             continue
         try:
-            parsed.append((smiles_to_graph(row[smiles_col].strip()), label))
+            parsed.append((smiles_to_graph(smiles), label))
         except ValueError as error:
             problems.append((number, str(error)))
     if problems and on_error == "fail":
         listing = "; ".join(f"row {n}: {reason}" for n, reason in problems[:20])
         more = f" (and {len(problems) - 20} more)" if len(problems) > 20 else ""
         raise ValueError(f"{path}: {len(problems)} unusable row(s): {listing}{more}. Pass on_error='skip' to skip them")
+    if not parsed:
+        raise ValueError(f"{path}: no molecules (the file has {len(rows)} data row(s), none usable)")
     labels = sorted({label for _, label in parsed}, key=_label_order)
     for graph, label in parsed:
         graph.y = torch.tensor([labels.index(label)])
     return MoleculeSet([graph for graph, _ in parsed], tuple(labels), skipped=problems)
+
+
+def _label(text: str) -> str:
+    """A number's canonical spelling (``"1.0"``, ``"01"`` -> ``"1"``; ``"2.50"`` -> ``"2.5"``), else the text."""
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    if not math.isfinite(value):
+        return text
+    return str(int(value)) if value.is_integer() else repr(value)
 
 
 def _label_order(label: str) -> tuple[int, float | str]:

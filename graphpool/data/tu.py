@@ -1,16 +1,19 @@
 """TU benchmark datasets from a local folder in TUDataset raw format, and the GIN paper's 10-fold splits.
 
 Local layout: ``ROOT/NAME/raw/NAME_A.txt, NAME_graph_indicator.txt, ...`` (what PyG's
-``TUDataset`` reads). The raw files are copied into a writable cache before PyG processes
-them, so a shared read-only data folder is never written to. When ``ROOT/NAME/raw`` is
-missing, PyG downloads the dataset into the cache (needs a network).
+``TUDataset`` reads). The raw files are checked (:func:`check_raw`), then copied into a
+writable cache before PyG processes them, so a shared read-only data folder is never
+written to. The cache folder is keyed on the source folder and its files (path, names, sizes,
+modification times): a changed, added or removed file gives a fresh copy, never a stale one.
+A missing folder or required file is an error; only ``root=None`` downloads (PyG, needs a network).
 """
 
 from __future__ import annotations
 
-import filecmp
+import hashlib
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -38,29 +41,136 @@ def load_tu(
             (ENZYMES: 18) to the one-hot node labels.
     """
     cache_root = Path(cache) if cache is not None else default_cache()
-    target = cache_root / "TU" / name / "raw"
+    dataset_root = cache_root / "TU"
     if root is not None:
         source = Path(root) / name / "raw"
         if not source.is_dir():
             raise FileNotFoundError(f"no TU raw folder at {source} (expected {name}_A.txt and friends there)")
-        _copy_if_changed(source, target)
-    dataset = TUDataset(str(cache_root / "TU"), name, use_node_attr=node_attributes)
+        check_raw(source, name)
+        dataset_root = cache_root / "TU" / _fingerprint(source)
+        _copy(source, dataset_root / name / "raw")
+    dataset = TUDataset(str(dataset_root), name, use_node_attr=node_attributes)
     if dataset.num_node_features == 0:
         max_degree = max(int(degree(g.edge_index[0], g.num_nodes).max()) if g.num_edges else 0 for g in dataset)
-        dataset = TUDataset(str(cache_root / "TU"), name, transform=OneHotDegree(max_degree))
+        dataset = TUDataset(str(dataset_root), name, transform=OneHotDegree(max_degree))
     return dataset
 
 
-def _copy_if_changed(source: Path, target: Path) -> None:
-    target.mkdir(parents=True, exist_ok=True)
-    changed = False
+def _fingerprint(source: Path) -> str:
+    """A short hash of the folder's resolved path and each file's name, size and modification time."""
+    digest = hashlib.sha256(str(source.resolve()).encode())
     for file in sorted(source.iterdir()):
-        if file.is_file() and (not (target / file.name).exists() or not filecmp.cmp(file, target / file.name)):
-            shutil.copy2(file, target / file.name)
-            changed = True
-    processed = target.parent / "processed"
-    if changed and processed.exists():  # stale processing of older raw files
-        shutil.rmtree(processed)
+        if file.is_file():
+            stat = file.stat()
+            digest.update(f"{file.name}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+    return digest.hexdigest()[:16]
+
+
+def _copy(source: Path, target: Path) -> None:
+    """Copy the raw files once into a cache folder of their own (written whole, then renamed)."""
+    if target.is_dir():
+        return
+    partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    for file in sorted(source.iterdir()):
+        if file.is_file():
+            shutil.copy2(file, partial / file.name)
+    try:
+        partial.rename(target)
+    except OSError:  # another process finished the same copy first
+        shutil.rmtree(partial, ignore_errors=True)
+
+
+def _integers(path: Path, columns: int) -> list[list[int]]:
+    """Rows of ``columns`` comma-separated integers; a ValueError names the file, the line and the text."""
+    rows = []
+    with open(path) as handle:
+        for number, line in enumerate(handle, start=1):
+            text = line.strip()
+            parts = [part.strip() for part in text.split(",")]
+            try:
+                if len(parts) != columns:
+                    raise ValueError
+                rows.append([int(part) for part in parts])
+            except ValueError:
+                what = "an integer" if columns == 1 else f"{'two' if columns == 2 else columns} integers"
+                raise ValueError(f"{path.name}: line {number}: {text!r} is not {what}") from None
+    return rows
+
+
+def _line_count(path: Path) -> int:
+    with open(path) as handle:
+        return sum(1 for line in handle if line.strip())
+
+
+def check_raw(folder: Path, name: str) -> None:
+    """Check a TU raw folder before PyG reads it; errors name the file, the line and what was wrong.
+
+    Checked: the required files exist (``NAME_A``, ``NAME_graph_indicator``,
+    ``NAME_graph_labels``); numbers parse; graph ids run 1..G without decreasing and every
+    graph has a node; edges join nodes 1..N of one graph; the per-graph, per-node and per-edge
+    files have one line per graph, node and edge.
+    """
+    files = {kind: folder / f"{name}_{kind}.txt" for kind in ("A", "graph_indicator", "graph_labels")}
+    for path in files.values():
+        if not path.is_file():
+            raise FileNotFoundError(f"{path.name} is missing from {folder} (a TU dataset needs it)")
+    indicator = [row[0] for row in _integers(files["graph_indicator"], 1)]
+    nodes, graphs = len(indicator), max(indicator, default=0)
+    for line, (previous, current) in enumerate(zip([1, *indicator], indicator, strict=False), start=1):
+        if current < 1 or current < previous:
+            problem = "graph ids must be >= 1" if current < 1 else "graph ids must not decrease"
+            raise ValueError(f"{files['graph_indicator'].name}: line {line}: {problem} (got {current})")
+    present = set(indicator)
+    missing = next((g for g in range(1, graphs + 1) if g not in present), None)
+    if missing is not None:
+        raise ValueError(f"{files['graph_indicator'].name}: graph {missing} has no nodes")
+    labels = _line_count(files["graph_labels"])
+    if labels != graphs:
+        raise ValueError(
+            f"{files['graph_labels'].name} has {labels} lines but {files['graph_indicator'].name} names {graphs} graphs"
+        )
+    edges = _integers(files["A"], 2)
+    for line, (i, j) in enumerate(edges, start=1):
+        for node in (i, j):
+            if not 1 <= node <= nodes:
+                raise ValueError(f"{files['A'].name}: line {line}: node {node} is out of range 1..{nodes}")
+        if indicator[i - 1] != indicator[j - 1]:
+            raise ValueError(
+                f"{files['A'].name}: line {line}: edge {i} -> {j} joins graph {indicator[i - 1]} and "
+                f"graph {indicator[j - 1]}; edges must stay within one graph"
+            )
+    for kind, expected, what in (
+        ("node_labels", nodes, "nodes"),
+        ("node_attributes", nodes, "nodes"),
+        ("edge_labels", len(edges), "edges"),
+        ("edge_attributes", len(edges), "edges"),
+        ("graph_attributes", graphs, "graphs"),
+    ):
+        path = folder / f"{name}_{kind}.txt"
+        if path.is_file() and (count := _line_count(path)) != expected:
+            source = files["graph_indicator"].name if what != "edges" else files["A"].name
+            raise ValueError(f"{path.name} has {count} lines but {source} has {expected} {what}")
+
+
+def check_folds(folds: Sequence[tuple[Sequence[int], Sequence[int]]], num_graphs: int, source: str) -> None:
+    """Supplied ``(train, test)`` folds must hold indices in ``[0, num_graphs)`` and keep train and test apart."""
+    for number, (train, test) in enumerate(folds, start=1):
+        train_set = {int(i) for i in train}
+        test_set = {int(i) for i in test}
+        outside = sorted(i for i in train_set | test_set if not 0 <= i < num_graphs)
+        if outside:
+            raise ValueError(
+                f"{source}: fold {number} holds graph index {outside[0]} but there are {num_graphs} graphs "
+                f"(indices 0..{num_graphs - 1})"
+            )
+        shared = sorted(train_set & test_set)
+        if shared:
+            raise ValueError(
+                f"{source}: fold {number} has graphs {shared[:10]} in both its train and test part "
+                "(test graphs would be trained on)"
+            )
 
 
 def gin_folds(name: str, gin_root: str | Path, tu_root: str | Path | None = None) -> list[tuple[Tensor, Tensor]]:

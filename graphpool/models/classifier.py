@@ -79,6 +79,22 @@ class ModelOutput:
     node_embeddings: Tensor | None = None
 
 
+class NodeBatchNorm(nn.BatchNorm1d):
+    """Batch normalisation of node rows that also takes a batch of one row (one one-node graph).
+
+    ``nn.BatchNorm1d`` refuses to train on a single row (no variance to estimate): a batch
+    holding only methane (``C``) would crash. Such a batch is normalised with the running
+    statistics (as in evaluation) and does not update them; every other batch is as usual.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:  # type: ignore[override]
+        if self.training and x.size(0) <= 1:
+            return nn.functional.batch_norm(
+                x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps
+            )
+        return super().forward(x)
+
+
 class NodeMLP(nn.Module):
     """A layer that ignores the edges: the node-wise MLP of a structure-agnostic (DeepSets) baseline."""
 
@@ -94,7 +110,7 @@ def _conv(kind: str, in_channels: int, out_channels: int) -> nn.Module:
     if kind in ("gin", "mlp"):
         mlp = nn.Sequential(
             nn.Linear(in_channels, out_channels),
-            nn.BatchNorm1d(out_channels),
+            NodeBatchNorm(out_channels),
             nn.ReLU(),
             nn.Linear(out_channels, out_channels),
         )
@@ -116,7 +132,7 @@ class GraphClassifier(nn.Module):
         self.convs = nn.ModuleList(
             _conv(c.backbone, c.in_channels if i == 0 else c.hidden, c.hidden) for i in range(c.layers)
         )
-        self.norms = nn.ModuleList(nn.BatchNorm1d(c.hidden) for _ in range(c.layers))
+        self.norms = nn.ModuleList(NodeBatchNorm(c.hidden) for _ in range(c.layers))
         width = c.in_channels if c.layers == 0 else c.hidden * c.layers if c.jumping_knowledge == "cat" else c.hidden
         self.pool = self._pool(width)
         pooled = self.pool.out_channels(width)
@@ -124,7 +140,7 @@ class GraphClassifier(nn.Module):
             # message passing on the coarsened graph before the readout: without it one pooling level
             # followed by a sum (mean) readout is the plain sum (/ K) of the nodes, whatever the clusters
             self.coarse = GCNConv(pooled, c.hidden)
-            self.coarse_norm = nn.BatchNorm1d(c.hidden)
+            self.coarse_norm = NodeBatchNorm(c.hidden)
             self.coarse_readout = resolve(c.readout, in_channels=c.hidden)
             pooled = self.coarse_readout.out_channels(c.hidden)
         head: list[nn.Module] = []

@@ -224,6 +224,8 @@ def segment_select(x: Tensor, seg: Segments, ranks: list[Tensor]) -> list[Tensor
     picked = [x.new_zeros(seg.num_segments, channels) for _ in ranks]
     if num_rows == 0 or seg.num_segments == 0:
         return picked
+    if torch.compiler.is_compiling():
+        return _propagate_nan(_select_by_sorting(x, seg, ranks), x.detach(), seg)
     track = _needs_graph(x)
     # with gradients: for every pick, the row of x it came from (and whether one was found)
     source_row = [torch.zeros(seg.num_segments, channels, dtype=torch.long, device=x.device) for _ in ranks if track]
@@ -261,6 +263,27 @@ def segment_select(x: Tensor, seg: Segments, ranks: list[Tensor]) -> list[Tensor
             for out, where, hit in zip(picked, source_row, found, strict=True)
         ]
     return _propagate_nan(picked, values, seg)
+
+
+def _select_by_sorting(x: Tensor, seg: Segments, ranks: list[Tensor]) -> list[Tensor]:
+    """Order statistics with shapes that do not depend on the data (the path under ``torch.compile``).
+
+    Each column is sorted by value, then stably by graph, so graph ``b``'s ``k``-th smallest
+    value sits at ``ptr[b] + k``: no padding to the largest graph, no graph sizes read back.
+    The values equal :func:`segment_select`'s; where values tie, the gradient may go to
+    another of the tied rows.
+    """
+    num_rows, channels = x.shape
+    by_value = torch.sort(x.detach(), dim=0, stable=True).indices  # [N, F]
+    graph_of = seg.index.unsqueeze(1).expand(num_rows, channels).gather(0, by_value)
+    order = by_value.gather(0, torch.sort(graph_of, dim=0, stable=True).indices)  # grouped, ascending
+    present = (seg.counts > 0).unsqueeze(1)
+    picked = []
+    for k in ranks:
+        position = (seg.ptr[:-1] + k.clamp(min=0)).clamp(max=num_rows - 1)
+        rows = order.gather(0, position.unsqueeze(1).expand(seg.num_segments, channels))  # [B, F]
+        picked.append(torch.where(present, x.gather(0, rows), torch.zeros((), dtype=x.dtype, device=x.device)))
+    return picked
 
 
 def _propagate_nan(picked: list[Tensor], values: Tensor, seg: Segments) -> list[Tensor]:

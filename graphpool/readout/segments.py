@@ -10,7 +10,8 @@ the boundary, so the kernels below never check anything again.
 from __future__ import annotations
 
 import numbers
-from functools import cached_property, lru_cache
+from functools import lru_cache
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -48,26 +49,46 @@ class Segments:
         self.num_segments = num_segments
         self._index = index
         self._ptr = ptr
+        # derived layouts, computed on first use (a plain dict, not functools.cached_property,
+        # whose lock torch.compile cannot enter)
+        self._derived: dict[str, Any] = {}
+
+    def _once(self, name: str, compute: Callable[[], Any]) -> Any:
+        if name not in self._derived:
+            self._derived[name] = compute()
+        return self._derived[name]
 
     @property
     def device(self) -> torch.device:
         return (self._index if self._index is not None else self._ptr).device  # type: ignore[union-attr]
 
-    @cached_property
+    @property
     def index(self) -> Tensor:
         """``[N]`` group of each row."""
         if self._index is not None:
             return self._index
-        return torch.repeat_interleave(
-            torch.arange(self.num_segments, device=self.device), self.counts, output_size=self.num_rows
+        return self._once(
+            "index",
+            lambda: torch.repeat_interleave(
+                torch.arange(self.num_segments, device=self.device), self.counts, output_size=self.num_rows
+            ),
         )
 
-    @cached_property
+    @property
     def is_sorted(self) -> bool:
-        """Rows of one group are contiguous and groups come in order."""
-        return self._ptr is not None or _is_sorted(self.index)
+        """Rows of one group are contiguous and groups come in order.
 
-    @cached_property
+        Under ``torch.compile`` an ``index`` without ``ptr`` counts as unsorted: reading its
+        order back would break the graph, and the unsorted layout (a stable argsort) is right
+        for sorted rows too.
+        """
+        if self._ptr is not None:
+            return True
+        if torch.compiler.is_compiling():
+            return False
+        return self._once("is_sorted", lambda: _is_sorted(self.index))
+
+    @property
     def perm(self) -> Tensor | None:
         """``[N]`` rows in grouped order (stable), or ``None`` when already grouped.
 
@@ -75,6 +96,9 @@ class Segments:
         keys is a radix sort (~7x faster than ``torch.argsort`` of int64 for 1M rows); up to
         2^31 groups, int32 keys halve torch's sort time.
         """
+        return self._once("perm", self._grouping_permutation)
+
+    def _grouping_permutation(self) -> Tensor | None:
         if self.is_sorted:
             return None
         if self.device.type == "cpu" and self.num_segments <= 32_767 and not torch.compiler.is_compiling():
@@ -83,33 +107,38 @@ class Segments:
         keys = self.index.int() if self.num_segments < 2**31 else self.index
         return torch.argsort(keys, stable=True)
 
-    @cached_property
+    @property
     def ptr(self) -> Tensor:
         """``[B + 1]`` offsets of the groups in grouped row order."""
         if self._ptr is not None:
             return self._ptr
+        return self._once("ptr", self._offsets)
+
+    def _offsets(self) -> Tensor:
         if self.perm is None:  # sorted: the first row of each group, one binary search each
             return torch.searchsorted(self.index, torch.arange(self.num_segments + 1, device=self.device))
         ptr = torch.zeros(self.num_segments + 1, dtype=torch.long, device=self.device)
+        if torch.compiler.is_compiling():  # bincount's output size depends on the data: count by index_add
+            ptr[1:].index_add_(0, self.index, torch.ones_like(self.index))
+            return torch.cumsum(ptr, 0)
         torch.cumsum(torch.bincount(self.index, minlength=self.num_segments), 0, out=ptr[1:])
         return ptr
 
-    @cached_property
+    @property
     def counts(self) -> Tensor:
         """``[B]`` number of rows in each group."""
-        return torch.diff(self.ptr)
+        return self._once("counts", lambda: torch.diff(self.ptr))
 
-    @cached_property
+    @property
     def rows(self) -> Tensor:
         """``[N]`` row ids in grouped order (``perm``, or ``arange(N)`` when sorted)."""
-        if self.perm is not None:
-            return self.perm
-        return _arange(self.num_rows, self.device)
+        perm = self.perm
+        return perm if perm is not None else _arange(self.num_rows, self.device)
 
-    @cached_property
+    @property
     def host_counts(self) -> list[int]:
         """Group sizes as Python ints (a device-to-host copy on CUDA)."""
-        return self.counts.tolist()
+        return self._once("host_counts", lambda: self.counts.tolist())
 
 
 def _is_sorted(index: Tensor) -> bool:

@@ -46,3 +46,29 @@ def test_smiles_csv_names_every_bad_row(tmp_path: Path) -> None:
         load_smiles_csv(path)
     with pytest.raises(ValueError, match="'on_error' must be"):
         load_smiles_csv(path, on_error="ignore")
+
+
+def test_numeric_labels_compare_as_numbers(tmp_path: Path) -> None:
+    """'1', '1.0' and '01' are one class (the docstring says numbers are handled numerically)."""
+    path = tmp_path / "molecules.csv"
+    path.write_text("smiles,label\nCCO,1\nCCN,1.0\nCCC,01\nc1ccccc1,0\nCC,2.5\n")
+    data = load_smiles_csv(path)
+    assert data.classes == ("0", "1", "2.5")
+    assert [int(g.y) for g in data.graphs] == [1, 1, 1, 0, 2]
+
+
+def test_empty_smiles_is_a_bad_row(tmp_path: Path) -> None:
+    path = tmp_path / "molecules.csv"
+    path.write_text('smiles,label\nCCO,1\n,0\n"  ",1\nCCN,0\n')
+    with pytest.raises(ValueError, match=r"2 unusable row\(s\): row 3: empty SMILES in column 'smiles'; row 4: empty"):
+        load_smiles_csv(path)
+    kept = load_smiles_csv(path, on_error="skip")
+    assert len(kept) == 2 and [row for row, _ in kept.skipped] == [3, 4]
+    assert all(g.num_nodes > 0 for g in kept.graphs)
+
+
+def test_header_only_csv_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "molecules.csv"
+    path.write_text("smiles,label\n")
+    with pytest.raises(ValueError, match="no molecules"):
+        load_smiles_csv(path)

@@ -1,0 +1,170 @@
+"""The command line's failure paths: one line and a non-zero exit, never a traceback or mixed results."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from graphpool.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+MOLECULES = ["CCO", "CCN", "CCC", "CCCl", "c1ccccc1", "CC(=O)O", "CCOC", "CNC", "OCCO", "CC#N", "CCS", "C=CC"]
+FAST = ["--epochs", "2", "--patience", "2", "--layers", "1", "--hidden", "4", "--quiet"]
+
+
+def _csv(folder: Path, rows: list[tuple[str, str]] | None = None) -> Path:
+    path = folder / "molecules.csv"
+    rows = rows if rows is not None else [(s, str(i % 2)) for i, s in enumerate(MOLECULES * 2)]
+    path.write_text("smiles,label\n" + "".join(f"{s},{y}\n" for s, y in rows))
+    return path
+
+
+def _classify(folder: Path, out: Path, *extra: str) -> list[str]:
+    return ["classify", "--smiles-csv", str(_csv(folder)), "--folds", "2", "--out", str(out), *FAST, *extra]
+
+
+def _cli(*arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "graphpool", *arguments], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "difference"),
+    [
+        (["--hidden", "8"], "--hidden: 4 (stored) vs 8 (now)"),
+        (["--lr", "0.01"], "--lr: 0.001 (stored) vs 0.01 (now)"),
+        (["--readout", "mean"], "--readout: 'sum' (stored) vs 'mean' (now)"),
+        (["--seed", "3"], "--seed: 0 (stored) vs 3 (now)"),
+        (["--select", "hidden=4,8"], "--select"),
+    ],
+)
+def test_resume_with_other_settings_is_refused_before_writing(tmp_path: Path, change: list[str], difference: str) -> None:
+    out = tmp_path / "run"
+    assert main(_classify(tmp_path, out)) == 0
+    before = {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    with pytest.raises(SystemExit, match="--resume: .* was run with other settings") as refused:
+        main([*_classify(tmp_path, out, "--resume"), *change])
+    assert difference in str(refused.value)
+    after = {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    assert after == before  # nothing written, config.json included
+    assert main(_classify(tmp_path, out, "--resume")) == 0  # the same settings resume
+
+
+def test_resume_with_an_old_checkpoint_and_another_width_is_a_message(tmp_path: Path) -> None:
+    """A fold in progress (its checkpoint on disk) resumed with another width crashed with 'size mismatch'."""
+    out = tmp_path / "run"
+    assert main(_classify(tmp_path, out)) == 0
+    folder = out / "sum__none"
+    (folder / "fold-2.json").unlink()  # as if killed during fold 2
+    done = _cli(*_classify(tmp_path, out, "--resume", "--hidden", "8"))
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "--hidden: 4 (stored) vs 8 (now)" in done.stderr
+
+
+def test_resume_of_a_missing_folder_says_so(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match=r"--resume: .*nothing to resume.* does not exist"):
+        main(_classify(tmp_path, tmp_path / "never", "--resume"))
+
+
+def test_seconds_per_fold_count_the_whole_fold_after_a_resume(tmp_path: Path) -> None:
+    from graphpool.evaluation import TrainConfig, run_fold
+    from graphpool.data import load_smiles_csv
+    from graphpool.models import ModelConfig
+
+    import torch
+
+    graphs = load_smiles_csv(_csv(tmp_path)).graphs
+    split = {"fit": list(range(0, 20)), "validation": list(range(20, 24))}
+    model = ModelConfig(graphs[0].x.size(1), 2, hidden=4, layers=1)
+    checkpoint = tmp_path / "fold.pt"
+    first = run_fold(graphs, split, model, TrainConfig(epochs=2, patience=5), torch.device("cpu"), checkpoint)
+    resumed = run_fold(graphs, split, model, TrainConfig(epochs=4, patience=5), torch.device("cpu"), checkpoint)
+    assert resumed["epochs_run"] == 4
+    assert resumed["seconds"] > first["seconds"]  # the first two epochs are counted too
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--epochs", "0"], "--epochs must be >= 1, got 0"),
+        (["--patience", "0"], "--patience must be >= 1, got 0"),
+        (["--batch-size", "0"], "--batch-size must be >= 1, got 0"),
+        (["--folds", "1"], "--folds must be >= 2, got 1"),
+        (["--lr", "0"], "--lr must be > 0, got 0.0"),
+        (["--hidden", "0"], "--hidden must be >= 1, got 0"),
+    ],
+)
+def test_bad_numbers_are_one_line(tmp_path: Path, arguments: list[str], message: str) -> None:
+    done = _cli(*_classify(tmp_path, tmp_path / "out"), *arguments)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_out_pointing_at_a_file_is_one_line(tmp_path: Path) -> None:
+    target = tmp_path / "a-file"
+    target.write_text("x")
+    done = _cli(*_classify(tmp_path, target))
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "--out" in done.stderr and "is a file" in done.stderr
+
+
+def test_header_only_csv_is_one_line(tmp_path: Path) -> None:
+    path = _csv(tmp_path, [])
+    done = _cli("classify", "--smiles-csv", str(path), "--out", str(tmp_path / "out"), *FAST)
+    assert done.returncode != 0 and "Traceback" not in done.stderr and "no molecules" in done.stderr
+
+
+def test_a_dataset_too_small_for_the_inner_holdout_says_which_and_what_to_change(tmp_path: Path) -> None:
+    rows = [(s, str(i % 3)) for i, s in enumerate(MOLECULES)]  # 12 graphs, 3 classes
+    path = _csv(tmp_path, rows)
+    done = _cli("classify", "--smiles-csv", str(path), "--folds", "2", "--out", str(tmp_path / "out"), *FAST)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "inner hold-out of fold 1" in done.stderr and "validation" in done.stderr
+
+
+def _tu(root: Path, folds: dict[str, str]) -> list[str]:
+    raw = root / "TU" / "TOY" / "raw"
+    raw.mkdir(parents=True)
+    graphs = 20
+    indicator = "".join(f"{g + 1}\n{g + 1}\n" for g in range(graphs))
+    edges = "".join(f"{2 * g + 1}, {2 * g + 2}\n{2 * g + 2}, {2 * g + 1}\n" for g in range(graphs))
+    (raw / "TOY_A.txt").write_text(edges)
+    (raw / "TOY_graph_indicator.txt").write_text(indicator)
+    (raw / "TOY_graph_labels.txt").write_text("".join(f"{g % 2}\n" for g in range(graphs)))
+    fold_folder = root / "gin-format" / "TOY" / "10fold_idx"
+    fold_folder.mkdir(parents=True)
+    for number in range(1, 11):
+        test = [2 * (number - 1), 2 * (number - 1) + 1]
+        train = [i for i in range(graphs) if i not in test]
+        (fold_folder / f"train_idx-{number}.txt").write_text(folds.get(f"train{number}", "\n".join(map(str, train))))
+        (fold_folder / f"test_idx-{number}.txt").write_text(folds.get(f"test{number}", "\n".join(map(str, test))))
+    return ["classify", "--dataset", "TOY", "--root", str(root / "TU"), "--splits", "gin"]
+
+
+@pytest.mark.parametrize(
+    ("folds", "extra", "message"),
+    [
+        ({"train3": "0\n1\n4\n5"}, [], "fold 3 has graphs [4, 5] in both its train and test part"),
+        ({"test2": "2\n3\n25"}, [], "fold 2 holds graph index 25 but there are 20 graphs"),
+        ({}, ["--folds", "3"], "--folds 3 contradicts the 10 folds of --splits gin"),
+    ],
+)
+def test_supplied_folds_are_checked(tmp_path: Path, monkeypatch, folds: dict, extra: list[str], message: str) -> None:
+    monkeypatch.setenv("GRAPHPOOL_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(SystemExit) as refused:
+        main([*_tu(tmp_path, folds), *extra, "--out", str(tmp_path / "out"), *FAST])
+    assert message in str(refused.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_single_one_node_graph_batches_train(tmp_path: Path) -> None:
+    """Methane ('C') alone in a batch: BatchNorm refused a batch of one node ('Expected more than 1 value')."""
+    rows = [("C", "0"), ("CC", "1")] * 12
+    path = _csv(tmp_path, rows)
+    out = tmp_path / "out"
+    code = main(["classify", "--smiles-csv", str(path), "--folds", "2", "--batch-size", "1", "--out", str(out), *FAST])
+    assert code == 0
+    assert json.loads((out / "results.json").read_text())["rows"][0]["folds"] == 2

@@ -1,0 +1,81 @@
+"""TU raw files are validated before PyG reads them, and the cache never serves a stale copy."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from graphpool.data import load_tu
+from graphpool.data.tu import check_folds
+
+# two graphs: a triangle (nodes 1-3) and an edge (nodes 4-5), TU's 1-based ids
+FILES = {
+    "A": "1, 2\n2, 1\n2, 3\n3, 2\n1, 3\n3, 1\n4, 5\n5, 4\n",
+    "graph_indicator": "1\n1\n1\n2\n2\n",
+    "graph_labels": "1\n-1\n",
+    "node_labels": "0\n1\n0\n2\n1\n",
+}
+
+
+def _write(root: Path, files: dict[str, str], name: str = "TOY") -> Path:
+    raw = root / name / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    for kind, text in files.items():
+        (raw / f"{name}_{kind}.txt").write_text(text)
+    return raw
+
+
+def test_a_valid_folder_loads(tmp_path: Path) -> None:
+    _write(tmp_path / "src", FILES)
+    dataset = load_tu("TOY", tmp_path / "src", cache=tmp_path / "cache")
+    assert len(dataset) == 2 and dataset.num_features == 3
+    assert [g.num_nodes for g in dataset] == [3, 2] and [g.num_edges for g in dataset] == [6, 2]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"A": FILES["A"] + "3, 4\n"}, r"TOY_A.txt: line 9: edge 3 -> 4 joins graph 1 and graph 2"),
+        ({"A": FILES["A"] + "5, 9\n"}, r"TOY_A.txt: line 9: node 9 is out of range 1..5"),
+        ({"A": FILES["A"] + "5; x\n"}, r"TOY_A.txt: line 9: '5; x' is not two integers"),
+        ({"graph_labels": "1\n-1\n1\n"}, r"TOY_graph_labels.txt has 3 lines but TOY_graph_indicator.txt names 2 graphs"),
+        ({"node_labels": "0\n1\n0\n2\n"}, r"TOY_node_labels.txt has 4 lines but TOY_graph_indicator.txt has 5 nodes"),
+        ({"graph_indicator": "1\n1\nx\n2\n2\n"}, r"TOY_graph_indicator.txt: line 3: 'x' is not an integer"),
+        ({"graph_indicator": "1\n1\n1\n3\n3\n"}, r"TOY_graph_indicator.txt: graph 2 has no nodes"),
+        ({"graph_indicator": "1\n2\n1\n2\n2\n"}, r"TOY_graph_indicator.txt: line 3: graph ids must not decrease"),
+    ],
+)
+def test_bad_raw_files_name_the_file_and_line(tmp_path: Path, change: dict, message: str) -> None:
+    _write(tmp_path / "src", {**FILES, **change})
+    with pytest.raises(ValueError, match=message):
+        load_tu("TOY", tmp_path / "src", cache=tmp_path / "cache")
+
+
+@pytest.mark.parametrize("kind", ["A", "graph_indicator", "graph_labels"])
+def test_a_missing_required_file_is_named_and_never_downloaded(tmp_path: Path, kind: str) -> None:
+    _write(tmp_path / "src", {k: v for k, v in FILES.items() if k != kind})
+    with pytest.raises(FileNotFoundError, match=f"TOY_{kind}.txt"):
+        load_tu("TOY", tmp_path / "src", cache=tmp_path / "cache")
+
+
+def test_the_cache_follows_the_source_files(tmp_path: Path) -> None:
+    """A node-label file removed from the source folder was still read from the cache."""
+    raw = _write(tmp_path / "src", FILES)
+    labelled = load_tu("TOY", tmp_path / "src", cache=tmp_path / "cache")
+    assert labelled[0].x.argmax(1).tolist() == [0, 1, 0]  # the node labels
+    (raw / "TOY_node_labels.txt").unlink()
+    without = load_tu("TOY", tmp_path / "src", cache=tmp_path / "cache")
+    assert without[0].x.argmax(1).tolist() == [2, 2, 2]  # one-hot degrees now, not the removed labels
+    (raw / "TOY_node_labels.txt").write_text("0\n1\n0\n2\n3\n")  # four labels now
+    assert load_tu("TOY", tmp_path / "src", cache=tmp_path / "cache").num_features == 4
+
+
+def test_supplied_folds_are_checked() -> None:
+    good = [(torch.tensor([0, 1]), torch.tensor([2])), (torch.tensor([1, 2]), torch.tensor([0]))]
+    check_folds(good, 3, "folds")
+    with pytest.raises(ValueError, match=r"folds: fold 2 has graphs \[1\] in both its train and test part"):
+        check_folds([good[0], (torch.tensor([1, 2]), torch.tensor([0, 1]))], 3, "folds")
+    with pytest.raises(ValueError, match=r"folds: fold 1 holds graph index 5 but there are 3 graphs"):
+        check_folds([(torch.tensor([0, 5]), torch.tensor([2]))], 3, "folds")
+    with pytest.raises(ValueError, match=r"folds: fold 1 holds graph index -1"):
+        check_folds([(torch.tensor([0, -1]), torch.tensor([2]))], 3, "folds")

@@ -1,0 +1,55 @@
+"""torch.compile: with the graph count given and validation off, every readout is one graph."""
+
+import pytest
+import torch
+import torch._dynamo
+
+import graphpool
+from graphpool.readout import REGISTRY, global_pool, resolve
+from graphpool.readout.functional import FUNCTIONAL
+from graphpool.readout.kernels import _select_by_sorting, segment_select
+from graphpool.readout.segments import segments_from
+
+OPTIONS = {"quantile": {"q": 0.3}, "weighted": {"weight": torch.rand(10)}}
+X = torch.randn(10, 4)
+BATCH = torch.tensor([2, 0, 0, 1, 1, 1, 2, 2, 0, 2])  # unsorted, and graph 3 is empty
+
+
+@pytest.fixture(autouse=True)
+def _no_validation():
+    with graphpool.validation(False):
+        torch._dynamo.reset()
+        yield
+
+
+@pytest.mark.parametrize("reduce", sorted(FUNCTIONAL))
+def test_global_pool_compiles_without_graph_breaks(reduce: str) -> None:
+    def pool(x: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
+        return global_pool(x, batch, num_graphs=4, reduce=reduce, **OPTIONS.get(reduce, {}))
+
+    explained = torch._dynamo.explain(pool)(X, BATCH)
+    assert explained.graph_break_count == 0, [str(r.reason)[:200] for r in explained.break_reasons]
+    compiled = torch.compile(pool, fullgraph=True, backend="eager")
+    torch.testing.assert_close(compiled(X, BATCH), pool(X, BATCH))
+
+
+@pytest.mark.parametrize("name", sorted(set(REGISTRY) - {"weighted"}))
+def test_readout_modules_compile_without_graph_breaks(name: str) -> None:
+    readout = resolve(name, in_channels=4)
+
+    def pool(x: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
+        return readout(x, batch, dim_size=4)
+
+    explained = torch._dynamo.explain(pool)(X, BATCH)
+    assert explained.graph_break_count == 0, [str(r.reason)[:200] for r in explained.break_reasons]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.int64])
+def test_the_compile_path_of_order_statistics_gives_the_same_values(dtype: torch.dtype) -> None:
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(-5, 5, (200, 3), generator=g).to(dtype)  # many ties
+    batch = torch.randint(0, 12, (200,), generator=g)
+    seg = segments_from(200, batch, dim_size=14)
+    ranks = [torch.div(seg.counts - 1, 2, rounding_mode="floor"), (seg.counts - 1).clamp(min=0), seg.counts * 0]
+    for expected, got in zip(segment_select(x, seg, ranks), _select_by_sorting(x, seg, ranks), strict=True):
+        assert torch.equal(got, expected)
