@@ -88,6 +88,8 @@ def _integers(path: Path, columns: int) -> list[list[int]]:
     with open(path) as handle:
         for number, line in enumerate(handle, start=1):
             text = line.strip()
+            if not text:  # a blank line (often the last) carries nothing
+                continue
             parts = [part.strip() for part in text.split(",")]
             try:
                 if len(parts) != columns:
@@ -97,6 +99,11 @@ def _integers(path: Path, columns: int) -> list[list[int]]:
                 what = "an integer" if columns == 1 else f"{'two' if columns == 2 else columns} integers"
                 raise ValueError(f"{path.name}: line {number}: {text!r} is not {what}") from None
     return rows
+
+
+def _integer_lines(path: Path) -> list[int]:
+    """One integer per non-empty line; a ValueError names the file, the line and the text."""
+    return [row[0] for row in _integers(path, 1)]
 
 
 def _line_count(path: Path) -> int:
@@ -116,7 +123,7 @@ def check_raw(folder: Path, name: str) -> None:
     for path in files.values():
         if not path.is_file():
             raise FileNotFoundError(f"{path.name} is missing from {folder} (a TU dataset needs it)")
-    indicator = [row[0] for row in _integers(files["graph_indicator"], 1)]
+    indicator = _integer_lines(files["graph_indicator"])
     nodes, graphs = len(indicator), max(indicator, default=0)
     for line, (previous, current) in enumerate(zip([1, *indicator], indicator, strict=False), start=1):
         if current < 1 or current < previous:
@@ -188,7 +195,17 @@ def gin_folds(name: str, gin_root: str | Path, tu_root: str | Path | None = None
         mapping = torch.tensor([int(v) for v in (Path(tu_root) / name / "gin_to_tu_index.txt").read_text().split()])
 
     def read(kind: str, fold: int) -> Tensor:
-        index = torch.tensor([int(v) for v in (folder / f"{kind}_idx-{fold}.txt").read_text().split()])
-        return mapping[index] if mapping is not None else index
+        path = folder / f"{kind}_idx-{fold}.txt"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path.name} is missing from {folder} (the GIN folds need 10 of each)")
+        index = torch.tensor([int(v) for v in _integer_lines(path)], dtype=torch.long)
+        if mapping is None:
+            return index
+        outside = index[(index < 0) | (index >= mapping.numel())]
+        if outside.numel():
+            raise ValueError(
+                f"{path.name}: index {int(outside[0])} is out of range 0..{mapping.numel() - 1} of gin_to_tu_index.txt"
+            )
+        return mapping[index]
 
     return [(read("train", fold), read("test", fold)) for fold in range(1, 11)]

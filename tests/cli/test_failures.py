@@ -150,6 +150,7 @@ def _tu(root: Path, folds: dict[str, str]) -> list[str]:
         ({"train3": "0\n1\n4\n5"}, [], "fold 3 has graphs [4, 5] in both its train and test part"),
         ({"test2": "2\n3\n25"}, [], "fold 2 holds graph index 25 but there are 20 graphs"),
         ({}, ["--folds", "3"], "--folds 3 contradicts the 10 folds of --splits gin"),
+        ({"test4": "6\nseven"}, [], "test_idx-4.txt: line 2: 'seven' is not an integer"),
     ],
 )
 def test_supplied_folds_are_checked(tmp_path: Path, monkeypatch, folds: dict, extra: list[str], message: str) -> None:

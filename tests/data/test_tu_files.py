@@ -79,3 +79,18 @@ def test_supplied_folds_are_checked() -> None:
         check_folds([(torch.tensor([0, 5]), torch.tensor([2]))], 3, "folds")
     with pytest.raises(ValueError, match=r"folds: fold 1 holds graph index -1"):
         check_folds([(torch.tensor([0, -1]), torch.tensor([2]))], 3, "folds")
+
+
+def test_an_out_of_range_index_of_mapped_gin_folds_names_the_file(tmp_path: Path) -> None:
+    """MUTAG's GIN folds are mapped through gin_to_tu_index.txt; an index past it raised IndexError."""
+    from graphpool.data import gin_folds
+
+    (tmp_path / "TU" / "TOY").mkdir(parents=True)
+    (tmp_path / "TU" / "TOY" / "gin_to_tu_index.txt").write_text("1\n0\n2\n")
+    folder = tmp_path / "gin" / "TOY" / "10fold_idx"
+    folder.mkdir(parents=True)
+    for number in range(1, 11):
+        (folder / f"train_idx-{number}.txt").write_text("0\n1\n")
+        (folder / f"test_idx-{number}.txt").write_text("2\n" if number != 7 else "3\n")
+    with pytest.raises(ValueError, match=r"test_idx-7.txt: index 3 is out of range 0..2 of gin_to_tu_index.txt"):
+        gin_folds("TOY", tmp_path / "gin", tmp_path / "TU")
