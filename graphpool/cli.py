@@ -306,7 +306,6 @@ def cells(args: argparse.Namespace) -> int:
 
     from graphpool.cells import Analysis, analyse, read_cells, simulate, tissue_graphs
 
-    out = _open_out(args)
     if args.table is None:
         source: Any = simulate(args.simulate, args.samples, args.seed)
         print(f"no --table: simulated {args.samples} tissues following the {args.simulate!r} rule")
@@ -319,6 +318,7 @@ def cells(args: argparse.Namespace) -> int:
     if not table.classes:
         raise SystemExit("graphpool cells: the table needs a --label column")
     graphs = tissue_graphs(table, args.graph, args.features, args.edge_weight)
+    out = _open_out(args)  # after the table is read and checked: a bad table leaves no folder behind
     samples = table.sample_table
     groups = samples["group"].tolist() if "group" in samples else None
     print(
