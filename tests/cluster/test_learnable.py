@@ -52,6 +52,18 @@ def test_diffpool_equals_pyg_dense() -> None:
     torch.testing.assert_close(ours.aux_loss["entropy"], entropy, rtol=1e-5, atol=1e-7)
 
 
+def test_diffpool_entropy_averages_over_real_nodes_where_pyg_counts_padding() -> None:
+    """As the docs say: for graphs of unequal size PyG's entropy is ours times N / (B n_max)."""
+    torch.manual_seed(0)
+    sizes = [3, 8, 5]
+    x, edge_index, weight, batch = _graphs(sizes)
+    select = DiffPoolSelect(F, K).double()
+    ours = select(x, edge_index, batch, 3, edge_weight=weight).aux_loss["entropy"]
+    x_dense, adj, mask = _dense(x, edge_index, weight, batch)
+    pyg = dense_diff_pool(x_dense, adj, to_dense_batch(select.logits(x, edge_index), batch)[0], mask)[3]
+    torch.testing.assert_close(pyg, ours * sum(sizes) / (len(sizes) * max(sizes)))
+
+
 @pytest.mark.parametrize("sizes", [[6, 6, 6], [3, 8, 5]])
 def test_mincut_equals_pyg_dense(sizes: list[int]) -> None:
     torch.manual_seed(1)

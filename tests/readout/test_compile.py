@@ -53,3 +53,14 @@ def test_the_compile_path_of_order_statistics_gives_the_same_values(dtype: torch
     ranks = [torch.div(seg.counts - 1, 2, rounding_mode="floor"), (seg.counts - 1).clamp(min=0), seg.counts * 0]
     for expected, got in zip(segment_select(x, seg, ranks), _select_by_sorting(x, seg, ranks), strict=True):
         assert torch.equal(got, expected)
+
+
+def test_torchscript_is_documented_as_unsupported_and_is() -> None:
+    from pathlib import Path
+
+    from graphpool.readout import MeanReadout
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "readouts.md").read_text()
+    assert "**TorchScript** is not supported" in docs and "use `torch.compile`" in docs
+    with pytest.raises(Exception):  # noqa: B017 - whatever torch.jit raises: the docs must stay true
+        torch.jit.script(MeanReadout())

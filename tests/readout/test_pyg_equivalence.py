@@ -142,3 +142,16 @@ def test_multi_head_median_has_no_pyg_twin_but_matches_per_head() -> None:
 def _sorted(x: torch.Tensor, index: torch.Tensor):
     order = torch.argsort(index, stable=True)
     return x[order], index[order], None, 4
+
+
+def test_pyg_std_is_zero_for_constant_graphs_and_small_stds_as_the_docs_say() -> None:
+    """docs/readouts.md: PyG's StdAggregation returns 0 for constant graphs and below ~3.2e-3, not sqrt(1e-5)."""
+    from torch_geometric.nn.aggr import StdAggregation
+
+    from graphpool.readout import global_pool
+
+    pyg = StdAggregation()
+    constant = torch.full((4, 1), 3.0)
+    assert float(pyg(constant)) == 0.0 == float(global_pool(constant, reduce="std"))
+    small = torch.tensor([[0.0], [0.0062]])  # population std 0.0031
+    assert float(pyg(small)) == 0.0 and abs(float(global_pool(small, reduce="std")) - 0.0031) < 1e-7
