@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import tempfile
+import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields, replace
@@ -136,39 +136,34 @@ def grouped_folds(
     return result
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     """Write via a temporary file in the same folder and ``os.replace``: readers never see half a file.
 
-    The data is flushed to disk (``fsync``) before the rename and the folder after it, so the
-    file survives a power cut, not only a killed process; it gets the permissions of an
-    ordinary new file (``0666`` less the umask), not ``mkstemp``'s ``0600``.
+    The temporary file is created with mode ``0666`` (less the umask, applied by the system), so
+    the result has the permissions of an ordinary new file, not ``mkstemp``'s ``0600``. The data
+    is flushed to disk (``fsync``) before the rename and the folder after it, so the file
+    survives a power cut, not only a killed process.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(handle)
+    temporary = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}"
+    os.close(os.open(temporary, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
     try:
-        write(Path(temporary))
-        os.chmod(temporary, 0o666 & ~_umask())
-        descriptor = os.open(temporary, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
+        write(temporary)
+        _fsync(temporary)
         os.replace(temporary, path)
-        folder = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
+        _fsync(path.parent)
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file's (or a folder's entries') data to disk."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def atomic_json(path: Path, value: Any) -> None:

@@ -78,12 +78,12 @@ def _delaunay_pairs(points: np.ndarray) -> np.ndarray:
     group = group.reshape(-1)
     sides = _triangulation_sides(points[first]) if distinct.shape[0] > 1 else np.zeros((0, 2), np.int64)
     members = pd.DataFrame({"group": group, "cell": np.arange(n)})
-    # every cell of position p with every cell of position q, for each side (p, q), and within p
+    # every cell of position p with every cell of position q, for each side (p, q)
     between = pd.DataFrame({"group": sides[:, 0], "other": sides[:, 1]})
     between = between.merge(members, on="group").merge(members.rename(columns={"group": "other", "cell": "to"}))
-    within = members.merge(members.rename(columns={"cell": "to"}), on="group")
-    source = np.concatenate([between["cell"].to_numpy(), within["cell"].to_numpy()])
-    target = np.concatenate([between["to"].to_numpy(), within["to"].to_numpy()])
+    coincident = _coincident_pairs(points)
+    source = np.concatenate([between["cell"].to_numpy(), coincident[0]])
+    target = np.concatenate([between["to"].to_numpy(), coincident[1]])
     return _undirected(source, target, n)
 
 
