@@ -1,6 +1,6 @@
 """graphpool: readouts and hierarchical pooling for PyTorch Geometric."""
 
-from graphpool._validation import set_validation, validation, validation_enabled
+from graphpool.ops import set_validation, validation, validation_enabled
 from graphpool.readout import global_pool, resolve
 
 __version__ = "0.1.0"

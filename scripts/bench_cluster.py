@@ -74,7 +74,7 @@ def _first_nodes(data: dict[str, torch.Tensor], n: int) -> dict[str, torch.Tenso
 
 
 def measure(part: str, data: dict[str, torch.Tensor]) -> None:
-    from graphpool.cluster import DiffPoolSelect, GivenSelect, GraclusSelect, MinCutSelect, coarsen_edges
+    from graphpool.cluster import DiffPoolSelect, LabelSelect, GraclusSelect, MinCutSelect, coarsen_edges
     from graphpool.readout import global_pool
 
     x, edge_index, types = data["x"], data["edge_index"], data["types"]
@@ -83,7 +83,7 @@ def measure(part: str, data: dict[str, torch.Tensor]) -> None:
     if part == "global_mean":
         global_pool(x, batch, num_graphs=1, reduce="mean")
     elif part in ("given_reduce", "given_level"):
-        assignment = GivenSelect(num_labels=NUM_TYPES)(x, edge_index, batch, 1, labels=types)
+        assignment = LabelSelect(num_labels=NUM_TYPES)(x, edge_index, batch, 1, labels=types)
         global_pool(x, assignment.cluster, num_graphs=assignment.num_clusters, reduce="mean")
         if part == "given_level":
             coarsen_edges(edge_index, assignment)

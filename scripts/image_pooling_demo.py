@@ -15,7 +15,6 @@ import argparse
 import time
 from pathlib import Path
 
-import matplotlib
 import torch
 import torch.nn.functional as F
 from sklearn.datasets import load_digits
@@ -23,11 +22,12 @@ from sklearn.model_selection import train_test_split
 from torch import Tensor, nn
 from torch_geometric.nn import GraphConv
 
-from graphpool.grid import GlobalPool, class_activation_map, graph_to_image, image_to_graph, node_class_scores
+from graphpool.experiment import pyplot
+from graphpool.explain import node_class_scores
+from graphpool.grid import GlobalPool, class_activation_map, graph_to_image, image_to_graph
 from graphpool.readout import global_pool
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+plt = pyplot()
 
 
 class DigitCNN(nn.Module):

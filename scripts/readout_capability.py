@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from graphpool.cells import RULES, proportion_baseline, read_cells, simulate, tissue_graphs
-from graphpool.evaluation import TrainConfig, assess, grouped_folds
+from graphpool.experiment import Experiment, TrainConfig, grouped_folds, pyplot, run_experiment
 from graphpool.models import ModelConfig
 
 MODELS = {
@@ -50,25 +50,30 @@ def measure(rule: str, args: argparse.Namespace) -> dict[str, float]:
     graphs = tissue_graphs(table, "knn:6")
     labels = [int(g.y) for g in graphs]
     folds = grouped_folds(labels, [g.sample for g in graphs], args.folds, 1, args.seed)
-    train = TrainConfig(args.epochs, 16, args.lr, 0.0, args.patience, 0.2, args.seed)
+    train = TrainConfig(
+        epochs=args.epochs, batch_size=16, lr=args.lr, patience=args.patience, validation_fraction=0.2, seed=args.seed
+    )
     scores = {}
     for name, settings in MODELS.items():
-        config = ModelConfig(
-            graphs[0].x.size(1), 2, hidden=32, dropout=0.0, head_layers=1, clusters=len(table.cell_types), **settings
+        model = ModelConfig(
+            in_channels=graphs[0].x.size(1), num_classes=2, hidden=32, dropout=0.0, head_layers=1, layers=settings["layers"]
+        )
+        experiment = Experiment(
+            model=model,
+            train=train,
+            readouts=[settings["readout"]],
+            pools=[settings.get("pool", "none")],
+            num_types=len(table.cell_types),
         )
         with tempfile.TemporaryDirectory() as folder:
-            results = assess(graphs, folds, config, train, Path(folder), torch.device("cpu"))
-        scores[name] = statistics.fmean(r["test_accuracy"] for r in results)
+            (row,) = run_experiment(graphs, folds, experiment, Path(folder), torch.device("cpu"))
+        scores[name] = row["mean_accuracy"]
     scores["proportions (LR)"] = statistics.fmean(proportion_baseline(graphs, len(table.cell_types), folds))
     return scores
 
 
 def plot(matrix: dict[str, dict[str, float]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     rules, models = list(matrix), list(next(iter(matrix.values())))
     values = np.array([[100 * matrix[r][m] for m in models] for r in rules])
     figure, axis = plt.subplots(figsize=(1.1 * len(models) + 1.5, 0.6 * len(rules) + 1.8))

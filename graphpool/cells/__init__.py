@@ -4,23 +4,19 @@
 - :func:`tissue_graphs` / :func:`neighbour_edges`: one kNN, radius or Delaunay graph per sample;
 - :func:`to_networkx` / :func:`from_networkx`: the same graphs for networkx analyses;
 - :func:`simulate`: tissues whose labels follow a known rule (count, proportion, presence, arrangement);
-- :func:`cell_scores`: per-cell Class Activation Map scores; :func:`analyse`: the whole workflow.
+- :func:`analyse`: the whole workflow, explained per cell with :func:`graphpool.explain.node_scores`.
 """
 
 from graphpool.cells.exchange import from_networkx, to_networkx
-from graphpool.cells.explain import CellScores, cell_scores
 from graphpool.cells.graph import neighbour_edges, parse_graph, tissue_graphs
 from graphpool.cells.simulate import RULES, simulate
 from graphpool.cells.table import CellTable, read_cells
-from graphpool.cells.workflow import Analysis, analyse, proportion_baseline, proportions
+from graphpool.cells.workflow import analyse, proportion_baseline, proportions
 
 __all__ = [
     "RULES",
-    "Analysis",
-    "CellScores",
     "CellTable",
     "analyse",
-    "cell_scores",
     "from_networkx",
     "neighbour_edges",
     "parse_graph",

@@ -5,21 +5,19 @@ baseline, and per-cell explanations, all written to one results folder.
 2. Outer folds stratified by label and grouped by sample (or by a coarser ``group`` such as the
    donor), repeated with new shuffles; the inner hold-out is grouped the same way.
 3. Every readout x pool combination is trained and tested on the same folds
-   (:func:`graphpool.evaluation.assess`, resumable), next to logistic regression on each
-   sample's cell-type proportions (scikit-learn), which sees no arrangement at all.
+   (:func:`graphpool.experiment.run_experiment`, resumable), next to logistic regression on
+   each sample's cell-type proportions (scikit-learn), which sees no arrangement at all.
 4. The best combination (by cross-validated accuracy) is explained out of fold: every sample is
-   scored by the model of the first repeat that never saw it (:func:`~graphpool.cells.cell_scores`);
+   scored by the model of the first repeat that never saw it (:func:`graphpool.explain.node_scores`);
    scores are written per cell, per cell type and per sample, with a tissue map per sample and a
    bar chart of types.
 """
 
 from __future__ import annotations
 
-import csv
 import json
-import statistics
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields, replace
+from collections.abc import Sequence
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,32 +29,20 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from torch_geometric.data import Batch, Data
 
-from graphpool.cells.explain import cell_scores
 from graphpool.cells.table import CellTable
-from graphpool.evaluation import TrainConfig, assess, atomic_json, grouped_folds
+from graphpool.experiment import (
+    Experiment,
+    Fold,
+    Progress,
+    atomic_json,
+    grouped_folds,
+    pyplot,
+    run_experiment,
+    summary_row,
+    write_results,
+)
+from graphpool.explain import evidence, evidence_by_group, evidence_by_type, node_scores
 from graphpool.models import GraphClassifier, ModelConfig
-
-
-@dataclass
-class Analysis:
-    """What to compare and how: readouts x pools on a backbone, and the folds.
-
-    ``pools`` are those of :class:`~graphpool.models.ModelConfig`: ``"none"`` (the readout of
-    all cells), ``"celltype"`` (a readout per cell type, side by side), ``"graclus"``, and the
-    learnable ``"diffpool"``, ``"mincut"``, ``"dmon"``.
-    """
-
-    readouts: Sequence[str] = ("sum", "mean", "max")
-    pools: Sequence[str] = ("none", "celltype")
-    backbone: str = "gin"
-    layers: int = 2
-    hidden: int = 32
-    dropout: float = 0.0
-    folds: int = 5
-    repeats: int = 1
-    plots: int | None = None  # tissue maps written (None: one per sample)
-    clusters: int = 16  # K of the learnable pools (diffpool, mincut, dmon)
-    grid: dict[str, Sequence[Any]] | None = None  # hyper-parameters chosen per fold on the inner hold-out
 
 
 def proportions(graphs: Sequence[Data], num_types: int) -> np.ndarray:
@@ -65,9 +51,7 @@ def proportions(graphs: Sequence[Data], num_types: int) -> np.ndarray:
     return counts / counts.sum(1, keepdims=True).clip(min=1)
 
 
-def proportion_baseline(
-    graphs: Sequence[Data], num_types: int, folds: Sequence[tuple[Sequence[int], Sequence[int]]]
-) -> list[float]:
+def proportion_baseline(graphs: Sequence[Data], num_types: int, folds: Sequence[Fold]) -> list[float]:
     """Test accuracy per fold of logistic regression on cell-type proportions (standardised).
 
     Fitted on each fold's whole training part with scikit-learn's defaults (L2, C = 1): nothing
@@ -82,81 +66,54 @@ def proportion_baseline(
     return accuracies
 
 
-def _summary(name: str, pool: str, accuracies: Sequence[float], folds: int, seconds: float) -> dict[str, Any]:
-    repeats = [statistics.fmean(accuracies[r : r + folds]) for r in range(0, len(accuracies), folds)]
-    return {
-        "readout": name,
-        "pool": pool,
-        "folds": len(accuracies),
-        "mean_accuracy": statistics.fmean(accuracies),
-        "std_over_folds": statistics.pstdev(accuracies),
-        "std_over_repeats": statistics.pstdev(repeats) if len(repeats) > 1 else 0.0,
-        "seconds_per_fold": seconds,
-    }
-
-
 def analyse(
     table: CellTable,
     graphs: list[Data],
     out: Path,
-    analysis: Analysis,
-    train: TrainConfig,
+    experiment: Experiment,
     device: torch.device,
+    *,
+    folds: int = 5,
+    repeats: int = 1,
+    plots: int | None = None,
     group: Sequence[Any] | None = None,
-    fold_progress: Callable[[str], Callable[[int], Any]] | None = None,
+    progress: Progress | None = None,
 ) -> list[dict[str, Any]]:
-    """Run the whole analysis into ``out``; returns the comparison rows (also in ``results.json``)."""
+    """Run the whole analysis into ``out``; returns the comparison rows (also in ``results.json``).
+
+    Args:
+        experiment: the readouts, pools, model and training settings to compare; its models
+            are kept (``keep_models``) for the explanations.
+        folds, repeats: ``repeats`` x ``folds`` outer folds grouped by sample (or ``group``).
+        plots: tissue maps to draw (``None``: one per sample).
+        group: a group per sample (e.g. the donor) that folds never split.
+    """
     labels = [int(g.y) for g in graphs]
     groups = list(group) if group is not None else [g.sample for g in graphs]
-    folds = grouped_folds(labels, groups, analysis.folds, analysis.repeats, train.seed)
+    outer = grouped_folds(labels, groups, folds, repeats, experiment.train.seed)
     out.mkdir(parents=True, exist_ok=True)
     table.sample_table.to_csv(out / "samples.csv", index=False)
-    rows, models = [], {}
-    num_types = len(table.cell_types)
-    for readout in analysis.readouts:
-        for pool in analysis.pools:
-            if pool == "celltype" and not num_types:
-                raise ValueError("pool 'celltype' needs a cell-type column in the table")
-            config = ModelConfig(
-                graphs[0].x.size(1),
-                len(table.classes),
-                analysis.backbone,
-                analysis.hidden,
-                analysis.layers,
-                analysis.dropout,
-                readout=readout,
-                pool=pool,
-                clusters=num_types if pool == "celltype" else analysis.clusters,
-                head_layers=1,  # a linear head: the cell scores add up to the logits (see explain)
-            )
-            folder = out / f"{readout.replace(',', '+')}__{pool}"
-            progress = fold_progress(f"{readout} / {pool}") if fold_progress else None
-            results = assess(
-                graphs, folds, config, train, folder, device, progress, analysis.grid, groups, keep_models=True
-            )
-            accuracies = [r["test_accuracy"] for r in results]
-            seconds = statistics.fmean(r["seconds"] for r in results)
-            rows.append(_summary(readout, pool, accuracies, analysis.folds, seconds))
-            models[(readout, pool)] = (config, folder)
-    if num_types:
-        baseline = proportion_baseline(graphs, num_types, folds)
-        rows.append(_summary("proportions (logistic regression)", "-", baseline, analysis.folds, 0.0))
-    best = max((r for r in rows if (r["readout"], r["pool"]) in models), key=lambda r: r["mean_accuracy"])
-    config, folder = models[(best["readout"], best["pool"])]
-    explanation = explain_out_of_fold(table, graphs, folds[: analysis.folds], config, folder, device)
-    _write_explanations(table, explanation, out, analysis.plots, f"{best['readout']} / {best['pool']}")
-    atomic_json(out / "results.json", {"rows": rows, "explained": [best["readout"], best["pool"]]})
-    with open(out / "results.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    if "celltype" in experiment.pools and not table.cell_types:
+        raise ValueError("pool 'celltype' needs a cell-type column in the table")
+    experiment = replace(experiment, num_types=len(table.cell_types), keep_models=True)
+    rows = run_experiment(graphs, outer, experiment, out, device, repeats=repeats, groups=groups, progress=progress)
+    best = max(rows, key=lambda r: r["mean_accuracy"])
+    if table.cell_types:
+        baseline = proportion_baseline(graphs, len(table.cell_types), outer)
+        name = "proportions (logistic regression)"
+        rows.append(summary_row(name, "-", baseline, folds_per_repeat=folds, seconds_per_fold=0.0))
+    config = experiment.model_for(best["readout"], best["pool"])
+    folder = experiment.folder(out, best["readout"], best["pool"])
+    explanation = explain_out_of_fold(table, graphs, outer[:folds], config, folder, device)
+    _write_explanations(table, explanation, out, plots, f"{best['readout']} / {best['pool']}")
+    write_results(out, rows, "tissue classification", explained=[best["readout"], best["pool"]])
     return rows
 
 
 def explain_out_of_fold(
     table: CellTable,
     graphs: Sequence[Data],
-    folds: Sequence[tuple[Sequence[int], Sequence[int]]],
+    folds: Sequence[Fold],
     config: ModelConfig,
     folder: Path,
     device: torch.device,
@@ -171,12 +128,12 @@ def explain_out_of_fold(
         model.to(device)
         for index in test:
             data = Batch.from_data_list([graphs[index]]).to(device)
-            result = cell_scores(model, data)
+            result = node_scores(model, data)
             exact &= result.exact
             scores = result.scores.cpu().numpy()
             probability = result.logits.softmax(-1)[0].cpu().numpy()
             label = int(data.y)
-            cells.append((graphs[index], scores, scores[:, label] - scores.mean(1)))
+            cells.append((graphs[index], scores, evidence(result.scores, label).cpu().numpy()))
             samples.append(
                 {
                     "sample": graphs[index].sample,
@@ -192,7 +149,7 @@ def explain_out_of_fold(
 def _write_explanations(table: CellTable, explanation: dict[str, Any], out: Path, plots: int | None, name: str) -> None:
     frame = table.frame
     parts = []
-    for graph, scores, evidence in explanation["cells"]:
+    for graph, scores, cell_evidence in explanation["cells"]:
         rows = graph.row.numpy()
         part = pd.DataFrame({"sample": graph.sample, "row": rows, "x": frame["x"].to_numpy()[rows]})
         part["y"] = frame["y"].to_numpy()[rows]
@@ -202,47 +159,34 @@ def _write_explanations(table: CellTable, explanation: dict[str, Any], out: Path
             part["cell_id"] = frame["cell_id"].to_numpy()[rows]
         for k, c in enumerate(table.classes):
             part[f"score_{c}"] = scores[:, k]
-        part["evidence"] = evidence  # score of the sample's own label minus the mean score over classes
+        part["evidence"] = cell_evidence  # score of the sample's own label minus the mean score over classes
         parts.append(part)
     per_cell = pd.concat(parts, ignore_index=True)
     per_cell.to_csv(out / "cell_scores.csv", index=False)
     pd.DataFrame(explanation["samples"]).to_csv(out / "sample_predictions.csv", index=False)
     if table.cell_types:
-        per_type = per_cell.groupby("cell_type")["evidence"].agg(cells="size", mean_evidence="mean", total="sum")
-        per_type["share_of_evidence"] = per_type["total"] / per_type["total"].abs().sum()
-        labels = per_cell["sample"].map({s["sample"]: s["label"] for s in explanation["samples"]})
-        for c in table.classes:  # the same, among the cells of samples with each label
-            per_type[f"mean_evidence_label_{c}"] = per_cell[labels == c].groupby("cell_type")["evidence"].mean()
-            per_type[f"mean_score_{c}"] = per_cell.groupby("cell_type")[f"score_{c}"].mean()
-        per_type.sort_values("mean_evidence", ascending=False).to_csv(out / "cell_type_importance.csv")
-        by_sample = per_cell.groupby(["sample", "cell_type"])["evidence"].agg(cells="size", mean="mean", total="sum")
-        by_sample.to_csv(out / "cell_type_by_sample.csv")
+        nodes = per_cell.rename(columns={"cell_type": "type"})
+        label_of = per_cell["sample"].map({s["sample"]: s["label"] for s in explanation["samples"]})
+        per_type = evidence_by_type(nodes, table.classes, label_of).rename(columns={"nodes": "cells"})
+        per_type.rename_axis("cell_type").to_csv(out / "cell_type_importance.csv")
+        by_sample = evidence_by_group(nodes, "sample").rename(columns={"nodes": "cells"})
+        by_sample.rename_axis(["sample", "cell_type"]).to_csv(out / "cell_type_by_sample.csv")
         _type_chart(per_type, out / "cell_type_importance.png", name, table.classes)
     maps = out / "maps"
     maps.mkdir(exist_ok=True)
-    for graph, _, evidence in explanation["cells"][: plots if plots is not None else None]:
-        _tissue_map(graph, evidence, maps / f"{_safe(graph.sample)}.png", name, table.cell_types)
-    (out / "explanation.json").write_text(
-        json.dumps({"model": name, "exact": explanation["exact"], "samples": len(explanation["samples"])}, indent=1)
-    )
+    for graph, _, cell_evidence in explanation["cells"][: plots if plots is not None else None]:
+        _tissue_map(graph, cell_evidence, maps / f"{_safe(graph.sample)}.png", name, table.cell_types)
+    summary = {"model": name, "exact": explanation["exact"], "samples": len(explanation["samples"])}
+    atomic_json(out / "explanation.json", summary)
 
 
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(name))
 
 
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _tissue_map(graph: Data, evidence: np.ndarray, path: Path, name: str, cell_types: Sequence[str]) -> None:
     """Left: cells coloured by evidence (diverging, symmetric); right: cells coloured by type."""
-    plt = _pyplot()
+    plt = pyplot()
     limit = float(np.abs(evidence).max()) or 1.0
     panels = 2 if cell_types else 1
     figure, axes = plt.subplots(1, panels, figsize=(5.2 * panels, 5), squeeze=False)
@@ -269,7 +213,7 @@ def _tissue_map(graph: Data, evidence: np.ndarray, path: Path, name: str, cell_t
 
 def _type_chart(per_type: pd.DataFrame, path: Path, name: str, classes: Sequence[Any]) -> None:
     """Mean evidence per cell of each type, one bar per sample label."""
-    plt = _pyplot()
+    plt = pyplot()
     ordered = per_type.sort_values("mean_evidence")
     columns = [f"mean_evidence_label_{c}" for c in classes]
     figure, axis = plt.subplots(figsize=(6.5, 0.35 * len(ordered) + 1.4))

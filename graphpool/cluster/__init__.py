@@ -9,7 +9,7 @@ from graphpool.cluster.learnable import DiffPoolSelect, DMoNSelect, MinCutSelect
 from graphpool.cluster.select import (
     BatchKMeansSelect,
     CommunitySelect,
-    GivenSelect,
+    LabelSelect,
     GraclusSelect,
     KMeansSelect,
     ProductSelect,
@@ -23,7 +23,7 @@ __all__ = [
     "BatchKMeansSelect",
     "Assignment",
     "CommunitySelect",
-    "GivenSelect",
+    "LabelSelect",
     "GraclusSelect",
     "HierarchicalOutput",
     "HierarchicalPool",

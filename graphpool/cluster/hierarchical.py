@@ -15,8 +15,7 @@ from graphpool.cluster.learnable import SoftSelection
 from graphpool.cluster.select import Select
 from graphpool.cluster.soft import SoftAssignment
 from graphpool.readout import Readout, resolve
-from graphpool.readout.kernels import segment_sum
-from graphpool.readout.segments import segments_from
+from graphpool.ops import segment_sum, segments_from
 
 
 @dataclass(frozen=True)
@@ -71,19 +70,19 @@ class HierarchicalPool(nn.Module):
     :class:`HierarchicalOutput` whose ``out`` is ``[B, F_out]``.
 
     Args:
-        levels: selectors, finest first, e.g. ``[GivenSelect(num_labels=17)]`` (cell types)
+        levels: selectors, finest first, e.g. ``[LabelSelect(num_labels=17)]`` (cell types)
             or ``[GraclusSelect(), GraclusSelect()]``.
         readout: reduces each cluster (name, list of names or module; see
             :func:`graphpool.readout.resolve`).
         global_readout: reduces the last tier to one vector per graph; defaults to ``readout``.
         self_loops: keep intra-cluster edge weight as self-loops of the coarse graph.
 
-    Per-node inputs: ``labels`` (for :class:`GivenSelect` at the first level), ``pos`` (node
+    Per-node inputs: ``labels`` (for :class:`LabelSelect` at the first level), ``pos`` (node
     positions; carried to coarser levels as cluster means), ``edge_weight``.
 
     >>> import torch
-    >>> from graphpool.cluster import GivenSelect, HierarchicalPool
-    >>> pool = HierarchicalPool([GivenSelect(num_labels=2)], readout="mean", global_readout="sum")
+    >>> from graphpool.cluster import LabelSelect, HierarchicalPool
+    >>> pool = HierarchicalPool([LabelSelect(num_labels=2)], readout="mean", global_readout="sum")
     >>> x = torch.tensor([[1.0], [3.0], [10.0]])
     >>> result = pool(x, torch.tensor([[0, 1], [1, 0]]), torch.zeros(3, dtype=torch.long),
     ...               labels=torch.tensor([0, 0, 1]))
@@ -109,13 +108,13 @@ class HierarchicalPool(nn.Module):
         self.global_readout: Readout = resolve(global_readout) if global_readout is not None else self.readout
         self.self_loops = self_loops
 
-    def out_channels(self, in_channels: int) -> int:
+    def get_out_channels(self, in_channels: int) -> int:
         """Width of ``out``: soft levels keep the width (:math:`S^\top X`), the others apply ``readout``."""
         width = in_channels
         for selector in self.levels:
             if not selector.soft:
-                width = self.readout.out_channels(width)
-        return self.global_readout.out_channels(width)
+                width = self.readout.get_out_channels(width)
+        return self.global_readout.get_out_channels(width)
 
     def forward(  # type: ignore[override]
         self,

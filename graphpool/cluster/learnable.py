@@ -26,7 +26,7 @@ from graphpool.cluster.soft import (
     normalized_coarse_adjacency,
     soft_pool,
 )
-from graphpool.readout.segments import segments_from
+from graphpool.ops import segments_from
 
 
 @dataclass(frozen=True)

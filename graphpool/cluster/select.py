@@ -36,7 +36,7 @@ def _check_node_vector(name: str, value: Tensor, num_nodes: int) -> None:
         raise ValueError(f"'{name}' must be a [N] tensor with N = {num_nodes} (one per node), got {shape}")
 
 
-class GivenSelect(Select):
+class LabelSelect(Select):
     r"""Clusters from labels supplied with the data: cell types, atom-group ids, regions.
 
     Nodes of one graph with the same label form one cluster; labels are local to each graph
@@ -63,7 +63,7 @@ class GivenSelect(Select):
         self, x: Tensor, edge_index: Tensor, batch: Tensor, num_graphs: int, labels: Tensor | None = None, **_: Any
     ) -> Assignment:
         if labels is None:
-            raise ValueError("GivenSelect needs the cluster label of every node: pass labels=<[N] tensor>")
+            raise ValueError("LabelSelect needs the cluster label of every node: pass labels=<[N] tensor>")
         _check_node_vector("labels", labels, batch.numel())
         if labels.dtype.is_floating_point or labels.dtype == torch.bool:
             raise ValueError(f"'labels' must hold integers, got dtype {labels.dtype}")
@@ -332,7 +332,7 @@ class CommunitySelect(Select):
 class ProductSelect(Select):
     """Intersections of two selectors' clusters: nodes share a cluster when both agree.
 
-    ``ProductSelect(KMeansSelect(8, on="pos"), GivenSelect())`` gives *cell type within
+    ``ProductSelect(KMeansSelect(8, on="pos"), LabelSelect())`` gives *cell type within
     spatial neighbourhood* clusters, the middle tier of cell -> type-in-neighbourhood ->
     tissue. Empty intersections are not created.
     """

@@ -23,8 +23,7 @@ import torch
 from torch import Tensor
 from torch_geometric.utils import to_dense_batch
 
-from graphpool.readout.kernels import segment_sum
-from graphpool.readout.segments import Segments, segments_from
+from graphpool.ops import Segments, segment_sum, segments_from
 
 EPS = 1e-15
 

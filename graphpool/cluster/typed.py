@@ -15,7 +15,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from graphpool.cluster.select import GivenSelect
+from graphpool.cluster.select import LabelSelect
 from graphpool.readout import Readout, resolve
 
 
@@ -31,12 +31,12 @@ class TypePool(nn.Module):
 
     def __init__(self, num_types: int, readout: Any = "mean") -> None:
         super().__init__()
-        self.select = GivenSelect(num_labels=num_types)
+        self.select = LabelSelect(num_labels=num_types)
         self.readout: Readout = resolve(readout)
         self.num_types = num_types
 
-    def out_channels(self, in_channels: int) -> int:
-        return self.num_types * self.readout.out_channels(in_channels)
+    def get_out_channels(self, in_channels: int) -> int:
+        return self.num_types * self.readout.get_out_channels(in_channels)
 
     def forward(self, x: Tensor, batch: Tensor, num_graphs: int, labels: Tensor | None = None) -> Tensor:
         assignment = self.select(x, None, batch, num_graphs, labels=labels)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -159,25 +158,6 @@ def check_raw(folder: Path, name: str) -> None:
         if path.is_file() and (count := _line_count(path)) != expected:
             source = files["graph_indicator"].name if what != "edges" else files["A"].name
             raise ValueError(f"{path.name} has {count} lines but {source} has {expected} {what}")
-
-
-def check_folds(folds: Sequence[tuple[Sequence[int], Sequence[int]]], num_graphs: int, source: str) -> None:
-    """Supplied ``(train, test)`` folds must hold indices in ``[0, num_graphs)`` and keep train and test apart."""
-    for number, (train, test) in enumerate(folds, start=1):
-        train_set = {int(i) for i in train}
-        test_set = {int(i) for i in test}
-        outside = sorted(i for i in train_set | test_set if not 0 <= i < num_graphs)
-        if outside:
-            raise ValueError(
-                f"{source}: fold {number} holds graph index {outside[0]} but there are {num_graphs} graphs "
-                f"(indices 0..{num_graphs - 1})"
-            )
-        shared = sorted(train_set & test_set)
-        if shared:
-            raise ValueError(
-                f"{source}: fold {number} has graphs {shared[:10]} in both its train and test part "
-                "(test graphs would be trained on)"
-            )
 
 
 def gin_folds(name: str, gin_root: str | Path, tu_root: str | Path | None = None) -> list[tuple[Tensor, Tensor]]:

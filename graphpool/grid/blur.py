@@ -22,16 +22,22 @@ def binomial_filter(size: int, dims: int, dtype: torch.dtype = torch.float32) ->
     if size < 1:
         raise ValueError(f"'size' must be >= 1, got {size}")
     row = torch.tensor([math.comb(size - 1, k) for k in range(size)], dtype=dtype)
+    return _separable(row / row.sum(), dims)
+
+
+def _separable(row: Tensor, dims: int) -> Tensor:
+    """The ``dims``-dimensional outer product of a one-axis filter with itself."""
     kernel = row
     for _ in range(dims - 1):
         kernel = kernel.unsqueeze(-1) * row
-    return kernel / kernel.sum()
+    return kernel
 
 
 class BlurPool(nn.Module):
     """Blur (binomial, depthwise, reflect padding), then subsample by ``stride``.
 
-    For ``[B, C, *S]`` with 1 to 3 spatial axes.
+    For ``[B, C, *S]`` with 1 to 3 spatial axes. The one-axis filter is built once and kept
+    as a (non-persistent) buffer, as timm does (and moved to the input's device and dtype when they differ).
     """
 
     def __init__(self, stride: int = 2, size: int = 3) -> None:
@@ -39,12 +45,13 @@ class BlurPool(nn.Module):
         if stride < 1:
             raise ValueError(f"'stride' must be >= 1, got {stride}")
         self.stride, self.size = stride, size
+        self.register_buffer("row", binomial_filter(size, 1), persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
         dims = x.dim() - 2
         if dims not in _CONV:
             raise ValueError(f"BlurPool takes [B, C, *S] with 1 to 3 spatial axes, got {tuple(x.shape)}")
-        kernel = binomial_filter(self.size, dims, x.dtype).to(x.device)
+        kernel = _separable(self.row.to(device=x.device, dtype=x.dtype), dims)
         weight = kernel.expand(x.size(1), 1, *kernel.shape)
         left, right = (self.size - 1) // 2, self.size // 2
         padded = F.pad(x, [left, right] * dims, mode="reflect") if self.size > 1 else x

@@ -51,7 +51,7 @@ def pool_grid(
 ) -> Tensor:
     """Pool ``x: [B, C, *S]`` over the axes ``dims`` (default: all spatial) with ``readout``.
 
-    Returns ``[B, C', *kept]``: the pooled axes removed, C' = ``readout.out_channels(C)``.
+    Returns ``[B, C', *kept]``: the pooled axes removed, C' = ``readout.get_out_channels(C)``.
     ``positional``: pass node positions (coordinates scaled to [0, 1] per pooled axis) as
     ``pos`` to the readout (an :class:`~graphpool.readout.AttentionReadout` with a positional
     bias). ``dense=False`` forces the readout path even where a dense one exists.
@@ -99,8 +99,9 @@ class GlobalPool(nn.Module):
         self.dims = dims
         self.positional = positional
 
-    def out_channels(self, in_channels: int) -> int:
-        return self.readout.out_channels(in_channels)
+    def get_out_channels(self, in_channels: int) -> int:
+        """Width of the pooled output for ``in_channels`` input channels."""
+        return self.readout.get_out_channels(in_channels)
 
     def forward(self, x: Tensor) -> Tensor:
         return pool_grid(x, self.readout, self.dims, self.positional)

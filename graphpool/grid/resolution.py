@@ -7,10 +7,8 @@ is therefore the head :math:`nW` on mean-pooled features, which then serves any 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 
 def sum_head_to_mean_head(head: nn.Linear, num_positions: int) -> nn.Linear:
@@ -23,18 +21,3 @@ def sum_head_to_mean_head(head: nn.Linear, num_positions: int) -> nn.Linear:
         if head.bias is not None:
             rescaled.bias.copy_(head.bias)
     return rescaled.to(head.weight.device, head.weight.dtype)
-
-
-def average_pooled_features(features: Sequence[Tensor]) -> Tensor:
-    """Average global-average-pooled feature vectors from several clients, each counted once.
-
-    Each client's GAP vector ``[C]`` is already a per-image mean, so a client with larger
-    images must not weigh more: the result is the plain mean of the vectors, not a mean
-    weighted by pixel count.
-    """
-    if len(features) == 0:
-        raise ValueError("'features' needs at least one client's vector")
-    stacked = torch.stack([torch.as_tensor(f) for f in features])
-    if stacked.dim() != 2:
-        raise ValueError(f"each client's features must be a [C] vector, got stacked shape {tuple(stacked.shape)}")
-    return stacked.mean(0)

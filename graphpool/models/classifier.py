@@ -34,9 +34,9 @@ POOLS = ("none", "graclus", "diffpool", "mincut", "dmon", "celltype")
 JUMPING_KNOWLEDGE = ("last", "cat", "max")
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ModelConfig:
-    """Everything that defines a :class:`GraphClassifier` (all plain values, so it can be saved as JSON)."""
+    """Everything that defines a :class:`GraphClassifier` (all plain values, so it can be saved as JSON); built by keyword."""
 
     in_channels: int
     num_classes: int
@@ -135,14 +135,14 @@ class GraphClassifier(nn.Module):
         self.norms = nn.ModuleList(NodeBatchNorm(c.hidden) for _ in range(c.layers))
         width = c.in_channels if c.layers == 0 else c.hidden * c.layers if c.jumping_knowledge == "cat" else c.hidden
         self.pool = self._pool(width)
-        pooled = self.pool.out_channels(width)
+        pooled = self.pool.get_out_channels(width)
         if isinstance(self.pool, HierarchicalPool):
             # message passing on the coarsened graph before the readout: without it one pooling level
             # followed by a sum (mean) readout is the plain sum (/ K) of the nodes, whatever the clusters
             self.coarse = GCNConv(pooled, c.hidden)
             self.coarse_norm = NodeBatchNorm(c.hidden)
             self.coarse_readout = resolve(c.readout, in_channels=c.hidden)
-            pooled = self.coarse_readout.out_channels(c.hidden)
+            pooled = self.coarse_readout.get_out_channels(c.hidden)
         head: list[nn.Module] = []
         for _ in range(c.head_layers - 1):
             head += [nn.Linear(pooled, c.hidden), nn.ReLU()]

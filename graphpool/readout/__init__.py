@@ -1,31 +1,26 @@
 """Global readouts: permutation-invariant functions from a graph's node set to one vector.
 
-``global_pool`` is the functional entry point; each readout is also a module (a PyG
-``Aggregation``), resolvable by name with :func:`resolve`.
+Each readout is one class (a PyG ``Aggregation``) holding its maths; defining the class
+registers its name. :func:`resolve` turns names into modules, :func:`global_pool` computes
+any registered readout as a function. Graph-level layers built on readouts sit beside them:
+:class:`GraphSqueezeExcite` and :class:`RegionPool`.
 """
 
 from graphpool.readout.attention import AttentionReadout
-from graphpool.readout.base import Readout
-from graphpool.readout.functional import global_pool
-from graphpool.readout.modules import (
-    MaxReadout,
-    MeanReadout,
-    MedianReadout,
-    MinReadout,
-    PowerMeanReadout,
-    QuantileReadout,
-    SoftmaxReadout,
-    StdReadout,
-    SumReadout,
-    VarReadout,
-    WeightedReadout,
-)
+from graphpool.readout.base import REGISTRY, Readout
+from graphpool.readout.excite import GraphSqueezeExcite
+from graphpool.readout.extremes import MaxReadout, MinReadout
+from graphpool.readout.functional import functional_names, global_pool
+from graphpool.readout.means import PowerMeanReadout, SoftmaxReadout, WeightedReadout
+from graphpool.readout.moments import MeanReadout, StdReadout, SumReadout, VarReadout
 from graphpool.readout.multi import MultiReadout
-from graphpool.readout.resolver import REGISTRY, canonical_name, resolve
-from graphpool.readout.segments import Segments, segments_from
+from graphpool.readout.order import MedianReadout, QuantileReadout
+from graphpool.readout.region import RegionPool
+from graphpool.readout.resolver import canonical_name, readout_class, resolve
 
 __all__ = [
     "AttentionReadout",
+    "GraphSqueezeExcite",
     "MaxReadout",
     "MeanReadout",
     "MedianReadout",
@@ -35,14 +30,15 @@ __all__ = [
     "QuantileReadout",
     "REGISTRY",
     "Readout",
-    "Segments",
+    "RegionPool",
     "SoftmaxReadout",
     "StdReadout",
     "SumReadout",
     "VarReadout",
     "WeightedReadout",
     "canonical_name",
+    "functional_names",
     "global_pool",
+    "readout_class",
     "resolve",
-    "segments_from",
 ]

@@ -5,9 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from graphpool.ops import Segments, segment_softmax, segment_sum
 from graphpool.readout.base import Readout
-from graphpool.readout.kernels import segment_softmax, segment_sum
-from graphpool.readout.segments import Segments
 
 
 class AttentionReadout(Readout):
@@ -39,6 +38,7 @@ class AttentionReadout(Readout):
 
     name = "attention"
     extra_inputs = ("pos",)
+    accumulates_in_float32 = False  # its layers run in the model's dtype
 
     def __init__(
         self,
@@ -125,7 +125,7 @@ class AttentionReadout(Readout):
         pooled = segment_sum((alpha * values).reshape(rows, slices * heads * values.size(-1)), seg)
         return pooled.view(seg.num_segments, slices, heads, -1).mean(2).reshape(seg.num_segments, -1)
 
-    def out_channels(self, in_channels: int) -> int:
+    def get_out_channels(self, in_channels: int) -> int:
         if self.value is None:
             return in_channels
         out = getattr(self.value, "out_features", None) or getattr(self.value, "out_channels", None)

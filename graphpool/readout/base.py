@@ -1,7 +1,8 @@
-"""The :class:`Readout` base class: argument handling shared by every readout module."""
+"""The :class:`Readout` base class and the registry every readout joins by being defined."""
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -10,18 +11,23 @@ import torch
 from torch import Tensor
 from torch_geometric.nn.aggr import Aggregation
 
-from graphpool.readout.functional import check_features
-from graphpool.readout.segments import Segments, segments_from
+from graphpool.ops import Segments, segments_from
+
+#: canonical name -> readout class; a subclass with a ``name`` adds itself (see :class:`Readout`)
+REGISTRY: dict[str, type[Readout]] = {}
+
+_HALF_PRECISION = frozenset({torch.float16, torch.bfloat16})
 
 
 class Readout(Aggregation):
     r"""Base class of graphpool's readouts; a PyG :class:`~torch_geometric.nn.aggr.Aggregation`.
 
     A readout maps the rows of each group (the nodes of a graph, or the messages into a
-    node) to one row. Subclasses implement only :meth:`compute` on validated input
-    ``x: [N, F]`` and :class:`~graphpool.readout.segments.Segments`; this class owns the
-    argument checking, the ``dim`` handling and PyG's calling convention, so every readout
-    works as a global pool and as ``aggr=`` of a ``MessagePassing`` layer:
+    node) to one row. A subclass states its ``name`` and implements only :meth:`compute` on
+    validated input ``x: [N, F]`` and :class:`~graphpool.ops.Segments`; this class owns the
+    argument checking, the ``dim`` handling, half-precision accumulation and PyG's calling
+    convention, so every readout works as a global pool and as ``aggr=`` of a
+    ``MessagePassing`` layer:
 
     >>> import torch
     >>> from torch_geometric.nn import SAGEConv
@@ -30,18 +36,51 @@ class Readout(Aggregation):
     >>> conv(torch.randn(5, 4), torch.tensor([[0, 1, 2, 3], [1, 2, 3, 4]])).shape
     torch.Size([5, 8])
 
+    Defining a subclass with a ``name`` registers it: :func:`~graphpool.readout.resolve` and
+    :func:`~graphpool.readout.global_pool` then know it by that name, and its options are the
+    arguments of its ``__init__``.
+
     Shapes:
         - input: ``x: [*, N, F]`` (pooled along ``dim``, default -2), ``index: [N]`` or
           ``ptr: [B + 1]``, ``dim_size = B``
-        - output: ``[*, B, out_channels(F)]``
+        - output: ``[*, B, get_out_channels(F)]``
     """
 
-    #: canonical name in the resolver registry
+    #: canonical name in :data:`REGISTRY` (empty: not registered)
     name: ClassVar[str] = ""
     #: whether integer features are rejected
     needs_float: ClassVar[bool] = True
+    #: whether float16/bfloat16 input is reduced in float32 and returned in its own dtype
+    #: (as :func:`torch.mean` does: a float16 sum of 1,100 values of 60 overflows 65,504)
+    accumulates_in_float32: ClassVar[bool] = True
     #: names of per-node keyword inputs that :meth:`compute` accepts (e.g. ``weight``)
     extra_inputs: ClassVar[tuple[str, ...]] = ()
+    # the constructor's argument names, all and those without a default (set for every subclass)
+    _options: ClassVar[tuple[str, ...]] = ()
+    _required: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]
+        named = [p for p in parameters if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        cls._options = tuple(p.name for p in named)
+        cls._required = tuple(p.name for p in named if p.default is p.empty)
+        name = cls.__dict__.get("name", "")
+        if not name:
+            return
+        if name in REGISTRY and REGISTRY[name].__qualname__ != cls.__qualname__:
+            raise ValueError(f"readout name {name!r} is taken by {REGISTRY[name].__qualname__}")
+        REGISTRY[name] = cls
+
+    @classmethod
+    def options(cls) -> tuple[str, ...]:
+        """Names of the constructor's arguments (the readout's options), in order."""
+        return cls._options
+
+    @classmethod
+    def required_options(cls) -> tuple[str, ...]:
+        """Constructor arguments without a default (e.g. the width of learnable weights)."""
+        return cls._required
 
     def __call__(self, *args: Any, **kwargs: Any) -> Tensor:
         # Bypass Aggregation.__call__: its checks call index.max() and rephrase errors; ours
@@ -59,7 +98,7 @@ class Readout(Aggregation):
     ) -> Tensor:
         """Pool ``x`` along ``dim`` group by group (see the class docstring for shapes)."""
         x2d, seg, unflatten = self.prepare(x, index, ptr, dim_size, dim)
-        return unflatten(self.compute(x2d, seg, **inputs))
+        return unflatten(self.reduce_segments(x2d, seg, **inputs))
 
     def prepare(
         self, x: Tensor, index: Tensor | None, ptr: Tensor | None, dim_size: int | None, dim: int
@@ -73,7 +112,7 @@ class Readout(Aggregation):
             raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
         if x.dim() == 0 or not -x.dim() <= dim < x.dim():
             raise ValueError(f"'dim' = {dim} is out of range for x of shape {tuple(x.shape)}")
-        check_features(x, self.name or type(self).__name__, self.needs_float)
+        self.check_features(x)
         dim = dim % x.dim()
         moved = x.movedim(dim, 0)
         lead = moved.shape[1:-1]
@@ -91,27 +130,61 @@ class Readout(Aggregation):
 
         return x2d, seg, unflatten
 
+    def check_features(self, x: Tensor) -> None:
+        """Reject complex or boolean ``x``, and integer ``x`` where this readout needs real floats."""
+        reduce = self.name or type(self).__name__
+        if x.dtype.is_complex:
+            raise ValueError(f"x must be real, got dtype {x.dtype}")
+        if self.needs_float and not x.dtype.is_floating_point:
+            raise ValueError(
+                f"reduce '{reduce}' needs floating-point features, but x has dtype {x.dtype}; convert with x.float()"
+            )
+        if x.dtype == torch.bool:
+            raise ValueError(f"x has dtype torch.bool; convert with x.float() or x.long() for reduce '{reduce}'")
+
+    def reduce_segments(self, x: Tensor, seg: Segments, **inputs: Tensor) -> Tensor:
+        """:meth:`compute` on validated ``x: [N, F]``, in float32 for half-precision ``x`` where the class says so."""
+        if self.accumulates_in_float32 and x.dtype in _HALF_PRECISION:
+            return self.compute(x.float(), seg, **inputs).to(x.dtype)
+        return self.compute(x, seg, **inputs)
+
     def compute(self, x: Tensor, seg: Segments, **inputs: Tensor) -> Tensor:
-        """Reduce validated ``x: [N, F]`` to ``[B, out_channels(F)]``."""
+        """Reduce validated ``x: [N, F]`` to ``[B, get_out_channels(F)]``: the readout's maths."""
         raise NotImplementedError
 
-    def out_channels(self, in_channels: int) -> int:
-        """Width of the output for ``in_channels`` input features."""
+    def get_out_channels(self, in_channels: int) -> int:
+        """Width of the output for ``in_channels`` input features (PyG's name, read by ``SAGEConv``)."""
         return in_channels
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.extra_repr()})"
 
 
-def per_column(values: Tensor, width: int, name: str) -> Tensor:
+def per_column(values: Tensor | float, width: int, name: str) -> Tensor | float:
     """Tile a per-feature parameter ``[C]`` over the ``width = L * C`` columns of flattened ``[*, N, C]`` input.
 
-    One value (``C = 1``) broadcasts as it is; otherwise ``width`` must be a multiple of ``C``
-    (the leading dimensions were flattened into the columns, features last).
+    A number or one value (``C = 1``) broadcasts as it is; otherwise ``width`` must be a
+    multiple of ``C`` (the leading dimensions were flattened into the columns, features last).
     """
+    if not isinstance(values, Tensor):
+        return values
     channels = values.numel()
     if channels == 1 or channels == width:
         return values
     if channels == 0 or width % channels:
         raise ValueError(f"'channels' = {channels} ({name}) does not divide the {width} feature columns of x")
     return values.repeat(width // channels)
+
+
+def check_number(name: str, value: Any, low: float = -math.inf, high: float = math.inf, nonzero: bool = False) -> float:
+    """``value`` as a float if it is a finite real number in ``[low, high]`` (and nonzero if asked).
+
+    The one check of every numeric readout option; the message names the option and the range.
+    """
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not number or not low <= value <= high or (nonzero and value == 0) or not math.isfinite(value):
+        what = "a finite nonzero number" if nonzero else "a finite number"
+        if math.isfinite(low) or math.isfinite(high):
+            what = f"a number in [{low:g}, {high:g}]"
+        raise ValueError(f"{name!r} must be {what}, got {value!r}")
+    return float(value)

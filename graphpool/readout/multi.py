@@ -8,9 +8,8 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn.aggr import Aggregation, MultiAggregation
 
+from graphpool.ops import Segments
 from graphpool.readout.base import Readout
-from graphpool.readout.functional import check_features
-from graphpool.readout.segments import Segments
 
 
 class MultiReadout(Readout, MultiAggregation):
@@ -38,8 +37,8 @@ class MultiReadout(Readout, MultiAggregation):
     tensor([[2., 3.]])
     """
 
-    name = "multi"
-    needs_float = False
+    needs_float = False  # each part checks its own needs
+    accumulates_in_float32 = False  # each part decides
 
     def __init__(self, readouts: Sequence[Readout], mode: str = "cat", in_channels: int | None = None) -> None:
         Aggregation.__init__(self)  # not MultiAggregation.__init__, which resolves PyG's own aggregations
@@ -57,7 +56,7 @@ class MultiReadout(Readout, MultiAggregation):
         self.mode, self.in_channels = mode, in_channels
         if mode == "proj":
             assert in_channels is not None
-            width = sum(readout.out_channels(in_channels) for readout in readouts)
+            width = sum(readout.get_out_channels(in_channels) for readout in readouts)
             self.lin = nn.Linear(width, in_channels)
 
     @property
@@ -97,23 +96,19 @@ class MultiReadout(Readout, MultiAggregation):
             raise ValueError(f"unexpected inputs {sorted(unknown)}; these readouts take {list(self.extra_inputs)}")
         parts = []
         for readout in self.readouts:
-            check_features(x, readout.name, readout.needs_float)
+            readout.check_features(x)
             mine = {k: v for k, v in inputs.items() if k in readout.extra_inputs}
-            parts.append(readout.compute(x, seg, **mine))
+            parts.append(readout.reduce_segments(x, seg, **mine))
         return parts
 
     def compute(self, x: Tensor, seg: Segments, **inputs: Tensor) -> Tensor:
         out = torch.cat(self._parts(x, seg, inputs), dim=-1)
         return self.lin(out) if self.mode == "proj" else out
 
-    def out_channels(self, in_channels: int) -> int:
+    def get_out_channels(self, in_channels: int) -> int:
         if self.mode == "proj":
             return in_channels
-        return sum(readout.out_channels(in_channels) for readout in self.readouts)
-
-    def get_out_channels(self, in_channels: int) -> int:
-        """PyG's name for :meth:`out_channels` (``SAGEConv`` reads it to size its linear map)."""
-        return self.out_channels(in_channels)
+        return sum(readout.get_out_channels(in_channels) for readout in self.readouts)
 
     def __repr__(self) -> str:
         mode = f", mode='proj', in_channels={self.in_channels}" if self.mode == "proj" else ""

@@ -1,4 +1,4 @@
-"""Name -> readout resolution, with one registry for every readout."""
+"""Name -> readout resolution through the one registry that every readout class joins."""
 
 from __future__ import annotations
 
@@ -7,40 +7,8 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from graphpool.readout.attention import AttentionReadout
-from graphpool.readout.base import Readout
-from graphpool.readout.modules import (
-    MaxReadout,
-    MeanReadout,
-    MedianReadout,
-    MinReadout,
-    PowerMeanReadout,
-    QuantileReadout,
-    SoftmaxReadout,
-    StdReadout,
-    SumReadout,
-    VarReadout,
-    WeightedReadout,
-)
+from graphpool.readout.base import REGISTRY, Readout
 from graphpool.readout.multi import MultiReadout
-
-REGISTRY: dict[str, type[Readout]] = {
-    cls.name: cls
-    for cls in (
-        SumReadout,
-        MeanReadout,
-        MaxReadout,
-        MinReadout,
-        MedianReadout,
-        QuantileReadout,
-        VarReadout,
-        StdReadout,
-        SoftmaxReadout,
-        PowerMeanReadout,
-        WeightedReadout,
-        AttentionReadout,
-    )
-}
 
 ALIASES = {
     "add": "sum",
@@ -76,6 +44,14 @@ def _canonical(name: str) -> str:
     return ALIASES.get(key, key)
 
 
+def readout_class(name: str) -> type[Readout]:
+    """The registered class of a readout name (any spelling :func:`canonical_name` accepts)."""
+    key = canonical_name(name)
+    if key not in REGISTRY:
+        raise ValueError(f"unknown readout {name!r}; valid names: {', '.join(sorted(REGISTRY))}")
+    return REGISTRY[key]
+
+
 def resolve(
     spec: str | Readout | type[Readout] | Sequence[Any], *, in_channels: int | None = None, **kwargs: Any
 ) -> Readout:
@@ -85,8 +61,8 @@ def resolve(
     :class:`MultiReadout`; instances pass through unchanged. ``kwargs`` go to the
     constructor (``resolve("quantile", q=0.9)``); a list takes only ``mode`` (``"cat"`` or
     ``"proj"``, see :class:`MultiReadout`). ``in_channels`` (the feature width) is passed to the
-    readouts that have learnable weights of that width (``attention``, a projected multi-readout),
-    so a model can name them as strings too.
+    readouts whose constructor requires it (learnable weights of that width: ``attention``, a
+    projected multi-readout), so a model can name them as strings too.
 
     >>> from graphpool.readout import resolve
     >>> resolve("Median")
@@ -109,15 +85,12 @@ def resolve(
         return MultiReadout([resolve(item, in_channels=in_channels) for item in spec], mode, in_channels)
     if not isinstance(spec, str):
         raise TypeError(f"cannot resolve a readout from {type(spec).__name__}")
-    name = canonical_name(spec)
-    if name not in REGISTRY:
-        raise ValueError(f"unknown readout {spec!r}; valid names: {', '.join(sorted(REGISTRY))}")
-    return _construct(REGISTRY[name], in_channels, kwargs)
+    return _construct(readout_class(spec), in_channels, kwargs)
 
 
 def _construct(cls: type[Readout], in_channels: int | None, kwargs: dict[str, Any]) -> Readout:
-    if cls is AttentionReadout and "in_channels" not in kwargs:
+    if "in_channels" in cls.required_options() and "in_channels" not in kwargs:
         if in_channels is None:
-            raise ValueError("readout 'attention' has weights of the feature width: pass in_channels=F")
-        return cls(in_channels, **kwargs)
+            raise ValueError(f"readout '{cls.name}' has weights of the feature width: pass in_channels=F")
+        kwargs = {"in_channels": in_channels, **kwargs}
     return cls(**kwargs)

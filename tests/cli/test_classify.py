@@ -166,3 +166,15 @@ def test_bad_arguments(tmp_path: Path) -> None:
             main(["classify", "--smiles-csv", str(table), "--device", "cuda", "--out", str(tmp_path / "z")])
         else:
             raise SystemExit("--device cuda: no CUDA device (skipped: a GPU is present)")
+
+
+def test_grid_option_and_its_deprecated_alias_select() -> None:
+    from graphpool.cli import build_parser
+
+    grid = build_parser().parse_args(["classify", "--grid", "hidden=4,8", "--grid", "jk=cat"]).grid
+    assert grid == {"hidden": [4, 8], "jumping_knowledge": ["cat"]}
+    with pytest.warns(FutureWarning, match="--select is deprecated .* use --grid"):
+        old = build_parser().parse_args(["classify", "--select", "hidden=4,8", "--select", "jk=cat"]).grid
+    assert old == grid
+    with pytest.raises(SystemExit, match="--grid 'seed=1': write NAME=V1,V2"):
+        build_parser().parse_args(["classify", "--grid", "seed=1"])

@@ -38,7 +38,7 @@ def _cli(*arguments: str) -> subprocess.CompletedProcess:
         (["--lr", "0.01"], "--lr: 0.001 (stored) vs 0.01 (now)"),
         (["--readout", "mean"], "--readout: 'sum' (stored) vs 'mean' (now)"),
         (["--seed", "3"], "--seed: 0 (stored) vs 3 (now)"),
-        (["--select", "hidden=4,8"], "--select"),
+        (["--grid", "hidden=4,8"], "--grid"),
     ],
 )
 def test_resume_with_other_settings_is_refused_before_writing(tmp_path: Path, change: list[str], difference: str) -> None:
@@ -70,7 +70,7 @@ def test_resume_of_a_missing_folder_says_so(tmp_path: Path) -> None:
 
 
 def test_seconds_per_fold_count_the_whole_fold_after_a_resume(tmp_path: Path) -> None:
-    from graphpool.evaluation import TrainConfig, run_fold
+    from graphpool.experiment import TrainConfig, train_candidate
     from graphpool.data import load_smiles_csv
     from graphpool.models import ModelConfig
 
@@ -78,10 +78,10 @@ def test_seconds_per_fold_count_the_whole_fold_after_a_resume(tmp_path: Path) ->
 
     graphs = load_smiles_csv(_csv(tmp_path)).graphs
     split = {"fit": list(range(0, 20)), "validation": list(range(20, 24))}
-    model = ModelConfig(graphs[0].x.size(1), 2, hidden=4, layers=1)
+    model = ModelConfig(in_channels=graphs[0].x.size(1), num_classes=2, hidden=4, layers=1)
     checkpoint = tmp_path / "fold.pt"
-    first = run_fold(graphs, split, model, TrainConfig(epochs=2, patience=5), torch.device("cpu"), checkpoint)
-    resumed = run_fold(graphs, split, model, TrainConfig(epochs=4, patience=5), torch.device("cpu"), checkpoint)
+    first = train_candidate(graphs, split, model, TrainConfig(epochs=2, patience=5), torch.device("cpu"), checkpoint)
+    resumed = train_candidate(graphs, split, model, TrainConfig(epochs=4, patience=5), torch.device("cpu"), checkpoint)
     assert resumed["epochs_run"] == 4
     assert resumed["seconds"] > first["seconds"]  # the first two epochs are counted too
 
@@ -169,3 +169,13 @@ def test_single_one_node_graph_batches_train(tmp_path: Path) -> None:
     code = main(["classify", "--smiles-csv", str(path), "--folds", "2", "--batch-size", "1", "--out", str(out), *FAST])
     assert code == 0
     assert json.loads((out / "results.json").read_text())["rows"][0]["folds"] == 2
+
+
+def test_checkpoints_left_by_a_kill_after_a_fold_finished_are_removed_on_resume(tmp_path: Path) -> None:
+    """Killed between writing fold-K.json and removing fold-K-J.pt: the resumed run removes the leftover."""
+    out = tmp_path / "run"
+    assert main(_classify(tmp_path, out)) == 0
+    leftover = out / "sum__none" / "fold-1-1.pt"
+    leftover.write_bytes(b"left by a killed run")
+    assert main(_classify(tmp_path, out, "--resume")) == 0
+    assert not leftover.exists()

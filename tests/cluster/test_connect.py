@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch_geometric.utils import to_dense_adj
 
-from graphpool.cluster import Assignment, GivenSelect, coarsen_edges
+from graphpool.cluster import Assignment, LabelSelect, coarsen_edges
 
 
 def _case(seed: int):
@@ -14,7 +14,7 @@ def _case(seed: int):
     weight = torch.rand(40, generator=g)
     labels = torch.randint(0, 4, (n,), generator=g)
     batch = torch.zeros(n, dtype=torch.long)
-    return edge_index, weight, GivenSelect()(torch.zeros(n, 1), edge_index, batch, 1, labels=labels)
+    return edge_index, weight, LabelSelect()(torch.zeros(n, 1), edge_index, batch, 1, labels=labels)
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch_geometric.utils import to_undirected
 
-from graphpool.cluster import CommunitySelect, GivenSelect, GraclusSelect, HierarchicalPool, KMeansSelect
+from graphpool.cluster import CommunitySelect, LabelSelect, GraclusSelect, HierarchicalPool, KMeansSelect
 from graphpool.readout import global_pool
 
 
@@ -34,7 +34,7 @@ def _reverse(edge_index: torch.Tensor) -> torch.Tensor:
 @pytest.mark.parametrize("readout", ["sum", "mean", "max", "median"])
 def test_one_cluster_per_graph_is_the_global_readout(readout: str) -> None:
     x, edge_index, batch, _ = _batch([5, 1, 8, 3])
-    pool = HierarchicalPool([GivenSelect()], readout=readout)
+    pool = HierarchicalPool([LabelSelect()], readout=readout)
     out = pool(x, edge_index, batch, labels=torch.zeros_like(batch)).out
     assert torch.equal(out, global_pool(x, batch, reduce=readout))
 
@@ -44,7 +44,7 @@ def test_relabelling_nodes_leaves_graph_vectors_unchanged(selector: str) -> None
     x, edge_index, batch, weight = _batch([9, 6, 12], seed=1)
     labels = torch.randint(0, 3, (x.size(0),), generator=torch.Generator().manual_seed(2))
     levels = {
-        "given": [GivenSelect(), GraclusSelect()],
+        "given": [LabelSelect(), GraclusSelect()],
         "graclus": [GraclusSelect(), GraclusSelect()],
         "community": [CommunitySelect()],
     }[selector]
@@ -65,7 +65,7 @@ def test_cell_type_pooling_by_hand() -> None:
     batch = torch.tensor([0, 0, 0, 1, 1])
     labels = torch.tensor([0, 0, 1, 1, 1])
     edge_index = torch.tensor([[0, 1, 3], [1, 2, 4]])
-    pool = HierarchicalPool([GivenSelect(num_labels=2)], readout="mean", global_readout="max")
+    pool = HierarchicalPool([LabelSelect(num_labels=2)], readout="mean", global_readout="max")
     result = pool(x, edge_index, batch, labels=labels)
     level = result.levels[0]
     assert level.x.flatten().tolist() == [2.0, 10.0, 0.0, 6.0]  # type means per tissue, empty type = 0
@@ -92,7 +92,7 @@ def test_tiers_compose_and_positions_are_carried() -> None:
     torch.testing.assert_close(fine.pos, global_pool(pos, fine.assignment.cluster, reduce="mean"))
     top = result.node_to_cluster(-1)
     assert top.shape == batch.shape and torch.equal(coarse.batch[top], batch)
-    assert result.out.shape == (2, 3) and pool.out_channels(3) == 3
+    assert result.out.shape == (2, 3) and pool.get_out_channels(3) == 3
     assert result.aux_loss == {}
 
 
@@ -112,7 +112,7 @@ def test_errors() -> None:
     with pytest.raises(ValueError, match=r"'batch' has 3 entries but x has 7 rows"):
         HierarchicalPool([GraclusSelect()])(x, edge_index, batch[:3])
     with pytest.raises(ValueError, match=r"'labels' must be a \[N\] tensor with N = 7"):
-        HierarchicalPool([GivenSelect()])(x, edge_index, batch, labels=torch.zeros(3, dtype=torch.long))
+        HierarchicalPool([LabelSelect()])(x, edge_index, batch, labels=torch.zeros(3, dtype=torch.long))
     with pytest.raises(ValueError, match=r"'pos' must be \[N, D\]"):
         HierarchicalPool([GraclusSelect()])(x, edge_index, batch, pos=torch.zeros(3, 2))
 
@@ -144,10 +144,10 @@ def test_out_channels_is_the_width_returned(levels: str, readout: str, global_re
     for name in levels.split("+"):
         selectors.append(make[name](width))
         if name == "graclus":
-            width = probe.readout.out_channels(width)
+            width = probe.readout.get_out_channels(width)
     pool = HierarchicalPool(selectors, readout=readout, global_readout=global_readout)
     x = torch.randn(10, 4)
     edge_index = torch.tensor([[i for i in range(9)] + [i + 1 for i in range(9)],
                                [i + 1 for i in range(9)] + [i for i in range(9)]])
     out = pool(x, edge_index, torch.tensor([0] * 5 + [1] * 5)).out
-    assert pool.out_channels(4) == out.size(1)
+    assert pool.get_out_channels(4) == out.size(1)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from graphpool.cluster import (
     BatchKMeansSelect,
     CommunitySelect,
-    GivenSelect,
+    LabelSelect,
     GraclusSelect,
     KMeansSelect,
     ProductSelect,
@@ -24,7 +24,7 @@ BATCH = torch.tensor([0, 0, 0, 1, 1, 1])
 
 def test_given_labels_are_local_to_each_graph() -> None:
     labels = torch.tensor([2, 0, 2, 2, 1, 1])
-    a = GivenSelect()(X, EDGES, BATCH, 2, labels=labels)
+    a = LabelSelect()(X, EDGES, BATCH, 2, labels=labels)
     # clusters in (graph, label) order: (0,0) (0,2) (1,1) (1,2)
     assert a.cluster.tolist() == [1, 0, 1, 3, 2, 2]
     assert a.num_clusters == 4
@@ -34,7 +34,7 @@ def test_given_labels_are_local_to_each_graph() -> None:
 
 def test_given_labels_with_a_fixed_layout_keep_empty_clusters() -> None:
     labels = torch.tensor([2, 0, 2, 2, 1, 1])
-    a = GivenSelect(num_labels=3)(X, EDGES, BATCH, 3, labels=labels)
+    a = LabelSelect(num_labels=3)(X, EDGES, BATCH, 3, labels=labels)
     assert a.num_clusters == 9
     assert a.cluster.tolist() == [2, 0, 2, 5, 4, 4]
     assert a.cluster_batch.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
@@ -44,7 +44,7 @@ def test_given_labels_with_a_fixed_layout_keep_empty_clusters() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({}, "GivenSelect needs the cluster label of every node"),
+        ({}, "LabelSelect needs the cluster label of every node"),
         ({"labels": torch.tensor([0, 1])}, r"'labels' must be a \[N\] tensor with N = 6"),
         ({"labels": torch.tensor([0, 1, 0, -1, 0, 0])}, r"'labels' must be >= 0, got -1"),
         ({"labels": torch.tensor([0.0, 1, 0, 1, 0, 0])}, r"'labels' must hold integers"),
@@ -52,11 +52,11 @@ def test_given_labels_with_a_fixed_layout_keep_empty_clusters() -> None:
 )
 def test_given_select_errors(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        GivenSelect()(X, EDGES, BATCH, 2, **kwargs)
+        LabelSelect()(X, EDGES, BATCH, 2, **kwargs)
     with pytest.raises(ValueError, match=r"'num_labels' must be >= 1"):
-        GivenSelect(num_labels=0)
+        LabelSelect(num_labels=0)
     with pytest.raises(ValueError, match=r"labels must be < it"):
-        GivenSelect(num_labels=2)(X, EDGES, BATCH, 2, labels=torch.tensor([0, 1, 2, 0, 0, 0]))
+        LabelSelect(num_labels=2)(X, EDGES, BATCH, 2, labels=torch.tensor([0, 1, 2, 0, 0, 0]))
 
 
 def _random_graph(num_nodes: int, p: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -186,12 +186,12 @@ def test_every_selector_keeps_clusters_within_graphs() -> None:
     batch = torch.arange(2).repeat_interleave(20)
     x = torch.randn(40, 3)
     selectors: list[tuple[Select, dict]] = [
-        (GivenSelect(), {"labels": torch.randint(0, 4, (40,))}),
+        (LabelSelect(), {"labels": torch.randint(0, 4, (40,))}),
         (GraclusSelect(), {}),
         (KMeansSelect(4), {}),
         (BatchKMeansSelect(4), {}),
         (CommunitySelect(), {}),
-        (ProductSelect(GraclusSelect(), GivenSelect()), {"labels": torch.randint(0, 3, (40,))}),
+        (ProductSelect(GraclusSelect(), LabelSelect()), {"labels": torch.randint(0, 3, (40,))}),
     ]
     for selector, inputs in selectors:
         a = selector(x, both, batch, 2, **inputs)
@@ -204,13 +204,13 @@ def test_product_of_neighbourhoods_and_types() -> None:
     pos = torch.tensor([[0.0, 0.0], [0.1, 0.0], [0.0, 0.1], [9.0, 9.0], [9.1, 9.0], [9.0, 9.1]])
     types = torch.tensor([0, 1, 0, 0, 1, 1])
     batch = torch.zeros(6, dtype=torch.long)
-    select = ProductSelect(KMeansSelect(2, on="pos"), GivenSelect())
+    select = ProductSelect(KMeansSelect(2, on="pos"), LabelSelect())
     a = select(torch.zeros(6, 1), EDGES, batch, 1, pos=pos, labels=types)
     # neighbourhood {0,1,2} x types -> {0,2}, {1}; neighbourhood {3,4,5} -> {3}, {4,5}
     groups = {frozenset(torch.nonzero(a.cluster == c).flatten().tolist()) for c in range(a.num_clusters)}
     assert groups == {frozenset({0, 2}), frozenset({1}), frozenset({3}), frozenset({4, 5})}
     with pytest.raises(TypeError, match="ProductSelect combines selectors"):
-        ProductSelect(GivenSelect(), "graclus")
+        ProductSelect(LabelSelect(), "graclus")
 
 
 def test_batch_kmeans_agrees_with_scikit_learn_on_separated_blobs() -> None:

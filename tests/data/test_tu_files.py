@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from graphpool.data import load_tu
-from graphpool.data.tu import check_folds
+from graphpool.experiment import check_folds
 
 # two graphs: a triangle (nodes 1-3) and an edge (nodes 4-5), TU's 1-based ids
 FILES = {

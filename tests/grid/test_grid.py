@@ -9,15 +9,15 @@ from torch import nn
 
 from graphpool.grid import (
     GlobalPool,
-    GraphSqueezeExcite,
     SqueezeExcite,
     class_activation_map,
     graph_to_image,
     grid_edges,
     image_to_graph,
-    node_class_scores,
     pool_grid,
 )
+from graphpool.explain import node_class_scores
+from graphpool.readout import GraphSqueezeExcite
 from graphpool.readout import AttentionReadout, global_pool, resolve
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "readout"))

@@ -1,6 +1,5 @@
 """Region pooling, anti-aliased strided pooling, resolution consistency."""
 
-import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -8,20 +7,19 @@ from torch import nn
 from graphpool.grid import (
     BlurPool,
     GlobalPool,
-    RegionPool,
-    average_pooled_features,
     binomial_filter,
     image_to_graph,
+    pool_image_regions,
     sum_head_to_mean_head,
 )
-from graphpool.readout import global_pool
+from graphpool.readout import RegionPool, global_pool
 
 
 def test_region_pooling_equals_weighted_means_and_works_on_any_size() -> None:
     torch.manual_seed(0)
     pool = RegionPool(num_regions=3).double()
     x = torch.randn(2, 4, 5, 6, dtype=torch.float64)
-    out = pool.pool_image(x)
+    out = pool_image_regions(pool, x)
     assert out.shape == (2, 3, 4)
     graphs = image_to_graph(x)
     pos = graphs.pos.double() / torch.tensor([4.0, 5.0], dtype=torch.float64)
@@ -29,7 +27,7 @@ def test_region_pooling_equals_weighted_means_and_works_on_any_size() -> None:
     for k in range(3):
         expected = global_pool(graphs.x, graphs, reduce="weighted", weight=masks[:, k])
         torch.testing.assert_close(out[:, k], expected)
-    assert pool.pool_image(torch.randn(1, 4, 9, 3, dtype=torch.float64)).shape == (1, 3, 4)
+    assert pool_image_regions(pool, torch.randn(1, 4, 9, 3, dtype=torch.float64)).shape == (1, 3, 4)
     out.sum().backward()
     assert all(p.grad is not None for p in pool.parameters())
 
@@ -75,13 +73,3 @@ def test_sum_pooling_model_rescaled_to_mean_pooling_at_another_resolution() -> N
     torch.testing.assert_close(mean_head(GlobalPool("mean")(larger)), logits)
     torch.testing.assert_close(mean_head(GlobalPool("mean")(features)), logits)
     assert not torch.allclose(head(GlobalPool("sum")(larger)), logits)  # sum pooling alone does not transfer
-
-
-def test_client_features_are_averaged_without_pixel_weights() -> None:
-    small = torch.tensor([1.0, 0.0])  # GAP of a client with 8 x 8 images
-    large = torch.tensor([3.0, 2.0])  # GAP of a client with 64 x 64 images
-    torch.testing.assert_close(average_pooled_features([small, large]), torch.tensor([2.0, 1.0]))
-    pixel_weighted = (64 * small + 4096 * large) / (64 + 4096)
-    assert not torch.allclose(average_pooled_features([small, large]), pixel_weighted)
-    with pytest.raises(ValueError, match="at least one client"):
-        average_pooled_features([])

@@ -19,7 +19,7 @@ def _batch() -> Batch:
 @pytest.mark.parametrize("pool", ["none", "graclus", "diffpool", "mincut", "dmon"])
 def test_every_backbone_and_pool(backbone: str, pool: str) -> None:
     torch.manual_seed(0)
-    config = ModelConfig(NUM_ATOM_FEATURES, 2, backbone=backbone, pool=pool, layers=2, hidden=16, clusters=3)
+    config = ModelConfig(in_channels=NUM_ATOM_FEATURES, num_classes=2, backbone=backbone, pool=pool, layers=2, hidden=16, clusters=3)
     out = GraphClassifier(config)(_batch())
     assert out.logits.shape == (len(SMILES), 2) and torch.isfinite(out.logits).all()
     assert bool(out.aux_loss) == (pool in ("diffpool", "mincut", "dmon"))
@@ -31,7 +31,13 @@ def test_learns_a_simple_rule(jumping_knowledge: str, readout: str) -> None:
     torch.manual_seed(0)
     model = GraphClassifier(
         ModelConfig(
-            NUM_ATOM_FEATURES, 2, layers=2, hidden=16, dropout=0.0, jumping_knowledge=jumping_knowledge, readout=readout
+            in_channels=NUM_ATOM_FEATURES,
+            num_classes=2,
+            layers=2,
+            hidden=16,
+            dropout=0.0,
+            jumping_knowledge=jumping_knowledge,
+            readout=readout,
         )
     )
     data = _batch()
@@ -49,7 +55,7 @@ def test_learns_a_simple_rule(jumping_knowledge: str, readout: str) -> None:
 def test_relabelling_atoms_changes_no_prediction() -> None:
     torch.manual_seed(0)
     for pool in ("none", "diffpool"):
-        model = GraphClassifier(ModelConfig(NUM_ATOM_FEATURES, 2, layers=3, hidden=16, pool=pool, readout="mean"))
+        model = GraphClassifier(ModelConfig(in_channels=NUM_ATOM_FEATURES, num_classes=2, layers=3, hidden=16, pool=pool, readout="mean"))
         model.eval()
         data = _batch()
         perm = torch.randperm(data.num_nodes, generator=torch.Generator().manual_seed(1))
@@ -62,21 +68,21 @@ def test_relabelling_atoms_changes_no_prediction() -> None:
 
 def test_config_errors_and_round_trip() -> None:
     with pytest.raises(ValueError, match="'backbone' must be one of"):
-        ModelConfig(4, 2, backbone="transformer")
+        ModelConfig(in_channels=4, num_classes=2, backbone="transformer")
     with pytest.raises(ValueError, match="'pool' must be one of"):
-        ModelConfig(4, 2, pool="topk")
+        ModelConfig(in_channels=4, num_classes=2, pool="topk")
     with pytest.raises(ValueError, match="unknown readout 'medain'"):
-        ModelConfig(4, 2, readout="medain")
+        ModelConfig(in_channels=4, num_classes=2, readout="medain")
     with pytest.raises(ValueError, match="'hidden' must be >= 1"):
-        ModelConfig(4, 2, hidden=0)
-    config = ModelConfig(4, 3, backbone="sage", readout="median", jumping_knowledge="cat")
+        ModelConfig(in_channels=4, num_classes=2, hidden=0)
+    config = ModelConfig(in_channels=4, num_classes=3, backbone="sage", readout="median", jumping_knowledge="cat")
     assert ModelConfig(**config.to_dict()) == config
 
 
 def test_zero_layers_is_structure_agnostic() -> None:
     """layers=0 (readout of the input features + head) and backbone "mlp": edges change nothing."""
     torch.manual_seed(0)
-    model = GraphClassifier(ModelConfig(NUM_ATOM_FEATURES, 2, layers=0, hidden=16, readout="sum")).eval()
+    model = GraphClassifier(ModelConfig(in_channels=NUM_ATOM_FEATURES, num_classes=2, layers=0, hidden=16, readout="sum")).eval()
     data = _batch()
     rewired = data.clone()
     rewired.edge_index = torch.empty(2, 0, dtype=torch.long)
@@ -84,10 +90,10 @@ def test_zero_layers_is_structure_agnostic() -> None:
     assert not list(model.convs)
     expected = model.head(torch.zeros(data.num_graphs, NUM_ATOM_FEATURES).index_add_(0, data.batch, data.x.float()))
     torch.testing.assert_close(model(data).logits, expected)
-    deepsets = GraphClassifier(ModelConfig(NUM_ATOM_FEATURES, 2, backbone="mlp", layers=2, hidden=16)).eval()
+    deepsets = GraphClassifier(ModelConfig(in_channels=NUM_ATOM_FEATURES, num_classes=2, backbone="mlp", layers=2, hidden=16)).eval()
     torch.testing.assert_close(deepsets(rewired).logits, deepsets(data).logits)
     with pytest.raises(ValueError, match="'layers' must be >= 0"):
-        ModelConfig(NUM_ATOM_FEATURES, 2, layers=-1)
+        ModelConfig(in_channels=NUM_ATOM_FEATURES, num_classes=2, layers=-1)
 
 
 def test_gcn_uses_edge_weights_and_gin_ignores_them() -> None:
@@ -96,7 +102,7 @@ def test_gcn_uses_edge_weights_and_gin_ignores_them() -> None:
     weighted.edge_weight = torch.rand(data.edge_index.size(1), generator=torch.Generator().manual_seed(0))
     for backbone, changes in (("gcn", True), ("gin", False)):
         torch.manual_seed(0)
-        model = GraphClassifier(ModelConfig(NUM_ATOM_FEATURES, 2, backbone=backbone, layers=2, hidden=16)).eval()
+        model = GraphClassifier(ModelConfig(in_channels=NUM_ATOM_FEATURES, num_classes=2, backbone=backbone, layers=2, hidden=16)).eval()
         moved = not torch.allclose(model(weighted).logits, model(data).logits)
         assert moved == changes, backbone
 
@@ -108,7 +114,7 @@ def test_cluster_pools_are_not_a_disguised_sum(pool: str) -> None:
     sum for every assignment.)
     """
     torch.manual_seed(0)
-    model = GraphClassifier(ModelConfig(NUM_ATOM_FEATURES, 2, pool=pool, layers=2, hidden=16, clusters=3)).eval()
+    model = GraphClassifier(ModelConfig(in_channels=NUM_ATOM_FEATURES, num_classes=2, pool=pool, layers=2, hidden=16, clusters=3)).eval()
     data = _batch()
     h = model.embed(data).detach()
     before = model.classify(h, data).logits

@@ -5,7 +5,7 @@ import torch
 from reference import random_batch
 
 from graphpool.readout import AttentionReadout, global_pool
-from graphpool.readout.segments import segments_from
+from graphpool.ops import segments_from
 
 
 def test_low_temperature_selects_the_top_node() -> None:

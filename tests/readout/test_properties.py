@@ -80,7 +80,7 @@ def test_out_channels_reports_width() -> None:
     readouts = [resolve(name) for name in sorted(REGISTRY) if name not in {"attention", "weighted"}]
     readouts += [resolve(["mean", "max", "std"]), AttentionReadout(4, value=torch.nn.Linear(4, 7))]
     for readout in readouts:
-        assert readout(x, batch).shape == (2, readout.out_channels(4)), readout
+        assert readout(x, batch).shape == (2, readout.get_out_channels(4)), readout
 
 
 @pytest.mark.parametrize("reduce", ["sum", "mean", "max", "median", "softmax"])

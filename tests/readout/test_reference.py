@@ -66,7 +66,7 @@ def test_one_dimensional_features(case: Case) -> None:
 def test_large_groups_take_the_same_answer(size: int, reduce: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # Large groups take other kernel paths: one amax per group for max/min (threshold lowered
     # here to reach it), wide size classes for the median.
-    from graphpool.readout import kernels
+    from graphpool.ops import kernels
 
     monkeypatch.setattr(kernels, "_LOOP_MIN_AVG_ROWS", 2)
     sizes = [size, 0, size + 1, 3]
@@ -114,7 +114,7 @@ def test_quantile_half_lower_is_median() -> None:
 
 @pytest.mark.parametrize("reduce", ["median", "quantile"])
 def test_order_statistics_sorted_on_several_threads(reduce: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from graphpool.readout import kernels
+    from graphpool.ops import kernels
 
     monkeypatch.setattr(kernels, "_PARALLEL_SORT_MIN_ELEMENTS", 1)
     monkeypatch.setattr(torch, "get_num_threads", lambda: 3)

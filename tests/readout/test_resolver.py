@@ -64,7 +64,7 @@ def test_lists_become_a_multi_readout() -> None:
     )
     torch.testing.assert_close(multi(x, batch), expected)
     torch.testing.assert_close(resolve(["mean", "max", QuantileReadout()])(x, batch), expected)
-    assert multi.out_channels(3) == 9
+    assert multi.get_out_channels(3) == 9
 
 
 def test_multi_passes_per_node_inputs_to_the_readouts_that_take_them() -> None:
@@ -82,7 +82,7 @@ def test_attention_by_name_needs_the_width() -> None:
 
     assert isinstance(resolve("attention", in_channels=8), AttentionReadout)
     multi = resolve("mean,attention", in_channels=8)
-    assert multi.out_channels(8) == 16
+    assert multi.get_out_channels(8) == 16
     assert type(resolve("mean", in_channels=8)) is MeanReadout  # ignored where not needed
     with pytest.raises(ValueError, match="pass in_channels=F"):
         resolve("attention")

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Batch, Data
 
-from graphpool._validation import validation_enabled
+from graphpool.ops.validation import validation_enabled
 
 _INTEGER_DTYPES = frozenset({torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8})
 

@@ -1,6 +1,6 @@
 """Segment kernels: reductions of the rows of ``x: [N, F]`` within each of B groups.
 
-All kernels take a validated :class:`~graphpool.readout.segments.Segments` and return
+All kernels take a validated :class:`~graphpool.ops.segments.Segments` and return
 ``[B, F]``; an empty group gives 0. They are deterministic: the same input gives
 bit-identical output and gradients on every run (no atomic adds), on CPU and CUDA.
 
@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from graphpool.readout.segments import Segments
+from graphpool.ops.segments import Segments
 
 # Use one ``amax`` per group (CPU, grouped rows) when groups hold at least this many rows on
 # average and there are few enough groups that the Python loop costs little.

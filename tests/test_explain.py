@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch_geometric.data import Batch
 
-from graphpool.cells import cell_scores, read_cells, simulate, tissue_graphs
-from graphpool.grid import node_class_scores
+from graphpool.cells import read_cells, simulate, tissue_graphs
+from graphpool.explain import node_class_scores, node_scores
 from graphpool.models import GraphClassifier, ModelConfig
 
 
@@ -18,7 +18,7 @@ def batch() -> Batch:
 def _model(batch: Batch, **settings) -> GraphClassifier:
     torch.manual_seed(0)
     config = {"layers": 2, "hidden": 8, "head_layers": 1, "clusters": 4, **settings}
-    model = GraphClassifier(ModelConfig(batch.x.size(1), 3, **config))
+    model = GraphClassifier(ModelConfig(in_channels=batch.x.size(1), num_classes=3, **config))
     for module in model.modules():  # non-trivial batch-norm statistics
         if isinstance(module, torch.nn.BatchNorm1d):
             module.running_mean.uniform_(-1, 1)
@@ -40,7 +40,7 @@ def _model(batch: Batch, **settings) -> GraphClassifier:
 )
 def test_scores_add_up_to_the_logits(batch: Batch, readout: str, pool: str) -> None:
     model = _model(batch, readout=readout, pool=pool)
-    result = cell_scores(model, batch)
+    result = node_scores(model, batch)
     assert result.exact
     totals = torch.zeros(batch.num_graphs, 3).index_add_(0, batch.batch, result.scores)
     torch.testing.assert_close(totals, result.logits - model.head[-1].bias.detach(), rtol=1e-4, atol=1e-4)
@@ -49,12 +49,12 @@ def test_scores_add_up_to_the_logits(batch: Batch, readout: str, pool: str) -> N
 
 def test_mean_readout_scores_are_the_graph_cam(batch: Batch) -> None:
     model = _model(batch, readout="mean", layers=0)
-    scores = cell_scores(model, batch).scores
+    scores = node_scores(model, batch).scores
     sizes = torch.bincount(batch.batch).float()[batch.batch]
     expected = node_class_scores(batch.x, model.head[-1].weight.detach()) / sizes[:, None]
     torch.testing.assert_close(scores, expected)
 
 
 def test_inexact_cases_are_reported(batch: Batch) -> None:
-    assert not cell_scores(_model(batch, readout="softmax"), batch).exact
-    assert not cell_scores(_model(batch, readout="mean", head_layers=2), batch).exact
+    assert not node_scores(_model(batch, readout="softmax"), batch).exact
+    assert not node_scores(_model(batch, readout="mean", head_layers=2), batch).exact

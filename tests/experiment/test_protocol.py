@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from graphpool.evaluation import atomic_write, inner_split, stratified_folds
+from graphpool.experiment import atomic_write, inner_split, stratified_folds
 
 
 def test_folds_are_stratified_disjoint_and_reproducible() -> None:
@@ -65,23 +65,23 @@ def test_atomic_write_gives_ordinary_permissions_and_syncs_file_and_folder(tmp_p
     assert len(synced) == 2 and synced[1] == str(tmp_path)  # the data, then the folder holding the new name
 
 
-def test_candidates_are_the_grid_product_split_into_model_and_train_settings() -> None:
-    from graphpool.evaluation import TrainConfig, candidates
+def test_the_grid_expands_to_its_product_split_into_model_and_train_settings() -> None:
+    from graphpool.experiment import TrainConfig, expand_grid
     from graphpool.models import ModelConfig
 
-    options = candidates(ModelConfig(4, 2), TrainConfig(), {"hidden": [16, 32], "lr": [0.1, 0.01, 0.001]})
+    options = expand_grid(ModelConfig(in_channels=4, num_classes=2), TrainConfig(), {"hidden": [16, 32], "lr": [0.1, 0.01, 0.001]})
     assert len(options) == 6
     assert {(m.hidden, t.lr) for _, m, t in options} == {(h, lr) for h in (16, 32) for lr in (0.1, 0.01, 0.001)}
     assert all(s == {"hidden": m.hidden, "lr": t.lr} for s, m, t in options)
-    assert len(candidates(ModelConfig(4, 2), TrainConfig(), None)) == 1
+    assert len(expand_grid(ModelConfig(in_channels=4, num_classes=2), TrainConfig(), None)) == 1
     with pytest.raises(ValueError, match="'seed' cannot be selected"):
-        candidates(ModelConfig(4, 2), TrainConfig(), {"seed": [0, 1]})
+        expand_grid(ModelConfig(in_channels=4, num_classes=2), TrainConfig(), {"seed": [0, 1]})
     with pytest.raises(ValueError, match="'hidden' must be >= 1"):
-        candidates(ModelConfig(4, 2), TrainConfig(), {"hidden": [0]})
+        expand_grid(ModelConfig(in_channels=4, num_classes=2), TrainConfig(), {"hidden": [0]})
 
 
 def test_grouped_folds_never_split_a_group_and_repeat_with_new_shuffles() -> None:
-    from graphpool.evaluation import grouped_folds
+    from graphpool.experiment import grouped_folds
 
     labels = [0, 1] * 20
     groups = [i // 4 for i in range(40)]  # ten groups of four graphs, both classes in each

@@ -1,0 +1,44 @@
+"""The ``graphpool`` command line.
+
+    graphpool classify --dataset solubility --readout mean
+    graphpool classify --dataset MUTAG --root ../shared/datasets/TU --folds 10 \\
+        --readout sum,mean,max,median,attention --pool none,graclus,diffpool --grid hidden=32,64
+
+    graphpool cells --table cells.csv --x x --y y --type cell_type --sample sample_id --label label
+
+Both subcommands share the model, training and run options (:func:`shared_options`) and run
+through one experiment runner (:func:`graphpool.experiment.run_experiment`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from graphpool.cli import cells, classify
+from graphpool.cli.options import check_options, shared_options
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``graphpool`` parser with its subcommands ``classify`` and ``cells``."""
+    parser = argparse.ArgumentParser(prog="graphpool", description="Graph classification with graphpool's readouts")
+    commands = parser.add_subparsers(dest="command", required=True)
+    # a parent parser per subcommand: argparse shares its actions, so one parent would share their defaults
+    classify.add_parser(commands, shared_options())
+    cells.add_parser(commands, shared_options())
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` and run the subcommand; bad data or settings end in one line and a non-zero exit."""
+    args = build_parser().parse_args(argv)
+    check_options(args)
+    run = classify.classify if args.command == "classify" else cells.cells
+    try:
+        return run(args)
+    except (ValueError, FileNotFoundError) as error:  # bad data or settings: say what, no traceback
+        raise SystemExit(f"graphpool {args.command}: {error}") from error
+
+
+if __name__ == "__main__":
+    sys.exit(main())

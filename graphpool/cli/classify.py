@@ -1,0 +1,142 @@
+"""``graphpool classify``: cross-validated graph classification of molecules or TU benchmarks."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from graphpool.cli.options import device as parse_device
+from graphpool.cli.run_folder import open_out
+from graphpool.experiment import (
+    Experiment,
+    TqdmProgress,
+    TrainConfig,
+    check_folds,
+    format_table,
+    readout_grid,
+    run_experiment,
+    stratified_folds,
+    write_results,
+)
+from graphpool.experiment.distributed import init_from_environment, is_main, world
+from graphpool.models import ModelConfig
+
+#: share of each fold's training graphs held out to select the epoch and the grid candidate
+VALIDATION_FRACTION = 0.1
+
+
+def add_parser(commands: Any, shared: argparse.ArgumentParser) -> None:
+    """The ``classify`` subcommand and its options."""
+    c = commands.add_parser("classify", parents=[shared], help="cross-validated graph classification")
+    data = c.add_argument_group("data")
+    data.add_argument("--dataset", default="solubility", help="'solubility' (embedded) or a TU name, e.g. MUTAG")
+    data.add_argument("--root", default="datasets", help="folder holding NAME/raw/ for TU datasets")
+    data.add_argument("--node-attributes", action="store_true", help="TU: append continuous node attributes")
+    data.add_argument("--smiles-csv", default=None, help="a CSV of SMILES and labels instead of --dataset")
+    data.add_argument("--smiles-col", default="smiles")
+    data.add_argument("--label-col", default="label")
+    data.add_argument("--on-error", default="fail", choices=["fail", "skip"], help="unparsable SMILES rows")
+    folds = c.add_argument_group("folds")
+    folds.add_argument(
+        "--splits",
+        default="auto",
+        choices=["auto", "stratified", "gin", "given"],
+        help="auto: the given split where the dataset has one, else stratified folds",
+    )
+    folds.add_argument("--gin-root", default=None, help="folder of the GIN-format folds (default: ROOT/../gin-format)")
+    folds.add_argument(
+        "--folds", type=int, default=None, help="stratified folds (default 10); gin and given splits have their own"
+    )
+    c.set_defaults(
+        readout="sum", pool=["none"], layers=5, hidden=64, dropout=0.5, batch_size=128, lr=0.001, out="results/classify"
+    )
+
+
+def _load(args: argparse.Namespace) -> tuple[list[Any], int, int, dict[str, Any]]:
+    """graphs, feature width, class count, and what the folds need (labels, given splits)."""
+    # imported here, not at the top: RDKit loads only when classify runs
+    from graphpool.data import load_smiles_csv, load_solubility, load_tu
+
+    if args.smiles_csv:
+        molecules = load_smiles_csv(args.smiles_csv, args.smiles_col, args.label_col, args.on_error)
+        for row, reason in molecules.skipped:
+            print(f"skipped row {row}: {reason}", file=sys.stderr)
+        return molecules.graphs, molecules.graphs[0].x.size(1), len(molecules.classes), {}
+    if args.dataset == "solubility":
+        molecules = load_solubility()
+        given = [(molecules.splits["train"].tolist(), molecules.splits["test"].tolist())]
+        return molecules.graphs, molecules.graphs[0].x.size(1), len(molecules.classes), {"given": given}
+    dataset = load_tu(args.dataset, args.root, node_attributes=args.node_attributes)
+    graphs = [dataset[i] for i in range(len(dataset))]
+    return graphs, dataset.num_features, dataset.num_classes, {}
+
+
+def _folds(args: argparse.Namespace, graphs: list[Any], extra: dict[str, Any]) -> tuple[str, list]:
+    from graphpool.data import gin_folds
+
+    splits = args.splits
+    if splits == "auto":
+        splits = "given" if "given" in extra else "stratified"
+    if splits == "stratified":
+        labels = [int(g.y) for g in graphs]
+        return splits, stratified_folds(labels, args.folds or 10, args.seed)
+    if splits == "given":
+        if "given" not in extra:
+            raise SystemExit(f"--splits given: dataset {args.dataset!r} has no given split")
+        folds, source = extra["given"], f"the given split of {args.dataset}"
+    else:
+        gin_root = Path(args.gin_root) if args.gin_root else Path(args.root).parent / "gin-format"
+        folds, source = gin_folds(args.dataset, gin_root, args.root), f"the GIN folds of {args.dataset}"
+    if args.folds is not None and args.folds != len(folds):
+        raise SystemExit(f"--folds {args.folds} contradicts the {len(folds)} folds of --splits {splits}")
+    check_folds(folds, len(graphs), source)
+    return splits, folds
+
+def classify(args: argparse.Namespace) -> int:
+    """Run ``graphpool classify`` with parsed ``args``; prints the table and writes the results into ``--out``."""
+    device = parse_device(args.device)
+    if init_from_environment(device):  # under torchrun: one process per device or CPU share
+        rank = world()[0]
+        if device.type == "cuda":
+            device = torch.device("cuda", rank % torch.cuda.device_count())
+            torch.cuda.set_device(device)
+        args.quiet = args.quiet or rank != 0
+    graphs, features, classes, extra = _load(args)
+    protocol, folds = _folds(args, graphs, extra)
+    out = open_out(args)
+    experiment = Experiment(
+        model=ModelConfig(
+            in_channels=features,
+            num_classes=classes,
+            backbone=args.backbone,
+            hidden=args.hidden,
+            layers=args.layers,
+            dropout=args.dropout,
+            jumping_knowledge=args.jk,
+            clusters=args.clusters,
+        ),
+        train=TrainConfig(
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            weight_decay=args.weight_decay,
+            patience=args.patience,
+            validation_fraction=VALIDATION_FRACTION,
+            seed=args.seed,
+        ),
+        readouts=readout_grid(args.readout),
+        pools=args.pool,
+        grid=args.grid,
+    )
+    rows = run_experiment(graphs, folds, experiment, out, device, progress=TqdmProgress(args.quiet))
+    if is_main():
+        dataset = args.smiles_csv or args.dataset
+        print(f"\n{dataset}: test accuracy, {protocol} splits, {rows[0]['folds']} fold(s)")
+        print(format_table(rows))
+        paths = write_results(out, rows, dataset, dataset=dataset, protocol=protocol)
+        print(f"wrote {', '.join(str(p) for p in paths)}")
+    return 0

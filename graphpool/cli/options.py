@@ -1,0 +1,101 @@
+"""Options shared by the subcommands: one parent parser, the ``--grid`` option, and the range checks."""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+from typing import Any
+
+import torch
+
+from graphpool.experiment import GRID_KEYS, parse_grid_item
+from graphpool.models import BACKBONES, JUMPING_KNOWLEDGE, POOLS
+
+
+class GridOption(argparse.Action):
+    """``--grid NAME=V1,V2`` (repeatable) into one dict; ``--select`` is its deprecated former name."""
+
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, value: Any, option: str | None = None
+    ) -> None:
+        if option == "--select":
+            warnings.warn("--select is deprecated and will be removed in the next release; use --grid", FutureWarning, stacklevel=1)
+        grid = dict(getattr(namespace, self.dest) or {})
+        try:
+            grid.update(parse_grid_item(value))
+        except ValueError as error:
+            raise SystemExit(f"{option} {value!r}: {error}") from None
+        setattr(namespace, self.dest, grid)
+
+
+def shared_options() -> argparse.ArgumentParser:
+    """The model, training and run options of every subcommand (defaults set per subcommand)."""
+    shared = argparse.ArgumentParser(add_help=False)
+    model = shared.add_argument_group("model")
+    model.add_argument("--readout", help="comma-separated grid of readouts; 'mean+max' concatenates")
+    model.add_argument("--pool", type=lambda s: s.split(","), help=f"comma-separated, of {POOLS}")
+    model.add_argument("--backbone", default="gin", choices=BACKBONES)
+    model.add_argument("--layers", type=int, help="0: no message passing (structure-agnostic baseline)")
+    model.add_argument("--hidden", type=int)
+    model.add_argument("--dropout", type=float)
+    model.add_argument("--jk", default="last", choices=JUMPING_KNOWLEDGE, help="jumping knowledge")
+    model.add_argument("--clusters", type=int, default=16, help="K of learnable pools")
+    train = shared.add_argument_group("training")
+    grid_help = f"hyper-parameter grid chosen per fold on the inner hold-out (repeatable); NAME of {GRID_KEYS}"
+    train.add_argument("--grid", action=GridOption, metavar="NAME=V1,V2", help=grid_help)
+    train.add_argument("--select", dest="grid", action=GridOption, metavar="NAME=V1,V2", help="deprecated: --grid")
+    train.add_argument("--epochs", type=int, default=100)
+    train.add_argument("--patience", type=int, default=20)
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--lr", type=float)
+    train.add_argument("--weight-decay", type=float, default=0.0)
+    train.add_argument("--seed", type=int, default=0)
+    run = shared.add_argument_group("run")
+    run.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    run.add_argument("--out", help="the results folder")
+    run.add_argument("--resume", action="store_true", help="continue a run in --out; finished folds are kept")
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+    return shared
+
+
+# (option, smallest value, whether the bound is strict); None values are left to their defaults
+_BOUNDS = (
+    ("epochs", 1, False),
+    ("patience", 1, False),
+    ("batch_size", 1, False),
+    ("folds", 2, False),
+    ("hidden", 1, False),
+    ("layers", 0, False),
+    ("clusters", 1, False),
+    ("lr", 0, True),
+    ("weight_decay", 0, False),
+    ("dropout", 0, False),
+    ("samples", 1, False),
+    ("repeats", 1, False),
+)
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Numeric options in range and pools known, each named in a one-line error."""
+    for name, lowest, strict in _BOUNDS:
+        value = getattr(args, name, None)
+        if value is None:
+            continue
+        if value < lowest or (strict and value == lowest) or value != value:
+            bound = f"> {lowest}" if strict else f">= {lowest}"
+            raise SystemExit(f"--{name.replace('_', '-')} must be {bound}, got {value}")
+    if not args.dropout < 1:
+        raise SystemExit(f"--dropout must be < 1, got {args.dropout}")
+    for pool in args.pool:
+        if pool not in POOLS:
+            raise SystemExit(f"--pool: {pool!r} is not one of {POOLS}")
+
+
+def device(name: str) -> torch.device:
+    """``--device``: ``auto`` takes CUDA when there is a device; ``cuda`` without one is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: no CUDA device is available")
+    return torch.device(name)
+

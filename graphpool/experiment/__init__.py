@@ -1,0 +1,47 @@
+"""Experiments: the assessment protocol of Errica et al. (ICLR 2020), run for a grid of models.
+
+- :mod:`~graphpool.experiment.folds`: outer folds and inner hold-outs;
+- :mod:`~graphpool.experiment.hyperparameters`: the grid chosen per fold on the hold-out;
+- :mod:`~graphpool.experiment.training`: training one candidate, early stopping, checkpoints;
+- :mod:`~graphpool.experiment.assessment`: every fold, candidate selection, one test per fold;
+- :mod:`~graphpool.experiment.results`: summary rows written as JSON, CSV and PNG;
+- :mod:`~graphpool.experiment.runner`: every readout x pool combination of one run;
+- :mod:`~graphpool.experiment.files`, :mod:`~graphpool.experiment.progress`,
+  :mod:`~graphpool.experiment.distributed`: atomic writes, progress reporting, torchrun.
+"""
+
+from graphpool.experiment.assessment import assess
+from graphpool.experiment.files import atomic_json, atomic_write
+from graphpool.experiment.folds import Fold, check_folds, grouped_folds, holdout, inner_split, stratified_folds
+from graphpool.experiment.hyperparameters import GRID_KEYS, expand_grid, parse_grid_item, readout_grid
+from graphpool.experiment.progress import Progress, TqdmProgress
+from graphpool.experiment.results import format_table, pyplot, summary_row, write_results
+from graphpool.experiment.runner import Experiment, run_experiment
+from graphpool.experiment.training import TrainConfig, accuracy, train_candidate
+
+__all__ = [
+    "GRID_KEYS",
+    "Experiment",
+    "Fold",
+    "Progress",
+    "TqdmProgress",
+    "TrainConfig",
+    "accuracy",
+    "assess",
+    "atomic_json",
+    "atomic_write",
+    "check_folds",
+    "expand_grid",
+    "format_table",
+    "grouped_folds",
+    "holdout",
+    "inner_split",
+    "parse_grid_item",
+    "pyplot",
+    "readout_grid",
+    "run_experiment",
+    "stratified_folds",
+    "summary_row",
+    "train_candidate",
+    "write_results",
+]

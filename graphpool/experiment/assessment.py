@@ -1,0 +1,147 @@
+"""Model assessment as in Errica et al., ICLR 2020 ("A fair comparison of graph neural networks").
+
+Outer loop: K folds (stratified, seeded, or published ones); each fold's test graphs are
+never seen during training or model selection. Inner loop: a stratified hold-out of the
+fold's training graphs (10 % by default) selects the hyper-parameters (a grid of candidate
+settings, each trained on the same fit part) and the epoch (early stopping on validation
+accuracy, patience in epochs). Only the selected candidate, at its selected epoch, is ever
+evaluated on the test fold, once. Unlike Errica et al., the winner is not retrained on the
+whole training part: its hold-out-selected weights are tested directly.
+Splits are saved to disk, so runs are comparable, and every finished epoch and fold is
+checkpointed atomically, so a killed run resumes without recomputing finished folds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from graphpool.experiment.distributed import barrier, is_main
+from graphpool.experiment.files import atomic_json, atomic_write
+from graphpool.experiment.folds import Fold, holdout
+from graphpool.experiment.hyperparameters import expand_grid
+from graphpool.experiment.progress import Progress
+from graphpool.experiment.training import TrainConfig, accuracy, train_candidate
+from graphpool.models import GraphClassifier, ModelConfig
+
+
+def _changed(stored: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Names of the settings that differ, as ``part.key`` (one level of nesting)."""
+    names = []
+    for part in sorted(set(stored) | set(new)):
+        old, now = stored.get(part), new.get(part)
+        if isinstance(old, dict) and isinstance(now, dict):
+            names += [f"{part}.{key}" for key in sorted(set(old) | set(now)) if old.get(key) != now.get(key)]
+        elif old != now:
+            names.append(part)
+    return names
+
+
+def assess(
+    graphs: Sequence[Any],
+    folds: Sequence[Fold],
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    out: Path,
+    device: torch.device,
+    *,
+    progress: Progress | None = None,
+    grid: dict[str, Sequence[Any]] | None = None,
+    groups: Sequence[Any] | None = None,
+    keep_models: bool = False,
+) -> list[dict[str, Any]]:
+    """Run every outer fold (skipping folds already finished in ``out``); returns one result per fold.
+
+    Per fold, every candidate of ``grid`` (see :func:`~graphpool.experiment.expand_grid`) is
+    trained on the fold's fit part and scored on its validation part; the best (ties: the
+    first) is tested once. The fold result holds its test accuracy, the ``selected`` settings
+    and every candidate's validation accuracy. ``out`` receives ``splits.json`` (the outer
+    folds and inner hold-outs), ``config.json``, ``fold-K.json`` per finished fold, and
+    ``fold-K-J.pt`` checkpoints of candidate J of the fold in progress (removed once the fold is
+    done; with ``keep_models`` the selected weights stay as ``model-K.pt``). ``groups`` keeps
+    each group (e.g. a donor) wholly in fit or validation of the inner hold-out.
+    """
+    progress = progress or Progress()
+    labels = [int(g.y) for g in graphs]
+    options = expand_grid(model_config, train_config, grid)
+    splits_path, config_path = out / "splits.json", out / "config.json"
+    fraction, seed = train_config.validation_fraction, train_config.seed
+    splits = [
+        {"fit": fit, "validation": validation, "test": sorted(int(i) for i in test)}
+        for number, (train, test) in enumerate(folds, start=1)
+        for fit, validation in [holdout(number, train, labels, fraction, seed, groups)]
+    ]
+    config = json.loads(json.dumps({"model": model_config.to_dict(), "train": asdict(train_config), "grid": grid or {}}))
+    # refuse, before anything is written, to continue a run made with other splits or settings
+    if splits_path.exists() and json.loads(splits_path.read_text()) != splits:
+        raise ValueError(f"{splits_path} holds different splits; use another --out folder or the same settings")
+    if config_path.exists() and (stored := json.loads(config_path.read_text())) != config:
+        changed = ", ".join(_changed(stored, config))
+        raise ValueError(f"{config_path} was written with other settings ({changed}); use another folder")
+    if is_main():
+        if not splits_path.exists():
+            atomic_json(splits_path, splits)
+        atomic_json(config_path, config)
+    results = []
+    for number, split in enumerate(splits, start=1):
+        done = out / f"fold-{number}.json"
+        if done.exists():
+            results.append(json.loads(done.read_text()))
+            if is_main():  # a run killed between writing fold-K.json and removing its checkpoints left them
+                for leftover in out.glob(f"fold-{number}-*.pt"):
+                    leftover.unlink(missing_ok=True)
+            progress.fold_done()
+            continue
+        progress.fold(number, train_config.epochs)
+        results.append(_assess_fold(graphs, number, split, options, out, device, progress, keep_models))
+        progress.fold_done()
+    return results
+
+
+def _assess_fold(
+    graphs: Sequence[Any],
+    number: int,
+    split: dict[str, list[int]],
+    options: list[Any],
+    out: Path,
+    device: torch.device,
+    progress: Progress,
+    keep_models: bool,
+) -> dict[str, Any]:
+    """Train every candidate on the fold's fit part, test the one best on validation; write ``fold-K.json``."""
+    holdout_split = {"fit": split["fit"], "validation": split["validation"]}
+    scored = []
+    for index, (settings, model, train) in enumerate(options, start=1):
+        checkpoint = out / f"fold-{number}-{index}.pt"
+        trained = train_candidate(graphs, holdout_split, model, train, device, checkpoint, progress)
+        scored.append({"settings": settings, **trained})
+    best = max(range(len(options)), key=lambda i: (scored[i]["validation_accuracy"], -i))
+    barrier()  # rank 0 wrote the checkpoints
+    _, model, train = options[best]
+    checkpoint = torch.load(out / f"fold-{number}-{best + 1}.pt", map_location=device, weights_only=False)
+    network = GraphClassifier(model).to(device)
+    network.load_state_dict(checkpoint["state"]["best_model"])
+    test = accuracy(network, [graphs[i] for i in split["test"]], train.batch_size, device)
+    result = {
+        "fold": number,
+        "test_accuracy": test,
+        "selected": options[best][0],
+        **{k: v for k, v in scored[best].items() if k != "settings"},
+        "seconds": sum(c["seconds"] for c in scored),
+        "candidates": scored if len(options) > 1 else [],
+    }
+    barrier()  # every rank has read the checkpoints
+    if is_main():
+        if keep_models:
+            winner = {k: v.cpu() for k, v in network.state_dict().items()}
+            atomic_write(out / f"model-{number}.pt", lambda p, w=winner: torch.save(w, p))
+        atomic_json(out / f"fold-{number}.json", result)
+        for index in range(1, len(options) + 1):
+            (out / f"fold-{number}-{index}.pt").unlink(missing_ok=True)
+    barrier()
+    return result

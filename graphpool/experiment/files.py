@@ -1,0 +1,45 @@
+"""Atomic file writes: a reader (or a resumed run) never sees half a file."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Write via a temporary file in the same folder and ``os.replace``: readers never see half a file.
+
+    The temporary file is created with mode ``0666`` (less the umask, applied by the system), so
+    the result has the permissions of an ordinary new file, not ``mkstemp``'s ``0600``. The data
+    is flushed to disk (``fsync``) before the rename and the folder after it, so the file
+    survives a power cut, not only a killed process.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}"
+    os.close(os.open(temporary, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+    try:
+        write(temporary)
+        _fsync(temporary)
+        os.replace(temporary, path)
+        _fsync(path.parent)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file's (or a folder's entries') data to disk."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def atomic_json(path: Path, value: Any) -> None:
+    """Write ``value`` as indented JSON with :func:`atomic_write`."""
+    atomic_write(path, lambda p: p.write_text(json.dumps(value, indent=1)))

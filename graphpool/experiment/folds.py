@@ -1,0 +1,113 @@
+"""Outer folds and inner hold-outs of the assessment protocol (Errica et al., ICLR 2020).
+
+Stratified folds (:func:`stratified_folds`), folds that never split a group such as a donor
+(:func:`grouped_folds`), the inner hold-out of a fold's training part (:func:`inner_split`,
+:func:`holdout`), and the check of folds supplied from outside (:func:`check_folds`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, train_test_split
+
+#: ``(train, test)`` index lists of one outer fold
+Fold = tuple[Sequence[int], Sequence[int]]
+
+
+def stratified_folds(labels: Sequence[int], folds: int, seed: int) -> list[tuple[list[int], list[int]]]:
+    """``folds`` stratified, shuffled, seeded outer folds as ``(train, test)`` index lists."""
+    labels = np.asarray(labels)
+    smallest = int(np.bincount(labels).min()) if labels.size else 0
+    if folds < 2 or smallest < folds:
+        raise ValueError(
+            f"{folds} stratified folds need at least {max(folds, 2)} graphs in every class; "
+            f"the smallest class here has {smallest}"
+        )
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return [(train.tolist(), test.tolist()) for train, test in splitter.split(np.zeros(len(labels)), labels)]
+
+
+def inner_split(
+    train: Sequence[int],
+    labels: Sequence[int],
+    fraction: float,
+    seed: int,
+    groups: Sequence[Any] | None = None,
+) -> tuple[list[int], list[int]]:
+    """Stratified hold-out of a fold's training indices: ``(fit, validation)``.
+
+    With ``groups`` (e.g. the donor of every graph) no group is split between fit and
+    validation: one fold of a seeded :class:`~sklearn.model_selection.StratifiedGroupKFold`
+    with ``round(1 / fraction)`` folds (fewer where a class has fewer groups) is held out.
+    """
+    train = np.asarray(train)
+    train_labels = np.asarray(labels)[train]
+    if groups is None:
+        fit, validation = train_test_split(train, test_size=fraction, stratify=train_labels, random_state=seed)
+        return sorted(fit.tolist()), sorted(validation.tolist())
+    train_groups = np.asarray(groups)[train]
+    fewest = min(len(set(train_groups[train_labels == c])) for c in np.unique(train_labels))
+    if fewest < 2:
+        raise ValueError("a grouped hold-out needs at least 2 groups of every class in each training part")
+    splitter = StratifiedGroupKFold(n_splits=min(max(2, round(1 / fraction)), fewest), shuffle=True, random_state=seed)
+    fit, validation = next(splitter.split(train, train_labels, train_groups))
+    return sorted(train[fit].tolist()), sorted(train[validation].tolist())
+def grouped_folds(
+    labels: Sequence[int], groups: Sequence[Any], folds: int, repeats: int, seed: int
+) -> list[tuple[list[int], list[int]]]:
+    """``repeats`` x ``folds`` stratified outer folds that never split a group (seeds ``seed + r``).
+
+    Use it where graphs share a source (several images of one donor): every group lies wholly
+    in the training or the test part of each fold. Repeats give differently shuffled folds.
+    """
+    labels, groups = np.asarray(labels), np.asarray(groups)
+    per_class = [len(set(groups[labels == c])) for c in np.unique(labels)]
+    if folds < 2 or min(per_class) < folds:
+        raise ValueError(
+            f"{folds} grouped folds need at least {max(folds, 2)} groups in every class; "
+            f"the classes have {per_class} groups"
+        )
+    if repeats < 1:
+        raise ValueError(f"'repeats' must be >= 1, got {repeats}")
+    result = []
+    for repeat in range(repeats):
+        splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed + repeat)
+        result += [(a.tolist(), b.tolist()) for a, b in splitter.split(np.zeros(len(labels)), labels, groups)]
+    return result
+
+
+def holdout(
+    number: int, train: Sequence[int], labels: Sequence[int], fraction: float, seed: int, groups: Sequence[Any] | None
+) -> tuple[list[int], list[int]]:
+    """:func:`inner_split` of outer fold ``number``, with an error that says which hold-out failed and why."""
+    try:
+        return inner_split(train, labels, fraction, seed, groups)
+    except ValueError as error:
+        classes = len(set(np.asarray(labels)[np.asarray(train, dtype=int)].tolist()))
+        raise ValueError(
+            f"the inner hold-out of fold {number} cannot be drawn: {fraction:.0%} of its "
+            f"{len(train)} training graphs ({classes} classes) is too few for a stratified validation part "
+            f"({error}). Use fewer folds, or a dataset with more graphs per class"
+        ) from None
+
+
+def check_folds(folds: Sequence[Fold], num_graphs: int, source: str) -> None:
+    """Supplied ``(train, test)`` folds must hold indices in ``[0, num_graphs)`` and keep train and test apart."""
+    for number, (train, test) in enumerate(folds, start=1):
+        train_set = {int(i) for i in train}
+        test_set = {int(i) for i in test}
+        outside = sorted(i for i in train_set | test_set if not 0 <= i < num_graphs)
+        if outside:
+            raise ValueError(
+                f"{source}: fold {number} holds graph index {outside[0]} but there are {num_graphs} graphs "
+                f"(indices 0..{num_graphs - 1})"
+            )
+        shared = sorted(train_set & test_set)
+        if shared:
+            raise ValueError(
+                f"{source}: fold {number} has graphs {shared[:10]} in both its train and test part "
+                "(test graphs would be trained on)"
+            )

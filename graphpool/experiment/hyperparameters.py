@@ -1,0 +1,65 @@
+"""The hyper-parameter grid chosen per fold on the inner hold-out, and the readout grid of a run.
+
+A grid maps names of :data:`GRID_KEYS` to the values to try, e.g.
+``{"hidden": [32, 64], "lr": [1e-2, 1e-3]}`` (4 candidates); on the command line it is written
+``--grid hidden=32,64 --grid lr=1e-2,1e-3``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import fields, replace
+from typing import Any
+
+from graphpool.experiment.training import TrainConfig
+from graphpool.models import ModelConfig
+
+#: settings a grid may vary: model width, depth, dropout and jumping knowledge; lr, weight decay, batch size
+GRID_KEYS = ("hidden", "layers", "dropout", "jumping_knowledge", "lr", "weight_decay", "batch_size")
+_TYPES = {"hidden": int, "layers": int, "batch_size": int, "jumping_knowledge": str}  # the others are float
+_SPELLINGS = {"jk": "jumping_knowledge", "batch-size": "batch_size", "weight-decay": "weight_decay"}
+
+#: one grid candidate: (its settings, the model config, the train config)
+Candidate = tuple[dict[str, Any], ModelConfig, TrainConfig]
+
+
+def expand_grid(
+    model_config: ModelConfig, train_config: TrainConfig, grid: dict[str, Sequence[Any]] | None
+) -> list[Candidate]:
+    """Every combination of the ``grid`` values, as (settings, model config, train config).
+
+    ``None`` or ``{}`` gives the one candidate of the configs as they are.
+    """
+    grid = dict(grid or {})
+    for name, values in grid.items():
+        if name not in GRID_KEYS:
+            raise ValueError(f"grid: {name!r} cannot be selected; choose from {GRID_KEYS}")
+        if not values:
+            raise ValueError(f"grid: {name!r} has no values")
+    model_names = {f.name for f in fields(ModelConfig)}
+    result = []
+    for combination in itertools.product(*grid.values()):
+        settings = dict(zip(grid, combination, strict=True))
+        model = replace(model_config, **{k: v for k, v in settings.items() if k in model_names})
+        train = replace(train_config, **{k: v for k, v in settings.items() if k not in model_names})
+        result.append((settings, model, train))
+    return result
+
+
+def parse_grid_item(item: str) -> dict[str, list[Any]]:
+    """``"hidden=32,64"`` -> ``{"hidden": [32, 64]}`` (``jk``, ``batch-size``, ``weight-decay`` accepted)."""
+    name, _, values = item.partition("=")
+    name = _SPELLINGS.get(name, name)
+    if name not in GRID_KEYS or not values:
+        raise ValueError(f"write NAME=V1,V2,... with NAME one of {GRID_KEYS}")
+    kind = _TYPES.get(name, float)
+    try:
+        return {name: [kind(v) for v in values.split(",")]}
+    except ValueError:
+        raise ValueError(f"values of {name} must be {kind.__name__}") from None
+
+
+def readout_grid(spec: str) -> list[str]:
+    """``"sum,mean,max"`` is a grid of three readouts; ``"mean+max"`` is one concatenated readout (``"mean,max"``)."""
+    return [part.strip().replace("+", ",") for part in spec.split(",") if part.strip()]

@@ -1,0 +1,109 @@
+"""One experiment runner: every readout x pool combination assessed on the same folds.
+
+``graphpool classify``, ``graphpool cells`` and the scripts describe a run as an
+:class:`Experiment` and call :func:`run_experiment`; each combination is assessed by
+:func:`~graphpool.experiment.assess` in its own folder ``READOUT__POOL`` of ``out`` (resumable),
+and summarised in one row (:func:`~graphpool.experiment.summary_row`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from graphpool.experiment.assessment import assess
+from graphpool.experiment.folds import Fold
+from graphpool.experiment.progress import Progress
+from graphpool.experiment.results import summary_row
+from graphpool.experiment.training import TrainConfig
+from graphpool.models import ModelConfig
+
+
+@dataclass(kw_only=True)
+class Experiment:
+    """What one run compares: readouts x pools on one model template, trained one way.
+
+    Attributes:
+        model: the shared model settings (width, depth, backbone, ...); ``readout`` and
+            ``pool`` are set per combination.
+        train: the optimisation settings.
+        readouts: readout specs (``"mean,max"`` inside one spec concatenates).
+        pools: pool names of :data:`graphpool.models.POOLS`.
+        grid: hyper-parameters chosen per fold on the inner hold-out (see
+            :func:`~graphpool.experiment.expand_grid`).
+        num_types: the number of node types (cell types), the clusters of pool ``"celltype"``
+            (``None``: ``model.clusters``).
+        keep_models: keep each fold's selected weights as ``model-K.pt`` (for explanations).
+    """
+
+    model: ModelConfig
+    train: TrainConfig
+    readouts: Sequence[str] = ("sum",)
+    pools: Sequence[str] = ("none",)
+    grid: dict[str, Sequence[Any]] | None = None
+    num_types: int | None = None
+    keep_models: bool = False
+
+    def model_for(self, readout: str, pool: str) -> ModelConfig:
+        """The model config of one combination."""
+        if pool == "celltype" and self.num_types is not None:
+            return replace(self.model, readout=readout, pool=pool, clusters=self.num_types)
+        return replace(self.model, readout=readout, pool=pool)
+
+    @staticmethod
+    def folder(out: Path, readout: str, pool: str) -> Path:
+        """The results folder of one combination: ``out/READOUT__POOL`` (``mean,max`` written ``mean+max``)."""
+        return out / f"{readout.replace(',', '+')}__{pool}"
+
+
+def run_experiment(
+    graphs: Sequence[Any],
+    folds: Sequence[Fold],
+    experiment: Experiment,
+    out: Path,
+    device: torch.device,
+    *,
+    repeats: int = 1,
+    groups: Sequence[Any] | None = None,
+    progress: Progress | None = None,
+) -> list[dict[str, Any]]:
+    """Assess every readout x pool combination on ``folds``; returns one summary row per combination.
+
+    ``folds`` lists ``repeats`` repeats of the same number of folds, one repeat after the other.
+    ``groups`` (e.g. the donor of each graph) keeps each group in one part of every inner hold-out.
+    """
+    progress = progress or Progress()
+    for readout, pool in itertools.product(experiment.readouts, experiment.pools):
+        experiment.model_for(readout, pool)  # every combination is valid before the first one trains
+    rows = []
+    for readout, pool in itertools.product(experiment.readouts, experiment.pools):
+        progress.combination(f"{readout} / {pool}", len(folds))
+        results = assess(
+            graphs,
+            folds,
+            experiment.model_for(readout, pool),
+            experiment.train,
+            experiment.folder(out, readout, pool),
+            device,
+            progress=progress,
+            grid=experiment.grid,
+            groups=groups,
+            keep_models=experiment.keep_models,
+        )
+        rows.append(
+            summary_row(
+                readout,
+                pool,
+                [r["test_accuracy"] for r in results],
+                folds_per_repeat=len(folds) // repeats,
+                seconds_per_fold=statistics.fmean(r["seconds"] for r in results),
+                selected=[r.get("selected", {}) for r in results],
+            )
+        )
+    return rows

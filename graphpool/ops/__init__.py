@@ -1,0 +1,38 @@
+"""The bottom layer every other part of graphpool builds on: segments and segment kernels.
+
+- :class:`Segments` / :func:`segments_from`: the rows of each group (graph, cluster, node
+  neighbourhood), validated once, with counts, offsets and a sorting permutation derived on demand;
+- the deterministic segment primitives (:func:`segment_sum`, :func:`segment_mean`,
+  :func:`segment_max`, :func:`segment_min`, :func:`segment_softmax`, :func:`segment_select`,
+  :func:`gather_rows`), each with its own backward;
+- :func:`validation` / :func:`set_validation`: the switch for checks that read tensor values.
+
+Nothing here imports any other part of graphpool.
+"""
+
+from graphpool.ops.kernels import (
+    gather_rows,
+    segment_max,
+    segment_mean,
+    segment_min,
+    segment_select,
+    segment_softmax,
+    segment_sum,
+)
+from graphpool.ops.segments import Segments, segments_from
+from graphpool.ops.validation import set_validation, validation, validation_enabled
+
+__all__ = [
+    "Segments",
+    "gather_rows",
+    "segment_max",
+    "segment_mean",
+    "segment_min",
+    "segment_select",
+    "segment_softmax",
+    "segment_sum",
+    "segments_from",
+    "set_validation",
+    "validation",
+    "validation_enabled",
+]

@@ -1,0 +1,155 @@
+r"""Weighted means of each graph's node set: softmax-weighted, power (generalised) and externally weighted.
+
+Notation as in :mod:`graphpool.readout.moments`. ``[N, F] -> [B, F]``; an empty graph gives 0.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torch.nn import Parameter
+
+from graphpool.ops import Segments, gather_rows, segment_max, segment_mean, segment_softmax, segment_sum, validation_enabled
+from graphpool.readout.base import Readout, check_number, per_column
+
+
+def _scalar_or_channels(value: float, channels: int, learn: bool, what: str) -> Parameter | float:
+    """A learnable ``[channels]`` parameter, or the plain number when nothing is learned."""
+    if channels < 1:
+        raise ValueError(f"'channels' must be >= 1, got {channels}")
+    if channels > 1 and not learn:
+        raise ValueError(f"'channels' > 1 only makes sense with a learnable {what} (learn=True)")
+    return Parameter(torch.full((channels,), float(value))) if learn else float(value)
+
+
+class SoftmaxReadout(Readout):
+    r"""Softmax-weighted mean :math:`\mathbf{o}_b = \sum_{i \in V_b} \alpha_i \mathbf{x}_i`.
+
+    .. math::
+        \alpha_i = \mathrm{softmax}_{i \in V_b}(\mathbf{x}_i / T), \text{ per feature.}
+
+    Interpolates between the mean (:math:`T \to \infty`) and the max (:math:`T \to 0^+`); a
+    negative temperature leans to the min. Equals PyG's ``SoftmaxAggregation(t=1/T)``.
+
+    Args:
+        temperature: :math:`T`, a finite nonzero number.
+        learn: learn the inverse temperature :math:`\beta = 1/T` (as PyG's ``SoftmaxAggregation``).
+        channels: 1 (one :math:`\beta`) or F (one per feature; needs ``learn=True``).
+    """
+
+    name = "softmax"
+
+    def __init__(self, temperature: float = 1.0, learn: bool = False, channels: int = 1) -> None:
+        super().__init__()
+        self.initial_temperature = check_number("temperature", temperature, nonzero=True)
+        self.learn = learn
+        self.inverse_temperature = _scalar_or_channels(1.0 / temperature, channels, learn, "temperature")
+
+    def reset_parameters(self) -> None:
+        if isinstance(self.inverse_temperature, Tensor):
+            with torch.no_grad():
+                self.inverse_temperature.fill_(1.0 / self.initial_temperature)
+
+    def compute(self, x: Tensor, seg: Segments) -> Tensor:
+        if isinstance(self.inverse_temperature, Tensor):
+            beta = per_column(self.inverse_temperature, x.size(1), "one inverse temperature per feature")
+            temperature: Tensor | float = (1.0 / beta).to(x.dtype)
+        else:
+            temperature = self.initial_temperature
+        alpha = segment_softmax(x / temperature, seg)
+        return segment_sum(alpha * x, seg)
+
+    def extra_repr(self) -> str:
+        return f"temperature={self.initial_temperature}, learn={self.learn}"
+
+
+class PowerMeanReadout(Readout):
+    r"""Generalised (power) mean of positive features, :math:`\left(\frac{1}{n_b}\sum_{i \in V_b} \mathbf{x}_i^{\,p}\right)^{1/p}`.
+
+    ``p = 1`` is the mean, ``p -> inf`` the max, ``p = -1`` the harmonic mean; inputs below
+    ``eps`` are clamped to ``eps``. Computed as
+    :math:`m_b \left(\frac{1}{n_b}\sum (\mathbf{x}_i/m_b)^p\right)^{1/p}` with
+    :math:`m_b = \max_{V_b} \mathbf{x}`, so a large ``p`` does not overflow (PyG clamps inputs
+    to ``[0, 100]`` instead).
+
+    Args:
+        p: the exponent (initial value when learned), nonzero.
+        learn: learn ``p`` (keep it away from 0, where ``1/p`` explodes).
+        channels: 1 or F exponents.
+        eps: the smallest input value.
+    """
+
+    name = "powermean"
+
+    def __init__(self, p: float = 1.0, learn: bool = False, channels: int = 1, eps: float = 1e-6) -> None:
+        super().__init__()
+        if p == 0:
+            raise ValueError("'p' must be nonzero (p -> 0 is the geometric mean)")
+        self.initial_p = check_number("p", p)
+        self.learn, self.eps = learn, check_number("eps", eps, 0.0)
+        self.p = _scalar_or_channels(p, channels, learn, "p")
+
+    def reset_parameters(self) -> None:
+        if isinstance(self.p, Tensor):
+            with torch.no_grad():
+                self.p.fill_(self.initial_p)
+
+    def compute(self, x: Tensor, seg: Segments) -> Tensor:
+        p = per_column(self.p, x.size(1), "one exponent per feature")
+        if isinstance(p, Tensor):
+            p = p.to(x.dtype)
+        x = x.clamp(min=self.eps)
+        scale = segment_max(x.detach(), seg).clamp(min=self.eps)
+        ratio = x / gather_rows(scale, seg)
+        out = scale * segment_mean(ratio.pow(p), seg).clamp(min=torch.finfo(x.dtype).tiny).pow(1.0 / p)
+        return torch.where((seg.counts > 0).unsqueeze(-1), out, torch.zeros_like(out))
+
+    def extra_repr(self) -> str:
+        return f"p={self.initial_p}, learn={self.learn}"
+
+
+class WeightedReadout(Readout):
+    r"""Weighted mean :math:`\mathbf{o}_b = \sum_{i \in V_b} w_i \mathbf{x}_i / \sum_{i \in V_b} w_i` with external weights.
+
+    The weights come with the call: ``readout(x, batch, weight=w)``, ``w: [N]``, ``[N, 1]``
+    (one per node) or ``[N, F]`` (per feature), non-negative; a boolean mask selects a region.
+    With ``normalize=False`` it is the weighted sum. A graph whose weights are all 0 gives 0.
+    """
+
+    name = "weighted"
+    extra_inputs = ("weight",)
+
+    def __init__(self, normalize: bool = True) -> None:
+        super().__init__()
+        self.normalize = normalize
+
+    def compute(self, x: Tensor, seg: Segments, weight: Tensor | None = None) -> Tensor:
+        if weight is None:
+            raise ValueError("WeightedReadout needs per-node weights: call it with weight=<[N] tensor>")
+        w = _check_weight(weight, x)
+        total = segment_sum(w * x, seg)
+        if not self.normalize:
+            return total
+        mass = segment_sum(w, seg)
+        positive = mass > 0
+        return torch.where(positive, total / torch.where(positive, mass, torch.ones_like(mass)), torch.zeros_like(total))
+
+    def extra_repr(self) -> str:
+        return f"normalize={self.normalize}"
+
+
+def _check_weight(weight: Tensor, x: Tensor) -> Tensor:
+    if not isinstance(weight, Tensor):
+        raise TypeError(f"'weight' must be a torch.Tensor, got {type(weight).__name__}")
+    w = weight.unsqueeze(-1) if weight.dim() == 1 else weight
+    if w.dim() != 2 or w.size(0) != x.size(0) or w.size(1) not in (1, x.size(1)):
+        raise ValueError(
+            f"'weight' must have shape [N], [N, 1] or [N, F] = [{x.size(0)}, {x.size(1)}], got {tuple(weight.shape)}"
+        )
+    if w.dtype == torch.bool:
+        return w.to(x.dtype)
+    if not w.dtype.is_floating_point:
+        raise ValueError(f"'weight' must be floating point or bool, got dtype {w.dtype}")
+    if validation_enabled() and bool((w < 0).any()):
+        raise ValueError("'weight' must be non-negative (they are normalised per graph)")
+    return w.to(x.dtype)

@@ -1,0 +1,70 @@
+r"""Readouts of the moments of each graph's node set: sum, mean, variance, standard deviation.
+
+Notation (every readout of :mod:`graphpool.readout`): graph :math:`b` has node set
+:math:`V_b` of size :math:`n_b`; :math:`\mathbf{x}_i` is the feature row of node :math:`i`;
+each feature column is reduced on its own; an empty graph (:math:`n_b = 0`) gives 0.
+Shapes: ``x: [N, F]``, ``index: [N]`` or ``ptr: [B + 1]`` -> ``[B, F]``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from graphpool.ops import Segments, gather_rows, segment_mean, segment_sum
+from graphpool.readout.base import Readout
+
+
+class SumReadout(Readout):
+    r"""Sum :math:`\mathbf{o}_b = \sum_{i \in V_b} \mathbf{x}_i`: counts; grows with graph size.
+
+    Integer ``x`` gives int64 sums (as :func:`torch.sum`).
+    """
+
+    name = "sum"
+    needs_float = False
+
+    def compute(self, x: Tensor, seg: Segments) -> Tensor:
+        return segment_sum(x, seg)
+
+
+class MeanReadout(Readout):
+    r"""Mean :math:`\mathbf{o}_b = \frac{1}{n_b}\sum_{i \in V_b} \mathbf{x}_i`: proportions; size-invariant."""
+
+    name = "mean"
+
+    def compute(self, x: Tensor, seg: Segments) -> Tensor:
+        return segment_mean(x, seg)
+
+
+def variance(x: Tensor, seg: Segments) -> Tensor:
+    r"""Population variance of each segment, two-pass (stable): ``[N, F] -> [B, F]``."""
+    centred = x - gather_rows(segment_mean(x, seg), seg)
+    return segment_mean(centred * centred, seg)
+
+
+class VarReadout(Readout):
+    r"""Population variance :math:`\frac{1}{n_b}\sum_{i \in V_b}(\mathbf{x}_i - \bar{\mathbf{x}}_b)^2` (two-pass, stable).
+
+    0 for graphs with fewer than two nodes. Matches PyG's ``VarAggregation`` (also population).
+    """
+
+    name = "var"
+
+    def compute(self, x: Tensor, seg: Segments) -> Tensor:
+        return variance(x, seg)
+
+
+class StdReadout(Readout):
+    r"""Population standard deviation :math:`\sqrt{\mathrm{var}_b}`.
+
+    Exactly 0 for constant graphs, with gradient 0 there (not NaN, which :math:`\sqrt{\cdot}`
+    would give at 0). NaN or infinite inputs give NaN, as the variance does.
+    """
+
+    name = "std"
+
+    def compute(self, x: Tensor, seg: Segments) -> Tensor:
+        var = variance(x, seg)
+        zero = var == 0
+        return torch.where(zero, torch.zeros_like(var), torch.where(zero, torch.ones_like(var), var).sqrt())
