@@ -3,6 +3,7 @@
 from graphpool.ops import set_validation, validation, validation_enabled
 from graphpool.readout import global_pool, resolve
 
+#: the installed version of graphpool
 __version__ = "0.1.0"
 
 __all__ = ["__version__", "global_pool", "resolve", "set_validation", "validation", "validation_enabled"]

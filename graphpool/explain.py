@@ -31,6 +31,16 @@ from torch import Tensor
 
 from graphpool.ops import segment_sum, segments_from
 
+__all__ = [
+    "NodeScores",
+    "check_head",
+    "evidence",
+    "evidence_by_group",
+    "evidence_by_type",
+    "node_class_scores",
+    "node_scores",
+]
+
 if TYPE_CHECKING:
     import pandas as pd
     from torch_geometric.data import Batch

@@ -10,6 +10,9 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+__all__ = ["assert_batch_consistent", "assert_permutation_invariant"]
+
+#: a readout as these checks call it: ``f(x [N, F], batch [N], num_graphs) -> [B, F']``
 ReadoutFn = Callable[[Tensor, Tensor, int], Tensor]
 
 

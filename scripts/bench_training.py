@@ -66,7 +66,9 @@ def main() -> None:
     dataset = load_tu(args.dataset, args.root)
     graphs = [dataset[i] for i in range(len(dataset))]
     torch.manual_seed(0)
-    ours = GraphClassifier(ModelConfig(in_channels=dataset.num_features, num_classes=dataset.num_classes, readout="sum"))
+    ours = GraphClassifier(
+        ModelConfig(in_channels=dataset.num_features, num_classes=dataset.num_classes, readout="sum")
+    )
     plain = PlainGIN(dataset.num_features, dataset.num_classes)
     assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in plain.parameters())
     loader = DataLoader(graphs, batch_size=128, shuffle=True)

@@ -56,7 +56,12 @@ def measure(rule: str, args: argparse.Namespace) -> dict[str, float]:
     scores = {}
     for name, settings in MODELS.items():
         model = ModelConfig(
-            in_channels=graphs[0].x.size(1), num_classes=2, hidden=32, dropout=0.0, head_layers=1, layers=settings["layers"]
+            in_channels=graphs[0].x.size(1),
+            num_classes=2,
+            hidden=32,
+            dropout=0.0,
+            head_layers=1,
+            layers=settings["layers"],
         )
         experiment = Experiment(
             model=model,

@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+#: the label rules of the simulator, one per kind of readout evidence
 RULES = ("count", "proportion", "presence", "arrangement")
 TYPES = ("tumour", "stroma", "immune", "rare")
 

@@ -18,6 +18,8 @@ import sys
 from graphpool.cli import cells, classify
 from graphpool.cli.options import check_options, shared_options
 
+__all__ = ["build_parser", "main"]
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``graphpool`` parser with its subcommands ``classify`` and ``cells``."""

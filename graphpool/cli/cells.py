@@ -10,9 +10,9 @@ import pandas as pd
 
 from graphpool.cells import RULES, analyse, read_cells, simulate, tissue_graphs
 from graphpool.cli.options import device as parse_device
+from graphpool.cli.options import experiment_from
 from graphpool.cli.run_folder import open_out
-from graphpool.experiment import Experiment, TqdmProgress, TrainConfig, format_table, readout_grid
-from graphpool.models import ModelConfig
+from graphpool.experiment import TqdmProgress, format_table
 
 #: share of each fold's training samples held out (grouped) to select the epoch and the grid candidate;
 #: larger than classify's 0.1 because tissue datasets have tens of samples, not thousands of graphs
@@ -80,30 +80,12 @@ def cells(args: argparse.Namespace) -> int:
         f"{sum(g.edge_index.size(1) for g in graphs) // 2:,} edges ({args.graph}); "
         f"labels {pd.Series(samples['label']).value_counts().sort_index().to_dict()}"
     )
-    experiment = Experiment(
-        model=ModelConfig(
-            in_channels=graphs[0].x.size(1),
-            num_classes=len(table.classes),
-            backbone=args.backbone,
-            hidden=args.hidden,
-            layers=args.layers,
-            dropout=args.dropout,
-            jumping_knowledge=args.jk,
-            clusters=args.clusters,
-            head_layers=1,  # a linear head: the cell scores add up to the logits (graphpool.explain)
-        ),
-        train=TrainConfig(
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            lr=args.lr,
-            weight_decay=args.weight_decay,
-            patience=args.patience,
-            validation_fraction=VALIDATION_FRACTION,
-            seed=args.seed,
-        ),
-        readouts=readout_grid(args.readout),
-        pools=args.pool,
-        grid=args.grid,
+    experiment = experiment_from(
+        args,
+        in_channels=graphs[0].x.size(1),
+        num_classes=len(table.classes),
+        validation_fraction=VALIDATION_FRACTION,
+        head_layers=1,  # a linear head: the cell scores add up to the logits (graphpool.explain)
     )
     progress = TqdmProgress(args.quiet)
     rows = analyse(

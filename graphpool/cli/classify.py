@@ -10,20 +10,17 @@ from typing import Any
 import torch
 
 from graphpool.cli.options import device as parse_device
+from graphpool.cli.options import experiment_from
 from graphpool.cli.run_folder import open_out
 from graphpool.experiment import (
-    Experiment,
     TqdmProgress,
-    TrainConfig,
     check_folds,
     format_table,
-    readout_grid,
     run_experiment,
     stratified_folds,
     write_results,
 )
 from graphpool.experiment.distributed import init_from_environment, is_main, world
-from graphpool.models import ModelConfig
 
 #: share of each fold's training graphs held out to select the epoch and the grid candidate
 VALIDATION_FRACTION = 0.1
@@ -96,6 +93,7 @@ def _folds(args: argparse.Namespace, graphs: list[Any], extra: dict[str, Any]) -
     check_folds(folds, len(graphs), source)
     return splits, folds
 
+
 def classify(args: argparse.Namespace) -> int:
     """Run ``graphpool classify`` with parsed ``args``; prints the table and writes the results into ``--out``."""
     device = parse_device(args.device)
@@ -108,29 +106,8 @@ def classify(args: argparse.Namespace) -> int:
     graphs, features, classes, extra = _load(args)
     protocol, folds = _folds(args, graphs, extra)
     out = open_out(args)
-    experiment = Experiment(
-        model=ModelConfig(
-            in_channels=features,
-            num_classes=classes,
-            backbone=args.backbone,
-            hidden=args.hidden,
-            layers=args.layers,
-            dropout=args.dropout,
-            jumping_knowledge=args.jk,
-            clusters=args.clusters,
-        ),
-        train=TrainConfig(
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            lr=args.lr,
-            weight_decay=args.weight_decay,
-            patience=args.patience,
-            validation_fraction=VALIDATION_FRACTION,
-            seed=args.seed,
-        ),
-        readouts=readout_grid(args.readout),
-        pools=args.pool,
-        grid=args.grid,
+    experiment = experiment_from(
+        args, in_channels=features, num_classes=classes, validation_fraction=VALIDATION_FRACTION
     )
     rows = run_experiment(graphs, folds, experiment, out, device, progress=TqdmProgress(args.quiet))
     if is_main():

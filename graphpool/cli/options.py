@@ -8,8 +8,8 @@ from typing import Any
 
 import torch
 
-from graphpool.experiment import GRID_KEYS, parse_grid_item
-from graphpool.models import BACKBONES, JUMPING_KNOWLEDGE, POOLS
+from graphpool.experiment import GRID_KEYS, Experiment, TrainConfig, parse_grid_item, readout_grid
+from graphpool.models import BACKBONES, JUMPING_KNOWLEDGE, POOLS, ModelConfig
 
 
 class GridOption(argparse.Action):
@@ -19,7 +19,11 @@ class GridOption(argparse.Action):
         self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, value: Any, option: str | None = None
     ) -> None:
         if option == "--select":
-            warnings.warn("--select is deprecated and will be removed in the next release; use --grid", FutureWarning, stacklevel=1)
+            warnings.warn(
+                "--select is deprecated and will be removed in the next release; use --grid",
+                FutureWarning,
+                stacklevel=1,
+            )
         grid = dict(getattr(namespace, self.dest) or {})
         try:
             grid.update(parse_grid_item(value))
@@ -99,3 +103,29 @@ def device(name: str) -> torch.device:
         raise SystemExit("--device cuda: no CUDA device is available")
     return torch.device(name)
 
+
+def experiment_from(
+    args: argparse.Namespace, *, in_channels: int, num_classes: int, validation_fraction: float, head_layers: int = 2
+) -> Experiment:
+    """The :class:`~graphpool.experiment.Experiment` the shared options describe, for data of this width and classes."""
+    model = ModelConfig(
+        in_channels=in_channels,
+        num_classes=num_classes,
+        backbone=args.backbone,
+        hidden=args.hidden,
+        layers=args.layers,
+        dropout=args.dropout,
+        jumping_knowledge=args.jk,
+        clusters=args.clusters,
+        head_layers=head_layers,
+    )
+    train = TrainConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        patience=args.patience,
+        validation_fraction=validation_fraction,
+        seed=args.seed,
+    )
+    return Experiment(model=model, train=train, readouts=readout_grid(args.readout), pools=args.pool, grid=args.grid)

@@ -96,9 +96,7 @@ def _edge_keys(src: Tensor, dst: Tensor, seed: int) -> Tensor:
     return key ^ (key >> 13)
 
 
-def greedy_matching(
-    edge_index: Tensor, num_nodes: int, edge_weight: Tensor | None = None, seed: int = 0
-) -> Tensor:
+def greedy_matching(edge_index: Tensor, num_nodes: int, edge_weight: Tensor | None = None, seed: int = 0) -> Tensor:
     r"""Graclus-style greedy matching: pair each node with at most one neighbour, maximally.
 
     Rounds of handshakes: every unmatched node proposes to the unmatched neighbour with the
@@ -128,13 +126,9 @@ def greedy_matching(
         s, d, sc, k = src[active], dst[active], score[active], key[active]
         best = torch.full((num_nodes,), -torch.inf, device=src.device).scatter_reduce_(0, s, sc, "amax")
         tied = sc == best[s]
-        best_key = torch.full((num_nodes,), -1, device=src.device).scatter_reduce_(
-            0, s[tied], k[tied], "amax"
-        )
+        best_key = torch.full((num_nodes,), -1, device=src.device).scatter_reduce_(0, s[tied], k[tied], "amax")
         chosen = tied & (k == best_key[s])  # equal keys (a hash collision): the lowest neighbour id
-        choice = torch.full((num_nodes,), num_nodes, device=src.device).scatter_reduce_(
-            0, s[chosen], d[chosen], "amin"
-        )
+        choice = torch.full((num_nodes,), num_nodes, device=src.device).scatter_reduce_(0, s[chosen], d[chosen], "amin")
         proposes = choice < num_nodes
         mutual = proposes & (choice[torch.where(proposes, choice, node)] == node)
         partner = torch.where(mutual, choice, partner)

@@ -48,7 +48,9 @@ def bond_features(bond) -> list[float]:  # noqa: ANN001 - rdkit.Chem.Bond
     return _one_hot(bond.GetBondType(), kinds, other=False) + [float(bond.GetIsConjugated()), float(bond.IsInRing())]
 
 
+#: width of an atom's feature vector (element one-hot, degree, charge, hydrogens, aromatic, hybridisation, ring)
 NUM_ATOM_FEATURES = len(ELEMENTS) + 1 + 7 + 5 + 1 + 6 + 1
+#: width of a bond's feature vector (bond type one-hot, conjugated, in a ring)
 NUM_BOND_FEATURES = 6
 
 

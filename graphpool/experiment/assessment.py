@@ -76,7 +76,9 @@ def assess(
         for number, (train, test) in enumerate(folds, start=1)
         for fit, validation in [holdout(number, train, labels, fraction, seed, groups)]
     ]
-    config = json.loads(json.dumps({"model": model_config.to_dict(), "train": asdict(train_config), "grid": grid or {}}))
+    config = json.loads(
+        json.dumps({"model": model_config.to_dict(), "train": asdict(train_config), "grid": grid or {}})
+    )
     # refuse, before anything is written, to continue a run made with other splits or settings
     if splits_path.exists() and json.loads(splits_path.read_text()) != splits:
         raise ValueError(f"{splits_path} holds different splits; use another --out folder or the same settings")

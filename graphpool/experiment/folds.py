@@ -55,6 +55,8 @@ def inner_split(
     splitter = StratifiedGroupKFold(n_splits=min(max(2, round(1 / fraction)), fewest), shuffle=True, random_state=seed)
     fit, validation = next(splitter.split(train, train_labels, train_groups))
     return sorted(train[fit].tolist()), sorted(train[validation].tolist())
+
+
 def grouped_folds(
     labels: Sequence[int], groups: Sequence[Any], folds: int, repeats: int, seed: int
 ) -> list[tuple[list[int], list[int]]]:

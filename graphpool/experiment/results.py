@@ -25,7 +25,9 @@ def summary_row(
 
     ``accuracies`` are listed repeat by repeat, ``folds_per_repeat`` at a time.
     """
-    repeats = [statistics.fmean(accuracies[r : r + folds_per_repeat]) for r in range(0, len(accuracies), folds_per_repeat)]
+    repeats = [
+        statistics.fmean(accuracies[r : r + folds_per_repeat]) for r in range(0, len(accuracies), folds_per_repeat)
+    ]
     return {
         "readout": readout,
         "pool": pool,
@@ -49,7 +51,8 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
     repeated = any(row["std_over_repeats"] for row in rows)
     width = max(22, *(len(row["readout"]) + 2 for row in rows))
     lines = [
-        f"{'readout':<{width}}{'pool':<10}{'accuracy':>18}" + (f"{'sd repeats':>12}" if repeated else "")
+        f"{'readout':<{width}}{'pool':<10}{'accuracy':>18}"
+        + (f"{'sd repeats':>12}" if repeated else "")
         + f"{'s / fold':>10}  selected (folds)"
     ]
     for row in rows:

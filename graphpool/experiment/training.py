@@ -97,7 +97,9 @@ def train_candidate(
         try:
             network.load_state_dict(saved["model"])
         except RuntimeError as error:
-            raise ValueError(f"{checkpoint} was trained with another model configuration; use another folder") from error
+            raise ValueError(
+                f"{checkpoint} was trained with another model configuration; use another folder"
+            ) from error
         optimiser.load_state_dict(saved["optimiser"])
         state = {"seconds": 0.0, **saved["state"]}
         torch.set_rng_state(saved["rng"])

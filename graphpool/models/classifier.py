@@ -29,8 +29,11 @@ from torch_geometric.nn import GATConv, GCNConv, GINConv, SAGEConv
 from graphpool.cluster import DiffPoolSelect, DMoNSelect, GraclusSelect, HierarchicalPool, MinCutSelect, TypePool
 from graphpool.readout import resolve
 
+#: message-passing layers of the backbone (``mlp``: node-wise, no edges)
 BACKBONES = ("gin", "gcn", "sage", "gat", "mlp")
+#: pooling of the node embeddings: a readout (``none``), a cluster pool, or one readout per cell type
 POOLS = ("none", "graclus", "diffpool", "mincut", "dmon", "celltype")
+#: how the layers' embeddings are combined: the last, concatenated, or their maximum
 JUMPING_KNOWLEDGE = ("last", "cat", "max")
 
 

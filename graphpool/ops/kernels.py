@@ -259,8 +259,7 @@ def segment_select(x: Tensor, seg: Segments, ranks: list[Tensor]) -> list[Tensor
                 where.index_copy_(0, ids, seg.rows[grouped_row.clamp(max=num_rows - 1)])
     if track:  # re-read the chosen elements from x so that the gradient reaches exactly them
         picked = [
-            torch.where(hit, x.gather(0, where), out)
-            for out, where, hit in zip(picked, source_row, found, strict=True)
+            torch.where(hit, x.gather(0, where), out) for out, where, hit in zip(picked, source_row, found, strict=True)
         ]
     return _propagate_nan(picked, values, seg)
 

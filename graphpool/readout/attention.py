@@ -10,7 +10,9 @@ from graphpool.readout.base import Readout
 
 
 class AttentionReadout(Readout):
-    r"""Attention pooling: :math:`\mathbf{o}_b = \sum_{i \in V_b} \alpha_i\, h(\mathbf{x}_i)` with
+    r"""Attention pooling: a learned softmax over each graph's nodes, with a temperature and an optional positional bias.
+
+    :math:`\mathbf{o}_b = \sum_{i \in V_b} \alpha_i\, h(\mathbf{x}_i)` with
 
     .. math::
         \alpha_i = \mathrm{softmax}_{i \in V_b}\big((g(\mathbf{x}_i) + r(\mathbf{p}_i)) / T\big)

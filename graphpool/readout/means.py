@@ -9,7 +9,15 @@ import torch
 from torch import Tensor
 from torch.nn import Parameter
 
-from graphpool.ops import Segments, gather_rows, segment_max, segment_mean, segment_softmax, segment_sum, validation_enabled
+from graphpool.ops import (
+    Segments,
+    gather_rows,
+    segment_max,
+    segment_mean,
+    segment_softmax,
+    segment_sum,
+    validation_enabled,
+)
 from graphpool.readout.base import Readout, check_number, per_column
 
 
@@ -132,7 +140,9 @@ class WeightedReadout(Readout):
             return total
         mass = segment_sum(w, seg)
         positive = mass > 0
-        return torch.where(positive, total / torch.where(positive, mass, torch.ones_like(mass)), torch.zeros_like(total))
+        return torch.where(
+            positive, total / torch.where(positive, mass, torch.ones_like(mass)), torch.zeros_like(total)
+        )
 
     def extra_repr(self) -> str:
         return f"normalize={self.normalize}"

@@ -85,8 +85,11 @@ def test_cells_sharing_a_position_stay_connected(graph: str) -> None:
     pairs = _pairs(edge_index)
     same = [(i, j) for i in range(60) for j in range(60) if i != j and (points[i] == points[j]).all()]
     assert same and all(pair in pairs for pair in same)
-    assert all(float(d) == 0.0 for (i, j), d in zip(map(tuple, edge_index.t().tolist()), length.tolist(), strict=True)
-               if (points[i] == points[j]).all())
+    assert all(
+        float(d) == 0.0
+        for (i, j), d in zip(map(tuple, edge_index.t().tolist()), length.tolist(), strict=True)
+        if (points[i] == points[j]).all()
+    )
     if graph.startswith("delaunay"):  # distinct positions: the triangulation of the distinct points
         _, first, group = np.unique(points, axis=0, return_index=True, return_inverse=True)
         distinct = {(int(group[i]), int(group[j])) for i, j in pairs if group[i] != group[j]}

@@ -41,7 +41,9 @@ def _cli(*arguments: str) -> subprocess.CompletedProcess:
         (["--grid", "hidden=4,8"], "--grid"),
     ],
 )
-def test_resume_with_other_settings_is_refused_before_writing(tmp_path: Path, change: list[str], difference: str) -> None:
+def test_resume_with_other_settings_is_refused_before_writing(
+    tmp_path: Path, change: list[str], difference: str
+) -> None:
     out = tmp_path / "run"
     assert main(_classify(tmp_path, out)) == 0
     before = {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}

@@ -147,7 +147,8 @@ def test_out_channels_is_the_width_returned(levels: str, readout: str, global_re
             width = probe.readout.get_out_channels(width)
     pool = HierarchicalPool(selectors, readout=readout, global_readout=global_readout)
     x = torch.randn(10, 4)
-    edge_index = torch.tensor([[i for i in range(9)] + [i + 1 for i in range(9)],
-                               [i + 1 for i in range(9)] + [i for i in range(9)]])
+    edge_index = torch.tensor(
+        [[i for i in range(9)] + [i + 1 for i in range(9)], [i + 1 for i in range(9)] + [i for i in range(9)]]
+    )
     out = pool(x, edge_index, torch.tensor([0] * 5 + [1] * 5)).out
     assert pool.get_out_channels(4) == out.size(1)

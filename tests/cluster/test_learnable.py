@@ -139,7 +139,7 @@ def test_empty_graphs_pool_to_zeros_and_leave_the_losses_alone(cls: type) -> Non
     middle = torch.where(batch == 1, 2, batch)  # graph 1 is empty; graph 2 holds its nodes
     with_empty = select(x, edge_index, middle, 3, edge_weight=weight)
     assert torch.equal(with_empty.x[K : 2 * K], torch.zeros(K, F, dtype=torch.float64))
-    torch.testing.assert_close(with_empty.x[: K], without.x[:K])
+    torch.testing.assert_close(with_empty.x[:K], without.x[:K])
     torch.testing.assert_close(with_empty.x[2 * K :], without.x[K:])
     assert not bool(((with_empty.edge_index >= K) & (with_empty.edge_index < 2 * K)).any())
     for name, value in without.aux_loss.items():

@@ -110,8 +110,9 @@ def test_graclus_matching_is_maximal_on_every_shape(shape: str, n: int) -> None:
     edge_index = _undirected(graph)
     partner = greedy_matching(edge_index, graph.number_of_nodes())
     _assert_maximal_matching(partner, edge_index)
-    clusters = GraclusSelect()(torch.zeros(graph.number_of_nodes(), 1), edge_index,
-                               torch.zeros(graph.number_of_nodes(), dtype=torch.long), 1).num_clusters
+    clusters = GraclusSelect()(
+        torch.zeros(graph.number_of_nodes(), 1), edge_index, torch.zeros(graph.number_of_nodes(), dtype=torch.long), 1
+    ).num_clusters
     matched = int((partner != torch.arange(partner.numel())).sum())
     assert clusters == graph.number_of_nodes() - matched // 2
     if shape in ("path", "ring", "clique") and n >= 40:
@@ -125,8 +126,10 @@ def test_graclus_is_deterministic_under_a_seed() -> None:
     assert any(not torch.equal(first, greedy_matching(edge_index, 200, seed=s)) for s in range(4, 8))
     select = GraclusSelect(seed=3)
     batch = torch.zeros(200, dtype=torch.long)
-    assert torch.equal(select(torch.zeros(200, 1), edge_index, batch, 1).cluster,
-                       GraclusSelect(seed=3)(torch.zeros(200, 1), edge_index, batch, 1).cluster)
+    assert torch.equal(
+        select(torch.zeros(200, 1), edge_index, batch, 1).cluster,
+        GraclusSelect(seed=3)(torch.zeros(200, 1), edge_index, batch, 1).cluster,
+    )
 
 
 def test_matching_follows_a_relabelling_when_weights_are_distinct() -> None:

@@ -38,7 +38,10 @@ def test_a_valid_folder_loads(tmp_path: Path) -> None:
         ({"A": FILES["A"] + "3, 4\n"}, r"TOY_A.txt: line 9: edge 3 -> 4 joins graph 1 and graph 2"),
         ({"A": FILES["A"] + "5, 9\n"}, r"TOY_A.txt: line 9: node 9 is out of range 1..5"),
         ({"A": FILES["A"] + "5; x\n"}, r"TOY_A.txt: line 9: '5; x' is not two integers"),
-        ({"graph_labels": "1\n-1\n1\n"}, r"TOY_graph_labels.txt has 3 lines but TOY_graph_indicator.txt names 2 graphs"),
+        (
+            {"graph_labels": "1\n-1\n1\n"},
+            r"TOY_graph_labels.txt has 3 lines but TOY_graph_indicator.txt names 2 graphs",
+        ),
         ({"node_labels": "0\n1\n0\n2\n"}, r"TOY_node_labels.txt has 4 lines but TOY_graph_indicator.txt has 5 nodes"),
         ({"graph_indicator": "1\n1\nx\n2\n2\n"}, r"TOY_graph_indicator.txt: line 3: 'x' is not an integer"),
         ({"graph_indicator": "1\n1\n1\n3\n3\n"}, r"TOY_graph_indicator.txt: graph 2 has no nodes"),

@@ -69,7 +69,9 @@ def test_the_grid_expands_to_its_product_split_into_model_and_train_settings() -
     from graphpool.experiment import TrainConfig, expand_grid
     from graphpool.models import ModelConfig
 
-    options = expand_grid(ModelConfig(in_channels=4, num_classes=2), TrainConfig(), {"hidden": [16, 32], "lr": [0.1, 0.01, 0.001]})
+    options = expand_grid(
+        ModelConfig(in_channels=4, num_classes=2), TrainConfig(), {"hidden": [16, 32], "lr": [0.1, 0.01, 0.001]}
+    )
     assert len(options) == 6
     assert {(m.hidden, t.lr) for _, m, t in options} == {(h, lr) for h in (16, 32) for lr in (0.1, 0.01, 0.001)}
     assert all(s == {"hidden": m.hidden, "lr": t.lr} for s, m, t in options)

@@ -19,7 +19,9 @@ def _batch() -> Batch:
 @pytest.mark.parametrize("pool", ["none", "graclus", "diffpool", "mincut", "dmon"])
 def test_every_backbone_and_pool(backbone: str, pool: str) -> None:
     torch.manual_seed(0)
-    config = ModelConfig(in_channels=NUM_ATOM_FEATURES, num_classes=2, backbone=backbone, pool=pool, layers=2, hidden=16, clusters=3)
+    config = ModelConfig(
+        in_channels=NUM_ATOM_FEATURES, num_classes=2, backbone=backbone, pool=pool, layers=2, hidden=16, clusters=3
+    )
     out = GraphClassifier(config)(_batch())
     assert out.logits.shape == (len(SMILES), 2) and torch.isfinite(out.logits).all()
     assert bool(out.aux_loss) == (pool in ("diffpool", "mincut", "dmon"))
@@ -55,7 +57,9 @@ def test_learns_a_simple_rule(jumping_knowledge: str, readout: str) -> None:
 def test_relabelling_atoms_changes_no_prediction() -> None:
     torch.manual_seed(0)
     for pool in ("none", "diffpool"):
-        model = GraphClassifier(ModelConfig(in_channels=NUM_ATOM_FEATURES, num_classes=2, layers=3, hidden=16, pool=pool, readout="mean"))
+        model = GraphClassifier(
+            ModelConfig(in_channels=NUM_ATOM_FEATURES, num_classes=2, layers=3, hidden=16, pool=pool, readout="mean")
+        )
         model.eval()
         data = _batch()
         perm = torch.randperm(data.num_nodes, generator=torch.Generator().manual_seed(1))
@@ -82,7 +86,9 @@ def test_config_errors_and_round_trip() -> None:
 def test_zero_layers_is_structure_agnostic() -> None:
     """layers=0 (readout of the input features + head) and backbone "mlp": edges change nothing."""
     torch.manual_seed(0)
-    model = GraphClassifier(ModelConfig(in_channels=NUM_ATOM_FEATURES, num_classes=2, layers=0, hidden=16, readout="sum")).eval()
+    model = GraphClassifier(
+        ModelConfig(in_channels=NUM_ATOM_FEATURES, num_classes=2, layers=0, hidden=16, readout="sum")
+    ).eval()
     data = _batch()
     rewired = data.clone()
     rewired.edge_index = torch.empty(2, 0, dtype=torch.long)
@@ -90,7 +96,9 @@ def test_zero_layers_is_structure_agnostic() -> None:
     assert not list(model.convs)
     expected = model.head(torch.zeros(data.num_graphs, NUM_ATOM_FEATURES).index_add_(0, data.batch, data.x.float()))
     torch.testing.assert_close(model(data).logits, expected)
-    deepsets = GraphClassifier(ModelConfig(in_channels=NUM_ATOM_FEATURES, num_classes=2, backbone="mlp", layers=2, hidden=16)).eval()
+    deepsets = GraphClassifier(
+        ModelConfig(in_channels=NUM_ATOM_FEATURES, num_classes=2, backbone="mlp", layers=2, hidden=16)
+    ).eval()
     torch.testing.assert_close(deepsets(rewired).logits, deepsets(data).logits)
     with pytest.raises(ValueError, match="'layers' must be >= 0"):
         ModelConfig(in_channels=NUM_ATOM_FEATURES, num_classes=2, layers=-1)
@@ -102,7 +110,9 @@ def test_gcn_uses_edge_weights_and_gin_ignores_them() -> None:
     weighted.edge_weight = torch.rand(data.edge_index.size(1), generator=torch.Generator().manual_seed(0))
     for backbone, changes in (("gcn", True), ("gin", False)):
         torch.manual_seed(0)
-        model = GraphClassifier(ModelConfig(in_channels=NUM_ATOM_FEATURES, num_classes=2, backbone=backbone, layers=2, hidden=16)).eval()
+        model = GraphClassifier(
+            ModelConfig(in_channels=NUM_ATOM_FEATURES, num_classes=2, backbone=backbone, layers=2, hidden=16)
+        ).eval()
         moved = not torch.allclose(model(weighted).logits, model(data).logits)
         assert moved == changes, backbone
 
@@ -114,7 +124,9 @@ def test_cluster_pools_are_not_a_disguised_sum(pool: str) -> None:
     sum for every assignment.)
     """
     torch.manual_seed(0)
-    model = GraphClassifier(ModelConfig(in_channels=NUM_ATOM_FEATURES, num_classes=2, pool=pool, layers=2, hidden=16, clusters=3)).eval()
+    model = GraphClassifier(
+        ModelConfig(in_channels=NUM_ATOM_FEATURES, num_classes=2, pool=pool, layers=2, hidden=16, clusters=3)
+    ).eval()
     data = _batch()
     h = model.embed(data).detach()
     before = model.classify(h, data).logits

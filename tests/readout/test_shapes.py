@@ -20,8 +20,9 @@ def test_zero_rows_give_the_empty_graph_value(name: str) -> None:
     out = readout(torch.empty(0, 3), torch.empty(0, dtype=torch.long), dim_size=5)
     assert torch.equal(out, torch.zeros(5, 3))
     if name != "attention":
-        assert torch.equal(global_pool(torch.empty(0, 3), torch.empty(0, dtype=torch.long), num_graphs=5, reduce=name),
-                           out)
+        assert torch.equal(
+            global_pool(torch.empty(0, 3), torch.empty(0, dtype=torch.long), num_graphs=5, reduce=name), out
+        )
 
 
 def test_zero_rows_weighted_and_multi() -> None:
@@ -90,9 +91,11 @@ def test_attention_heads_equal_to_the_width_are_averaged() -> None:
     readout = AttentionReadout(3, heads=3)
     x, index = torch.randn(6, 3), torch.tensor([0, 0, 0, 1, 1, 1])
     alpha = readout.weights(x, readout.prepare(x, index, None, 2, -2)[1])  # [N, H]
-    expected = torch.stack(
-        [sum(alpha[i, h] * x[i] for i in range(g * 3, g * 3 + 3)) for g in range(2) for h in range(3)]
-    ).view(2, 3, 3).mean(1)
+    expected = (
+        torch.stack([sum(alpha[i, h] * x[i] for i in range(g * 3, g * 3 + 3)) for g in range(2) for h in range(3)])
+        .view(2, 3, 3)
+        .mean(1)
+    )
     assert torch.allclose(readout(x, index, dim_size=2), expected, atol=1e-6)
 
 
