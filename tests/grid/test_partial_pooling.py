@@ -1,5 +1,6 @@
 """Region pooling, anti-aliased strided pooling, resolution consistency."""
 
+import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -73,3 +74,15 @@ def test_sum_pooling_model_rescaled_to_mean_pooling_at_another_resolution() -> N
     torch.testing.assert_close(mean_head(GlobalPool("mean")(larger)), logits)
     torch.testing.assert_close(mean_head(GlobalPool("mean")(features)), logits)
     assert not torch.allclose(head(GlobalPool("sum")(larger)), logits)  # sum pooling alone does not transfer
+
+
+def test_blur_pool_builds_its_filter_once_and_applies_the_binomial_blur() -> None:
+    blur = BlurPool(stride=1, size=3)
+    assert dict(blur.named_buffers()).keys() == {"row"} and not blur.state_dict()  # a buffer, not saved
+    torch.testing.assert_close(blur.row, binomial_filter(3, 1))
+    x = torch.randn(2, 3, 7, 5, dtype=torch.float64)
+    padded = F.pad(x, [1, 1, 1, 1], mode="reflect")
+    weight = binomial_filter(3, 2, torch.float64).expand(3, 1, 3, 3)
+    torch.testing.assert_close(blur(x), F.conv2d(padded, weight, groups=3))  # float64 input, float32 buffer
+    with pytest.raises(ValueError, match="'size' must be >= 1"):
+        BlurPool(size=0)
