@@ -22,7 +22,10 @@ VALIDATION_FRACTION = 0.2
 def add_parser(commands: Any, shared: argparse.ArgumentParser) -> None:
     """The ``cells`` subcommand and its options."""
     e = commands.add_parser(
-        "cells", parents=[shared], help="tissue classification from a cell table, with per-cell explanations"
+        "cells",
+        parents=[shared],
+        help="tissue classification from a cell table, with per-cell explanations",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     table = e.add_argument_group("cell table")
     table.add_argument("--table", default=None, help="CSV/TSV/Parquet/.h5ad of cells; without it, simulated tissues")

@@ -28,7 +28,12 @@ VALIDATION_FRACTION = 0.1
 
 def add_parser(commands: Any, shared: argparse.ArgumentParser) -> None:
     """The ``classify`` subcommand and its options."""
-    c = commands.add_parser("classify", parents=[shared], help="cross-validated graph classification")
+    c = commands.add_parser(
+        "classify",
+        parents=[shared],
+        help="cross-validated graph classification",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     data = c.add_argument_group("data")
     data.add_argument("--dataset", default="solubility", help="'solubility' (embedded) or a TU name, e.g. MUTAG")
     data.add_argument("--root", default="datasets", help="folder holding NAME/raw/ for TU datasets")
