@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import fields, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ from graphpool.experiment import (
     grouped_folds,
     pyplot,
     run_experiment,
+    split_settings,
     summary_row,
     write_results,
 )
@@ -119,11 +120,10 @@ def explain_out_of_fold(
     device: torch.device,
 ) -> dict[str, Any]:
     """Cell scores of every sample from the fold model that held it out (``folder/model-K.pt``)."""
-    model_fields = {f.name for f in fields(ModelConfig)}
     cells, samples, exact = [], [], True
     for number, (_, test) in enumerate(folds, start=1):
         selected = json.loads((folder / f"fold-{number}.json").read_text()).get("selected", {})
-        model = GraphClassifier(replace(config, **{k: v for k, v in selected.items() if k in model_fields}))
+        model = GraphClassifier(replace(config, **split_settings(selected)[0]))
         model.load_state_dict(torch.load(folder / f"model-{number}.pt", map_location="cpu", weights_only=True))
         model.to(device)
         for index in test:

@@ -16,7 +16,7 @@ import argparse
 import sys
 
 from graphpool.cli import cells, classify
-from graphpool.cli.options import check_options, shared_options
+from graphpool.cli.options import check_options
 
 __all__ = ["build_parser", "main"]
 
@@ -25,9 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``graphpool`` parser with its subcommands ``classify`` and ``cells``."""
     parser = argparse.ArgumentParser(prog="graphpool", description="Graph classification with graphpool's readouts")
     commands = parser.add_subparsers(dest="command", required=True)
-    # a parent parser per subcommand: argparse shares its actions, so one parent would share their defaults
-    classify.add_parser(commands, shared_options())
-    cells.add_parser(commands, shared_options())
+    classify.add_parser(commands)
+    cells.add_parser(commands)
     return parser
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 
 from graphpool.cells import RULES, analyse, read_cells, simulate, tissue_graphs
 from graphpool.cli.options import device as parse_device
-from graphpool.cli.options import experiment_from
+from graphpool.cli.options import experiment_from, subcommand
 from graphpool.cli.run_folder import open_out
 from graphpool.experiment import TqdmProgress, format_table
 
@@ -19,14 +19,9 @@ from graphpool.experiment import TqdmProgress, format_table
 VALIDATION_FRACTION = 0.2
 
 
-def add_parser(commands: Any, shared: argparse.ArgumentParser) -> None:
+def add_parser(commands: Any) -> None:
     """The ``cells`` subcommand and its options."""
-    e = commands.add_parser(
-        "cells",
-        parents=[shared],
-        help="tissue classification from a cell table, with per-cell explanations",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    e = subcommand(commands, "cells", "tissue classification from a cell table, with per-cell explanations")
     table = e.add_argument_group("cell table")
     table.add_argument("--table", default=None, help="CSV/TSV/Parquet/.h5ad of cells; without it, simulated tissues")
     table.add_argument("--simulate", default="arrangement", choices=RULES, help="the simulator's label rule")

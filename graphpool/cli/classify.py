@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from graphpool.cli.options import device as parse_device
-from graphpool.cli.options import experiment_from
+from graphpool.cli.options import experiment_from, subcommand
 from graphpool.cli.run_folder import open_out
 from graphpool.experiment import (
     TqdmProgress,
@@ -26,14 +26,9 @@ from graphpool.experiment.distributed import init_from_environment, is_main, wor
 VALIDATION_FRACTION = 0.1
 
 
-def add_parser(commands: Any, shared: argparse.ArgumentParser) -> None:
+def add_parser(commands: Any) -> None:
     """The ``classify`` subcommand and its options."""
-    c = commands.add_parser(
-        "classify",
-        parents=[shared],
-        help="cross-validated graph classification",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    c = subcommand(commands, "classify", "cross-validated graph classification")
     data = c.add_argument_group("data")
     data.add_argument("--dataset", default="solubility", help="'solubility' (embedded) or a TU name, e.g. MUTAG")
     data.add_argument("--root", default="datasets", help="folder holding NAME/raw/ for TU datasets")

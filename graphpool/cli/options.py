@@ -32,6 +32,17 @@ class GridOption(argparse.Action):
         setattr(namespace, self.dest, grid)
 
 
+def subcommand(commands: Any, name: str, help: str) -> argparse.ArgumentParser:  # noqa: A002 - argparse's name
+    """A subcommand parser with the shared options and defaults shown in ``--help``.
+
+    Each gets a fresh parent parser: argparse shares a parent's actions between its children, so one parent
+    would share their per-command defaults (``set_defaults``) too.
+    """
+    return commands.add_parser(
+        name, parents=[shared_options()], help=help, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+
+
 def shared_options() -> argparse.ArgumentParser:
     """The model, training and run options of every subcommand (defaults set per subcommand)."""
     shared = argparse.ArgumentParser(add_help=False)

@@ -13,7 +13,7 @@
 from graphpool.experiment.assessment import assess
 from graphpool.experiment.files import atomic_json, atomic_write
 from graphpool.experiment.folds import Fold, check_folds, grouped_folds, holdout, inner_split, stratified_folds
-from graphpool.experiment.hyperparameters import GRID_KEYS, expand_grid, parse_grid_item, readout_grid
+from graphpool.experiment.hyperparameters import GRID_KEYS, expand_grid, parse_grid_item, readout_grid, split_settings
 from graphpool.experiment.progress import Progress, TqdmProgress
 from graphpool.experiment.results import format_table, pyplot, summary_row, write_results
 from graphpool.experiment.runner import Experiment, run_experiment
@@ -40,6 +40,7 @@ __all__ = [
     "pyplot",
     "readout_grid",
     "run_experiment",
+    "split_settings",
     "stratified_folds",
     "summary_row",
     "train_candidate",

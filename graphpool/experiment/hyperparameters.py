@@ -37,14 +37,19 @@ def expand_grid(
             raise ValueError(f"grid: {name!r} cannot be selected; choose from {GRID_KEYS}")
         if not values:
             raise ValueError(f"grid: {name!r} has no values")
-    model_names = {f.name for f in fields(ModelConfig)}
     result = []
     for combination in itertools.product(*grid.values()):
         settings = dict(zip(grid, combination, strict=True))
-        model = replace(model_config, **{k: v for k, v in settings.items() if k in model_names})
-        train = replace(train_config, **{k: v for k, v in settings.items() if k not in model_names})
-        result.append((settings, model, train))
+        model_part, train_part = split_settings(settings)
+        result.append((settings, replace(model_config, **model_part), replace(train_config, **train_part)))
     return result
+
+
+def split_settings(settings: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Grid settings (e.g. a fold's ``selected``) split into those of :class:`ModelConfig` and the rest (training)."""
+    model_names = {f.name for f in fields(ModelConfig)}
+    model = {k: v for k, v in settings.items() if k in model_names}
+    return model, {k: v for k, v in settings.items() if k not in model_names}
 
 
 def parse_grid_item(item: str) -> dict[str, list[Any]]:
