@@ -123,7 +123,7 @@ def spleen(folder: Path) -> dict[str, dict[str, float]]:
         GraclusSelect,
         HierarchicalPool,
         KMeansSelect,
-        MinCutSelect,
+        pooler,
     )
 
     results = {}
@@ -140,13 +140,13 @@ def spleen(folder: Path) -> dict[str, dict[str, float]]:
         n, num_types = graph.num_nodes, len(table.cell_types)
         batch = torch.zeros(n, dtype=torch.long)
         start = time.perf_counter()
-        pool = HierarchicalPool([GraclusSelect(), GraclusSelect(), GraclusSelect()], readout="mean")
-        tiers = pool(graph.x, graph.edge_index, batch, 1, pos=graph.pos).levels
+        pool = HierarchicalPool([GraclusSelect(), GraclusSelect(), GraclusSelect()], reduce="mean", readout="mean")
+        tiers = pool(graph.x, graph.edge_index, batch=batch, num_graphs=1, pos=graph.pos).levels
         pool_seconds = time.perf_counter() - start
         start = time.perf_counter()
         torch.manual_seed(0)
         x = graph.x.clone().requires_grad_(True)
-        soft = MinCutSelect(num_types, 16)(x, graph.edge_index, batch, 1)
+        soft = pooler("mincut", in_channels=num_types, clusters=16)(x, graph.edge_index, batch=batch, num_graphs=1)
         (soft.x.square().sum() + sum(soft.aux_loss.values())).backward()
         soft_seconds = time.perf_counter() - start
         sizes = " -> ".join(str(t.x.size(0)) for t in tiers)

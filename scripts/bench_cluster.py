@@ -9,7 +9,7 @@ process; "peak MB" is the process's peak resident memory during the run (the tis
 torch included), "added MB" that peak minus the resident memory just before the run.
 
 Part 2: a 5,000-node graph: PyG's dense_diff_pool / dense_mincut_pool (dense N x N
-adjacency) against graphpool's sparse DiffPoolSelect / MinCutSelect, time and memory.
+adjacency) against graphpool's sparse pooler("diffpool") / pooler("mincut"), time and memory.
 
     python scripts/bench_cluster.py                 # 1,000,000 cells
     python scripts/bench_cluster.py --cells 100000  # quicker
@@ -74,7 +74,7 @@ def _first_nodes(data: dict[str, torch.Tensor], n: int) -> dict[str, torch.Tenso
 
 
 def measure(part: str, data: dict[str, torch.Tensor]) -> None:
-    from graphpool.cluster import DiffPoolSelect, LabelSelect, GraclusSelect, MinCutSelect, coarsen_edges
+    from graphpool.cluster import GraclusSelect, LabelSelect, coarsen_edges, pooler
     from graphpool.readout import global_pool
 
     x, edge_index, types = data["x"], data["edge_index"], data["types"]
@@ -92,10 +92,9 @@ def measure(part: str, data: dict[str, torch.Tensor]) -> None:
         global_pool(x, assignment.cluster, num_graphs=assignment.num_clusters, reduce="mean")
         coarsen_edges(edge_index, assignment)
     elif part in ("diffpool_fwd_bwd", "mincut_fwd_bwd"):
-        cls = DiffPoolSelect if part.startswith("diffpool") else MinCutSelect
-        select = cls(FEATURES, SOFT_K)
+        pool = pooler(part.split("_")[0], in_channels=FEATURES, clusters=SOFT_K)
         leaf = x.clone().requires_grad_(True)
-        out = select(leaf, edge_index, batch, 1)
+        out = pool(leaf, edge_index, batch=batch, num_graphs=1)
         (out.x.square().sum() + sum(out.aux_loss.values())).backward()
     else:
         raise ValueError(part)
@@ -121,7 +120,7 @@ def run_dense_part(spec: str) -> dict[str, float]:
     from torch_geometric.utils import to_dense_adj
 
     from graphpool.cells import neighbour_edges
-    from graphpool.cluster import DiffPoolSelect, MinCutSelect
+    from graphpool.cluster import pooler
 
     impl, method, nodes, k = spec.split(":")
     nodes, k = int(nodes), int(k)
@@ -130,15 +129,15 @@ def run_dense_part(spec: str) -> dict[str, float]:
     edge_index, _ = neighbour_edges(pos.numpy(), f"knn:{NEIGHBOURS}")
     x = torch.randn(nodes, FEATURES, generator=g, requires_grad=True)
     torch.manual_seed(0)
-    select = (DiffPoolSelect if method == "diffpool" else MinCutSelect)(FEATURES, k)
+    pool = pooler(method, in_channels=FEATURES, clusters=k)
     before = start_measuring()
     t0 = time.perf_counter()
     if impl == "pyg_dense":
         adj = to_dense_adj(edge_index, max_num_nodes=nodes)
         pool = dense_diff_pool if method == "diffpool" else dense_mincut_pool
-        out, _, loss_a, loss_b = pool(x.unsqueeze(0), adj, select.logits(x, edge_index).unsqueeze(0))
+        out, _, loss_a, loss_b = pool(x.unsqueeze(0), adj, pool.select.logits(x, edge_index).unsqueeze(0))
     else:
-        result = select(x, edge_index, torch.zeros(nodes, dtype=torch.long), 1)
+        result = pool(x, edge_index, batch=torch.zeros(nodes, dtype=torch.long), num_graphs=1)
         out, (loss_a, loss_b) = result.x, list(result.aux_loss.values())
     (out.square().sum() + loss_a + loss_b).backward()
     seconds = time.perf_counter() - t0

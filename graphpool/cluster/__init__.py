@@ -1,42 +1,52 @@
 """Hierarchical cluster pooling: select (node -> cluster), reduce (a readout per cluster),
-connect (the coarsened graph), repeated in tiers.
+connect (the coarsened graph), lift (back to the nodes), in levels.
+
+- one :class:`Assignment` for hard and soft selectors; one :class:`Pool` (select + reduce +
+  connect) returning one :class:`PoolingOutput`; :func:`pooler` builds one by name (:data:`POOLERS`);
+- selectors: :class:`LabelSelect` (given labels), :class:`GraclusSelect` (matching),
+  :class:`KMISSelect` (maximal k-independent sets), :class:`KMeansSelect` /
+  :class:`BatchKMeansSelect`, :class:`CommunitySelect` (Louvain), :class:`ProductSelect`,
+  :class:`SoftSelect` (learnable, with the losses of :mod:`graphpool.cluster.losses`);
+- :class:`HierarchicalPool`: levels with message passing between them; :class:`Coarsen`:
+  the non-learnable levels computed once per graph as a PyG transform; :class:`TypePool`.
 """
 
 from graphpool.cluster.assignment import Assignment
-from graphpool.cluster.connect import coarsen_edges
-from graphpool.cluster.hierarchical import HierarchicalOutput, HierarchicalPool, Level
-from graphpool.cluster.learnable import DiffPoolSelect, DMoNSelect, MinCutSelect, SoftSelection
-from graphpool.cluster.select import (
-    BatchKMeansSelect,
-    CommunitySelect,
-    LabelSelect,
-    GraclusSelect,
-    KMeansSelect,
-    ProductSelect,
-    Select,
-    greedy_matching,
-)
-from graphpool.cluster.soft import SoftAssignment
+from graphpool.cluster.communities import CommunitySelect
+from graphpool.cluster.connect import coarsen_edges, normalize_edges, soft_edges
+from graphpool.cluster.hierarchical import HierarchicalOutput, HierarchicalPool
+from graphpool.cluster.kmeans import BatchKMeansSelect, KMeansSelect
+from graphpool.cluster.losses import LOSSES
+from graphpool.cluster.matching import GraclusSelect, KMISSelect, greedy_matching, maximal_independent_set
+from graphpool.cluster.pool import Pool, PoolingOutput
+from graphpool.cluster.resolver import POOLERS, SOFT_POOLERS, pooler
+from graphpool.cluster.select import LabelSelect, ProductSelect, Select
+from graphpool.cluster.soft import SoftSelect
 from graphpool.cluster.typed import TypePool
 
 __all__ = [
-    "BatchKMeansSelect",
+    "LOSSES",
+    "POOLERS",
+    "SOFT_POOLERS",
     "Assignment",
+    "BatchKMeansSelect",
     "CommunitySelect",
-    "LabelSelect",
     "GraclusSelect",
     "HierarchicalOutput",
     "HierarchicalPool",
+    "KMISSelect",
     "KMeansSelect",
-    "Level",
+    "LabelSelect",
+    "Pool",
+    "PoolingOutput",
     "ProductSelect",
     "Select",
+    "SoftSelect",
+    "TypePool",
     "coarsen_edges",
     "greedy_matching",
-    "DiffPoolSelect",
-    "DMoNSelect",
-    "MinCutSelect",
-    "SoftAssignment",
-    "SoftSelection",
-    "TypePool",
+    "maximal_independent_set",
+    "normalize_edges",
+    "pooler",
+    "soft_edges",
 ]

@@ -1,4 +1,11 @@
-"""The result of a selector: which cluster each node of a batch belongs to."""
+r"""The result of every selector: which cluster each node of a batch belongs to, hard or soft.
+
+One type for both cases. A hard assignment puts node :math:`i` in one cluster ``cluster[i]``;
+a soft one gives node :math:`i` of graph :math:`b` a distribution :math:`s_i \in \Delta^K` over
+the K clusters of its graph (global ids :math:`bK, \dots, bK + K - 1`), and ``cluster[i]`` is the
+most likely of them. The membership matrix :math:`S` is stored per graph as the ``[N, K]`` rows
+``s`` (never as a dense ``[N, B K]`` matrix).
+"""
 
 from __future__ import annotations
 
@@ -7,35 +14,111 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from graphpool.ops import segment_sum, segments_from, validation_enabled
+
 
 @dataclass(frozen=True)
 class Assignment:
-    """Hard assignment of the N nodes of a batch to C clusters.
+    """Assignment of the N nodes of a batch to C clusters; clusters never cross graphs.
 
-    Cluster ids are global to the batch and every cluster lies inside one graph, so the
-    clusters of a batch are themselves a batch of (smaller) graphs.
+    Cluster ids are global to the batch, so the clusters of a batch are themselves a batch
+    of (smaller) graphs with graph vector ``cluster_batch``.
 
     Attributes:
-        cluster: ``[N]`` cluster of each node, in ``[0, C)``.
+        cluster: ``[N]`` cluster of each node in ``[0, C)`` (soft: the most likely one).
         num_clusters: ``C``.
         cluster_batch: ``[C]`` graph of each cluster (sorted).
         label: ``[C]`` the label each cluster stands for, when the selector has one (given
             labels such as cell types); ``None`` otherwise.
+        s: soft assignments only: ``[N, K]`` rows on the probability simplex; node ``i`` of
+            graph ``b`` belongs to cluster ``b K + k`` with weight ``s[i, k]`` (``C = B K``).
     """
 
     cluster: Tensor
     num_clusters: int
     cluster_batch: Tensor
     label: Tensor | None = None
+    s: Tensor | None = None
+
+    @classmethod
+    def from_soft(cls, s: Tensor, batch: Tensor, num_graphs: int) -> Assignment:
+        """The soft assignment of rows ``s [N, K]`` for nodes in graphs ``batch [N]`` of ``num_graphs``.
+
+        Raises:
+            ValueError: ``s`` is not ``[N, K]`` with ``K >= 1``, or (when validation is on) holds
+                NaN, negative entries or rows that do not sum to one.
+        """
+        if s.dim() != 2 or s.size(0) != batch.numel() or s.size(1) < 1:
+            raise ValueError(f"'s' must be [N, K] with N = {batch.numel()} and K >= 1, got {tuple(s.shape)}")
+        if validation_enabled() and s.numel():
+            check_distribution(s)
+        k = s.size(1)
+        cluster = batch * k + s.argmax(dim=1) if s.numel() else batch * k
+        graphs = torch.arange(num_graphs, device=s.device)
+        return cls(cluster, num_graphs * k, graphs.repeat_interleave(k), s=s)
+
+    @property
+    def soft(self) -> bool:
+        """Whether nodes have weights over several clusters (``s`` is set)."""
+        return self.s is not None
+
+    @property
+    def num_graphs(self) -> int:
+        """B for soft assignments (``C / K``); the number of graphs that have clusters for hard ones."""
+        if self.s is not None:
+            return self.num_clusters // self.s.size(1)
+        return int(self.cluster_batch[-1]) + 1 if self.cluster_batch.numel() else 0
+
+    @property
+    def batch(self) -> Tensor:
+        """``[N]`` the graph of each node."""
+        return self.cluster_batch[self.cluster]
 
     def dense(self, dtype: torch.dtype = torch.float32) -> Tensor:
-        """The one-hot assignment matrix S ``[N, C]`` (for small graphs and tests)."""
-        s = torch.zeros(self.cluster.numel(), self.num_clusters, dtype=dtype, device=self.cluster.device)
-        return s.scatter_(1, self.cluster.unsqueeze(1), 1.0)
+        """The assignment matrix S ``[N, C]`` (for small graphs and tests)."""
+        n = self.cluster.numel()
+        out = torch.zeros(n, self.num_clusters, dtype=dtype, device=self.cluster.device)
+        if self.s is None:
+            return out.scatter_(1, self.cluster.unsqueeze(1), 1.0)
+        k = self.s.size(1)
+        columns = (self.batch * k).unsqueeze(1) + torch.arange(k, device=out.device)
+        return out.scatter_(1, columns, self.s.to(dtype))
 
     def sizes(self) -> Tensor:
-        """``[C]`` number of nodes in each cluster."""
-        return torch.bincount(self.cluster, minlength=self.num_clusters)
+        r"""``[C]`` the mass of each cluster: its node count (hard) or :math:`\sum_i s_{ik}` (soft)."""
+        if self.s is None:
+            return torch.bincount(self.cluster, minlength=self.num_clusters)
+        k = self.s.size(1)
+        seg = segments_from(self.cluster.numel(), self.batch, dim_size=self.num_clusters // k)
+        return segment_sum(self.s, seg).flatten()
+
+    def lift(self, x: Tensor) -> Tensor:
+        r"""Cluster vectors back to the nodes, ``[C, F] -> [N, F]``: :math:`S X'`.
+
+        Hard: each node takes its cluster's vector; soft: :math:`\sum_k s_{ik} x'_{bK+k}`. Used for
+        node-level outputs after pooling and to map cluster scores back to nodes (explanations).
+        """
+        if x.dim() != 2 or x.size(0) != self.num_clusters:
+            raise ValueError(f"'x' must be [C, F] with C = {self.num_clusters} clusters, got {tuple(x.shape)}")
+        if self.s is None:
+            return x.index_select(0, self.cluster)
+        k = self.s.size(1)
+        per_node = x.view(-1, k, x.size(1)).index_select(0, self.batch)  # [N, K, F]
+        return torch.einsum("nk,nkf->nf", self.s.to(x.dtype), per_node)
+
+
+def check_distribution(s: Tensor, name: str = "s") -> None:
+    """Raise a ``ValueError`` naming ``name`` unless every row of ``s`` is a probability distribution."""
+    s = s.detach()
+    if not bool(torch.isfinite(s).all()):
+        raise ValueError(f"'{name}' holds NaN or infinite values")
+    if bool((s < 0).any()):
+        raise ValueError(f"'{name}' must be >= 0 (rows are distributions over clusters), got {float(s.min()):.3g}")
+    sums = s.sum(dim=1, dtype=torch.float64)
+    tolerance = 1e-3 if s.dtype in (torch.float16, torch.bfloat16) else 1e-4
+    worst = float((sums - 1).abs().max())
+    if worst > tolerance:
+        raise ValueError(f"'{name}' rows must sum to 1 (distributions over clusters); one is off by {worst:.3g}")
 
 
 def compact(key: Tensor, graph: Tensor) -> tuple[Tensor, Tensor, Tensor]:

@@ -1,8 +1,11 @@
-r"""The *connect* step: edges of the coarsened graph.
+r"""The *connect* step: edges of the coarsened graph, :math:`A' = S^\top A S`.
 
-For a hard assignment :math:`S \in \{0,1\}^{N \times C}` the coarsened adjacency is
-:math:`A' = S^\top A S`: clusters :math:`c \ne d` are joined with the summed weight of the
-edges between their members, and :math:`A'_{cc}` sums the edges inside cluster :math:`c`.
+For a hard assignment :math:`S \in \{0,1\}^{N \times C}` clusters :math:`c \ne d` are joined
+with the summed weight of the edges between their members, and :math:`A'_{cc}` sums the edges
+inside cluster :math:`c` (kept as a self-loop or dropped). For a soft one the per-graph
+:math:`S_b^\top A_b S_b` comes from the sparse products of :mod:`graphpool.cluster.soft`.
+Optionally the result is normalised as MinCut and DMoN do, :math:`D^{-1/2}\tilde A D^{-1/2}`
+with :math:`\tilde A` the coarse adjacency without its diagonal.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from torch import Tensor
 from torch_geometric.utils import coalesce
 
 from graphpool.cluster.assignment import Assignment
+from graphpool.cluster.soft import EPS
 
 
 def coarsen_edges(
@@ -60,3 +64,35 @@ def coarsen_edges(
 def _few_clusters(clusters: int, edges: int) -> bool:
     """Whether a ``clusters^2`` table of pair counts is cheaper than sorting the edges."""
     return clusters * clusters <= max(4 * edges, 1 << 20)
+
+
+def normalize_edges(edge_index: Tensor, edge_weight: Tensor, num_nodes: int) -> tuple[Tensor, Tensor]:
+    r""":math:`D^{-1/2}\tilde A D^{-1/2}` of an edge list: self-loops dropped, :math:`w_{ij} / \sqrt{d_i d_j}`.
+
+    :math:`d_i` is the summed weight of node :math:`i`'s edges (rows of :math:`\tilde A`); a node
+    without edges keeps none.
+    """
+    keep = edge_index[0] != edge_index[1]
+    edge_index, edge_weight = edge_index[:, keep], edge_weight[keep]
+    degree = torch.zeros(num_nodes, dtype=edge_weight.dtype, device=edge_weight.device)
+    root = degree.index_add_(0, edge_index[0], edge_weight).sqrt() + EPS
+    return edge_index, edge_weight / root[edge_index[0]] / root[edge_index[1]]
+
+
+def soft_edges(adj: Tensor, self_loops: bool = False, normalize: bool = False) -> tuple[Tensor, Tensor]:
+    r"""Edges over the B*K clusters of the per-graph coarse adjacency ``adj [B, K, K]`` (nonzero entries).
+
+    Args:
+        self_loops: keep the diagonal (each cluster's internal weight), as DiffPool does.
+        normalize: MinCut/DMoN's :math:`D^{-1/2}\tilde A D^{-1/2}` (drops the diagonal first).
+    """
+    if normalize and self_loops:
+        raise ValueError("'normalize' drops the self-loops (as MinCut and DMoN do); set self_loops=False")
+    k = adj.size(-1)
+    if normalize or not self_loops:
+        adj = adj * (1 - torch.eye(k, dtype=adj.dtype, device=adj.device))
+    if normalize:
+        d = torch.sqrt(adj.sum(-1)).unsqueeze(1) + EPS
+        adj = (adj / d) / d.transpose(1, 2)
+    b, g, h = torch.nonzero(adj, as_tuple=True)
+    return torch.stack([b * k + g, b * k + h]), adj[b, g, h]

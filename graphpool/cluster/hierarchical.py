@@ -1,4 +1,10 @@
-r"""Hierarchical cluster pooling: select, reduce, connect, repeated in tiers."""
+r"""Hierarchical pooling: pooling levels in sequence, optionally with message passing between
+them, and a global readout of the last level.
+
+.. math::
+    (X_1, A_1) = \mathrm{pool}_1(X, A), \quad X_1 \leftarrow \mathrm{MP}_1(X_1, A_1), \quad \dots,
+    \quad z = \rho(X_L)
+"""
 
 from __future__ import annotations
 
@@ -6,165 +12,128 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
 from torch import Tensor, nn
 
-from graphpool.cluster.assignment import Assignment
-from graphpool.cluster.connect import coarsen_edges
-from graphpool.cluster.learnable import SoftSelection
+from graphpool.cluster.pool import Pool, PoolingOutput
 from graphpool.cluster.select import Select
-from graphpool.cluster.soft import SoftAssignment
+from graphpool.cluster.soft import call_layer
+from graphpool.ops import segments_from
 from graphpool.readout import Readout, resolve
-from graphpool.ops import segment_sum, segments_from
-
-
-@dataclass(frozen=True)
-class Level:
-    """One tier of a hierarchy: the assignment and the coarsened graph it produced.
-
-    Attributes:
-        assignment: nodes of the previous tier -> clusters (hard, or soft for learnable
-            selectors, whose ``cluster`` is the most likely cluster).
-        x: ``[C, F']`` cluster features (the readout of each cluster).
-        edge_index, edge_weight: edges of :math:`S^\top A S` between clusters.
-        batch: ``[C]`` graph of each cluster.
-        pos: ``[C, D]`` mean position of each cluster's nodes, when positions were given.
-    """
-
-    assignment: Assignment | SoftAssignment
-    x: Tensor
-    edge_index: Tensor
-    edge_weight: Tensor
-    batch: Tensor
-    pos: Tensor | None = None
 
 
 @dataclass(frozen=True)
 class HierarchicalOutput:
-    """What :class:`HierarchicalPool` returns: the graph vectors and everything behind them.
+    """What :class:`HierarchicalPool` returns: the graph vectors and every level behind them.
 
     Attributes:
         out: ``[B, F_out]`` one vector per graph.
-        levels: the tiers, first (finest) to last.
-        aux_loss: auxiliary losses of learnable selectors, by name (empty for fixed ones);
-            add them to the training loss.
+        levels: the pooling outputs, first (finest) to last; ``x`` is after the level's message passing.
+        aux_loss: auxiliary losses of the learnable levels, named ``level{i}.{loss}``; add them to the loss.
     """
 
     out: Tensor
-    levels: list[Level]
+    levels: list[PoolingOutput]
     aux_loss: dict[str, Tensor] = field(default_factory=dict)
 
     def node_to_cluster(self, level: int = -1) -> Tensor:
-        """``[N]`` the cluster at ``level`` of every input node (assignments composed)."""
+        """``[N]`` the cluster at ``level`` of every input node (hard views composed)."""
         index = self.levels[0].assignment.cluster
         for tier in self.levels[1 : (level % len(self.levels)) + 1]:
             index = tier.assignment.cluster[index]
         return index
 
+    def lift(self, x: Tensor, level: int = -1) -> Tensor:
+        """Vectors of the clusters at ``level`` ``[C, F]`` back to the input nodes ``[N, F]`` (lifts composed)."""
+        for tier in reversed(self.levels[: (level % len(self.levels)) + 1]):
+            x = tier.lift(x)
+        return x
+
 
 class HierarchicalPool(nn.Module):
-    r"""Cluster pooling in tiers: at each level select (node -> cluster), reduce (any readout
-    per cluster), connect (:math:`S^\top A S`); finally a global readout of the last tier.
+    r"""Pooling levels in sequence, message passing between them, and a final global readout.
 
-    Plugs into a PyG model like a global readout: ``forward(x, edge_index, batch)`` returns a
-    :class:`HierarchicalOutput` whose ``out`` is ``[B, F_out]``.
+    Plugs into a PyG model like a global readout: ``forward(x, edge_index, edge_weight, batch)``
+    returns a :class:`HierarchicalOutput` whose ``out`` is ``[B, F_out]``.
 
     Args:
-        levels: selectors, finest first, e.g. ``[LabelSelect(num_labels=17)]`` (cell types)
-            or ``[GraclusSelect(), GraclusSelect()]``.
-        readout: reduces each cluster (name, list of names or module; see
-            :func:`graphpool.readout.resolve`).
-        global_readout: reduces the last tier to one vector per graph; defaults to ``readout``.
-        self_loops: keep intra-cluster edge weight as self-loops of the coarse graph.
+        levels: :class:`Pool` modules (or bare selectors, wrapped as ``Pool(select, reduce=reduce)``),
+            finest first, e.g. ``[pooler("graclus"), pooler("graclus")]``.
+        readout: the global readout of the last level (name, list of names or module).
+        between: optional message-passing layers, one per level (``None`` to skip one), applied
+            to each level's coarse graph as ``layer(x, edge_index[, edge_weight])``. Without them,
+            a level of linear reduce (sum) followed by a sum readout is the plain sum of the nodes.
+        reduce: readout per cluster of the bare hard selectors in ``levels``.
 
-    Per-node inputs: ``labels`` (for :class:`LabelSelect` at the first level), ``pos`` (node
-    positions; carried to coarser levels as cluster means), ``edge_weight``.
+    Per-node inputs: ``labels`` (for a given-label first level; later levels receive the labels
+    of the previous level's clusters), ``pos`` (carried to the clusters as means).
 
     >>> import torch
-    >>> from graphpool.cluster import LabelSelect, HierarchicalPool
-    >>> pool = HierarchicalPool([LabelSelect(num_labels=2)], readout="mean", global_readout="sum")
+    >>> from graphpool.cluster import HierarchicalPool, LabelSelect
+    >>> pool = HierarchicalPool([LabelSelect(num_labels=2)], readout="sum", reduce="mean")
     >>> x = torch.tensor([[1.0], [3.0], [10.0]])
-    >>> result = pool(x, torch.tensor([[0, 1], [1, 0]]), torch.zeros(3, dtype=torch.long),
-    ...               labels=torch.tensor([0, 0, 1]))
-    >>> result.out  # mean of type 0 (2.0) + mean of type 1 (10.0)
+    >>> pool(x, torch.tensor([[0, 1], [1, 0]]), labels=torch.tensor([0, 0, 1])).out  # 2.0 + 10.0
     tensor([[12.]])
     """
 
     def __init__(
         self,
-        levels: Sequence[Select],
-        readout: Any = "mean",
-        global_readout: Any = None,
-        self_loops: bool = False,
+        levels: Sequence[Pool | Select],
+        readout: Any = "sum",
+        between: Sequence[nn.Module | None] | None = None,
+        reduce: Any = "sum",
     ) -> None:
         super().__init__()
         if len(levels) == 0:
-            raise ValueError("'levels' needs at least one selector")
-        for selector in levels:
-            if not isinstance(selector, Select):
-                raise TypeError(f"'levels' takes graphpool.cluster selectors, got {type(selector).__name__}")
-        self.levels = nn.ModuleList(levels)
+            raise ValueError("'levels' needs at least one pool")
+        pools = []
+        for level in levels:
+            if isinstance(level, Select):
+                level = Pool(level, reduce="sum" if level.soft else reduce)
+            if not isinstance(level, Pool):
+                raise TypeError(f"'levels' takes graphpool.cluster pools or selectors, got {type(level).__name__}")
+            pools.append(level)
+        if between is not None and len(between) != len(pools):
+            raise ValueError(f"'between' needs one layer (or None) per level: {len(pools)}, got {len(between)}")
+        self.levels = nn.ModuleList(pools)
+        self.between = nn.ModuleList(nn.Identity() if m is None else m for m in (between or [None] * len(pools)))
         self.readout: Readout = resolve(readout)
-        self.global_readout: Readout = resolve(global_readout) if global_readout is not None else self.readout
-        self.self_loops = self_loops
 
     def get_out_channels(self, in_channels: int) -> int:
-        """Width of ``out``: soft levels keep the width (:math:`S^\top X`), the others apply ``readout``."""
+        """Width of ``out`` for inputs of width ``in_channels``.
+
+        Raises:
+            ValueError: a ``between`` layer does not say its width (no ``out_channels`` attribute).
+        """
         width = in_channels
-        for selector in self.levels:
-            if not selector.soft:
-                width = self.readout.get_out_channels(width)
-        return self.global_readout.get_out_channels(width)
+        for pool, layer in zip(self.levels, self.between, strict=True):
+            width = pool.get_out_channels(width)
+            if not isinstance(layer, nn.Identity):
+                if not isinstance(getattr(layer, "out_channels", None), int):
+                    raise ValueError(f"cannot tell the width of {type(layer).__name__}: it has no 'out_channels'")
+                width = layer.out_channels
+        return self.readout.get_out_channels(width)
 
     def forward(  # type: ignore[override]
         self,
         x: Tensor,
         edge_index: Tensor,
+        edge_weight: Tensor | None = None,
         batch: Tensor | None = None,
         num_graphs: int | None = None,
         *,
-        edge_weight: Tensor | None = None,
         labels: Tensor | None = None,
         pos: Tensor | None = None,
     ) -> HierarchicalOutput:
-        if x.dim() != 2:
-            raise ValueError(f"x must be [N, F], got shape {tuple(x.shape)}")
         seg = segments_from(x.size(0), batch, None, num_graphs, device=x.device, index_name="batch")
         batch, num_graphs = seg.index, seg.num_segments
-        if pos is not None and (pos.dim() != 2 or pos.size(0) != x.size(0)):
-            raise ValueError(f"'pos' must be [N, D] with N = {x.size(0)}, got shape {tuple(pos.shape)}")
-        if edge_weight is None:
-            edge_weight = torch.ones(edge_index.size(1), device=x.device)
-        tiers: list[Level] = []
+        outputs: list[PoolingOutput] = []
         aux_loss: dict[str, Tensor] = {}
-        node_labels = labels
-        for depth, selector in enumerate(self.levels):
-            inputs = {"labels": node_labels, "pos": pos, "edge_weight": edge_weight}
-            selected = selector(x, edge_index, batch, num_graphs, **inputs)
-            if isinstance(selected, SoftSelection):  # learnable: S^T X, S^T A S, losses
-                assignment = selected.assignment
-                x, edge_index, edge_weight = selected.x, selected.edge_index, selected.edge_weight
-                aux_loss.update({f"level{depth}.{name}": value for name, value in selected.aux_loss.items()})
-                if pos is not None:
-                    pos = _soft_mean(pos, assignment)
-                node_labels = None
-            else:
-                assignment = selected
-                x = self.readout(x, assignment.cluster, dim_size=assignment.num_clusters)
-                if pos is not None:
-                    pos = resolve("mean")(pos, assignment.cluster, dim_size=assignment.num_clusters)
-                edge_index, edge_weight = coarsen_edges(edge_index, assignment, edge_weight, self.self_loops)
-                node_labels = assignment.label
-            batch = assignment.cluster_batch
-            tiers.append(Level(assignment, x, edge_index, edge_weight, batch, pos))
-        out = self.global_readout(x, batch, dim_size=num_graphs)
-        return HierarchicalOutput(out, tiers, aux_loss)
-
-
-def _soft_mean(values: Tensor, assignment: SoftAssignment) -> Tensor:
-    """``[B * K, D]``: the S-weighted mean of node values in each cluster."""
-    k, s = assignment.clusters_per_graph, assignment.s.to(values.dtype)
-    seg = segments_from(values.size(0), assignment.batch, dim_size=assignment.num_graphs)
-    weighted = segment_sum((s.unsqueeze(-1) * values.unsqueeze(1)).flatten(1), seg).view(-1, k, values.size(1))
-    mass = segment_sum(s, seg)
-    return (weighted / mass.clamp(min=1e-12).unsqueeze(-1)).flatten(0, 1)
+        for depth, (pool, layer) in enumerate(zip(self.levels, self.between, strict=True)):
+            out = pool(x, edge_index, edge_weight, batch, num_graphs, pos=pos, labels=labels)
+            x = out.x if isinstance(layer, nn.Identity) else call_layer(layer, out.x, out.edge_index, out.edge_weight)
+            out = PoolingOutput(x, out.edge_index, out.edge_weight, out.batch, out.assignment, out.pos, out.aux_loss)
+            outputs.append(out)
+            aux_loss.update({f"level{depth}.{name}": value for name, value in out.aux_loss.items()})
+            edge_index, edge_weight, batch, pos = out.edge_index, out.edge_weight, out.batch, out.pos
+            labels = out.assignment.label
+        return HierarchicalOutput(self.readout(x, batch, dim_size=num_graphs), outputs, aux_loss)

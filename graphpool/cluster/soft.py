@@ -1,7 +1,10 @@
-r"""Learnable soft assignment (DiffPool, MinCut, DMoN), computed sparsely.
+r"""Learnable soft assignment, computed sparsely: the selector and the per-graph products.
 
-A soft selector gives every node a distribution :math:`s_i \in \Delta^{K}` over the K
-clusters of its graph. Pooling is :math:`X' = S^\top X` and :math:`A' = S^\top A S` per
+:class:`SoftSelect` gives every node a distribution :math:`s_i \in \Delta^{K}` over the K
+clusters of its graph: :math:`S = \mathrm{softmax}(\mathrm{assign}(X) / \tau)` with ``assign``
+an MLP, a linear layer or any message-passing layer. DiffPool, MinCut, DMoN, JustBalance and
+the plain soft pool share it; they differ only in their losses (:mod:`graphpool.cluster.losses`)
+and in how the coarse graph is normalised. Pooling is :math:`X' = S^\top X` and :math:`A' = S^\top A S` per
 graph, as in PyG's ``dense_diff_pool`` / ``dense_mincut_pool`` / ``DMoNPooling``, but the
 adjacency is never made dense: :math:`AS` is one sparse-dense product (O(E K)), and the
 per-graph products :math:`S_b^\top X_b`, :math:`S_b^\top (AS)_b`, :math:`S_b^\top S_b` are
@@ -14,50 +17,108 @@ The auxiliary losses use the same identities, e.g.
 
 from __future__ import annotations
 
-import math
+import functools
+import inspect
 import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import Tensor
-from torch_geometric.utils import to_dense_batch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch_geometric.nn import MessagePassing
+from torch_geometric.utils import coalesce, to_dense_batch
 
+from graphpool.cluster.assignment import Assignment
+from graphpool.cluster.select import Select
 from graphpool.ops import Segments, segment_sum, segments_from
 
 EPS = 1e-15
 
 
-@dataclass(frozen=True)
-class SoftAssignment:
-    """Soft assignment of N nodes to K clusters per graph.
+def call_layer(layer: nn.Module, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
+    """``layer(x)``, or for a PyG ``MessagePassing`` layer ``layer(x, edge_index[, edge_weight])``.
 
-    Attributes:
-        s: ``[N, K]`` rows on the probability simplex.
-        batch: ``[N]`` graph of each node.
-        num_graphs: B; cluster ``b * K + k`` is cluster ``k`` of graph ``b``.
+    The weights are passed when given and the layer's ``forward`` takes ``edge_weight`` (GCN,
+    GraphConv, SAGE's weighted variants); GIN and the like get the edges only.
+    """
+    if not isinstance(layer, MessagePassing):
+        return layer(x)
+    if edge_weight is not None and _takes_edge_weight(type(layer)):
+        return layer(x, edge_index, edge_weight)
+    return layer(x, edge_index)
+
+
+@functools.cache
+def _takes_edge_weight(kind: type) -> bool:
+    return "edge_weight" in inspect.signature(kind.forward).parameters
+
+
+class SoftSelect(Select):
+    r"""Soft assignment to K clusters per graph: :math:`S = \mathrm{softmax}(\mathrm{dropout}(\mathrm{assign}(X)) / \tau)`.
+
+    Args:
+        in_channels: F, the width of the node features.
+        num_clusters: K per graph.
+        assign: the module producing the ``[N, K]`` scores; default an MLP
+            ``Linear(F, hidden) - ReLU - Linear(hidden, K)`` with ``hidden`` units, or one
+            ``Linear(F, K)`` when ``hidden`` is 0. A PyG ``MessagePassing`` layer is called with
+            ``edge_index`` (and ``edge_weight`` when it takes one), so the assignment can see the structure.
+        hidden: width of the default MLP's hidden layer (0: a linear layer).
+        temperature: :math:`\tau > 0` (MinCut's ``temp``); lower gives harder assignments.
+        dropout: dropout on the scores before the softmax while training (DMoN's).
     """
 
-    s: Tensor
-    batch: Tensor
-    num_graphs: int
+    soft = True
 
-    @property
-    def clusters_per_graph(self) -> int:
-        return self.s.size(1)
+    def __init__(
+        self,
+        in_channels: int,
+        num_clusters: int,
+        assign: nn.Module | None = None,
+        *,
+        hidden: int = 0,
+        temperature: float = 1.0,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if num_clusters < 1:
+            raise ValueError(f"'num_clusters' must be >= 1, got {num_clusters}")
+        if in_channels < 1:
+            raise ValueError(f"'in_channels' must be >= 1, got {in_channels}")
+        if not temperature > 0:
+            raise ValueError(f"'temperature' must be > 0, got {temperature}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"'dropout' must be in [0, 1), got {dropout}")
+        if hidden < 0:
+            raise ValueError(f"'hidden' must be >= 0, got {hidden}")
+        if assign is None:
+            assign = (
+                nn.Sequential(nn.Linear(in_channels, hidden), nn.ReLU(), nn.Linear(hidden, num_clusters))
+                if hidden
+                else nn.Linear(in_channels, num_clusters)
+            )
+        self.num_clusters, self.temperature, self.dropout = num_clusters, temperature, dropout
+        self.assign = assign
 
-    @property
-    def num_clusters(self) -> int:
-        return self.num_graphs * self.clusters_per_graph
+    def logits(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
+        """``[N, K]`` unnormalised assignment scores."""
+        out = call_layer(self.assign, x, edge_index, edge_weight)
+        if out.dim() != 2 or out.size(1) != self.num_clusters:
+            raise ValueError(f"the assignment module must return [N, {self.num_clusters}], got {tuple(out.shape)}")
+        return out
 
-    @property
-    def cluster_batch(self) -> Tensor:
-        return torch.arange(self.num_graphs, device=self.s.device).repeat_interleave(self.clusters_per_graph)
-
-    @property
-    def cluster(self) -> Tensor:
-        """``[N]`` the most likely cluster of each node (global id): the hard view, for explanation."""
-        return self.batch * self.clusters_per_graph + self.s.argmax(dim=1)
+    def forward(  # type: ignore[override]
+        self,
+        x: Tensor,
+        edge_index: Tensor,
+        batch: Tensor,
+        num_graphs: int,
+        edge_weight: Tensor | None = None,
+        **_: Any,
+    ) -> Assignment:
+        scores = F.dropout(self.logits(x, edge_index, edge_weight), self.dropout, training=self.training)
+        return Assignment.from_soft(torch.softmax(scores / self.temperature, dim=-1), batch, num_graphs)
 
 
 @dataclass(frozen=True)
@@ -93,8 +154,9 @@ def soft_pool(x: Tensor, edge_index: Tensor, s: Tensor, seg: Segments, edge_weig
     num_nodes = x.size(0)
     weight = torch.ones(edge_index.size(1), dtype=x.dtype, device=x.device) if edge_weight is None else edge_weight
     weight = weight.to(x.dtype)
-    adjacency = _sparse(edge_index, weight, num_nodes)
-    a_s = _SparseProduct.apply(_csr(adjacency), _csr(_sparse(edge_index.flip(0), weight, num_nodes)), s)  # [N, K]
+    constant = weight.detach()
+    a, a_t = _csr(_sparse(edge_index, constant, num_nodes)), _csr(_sparse(edge_index.flip(0), constant, num_nodes))
+    a_s = _SparseProduct.apply(weight, s, a, a_t, edge_index)  # [N, K]
     batch = seg.index
     # to_dense_batch needs the nodes grouped by graph: take them in grouped order (a node's
     # slot in the padded tensor then depends only on its rank within its own graph)
@@ -108,10 +170,10 @@ def soft_pool(x: Tensor, edge_index: Tensor, s: Tensor, seg: Segments, edge_weig
     x_dense, _ = dense(x)
     as_dense, _ = dense(a_s)
     s_t = s_dense.transpose(1, 2)
-    values = adjacency.values()
-    edges_by_graph = segments_from(values.numel(), batch[adjacency.indices()[0]], dim_size=seg.num_segments)
-    adj_sq_norm = _vector_sum(values * values, edges_by_graph)
-    degree = _vector_sum(weight, segments_from(weight.numel(), edge_index[0], dim_size=num_nodes))
+    unique_edges, values = coalesce(edge_index, weight, num_nodes=num_nodes, reduce="sum")  # duplicates summed
+    edges_by_graph = segments_from(values.numel(), batch[unique_edges[0]], dim_size=seg.num_segments)
+    adj_sq_norm = vector_sum(values * values, edges_by_graph)
+    degree = vector_sum(weight, segments_from(weight.numel(), edge_index[0], dim_size=num_nodes))
     return SoftPooled(
         x=s_t @ x_dense,
         adj=s_t @ as_dense,
@@ -135,102 +197,32 @@ def _csr(adjacency: Tensor) -> Tensor:
 
 
 class _SparseProduct(torch.autograd.Function):
-    """``A @ S`` for a constant sparse ``A`` (CSR), with ``A^T`` given for the backward.
+    r"""``A @ S`` with ``A[src, dst] = weight`` as CSR, differentiable in ``S`` and in the weights.
 
-    CSR products are 2-3x faster than COO ``torch.sparse.mm`` on CPU; passing the transpose
-    avoids re-transposing ``A`` in every backward.
+    CSR products are 2-3x faster than COO ``torch.sparse.mm`` on CPU; the transpose is passed in,
+    so it is not rebuilt in every backward. The weights' gradient,
+    :math:`\partial L / \partial w_e = \langle G_{src_e}, S_{dst_e}\rangle`, is computed only when
+    they require it (a coarse graph of an earlier soft level, whose weights depend on its
+    assignment); it costs O(E K) memory, which such coarse graphs (B K^2 edges) keep small.
     """
 
     @staticmethod
-    def forward(ctx: Any, a: Tensor, a_t: Tensor, s: Tensor) -> Tensor:  # type: ignore[override]
-        ctx.a_t = a_t
+    def forward(ctx: Any, weight: Tensor, s: Tensor, a: Tensor, a_t: Tensor, edge_index: Tensor) -> Tensor:  # type: ignore[override]
+        ctx.a_t, ctx.edge_index = a_t, edge_index
+        ctx.save_for_backward(s)
         return a @ s
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[None, None, Tensor]:  # type: ignore[override]
-        return None, None, ctx.a_t @ grad
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None, None, None]:  # type: ignore[override]
+        (s,) = ctx.saved_tensors
+        grad_s = ctx.a_t @ grad if ctx.needs_input_grad[1] else None
+        grad_weight = None
+        if ctx.needs_input_grad[0]:
+            src, dst = ctx.edge_index
+            grad_weight = (grad.index_select(0, src) * s.index_select(0, dst)).sum(1)
+        return grad_weight, grad_s, None, None, None
 
 
-def _trace(m: Tensor) -> Tensor:
-    return m.diagonal(dim1=-2, dim2=-1).sum(-1)
-
-
-def diffpool_losses(pooled: SoftPooled, seg: Segments) -> dict[str, Tensor]:
-    r"""DiffPool's link-prediction and entropy losses (Ying et al., 2018).
-
-    ``link`` :math:`= \lVert A - SS^\top \rVert_F / \sum_b n_b^2` over the batch (PyG divides
-    by :math:`B\,n_{max}^2`, the size of its padded tensor; equal for graphs of one size);
-    ``entropy`` = mean over the real nodes of :math:`-\sum_k s_{ik}\log s_{ik}` (PyG averages over
-    its padded rows too, so for graphs of unequal size PyG's entropy is smaller by the share of padding).
-    """
-    squared = pooled.adj_sq_norm.sum() - 2 * _trace(pooled.adj).sum() + pooled.gram.square().sum()
-    link = squared.clamp(min=0).sqrt() / seg.counts.square().sum().clamp(min=1)
-    s = pooled.s_dense[pooled.mask]
-    entropy = (-s * torch.log(s + EPS)).sum(-1).sum() / max(s.size(0), 1)
-    return {"link": link, "entropy": entropy}
-
-
-def _over_graphs(values: Tensor, seg: Segments) -> Tensor:
-    """Mean of per-graph losses ``[B]`` over the graphs with nodes (0 when none has any).
-
-    A graph without nodes has no assignment to regularise: it must not move the loss.
-    """
-    present = seg.counts > 0
-    return torch.where(present, values, torch.zeros_like(values)).sum() / present.sum().clamp(min=1)
-
-
-def _orthogonality(gram: Tensor, seg: Segments) -> Tensor:
-    k = gram.size(-1)
-    eye = torch.eye(k, dtype=gram.dtype, device=gram.device)
-    normalised = gram / torch.linalg.matrix_norm(gram, keepdim=True).clamp(min=EPS)
-    return _over_graphs(torch.linalg.matrix_norm(normalised - eye / math.sqrt(k)), seg)
-
-
-def _vector_sum(values: Tensor, seg: Segments) -> Tensor:
+def vector_sum(values: Tensor, seg: Segments) -> Tensor:
     """Per-group sum of a ``[N]`` vector (graphpool's deterministic segment sum)."""
     return segment_sum(values.unsqueeze(-1), seg).squeeze(-1)
-
-
-def mincut_losses(pooled: SoftPooled, s: Tensor, seg: Segments) -> dict[str, Tensor]:
-    r"""MinCutPool's losses (Bianchi et al., 2020), each averaged over the graphs that have nodes.
-
-    ``mincut`` :math:`= -\mathrm{tr}(S^\top A S) / \mathrm{tr}(S^\top D S)` and
-    ``ortho`` :math:`= \lVert S^\top S / \lVert S^\top S\rVert_F - I_K / \sqrt K\rVert_F`.
-    """
-    denominator = _vector_sum(pooled.degree * s.square().sum(-1), seg)
-    mincut = -_over_graphs(_trace(pooled.adj) / denominator.clamp(min=EPS), seg)  # a graph without edges adds 0
-    return {"mincut": mincut, "ortho": _orthogonality(pooled.gram, seg)}
-
-
-def dmon_losses(pooled: SoftPooled, s: Tensor, seg: Segments) -> dict[str, Tensor]:
-    r"""DMoN's losses (Tsitsulin et al., 2023), averaged over the graphs that have nodes.
-
-    ``spectral`` :math:`= -\frac{1}{2m}\left(\mathrm{tr}(S^\top A S) - \frac{\lVert S^\top d\rVert^2}{2m}\right)`,
-    ``ortho`` as MinCut, ``cluster`` :math:`= \frac{\sqrt K}{n_b}\lVert \sum_i s_i \rVert - 1`.
-    """
-    k = s.size(1)
-    two_m = _vector_sum(pooled.degree, seg).clamp(min=EPS)  # a graph without edges adds 0
-    degree_mass = segment_sum(pooled.degree.unsqueeze(1) * s, seg)
-    spectral = -_over_graphs((_trace(pooled.adj) - degree_mass.square().sum(-1) / two_m) / two_m, seg)
-    sizes = segment_sum(s, seg)
-    counts = seg.counts.clamp(min=1).to(s.dtype)
-    cluster = _over_graphs(torch.linalg.vector_norm(sizes, dim=1) / counts * math.sqrt(k) - 1, seg)
-    return {"spectral": spectral, "ortho": _orthogonality(pooled.gram, seg), "cluster": cluster}
-
-
-def normalized_coarse_adjacency(adj: Tensor) -> Tensor:
-    r"""MinCut/DMoN's coarse graph :math:`D^{-1/2} \tilde A D^{-1/2}`.
-
-    :math:`\tilde A` is :math:`S^\top A S` without its diagonal; ``adj``: ``[B, K, K]``.
-    """
-    k = adj.size(-1)
-    off = adj * (1 - torch.eye(k, dtype=adj.dtype, device=adj.device))
-    d = torch.sqrt(off.sum(-1)).unsqueeze(1) + EPS
-    return (off / d) / d.transpose(1, 2)
-
-
-def dense_to_edges(adj: Tensor) -> tuple[Tensor, Tensor]:
-    """``[B, K, K]`` per-graph adjacency -> ``(edge_index, edge_weight)`` over the B*K clusters (nonzero entries)."""
-    b, g, h = torch.nonzero(adj, as_tuple=True)
-    k = adj.size(-1)
-    return torch.stack([b * k + g, b * k + h]), adj[b, g, h]

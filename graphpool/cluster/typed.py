@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
 from graphpool.cluster.select import LabelSelect
@@ -39,5 +40,5 @@ class TypePool(nn.Module):
         return self.num_types * self.readout.get_out_channels(in_channels)
 
     def forward(self, x: Tensor, batch: Tensor, num_graphs: int, labels: Tensor | None = None) -> Tensor:
-        assignment = self.select(x, None, batch, num_graphs, labels=labels)
+        assignment = self.select(x, x.new_zeros(2, 0, dtype=torch.long), batch, num_graphs, labels=labels)
         return self.readout(x, assignment.cluster, dim_size=assignment.num_clusters).view(num_graphs, -1)

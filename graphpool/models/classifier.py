@@ -8,31 +8,41 @@ with JK the jumping-knowledge combination of the layers (``"last"``, ``"cat"`` o
 (structure-agnostic baselines: ``backbone="mlp"`` applies the same node-wise MLPs without
 any edges, :math:`z = \mathrm{MLP}(\rho(\mathrm{MLP}(x)))` as in Errica et al.'s baseline
 (DeepSets); ``layers=0`` pools the input features themselves, :math:`z = \mathrm{MLP}(\rho(x))`.)
-and :math:`\rho` a readout of :mod:`graphpool.readout`, the cell-type pool, or one level of
-cluster pooling (:class:`~graphpool.cluster.HierarchicalPool`: Graclus, DiffPool, MinCut,
-DMoN) followed by a GCN layer on the coarsened graph :math:`(S^\top X, S^\top A S)` and the
-readout of its clusters. That layer is needed: without it, a sum (mean) readout of the clusters
-would equal the plain sum (sum / K) of the nodes for any assignment, since each node's
-assignment weights add up to one. Built from a small :class:`ModelConfig`, so the command line
-can name every part.
+and :math:`\rho` a readout of :mod:`graphpool.readout` or the cell-type pool. With a cluster
+pool (``pool`` one of :data:`graphpool.cluster.POOLERS`) the network is hierarchical, as in the
+DiffPool, MinCutPool and DMoN papers: message passing, then ``levels`` times pool -> message
+passing on the coarse graph (a weighted ``GraphConv``, BN, ReLU), then the readout:
+
+.. math::
+    (X_l, A_l) = \mathrm{pool}_l(H_{l-1}, A_{l-1}), \quad
+    H_l = \mathrm{ReLU}(\mathrm{BN}(\mathrm{GraphConv}_l(X_l, A_l))), \quad
+    z = \mathrm{MLP}(\rho(H_L)) \;\text{or}\; \mathrm{MLP}(\rho(H_0) \,\|\, \dots \,\|\, \rho(H_L))
+
+(``level_readouts``). The message passing after each pool is what lets the clusters matter:
+without it, a sum readout of clusters reduced by a sum equals the plain sum of the nodes for
+any assignment, since each node's assignment weights add up to one. The auxiliary losses of
+learnable pools come back in :class:`ModelOutput` and the trainer adds them. Built from a small
+:class:`ModelConfig`, so the command line can name every part.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+import math
+
 import torch
 from torch import Tensor, nn
 from torch_geometric.data import Batch
-from torch_geometric.nn import GATConv, GCNConv, GINConv, SAGEConv
+from torch_geometric.nn import GATConv, GCNConv, GINConv, GraphConv, SAGEConv
 
-from graphpool.cluster import DiffPoolSelect, DMoNSelect, GraclusSelect, HierarchicalPool, MinCutSelect, TypePool
+from graphpool.cluster import POOLERS, SOFT_POOLERS, TypePool, pooler
 from graphpool.readout import resolve
 
 #: message-passing layers of the backbone (``mlp``: node-wise, no edges)
 BACKBONES = ("gin", "gcn", "sage", "gat", "mlp")
-#: pooling of the node embeddings: a readout (``none``), a cluster pool, or one readout per cell type
-POOLS = ("none", "graclus", "diffpool", "mincut", "dmon", "celltype")
+#: pooling of the node embeddings: a readout alone (``none``), one readout per cell type, or a cluster pooler
+POOLS = ("none", "celltype", *POOLERS)
 #: how the layers' embeddings are combined: the last, concatenated, or their maximum
 JUMPING_KNOWLEDGE = ("last", "cat", "max")
 
@@ -50,7 +60,12 @@ class ModelConfig:
     jumping_knowledge: str = "last"
     readout: str = "sum"
     pool: str = "none"
-    clusters: int = 16  # K of learnable pools; the number of cell types T of pool "celltype"
+    clusters: int = 16  # K of the first pooling level; the number of cell types T of pool "celltype"
+    levels: int = 1  # pooling levels of a cluster pool, each followed by message passing
+    ratio: float = 0.25  # each later level keeps ceil(ratio * K) clusters
+    reduce: str = "sum"  # readout of each cluster of a hard (not learned) pool
+    level_readouts: bool = False  # readout of every level (input nodes included), concatenated
+    given: str = "cell_type"  # the Data attribute holding the labels of pool "given"
     head_layers: int = 2
 
     def __post_init__(self) -> None:
@@ -61,13 +76,23 @@ class ModelConfig:
         ):
             if value not in choices:
                 raise ValueError(f"'{name}' must be one of {choices}, got {value!r}")
-        for name in ("in_channels", "num_classes", "hidden", "layers", "clusters", "head_layers"):
+        for name in ("in_channels", "num_classes", "hidden", "layers", "clusters", "levels", "head_layers"):
             lowest = 0 if name == "layers" else 1  # 0 layers: the structure-agnostic baseline
             if getattr(self, name) < lowest:
                 raise ValueError(f"'{name}' must be >= {lowest}, got {getattr(self, name)}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"'dropout' must be in [0, 1), got {self.dropout}")
-        resolve(self.readout, in_channels=self.hidden)  # fails early, listing the valid names
+        if not 0.0 < self.ratio <= 1.0:
+            raise ValueError(f"'ratio' must be in (0, 1], got {self.ratio}")
+        resolve(self.readout, in_channels=self.hidden)  # fail early, listing the valid names
+        resolve(self.reduce, in_channels=self.hidden)
+
+    def level_clusters(self) -> list[int]:
+        """K of every pooling level: ``clusters``, then ``ceil(ratio * K)`` per further level."""
+        sizes = [self.clusters]
+        for _ in range(1, self.levels):
+            sizes.append(max(1, math.ceil(self.ratio * sizes[-1])))
+        return sizes
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -126,7 +151,7 @@ def _conv(kind: str, in_channels: int, out_channels: int) -> nn.Module:
 
 
 class GraphClassifier(nn.Module):
-    """Backbone + readout (or hierarchical pool) + MLP head; ``forward(data) -> ModelOutput``."""
+    """Backbone + readout (or hierarchical pooling) + MLP head; ``forward(data) -> ModelOutput``."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -137,36 +162,39 @@ class GraphClassifier(nn.Module):
         )
         self.norms = nn.ModuleList(NodeBatchNorm(c.hidden) for _ in range(c.layers))
         width = c.in_channels if c.layers == 0 else c.hidden * c.layers if c.jumping_knowledge == "cat" else c.hidden
-        self.pool = self._pool(width)
-        pooled = self.pool.get_out_channels(width)
-        if isinstance(self.pool, HierarchicalPool):
-            # message passing on the coarsened graph before the readout: without it one pooling level
-            # followed by a sum (mean) readout is the plain sum (/ K) of the nodes, whatever the clusters
-            self.coarse = GCNConv(pooled, c.hidden)
-            self.coarse_norm = NodeBatchNorm(c.hidden)
-            self.coarse_readout = resolve(c.readout, in_channels=c.hidden)
-            pooled = self.coarse_readout.get_out_channels(c.hidden)
+        self.levels = nn.ModuleList()  # cluster pools, one per level
+        self.level_convs = nn.ModuleList()  # message passing on each coarse graph
+        self.level_norms = nn.ModuleList()
+        self.level_pools = nn.ModuleList()  # with level_readouts: the readouts of the levels before the last
+        readout_widths = [width]
+        if c.pool == "celltype":
+            self.pool: nn.Module = TypePool(c.clusters, resolve(c.readout, in_channels=width))
+            pooled = self.pool.get_out_channels(width)
+        else:
+            for k in c.level_clusters() if c.pool != "none" else []:
+                level = pooler(
+                    c.pool, in_channels=width, clusters=k, **({} if c.pool in SOFT_POOLERS else {"reduce": c.reduce})
+                )
+                self.levels.append(level)
+                self.level_convs.append(GraphConv(level.get_out_channels(width), c.hidden))
+                self.level_norms.append(NodeBatchNorm(c.hidden))
+                width = c.hidden
+                readout_widths.append(width)
+            self.pool = resolve(c.readout, in_channels=width)
+            if c.level_readouts and len(self.levels):
+                self.level_pools.extend(resolve(c.readout, in_channels=w) for w in readout_widths[:-1])
+            pooled = sum(
+                p.get_out_channels(w)
+                for p, w in zip(
+                    [*self.level_pools, self.pool], readout_widths[-len(self.level_pools) - 1 :], strict=True
+                )
+            )
         head: list[nn.Module] = []
         for _ in range(c.head_layers - 1):
             head += [nn.Linear(pooled, c.hidden), nn.ReLU()]
             pooled = c.hidden
         # dropout before the last layer of the head, as in the GIN paper (not after every conv)
         self.head = nn.Sequential(*head, nn.Dropout(c.dropout), nn.Linear(pooled, c.num_classes))
-
-    def _pool(self, width: int) -> nn.Module:
-        c = self.config
-        if c.pool == "none":
-            return resolve(c.readout, in_channels=width)
-        if c.pool == "celltype":
-            return TypePool(c.clusters, resolve(c.readout, in_channels=width))
-        selector = {
-            "graclus": lambda: GraclusSelect(),
-            "diffpool": lambda: DiffPoolSelect(width, c.clusters),
-            "mincut": lambda: MinCutSelect(width, c.clusters),
-            "dmon": lambda: DMoNSelect(width, c.clusters),
-        }[c.pool]()
-        cluster_readout = resolve(c.readout, in_channels=width) if c.pool == "graclus" else "sum"
-        return HierarchicalPool([selector], readout=cluster_readout, global_readout="sum")
 
     def embed(self, data: Batch) -> Tensor:
         """Node embeddings ``[N, F]`` after the backbone and jumping knowledge (the input features with 0 layers).
@@ -198,9 +226,21 @@ class GraphClassifier(nn.Module):
             if data.get("cell_type") is None:
                 raise ValueError("pool 'celltype' needs the type of every node as data.cell_type")
             return ModelOutput(self.head(self.pool(h, batch, num_graphs, labels=data.cell_type)), {}, h)
-        if isinstance(self.pool, HierarchicalPool):
-            result = self.pool(h, data.edge_index, batch, num_graphs)
-            level = result.levels[-1]
-            z = self.coarse_norm(self.coarse(level.x, level.edge_index, level.edge_weight)).relu()
-            return ModelOutput(self.head(self.coarse_readout(z, level.batch, dim_size=num_graphs)), result.aux_loss, h)
-        return ModelOutput(self.head(self.pool(h, batch, dim_size=num_graphs)), {}, h)
+        if not len(self.levels):
+            return ModelOutput(self.head(self.pool(h, batch, dim_size=num_graphs)), {}, h)
+        labels = None
+        if self.config.pool == "given":
+            labels = data.get(self.config.given)
+            if labels is None:
+                raise ValueError(f"pool 'given' needs the label of every node as data.{self.config.given}")
+        x, edge_index, edge_weight, aux_loss = h, data.edge_index, None, {}
+        pooled = [self.level_pools[0](h, batch, dim_size=num_graphs)] if len(self.level_pools) else []
+        for depth, (level, conv, norm) in enumerate(zip(self.levels, self.level_convs, self.level_norms, strict=True)):
+            out = level(x, edge_index, edge_weight, batch, num_graphs, labels=labels)
+            x = norm(conv(out.x, out.edge_index, out.edge_weight)).relu()
+            edge_index, edge_weight, batch, labels = out.edge_index, out.edge_weight, out.batch, out.assignment.label
+            aux_loss.update({f"level{depth}.{name}": value for name, value in out.aux_loss.items()})
+            if len(self.level_pools) and depth + 1 < len(self.levels):
+                pooled.append(self.level_pools[depth + 1](x, batch, dim_size=num_graphs))
+        pooled.append(self.pool(x, batch, dim_size=num_graphs))
+        return ModelOutput(self.head(torch.cat(pooled, dim=-1)), aux_loss, h)

@@ -1,10 +1,20 @@
-"""HierarchicalPool: the properties the issue asks for."""
+"""HierarchicalPool: levels of select-reduce-connect, message passing between them, a global readout."""
 
 import pytest
 import torch
 from torch_geometric.utils import to_undirected
 
-from graphpool.cluster import CommunitySelect, LabelSelect, GraclusSelect, HierarchicalPool, KMeansSelect
+from torch_geometric.nn import GraphConv
+
+from graphpool.cluster import (
+    SOFT_POOLERS,
+    CommunitySelect,
+    GraclusSelect,
+    HierarchicalPool,
+    KMeansSelect,
+    LabelSelect,
+    pooler,
+)
 from graphpool.readout import global_pool
 
 
@@ -34,8 +44,8 @@ def _reverse(edge_index: torch.Tensor) -> torch.Tensor:
 @pytest.mark.parametrize("readout", ["sum", "mean", "max", "median"])
 def test_one_cluster_per_graph_is_the_global_readout(readout: str) -> None:
     x, edge_index, batch, _ = _batch([5, 1, 8, 3])
-    pool = HierarchicalPool([LabelSelect()], readout=readout)
-    out = pool(x, edge_index, batch, labels=torch.zeros_like(batch)).out
+    pool = HierarchicalPool([LabelSelect()], readout=readout, reduce=readout)
+    out = pool(x, edge_index, batch=batch, labels=torch.zeros_like(batch)).out
     assert torch.equal(out, global_pool(x, batch, reduce=readout))
 
 
@@ -48,11 +58,11 @@ def test_relabelling_nodes_leaves_graph_vectors_unchanged(selector: str) -> None
         "graclus": [GraclusSelect(), GraclusSelect()],
         "community": [CommunitySelect()],
     }[selector]
-    pool = HierarchicalPool(levels, readout="mean,max", global_readout="sum")
-    expected = pool(x, edge_index, batch, edge_weight=weight, labels=labels)
+    pool = HierarchicalPool(levels, reduce="mean,max", readout="sum")
+    expected = pool(x, edge_index, weight, batch, labels=labels)
     perm = torch.randperm(x.size(0), generator=torch.Generator().manual_seed(3))
     inverse = torch.argsort(perm)
-    actual = pool(x[perm], inverse[edge_index], batch[perm], edge_weight=weight, labels=labels[perm])
+    actual = pool(x[perm], inverse[edge_index], weight, batch[perm], labels=labels[perm])
     torch.testing.assert_close(actual.out, expected.out)
     # the assignment follows the relabelling: the same nodes share clusters
     same = expected.node_to_cluster(0).unsqueeze(0) == expected.node_to_cluster(0).unsqueeze(1)
@@ -65,8 +75,8 @@ def test_cell_type_pooling_by_hand() -> None:
     batch = torch.tensor([0, 0, 0, 1, 1])
     labels = torch.tensor([0, 0, 1, 1, 1])
     edge_index = torch.tensor([[0, 1, 3], [1, 2, 4]])
-    pool = HierarchicalPool([LabelSelect(num_labels=2)], readout="mean", global_readout="max")
-    result = pool(x, edge_index, batch, labels=labels)
+    pool = HierarchicalPool([LabelSelect(num_labels=2)], reduce="mean", readout="max")
+    result = pool(x, edge_index, batch=batch, labels=labels)
     level = result.levels[0]
     assert level.x.flatten().tolist() == [2.0, 10.0, 0.0, 6.0]  # type means per tissue, empty type = 0
     assert result.out.flatten().tolist() == [10.0, 6.0]
@@ -76,16 +86,16 @@ def test_cell_type_pooling_by_hand() -> None:
 def test_gradients_reach_the_node_features() -> None:
     x, edge_index, batch, weight = _batch([7, 9], seed=4)
     x.requires_grad_(True)
-    pool = HierarchicalPool([GraclusSelect(), GraclusSelect()], readout="softmax", global_readout="mean")
-    pool(x, edge_index, batch, edge_weight=weight).out.sum().backward()
+    pool = HierarchicalPool([GraclusSelect(), GraclusSelect()], reduce="softmax", readout="mean")
+    pool(x, edge_index, weight, batch).out.sum().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
 
 
 def test_tiers_compose_and_positions_are_carried() -> None:
     x, edge_index, batch, weight = _batch([10, 14], seed=5)
     pos = torch.randn(x.size(0), 2, dtype=torch.float64)
-    pool = HierarchicalPool([KMeansSelect(4, on="pos"), GraclusSelect()], readout="mean")
-    result = pool(x, edge_index, batch, edge_weight=weight, pos=pos)
+    pool = HierarchicalPool([KMeansSelect(4, on="pos"), GraclusSelect()], reduce="mean", readout="mean")
+    result = pool(x, edge_index, weight, batch, pos=pos)
     assert len(result.levels) == 2
     fine, coarse = result.levels
     assert coarse.x.size(0) == coarse.assignment.num_clusters <= fine.assignment.num_clusters == 8
@@ -98,57 +108,88 @@ def test_tiers_compose_and_positions_are_carried() -> None:
 
 def test_empty_graph_gives_zeros() -> None:
     x, edge_index, batch, weight = _batch([4, 3], seed=6)
-    pool = HierarchicalPool([GraclusSelect()], readout="mean")
-    out = pool(x, edge_index, batch, num_graphs=3, edge_weight=weight).out
+    pool = HierarchicalPool([GraclusSelect()], reduce="mean", readout="mean")
+    out = pool(x, edge_index, weight, batch, num_graphs=3).out
     assert out.shape == (3, 3) and torch.equal(out[2], torch.zeros(3, dtype=out.dtype))
 
 
 def test_errors() -> None:
     x, edge_index, batch, _ = _batch([4, 3])
-    with pytest.raises(ValueError, match="'levels' needs at least one selector"):
+    with pytest.raises(ValueError, match="'levels' needs at least one pool"):
         HierarchicalPool([])
-    with pytest.raises(TypeError, match="'levels' takes graphpool.cluster selectors"):
+    with pytest.raises(TypeError, match="'levels' takes graphpool.cluster pools or selectors"):
         HierarchicalPool(["graclus"])
+    with pytest.raises(ValueError, match=r"'between' needs one layer \(or None\) per level: 1, got 2"):
+        HierarchicalPool([GraclusSelect()], between=[None, None])
     with pytest.raises(ValueError, match=r"'batch' has 3 entries but x has 7 rows"):
-        HierarchicalPool([GraclusSelect()])(x, edge_index, batch[:3])
+        HierarchicalPool([GraclusSelect()])(x, edge_index, batch=batch[:3])
     with pytest.raises(ValueError, match=r"'labels' must be a \[N\] tensor with N = 7"):
-        HierarchicalPool([LabelSelect()])(x, edge_index, batch, labels=torch.zeros(3, dtype=torch.long))
+        HierarchicalPool([LabelSelect()])(x, edge_index, batch=batch, labels=torch.zeros(3, dtype=torch.long))
     with pytest.raises(ValueError, match=r"'pos' must be \[N, D\]"):
-        HierarchicalPool([GraclusSelect()])(x, edge_index, batch, pos=torch.zeros(3, 2))
+        HierarchicalPool([GraclusSelect()])(x, edge_index, batch=batch, pos=torch.zeros(3, 2))
+    with pytest.raises(ValueError, match=r"'edge_weight' must be \[E\]"):
+        HierarchicalPool([GraclusSelect()])(x, edge_index, batch)  # batch where the weights go
+    with pytest.raises(ValueError, match="cannot tell the width of Sequential"):
+        HierarchicalPool([GraclusSelect()], between=[torch.nn.Sequential()]).get_out_channels(3)
 
 
 @pytest.mark.parametrize(
-    ("levels", "readout", "global_readout"),
+    ("levels", "reduce", "readout"),
     [
         ("diffpool", "mean,max", "sum"),
-        ("diffpool", "mean,max", None),
         ("mincut+graclus", "mean,max", "sum"),
         ("graclus+dmon", "mean,std", "max"),
-        ("graclus", "mean,max", None),
+        ("graclus+kmis", "mean,max", "mean,max"),
     ],
 )
-def test_out_channels_is_the_width_returned(levels: str, readout: str, global_readout: str | None) -> None:
-    """Soft levels pool S^T X and never apply the readout: they keep the width (a DiffPool level with
-    'mean,max' reported 8 channels and returned 4)."""
-    from graphpool.cluster import DiffPoolSelect, DMoNSelect, MinCutSelect
-
+@pytest.mark.parametrize("between", [False, True])
+def test_out_channels_is_the_width_returned(levels: str, reduce: str, readout: str, between: bool) -> None:
+    """Soft levels pool S^T X and never apply the cluster readout: they keep the width (a DiffPool level
+    with 'mean,max' once reported 8 channels and returned 4); a layer between levels sets the width."""
     torch.manual_seed(0)
-    make = {
-        "diffpool": lambda f: DiffPoolSelect(f, 3),
-        "mincut": lambda f: MinCutSelect(f, 3),
-        "dmon": lambda f: DMoNSelect(f, 3),
-        "graclus": lambda f: GraclusSelect(),
-    }
-    width, selectors = 4, []
-    probe = HierarchicalPool([GraclusSelect()], readout=readout)
+    width, pools, layers = 4, [], []
     for name in levels.split("+"):
-        selectors.append(make[name](width))
-        if name == "graclus":
-            width = probe.readout.get_out_channels(width)
-    pool = HierarchicalPool(selectors, readout=readout, global_readout=global_readout)
+        pool = pooler(name, in_channels=width, clusters=3, **({} if name in SOFT_POOLERS else {"reduce": reduce}))
+        pools.append(pool)
+        width = pool.get_out_channels(width)
+        layers.append(GraphConv(width, 5) if between else None)
+        width = 5 if between else width
+    pool = HierarchicalPool(pools, readout=readout, between=layers)
     x = torch.randn(10, 4)
     edge_index = torch.tensor(
         [[i for i in range(9)] + [i + 1 for i in range(9)], [i + 1 for i in range(9)] + [i for i in range(9)]]
     )
-    out = pool(x, edge_index, torch.tensor([0] * 5 + [1] * 5)).out
-    assert pool.get_out_channels(4) == out.size(1)
+    result = pool(x, edge_index, batch=torch.tensor([0] * 5 + [1] * 5))
+    assert pool.get_out_channels(4) == result.out.size(1)
+    assert all(level.x.size(1) == 5 for level in result.levels) or not between
+
+
+def test_message_passing_between_levels_makes_the_clusters_matter() -> None:
+    """The pitfall: one level reduced by a sum and read out by a sum is the plain node sum, for any
+    assignment; a message-passing layer on the coarse graph breaks the identity."""
+    x, edge_index, batch, weight = _batch([7, 9], seed=4)
+    flat = global_pool(x, batch, reduce="sum")
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        plain = HierarchicalPool([pooler("diffpool", in_channels=3, clusters=3).double()], readout="sum")
+        torch.testing.assert_close(plain(x, edge_index, weight, batch).out, flat)
+    torch.manual_seed(0)
+    conv = GraphConv(3, 3).double()
+    with_mp = HierarchicalPool([GraclusSelect()], readout="sum", between=[conv])
+    result = with_mp(x, edge_index, weight, batch)
+    level = result.levels[0]
+    assert not torch.allclose(result.out, global_pool(conv(x, edge_index, weight), batch, reduce="sum"))
+    torch.testing.assert_close(
+        level.x, conv(global_pool(x, level.assignment.cluster, reduce="sum"), level.edge_index, level.edge_weight)
+    )
+
+
+def test_lift_composes_the_levels_back_to_the_nodes() -> None:
+    x, edge_index, batch, weight = _batch([7, 9], seed=7)
+    torch.manual_seed(0)
+    pool = HierarchicalPool([GraclusSelect(), pooler("mincut", in_channels=3, clusters=2).double()])
+    result = pool(x, edge_index, weight, batch)
+    top = torch.randn(result.levels[-1].x.size(0), 2, dtype=torch.float64)
+    s1 = result.levels[0].assignment.dense(torch.float64)
+    s2 = result.levels[1].assignment.dense(torch.float64)
+    torch.testing.assert_close(result.lift(top), s1 @ s2 @ top)

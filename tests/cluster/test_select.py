@@ -238,3 +238,13 @@ def test_batch_kmeans_agrees_with_scikit_learn_on_separated_blobs() -> None:
     assert torch.equal(ours.cluster, again.cluster)
     with pytest.raises(ValueError, match="needs node positions"):
         BatchKMeansSelect(2, on="pos")(X, EDGES, BATCH, 2)
+
+
+def test_matching_ignores_edge_direction() -> None:
+    """An edge listed one way only is matched too (it once could never be proposed back: an endless loop)."""
+    one_way = torch.tensor([[0, 1, 2, 3], [1, 2, 3, 4]])  # a path of 5, one direction
+    partner = greedy_matching(one_way, 5)
+    both = greedy_matching(torch.cat([one_way, one_way.flip(0)], 1), 5)
+    assert torch.equal(partner, both)
+    unmatched = partner == torch.arange(5)
+    assert not bool((unmatched[one_way[0]] & unmatched[one_way[1]]).any())  # maximal

@@ -133,7 +133,7 @@ def test_cluster_pools_are_not_a_disguised_sum(pool: str) -> None:
     other = data.clone()
     if pool == "diffpool":
         with torch.no_grad():
-            for parameter in model.pool.levels[0].parameters():  # another soft assignment
+            for parameter in model.levels[0].parameters():  # another soft assignment
                 parameter.add_(torch.randn_like(parameter))
     else:
         other.edge_index = torch.empty(2, 0, dtype=torch.long)  # no edges: no pairs are matched

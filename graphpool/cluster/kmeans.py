@@ -1,0 +1,131 @@
+"""k-means selectors: clusters of each graph's nodes by their features or positions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from graphpool.cluster.assignment import Assignment
+from graphpool.cluster.select import Select, assignment_from_local, split_by_graph
+
+
+class _PointSelect(Select):
+    """Shared argument handling of the k-means selectors: K and the points to cluster."""
+
+    inputs = ("pos",)
+
+    def __init__(self, num_clusters: int, on: str, seed: int) -> None:
+        super().__init__()
+        if num_clusters < 1:
+            raise ValueError(f"'num_clusters' must be >= 1, got {num_clusters}")
+        if on not in ("x", "pos", "both"):
+            raise ValueError(f"'on' must be 'x', 'pos' or 'both', got {on!r}")
+        self.num_clusters, self.on, self.seed = num_clusters, on, seed
+
+    def points(self, x: Tensor, pos: Tensor | None) -> Tensor:
+        """``[N, D]`` what is clustered: features, positions or both side by side (detached)."""
+        if self.on != "x" and pos is None:
+            raise ValueError(f"{type(self).__name__}(on={self.on!r}) needs node positions: pass pos=<[N, D] tensor>")
+        chosen = {"x": lambda: x, "pos": lambda: pos, "both": lambda: torch.cat([pos, x], dim=1)}[self.on]()
+        return chosen.detach()
+
+
+class KMeansSelect(_PointSelect):
+    """k-means clusters of each graph's nodes, on their features or positions (scikit-learn).
+
+    Args:
+        num_clusters: K per graph (a graph with fewer than K nodes gets one cluster per node).
+        on: ``"x"`` (node features), ``"pos"`` (positions; call with ``pos=``) or ``"both"``
+            (positions and features side by side; scale them comparably first).
+        seed: random state of k-means++ initialisation: the same input gives the same clusters.
+            Permuting the nodes of a graph permutes the input rows, which k-means++ may seed
+            differently; with well-separated clusters the partition is the same.
+        n_init: k-means restarts (the best inertia is kept).
+    """
+
+    def __init__(self, num_clusters: int, on: str = "x", seed: int = 0, n_init: int = 4) -> None:
+        super().__init__(num_clusters, on, seed)
+        self.n_init = n_init
+
+    def forward(  # type: ignore[override]
+        self,
+        x: Tensor,
+        edge_index: Tensor,
+        batch: Tensor,
+        num_graphs: int,
+        edge_weight: Tensor | None = None,
+        pos: Tensor | None = None,
+        **_: Any,
+    ) -> Assignment:
+        from sklearn.cluster import KMeans
+
+        points = self.points(x, pos).to("cpu", torch.float64).numpy()
+        local = torch.zeros(batch.numel(), dtype=torch.long)
+        for nodes in split_by_graph(batch.cpu(), num_graphs):
+            k = min(self.num_clusters, nodes.numel())
+            if k <= 1:
+                continue
+            labels = KMeans(n_clusters=k, n_init=self.n_init, random_state=self.seed).fit_predict(points[nodes])
+            local[nodes] = torch.as_tensor(labels, dtype=torch.long)
+        return assignment_from_local(local.to(batch.device), batch, num_graphs)
+
+
+class BatchKMeansSelect(_PointSelect):
+    """k-means of every graph at once in torch (Lloyd's algorithm), on CPU or GPU.
+
+    The counterpart of :class:`KMeansSelect` for large batches and GPUs: distances come from
+    one batched matrix product per iteration, no Python loop over graphs. Initial centres are
+    K nodes per graph drawn with a seeded generator (not k-means++), so on ambiguous data the
+    partition can differ from scikit-learn's.
+
+    Args:
+        num_clusters: K per graph (fewer for graphs with fewer nodes).
+        on: ``"x"``, ``"pos"`` or ``"both"``, as in :class:`KMeansSelect`.
+        iterations: maximum Lloyd iterations (stops early when no node changes cluster).
+        seed: seed of the initial centres.
+    """
+
+    def __init__(self, num_clusters: int, on: str = "x", iterations: int = 50, seed: int = 0) -> None:
+        super().__init__(num_clusters, on, seed)
+        self.iterations = iterations
+
+    def forward(  # type: ignore[override]
+        self,
+        x: Tensor,
+        edge_index: Tensor,
+        batch: Tensor,
+        num_graphs: int,
+        edge_weight: Tensor | None = None,
+        pos: Tensor | None = None,
+        **_: Any,
+    ) -> Assignment:
+        from torch_geometric.utils import to_dense_batch
+
+        order = torch.argsort(batch, stable=True)  # to_dense_batch needs nodes grouped by graph
+        points = self.points(x, pos).float()[order]
+        k = self.num_clusters
+        dense, mask = to_dense_batch(points, batch[order], batch_size=num_graphs)  # [B, n_max, D]
+        counts = mask.sum(1)
+        # initial centres: the K nodes of each graph with the smallest seeded random keys
+        g = torch.Generator(device="cpu").manual_seed(self.seed)
+        keys = torch.rand(mask.shape, generator=g).to(points.device).masked_fill(~mask, 2.0)
+        first = keys.argsort(dim=1)[:, :k]  # [B, min(K, n_max)]
+        width = first.size(1)
+        centres = dense.gather(1, first.unsqueeze(-1).expand(-1, -1, dense.size(-1)))  # [B, width, D]
+        valid = torch.arange(width, device=points.device) < counts.unsqueeze(1)  # [B, width]
+        label = torch.zeros(mask.shape, dtype=torch.long, device=points.device)
+        for _ in range(self.iterations):
+            distance = torch.cdist(dense, centres).masked_fill(~valid.unsqueeze(1), torch.inf)  # [B, n_max, width]
+            new_label = distance.argmin(-1)
+            if torch.equal(new_label, label) and _ > 0:
+                break
+            label = new_label
+            one_hot = torch.nn.functional.one_hot(label, width).to(dense.dtype) * mask.unsqueeze(-1)
+            mass = one_hot.sum(1)  # [B, width]
+            moved = one_hot.transpose(1, 2) @ dense / mass.clamp(min=1).unsqueeze(-1)
+            centres = torch.where((mass > 0).unsqueeze(-1), moved, centres)  # an emptied cluster keeps its centre
+        local = torch.empty_like(batch)
+        local[order] = label[mask]
+        return assignment_from_local(local, batch, num_graphs)

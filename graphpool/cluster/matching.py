@@ -1,0 +1,200 @@
+r"""Selectors from the graph's structure alone: Graclus matching and k-MIS (maximal k-independent sets).
+
+Both are torch only (no ``torch-cluster``), run on CPU or GPU in rounds of O(E) scatter
+operations, are deterministic for a seed, and keep every cluster inside one graph.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch_geometric.utils import coalesce
+
+from graphpool.cluster.assignment import Assignment, compact
+from graphpool.cluster.select import Select
+
+
+def _edge_keys(src: Tensor, dst: Tensor, seed: int) -> Tensor:
+    """A seeded pseudo-random key per undirected edge, the same for (i, j) and (j, i) (a 31-bit hash)."""
+    low, high = torch.minimum(src, dst), torch.maximum(src, dst)
+    mask = (1 << 31) - 1
+    key = (low * 0x9E3779B1 + high * 0x85EBCA77 + (seed + 1) * 0xC2B2AE3D) & mask
+    key = (key ^ (key >> 15)) * 0x2C1B3C6D & mask
+    return key ^ (key >> 13)
+
+
+def greedy_matching(edge_index: Tensor, num_nodes: int, edge_weight: Tensor | None = None, seed: int = 0) -> Tensor:
+    r"""Graclus-style greedy matching: pair each node with at most one neighbour, maximally.
+
+    Rounds of handshakes: every unmatched node proposes to the unmatched neighbour with the
+    largest normalised-cut weight :math:`w_{ij}(1/d_i + 1/d_j)`; ties go to the edge with the
+    largest seeded pseudo-random key (the same for both directions of an edge), as Graclus and
+    Metis visit nodes in random order. Mutual proposals are matched. Edges are thereby totally
+    ordered, so the best remaining edge is matched in every round, and rounds run until no
+    unmatched node has an unmatched neighbour: the matching is maximal on every graph (paths,
+    rings and cliques, whose weights all tie, included), in O(log N) rounds on typical graphs.
+    Deterministic for a given ``seed``. Torch-only (no ``torch-cluster``); O(E) per round.
+    Edge directions are ignored: the matching is of :math:`A + A^\top` (an edge listed one way
+    only is matched like one listed both ways).
+
+    Returns:
+        ``[N]`` partner of each node (itself when unmatched).
+    """
+    # the undirected graph A + A^T: a one-way edge could otherwise never be proposed back (no handshake)
+    weight = torch.ones(edge_index.size(1), device=edge_index.device) if edge_weight is None else edge_weight.float()
+    keep = edge_index[0] != edge_index[1]
+    both = torch.cat([edge_index[:, keep], edge_index[:, keep].flip(0)], dim=1)
+    (src, dst), weight = coalesce(both, torch.cat([weight[keep], weight[keep]]), num_nodes=num_nodes, reduce="sum")
+    degree = torch.zeros(num_nodes, device=src.device).index_add_(0, src, weight)
+    score = weight * (1.0 / degree[src].clamp(min=1e-12) + 1.0 / degree[dst].clamp(min=1e-12))
+    key = _edge_keys(src, dst, seed)
+    partner = torch.arange(num_nodes, device=src.device)
+    matched = torch.zeros(num_nodes, dtype=torch.bool, device=src.device)
+    node = torch.arange(num_nodes, device=src.device)
+    active = torch.ones(src.numel(), dtype=torch.bool, device=src.device)
+    while bool(active.any()):
+        s, d, sc, k = src[active], dst[active], score[active], key[active]
+        best = torch.full((num_nodes,), -torch.inf, device=src.device).scatter_reduce_(0, s, sc, "amax")
+        tied = sc == best[s]
+        best_key = torch.full((num_nodes,), -1, device=src.device).scatter_reduce_(0, s[tied], k[tied], "amax")
+        chosen = tied & (k == best_key[s])  # equal keys (a hash collision): the lowest neighbour id
+        choice = torch.full((num_nodes,), num_nodes, device=src.device).scatter_reduce_(0, s[chosen], d[chosen], "amin")
+        proposes = choice < num_nodes
+        mutual = proposes & (choice[torch.where(proposes, choice, node)] == node)
+        partner = torch.where(mutual, choice, partner)
+        matched |= mutual
+        active = ~(matched[src] | matched[dst])
+    return partner
+
+
+class GraclusSelect(Select):
+    """Greedy edge matching (Graclus-style): a maximal matching of every graph per level.
+
+    Each cluster is a matched pair of neighbours or a single node. Uses ``edge_weight`` when
+    given. A maximal matching leaves no two unmatched nodes adjacent, so a level keeps between
+    half and two thirds of a path's or ring's nodes (half of a clique's or a graph with a
+    perfect matching, but all but one of a star's: only one leaf can pair with the centre).
+    Ties of the normalised-cut weight are broken by a seeded key per edge (``seed``), so the
+    result is deterministic for a seed; relabelling the nodes of a graph with tied weights can
+    change which pairs are formed (as in Graclus).
+    """
+
+    def __init__(self, seed: int = 0) -> None:
+        super().__init__()
+        self.seed = seed
+
+    def forward(  # type: ignore[override]
+        self,
+        x: Tensor,
+        edge_index: Tensor,
+        batch: Tensor,
+        num_graphs: int,
+        edge_weight: Tensor | None = None,
+        **_: Any,
+    ) -> Assignment:
+        partner = greedy_matching(edge_index, batch.numel(), edge_weight, self.seed)
+        representative = torch.minimum(partner, torch.arange(batch.numel(), device=batch.device))
+        cluster, cluster_batch, _ = compact(batch * batch.numel() + representative, batch)
+        return Assignment(cluster, int(cluster_batch.numel()), cluster_batch)
+
+
+def _undirected(edge_index: Tensor) -> tuple[Tensor, Tensor]:
+    """Both directions of every edge, self-loops dropped (distances ignore edge direction)."""
+    src, dst = edge_index
+    keep = src != dst
+    src, dst = src[keep], dst[keep]
+    return torch.cat([src, dst]), torch.cat([dst, src])
+
+
+def _hop_max(values: Tensor, src: Tensor, dst: Tensor, hops: int) -> Tensor:
+    """``[N]`` the largest value within ``hops`` steps of each node (itself included)."""
+    for _ in range(hops):
+        values = values.scatter_reduce(0, dst, values[src], "amax")
+    return values
+
+
+def maximal_independent_set(
+    edge_index: Tensor, num_nodes: int, hops: int = 1, score: Tensor | None = None, seed: int = 0
+) -> tuple[Tensor, Tensor]:
+    r"""A maximal k-independent set and, for every node, the set member that covers it.
+
+    Members are pairwise more than ``hops`` edges apart, and every other node is within ``hops``
+    of a member (maximality). Greedy by priority: the node with the highest ``score`` (ties: a
+    seeded pseudo-random key) joins, its ``hops``-neighbourhood leaves, repeat; computed in
+    parallel rounds (every undecided node that ranks first within its ``hops``-neighbourhood
+    joins at once), which gives exactly the sequential greedy set in O(hops E) per round. Each
+    node is then covered by the highest-priority member within ``hops`` of it.
+
+    Args:
+        edge_index: ``[2, E]``; directions are ignored.
+        hops: k, the distance within which members exclude each other (1: a maximal independent set).
+        score: ``[N]`` priority (higher joins first); default: the node degree, so hubs become centres.
+        seed: seed of the tie-breaking keys.
+
+    Returns:
+        ``(member [N] bool, cover [N] long)``: whether each node is in the set, and the member covering it.
+    """
+    if hops < 1:
+        raise ValueError(f"'hops' must be >= 1, got {hops}")
+    device = edge_index.device
+    src, dst = _undirected(edge_index)
+    if score is None:
+        score = torch.zeros(num_nodes, device=device).index_add_(0, src, torch.ones(src.numel(), device=device))
+    elif score.shape != (num_nodes,):
+        raise ValueError(f"'score' must be [N] = [{num_nodes}], got {tuple(score.shape)}")
+    g = torch.Generator(device="cpu").manual_seed(seed)
+    key = torch.randperm(num_nodes, generator=g).to(device)
+    order = torch.argsort(key)  # tie-break first, then a stable sort by score
+    order = order[torch.argsort(score[order].double(), stable=True)]
+    rank = torch.empty(num_nodes, dtype=torch.long, device=device)
+    rank[order] = torch.arange(num_nodes, device=device)  # distinct priorities, higher joins first
+    undecided = torch.ones(num_nodes, dtype=torch.bool, device=device)
+    member = torch.zeros(num_nodes, dtype=torch.bool, device=device)
+    while bool(undecided.any()):
+        best = _hop_max(torch.where(undecided, rank, -1), src, dst, hops)
+        joins = undecided & (best == rank)
+        member |= joins
+        covered = _hop_max(joins.long(), src, dst, hops).bool()
+        undecided &= ~covered
+    best_member = _hop_max(torch.where(member, rank, -1), src, dst, hops)
+    return member, order[best_member]
+
+
+class KMISSelect(Select):
+    r"""Maximal k-independent sets (k-MIS; Bacciu et al., AAAI 2023, as tgp's KMIS).
+
+    The members of a maximal k-independent set of each graph become the clusters' centres,
+    and every node joins the highest-priority centre within ``hops`` edges. Centres are more
+    than ``hops`` apart, so the coarse graph is a uniform downsampling: for ``hops=1`` a path
+    keeps about a third to a half of its nodes; larger ``hops`` keep fewer.
+
+    Args:
+        hops: k (default 1).
+        score: ``"degree"`` (hubs first, default) or ``"x"`` (the first feature, e.g. a
+            precomputed importance); ties by a seeded key.
+        seed: seed of the tie-breaking keys.
+    """
+
+    def __init__(self, hops: int = 1, score: str = "degree", seed: int = 0) -> None:
+        super().__init__()
+        if hops < 1:
+            raise ValueError(f"'hops' must be >= 1, got {hops}")
+        if score not in ("degree", "x"):
+            raise ValueError(f"'score' must be 'degree' or 'x', got {score!r}")
+        self.hops, self.score, self.seed = hops, score, seed
+
+    def forward(  # type: ignore[override]
+        self,
+        x: Tensor,
+        edge_index: Tensor,
+        batch: Tensor,
+        num_graphs: int,
+        edge_weight: Tensor | None = None,
+        **_: Any,
+    ) -> Assignment:
+        score = x[:, 0].detach() if self.score == "x" else None
+        _, cover = maximal_independent_set(edge_index, batch.numel(), self.hops, score, self.seed)
+        cluster, cluster_batch, _ = compact(batch * batch.numel() + cover, batch)
+        return Assignment(cluster, int(cluster_batch.numel()), cluster_batch)

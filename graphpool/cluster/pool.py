@@ -1,0 +1,196 @@
+r"""One pooling level: select + reduce + connect (+ lift), with one typed output.
+
+.. math::
+    S = \mathrm{select}(X, A), \qquad X' = \mathrm{reduce}(X, S), \qquad A' = S^\top A S,
+    \qquad \mathrm{lift}(X') = S X'
+
+``reduce`` is any graphpool readout per cluster for hard assignments and :math:`S^\top X` for
+soft ones (the choice that keeps the expressive power of the message passing before the pool:
+Bianchi & Lachi, NeurIPS 2023).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from graphpool.cluster.assignment import Assignment
+from graphpool.cluster.connect import coarsen_edges, normalize_edges, soft_edges
+from graphpool.cluster.losses import LOSSES, LossFn
+from graphpool.cluster.select import Select
+from graphpool.cluster.soft import soft_pool
+from graphpool.ops import Segments, segment_sum, segments_from
+from graphpool.readout import Readout, resolve
+
+#: activations a pool may apply to the reduced cluster features (DMoN's is ``"selu"``)
+ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {"selu": F.selu, "relu": F.relu, "tanh": torch.tanh}
+
+
+@dataclass(frozen=True)
+class PoolingOutput:
+    """What a :class:`Pool` returns: the coarse graph, the assignment behind it and its losses.
+
+    The clusters of a batch are again a batch of graphs, ready for the next message-passing layer.
+
+    Attributes:
+        x: ``[C, F']`` cluster features.
+        edge_index: ``[2, E']`` edges between clusters (:math:`S^\\top A S`).
+        edge_weight: ``[E']`` their weights.
+        batch: ``[C]`` graph of each cluster.
+        assignment: nodes -> clusters (hard or soft); ``assignment.lift`` maps cluster vectors back.
+        pos: ``[C, D]`` assignment-weighted mean position of each cluster, when positions were given.
+        aux_loss: auxiliary losses by name (empty for non-learnable poolers); add them to the loss.
+    """
+
+    x: Tensor
+    edge_index: Tensor
+    edge_weight: Tensor
+    batch: Tensor
+    assignment: Assignment
+    pos: Tensor | None = None
+    aux_loss: dict[str, Tensor] = field(default_factory=dict)
+
+    def lift(self, x: Tensor) -> Tensor:
+        """Cluster vectors ``[C, F]`` back to the pooled nodes ``[N, F]`` (:meth:`Assignment.lift`)."""
+        return self.assignment.lift(x)
+
+
+class Pool(nn.Module):
+    r"""A pooling level: ``forward(x, edge_index, edge_weight=None, batch=None) -> PoolingOutput``.
+
+    Args:
+        select: the selector (node -> cluster), e.g. ``GraclusSelect()`` or ``SoftSelect(F, K)``.
+        reduce: readout of each cluster for hard selectors (name, list of names or module; see
+            :func:`graphpool.readout.resolve`). Soft selectors reduce as :math:`S^\top X`, so
+            only ``"sum"`` is accepted with them.
+        losses: auxiliary losses of soft selectors, names of :data:`~graphpool.cluster.losses.LOSSES`
+            (``"diffpool"``, ``"mincut"``, ``"dmon"``, ``"justbalance"``) or functions with the
+            same signature; their named results go to ``aux_loss``.
+        self_loops: keep each cluster's internal edge weight as a self-loop of the coarse graph.
+        normalize: normalise the coarse graph as MinCut and DMoN do, :math:`D^{-1/2}\tilde A D^{-1/2}`.
+        activation: applied to the reduced features (``"selu"`` for DMoN), or ``None``.
+
+    Per-node keyword inputs go to the selector: ``labels`` (given labels), ``pos`` (positions,
+    also carried to the clusters as means).
+
+    >>> import torch
+    >>> from graphpool.cluster import LabelSelect, Pool
+    >>> pool = Pool(LabelSelect(num_labels=2), reduce="mean")
+    >>> out = pool(torch.tensor([[1.0], [3.0], [10.0]]), torch.tensor([[0, 1], [1, 2]]),
+    ...            labels=torch.tensor([0, 0, 1]))
+    >>> out.x, out.edge_index, out.edge_weight
+    (tensor([[ 2.],
+            [10.]]), tensor([[0],
+            [1]]), tensor([1.]))
+    """
+
+    def __init__(
+        self,
+        select: Select,
+        reduce: Any = "sum",
+        *,
+        losses: Sequence[str | LossFn] = (),
+        self_loops: bool = False,
+        normalize: bool = False,
+        activation: str | None = None,
+    ) -> None:
+        super().__init__()
+        if not isinstance(select, Select):
+            raise TypeError(f"'select' takes a graphpool.cluster selector, got {type(select).__name__}")
+        if select.soft and reduce != "sum":
+            raise ValueError(f"a soft selector reduces as S^T X; 'reduce' must be 'sum', got {reduce!r}")
+        if losses and not select.soft:
+            raise ValueError(f"'losses' regularise soft assignments; {type(select).__name__} is hard")
+        if normalize and self_loops:
+            raise ValueError("'normalize' drops the self-loops (as MinCut and DMoN do); set self_loops=False")
+        if activation is not None and activation not in ACTIVATIONS:
+            raise ValueError(f"'activation' must be one of {tuple(ACTIVATIONS)} or None, got {activation!r}")
+        self.select = select
+        self.reduce: Readout = resolve(reduce)
+        self.loss_fns: list[LossFn] = [_loss(item) for item in losses]
+        self.self_loops, self.normalize, self.activation = self_loops, normalize, activation
+
+    def get_out_channels(self, in_channels: int) -> int:
+        """Width of the cluster features: kept by soft selectors, the readout's width for hard ones."""
+        return in_channels if self.select.soft else self.reduce.get_out_channels(in_channels)
+
+    def forward(  # type: ignore[override]
+        self,
+        x: Tensor,
+        edge_index: Tensor,
+        edge_weight: Tensor | None = None,
+        batch: Tensor | None = None,
+        num_graphs: int | None = None,
+        *,
+        pos: Tensor | None = None,
+        **inputs: Any,
+    ) -> PoolingOutput:
+        seg = _check(x, edge_index, edge_weight, batch, num_graphs, pos)
+        assignment = self.select(x, edge_index, seg.index, seg.num_segments, edge_weight=edge_weight, pos=pos, **inputs)
+        if not isinstance(assignment, Assignment):
+            raise TypeError(f"{type(self.select).__name__} returned {type(assignment).__name__}, not an Assignment")
+        aux_loss: dict[str, Tensor] = {}
+        if assignment.soft:
+            pooled = soft_pool(x, edge_index, assignment.s, seg, edge_weight)
+            x_out = pooled.x.flatten(0, 1)
+            edges, weights = soft_edges(pooled.adj, self.self_loops, self.normalize)
+            for loss_fn in self.loss_fns:
+                for name, value in loss_fn(pooled, assignment.s, seg).items():
+                    if name in aux_loss:
+                        raise ValueError(f"two losses of one pool are both named {name!r}")
+                    aux_loss[name] = value
+        else:
+            x_out = self.reduce(x, assignment.cluster, dim_size=assignment.num_clusters)
+            edges, weights = coarsen_edges(edge_index, assignment, edge_weight, self.self_loops)
+            if self.normalize:
+                edges, weights = normalize_edges(edges, weights, assignment.num_clusters)
+        if self.activation is not None:
+            x_out = ACTIVATIONS[self.activation](x_out)
+        pos_out = None if pos is None else cluster_mean(pos, assignment, seg)
+        return PoolingOutput(x_out, edges, weights, assignment.cluster_batch, assignment, pos_out, aux_loss)
+
+
+def cluster_mean(values: Tensor, assignment: Assignment, seg: Segments) -> Tensor:
+    r"""``[C, D]``: the assignment-weighted mean of node values in each cluster, :math:`(S^\top V) / (S^\top 1)`."""
+    if not assignment.soft:
+        return resolve("mean")(values, assignment.cluster, dim_size=assignment.num_clusters)
+    s = assignment.s.to(values.dtype)
+    k = s.size(1)
+    weighted = segment_sum((s.unsqueeze(-1) * values.unsqueeze(1)).flatten(1), seg).view(-1, k, values.size(1))
+    mass = segment_sum(s, seg)
+    return (weighted / mass.clamp(min=1e-12).unsqueeze(-1)).flatten(0, 1)
+
+
+def _loss(item: str | LossFn) -> LossFn:
+    if callable(item):
+        return item
+    if item not in LOSSES:
+        raise ValueError(f"'losses': {item!r} is not one of {tuple(LOSSES)}")
+    return LOSSES[item]
+
+
+def _check(
+    x: Tensor,
+    edge_index: Tensor,
+    edge_weight: Tensor | None,
+    batch: Tensor | None,
+    num_graphs: int | None,
+    pos: Tensor | None,
+) -> Segments:
+    """The node segments, after checking every input's shape (each error names its argument)."""
+    if x.dim() != 2:
+        raise ValueError(f"'x' must be [N, F], got shape {tuple(x.shape)}")
+    if edge_index.dim() != 2 or edge_index.size(0) != 2:
+        raise ValueError(f"'edge_index' must be [2, E], got shape {tuple(edge_index.shape)}")
+    if edge_index.numel() and (int(edge_index.max()) >= x.size(0) or int(edge_index.min()) < 0):
+        raise ValueError(f"'edge_index' refers to nodes outside [0, {x.size(0)})")
+    if edge_weight is not None and edge_weight.shape != (edge_index.size(1),):
+        raise ValueError(f"'edge_weight' must be [E] = [{edge_index.size(1)}], got {tuple(edge_weight.shape)}")
+    if pos is not None and (pos.dim() != 2 or pos.size(0) != x.size(0)):
+        raise ValueError(f"'pos' must be [N, D] with N = {x.size(0)}, got shape {tuple(pos.shape)}")
+    return segments_from(x.size(0), batch, None, num_graphs, device=x.device, index_name="batch")

@@ -1,0 +1,196 @@
+"""Every pooler by name: the resolver, the shared output, permutation invariance, expressiveness, bad input."""
+
+import networkx as nx
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from graphpool.cluster import POOLERS, SOFT_POOLERS, KMISSelect, Pool, PoolingOutput, maximal_independent_set, pooler
+from graphpool.testing import assert_pool_keeps_wl_distinct, wl_colours
+
+F, K = 3, 3
+
+
+def _make(name: str) -> Pool:
+    options = {"score": "x"} if name == "kmis" else {}  # distinct features: no ties to break by node id
+    return pooler(name, in_channels=F, clusters=K, **options).double().eval()
+
+
+def _labels(n: int) -> torch.Tensor:
+    return torch.arange(n) % 2
+
+
+def _graph(seed: int, sizes: list[int]):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(sum(sizes), F, generator=g, dtype=torch.float64)
+    batch = torch.arange(len(sizes)).repeat_interleave(torch.tensor(sizes))
+    edges, offset = [], 0
+    for n in sizes:
+        ring = torch.arange(n) + offset
+        extra = torch.randint(0, n, (2, n), generator=g) + offset
+        pairs = torch.cat([torch.stack([ring, ring.roll(1)]), extra], 1)
+        pairs = pairs[:, pairs[0] != pairs[1]]
+        edges.append(torch.cat([pairs, pairs.flip(0)], 1))
+        offset += n
+    edge_index = torch.unique(torch.cat(edges, 1), dim=1)
+    low, high = torch.minimum(*edge_index), torch.maximum(*edge_index)
+    weight = ((low * 7919 + high * 104729) % 1000).double() / 1000 + 0.5  # symmetric, distinct per edge
+    return x, edge_index, weight, batch
+
+
+@pytest.mark.parametrize("name", POOLERS)
+def test_every_pooler_returns_one_typed_output(name: str) -> None:
+    x, edge_index, weight, batch = _graph(0, [7, 5])
+    out = _make(name)(x, edge_index, weight, batch, labels=_labels(12))
+    assert isinstance(out, PoolingOutput)
+    c = out.assignment.num_clusters
+    assert out.x.shape == (c, F) and out.batch.shape == (c,) and out.edge_weight.shape == (out.edge_index.size(1),)
+    assert torch.equal(out.batch, out.assignment.cluster_batch) and out.assignment.soft == (name in SOFT_POOLERS)
+    assert torch.equal(out.batch[out.assignment.cluster], batch)  # clusters never cross graphs
+    assert bool((out.edge_index < c).all()) and torch.equal(out.batch[out.edge_index[0]], out.batch[out.edge_index[1]])
+    assert out.lift(out.x).shape == x.shape
+    assert set(out.aux_loss) == ({"balance"} if name == "justbalance" else set(out.aux_loss))
+    assert bool(out.aux_loss) == (name in SOFT_POOLERS and name != "soft")
+
+
+@pytest.mark.parametrize("name", POOLERS)
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 10_000), sizes=st.lists(st.integers(3, 9), min_size=1, max_size=3))
+def test_every_pooler_is_permutation_invariant(name: str, seed: int, sizes: list[int]) -> None:
+    """Relabel the nodes (the batch becomes unsorted): the same partition and the same pooled graph."""
+    if name in ("kmeans", "louvain"):
+        pytest.skip("seeded by node order: invariant only on unambiguous inputs (tested in test_select.py)")
+    x, edge_index, weight, batch = _graph(seed, sizes)
+    labels = _labels(x.size(0))
+    pool = _make(name)
+    reference = pool(x, edge_index, weight, batch, labels=labels)
+    perm = torch.randperm(x.size(0), generator=torch.Generator().manual_seed(seed))
+    inverse = torch.argsort(perm)
+    moved = pool(x[perm], inverse[edge_index], weight, batch[perm], labels=labels[perm])
+    if reference.assignment.soft:
+        torch.testing.assert_close(moved.assignment.s, reference.assignment.s[perm])
+        torch.testing.assert_close(moved.x, reference.x)
+        torch.testing.assert_close(
+            moved.assignment.dense(torch.float64), reference.assignment.dense(torch.float64)[perm]
+        )
+        return
+    # hard: the clusters may be renumbered; map them by their members and compare
+    rename = torch.full((reference.assignment.num_clusters,), -1)
+    rename[reference.assignment.cluster[perm]] = moved.assignment.cluster
+    assert torch.equal(rename[reference.assignment.cluster[perm]], moved.assignment.cluster)
+    torch.testing.assert_close(moved.x[rename], reference.x)
+    coarse = lambda out, c: torch.sparse_coo_tensor(out.edge_index, out.edge_weight, (c, c)).to_dense()  # noqa: E731
+    c = reference.assignment.num_clusters
+    torch.testing.assert_close(coarse(moved, c)[rename][:, rename], coarse(reference, c))
+
+
+def _pair() -> tuple[tuple[torch.Tensor, int], tuple[torch.Tensor, int]]:
+    """Two graphs with the same degree sequence that 1-WL tells apart (a 6-ring with a chord vs a
+    triangle-bearing graph), checked with networkx's WL hash."""
+    a = nx.cycle_graph(6)
+    a.add_edge(0, 3)
+    b = nx.cycle_graph(6)
+    b.add_edge(0, 2)
+    assert sorted(d for _, d in a.degree()) == sorted(d for _, d in b.degree())
+    assert nx.weisfeiler_lehman_graph_hash(a) != nx.weisfeiler_lehman_graph_hash(b)
+
+    def edges(graph: nx.Graph) -> torch.Tensor:
+        return torch.tensor(list(graph.edges())).t()
+
+    return (edges(a), 6), (edges(b), 6)
+
+
+def test_wl_colours_agree_with_networkx() -> None:
+    (edges_a, n), (edges_b, _) = _pair()
+    a, b = wl_colours([(edges_a, n), (edges_b, n)])
+    assert not torch.equal(torch.bincount(a, minlength=20), torch.bincount(b, minlength=20))
+    same = wl_colours([(edges_a, n), (edges_a, n)])
+    assert torch.equal(same[0], same[1])
+    with pytest.raises(ValueError, match="does not tell the two graphs apart"):
+        assert_pool_keeps_wl_distinct(_make("graclus"), (edges_a, n), (edges_a, n))
+
+
+@pytest.mark.parametrize("name", POOLERS)
+def test_every_pooler_keeps_wl_distinct_graphs_apart(name: str) -> None:
+    graph_a, graph_b = _pair()
+    width = int(torch.cat(wl_colours([graph_a, graph_b])).max()) + 1
+    torch.manual_seed(0)
+    options = {"score": "x"} if name == "kmis" else {}
+    pool = pooler(name, in_channels=width, clusters=K, **options).double()
+    assert_pool_keeps_wl_distinct(pool, graph_a, graph_b, labels=_labels(12))
+
+
+def test_a_mean_reduce_can_lose_what_wl_tells_apart() -> None:
+    """The condition is real: with reduce 'mean' a pooler is not S^T X and the check can fail."""
+    a = (torch.tensor([[0, 1], [1, 2]]), 3)  # a path of 3
+    b = (torch.tensor([[0, 1, 3, 4], [1, 2, 4, 5]]), 6)  # two paths of 3: the same colour proportions
+    labels = torch.zeros(9, dtype=torch.long)
+    with pytest.raises(AssertionError, match="same pooled sum"):
+        assert_pool_keeps_wl_distinct(pooler("given", reduce="mean"), a, b, labels=labels)
+    assert_pool_keeps_wl_distinct(pooler("given"), a, b, labels=labels)
+
+
+@pytest.mark.parametrize("hops", [1, 2, 3])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_kmis_is_a_maximal_k_independent_set(hops: int, seed: int) -> None:
+    graph = nx.gnp_random_graph(40, 0.08, seed=seed)
+    edge_index = torch.tensor(list(graph.edges())).t().reshape(2, -1)
+    member, cover = maximal_independent_set(edge_index, 40, hops=hops, seed=seed)
+    distance = dict(nx.all_pairs_shortest_path_length(graph, cutoff=hops))
+    members = member.nonzero().flatten().tolist()
+    for i in members:  # independent: no two members within `hops`
+        assert not any(j in distance[i] for j in members if j != i)
+    for node in range(40):  # maximal: every node is a member or within `hops` of one; its cover is one
+        assert bool(member[cover[node]]) and int(cover[node]) in distance[node]
+    assert torch.equal(cover[member], member.nonzero().flatten())  # members cover themselves
+
+
+def test_kmis_prefers_high_scores() -> None:
+    path = torch.tensor([[0, 1, 2, 3], [1, 2, 3, 4]])
+    member, _ = maximal_independent_set(path, 5, score=torch.tensor([0.0, 1.0, 0.0, 0.0, 1.0]))
+    assert member.tolist() == [False, True, False, True, True] or member.tolist() == [False, True, False, False, True]
+    assert bool(member[1]) and bool(member[4])
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: pooler("topk"), "pooler 'topk' is unknown; choose from"),
+        (lambda: pooler("mincut", clusters=4), "pooler 'mincut' needs 'in_channels'"),
+        (lambda: pooler("mincut", in_channels=3), "pooler 'mincut' needs 'clusters'"),
+        (lambda: pooler("kmeans"), "pooler 'kmeans' needs 'clusters'"),
+        (lambda: pooler("graclus", hops=2), "pooler 'graclus' has no option 'hops'"),
+        (lambda: pooler("mincut", in_channels=3, clusters=0), "'num_clusters' must be >= 1"),
+        (lambda: pooler("kmeans", clusters=0), "'num_clusters' must be >= 1"),
+        (lambda: pooler("given", clusters=0), "'num_labels' must be >= 1"),
+        (lambda: KMISSelect(hops=0), "'hops' must be >= 1"),
+        (lambda: pooler("graclus", losses=["mincut"]), "'losses' regularise soft assignments"),
+        (lambda: pooler("mincut", in_channels=3, clusters=2, temperature=0), "'temperature' must be > 0"),
+    ],
+)
+def test_bad_arguments_name_themselves(call, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_bad_inputs_name_themselves() -> None:
+    x, edge_index, weight, batch = _graph(1, [5, 4])
+    pool = _make("mincut")
+    with pytest.raises(ValueError, match=r"'edge_index' refers to nodes outside \[0, 9\)"):
+        pool(x, edge_index + 5, weight, batch)
+    with pytest.raises(ValueError, match=r"'x' must be \[N, F\]"):
+        pool(x[0], edge_index, weight, batch)
+    with pytest.raises(ValueError, match="'labels' holds 5 but num_labels = 2"):
+        pooler("given", clusters=2)(x, edge_index, weight, batch, labels=torch.arange(9) % 6)
+    with pytest.raises(ValueError, match="holds NaN"):
+        pool(torch.full_like(x, float("nan")), edge_index, weight, batch)
+
+
+def test_graphs_without_edges_pool_to_singletons() -> None:
+    x = torch.randn(4, F, dtype=torch.float64)
+    none = torch.zeros(2, 0, dtype=torch.long)
+    for name in ("graclus", "kmis", "louvain"):
+        out = _make(name)(x, none, None, torch.tensor([0, 0, 1, 1]))
+        assert out.assignment.num_clusters == 4 and out.edge_index.shape == (2, 0), name
+        torch.testing.assert_close(out.x, x)

@@ -1,0 +1,284 @@
+"""Soft poolers (DiffPool, MinCut, DMoN, JustBalance, plain soft), sparse, against PyG's dense ones."""
+
+import math
+
+import pytest
+import torch
+from torch_geometric.nn import DMoNPooling, GCNConv, dense_diff_pool, dense_mincut_pool
+from torch_geometric.utils import to_dense_adj, to_dense_batch
+
+from graphpool.cluster import Assignment, HierarchicalPool, Pool, SoftSelect, pooler
+
+K, F = 4, 5
+
+
+def _graphs(sizes: list[int], seed: int = 0, directed: bool = False):
+    """Random weighted graphs; ``directed``: one-way edges and weighted self-loops too."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(sum(sizes), F, generator=g, dtype=torch.float64)
+    batch = torch.repeat_interleave(torch.arange(len(sizes)), torch.tensor(sizes))
+    edges, weights, offset = [], [], 0
+    for n in sizes:
+        upper = torch.triu_indices(n, n, 1)
+        keep = torch.rand(upper.size(1), generator=g) < 0.6
+        pairs = upper[:, keep] + offset
+        w = torch.rand(pairs.size(1), generator=g, dtype=torch.float64) + 0.1
+        if directed:
+            flip = torch.rand(pairs.size(1), generator=g) < 0.5
+            pairs = torch.where(flip, pairs.flip(0), pairs)
+            loops = torch.arange(offset, offset + n)[torch.rand(n, generator=g) < 0.5]
+            edges += [pairs, loops.repeat(2, 1)]
+            weights += [w, torch.rand(loops.numel(), generator=g, dtype=torch.float64) + 0.1]
+        else:
+            edges += [pairs, pairs.flip(0)]
+            weights += [w, w]
+        offset += n
+    return x, torch.cat(edges, 1), torch.cat(weights), batch
+
+
+def _dense(x, edge_index, weight, batch):
+    x_dense, mask = to_dense_batch(x, batch)
+    adj = to_dense_adj(edge_index, batch, edge_attr=weight)
+    return x_dense, adj, mask
+
+
+def _blocks(out, num_graphs: int) -> torch.Tensor:
+    full = to_dense_adj(out.edge_index, edge_attr=out.edge_weight, max_num_nodes=num_graphs * K)[0]
+    return torch.stack([full[b * K : (b + 1) * K, b * K : (b + 1) * K] for b in range(num_graphs)])
+
+
+def _pool(name: str, **options) -> Pool:
+    return pooler(name, in_channels=F, clusters=K, **options).double()
+
+
+def _close(actual, expected, **kwargs) -> None:
+    torch.testing.assert_close(actual, expected, rtol=1e-6, atol=1e-6, **kwargs)
+
+
+GRAPHS = [pytest.param(False, id="undirected"), pytest.param(True, id="directed-self-loops")]
+
+
+@pytest.mark.parametrize("directed", GRAPHS)
+def test_diffpool_equals_pyg_dense(directed: bool) -> None:
+    torch.manual_seed(0)
+    x, edge_index, weight, batch = _graphs([6, 6, 6], directed=directed)
+    pool = _pool("diffpool")
+    ours = pool(x, edge_index, weight, batch)
+    x_dense, adj, mask = _dense(x, edge_index, weight, batch)
+    logits = to_dense_batch(pool.select.logits(x, edge_index), batch)[0]
+    out, out_adj, link, entropy = dense_diff_pool(x_dense, adj, logits, mask)
+    _close(ours.x.view(3, K, F), out)
+    _close(_blocks(ours, 3), out_adj)
+    _close(ours.aux_loss["link"], link)
+    _close(ours.aux_loss["entropy"], entropy)
+
+
+def test_diffpool_documented_differences_for_graphs_of_unequal_size() -> None:
+    """As the docs say: PyG divides the link loss by B n_max^2 (ours: sum of n_b^2) and averages the
+    entropy over its padded rows (ours: the real nodes), so PyG's are ours times these ratios."""
+    torch.manual_seed(0)
+    sizes = [3, 8, 5]
+    x, edge_index, weight, batch = _graphs(sizes)
+    pool = _pool("diffpool")
+    ours = pool(x, edge_index, weight, batch).aux_loss
+    x_dense, adj, mask = _dense(x, edge_index, weight, batch)
+    _, _, link, entropy = dense_diff_pool(
+        x_dense, adj, to_dense_batch(pool.select.logits(x, edge_index), batch)[0], mask
+    )
+    padded = len(sizes) * max(sizes)
+    _close(entropy, ours["entropy"] * sum(sizes) / padded)
+    _close(link, ours["link"] * sum(n * n for n in sizes) / (padded * max(sizes)))
+
+
+@pytest.mark.parametrize("directed", GRAPHS)
+@pytest.mark.parametrize("sizes", [[6, 6, 6], [3, 8, 5]])
+def test_mincut_equals_pyg_dense(sizes: list[int], directed: bool) -> None:
+    torch.manual_seed(1)
+    x, edge_index, weight, batch = _graphs(sizes, seed=1, directed=directed)
+    pool = _pool("mincut", temperature=0.7)
+    ours = pool(x, edge_index, weight, batch)
+    x_dense, adj, mask = _dense(x, edge_index, weight, batch)
+    logits = to_dense_batch(pool.select.logits(x, edge_index), batch)[0]
+    out, out_adj, mincut, ortho = dense_mincut_pool(x_dense, adj, logits, mask, temp=0.7)
+    _close(ours.x.view(len(sizes), K, F), out)
+    _close(_blocks(ours, len(sizes)), out_adj)
+    _close(ours.aux_loss["mincut"], mincut)
+    _close(ours.aux_loss["ortho"], ortho)
+
+
+@pytest.mark.parametrize("directed", GRAPHS)
+@pytest.mark.parametrize("sizes", [[6, 6, 6], [3, 8, 5]])
+def test_dmon_equals_pyg_dense(sizes: list[int], directed: bool) -> None:
+    torch.manual_seed(2)
+    x, edge_index, weight, batch = _graphs(sizes, seed=2, directed=directed)
+    theirs = DMoNPooling([F], K).double()
+    ours = _pool("dmon", assign=theirs.mlp)(x, edge_index, weight, batch)
+    x_dense, adj, mask = _dense(x, edge_index, weight, batch)
+    _, out, out_adj, spectral, ortho, cluster = theirs(x_dense, adj, mask)
+    # PyG 2.8.1 divides the [B] cluster norms by mask.sum(dim=1), a [B, 1] tensor, which
+    # broadcasts to [B, B] and mixes graphs of different sizes; graph by graph it is right:
+    by_graph = torch.stack([theirs(x_dense[b : b + 1, :n], adj[b : b + 1, :n, :n])[-1] for b, n in enumerate(sizes)])
+    if len(set(sizes)) > 1:
+        assert not torch.allclose(cluster, by_graph.mean())  # the broadcast really differs here
+    _close(ours.x.view(len(sizes), K, F), out)
+    _close(_blocks(ours, len(sizes)), out_adj)
+    for name, value in {"spectral": spectral, "ortho": ortho, "cluster": by_graph.mean()}.items():
+        _close(ours.aux_loss[name], value, msg=name)
+
+
+@pytest.mark.parametrize("directed", GRAPHS)
+@pytest.mark.parametrize("sizes", [[6, 6, 6], [3, 8, 5]])
+def test_justbalance_and_plain_soft_equal_the_dense_formulas(sizes: list[int], directed: bool) -> None:
+    """JustBalance: -tr(sqrt(S^T S)) / sqrt(n K) per graph, MinCut's normalised coarse graph; the
+    plain soft pool: S^T X and S^T A S with the diagonal, no losses."""
+    torch.manual_seed(3)
+    x, edge_index, weight, batch = _graphs(sizes, seed=3, directed=directed)
+    x_dense, adj, mask = _dense(x, edge_index, weight, batch)
+    balance = _pool("justbalance")
+    ours = balance(x, edge_index, weight, batch)
+    s = to_dense_batch(ours.assignment.s, batch)[0]
+    expected = torch.stack(
+        [-torch.sqrt(torch.diagonal(s[b].t() @ s[b]) + 1e-15).sum() / math.sqrt(n * K) for b, n in enumerate(sizes)]
+    ).mean()
+    _close(ours.aux_loss["balance"], expected)
+    logits = to_dense_batch(balance.select.logits(x, edge_index), batch)[0]
+    _, mincut_adj, _, _ = dense_mincut_pool(x_dense, adj, logits, mask)
+    _close(_blocks(ours, len(sizes)), mincut_adj)
+    plain = _pool("soft")
+    out = plain(x, edge_index, weight, batch)
+    s = to_dense_batch(out.assignment.s, batch)[0]
+    assert out.aux_loss == {}
+    _close(out.x.view(len(sizes), K, F), s.transpose(1, 2) @ x_dense)
+    _close(_blocks(out, len(sizes)), s.transpose(1, 2) @ adj @ s)
+
+
+@pytest.mark.parametrize("name", ["diffpool", "mincut", "dmon", "justbalance", "soft"])
+def test_gradcheck(name: str) -> None:
+    """Analytic gradients of the pooled features, coarse weights and losses match finite differences."""
+    x, edge_index, weight, batch = _graphs([4, 3], seed=8)
+    torch.manual_seed(8)
+    pool = _pool(name).eval()
+
+    def run(x: torch.Tensor, weight: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        out = pool(x, edge_index, weight, batch)
+        return (out.x, out.edge_weight, *out.aux_loss.values())
+
+    assert torch.autograd.gradcheck(run, (x.requires_grad_(True), weight.requires_grad_(True)))
+
+
+def test_gradients_reach_features_and_assignment_parameters() -> None:
+    x, edge_index, weight, batch = _graphs([5, 7], seed=3)
+    x = x.float().requires_grad_(True)
+    for name in ("diffpool", "mincut", "dmon", "justbalance"):
+        options = {"assign": GCNConv(F, K)} if name == "dmon" else {}
+        pool = HierarchicalPool([pooler(name, in_channels=F, clusters=K, **options)], readout="mean")
+        result = pool(x, edge_index, weight.float(), batch)
+        loss = result.out.square().sum() + sum(result.aux_loss.values())
+        x.grad = None
+        loss.backward()
+        assert x.grad.abs().sum() > 0
+        for parameter_name, parameter in pool.named_parameters():
+            assert parameter.grad is not None and parameter.grad.abs().sum() > 0, (name, parameter_name)
+        assert set(result.aux_loss) and all(k.startswith("level0.") for k in result.aux_loss)
+
+
+def test_soft_assignment_views_lift_and_errors() -> None:
+    x, edge_index, weight, batch = _graphs([5, 7], seed=4)
+    out = _pool("diffpool")(x, edge_index, weight, batch)
+    assignment = out.assignment
+    assert assignment.soft and torch.equal(assignment.cluster_batch[assignment.cluster], batch)
+    _close(assignment.sizes(), assignment.dense(torch.float64).sum(0))
+    coarse = torch.randn(2 * K, 3, dtype=torch.float64)
+    _close(out.lift(coarse), assignment.dense(torch.float64) @ coarse)  # lift is S X'
+    with pytest.raises(ValueError, match=r"'x' must be \[C, F\] with C = 8"):
+        out.lift(coarse[:3])
+    with pytest.raises(ValueError, match="'num_clusters' must be >= 1"):
+        SoftSelect(F, 0)
+    with pytest.raises(ValueError, match=r"the assignment module must return \[N, 4\]"):
+        Pool(SoftSelect(F, K, assign=torch.nn.Linear(F, 3)).double())(x, edge_index, batch=batch)
+    with pytest.raises(ValueError, match="'reduce' must be 'sum'"):
+        Pool(SoftSelect(F, K), reduce="mean")
+    with pytest.raises(ValueError, match="'losses': 'cut' is not one of"):
+        Pool(SoftSelect(F, K), losses=["cut"])
+    with pytest.raises(ValueError, match="'normalize' drops the self-loops"):
+        Pool(SoftSelect(F, K), self_loops=True, normalize=True)
+
+
+@pytest.mark.parametrize(
+    ("s", "message"),
+    [
+        (torch.tensor([[0.5, float("nan")], [0.5, 0.5]]), "NaN"),
+        (torch.tensor([[1.5, -0.5], [0.5, 0.5]]), "must be >= 0"),
+        (torch.tensor([[0.5, 0.2], [0.5, 0.5]]), "rows must sum to 1"),
+        (torch.tensor([[1.0], [1.0], [1.0]]), r"'s' must be \[N, K\] with N = 2"),
+    ],
+)
+def test_an_assignment_that_is_not_a_distribution_is_refused(s: torch.Tensor, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Assignment.from_soft(s, torch.tensor([0, 0]), 1)
+
+
+SOFT = ["diffpool", "mincut", "dmon", "justbalance", "soft"]
+
+
+@pytest.mark.parametrize("name", SOFT)
+def test_empty_graphs_pool_to_zeros_and_leave_the_losses_alone(name: str) -> None:
+    """A graph with no nodes gets K zero clusters and no coarse edges, as PyG's dense pools give zeros;
+    the auxiliary losses are averaged over the graphs that have nodes, so they do not change."""
+    torch.manual_seed(5)
+    x, edge_index, weight, batch = _graphs([5, 7], seed=5)
+    pool = _pool(name).eval()
+    without = pool(x, edge_index, weight, batch, 2)
+    middle = torch.where(batch == 1, 2, batch)  # graph 1 is empty; graph 2 holds its nodes
+    with_empty = pool(x, edge_index, weight, middle, 3)
+    empty = with_empty.x[K : 2 * K]
+    expected = torch.nn.functional.selu(torch.zeros(K, F, dtype=torch.float64)) if name == "dmon" else 0 * empty
+    assert torch.equal(empty, expected)
+    _close(with_empty.x[:K], without.x[:K])
+    _close(with_empty.x[2 * K :], without.x[K:])
+    assert not bool(((with_empty.edge_index >= K) & (with_empty.edge_index < 2 * K)).any())
+    for loss_name, value in without.aux_loss.items():
+        _close(with_empty.aux_loss[loss_name], value, msg=loss_name)
+    trailing = pool(x, edge_index, weight, batch, 4)  # two empty graphs at the end
+    assert trailing.x.shape == (4 * K, F) and trailing.batch.tolist() == [0] * K + [1] * K + [2] * K + [3] * K
+    nothing = pool(x[:0], edge_index[:, :0], None, batch[:0], 2)
+    assert nothing.x.shape == (2 * K, F) and nothing.edge_index.shape == (2, 0)
+    assert all(torch.isfinite(v) for v in nothing.aux_loss.values())
+
+
+@pytest.mark.parametrize("name", SOFT)
+def test_edgeless_graphs_give_finite_losses(name: str) -> None:
+    x, edge_index, weight, batch = _graphs([5, 7], seed=5)
+    lonely = torch.cat([x, torch.randn(1, F, dtype=torch.float64)])
+    lonely_batch = torch.cat([batch, torch.tensor([2])])
+    losses = _pool(name)(lonely, edge_index, None, lonely_batch, 3).aux_loss
+    assert all(torch.isfinite(v) for v in losses.values()), (name, losses)
+
+
+@pytest.mark.parametrize("name", SOFT)
+def test_soft_pools_do_not_depend_on_the_node_order(name: str) -> None:
+    """Nodes of the same graphs in another order (each still in its graph): the same clusters, coarse
+    graph and losses (to_dense_batch assumed a sorted batch)."""
+    torch.manual_seed(7)
+    x, edge_index, weight, batch = _graphs([5, 7, 4], seed=7)
+    pool = _pool(name).eval()
+    reference = pool(x, edge_index, weight, batch)
+    perm = torch.randperm(x.size(0), generator=torch.Generator().manual_seed(1))
+    new_id = torch.argsort(perm)  # old node i is new node new_id[i]
+    shuffled = pool(x[perm], new_id[edge_index], weight, batch[perm])
+    assert not torch.equal(batch[perm], torch.sort(batch[perm]).values)  # really unsorted
+    _close(shuffled.x, reference.x)
+    _close(shuffled.assignment.s, reference.assignment.s[perm])
+    _close(_blocks(shuffled, 3), _blocks(reference, 3))
+    for loss_name, value in reference.aux_loss.items():
+        _close(shuffled.aux_loss[loss_name], value, msg=loss_name)
+
+
+def test_soft_levels_carry_the_assignment_weighted_mean_position() -> None:
+    torch.manual_seed(6)
+    x, edge_index, weight, batch = _graphs([5, 7], seed=6)
+    pos = torch.randn(x.size(0), 2, dtype=torch.float64)
+    out = _pool("diffpool")(x, edge_index, weight, batch, pos=pos)
+    s = out.assignment.s
+    expected = torch.cat([(s[batch == b].t() @ pos[batch == b]) / s[batch == b].sum(0).unsqueeze(-1) for b in (0, 1)])
+    _close(out.pos, expected)
