@@ -10,7 +10,7 @@ import pandas as pd
 
 from graphpool.cells import RULES, analyse, read_cells, simulate, tissue_graphs
 from graphpool.cli.options import device as parse_device
-from graphpool.cli.options import experiment_from, subcommand
+from graphpool.cli.options import experiment_from, precoarsened, subcommand
 from graphpool.cli.run_folder import open_out
 from graphpool.experiment import TqdmProgress, format_table
 
@@ -83,8 +83,10 @@ def cells(args: argparse.Namespace) -> int:
         in_channels=graphs[0].x.size(1),
         num_classes=len(table.classes),
         validation_fraction=VALIDATION_FRACTION,
+        mean_nodes=sum(g.num_nodes for g in graphs) / max(len(graphs), 1),
         head_layers=1,  # a linear head: the cell scores add up to the logits (graphpool.explain)
     )
+    graphs = precoarsened(graphs, experiment)
     progress = TqdmProgress(args.quiet)
     rows = analyse(
         table,

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from graphpool.cli.options import device as parse_device
-from graphpool.cli.options import experiment_from, subcommand
+from graphpool.cli.options import experiment_from, precoarsened, subcommand
 from graphpool.cli.run_folder import open_out
 from graphpool.experiment import (
     TqdmProgress,
@@ -30,7 +30,12 @@ def add_parser(commands: Any) -> None:
     """The ``classify`` subcommand and its options."""
     c = subcommand(commands, "classify", "cross-validated graph classification")
     data = c.add_argument_group("data")
-    data.add_argument("--dataset", default="solubility", help="'solubility' (embedded) or a TU name, e.g. MUTAG")
+    data.add_argument(
+        "--dataset",
+        default="solubility",
+        help="'solubility' (embedded), 'pooling-easy' / 'pooling-hard' (generated: a benchmark that needs pooling), "
+        "or a TU name, e.g. MUTAG",
+    )
     data.add_argument("--root", default="datasets", help="folder holding NAME/raw/ for TU datasets")
     data.add_argument("--node-attributes", action="store_true", help="TU: append continuous node attributes")
     data.add_argument("--smiles-csv", default=None, help="a CSV of SMILES and labels instead of --dataset")
@@ -63,6 +68,10 @@ def _load(args: argparse.Namespace) -> tuple[list[Any], int, int, dict[str, Any]
         for row, reason in molecules.skipped:
             print(f"skipped row {row}: {reason}", file=sys.stderr)
         return molecules.graphs, molecules.graphs[0].x.size(1), len(molecules.classes), {}
+    if args.dataset in ("pooling-easy", "pooling-hard"):
+        from graphpool.data import NUM_CLASSES, NUM_PARTS, pooling_benchmark
+
+        return pooling_benchmark(args.dataset.split("-")[1], seed=args.seed), NUM_PARTS, NUM_CLASSES, {}
     if args.dataset == "solubility":
         molecules = load_solubility()
         given = [(molecules.splits["train"].tolist(), molecules.splits["test"].tolist())]
@@ -107,8 +116,13 @@ def classify(args: argparse.Namespace) -> int:
     protocol, folds = _folds(args, graphs, extra)
     out = open_out(args)
     experiment = experiment_from(
-        args, in_channels=features, num_classes=classes, validation_fraction=VALIDATION_FRACTION
+        args,
+        in_channels=features,
+        num_classes=classes,
+        validation_fraction=VALIDATION_FRACTION,
+        mean_nodes=sum(g.num_nodes for g in graphs) / max(len(graphs), 1),
     )
+    graphs = precoarsened(graphs, experiment)
     rows = run_experiment(graphs, folds, experiment, out, device, progress=TqdmProgress(args.quiet))
     if is_main():
         dataset = args.smiles_csv or args.dataset

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import math
 import warnings
+from dataclasses import replace
 from typing import Any
 
 import torch
 
 from graphpool.experiment import GRID_KEYS, Experiment, TrainConfig, parse_grid_item, readout_grid
-from graphpool.models import BACKBONES, JUMPING_KNOWLEDGE, POOLS, ModelConfig
+from graphpool.models import BACKBONES, JUMPING_KNOWLEDGE, POOLS, ModelConfig, precoarsen
 
 
 class GridOption(argparse.Action):
@@ -48,13 +50,29 @@ def shared_options() -> argparse.ArgumentParser:
     shared = argparse.ArgumentParser(add_help=False)
     model = shared.add_argument_group("model")
     model.add_argument("--readout", help="comma-separated grid of readouts; 'mean+max' concatenates")
-    model.add_argument("--pool", type=lambda s: s.split(","), help=f"comma-separated, of {POOLS}")
+    model.add_argument(
+        "--pool",
+        type=lambda s: s.split(","),
+        help=f"comma-separated grid of poolings, of {POOLS} (none: the readout alone)",
+    )
     model.add_argument("--backbone", default="gin", choices=BACKBONES)
     model.add_argument("--layers", type=int, help="0: no message passing (structure-agnostic baseline)")
     model.add_argument("--hidden", type=int)
     model.add_argument("--dropout", type=float)
     model.add_argument("--jk", default="last", choices=JUMPING_KNOWLEDGE, help="jumping knowledge")
-    model.add_argument("--clusters", type=int, default=16, help="K of learnable pools")
+    model.add_argument("--levels", type=int, default=1, help="pooling levels of a cluster pool, each followed by MP")
+    model.add_argument(
+        "--clusters", type=int, help="K of the first pooling level (default: ceil(ratio x the mean graph size))"
+    )
+    model.add_argument("--ratio", type=float, default=0.25, help="each pooling level keeps this fraction of clusters")
+    model.add_argument(
+        "--precoarsen",
+        action="store_true",
+        help="compute the levels of hard pools (given, graclus, kmis, kmeans) once per graph, not in every step",
+    )
+    model.add_argument(
+        "--level-readouts", action="store_true", help="read out every pooling level and concatenate (not only the last)"
+    )
     train = shared.add_argument_group("training")
     grid_help = f"hyper-parameter grid chosen per fold on the inner hold-out (repeatable); NAME of {GRID_KEYS}"
     train.add_argument("--grid", action=GridOption, metavar="NAME=V1,V2", help=grid_help)
@@ -82,6 +100,8 @@ _BOUNDS = (
     ("hidden", 1, False),
     ("layers", 0, False),
     ("clusters", 1, False),
+    ("levels", 1, False),
+    ("ratio", 0, True),
     ("lr", 0, True),
     ("weight_decay", 0, False),
     ("dropout", 0, False),
@@ -101,6 +121,8 @@ def check_options(args: argparse.Namespace) -> None:
             raise SystemExit(f"--{name.replace('_', '-')} must be {bound}, got {value}")
     if not args.dropout < 1:
         raise SystemExit(f"--dropout must be < 1, got {args.dropout}")
+    if not args.ratio <= 1:
+        raise SystemExit(f"--ratio must be <= 1, got {args.ratio}")
     for pool in args.pool:
         if pool not in POOLS:
             raise SystemExit(f"--pool: {pool!r} is not one of {POOLS}")
@@ -116,9 +138,20 @@ def device(name: str) -> torch.device:
 
 
 def experiment_from(
-    args: argparse.Namespace, *, in_channels: int, num_classes: int, validation_fraction: float, head_layers: int = 2
+    args: argparse.Namespace,
+    *,
+    in_channels: int,
+    num_classes: int,
+    validation_fraction: float,
+    mean_nodes: float,
+    head_layers: int = 2,
 ) -> Experiment:
-    """The :class:`~graphpool.experiment.Experiment` the shared options describe, for data of this width and classes."""
+    """The :class:`~graphpool.experiment.Experiment` the shared options describe, for data of this width and classes.
+
+    ``mean_nodes`` (the mean graph size) sets the first level's K when ``--clusters`` is not given:
+    ``ceil(ratio * mean_nodes)``.
+    """
+    clusters = args.clusters or max(1, math.ceil(args.ratio * mean_nodes))
     model = ModelConfig(
         in_channels=in_channels,
         num_classes=num_classes,
@@ -127,7 +160,11 @@ def experiment_from(
         layers=args.layers,
         dropout=args.dropout,
         jumping_knowledge=args.jk,
-        clusters=args.clusters,
+        clusters=clusters,
+        levels=args.levels,
+        ratio=args.ratio,
+        level_readouts=args.level_readouts,
+        precoarsened=args.precoarsen,
         head_layers=head_layers,
     )
     train = TrainConfig(
@@ -140,3 +177,14 @@ def experiment_from(
         seed=args.seed,
     )
     return Experiment(model=model, train=train, readouts=readout_grid(args.readout), pools=args.pool, grid=args.grid)
+
+
+def precoarsened(graphs: list[Any], experiment: Experiment) -> list[Any]:
+    """With ``--precoarsen``: the graphs carrying the levels of every hard pool of the grid (else as they are)."""
+    if not experiment.model.precoarsened:
+        return graphs
+    for pool in experiment.pools:
+        config = replace(experiment.model, pool=pool)
+        if config.reads_levels:
+            graphs = precoarsen(graphs, config)
+    return graphs

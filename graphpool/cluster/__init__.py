@@ -20,8 +20,9 @@ from graphpool.cluster.losses import LOSSES
 from graphpool.cluster.matching import GraclusSelect, KMISSelect, greedy_matching, maximal_independent_set
 from graphpool.cluster.pool import Pool, PoolingOutput
 from graphpool.cluster.resolver import POOLERS, SOFT_POOLERS, pooler
-from graphpool.cluster.select import LabelSelect, ProductSelect, Select
+from graphpool.cluster.select import LabelSelect, PrecomputedSelect, ProductSelect, Select
 from graphpool.cluster.soft import SoftSelect
+from graphpool.cluster.transform import Coarsen, CoarsenedData
 from graphpool.cluster.typed import TypePool
 
 __all__ = [
@@ -30,6 +31,8 @@ __all__ = [
     "SOFT_POOLERS",
     "Assignment",
     "BatchKMeansSelect",
+    "Coarsen",
+    "CoarsenedData",
     "CommunitySelect",
     "GraclusSelect",
     "HierarchicalOutput",
@@ -38,6 +41,7 @@ __all__ = [
     "KMeansSelect",
     "LabelSelect",
     "Pool",
+    "PrecomputedSelect",
     "PoolingOutput",
     "ProductSelect",
     "Select",

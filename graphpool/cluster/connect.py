@@ -75,7 +75,7 @@ def normalize_edges(edge_index: Tensor, edge_weight: Tensor, num_nodes: int) -> 
     keep = edge_index[0] != edge_index[1]
     edge_index, edge_weight = edge_index[:, keep], edge_weight[keep]
     degree = torch.zeros(num_nodes, dtype=edge_weight.dtype, device=edge_weight.device)
-    root = degree.index_add_(0, edge_index[0], edge_weight).sqrt() + EPS
+    root = _root(degree.index_add_(0, edge_index[0], edge_weight))
     return edge_index, edge_weight / root[edge_index[0]] / root[edge_index[1]]
 
 
@@ -92,7 +92,17 @@ def soft_edges(adj: Tensor, self_loops: bool = False, normalize: bool = False) -
     if normalize or not self_loops:
         adj = adj * (1 - torch.eye(k, dtype=adj.dtype, device=adj.device))
     if normalize:
-        d = torch.sqrt(adj.sum(-1)).unsqueeze(1) + EPS
+        d = _root(adj.sum(-1)).unsqueeze(1)
         adj = (adj / d) / d.transpose(1, 2)
     b, g, h = torch.nonzero(adj, as_tuple=True)
     return torch.stack([b * k + g, b * k + h]), adj[b, g, h]
+
+
+def _root(degree: Tensor) -> Tensor:
+    r""":math:`\sqrt{d} + \epsilon` (as PyG's MinCut), with a zero gradient where :math:`d = 0`.
+
+    ``sqrt``'s derivative is infinite at 0, and zero times infinity is NaN: a node or cluster
+    without edges (a one-atom molecule) would turn every gradient into NaN.
+    """
+    positive = degree > 0
+    return torch.where(positive, torch.sqrt(torch.where(positive, degree, 1.0)), 0.0) + EPS

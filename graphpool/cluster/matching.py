@@ -25,7 +25,26 @@ def _edge_keys(src: Tensor, dst: Tensor, seed: int) -> Tensor:
     return key ^ (key >> 13)
 
 
-def greedy_matching(edge_index: Tensor, num_nodes: int, edge_weight: Tensor | None = None, seed: int = 0) -> Tensor:
+def local_index(batch: Tensor, num_graphs: int) -> Tensor:
+    """``[N]`` each node's position among the nodes of its graph (in node order; ``batch`` may be unsorted).
+
+    Tie-breaking keys hashed from it are the same whether a graph is matched alone or in a batch.
+    """
+    counts = torch.bincount(batch, minlength=num_graphs)
+    starts = torch.cumsum(counts, 0) - counts
+    order = torch.argsort(batch, stable=True)
+    local = torch.empty_like(batch)
+    local[order] = torch.arange(batch.numel(), device=batch.device) - starts[batch[order]]
+    return local
+
+
+def greedy_matching(
+    edge_index: Tensor,
+    num_nodes: int,
+    edge_weight: Tensor | None = None,
+    seed: int = 0,
+    node_key: Tensor | None = None,
+) -> Tensor:
     r"""Graclus-style greedy matching: pair each node with at most one neighbour, maximally.
 
     Rounds of handshakes: every unmatched node proposes to the unmatched neighbour with the
@@ -39,6 +58,10 @@ def greedy_matching(edge_index: Tensor, num_nodes: int, edge_weight: Tensor | No
     Edge directions are ignored: the matching is of :math:`A + A^\top` (an edge listed one way
     only is matched like one listed both ways).
 
+    Args:
+        node_key: ``[N]`` the ids the tie-breaking keys are hashed from (default the node ids;
+            :func:`local_index` makes a batch match like its graphs one at a time).
+
     Returns:
         ``[N]`` partner of each node (itself when unmatched).
     """
@@ -49,7 +72,7 @@ def greedy_matching(edge_index: Tensor, num_nodes: int, edge_weight: Tensor | No
     (src, dst), weight = coalesce(both, torch.cat([weight[keep], weight[keep]]), num_nodes=num_nodes, reduce="sum")
     degree = torch.zeros(num_nodes, device=src.device).index_add_(0, src, weight)
     score = weight * (1.0 / degree[src].clamp(min=1e-12) + 1.0 / degree[dst].clamp(min=1e-12))
-    key = _edge_keys(src, dst, seed)
+    key = _edge_keys(src, dst, seed) if node_key is None else _edge_keys(node_key[src], node_key[dst], seed)
     partner = torch.arange(num_nodes, device=src.device)
     matched = torch.zeros(num_nodes, dtype=torch.bool, device=src.device)
     node = torch.arange(num_nodes, device=src.device)
@@ -94,7 +117,7 @@ class GraclusSelect(Select):
         edge_weight: Tensor | None = None,
         **_: Any,
     ) -> Assignment:
-        partner = greedy_matching(edge_index, batch.numel(), edge_weight, self.seed)
+        partner = greedy_matching(edge_index, batch.numel(), edge_weight, self.seed, local_index(batch, num_graphs))
         representative = torch.minimum(partner, torch.arange(batch.numel(), device=batch.device))
         cluster, cluster_batch, _ = compact(batch * batch.numel() + representative, batch)
         return Assignment(cluster, int(cluster_batch.numel()), cluster_batch)
@@ -116,7 +139,12 @@ def _hop_max(values: Tensor, src: Tensor, dst: Tensor, hops: int) -> Tensor:
 
 
 def maximal_independent_set(
-    edge_index: Tensor, num_nodes: int, hops: int = 1, score: Tensor | None = None, seed: int = 0
+    edge_index: Tensor,
+    num_nodes: int,
+    hops: int = 1,
+    score: Tensor | None = None,
+    seed: int = 0,
+    node_key: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
     r"""A maximal k-independent set and, for every node, the set member that covers it.
 
@@ -132,6 +160,7 @@ def maximal_independent_set(
         hops: k, the distance within which members exclude each other (1: a maximal independent set).
         score: ``[N]`` priority (higher joins first); default: the node degree, so hubs become centres.
         seed: seed of the tie-breaking keys.
+        node_key: ``[N]`` the ids the tie-breaking keys are hashed from (default the node ids).
 
     Returns:
         ``(member [N] bool, cover [N] long)``: whether each node is in the set, and the member covering it.
@@ -144,9 +173,9 @@ def maximal_independent_set(
         score = torch.zeros(num_nodes, device=device).index_add_(0, src, torch.ones(src.numel(), device=device))
     elif score.shape != (num_nodes,):
         raise ValueError(f"'score' must be [N] = [{num_nodes}], got {tuple(score.shape)}")
-    g = torch.Generator(device="cpu").manual_seed(seed)
-    key = torch.randperm(num_nodes, generator=g).to(device)
-    order = torch.argsort(key)  # tie-break first, then a stable sort by score
+    ids = torch.arange(num_nodes, device=device) if node_key is None else node_key
+    key = _edge_keys(ids, ids, seed)  # a seeded pseudo-random key per node
+    order = torch.argsort(key, stable=True)  # tie-break first, then a stable sort by score
     order = order[torch.argsort(score[order].double(), stable=True)]
     rank = torch.empty(num_nodes, dtype=torch.long, device=device)
     rank[order] = torch.arange(num_nodes, device=device)  # distinct priorities, higher joins first
@@ -195,6 +224,7 @@ class KMISSelect(Select):
         **_: Any,
     ) -> Assignment:
         score = x[:, 0].detach() if self.score == "x" else None
-        _, cover = maximal_independent_set(edge_index, batch.numel(), self.hops, score, self.seed)
+        key = local_index(batch, num_graphs)
+        _, cover = maximal_independent_set(edge_index, batch.numel(), self.hops, score, self.seed, key)
         cluster, cluster_batch, _ = compact(batch * batch.numel() + cover, batch)
         return Assignment(cluster, int(cluster_batch.numel()), cluster_batch)

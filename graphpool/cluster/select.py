@@ -147,3 +147,31 @@ class ProductSelect(Select):
         b = self.second(x, edge_index, batch, num_graphs, edge_weight=edge_weight, **inputs)
         cluster, cluster_batch, _ = compact(a.cluster * b.num_clusters + b.cluster, batch)
         return Assignment(cluster, int(cluster_batch.numel()), cluster_batch)
+
+
+class PrecomputedSelect(Select):
+    """Clusters computed beforehand (by :class:`~graphpool.cluster.Coarsen`), read from the batch.
+
+    Call with ``cluster=<[N] global cluster of each node>`` and ``cluster_batch=<[C] graph of
+    each cluster>``, as :meth:`Coarsen.level` returns them for a collated batch.
+    """
+
+    inputs = ("cluster", "cluster_batch")
+
+    def forward(  # type: ignore[override]
+        self,
+        x: Tensor,
+        edge_index: Tensor,
+        batch: Tensor,
+        num_graphs: int,
+        edge_weight: Tensor | None = None,
+        cluster: Tensor | None = None,
+        cluster_batch: Tensor | None = None,
+        **_: Any,
+    ) -> Assignment:
+        if cluster is None or cluster_batch is None:
+            raise ValueError("PrecomputedSelect needs cluster=<[N] tensor> and cluster_batch=<[C] tensor>")
+        _check_node_vector("cluster", cluster, batch.numel())
+        if cluster.numel() and (int(cluster.min()) < 0 or int(cluster.max()) >= cluster_batch.numel()):
+            raise ValueError(f"'cluster' must be in [0, {cluster_batch.numel()}), the clusters of cluster_batch")
+        return Assignment(cluster, cluster_batch.numel(), cluster_batch)

@@ -1,4 +1,4 @@
-"""Datasets: TU benchmarks from local raw folders (with the GIN folds) and molecules."""
+"""Datasets: TU benchmarks from local raw folders (with the GIN folds), molecules, and a generated pooling benchmark."""
 
 from graphpool.data.molecules import (
     NUM_ATOM_FEATURES,
@@ -9,11 +9,14 @@ from graphpool.data.molecules import (
     mol_to_graph,
     smiles_to_graph,
 )
+from graphpool.data.synthetic import NUM_CLASSES, NUM_PARTS, pooling_benchmark
 from graphpool.data.tu import default_cache, gin_folds, load_tu
 
 __all__ = [
     "NUM_ATOM_FEATURES",
     "NUM_BOND_FEATURES",
+    "NUM_CLASSES",
+    "NUM_PARTS",
     "MoleculeSet",
     "default_cache",
     "gin_folds",
@@ -21,5 +24,6 @@ __all__ = [
     "load_solubility",
     "load_tu",
     "mol_to_graph",
+    "pooling_benchmark",
     "smiles_to_graph",
 ]

@@ -15,9 +15,26 @@ from typing import Any
 from graphpool.experiment.training import TrainConfig
 from graphpool.models import ModelConfig
 
-#: settings a grid may vary: model width, depth, dropout and jumping knowledge; lr, weight decay, batch size
-GRID_KEYS = ("hidden", "layers", "dropout", "jumping_knowledge", "lr", "weight_decay", "batch_size")
-_TYPES = {"hidden": int, "layers": int, "batch_size": int, "jumping_knowledge": str}  # the others are float
+#: settings a grid may vary: model width, depth, dropout, jumping knowledge, pooling levels and first-level K; lr, weight decay, batch size
+GRID_KEYS = (
+    "hidden",
+    "layers",
+    "dropout",
+    "jumping_knowledge",
+    "lr",
+    "weight_decay",
+    "batch_size",
+    "levels",
+    "clusters",
+)
+_TYPES = {
+    "hidden": int,
+    "layers": int,
+    "batch_size": int,
+    "jumping_knowledge": str,
+    "levels": int,
+    "clusters": int,
+}  # the others are float
 _SPELLINGS = {"jk": "jumping_knowledge", "batch-size": "batch_size", "weight-decay": "weight_decay"}
 
 #: one grid candidate: (its settings, the model config, the train config)

@@ -7,6 +7,7 @@ from graphpool.models.classifier import (
     GraphClassifier,
     ModelConfig,
     ModelOutput,
+    precoarsen,
 )
 
-__all__ = ["BACKBONES", "JUMPING_KNOWLEDGE", "POOLS", "GraphClassifier", "ModelConfig", "ModelOutput"]
+__all__ = ["BACKBONES", "JUMPING_KNOWLEDGE", "POOLS", "GraphClassifier", "ModelConfig", "ModelOutput", "precoarsen"]

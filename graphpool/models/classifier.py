@@ -33,10 +33,10 @@ import math
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.data import Batch
+from torch_geometric.data import Batch, Data
 from torch_geometric.nn import GATConv, GCNConv, GINConv, GraphConv, SAGEConv
 
-from graphpool.cluster import POOLERS, SOFT_POOLERS, TypePool, pooler
+from graphpool.cluster import POOLERS, SOFT_POOLERS, Coarsen, Pool, PrecomputedSelect, TypePool, pooler
 from graphpool.readout import resolve
 
 #: message-passing layers of the backbone (``mlp``: node-wise, no edges)
@@ -66,6 +66,7 @@ class ModelConfig:
     reduce: str = "sum"  # readout of each cluster of a hard (not learned) pool
     level_readouts: bool = False  # readout of every level (input nodes included), concatenated
     given: str = "cell_type"  # the Data attribute holding the labels of pool "given"
+    precoarsened: bool = False  # hard pools read their levels from the graphs (see precoarsen); others ignore it
     head_layers: int = 2
 
     def __post_init__(self) -> None:
@@ -86,6 +87,11 @@ class ModelConfig:
             raise ValueError(f"'ratio' must be in (0, 1], got {self.ratio}")
         resolve(self.readout, in_channels=self.hidden)  # fail early, listing the valid names
         resolve(self.reduce, in_channels=self.hidden)
+
+    @property
+    def reads_levels(self) -> bool:
+        """Whether the model reads its pooling levels from the graphs (``precoarsened`` and a hard pool)."""
+        return self.precoarsened and self.pool not in ("none", "celltype", *SOFT_POOLERS)
 
     def level_clusters(self) -> list[int]:
         """K of every pooling level: ``clusters``, then ``ceil(ratio * K)`` per further level."""
@@ -172,9 +178,11 @@ class GraphClassifier(nn.Module):
             pooled = self.pool.get_out_channels(width)
         else:
             for k in c.level_clusters() if c.pool != "none" else []:
-                level = pooler(
-                    c.pool, in_channels=width, clusters=k, **({} if c.pool in SOFT_POOLERS else {"reduce": c.reduce})
-                )
+                if c.reads_levels:
+                    level = Pool(PrecomputedSelect(), reduce=c.reduce)
+                else:
+                    options = {} if c.pool in SOFT_POOLERS else {"reduce": c.reduce}
+                    level = pooler(c.pool, in_channels=width, clusters=None if c.pool == "given" else k, **options)
                 self.levels.append(level)
                 self.level_convs.append(GraphConv(level.get_out_channels(width), c.hidden))
                 self.level_norms.append(NodeBatchNorm(c.hidden))
@@ -236,7 +244,11 @@ class GraphClassifier(nn.Module):
         x, edge_index, edge_weight, aux_loss = h, data.edge_index, None, {}
         pooled = [self.level_pools[0](h, batch, dim_size=num_graphs)] if len(self.level_pools) else []
         for depth, (level, conv, norm) in enumerate(zip(self.levels, self.level_convs, self.level_norms, strict=True)):
-            out = level(x, edge_index, edge_weight, batch, num_graphs, labels=labels)
+            inputs = {"labels": labels}
+            if self.config.reads_levels:
+                cluster, cluster_batch = Coarsen.level(data, depth + 1, prefix=f"{self.config.pool}_")
+                inputs = {"cluster": cluster, "cluster_batch": cluster_batch}
+            out = level(x, edge_index, edge_weight, batch, num_graphs, **inputs)
             x = norm(conv(out.x, out.edge_index, out.edge_weight)).relu()
             edge_index, edge_weight, batch, labels = out.edge_index, out.edge_weight, out.batch, out.assignment.label
             aux_loss.update({f"level{depth}.{name}": value for name, value in out.aux_loss.items()})
@@ -244,3 +256,18 @@ class GraphClassifier(nn.Module):
                 pooled.append(self.level_pools[depth + 1](x, batch, dim_size=num_graphs))
         pooled.append(self.pool(x, batch, dim_size=num_graphs))
         return ModelOutput(self.head(torch.cat(pooled, dim=-1)), aux_loss, h)
+
+
+def precoarsen(graphs: list[Data], config: ModelConfig) -> list[Data]:
+    """The graphs with the levels of ``config.pool`` computed once (:class:`~graphpool.cluster.Coarsen`).
+
+    A model built with ``replace(config, precoarsened=True)`` then reads them instead of selecting in
+    every step. The levels are those the model would compute, except for k-means, which
+    clusters the input features here and the learned embeddings online.
+    """
+    if config.pool in ("none", "celltype", *SOFT_POOLERS):
+        raise ValueError(f"only hard cluster pools can be precomputed; pool {config.pool!r} is not one")
+    sizes = [None if config.pool == "given" else k for k in config.level_clusters()]
+    levels = [pooler(config.pool, clusters=k, reduce=config.reduce) for k in sizes]
+    coarsen = Coarsen(levels, labels=config.given, prefix=f"{config.pool}_")
+    return [coarsen(graph) for graph in graphs]

@@ -282,3 +282,19 @@ def test_soft_levels_carry_the_assignment_weighted_mean_position() -> None:
     s = out.assignment.s
     expected = torch.cat([(s[batch == b].t() @ pos[batch == b]) / s[batch == b].sum(0).unsqueeze(-1) for b in (0, 1)])
     _close(out.pos, expected)
+
+
+@pytest.mark.parametrize("name", SOFT)
+def test_gradients_stay_finite_with_lonely_nodes_and_empty_graphs(name: str) -> None:
+    """A one-node graph has an all-zero coarse adjacency: sqrt(degree) at 0 gave NaN gradients (a
+    molecule batch holding methane made training fail), through two levels and with an empty graph."""
+    x, edge_index, weight, batch = _graphs([5, 7], seed=9)
+    x = torch.cat([x, torch.randn(1, F, dtype=torch.float64)]).requires_grad_(True)
+    batch = torch.cat([batch, torch.tensor([3])])  # graph 2 is empty, graph 3 is one node
+    torch.manual_seed(0)
+    pool = HierarchicalPool([_pool(name), pooler(name, in_channels=F, clusters=2).double()])
+    result = pool(x, edge_index, weight, batch, 4)
+    (result.out.square().sum() + sum(result.aux_loss.values())).backward()
+    assert bool(torch.isfinite(x.grad).all())
+    for parameter_name, parameter in pool.named_parameters():
+        assert bool(torch.isfinite(parameter.grad).all()), parameter_name

@@ -138,3 +138,57 @@ def test_cluster_pools_are_not_a_disguised_sum(pool: str) -> None:
     else:
         other.edge_index = torch.empty(2, 0, dtype=torch.long)  # no edges: no pairs are matched
     assert not torch.allclose(model.classify(h, other).logits, before, atol=1e-4)
+
+
+@pytest.mark.parametrize("pool", ["graclus", "kmis", "given"])
+def test_a_precoarsened_model_equals_the_online_one(pool: str) -> None:
+    """The same weights give the same logits whether the levels come from the graphs or are computed."""
+    from dataclasses import replace
+
+    from torch_geometric.loader import DataLoader
+
+    from graphpool.models import precoarsen
+
+    data_list = _batch().to_data_list()
+    for graph in data_list:
+        graph.cell_type = torch.arange(graph.num_nodes) % 3
+    config = ModelConfig(in_channels=NUM_ATOM_FEATURES, num_classes=2, pool=pool, levels=2, layers=2, hidden=8)
+    torch.manual_seed(0)
+    online = GraphClassifier(config).eval()
+    stored = GraphClassifier(replace(config, precoarsened=True)).eval()
+    stored.load_state_dict(online.state_dict())
+    batch = next(iter(DataLoader(precoarsen(data_list, config), batch_size=len(data_list))))
+    torch.testing.assert_close(stored(batch).logits, online(batch).logits)
+    with pytest.raises(ValueError, match="the batch has no"):
+        stored(next(iter(DataLoader(data_list, batch_size=len(data_list)))))
+
+
+@pytest.mark.parametrize("pool", ["graclus", "mincut", "given"])
+@pytest.mark.parametrize("level_readouts", [False, True])
+def test_hierarchical_networks_of_several_levels(pool: str, level_readouts: bool) -> None:
+    data = _batch()
+    data.cell_type = torch.arange(data.num_nodes) % 3
+    config = ModelConfig(
+        in_channels=NUM_ATOM_FEATURES, num_classes=2, pool=pool, levels=3, clusters=4, level_readouts=level_readouts
+    )
+    assert config.level_clusters() == [4, 1, 1]
+    model = GraphClassifier(config)
+    out = model(data)
+    assert out.logits.shape == (data.num_graphs, 2)
+    assert len(model.levels) == 3 and len(model.level_pools) == (3 if level_readouts else 0)
+    assert sorted({k.split(".")[0] for k in out.aux_loss}) == (
+        ["level0", "level1", "level2"] if pool == "mincut" else []
+    )
+    (out.logits.sum() + sum(out.aux_loss.values())).backward()
+    assert all(p.grad is not None for p in model.levels.parameters())
+
+
+def test_config_errors_for_pooling() -> None:
+    with pytest.raises(ValueError, match=r"'ratio' must be in \(0, 1\]"):
+        ModelConfig(in_channels=3, num_classes=2, pool="graclus", ratio=0)
+    with pytest.raises(ValueError, match="'levels' must be >= 1"):
+        ModelConfig(in_channels=3, num_classes=2, pool="graclus", levels=0)
+    with pytest.raises(ValueError, match="'pool' must be one of"):
+        ModelConfig(in_channels=3, num_classes=2, pool="topk")
+    with pytest.raises(ValueError, match="pool 'given' needs the label of every node as data.cell_type"):
+        GraphClassifier(ModelConfig(in_channels=NUM_ATOM_FEATURES, num_classes=2, pool="given"))(_batch())

@@ -1,0 +1,88 @@
+r"""Pre-coarsening: the levels of non-learnable poolers computed once per graph, as a PyG transform.
+
+Given labels, Graclus, k-MIS and k-means on fixed features assign the same clusters in every
+epoch; computing them once, when the dataset is built, saves the matching in every training
+step. :class:`Coarsen` stores level :math:`l` on each graph as ``cluster_l`` (the cluster of
+each node of level :math:`l-1`, numbered within the graph) and ``num_clusters_l``; a
+:class:`~torch_geometric.loader.DataLoader` collates them correctly (cluster ids are offset by
+the clusters of the graphs before), and :meth:`Coarsen.level` reads a level back from a batch
+for :class:`~graphpool.cluster.PrecomputedSelect`. The coarse edges are recomputed from the
+assignment by the pool (a sort of the edges: cheap next to the selection).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch_geometric.data import Data
+from torch_geometric.transforms import BaseTransform
+
+from graphpool.cluster.pool import Pool
+from graphpool.cluster.select import Select
+
+
+class CoarsenedData(Data):
+    """A :class:`~torch_geometric.data.Data` that collates the ``cluster_l`` of :class:`Coarsen`."""
+
+    def __inc__(self, key: str, value: Any, *args: Any, **kwargs: Any) -> Any:
+        prefix, found, depth = key.rpartition("cluster_")
+        if found and depth.isdigit() and f"{prefix}num_clusters_{depth}" in self:
+            return int(self[f"{prefix}num_clusters_{depth}"])
+        return super().__inc__(key, value, *args, **kwargs)
+
+
+class Coarsen(BaseTransform):
+    """``Coarsen([pooler("graclus"), pooler("graclus")])``: every level of each graph, computed once.
+
+    Args:
+        levels: hard :class:`Pool` modules or selectors, finest first (soft ones learn, so they cannot
+            be precomputed). Positions (``data.pos``) and given labels (``data[labels]``) are passed on.
+        labels: the attribute holding the given labels of a ``"given"`` level.
+        prefix: put before the stored names (``{prefix}cluster_1``), so that one graph can carry
+            the levels of several poolers (the model reads those of its own).
+
+    >>> import torch
+    >>> from torch_geometric.data import Data
+    >>> from torch_geometric.loader import DataLoader
+    >>> from graphpool.cluster import Coarsen, GraclusSelect
+    >>> path = Data(x=torch.ones(4, 1), edge_index=torch.tensor([[0, 1, 1, 2, 2, 3], [1, 0, 2, 1, 3, 2]]))
+    >>> coarsen = Coarsen([GraclusSelect()])
+    >>> batch = next(iter(DataLoader([coarsen(path), coarsen(path)], batch_size=2)))
+    >>> cluster, cluster_batch = Coarsen.level(batch, 1)
+    >>> cluster.tolist(), cluster_batch.tolist()
+    ([0, 0, 1, 1, 2, 2, 3, 3], [0, 0, 1, 1])
+    """
+
+    def __init__(self, levels: Sequence[Pool | Select], labels: str = "cell_type", prefix: str = "") -> None:
+        pools = [level if isinstance(level, Pool) else Pool(level) for level in levels]
+        if not pools:
+            raise ValueError("'levels' needs at least one pool")
+        for pool in pools:
+            if pool.select.soft:
+                raise ValueError(f"{type(pool.select).__name__} learns its clusters: it cannot be precomputed")
+        self.pools, self.labels, self.prefix = pools, labels, prefix
+
+    @torch.no_grad()
+    def forward(self, data: Data) -> CoarsenedData:  # type: ignore[override]
+        out = data if isinstance(data, CoarsenedData) else CoarsenedData(**{key: value for key, value in data})
+        x, edge_index, edge_weight = data.x, data.edge_index, data.get("edge_weight")
+        pos, labels = data.get("pos"), data.get(self.labels)
+        for depth, pool in enumerate(self.pools, start=1):
+            level = pool(x, edge_index, edge_weight, pos=pos, labels=labels)
+            out[f"{self.prefix}cluster_{depth}"] = level.assignment.cluster
+            out[f"{self.prefix}num_clusters_{depth}"] = level.assignment.num_clusters
+            x, edge_index, edge_weight, pos = level.x, level.edge_index, level.edge_weight, level.pos
+            labels = level.assignment.label
+        return out
+
+    @staticmethod
+    def level(batch: Data, depth: int, prefix: str = "") -> tuple[Tensor, Tensor]:
+        """``(cluster [N_{l-1}], cluster_batch [C_l])`` of level ``depth`` (from 1) of a collated batch."""
+        key = f"{prefix}cluster_{depth}"
+        if key not in batch:
+            raise ValueError(f"the batch has no {key}: apply Coarsen (prefix {prefix!r}) with at least {depth} levels")
+        counts = torch.as_tensor(batch[f"{prefix}num_clusters_{depth}"], device=batch[key].device).reshape(-1)
+        return batch[key], torch.arange(counts.numel(), device=counts.device).repeat_interleave(counts)

@@ -1,0 +1,60 @@
+"""Pre-coarsening: levels computed once per graph collate like the levels computed on the batch."""
+
+import pytest
+import torch
+from torch_geometric.data import Data
+from torch_geometric.loader import DataLoader
+from torch_geometric.utils import to_undirected
+
+from graphpool.cluster import Coarsen, HierarchicalPool, Pool, PrecomputedSelect, pooler
+
+
+def _graphs(count: int = 5) -> list[Data]:
+    g = torch.Generator().manual_seed(0)
+    graphs = []
+    for n in torch.randint(5, 12, (count,), generator=g).tolist():
+        ring = torch.arange(n)
+        chords = torch.randint(0, n, (2, n // 2), generator=g)
+        edge_index = to_undirected(torch.cat([torch.stack([ring, ring.roll(1)]), chords], 1))
+        edge_index = edge_index[:, edge_index[0] != edge_index[1]]
+        graphs.append(Data(x=torch.randn(n, 3, generator=g), edge_index=edge_index, cell_type=ring % 3))
+    return graphs
+
+
+@pytest.mark.parametrize("name", ["given", "graclus", "kmis"])
+def test_precomputed_levels_collate_to_the_levels_of_the_batch(name: str) -> None:
+    graphs = _graphs()
+    levels = [pooler(name), pooler(name)]
+    coarsen = Coarsen(levels, prefix="p_")
+    batch = next(iter(DataLoader([coarsen(g) for g in graphs], batch_size=len(graphs))))
+    online = HierarchicalPool(levels)(batch.x, batch.edge_index, batch=batch.batch, labels=batch.cell_type)
+    stored = HierarchicalPool([Pool(PrecomputedSelect()), Pool(PrecomputedSelect())])
+    x, edge_index, edge_weight, node_batch = batch.x, batch.edge_index, None, batch.batch
+    for depth, level in enumerate(online.levels, start=1):
+        cluster, cluster_batch = Coarsen.level(batch, depth, prefix="p_")
+        assert torch.equal(cluster, level.assignment.cluster) and torch.equal(cluster_batch, level.batch)
+        out = stored.levels[depth - 1](
+            x, edge_index, edge_weight, node_batch, cluster=cluster, cluster_batch=cluster_batch
+        )
+        torch.testing.assert_close(out.x, level.x)
+        assert torch.equal(out.edge_index, level.edge_index)
+        x, edge_index, edge_weight, node_batch = out.x, out.edge_index, out.edge_weight, out.batch
+
+
+def test_coarsen_errors() -> None:
+    with pytest.raises(ValueError, match="learns its clusters: it cannot be precomputed"):
+        Coarsen([pooler("mincut", in_channels=3, clusters=2)])
+    with pytest.raises(ValueError, match="'levels' needs at least one pool"):
+        Coarsen([])
+    batch = next(iter(DataLoader([Coarsen([pooler("graclus")])(g) for g in _graphs(2)], batch_size=2)))
+    with pytest.raises(ValueError, match="the batch has no cluster_2"):
+        Coarsen.level(batch, 2)
+    with pytest.raises(ValueError, match=r"'cluster' must be in \[0, 2\)"):
+        PrecomputedSelect()(
+            batch.x,
+            batch.edge_index,
+            batch.batch,
+            2,
+            cluster=torch.full_like(batch.batch, 5),
+            cluster_batch=torch.tensor([0, 1]),
+        )
