@@ -8,8 +8,13 @@ assignment with K=64 (DiffPool and MinCut, forward + backward). Each runs in its
 process; "peak MB" is the process's peak resident memory during the run (the tissue and
 torch included), "added MB" that peak minus the resident memory just before the run.
 
-Part 2: a 5,000-node graph: PyG's dense_diff_pool / dense_mincut_pool (dense N x N
-adjacency) against graphpool's sparse pooler("diffpool") / pooler("mincut"), time and memory.
+Also timed on the tissue: a 2-level MinCut network (GraphConv -> pool K=64 -> GraphConv -> pool
+K=8 -> sum readout), forward + backward.
+
+Part 2: graphs of 5,000, 20,000 and 100,000 nodes: PyG's dense_diff_pool / dense_mincut_pool
+(dense N x N adjacency) against graphpool's sparse pooler("diffpool") / pooler("mincut"), time
+and memory, each in a process whose address space is capped (--dense-cap-gb): a dense run that
+needs more fails there and is reported as failed.
 
     python scripts/bench_cluster.py                 # 1,000,000 cells
     python scripts/bench_cluster.py --cells 100000  # quicker
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -91,6 +97,18 @@ def measure(part: str, data: dict[str, torch.Tensor]) -> None:
         assignment = GraclusSelect()(x, edge_index, batch, 1)
         global_pool(x, assignment.cluster, num_graphs=assignment.num_clusters, reduce="mean")
         coarsen_edges(edge_index, assignment)
+    elif part == "mincut_network_fwd_bwd":
+        from torch_geometric.nn import GraphConv
+
+        from graphpool.cluster import HierarchicalPool
+
+        width = 32
+        first = GraphConv(FEATURES, width)
+        levels = [pooler("mincut", in_channels=width, clusters=k) for k in (64, 8)]
+        network = HierarchicalPool(levels, readout="sum", between=[GraphConv(width, width), GraphConv(width, width)])
+        leaf = x.clone().requires_grad_(True)
+        result = network(first(leaf, edge_index).relu(), edge_index, batch=batch, num_graphs=1)
+        (result.out.square().sum() + sum(result.aux_loss.values())).backward()
     elif part in ("diffpool_fwd_bwd", "mincut_fwd_bwd"):
         pool = pooler(part.split("_")[0], in_channels=FEATURES, clusters=SOFT_K)
         leaf = x.clone().requires_grad_(True)
@@ -100,18 +118,22 @@ def measure(part: str, data: dict[str, torch.Tensor]) -> None:
         raise ValueError(part)
 
 
-def dense_comparison(nodes: int = 5000, k: int = 16) -> list[dict[str, float | str]]:
-    """PyG dense vs graphpool sparse soft pooling on one graph, each in a fresh process."""
+def dense_comparison(nodes: int, cap_gb: float, k: int = 16) -> list[dict[str, float | str]]:
+    """PyG dense vs graphpool sparse soft pooling on one graph, each in a fresh, memory-capped process."""
     rows = []
     for method in ("diffpool", "mincut"):
         for impl in ("pyg_dense", "graphpool_sparse"):
             out = subprocess.run(
-                [sys.executable, __file__, "--dense-part", f"{impl}:{method}:{nodes}:{k}"],
+                [sys.executable, __file__, "--dense-part", f"{impl}:{method}:{nodes}:{k}:{cap_gb}"],
                 capture_output=True,
                 text=True,
-                check=True,
             )
-            rows.append({"method": method, "impl": impl, **json.loads(out.stdout.strip().splitlines()[-1])})
+            lines = out.stdout.strip().splitlines()
+            if out.returncode or not lines:
+                result = {"failed": f"exit {out.returncode}: {out.stderr.strip().splitlines()[-1:]}"}
+            else:
+                result = json.loads(lines[-1])
+            rows.append({"nodes": nodes, "method": method, "impl": impl, **result})
     return rows
 
 
@@ -122,8 +144,10 @@ def run_dense_part(spec: str) -> dict[str, float]:
     from graphpool.cells import neighbour_edges
     from graphpool.cluster import pooler
 
-    impl, method, nodes, k = spec.split(":")
+    impl, method, nodes, k, cap_gb = spec.split(":")
     nodes, k = int(nodes), int(k)
+    cap = int(float(cap_gb) * 2**30)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))  # a run needing more fails here, not the machine
     g = torch.Generator().manual_seed(0)
     pos = torch.rand(nodes, 2, generator=g)
     edge_index, _ = neighbour_edges(pos.numpy(), f"knn:{NEIGHBOURS}")
@@ -132,14 +156,17 @@ def run_dense_part(spec: str) -> dict[str, float]:
     pool = pooler(method, in_channels=FEATURES, clusters=k)
     before = start_measuring()
     t0 = time.perf_counter()
-    if impl == "pyg_dense":
-        adj = to_dense_adj(edge_index, max_num_nodes=nodes)
-        pool = dense_diff_pool if method == "diffpool" else dense_mincut_pool
-        out, _, loss_a, loss_b = pool(x.unsqueeze(0), adj, pool.select.logits(x, edge_index).unsqueeze(0))
-    else:
-        result = pool(x, edge_index, batch=torch.zeros(nodes, dtype=torch.long), num_graphs=1)
-        out, (loss_a, loss_b) = result.x, list(result.aux_loss.values())
-    (out.square().sum() + loss_a + loss_b).backward()
+    try:
+        if impl == "pyg_dense":
+            adj = to_dense_adj(edge_index, max_num_nodes=nodes)
+            dense = dense_diff_pool if method == "diffpool" else dense_mincut_pool
+            out, _, loss_a, loss_b = dense(x.unsqueeze(0), adj, pool.select.logits(x, edge_index).unsqueeze(0))
+        else:
+            result = pool(x, edge_index, batch=torch.zeros(nodes, dtype=torch.long), num_graphs=1)
+            out, (loss_a, loss_b) = result.x, list(result.aux_loss.values())
+        (out.square().sum() + loss_a + loss_b).backward()
+    except (MemoryError, RuntimeError) as error:
+        return {"failed": f"{type(error).__name__} under a {cap_gb} GB cap: {str(error)[:80]}"}
     seconds = time.perf_counter() - t0
     return {"seconds": seconds, "peak_mb": peak_mb(), "added_mb": peak_mb() - before}
 
@@ -150,7 +177,9 @@ def main() -> None:
     parser.add_argument("--part", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--data", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--dense-part", default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--skip-dense", action="store_true", help="skip the 5,000-node dense comparison")
+    parser.add_argument("--skip-dense", action="store_true", help="skip the dense comparison")
+    parser.add_argument("--dense-nodes", default="5000,20000,100000", help="graph sizes of the dense comparison")
+    parser.add_argument("--dense-cap-gb", type=float, default=16.0, help="address-space cap of each dense run")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     if args.part:
@@ -179,6 +208,7 @@ def main() -> None:
             "graclus_level",
             "diffpool_fwd_bwd",
             "mincut_fwd_bwd",
+            "mincut_network_fwd_bwd",
         ):
             out = subprocess.run(
                 [sys.executable, __file__, "--part", part, "--data", path], capture_output=True, text=True, check=True
@@ -190,15 +220,31 @@ def main() -> None:
     for part in ("given_reduce", "given_level"):
         print(f"{part} / global mean: {results[part]['seconds'] / base:.1f}x")  # type: ignore[index]
     if not args.skip_dense:
-        print("\n5,000-node graph, K=16, forward + backward")
-        print(f"{'method':<10}{'implementation':<18}{'seconds':>10}{'peak MB':>10}{'added MB':>10}")
-        rows = dense_comparison()
+        print(f"\none graph, K=16, forward + backward (each run capped at {args.dense_cap_gb:g} GB of address space)")
+        print(f"{'nodes':>8}  {'method':<10}{'implementation':<18}{'seconds':>10}{'peak MB':>10}{'added MB':>10}")
+        rows = []
+        for nodes in (int(n) for n in args.dense_nodes.split(",")):
+            for row in dense_comparison(nodes, args.dense_cap_gb):
+                rows.append(row)
+                head = f"{nodes:>8,}  {row['method']:<10}{row['impl']:<18}"
+                if "failed" in row:
+                    print(f"{head}failed: {row['failed']}", flush=True)
+                else:
+                    print(f"{head}{row['seconds']:>10.3f}{row['peak_mb']:>10.0f}{row['added_mb']:>10.0f}", flush=True)
+            sparse = {r["method"]: r for r in rows if r["nodes"] == nodes and r["impl"] == "graphpool_sparse"}
+            for r in rows:
+                if (
+                    r["nodes"] == nodes
+                    and r["impl"] == "pyg_dense"
+                    and "failed" not in r
+                    and "failed" not in sparse[r["method"]]
+                ):
+                    s_row = sparse[r["method"]]
+                    print(
+                        f"{'':>10}{r['method']}: sparse is {r['seconds'] / s_row['seconds']:.1f}x faster, "
+                        f"{r['added_mb'] / max(s_row['added_mb'], 1):.0f}x less added memory"
+                    )
         results["dense_comparison"] = rows
-        for row in rows:
-            print(
-                f"{row['method']:<10}{row['impl']:<18}{row['seconds']:>10.3f}{row['peak_mb']:>10.0f}"
-                f"{row['added_mb']:>10.0f}"
-            )
     try:
         import tgp  # noqa: F401  (torch-geometric-pool; hard-requires torch-scatter)
 
