@@ -50,15 +50,16 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
     """The rows as a text table: accuracy as mean +- sd over folds (%), the sd over repeats where there are repeats."""
     repeated = any(row["std_over_repeats"] for row in rows)
     width = max(22, *(len(row["readout"]) + 2 for row in rows))
+    pool_width = max(10, *(len(row["pool"]) + 2 for row in rows))
     lines = [
-        f"{'readout':<{width}}{'pool':<10}{'accuracy':>18}"
+        f"{'readout':<{width}}{'pool':<{pool_width}}{'accuracy':>18}"
         + (f"{'sd repeats':>12}" if repeated else "")
         + f"{'s / fold':>10}  selected (folds)"
     ]
     for row in rows:
         accuracy = f"{100 * row['mean_accuracy']:.1f} +- {100 * row['std_over_folds']:.1f}"
         lines.append(
-            f"{row['readout']:<{width}}{row['pool']:<10}{accuracy:>18}"
+            f"{row['readout']:<{width}}{row['pool']:<{pool_width}}{accuracy:>18}"
             + (f"{100 * row['std_over_repeats']:>12.1f}" if repeated else "")
             + f"{row['seconds_per_fold']:>10.1f}  {selection_summary(row['selected'])}"
         )

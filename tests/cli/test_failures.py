@@ -97,6 +97,11 @@ def test_seconds_per_fold_count_the_whole_fold_after_a_resume(tmp_path: Path) ->
         (["--folds", "1"], "--folds must be >= 2, got 1"),
         (["--lr", "0"], "--lr must be > 0, got 0.0"),
         (["--hidden", "0"], "--hidden must be >= 1, got 0"),
+        (["--levels", "0"], "--levels must be >= 1, got 0"),
+        (["--clusters", "0"], "--clusters must be >= 1, got 0"),
+        (["--ratio", "0"], "--ratio must be > 0, got 0.0"),
+        (["--ratio", "1.5"], "--ratio must be <= 1, got 1.5"),
+        (["--pool", "topk"], "--pool: 'topk' is not one of"),
     ],
 )
 def test_bad_numbers_are_one_line(tmp_path: Path, arguments: list[str], message: str) -> None:
@@ -181,3 +186,17 @@ def test_checkpoints_left_by_a_kill_after_a_fold_finished_are_removed_on_resume(
     leftover.write_bytes(b"left by a killed run")
     assert main(_classify(tmp_path, out, "--resume")) == 0
     assert not leftover.exists()
+
+
+@pytest.mark.parametrize("extra", [["--pool", "mincut,graclus", "--levels", "2"], ["--pool", "kmis", "--precoarsen"]])
+def test_hierarchical_pools_train_on_batches_with_one_atom_molecules(tmp_path: Path, extra: list[str]) -> None:
+    """Two levels of pooling after message passing, batches holding methane: a soft level's sqrt(degree) at a
+    cluster without edges turned every gradient into NaN, and training stopped."""
+    rows = [("C", "0"), ("CCO", "1"), ("c1ccccc1", "0"), ("CC(=O)O", "1")] * 6
+    out = tmp_path / "out"
+    code = main(
+        ["classify", "--smiles-csv", str(_csv(tmp_path, rows)), "--folds", "2", "--out", str(out), *FAST, *extra]
+    )
+    assert code == 0
+    rows = json.loads((out / "results.json").read_text())["rows"]
+    assert {row["pool"] for row in rows} == set(extra[1].split(",")) and all(row["folds"] == 2 for row in rows)
