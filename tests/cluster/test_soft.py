@@ -80,11 +80,13 @@ def test_diffpool_documented_differences_for_graphs_of_unequal_size() -> None:
     sizes = [3, 8, 5]
     x, edge_index, weight, batch = _graphs(sizes)
     pool = _pool("diffpool")
-    ours = pool(x, edge_index, weight, batch).aux_loss
+    result = pool(x, edge_index, weight, batch)
+    ours = result.aux_loss
     x_dense, adj, mask = _dense(x, edge_index, weight, batch)
-    _, _, link, entropy = dense_diff_pool(
-        x_dense, adj, to_dense_batch(pool.select.logits(x, edge_index), batch)[0], mask
-    )
+    logits = to_dense_batch(pool.select.logits(x, edge_index), batch)[0]
+    out, out_adj, link, entropy = dense_diff_pool(x_dense, adj, logits, mask)
+    _close(result.x.view(len(sizes), K, F), out)  # the pooled graph is the same
+    _close(_blocks(result, len(sizes)), out_adj)
     padded = len(sizes) * max(sizes)
     _close(entropy, ours["entropy"] * sum(sizes) / padded)
     _close(link, ours["link"] * sum(n * n for n in sizes) / (padded * max(sizes)))
