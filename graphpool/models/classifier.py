@@ -172,37 +172,37 @@ class GraphClassifier(nn.Module):
         self.level_convs = nn.ModuleList()  # message passing on each coarse graph
         self.level_norms = nn.ModuleList()
         self.level_pools = nn.ModuleList()  # with level_readouts: the readouts of the levels before the last
-        readout_widths = [width]
         if c.pool == "celltype":
             self.pool: nn.Module = TypePool(c.clusters, resolve(c.readout, in_channels=width))
             pooled = self.pool.get_out_channels(width)
         else:
-            for k in c.level_clusters() if c.pool != "none" else []:
-                if c.reads_levels:
-                    level = Pool(PrecomputedSelect(), reduce=c.reduce)
-                else:
-                    options = {} if c.pool in SOFT_POOLERS else {"reduce": c.reduce}
-                    level = pooler(c.pool, in_channels=width, clusters=None if c.pool == "given" else k, **options)
-                self.levels.append(level)
-                self.level_convs.append(GraphConv(level.get_out_channels(width), c.hidden))
-                self.level_norms.append(NodeBatchNorm(c.hidden))
-                width = c.hidden
-                readout_widths.append(width)
-            self.pool = resolve(c.readout, in_channels=width)
+            widths = self._build_levels(width)  # the width of every level, the input nodes first
+            self.pool = resolve(c.readout, in_channels=widths[-1])
             if c.level_readouts and len(self.levels):
-                self.level_pools.extend(resolve(c.readout, in_channels=w) for w in readout_widths[:-1])
-            pooled = sum(
-                p.get_out_channels(w)
-                for p, w in zip(
-                    [*self.level_pools, self.pool], readout_widths[-len(self.level_pools) - 1 :], strict=True
-                )
-            )
+                self.level_pools.extend(resolve(c.readout, in_channels=w) for w in widths[:-1])
+            read = [*self.level_pools, self.pool]
+            pooled = sum(r.get_out_channels(w) for r, w in zip(read, widths[-len(read) :], strict=True))
         head: list[nn.Module] = []
         for _ in range(c.head_layers - 1):
             head += [nn.Linear(pooled, c.hidden), nn.ReLU()]
             pooled = c.hidden
         # dropout before the last layer of the head, as in the GIN paper (not after every conv)
         self.head = nn.Sequential(*head, nn.Dropout(c.dropout), nn.Linear(pooled, c.num_classes))
+
+    def _build_levels(self, width: int) -> list[int]:
+        """Append the pooling levels (a pool, then GraphConv + BN) of the config; returns every level's width."""
+        c, widths = self.config, [width]
+        for k in c.level_clusters() if c.pool != "none" else []:
+            if c.reads_levels:
+                level = Pool(PrecomputedSelect(), reduce=c.reduce)
+            else:
+                options = {} if c.pool in SOFT_POOLERS else {"reduce": c.reduce}
+                level = pooler(c.pool, in_channels=widths[-1], clusters=None if c.pool == "given" else k, **options)
+            self.levels.append(level)
+            self.level_convs.append(GraphConv(level.get_out_channels(widths[-1]), c.hidden))
+            self.level_norms.append(NodeBatchNorm(c.hidden))
+            widths.append(c.hidden)
+        return widths
 
     def embed(self, data: Batch) -> Tensor:
         """Node embeddings ``[N, F]`` after the backbone and jumping knowledge (the input features with 0 layers).
