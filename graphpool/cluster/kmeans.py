@@ -76,20 +76,27 @@ class BatchKMeansSelect(_PointSelect):
     """k-means of every graph at once in torch (Lloyd's algorithm), on CPU or GPU.
 
     The counterpart of :class:`KMeansSelect` for large batches and GPUs: distances come from
-    one batched matrix product per iteration, no Python loop over graphs. Initial centres are
-    K nodes per graph drawn with a seeded generator (not k-means++), so on ambiguous data the
-    partition can differ from scikit-learn's.
+    one batched matrix product per iteration, no Python loop over graphs. On ambiguous data the
+    partition can differ from scikit-learn's (k-means++ with restarts).
 
     Args:
         num_clusters: K per graph (fewer for graphs with fewer nodes).
         on: ``"x"``, ``"pos"`` or ``"both"``, as in :class:`KMeansSelect`.
         iterations: maximum Lloyd iterations (stops early when no node changes cluster).
-        seed: seed of the initial centres.
+        seed: seed of the initial centres of ``init="random"``.
+        init: ``"random"``: K nodes per graph drawn with the seeded generator (by node position, so
+            a relabelling of the nodes can change them); ``"farthest"``: farthest-point seeding, the
+            node nearest the graph's mean first, then repeatedly the node farthest from the centres
+            chosen, which depends on the points only (permutation invariant up to exact ties).
     """
 
-    def __init__(self, num_clusters: int, on: str = "x", iterations: int = 50, seed: int = 0) -> None:
+    def __init__(
+        self, num_clusters: int, on: str = "x", iterations: int = 50, seed: int = 0, init: str = "random"
+    ) -> None:
         super().__init__(num_clusters, on, seed)
-        self.iterations = iterations
+        if init not in ("random", "farthest"):
+            raise ValueError(f"'init' must be 'random' or 'farthest', got {init!r}")
+        self.iterations, self.init = iterations, init
 
     def forward(  # type: ignore[override]
         self,
@@ -108,10 +115,7 @@ class BatchKMeansSelect(_PointSelect):
         k = self.num_clusters
         dense, mask = to_dense_batch(points, batch[order], batch_size=num_graphs)  # [B, n_max, D]
         counts = mask.sum(1)
-        # initial centres: the K nodes of each graph with the smallest seeded random keys
-        g = torch.Generator(device="cpu").manual_seed(self.seed)
-        keys = torch.rand(mask.shape, generator=g).to(points.device).masked_fill(~mask, 2.0)
-        first = keys.argsort(dim=1)[:, :k]  # [B, min(K, n_max)]
+        first = self._initial(dense, mask, counts, k)  # [B, min(K, n_max)] node slots of the initial centres
         width = first.size(1)
         centres = dense.gather(1, first.unsqueeze(-1).expand(-1, -1, dense.size(-1)))  # [B, width, D]
         valid = torch.arange(width, device=points.device) < counts.unsqueeze(1)  # [B, width]
@@ -129,3 +133,19 @@ class BatchKMeansSelect(_PointSelect):
         local = torch.empty_like(batch)
         local[order] = label[mask]
         return assignment_from_local(local, batch, num_graphs)
+
+    def _initial(self, dense: Tensor, mask: Tensor, counts: Tensor, k: int) -> Tensor:
+        """``[B, min(K, n_max)]`` the slots of each graph's initial centres."""
+        if self.init == "random":  # the K nodes of each graph with the smallest seeded random keys
+            g = torch.Generator(device="cpu").manual_seed(self.seed)
+            keys = torch.rand(mask.shape, generator=g).to(dense.device).masked_fill(~mask, 2.0)
+            return keys.argsort(dim=1)[:, :k]
+        mean = (dense * mask.unsqueeze(-1)).sum(1) / counts.clamp(min=1).unsqueeze(-1)  # [B, D]
+        nearest = torch.cdist(dense, mean.unsqueeze(1)).squeeze(-1).masked_fill(~mask, torch.inf)
+        chosen = [nearest.argmin(1)]
+        gap = torch.full(mask.shape, torch.inf, device=dense.device)
+        for _ in range(1, min(k, mask.size(1))):
+            last = dense.gather(1, chosen[-1].view(-1, 1, 1).expand(-1, 1, dense.size(-1)))  # [B, 1, D]
+            gap = torch.minimum(gap, torch.cdist(dense, last).squeeze(-1))
+            chosen.append(gap.masked_fill(~mask, -1.0).argmax(1))
+        return torch.stack(chosen, 1)

@@ -70,6 +70,8 @@ def pooler(name: str, in_channels: int | None = None, clusters: int | None = Non
             raise ValueError(f"pooler {name!r} needs 'in_channels' (the width of the node features)")
         selector: Select = SoftSelect(in_channels, _need(clusters, name), **options)
         return Pool(selector, **{**_SOFT[name], **pool_options})
+    if name == "kmeans":
+        options.setdefault("init", "farthest")  # seeded by the points, not their order: permutation invariant
     k_name = _HARD[name][1]
     if k_name is not None:
         options[k_name] = clusters if name == "given" else _need(clusters, name)

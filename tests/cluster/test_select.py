@@ -216,7 +216,8 @@ def test_product_of_neighbourhoods_and_types() -> None:
         ProductSelect(LabelSelect(), "graclus")
 
 
-def test_batch_kmeans_agrees_with_scikit_learn_on_separated_blobs() -> None:
+@pytest.mark.parametrize("init", ["random", "farthest"])
+def test_batch_kmeans_agrees_with_scikit_learn_on_separated_blobs(init: str) -> None:
     g = torch.Generator().manual_seed(1)
     centres = torch.tensor([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]])
     graphs, truth = [], []
@@ -228,14 +229,16 @@ def test_batch_kmeans_agrees_with_scikit_learn_on_separated_blobs() -> None:
     batch = torch.repeat_interleave(torch.arange(3), torch.tensor([40, 25, 3]))
     perm = torch.randperm(pos.size(0), generator=g)  # unsorted batch
     x = torch.zeros(pos.size(0), 1)
-    ours = BatchKMeansSelect(4, on="pos")(x[perm], EDGES[:, :0], batch[perm], 3, pos=pos[perm])
+    ours = BatchKMeansSelect(4, on="pos", init=init)(x[perm], EDGES[:, :0], batch[perm], 3, pos=pos[perm])
     theirs = KMeansSelect(4, on="pos")(x[perm], EDGES[:, :0], batch[perm], 3, pos=pos[perm])
     same = ours.cluster.unsqueeze(0) == ours.cluster.unsqueeze(1)
     assert torch.equal(same, theirs.cluster.unsqueeze(0) == theirs.cluster.unsqueeze(1))
     assert ours.num_clusters == 4 + 4 + 3  # the 3-node graph gets one cluster per node
     assert torch.equal(ours.cluster_batch[ours.cluster], batch[perm])
-    again = BatchKMeansSelect(4, on="pos")(x[perm], EDGES[:, :0], batch[perm], 3, pos=pos[perm])
+    again = BatchKMeansSelect(4, on="pos", init=init)(x[perm], EDGES[:, :0], batch[perm], 3, pos=pos[perm])
     assert torch.equal(ours.cluster, again.cluster)
+    with pytest.raises(ValueError, match="'init' must be 'random' or 'farthest'"):
+        BatchKMeansSelect(2, init="kmeans++")
     with pytest.raises(ValueError, match="needs node positions"):
         BatchKMeansSelect(2, on="pos")(X, EDGES, BATCH, 2)
 
