@@ -17,8 +17,12 @@ Part 2: graphs of 5,000, 20,000 and 100,000 nodes: PyG's dense_diff_pool / dense
 process whose address space is capped (--dense-cap-gb): a dense run that needs more fails there and
 is reported as failed.
 
+With --spleen FOLDER (the codex-spleen folder of ../shared/datasets/cells), the same 2-level MinCut
+network runs on each whole CODEX spleen (its k=6 cell graph, one-hot cell types as features).
+
     python scripts/bench_cluster.py                 # 1,000,000 cells
     python scripts/bench_cluster.py --cells 100000  # quicker
+    python scripts/bench_cluster.py --cells 2000 --skip-dense --spleen ../shared/datasets/cells/codex-spleen
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import pandas as pd
 import torch
 from _measure import peak_mb, start_measuring
 
@@ -100,17 +105,7 @@ def measure(part: str, data: dict[str, torch.Tensor]) -> None:
         global_pool(x, assignment.cluster, num_graphs=assignment.num_clusters, reduce="mean")
         coarsen_edges(edge_index, assignment)
     elif part == "mincut_network_fwd_bwd":
-        from torch_geometric.nn import GraphConv
-
-        from graphpool.cluster import HierarchicalPool
-
-        width = 32
-        first = GraphConv(FEATURES, width)
-        levels = [pooler("mincut", in_channels=width, clusters=k) for k in (64, 8)]
-        network = HierarchicalPool(levels, readout="sum", between=[GraphConv(width, width), GraphConv(width, width)])
-        leaf = x.clone().requires_grad_(True)
-        result = network(first(leaf, edge_index).relu(), edge_index, batch=batch, num_graphs=1)
-        (result.out.square().sum() + sum(result.aux_loss.values())).backward()
+        mincut_network(x, edge_index)
     elif part in ("diffpool_fwd_bwd", "mincut_fwd_bwd"):
         pool = pooler(part.split("_")[0], in_channels=FEATURES, clusters=SOFT_K)
         leaf = x.clone().requires_grad_(True)
@@ -118,6 +113,43 @@ def measure(part: str, data: dict[str, torch.Tensor]) -> None:
         (out.x.square().sum() + sum(out.aux_loss.values())).backward()
     else:
         raise ValueError(part)
+
+
+def mincut_network(x: torch.Tensor, edge_index: torch.Tensor, width: int = 32) -> None:
+    """GraphConv -> MinCut K=64 -> GraphConv -> MinCut K=8 -> GraphConv -> sum readout, forward + backward."""
+    from torch_geometric.nn import GraphConv
+
+    from graphpool.cluster import HierarchicalPool, pooler
+
+    first = GraphConv(x.size(1), width)
+    levels = [pooler("mincut", in_channels=width, clusters=k) for k in (64, 8)]
+    network = HierarchicalPool(levels, readout="sum", between=[GraphConv(width, width), GraphConv(width, width)])
+    leaf = x.clone().requires_grad_(True)
+    batch = torch.zeros(x.size(0), dtype=torch.long)
+    result = network(first(leaf, edge_index).relu(), edge_index, batch=batch, num_graphs=1)
+    (result.out.square().sum() + sum(result.aux_loss.values())).backward()
+
+
+def spleens(folder: Path) -> list[dict[str, float | str]]:
+    """The 2-level MinCut network on each whole CODEX spleen: seconds (after a warm-up) and added memory."""
+    from graphpool.cells import read_cells, tissue_graphs
+
+    rows = []
+    for path in sorted(folder.glob("BALBc-*.csv")):
+        frame = pd.read_csv(path).assign(sample=path.stem)
+        table = read_cells(frame, x="x_coordinate", y="y_coordinate", cell_type="CellType", label=None)
+        graph = tissue_graphs(table, "knn:6")[0]
+        mincut_network(graph.x[:500], graph.edge_index[:, (graph.edge_index < 500).all(0)])  # warm-up
+        before = start_measuring()
+        t0 = time.perf_counter()
+        mincut_network(graph.x, graph.edge_index)
+        seconds = time.perf_counter() - t0
+        rows.append({"sample": path.stem, "cells": graph.num_nodes, "seconds": seconds, "added_mb": peak_mb() - before})
+        print(
+            f"{path.stem:<10}{graph.num_nodes:>8,} cells{seconds:>8.2f} s{rows[-1]['added_mb']:>8.0f} MB added",
+            flush=True,
+        )
+    return rows
 
 
 def dense_comparison(nodes: int, cap_gb: float, k: int = 16) -> list[dict[str, float | str]]:
@@ -193,6 +225,7 @@ def main() -> None:
     parser.add_argument("--skip-dense", action="store_true", help="skip the dense comparison")
     parser.add_argument("--dense-nodes", default="5000,20000,100000", help="graph sizes of the dense comparison")
     parser.add_argument("--dense-cap-gb", type=float, default=16.0, help="address-space cap of each dense run")
+    parser.add_argument("--spleen", type=Path, default=None, help="the codex-spleen folder (optional)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     if args.part:
@@ -258,6 +291,9 @@ def main() -> None:
                         f"{r['added_mb'] / max(s_row['added_mb'], 1):.0f}x less added memory"
                     )
         results["dense_comparison"] = rows
+    if args.spleen is not None:
+        print("\n2-level MinCut network (K=64, then 8), forward + backward, on each whole CODEX spleen")
+        results["spleens"] = spleens(args.spleen)
     try:
         import tgp  # noqa: F401  (torch-geometric-pool; hard-requires torch-scatter)
 
