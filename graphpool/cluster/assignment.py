@@ -63,13 +63,6 @@ class Assignment:
         return self.s is not None
 
     @property
-    def num_graphs(self) -> int:
-        """B for soft assignments (``C / K``); the number of graphs that have clusters for hard ones."""
-        if self.s is not None:
-            return self.num_clusters // self.s.size(1)
-        return int(self.cluster_batch[-1]) + 1 if self.cluster_batch.numel() else 0
-
-    @property
     def batch(self) -> Tensor:
         """``[N]`` the graph of each node."""
         return self.cluster_batch[self.cluster]
