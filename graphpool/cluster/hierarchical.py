@@ -9,7 +9,7 @@ them, and a global readout of the last level.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from torch import Tensor, nn
@@ -130,8 +130,9 @@ class HierarchicalPool(nn.Module):
         aux_loss: dict[str, Tensor] = {}
         for depth, (pool, layer) in enumerate(zip(self.levels, self.between, strict=True)):
             out = pool(x, edge_index, edge_weight, batch, num_graphs, pos=pos, labels=labels)
-            x = out.x if isinstance(layer, nn.Identity) else call_layer(layer, out.x, out.edge_index, out.edge_weight)
-            out = PoolingOutput(x, out.edge_index, out.edge_weight, out.batch, out.assignment, out.pos, out.aux_loss)
+            if not isinstance(layer, nn.Identity):  # message passing on the coarse graph
+                out = replace(out, x=call_layer(layer, out.x, out.edge_index, out.edge_weight))
+            x = out.x
             outputs.append(out)
             aux_loss.update({f"level{depth}.{name}": value for name, value in out.aux_loss.items()})
             edge_index, edge_weight, batch, pos = out.edge_index, out.edge_weight, out.batch, out.pos
