@@ -79,21 +79,15 @@ def normalize_edges(edge_index: Tensor, edge_weight: Tensor, num_nodes: int) -> 
     return edge_index, edge_weight / root[edge_index[0]] / root[edge_index[1]]
 
 
-def soft_edges(adj: Tensor, self_loops: bool = False, normalize: bool = False) -> tuple[Tensor, Tensor]:
+def soft_edges(adj: Tensor, self_loops: bool = False) -> tuple[Tensor, Tensor]:
     r"""Edges over the B*K clusters of the per-graph coarse adjacency ``adj [B, K, K]`` (nonzero entries).
 
     Args:
         self_loops: keep the diagonal (each cluster's internal weight), as DiffPool does.
-        normalize: MinCut/DMoN's :math:`D^{-1/2}\tilde A D^{-1/2}` (drops the diagonal first).
     """
-    if normalize and self_loops:
-        raise ValueError("'normalize' drops the self-loops (as MinCut and DMoN do); set self_loops=False")
     k = adj.size(-1)
-    if normalize or not self_loops:
+    if not self_loops:
         adj = adj * (1 - torch.eye(k, dtype=adj.dtype, device=adj.device))
-    if normalize:
-        d = _root(adj.sum(-1)).unsqueeze(1)
-        adj = (adj / d) / d.transpose(1, 2)
     b, g, h = torch.nonzero(adj, as_tuple=True)
     return torch.stack([b * k + g, b * k + h]), adj[b, g, h]
 

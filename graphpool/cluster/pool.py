@@ -24,7 +24,7 @@ from graphpool.cluster.connect import coarsen_edges, normalize_edges, soft_edges
 from graphpool.cluster.losses import LOSSES, LossFn
 from graphpool.cluster.select import Select
 from graphpool.cluster.soft import soft_pool
-from graphpool.ops import Segments, segment_sum, segments_from
+from graphpool.ops import Segments, segment_sum, segments_from, validation_enabled
 from graphpool.readout import Readout, resolve
 
 #: activations a pool may apply to the reduced cluster features (DMoN's is ``"selu"``)
@@ -138,7 +138,7 @@ class Pool(nn.Module):
         if assignment.soft:
             pooled = soft_pool(x, edge_index, assignment.s, seg, edge_weight)
             x_out = pooled.x.flatten(0, 1)
-            edges, weights = soft_edges(pooled.adj, self.self_loops, self.normalize)
+            edges, weights = soft_edges(pooled.adj, self.self_loops)
             for loss_fn in self.loss_fns:
                 for name, value in loss_fn(pooled, assignment.s, seg).items():
                     if name in aux_loss:
@@ -147,8 +147,8 @@ class Pool(nn.Module):
         else:
             x_out = self.reduce(x, assignment.cluster, dim_size=assignment.num_clusters)
             edges, weights = coarsen_edges(edge_index, assignment, edge_weight, self.self_loops)
-            if self.normalize:
-                edges, weights = normalize_edges(edges, weights, assignment.num_clusters)
+        if self.normalize:  # the same D^-1/2 A D^-1/2 of the coarse edges, hard or soft
+            edges, weights = normalize_edges(edges, weights, assignment.num_clusters)
         if self.activation is not None:
             x_out = ACTIVATIONS[self.activation](x_out)
         pos_out = None if pos is None else cluster_mean(pos, assignment, seg)
@@ -187,7 +187,8 @@ def _check(
         raise ValueError(f"'x' must be [N, F], got shape {tuple(x.shape)}")
     if edge_index.dim() != 2 or edge_index.size(0) != 2:
         raise ValueError(f"'edge_index' must be [2, E], got shape {tuple(edge_index.shape)}")
-    if edge_index.numel() and (int(edge_index.max()) >= x.size(0) or int(edge_index.min()) < 0):
+    in_range = not edge_index.numel() or not validation_enabled()  # reading the values syncs a GPU
+    if not in_range and (int(edge_index.max()) >= x.size(0) or int(edge_index.min()) < 0):
         raise ValueError(f"'edge_index' refers to nodes outside [0, {x.size(0)})")
     if edge_weight is not None and edge_weight.shape != (edge_index.size(1),):
         raise ValueError(f"'edge_weight' must be [E] = [{edge_index.size(1)}], got {tuple(edge_weight.shape)}")
