@@ -6,7 +6,9 @@ Three neighbourhoods, all from scipy's spatial search (nothing hand-written):
   undirected (:math:`i \sim j` if either is among the other's k nearest);
 - ``radius:r``: every pair of cells closer than r;
 - ``delaunay`` or ``delaunay:d``: the edges of the Delaunay triangulation (optionally only
-  those shorter than d, which removes the long edges across empty tissue).
+  those shorter than d, which removes the long edges across empty tissue);
+- ``given`` (:func:`tissue_graphs` only): the table's own graph, e.g. squidpy's
+  ``obsp["spatial_connectivities"]`` read from an AnnData by :func:`read_cells`.
 
 Edges are returned in both directions, sorted, without self-loops or duplicates. Cells that
 share a position (integer pixel coordinates often make them) are neighbours of each other,
@@ -130,6 +132,21 @@ def neighbour_edges(pos: Any, graph: str = "knn:6") -> tuple[Tensor, Tensor]:
     return torch.from_numpy(pairs), torch.from_numpy(length)
 
 
+def _given_by_sample(table: CellTable) -> Any:
+    """A function (sample, its rows) -> that sample's given edges, undirected, as ``[2, E]`` local indices."""
+    edges = table.edges
+    sample_of = table.frame["sample"].to_numpy()[edges[0]]
+    by_sample = pd.Series(np.arange(edges.shape[1])).groupby(sample_of).indices
+    local = table.frame.groupby("sample", sort=False).cumcount().to_numpy()  # each row's index in its sample
+
+    def edges_of(name: str, rows: np.ndarray) -> Tensor:
+        chosen = edges[:, by_sample.get(name, np.zeros(0, dtype=np.int64))]
+        pairs = _undirected(local[chosen[0]], local[chosen[1]], rows.size)
+        return torch.from_numpy(pairs)
+
+    return edges_of
+
+
 def tissue_graphs(
     table: CellTable,
     graph: str = "knn:6",
@@ -139,7 +156,7 @@ def tissue_graphs(
     """One PyG graph per sample of ``table``.
 
     Args:
-        graph: the neighbourhood, see :func:`parse_graph`.
+        graph: the neighbourhood, see :func:`parse_graph`, or ``"given"``: ``table.edges``.
         features: ``"type"`` (one-hot cell type), ``"markers"`` (the marker columns),
             ``"both"``, or ``"auto"`` (types and markers, whichever the table has).
         edge_weight: ``None``, ``"distance"`` (edge length) or ``"inverse"`` (1 / (1 + length / median)).
@@ -148,6 +165,10 @@ def tissue_graphs(
     ``cell_type [N]`` (index into ``table.cell_types``), ``row [N]`` (the cell's row in
     ``table.frame``), ``y`` (the label's index in ``table.classes``), ``sample`` (its name).
     """
+    if graph == "given" and table.edges is None:
+        raise ValueError("graph='given' needs a table with its own cell graph (an AnnData with obsp connectivities)")
+    if graph != "given":
+        parse_graph(graph)  # checked before any work
     if features not in ("auto", "type", "markers", "both"):
         raise ValueError(f"'features' must be 'auto', 'type', 'markers' or 'both', got {features!r}")
     if edge_weight not in (None, "distance", "inverse"):
@@ -162,12 +183,17 @@ def tissue_graphs(
     type_index = {name: i for i, name in enumerate(table.cell_types)}
     class_index = {value: i for i, value in enumerate(table.classes)}
     rows_of = frame.groupby("sample", sort=False).indices
+    given = _given_by_sample(table) if graph == "given" else None
     graphs = []
     for name in table.samples:
         rows = rows_of[name]
         cells = frame.iloc[rows]
         xy = cells[["x", "y"]].to_numpy(np.float64, copy=True)
-        edge_index, length = neighbour_edges(xy, graph)  # neighbours of the table's own coordinates
+        if given is None:
+            edge_index, length = neighbour_edges(xy, graph)  # neighbours of the table's own coordinates
+        else:
+            edge_index = given(name, rows)
+            length = torch.from_numpy(np.linalg.norm(xy[edge_index[0]] - xy[edge_index[1]], axis=1).astype(np.float32))
         pos = torch.from_numpy(xy.astype(np.float32))
         parts = []
         # copies: under pandas' copy-on-write to_numpy hands out read-only views, which torch warns about

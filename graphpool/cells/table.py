@@ -29,6 +29,8 @@ class CellTable:
         markers: the marker columns (numeric), possibly empty.
         samples: sample names in order of first appearance.
         classes: the sorted label values (empty without labels).
+        edges: ``[2, E]`` a given cell graph as pairs of rows of ``frame`` (from an AnnData's
+            ``obsp``, e.g. squidpy's ``spatial_connectivities``), used by ``graph="given"``; else ``None``.
     """
 
     frame: pd.DataFrame
@@ -36,6 +38,7 @@ class CellTable:
     markers: list[str]
     samples: list[str]
     classes: list[Any]
+    edges: np.ndarray | None = None
 
     @property
     def sample_table(self) -> pd.DataFrame:
@@ -93,18 +96,39 @@ def _from_anndata(adata: Any, spatial_key: str, markers: Sequence[str] | str | N
     return frame, names
 
 
+def _given_edges(adata: Any, key: str, samples: np.ndarray) -> np.ndarray:
+    """``obsp[key]`` as ``[2, E]`` row pairs, checked: the right size, no edge between two samples."""
+    matrix = adata.obsp[key]
+    if matrix.shape != (adata.n_obs, adata.n_obs):
+        raise ValueError(f"obsp[{key!r}] must be [cells, cells] = [{adata.n_obs}, {adata.n_obs}], got {matrix.shape}")
+    import scipy.sparse as sp
+
+    coo = sp.coo_matrix(matrix)
+    keep = coo.row != coo.col
+    pairs = np.stack([coo.row[keep], coo.col[keep]]).astype(np.int64)
+    across = samples[pairs[0]] != samples[pairs[1]]
+    if across.any():
+        i, j = pairs[:, np.flatnonzero(across)[0]]
+        raise ValueError(
+            f"obsp[{key!r}] joins cells of different samples ({int(across.sum())} edges, e.g. cell {i} of "
+            f"{samples[i]!r} and cell {j} of {samples[j]!r}): build it per sample (squidpy: library_key=...)"
+        )
+    return pairs
+
+
 def read_cells(
     source: Any,
     *,
     x: str = "x",
     y: str = "y",
     cell_type: str | None = "cell_type",
-    sample: str = "sample",
+    sample: str | None = "sample",
     label: str | None = "label",
     markers: Sequence[str] | str | None = None,
     group: str | None = None,
     cell_id: str | None = None,
     spatial_key: str = "spatial",
+    connectivity_key: str | None = "spatial_connectivities",
 ) -> CellTable:
     """Read and check a cell table.
 
@@ -114,11 +138,16 @@ def read_cells(
             markers from ``X``).
         x, y: coordinate columns (ignored for AnnData).
         cell_type: the cell-type column, or ``None`` for marker-only tables.
-        sample: the tissue-sample column; one graph per sample.
+        sample: the tissue-sample column; one graph per sample. ``None``: every cell is in one
+            sample named ``"all"`` (a table of one tissue).
         label: the per-sample label column (every cell of a sample must agree), or ``None``.
         markers: numeric marker columns used as node features (``"all"`` for every AnnData var).
         group: a per-sample grouping column (e.g. donor or patient) for grouped cross-validation.
         cell_id: a cell identifier column, unique within each sample.
+        spatial_key: the AnnData ``obsm`` key of the coordinates.
+        connectivity_key: the AnnData ``obsp`` key of a precomputed cell graph (squidpy's
+            ``spatial_neighbors`` writes ``spatial_connectivities``); read when present, used by
+            :func:`tissue_graphs` with ``graph="given"``. ``None``: never read.
 
     Raises:
         ValueError: naming the column, sample and rows of every problem found: missing
@@ -152,6 +181,8 @@ def read_cells(
     if len(frame) == 0:
         raise ValueError("the cell table has no rows")
     out = pd.DataFrame({role: frame[column].to_numpy() for role, column in wanted.items()})
+    if sample is None:
+        out["sample"] = "all"
     for name in marker_names:
         out[name] = frame[name].to_numpy()
     for role in ("x", "y", *marker_names):
@@ -194,4 +225,7 @@ def read_cells(
             )
     types = sorted(out["cell_type"].unique().tolist()) if "cell_type" in out else []
     classes = sorted(out["label"].unique().tolist()) if "label" in out else []
-    return CellTable(out, types, marker_names, list(pd.unique(out["sample"])), classes)
+    edges = None
+    if hasattr(source, "obsp") and connectivity_key is not None and connectivity_key in source.obsp:
+        edges = _given_edges(source, connectivity_key, out["sample"].to_numpy())
+    return CellTable(out, types, marker_names, list(pd.unique(out["sample"])), classes, edges)

@@ -104,3 +104,11 @@ def test_all_markers_are_the_columns_not_named_otherwise() -> None:
     assert table.markers == ["CD8"]
     with pytest.raises(ValueError, match="column 'CD8' must be numeric"):
         read_cells(_frame().assign(CD8=["a", "1", "2", "3", "4"]), **NAMES, markers=["CD8"])
+
+
+def test_a_table_without_a_sample_column_is_one_sample() -> None:
+    frame = _frame().drop(columns="sample_id")
+    table = read_cells(frame, **{**NAMES, "sample": None, "label": None})
+    assert table.samples == ["all"] and (table.frame["sample"] == "all").all()
+    with pytest.raises(ValueError, match="sample_id"):  # asked for by name, and missing: still an error
+        read_cells(frame, **{**NAMES, "label": None})
