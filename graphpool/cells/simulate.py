@@ -29,7 +29,9 @@ RULES = ("count", "proportion", "presence", "arrangement")
 TYPES = ("tumour", "stroma", "immune", "rare")
 
 
-def _tissue(rng: np.random.Generator, n: int, immune: int, rare: int, infiltrating: bool) -> tuple[np.ndarray, list]:
+def _tissue(
+    rng: np.random.Generator, n: int, immune: int, rare: int, infiltrating: bool
+) -> tuple[np.ndarray, list, np.ndarray]:
     side = 10.0 * np.sqrt(n)
     radius = side * np.sqrt(0.5 / np.pi)  # the disc holds half of the area
     centre = side / 2
@@ -50,18 +52,23 @@ def _tissue(rng: np.random.Generator, n: int, immune: int, rare: int, infiltrati
         [disc(tumour, 0.0, radius), outside[:stroma], immune_pos, rng.uniform(0, side, (rare, 2))]
     )
     types = ["tumour"] * tumour + ["stroma"] * stroma + ["immune"] * immune + ["rare"] * rare
-    return positions, types
+    distance = np.hypot(*(positions - centre).T)
+    ring = (distance > radius) & (distance <= 1.15 * radius) & (not infiltrating)
+    region = np.where(distance <= radius, "tumour", np.where(ring, "margin", "stroma"))
+    return positions, types, region
 
 
 def simulate(rule: str, samples: int = 200, seed: int = 0) -> pd.DataFrame:
     """A cell table of ``samples`` simulated tissues following ``rule`` (see the module docs).
 
-    Columns: ``sample``, ``cell``, ``x``, ``y``, ``cell_type``, ``label`` (0/1, balanced to
-    within one sample for ``proportion``, ``presence`` and ``arrangement``).
+    Columns: ``sample``, ``cell``, ``x``, ``y``, ``cell_type``, ``region`` (where the cell lies:
+    ``tumour`` inside the disc, ``margin`` in the ring of a tissue whose immune cells stay at the
+    margin, ``stroma`` elsewhere: the ground truth of :func:`graphpool.cells.neighbourhoods`),
+    ``label`` (0/1, balanced to within one sample for ``proportion``, ``presence`` and ``arrangement``).
 
     >>> table = simulate("presence", samples=4, seed=1)
     >>> sorted(table.columns), table.groupby("sample")["label"].first().tolist()
-    (['cell', 'cell_type', 'label', 'sample', 'x', 'y'], [0, 1, 0, 1])
+    (['cell', 'cell_type', 'label', 'region', 'sample', 'x', 'y'], [0, 1, 0, 1])
     """
     if rule not in RULES:
         raise ValueError(f"'rule' must be one of {RULES}, got {rule!r}")
@@ -87,7 +94,7 @@ def simulate(rule: str, samples: int = 200, seed: int = 0) -> pd.DataFrame:
                 rare = int(rng.integers(1, 4)) if label else 0
             else:
                 infiltrating = bool(label)
-        positions, types = _tissue(rng, n, immune, rare, infiltrating)
+        positions, types, region = _tissue(rng, n, immune, rare, infiltrating)
         frames.append(
             pd.DataFrame(
                 {
@@ -96,6 +103,7 @@ def simulate(rule: str, samples: int = 200, seed: int = 0) -> pd.DataFrame:
                     "x": positions[:, 0],
                     "y": positions[:, 1],
                     "cell_type": types,
+                    "region": region,
                     "label": label,
                 }
             )

@@ -1,0 +1,158 @@
+"""Tissue cellular neighbourhoods: every method recovers the simulator's regions, results are consistent,
+scores are right, AnnData goes in and out in squidpy's layout, and bad input is named."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from graphpool.cells import neighbourhoods, read_cells, simulate
+from graphpool.cells.neighbourhood import METHODS, _consensus, agreement
+
+
+@pytest.fixture(scope="module")
+def tissues() -> pd.DataFrame:
+    return simulate("arrangement", samples=20, seed=0)
+
+
+@pytest.fixture(scope="module")
+def found(tissues: pd.DataFrame) -> dict:
+    table = read_cells(tissues, label=None)
+    options = {"learned": {"loss": "justbalance", "epochs": 100, "repeats": 2}}
+    return {method: neighbourhoods(table, 3, method, **options.get(method, {})) for method in METHODS}
+
+
+# Measured on these 20 tissues (seed 0): composition 0.56, utag 0.45, louvain 0.18 (communities of a near-uniform
+# mesh are spatial patches, not regions), learned (JustBalance, 100 epochs, 2 runs) 0.6-0.7. Chance is 0.
+BOUNDS = {"composition": 0.45, "utag": 0.35, "louvain": 0.1, "learned": 0.5}
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_recovers_the_simulated_regions(found: dict, tissues: pd.DataFrame, method: str) -> None:
+    assert agreement(tissues["region"], found[method].labels)["ami"] > BOUNDS[method]
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_results_are_consistent(found: dict, tissues: pd.DataFrame, method: str) -> None:
+    result = found[method]
+    sizes = np.bincount(result.labels, minlength=3)
+    assert result.labels.shape == (len(tissues),) and result.num_neighbourhoods == 3
+    assert (np.diff(sizes) <= 0).all(), "ids are numbered by decreasing size"
+    assert result.summary["cells"].tolist() == sizes.tolist()
+    np.testing.assert_allclose(result.composition.dropna().sum(axis=1), 1.0)
+    assert list(result.composition.columns) == ["immune", "stroma", "tumour"]
+    np.testing.assert_allclose(result.abundance().sum(axis=1), 1.0)
+    first = result.table.frame["sample"] == result.table.samples[0]
+    expected = np.bincount(result.labels[first.to_numpy()], minlength=3) / first.sum()
+    np.testing.assert_allclose(result.abundance().iloc[0].to_numpy(), expected)
+    cells = result.cells()
+    assert cells["neighbourhood"].tolist() == result.labels.tolist() and {"sample", "x", "y"} <= set(cells)
+    assert (result.summary["patches"] >= result.summary["samples"]).all()
+    if method == "learned":
+        np.testing.assert_allclose(result.probabilities.sum(1), 1.0, rtol=1e-5)
+        chosen = result.probabilities[np.arange(len(result.labels)), result.labels]
+        assert (chosen == result.probabilities.max(1)).all(), "each cell is in a most likely neighbourhood"
+
+
+def test_the_learned_method_is_reproducible(tissues: pd.DataFrame) -> None:
+    table = read_cells(tissues[tissues["sample"].isin(["arrangement-0000", "arrangement-0001"])], label=None)
+    runs = [neighbourhoods(table, 3, "learned", epochs=5, repeats=2, seed=4).probabilities for _ in range(2)]
+    np.testing.assert_array_equal(runs[0], runs[1])
+
+
+def test_consensus_aligns_runs_whose_clusters_are_permuted() -> None:
+    rng = np.random.default_rng(0)
+    s = rng.dirichlet(np.ones(4), size=50).astype(np.float32)
+    np.testing.assert_allclose(_consensus([s, s[:, [2, 0, 3, 1]], s[:, [3, 2, 1, 0]]], 4), s, rtol=1e-6)
+
+
+def test_agreement_scores() -> None:
+    truth = np.array(["a", "a", "a", "b", "b", "c", "c", "x"])
+    predicted = np.array([0, 0, 1, 1, 1, 1, 1, 5])
+    scores = agreement(truth, predicted, ignore=["x"])
+    # Hungarian: a <-> 0 (F1 2*2/(3+2) = 0.8), b <-> 1 (2*2/(2+5) = 4/7), c unmatched (0)
+    assert scores["macro_f1"] == pytest.approx((0.8 + 4 / 7) / 3)
+    from sklearn.metrics import adjusted_mutual_info_score, adjusted_rand_score
+
+    assert scores["ami"] == pytest.approx(adjusted_mutual_info_score(truth[:7], predicted[:7]))
+    assert scores["ari"] == pytest.approx(adjusted_rand_score(truth[:7], predicted[:7]))
+    with pytest.raises(ValueError, match="'predicted' has 2"):
+        agreement(truth, [0, 1])
+    with pytest.raises(ValueError, match="no cells left"):
+        agreement(["x"], [0], ignore=["x"])
+
+
+def test_bad_input_is_named(tissues: pd.DataFrame) -> None:
+    small = tissues[tissues["sample"] == "arrangement-0000"]
+    with pytest.raises(ValueError, match="'k' must be between 2 and the number of cells"):
+        neighbourhoods(small, len(small) + 1, label=None)
+    with pytest.raises(ValueError, match="'k' must be between"):
+        neighbourhoods(small, 1, label=None)
+    with pytest.raises(ValueError, match="'method' must be one of"):
+        neighbourhoods(small, 3, "leiden", label=None)
+    with pytest.raises(ValueError, match="'loss' must be one of"):
+        neighbourhoods(small, 3, "learned", loss="diffpool", label=None)
+    with pytest.raises(ValueError, match="'window' must be >= 1"):
+        neighbourhoods(small, 3, window=0, label=None)
+    with pytest.raises(ValueError, match=r"column\(s\) \['x'\] not in the cell table"):
+        neighbourhoods(small.drop(columns="x"), 3, label=None)
+    one_type = small.assign(cell_type="tumour")
+    with pytest.raises(ValueError, match="more than the 1 distinct cell surroundings"):
+        neighbourhoods(one_type, 3, label=None)
+    with pytest.raises(ValueError, match="Louvain communities found; raise 'resolution'"):
+        neighbourhoods(small.head(12), 11, "louvain", graph="knn:6", label=None)
+
+
+def _squidpy_layout(frame: pd.DataFrame, k: int = 5):
+    """An AnnData as squidpy's spatial_neighbors(library_key="sample") leaves it, built by hand."""
+    anndata = pytest.importorskip("anndata")
+    from scipy.spatial import cKDTree
+
+    blocks = []
+    for _, cells in frame.groupby("sample", sort=False):
+        _, nearest = cKDTree(cells[["x", "y"]].to_numpy()).query(cells[["x", "y"]].to_numpy(), k=k + 1)
+        n = len(cells)
+        a = sp.csr_matrix((np.ones(n * k), (np.repeat(np.arange(n), k), nearest[:, 1:].ravel())), shape=(n, n))
+        blocks.append(((a + a.T) > 0).astype(np.float32))
+    obs = frame[["sample", "cell_type"]].reset_index(drop=True).set_axis([str(i) for i in range(len(frame))])
+    adata = anndata.AnnData(obs=obs, obsm={"spatial": frame[["x", "y"]].to_numpy()})
+    adata.obsp["spatial_connectivities"] = sp.block_diag(blocks, format="csr")
+    return adata
+
+
+def test_anndata_in_squidpy_layout_in_and_out(tissues: pd.DataFrame, tmp_path) -> None:
+    anndata = pytest.importorskip("anndata")
+    frame = tissues[tissues["sample"].isin(["arrangement-0000", "arrangement-0001"])]
+    adata = _squidpy_layout(frame)
+    table = read_cells(adata, label=None)
+    given = adata.obsp["spatial_connectivities"]
+    assert table.edges.shape[1] == given.nnz
+    result = neighbourhoods(adata, 3, "utag", label=None)  # the given graph by default
+    assert sorted(map(tuple, result.edges.T.tolist())) == sorted(zip(*given.nonzero(), strict=True))
+    knn = neighbourhoods(adata, 3, "utag", graph="knn:10", label=None)
+    assert knn.edges.shape[1] != result.edges.shape[1]
+    out = result.to_anndata(adata)
+    assert out is adata and adata.obs["graphpool_neighbourhood"].astype(int).tolist() == result.labels.tolist()
+    assert (adata.obsp["graphpool_connectivities"] != (given > 0)).nnz == 0
+    assert adata.uns["graphpool"]["method"] == "utag"
+    adata.write_h5ad(tmp_path / "cells.h5ad")
+    back = anndata.read_h5ad(tmp_path / "cells.h5ad")
+    pd.testing.assert_frame_equal(back.uns["graphpool"]["composition"], adata.uns["graphpool"]["composition"])
+    fresh = result.to_anndata()
+    assert fresh.n_obs == len(frame) and "spatial" in fresh.obsm
+    with pytest.raises(ValueError, match="'adata' has 3 cells"):
+        result.to_anndata(adata[:3].copy())
+
+
+def test_a_given_graph_across_samples_or_a_missing_one_is_named(tissues: pd.DataFrame) -> None:
+    frame = tissues[tissues["sample"].isin(["arrangement-0000", "arrangement-0001"])]
+    adata = _squidpy_layout(frame)
+    adata.obsp["spatial_connectivities"] = sp.csr_matrix(
+        (np.ones(1), ([0], [adata.n_obs - 1])), shape=(adata.n_obs, adata.n_obs)
+    )
+    with pytest.raises(ValueError, match="joins cells of different samples"):
+        read_cells(adata, label=None)
+    assert read_cells(adata, label=None, connectivity_key=None).edges is None
+    del adata.obsp["spatial_connectivities"]
+    with pytest.raises(ValueError, match="graph='given' needs a table with its own cell graph"):
+        neighbourhoods(adata, 3, graph="given", label=None)
