@@ -5,8 +5,9 @@
         --readout sum,mean,max,median,attention --pool none,graclus,diffpool --grid hidden=32,64
 
     graphpool cells --table cells.csv --x x --y y --type cell_type --sample sample_id --label label
+    graphpool neighbourhoods --table cells.h5ad --k 6 --method composition,utag,learned
 
-Both subcommands share the model, training and run options (:func:`shared_options`) and run
+``classify`` and ``cells`` share the model, training and run options (:func:`shared_options`) and run
 through one experiment runner (:func:`graphpool.experiment.run_experiment`).
 """
 
@@ -15,26 +16,30 @@ from __future__ import annotations
 import argparse
 import sys
 
-from graphpool.cli import cells, classify
+from graphpool.cli import cells, classify, neighbourhoods
 from graphpool.cli.options import check_options
 
 __all__ = ["build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``graphpool`` parser with its subcommands ``classify`` and ``cells``."""
+    """The ``graphpool`` parser with its subcommands ``classify``, ``cells`` and ``neighbourhoods``."""
     parser = argparse.ArgumentParser(prog="graphpool", description="Graph classification with graphpool's readouts")
     commands = parser.add_subparsers(dest="command", required=True)
     classify.add_parser(commands)
     cells.add_parser(commands)
+    neighbourhoods.add_parser(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` and run the subcommand; bad data or settings end in one line and a non-zero exit."""
     args = build_parser().parse_args(argv)
-    check_options(args)
-    run = classify.classify if args.command == "classify" else cells.cells
+    if args.command == "neighbourhoods":
+        run = neighbourhoods.run_neighbourhoods
+    else:
+        check_options(args)
+        run = classify.classify if args.command == "classify" else cells.cells
     try:
         return run(args)
     except (ValueError, FileNotFoundError) as error:  # bad data or settings: say what, no traceback

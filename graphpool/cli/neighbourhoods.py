@@ -1,0 +1,170 @@
+"""``graphpool neighbourhoods``: tissue cellular neighbourhoods of a cell table (or of simulated tissues).
+
+    graphpool neighbourhoods                                   # simulated tissues, scored against their regions
+    graphpool neighbourhoods --table spleen.csv --x x_coordinate --y y_coordinate --type CellType \\
+        --no-sample --k 4 --method composition,utag,learned --truth Compartment --ignore NoAnnotation
+    graphpool neighbourhoods --table cells.h5ad --k 6          # squidpy's obsp graph when present
+
+Writes into ``--out``, per method: ``cells.csv`` (one row per cell with its neighbourhood),
+``composition.csv`` and ``composition.png`` (a heatmap), ``summary.csv``, ``abundance.csv`` (per
+sample), tissue maps ``maps/<sample>.png`` (``--plots`` of them) and, for an ``.h5ad`` input,
+``cells.h5ad`` (the input with the results in ``obs``/``obsp``/``uns``); and ``results.csv``: one row
+per method with its time and, with ``--truth``, its agreement with the annotated regions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from graphpool.cells import Neighbourhoods, agreement, neighbourhoods, read_cells, simulate
+from graphpool.cells.neighbourhood import LOSSES, METHODS
+
+SIMULATED_SAMPLES = 40
+
+
+def add_parser(commands: Any) -> None:
+    """The ``neighbourhoods`` subcommand and its options."""
+    e = commands.add_parser(
+        "neighbourhoods",
+        help="tissue cellular neighbourhoods of a cell table",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    table = e.add_argument_group("cell table")
+    table.add_argument("--table", default=None, help="CSV/TSV/Parquet/.h5ad of cells; without it, simulated tissues")
+    table.add_argument("--x", default="x")
+    table.add_argument("--y", default="y")
+    table.add_argument("--type", default="cell_type", help="the cell-type column")
+    table.add_argument("--sample", default="sample")
+    table.add_argument("--no-sample", action="store_true", help="the table is one tissue (no sample column)")
+    table.add_argument("--markers", default=None, help="comma-separated marker columns (or 'all') as features")
+    table.add_argument("--truth", default=None, help="a column of annotated regions to score against")
+    table.add_argument("--ignore", default=None, help="comma-separated --truth values left out of the scores")
+    method = e.add_argument_group("neighbourhoods")
+    method.add_argument("--k", type=int, default=None, help="neighbourhoods (default 3 simulated, else 6)")
+    method.add_argument("--method", default="composition,utag,learned", help=f"comma-separated, of {METHODS}")
+    method.add_argument("--graph", default=None, help="knn:K, radius:R, delaunay, given (default: given or knn:10)")
+    method.add_argument("--window", type=int, default=10, help="composition: cells per window")
+    method.add_argument("--hops", type=int, default=3, help="utag: averaging steps")
+    method.add_argument("--resolution", type=float, default=1.0, help="louvain: resolution")
+    method.add_argument("--loss", default="mincut", choices=LOSSES, help="learned: the unsupervised loss")
+    method.add_argument("--epochs", type=int, default=200, help="learned: passes over the samples")
+    method.add_argument("--repeats", type=int, default=3, help="learned: seeds in the consensus")
+    run = e.add_argument_group("output")
+    run.add_argument("--out", default="results/neighbourhoods", help="an empty or new folder")
+    run.add_argument("--plots", type=int, default=6, help="tissue maps to draw per method")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def run_neighbourhoods(args: argparse.Namespace) -> int:
+    """Run ``graphpool neighbourhoods`` with parsed ``args``."""
+    methods = args.method.split(",")
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ValueError(f"--method {unknown[0]!r} is unknown; choose from {METHODS}")
+    truth, ignore = args.truth, [] if args.ignore is None else args.ignore.split(",")
+    if args.table is None:
+        source: Any = simulate("arrangement", SIMULATED_SAMPLES, args.seed)
+        names = {"x": "x", "y": "y", "cell_type": "cell_type", "sample": "sample"}
+        truth, k = truth or "region", args.k or 3
+        print(f"no --table: {SIMULATED_SAMPLES} simulated tissues, scored against their regions (tumour/margin/stroma)")
+    else:
+        source, k = args.table, args.k or 6
+        names = {"x": args.x, "y": args.y, "cell_type": args.type, "sample": None if args.no_sample else args.sample}
+        if str(source).endswith(".h5ad"):
+            import anndata
+
+            if not Path(source).is_file():
+                raise FileNotFoundError(f"cell table {str(source)!r} does not exist")
+            source = anndata.read_h5ad(source)
+    markers = None if args.markers is None else ("all" if args.markers == "all" else args.markers.split(","))
+    table = read_cells(source, **names, label=None, markers=markers)
+    regions = _truth(source, table, truth)
+    out = Path(args.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ValueError(f"--out {out} exists and is not an empty folder")
+    print(f"{len(table.samples)} samples, {len(table.frame):,} cells, {len(table.cell_types)} cell types, K = {k}")
+    rows = []
+    for method in methods:
+        start = time.perf_counter()
+        result = neighbourhoods(
+            table,
+            k,
+            method,
+            graph=args.graph,
+            window=args.window,
+            hops=args.hops,
+            resolution=args.resolution,
+            loss=args.loss,
+            epochs=args.epochs,
+            repeats=args.repeats,
+            seed=args.seed,
+            progress=not args.quiet,
+        )
+        row: dict[str, Any] = {"method": method, "K": k, "seconds": round(time.perf_counter() - start, 2)}
+        if regions is not None:
+            row.update({name: round(v, 3) for name, v in agreement(regions, result.labels, ignore).items()})
+        rows.append(row)
+        _write(result, out / method, source if hasattr(source, "obsp") else None, args.plots)
+    results = pd.DataFrame(rows)
+    results.to_csv(out / "results.csv", index=False)
+    print(results.to_string(index=False))
+    print(f"everything is in {out}")
+    return 0
+
+
+def _truth(source: Any, table: Any, column: str | None) -> Any:
+    if column is None:
+        return None
+    frame = source.obs if hasattr(source, "obs") else (source if isinstance(source, pd.DataFrame) else None)
+    if frame is None:
+        frame = pd.read_csv(source, usecols=lambda name: name == column) if str(source).endswith(".csv") else None
+    if frame is None or column not in frame:
+        raise ValueError(f"--truth column {column!r} is not in the cell table")
+    return frame[column].astype(str).to_numpy()
+
+
+def _write(result: Neighbourhoods, folder: Path, adata: Any, plots: int) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True)
+    result.cells().to_csv(folder / "cells.csv", index=False)
+    result.composition.to_csv(folder / "composition.csv")
+    result.summary.to_csv(folder / "summary.csv")
+    result.abundance().to_csv(folder / "abundance.csv")
+    if adata is not None:
+        result.to_anndata(adata.copy()).write_h5ad(folder / "cells.h5ad")
+    composition = result.composition.fillna(0)
+    fig, ax = plt.subplots(figsize=(1 + 0.35 * composition.shape[1], 1 + 0.4 * composition.shape[0]))
+    image = ax.imshow(composition.to_numpy(), cmap="viridis", vmin=0, aspect="auto")
+    ax.set_xticks(range(composition.shape[1]), composition.columns, rotation=90)
+    ax.set_yticks(range(composition.shape[0]), [f"{i} ({n:,})" for i, n in enumerate(result.summary["cells"])])
+    ax.set_ylabel("neighbourhood (cells)")
+    fig.colorbar(image, ax=ax, label="share of its cells")
+    ax.set_title(f"{result.method}: composition")
+    fig.tight_layout()
+    fig.savefig(folder / "composition.png", dpi=120)
+    plt.close(fig)
+    cells = result.cells()
+    (folder / "maps").mkdir()
+    colours = plt.get_cmap("tab10" if result.num_neighbourhoods <= 10 else "tab20")
+    for index, (name, group) in enumerate(cells.groupby("sample", sort=False)):
+        if index >= plots:
+            break
+        fig, ax = plt.subplots(figsize=(5, 5))
+        for label in range(result.num_neighbourhoods):
+            mine = group[group["neighbourhood"] == label]
+            ax.scatter(mine["x"], mine["y"], s=2, color=colours(label % colours.N), label=str(label))
+        ax.set_aspect("equal")
+        ax.set_title(f"{name}: {result.method} neighbourhoods")
+        ax.legend(markerscale=4, fontsize=7, loc="upper right")
+        fig.savefig(folder / "maps" / f"{''.join(c if c.isalnum() or c in '-_' else '_' for c in name)}.png", dpi=100)
+        plt.close(fig)

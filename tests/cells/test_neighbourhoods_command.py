@@ -1,0 +1,67 @@
+"""`graphpool neighbourhoods`: the simulator default end to end, an AnnData in and out, and bad input in one line."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from graphpool.cells import simulate
+from graphpool.cli import main
+
+
+def test_simulated_run_writes_everything(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "nb"
+    args = ["neighbourhoods", "--method", "composition,learned", "--epochs", "3", "--repeats", "1"]
+    assert main([*args, "--plots", "2", "--quiet", "--out", str(out)]) == 0
+    results = pd.read_csv(out / "results.csv")
+    assert results["method"].tolist() == ["composition", "learned"] and (results["K"] == 3).all()
+    assert results.loc[0, "ami"] > 0.45  # composition on the 40 simulated tissues measured 0.56
+    for method in ("composition", "learned"):
+        folder = out / method
+        cells = pd.read_csv(folder / "cells.csv")
+        assert len(cells) == len(simulate("arrangement", 40, 0)) and set(cells["neighbourhood"]) <= {0, 1, 2}
+        assert len(list((folder / "maps").glob("*.png"))) == 2 and (folder / "composition.png").stat().st_size > 0
+        assert pd.read_csv(folder / "abundance.csv", index_col=0).shape == (40, 3)
+    assert "everything is in" in capsys.readouterr().out
+
+
+def test_an_h5ad_table_comes_back_with_its_results(tmp_path: Path) -> None:
+    anndata = pytest.importorskip("anndata")
+    frame = simulate("arrangement", 3, 1)
+    adata = anndata.AnnData(
+        obs=frame[["sample", "cell_type", "region"]].set_axis([str(i) for i in range(len(frame))]),
+        obsm={"spatial": frame[["x", "y"]].to_numpy()},
+    )
+    adata.write_h5ad(tmp_path / "cells.h5ad")
+    out = tmp_path / "nb"
+    assert main(["neighbourhoods", "--table", str(tmp_path / "cells.h5ad"), "--k", "3", "--method", "utag",
+                 "--truth", "region", "--quiet", "--out", str(out)]) == 0  # fmt: skip
+    back = anndata.read_h5ad(out / "utag" / "cells.h5ad")
+    assert (
+        back.obs["graphpool_neighbourhood"].astype(int).tolist()
+        == pd.read_csv(out / "utag" / "cells.csv")["neighbourhood"].tolist()
+    )
+    assert back.obsp["graphpool_connectivities"].shape == (len(frame), len(frame))
+    assert "ami" in pd.read_csv(out / "results.csv")
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--method", "leiden"], "--method 'leiden' is unknown"),
+        (["--truth", "compartment"], "--truth column 'compartment' is not in the cell table"),
+        (["--k", "1"], "'k' must be between 2"),
+        (["--table", "missing.csv"], "does not exist"),
+    ],
+)
+def test_bad_input_is_one_line(tmp_path: Path, extra: list[str], message: str) -> None:
+    with pytest.raises(SystemExit) as error:
+        main(["neighbourhoods", "--out", str(tmp_path / "nb"), "--quiet", *extra])
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_a_full_out_folder_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "nb").mkdir()
+    (tmp_path / "nb" / "old.csv").write_text("x")
+    with pytest.raises(SystemExit, match="is not an empty folder"):
+        main(["neighbourhoods", "--out", str(tmp_path / "nb"), "--method", "composition", "--quiet"])
