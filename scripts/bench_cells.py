@@ -3,8 +3,12 @@
 Part 1 (synthetic): one sample of N cells (default 1,000,000) at uniform random positions with
 20 cell types. Timed, each in a fresh process with its peak memory: the k=6 kNN edges
 (graphpool.cells.neighbour_edges, scipy cKDTree), scikit-learn's NearestNeighbors k=6 search
-alone (the reference), Delaunay edges, and the whole table -> graph path (read_cells +
-tissue_graphs: checks, one-hot features, edges).
+alone (the reference), Delaunay edges, the whole table -> graph path (read_cells +
+tissue_graphs: checks, one-hot features, edges), and K = 8 tissue cellular neighbourhoods of the
+whole tissue (graphpool.cells.neighbourhoods, each call whole: table to result) by composition
+k-means, by UTAG-style averaging + k-means, and learned (a k=10 graph, GraphConv x 2 + sparse
+MinCut pool) with one training epoch (one forward + backward over the tissue) and the inference
+pass. Louvain is left out at this size (networkx: about 16 s per 82,000 cells).
 
 Part 2 (real, when ``--spleen`` points at ../shared/datasets/cells/codex-spleen): for each
 CODEX spleen (~82,000 cells), the graph build, hierarchical pooling of the whole sample (three
@@ -33,7 +37,15 @@ import pandas as pd
 import torch
 from _measure import peak_mb, start_measuring
 
-PARTS = ("knn_edges", "sklearn_knn_search", "delaunay_edges", "table_to_graph")
+PARTS = (
+    "knn_edges",
+    "sklearn_knn_search",
+    "delaunay_edges",
+    "table_to_graph",
+    "neighbourhoods_composition",
+    "neighbourhoods_utag",
+    "neighbourhoods_learned_epoch",
+)
 
 
 def synthetic_table(cells: int, seed: int = 0) -> pd.DataFrame:
@@ -51,7 +63,7 @@ def synthetic_table(cells: int, seed: int = 0) -> pd.DataFrame:
 
 
 def run_part(part: str, path: str) -> dict[str, float]:
-    from graphpool.cells import neighbour_edges, read_cells, tissue_graphs
+    from graphpool.cells import neighbour_edges, neighbourhoods, read_cells, tissue_graphs
 
     frame = pd.read_pickle(path)
     points = frame[["x", "y"]].to_numpy()
@@ -67,6 +79,11 @@ def run_part(part: str, path: str) -> dict[str, float]:
         edges = 0
     elif part == "delaunay_edges":
         edges = neighbour_edges(points, "delaunay")[0].size(1)
+    elif part.startswith("neighbourhoods"):
+        method = part.split("_")[1]
+        options = {"epochs": 1, "repeats": 1, "batch_cells": len(frame)} if method == "learned" else {}
+        result = neighbourhoods(frame, 8, method, label=None, **options)
+        edges = result.edges.shape[1]
     else:
         graph = tissue_graphs(read_cells(frame), "knn:6")[0]
         edges = graph.edge_index.size(1)
@@ -84,7 +101,7 @@ def synthetic(cells: int) -> dict[str, dict[str, float]]:
         path = str(Path(folder) / "cells.pkl")
         synthetic_table(cells).to_pickle(path)
         print(f"{cells:,} cells in one sample; each part in a fresh process")
-        print(f"{'part':<22}{'seconds':>10}{'peak MB':>10}{'added MB':>10}{'edges':>14}")
+        print(f"{'part':<30}{'seconds':>10}{'peak MB':>10}{'added MB':>10}{'edges':>14}")
         for part in PARTS:
             done = subprocess.run(
                 [sys.executable, __file__, "--part", part, "--data", path], capture_output=True, text=True, check=True
@@ -92,7 +109,7 @@ def synthetic(cells: int) -> dict[str, dict[str, float]]:
             row = json.loads(done.stdout.strip().splitlines()[-1])
             results[part] = row
             print(
-                f"{part:<22}{row['seconds']:>10.2f}{row['peak_mb']:>10.0f}{row['added_mb']:>10.0f}{row['edges']:>14,}",
+                f"{part:<30}{row['seconds']:>10.2f}{row['peak_mb']:>10.0f}{row['added_mb']:>10.0f}{row['edges']:>14,}",
                 flush=True,
             )
     return results
