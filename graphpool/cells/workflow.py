@@ -11,6 +11,9 @@ baseline, and per-cell explanations, all written to one results folder.
    scored by the model of the first repeat that never saw it (:func:`graphpool.explain.node_scores`);
    scores are written per cell, per cell type and per sample, with a tissue map per sample and a
    bar chart of types.
+5. Every combination with a soft cluster pool (e.g. ``mincut`` with K clusters) is read as K
+   condition-specific neighbourhoods, out of fold (:func:`~graphpool.cells.conditions.condition_neighbourhoods`):
+   composition, abundance per condition with a test and FDR, contribution; in ``<combination>/neighbourhoods/``.
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from torch_geometric.data import Batch, Data
 
+from graphpool.cells.conditions import ConditionNeighbourhoods, condition_neighbourhoods
 from graphpool.cells.table import CellTable
+from graphpool.cluster import SOFT_POOLERS
 from graphpool.experiment import (
     Experiment,
     Fold,
@@ -107,8 +112,32 @@ def analyse(
     folder = experiment.folder(out, best["readout"], best["pool"])
     explanation = explain_out_of_fold(table, graphs, outer[:folds], config, folder, device)
     _write_explanations(table, explanation, out, plots, f"{best['readout']} / {best['pool']}")
+    for row in rows:
+        if row["pool"] in SOFT_POOLERS and table.cell_types:
+            folder = experiment.folder(out, row["readout"], row["pool"])
+            models = fold_models(folder, outer[:folds], experiment.model_for(row["readout"], row["pool"]))
+            _write_neighbourhoods(condition_neighbourhoods(table, graphs, models, device), folder / "neighbourhoods")
     write_results(out, rows, "tissue classification", explained=[best["readout"], best["pool"]])
     return rows
+
+
+def fold_models(folder: Path, folds: Sequence[Fold], config: ModelConfig) -> list[tuple[GraphClassifier, Any]]:
+    """``(model, test indices)`` of every outer fold, from the run's ``folder/model-K.pt`` (on the CPU)."""
+    models = []
+    for number, (_, test) in enumerate(folds, start=1):
+        selected = json.loads((folder / f"fold-{number}.json").read_text()).get("selected", {})
+        model = GraphClassifier(replace(config, **split_settings(selected)[0]))
+        model.load_state_dict(torch.load(folder / f"model-{number}.pt", map_location="cpu", weights_only=True))
+        models.append((model, test))
+    return models
+
+
+def _write_neighbourhoods(found: ConditionNeighbourhoods, folder: Path) -> None:
+    folder.mkdir(exist_ok=True)
+    found.statistics.to_csv(folder / "statistics.csv")
+    found.abundance.to_csv(folder / "abundance.csv")
+    found.composition.to_csv(folder / "composition.csv")
+    found.cells.to_csv(folder / "cells.csv", index=False)
 
 
 def explain_out_of_fold(
@@ -121,10 +150,7 @@ def explain_out_of_fold(
 ) -> dict[str, Any]:
     """Cell scores of every sample from the fold model that held it out (``folder/model-K.pt``)."""
     cells, samples, exact = [], [], True
-    for number, (_, test) in enumerate(folds, start=1):
-        selected = json.loads((folder / f"fold-{number}.json").read_text()).get("selected", {})
-        model = GraphClassifier(replace(config, **split_settings(selected)[0]))
-        model.load_state_dict(torch.load(folder / f"model-{number}.pt", map_location="cpu", weights_only=True))
+    for number, (model, test) in enumerate(fold_models(folder, folds, config), start=1):
         model.to(device)
         for index in test:
             data = Batch.from_data_list([graphs[index]]).to(device)

@@ -103,6 +103,10 @@ def cells(args: argparse.Namespace) -> int:
     grouped = f"grouped by {args.group}" if args.group else "grouped by sample"
     print(f"\ntest accuracy, {args.repeats} x {args.folds} stratified folds {grouped}")
     print(format_table(rows))
+    for folder in sorted(out.glob("*/neighbourhoods")):
+        statistics = pd.read_csv(folder / "statistics.csv", index_col=0)
+        print(f"\nneighbourhoods of {folder.parent.name.replace('__', ' / ')} (out of fold; q: BH over the K tests)")
+        print(statistics.round(3).to_string())
     explained = json.loads((out / "explanation.json").read_text())
     print(f"explained {explained['model']} (exact CAM: {explained['exact']}); everything is in {out}")
     return 0

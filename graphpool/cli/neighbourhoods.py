@@ -4,6 +4,13 @@
     graphpool neighbourhoods --table spleen.csv --x x_coordinate --y y_coordinate --type CellType \\
         --no-sample --k 4 --method composition,utag,learned --truth Compartment --ignore NoAnnotation
     graphpool neighbourhoods --table cells.h5ad --k 6          # squidpy's obsp graph when present
+    graphpool neighbourhoods --table tnbc.csv --label label --k 6   # condition-specific (supervised)
+
+With ``--label`` (and optionally ``--group``) the neighbourhoods are condition-specific: the command runs
+``graphpool cells --readout sum --pool none,LOSS --clusters K --levels 1`` (grouped cross-validation of a
+tissue classifier whose first pooling level is the K neighbourhoods, beside the flat readout and the
+cell-type proportions), which writes per neighbourhood its composition, abundance per condition with a
+test and FDR, and contribution, out of fold; ``graphpool cells`` takes the further training options.
 
 Writes into ``--out``, per method: ``cells.csv`` (one row per cell with its neighbourhood),
 ``composition.csv`` and ``composition.png`` (a heatmap), ``summary.csv``, ``abundance.csv`` (per
@@ -42,6 +49,8 @@ def add_parser(commands: Any) -> None:
     table.add_argument("--sample", default="sample")
     table.add_argument("--no-sample", action="store_true", help="the table is one tissue (no sample column)")
     table.add_argument("--markers", default=None, help="comma-separated marker columns (or 'all') as features")
+    table.add_argument("--label", default=None, help="one label per sample: condition-specific neighbourhoods")
+    table.add_argument("--group", default=None, help="with --label: a per-sample column folds never split")
     table.add_argument("--truth", default=None, help="a column of annotated regions to score against")
     table.add_argument("--ignore", default=None, help="comma-separated --truth values left out of the scores")
     method = e.add_argument_group("neighbourhoods")
@@ -63,6 +72,8 @@ def add_parser(commands: Any) -> None:
 
 def run_neighbourhoods(args: argparse.Namespace) -> int:
     """Run ``graphpool neighbourhoods`` with parsed ``args``."""
+    if args.label is not None:
+        return _supervised(args)
     methods = args.method.split(",")
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
@@ -118,6 +129,24 @@ def run_neighbourhoods(args: argparse.Namespace) -> int:
     return 0
 
 
+def _supervised(args: argparse.Namespace) -> int:
+    """Condition-specific neighbourhoods: ``graphpool cells`` with one soft pooling level of K clusters."""
+    from graphpool.cli import build_parser, cells
+
+    if args.no_sample:
+        raise ValueError("--label needs samples (one label per sample): drop --no-sample")
+    argv = ["cells", "--label", args.label, "--readout", "sum", "--pool", f"none,{args.loss}", "--levels", "1"]
+    argv += ["--clusters", str(args.k or 6), "--out", args.out, "--seed", str(args.seed), "--plots", str(args.plots)]
+    if args.table is not None:
+        argv += ["--table", args.table, "--x", args.x, "--y", args.y, "--type", args.type, "--sample", args.sample]
+    for option, value in (("--group", args.group), ("--markers", args.markers), ("--graph", args.graph)):
+        if value is not None:
+            argv += [option, value]
+    print("condition-specific neighbourhoods: graphpool " + " ".join(argv))
+    cell_args = build_parser().parse_args(argv + (["--quiet"] if args.quiet else []))
+    return cells.cells(cell_args)
+
+
 def _truth(source: Any, table: Any, column: str | None) -> Any:
     if column is None:
         return None
@@ -143,15 +172,14 @@ def _write(result: Neighbourhoods, folder: Path, adata: Any, plots: int) -> None
     if adata is not None:
         result.to_anndata(adata.copy()).write_h5ad(folder / "cells.h5ad")
     composition = result.composition.fillna(0)
-    fig, ax = plt.subplots(figsize=(1 + 0.35 * composition.shape[1], 1 + 0.4 * composition.shape[0]))
+    fig, ax = plt.subplots(figsize=(2 + 0.35 * composition.shape[1], 1 + 0.4 * composition.shape[0]))
     image = ax.imshow(composition.to_numpy(), cmap="viridis", vmin=0, aspect="auto")
     ax.set_xticks(range(composition.shape[1]), composition.columns, rotation=90)
     ax.set_yticks(range(composition.shape[0]), [f"{i} ({n:,})" for i, n in enumerate(result.summary["cells"])])
     ax.set_ylabel("neighbourhood (cells)")
     fig.colorbar(image, ax=ax, label="share of its cells")
     ax.set_title(f"{result.method}: composition")
-    fig.tight_layout()
-    fig.savefig(folder / "composition.png", dpi=120)
+    fig.savefig(folder / "composition.png", dpi=120, bbox_inches="tight")  # room for long type names
     plt.close(fig)
     cells = result.cells()
     (folder / "maps").mkdir()

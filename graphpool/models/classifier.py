@@ -36,7 +36,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Batch, Data
 from torch_geometric.nn import GATConv, GCNConv, GINConv, GraphConv, SAGEConv
 
-from graphpool.cluster import POOLERS, SOFT_POOLERS, Coarsen, Pool, PrecomputedSelect, TypePool, pooler
+from graphpool.cluster import POOLERS, SOFT_POOLERS, Assignment, Coarsen, Pool, PrecomputedSelect, TypePool, pooler
 from graphpool.readout import resolve
 
 #: message-passing layers of the backbone (``mlp``: node-wise, no edges)
@@ -106,11 +106,13 @@ class ModelConfig:
 
 @dataclass
 class ModelOutput:
-    """Logits ``[B, classes]``, auxiliary losses of learnable pools, and node embeddings ``[N, F]``."""
+    """Logits ``[B, classes]``, auxiliary losses of learnable pools, node embeddings ``[N, F]``, and the
+    assignment of every pooling level (the first maps the input nodes to the first level's clusters)."""
 
     logits: Tensor
     aux_loss: dict[str, Tensor] = field(default_factory=dict)
     node_embeddings: Tensor | None = None
+    assignments: list[Assignment] = field(default_factory=list)
 
 
 class NodeBatchNorm(nn.BatchNorm1d):
@@ -241,7 +243,7 @@ class GraphClassifier(nn.Module):
             labels = data.get(self.config.given)
             if labels is None:
                 raise ValueError(f"pool 'given' needs the label of every node as data.{self.config.given}")
-        x, edge_index, edge_weight, aux_loss = h, data.edge_index, None, {}
+        x, edge_index, edge_weight, aux_loss, assignments = h, data.edge_index, None, {}, []
         pooled = [self.level_pools[0](h, batch, dim_size=num_graphs)] if len(self.level_pools) else []
         for depth, (level, conv, norm) in enumerate(zip(self.levels, self.level_convs, self.level_norms, strict=True)):
             inputs = {"labels": labels}
@@ -252,10 +254,11 @@ class GraphClassifier(nn.Module):
             x = norm(conv(out.x, out.edge_index, out.edge_weight)).relu()
             edge_index, edge_weight, batch, labels = out.edge_index, out.edge_weight, out.batch, out.assignment.label
             aux_loss.update({f"level{depth}.{name}": value for name, value in out.aux_loss.items()})
+            assignments.append(out.assignment)
             if len(self.level_pools) and depth + 1 < len(self.levels):
                 pooled.append(self.level_pools[depth + 1](x, batch, dim_size=num_graphs))
         pooled.append(self.pool(x, batch, dim_size=num_graphs))
-        return ModelOutput(self.head(torch.cat(pooled, dim=-1)), aux_loss, h)
+        return ModelOutput(self.head(torch.cat(pooled, dim=-1)), aux_loss, h, assignments)
 
 
 def precoarsen(graphs: list[Data], config: ModelConfig) -> list[Data]:

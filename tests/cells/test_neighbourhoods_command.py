@@ -65,3 +65,29 @@ def test_a_full_out_folder_is_refused(tmp_path: Path) -> None:
     (tmp_path / "nb" / "old.csv").write_text("x")
     with pytest.raises(SystemExit, match="is not an empty folder"):
         main(["neighbourhoods", "--out", str(tmp_path / "nb"), "--method", "composition", "--quiet"])
+
+
+def test_with_a_label_it_runs_the_cells_analysis_with_one_soft_level(monkeypatch, tmp_path: Path) -> None:
+    from graphpool.cli import cells
+
+    seen = {}
+    monkeypatch.setattr(cells, "cells", lambda args: seen.setdefault("args", args) and 0)
+    out = str(tmp_path / "nb")
+    main(["neighbourhoods", "--table", "t.csv", "--label", "outcome", "--group", "donor", "--k", "5", "--out", out])
+    args = seen["args"]
+    assert (args.command, args.table, args.label, args.group) == ("cells", "t.csv", "outcome", "donor")
+    assert (args.pool, args.clusters, args.levels, args.readout, args.out) == (["none", "mincut"], 5, 1, "sum", out)
+    with pytest.raises(SystemExit, match="--label needs samples"):
+        main(["neighbourhoods", "--table", "t.csv", "--label", "outcome", "--no-sample", "--out", out])
+
+
+def test_the_cells_analysis_reads_a_soft_level_as_neighbourhoods(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "cells"
+    quick = ["--samples", "16", "--folds", "2", "--epochs", "3", "--patience", "3", "--hidden", "8", "--quiet"]
+    argv = ["cells", "--readout", "sum", "--pool", "none,dmon", "--clusters", "3", "--levels", "1", "--plots", "1"]
+    assert main([*argv, *quick, "--out", str(out)]) == 0
+    statistics = pd.read_csv(out / "sum__dmon" / "neighbourhoods" / "statistics.csv", index_col=0)
+    assert list(statistics.index) == [0, 1, 2] and {"abundance_0", "abundance_1", "p", "q"} <= set(statistics)
+    assert statistics["cells"].sum() == len(pd.read_csv(out / "cell_scores.csv"))
+    assert not (out / "sum__none" / "neighbourhoods").exists()
+    assert "neighbourhoods of sum / dmon" in capsys.readouterr().out

@@ -1,0 +1,70 @@
+"""Condition-specific neighbourhoods: folds are aligned, statistics are the textbook ones, bad models are named."""
+
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from scipy.stats import mannwhitneyu
+
+from graphpool.cells import read_cells, simulate, tissue_graphs
+from graphpool.cells.conditions import _statistics, condition_neighbourhoods
+from graphpool.models import GraphClassifier, ModelConfig
+
+
+@pytest.fixture(scope="module")
+def tissues():
+    table = read_cells(simulate("arrangement", samples=8, seed=2))
+    return table, tissue_graphs(table, "knn:6")
+
+
+def _model(pool: str = "mincut") -> GraphClassifier:
+    torch.manual_seed(0)
+    config = ModelConfig(in_channels=3, num_classes=2, hidden=8, layers=1, pool=pool, clusters=3, levels=1)
+    return GraphClassifier(config).eval()
+
+
+def test_folds_whose_clusters_are_permuted_are_aligned(tissues) -> None:
+    table, graphs = tissues
+    first = _model()
+    second = copy.deepcopy(first)  # the same model with its clusters numbered differently
+    permutation = torch.tensor([2, 0, 1])
+    linear = second.levels[0].select.assign
+    with torch.no_grad():
+        linear.weight.copy_(linear.weight[permutation])
+        linear.bias.copy_(linear.bias[permutation])
+    found = condition_neighbourhoods(table, graphs, [(first, range(4)), (second, range(4, 8))], torch.device("cpu"))
+    alone = condition_neighbourhoods(table, graphs, [(first, range(8))], torch.device("cpu"))
+    pd.testing.assert_series_equal(found.cells["neighbourhood"], alone.cells["neighbourhood"])
+    np.testing.assert_allclose(found.cells["evidence"], alone.cells["evidence"], rtol=1e-5, atol=1e-6)
+    assert sorted(found.cells["row"]) == list(range(len(table.frame))), "every cell once, out of fold"
+    np.testing.assert_allclose(found.abundance.drop(columns="label").sum(axis=1), 1.0)
+    assert found.statistics["cells"].sum() == len(table.frame)
+    np.testing.assert_allclose(found.composition.dropna().sum(axis=1), 1.0)
+
+
+def test_statistics_are_mann_whitney_with_benjamini_hochberg() -> None:
+    rng = np.random.default_rng(0)
+    labels = {f"s{i}": i % 2 for i in range(20)}
+    abundance = pd.DataFrame(rng.dirichlet(np.ones(3), size=20), index=list(labels))
+    abundance[0] += np.array([1.0 * (i % 2) for i in range(20)])  # more of neighbourhood 0 in class 1
+    cells = pd.DataFrame({"neighbourhood": [0, 1, 2, 0], "evidence": [1.0, 2.0, 3.0, 3.0]})
+    composition = pd.DataFrame({"a": [0.5, 1.0, 0.0], "b": [0.5, 0.0, 1.0]})
+    stats = _statistics(cells, abundance, composition, labels, [0, 1])
+    ones, zeros = abundance[[v == 1 for v in labels.values()]], abundance[[v == 0 for v in labels.values()]]
+    for k in range(3):
+        assert stats.loc[k, "p"] == pytest.approx(mannwhitneyu(ones[k], zeros[k]).pvalue)
+        assert stats.loc[k, "effect"] == pytest.approx(ones[k].mean() - zeros[k].mean())
+    p = stats["p"].to_numpy()
+    order = np.argsort(p)
+    expected = np.minimum.accumulate((p[order] * 3 / np.arange(1, 4))[::-1])[::-1]  # BH step-up
+    np.testing.assert_allclose(stats["q"].to_numpy()[order], np.minimum(expected, 1))
+    assert stats.loc[0, "p"] < 0.01 and stats.loc[0, "mean_evidence"] == 2.0
+    assert stats.loc[0, "top_types"] == "a 50%, b 50%"
+
+
+def test_a_model_without_a_soft_level_is_named(tissues) -> None:
+    table, graphs = tissues
+    with pytest.raises(ValueError, match="must be a soft cluster pool, got pool 'none'"):
+        condition_neighbourhoods(table, graphs, [(_model("none"), range(8))], torch.device("cpu"))
