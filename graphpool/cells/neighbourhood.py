@@ -15,7 +15,8 @@ once, so neighbourhood 3 means the same thing in every sample. :func:`neighbourh
     Louvain communities (networkx) of each sample's cell graph, then k-means of the communities by their
     mean features, weighted by their sizes, so that ids agree across samples. The slowest (networkx).
 ``"learned"`` (after CytoCommunity, Hu et al. 2024)
-    a GNN (``layers`` GraphConv layers of width ``hidden`` on the cell graph) and a sparse soft cluster
+    a GNN (``layers`` GraphConv layers of width ``hidden``, mean aggregation, on the cell graph as a CSR
+    matrix, so that no ``[E, hidden]`` message tensor is ever made) and a sparse soft cluster
     pool (:func:`graphpool.cluster.pooler`) trained on every sample at once to minimise its
     unsupervised loss (``loss``: ``"mincut"``, ``"dmon"`` or ``"justbalance"``); the weights are
     shared, so the K clusters are aligned across samples. ``repeats`` runs with different seeds are
@@ -29,6 +30,7 @@ Hungarian-matched macro-F1).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +42,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 from torch_geometric.data import Batch, Data
+from torch_geometric.utils import to_torch_csr_tensor
 
 from graphpool.cells.graph import tissue_graphs
 from graphpool.cells.table import CellTable, read_cells
@@ -324,8 +327,8 @@ class _Learner(torch.nn.Module):
     def forward(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """The assignment ``[N, K]`` and the loss (the sum of the pool's auxiliary losses)."""
         x = batch.x
-        for conv in self.convs:
-            x = torch.relu(conv(x, batch.edge_index))
+        for conv in self.convs:  # on the CSR adjacency: a sparse product, never [E, hidden] messages
+            x = torch.relu(conv(x, batch.adj_t))
         out = self.pool(x, batch.edge_index, batch=batch.batch, num_graphs=batch.num_graphs)
         return out.assignment.s, sum(out.aux_loss.values())
 
@@ -340,6 +343,10 @@ def _batches(graphs: Sequence[Data], batch_cells: int, generator: torch.Generato
         current.append(graphs[i])
         size += graphs[i].num_nodes
     batches.append(Batch.from_data_list(current))
+    for batch in batches:
+        with warnings.catch_warnings():  # "Sparse CSR tensor support is in beta state"
+            warnings.simplefilter("ignore", UserWarning)
+            batch.adj_t = to_torch_csr_tensor(batch.edge_index.flip(0), size=(batch.num_nodes, batch.num_nodes))
     return batches
 
 
