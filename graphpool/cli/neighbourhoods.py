@@ -131,7 +131,8 @@ def run_neighbourhoods(args: argparse.Namespace) -> int:
 
 def _supervised(args: argparse.Namespace) -> int:
     """Condition-specific neighbourhoods: ``graphpool cells`` with one soft pooling level of K clusters."""
-    from graphpool.cli import build_parser, cells
+    from graphpool.cli.cells import add_parser, cells
+    from graphpool.cli.options import check_options
 
     if args.no_sample:
         raise ValueError("--label needs samples (one label per sample): drop --no-sample")
@@ -143,8 +144,11 @@ def _supervised(args: argparse.Namespace) -> int:
         if value is not None:
             argv += [option, value]
     print("condition-specific neighbourhoods: graphpool " + " ".join(argv))
-    cell_args = build_parser().parse_args(argv + (["--quiet"] if args.quiet else []))
-    return cells.cells(cell_args)
+    parser = argparse.ArgumentParser(prog="graphpool")
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    cell_args = parser.parse_args(argv + (["--quiet"] if args.quiet else []))
+    check_options(cell_args)
+    return cells(cell_args)
 
 
 def _truth(source: Any, table: Any, column: str | None) -> Any:
