@@ -156,3 +156,13 @@ def test_a_given_graph_across_samples_or_a_missing_one_is_named(tissues: pd.Data
     del adata.obsp["spatial_connectivities"]
     with pytest.raises(ValueError, match="graph='given' needs a table with its own cell graph"):
         neighbourhoods(adata, 3, graph="given", label=None)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_sample_of_one_cell_gets_a_neighbourhood(tissues: pd.DataFrame, method: str) -> None:
+    three = tissues[tissues["sample"].isin(["arrangement-0000", "arrangement-0001", "arrangement-0002"])]
+    lonely = three.head(1).assign(sample="lonely")
+    result = neighbourhoods(pd.concat([three, lonely]), 3, method, label=None, epochs=3, repeats=1)
+    assert 0 <= result.labels[-1] < 3
+    assert result.abundance().loc["lonely"].sum() == pytest.approx(1.0)
+    assert result.summary["samples"].sum() >= len(result.table.samples)
