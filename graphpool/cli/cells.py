@@ -10,7 +10,7 @@ import pandas as pd
 
 from graphpool.cells import RULES, analyse, read_cells, simulate, tissue_graphs
 from graphpool.cli.options import device as parse_device
-from graphpool.cli.options import experiment_from, precoarsened, subcommand
+from graphpool.cli.options import add_cell_columns, experiment_from, markers_from, precoarsened, subcommand
 from graphpool.cli.run_folder import open_out
 from graphpool.experiment import TqdmProgress, format_table
 
@@ -26,14 +26,10 @@ def add_parser(commands: Any) -> None:
     table.add_argument("--table", default=None, help="CSV/TSV/Parquet/.h5ad of cells; without it, simulated tissues")
     table.add_argument("--simulate", default="arrangement", choices=RULES, help="the simulator's label rule")
     table.add_argument("--samples", type=int, default=120, help="simulated tissues")
-    table.add_argument("--x", default="x")
-    table.add_argument("--y", default="y")
-    table.add_argument("--type", default="cell_type", help="the cell-type column")
-    table.add_argument("--sample", default="sample")
+    add_cell_columns(table)
     table.add_argument("--label", default="label", help="one label per sample")
     table.add_argument("--group", default=None, help="a per-sample column (e.g. donor) that folds never split")
     table.add_argument("--cell-id", default=None, help="a cell id column, unique within each sample")
-    table.add_argument("--markers", default=None, help="comma-separated marker columns (or 'all') as features")
     graph = e.add_argument_group("cell graph")
     graph.add_argument("--graph", default="knn:6", help="knn:K, radius:R, delaunay or delaunay:MAX_LENGTH")
     graph.add_argument("--features", default="auto", choices=["auto", "type", "markers", "both"])
@@ -65,8 +61,7 @@ def cells(args: argparse.Namespace) -> int:
     else:
         source = args.table
         names = {"x": args.x, "y": args.y, "cell_type": args.type, "sample": args.sample, "label": args.label}
-    markers = None if args.markers is None else ("all" if args.markers == "all" else args.markers.split(","))
-    table = read_cells(source, **names, markers=markers, group=args.group, cell_id=args.cell_id)
+    table = read_cells(source, **names, markers=markers_from(args.markers), group=args.group, cell_id=args.cell_id)
     if not table.classes:
         raise SystemExit("graphpool cells: the table needs a --label column")
     graphs = tissue_graphs(table, args.graph, args.features, args.edge_weight)

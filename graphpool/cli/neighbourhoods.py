@@ -30,6 +30,7 @@ import pandas as pd
 
 from graphpool.cells import Neighbourhoods, agreement, neighbourhoods, read_cells, simulate
 from graphpool.cells.neighbourhood import LOSSES, METHODS
+from graphpool.cli.options import add_cell_columns, markers_from
 
 SIMULATED_SAMPLES = 40
 
@@ -43,12 +44,8 @@ def add_parser(commands: Any) -> None:
     )
     table = e.add_argument_group("cell table")
     table.add_argument("--table", default=None, help="CSV/TSV/Parquet/.h5ad of cells; without it, simulated tissues")
-    table.add_argument("--x", default="x")
-    table.add_argument("--y", default="y")
-    table.add_argument("--type", default="cell_type", help="the cell-type column")
-    table.add_argument("--sample", default="sample")
+    add_cell_columns(table)
     table.add_argument("--no-sample", action="store_true", help="the table is one tissue (no sample column)")
-    table.add_argument("--markers", default=None, help="comma-separated marker columns (or 'all') as features")
     table.add_argument("--label", default=None, help="one label per sample: condition-specific neighbourhoods")
     table.add_argument("--group", default=None, help="with --label: a per-sample column folds never split")
     table.add_argument("--truth", default=None, help="a column of annotated regions to score against")
@@ -93,8 +90,7 @@ def run_neighbourhoods(args: argparse.Namespace) -> int:
             if not Path(source).is_file():
                 raise FileNotFoundError(f"cell table {str(source)!r} does not exist")
             source = anndata.read_h5ad(source)
-    markers = None if args.markers is None else ("all" if args.markers == "all" else args.markers.split(","))
-    table = read_cells(source, **names, label=None, markers=markers)
+    table = read_cells(source, **names, label=None, markers=markers_from(args.markers))
     regions = _truth(source, table, truth)
     out = Path(args.out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):

@@ -188,3 +188,17 @@ def precoarsened(graphs: list[Any], experiment: Experiment) -> list[Any]:
         if config.reads_levels:
             graphs = precoarsen(graphs, config)
     return graphs
+
+
+def add_cell_columns(group: Any) -> None:
+    """The cell-table column options of ``cells`` and ``neighbourhoods``: positions, type, sample, markers."""
+    group.add_argument("--x", default="x")
+    group.add_argument("--y", default="y")
+    group.add_argument("--type", default="cell_type", help="the cell-type column")
+    group.add_argument("--sample", default="sample")
+    group.add_argument("--markers", default=None, help="comma-separated marker columns (or 'all') as features")
+
+
+def markers_from(value: str | None) -> list[str] | str | None:
+    """``--markers``: ``None``, ``"all"`` or the list of columns."""
+    return None if value is None else ("all" if value == "all" else value.split(","))
