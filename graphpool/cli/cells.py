@@ -101,7 +101,7 @@ def cells(args: argparse.Namespace) -> int:
     for folder in sorted(out.glob("*/neighbourhoods")):
         statistics = pd.read_csv(folder / "statistics.csv", index_col=0)
         print(f"\nneighbourhoods of {folder.parent.name.replace('__', ' / ')} (out of fold; q: BH over the K tests)")
-        print(statistics.round(3).to_string())
+        print(statistics.to_string(float_format=lambda v: f"{v:.3g}"))
     explained = json.loads((out / "explanation.json").read_text())
     print(f"explained {explained['model']} (exact CAM: {explained['exact']}); everything is in {out}")
     return 0
