@@ -48,6 +48,7 @@ def add_parser(commands: Any) -> None:
     table.add_argument("--no-sample", action="store_true", help="the table is one tissue (no sample column)")
     table.add_argument("--label", default=None, help="one label per sample: condition-specific neighbourhoods")
     table.add_argument("--group", default=None, help="with --label: a per-sample column folds never split")
+    table.add_argument("--folds", type=int, default=5, help="with --label: outer cross-validation folds")
     table.add_argument("--truth", default=None, help="a column of annotated regions to score against")
     table.add_argument("--ignore", default=None, help="comma-separated --truth values left out of the scores")
     method = e.add_argument_group("neighbourhoods")
@@ -133,7 +134,8 @@ def _supervised(args: argparse.Namespace) -> int:
     if args.no_sample:
         raise ValueError("--label needs samples (one label per sample): drop --no-sample")
     argv = ["cells", "--label", args.label, "--readout", "sum", "--pool", f"none,{args.loss}", "--levels", "1"]
-    argv += ["--clusters", str(args.k or 6), "--out", args.out, "--seed", str(args.seed), "--plots", str(args.plots)]
+    argv += ["--clusters", str(args.k or 6), "--folds", str(args.folds), "--out", args.out, "--seed", str(args.seed)]
+    argv += ["--plots", str(args.plots)]
     if args.table is not None:
         argv += ["--table", args.table, "--x", args.x, "--y", args.y, "--type", args.type, "--sample", args.sample]
     for option, value in (("--group", args.group), ("--markers", args.markers), ("--graph", args.graph)):

@@ -73,8 +73,10 @@ def test_with_a_label_it_runs_the_cells_analysis_with_one_soft_level(monkeypatch
     seen = {}
     monkeypatch.setattr(cells, "cells", lambda args: seen.setdefault("args", args) and 0)
     out = str(tmp_path / "nb")
-    main(["neighbourhoods", "--table", "t.csv", "--label", "outcome", "--group", "donor", "--k", "5", "--out", out])
+    main(["neighbourhoods", "--table", "t.csv", "--label", "outcome", "--group", "donor", "--k", "5", "--folds", "4",
+          "--out", out])  # fmt: skip
     args = seen["args"]
+    assert args.folds == 4
     assert (args.command, args.table, args.label, args.group) == ("cells", "t.csv", "outcome", "donor")
     assert (args.pool, args.clusters, args.levels, args.readout, args.out) == (["none", "mincut"], 5, 1, "sum", out)
     with pytest.raises(SystemExit, match="--label needs samples"):
