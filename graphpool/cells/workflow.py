@@ -47,6 +47,7 @@ from graphpool.experiment import (
     summary_row,
     write_results,
 )
+from graphpool.experiment.baselines import baseline_accuracies
 from graphpool.explain import evidence, evidence_by_group, evidence_by_type, node_scores
 from graphpool.models import GraphClassifier, ModelConfig
 
@@ -63,13 +64,9 @@ def proportion_baseline(graphs: Sequence[Data], num_types: int, folds: Sequence[
     Fitted on each fold's whole training part with scikit-learn's defaults (L2, C = 1): nothing
     is tuned, so the baseline needs no inner hold-out.
     """
-    features, labels = proportions(graphs, num_types), np.array([int(g.y) for g in graphs])
-    accuracies = []
-    for train, test in folds:
-        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-        model.fit(features[train], labels[train])
-        accuracies.append(float((model.predict(features[test]) == labels[test]).mean()))
-    return accuracies
+    labels = [int(g.y) for g in graphs]
+    model = lambda: make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))  # noqa: E731
+    return baseline_accuracies(proportions(graphs, num_types), labels, folds, model)
 
 
 def analyse(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,10 @@ from graphpool.experiment import (
     format_table,
     run_experiment,
     stratified_folds,
+    summary_row,
     write_results,
 )
+from graphpool.experiment.baselines import baseline_accuracies, fingerprint_forest
 from graphpool.experiment.distributed import init_from_environment, is_main, world
 
 #: share of each fold's training graphs held out to select the epoch and the grid candidate
@@ -46,12 +49,22 @@ def add_parser(commands: Any) -> None:
     folds.add_argument(
         "--splits",
         default="auto",
-        choices=["auto", "stratified", "gin", "given"],
-        help="auto: the given split where the dataset has one, else stratified folds",
+        choices=["auto", "stratified", "scaffold", "gin", "given"],
+        help="auto: the given split where the dataset has one, else stratified folds; scaffold: molecules "
+        "grouped by Bemis-Murcko scaffold (stratified, seeded; the inner hold-out grouped the same way)",
     )
     folds.add_argument("--gin-root", default=None, help="folder of the GIN-format folds (default: ROOT/../gin-format)")
     folds.add_argument(
-        "--folds", type=int, default=None, help="stratified folds (default 10); gin and given splits have their own"
+        "--folds",
+        type=int,
+        default=None,
+        help="stratified or scaffold folds (default 10); gin and given splits have their own",
+    )
+    c.add_argument_group("baselines").add_argument(
+        "--baseline",
+        default=None,
+        choices=["fingerprint"],
+        help="molecules: Morgan count fingerprints (radius 2, 2048 bits) + a random forest, same folds",
     )
     c.set_defaults(
         readout="sum", pool=["none"], layers=5, hidden=64, dropout=0.5, batch_size=128, lr=0.001, out="results/classify"
@@ -67,7 +80,8 @@ def _load(args: argparse.Namespace) -> tuple[list[Any], int, int, dict[str, Any]
         molecules = load_smiles_csv(args.smiles_csv, args.smiles_col, args.label_col, args.on_error)
         for row, reason in molecules.skipped:
             print(f"skipped row {row}: {reason}", file=sys.stderr)
-        return molecules.graphs, molecules.graphs[0].x.size(1), len(molecules.classes), {}
+        smiles = [g.smiles for g in molecules.graphs]
+        return molecules.graphs, molecules.graphs[0].x.size(1), len(molecules.classes), {"smiles": smiles}
     if args.dataset in ("pooling-easy", "pooling-hard"):
         from graphpool.data import NUM_CLASSES, NUM_PARTS, pooling_benchmark
 
@@ -75,21 +89,26 @@ def _load(args: argparse.Namespace) -> tuple[list[Any], int, int, dict[str, Any]
     if args.dataset == "solubility":
         molecules = load_solubility()
         given = [(molecules.splits["train"].tolist(), molecules.splits["test"].tolist())]
-        return molecules.graphs, molecules.graphs[0].x.size(1), len(molecules.classes), {"given": given}
+        extra = {"given": given, "smiles": [g.smiles for g in molecules.graphs]}
+        return molecules.graphs, molecules.graphs[0].x.size(1), len(molecules.classes), extra
     dataset = load_tu(args.dataset, args.root, node_attributes=args.node_attributes)
     graphs = [dataset[i] for i in range(len(dataset))]
     return graphs, dataset.num_features, dataset.num_classes, {}
 
 
 def _folds(args: argparse.Namespace, graphs: list[Any], extra: dict[str, Any]) -> tuple[str, list]:
-    from graphpool.data import gin_folds
+    from graphpool.data import gin_folds, scaffold_folds
 
     splits = args.splits
     if splits == "auto":
         splits = "given" if "given" in extra else "stratified"
+    labels = [int(g.y) for g in graphs]
     if splits == "stratified":
-        labels = [int(g.y) for g in graphs]
         return splits, stratified_folds(labels, args.folds or 10, args.seed)
+    if splits == "scaffold":
+        if "smiles" not in extra:
+            raise SystemExit(f"--splits scaffold needs molecules (SMILES); dataset {args.dataset!r} has none")
+        return splits, scaffold_folds(extra["smiles"], labels, args.folds or 10, args.seed)
     if splits == "given":
         if "given" not in extra:
             raise SystemExit(f"--splits given: dataset {args.dataset!r} has no given split")
@@ -122,8 +141,24 @@ def classify(args: argparse.Namespace) -> int:
         validation_fraction=VALIDATION_FRACTION,
         mean_nodes=sum(g.num_nodes for g in graphs) / max(len(graphs), 1),
     )
+    from graphpool.data import morgan_counts, scaffolds  # RDKit loads only when classify runs
+
+    if args.baseline and "smiles" not in extra:
+        raise SystemExit(f"--baseline fingerprint needs molecules (SMILES); dataset {args.dataset!r} has none")
     graphs = precoarsened(graphs, experiment)
-    rows = run_experiment(graphs, folds, experiment, out, device, progress=TqdmProgress(args.quiet))
+    groups = scaffolds(extra["smiles"]) if protocol == "scaffold" else None  # inner hold-outs by scaffold too
+    rows = run_experiment(graphs, folds, experiment, out, device, progress=TqdmProgress(args.quiet), groups=groups)
+    if args.baseline and is_main():
+        start = time.perf_counter()
+        features = morgan_counts(extra["smiles"])
+        labels = [int(g.y) for g in graphs]
+        accuracies = baseline_accuracies(features, labels, folds, lambda: fingerprint_forest(args.seed))
+        seconds = (time.perf_counter() - start) / len(folds)
+        rows.append(
+            summary_row(
+                "fingerprint (random forest)", "-", accuracies, folds_per_repeat=len(folds), seconds_per_fold=seconds
+            )
+        )
     if is_main():
         dataset = args.smiles_csv or args.dataset
         print(f"\n{dataset}: test accuracy, {protocol} splits, {rows[0]['folds']} fold(s)")

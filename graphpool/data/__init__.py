@@ -7,6 +7,9 @@ from graphpool.data.molecules import (
     load_smiles_csv,
     load_solubility,
     mol_to_graph,
+    morgan_counts,
+    scaffold_folds,
+    scaffolds,
     smiles_to_graph,
 )
 from graphpool.data.synthetic import NUM_CLASSES, NUM_PARTS, pooling_benchmark
@@ -24,6 +27,9 @@ __all__ = [
     "load_solubility",
     "load_tu",
     "mol_to_graph",
+    "morgan_counts",
     "pooling_benchmark",
+    "scaffold_folds",
+    "scaffolds",
     "smiles_to_graph",
 ]

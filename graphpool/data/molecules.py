@@ -13,8 +13,11 @@ import gzip
 import importlib.resources
 import io
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 import torch
 from torch import Tensor
@@ -79,13 +82,7 @@ def mol_to_graph(mol, y: int | None = None) -> Data:  # noqa: ANN001 - rdkit.Che
 
 def smiles_to_graph(smiles: str, y: int | None = None) -> Data:
     """Parse a SMILES string; a ``ValueError`` names it when RDKit cannot."""
-    from rdkit import Chem, RDLogger
-
-    RDLogger.DisableLog("rdApp.*")
-    mol = Chem.MolFromSmiles(smiles)
-    if mol is None:
-        raise ValueError(f"RDKit cannot parse the SMILES {smiles!r}")
-    return mol_to_graph(mol, y)
+    return mol_to_graph(_mol(smiles), y)
 
 
 @dataclass
@@ -152,7 +149,9 @@ def load_smiles_csv(
             problems.append((number, f"empty label in column {label_col!r}"))
             continue
         try:
-            parsed.append((smiles_to_graph(smiles), label))
+            graph = smiles_to_graph(smiles)
+            graph.smiles = smiles
+            parsed.append((graph, label))
         except ValueError as error:
             problems.append((number, str(error)))
     if problems and on_error == "fail":
@@ -183,3 +182,58 @@ def _label_order(label: str) -> tuple[int, float | str]:
         return (0, float(label))
     except ValueError:
         return (1, label)
+
+
+def _mol(smiles: str):  # noqa: ANN202 - rdkit.Chem.Mol
+    from rdkit import Chem, RDLogger
+
+    RDLogger.DisableLog("rdApp.*")
+    mol = Chem.MolFromSmiles(smiles)
+    if mol is None:
+        raise ValueError(f"RDKit cannot parse the SMILES {smiles!r}")
+    return mol
+
+
+def scaffolds(smiles: Sequence[str]) -> list[str]:
+    """The Bemis-Murcko scaffold (RDKit's ``MurckoScaffoldSmiles``, no chirality) of every molecule.
+
+    The scaffold is the ring systems and the linkers between them; acyclic molecules have the empty
+    scaffold ``""`` and form one group, as in chemprop's and DeepChem's scaffold splits.
+    """
+    from rdkit.Chem.Scaffolds import MurckoScaffold
+
+    return [MurckoScaffold.MurckoScaffoldSmiles(mol=_mol(s), includeChirality=False) for s in smiles]
+
+
+def scaffold_folds(
+    smiles: Sequence[str], labels: Sequence[int], folds: int, seed: int
+) -> list[tuple[list[int], list[int]]]:
+    """``folds`` outer folds that keep every Bemis-Murcko scaffold whole, stratified by label, seeded.
+
+    A seeded :class:`~sklearn.model_selection.StratifiedGroupKFold` over the scaffolds: each scaffold's
+    molecules are all in the training part or all in the test part of every fold, so a model is tested
+    on ring systems it never saw (random splits let near-copies of test molecules into training).
+    Fold sizes follow the scaffold sizes: a fold may be larger where one scaffold (often the acyclic
+    one) is large.
+
+    Raises:
+        ValueError: a class with fewer scaffolds than ``folds``, or a SMILES RDKit cannot parse.
+    """
+    from graphpool.experiment.folds import grouped_folds
+
+    groups = scaffolds(smiles)
+    try:
+        return grouped_folds(labels, groups, folds, 1, seed)
+    except ValueError:
+        counts = [len({g for g, y in zip(groups, labels, strict=True) if y == c}) for c in sorted(set(labels))]
+        raise ValueError(
+            f"{folds} scaffold folds need at least {folds} scaffolds in every class; the classes have {counts}"
+        ) from None
+
+
+def morgan_counts(smiles: Sequence[str], radius: int = 2, bits: int = 2048) -> np.ndarray:
+    """``[molecules, bits]`` Morgan (ECFP4 at radius 2) count fingerprints, RDKit's generator API, float32."""
+    from rdkit.Chem import rdFingerprintGenerator
+
+    generator = rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=bits)
+    return np.stack([generator.GetCountFingerprintAsNumPy(_mol(s)) for s in smiles]).astype(np.float32)

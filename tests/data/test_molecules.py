@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -94,3 +95,47 @@ def test_header_only_csv_is_an_error(tmp_path: Path) -> None:
     path.write_text("smiles,label\n")
     with pytest.raises(ValueError, match="no molecules"):
         load_smiles_csv(path)
+
+
+def test_scaffolds_are_bemis_murcko() -> None:
+    from graphpool.data import scaffolds
+
+    assert scaffolds(["c1ccccc1CC(=O)O", "Cc1ccccc1", "CCO", "c1ccc2ccccc2c1C"]) == [
+        "c1ccccc1",
+        "c1ccccc1",
+        "",  # acyclic molecules share the empty scaffold
+        "c1ccc2ccccc2c1",
+    ]
+
+
+def test_scaffold_folds_keep_scaffolds_whole_and_are_seeded() -> None:
+    from graphpool.data import scaffold_folds
+
+    data = load_solubility()
+    smiles = [g.smiles for g in data.graphs]
+    labels = [int(g.y) for g in data.graphs]
+    folds = scaffold_folds(smiles, labels, 5, seed=0)
+    from graphpool.data import scaffolds
+
+    scaffold = np.array(scaffolds(smiles))
+    tested = np.concatenate([test for _, test in folds])
+    assert sorted(tested.tolist()) == list(range(len(smiles)))  # every molecule tested once
+    for train, test in folds:
+        assert not set(scaffold[train]) & set(scaffold[test]), "a scaffold on both sides"
+    assert folds == scaffold_folds(smiles, labels, 5, seed=0) and folds != scaffold_folds(smiles, labels, 5, seed=1)
+    with pytest.raises(ValueError, match="5 scaffold folds need at least 5 scaffolds in every class"):
+        scaffold_folds(["CCO", "CCN", "c1ccccc1O", "c1ccccc1N"], [0, 0, 1, 1], 5, seed=0)
+
+
+def test_morgan_counts_match_rdkit() -> None:
+    from rdkit import Chem
+    from rdkit.Chem import rdFingerprintGenerator
+
+    from graphpool.data import morgan_counts
+
+    counts = morgan_counts(["CCO", "c1ccccc1"])
+    assert counts.shape == (2, 2048) and counts.dtype == np.float32
+    generator = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
+    np.testing.assert_array_equal(counts[1], generator.GetCountFingerprintAsNumPy(Chem.MolFromSmiles("c1ccccc1")))
+    with pytest.raises(ValueError, match="RDKit cannot parse the SMILES 'nope'"):
+        morgan_counts(["nope"])
