@@ -18,6 +18,7 @@ from graphpool.experiment import (
     check_folds,
     format_table,
     run_experiment,
+    scaffold_folds,
     stratified_folds,
     summary_row,
     write_results,
@@ -97,7 +98,7 @@ def _load(args: argparse.Namespace) -> tuple[list[Any], int, int, dict[str, Any]
 
 
 def _folds(args: argparse.Namespace, graphs: list[Any], extra: dict[str, Any]) -> tuple[str, list]:
-    from graphpool.data import gin_folds, scaffold_folds
+    from graphpool.data import gin_folds, scaffolds
 
     splits = args.splits
     if splits == "auto":
@@ -108,7 +109,7 @@ def _folds(args: argparse.Namespace, graphs: list[Any], extra: dict[str, Any]) -
     if splits == "scaffold":
         if "smiles" not in extra:
             raise SystemExit(f"--splits scaffold needs molecules (SMILES); dataset {args.dataset!r} has none")
-        return splits, scaffold_folds(extra["smiles"], labels, args.folds or 10, args.seed)
+        return splits, scaffold_folds(scaffolds(extra["smiles"]), labels, args.folds or 10, args.seed)
     if splits == "given":
         if "given" not in extra:
             raise SystemExit(f"--splits given: dataset {args.dataset!r} has no given split")

@@ -8,7 +8,6 @@ from graphpool.data.molecules import (
     load_solubility,
     mol_to_graph,
     morgan_counts,
-    scaffold_folds,
     scaffolds,
     smiles_to_graph,
 )
@@ -29,7 +28,6 @@ __all__ = [
     "mol_to_graph",
     "morgan_counts",
     "pooling_benchmark",
-    "scaffold_folds",
     "scaffolds",
     "smiles_to_graph",
 ]

@@ -205,32 +205,6 @@ def scaffolds(smiles: Sequence[str]) -> list[str]:
     return [MurckoScaffold.MurckoScaffoldSmiles(mol=_mol(s), includeChirality=False) for s in smiles]
 
 
-def scaffold_folds(
-    smiles: Sequence[str], labels: Sequence[int], folds: int, seed: int
-) -> list[tuple[list[int], list[int]]]:
-    """``folds`` outer folds that keep every Bemis-Murcko scaffold whole, stratified by label, seeded.
-
-    A seeded :class:`~sklearn.model_selection.StratifiedGroupKFold` over the scaffolds: each scaffold's
-    molecules are all in the training part or all in the test part of every fold, so a model is tested
-    on ring systems it never saw (random splits let near-copies of test molecules into training).
-    Fold sizes follow the scaffold sizes: a fold may be larger where one scaffold (often the acyclic
-    one) is large.
-
-    Raises:
-        ValueError: a class with fewer scaffolds than ``folds``, or a SMILES RDKit cannot parse.
-    """
-    from graphpool.experiment.folds import grouped_folds
-
-    groups = scaffolds(smiles)
-    try:
-        return grouped_folds(labels, groups, folds, 1, seed)
-    except ValueError:
-        counts = [len({g for g, y in zip(groups, labels, strict=True) if y == c}) for c in sorted(set(labels))]
-        raise ValueError(
-            f"{folds} scaffold folds need at least {folds} scaffolds in every class; the classes have {counts}"
-        ) from None
-
-
 def morgan_counts(smiles: Sequence[str], radius: int = 2, bits: int = 2048) -> np.ndarray:
     """``[molecules, bits]`` Morgan (ECFP4 at radius 2) count fingerprints, RDKit's generator API, float32."""
     from rdkit.Chem import rdFingerprintGenerator

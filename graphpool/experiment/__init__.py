@@ -12,7 +12,15 @@
 
 from graphpool.experiment.assessment import assess
 from graphpool.experiment.files import atomic_json, atomic_write
-from graphpool.experiment.folds import Fold, check_folds, grouped_folds, holdout, inner_split, stratified_folds
+from graphpool.experiment.folds import (
+    Fold,
+    check_folds,
+    grouped_folds,
+    holdout,
+    inner_split,
+    scaffold_folds,
+    stratified_folds,
+)
 from graphpool.experiment.hyperparameters import GRID_KEYS, expand_grid, parse_grid_item, readout_grid, split_settings
 from graphpool.experiment.progress import Progress, TqdmProgress
 from graphpool.experiment.results import format_table, pyplot, summary_row, write_results
@@ -41,6 +49,7 @@ __all__ = [
     "readout_grid",
     "run_experiment",
     "split_settings",
+    "scaffold_folds",
     "stratified_folds",
     "summary_row",
     "train_candidate",

@@ -81,6 +81,29 @@ def grouped_folds(
     return result
 
 
+def scaffold_folds(
+    scaffolds: Sequence[str], labels: Sequence[int], folds: int, seed: int
+) -> list[tuple[list[int], list[int]]]:
+    """``folds`` outer folds that keep every molecular scaffold whole, stratified by label, seeded.
+
+    :func:`grouped_folds` with the Bemis-Murcko scaffold of each molecule as its group
+    (:func:`graphpool.data.scaffolds`): each scaffold's molecules are all in the training part or all
+    in the test part of every fold, so a model is tested on ring systems it never saw (random splits
+    let near-copies of test molecules into training). Fold sizes follow the scaffold sizes: a fold is
+    larger where one scaffold (often the acyclic one, ``""``) is large.
+
+    Raises:
+        ValueError: a class with fewer scaffolds than ``folds``.
+    """
+    try:
+        return grouped_folds(labels, scaffolds, folds, 1, seed)
+    except ValueError:
+        counts = [len({g for g, y in zip(scaffolds, labels, strict=True) if y == c}) for c in sorted(set(labels))]
+        raise ValueError(
+            f"{folds} scaffold folds need at least {folds} scaffolds in every class; the classes have {counts}"
+        ) from None
+
+
 def holdout(
     number: int, train: Sequence[int], labels: Sequence[int], fraction: float, seed: int, groups: Sequence[Any] | None
 ) -> tuple[list[int], list[int]]:

@@ -109,22 +109,21 @@ def test_scaffolds_are_bemis_murcko() -> None:
 
 
 def test_scaffold_folds_keep_scaffolds_whole_and_are_seeded() -> None:
-    from graphpool.data import scaffold_folds
+    from graphpool.data import scaffolds
+    from graphpool.experiment import scaffold_folds
 
     data = load_solubility()
-    smiles = [g.smiles for g in data.graphs]
     labels = [int(g.y) for g in data.graphs]
-    folds = scaffold_folds(smiles, labels, 5, seed=0)
-    from graphpool.data import scaffolds
-
-    scaffold = np.array(scaffolds(smiles))
+    scaffold = np.array(scaffolds([g.smiles for g in data.graphs]))
+    folds = scaffold_folds(scaffold.tolist(), labels, 5, seed=0)
     tested = np.concatenate([test for _, test in folds])
-    assert sorted(tested.tolist()) == list(range(len(smiles)))  # every molecule tested once
+    assert sorted(tested.tolist()) == list(range(len(labels)))  # every molecule tested once
     for train, test in folds:
         assert not set(scaffold[train]) & set(scaffold[test]), "a scaffold on both sides"
-    assert folds == scaffold_folds(smiles, labels, 5, seed=0) and folds != scaffold_folds(smiles, labels, 5, seed=1)
+    again, other = (scaffold_folds(scaffold.tolist(), labels, 5, seed=s) for s in (0, 1))
+    assert folds == again and folds != other
     with pytest.raises(ValueError, match="5 scaffold folds need at least 5 scaffolds in every class"):
-        scaffold_folds(["CCO", "CCN", "c1ccccc1O", "c1ccccc1N"], [0, 0, 1, 1], 5, seed=0)
+        scaffold_folds(scaffolds(["CCO", "CCN", "c1ccccc1O", "c1ccccc1N"]), [0, 0, 1, 1], 5, seed=0)
 
 
 def test_morgan_counts_match_rdkit() -> None:
