@@ -8,8 +8,9 @@ clusters arbitrarily, so each fold's clusters are matched to the first fold's by
 composition (Hungarian matching on the L1 distance of the composition profiles, computed over all cells).
 
 Per neighbourhood it reports the composition, the abundance (share of a sample's cells) per condition,
-a test of abundance across samples (two conditions: Mann-Whitney U, two-sided, with the difference of
-means as the effect; more: Kruskal-Wallis, effect = largest minus smallest class mean), Benjamini-Hochberg
+a test of abundance across samples, or across groups such as donors when samples share one (two
+conditions: Mann-Whitney U, two-sided, with the difference of means as the effect; more: Kruskal-Wallis,
+effect = largest minus smallest class mean), Benjamini-Hochberg
 q-values over the K tests, and its contribution to the prediction: the mean evidence of its cells
 (:func:`graphpool.explain.evidence` of the node scores, a CAM through the pooling level lifted to the cells).
 """
@@ -70,6 +71,7 @@ def condition_neighbourhoods(
     graphs: Sequence[Data],
     models: Sequence[tuple[GraphClassifier, Sequence[int]]],
     device: torch.device,
+    groups: Sequence[Any] | None = None,
 ) -> ConditionNeighbourhoods:
     """The neighbourhoods of ``models`` (each a fold model and its test samples), out of fold and aligned.
 
@@ -77,6 +79,8 @@ def condition_neighbourhoods(
         graphs: one graph per sample with ``cell_type``, ``row``, ``sample`` and ``y``.
         models: ``(model, test indices)`` per outer fold of one repeat (every sample tested once); each
             model's first pooling level has K clusters per graph.
+        groups: a group per sample (e.g. the donor). Samples of one group are not independent, so the
+            tests compare the groups' mean abundances (one value per group), not the samples'.
 
     Raises:
         ValueError: a model without a soft pooling level, or a table without cell types (needed to align folds).
@@ -118,7 +122,12 @@ def condition_neighbourhoods(
     )
     composition = composition.div(composition.sum(axis=1).replace(0, np.nan), axis=0)
     composition.index.name, composition.columns.name = "neighbourhood", None
-    statistics = _statistics(cells, abundance, composition, label_of, table.classes)
+    tested, tested_labels = abundance, label_of
+    if groups is not None:  # one value per group: its samples' mean abundance
+        group_of = {g.sample: group for g, group in zip(graphs, groups, strict=True)}
+        tested = abundance.groupby(abundance.index.map(group_of)).mean()
+        tested_labels = {group_of[s]: label_of[s] for s in abundance.index}
+    statistics = _statistics(cells, tested, composition, tested_labels, table.classes)
     abundance.insert(0, "label", abundance.index.map(label_of))
     return ConditionNeighbourhoods(cells, abundance, statistics, composition)
 

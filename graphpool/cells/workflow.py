@@ -113,7 +113,8 @@ def analyse(
         if row["pool"] in SOFT_POOLERS and table.cell_types:
             folder = experiment.folder(out, row["readout"], row["pool"])
             models = fold_models(folder, outer[:folds], experiment.model_for(row["readout"], row["pool"]))
-            _write_neighbourhoods(condition_neighbourhoods(table, graphs, models, device), folder / "neighbourhoods")
+            found = condition_neighbourhoods(table, graphs, models, device, group)
+            _write_neighbourhoods(found, folder / "neighbourhoods")
     write_results(out, rows, "tissue classification", explained=[best["readout"], best["pool"]])
     return rows
 

@@ -68,3 +68,22 @@ def test_a_model_without_a_soft_level_is_named(tissues) -> None:
     table, graphs = tissues
     with pytest.raises(ValueError, match="must be a soft cluster pool, got pool 'none'"):
         condition_neighbourhoods(table, graphs, [(_model("none"), range(8))], torch.device("cpu"))
+
+
+def test_with_groups_the_tests_compare_group_means(tissues) -> None:
+    table, graphs = tissues
+    model = _model()
+    samples = condition_neighbourhoods(table, graphs, [(model, range(8))], torch.device("cpu"))
+    donors = [f"d{i % 2}-{i // 4}" for i in range(8)]  # two samples of one label per donor, two donors per label
+    for donor in set(donors):
+        assert len({int(graphs[i].y) for i in range(8) if donors[i] == donor}) == 1
+    grouped = condition_neighbourhoods(table, graphs, [(model, range(8))], torch.device("cpu"), groups=donors)
+    pd.testing.assert_frame_equal(samples.abundance, grouped.abundance)  # reported per sample either way
+    means = samples.abundance.drop(columns="label").groupby([d for d in donors]).mean()
+    labels = {d: table.classes[int(graphs[i].y)] for i, d in enumerate(donors)}
+    for k in means.columns:
+        ones = means.loc[[d for d in means.index if labels[d] == 1], k]
+        zeros = means.loc[[d for d in means.index if labels[d] == 0], k]
+        expected = mannwhitneyu(ones, zeros).pvalue if np.ptp(means[k]) > 0 else np.nan
+        assert grouped.statistics.loc[k, "p"] == pytest.approx(expected, nan_ok=True)
+    assert not np.allclose(grouped.statistics["p"].fillna(-1), samples.statistics["p"].fillna(-1))
