@@ -1,9 +1,11 @@
 """Molecules as graphs (RDKit): atom and bond features, the embedded solubility set, SMILES CSVs.
 
+Hydrogens stay implicit: they are not nodes but a feature of their heavy atom.
 Atom features (one-hot unless noted): element (12 common ones + other), degree (0..5, 6+),
 formal charge (-2..+2), aromatic (0/1), hybridisation (sp, sp2, sp3, sp3d, sp3d2, other),
-in a ring (0/1): 33 columns. Bond features: type (single, double, triple, aromatic),
-conjugated, in a ring: 6 columns. Each chemical bond is two directed edges.
+in a ring (0/1), attached hydrogens (0..3, 4+), chirality (RDKit's chiral tag: none, clockwise,
+counter-clockwise, other): 42 columns. Bond features: type (single, double, triple, aromatic),
+conjugated, in a ring, stereo (none, Z, E, other): 10 columns. Each chemical bond is two directed edges.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 ELEMENTS = ("C", "N", "O", "S", "F", "Cl", "Br", "I", "P", "B", "Si", "Se")
+#: attached hydrogen counts with their own column (more: the "4+" column)
+HYDROGENS = (0, 1, 2, 3)
 SOLUBILITY_CLASSES = ("(A) low", "(B) medium", "(C) high")
 
 
@@ -33,9 +37,11 @@ def _one_hot(value: object, choices: tuple, other: bool = True) -> list[float]:
 
 
 def atom_features(atom) -> list[float]:  # noqa: ANN001 - rdkit.Chem.Atom
+    from rdkit.Chem import ChiralType as C
     from rdkit.Chem import HybridizationType as H
 
     hybridisations = (H.SP, H.SP2, H.SP3, H.SP3D, H.SP3D2)
+    chirality = (C.CHI_UNSPECIFIED, C.CHI_TETRAHEDRAL_CW, C.CHI_TETRAHEDRAL_CCW)
     return (
         _one_hot(atom.GetSymbol(), ELEMENTS)
         + _one_hot(min(atom.GetDegree(), 6), tuple(range(6)))
@@ -43,24 +49,32 @@ def atom_features(atom) -> list[float]:  # noqa: ANN001 - rdkit.Chem.Atom
         + [float(atom.GetIsAromatic())]
         + _one_hot(atom.GetHybridization(), hybridisations)
         + [float(atom.IsInRing())]
+        + _one_hot(atom.GetTotalNumHs(), HYDROGENS)
+        + _one_hot(atom.GetChiralTag(), chirality)
     )
 
 
 def bond_features(bond) -> list[float]:  # noqa: ANN001 - rdkit.Chem.Bond
+    from rdkit.Chem import BondStereo as S
     from rdkit.Chem import BondType as B
 
     kinds = (B.SINGLE, B.DOUBLE, B.TRIPLE, B.AROMATIC)
-    return _one_hot(bond.GetBondType(), kinds, other=False) + [float(bond.GetIsConjugated()), float(bond.IsInRing())]
+    stereo = (S.STEREONONE, S.STEREOZ, S.STEREOE)
+    return (
+        _one_hot(bond.GetBondType(), kinds, other=False)
+        + [float(bond.GetIsConjugated()), float(bond.IsInRing())]
+        + _one_hot(bond.GetStereo(), stereo)
+    )
 
 
-#: width of an atom's feature vector (element one-hot, degree, charge, hydrogens, aromatic, hybridisation, ring)
-NUM_ATOM_FEATURES = len(ELEMENTS) + 1 + 7 + 5 + 1 + 6 + 1
-#: width of a bond's feature vector (bond type one-hot, conjugated, in a ring)
-NUM_BOND_FEATURES = 6
+#: width of an atom's feature vector (element, degree, charge, aromatic, hybridisation, ring, hydrogens, chirality)
+NUM_ATOM_FEATURES = len(ELEMENTS) + 1 + 7 + 5 + 1 + 6 + 1 + len(HYDROGENS) + 1 + 4
+#: width of a bond's feature vector (bond type one-hot, conjugated, in a ring, stereo)
+NUM_BOND_FEATURES = 10
 
 
 def mol_to_graph(mol, y: int | None = None) -> Data:  # noqa: ANN001 - rdkit.Chem.Mol
-    """An RDKit molecule as a PyG ``Data`` (``x [n, 33]``, ``edge_index``, ``edge_attr [2m, 6]``, ``y``)."""
+    """An RDKit molecule as a PyG ``Data`` (``x [n, 42]``, ``edge_index``, ``edge_attr [2m, 10]``, ``y``)."""
     from rdkit import Chem
 
     x = torch.tensor([atom_features(atom) for atom in mol.GetAtoms()], dtype=torch.float32).reshape(

@@ -138,3 +138,18 @@ def test_morgan_counts_match_rdkit() -> None:
     np.testing.assert_array_equal(counts[1], generator.GetCountFingerprintAsNumPy(Chem.MolFromSmiles("c1ccccc1")))
     with pytest.raises(ValueError, match="RDKit cannot parse the SMILES 'nope'"):
         morgan_counts(["nope"])
+
+
+def test_chirality_stereo_and_hydrogens_are_features() -> None:
+    left, right = smiles_to_graph("C[C@H](N)O"), smiles_to_graph("C[C@@H](N)O")
+    assert not torch.equal(left.x, right.x), "enantiomers must differ"
+    assert torch.equal(left.x[[0, 2, 3]], right.x[[0, 2, 3]])  # only the stereocentre's features differ
+    cis, trans = smiles_to_graph("C/C=C\\C"), smiles_to_graph("C/C=C/C")
+    assert not torch.equal(cis.edge_attr, trans.edge_attr), "cis and trans must differ"
+    ethanol = smiles_to_graph("CCO")  # hydrogens stay implicit: 3 atoms, their H counts as features
+    assert ethanol.x.size(0) == 3
+    from graphpool.data.molecules import HYDROGENS
+
+    start = NUM_ATOM_FEATURES - len(HYDROGENS) - 1 - 4  # the hydrogen block, before the chirality block (4)
+    counts = ethanol.x[:, start : start + len(HYDROGENS) + 1].argmax(1).tolist()
+    assert counts == [3, 2, 1]
