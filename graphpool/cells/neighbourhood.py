@@ -97,7 +97,8 @@ class Neighbourhoods:
         Sets ``obs[f"{key}_neighbourhood"]`` (categorical), ``obsm[f"{key}_neighbourhood_probabilities"]``
         (learned method), ``obsp[f"{key}_connectivities"]`` (the cell graph, CSR) and ``uns[key]``
         (``method``, ``composition``, ``summary``, ``abundance`` as DataFrames). A new AnnData holds
-        the cells' ``obs`` (sample, type) and ``obsm["spatial"]``, ready for ``sq.pl.spatial_scatter``.
+        the cells' ``obs`` (sample, type), the markers as ``X`` (when the table has markers) and
+        ``obsm["spatial"]``, ready for ``sq.pl.spatial_scatter``.
 
         Raises:
             ValueError: ``adata`` does not have one row per cell of the table.
@@ -108,7 +109,13 @@ class Neighbourhoods:
         if adata is None:
             columns = [c for c in ("sample", "cell_id", "cell_type") if c in self.table.frame]
             obs = self.table.frame[columns].astype(str).set_axis([str(i) for i in range(cells)])
-            adata = anndata.AnnData(obs=obs, obsm={"spatial": self.table.frame[["x", "y"]].to_numpy()})
+            markers = self.table.frame[self.table.markers].to_numpy(np.float32) if self.table.markers else None
+            adata = anndata.AnnData(
+                X=markers,
+                obs=obs,
+                obsm={"spatial": self.table.frame[["x", "y"]].to_numpy()},
+                var=pd.DataFrame(index=list(self.table.markers)) if markers is not None else None,
+            )
         elif adata.n_obs != cells:
             raise ValueError(f"'adata' has {adata.n_obs} cells but the neighbourhoods were found for {cells}")
         names = [str(i) for i in range(self.num_neighbourhoods)]

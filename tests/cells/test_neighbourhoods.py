@@ -166,3 +166,17 @@ def test_a_sample_of_one_cell_gets_a_neighbourhood(tissues: pd.DataFrame, method
     assert 0 <= result.labels[-1] < 3
     assert result.abundance().loc["lonely"].sum() == pytest.approx(1.0)
     assert result.summary["samples"].sum() >= len(result.table.samples)
+
+
+def test_a_marker_only_table_has_marker_means_as_composition(tissues: pd.DataFrame) -> None:
+    pytest.importorskip("anndata")
+    frame = tissues[tissues["sample"].isin(["arrangement-0000", "arrangement-0001"])].copy()
+    frame["CD3"] = (frame["cell_type"] == "immune") * 2.0
+    frame["KRT"] = (frame["cell_type"] == "tumour") * 2.0
+    result = neighbourhoods(frame, 3, "utag", cell_type=None, markers=["CD3", "KRT"], label=None)
+    assert list(result.composition.columns) == ["CD3", "KRT"]
+    for k in range(3):
+        mine = result.labels == k
+        np.testing.assert_allclose(result.composition.loc[k].to_numpy(), frame[["CD3", "KRT"]][mine].mean())
+    adata = result.to_anndata()
+    assert list(adata.var_names) == ["CD3", "KRT"] and adata.X.shape == (len(frame), 2)
