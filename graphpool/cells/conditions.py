@@ -28,6 +28,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.stats import false_discovery_control, kruskal, mannwhitneyu
 from torch_geometric.data import Batch, Data
 
+from graphpool.cells.neighbourhood import sample_abundance, type_composition
 from graphpool.cells.table import CellTable
 from graphpool.explain import evidence, node_scores
 from graphpool.models import GraphClassifier
@@ -59,13 +60,6 @@ def _assign(model: GraphClassifier, graphs: Sequence[Data], device: torch.device
         return [model(Batch.from_data_list([g]).to(device)).assignments[0].s.argmax(1).cpu().numpy() for g in graphs]
 
 
-def _profiles(clusters: Sequence[np.ndarray], graphs: Sequence[Data], k: int, types: int) -> np.ndarray:
-    counts = np.zeros((k, types))
-    for cluster, graph in zip(clusters, graphs, strict=True):
-        np.add.at(counts, (cluster, graph.cell_type.numpy()), 1)
-    return counts / counts.sum(1, keepdims=True).clip(min=1)
-
-
 def condition_neighbourhoods(
     table: CellTable,
     graphs: Sequence[Data],
@@ -90,12 +84,16 @@ def condition_neighbourhoods(
     first = models[0][0]
     if not len(first.levels) or not getattr(first.levels[0].select, "soft", False):
         raise ValueError(f"the model's first level must be a soft cluster pool, got pool {first.config.pool!r}")
-    k, types = first.config.level_clusters()[0], len(table.cell_types)
+    k = first.config.level_clusters()[0]
     reference = None
     parts = []
     for fold, (model, test) in enumerate(models, start=1):
         model.to(device)
-        profile = _profiles(_assign(model, graphs, device), graphs, k, types)
+        clusters = _assign(model, graphs, device)
+        everywhere = np.empty(len(table.frame), dtype=np.int64)  # this model's cluster of every cell
+        for graph, cluster in zip(graphs, clusters, strict=True):
+            everywhere[graph.row.numpy()] = cluster
+        profile = type_composition(table, everywhere, k).fillna(0.0).to_numpy()
         if reference is None:
             reference, mapping = profile, np.arange(k)
         else:
@@ -105,23 +103,17 @@ def condition_neighbourhoods(
             mapping[mine] = theirs
         for index in test:
             graph = graphs[index]
-            data = Batch.from_data_list([graph]).to(device)
-            cluster = mapping[_assign(model, [graph], device)[0]]
-            scores = node_scores(model, data).scores
+            scores = node_scores(model, Batch.from_data_list([graph]).to(device)).scores
             part = pd.DataFrame({"sample": graph.sample, "row": graph.row.numpy(), "fold": fold})
-            part["neighbourhood"] = cluster
+            part["neighbourhood"] = mapping[clusters[index]]
             part["evidence"] = evidence(scores, int(graph.y)).cpu().numpy()
             parts.append(part)
     cells = pd.concat(parts, ignore_index=True)
     label_of = {g.sample: table.classes[int(g.y)] for g in graphs}
-    counts = pd.crosstab(cells["sample"], cells["neighbourhood"]).reindex(columns=range(k), fill_value=0)
-    abundance = counts.div(counts.sum(axis=1), axis=0).reindex([g.sample for g in graphs])
-    type_of = table.frame["cell_type"].to_numpy()[cells["row"].to_numpy()]
-    composition = pd.crosstab(cells["neighbourhood"], type_of).reindex(
-        index=range(k), columns=table.cell_types, fill_value=0
-    )
-    composition = composition.div(composition.sum(axis=1).replace(0, np.nan), axis=0)
-    composition.index.name, composition.columns.name = "neighbourhood", None
+    out_of_fold = np.full(len(table.frame), -1, dtype=np.int64)  # -1: a cell no fold tested
+    out_of_fold[cells["row"].to_numpy()] = cells["neighbourhood"].to_numpy()
+    abundance = sample_abundance(table, out_of_fold, k)
+    composition = type_composition(table, out_of_fold, k)
     tested, tested_labels = abundance, label_of
     if groups is not None:  # one value per group: its samples' mean abundance
         group_of = {g.sample: group for g, group in zip(graphs, groups, strict=True)}

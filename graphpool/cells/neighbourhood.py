@@ -138,9 +138,7 @@ class Neighbourhoods:
 
     def abundance(self) -> pd.DataFrame:
         """``[samples, K]`` the share of each sample's cells in each neighbourhood (rows sum to 1)."""
-        counts = pd.crosstab(self.table.frame["sample"], self.labels)
-        counts = counts.reindex(index=self.table.samples, columns=range(self.num_neighbourhoods), fill_value=0)
-        return counts.div(counts.sum(axis=1), axis=0)
+        return sample_abundance(self.table, self.labels, self.num_neighbourhoods)
 
 
 def neighbourhoods(
@@ -192,11 +190,15 @@ def neighbourhoods(
     cells = len(table.frame)
     if not 2 <= k <= cells:
         raise ValueError(f"'k' must be between 2 and the number of cells ({cells}), got {k}")
-    for name, value in (("window", window), ("hops", hops), ("epochs", epochs), ("repeats", repeats)):
+    for name, value in (
+        ("window", window),
+        ("hops", hops),
+        ("epochs", epochs),
+        ("repeats", repeats),
+        ("layers", layers),
+    ):
         if value < 1:
             raise ValueError(f"'{name}' must be >= 1, got {value}")
-    if layers < 1:
-        raise ValueError(f"'layers' must be >= 1, got {layers}")
     if loss not in LOSSES:
         raise ValueError(f"'loss' must be one of {LOSSES}, got {loss!r}")
     graphs = tissue_graphs(table, graph or ("given" if table.edges is not None else "knn:10"))
@@ -222,7 +224,7 @@ def neighbourhoods(
         table,
         per_row,
         probabilities,
-        _composition(table, per_row, k),
+        type_composition(table, per_row, k),
         _summary(table, graphs, per_row, k),
         method,
         np.concatenate([g.row.numpy()[g.edge_index.numpy()] for g in graphs], axis=1),
@@ -287,8 +289,9 @@ def _graph_mean(graph: Data, hops: int) -> np.ndarray:
 def _kmeans(points: np.ndarray, k: int, seed: int, weight: np.ndarray | None = None) -> np.ndarray:
     from sklearn.cluster import KMeans
 
-    if len(np.unique(points, axis=0)) < k:
-        raise ValueError(f"'k' = {k} is more than the {len(np.unique(points, axis=0))} distinct cell surroundings")
+    distinct = len(np.unique(points, axis=0))
+    if distinct < k:
+        raise ValueError(f"'k' = {k} is more than the {distinct} distinct cell surroundings")
     return KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(points, sample_weight=weight)
 
 
@@ -419,7 +422,12 @@ def _by_size(labels: np.ndarray, probabilities: np.ndarray | None, k: int) -> tu
     return new[labels], None if probabilities is None else probabilities[:, order]
 
 
-def _composition(table: CellTable, labels: np.ndarray, k: int) -> pd.DataFrame:
+def type_composition(table: CellTable, labels: np.ndarray, k: int) -> pd.DataFrame:
+    """``[K, types]`` the share of each cell type among the cells with each id (``labels`` per table row).
+
+    Without cell types: the mean of each marker. An id no cell has gets a row of NaN; ids outside
+    ``0 .. K-1`` (e.g. -1 for cells not assigned) are left out.
+    """
     if table.cell_types:
         counts = pd.crosstab(labels, table.frame["cell_type"]).reindex(
             index=range(k), columns=table.cell_types, fill_value=0
@@ -430,6 +438,14 @@ def _composition(table: CellTable, labels: np.ndarray, k: int) -> pd.DataFrame:
     composition.index.name = "neighbourhood"
     composition.columns.name = None
     return composition
+
+
+def sample_abundance(table: CellTable, labels: np.ndarray, k: int) -> pd.DataFrame:
+    """``[samples, K]`` the share of each sample's cells with each id (``labels`` per table row; rows sum to 1)."""
+    counts = pd.crosstab(table.frame["sample"], labels)
+    counts = counts.reindex(index=table.samples, columns=range(k), fill_value=0)
+    counts.columns.name = "neighbourhood"
+    return counts.div(counts.sum(axis=1), axis=0)
 
 
 def _summary(table: CellTable, graphs: Sequence[Data], labels: np.ndarray, k: int) -> pd.DataFrame:
