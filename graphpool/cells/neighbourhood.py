@@ -296,29 +296,26 @@ def _kmeans(points: np.ndarray, k: int, seed: int, weight: np.ndarray | None = N
 
 
 def _louvain(graphs: Sequence[Data], k: int, resolution: float, seed: int) -> np.ndarray:
-    import networkx as nx
+    """Each sample's Louvain communities (:class:`~graphpool.cluster.CommunitySelect`, one sample at a time),
+    grouped across samples by k-means of their mean features, weighted by their sizes."""
+    from graphpool.cluster import CommunitySelect
+    from graphpool.readout import global_pool
 
-    means, sizes, members = [], [], []
-    offset = 0
+    select = CommunitySelect(resolution, seed)
+    means, sizes, communities, found_so_far = [], [], [], 0
     for graph in graphs:
-        g = nx.Graph()
-        g.add_nodes_from(range(graph.num_nodes))
-        g.add_edges_from(graph.edge_index.t().tolist())
-        for community in nx.community.louvain_communities(g, resolution=resolution, seed=seed):
-            index = np.fromiter(community, dtype=np.int64)
-            means.append(graph.x[index].mean(0).numpy())
-            sizes.append(index.size)
-            members.append(index + offset)
-        offset += graph.num_nodes
-    if len(means) < k:
+        found = select(graph.x, graph.edge_index, torch.zeros(graph.num_nodes, dtype=torch.long), 1)
+        means.append(global_pool(graph.x, found.cluster, num_graphs=found.num_clusters, reduce="mean"))
+        sizes.append(found.sizes())
+        communities.append(found.cluster + found_so_far)  # numbered across samples
+        found_so_far += found.num_clusters
+    if found_so_far < k:
         raise ValueError(
-            f"'k' = {k} is more than the {len(means)} Louvain communities found; raise 'resolution' (now {resolution})"
+            f"'k' = {k} is more than the {found_so_far} Louvain communities found; raise 'resolution' (now {resolution})"
         )
-    community_labels = _kmeans(np.stack(means), k, seed, weight=np.asarray(sizes, dtype=np.float64))
-    labels = np.empty(offset, dtype=np.int64)
-    for index, label in zip(members, community_labels, strict=True):
-        labels[index] = label
-    return labels
+    weight = torch.cat(sizes).double().numpy()
+    community_labels = _kmeans(torch.cat(means).numpy(), k, seed, weight=weight)
+    return community_labels[torch.cat(communities).numpy()]
 
 
 class _Learner(torch.nn.Module):
