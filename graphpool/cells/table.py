@@ -57,13 +57,32 @@ def _rows(mask: np.ndarray | pd.Series) -> str:
     return f"rows {shown}" + (f" (and {rows.size - _SHOWN} more)" if rows.size > _SHOWN else "")
 
 
-def _read(source: Any) -> pd.DataFrame:
+def _is_anndata(source: Any) -> bool:
+    return hasattr(source, "obsm") and hasattr(source, "obs")
+
+
+def open_table(source: Any) -> Any:
+    """A cell table as it is stored: a path's CSV/TSV/Parquet as a DataFrame (``.tsv``/``.tab``: tab-separated),
+    a ``.h5ad`` path as an AnnData (needs anndata); a DataFrame (index reset) or an AnnData passes through.
+
+    Raises:
+        FileNotFoundError: the path does not exist.
+        ImportError: naming the package a format needs (pyarrow for Parquet, anndata for ``.h5ad``).
+    """
+    if _is_anndata(source):
+        return source
     if isinstance(source, pd.DataFrame):
         return source.reset_index(drop=True)
     path = Path(source)
     if not path.is_file():
         raise FileNotFoundError(f"cell table {str(path)!r} does not exist")
     suffixes = "".join(path.suffixes[-2:]).lower()
+    if suffixes.endswith(".h5ad"):
+        try:
+            import anndata
+        except ImportError as error:
+            raise ImportError(f"reading {path.name} needs anndata: pip install anndata ({error})") from error
+        return anndata.read_h5ad(path)
     if suffixes.endswith(".parquet") or suffixes.endswith(".pq"):
         try:
             return pd.read_parquet(path)
@@ -155,22 +174,15 @@ def read_cells(
             or labels, duplicated cell ids, samples whose cells disagree on their label or group.
     """
     marker_names: list[str] = []
-    if isinstance(source, (str, Path)) and str(source).endswith(".h5ad"):
-        try:
-            import anndata
-        except ImportError as error:
-            raise ImportError(f"reading {source} needs anndata: pip install anndata ({error})") from error
-        if not Path(source).is_file():
-            raise FileNotFoundError(f"cell table {str(source)!r} does not exist")
-        source = anndata.read_h5ad(source)
-    if hasattr(source, "obsm") and hasattr(source, "obs"):
+    source = open_table(source)
+    if _is_anndata(source):
         frame, marker_names = _from_anndata(source, spatial_key, markers)
         x, y = "x", "y"
     else:
-        frame = _read(source)
+        frame = source
     roles = {"x": x, "y": y, "sample": sample, "cell_type": cell_type, "label": label, "group": group}
     wanted = {role: column for role, column in {**roles, "cell_id": cell_id}.items() if column is not None}
-    if markers is not None and not hasattr(source, "obsm"):  # a file or frame: markers are its columns
+    if markers is not None and not _is_anndata(source):  # a file or frame: markers are its columns
         named = set(wanted.values())
         marker_names = [c for c in frame.columns if c not in named] if markers == "all" else list(markers)
     missing = [c for c in [*wanted.values(), *marker_names] if c not in frame.columns]
@@ -226,6 +238,6 @@ def read_cells(
     types = sorted(out["cell_type"].unique().tolist()) if "cell_type" in out else []
     classes = sorted(out["label"].unique().tolist()) if "label" in out else []
     edges = None
-    if hasattr(source, "obsp") and connectivity_key is not None and connectivity_key in source.obsp:
+    if _is_anndata(source) and connectivity_key is not None and connectivity_key in source.obsp:
         edges = _given_edges(source, connectivity_key, out["sample"].to_numpy())
     return CellTable(out, types, marker_names, list(pd.unique(out["sample"])), classes, edges)

@@ -43,6 +43,7 @@ from graphpool.experiment import (
     grouped_folds,
     pyplot,
     run_experiment,
+    safe_name,
     split_settings,
     summary_row,
     write_results,
@@ -199,13 +200,9 @@ def _write_explanations(table: CellTable, explanation: dict[str, Any], out: Path
     maps = out / "maps"
     maps.mkdir(exist_ok=True)
     for graph, _, cell_evidence in explanation["cells"][: plots if plots is not None else None]:
-        _tissue_map(graph, cell_evidence, maps / f"{_safe(graph.sample)}.png", name, table.cell_types)
+        _tissue_map(graph, cell_evidence, maps / f"{safe_name(graph.sample)}.png", name, table.cell_types)
     summary = {"model": name, "exact": explanation["exact"], "samples": len(explanation["samples"])}
     atomic_json(out / "explanation.json", summary)
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(name))
 
 
 def _tissue_map(graph: Data, evidence: np.ndarray, path: Path, name: str, cell_types: Sequence[str]) -> None:

@@ -30,7 +30,9 @@ import pandas as pd
 
 from graphpool.cells import Neighbourhoods, agreement, neighbourhoods, read_cells, simulate
 from graphpool.cells.neighbourhood import LOSSES, METHODS
+from graphpool.cells.table import open_table
 from graphpool.cli.options import add_cell_columns, markers_from
+from graphpool.experiment import pyplot, safe_name
 
 SIMULATED_SAMPLES = 40
 
@@ -83,16 +85,10 @@ def run_neighbourhoods(args: argparse.Namespace) -> int:
         truth, k = truth or "region", args.k or 3
         print(f"no --table: {SIMULATED_SAMPLES} simulated tissues, scored against their regions (tumour/margin/stroma)")
     else:
-        source, k = args.table, args.k or 6
+        source, k = open_table(args.table), args.k or 6  # read once: the cells, the truth, an AnnData to write back
         names = {"x": args.x, "y": args.y, "cell_type": args.type, "sample": None if args.no_sample else args.sample}
-        if str(source).endswith(".h5ad"):
-            import anndata
-
-            if not Path(source).is_file():
-                raise FileNotFoundError(f"cell table {str(source)!r} does not exist")
-            source = anndata.read_h5ad(source)
     table = read_cells(source, **names, label=None, markers=markers_from(args.markers))
-    regions = _truth(source, table, truth)
+    regions = _truth(source, truth)
     out = Path(args.out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ValueError(f"--out {out} exists and is not an empty folder")
@@ -118,7 +114,7 @@ def run_neighbourhoods(args: argparse.Namespace) -> int:
         if regions is not None:
             row.update({name: round(v, 3) for name, v in agreement(regions, result.labels, ignore).items()})
         rows.append(row)
-        _write(result, out / method, source if hasattr(source, "obsp") else None, args.plots)
+        _write(result, out / method, None if isinstance(source, pd.DataFrame) else source, args.plots)
     results = pd.DataFrame(rows)
     results.to_csv(out / "results.csv", index=False)
     print(results.to_string(index=False))
@@ -149,23 +145,18 @@ def _supervised(args: argparse.Namespace) -> int:
     return cells(cell_args)
 
 
-def _truth(source: Any, table: Any, column: str | None) -> Any:
+def _truth(source: Any, column: str | None) -> Any:
+    """The ``--truth`` column of the table (a DataFrame, or an AnnData's ``obs``), as strings; ``None`` without one."""
     if column is None:
         return None
-    frame = source.obs if hasattr(source, "obs") else (source if isinstance(source, pd.DataFrame) else None)
-    if frame is None:
-        frame = pd.read_csv(source, usecols=lambda name: name == column) if str(source).endswith(".csv") else None
-    if frame is None or column not in frame:
+    frame = source if isinstance(source, pd.DataFrame) else source.obs
+    if column not in frame:
         raise ValueError(f"--truth column {column!r} is not in the cell table")
     return frame[column].astype(str).to_numpy()
 
 
 def _write(result: Neighbourhoods, folder: Path, adata: Any, plots: int) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     folder.mkdir(parents=True)
     result.cells().to_csv(folder / "cells.csv", index=False)
     result.composition.to_csv(folder / "composition.csv")
@@ -196,5 +187,5 @@ def _write(result: Neighbourhoods, folder: Path, adata: Any, plots: int) -> None
         ax.set_aspect("equal")
         ax.set_title(f"{name}: {result.method} neighbourhoods")
         ax.legend(markerscale=4, fontsize=7, loc="upper right")
-        fig.savefig(folder / "maps" / f"{''.join(c if c.isalnum() or c in '-_' else '_' for c in name)}.png", dpi=100)
+        fig.savefig(folder / "maps" / f"{safe_name(name)}.png", dpi=100)
         plt.close(fig)

@@ -11,7 +11,7 @@
 """
 
 from graphpool.experiment.assessment import assess
-from graphpool.experiment.files import atomic_json, atomic_write
+from graphpool.experiment.files import atomic_json, atomic_write, safe_name
 from graphpool.experiment.folds import (
     Fold,
     check_folds,
@@ -48,6 +48,7 @@ __all__ = [
     "pyplot",
     "readout_grid",
     "run_experiment",
+    "safe_name",
     "split_settings",
     "scaffold_folds",
     "stratified_folds",

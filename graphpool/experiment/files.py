@@ -1,4 +1,4 @@
-"""Atomic file writes: a reader (or a resumed run) never sees half a file."""
+"""Files of a run: atomic writes (a reader or a resumed run never sees half a file), safe file names."""
 
 from __future__ import annotations
 
@@ -43,3 +43,12 @@ def _fsync(path: Path) -> None:
 def atomic_json(path: Path, value: Any) -> None:
     """Write ``value`` as indented JSON with :func:`atomic_write`."""
     atomic_write(path, lambda p: p.write_text(json.dumps(value, indent=1)))
+
+
+def safe_name(name: Any) -> str:
+    """``name`` as a file name: letters, digits, ``-``, ``_`` and ``.`` kept, anything else ``_``.
+
+    >>> safe_name("patient 4/B")
+    'patient_4_B'
+    """
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(name))

@@ -93,3 +93,12 @@ def test_the_cells_analysis_reads_a_soft_level_as_neighbourhoods(tmp_path: Path,
     assert statistics["cells"].sum() == len(pd.read_csv(out / "cell_scores.csv"))
     assert not (out / "sum__none" / "neighbourhoods").exists()
     assert "neighbourhoods of sum / dmon" in capsys.readouterr().out
+
+
+def test_truth_is_read_from_a_tsv_table_too(tmp_path: Path) -> None:
+    frame = simulate("arrangement", 3, 2)
+    frame.to_csv(tmp_path / "cells.tsv", sep="\t", index=False)
+    out = tmp_path / "nb"
+    args = ["neighbourhoods", "--table", str(tmp_path / "cells.tsv"), "--k", "3", "--method", "composition"]
+    assert main([*args, "--truth", "region", "--quiet", "--out", str(out)]) == 0
+    assert "ami" in pd.read_csv(out / "results.csv")
