@@ -97,7 +97,8 @@ def _load(args: argparse.Namespace) -> tuple[list[Any], int, int, dict[str, Any]
     return graphs, dataset.num_features, dataset.num_classes, {}
 
 
-def _folds(args: argparse.Namespace, graphs: list[Any], extra: dict[str, Any]) -> tuple[str, list]:
+def _folds(args: argparse.Namespace, graphs: list[Any], extra: dict[str, Any]) -> tuple[str, list, list | None]:
+    """The protocol's name, its outer folds, and the groups the inner hold-outs keep whole (scaffolds), if any."""
     from graphpool.data import gin_folds, scaffolds
 
     splits = args.splits
@@ -105,11 +106,12 @@ def _folds(args: argparse.Namespace, graphs: list[Any], extra: dict[str, Any]) -
         splits = "given" if "given" in extra else "stratified"
     labels = [int(g.y) for g in graphs]
     if splits == "stratified":
-        return splits, stratified_folds(labels, args.folds or 10, args.seed)
+        return splits, stratified_folds(labels, args.folds or 10, args.seed), None
     if splits == "scaffold":
         if "smiles" not in extra:
             raise SystemExit(f"--splits scaffold needs molecules (SMILES); dataset {args.dataset!r} has none")
-        return splits, scaffold_folds(scaffolds(extra["smiles"]), labels, args.folds or 10, args.seed)
+        groups = scaffolds(extra["smiles"])
+        return splits, scaffold_folds(groups, labels, args.folds or 10, args.seed), groups
     if splits == "given":
         if "given" not in extra:
             raise SystemExit(f"--splits given: dataset {args.dataset!r} has no given split")
@@ -120,7 +122,7 @@ def _folds(args: argparse.Namespace, graphs: list[Any], extra: dict[str, Any]) -
     if args.folds is not None and args.folds != len(folds):
         raise SystemExit(f"--folds {args.folds} contradicts the {len(folds)} folds of --splits {splits}")
     check_folds(folds, len(graphs), source)
-    return splits, folds
+    return splits, folds, None
 
 
 def classify(args: argparse.Namespace) -> int:
@@ -133,7 +135,9 @@ def classify(args: argparse.Namespace) -> int:
             torch.cuda.set_device(device)
         args.quiet = args.quiet or rank != 0
     graphs, features, classes, extra = _load(args)
-    protocol, folds = _folds(args, graphs, extra)
+    if args.baseline and "smiles" not in extra:
+        raise SystemExit(f"--baseline fingerprint needs molecules (SMILES); dataset {args.dataset!r} has none")
+    protocol, folds, groups = _folds(args, graphs, extra)  # groups: the scaffolds, for the inner hold-outs too
     out = open_out(args)
     experiment = experiment_from(
         args,
@@ -142,14 +146,11 @@ def classify(args: argparse.Namespace) -> int:
         validation_fraction=VALIDATION_FRACTION,
         mean_nodes=sum(g.num_nodes for g in graphs) / max(len(graphs), 1),
     )
-    from graphpool.data import morgan_counts, scaffolds  # RDKit loads only when classify runs
-
-    if args.baseline and "smiles" not in extra:
-        raise SystemExit(f"--baseline fingerprint needs molecules (SMILES); dataset {args.dataset!r} has none")
     graphs = precoarsened(graphs, experiment)
-    groups = scaffolds(extra["smiles"]) if protocol == "scaffold" else None  # inner hold-outs by scaffold too
     rows = run_experiment(graphs, folds, experiment, out, device, progress=TqdmProgress(args.quiet), groups=groups)
     if args.baseline and is_main():
+        from graphpool.data import morgan_counts  # RDKit loads only when classify runs
+
         start = time.perf_counter()
         features = morgan_counts(extra["smiles"])
         labels = [int(g.y) for g in graphs]

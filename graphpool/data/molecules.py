@@ -123,9 +123,8 @@ def load_solubility() -> MoleculeSet:
         rows = list(csv.DictReader(io.TextIOWrapper(gzip.GzipFile(fileobj=raw), encoding="utf-8")))
     graphs: list[Data] = []
     for row in rows:
-        graph = smiles_to_graph(row["smiles"], SOLUBILITY_CLASSES.index(row["class"]))
+        graph = smiles_to_graph(row["smiles"], SOLUBILITY_CLASSES.index(row["class"]))  # sets graph.smiles
         graph.log_s = torch.tensor([float(row["log_s"])])
-        graph.smiles = row["smiles"]
         graphs.append(graph)
     splits = {
         split: torch.tensor([i for i, row in enumerate(rows) if row["split"] == split]) for split in ("train", "test")
@@ -163,9 +162,7 @@ def load_smiles_csv(
             problems.append((number, f"empty label in column {label_col!r}"))
             continue
         try:
-            graph = smiles_to_graph(smiles)
-            graph.smiles = smiles
-            parsed.append((graph, label))
+            parsed.append((smiles_to_graph(smiles), label))
         except ValueError as error:
             problems.append((number, str(error)))
     if problems and on_error == "fail":
