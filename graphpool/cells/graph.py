@@ -125,26 +125,25 @@ def neighbour_edges(pos: Any, graph: str = "knn:6") -> tuple[Tensor, Tensor]:
         pairs = _undirected(found[:, 0], found[:, 1], n)
     else:
         pairs = _delaunay_pairs(points)
-    length = np.linalg.norm(points[pairs[0]] - points[pairs[1]], axis=1).astype(np.float32)
+    length = _lengths(points, pairs)
     if method == "delaunay" and value is not None:
         keep = length <= value
         pairs, length = pairs[:, keep], length[keep]
     return torch.from_numpy(pairs), torch.from_numpy(length)
 
 
-def _given_by_sample(table: CellTable) -> Any:
-    """A function (sample, its rows) -> that sample's given edges, undirected, as ``[2, E]`` local indices."""
+def _given_edges(table: CellTable) -> dict[str, np.ndarray]:
+    """Each sample's edges of ``table.edges``, undirected, as ``[2, E]`` indices within the sample."""
     edges = table.edges
-    sample_of = table.frame["sample"].to_numpy()[edges[0]]
-    by_sample = pd.Series(np.arange(edges.shape[1])).groupby(sample_of).indices
     local = table.frame.groupby("sample", sort=False).cumcount().to_numpy()  # each row's index in its sample
+    sizes = table.frame.groupby("sample", sort=False).size()
+    by_sample = pd.Series(np.arange(edges.shape[1])).groupby(table.frame["sample"].to_numpy()[edges[0]]).indices
+    return {name: _undirected(local[edges[0, i]], local[edges[1, i]], sizes[name]) for name, i in by_sample.items()}
 
-    def edges_of(name: str, rows: np.ndarray) -> Tensor:
-        chosen = edges[:, by_sample.get(name, np.zeros(0, dtype=np.int64))]
-        pairs = _undirected(local[chosen[0]], local[chosen[1]], rows.size)
-        return torch.from_numpy(pairs)
 
-    return edges_of
+def _lengths(points: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """``[E]`` float32 Euclidean length of each edge ``pairs [2, E]`` between ``points``."""
+    return np.linalg.norm(points[pairs[0]] - points[pairs[1]], axis=1).astype(np.float32)
 
 
 def tissue_graphs(
@@ -183,7 +182,7 @@ def tissue_graphs(
     type_index = {name: i for i, name in enumerate(table.cell_types)}
     class_index = {value: i for i, value in enumerate(table.classes)}
     rows_of = frame.groupby("sample", sort=False).indices
-    given = _given_by_sample(table) if graph == "given" else None
+    given = _given_edges(table) if graph == "given" else None
     graphs = []
     for name in table.samples:
         rows = rows_of[name]
@@ -192,8 +191,8 @@ def tissue_graphs(
         if given is None:
             edge_index, length = neighbour_edges(xy, graph)  # neighbours of the table's own coordinates
         else:
-            edge_index = given(name, rows)
-            length = torch.from_numpy(np.linalg.norm(xy[edge_index[0]] - xy[edge_index[1]], axis=1).astype(np.float32))
+            pairs = given.get(name, np.zeros((2, 0), dtype=np.int64))  # a sample without edges has none
+            edge_index, length = torch.from_numpy(pairs), torch.from_numpy(_lengths(xy, pairs))
         pos = torch.from_numpy(xy.astype(np.float32))
         parts = []
         # copies: under pandas' copy-on-write to_numpy hands out read-only views, which torch warns about
