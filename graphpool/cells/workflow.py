@@ -48,7 +48,8 @@ from graphpool.experiment import (
     summary_row,
     write_results,
 )
-from graphpool.experiment.baselines import baseline_accuracies
+from graphpool.experiment.baselines import baseline_scores
+from graphpool.experiment.tasks import Classification
 from graphpool.explain import evidence, evidence_by_group, evidence_by_type, node_scores
 from graphpool.models import GraphClassifier, ModelConfig
 
@@ -67,7 +68,7 @@ def proportion_baseline(graphs: Sequence[Data], num_types: int, folds: Sequence[
     """
     labels = [int(g.y) for g in graphs]
     model = lambda: make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))  # noqa: E731
-    return baseline_accuracies(proportions(graphs, num_types), labels, folds, model)
+    return baseline_scores(proportions(graphs, num_types), labels, folds, model, Classification())[0]["accuracy"]
 
 
 def analyse(
@@ -105,7 +106,7 @@ def analyse(
     if table.cell_types:
         baseline = proportion_baseline(graphs, len(table.cell_types), outer)
         name = "proportions (logistic regression)"
-        rows.append(summary_row(name, "-", baseline, folds_per_repeat=folds, seconds_per_fold=0.0))
+        rows.append(summary_row(name, "-", {"accuracy": baseline}, folds_per_repeat=folds, seconds_per_fold=0.0))
     config = experiment.model_for(best["readout"], best["pool"])
     folder = experiment.folder(out, best["readout"], best["pool"])
     explanation = explain_out_of_fold(table, graphs, outer[:folds], config, folder, device)

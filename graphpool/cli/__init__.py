@@ -1,14 +1,15 @@
 """The ``graphpool`` command line.
 
     graphpool classify --dataset solubility --readout mean
+    graphpool regress --splits scaffold --folds 5 --baseline fingerprint
     graphpool classify --dataset MUTAG --root ../shared/datasets/TU --folds 10 \\
         --readout sum,mean,max,median,attention --pool none,graclus,diffpool --grid hidden=32,64
 
     graphpool cells --table cells.csv --x x --y y --type cell_type --sample sample_id --label label
     graphpool neighbourhoods --table cells.h5ad --k 6 --method composition,utag,learned
 
-``classify`` and ``cells`` share the model, training and run options (:func:`shared_options`) and run
-through one experiment runner (:func:`graphpool.experiment.run_experiment`).
+``classify``, ``regress`` and ``cells`` share the model, training and run options (:func:`shared_options`)
+and run through one experiment runner (:func:`graphpool.experiment.run_experiment`).
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ __all__ = ["build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``graphpool`` parser with its subcommands ``classify``, ``cells`` and ``neighbourhoods``."""
-    parser = argparse.ArgumentParser(prog="graphpool", description="Graph classification with graphpool's readouts")
+    """The ``graphpool`` parser with its subcommands ``classify``, ``regress``, ``cells`` and ``neighbourhoods``."""
+    parser = argparse.ArgumentParser(
+        prog="graphpool", description="Graph classification and regression with graphpool's readouts and pools"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     classify.add_parser(commands)
     cells.add_parser(commands)
@@ -39,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         run = neighbourhoods.run_neighbourhoods
     else:
         check_options(args)
-        run = classify.classify if args.command == "classify" else cells.cells
+        run = cells.cells if args.command == "cells" else classify.run
     try:
         return run(args)
     except (ValueError, FileNotFoundError) as error:  # bad data or settings: say what, no traceback

@@ -1,4 +1,5 @@
-"""``graphpool classify``: cross-validated graph classification of molecules or TU benchmarks."""
+"""``graphpool classify`` and ``graphpool regress``: cross-validated graph classification (molecules, TU
+benchmarks, generated graphs) and regression (molecular properties), one command line and protocol for both."""
 
 from __future__ import annotations
 
@@ -17,13 +18,16 @@ from graphpool.experiment import (
     TqdmProgress,
     check_folds,
     format_table,
+    out_of_fold,
+    random_folds,
     run_experiment,
     scaffold_folds,
     stratified_folds,
     summary_row,
+    task_of,
     write_results,
 )
-from graphpool.experiment.baselines import baseline_accuracies, fingerprint_forest
+from graphpool.experiment.baselines import baseline_scores, fingerprint_forest
 from graphpool.experiment.distributed import init_from_environment, is_main, world
 
 #: share of each fold's training graphs held out to select the epoch and the grid candidate
@@ -31,35 +35,49 @@ VALIDATION_FRACTION = 0.1
 
 
 def add_parser(commands: Any) -> None:
-    """The ``classify`` subcommand and its options."""
-    c = subcommand(commands, "classify", "cross-validated graph classification")
+    """The ``classify`` and ``regress`` subcommands and their options."""
+    _add_parser(commands, "classify", "cross-validated graph classification", "classification")
+    _add_parser(commands, "regress", "cross-validated regression of a molecular property (e.g. log S)", "regression")
+
+
+def _add_parser(commands: Any, name: str, help: str, task: str) -> None:  # noqa: A002 - argparse's name
+    c = subcommand(commands, name, help)
     data = c.add_argument_group("data")
-    data.add_argument(
-        "--dataset",
-        default="solubility",
-        help="'solubility' (embedded), 'pooling-easy' / 'pooling-hard' (generated: a benchmark that needs pooling), "
-        "or a TU name, e.g. MUTAG",
-    )
-    data.add_argument("--root", default="datasets", help="folder holding NAME/raw/ for TU datasets")
-    data.add_argument("--node-attributes", action="store_true", help="TU: append continuous node attributes")
+    if task == "classification":
+        datasets = (
+            "'solubility' (embedded; 3 classes of log S), 'pooling-easy' / 'pooling-hard' (generated: a benchmark "
+            "that needs pooling), or a TU name, e.g. MUTAG"
+        )
+    else:
+        datasets = "'solubility' (embedded: log S, Huuskonen 2000)"
+    data.add_argument("--dataset", default="solubility", help=datasets)
     data.add_argument("--smiles-csv", default=None, help="a CSV of SMILES and labels instead of --dataset")
     data.add_argument("--smiles-col", default="smiles")
-    data.add_argument("--label-col", default="label")
-    data.add_argument("--on-error", default="fail", choices=["fail", "skip"], help="unparsable SMILES rows")
+    data.add_argument(
+        "--label-col", default="label", help="the class column" if task == "classification" else "the numeric target"
+    )
+    data.add_argument("--on-error", default="fail", choices=["fail", "skip"], help="unusable SMILES or label rows")
+    if task == "classification":
+        data.add_argument("--root", default="datasets", help="folder holding NAME/raw/ for TU datasets")
+        data.add_argument("--node-attributes", action="store_true", help="TU: append continuous node attributes")
     folds = c.add_argument_group("folds")
     folds.add_argument(
         "--splits",
         default="auto",
-        choices=["auto", "stratified", "scaffold", "gin", "given"],
-        help="auto: the given split where the dataset has one, else stratified folds; scaffold: molecules "
-        "grouped by Bemis-Murcko scaffold (stratified, seeded; the inner hold-out grouped the same way)",
+        choices=["auto", "stratified", "random", "scaffold", "given"] + (["gin"] if task == "classification" else []),
+        help="auto: the given split where the dataset has one, else stratified (classification) or random "
+        "(regression) folds; scaffold: molecules grouped by Bemis-Murcko scaffold (seeded, stratified under "
+        "classification; the inner hold-out grouped the same way)",
     )
-    folds.add_argument("--gin-root", default=None, help="folder of the GIN-format folds (default: ROOT/../gin-format)")
+    if task == "classification":
+        folds.add_argument(
+            "--gin-root", default=None, help="folder of the GIN-format folds (default: ROOT/../gin-format)"
+        )
     folds.add_argument(
         "--folds",
         type=int,
         default=None,
-        help="stratified or scaffold folds (default 10); gin and given splits have their own",
+        help="stratified, random or scaffold folds (default 10); given splits have their own",
     )
     c.add_argument_group("baselines").add_argument(
         "--baseline",
@@ -68,30 +86,41 @@ def add_parser(commands: Any) -> None:
         help="molecules: Morgan count fingerprints (radius 2, 2048 bits) + a random forest, same folds",
     )
     c.set_defaults(
-        readout="sum", pool=["none"], layers=5, hidden=64, dropout=0.5, batch_size=128, lr=0.001, out="results/classify"
+        task=task,
+        readout="sum",
+        pool=["none"],
+        layers=5,
+        hidden=64,
+        dropout=0.5 if task == "classification" else 0.0,
+        batch_size=128,
+        lr=0.001,
+        out=f"results/{name}",
     )
 
 
 def _load(args: argparse.Namespace) -> tuple[list[Any], int, int, dict[str, Any]]:
-    """graphs, feature width, class count, and what the folds need (labels, given splits)."""
-    # imported here, not at the top: RDKit loads only when classify runs
+    """graphs, feature width, class (or target) count, and what the folds need (given splits, SMILES)."""
+    # imported here, not at the top: RDKit loads only when classify or regress runs
     from graphpool.data import load_smiles_csv, load_solubility, load_tu
 
+    outputs = lambda molecules: len(molecules.classes) if args.task == "classification" else 1  # noqa: E731
     if args.smiles_csv:
-        molecules = load_smiles_csv(args.smiles_csv, args.smiles_col, args.label_col, args.on_error)
+        molecules = load_smiles_csv(args.smiles_csv, args.smiles_col, args.label_col, args.on_error, args.task)
         for row, reason in molecules.skipped:
             print(f"skipped row {row}: {reason}", file=sys.stderr)
         smiles = [g.smiles for g in molecules.graphs]
-        return molecules.graphs, molecules.graphs[0].x.size(1), len(molecules.classes), {"smiles": smiles}
+        return molecules.graphs, molecules.graphs[0].x.size(1), outputs(molecules), {"smiles": smiles}
+    if args.dataset == "solubility":
+        molecules = load_solubility(args.task)
+        given = [(molecules.splits["train"].tolist(), molecules.splits["test"].tolist())]
+        extra = {"given": given, "smiles": [g.smiles for g in molecules.graphs]}
+        return molecules.graphs, molecules.graphs[0].x.size(1), outputs(molecules), extra
+    if args.task == "regression":
+        raise SystemExit(f"--dataset {args.dataset!r}: regress reads 'solubility' or a --smiles-csv")
     if args.dataset in ("pooling-easy", "pooling-hard"):
         from graphpool.data import NUM_CLASSES, NUM_PARTS, pooling_benchmark
 
         return pooling_benchmark(args.dataset.split("-")[1], seed=args.seed), NUM_PARTS, NUM_CLASSES, {}
-    if args.dataset == "solubility":
-        molecules = load_solubility()
-        given = [(molecules.splits["train"].tolist(), molecules.splits["test"].tolist())]
-        extra = {"given": given, "smiles": [g.smiles for g in molecules.graphs]}
-        return molecules.graphs, molecules.graphs[0].x.size(1), len(molecules.classes), extra
     dataset = load_tu(args.dataset, args.root, node_attributes=args.node_attributes)
     graphs = [dataset[i] for i in range(len(dataset))]
     return graphs, dataset.num_features, dataset.num_classes, {}
@@ -103,10 +132,14 @@ def _folds(args: argparse.Namespace, graphs: list[Any], extra: dict[str, Any]) -
 
     splits = args.splits
     if splits == "auto":
-        splits = "given" if "given" in extra else "stratified"
-    labels = [int(g.y) for g in graphs]
+        splits = "given" if "given" in extra else "stratified" if args.task == "classification" else "random"
+    labels = task_of(args.task).labels(graphs)  # None under regression
     if splits == "stratified":
+        if labels is None:
+            raise SystemExit("--splits stratified needs classes; regression uses --splits random or scaffold")
         return splits, stratified_folds(labels, args.folds or 10, args.seed), None
+    if splits == "random":
+        return splits, random_folds(len(graphs), args.folds or 10, args.seed), None
     if splits == "scaffold":
         if "smiles" not in extra:
             raise SystemExit(f"--splits scaffold needs molecules (SMILES); dataset {args.dataset!r} has none")
@@ -125,8 +158,8 @@ def _folds(args: argparse.Namespace, graphs: list[Any], extra: dict[str, Any]) -
     return splits, folds, None
 
 
-def classify(args: argparse.Namespace) -> int:
-    """Run ``graphpool classify`` with parsed ``args``; prints the table and writes the results into ``--out``."""
+def run(args: argparse.Namespace) -> int:
+    """Run ``graphpool classify`` or ``regress`` with parsed ``args``; prints the table and writes the results into ``--out``."""
     device = parse_device(args.device)
     if init_from_environment(device):  # under torchrun: one process per device or CPU share
         rank = world()[0]
@@ -134,7 +167,7 @@ def classify(args: argparse.Namespace) -> int:
             device = torch.device("cuda", rank % torch.cuda.device_count())
             torch.cuda.set_device(device)
         args.quiet = args.quiet or rank != 0
-    graphs, features, classes, extra = _load(args)
+    graphs, features, outputs, extra = _load(args)
     if args.baseline and "smiles" not in extra:
         raise SystemExit(f"--baseline fingerprint needs molecules (SMILES); dataset {args.dataset!r} has none")
     protocol, folds, groups = _folds(args, graphs, extra)  # groups: the scaffolds, for the inner hold-outs too
@@ -142,29 +175,39 @@ def classify(args: argparse.Namespace) -> int:
     experiment = experiment_from(
         args,
         in_channels=features,
-        num_classes=classes,
+        num_classes=outputs,
         validation_fraction=VALIDATION_FRACTION,
         mean_nodes=sum(g.num_nodes for g in graphs) / max(len(graphs), 1),
+        task=args.task,
     )
     graphs = precoarsened(graphs, experiment)
     rows = run_experiment(graphs, folds, experiment, out, device, progress=TqdmProgress(args.quiet), groups=groups)
+    regression = args.task == "regression"
+    targets = [float(g.y) if regression else int(g.y) for g in graphs]
+    parity = []
+    if regression:
+        for row in rows:
+            indices, predicted = out_of_fold(experiment.folder(out, row["readout"], row["pool"]))
+            parity.append((f"{row['readout']} / {row['pool']}", [targets[i] for i in indices], predicted))
     if args.baseline and is_main():
-        from graphpool.data import morgan_counts  # RDKit loads only when classify runs
+        from graphpool.data import morgan_counts  # RDKit loads only when classify or regress runs
 
         start = time.perf_counter()
-        features = morgan_counts(extra["smiles"])
-        labels = [int(g.y) for g in graphs]
-        accuracies = baseline_accuracies(features, labels, folds, lambda: fingerprint_forest(args.seed))
-        seconds = (time.perf_counter() - start) / len(folds)
-        rows.append(
-            summary_row(
-                "fingerprint (random forest)", "-", accuracies, folds_per_repeat=len(folds), seconds_per_fold=seconds
-            )
+        task = task_of(args.task)
+        scores, predicted = baseline_scores(
+            morgan_counts(extra["smiles"]), targets, folds, lambda: fingerprint_forest(args.seed, task), task
         )
+        seconds = (time.perf_counter() - start) / len(folds)
+        name = "fingerprint (random forest)"
+        rows.append(summary_row(name, "-", scores, folds_per_repeat=len(folds), seconds_per_fold=seconds))
+        parity.append((name, [targets[i] for _, test in folds for i in test], predicted))
     if is_main():
         dataset = args.smiles_csv or args.dataset
-        print(f"\n{dataset}: test accuracy, {protocol} splits, {rows[0]['folds']} fold(s)")
+        scored = "test RMSE, MAE and R2" if regression else "test accuracy"
+        print(f"\n{dataset}: {scored}, {protocol} splits, {rows[0]['folds']} fold(s)")
         print(format_table(rows))
-        paths = write_results(out, rows, dataset, dataset=dataset, protocol=protocol)
+        paths = write_results(
+            out, rows, dataset, parity=parity if regression else (), dataset=dataset, protocol=protocol
+        )
         print(f"wrote {', '.join(str(p) for p in paths)}")
     return 0

@@ -145,16 +145,18 @@ def experiment_from(
     validation_fraction: float,
     mean_nodes: float,
     head_layers: int = 2,
+    task: str = "classification",
 ) -> Experiment:
     """The :class:`~graphpool.experiment.Experiment` the shared options describe, for data of this width and classes.
 
     ``mean_nodes`` (the mean graph size) sets the first level's K when ``--clusters`` is not given:
-    ``ceil(ratio * mean_nodes)``.
+    ``ceil(ratio * mean_nodes)``. Under ``task="regression"``, ``num_classes`` is the number of targets.
     """
     clusters = args.clusters or max(1, math.ceil(args.ratio * mean_nodes))
     model = ModelConfig(
         in_channels=in_channels,
         num_classes=num_classes,
+        task=task,
         backbone=args.backbone,
         hidden=args.hidden,
         layers=args.layers,

@@ -101,7 +101,7 @@ def smiles_to_graph(smiles: str, y: int | None = None) -> Data:
 
 @dataclass
 class MoleculeSet:
-    """Molecule graphs with integer labels ``y`` and the class names they index."""
+    """Molecule graphs with targets ``y``: class indices into ``classes``, or numbers (regression: ``classes == ()``)."""
 
     graphs: list[Data]
     classes: tuple[str, ...]
@@ -112,39 +112,56 @@ class MoleculeSet:
         return len(self.graphs)
 
 
-def load_solubility() -> MoleculeSet:
-    """The Huuskonen aqueous-solubility set (1,282 molecules, 3 classes), shipped inside graphpool.
+def _check_task(task: str) -> None:
+    if task not in ("classification", "regression"):
+        raise ValueError(f"'task' must be 'classification' or 'regression', got {task!r}")
+
+
+def load_solubility(task: str = "classification") -> MoleculeSet:
+    """The Huuskonen aqueous-solubility set (1,282 molecules), shipped inside graphpool.
 
     Read from ``graphpool/data/solubility.csv.gz`` (``id, name, smiles, log_s, class, split``; see
-    datasets/solubility.md). Each graph has ``y`` (the class), ``log_s`` (``[1]``, log S in mol/L)
-    and ``smiles``; ``splits`` holds the given train (1,025) / test (257) split. No network is used.
+    datasets/solubility.md). Each graph has ``log_s`` (``[1]``, log S in mol/L), ``smiles``, and
+    ``y``: the class of 3 (``task="classification"``) or log S itself (``"regression"``, float ``[1]``).
+    ``splits`` holds the given train (1,025) / test (257) split. No network is used.
     """
+    _check_task(task)
     with importlib.resources.files("graphpool.data").joinpath("solubility.csv.gz").open("rb") as raw:
         rows = list(csv.DictReader(io.TextIOWrapper(gzip.GzipFile(fileobj=raw), encoding="utf-8")))
     graphs: list[Data] = []
     for row in rows:
-        graph = smiles_to_graph(row["smiles"], SOLUBILITY_CLASSES.index(row["class"]))  # sets graph.smiles
+        graph = smiles_to_graph(row["smiles"])  # sets graph.smiles
         graph.log_s = torch.tensor([float(row["log_s"])])
+        graph.y = (
+            graph.log_s.clone() if task == "regression" else torch.tensor([SOLUBILITY_CLASSES.index(row["class"])])
+        )
         graphs.append(graph)
     splits = {
         split: torch.tensor([i for i, row in enumerate(rows) if row["split"] == split]) for split in ("train", "test")
     }
-    return MoleculeSet(graphs, SOLUBILITY_CLASSES, splits)
+    return MoleculeSet(graphs, SOLUBILITY_CLASSES if task == "classification" else (), splits)
 
 
 def load_smiles_csv(
-    path: str | Path, smiles_col: str = "smiles", label_col: str = "label", on_error: str = "fail"
+    path: str | Path,
+    smiles_col: str = "smiles",
+    label_col: str = "label",
+    on_error: str = "fail",
+    task: str = "classification",
 ) -> MoleculeSet:
     """Molecules from a CSV with a SMILES column and a label column.
 
-    Labels are mapped to ``0..C-1`` in sorted order. Labels that are numbers compare as numbers:
-    ``1``, ``1.0`` and ``01`` are one class, named ``"1"``; text labels compare as text.
+    Classification: labels are mapped to ``0..C-1`` in sorted order. Labels that are numbers
+    compare as numbers: ``1``, ``1.0`` and ``01`` are one class, named ``"1"``; text labels
+    compare as text. Regression: every label must be a finite number, ``y`` is it as a float ``[1]``.
     ``on_error="fail"`` raises one ``ValueError`` listing every row (1-based, header = row 1)
-    whose SMILES is empty or cannot be parsed by RDKit, or whose label is empty; ``"skip"``
-    leaves them out and records them in ``MoleculeSet.skipped``. Nothing is dropped silently.
+    whose SMILES is empty or cannot be parsed by RDKit, or whose label is empty (under regression:
+    not a number, NaN or infinite); ``"skip"`` leaves them out and records them in
+    ``MoleculeSet.skipped``. Nothing is dropped silently.
     """
     if on_error not in ("fail", "skip"):
         raise ValueError(f"'on_error' must be 'fail' or 'skip', got {on_error!r}")
+    _check_task(task)
     with open(path, newline="") as handle:
         reader = csv.DictReader(handle)
         missing = [c for c in (smiles_col, label_col) if c not in (reader.fieldnames or [])]
@@ -153,16 +170,19 @@ def load_smiles_csv(
         rows = list(reader)
     parsed, problems = [], []
     for number, row in enumerate(rows, start=2):
-        label = _label((row[label_col] or "").strip())
+        text = (row[label_col] or "").strip()
         smiles = (row[smiles_col] or "").strip()
         if not smiles:
             problems.append((number, f"empty SMILES in column {smiles_col!r}"))
             continue
-        if not label:
+        if not text:
             problems.append((number, f"empty label in column {label_col!r}"))
             continue
+        if task == "regression" and not _is_finite(text):
+            problems.append((number, f"label {text!r} in column {label_col!r} is not a finite number"))
+            continue
         try:
-            parsed.append((smiles_to_graph(smiles), label))
+            parsed.append((smiles_to_graph(smiles), text))
         except ValueError as error:
             problems.append((number, str(error)))
     if problems and on_error == "fail":
@@ -171,10 +191,21 @@ def load_smiles_csv(
         raise ValueError(f"{path}: {len(problems)} unusable row(s): {listing}{more}. Pass on_error='skip' to skip them")
     if not parsed:
         raise ValueError(f"{path}: no molecules (the file has {len(rows)} data row(s), none usable)")
-    labels = sorted({label for _, label in parsed}, key=_label_order)
-    for graph, label in parsed:
-        graph.y = torch.tensor([labels.index(label)])
+    if task == "regression":
+        for graph, text in parsed:
+            graph.y = torch.tensor([float(text)])
+        return MoleculeSet([graph for graph, _ in parsed], (), skipped=problems)
+    labels = sorted({_label(text) for _, text in parsed}, key=_label_order)
+    for graph, text in parsed:
+        graph.y = torch.tensor([labels.index(_label(text))])
     return MoleculeSet([graph for graph, _ in parsed], tuple(labels), skipped=problems)
+
+
+def _is_finite(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
 
 
 def _label(text: str) -> str:

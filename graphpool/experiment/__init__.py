@@ -2,9 +2,11 @@
 
 - :mod:`~graphpool.experiment.folds`: outer folds and inner hold-outs;
 - :mod:`~graphpool.experiment.hyperparameters`: the grid chosen per fold on the hold-out;
+- :mod:`~graphpool.experiment.tasks`: classification or regression: the loss and the scores;
 - :mod:`~graphpool.experiment.training`: training one candidate, early stopping, checkpoints;
 - :mod:`~graphpool.experiment.assessment`: every fold, candidate selection, one test per fold;
-- :mod:`~graphpool.experiment.results`: summary rows written as JSON, CSV and PNG;
+- :mod:`~graphpool.experiment.results`: summary rows written as JSON, CSV and PNG (parity plots);
+- :mod:`~graphpool.experiment.baselines`: scikit-learn models on one vector per graph, same folds;
 - :mod:`~graphpool.experiment.runner`: every readout x pool combination of one run;
 - :mod:`~graphpool.experiment.files`, :mod:`~graphpool.experiment.progress`,
   :mod:`~graphpool.experiment.distributed`: atomic writes, progress reporting, torchrun.
@@ -18,34 +20,42 @@ from graphpool.experiment.folds import (
     grouped_folds,
     holdout,
     inner_split,
+    random_folds,
     scaffold_folds,
     stratified_folds,
 )
 from graphpool.experiment.hyperparameters import GRID_KEYS, expand_grid, parse_grid_item, readout_grid, split_settings
 from graphpool.experiment.progress import Progress, TqdmProgress
-from graphpool.experiment.results import format_table, pyplot, summary_row, write_results
+from graphpool.experiment.results import format_table, out_of_fold, pyplot, summary_row, write_results
 from graphpool.experiment.runner import Experiment, run_experiment
-from graphpool.experiment.training import TrainConfig, accuracy, train_candidate
+from graphpool.experiment.tasks import Classification, Regression, Task, task_of
+from graphpool.experiment.training import TrainConfig, evaluate, predict, train_candidate
 
 __all__ = [
     "GRID_KEYS",
+    "Classification",
     "Experiment",
     "Fold",
     "Progress",
+    "Regression",
+    "Task",
     "TqdmProgress",
     "TrainConfig",
-    "accuracy",
     "assess",
     "atomic_json",
     "atomic_write",
     "check_folds",
+    "evaluate",
     "expand_grid",
     "format_table",
     "grouped_folds",
     "holdout",
     "inner_split",
+    "out_of_fold",
     "parse_grid_item",
+    "predict",
     "pyplot",
+    "random_folds",
     "readout_grid",
     "run_experiment",
     "safe_name",
@@ -53,6 +63,7 @@ __all__ = [
     "scaffold_folds",
     "stratified_folds",
     "summary_row",
+    "task_of",
     "train_candidate",
     "write_results",
 ]

@@ -3,8 +3,9 @@
 Outer loop: K folds (stratified, seeded, or published ones); each fold's test graphs are
 never seen during training or model selection. Inner loop: a stratified hold-out of the
 fold's training graphs (10 % by default) selects the hyper-parameters (a grid of candidate
-settings, each trained on the same fit part) and the epoch (early stopping on validation
-accuracy, patience in epochs). Only the selected candidate, at its selected epoch, is ever
+settings, each trained on the same fit part) and the epoch (early stopping on the validation
+score, patience in epochs: accuracy, or RMSE under regression, whose hold-outs and folds are
+not stratified). Only the selected candidate, at its selected epoch, is ever
 evaluated on the test fold, once. Unlike Errica et al., the winner is not retrained on the
 whole training part: its hold-out-selected weights are tested directly.
 Splits are saved to disk, so runs are comparable, and every finished epoch and fold is
@@ -26,7 +27,8 @@ from graphpool.experiment.files import atomic_json, atomic_write
 from graphpool.experiment.folds import Fold, holdout
 from graphpool.experiment.hyperparameters import expand_grid
 from graphpool.experiment.progress import Progress
-from graphpool.experiment.training import TrainConfig, accuracy, train_candidate
+from graphpool.experiment.tasks import task_of
+from graphpool.experiment.training import TrainConfig, predict, train_candidate
 from graphpool.models import GraphClassifier, ModelConfig
 
 
@@ -59,15 +61,16 @@ def assess(
 
     Per fold, every candidate of ``grid`` (see :func:`~graphpool.experiment.expand_grid`) is
     trained on the fold's fit part and scored on its validation part; the best (ties: the
-    first) is tested once. The fold result holds its test accuracy, the ``selected`` settings
-    and every candidate's validation accuracy. ``out`` receives ``splits.json`` (the outer
+    first) is tested once. The fold result holds its test scores (``test_accuracy``; or
+    ``test_rmse``, ``test_mae``, ``test_r2``), the test ``predictions`` (in the order of the fold's
+    test indices), the ``selected`` settings and every candidate's validation scores. ``out`` receives ``splits.json`` (the outer
     folds and inner hold-outs), ``config.json``, ``fold-K.json`` per finished fold, and
     ``fold-K-J.pt`` checkpoints of candidate J of the fold in progress (removed once the fold is
     done; with ``keep_models`` the selected weights stay as ``model-K.pt``). ``groups`` keeps
     each group (e.g. a donor) wholly in fit or validation of the inner hold-out.
     """
     progress = progress or Progress()
-    labels = [int(g.y) for g in graphs]
+    labels = task_of(model_config.task).labels(graphs)  # None under regression: nothing to stratify by
     options = expand_grid(model_config, train_config, grid)
     splits_path, config_path = out / "splits.json", out / "config.json"
     fraction, seed = train_config.validation_fraction, train_config.seed
@@ -122,16 +125,18 @@ def _assess_fold(
         checkpoint = out / f"fold-{number}-{index}.pt"
         trained = train_candidate(graphs, holdout_split, model, train, device, checkpoint, progress)
         scored.append({"settings": settings, **trained})
-    best = max(range(len(options)), key=lambda i: (scored[i]["validation_accuracy"], -i))
+    task = task_of(options[0][1].task)
+    best = max(range(len(options)), key=lambda i: (task.selection(scored[i], "validation_"), -i))
     barrier()  # rank 0 wrote the checkpoints
     _, model, train = options[best]
     checkpoint = torch.load(out / f"fold-{number}-{best + 1}.pt", map_location=device, weights_only=False)
     network = GraphClassifier(model).to(device)
     network.load_state_dict(checkpoint["state"]["best_model"])
-    test = accuracy(network, [graphs[i] for i in split["test"]], train.batch_size, device)
+    predicted, target = predict(network, [graphs[i] for i in split["test"]], train.batch_size, device)
     result = {
         "fold": number,
-        "test_accuracy": test,
+        **{f"test_{name}": value for name, value in task.scores(task.sums(predicted, target)).items()},
+        "predictions": predicted.squeeze(-1).tolist() if predicted.dim() > 1 else predicted.tolist(),
         "selected": options[best][0],
         **{k: v for k, v in scored[best].items() if k != "settings"},
         "seconds": sum(c["seconds"] for c in scored),

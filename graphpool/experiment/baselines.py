@@ -14,24 +14,40 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+import torch
 
 from graphpool.experiment.folds import Fold
+from graphpool.experiment.tasks import Task
 
 
-def baseline_accuracies(
-    features: np.ndarray, labels: Sequence[int], folds: Sequence[Fold], make_model: Callable[[], Any]
-) -> list[float]:
-    """Test accuracy per fold of ``make_model()`` (a scikit-learn classifier) fitted on the fold's training part."""
-    labels = np.asarray(labels)
-    accuracies = []
+def baseline_scores(
+    features: np.ndarray, targets: Sequence[float], folds: Sequence[Fold], make_model: Callable[[], Any], task: Task
+) -> tuple[dict[str, list[float]], list[float]]:
+    """Test scores per fold of ``make_model()`` (a scikit-learn estimator) fitted on each fold's training part.
+
+    Returns every metric of ``task`` per fold (as the graph models' rows report them), and the
+    out-of-fold predictions, fold after fold, each in the order of its test indices.
+    """
+    targets = np.asarray(targets)
+    scores: dict[str, list[float]] = {name: [] for name in task.metrics}
+    predictions: list[float] = []
     for train, test in folds:
-        model = make_model().fit(features[list(train)], labels[list(train)])
-        accuracies.append(float((model.predict(features[list(test)]) == labels[list(test)]).mean()))
-    return accuracies
+        model = make_model().fit(features[list(train)], targets[list(train)])
+        predicted = model.predict(features[list(test)])
+        for name, value in task.scores(
+            task.sums(torch.as_tensor(predicted), torch.as_tensor(targets[list(test)]))
+        ).items():
+            scores[name].append(value)
+        predictions += predicted.tolist()
+    return scores, predictions
 
 
-def fingerprint_forest(seed: int) -> Any:
-    """A random forest of 500 trees (scikit-learn defaults otherwise), seeded: the fingerprint baseline's model."""
-    from sklearn.ensemble import RandomForestClassifier
+def fingerprint_forest(seed: int, task: Task) -> Any:
+    """A random forest of 500 trees (scikit-learn defaults otherwise), seeded: the fingerprint baseline's model.
 
-    return RandomForestClassifier(n_estimators=500, random_state=seed, n_jobs=-1)
+    A classifier, or a regressor (mean squared error splits) under regression.
+    """
+    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+
+    forest = RandomForestRegressor if task.name == "regression" else RandomForestClassifier
+    return forest(n_estimators=500, random_state=seed, n_jobs=-1)

@@ -1,8 +1,10 @@
 """Outer folds and inner hold-outs of the assessment protocol (Errica et al., ICLR 2020).
 
-Stratified folds (:func:`stratified_folds`), folds that never split a group such as a donor
-(:func:`grouped_folds`), the inner hold-out of a fold's training part (:func:`inner_split`,
-:func:`holdout`), and the check of folds supplied from outside (:func:`check_folds`).
+Stratified folds (:func:`stratified_folds`; :func:`random_folds` for numeric targets), folds
+that never split a group such as a donor or a scaffold (:func:`grouped_folds`,
+:func:`scaffold_folds`), the inner hold-out of a fold's training part (:func:`inner_split`,
+:func:`holdout`), and the check of folds supplied from outside (:func:`check_folds`). Wherever
+``labels`` is ``None`` (regression) nothing is stratified.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, train_test_split
+from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold, train_test_split
 
 #: ``(train, test)`` index lists of one outer fold
 Fold = tuple[Sequence[int], Sequence[int]]
@@ -30,43 +32,68 @@ def stratified_folds(labels: Sequence[int], folds: int, seed: int) -> list[tuple
     return [(train.tolist(), test.tolist()) for train, test in splitter.split(np.zeros(len(labels)), labels)]
 
 
+def random_folds(count: int, folds: int, seed: int) -> list[tuple[list[int], list[int]]]:
+    """``folds`` shuffled, seeded outer folds of ``count`` graphs (numeric targets: nothing to stratify by)."""
+    if folds < 2 or count < folds:
+        raise ValueError(f"{folds} folds need at least {max(folds, 2)} graphs; there are {count}")
+    splitter = KFold(n_splits=folds, shuffle=True, random_state=seed)
+    return [(train.tolist(), test.tolist()) for train, test in splitter.split(np.zeros(count))]
+
+
 def inner_split(
     train: Sequence[int],
-    labels: Sequence[int],
+    labels: Sequence[int] | None,
     fraction: float,
     seed: int,
     groups: Sequence[Any] | None = None,
 ) -> tuple[list[int], list[int]]:
-    """Stratified hold-out of a fold's training indices: ``(fit, validation)``.
+    """Stratified hold-out of a fold's training indices: ``(fit, validation)`` (unstratified when ``labels`` is None).
 
     With ``groups`` (e.g. the donor of every graph) no group is split between fit and
     validation: one fold of a seeded :class:`~sklearn.model_selection.StratifiedGroupKFold`
-    with ``round(1 / fraction)`` folds (fewer where a class has fewer groups) is held out.
+    (:class:`~sklearn.model_selection.GroupKFold` without labels) with ``round(1 / fraction)``
+    folds (fewer where a class has fewer groups) is held out.
     """
     train = np.asarray(train)
-    train_labels = np.asarray(labels)[train]
+    train_labels = None if labels is None else np.asarray(labels)[train]
     if groups is None:
         fit, validation = train_test_split(train, test_size=fraction, stratify=train_labels, random_state=seed)
         return sorted(fit.tolist()), sorted(validation.tolist())
     train_groups = np.asarray(groups)[train]
-    fewest = min(len(set(train_groups[train_labels == c])) for c in np.unique(train_labels))
+    if train_labels is None:
+        fewest = len(set(train_groups.tolist()))
+    else:
+        fewest = min(len(set(train_groups[train_labels == c])) for c in np.unique(train_labels))
     if fewest < 2:
         raise ValueError("a grouped hold-out needs at least 2 groups of every class in each training part")
-    splitter = StratifiedGroupKFold(n_splits=min(max(2, round(1 / fraction)), fewest), shuffle=True, random_state=seed)
+    parts = min(max(2, round(1 / fraction)), fewest)
+    if train_labels is None:
+        splitter = GroupKFold(n_splits=parts, shuffle=True, random_state=seed)
+    else:
+        splitter = StratifiedGroupKFold(n_splits=parts, shuffle=True, random_state=seed)
     fit, validation = next(splitter.split(train, train_labels, train_groups))
     return sorted(train[fit].tolist()), sorted(train[validation].tolist())
 
 
 def grouped_folds(
-    labels: Sequence[int], groups: Sequence[Any], folds: int, repeats: int, seed: int
+    labels: Sequence[int] | None, groups: Sequence[Any], folds: int, repeats: int, seed: int
 ) -> list[tuple[list[int], list[int]]]:
     """``repeats`` x ``folds`` stratified outer folds that never split a group (seeds ``seed + r``).
 
     Use it where graphs share a source (several images of one donor): every group lies wholly
     in the training or the test part of each fold. Repeats give differently shuffled folds.
+    Without ``labels`` (numeric targets) the folds are not stratified: scikit-learn's shuffled
+    :class:`~sklearn.model_selection.GroupKFold`.
     """
-    labels, groups = np.asarray(labels), np.asarray(groups)
-    per_class = [len(set(groups[labels == c])) for c in np.unique(labels)]
+    groups = np.asarray(groups)
+    if labels is None:
+        per_class = [len(set(groups.tolist()))]
+        labels = np.zeros(len(groups), dtype=int)
+        splitter_class: Any = GroupKFold
+    else:
+        labels = np.asarray(labels)
+        per_class = [len(set(groups[labels == c])) for c in np.unique(labels)]
+        splitter_class = StratifiedGroupKFold
     if folds < 2 or min(per_class) < folds:
         raise ValueError(
             f"{folds} grouped folds need at least {max(folds, 2)} groups in every class; "
@@ -76,28 +103,33 @@ def grouped_folds(
         raise ValueError(f"'repeats' must be >= 1, got {repeats}")
     result = []
     for repeat in range(repeats):
-        splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed + repeat)
+        splitter = splitter_class(n_splits=folds, shuffle=True, random_state=seed + repeat)
         result += [(a.tolist(), b.tolist()) for a, b in splitter.split(np.zeros(len(labels)), labels, groups)]
     return result
 
 
 def scaffold_folds(
-    scaffolds: Sequence[str], labels: Sequence[int], folds: int, seed: int
+    scaffolds: Sequence[str], labels: Sequence[int] | None, folds: int, seed: int
 ) -> list[tuple[list[int], list[int]]]:
-    """``folds`` outer folds that keep every molecular scaffold whole, stratified by label, seeded.
+    """``folds`` outer folds that keep every molecular scaffold whole, stratified by label (if any), seeded.
 
     :func:`grouped_folds` with the Bemis-Murcko scaffold of each molecule as its group
     (:func:`graphpool.data.scaffolds`): each scaffold's molecules are all in the training part or all
     in the test part of every fold, so a model is tested on ring systems it never saw (random splits
     let near-copies of test molecules into training). Fold sizes follow the scaffold sizes: a fold is
-    larger where one scaffold (often the acyclic one, ``""``) is large.
+    larger where one scaffold (often the acyclic one, ``""``) is large. ``labels=None`` (regression):
+    not stratified.
 
     Raises:
-        ValueError: a class with fewer scaffolds than ``folds``.
+        ValueError: a class (or, without labels, the data) with fewer scaffolds than ``folds``.
     """
     try:
         return grouped_folds(labels, scaffolds, folds, 1, seed)
     except ValueError:
+        if labels is None:
+            raise ValueError(
+                f"{folds} scaffold folds need at least {folds} scaffolds; the molecules have {len(set(scaffolds))}"
+            ) from None
         counts = [len({g for g, y in zip(scaffolds, labels, strict=True) if y == c}) for c in sorted(set(labels))]
         raise ValueError(
             f"{folds} scaffold folds need at least {folds} scaffolds in every class; the classes have {counts}"
@@ -105,16 +137,24 @@ def scaffold_folds(
 
 
 def holdout(
-    number: int, train: Sequence[int], labels: Sequence[int], fraction: float, seed: int, groups: Sequence[Any] | None
+    number: int,
+    train: Sequence[int],
+    labels: Sequence[int] | None,
+    fraction: float,
+    seed: int,
+    groups: Sequence[Any] | None,
 ) -> tuple[list[int], list[int]]:
     """:func:`inner_split` of outer fold ``number``, with an error that says which hold-out failed and why."""
     try:
         return inner_split(train, labels, fraction, seed, groups)
     except ValueError as error:
-        classes = len(set(np.asarray(labels)[np.asarray(train, dtype=int)].tolist()))
+        kind = "a validation part"
+        if labels is not None:
+            classes = len(set(np.asarray(labels)[np.asarray(train, dtype=int)].tolist()))
+            kind = f"a stratified validation part ({classes} classes)"
         raise ValueError(
             f"the inner hold-out of fold {number} cannot be drawn: {fraction:.0%} of its "
-            f"{len(train)} training graphs ({classes} classes) is too few for a stratified validation part "
+            f"{len(train)} training graphs is too few for {kind} "
             f"({error}). Use fewer folds, or a dataset with more graphs per class"
         ) from None
 

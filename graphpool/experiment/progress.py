@@ -21,7 +21,7 @@ class Progress:
         """Outer fold ``number`` starts; each candidate trains for at most ``epochs`` epochs."""
 
     def epoch(self, epoch: int, loss: float, validation: float) -> None:
-        """An epoch ended with training ``loss`` (last batch) and ``validation`` accuracy."""
+        """An epoch ended with training ``loss`` (last batch) and ``validation`` score (accuracy, or RMSE)."""
 
     def fold_done(self) -> None:
         """The current fold is finished (or was finished by an earlier run)."""

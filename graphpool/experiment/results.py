@@ -1,13 +1,16 @@
-"""A run's results: one summary row per readout x pool combination, written as JSON, CSV and a PNG chart."""
+"""A run's results: one summary row per readout x pool combination, written as JSON, CSV and PNG charts."""
 
 from __future__ import annotations
 
 import csv
+import json
 import statistics
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from graphpool.experiment.files import atomic_json, atomic_write
 
@@ -15,26 +18,35 @@ from graphpool.experiment.files import atomic_json, atomic_write
 def summary_row(
     readout: str,
     pool: str,
-    accuracies: Sequence[float],
+    scores: dict[str, Sequence[float]],
     *,
     folds_per_repeat: int,
     seconds_per_fold: float,
     selected: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
-    """Mean test accuracy, its standard deviation over folds and over repeats (of the repeat means), time and choices.
+    """Mean test scores over folds, their spread, the time and the settings chosen.
 
-    ``accuracies`` are listed repeat by repeat, ``folds_per_repeat`` at a time.
+    ``scores`` maps each metric to its test values, listed repeat by repeat, ``folds_per_repeat``
+    at a time; the first metric is the main one (``accuracy``; ``rmse`` under regression). The row
+    holds ``mean_<metric>`` for every metric; the main one's standard deviation over folds
+    (``std_over_folds``) and over repeats (of the repeat means, ``std_over_repeats``); every other
+    metric's standard deviation over folds as ``std_<metric>``.
     """
-    repeats = [
-        statistics.fmean(accuracies[r : r + folds_per_repeat]) for r in range(0, len(accuracies), folds_per_repeat)
-    ]
+    (main, values), *others = scores.items()
+    repeats = [statistics.fmean(values[r : r + folds_per_repeat]) for r in range(0, len(values), folds_per_repeat)]
+    spread = lambda v: statistics.pstdev(v) if len(v) > 1 else 0.0  # noqa: E731
     return {
         "readout": readout,
         "pool": pool,
-        "folds": len(accuracies),
-        "mean_accuracy": statistics.fmean(accuracies),
-        "std_over_folds": statistics.pstdev(accuracies) if len(accuracies) > 1 else 0.0,
-        "std_over_repeats": statistics.pstdev(repeats) if len(repeats) > 1 else 0.0,
+        "folds": len(values),
+        f"mean_{main}": statistics.fmean(values),
+        "std_over_folds": spread(values),
+        "std_over_repeats": spread(repeats),
+        **{
+            key: value
+            for name, v in others
+            for key, value in ((f"mean_{name}", statistics.fmean(v)), (f"std_{name}", spread(v)))
+        },
         "seconds_per_fold": seconds_per_fold,
         "selected": list(selected),
     }
@@ -46,30 +58,56 @@ def selection_summary(selected: Sequence[dict[str, Any]]) -> str:
     return "; ".join(f"{name} ({n})" for name, n in counts.most_common() if name) or "-"
 
 
+def _is_regression(rows: Sequence[dict[str, Any]]) -> bool:
+    return "mean_rmse" in rows[0]
+
+
 def format_table(rows: Sequence[dict[str, Any]]) -> str:
-    """The rows as a text table: accuracy as mean +- sd over folds (%), the sd over repeats where there are repeats."""
+    """The rows as a text table: mean +- sd over folds of accuracy (%), or of RMSE, MAE and R^2; the sd over repeats
+    where there are repeats."""
     repeated = any(row["std_over_repeats"] for row in rows)
     width = max(22, *(len(row["readout"]) + 2 for row in rows))
     pool_width = max(10, *(len(row["pool"]) + 2 for row in rows))
+    if _is_regression(rows):
+        columns = [("RMSE", "rmse", "std_over_folds"), ("MAE", "mae", "std_mae"), ("R2", "r2", "std_r2")]
+        cell = lambda row, name, sd: f"{row[f'mean_{name}']:.3f} +- {row[sd]:.3f}"  # noqa: E731
+        column_width, repeat_scale, repeat_format = 17, 1.0, ".3f"
+    else:
+        columns = [("accuracy", "accuracy", "std_over_folds")]
+        cell = lambda row, name, sd: f"{100 * row[f'mean_{name}']:.1f} +- {100 * row[sd]:.1f}"  # noqa: E731
+        column_width, repeat_scale, repeat_format = 18, 100.0, ".1f"
     lines = [
-        f"{'readout':<{width}}{'pool':<{pool_width}}{'accuracy':>18}"
+        f"{'readout':<{width}}{'pool':<{pool_width}}"
+        + "".join(f"{title:>{column_width}}" for title, _, _ in columns)
         + (f"{'sd repeats':>12}" if repeated else "")
         + f"{'s / fold':>10}  selected (folds)"
     ]
     for row in rows:
-        accuracy = f"{100 * row['mean_accuracy']:.1f} +- {100 * row['std_over_folds']:.1f}"
         lines.append(
-            f"{row['readout']:<{width}}{row['pool']:<{pool_width}}{accuracy:>18}"
-            + (f"{100 * row['std_over_repeats']:>12.1f}" if repeated else "")
+            f"{row['readout']:<{width}}{row['pool']:<{pool_width}}"
+            + "".join(f"{cell(row, name, sd):>{column_width}}" for _, name, sd in columns)
+            + (f"{repeat_scale * row['std_over_repeats']:>12{repeat_format}}" if repeated else "")
             + f"{row['seconds_per_fold']:>10.1f}  {selection_summary(row['selected'])}"
         )
     return "\n".join(lines)
 
 
-def write_results(out: Path, rows: Sequence[dict[str, Any]], title: str, **extra: Any) -> list[Path]:
-    """Write ``results.json`` (``extra`` and the rows), ``results.csv`` and ``accuracy.png`` into ``out``."""
+def write_results(
+    out: Path,
+    rows: Sequence[dict[str, Any]],
+    title: str,
+    *,
+    parity: Sequence[tuple[str, Sequence[float], Sequence[float]]] = (),
+    **extra: Any,
+) -> list[Path]:
+    """Write ``results.json`` (``extra`` and the rows), ``results.csv`` and a bar chart into ``out``.
+
+    The chart is ``accuracy.png``, or ``rmse.png`` for regression rows; ``parity`` (``(name, measured,
+    predicted)`` per row, out of fold) adds ``parity.png``, one panel per row.
+    """
     out.mkdir(parents=True, exist_ok=True)
-    paths = [out / "results.json", out / "results.csv", out / "accuracy.png"]
+    chart = "rmse.png" if _is_regression(rows) else "accuracy.png"
+    paths = [out / "results.json", out / "results.csv", out / chart]
     atomic_json(paths[0], {**extra, "rows": list(rows)})
 
     def write_csv(path: Path) -> None:
@@ -79,7 +117,10 @@ def write_results(out: Path, rows: Sequence[dict[str, Any]], title: str, **extra
             writer.writerows({**row, "selected": selection_summary(row["selected"])} for row in rows)
 
     atomic_write(paths[1], write_csv)
-    plot_accuracy(rows, paths[2], title)
+    plot_scores(rows, paths[2], title)
+    if parity:
+        paths.append(out / "parity.png")
+        plot_parity(parity, paths[-1], title)
     return paths
 
 
@@ -93,20 +134,61 @@ def pyplot() -> Any:
     return plt
 
 
-def plot_accuracy(rows: Sequence[dict[str, Any]], path: Path, title: str) -> None:
-    """A bar per row: mean test accuracy with the standard deviation over folds as error bar."""
+def plot_scores(rows: Sequence[dict[str, Any]], path: Path, title: str) -> None:
+    """A bar per row: mean test accuracy (%) or RMSE, with the standard deviation over folds as error bar."""
     plt = pyplot()
+    regression = _is_regression(rows)
+    scale, key, label = (1.0, "mean_rmse", "test RMSE") if regression else (100.0, "mean_accuracy", "test accuracy (%)")
     labels = [f"{r['readout']}\n{r['pool']}" for r in rows]
     figure, axis = plt.subplots(figsize=(max(4, 1.2 * len(rows)), 3.5))
     axis.bar(
         labels,
-        [100 * r["mean_accuracy"] for r in rows],
-        yerr=[100 * r["std_over_folds"] for r in rows],
+        [scale * r[key] for r in rows],
+        yerr=[scale * r["std_over_folds"] for r in rows],
         capsize=4,
         color="#4477aa",
     )
-    axis.set_ylabel("test accuracy (%)")
-    axis.set_title(f"{title}: accuracy by readout")
+    axis.set_ylabel(label)
+    axis.set_title(f"{title}: {'RMSE' if regression else 'accuracy'} by readout")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
+
+
+def plot_parity(panels: Sequence[tuple[str, Sequence[float], Sequence[float]]], path: Path, title: str) -> None:
+    """Predicted against measured values, one panel per ``(name, measured, predicted)``, the line y = x, RMSE and R^2."""
+    plt = pyplot()
+    columns = min(3, len(panels))
+    rows = -(-len(panels) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 3.6 * rows), squeeze=False)
+    values = np.concatenate([np.asarray(v, dtype=float) for _, m, p in panels for v in (m, p)])
+    low, high = float(values.min()), float(values.max())
+    for axis, (name, measured, predicted) in zip(axes.flat, panels, strict=False):
+        measured, predicted = np.asarray(measured, dtype=float), np.asarray(predicted, dtype=float)
+        rmse = float(np.sqrt(np.mean((predicted - measured) ** 2)))
+        r2 = 1 - float(np.sum((predicted - measured) ** 2) / np.sum((measured - measured.mean()) ** 2))
+        axis.plot([low, high], [low, high], color="#999999", linewidth=1)
+        axis.scatter(measured, predicted, s=6, alpha=0.5, color="#4477aa")
+        axis.set(xlim=(low, high), ylim=(low, high), xlabel="measured", ylabel="predicted", aspect="equal")
+        axis.set_title(f"{name}\nRMSE {rmse:.3f}, R$^2$ {r2:.3f}", fontsize=9)
+    for axis in list(axes.flat)[len(panels) :]:
+        axis.set_visible(False)
+    figure.suptitle(f"{title}: out-of-fold predictions (RMSE and R$^2$ over all of them)", fontsize=10)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def out_of_fold(folder: Path) -> tuple[list[int], list[float]]:
+    """The test predictions of every finished fold of an assessed combination: ``(graph indices, predictions)``.
+
+    Read from ``folder``'s ``splits.json`` and ``fold-K.json`` (written by :func:`~graphpool.experiment.assess`).
+    """
+    splits = json.loads((folder / "splits.json").read_text())
+    indices: list[int] = []
+    predictions: list[float] = []
+    for number, split in enumerate(splits, start=1):
+        result = json.loads((folder / f"fold-{number}.json").read_text())
+        indices += split["test"]
+        predictions += result["predictions"]
+    return indices, predictions

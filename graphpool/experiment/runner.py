@@ -21,6 +21,7 @@ from graphpool.experiment.assessment import assess
 from graphpool.experiment.folds import Fold
 from graphpool.experiment.progress import Progress
 from graphpool.experiment.results import summary_row
+from graphpool.experiment.tasks import task_of
 from graphpool.experiment.training import TrainConfig
 from graphpool.models import ModelConfig
 
@@ -100,7 +101,7 @@ def run_experiment(
             summary_row(
                 readout,
                 pool,
-                [r["test_accuracy"] for r in results],
+                {name: [r[f"test_{name}"] for r in results] for name in task_of(experiment.model.task).metrics},
                 folds_per_repeat=len(folds) // repeats,
                 seconds_per_fold=statistics.fmean(r["seconds"] for r in results),
                 selected=[r.get("selected", {}) for r in results],

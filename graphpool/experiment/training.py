@@ -1,11 +1,14 @@
-"""Training one model: Adam, early stopping on validation accuracy, a checkpoint after every epoch.
+"""Training one model: Adam, early stopping on the validation score, a checkpoint after every epoch.
 
+The task (:mod:`graphpool.experiment.tasks`) gives the loss and the score: accuracy for
+classification, RMSE for regression (whose targets are standardised on the fit part first).
 Under torchrun, ``DistributedDataParallel`` averages the gradients of the processes' batch
-shares, and accuracies are counted across processes (:mod:`graphpool.experiment.distributed`).
+shares, and scores are summed across processes (:mod:`graphpool.experiment.distributed`).
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,11 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import Tensor
 from torch_geometric.loader import DataLoader
 
 from graphpool.experiment.distributed import is_main, sum_across, world
 from graphpool.experiment.files import atomic_write
 from graphpool.experiment.progress import Progress
+from graphpool.experiment.tasks import task_of
 from graphpool.models import GraphClassifier, ModelConfig
 
 
@@ -30,7 +35,7 @@ class TrainConfig:
         batch_size: graphs per batch (shared among processes under torchrun).
         lr: Adam's learning rate.
         weight_decay: Adam's L2 penalty.
-        patience: epochs without a better validation accuracy before training stops.
+        patience: epochs without a better validation score before training stops.
         validation_fraction: the share of a fold's training graphs held out to select the epoch
             and the grid candidate.
         seed: seeds the weights, the batch order and the hold-out.
@@ -46,17 +51,29 @@ class TrainConfig:
 
 
 @torch.no_grad()
-def accuracy(model: torch.nn.Module, graphs: Sequence[Any], batch_size: int, device: torch.device) -> float:
-    """Accuracy on ``graphs``; with several processes each counts its share and the counts are summed."""
-    rank, size = world()
-    model.eval()
-    correct = total = 0
+def predict(
+    network: GraphClassifier, graphs: Sequence[Any], batch_size: int, device: torch.device, *, share: bool = False
+) -> tuple[Tensor, Tensor]:
+    """Predictions and targets of ``graphs`` in order (classes ``[n]`` or values ``[n, targets]``), on the CPU.
+
+    With ``share`` each process of a torchrun job predicts only its share (every size-th graph).
+    """
+    rank, size = world() if share else (0, 1)
+    network.eval()
+    predicted, targets = [], []
     for data in DataLoader(list(graphs)[rank::size], batch_size=batch_size):
         data = data.to(device)
-        correct += int((model(data).logits.argmax(-1) == data.y).sum())
-        total += data.num_graphs
-    correct, total = sum_across([correct, total], device)
-    return correct / max(total, 1)
+        predicted.append(network.predict(network(data)).cpu())
+        targets.append(data.y.cpu())
+    if not predicted:
+        return torch.empty(0), torch.empty(0)
+    return torch.cat(predicted), torch.cat(targets)
+
+
+def evaluate(network: GraphClassifier, graphs: Sequence[Any], batch_size: int, device: torch.device) -> dict[str, float]:
+    """Every metric of the network's task on ``graphs`` (accuracy; or RMSE, MAE, R^2), summed across processes."""
+    task = task_of(network.config.task)
+    return task.scores(sum_across(task.sums(*predict(network, graphs, batch_size, device, share=True)), device))
 
 
 def _fit_batches(graphs: Sequence[Any], batch_size: int, epoch: int, seed: int) -> DataLoader:
@@ -78,20 +95,32 @@ def train_candidate(
     """Train one grid candidate on ``split["fit"]`` and select its epoch on ``split["validation"]``.
 
     Nothing is tested here. The checkpoint keeps the selected weights
-    (``["state"]["best_model"]``), which :func:`~graphpool.experiment.assess` tests for the
-    winning candidate only. Resumes from ``checkpoint`` (written atomically after every epoch,
-    by rank 0) when it exists.
+    (``["state"]["best_model"]``, with a regression model's target scale, fitted on the fit part),
+    which :func:`~graphpool.experiment.assess` tests for the winning candidate only. Resumes from
+    ``checkpoint`` (written atomically after every epoch, by rank 0) when it exists.
 
     Returns:
-        ``validation_accuracy`` (the best), ``best_epoch``, ``epochs_run`` and ``seconds``
-        (training time, the epochs before a resume included).
+        ``validation_<metric>`` (every metric of the task at the selected epoch: ``accuracy``;
+        or ``rmse``, ``mae``, ``r2``), ``best_epoch``, ``epochs_run`` and ``seconds`` (training
+        time, the epochs before a resume included).
     """
     progress = progress or Progress()
+    task = task_of(model_config.task)
     torch.manual_seed(train_config.seed)
     network = GraphClassifier(model_config).to(device)
     optimiser = torch.optim.Adam(network.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay)
     sets = {name: [graphs[i] for i in indices] for name, indices in split.items()}
-    state = {"epoch": 0, "best_validation": -1.0, "best_epoch": 0, "best_model": None, "since_best": 0, "seconds": 0.0}
+    if network.scale is not None:
+        network.scale.fit(torch.cat([g.y.reshape(1, -1) for g in sets["fit"]]))
+    state = {
+        "epoch": 0,
+        "best_score": -math.inf,
+        "best_validation": {},
+        "best_epoch": 0,
+        "best_model": None,
+        "since_best": 0,
+        "seconds": 0.0,
+    }
     if checkpoint.exists():
         saved = torch.load(checkpoint, map_location=device, weights_only=False)
         try:
@@ -111,19 +140,20 @@ def train_candidate(
         for data in _fit_batches(sets["fit"], train_config.batch_size, state["epoch"], train_config.seed):
             data = data.to(device)
             out = model(data)
-            loss = torch.nn.functional.cross_entropy(out.logits, data.y) + sum(out.aux_loss.values())
+            loss = task.loss(network, out, data) + sum(out.aux_loss.values())
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
         state["epoch"] += 1
-        validation = accuracy(network, sets["validation"], train_config.batch_size, device)
-        if validation > state["best_validation"]:
-            state.update(best_validation=validation, best_epoch=state["epoch"], since_best=0)
+        validation = evaluate(network, sets["validation"], train_config.batch_size, device)
+        if task.selection(validation) > state["best_score"]:
+            state.update(best_score=task.selection(validation), best_validation=validation)
+            state.update(best_epoch=state["epoch"], since_best=0)
             state["best_model"] = {k: v.detach().clone() for k, v in network.state_dict().items()}
         else:
             state["since_best"] += 1
         state["seconds"] = spent + time.perf_counter() - start
-        progress.epoch(state["epoch"], loss.item(), validation)
+        progress.epoch(state["epoch"], loss.item(), validation[task.metrics[0]])
         if is_main():
             saved = {
                 "model": network.state_dict(),
@@ -132,9 +162,14 @@ def train_candidate(
                 "rng": torch.get_rng_state(),
             }
             atomic_write(checkpoint, lambda p, saved=saved: torch.save(saved, p))
+    if state["best_model"] is None:
+        raise ValueError(
+            f"training diverged: the validation {task.metrics[0]} was not a number in any of {state['epoch']} epoch(s); "
+            "lower --lr"
+        )
     network.load_state_dict(state["best_model"])
     return {
-        "validation_accuracy": state["best_validation"],
+        **{f"validation_{name}": value for name, value in state["best_validation"].items()},
         "best_epoch": state["best_epoch"],
         "epochs_run": state["epoch"],
         "seconds": state["seconds"],

@@ -1,13 +1,25 @@
-"""Graph classification models built from a small config."""
+"""Graph-level models (classification or regression) built from a small config."""
 
 from graphpool.models.classifier import (
     BACKBONES,
     JUMPING_KNOWLEDGE,
     POOLS,
+    TASKS,
     GraphClassifier,
     ModelConfig,
     ModelOutput,
+    TargetScale,
     precoarsen,
 )
 
-__all__ = ["BACKBONES", "JUMPING_KNOWLEDGE", "POOLS", "GraphClassifier", "ModelConfig", "ModelOutput", "precoarsen"]
+__all__ = [
+    "BACKBONES",
+    "JUMPING_KNOWLEDGE",
+    "POOLS",
+    "TASKS",
+    "GraphClassifier",
+    "ModelConfig",
+    "ModelOutput",
+    "TargetScale",
+    "precoarsen",
+]

@@ -45,14 +45,21 @@ BACKBONES = ("gin", "gcn", "sage", "gat", "mlp")
 POOLS = ("none", "celltype", *POOLERS)
 #: how the layers' embeddings are combined: the last, concatenated, or their maximum
 JUMPING_KNOWLEDGE = ("last", "cat", "max")
+#: what the head predicts: class logits, or numeric targets (standardised, see :class:`TargetScale`)
+TASKS = ("classification", "regression")
 
 
 @dataclass(kw_only=True)
 class ModelConfig:
-    """Everything that defines a :class:`GraphClassifier` (all plain values, so it can be saved as JSON); built by keyword."""
+    """Everything that defines a :class:`GraphClassifier` (all plain values, so it can be saved as JSON); built by keyword.
+
+    ``num_classes`` is the head's output width: the classes, or under ``task="regression"`` the
+    number of numeric targets (1 for one property such as log S).
+    """
 
     in_channels: int
     num_classes: int
+    task: str = "classification"
     backbone: str = "gin"
     hidden: int = 64
     layers: int = 5
@@ -74,6 +81,7 @@ class ModelConfig:
             ("backbone", self.backbone, BACKBONES),
             ("pool", self.pool, POOLS),
             ("jumping_knowledge", self.jumping_knowledge, JUMPING_KNOWLEDGE),
+            ("task", self.task, TASKS),
         ):
             if value not in choices:
                 raise ValueError(f"'{name}' must be one of {choices}, got {value!r}")
@@ -106,13 +114,46 @@ class ModelConfig:
 
 @dataclass
 class ModelOutput:
-    """Logits ``[B, classes]``, auxiliary losses of learnable pools, node embeddings ``[N, F]``, and the
+    """Logits ``[B, classes]`` (regression: standardised predictions ``[B, targets]``), auxiliary losses of learnable pools, node embeddings ``[N, F]``, and the
     assignment of every pooling level (the first maps the input nodes to the first level's clusters)."""
 
     logits: Tensor
     aux_loss: dict[str, Tensor] = field(default_factory=dict)
     node_embeddings: Tensor | None = None
     assignments: list[Assignment] = field(default_factory=list)
+
+
+class TargetScale(nn.Module):
+    r"""The standardisation of regression targets, :math:`z = (y - \mu) / \sigma`, kept with the weights.
+
+    The head of a regression model predicts :math:`z`; :meth:`forward` maps it back to the targets'
+    units, :math:`\hat y = \sigma z + \mu`. :math:`\mu, \sigma` (``[targets]`` buffers, saved in the
+    ``state_dict``) are set by :meth:`fit` from the training targets only, so no test value leaks
+    into the model; a constant target gets :math:`\sigma = 1`.
+    """
+
+    def __init__(self, targets: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(targets))
+        self.register_buffer("std", torch.ones(targets))
+
+    def fit(self, y: Tensor) -> TargetScale:
+        r"""Set :math:`\mu, \sigma` from training targets ``y [n, targets]`` (or ``[n]``); returns ``self``."""
+        y = y.reshape(y.size(0), -1).to(self.mean)
+        if y.size(0) == 0 or not torch.isfinite(y).all():
+            raise ValueError(f"regression targets must be finite and at least one, got {y.size(0)} row(s)")
+        std = y.std(0, unbiased=False)
+        self.mean.copy_(y.mean(0))
+        self.std.copy_(torch.where(std > 0, std, torch.ones_like(std)))
+        return self
+
+    def standardise(self, y: Tensor) -> Tensor:
+        """Targets ``[B]`` or ``[B, targets]`` -> ``[B, targets]`` standardised."""
+        return (y.reshape(y.size(0), -1).to(self.mean) - self.mean) / self.std
+
+    def forward(self, z: Tensor) -> Tensor:
+        """Standardised predictions ``[B, targets]`` -> predictions in the targets' units."""
+        return z * self.std + self.mean
 
 
 class NodeBatchNorm(nn.BatchNorm1d):
@@ -159,7 +200,11 @@ def _conv(kind: str, in_channels: int, out_channels: int) -> nn.Module:
 
 
 class GraphClassifier(nn.Module):
-    """Backbone + readout (or hierarchical pooling) + MLP head; ``forward(data) -> ModelOutput``."""
+    """Backbone + readout (or hierarchical pooling) + MLP head; ``forward(data) -> ModelOutput``.
+
+    Under ``task="regression"`` the head predicts standardised targets and ``scale``
+    (:class:`TargetScale`) maps them back; :meth:`predict` gives classes or values either way.
+    """
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -190,6 +235,11 @@ class GraphClassifier(nn.Module):
             pooled = c.hidden
         # dropout before the last layer of the head, as in the GIN paper (not after every conv)
         self.head = nn.Sequential(*head, nn.Dropout(c.dropout), nn.Linear(pooled, c.num_classes))
+        self.scale = TargetScale(c.num_classes) if c.task == "regression" else None
+
+    def predict(self, output: ModelOutput) -> Tensor:
+        """The prediction of a forward pass: the class ``[B]`` (argmax), or ``[B, targets]`` values in their units."""
+        return output.logits.argmax(-1) if self.scale is None else self.scale(output.logits)
 
     def _build_levels(self, width: int) -> list[int]:
         """Append the pooling levels (a pool, then GraphConv + BN) of the config; returns every level's width."""
