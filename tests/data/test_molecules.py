@@ -126,6 +126,42 @@ def test_scaffold_folds_keep_scaffolds_whole_and_are_seeded() -> None:
         scaffold_folds(scaffolds(["CCO", "CCN", "c1ccccc1O", "c1ccccc1N"]), [0, 0, 1, 1], 5, seed=0)
 
 
+def test_regression_scaffold_folds_are_balanced_whole_and_seeded() -> None:
+    """Without labels the folds are balanced in size: scikit-learn's shuffled GroupKFold put 768 of 1,282 in one."""
+    from graphpool.data import scaffolds
+    from graphpool.experiment import inner_split, scaffold_folds
+
+    scaffold = np.array(scaffolds([g.smiles for g in load_solubility().graphs]))
+    folds = scaffold_folds(scaffold.tolist(), None, 5, seed=0)
+    assert sorted(np.concatenate([test for _, test in folds]).tolist()) == list(range(len(scaffold)))
+    for train, test in folds:
+        assert not set(scaffold[train]) & set(scaffold[test]), "a scaffold on both sides"
+    sizes = sorted(len(test) for _, test in folds)
+    assert sizes[-1] == 337 and sizes[:3] == [208, 209, 209]  # the acyclic molecules (337) are one scaffold
+    assert folds != scaffold_folds(scaffold.tolist(), None, 5, seed=1)
+    fit, validation = inner_split(folds[2][0], None, 0.1, 0, scaffold.tolist())
+    assert abs(len(validation) - 0.1 * len(folds[2][0])) <= 2 and not set(scaffold[fit]) & set(scaffold[validation])
+    with pytest.raises(ValueError, match="5 scaffold folds need at least 5 scaffolds; the molecules have 2"):
+        scaffold_folds(scaffolds(["CCO", "CCN", "c1ccccc1O", "c1ccccc1N"]), None, 5, seed=0)
+
+
+def test_regression_targets_are_log_s_or_a_numeric_column(tmp_path: Path) -> None:
+    data = load_solubility("regression")
+    assert data.classes == () and data.graphs[0].y.dtype == torch.float32
+    assert all(torch.equal(g.y, g.log_s) for g in data.graphs)
+    path = tmp_path / "m.csv"
+    path.write_text("smiles,label\nCCO,-0.25\nCCN,1e-3\nCCC, 2 \n")
+    csv_data = load_smiles_csv(path, task="regression")
+    assert [float(g.y) for g in csv_data.graphs] == pytest.approx([-0.25, 0.001, 2.0])
+    path.write_text("smiles,label\nCCO,-0.25\nCCN,inf\nCCC,two\n")
+    with pytest.raises(ValueError, match="2 unusable row.*row 3: label 'inf'.*row 4: label 'two' in column 'label'"):
+        load_smiles_csv(path, task="regression")
+    skipped = load_smiles_csv(path, task="regression", on_error="skip")
+    assert len(skipped) == 1 and [row for row, _ in skipped.skipped] == [3, 4]
+    with pytest.raises(ValueError, match="'task' must be"):
+        load_solubility("ranking")
+
+
 def test_morgan_counts_match_rdkit() -> None:
     from rdkit import Chem
     from rdkit.Chem import rdFingerprintGenerator
