@@ -182,14 +182,15 @@ def run(args: argparse.Namespace) -> int:
     )
     graphs = precoarsened(graphs, experiment)
     rows = run_experiment(graphs, folds, experiment, out, device, progress=TqdmProgress(args.quiet), groups=groups)
+    if not is_main():
+        return 0
     regression = args.task == "regression"
     targets = [float(g.y) if regression else int(g.y) for g in graphs]
-    parity = []
-    if regression:
-        for row in rows:
-            indices, predicted = out_of_fold(experiment.folder(out, row["readout"], row["pool"]))
-            parity.append((f"{row['readout']} / {row['pool']}", [targets[i] for i in indices], predicted))
-    if args.baseline and is_main():
+    predictions = {
+        f"{row['readout']} / {row['pool']}": out_of_fold(experiment.folder(out, row["readout"], row["pool"]))
+        for row in rows
+    }
+    if args.baseline:
         from graphpool.data import morgan_counts  # RDKit loads only when classify or regress runs
 
         start = time.perf_counter()
@@ -200,14 +201,35 @@ def run(args: argparse.Namespace) -> int:
         seconds = (time.perf_counter() - start) / len(folds)
         name = "fingerprint (random forest)"
         rows.append(summary_row(name, "-", scores, folds_per_repeat=len(folds), seconds_per_fold=seconds))
-        parity.append((name, [targets[i] for _, test in folds for i in test], predicted))
-    if is_main():
-        dataset = args.smiles_csv or args.dataset
-        scored = "test RMSE, MAE and R2" if regression else "test accuracy"
-        print(f"\n{dataset}: {scored}, {protocol} splits, {rows[0]['folds']} fold(s)")
-        print(format_table(rows))
-        paths = write_results(
-            out, rows, dataset, parity=parity if regression else (), dataset=dataset, protocol=protocol
-        )
-        print(f"wrote {', '.join(str(p) for p in paths)}")
+        predictions[name] = ([i for _, test in folds for i in test], predicted)
+    dataset = args.smiles_csv or args.dataset
+    scored = "test RMSE, MAE and R2" if regression else "test accuracy"
+    print(f"\n{dataset}: {scored}, {protocol} splits, {rows[0]['folds']} fold(s)")
+    print(format_table(rows))
+    parity = [(name, [targets[i] for i in index], value) for name, (index, value) in predictions.items()]
+    paths = write_results(out, rows, dataset, parity=parity if regression else (), dataset=dataset, protocol=protocol)
+    paths.append(_write_predictions(out / "predictions.csv", predictions, targets, folds, extra.get("smiles")))
+    print(f"wrote {', '.join(str(p) for p in paths)}")
     return 0
+
+
+def _write_predictions(
+    path: Path,
+    predictions: dict[str, tuple[list[int], list[Any]]],
+    targets: list[Any],
+    folds: list,
+    smiles: list[str] | None,
+) -> Path:
+    """``predictions.csv``: per graph its index, SMILES, measured value, test fold and every model's out-of-fold prediction."""
+    import pandas as pd
+
+    table = pd.DataFrame({"index": range(len(targets))})
+    if smiles is not None:
+        table["smiles"] = smiles
+    table["measured"] = targets
+    fold_of = {i: number for number, (_, test) in enumerate(folds, start=1) for i in test}
+    table["fold"] = pd.array([fold_of.get(i) for i in range(len(targets))], dtype="Int64")
+    for name, (index, value) in predictions.items():
+        table[name] = pd.Series(value, index=index, dtype=float)
+    table.to_csv(path, index=False)
+    return path

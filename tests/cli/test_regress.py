@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from graphpool.cli import classify, main
@@ -54,6 +56,11 @@ def test_log_s_on_scaffold_folds_with_the_baseline_on_the_same_folds(
         train = set(split["fit"]) | set(split["validation"])
         assert not {scaffold[i] for i in train} & {scaffold[i] for i in split["test"]}
         assert not {scaffold[i] for i in split["fit"]} & {scaffold[i] for i in split["validation"]}
+    predictions = pd.read_csv(out / "predictions.csv")  # every molecule predicted once, out of fold, by both
+    assert len(predictions) == 1282 and predictions[["sum / none", "fingerprint (random forest)"]].notna().all().all()
+    test_fold = {i: k for k, split in enumerate(splits, start=1) for i in split["test"]}
+    assert predictions["fold"].tolist() == [test_fold[i] for i in range(1282)]
+    assert np.allclose(predictions["measured"], [float(g.log_s) for g in load_solubility().graphs])
     for chart in ("rmse.png", "parity.png"):
         assert (out / chart).stat().st_size > 5000
     assert "test RMSE, MAE and R2, scaffold splits, 3 fold(s)" in capsys.readouterr().out
