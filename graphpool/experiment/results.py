@@ -64,18 +64,20 @@ def _is_regression(rows: Sequence[dict[str, Any]]) -> bool:
 
 def format_table(rows: Sequence[dict[str, Any]]) -> str:
     """The rows as a text table: mean +- sd over folds of accuracy (%), or of RMSE, MAE and R^2; the sd over repeats
-    where there are repeats."""
+    where there are repeats. A row of one fold (a given train/test split) shows its value alone: no spread was measured."""
     repeated = any(row["std_over_repeats"] for row in rows)
     width = max(22, *(len(row["readout"]) + 2 for row in rows))
     pool_width = max(10, *(len(row["pool"]) + 2 for row in rows))
-    if _is_regression(rows):
+    if _is_regression(rows):  # (title, metric, its sd over folds)
         columns = [("RMSE", "rmse", "std_over_folds"), ("MAE", "mae", "std_mae"), ("R2", "r2", "std_r2")]
-        cell = lambda row, name, sd: f"{row[f'mean_{name}']:.3f} +- {row[sd]:.3f}"  # noqa: E731
-        column_width, repeat_scale, repeat_format = 17, 1.0, ".3f"
+        scale, digits, column_width = 1.0, 3, 17
     else:
-        columns = [("accuracy", "accuracy", "std_over_folds")]
-        cell = lambda row, name, sd: f"{100 * row[f'mean_{name}']:.1f} +- {100 * row[sd]:.1f}"  # noqa: E731
-        column_width, repeat_scale, repeat_format = 18, 100.0, ".1f"
+        columns, scale, digits, column_width = [("accuracy", "accuracy", "std_over_folds")], 100.0, 1, 18
+
+    def cell(row: dict[str, Any], name: str, sd: str) -> str:
+        mean = f"{scale * row[f'mean_{name}']:.{digits}f}"
+        return f"{mean} +- {scale * row[sd]:.{digits}f}" if row["folds"] > 1 else mean
+
     lines = [
         f"{'readout':<{width}}{'pool':<{pool_width}}"
         + "".join(f"{title:>{column_width}}" for title, _, _ in columns)
@@ -86,7 +88,7 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
         lines.append(
             f"{row['readout']:<{width}}{row['pool']:<{pool_width}}"
             + "".join(f"{cell(row, name, sd):>{column_width}}" for _, name, sd in columns)
-            + (f"{repeat_scale * row['std_over_repeats']:>12{repeat_format}}" if repeated else "")
+            + (f"{scale * row['std_over_repeats']:>12.{digits}f}" if repeated else "")
             + f"{row['seconds_per_fold']:>10.1f}  {selection_summary(row['selected'])}"
         )
     return "\n".join(lines)
