@@ -1,7 +1,8 @@
 """The ``graphpool`` command line.
 
+    graphpool regress --baseline fingerprint
+    graphpool regress --splits scaffold --folds 5 --readout sum,mean --pool none,mincut
     graphpool classify --dataset solubility --readout mean
-    graphpool regress --splits scaffold --folds 5 --baseline fingerprint
     graphpool classify --dataset MUTAG --root ../shared/datasets/TU --folds 10 \\
         --readout sum,mean,max,median,attention --pool none,graclus,diffpool --grid hidden=32,64
 
