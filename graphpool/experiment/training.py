@@ -70,7 +70,9 @@ def predict(
     return torch.cat(predicted), torch.cat(targets)
 
 
-def evaluate(network: GraphClassifier, graphs: Sequence[Any], batch_size: int, device: torch.device) -> dict[str, float]:
+def evaluate(
+    network: GraphClassifier, graphs: Sequence[Any], batch_size: int, device: torch.device
+) -> dict[str, float]:
     """Every metric of the network's task on ``graphs`` (accuracy; or RMSE, MAE, R^2), summed across processes."""
     task = task_of(network.config.task)
     return task.scores(sum_across(task.sums(*predict(network, graphs, batch_size, device, share=True)), device))
