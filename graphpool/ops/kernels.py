@@ -121,13 +121,17 @@ class _SegmentExtreme(torch.autograd.Function):
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:  # type: ignore[override]
         x, out = ctx.saved_tensors
         seg = ctx.seg
+        # tie counts by index_add over seg.index: whole numbers, so exact in any order (deterministic
+        # on CUDA too), and no grouped layout is derived here (under torch.compile a layout first
+        # computed in a backward is a side effect the compiler refuses)
         if torch.is_grad_enabled():  # double backward: differentiable, out-of-place
             hit = (x == gather_rows(out, seg)).to(grad.dtype)
-            return hit * gather_rows(grad / segment_sum(hit, seg).clamp(min=1), seg), None, None
+            ties = torch.zeros_like(out, dtype=grad.dtype).index_add(0, seg.index, hit).clamp(min=1)
+            return hit * gather_rows(grad / ties, seg), None, None
         # one [N, F] buffer reused three times: rows' maxima, tie indicators, the gradient
         buffer = gather_rows(out, seg)
         hit = torch.eq(x, buffer)
-        ties = segment_sum(buffer.copy_(hit), seg).clamp_(min=1)
+        ties = torch.zeros_like(out, dtype=grad.dtype).index_add_(0, seg.index, buffer.copy_(hit)).clamp_(min=1)
         torch.index_select(grad / ties, 0, seg.index, out=buffer)
         return buffer.masked_fill_(hit.logical_not_(), 0), None, None
 

@@ -63,3 +63,55 @@ def test_torchscript_is_documented_as_unsupported_and_is() -> None:
     assert "**TorchScript** is not supported" in docs and "use `torch.compile`" in docs
     with pytest.raises(Exception):  # noqa: B017 - whatever torch.jit raises: the docs must stay true
         torch.jit.script(MeanReadout())
+
+
+class _Network(torch.nn.Module):
+    """3 message-passing layers with a graphpool readout as ``aggr=``, then a graphpool global pool and a head."""
+
+    def __init__(self, backbone: str, aggr: str, pool: str) -> None:
+        super().__init__()
+        from torch_geometric.nn import GINConv, SAGEConv
+
+        def layer(width_in: int) -> torch.nn.Module:
+            if backbone == "sage":
+                return SAGEConv(width_in, 8, aggr=resolve(aggr, in_channels=width_in, **OPTIONS.get(aggr, {})))
+            aggregation = resolve(aggr, in_channels=width_in, **OPTIONS.get(aggr, {}))
+            return GINConv(torch.nn.Linear(width_in, 8), aggr=aggregation)
+
+        self.layers = torch.nn.ModuleList(layer(4 if i == 0 else 8) for i in range(3))
+        self.pool = resolve(pool, in_channels=8)
+        self.head = torch.nn.Linear(self.pool.get_out_channels(8), 2)
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers:
+            x = layer(x, edge_index).relu()
+        return self.head(self.pool(x, batch, dim_size=4))
+
+
+EDGES = torch.tensor([[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 4], [1, 2, 0, 4, 5, 3, 7, 9, 0, 6, 0, 3]])
+AGGREGATIONS = sorted(set(REGISTRY) - {"weighted"})  # a weight per row has no meaning per edge
+
+
+@pytest.mark.parametrize(
+    ("backbone", "aggr"), [("sage", a) for a in AGGREGATIONS] + [("gin", "max"), ("gin", "median")]
+)
+def test_a_three_layer_model_with_graphpool_aggregations_is_one_graph_forward_and_backward(
+    backbone: str, aggr: str
+) -> None:
+    """Parameters require gradients, so each autograd.Function is traced with its backward (as in training)."""
+    torch.manual_seed(0)
+    network = _Network(backbone, aggr, "attention")
+
+    def step(x: torch.Tensor, edge_index: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
+        return network(x, edge_index, batch).square().sum()
+
+    explained = torch._dynamo.explain(step)(X, EDGES, BATCH)
+    assert explained.graph_break_count == 0, [str(r.reason)[:300] for r in explained.break_reasons]
+    compiled = torch.compile(step, fullgraph=True, backend="aot_eager")
+    eager_loss = step(X, EDGES, BATCH)
+    eager_grads = torch.autograd.grad(eager_loss, list(network.parameters()))
+    compiled_loss = compiled(X, EDGES, BATCH)
+    compiled_grads = torch.autograd.grad(compiled_loss, list(network.parameters()))
+    torch.testing.assert_close(compiled_loss, eager_loss)
+    for got, expected in zip(compiled_grads, eager_grads, strict=True):
+        torch.testing.assert_close(got, expected)
