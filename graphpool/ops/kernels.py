@@ -2,7 +2,8 @@
 
 All kernels take a validated :class:`~graphpool.ops.segments.Segments` and return
 ``[B, F]``; an empty group gives 0. They are deterministic: the same input gives
-bit-identical output and gradients on every run (no atomic adds), on CPU and CUDA.
+bit-identical output and gradients on every run, on CPU and CUDA (no atomic adds of values
+whose rounding depends on their order; only whole-number tie counts are added by index).
 
 Choices, measured in ``scripts/bench_readouts.py``:
 
@@ -11,8 +12,9 @@ Choices, measured in ``scripts/bench_readouts.py``:
   its backward is replaced by one ``index_select`` (``grad_x = grad_out[index]``).
 * max/min: ``scatter_reduce`` for many small groups, one ``amax`` per group for few large
   ones; the backward splits the gradient evenly among tied maxima (as ``torch.amax``).
-* order statistics: graphs of one size class are padded into short rows ``[G, F, width]``
-  and sorted (NumPy's vectorised sort on CPU), then the ranks are read off.
+* order statistics: with numba installed, graphs of up to 64 rows are sorted by a compiled
+  sorting network (:mod:`graphpool.ops.compiled`); other graphs of one size class are padded into
+  short rows ``[G, F, width]`` and sorted (NumPy's vectorised sort on CPU), then the ranks are read off.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from graphpool.ops import compiled
 from graphpool.ops.segments import Segments
 
 # Use one ``amax`` per group (CPU, grouped rows) when groups hold at least this many rows on
@@ -197,13 +200,12 @@ def _padding_value(dtype: torch.dtype) -> float | int:
     return float("inf") if dtype.is_floating_point else torch.iinfo(dtype).max
 
 
-def _size_classes(counts: list[int]) -> dict[int, list[int]]:
-    """Graphs grouped by size class ``ceil(log2 n)``: padding within a class wastes < 2x."""
-    classes: dict[int, list[int]] = {}
-    for graph, n in enumerate(counts):
-        if n:
-            classes.setdefault((n - 1).bit_length(), []).append(graph)
-    return classes
+def _size_classes(counts: Tensor) -> dict[int, np.ndarray]:
+    """Non-empty graphs grouped by size class ``ceil(log2 n)`` (ids, ascending): padding within a class wastes < 2x."""
+    sizes = counts.cpu().numpy()
+    graphs = np.flatnonzero(sizes)
+    levels = np.ceil(np.log2(sizes[graphs])).astype(np.int64)  # log2 of a power of two is exact
+    return {int(level): graphs[levels == level] for level in np.unique(levels)}
 
 
 def segment_select(x: Tensor, seg: Segments, ranks: list[Tensor]) -> list[Tensor]:
@@ -236,10 +238,29 @@ def segment_select(x: Tensor, seg: Segments, ranks: list[Tensor]) -> list[Tensor
     found = [torch.zeros(seg.num_segments, channels, dtype=torch.bool, device=x.device) for _ in ranks if track]
     values = x.detach()
     grouped = values if seg.is_sorted else values.index_select(0, seg.rows)
+    classes = _size_classes(seg.counts)
+    if x.device.type == "cpu" and compiled.available(x.dtype):
+        # graphs of up to MAX_WIDTH rows: a compiled sorting network (graphpool.ops.compiled)
+        small = np.concatenate([g for level, g in classes.items() if 1 << level <= compiled.MAX_WIDTH] or [[]])
+        classes = {level: graphs for level, graphs in classes.items() if 1 << level > compiled.MAX_WIDTH}
+        picks, rows = compiled.select_small(
+            grouped.contiguous().numpy(),
+            seg.ptr.numpy(),
+            small.astype(np.int64),
+            torch.stack(ranks).numpy().astype(np.int64, copy=False),
+            track,
+            torch.get_num_threads(),
+        )
+        picked = list(torch.from_numpy(picks).unbind(0))
+        if track:
+            is_small = torch.zeros(seg.num_segments, 1, dtype=torch.bool)
+            is_small[torch.from_numpy(small.astype(np.int64))] = True
+            source_row = [seg.rows[torch.from_numpy(r)] for r in rows]
+            found = [is_small.expand(-1, channels).clone() for _ in ranks]
     pad = _padding_value(x.dtype)
     device = x.device
-    for graphs in _size_classes(seg.host_counts).values():
-        ids = torch.tensor(graphs, device=device)
+    for graphs in classes.values():
+        ids = torch.from_numpy(graphs).to(device)
         counts = seg.counts.index_select(0, ids)
         width = int(counts.max())
         slot = torch.arange(width, device=device)
@@ -293,8 +314,9 @@ def _propagate_nan(picked: list[Tensor], values: Tensor, seg: Segments) -> list[
     """Set a pick to NaN where its graph's column holds a NaN (NaN sorts last, so a rank can miss it)."""
     if not values.dtype.is_floating_point:
         return picked
-    nan = torch.isnan(values)
-    if not torch.compiler.is_compiling() and not bool(nan.any()):
+    # a finite sum proves there is no NaN (one read of x); only otherwise are the NaNs located
+    if not torch.compiler.is_compiling() and bool(torch.isfinite(values.sum())):
         return picked
+    nan = torch.isnan(values)
     has_nan = _extreme_forward(nan.to(torch.uint8), seg, largest=True).bool()
     return [out.masked_fill(has_nan, float("nan")) for out in picked]
