@@ -255,7 +255,7 @@ def segment_select(x: Tensor, seg: Segments, ranks: list[Tensor]) -> list[Tensor
         if track:
             is_small = torch.zeros(seg.num_segments, 1, dtype=torch.bool)
             is_small[torch.from_numpy(small.astype(np.int64))] = True
-            source_row = [seg.rows[torch.from_numpy(r)] for r in rows]
+            source_row = [torch.from_numpy(r) if seg.is_sorted else seg.rows[torch.from_numpy(r)] for r in rows]
             found = [is_small.expand(-1, channels).clone() for _ in ranks]
     pad = _padding_value(x.dtype)
     device = x.device
