@@ -1,8 +1,12 @@
-r"""Optional compiled kernels (numba): order statistics of small graphs by a sorting network.
+r"""Optional compiled kernels (numba): order statistics of small graphs, and the maximum of grouped rows.
 
-Used by :func:`~graphpool.ops.segment_select` on CPU when numba is installed (``pip install
-"graphpool[fast]"``) and :data:`ENABLED`; otherwise the NumPy path runs. Both give the same values:
-the ``k``-th smallest element of each graph's column.
+Used on CPU when numba is installed (``pip install "graphpool[fast]"``) and :data:`ENABLED`; otherwise
+the torch/NumPy paths run, and both give the same values (tests compare them):
+
+- :func:`select_small`, by :func:`~graphpool.ops.segment_select`: the ``k``-th smallest element of each
+  graph's column (median, quantiles);
+- :func:`segment_extreme`, by :func:`~graphpool.ops.segment_max` / ``segment_min`` on grouped rows:
+  one pass over the rows, as fast as a sum (``scatter_reduce`` takes 7-17x longer from 1e6 rows on).
 
 A graph of ``n <= MAX_WIDTH`` rows is copied into a ``[n, F]`` buffer and sorted column-wise by
 Batcher's odd-even merge sort for ``w`` (the next power of two) items, with the compare-exchanges
@@ -32,6 +36,8 @@ except ImportError:  # pragma: no cover - depends on the environment
 ENABLED = os.environ.get("GRAPHPOOL_NUMBA", "1") != "0"
 #: the largest graph the sorting network handles; larger graphs use NumPy's sort
 MAX_WIDTH = 64
+#: the fewest elements (rows x features) for which segment_extreme beats scatter_reduce (measured: 2-4M)
+EXTREME_MIN_ELEMENTS = 1 << 21
 #: dtypes the compiled path takes (numba has no float16 or bfloat16)
 DTYPES = frozenset({torch.float32, torch.float64, torch.int32, torch.int64})
 
@@ -150,3 +156,43 @@ def select_small(
     else:  # every workers-th graph: sizes mix, so the blocks take about as long
         list(_pool(workers).map(run, [slice(w, None, workers) for w in range(workers)]))
     return values, rows
+
+
+def _extreme(x, ptr, first_graph, last_graph, largest, out):  # pragma: no cover - compiled
+    """``out[b] = max (or min) of x[ptr[b]:ptr[b + 1]]`` per column for b in [first_graph, last_graph); NaN wins."""
+    channels = x.shape[1]
+    for graph in range(first_graph, last_graph):
+        start, stop = ptr[graph], ptr[graph + 1]
+        if start == stop:
+            continue
+        for f in range(channels):
+            out[graph, f] = x[start, f]
+        for i in range(start + 1, stop):
+            for f in range(channels):
+                value, best = x[i, f], out[graph, f]
+                better = value > best if largest else value < best
+                out[graph, f] = value if better or value != value else best
+
+
+@lru_cache(maxsize=1)
+def _extreme_kernel():  # noqa: ANN202 - a numba dispatcher
+    return numba.njit(cache=True, nogil=True)(_extreme)
+
+
+def segment_extreme(x: np.ndarray, ptr: np.ndarray, largest: bool, threads: int) -> np.ndarray:
+    """``[B, F]`` maximum (``largest``) or minimum of each group of the grouped rows ``x [N, F]``; 0 for empty groups.
+
+    A column holding NaN gives NaN (as ``torch.amax``). The graphs are cut into ``threads`` runs of about
+    equal row counts, each reduced on its own GIL-free thread.
+    """
+    out = np.zeros((len(ptr) - 1, x.shape[1]), dtype=x.dtype)
+    kernel = _extreme_kernel()
+    workers = max(1, min(threads, x.shape[0] // 65_536))  # below 64k rows one thread is faster
+    bounds = np.searchsorted(ptr, np.linspace(0, x.shape[0], workers + 1)).tolist()
+    bounds[0], bounds[-1] = 0, len(ptr) - 1
+    runs = [(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+    if len(runs) == 1:
+        kernel(x, ptr, runs[0][0], runs[0][1], largest, out)
+    else:
+        list(_pool(len(runs)).map(lambda run: kernel(x, ptr, run[0], run[1], largest, out), runs))
+    return out

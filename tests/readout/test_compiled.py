@@ -94,3 +94,44 @@ def test_nan_columns_are_nan_on_both_paths() -> None:
     got, expected = _both(lambda: global_pool(x, batch, reduce="median"))
     assert torch.equal(got.isnan(), expected.isnan()) and got[0, 0].isnan()
     assert torch.equal(got.nan_to_num(), expected.nan_to_num())
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    sizes=st.lists(st.integers(0, 40), min_size=1, max_size=10),
+    dtype=st.sampled_from([torch.float32, torch.float64, torch.int32, torch.int64]),
+    reduce=st.sampled_from(["max", "min"]),
+    nan=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_compiled_and_scatter_extremes_agree(sizes, dtype, reduce, nan, seed) -> None:
+    """The compiled max/min (threshold lowered to every size) against scatter_reduce: values, NaN, empty graphs."""
+    g = torch.Generator().manual_seed(seed)
+    batch = torch.repeat_interleave(torch.arange(len(sizes)), torch.tensor(sizes))
+    x = torch.randint(-9, 10, (len(batch), 3), generator=g).to(dtype)
+    if nan and dtype.is_floating_point and len(batch):
+        x[int(torch.randint(len(batch), (1,), generator=g)), 1] = float("nan")
+    previous, compiled.EXTREME_MIN_ELEMENTS = compiled.EXTREME_MIN_ELEMENTS, 0
+    try:
+        got, expected = _both(lambda: global_pool(x, batch, num_graphs=len(sizes), reduce=reduce))
+    finally:
+        compiled.EXTREME_MIN_ELEMENTS = previous
+    assert got.dtype == expected.dtype
+    assert torch.equal(got.isnan(), expected.isnan()) and torch.equal(got.nan_to_num(), expected.nan_to_num())
+
+
+def test_compiled_max_runs_above_its_threshold_with_gradients() -> None:
+    """2.2M elements on several threads: the same maxima and the same gradient (ties shared) as scatter_reduce."""
+    g = torch.Generator().manual_seed(0)
+    sizes = torch.randint(1, 60, (2000,), generator=g)
+    batch = torch.repeat_interleave(torch.arange(2000), sizes)
+    x = torch.randint(-50, 50, (len(batch), 40), generator=g).float()  # ties within graphs
+    assert x.numel() >= compiled.EXTREME_MIN_ELEMENTS
+
+    def gradient():
+        leaf = x.clone().requires_grad_()
+        out = global_pool(leaf, batch, num_graphs=2000, reduce="max")
+        return out, torch.autograd.grad(out.square().sum(), leaf)[0]
+
+    (got, got_grad), (expected, expected_grad) = _both(gradient)
+    assert torch.equal(got, expected) and torch.equal(got_grad, expected_grad)
