@@ -154,8 +154,8 @@ def soft_pool(x: Tensor, edge_index: Tensor, s: Tensor, seg: Segments, edge_weig
     num_nodes = x.size(0)
     weight = torch.ones(edge_index.size(1), dtype=x.dtype, device=x.device) if edge_weight is None else edge_weight
     weight = weight.to(x.dtype)
-    constant = weight.detach()
-    a, a_t = _csr(_sparse(edge_index, constant, num_nodes)), _csr(_sparse(edge_index.flip(0), constant, num_nodes))
+    unique_edges, values = coalesce(edge_index, weight, num_nodes=num_nodes, reduce="sum")  # duplicates summed
+    a, a_t = _csr_pair(unique_edges, values.detach(), num_nodes)
     a_s = _SparseProduct.apply(weight, s, a, a_t, edge_index)  # [N, K]
     batch = seg.index
     # to_dense_batch needs the nodes grouped by graph: take them in grouped order (a node's
@@ -170,7 +170,6 @@ def soft_pool(x: Tensor, edge_index: Tensor, s: Tensor, seg: Segments, edge_weig
     x_dense, _ = dense(x)
     as_dense, _ = dense(a_s)
     s_t = s_dense.transpose(1, 2)
-    unique_edges, values = coalesce(edge_index, weight, num_nodes=num_nodes, reduce="sum")  # duplicates summed
     edges_by_graph = segments_from(values.numel(), batch[unique_edges[0]], dim_size=seg.num_segments)
     adj_sq_norm = vector_sum(values * values, edges_by_graph)
     degree = vector_sum(weight, segments_from(weight.numel(), edge_index[0], dim_size=num_nodes))
@@ -185,15 +184,26 @@ def soft_pool(x: Tensor, edge_index: Tensor, s: Tensor, seg: Segments, edge_weig
     )
 
 
-def _sparse(edge_index: Tensor, weight: Tensor, num_nodes: int) -> Tensor:
-    """Coalesced COO adjacency ``A[edge_index[0], edge_index[1]] = weight`` (duplicates summed)."""
-    return torch.sparse_coo_tensor(edge_index, weight, (num_nodes, num_nodes), check_invariants=False).coalesce()
+def _csr_pair(edge_index: Tensor, weight: Tensor, num_nodes: int) -> tuple[Tensor, Tensor]:
+    """CSR matrices of ``A[edge_index[0], edge_index[1]] = weight`` and of its transpose.
+
+    ``edge_index`` is coalesced (sorted by row, then column; no duplicates), so ``A`` needs only its row
+    offsets and ``A^T`` one stable sort by column: two passes, where building each from COO coalesced
+    (sorted) the whole edge list again.
+    """
+    row, col = edge_index
+    order = torch.argsort(col, stable=True)  # rows stay sorted within each column
+    by_column = [values.index_select(0, order) for values in (col, row, weight)]  # index_select: 3x faster than [order]
+    return _csr(row, col, weight, num_nodes), _csr(*by_column, num_nodes)
 
 
-def _csr(adjacency: Tensor) -> Tensor:
+def _csr(row: Tensor, col: Tensor, weight: Tensor, num_nodes: int) -> Tensor:
+    """A ``[num_nodes, num_nodes]`` CSR matrix from entries sorted by ``row`` (then ``col``)."""
+    crow = torch.zeros(num_nodes + 1, dtype=torch.long, device=row.device)
+    torch.cumsum(torch.bincount(row, minlength=num_nodes), 0, out=crow[1:])
     with warnings.catch_warnings():  # "Sparse CSR tensor support is in beta state": used for A @ S only
         warnings.simplefilter("ignore", UserWarning)
-        return adjacency.to_sparse_csr()
+        return torch.sparse_csr_tensor(crow, col, weight, (num_nodes, num_nodes))
 
 
 class _SparseProduct(torch.autograd.Function):

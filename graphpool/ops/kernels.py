@@ -10,9 +10,9 @@ Choices, measured in ``scripts/bench_readouts.py``:
 * sum: :func:`torch.nn.functional.embedding_bag` in ``"sum"`` mode with the CSR offsets reads
   ``x`` once, one group per thread (FBGEMM on CPU), at about the speed of ``x.sum()``;
   its backward is replaced by one ``index_select`` (``grad_x = grad_out[index]``).
-* max/min: with numba installed, one compiled pass over grouped rows from 2M elements on
-  (:mod:`graphpool.ops.compiled`); else ``scatter_reduce`` for many small groups, one ``amax`` per
-  group for few large ones; the backward splits the gradient evenly among tied maxima (as ``torch.amax``).
+* max/min: ``scatter_reduce`` for many small groups, one ``amax`` per group for few large ones;
+  with numba installed, one compiled pass over grouped rows where there are many of both (from
+  262,144 rows in more than 512 groups, where ``scatter_reduce`` slows down 7-10x); the backward splits the gradient evenly among tied maxima (as ``torch.amax``).
 * order statistics: with numba installed, graphs of up to 64 rows are sorted by a compiled
   sorting network (:mod:`graphpool.ops.compiled`); other graphs of one size class are padded into
   short rows ``[G, F, width]`` and sorted (NumPy's vectorised sort on CPU), then the ranks are read off.
@@ -99,11 +99,12 @@ def _extreme_forward(x: Tensor, seg: Segments, largest: bool) -> Tensor:
     num_segments = seg.num_segments
     if (
         x.device.type == "cpu"
-        and x.numel() >= compiled.EXTREME_MIN_ELEMENTS
+        and seg.num_rows >= compiled.EXTREME_MIN_ROWS
+        and num_segments > _LOOP_MAX_GROUPS
         and compiled.available(x.dtype)
         and not torch.compiler.is_compiling()
         and seg.is_sorted
-    ):  # one compiled pass over grouped rows (graphpool.ops.compiled)
+    ):  # many rows in many groups, where scatter_reduce slows down 7-10x: one compiled pass (graphpool.ops.compiled)
         values = x.detach().contiguous().numpy()
         return torch.from_numpy(compiled.segment_extreme(values, seg.ptr.numpy(), largest, torch.get_num_threads()))
     if (
