@@ -1,9 +1,11 @@
-"""Peak-memory helpers shared by the benchmark scripts (Linux /proc; ru_maxrss elsewhere)."""
+"""Helpers shared by the benchmark scripts: peak memory (Linux /proc; ru_maxrss elsewhere) and the JSON output."""
 
 from __future__ import annotations
 
+import json
 import resource
 from pathlib import Path
+from typing import Any
 
 
 def _status_mb(field: str) -> float:
@@ -26,3 +28,12 @@ def peak_mb() -> float:
     """Peak RSS since :func:`start_measuring` (VmHWM), in MB."""
     peak = _status_mb("VmHWM")
     return peak if peak == peak else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def write_json(path: Path | None, results: Any) -> None:
+    """``--json PATH``: write the results there as indented JSON (creating the folder); nothing when ``None``."""
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=1))
+    print(f"wrote {path}")

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from _measure import peak_mb, start_measuring
+from _measure import peak_mb, start_measuring, write_json
 
 PARTS = (
     "knn_edges",
@@ -213,9 +213,7 @@ def main() -> None:
     results: dict[str, object] = {"cells": args.cells, "synthetic": synthetic(args.cells)}
     if args.spleen is not None:
         results["spleen"] = spleen(args.spleen)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=1))
+    write_json(args.json, results)
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from _measure import peak_mb, start_measuring
+from _measure import peak_mb, start_measuring, write_json
 
 NUM_TYPES, FEATURES, NEIGHBOURS, SOFT_K = 20, 32, 6, 64
 REPEATS = {"global_mean": 9, "given_reduce": 9}
@@ -311,9 +311,7 @@ def main() -> None:
         results["spleens"] = spleens(args.spleen)
     if importlib.util.find_spec("tgp") is None:
         print("tgp (torch-geometric-pool) is not installed (it hard-requires torch-scatter): not compared")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=1))
+    write_json(args.json, results)
 
 
 if __name__ == "__main__":

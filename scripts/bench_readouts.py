@@ -15,7 +15,6 @@ machine noise (these are shared 2-core machines) hits both alike.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import time
@@ -26,6 +25,7 @@ import torch
 import torch_geometric
 from torch_geometric import nn as pyg
 from torch_geometric.nn import aggr as pyg_aggr
+from _measure import write_json
 
 import graphpool
 from graphpool.readout import global_pool
@@ -162,10 +162,7 @@ def main() -> None:
                     f"{ms['pyg']:11.3f}{ratio:8.3f}{scatter}{floor:9.3f}{ms['graphpool'] / floor:9.2f}",
                     flush=True,
                 )
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(rows, indent=1))
-        print(f"wrote {args.json}")
+    write_json(args.json, rows)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ and drawn: 1 means the cost grows linearly with N.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from collections.abc import Callable
@@ -29,6 +28,7 @@ import numpy as np
 import torch
 from torch_geometric import nn as pyg
 from torch_geometric.nn import aggr as pyg_aggr
+from _measure import write_json
 
 import graphpool
 from graphpool.readout import global_pool
@@ -181,10 +181,7 @@ def main() -> None:
     if args.plot:
         plot(points, args.plot)
         print(f"wrote {args.plot}")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(points, indent=1))
-        print(f"wrote {args.json}")
+    write_json(args.json, points)
 
 
 if __name__ == "__main__":
