@@ -234,8 +234,9 @@ def segment_select(x: Tensor, seg: Segments, ranks: list[Tensor]) -> list[Tensor
         of ``x`` taken with ``gather``, so the gradient reaches exactly that element (the
         first row of the graph holding the value, when values tie).
 
-    Graphs are padded (with +inf) to the largest size of their size class, each class is
-    sorted row-wise (``[G, F, n_max]``), and the ranks are read off.
+    With numba (:mod:`graphpool.ops.compiled`), graphs of up to 64 rows are sorted by a compiled
+    sorting network. Other graphs are padded (with +inf) to the largest size of their size class,
+    each class is sorted row-wise (``[G, F, n_max]``), and the ranks are read off.
     """
     num_rows, channels = x.shape
     picked = [x.new_zeros(seg.num_segments, channels) for _ in ranks]
@@ -253,11 +254,12 @@ def segment_select(x: Tensor, seg: Segments, ranks: list[Tensor]) -> list[Tensor
     if x.device.type == "cpu" and compiled.available(x.dtype):
         # graphs of up to MAX_WIDTH rows: a compiled sorting network (graphpool.ops.compiled)
         small = np.concatenate([g for level, g in classes.items() if 1 << level <= compiled.MAX_WIDTH] or [[]])
+        small = small.astype(np.int64)
         classes = {level: graphs for level, graphs in classes.items() if 1 << level > compiled.MAX_WIDTH}
         picks, rows = compiled.select_small(
             grouped.contiguous().numpy(),
             seg.ptr.numpy(),
-            small.astype(np.int64),
+            small,
             torch.stack(ranks).numpy().astype(np.int64, copy=False),
             track,
             torch.get_num_threads(),
@@ -265,7 +267,7 @@ def segment_select(x: Tensor, seg: Segments, ranks: list[Tensor]) -> list[Tensor
         picked = list(torch.from_numpy(picks).unbind(0))
         if track:
             is_small = torch.zeros(seg.num_segments, 1, dtype=torch.bool)
-            is_small[torch.from_numpy(small.astype(np.int64))] = True
+            is_small[torch.from_numpy(small)] = True
             source_row = [torch.from_numpy(r) if seg.is_sorted else seg.rows[torch.from_numpy(r)] for r in rows]
             found = [is_small.expand(-1, channels).clone() for _ in ranks]
     pad = _padding_value(x.dtype)
