@@ -116,7 +116,7 @@ class Segments:
 
     def _offsets(self) -> Tensor:
         if self.perm is None:  # sorted: the first row of each group, one binary search each
-            return torch.searchsorted(self.index, torch.arange(self.num_segments + 1, device=self.device))
+            return torch.searchsorted(self.index.contiguous(), torch.arange(self.num_segments + 1, device=self.device))
         ptr = torch.zeros(self.num_segments + 1, dtype=torch.long, device=self.device)
         if torch.compiler.is_compiling():  # bincount's output size depends on the data: count by index_add
             ptr[1:].index_add_(0, self.index, torch.ones_like(self.index))
