@@ -94,7 +94,8 @@ def compile_comparison(graphs: list, in_channels: int, classes: int, aggr: str, 
     first = next(iter(loader))
     explained = torch._dynamo.explain(twin)(first.x, first.edge_index, first.batch, first.num_graphs)
     print(
-        f"SAGE x 3 (aggr={aggr}) + sum pool: {explained.graph_break_count} graph break(s), {explained.graph_count} graph(s)"
+        f"SAGE x 3 (aggr={aggr}) + sum pool: {explained.graph_break_count} graph break(s), "
+        f"{explained.graph_count} graph(s)"
     )
 
     def run(model: nn.Module, optimiser: torch.optim.Optimizer) -> float:

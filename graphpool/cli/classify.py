@@ -159,7 +159,7 @@ def _folds(args: argparse.Namespace, graphs: list[Any], extra: dict[str, Any]) -
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``graphpool classify`` or ``regress`` with parsed ``args``; prints the table and writes the results into ``--out``."""
+    """Run ``graphpool classify`` or ``regress`` with parsed ``args``: print the table, write the results to ``--out``."""
     device = parse_device(args.device)
     if init_from_environment(device):  # under torchrun: one process per device or CPU share
         rank = world()[0]
@@ -220,7 +220,7 @@ def _write_predictions(
     folds: list,
     smiles: list[str] | None,
 ) -> Path:
-    """``predictions.csv``: per graph its index, SMILES, measured value, test fold and every model's out-of-fold prediction."""
+    """``predictions.csv``: per graph its index, SMILES, measured value, test fold, each model's out-of-fold prediction."""
     import pandas as pd
 
     table = pd.DataFrame({"index": range(len(targets))})

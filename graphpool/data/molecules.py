@@ -101,7 +101,7 @@ def smiles_to_graph(smiles: str, y: int | None = None) -> Data:
 
 @dataclass
 class MoleculeSet:
-    """Molecule graphs with targets ``y``: class indices into ``classes``, or numbers (regression: ``classes == ()``)."""
+    """Molecule graphs with targets ``y``: class indices into ``classes``, or numbers (regression: no classes)."""
 
     graphs: list[Data]
     classes: tuple[str, ...]

@@ -63,8 +63,9 @@ def assess(
     trained on the fold's fit part and scored on its validation part; the best (ties: the
     first) is tested once. The fold result holds its test scores (``test_accuracy``; or
     ``test_rmse``, ``test_mae``, ``test_r2``), the test ``predictions`` (in the order of the fold's
-    test indices), the ``selected`` settings and every candidate's validation scores. ``out`` receives ``splits.json`` (the outer
-    folds and inner hold-outs), ``config.json``, ``fold-K.json`` per finished fold, and
+    test indices), the ``selected`` settings and every candidate's validation scores. ``out``
+    receives ``splits.json`` (the outer folds and inner hold-outs), ``config.json``, ``fold-K.json``
+    per finished fold, and
     ``fold-K-J.pt`` checkpoints of candidate J of the fold in progress (removed once the fold is
     done; with ``keep_models`` the selected weights stay as ``model-K.pt``). ``groups`` keeps
     each group (e.g. a donor) wholly in fit or validation of the inner hold-out.

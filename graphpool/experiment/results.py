@@ -64,7 +64,8 @@ def _is_regression(rows: Sequence[dict[str, Any]]) -> bool:
 
 def format_table(rows: Sequence[dict[str, Any]]) -> str:
     """The rows as a text table: mean +- sd over folds of accuracy (%), or of RMSE, MAE and R^2; the sd over repeats
-    where there are repeats. A row of one fold (a given train/test split) shows its value alone: no spread was measured."""
+    where there are repeats. A row of one fold (a given train/test split) shows its value alone: no spread was
+    measured."""
     repeated = any(row["std_over_repeats"] for row in rows)
     width = max(22, *(len(row["readout"]) + 2 for row in rows))
     pool_width = max(10, *(len(row["pool"]) + 2 for row in rows))
@@ -158,7 +159,7 @@ def plot_scores(rows: Sequence[dict[str, Any]], path: Path, title: str) -> None:
 
 
 def plot_parity(panels: Sequence[tuple[str, Sequence[float], Sequence[float]]], path: Path, title: str) -> None:
-    """Predicted against measured values, one panel per ``(name, measured, predicted)``, the line y = x, RMSE and R^2."""
+    """Predicted against measured values: a panel per ``(name, measured, predicted)``, the line y = x, RMSE and R^2."""
     plt = pyplot()
     columns = min(3, len(panels))
     rows = -(-len(panels) // columns)

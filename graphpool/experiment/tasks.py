@@ -54,7 +54,7 @@ class Task:
         raise NotImplementedError
 
     def selection(self, scores: dict[str, float], prefix: str = "") -> float:
-        """``scores[prefix + first metric]``, signed so that larger is better (what epoch and candidate selection maximise)."""
+        """``scores[prefix + first metric]``, signed so that larger is better (epoch and candidate selection maximise it)."""
         value = scores[prefix + self.metrics[0]]
         return value if HIGHER_IS_BETTER[self.metrics[0]] else -value
 

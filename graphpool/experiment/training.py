@@ -166,7 +166,8 @@ def train_candidate(
             atomic_write(checkpoint, lambda p, saved=saved: torch.save(saved, p))
     if state["best_model"] is None:
         raise ValueError(
-            f"training diverged: the validation {task.metrics[0]} was not a number in any of {state['epoch']} epoch(s); "
+            f"training diverged: the validation {task.metrics[0]} was not a number in any of "
+            f"{state['epoch']} epoch(s); "
             "lower --lr"
         )
     network.load_state_dict(state["best_model"])

@@ -12,7 +12,8 @@ Choices, measured in ``scripts/bench_readouts.py``:
   its backward is replaced by one ``index_select`` (``grad_x = grad_out[index]``).
 * max/min: ``scatter_reduce`` for many small groups, one ``amax`` per group for few large ones;
   with numba installed, one compiled pass over grouped rows where there are many of both (from
-  262,144 rows in more than 512 groups, where ``scatter_reduce`` slows down 7-10x); the backward splits the gradient evenly among tied maxima (as ``torch.amax``).
+  262,144 rows in more than 512 groups, where ``scatter_reduce`` slows down 7-10x); the backward
+  splits the gradient evenly among tied maxima (as ``torch.amax``).
 * order statistics: with numba installed, graphs of up to 64 rows are sorted by a compiled
   sorting network (:mod:`graphpool.ops.compiled`); other graphs of one size class are padded into
   short rows ``[G, F, width]`` and sorted (NumPy's vectorised sort on CPU), then the ranks are read off.
