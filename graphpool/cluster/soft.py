@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
-from torch_geometric.utils import coalesce, to_dense_batch
+from torch_geometric.utils import coalesce, to_dense_batch, to_torch_csr_tensor
 
 from graphpool.cluster.assignment import Assignment
 from graphpool.cluster.select import Select
@@ -185,25 +185,20 @@ def soft_pool(x: Tensor, edge_index: Tensor, s: Tensor, seg: Segments, edge_weig
 
 
 def _csr_pair(edge_index: Tensor, weight: Tensor, num_nodes: int) -> tuple[Tensor, Tensor]:
-    """CSR matrices of ``A[edge_index[0], edge_index[1]] = weight`` and of its transpose.
+    """CSR matrices (PyG's ``to_torch_csr_tensor``) of ``A[edge_index[0], edge_index[1]] = weight`` and of ``A^T``.
 
     ``edge_index`` is coalesced (sorted by row, then column; no duplicates), so ``A`` needs only its row
     offsets and ``A^T`` one stable sort by column: two passes, where building each from COO coalesced
     (sorted) the whole edge list again.
     """
-    row, col = edge_index
-    order = torch.argsort(col, stable=True)  # rows stay sorted within each column
-    by_column = [values.index_select(0, order) for values in (col, row, weight)]  # index_select: 3x faster than [order]
-    return _csr(row, col, weight, num_nodes), _csr(*by_column, num_nodes)
-
-
-def _csr(row: Tensor, col: Tensor, weight: Tensor, num_nodes: int) -> Tensor:
-    """A ``[num_nodes, num_nodes]`` CSR matrix from entries sorted by ``row`` (then ``col``)."""
-    crow = torch.zeros(num_nodes + 1, dtype=torch.long, device=row.device)
-    torch.cumsum(torch.bincount(row, minlength=num_nodes), 0, out=crow[1:])
+    order = torch.argsort(edge_index[1], stable=True)  # rows stay sorted within each column
+    by_column = edge_index.flip(0).index_select(1, order)  # index_select: 3x faster than [:, order]
     with warnings.catch_warnings():  # "Sparse CSR tensor support is in beta state": used for A @ S only
         warnings.simplefilter("ignore", UserWarning)
-        return torch.sparse_csr_tensor(crow, col, weight, (num_nodes, num_nodes))
+        return (
+            to_torch_csr_tensor(edge_index, weight, num_nodes, is_coalesced=True),
+            to_torch_csr_tensor(by_column, weight.index_select(0, order), num_nodes, is_coalesced=True),
+        )
 
 
 class _SparseProduct(torch.autograd.Function):
