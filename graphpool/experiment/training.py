@@ -167,8 +167,7 @@ def train_candidate(
     if state["best_model"] is None:
         raise ValueError(
             f"training diverged: the validation {task.metrics[0]} was not a number in any of "
-            f"{state['epoch']} epoch(s); "
-            "lower --lr"
+            f"{state['epoch']} epoch(s); lower --lr"
         )
     network.load_state_dict(state["best_model"])
     return {

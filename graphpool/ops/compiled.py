@@ -115,12 +115,19 @@ def _kernel():  # noqa: ANN202 - a numba dispatcher
 
 
 @lru_cache(maxsize=1)
-def _pool(workers: int) -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="graphpool-select")
+def thread_pool(workers: int) -> ThreadPoolExecutor:
+    """The threads that run GIL-free work of ``graphpool.ops`` (compiled kernels, NumPy sorts) in parallel."""
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="graphpool")
 
 
 def select_small(
-    grouped: np.ndarray, ptr: np.ndarray, graphs: np.ndarray, ranks: np.ndarray, track: bool, threads: int
+    grouped: np.ndarray,
+    ptr: np.ndarray,
+    graphs: np.ndarray,
+    levels: np.ndarray,
+    ranks: np.ndarray,
+    track: bool,
+    threads: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Order statistics of the graphs ``graphs`` (each of 1 to :data:`MAX_WIDTH` rows) of grouped rows.
 
@@ -128,16 +135,15 @@ def select_small(
         grouped: ``[N, F]`` rows in grouped order, C-contiguous.
         ptr: ``[B + 1]`` int64 offsets.
         graphs: int64 ids of the graphs to compute.
+        levels: int64 size class of each of ``graphs``, ``ceil(log2 n)`` (at most ``log2(MAX_WIDTH)``).
         ranks: ``[R, B]`` int64 ranks, ``0 <= k < n_b``.
         track: also return the grouped row of each pick.
-        threads: numba threads.
+        threads: how many threads to run blocks of graphs on.
 
     Returns:
         ``values [R, B, F]`` (rows of other graphs left as zeros) and ``rows [R, B, F]`` (int64; zeros
         unless ``track``).
     """
-    counts = ptr[graphs + 1] - ptr[graphs]
-    levels = np.ceil(np.log2(np.maximum(counts, 1))).astype(np.int64)
     top = int(levels.max()) if len(levels) else 0
     nets = [network(1 << level) for level in range(top + 1)]
     starts = np.zeros(top + 2, dtype=np.int64)
@@ -155,7 +161,7 @@ def select_small(
     if workers == 1:
         run(slice(None))
     else:  # every workers-th graph: sizes mix, so the blocks take about as long
-        list(_pool(workers).map(run, [slice(w, None, workers) for w in range(workers)]))
+        list(thread_pool(workers).map(run, [slice(w, None, workers) for w in range(workers)]))
     return values, rows
 
 
@@ -195,5 +201,5 @@ def segment_extreme(x: np.ndarray, ptr: np.ndarray, largest: bool, threads: int)
     if len(runs) == 1:
         kernel(x, ptr, runs[0][0], runs[0][1], largest, out)
     else:
-        list(_pool(len(runs)).map(lambda run: kernel(x, ptr, run[0], run[1], largest, out), runs))
+        list(thread_pool(len(runs)).map(lambda run: kernel(x, ptr, run[0], run[1], largest, out), runs))
     return out

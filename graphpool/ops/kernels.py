@@ -21,8 +21,6 @@ Choices, measured in ``scripts/bench_readouts.py``:
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -182,11 +180,6 @@ _NUMPY_SORTABLE = frozenset(
 _PARALLEL_SORT_MIN_ELEMENTS = 1 << 18
 
 
-@lru_cache(maxsize=1)
-def _sort_pool(workers: int) -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="graphpool-sort")
-
-
 def _sort_last_(dense: Tensor) -> Tensor:
     """Sort a contiguous tensor along its last dim, in place when it can.
 
@@ -203,7 +196,7 @@ def _sort_last_(dense: Tensor) -> Tensor:
         return dense
     bounds = np.linspace(0, array.shape[0], workers + 1).astype(int)
     blocks = [array[start:stop] for start, stop in zip(bounds[:-1], bounds[1:], strict=True)]
-    for _ in _sort_pool(workers).map(lambda block: block.sort(axis=-1), blocks):
+    for _ in compiled.thread_pool(workers).map(lambda block: block.sort(axis=-1), blocks):
         pass
     return dense
 
@@ -254,13 +247,15 @@ def segment_select(x: Tensor, seg: Segments, ranks: list[Tensor]) -> list[Tensor
     classes = _size_classes(seg.counts)
     if x.device.type == "cpu" and compiled.available(x.dtype):
         # graphs of up to MAX_WIDTH rows: a compiled sorting network (graphpool.ops.compiled)
-        small = np.concatenate([g for level, g in classes.items() if 1 << level <= compiled.MAX_WIDTH] or [[]])
-        small = small.astype(np.int64)
-        classes = {level: graphs for level, graphs in classes.items() if 1 << level > compiled.MAX_WIDTH}
+        fits = [level for level in classes if 1 << level <= compiled.MAX_WIDTH]
+        small = np.concatenate([classes[level] for level in fits] or [[]]).astype(np.int64)
+        levels = np.concatenate([np.full(len(classes[level]), level) for level in fits] or [[]]).astype(np.int64)
+        classes = {level: graphs for level, graphs in classes.items() if level not in fits}
         picks, rows = compiled.select_small(
             grouped.contiguous().numpy(),
             seg.ptr.numpy(),
             small,
+            levels,
             torch.stack(ranks).numpy().astype(np.int64, copy=False),
             track,
             torch.get_num_threads(),
