@@ -196,8 +196,7 @@ def _sort_last_(dense: Tensor) -> Tensor:
         return dense
     bounds = np.linspace(0, array.shape[0], workers + 1).astype(int)
     blocks = [array[start:stop] for start, stop in zip(bounds[:-1], bounds[1:], strict=True)]
-    for _ in compiled.thread_pool(workers).map(lambda block: block.sort(axis=-1), blocks):
-        pass
+    compiled.run_parallel(lambda block: block.sort(axis=-1), blocks, workers)
     return dense
 
 
@@ -239,33 +238,30 @@ def segment_select(x: Tensor, seg: Segments, ranks: list[Tensor]) -> list[Tensor
     if torch.compiler.is_compiling():
         return _propagate_nan(_select_by_sorting(x, seg, ranks), x.detach(), seg)
     track = _needs_graph(x)
-    # with gradients: for every pick, the row of x it came from (and whether one was found)
+    # with gradients: for every pick, the grouped row of x it came from; the pick is then that element of x
+    # (not merely equal to it: +0.0 and -0.0 compare equal), the first row of the graph holding the value
     source_row = [torch.zeros(seg.num_segments, channels, dtype=torch.long, device=x.device) for _ in ranks if track]
-    found = [torch.zeros(seg.num_segments, channels, dtype=torch.bool, device=x.device) for _ in ranks if track]
     values = x.detach()
+    nan_seen = None  # whether x holds NaN, where a kernel saw all of it
     grouped = values if seg.is_sorted else values.index_select(0, seg.rows)
     classes = _size_classes(seg.counts)
+    nonempty = sum(len(graphs) for graphs in classes.values())
     if x.device.type == "cpu" and compiled.available(x.dtype):
         # graphs of up to MAX_WIDTH rows: a compiled sorting network (graphpool.ops.compiled)
         fits = [level for level in classes if 1 << level <= compiled.MAX_WIDTH]
         small = np.concatenate([classes[level] for level in fits] or [[]]).astype(np.int64)
-        levels = np.concatenate([np.full(len(classes[level]), level) for level in fits] or [[]]).astype(np.int64)
-        classes = {level: graphs for level, graphs in classes.items() if level not in fits}
-        picks, rows = compiled.select_small(
+        picks, rows, nan_seen = compiled.select_small(
             grouped.contiguous().numpy(),
             seg.ptr.numpy(),
             small,
-            levels,
             torch.stack(ranks).numpy().astype(np.int64, copy=False),
             track,
             torch.get_num_threads(),
         )
         picked = list(torch.from_numpy(picks).unbind(0))
-        if track:
-            is_small = torch.zeros(seg.num_segments, 1, dtype=torch.bool)
-            is_small[torch.from_numpy(small)] = True
-            source_row = [torch.from_numpy(r) if seg.is_sorted else seg.rows[torch.from_numpy(r)] for r in rows]
-            found = [is_small.expand(-1, channels).clone() for _ in ranks]
+        source_row = list(torch.from_numpy(rows).unbind(0)) if track else []
+        classes = {level: graphs for level, graphs in classes.items() if level not in fits}
+        nan_seen = nan_seen or None if classes else nan_seen  # other graphs' values are not seen yet
     pad = _padding_value(x.dtype)
     device = x.device
     for graphs in classes.values():
@@ -282,20 +278,45 @@ def segment_select(x: Tensor, seg: Segments, ranks: list[Tensor]) -> list[Tensor
         ordered = _sort_last_(dense)
         for number, (k, out) in enumerate(zip(ranks, picked, strict=True)):
             at = k.index_select(0, ids).view(-1, 1, 1).expand(-1, channels, 1)
-            chosen = ordered.gather(2, at).squeeze(2)  # [G, F]
-            out.index_copy_(0, ids, chosen)
-            if unsorted is not None:
-                where, hit = source_row[number], found[number]
-                # the first slot of the graph holding the chosen value -> its row in x
-                match = unsorted == chosen.unsqueeze(-1)
-                hit.index_copy_(0, ids, match.any(-1))
-                grouped_row = first.unsqueeze(1) + match.to(torch.uint8).argmax(-1)
-                where.index_copy_(0, ids, seg.rows[grouped_row.clamp(max=num_rows - 1)])
-    if track:  # re-read the chosen elements from x so that the gradient reaches exactly them
-        picked = [
-            torch.where(hit, x.gather(0, where), out) for out, where, hit in zip(picked, source_row, found, strict=True)
-        ]
-    return _propagate_nan(picked, values, seg)
+            chosen = ordered.gather(2, at)  # [G, F, 1]
+            if unsorted is not None:  # the first slot holding the chosen value (slot 0 if none: NaN)
+                at = (unsorted == chosen).to(torch.uint8).argmax(-1, keepdim=True)
+                chosen = unsorted.gather(2, at)
+                source_row[number].index_copy_(0, ids, first.unsqueeze(1) + at.squeeze(2))
+            out.index_copy_(0, ids, chosen.squeeze(2))
+    if track:  # the picks as elements of x, so that the gradient reaches exactly them
+        if not seg.is_sorted:
+            source_row = [seg.rows[rows] for rows in source_row]
+        with_rows = None if nonempty == seg.num_segments else torch.nonzero(seg.counts).squeeze(1)
+        picked = [_Picked.apply(x, out, rows, with_rows) for out, rows in zip(picked, source_row, strict=True)]
+    return picked if nan_seen is False else _propagate_nan(picked, values, seg)
+
+
+class _Picked(torch.autograd.Function):
+    """The picks ``values[b, f] = x[rows[b, f], f]`` (found by the caller) as a function of ``x``.
+
+    Backward: each pick's gradient is written to its element of a zero ``[N, F]`` gradient through
+    one flat index (``gather``/``scatter`` along dim 0 walk ``x`` column by column: 1.2 ms each way
+    for 1024 x 128 picks among 30,000 x 128 rows, 4x the flat write). Each ``(b, f)`` of a graph with
+    rows (``graphs``; ``None``: all graphs) owns its element: none is written twice, nothing is summed.
+    """
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any, x: Tensor, values: Tensor, rows: Tensor, graphs: Tensor | None
+    ) -> Tensor:
+        if graphs is not None:
+            rows = rows.index_select(0, graphs)
+        ctx.flat = (rows * x.size(1) + torch.arange(x.size(1), device=rows.device)).view(-1)
+        ctx.shape, ctx.graphs = x.shape, graphs
+        return values.view_as(values)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None, None]:  # type: ignore[override]
+        if ctx.graphs is not None:
+            grad = grad.index_select(0, ctx.graphs)
+        out = grad.new_zeros(ctx.shape.numel())
+        return out.index_put_((ctx.flat,), grad.reshape(-1)).view(ctx.shape), None, None, None
 
 
 def _select_by_sorting(x: Tensor, seg: Segments, ranks: list[Tensor]) -> list[Tensor]:

@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from graphpool.ops import compiled, kernels
-from graphpool.ops.compiled import network
+from graphpool.ops.compiled import network, selection_network
+from graphpool.ops.segments import segments_from
 from graphpool.readout import global_pool
 
 pytestmark = pytest.mark.skipif(compiled.numba is None, reason="numba is not installed")
@@ -30,6 +31,40 @@ def test_every_network_sorts_every_zero_one_input(width: int) -> None:
     assert (np.diff(data, axis=1) >= 0).all()
 
 
+@pytest.mark.parametrize("count", [1, 2, 3, 5, 8, 13, 16, 17, 31, 45, 64])
+def test_selection_networks_select_every_rank(count: int) -> None:
+    """The 0-1 principle holds for selection too: position k ends up holding the k-th smallest of every input
+    iff it does so for every 0/1 input (all of them up to 13 items, sampled above); median and quantile pairs."""
+    rng = np.random.default_rng(count)
+    inputs = (
+        ((np.arange(1 << count)[:, None] >> np.arange(count)) & 1)
+        if count <= 13
+        else rng.integers(0, 2, (20_000, count)) * (rng.random((20_000, 1)) < 0.98)
+    )
+    expected = np.sort(inputs, axis=1)
+    for ranks in {((count - 1) // 2,), (0,), (count - 1,), (count // 3, count // 3 + 1 if count > 1 else 0)}:
+        pairs = selection_network(count, ranks)
+        assert len(pairs) <= len([pair for pair in network(1 << (count - 1).bit_length()) if pair[1] < count])
+        data = inputs.copy()
+        for a, b in pairs:
+            data[:, a], data[:, b] = np.minimum(data[:, a], data[:, b]), np.maximum(data[:, a], data[:, b])
+        for k in ranks:
+            assert np.array_equal(data[:, k], expected[:, k]), (count, ranks, k)
+
+
+def test_pruning_leaves_out_pairs_a_median_does_not_need() -> None:
+    assert len(selection_network(32, (15,))) < len(network(32))
+    assert len(selection_network(4, (0,))) == 3  # the minimum of 4: the two largest are never compared
+
+
+def test_more_ranks_than_fit_in_one_packed_key_agree() -> None:
+    x = torch.randn(60, 3, generator=torch.Generator().manual_seed(0))
+    seg = segments_from(60, torch.arange(60) // 20, dim_size=3)
+    ranks = [torch.full((3,), k) for k in range(12)]
+    got, expected = _both(kernels.segment_select, x, seg, ranks)
+    assert all(torch.equal(a, b) for a, b in zip(got, expected, strict=True))
+
+
 def _both(function, *args):
     """``function(*args)`` with the compiled path, then with the NumPy path."""
     results = []
@@ -49,15 +84,18 @@ def _both(function, *args):
     dtype=st.sampled_from([torch.float32, torch.float64, torch.int32, torch.int64]),
     reduce=st.sampled_from(["median", "quantile"]),
     shuffle=st.booleans(),
+    nan=st.booleans(),
     seed=st.integers(0, 2**16),
 )
-def test_compiled_and_numpy_paths_agree_bit_for_bit(sizes, channels, dtype, reduce, shuffle, seed) -> None:
-    """Empty graphs, graphs above the network's 64 rows, ties (few distinct values), unsorted batches."""
+def test_compiled_and_numpy_paths_agree_bit_for_bit(sizes, channels, dtype, reduce, shuffle, nan, seed) -> None:
+    """Empty graphs, graphs above the network's 64 rows, ties (few distinct values), NaN, unsorted batches."""
     g = torch.Generator().manual_seed(seed)
     batch = torch.repeat_interleave(torch.arange(len(sizes)), torch.tensor(sizes))
     x = torch.randint(-4, 5, (len(batch), channels), generator=g).to(dtype)
     if dtype.is_floating_point:
         x = x + torch.randn(x.shape, generator=g, dtype=dtype).round(decimals=1)
+        if nan:
+            x[torch.rand(x.shape, generator=g) < 0.05] = float("nan")
     if shuffle:
         order = torch.randperm(len(batch), generator=g)
         x, batch = x[order], batch[order]
@@ -65,7 +103,8 @@ def test_compiled_and_numpy_paths_agree_bit_for_bit(sizes, channels, dtype, redu
         x = x.double()
     options = {"q": 0.3} if reduce == "quantile" else {}
     got, expected = _both(lambda: global_pool(x, batch, num_graphs=len(sizes), reduce=reduce, **options))
-    assert got.dtype == expected.dtype and torch.equal(got, expected)
+    assert got.dtype == expected.dtype and torch.equal(got.isnan(), expected.isnan())
+    assert torch.equal(got.nan_to_num(), expected.nan_to_num())
 
 
 @settings(max_examples=30, deadline=None)

@@ -25,7 +25,7 @@ def test_gradcheck(case: Case, layout: str) -> None:
     assert torch.autograd.gradcheck(lambda x: global_pool(x, group, reduce=case.reduce, **kwargs, **case.options), (x,))
 
 
-@pytest.mark.parametrize("reduce", ["sum", "mean", "max", "softmax", "std"])
+@pytest.mark.parametrize("reduce", ["sum", "mean", "max", "softmax", "std", "median"])
 def test_gradgradcheck(reduce: str) -> None:
     x, batch = random_batch(SIZES, 2, seed=12)
     x.requires_grad_(True)
