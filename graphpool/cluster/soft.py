@@ -164,6 +164,8 @@ def soft_pool(x: Tensor, edge_index: Tensor, s: Tensor, seg: Segments, edge_weig
 
     def dense(values: Tensor) -> tuple[Tensor, Tensor]:
         rows = values if order is None else values.index_select(0, order)
+        if seg.num_segments == 1:  # one graph (a tissue): its rows are the batch, nothing to pad or copy
+            return rows.unsqueeze(0), torch.ones(1, rows.size(0), dtype=torch.bool, device=rows.device)
         return to_dense_batch(rows, grouped, batch_size=seg.num_segments)
 
     s_dense, mask = dense(s)
@@ -185,20 +187,24 @@ def soft_pool(x: Tensor, edge_index: Tensor, s: Tensor, seg: Segments, edge_weig
 
 
 def _csr_pair(edge_index: Tensor, weight: Tensor, num_nodes: int) -> tuple[Tensor, Tensor]:
-    """CSR matrices (PyG's ``to_torch_csr_tensor``) of ``A[edge_index[0], edge_index[1]] = weight`` and of ``A^T``.
+    """CSR matrices of ``A[edge_index[0], edge_index[1]] = weight`` and of ``A^T``.
 
     ``edge_index`` is coalesced (sorted by row, then column; no duplicates), so ``A`` needs only its row
-    offsets and ``A^T`` one stable sort by column: two passes, where building each from COO coalesced
-    (sorted) the whole edge list again.
+    offsets (PyG's ``to_torch_csr_tensor``) and ``A^T`` one stable sort of the columns (as int32: 1.6x
+    faster than int64), its offsets counted, and its column indices (``A``'s rows) and values gathered in
+    that order: 1-D gathers, where gathering the ``[2, E]`` index along dim 1 took 300 ms of a 1.9 s
+    MinCut step on a million-node graph (7 million edges).
     """
-    order = torch.argsort(edge_index[1], stable=True)  # rows stay sorted within each column
-    by_column = edge_index.flip(0).index_select(1, order)  # index_select: 3x faster than [:, order]
+    row, col = edge_index
+    order = torch.argsort(col.int() if num_nodes < 2**31 else col, stable=True)  # rows stay sorted per column
+    crow = torch.zeros(num_nodes + 1, dtype=torch.long, device=col.device)
+    torch.cumsum(torch.bincount(col, minlength=num_nodes), 0, out=crow[1:])
     with warnings.catch_warnings():  # "Sparse CSR tensor support is in beta state": used for A @ S only
         warnings.simplefilter("ignore", UserWarning)
-        return (
-            to_torch_csr_tensor(edge_index, weight, num_nodes, is_coalesced=True),
-            to_torch_csr_tensor(by_column, weight.index_select(0, order), num_nodes, is_coalesced=True),
+        a_t = torch.sparse_csr_tensor(
+            crow, row.index_select(0, order), weight.index_select(0, order), (num_nodes, num_nodes)
         )
+        return to_torch_csr_tensor(edge_index, weight, num_nodes, is_coalesced=True), a_t
 
 
 class _SparseProduct(torch.autograd.Function):

@@ -93,7 +93,7 @@ def test_diffpool_documented_differences_for_graphs_of_unequal_size() -> None:
 
 
 @pytest.mark.parametrize("directed", GRAPHS)
-@pytest.mark.parametrize("sizes", [[6, 6, 6], [3, 8, 5]])
+@pytest.mark.parametrize("sizes", [[6, 6, 6], [3, 8, 5], [7]])
 def test_mincut_equals_pyg_dense(sizes: list[int], directed: bool) -> None:
     torch.manual_seed(1)
     x, edge_index, weight, batch = _graphs(sizes, seed=1, directed=directed)
@@ -109,7 +109,7 @@ def test_mincut_equals_pyg_dense(sizes: list[int], directed: bool) -> None:
 
 
 @pytest.mark.parametrize("directed", GRAPHS)
-@pytest.mark.parametrize("sizes", [[6, 6, 6], [3, 8, 5]])
+@pytest.mark.parametrize("sizes", [[6, 6, 6], [3, 8, 5], [7]])
 def test_dmon_equals_pyg_dense(sizes: list[int], directed: bool) -> None:
     torch.manual_seed(2)
     x, edge_index, weight, batch = _graphs(sizes, seed=2, directed=directed)
@@ -129,7 +129,7 @@ def test_dmon_equals_pyg_dense(sizes: list[int], directed: bool) -> None:
 
 
 @pytest.mark.parametrize("directed", GRAPHS)
-@pytest.mark.parametrize("sizes", [[6, 6, 6], [3, 8, 5]])
+@pytest.mark.parametrize("sizes", [[6, 6, 6], [3, 8, 5], [7]])
 def test_justbalance_and_plain_soft_equal_the_dense_formulas(sizes: list[int], directed: bool) -> None:
     """JustBalance: -tr(sqrt(S^T S)) / sqrt(n K) per graph, MinCut's normalised coarse graph; the
     plain soft pool: S^T X and S^T A S with the diagonal, no losses."""
@@ -154,10 +154,11 @@ def test_justbalance_and_plain_soft_equal_the_dense_formulas(sizes: list[int], d
     _close(_blocks(out, len(sizes)), s.transpose(1, 2) @ adj @ s)
 
 
+@pytest.mark.parametrize("directed", GRAPHS)
 @pytest.mark.parametrize("name", ["diffpool", "mincut", "dmon", "justbalance", "soft"])
-def test_gradcheck(name: str) -> None:
+def test_gradcheck(name: str, directed: bool) -> None:
     """Analytic gradients of the pooled features, coarse weights and losses match finite differences."""
-    x, edge_index, weight, batch = _graphs([4, 3], seed=8)
+    x, edge_index, weight, batch = _graphs([4, 3], seed=8, directed=directed)
     torch.manual_seed(8)
     pool = _pool(name).eval()
 
