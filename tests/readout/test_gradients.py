@@ -81,3 +81,16 @@ def test_std_of_a_constant_graph_has_zero_gradient() -> None:
     out.sum().backward()
     assert torch.equal(out, torch.zeros(2, 2))
     assert torch.equal(x.grad, torch.zeros(4, 2))
+
+
+@pytest.mark.parametrize("rows", [100, 70_000])  # [rows, 64] float32: below and above gather_rows' 16 MB switch
+@pytest.mark.parametrize("reduce", ["sum", "mean"])
+def test_sum_and_mean_gradients_reach_every_row_on_both_sides_of_the_gather_switch(rows: int, reduce: str) -> None:
+    g = torch.Generator().manual_seed(rows)
+    batch = torch.sort(torch.randint(0, 50, (rows,), generator=g)).values
+    x = torch.randn(rows, 64, generator=g).requires_grad_(True)
+    upstream = torch.randn(50, 64, generator=g)
+    (global_pool(x, batch, num_graphs=50, reduce=reduce) * upstream).sum().backward()
+    counts = torch.bincount(batch, minlength=50).clamp(min=1).unsqueeze(1).float()
+    expected = (upstream if reduce == "sum" else upstream / counts)[batch]
+    assert torch.equal(x.grad, expected)
