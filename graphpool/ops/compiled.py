@@ -3,7 +3,7 @@ r"""Optional compiled kernels (numba): order statistics of small graphs, and the
 Used on CPU when numba is installed (``pip install "graphpool[fast]"``) and :data:`ENABLED`; otherwise
 the torch/NumPy paths run, and both give the same values (tests compare them):
 
-- :func:`select_small`, by :func:`~graphpool.ops.segment_select`: the ``k``-th smallest element of each
+- :func:`select_ranks`, by :func:`~graphpool.ops.segment_select`: the ``k``-th smallest element of each
   graph's column (median, quantiles);
 - :func:`segment_extreme`, by :func:`~graphpool.ops.segment_max` / ``segment_min`` on grouped rows:
   one pass over the rows where ``scatter_reduce`` is slow (many rows in many groups: 7-10x slower).
@@ -40,13 +40,17 @@ T = TypeVar("T")
 
 #: switch the compiled path off (tests compare both paths); also ``GRAPHPOOL_NUMBA=0``
 ENABLED = os.environ.get("GRAPHPOOL_NUMBA", "1") != "0"
-#: the largest graph the sorting network handles; larger graphs use NumPy's sort
+#: the largest graph the selection networks handle
 MAX_WIDTH = 64
+#: graphs of more rows than this go through quickselect; between the two, NumPy's vectorised sort of padded
+#: rows is faster (320,000 rows x 64 features in graphs of ~200 rows: 111 against 169 ms; ~1,000 rows: 184
+#: against 140 ms)
+QUICKSELECT_MIN_ROWS = 512
 #: the fewest rows for which segment_extreme replaces scatter_reduce (in more than 512 groups): from about
 #: 300,000 rows in many groups scatter_reduce slows down 7-10x (1e6 rows x 16 features: 25 ms against 4 ms)
 EXTREME_MIN_ROWS = 1 << 18
-#: graphs per work item of select_small (a call of the kernel costs ~10 us)
-_CHUNK = 64
+#: graphs per work item of select_ranks (a call of the kernel costs ~10 us), columns per block of a large graph
+_CHUNK, _COLUMNS = 64, 16
 #: dtypes the compiled path takes (numba has no float16 or bfloat16)
 DTYPES = frozenset({torch.float32, torch.float64, torch.int32, torch.int64})
 
@@ -54,6 +58,11 @@ DTYPES = frozenset({torch.float32, torch.float64, torch.int32, torch.int64})
 def available(dtype: torch.dtype) -> bool:
     """Whether the compiled path can run for ``dtype``."""
     return numba is not None and ENABLED and dtype in DTYPES
+
+
+def selects(level: int) -> bool:
+    """Whether :func:`select_ranks` takes graphs of size class ``level`` (``2**(level-1) < n <= 2**level``)."""
+    return 1 << level <= MAX_WIDTH or 1 << max(level - 1, 0) >= QUICKSELECT_MIN_ROWS
 
 
 @lru_cache(maxsize=None)
@@ -106,7 +115,7 @@ def _select(grouped, ptr, graphs, networks, pairs, starts, ranks, track, values,
     ``pairs[starts[j]:starts[j + 1]]`` is network ``j`` and graph ``graphs[i]`` takes network
     ``networks[i]``; ``ranks [R, B]``; ``values [R, B, F]`` receives the picks, ``rows [R, B, F]`` (when
     ``track``) the grouped row of the first element of the graph equal to each pick (and ``values`` then
-    that element); ``buffer [MAX_WIDTH, F]`` is scratch. Returns whether any of the graphs' values is NaN.
+    that element). Returns whether any of the graphs' values is NaN.
     """
     channels = grouped.shape[1]
     buffer = np.empty((MAX_WIDTH, channels), dtype=grouped.dtype)
@@ -142,10 +151,80 @@ def _select(grouped, ptr, graphs, networks, pairs, starts, ranks, track, values,
     return nan
 
 
-@lru_cache(maxsize=1)
-def _kernel():  # noqa: ANN202 - a numba dispatcher
-    """The compiled kernel (built on first use; numba caches it on disk)."""
-    return numba.njit(cache=True, nogil=True)(_select)
+def _select_large(grouped, ptr, graphs, columns, width, ranks, track, values, rows):  # pragma: no cover
+    """For each item ``i``: the ranks of columns ``columns[i]`` to ``columns[i] + width`` of graph ``graphs[i]``.
+
+    The block of columns is copied transposed into a ``[width, n]`` buffer (each row of ``x`` read once per
+    block, not once per column), then each column's ``k``-th smallest is selected in place by quickselect
+    (Hoare's partition around a median of three; linear on average). Several ranks of one column reuse its
+    partly partitioned buffer. A column holding NaN is not selected (its pick is left to the caller, as the
+    NaN it must be); otherwise ``values``, ``rows`` and the return value are as in :func:`_select`.
+    """
+    channels = grouped.shape[1]
+    most = 0
+    for item in range(graphs.shape[0]):
+        most = max(most, ptr[graphs[item] + 1] - ptr[graphs[item]])
+    buffer = np.empty((width, most), dtype=grouped.dtype)
+    nan = False
+    for item in range(graphs.shape[0]):
+        graph, start = graphs[item], columns[item]
+        stop = min(start + width, channels)
+        first, count = ptr[graph], ptr[graph + 1] - ptr[graph]
+        for i in range(count):
+            for c in range(stop - start):
+                buffer[c, i] = grouped[first + i, start + c]
+        for c in range(stop - start):
+            column = buffer[c]
+            column_nan = False
+            for i in range(count):
+                column_nan |= column[i] != column[i]
+            nan |= column_nan
+            for r in range(ranks.shape[0]):
+                k = ranks[r, graph]
+                low, high = 0, count - 1
+                while low < high and not column_nan:
+                    middle = (low + high) >> 1  # median of three into column[middle]: sorted runs stay linear
+                    if column[middle] < column[low]:
+                        column[middle], column[low] = column[low], column[middle]
+                    if column[high] < column[low]:
+                        column[high], column[low] = column[low], column[high]
+                    if column[high] < column[middle]:
+                        column[high], column[middle] = column[middle], column[high]
+                    pivot = column[middle]
+                    i, j = low, high
+                    while i <= j:
+                        while column[i] < pivot:
+                            i += 1
+                        while pivot < column[j]:
+                            j -= 1
+                        if i <= j:
+                            column[i], column[j] = column[j], column[i]
+                            i += 1
+                            j -= 1
+                    if k <= j:
+                        high = j
+                    elif k >= i:
+                        low = i
+                    else:
+                        break
+                values[r, graph, start + c] = column[k]
+        if track:
+            for r in range(ranks.shape[0]):
+                for c in range(start, stop):
+                    rows[r, graph, c] = first + count - 1
+                for i in range(count - 2, -1, -1):
+                    for c in range(start, stop):
+                        if grouped[first + i, c] == values[r, graph, c]:
+                            rows[r, graph, c] = first + i
+                for c in range(start, stop):
+                    values[r, graph, c] = grouped[rows[r, graph, c], c]
+    return nan
+
+
+@lru_cache(maxsize=None)
+def _kernel(function):  # noqa: ANN001, ANN202 - a numba dispatcher
+    """The compiled ``function`` (built on first use; numba caches it on disk)."""
+    return numba.njit(cache=True, nogil=True)(function)
 
 
 @lru_cache(maxsize=1)
@@ -184,10 +263,14 @@ def _distinct_columns(numbers: np.ndarray) -> tuple[list[tuple[int, ...]], np.nd
     return [tuple(column) for column in ((codes >> shifts) & 63).T.tolist()], inverse.reshape(-1)
 
 
-def select_small(
+def select_ranks(
     grouped: np.ndarray, ptr: np.ndarray, graphs: np.ndarray, ranks: np.ndarray, track: bool, threads: int
 ) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Order statistics of the graphs ``graphs`` (each of 1 to :data:`MAX_WIDTH` rows) of grouped rows.
+    """Order statistics of the graphs ``graphs`` (each of at least one row) of grouped rows.
+
+    Graphs of up to :data:`MAX_WIDTH` rows go through selection networks, in chunks of graphs; larger ones
+    (meant for more than :data:`QUICKSELECT_MIN_ROWS`) through quickselect, in blocks of 16 columns; the
+    chunks and blocks are the work items of ``threads`` threads.
 
     Args:
         grouped: ``[N, F]`` rows in grouped order, C-contiguous.
@@ -195,31 +278,44 @@ def select_small(
         graphs: int64 ids of the graphs to compute.
         ranks: ``[R, B]`` int64 ranks, ``0 <= k < n_b``.
         track: also return the grouped row of each pick.
-        threads: how many threads to run blocks of graphs on.
+        threads: how many threads to run on.
 
     Returns:
         ``values [R, B, F]`` (rows of other graphs left as zeros), ``rows [R, B, F]`` (int64; zeros
         unless ``track``), and whether any value of these graphs is NaN (their picks are not NaN-aware:
         the caller sets those).
     """
-    # one selection network per distinct (size, ranks) of the graphs
-    keys, networks = _distinct_columns(np.vstack([ptr[graphs + 1] - ptr[graphs] - 1, ranks[:, graphs]]))
+    sizes = ptr[graphs + 1] - ptr[graphs]
+    small, large = graphs[sizes <= MAX_WIDTH], graphs[sizes > MAX_WIDTH]
+    # one selection network per distinct (size, ranks) of the small graphs
+    keys, networks = _distinct_columns(np.vstack([ptr[small + 1] - ptr[small] - 1, ranks[:, small]]))
     nets = [selection_network(key[0] + 1, key[1:]) for key in keys]
     starts = np.zeros(len(nets) + 1, dtype=np.int64)
     starts[1:] = np.cumsum([len(net) for net in nets])
     pairs = np.concatenate(nets) if starts[-1] else np.zeros((0, 2), dtype=np.int64)
     networks = networks.astype(np.int64)
-    shape = (ranks.shape[0], len(ptr) - 1, grouped.shape[1])
+    # the large graphs' items: (graph, first column of a block)
+    channels = grouped.shape[1]
+    blocks = np.arange(0, channels, _COLUMNS, dtype=np.int64)
+    large_graphs, large_columns = np.repeat(large, len(blocks)), np.tile(blocks, len(large))
+    shape = (ranks.shape[0], len(ptr) - 1, channels)
     values = np.zeros(shape, dtype=grouped.dtype)
     rows = np.zeros(shape if track else (0, 0, 0), dtype=np.int64)
-    kernel = _kernel()
     nan = []
 
-    def run(block: slice) -> None:  # each block writes only its own graphs' rows
-        nan.append(kernel(grouped, ptr, graphs[block], networks[block], pairs, starts, ranks, track, values, rows))
+    def run(item: tuple[bool, slice]) -> None:  # each item writes only its own graphs' (and columns') picks
+        is_small, part = item
+        if is_small:
+            arguments = (small[part], networks[part], pairs, starts)
+            nan.append(_kernel(_select)(grouped, ptr, *arguments, ranks, track, values, rows))
+        else:
+            arguments = (large_graphs[part], large_columns[part], _COLUMNS)
+            nan.append(_kernel(_select_large)(grouped, ptr, *arguments, ranks, track, values, rows))
 
-    workers = max(1, min(threads, len(graphs) // _CHUNK))  # below 64 graphs a thread costs more than it saves
-    run_parallel(run, [slice(start, start + _CHUNK) for start in range(0, len(graphs), _CHUNK)], workers)
+    items = [(True, slice(start, start + _CHUNK)) for start in range(0, len(small), _CHUNK)]
+    items += [(False, slice(start, start + 1)) for start in range(len(large_graphs))]
+    workers = max(1, min(threads, len(small) // _CHUNK + len(large_graphs)))  # a thread costs ~64 small graphs
+    run_parallel(run, items, workers)
     return values, rows, any(nan)
 
 
@@ -239,11 +335,6 @@ def _extreme(x, ptr, first_graph, last_graph, largest, out):  # pragma: no cover
                 out[graph, f] = value if better or value != value else best
 
 
-@lru_cache(maxsize=1)
-def _extreme_kernel():  # noqa: ANN202 - a numba dispatcher
-    return numba.njit(cache=True, nogil=True)(_extreme)
-
-
 def segment_extreme(x: np.ndarray, ptr: np.ndarray, largest: bool, threads: int) -> np.ndarray:
     """``[B, F]`` maximum (``largest``) or minimum of each group of the grouped rows ``x [N, F]``; 0 for empty groups.
 
@@ -251,7 +342,7 @@ def segment_extreme(x: np.ndarray, ptr: np.ndarray, largest: bool, threads: int)
     equal row counts, each reduced on its own GIL-free thread.
     """
     out = np.zeros((len(ptr) - 1, x.shape[1]), dtype=x.dtype)
-    kernel = _extreme_kernel()
+    kernel = _kernel(_extreme)
     workers = max(1, min(threads, x.shape[0] // 65_536))  # below 64k rows one thread is faster
     bounds = np.searchsorted(ptr, np.linspace(0, x.shape[0], workers + 1)).tolist()
     bounds[0], bounds[-1] = 0, len(ptr) - 1

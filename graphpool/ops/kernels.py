@@ -242,9 +242,10 @@ def segment_select(x: Tensor, seg: Segments, ranks: list[Tensor]) -> list[Tensor
         of ``x`` taken with ``gather``, so the gradient reaches exactly that element (the
         first row of the graph holding the value, when values tie).
 
-    With numba (:mod:`graphpool.ops.compiled`), graphs of up to 64 rows are sorted by a compiled
-    sorting network. Other graphs are padded (with +inf) to the largest size of their size class,
-    each class is sorted row-wise (``[G, F, n_max]``), and the ranks are read off.
+    With numba (:mod:`graphpool.ops.compiled`), compiled kernels select: selection networks for graphs of
+    up to 64 rows, quickselect for graphs of more than 512. Other graphs are padded (with +inf) to the
+    largest size of their size class, each class is sorted row-wise (``[G, F, n_max]``), and the ranks are
+    read off.
     """
     num_rows, channels = x.shape
     picked = [x.new_zeros(seg.num_segments, channels) for _ in ranks]
@@ -257,18 +258,16 @@ def segment_select(x: Tensor, seg: Segments, ranks: list[Tensor]) -> list[Tensor
     # (not merely equal to it: +0.0 and -0.0 compare equal), the first row of the graph holding the value
     source_row = [torch.zeros(seg.num_segments, channels, dtype=torch.long, device=x.device) for _ in ranks if track]
     values = x.detach()
-    nan_seen = None  # whether x holds NaN, where a kernel saw all of it
+    nan_seen = None  # whether x holds NaN, where the compiled kernels saw all of it
     grouped = values if seg.is_sorted else values.index_select(0, seg.rows)
     classes = _size_classes(seg.counts)
     nonempty = sum(len(graphs) for graphs in classes.values())
-    if x.device.type == "cpu" and compiled.available(x.dtype):
-        # graphs of up to MAX_WIDTH rows: a compiled sorting network (graphpool.ops.compiled)
-        fits = [level for level in classes if 1 << level <= compiled.MAX_WIDTH]
-        small = np.concatenate([classes[level] for level in fits] or [[]]).astype(np.int64)
-        picks, rows, nan_seen = compiled.select_small(
+    if x.device.type == "cpu" and compiled.available(x.dtype):  # compiled selection (graphpool.ops.compiled)
+        fits = [level for level in classes if compiled.selects(level)]
+        picks, rows, nan_seen = compiled.select_ranks(
             grouped.contiguous().numpy(),
             seg.ptr.numpy(),
-            small,
+            np.concatenate([classes[level] for level in fits] or [[]]).astype(np.int64),
             torch.stack(ranks).numpy().astype(np.int64, copy=False),
             track,
             torch.get_num_threads(),
@@ -276,7 +275,7 @@ def segment_select(x: Tensor, seg: Segments, ranks: list[Tensor]) -> list[Tensor
         picked = list(torch.from_numpy(picks).unbind(0))
         source_row = list(torch.from_numpy(rows).unbind(0)) if track else []
         classes = {level: graphs for level, graphs in classes.items() if level not in fits}
-        nan_seen = nan_seen or None if classes else nan_seen  # other graphs' values are not seen yet
+        nan_seen = nan_seen or None if classes else nan_seen  # the other graphs' values are not seen yet
     pad = _padding_value(x.dtype)
     device = x.device
     for graphs in classes.values():

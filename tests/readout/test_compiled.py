@@ -107,12 +107,74 @@ def test_compiled_and_numpy_paths_agree_bit_for_bit(sizes, channels, dtype, redu
     assert torch.equal(got.nan_to_num(), expected.nan_to_num())
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    sizes=st.lists(st.integers(65, 400), min_size=1, max_size=4),
+    channels=st.integers(1, 40),
+    pattern=st.sampled_from(["random", "ties", "ascending", "descending", "constant", "organ pipe"]),
+    q=st.floats(0.0, 1.0),
+    seed=st.integers(0, 2**16),
+)
+def test_quickselect_of_large_graphs_equals_sorting(sizes, channels, pattern, q, seed) -> None:
+    """Graphs above 64 rows, in column blocks of 16 and on orders that trouble a quickselect, against torch.sort
+    (quickselect takes these graphs here; by default it starts above QUICKSELECT_MIN_ROWS)."""
+    previous, compiled.QUICKSELECT_MIN_ROWS = compiled.QUICKSELECT_MIN_ROWS, 64
+    try:
+        _check_quickselect(sizes, channels, pattern, q, seed)
+    finally:
+        compiled.QUICKSELECT_MIN_ROWS = previous
+
+
+def _check_quickselect(sizes, channels, pattern, q, seed) -> None:
+    g = torch.Generator().manual_seed(seed)
+    columns = []
+    for n in sizes:
+        base = {
+            "random": torch.randn(n, channels, generator=g),
+            "ties": torch.randint(-2, 3, (n, channels), generator=g).float(),
+            "ascending": torch.arange(n).float().unsqueeze(1).expand(n, channels),
+            "descending": torch.arange(n, 0, -1).float().unsqueeze(1).expand(n, channels),
+            "constant": torch.full((n, channels), 1.5),
+            "organ pipe": torch.minimum(torch.arange(n), n - 1 - torch.arange(n))
+            .float()
+            .unsqueeze(1)
+            .expand(n, channels),
+        }[pattern]
+        columns.append(base.contiguous())
+    x = torch.cat(columns)
+    batch = torch.repeat_interleave(torch.arange(len(sizes)), torch.tensor(sizes))
+    counts = torch.tensor(sizes)
+    ranks = [(q * (counts - 1)).floor().long(), (counts - 1) // 2]
+    seg = segments_from(len(x), batch, dim_size=len(sizes))
+    got, expected = _both(kernels.segment_select, x, seg, ranks)
+    for k, a, b in zip(ranks, got, expected, strict=True):
+        reference = torch.stack([part.sort(0).values[int(r)] for part, r in zip(x.split(sizes), k, strict=True)])
+        assert torch.equal(a, reference) and torch.equal(b, reference)
+
+    def gradient():
+        leaf = x.clone().requires_grad_()
+        low, high = kernels.segment_select(leaf, seg, ranks)
+        return torch.autograd.grad((low * 2 + high).sum(), leaf)[0]
+
+    got, expected = _both(gradient)
+    assert torch.equal(got, expected)
+
+
+def test_quickselect_takes_graphs_above_its_threshold_by_default() -> None:
+    x = torch.randn(1200, 3, generator=torch.Generator().manual_seed(0))
+    batch = torch.tensor([0] * 600 + [1] * 600)
+    got, expected = _both(lambda: global_pool(x, batch, num_graphs=2, reduce="median"))
+    assert compiled.selects(10) and not compiled.selects(9) and compiled.selects(6) and not compiled.selects(7)
+    assert torch.equal(got, expected)
+
+
 @settings(max_examples=30, deadline=None)
 @given(
-    sizes=st.lists(st.integers(0, 70), min_size=1, max_size=8).filter(lambda sizes: sum(sizes) > 0),
+    sizes=st.lists(st.integers(0, 150), min_size=1, max_size=8).filter(lambda sizes: sum(sizes) > 0),
     seed=st.integers(0, 2**16),
 )
 def test_compiled_and_numpy_gradients_agree(sizes, seed) -> None:
+    """Two ranks (interpolated quantile), ties: the gradient goes to the same first row on both paths."""
     g = torch.Generator().manual_seed(seed)
     batch = torch.repeat_interleave(torch.arange(len(sizes)), torch.tensor(sizes))
     x = torch.randint(-3, 4, (len(batch), 3), generator=g).double()  # ties: the gradient goes to the first
