@@ -14,10 +14,11 @@ of two) items, less the compare-exchanges that would touch the ``w - n`` missing
 that cannot reach the wanted ranks. A compare-exchange takes two whole rows, so the inner loop runs over
 the ``F`` features of a row, contiguous in memory, and vectorises. For the median of ``n = 32`` that is
 157 compare-exchanges (of Batcher's 191) of 128 features, with no transposes, no padding, no gathers.
-Graphs run in parallel: the kernel releases the GIL, and chunks of graphs run on
-``torch.get_num_threads()`` Python threads, the calling thread among them (numba's own OpenMP threads
-would compete with torch's, which keep spinning after each torch operation), each taking the next chunk
-when done with one.
+A graph of more than ``QUICKSELECT_MIN_ROWS`` rows is selected column by column by quickselect, in blocks
+of 16 columns copied transposed. The work runs in parallel: the kernels release the GIL, and chunks of small
+graphs and blocks of large ones run on ``torch.get_num_threads()`` Python threads, the calling thread among
+them, each taking the next item when done with one (numba's own OpenMP threads would compete with torch's,
+which keep spinning after each torch operation).
 """
 
 from __future__ import annotations
@@ -109,6 +110,24 @@ def selection_network(count: int, ranks: tuple[int, ...]) -> np.ndarray:
     return np.array(kept[::-1], dtype=np.int64).reshape(-1, 2)
 
 
+def _first_rows(grouped, first, count, start, stop, values, rows, r, graph):  # pragma: no cover - compiled
+    """For the columns ``c`` in ``[start, stop)`` of one graph's pick ``r``: ``rows[r, graph, c]`` = the first of
+    the graph's rows holding ``values[r, graph, c]`` (its last row if none does: NaN), and ``values[r, graph, c]``
+    then that element itself (+0.0 and -0.0 compare equal). Row by row, so the inner loop vectorises."""
+    for c in range(start, stop):
+        rows[r, graph, c] = first + count - 1
+    for i in range(count - 2, -1, -1):
+        for c in range(start, stop):
+            if grouped[first + i, c] == values[r, graph, c]:
+                rows[r, graph, c] = first + i
+    for c in range(start, stop):
+        values[r, graph, c] = grouped[rows[r, graph, c], c]
+
+
+if numba is not None:  # called from the kernels below, so compiled as a global of theirs
+    _first_rows = numba.njit(cache=True, nogil=True)(_first_rows)
+
+
 def _select(grouped, ptr, graphs, networks, pairs, starts, ranks, track, values, rows):  # pragma: no cover
     """For each graph of ``graphs``: order its rows by its selection network, read the ranks.
 
@@ -139,15 +158,8 @@ def _select(grouped, ptr, graphs, networks, pairs, starts, ranks, track, values,
             k = ranks[r, graph]
             for f in range(channels):
                 values[r, graph, f] = buffer[k, f]
-            if track:  # the first row holding the pick (the last if none does: NaN), row by row (vectorises)
-                for f in range(channels):
-                    rows[r, graph, f] = first + count - 1
-                for i in range(count - 2, -1, -1):
-                    for f in range(channels):
-                        if grouped[first + i, f] == buffer[k, f]:
-                            rows[r, graph, f] = first + i
-                for f in range(channels):  # that element itself (+0.0 and -0.0 compare equal)
-                    values[r, graph, f] = grouped[rows[r, graph, f], f]
+            if track:
+                _first_rows(grouped, first, count, 0, channels, values, rows, r, graph)
     return nan
 
 
@@ -210,14 +222,7 @@ def _select_large(grouped, ptr, graphs, columns, width, ranks, track, values, ro
                 values[r, graph, start + c] = column[k]
         if track:
             for r in range(ranks.shape[0]):
-                for c in range(start, stop):
-                    rows[r, graph, c] = first + count - 1
-                for i in range(count - 2, -1, -1):
-                    for c in range(start, stop):
-                        if grouped[first + i, c] == values[r, graph, c]:
-                            rows[r, graph, c] = first + i
-                for c in range(start, stop):
-                    values[r, graph, c] = grouped[rows[r, graph, c], c]
+                _first_rows(grouped, first, count, start, stop, values, rows, r, graph)
     return nan
 
 

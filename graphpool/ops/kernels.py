@@ -239,8 +239,8 @@ def segment_select(x: Tensor, seg: Segments, ranks: list[Tensor]) -> list[Tensor
 
     Returns:
         one ``[B, F]`` tensor per rank tensor; 0 for empty graphs. Each value is an element
-        of ``x`` taken with ``gather``, so the gradient reaches exactly that element (the
-        first row of the graph holding the value, when values tie).
+        of ``x``, and the gradient reaches exactly that element (the first row of the graph
+        holding the value, when values tie).
 
     With numba (:mod:`graphpool.ops.compiled`), compiled kernels select: selection networks for graphs of
     up to 64 rows, quickselect for graphs of more than 512. Other graphs are padded (with +inf) to the
