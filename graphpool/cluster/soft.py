@@ -31,7 +31,7 @@ from torch_geometric.utils import coalesce, to_dense_batch, to_torch_csr_tensor
 
 from graphpool.cluster.assignment import Assignment
 from graphpool.cluster.select import Select
-from graphpool.ops import Segments, segment_sum, segments_from
+from graphpool.ops import Segments, compiled, segment_sum, segments_from
 
 EPS = 1e-15
 
@@ -154,8 +154,7 @@ def soft_pool(x: Tensor, edge_index: Tensor, s: Tensor, seg: Segments, edge_weig
     num_nodes = x.size(0)
     weight = torch.ones(edge_index.size(1), dtype=x.dtype, device=x.device) if edge_weight is None else edge_weight
     weight = weight.to(x.dtype)
-    unique_edges, values = coalesce(edge_index, weight, num_nodes=num_nodes, reduce="sum")  # duplicates summed
-    a, a_t = _csr_pair(unique_edges, values.detach(), num_nodes)
+    unique_rows, values, a, a_t = _adjacency(edge_index, weight, num_nodes)
     a_s = _SparseProduct.apply(weight, s, a, a_t, edge_index)  # [N, K]
     batch = seg.index
     # to_dense_batch needs the nodes grouped by graph: take them in grouped order (a node's
@@ -172,7 +171,7 @@ def soft_pool(x: Tensor, edge_index: Tensor, s: Tensor, seg: Segments, edge_weig
     x_dense, _ = dense(x)
     as_dense, _ = dense(a_s)
     s_t = s_dense.transpose(1, 2)
-    edges_by_graph = segments_from(values.numel(), batch[unique_edges[0]], dim_size=seg.num_segments)
+    edges_by_graph = segments_from(values.numel(), batch.index_select(0, unique_rows), dim_size=seg.num_segments)
     adj_sq_norm = vector_sum(values * values, edges_by_graph)
     degree = vector_sum(weight, segments_from(weight.numel(), edge_index[0], dim_size=num_nodes))
     return SoftPooled(
@@ -184,6 +183,35 @@ def soft_pool(x: Tensor, edge_index: Tensor, s: Tensor, seg: Segments, edge_weig
         degree=degree,
         adj_sq_norm=adj_sq_norm,
     )
+
+
+def _adjacency(edge_index: Tensor, weight: Tensor, num_nodes: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """``A[edge_index[0], edge_index[1]] = weight`` with duplicate edges summed, as CSR, and its transpose.
+
+    Returns the row of each distinct edge ``[U]``, their weights ``[U]`` (differentiable in ``weight``), and
+    the CSR matrices of ``A`` and ``A^T`` (their values detached: the products' backward handles ``weight``).
+    On CPU with numba, counting sorts (:func:`graphpool.ops.compiled.coalesce_csr`, linear in E, both
+    matrices in one pass); otherwise PyG's ``coalesce`` (a sort of the ``row * N + col`` keys) and one stable
+    sort of the columns for the transpose. At 1e6 nodes and 7 million edges the counting sorts take 0.3 s,
+    as long as PyG's ``coalesce`` alone; a MinCut step went from 1.49 to 1.26 s.
+    """
+    if edge_index.device.type == "cpu" and compiled.available(torch.int64) and not torch.compiler.is_compiling():
+        row, col = (part.contiguous().numpy() for part in edge_index.long())
+        crow, unique_row, unique_col, inverse, column_ptr, by_column = map(
+            torch.from_numpy, compiled.coalesce_csr(row, col, num_nodes)
+        )
+        values = weight.new_zeros(unique_row.numel()).index_add(0, inverse, weight)
+        detached = values.detach()
+        with warnings.catch_warnings():  # "Sparse CSR tensor support is in beta state": used for A @ S only
+            warnings.simplefilter("ignore", UserWarning)
+            a = torch.sparse_csr_tensor(crow, unique_col, detached, (num_nodes, num_nodes))
+            a_t = torch.sparse_csr_tensor(
+                column_ptr, unique_row.index_select(0, by_column), detached.index_select(0, by_column), (num_nodes,) * 2
+            )
+        return unique_row, values, a, a_t
+    unique_edges, values = coalesce(edge_index, weight, num_nodes=num_nodes, reduce="sum")
+    a, a_t = _csr_pair(unique_edges, values.detach(), num_nodes)
+    return unique_edges[0], values, a, a_t
 
 
 def _csr_pair(edge_index: Tensor, weight: Tensor, num_nodes: int) -> tuple[Tensor, Tensor]:

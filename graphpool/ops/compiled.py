@@ -6,7 +6,8 @@ the torch/NumPy paths run, and both give the same values (tests compare them):
 - :func:`select_ranks`, by :func:`~graphpool.ops.segment_select`: the ``k``-th smallest element of each
   graph's column (median, quantiles);
 - :func:`segment_extreme`, by :func:`~graphpool.ops.segment_max` / ``segment_min`` on grouped rows:
-  one pass over the rows where ``scatter_reduce`` is slow (many rows in many groups: 7-10x slower).
+  one pass over the rows where ``scatter_reduce`` is slow (many rows in many groups: 7-10x slower);
+- :func:`coalesce_csr`, by soft pooling: the sparse adjacency and its transpose by counting sorts.
 
 A graph of ``n <= MAX_WIDTH`` rows is copied into a ``[n, F]`` buffer and its columns are ordered by a
 selection network (:func:`selection_network`): Batcher's odd-even merge sort for ``w`` (the next power
@@ -322,6 +323,75 @@ def select_ranks(
     workers = max(1, min(threads, len(small) // _CHUNK + len(large_graphs)))  # a thread costs ~64 small graphs
     run_parallel(run, items, workers)
     return values, rows, any(nan)
+
+
+def _coalesce(row, col, num_nodes):  # pragma: no cover - compiled
+    """The edges sorted by (row, column) with duplicates merged, as CSR for ``A`` and for ``A^T``.
+
+    Counting sorts, linear in the edges: a stable one by row, then each row's edges by column (insertion
+    sort; a stable merge sort for rows of more than 32), then the unique edges by column for the transpose
+    (rows stay sorted within a column). Returns ``crow [N + 1]``, ``unique_row [U]``, ``unique_col [U]``,
+    ``inverse [E]`` (each edge's unique slot), ``column_ptr [N + 1]`` and ``by_column [U]`` (the unique slots in
+    column order).
+    """
+    edges = row.shape[0]
+    start = np.zeros(num_nodes + 1, dtype=np.int64)
+    for e in range(edges):
+        if row[e] < 0 or row[e] >= num_nodes or col[e] < 0 or col[e] >= num_nodes:
+            raise ValueError("'edge_index' refers to nodes outside [0, num_nodes)")
+        start[row[e] + 1] += 1
+    for n in range(num_nodes):
+        start[n + 1] += start[n]
+    order = np.empty(edges, dtype=np.int64)
+    fill = start[:-1].copy()
+    for e in range(edges):
+        order[fill[row[e]]] = e
+        fill[row[e]] += 1
+    for n in range(num_nodes):
+        first, stop = start[n], start[n + 1]
+        if stop - first > 32:
+            segment = order[first:stop].copy()
+            order[first:stop] = segment[np.argsort(col[segment], kind="mergesort")]
+        else:
+            for i in range(first + 1, stop):
+                edge, key, j = order[i], col[order[i]], i - 1
+                while j >= first and col[order[j]] > key:
+                    order[j + 1] = order[j]
+                    j -= 1
+                order[j + 1] = edge
+    inverse = np.empty(edges, dtype=np.int64)
+    unique_row = np.empty(edges, dtype=np.int64)
+    unique_col = np.empty(edges, dtype=np.int64)
+    crow = np.zeros(num_nodes + 1, dtype=np.int64)
+    count = 0
+    for i in range(edges):
+        edge = order[i]
+        if count == 0 or row[edge] != unique_row[count - 1] or col[edge] != unique_col[count - 1]:
+            unique_row[count], unique_col[count] = row[edge], col[edge]
+            crow[row[edge] + 1] += 1
+            count += 1
+        inverse[edge] = count - 1
+    column_ptr = np.zeros(num_nodes + 1, dtype=np.int64)
+    for k in range(count):
+        column_ptr[unique_col[k] + 1] += 1
+    for n in range(num_nodes):
+        crow[n + 1] += crow[n]
+        column_ptr[n + 1] += column_ptr[n]
+    by_column = np.empty(count, dtype=np.int64)
+    fill = column_ptr[:-1].copy()
+    for k in range(count):
+        by_column[fill[unique_col[k]]] = k
+        fill[unique_col[k]] += 1
+    return crow, unique_row[:count], unique_col[:count], inverse, column_ptr, by_column
+
+
+def coalesce_csr(row: np.ndarray, col: np.ndarray, num_nodes: int) -> tuple[np.ndarray, ...]:
+    """:func:`_coalesce` compiled: ``crow, unique_row, unique_col, inverse, column_ptr, by_column``.
+
+    ``row``, ``col``: ``[E]`` int64 node ids, checked to lie in ``[0, num_nodes)`` (a ``ValueError`` otherwise).
+    Linear in E, where sorting the ``row * N + col`` keys (PyG's ``coalesce``) is E log E.
+    """
+    return _kernel(_coalesce)(row, col, num_nodes)
 
 
 def _extreme(x, ptr, first_graph, last_graph, largest, out):  # pragma: no cover - compiled

@@ -7,7 +7,9 @@ import torch
 from torch_geometric.nn import DMoNPooling, GCNConv, dense_diff_pool, dense_mincut_pool
 from torch_geometric.utils import to_dense_adj, to_dense_batch
 
+import graphpool
 from graphpool.cluster import Assignment, HierarchicalPool, Pool, SoftSelect, pooler
+from graphpool.ops import compiled
 
 K, F = 4, 5
 
@@ -301,3 +303,45 @@ def test_gradients_stay_finite_with_lonely_nodes_and_empty_graphs(name: str) -> 
     assert bool(torch.isfinite(x.grad).all())
     for parameter_name, parameter in pool.named_parameters():
         assert bool(torch.isfinite(parameter.grad).all()), parameter_name
+
+
+@pytest.mark.parametrize("name", ["diffpool", "mincut"])
+def test_duplicate_edges_a_hub_and_any_edge_order_give_what_the_summed_dense_adjacency_gives(name: str) -> None:
+    """Duplicates are summed (as ``to_dense_adj`` sums them) on the compiled path (counting sorts) and the
+    torch one (PyG's coalesce) alike; a node with more than 32 edges takes the merge-sort branch."""
+    x, edge_index, weight, batch = _graphs([40, 9], seed=5, directed=True)
+    hub = torch.stack([torch.zeros(35, dtype=torch.long), torch.arange(1, 36)])
+    edge_index = torch.cat([edge_index, edge_index[:, :20], hub, hub[:, :3]], 1)  # duplicates, a hub
+    weight = torch.cat([weight, weight[:20] * 0.5, torch.rand(38, dtype=torch.float64) + 0.1])
+    order = torch.randperm(edge_index.size(1), generator=torch.Generator().manual_seed(0))
+    edge_index, weight = edge_index[:, order], weight[order].requires_grad_(True)
+    torch.manual_seed(5)
+    pool = _pool(name)
+    results = []
+    for enabled in (True, False):
+        previous, compiled.ENABLED = compiled.ENABLED, enabled
+        try:
+            out = pool(x, edge_index, weight, batch)
+            loss = out.x.square().sum() + out.edge_weight.sum() + sum(out.aux_loss.values())
+            results.append((out, torch.autograd.grad(loss, weight)[0]))
+        finally:
+            compiled.ENABLED = previous
+    (ours, grad), (torch_path, torch_grad) = results
+    _close(ours.x, torch_path.x)
+    _close(ours.edge_weight, torch_path.edge_weight)
+    for key in ours.aux_loss:
+        _close(ours.aux_loss[key], torch_path.aux_loss[key])
+    _close(grad, torch_grad)
+    x_dense, adj, mask = _dense(x, edge_index, weight.detach(), batch)
+    logits = to_dense_batch(pool.select.logits(x, edge_index), batch)[0]
+    dense = dense_diff_pool if name == "diffpool" else dense_mincut_pool
+    _close(ours.x.view(2, K, F), dense(x_dense, adj, logits, mask)[0])
+    _close(_blocks(ours, 2), dense(x_dense, adj, logits, mask)[1])
+
+
+def test_nodes_out_of_range_are_refused_with_validation_off() -> None:
+    x, edge_index, weight, batch = _graphs([5, 4], seed=6)
+    bad = edge_index.clone()
+    bad[0, 0] = 9  # one past the last node
+    with graphpool.validation(False), pytest.raises(ValueError, match="outside"):
+        _pool("mincut")(x, bad, weight, batch)
