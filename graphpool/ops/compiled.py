@@ -325,6 +325,31 @@ def select_ranks(
     return values, rows, any(nan)
 
 
+def _offsets(keys, num_nodes):  # pragma: no cover - compiled
+    """``[num_nodes + 1]`` offsets of ``keys`` (in ``[0, num_nodes)``) grouped by value: a counting sort's prefix."""
+    ptr = np.zeros(num_nodes + 1, dtype=np.int64)
+    for key in keys:
+        ptr[key + 1] += 1
+    for n in range(num_nodes):
+        ptr[n + 1] += ptr[n]
+    return ptr
+
+
+def _stable_order(keys, ptr):  # pragma: no cover - compiled
+    """The positions of ``keys`` grouped by value, stable (equal keys keep their order); ``ptr``: their offsets."""
+    order = np.empty(keys.shape[0], dtype=np.int64)
+    fill = ptr[:-1].copy()
+    for position in range(keys.shape[0]):
+        order[fill[keys[position]]] = position
+        fill[keys[position]] += 1
+    return order
+
+
+if numba is not None:  # called from _coalesce below, so compiled as globals of it
+    _offsets = numba.njit(cache=True, nogil=True)(_offsets)
+    _stable_order = numba.njit(cache=True, nogil=True)(_stable_order)
+
+
 def _coalesce(row, col, num_nodes):  # pragma: no cover - compiled
     """The edges sorted by (row, column) with duplicates merged, as CSR for ``A`` and for ``A^T``.
 
@@ -335,18 +360,11 @@ def _coalesce(row, col, num_nodes):  # pragma: no cover - compiled
     column order).
     """
     edges = row.shape[0]
-    start = np.zeros(num_nodes + 1, dtype=np.int64)
     for e in range(edges):
         if row[e] < 0 or row[e] >= num_nodes or col[e] < 0 or col[e] >= num_nodes:
             raise ValueError("'edge_index' refers to nodes outside [0, num_nodes)")
-        start[row[e] + 1] += 1
-    for n in range(num_nodes):
-        start[n + 1] += start[n]
-    order = np.empty(edges, dtype=np.int64)
-    fill = start[:-1].copy()
-    for e in range(edges):
-        order[fill[row[e]]] = e
-        fill[row[e]] += 1
+    start = _offsets(row, num_nodes)
+    order = _stable_order(row, start)
     for n in range(num_nodes):
         first, stop = start[n], start[n + 1]
         if stop - first > 32:
@@ -362,27 +380,23 @@ def _coalesce(row, col, num_nodes):  # pragma: no cover - compiled
     inverse = np.empty(edges, dtype=np.int64)
     unique_row = np.empty(edges, dtype=np.int64)
     unique_col = np.empty(edges, dtype=np.int64)
-    crow = np.zeros(num_nodes + 1, dtype=np.int64)
     count = 0
     for i in range(edges):
         edge = order[i]
         if count == 0 or row[edge] != unique_row[count - 1] or col[edge] != unique_col[count - 1]:
             unique_row[count], unique_col[count] = row[edge], col[edge]
-            crow[row[edge] + 1] += 1
             count += 1
         inverse[edge] = count - 1
-    column_ptr = np.zeros(num_nodes + 1, dtype=np.int64)
-    for k in range(count):
-        column_ptr[unique_col[k] + 1] += 1
-    for n in range(num_nodes):
-        crow[n + 1] += crow[n]
-        column_ptr[n + 1] += column_ptr[n]
-    by_column = np.empty(count, dtype=np.int64)
-    fill = column_ptr[:-1].copy()
-    for k in range(count):
-        by_column[fill[unique_col[k]]] = k
-        fill[unique_col[k]] += 1
-    return crow, unique_row[:count], unique_col[:count], inverse, column_ptr, by_column
+    unique_row, unique_col = unique_row[:count], unique_col[:count]
+    column_ptr = _offsets(unique_col, num_nodes)
+    return (
+        _offsets(unique_row, num_nodes),
+        unique_row,
+        unique_col,
+        inverse,
+        column_ptr,
+        _stable_order(unique_col, column_ptr),
+    )
 
 
 def coalesce_csr(row: np.ndarray, col: np.ndarray, num_nodes: int) -> tuple[np.ndarray, ...]:
