@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
-from torch_geometric.utils import coalesce, to_dense_batch, to_torch_csr_tensor
+from torch_geometric.utils import coalesce, to_dense_batch
 
 from graphpool.cluster.assignment import Assignment
 from graphpool.cluster.select import Select
@@ -191,9 +191,11 @@ def _adjacency(edge_index: Tensor, weight: Tensor, num_nodes: int) -> tuple[Tens
     Returns the row of each distinct edge ``[U]``, their weights ``[U]`` (differentiable in ``weight``), and
     the CSR matrices of ``A`` and ``A^T`` (their values detached: the products' backward handles ``weight``).
     On CPU with numba, counting sorts (:func:`graphpool.ops.compiled.coalesce_csr`, linear in E, both
-    matrices in one pass); otherwise PyG's ``coalesce`` (a sort of the ``row * N + col`` keys) and one stable
-    sort of the columns for the transpose. At 1e6 nodes and 7 million edges the counting sorts take 0.3 s,
-    as long as PyG's ``coalesce`` alone; a MinCut step went from 1.49 to 1.26 s.
+    matrices in one pass); otherwise PyG's ``coalesce`` (a sort of the ``row * N + col`` keys), then the
+    distinct edges grouped by column (:class:`~graphpool.ops.Segments`: a stable sort of narrow keys) for the
+    transpose. At 1e6 nodes and 7 million edges the counting sorts take 0.3 s, as long as PyG's ``coalesce``
+    alone; a MinCut step went from 1.49 to 1.26 s. (Gathering the ``[2, E]`` index along dim 1 instead of
+    two 1-D gathers took 300 ms of a 1.9 s step.)
     """
     if edge_index.device.type == "cpu" and compiled.available(torch.int64) and not torch.compiler.is_compiling():
         row, col = (part.contiguous().numpy() for part in edge_index.long())
@@ -201,38 +203,23 @@ def _adjacency(edge_index: Tensor, weight: Tensor, num_nodes: int) -> tuple[Tens
             torch.from_numpy, compiled.coalesce_csr(row, col, num_nodes)
         )
         values = weight.new_zeros(unique_row.numel()).index_add(0, inverse, weight)
-        detached = values.detach()
-        with warnings.catch_warnings():  # "Sparse CSR tensor support is in beta state": used for A @ S only
-            warnings.simplefilter("ignore", UserWarning)
-            a = torch.sparse_csr_tensor(crow, unique_col, detached, (num_nodes, num_nodes))
-            a_t = torch.sparse_csr_tensor(
-                column_ptr, unique_row.index_select(0, by_column), detached.index_select(0, by_column), (num_nodes,) * 2
-            )
-        return unique_row, values, a, a_t
-    unique_edges, values = coalesce(edge_index, weight, num_nodes=num_nodes, reduce="sum")
-    a, a_t = _csr_pair(unique_edges, values.detach(), num_nodes)
-    return unique_edges[0], values, a, a_t
+    else:
+        unique_edges, values = coalesce(edge_index, weight, num_nodes=num_nodes, reduce="sum")
+        unique_row, unique_col = unique_edges
+        crow = segments_from(values.numel(), unique_row, dim_size=num_nodes).ptr  # rows come sorted
+        columns = segments_from(values.numel(), unique_col, dim_size=num_nodes)
+        column_ptr, by_column = columns.ptr, columns.rows  # rows stay sorted within each column
+    detached = values.detach()
+    a = _csr(crow, unique_col, detached, num_nodes)
+    a_t = _csr(column_ptr, unique_row.index_select(0, by_column), detached.index_select(0, by_column), num_nodes)
+    return unique_row, values, a, a_t
 
 
-def _csr_pair(edge_index: Tensor, weight: Tensor, num_nodes: int) -> tuple[Tensor, Tensor]:
-    """CSR matrices of ``A[edge_index[0], edge_index[1]] = weight`` and of ``A^T``.
-
-    ``edge_index`` is coalesced (sorted by row, then column; no duplicates), so ``A`` needs only its row
-    offsets (PyG's ``to_torch_csr_tensor``) and ``A^T`` one stable sort of the columns (as int32: 1.6x
-    faster than int64), its offsets counted, and its column indices (``A``'s rows) and values gathered in
-    that order: 1-D gathers, where gathering the ``[2, E]`` index along dim 1 took 300 ms of a 1.9 s
-    MinCut step on a million-node graph (7 million edges).
-    """
-    row, col = edge_index
-    order = torch.argsort(col.int() if num_nodes < 2**31 else col, stable=True)  # rows stay sorted per column
-    crow = torch.zeros(num_nodes + 1, dtype=torch.long, device=col.device)
-    torch.cumsum(torch.bincount(col, minlength=num_nodes), 0, out=crow[1:])
+def _csr(crow: Tensor, col: Tensor, values: Tensor, num_nodes: int) -> Tensor:
+    """The ``num_nodes x num_nodes`` CSR matrix with row offsets ``crow``, column ids ``col`` and ``values``."""
     with warnings.catch_warnings():  # "Sparse CSR tensor support is in beta state": used for A @ S only
         warnings.simplefilter("ignore", UserWarning)
-        a_t = torch.sparse_csr_tensor(
-            crow, row.index_select(0, order), weight.index_select(0, order), (num_nodes, num_nodes)
-        )
-        return to_torch_csr_tensor(edge_index, weight, num_nodes, is_coalesced=True), a_t
+        return torch.sparse_csr_tensor(crow, col, values, (num_nodes, num_nodes))
 
 
 class _SparseProduct(torch.autograd.Function):
