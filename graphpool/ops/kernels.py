@@ -256,7 +256,7 @@ def segment_select(x: Tensor, seg: Segments, ranks: list[Tensor]) -> list[Tensor
     track = _needs_graph(x)
     # with gradients: for every pick, the grouped row of x it came from; the pick is then that element of x
     # (not merely equal to it: +0.0 and -0.0 compare equal), the first row of the graph holding the value
-    source_row = [torch.zeros(seg.num_segments, channels, dtype=torch.long, device=x.device) for _ in ranks if track]
+    source_row: list[Tensor] = []
     values = x.detach()
     nan_seen = None  # whether x holds NaN, where the compiled kernels saw all of it
     grouped = values if seg.is_sorted else values.index_select(0, seg.rows)
@@ -276,6 +276,8 @@ def segment_select(x: Tensor, seg: Segments, ranks: list[Tensor]) -> list[Tensor
         source_row = list(torch.from_numpy(rows).unbind(0)) if track else []
         classes = {level: graphs for level, graphs in classes.items() if level not in fits}
         nan_seen = nan_seen or None if classes else nan_seen  # the other graphs' values are not seen yet
+    if track and not source_row:  # no kernel filled them
+        source_row = [torch.zeros(seg.num_segments, channels, dtype=torch.long, device=x.device) for _ in ranks]
     pad = _padding_value(x.dtype)
     device = x.device
     for graphs in classes.values():
