@@ -248,9 +248,8 @@ def segment_select(x: Tensor, seg: Segments, ranks: list[Tensor]) -> list[Tensor
     read off.
     """
     num_rows, channels = x.shape
-    picked = [x.new_zeros(seg.num_segments, channels) for _ in ranks]
     if num_rows == 0 or seg.num_segments == 0:
-        return picked
+        return [x.new_zeros(seg.num_segments, channels) for _ in ranks]
     if torch.compiler.is_compiling():
         return _propagate_nan(_select_by_sorting(x, seg, ranks), x.detach(), seg)
     track = _needs_graph(x)
@@ -262,7 +261,9 @@ def segment_select(x: Tensor, seg: Segments, ranks: list[Tensor]) -> list[Tensor
     grouped = values if seg.is_sorted else values.index_select(0, seg.rows)
     classes = _size_classes(seg.counts)
     nonempty = sum(len(graphs) for graphs in classes.values())
-    if x.device.type == "cpu" and compiled.available(x.dtype):  # compiled selection (graphpool.ops.compiled)
+    # compiled selection (graphpool.ops.compiled); its picks come zero-filled by NumPy: zero-filling [B, F] tensors
+    # first is a parallel torch operation, after which torch's threads spin for milliseconds on the kernel's cores
+    if x.device.type == "cpu" and compiled.available(x.dtype):
         fits = [level for level in classes if compiled.selects(level)]
         picks, rows, nan_seen = compiled.select_ranks(
             grouped.contiguous().numpy(),
@@ -276,6 +277,8 @@ def segment_select(x: Tensor, seg: Segments, ranks: list[Tensor]) -> list[Tensor
         source_row = list(torch.from_numpy(rows).unbind(0)) if track else []
         classes = {level: graphs for level, graphs in classes.items() if level not in fits}
         nan_seen = nan_seen or None if classes else nan_seen  # the other graphs' values are not seen yet
+    else:
+        picked = [x.new_zeros(seg.num_segments, channels) for _ in ranks]
     if track and not source_row:  # no kernel filled them
         source_row = [torch.zeros(seg.num_segments, channels, dtype=torch.long, device=x.device) for _ in ranks]
     pad = _padding_value(x.dtype)

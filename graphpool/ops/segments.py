@@ -22,6 +22,10 @@ from torch_geometric.data import Batch, Data
 from graphpool.ops.validation import validation_enabled
 
 _INTEGER_DTYPES = frozenset({torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8})
+#: below this many groups, CPU offsets come from NumPy's binary searches (2-40 us), on the calling thread: torch's
+#: parallel ``searchsorted`` (from ~1,000 groups) leaves its threads spinning ~2 ms, on the cores the compiled kernels
+#: (:mod:`graphpool.ops.compiled`) run on next
+_SERIAL_SEARCH_MAX = 1 << 15
 
 
 class Segments:
@@ -116,7 +120,14 @@ class Segments:
 
     def _offsets(self) -> Tensor:
         if self.perm is None:  # sorted: the first row of each group, one binary search each
-            return torch.searchsorted(self.index.contiguous(), torch.arange(self.num_segments + 1, device=self.device))
+            index, bounds = self.index.contiguous(), torch.arange(self.num_segments + 1, device=self.device)
+            if (
+                self.device.type == "cpu"
+                and self.num_segments < _SERIAL_SEARCH_MAX
+                and not torch.compiler.is_compiling()
+            ):
+                return torch.from_numpy(np.searchsorted(index.numpy(), bounds.numpy()))
+            return torch.searchsorted(index, bounds)
         ptr = torch.zeros(self.num_segments + 1, dtype=torch.long, device=self.device)
         if torch.compiler.is_compiling():  # bincount's output size depends on the data: count by index_add
             ptr[1:].index_add_(0, self.index, torch.ones_like(self.index))
