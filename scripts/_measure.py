@@ -1,4 +1,5 @@
-"""Helpers shared by the benchmark scripts: peak memory (Linux /proc; ru_maxrss elsewhere) and the JSON output."""
+"""Helpers shared by the benchmark scripts: peak memory (Linux /proc, ru_maxrss elsewhere; on CUDA the caching
+allocator's peak) and the JSON output."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import json
 import resource
 from pathlib import Path
 from typing import Any
+
+import torch
 
 
 def _status_mb(field: str) -> float:
@@ -15,8 +18,13 @@ def _status_mb(field: str) -> float:
     return float("nan")
 
 
-def start_measuring() -> float:
-    """Reset the process's peak RSS (Linux: clear_refs 5) and return the current RSS in MB."""
+def start_measuring(device: str | torch.device = "cpu") -> float:
+    """Reset the process's peak RSS (Linux: clear_refs 5) and return the current RSS in MB; on a CUDA ``device``
+    reset the peak of tensor memory allocated there and return what is allocated now."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        return torch.cuda.memory_allocated(device) / 2**20
     try:
         Path("/proc/self/clear_refs").write_text("5")
     except OSError:  # not Linux or not permitted: the peak then covers the whole process
@@ -24,8 +32,10 @@ def start_measuring() -> float:
     return _status_mb("VmRSS")
 
 
-def peak_mb() -> float:
-    """Peak RSS since :func:`start_measuring` (VmHWM), in MB."""
+def peak_mb(device: str | torch.device = "cpu") -> float:
+    """Peak RSS since :func:`start_measuring` (VmHWM), in MB; on a CUDA ``device`` the peak of tensor memory there."""
+    if torch.device(device).type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
     peak = _status_mb("VmHWM")
     return peak if peak == peak else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 

@@ -19,11 +19,16 @@ get_pooler("mincut") (tgp's names "diff", "mincut") in both its batched (dense) 
 process whose address space is capped (--dense-cap-gb): a dense run that needs more fails there and
 is reported as failed.
 
+With --device cuda every part runs on the GPU (the tissue is built on the CPU, then moved); "peak MB" is then
+the peak of GPU memory allocated during the run (torch.cuda.max_memory_allocated) and "added MB" that peak
+minus what was allocated just before.
+
 With --spleen FOLDER (the codex-spleen folder of ../shared/datasets/cells), the same 2-level MinCut
 network runs on each whole CODEX spleen (its k=6 cell graph, one-hot cell types as features).
 
     python scripts/bench_cluster.py                 # 1,000,000 cells
     python scripts/bench_cluster.py --cells 100000  # quicker
+    python scripts/bench_cluster.py --device cuda --cells 10000000 --skip-dense
     python scripts/bench_cluster.py --cells 2000 --skip-dense --spleen ../shared/datasets/cells/codex-spleen
 """
 
@@ -69,18 +74,21 @@ def build_tissue(cells: int, seed: int = 0) -> dict[str, torch.Tensor]:
     return {"x": x, "pos": pos.float(), "types": types, "edge_index": edge_index, "knn_s": torch.tensor(knn_s)}
 
 
-def run_part(part: str, data_path: str) -> dict[str, float]:
-    """Run one measurement in this (fresh) process; returns seconds and memory."""
-    data = torch.load(data_path)
+def run_part(part: str, data_path: str, device: str) -> dict[str, float]:
+    """Run one measurement in this (fresh) process on ``device``; returns seconds and memory."""
+    data = {name: value.to(device) for name, value in torch.load(data_path).items()}
     small = _first_nodes(data, 2000)
     measure(part, small)  # warm-up on a small slice: first calls pay one-off initialisation
-    before = start_measuring()
+    before = start_measuring(device)
     times = []
     for _ in range(REPEATS.get(part, 1)):  # the millisecond parts: median of several runs
         t0 = time.perf_counter()
         measure(part, data)
+        if device == "cuda":
+            torch.cuda.synchronize()
         times.append(time.perf_counter() - t0)
-    return {"seconds": statistics.median(times), "peak_mb": peak_mb(), "added_mb": peak_mb() - before}
+    peak = peak_mb(device)
+    return {"seconds": statistics.median(times), "peak_mb": peak, "added_mb": peak - before}
 
 
 def _first_nodes(data: dict[str, torch.Tensor], n: int) -> dict[str, torch.Tensor]:
@@ -94,7 +102,7 @@ def measure(part: str, data: dict[str, torch.Tensor]) -> None:
     from graphpool.readout import global_pool
 
     x, edge_index, types = data["x"], data["edge_index"], data["types"]
-    batch = torch.zeros(x.size(0), dtype=torch.long)
+    batch = torch.zeros(x.size(0), dtype=torch.long, device=x.device)
     torch.manual_seed(0)
     if part == "global_mean":
         global_pool(x, batch, num_graphs=1, reduce="mean")
@@ -110,7 +118,7 @@ def measure(part: str, data: dict[str, torch.Tensor]) -> None:
     elif part == "mincut_network_fwd_bwd":
         mincut_network(x, edge_index)
     elif part in ("diffpool_fwd_bwd", "mincut_fwd_bwd"):
-        pool = pooler(part.split("_")[0], in_channels=FEATURES, clusters=SOFT_K)
+        pool = pooler(part.split("_")[0], in_channels=FEATURES, clusters=SOFT_K).to(x.device)
         leaf = x.clone().requires_grad_(True)
         out = pool(leaf, edge_index, batch=batch, num_graphs=1)
         (out.x.square().sum() + sum(out.aux_loss.values())).backward()
@@ -124,11 +132,12 @@ def mincut_network(x: torch.Tensor, edge_index: torch.Tensor, width: int = 32) -
 
     from graphpool.cluster import HierarchicalPool, pooler
 
-    first = GraphConv(x.size(1), width)
+    first = GraphConv(x.size(1), width).to(x.device)
     levels = [pooler("mincut", in_channels=width, clusters=k) for k in (64, 8)]
     network = HierarchicalPool(levels, readout="sum", between=[GraphConv(width, width), GraphConv(width, width)])
+    network = network.to(x.device)
     leaf = x.clone().requires_grad_(True)
-    batch = torch.zeros(x.size(0), dtype=torch.long)
+    batch = torch.zeros(x.size(0), dtype=torch.long, device=x.device)
     result = network(first(leaf, edge_index).relu(), edge_index, batch=batch, num_graphs=1)
     (result.out.square().sum() + sum(result.aux_loss.values())).backward()
 
@@ -233,6 +242,7 @@ def run_dense_part(spec: str) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cells", type=int, default=1_000_000)
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where the tissue parts run")
     parser.add_argument("--part", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--data", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--dense-part", default=None, help=argparse.SUPPRESS)
@@ -243,20 +253,21 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     if args.part:
-        print(json.dumps(run_part(args.part, args.data)))
+        print(json.dumps(run_part(args.part, args.data, args.device)))
         return
     if args.dense_part:
         print(json.dumps(run_dense_part(args.dense_part)))
         return
 
-    print(f"torch {torch.__version__} | {torch.get_num_threads()} threads | {args.cells:,} cells, k={NEIGHBOURS}")
+    where = torch.cuda.get_device_name() if args.device == "cuda" else f"{torch.get_num_threads()} CPU threads"
+    print(f"torch {torch.__version__} | {where} | {args.cells:,} cells, k={NEIGHBOURS}")
     t0 = time.perf_counter()
     data = build_tissue(args.cells)
     print(
         f"tissue built in {time.perf_counter() - t0:.1f} s (k-NN search {float(data['knn_s']):.1f} s), "
         f"{data['edge_index'].size(1):,} directed edges"
     )
-    results: dict[str, object] = {"cells": args.cells, "edges": data["edge_index"].size(1)}
+    results: dict[str, object] = {"cells": args.cells, "edges": data["edge_index"].size(1), "device": where}
     with tempfile.TemporaryDirectory() as folder:
         path = str(Path(folder) / "tissue.pt")
         torch.save(data, path)
@@ -271,7 +282,10 @@ def main() -> None:
             "mincut_network_fwd_bwd",
         ):
             out = subprocess.run(
-                [sys.executable, __file__, "--part", part, "--data", path], capture_output=True, text=True, check=True
+                [sys.executable, __file__, "--part", part, "--data", path, "--device", args.device],
+                capture_output=True,
+                text=True,
+                check=True,
             )
             row = json.loads(out.stdout.strip().splitlines()[-1])
             results[part] = row

@@ -4,12 +4,17 @@ For each case (graphs x nodes per graph x features; graph sizes drawn uniformly 
 [n/2, 3n/2], seeded) it prints the median time in milliseconds of graphpool and PyG for
 forward and forward+backward, their ratio (graphpool / PyG: below 1 means graphpool is
 faster), and the memory-bandwidth floor: the time of ``x.sum()`` on the same tensor.
+**GB/s** is graphpool's achieved bandwidth on the bytes any implementation must move (read ``x``
+and write the ``[B, F]`` output; with the backward also read the output's gradient and write
+``x``'s), and on CUDA **% peak** its fraction of the GPU's peak bandwidth (from the device's
+memory clock and bus width).
 The contenders run in turn, and the ratio is the median of the per-round ratios, so that
 machine noise (these are shared 2-core machines) hits both alike.
 
     python scripts/bench_readouts.py            # the four cases of the issue
     python scripts/bench_readouts.py --quick    # small cases, a few seconds
     python scripts/bench_readouts.py --json results/bench_readouts.json
+    python scripts/bench_readouts.py --device cuda
 """
 
 from __future__ import annotations
@@ -72,6 +77,21 @@ def time_alternating(
     return times
 
 
+def peak_bandwidth_gbs(device: str) -> float | None:
+    """The GPU's peak memory bandwidth in GB/s (double data rate x bus width); ``None`` on CPU or if not reported."""
+    if device != "cuda":
+        return None
+    props = torch.cuda.get_device_properties(torch.cuda.current_device())
+    clock_khz, bus_bits = getattr(props, "memory_clock_rate", 0), getattr(props, "memory_bus_width", 0)
+    return 2 * clock_khz * 1e3 * bus_bits / 8 / 1e9 if clock_khz and bus_bits else None
+
+
+def moved_bytes(x: torch.Tensor, graphs: int, mode: str) -> int:
+    """The fewest bytes a readout moves: read ``x``, write ``[B, F]``; the backward the same again, reversed."""
+    one_way = (x.numel() + graphs * x.size(1)) * x.element_size()
+    return one_way if mode == "forward" else 2 * one_way
+
+
 def median_ms(times: list[float]) -> float:
     return 1e3 * statistics.median(times)
 
@@ -118,14 +138,16 @@ def main() -> None:
     budget = args.budget if args.budget is not None else (0.2 if args.quick else 1.0)
     graphpool.set_validation(not args.no_validation)
 
+    machine = torch.cuda.get_device_name() if args.device == "cuda" else platform.processor() or platform.machine()
+    peak = peak_bandwidth_gbs(args.device)
     print(
         f"graphpool {graphpool.__version__} | torch {torch.__version__} | PyG {torch_geometric.__version__} | "
         f"torch_scatter {'yes' if torch_scatter else 'not installed'} | {args.device} | "
-        f"{torch.get_num_threads()} threads | {platform.processor() or platform.machine()} | "
-        f"validation {'off' if args.no_validation else 'on'}"
+        f"{torch.get_num_threads()} threads | {machine} | validation {'off' if args.no_validation else 'on'}"
+        + (f" | peak {peak:,.0f} GB/s" if peak else "")
     )
     header = f"{'case (B x n x F)':<20}{'reduce':<8}{'pass':<9}{'graphpool':>11}{'pyg':>11}{'ratio':>8}"
-    header += f"{'scatter':>10}{'floor':>9}{'x floor':>9}"
+    header += f"{'scatter':>10}{'floor':>9}{'x floor':>9}{'GB/s':>9}" + (f"{'% peak':>8}" if peak else "")
     print(header + "\n" + "-" * len(header))
     rows = []
     for graphs, nodes, features in QUICK_CASES if args.quick else CASES:
@@ -154,12 +176,15 @@ def main() -> None:
                     floor_ms=floor,
                     **{f"{k}_ms": v for k, v in ms.items()},
                     ratio=ratio,
+                    graphpool_gbs=moved_bytes(x, graphs, mode) / ms["graphpool"] / 1e6,
+                    peak_gbs=peak,
                 )
                 rows.append(row)
                 scatter = f"{ms['torch_scatter']:10.3f}" if "torch_scatter" in ms else f"{'-':>10}"
                 print(
                     f"{f'{graphs} x {nodes} x {features}':<20}{reduce:<8}{mode:<9}{ms['graphpool']:11.3f}"
-                    f"{ms['pyg']:11.3f}{ratio:8.3f}{scatter}{floor:9.3f}{ms['graphpool'] / floor:9.2f}",
+                    f"{ms['pyg']:11.3f}{ratio:8.3f}{scatter}{floor:9.3f}{ms['graphpool'] / floor:9.2f}"
+                    f"{row['graphpool_gbs']:9.1f}" + (f"{100 * row['graphpool_gbs'] / peak:8.1f}" if peak else ""),
                     flush=True,
                 )
     write_json(args.json, rows)

@@ -20,6 +20,11 @@ graph count passed), after counting the compiled model's graph breaks with ``tor
 compiled model's first epoch (which compiles) is reported on its own.
 
     python scripts/bench_training.py --root ../shared/datasets/TU --compile --aggr median
+
+With ``--device cuda`` the models train on the GPU (each batch is moved there, as a training loop does; an
+epoch ends with a synchronisation).
+
+    python scripts/bench_training.py --root ../shared/datasets/TU --device cuda
 """
 
 from __future__ import annotations
@@ -82,16 +87,18 @@ class SageNet(nn.Module):
         return self.head(self.pool(x, batch, dim_size=num_graphs))
 
 
-def compile_comparison(graphs: list, in_channels: int, classes: int, aggr: str, epochs: int) -> None:
+def compile_comparison(
+    graphs: list, in_channels: int, classes: int, aggr: str, epochs: int, device: torch.device
+) -> None:
     """Eager against compiled epochs of SageNet, alternating; graph breaks counted first."""
     graphpool.set_validation(False)  # value checks read tensors back: they cannot be compiled
     torch.manual_seed(0)
-    eager = SageNet(in_channels, classes, aggr)
-    twin = SageNet(in_channels, classes, aggr)
+    eager = SageNet(in_channels, classes, aggr).to(device)
+    twin = SageNet(in_channels, classes, aggr).to(device)
     twin.load_state_dict(eager.state_dict())
     compiled = torch.compile(twin, fullgraph=True, dynamic=True)
     loader = DataLoader(graphs, batch_size=128, shuffle=True)
-    first = next(iter(loader))
+    first = next(iter(loader)).to(device)
     explained = torch._dynamo.explain(twin)(first.x, first.edge_index, first.batch, first.num_graphs)
     print(
         f"SAGE x 3 (aggr={aggr}) + sum pool: {explained.graph_break_count} graph break(s), "
@@ -101,10 +108,12 @@ def compile_comparison(graphs: list, in_channels: int, classes: int, aggr: str, 
     def run(model: nn.Module, optimiser: torch.optim.Optimizer) -> float:
         start = time.perf_counter()
         for data in loader:
+            data = data.to(device)
             loss = nn.functional.cross_entropy(model(data.x, data.edge_index, data.batch, data.num_graphs), data.y)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
+        synchronize(device)
         return time.perf_counter() - start
 
     optimisers = {
@@ -125,15 +134,25 @@ def compile_comparison(graphs: list, in_channels: int, classes: int, aggr: str, 
     )
 
 
-def epoch(model: nn.Module, loader: DataLoader, optimiser: torch.optim.Optimizer, graphpool_model: bool) -> float:
+def synchronize(device: torch.device) -> None:
+    """Wait for the GPU's queued work, so that the clock reads the time the work took."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def epoch(
+    model: nn.Module, loader: DataLoader, optimiser: torch.optim.Optimizer, graphpool_model: bool, device: torch.device
+) -> float:
     model.train()
     start = time.perf_counter()
     for data in loader:
+        data = data.to(device)
         logits = model(data).logits if graphpool_model else model(data)
         loss = nn.functional.cross_entropy(logits, data.y)
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
+    synchronize(device)
     return time.perf_counter() - start
 
 
@@ -146,17 +165,19 @@ def main() -> None:
     parser.add_argument("--levels", type=int, default=2)
     parser.add_argument("--compile", action="store_true", help="eager vs torch.compile of a 3-layer SAGE instead")
     parser.add_argument("--aggr", default="mean", help="with --compile: the graphpool readout used as aggr=")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     args = parser.parse_args()
+    device = torch.device(args.device)
     dataset = load_tu(args.dataset, args.root)
     graphs = [dataset[i] for i in range(len(dataset))]
     if args.compile:
-        compile_comparison(graphs, dataset.num_features, dataset.num_classes, args.aggr, args.epochs)
+        compile_comparison(graphs, dataset.num_features, dataset.num_classes, args.aggr, args.epochs, device)
         return
     torch.manual_seed(0)
     ours = GraphClassifier(
         ModelConfig(in_channels=dataset.num_features, num_classes=dataset.num_classes, readout="sum")
-    )
-    plain = PlainGIN(dataset.num_features, dataset.num_classes)
+    ).to(device)
+    plain = PlainGIN(dataset.num_features, dataset.num_classes).to(device)
     assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in plain.parameters())
     loader = DataLoader(graphs, batch_size=128, shuffle=True)
     optimisers = {
@@ -173,22 +194,23 @@ def main() -> None:
         print(
             f"pre-coarsening {len(graphs)} graphs ({args.pool}, {args.levels} levels): {time.perf_counter() - start:.1f} s"
         )
-        models["online"] = (GraphClassifier(config), loader, True)
-        pre = GraphClassifier(replace(config, precoarsened=True))
+        models["online"] = (GraphClassifier(config).to(device), loader, True)
+        pre = GraphClassifier(replace(config, precoarsened=True)).to(device)
         models["precoarsened"] = (pre, DataLoader(coarse, batch_size=128, shuffle=True), True)
         optimisers.update(
             {name: torch.optim.Adam(models[name][0].parameters(), 1e-3) for name in ("online", "precoarsened")}
         )
     times: dict[str, list[float]] = {name: [] for name in models}
     for name, (model, data, is_ours) in models.items():  # warm-up
-        epoch(model, data, optimisers[name], is_ours)
+        epoch(model, data, optimisers[name], is_ours, device)
     for _ in range(args.epochs):
         for name, (model, data, is_ours) in models.items():
-            times[name].append(epoch(model, data, optimisers[name], is_ours))
+            times[name].append(epoch(model, data, optimisers[name], is_ours, device))
     ratio = statistics.median(a / b for a, b in zip(times["graphpool"], times["pyg"], strict=True))
     print(
         f"{args.dataset}: {len(graphs)} graphs, 5-layer GIN, width 64, sum readout, batch 128, "
-        f"{torch.get_num_threads()} threads, torch {torch.__version__}"
+        f"{torch.cuda.get_device_name(device) if device.type == 'cuda' else f'{torch.get_num_threads()} threads'}, "
+        f"torch {torch.__version__}"
     )
     print(
         f"epoch time (median of {args.epochs}): graphpool {1e3 * statistics.median(times['graphpool']):.1f} ms, "

@@ -4,7 +4,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import torch
+
 ROOT = Path(__file__).resolve().parents[1]
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 
 def _run(*args: str) -> str:
@@ -15,7 +19,13 @@ def _run(*args: str) -> str:
 
 def test_readout_benchmark_quick() -> None:
     out = _run("scripts/bench_readouts.py", "--quick", "--budget", "0.01", "--reduces", "sum,median")
-    assert "1024 x 30 x 128" in out and "median" in out
+    assert "1024 x 30 x 128" in out and "median" in out and "GB/s" in out
+
+
+@needs_cuda
+def test_readout_benchmark_on_cuda() -> None:
+    out = _run("scripts/bench_readouts.py", "--quick", "--budget", "0.01", "--device", "cuda")
+    assert torch.cuda.get_device_name() in out and "1024 x 30 x 128" in out and "median" in out
 
 
 def test_image_pooling_demo(tmp_path: Path) -> None:
@@ -29,15 +39,20 @@ def test_cluster_benchmark_small(tmp_path: Path) -> None:
     assert "diffpool_fwd_bwd" in out and (tmp_path / "r.json").exists()
 
 
+@needs_cuda
+def test_cluster_benchmark_on_cuda(tmp_path: Path) -> None:
+    out = _run("scripts/bench_cluster.py", "--cells", "3000", "--skip-dense", "--device", "cuda")
+    assert torch.cuda.get_device_name() in out and "mincut_network_fwd_bwd" in out
+
+
 SHARED_TU = ROOT.parent / "shared" / "datasets" / "TU"
 
 
-def test_training_benchmark_runs() -> None:
-    import pytest
-
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=needs_cuda)])
+def test_training_benchmark_runs(device: str) -> None:
     if not SHARED_TU.is_dir():
         pytest.skip("../shared/datasets is not present")
-    out = _run("scripts/bench_training.py", "--root", str(SHARED_TU), "--epochs", "1")
+    out = _run("scripts/bench_training.py", "--root", str(SHARED_TU), "--epochs", "1", "--device", device)
     assert "ratio" in out
 
 
