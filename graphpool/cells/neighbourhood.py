@@ -333,9 +333,14 @@ class _Learner(torch.nn.Module):
 
     def forward(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """The assignment ``[N, K]`` and the loss (the sum of the pool's auxiliary losses)."""
+        from torch_geometric.utils import spmm
+
         x = batch.x
-        for conv in self.convs:  # on the CSR adjacency: a sparse product, never [E, hidden] messages
-            x = torch.relu(conv(x, batch.adj_t))
+        for conv in self.convs:
+            # GraphConv on the CSR adjacency (a sparse product, never [E, hidden] messages), computed here from its
+            # layers: PyG builds GraphConv's propagate once per class, from the first instance made, and one made
+            # with an aggregation module (a graphpool readout as aggr=) leaves it without the sparse path
+            x = torch.relu(conv.lin_rel(spmm(batch.adj_t, x, reduce="mean")) + conv.lin_root(x))
         out = self.pool(x, batch.edge_index, batch=batch.batch, num_graphs=batch.num_graphs)
         return out.assignment.s, sum(out.aux_loss.values())
 

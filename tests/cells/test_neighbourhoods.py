@@ -180,3 +180,24 @@ def test_a_marker_only_table_has_marker_means_as_composition(tissues: pd.DataFra
         np.testing.assert_allclose(result.composition.loc[k].to_numpy(), frame[["CD3", "KRT"]][mine].mean())
     adata = result.to_anndata()
     assert list(adata.var_names) == ["CD3", "KRT"] and adata.X.shape == (len(frame), 2)
+
+
+def test_learned_neighbourhoods_after_a_graph_conv_with_a_readout_as_aggr() -> None:
+    """PyG builds GraphConv's propagate once per class, from the first instance: one made with an aggregation
+    module (a graphpool readout as ``aggr=``) leaves it without the sparse-product path. The learned method
+    must not depend on what the process built before it (a fresh process, so that this test sees that order)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import torch\n"
+        "from torch_geometric.nn import GraphConv\n"
+        "from graphpool.cells import neighbourhoods, read_cells, simulate\n"
+        "from graphpool.readout import resolve\n"
+        "conv = GraphConv(3, 4, aggr=resolve('median', in_channels=3))\n"
+        "conv(torch.randn(5, 3), torch.tensor([[0, 1, 2, 3], [1, 2, 3, 4]]))\n"
+        "table = read_cells(simulate('arrangement', samples=2, seed=0), label=None)\n"
+        "print(neighbourhoods(table, 3, 'learned', epochs=2, repeats=1).labels.shape)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-1500:]
