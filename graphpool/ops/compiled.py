@@ -16,10 +16,11 @@ that cannot reach the wanted ranks. A compare-exchange takes two whole rows, so 
 the ``F`` features of a row, contiguous in memory, and vectorises. For the median of ``n = 32`` that is
 157 compare-exchanges (of Batcher's 191) of 128 features, with no transposes, no padding, no gathers.
 A graph of more than ``QUICKSELECT_MIN_ROWS`` rows is selected column by column by quickselect, in blocks
-of 16 columns copied transposed. The work runs in parallel: the kernels release the GIL, and chunks of small
-graphs and blocks of large ones run on ``torch.get_num_threads()`` Python threads, the calling thread among
-them, each taking the next item when done with one (numba's own OpenMP threads would compete with torch's,
-which keep spinning after each torch operation).
+of 16 columns copied transposed. The work runs in parallel, in items (chunks of small graphs, blocks of large
+ones) that each thread takes one after another: on ``torch.get_num_threads()`` threads of torch's own OpenMP
+team where :mod:`graphpool.ops.openmp` finds it (the selections), otherwise on as many Python threads, the
+calling thread among them (the kernels release the GIL). Threads of anyone else's (Python's, numba's own
+OpenMP pool) compete for the cores with torch's, which keep spinning after each torch operation.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from typing import TypeVar
 
 import numpy as np
 import torch
+
+from graphpool.ops import openmp
 
 try:  # optional dependency
     import numba
@@ -227,10 +230,80 @@ def _select_large(grouped, ptr, graphs, columns, width, ranks, track, values, ro
     return nan
 
 
+if numba is not None:  # called from _select_items below, so compiled as globals of it
+    _select = numba.njit(cache=True, nogil=True)(_select)
+    _select_large = numba.njit(cache=True, nogil=True)(_select_large)
+
+
 @lru_cache(maxsize=None)
 def _kernel(function):  # noqa: ANN001, ANN202 - a numba dispatcher
     """The compiled ``function`` (built on first use; numba caches it on disk)."""
     return numba.njit(cache=True, nogil=True)(function)
+
+
+#: the callback's data (:mod:`graphpool.ops.openmp`): item counter, small items, large items, track, graphs per
+#: small item, columns per large item; then the arrays, ``openmp.SLOTS`` numbers each
+_HEAD, _ARRAYS = 6, 12
+
+
+def _select_items(data, dtype):  # pragma: no cover - compiled
+    """The work items of :func:`select_ranks` described by ``data``, taken one by one until none is left."""
+    at = [_HEAD + openmp.SLOTS * i for i in range(_ARRAYS)]
+    grouped, ptr = openmp.array2(data, at[0], dtype), openmp.array1(data, at[1], np.int64)
+    small, networks = openmp.array1(data, at[2], np.int64), openmp.array1(data, at[3], np.int64)
+    pairs, starts = openmp.array2(data, at[4], np.int64), openmp.array1(data, at[5], np.int64)
+    ranks, values = openmp.array2(data, at[6], np.int64), openmp.array3(data, at[7], dtype)
+    rows = openmp.array3(data, at[8], np.int64)
+    large_graphs, large_columns = openmp.array1(data, at[9], np.int64), openmp.array1(data, at[10], np.int64)
+    nan = openmp.array1(data, at[11], np.int64)
+    small_items, items, track, chunk, width = data[1], data[1] + data[2], data[3] != 0, data[4], data[5]
+    item = openmp.take(data, 0)
+    while item < items:
+        if item < small_items:
+            part = slice(item * chunk, min(item * chunk + chunk, small.shape[0]))
+            found = _select(grouped, ptr, small[part], networks[part], pairs, starts, ranks, track, values, rows)
+        else:
+            part = slice(item - small_items, item - small_items + 1)
+            found = _select_large(
+                grouped, ptr, large_graphs[part], large_columns[part], width, ranks, track, values, rows
+            )
+        nan[item] = found
+        item = openmp.take(data, 0)
+
+
+if numba is not None:  # called from the callbacks below, so compiled as a global of theirs
+    _select_items = numba.njit(cache=True, nogil=True)(_select_items)
+
+
+def _select_float32(address):  # pragma: no cover - compiled (a C callback run by every thread of the team)
+    _select_items(openmp.header(address, _HEAD + openmp.SLOTS * _ARRAYS), np.float32)
+
+
+def _select_float64(address):  # pragma: no cover - compiled
+    _select_items(openmp.header(address, _HEAD + openmp.SLOTS * _ARRAYS), np.float64)
+
+
+def _select_int32(address):  # pragma: no cover - compiled
+    _select_items(openmp.header(address, _HEAD + openmp.SLOTS * _ARRAYS), np.int32)
+
+
+def _select_int64(address):  # pragma: no cover - compiled
+    _select_items(openmp.header(address, _HEAD + openmp.SLOTS * _ARRAYS), np.int64)
+
+
+_SELECT_CALLBACKS = {
+    np.dtype(np.float32): _select_float32,
+    np.dtype(np.float64): _select_float64,
+    np.dtype(np.int32): _select_int32,
+    np.dtype(np.int64): _select_int64,
+}
+
+
+@lru_cache(maxsize=None)
+def _select_callback(dtype: np.dtype) -> int:
+    """The address of :func:`_select_items` for ``dtype`` as a C callback (built on first use, cached on disk)."""
+    callback = numba.cfunc(numba.types.void(numba.types.voidptr), cache=True, nogil=True)
+    return callback(_SELECT_CALLBACKS[dtype]).address
 
 
 @lru_cache(maxsize=1)
@@ -307,20 +380,28 @@ def select_ranks(
     shape = (ranks.shape[0], len(ptr) - 1, channels)
     values = np.zeros(shape, dtype=grouped.dtype)
     rows = np.zeros(shape if track else (0, 0, 0), dtype=np.int64)
+    small_items = -(-len(small) // _CHUNK)
+    workers = max(1, min(threads, len(small) // _CHUNK + len(large_graphs)))  # a thread costs ~64 small graphs
+    if workers > 1 and openmp.available():  # on torch's own threads (graphpool.ops.openmp)
+        found = np.zeros(small_items + len(large_graphs), dtype=np.int64)  # each item's NaN flag
+        arrays = [grouped, ptr, small, networks, pairs, starts, ranks, values, rows, large_graphs, large_columns, found]
+        head = [0, small_items, len(large_graphs), int(track), _CHUNK, _COLUMNS]
+        data = np.array(head + openmp.describe(*(np.ascontiguousarray(a) for a in arrays)), dtype=np.int64)
+        openmp.run(_select_callback(grouped.dtype), data, workers)
+        return values, rows, bool(found.any())
     nan = []
 
     def run(item: tuple[bool, slice]) -> None:  # each item writes only its own graphs' (and columns') picks
         is_small, part = item
         if is_small:
             arguments = (small[part], networks[part], pairs, starts)
-            nan.append(_kernel(_select)(grouped, ptr, *arguments, ranks, track, values, rows))
+            nan.append(_select(grouped, ptr, *arguments, ranks, track, values, rows))
         else:
             arguments = (large_graphs[part], large_columns[part], _COLUMNS)
-            nan.append(_kernel(_select_large)(grouped, ptr, *arguments, ranks, track, values, rows))
+            nan.append(_select_large(grouped, ptr, *arguments, ranks, track, values, rows))
 
     items = [(True, slice(start, start + _CHUNK)) for start in range(0, len(small), _CHUNK)]
     items += [(False, slice(start, start + 1)) for start in range(len(large_graphs))]
-    workers = max(1, min(threads, len(small) // _CHUNK + len(large_graphs)))  # a thread costs ~64 small graphs
     run_parallel(run, items, workers)
     return values, rows, any(nan)
 
