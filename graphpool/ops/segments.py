@@ -22,10 +22,10 @@ from torch_geometric.data import Batch, Data
 from graphpool.ops.validation import validation_enabled
 
 _INTEGER_DTYPES = frozenset({torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8})
-#: below this many groups, CPU offsets come from NumPy's binary searches (2-40 us), on the calling thread: torch's
-#: parallel ``searchsorted`` (from ~1,000 groups) leaves its threads spinning ~2 ms, on the cores the compiled kernels
-#: (:mod:`graphpool.ops.compiled`) run on next
-_SERIAL_SEARCH_MAX = 1 << 15
+#: CPU offsets of sorted groups: torch's ``searchsorted`` runs in parallel from 200 searches on (its grain size), and
+#: leaves its threads spinning ~2 ms after, on the cores the compiled kernels (:mod:`graphpool.ops.compiled`) run
+#: on next; from there up to this many groups NumPy's binary searches (5-40 us) run on the calling thread instead
+_SERIAL_SEARCH_MIN, _SERIAL_SEARCH_MAX = 200, 1 << 15
 
 
 class Segments:
@@ -123,7 +123,7 @@ class Segments:
             index, bounds = self.index.contiguous(), torch.arange(self.num_segments + 1, device=self.device)
             if (
                 self.device.type == "cpu"
-                and self.num_segments < _SERIAL_SEARCH_MAX
+                and _SERIAL_SEARCH_MIN <= self.num_segments < _SERIAL_SEARCH_MAX
                 and not torch.compiler.is_compiling()
             ):
                 return torch.from_numpy(np.searchsorted(index.numpy(), bounds.numpy()))

@@ -12,17 +12,17 @@ from graphpool.ops.segments import segments_from
 @settings(max_examples=60, deadline=None)
 @given(
     sizes=st.lists(st.integers(0, 6), min_size=1, max_size=40),
-    serial_max=st.sampled_from([0, 1 << 15]),  # torch's parallel searchsorted, NumPy's serial one
+    serial=st.booleans(),  # NumPy's serial search or torch's searchsorted, whatever the number of groups
     shuffle=st.booleans(),
     seed=st.integers(0, 2**16),
 )
-def test_offsets_count_the_rows_of_each_group(sizes, serial_max, shuffle, seed) -> None:
+def test_offsets_count_the_rows_of_each_group(sizes, serial, shuffle, seed) -> None:
     counts = torch.tensor(sizes)
     index = torch.repeat_interleave(torch.arange(len(sizes)), counts)
     if shuffle:
         index = index[torch.randperm(len(index), generator=torch.Generator().manual_seed(seed))]
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(segments, "_SERIAL_SEARCH_MAX", serial_max)
+        patch.setattr(segments, "_SERIAL_SEARCH_MIN", 0 if serial else 1 << 15)
         seg = segments_from(len(index), index, dim_size=len(sizes))
         ptr = seg.ptr
     assert ptr.dtype == torch.long
