@@ -235,12 +235,6 @@ if numba is not None:  # called from _select_items below, so compiled as globals
     _select_large = numba.njit(cache=True, nogil=True)(_select_large)
 
 
-@lru_cache(maxsize=None)
-def _kernel(function):  # noqa: ANN001, ANN202 - a numba dispatcher
-    """The compiled ``function`` (built on first use; numba caches it on disk)."""
-    return numba.njit(cache=True, nogil=True)(function)
-
-
 #: the callback's data (:mod:`graphpool.ops.openmp`): item counter, small items, large items, track, graphs per
 #: small item, columns per large item; then the arrays, ``openmp.SLOTS`` numbers each
 _HEAD, _ARRAYS = 6, 12
@@ -480,13 +474,17 @@ def _coalesce(row, col, num_nodes):  # pragma: no cover - compiled
     )
 
 
+if numba is not None:
+    _coalesce = numba.njit(cache=True, nogil=True)(_coalesce)
+
+
 def coalesce_csr(row: np.ndarray, col: np.ndarray, num_nodes: int) -> tuple[np.ndarray, ...]:
     """:func:`_coalesce` compiled: ``crow, unique_row, unique_col, inverse, column_ptr, by_column``.
 
     ``row``, ``col``: ``[E]`` int64 node ids, checked to lie in ``[0, num_nodes)`` (a ``ValueError`` otherwise).
     Linear in E, where sorting the ``row * N + col`` keys (PyG's ``coalesce``) is E log E.
     """
-    return _kernel(_coalesce)(row, col, num_nodes)
+    return _coalesce(row, col, num_nodes)
 
 
 def _extreme(x, ptr, first_graph, last_graph, largest, out):  # pragma: no cover - compiled
@@ -505,6 +503,10 @@ def _extreme(x, ptr, first_graph, last_graph, largest, out):  # pragma: no cover
                 out[graph, f] = value if better or value != value else best
 
 
+if numba is not None:
+    _extreme = numba.njit(cache=True, nogil=True)(_extreme)
+
+
 def segment_extreme(x: np.ndarray, ptr: np.ndarray, largest: bool, threads: int) -> np.ndarray:
     """``[B, F]`` maximum (``largest``) or minimum of each group of the grouped rows ``x [N, F]``; 0 for empty groups.
 
@@ -512,13 +514,12 @@ def segment_extreme(x: np.ndarray, ptr: np.ndarray, largest: bool, threads: int)
     equal row counts, each reduced on its own GIL-free thread.
     """
     out = np.zeros((len(ptr) - 1, x.shape[1]), dtype=x.dtype)
-    kernel = _kernel(_extreme)
     workers = max(1, min(threads, x.shape[0] // 65_536))  # below 64k rows one thread is faster
     bounds = np.searchsorted(ptr, np.linspace(0, x.shape[0], workers + 1)).tolist()
     bounds[0], bounds[-1] = 0, len(ptr) - 1
     runs = [(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
     if len(runs) == 1:
-        kernel(x, ptr, runs[0][0], runs[0][1], largest, out)
+        _extreme(x, ptr, runs[0][0], runs[0][1], largest, out)
     else:
-        run_parallel(lambda run: kernel(x, ptr, run[0], run[1], largest, out), runs, len(runs))
+        run_parallel(lambda run: _extreme(x, ptr, run[0], run[1], largest, out), runs, len(runs))
     return out

@@ -13,8 +13,8 @@ at a time with :func:`take` (an atomic counter), so a thread that starts late ta
 OpenMP runtime is loaded (macOS, Windows, torch built without OpenMP), :func:`available` is ``False`` and
 the callers use Python threads instead.
 
-The callback's data is an int64 array: :func:`describe` lays arrays out in it as (address, shape) and
-:func:`array` views them again inside the callback.
+The callback's data is an int64 array: :func:`describe` lays arrays out in it as (address, shape),
+:func:`header` views the data inside the callback, and ``array1``/``array2``/``array3`` the arrays.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def run(callback: int, data: np.ndarray, threads: int) -> None:
 
 
 def describe(*arrays: np.ndarray) -> list[int]:
-    """``SLOTS`` int64 numbers per array: its address and (up to 3) sizes, for :func:`array` in a callback.
+    """``SLOTS`` int64 numbers per array: its address and (up to 3) sizes, for ``array1``-``array3`` in a callback.
 
     Each array must be C-contiguous (the callback sees it as one block of memory).
     """
