@@ -241,7 +241,8 @@ _HEAD, _ARRAYS = 6, 12
 
 
 def _select_items(data, dtype):  # pragma: no cover - compiled
-    """The work items of :func:`select_ranks` described by ``data``, taken one by one until none is left."""
+    """The work items of :func:`select_ranks` described by ``data``, taken one by one until none is left (by
+    every thread of the team, or of :func:`run_parallel`)."""
     at = [_HEAD + openmp.SLOTS * i for i in range(_ARRAYS)]
     grouped, ptr = openmp.array2(data, at[0], dtype), openmp.array1(data, at[1], np.int64)
     small, networks = openmp.array1(data, at[2], np.int64), openmp.array1(data, at[3], np.int64)
@@ -375,29 +376,18 @@ def select_ranks(
     values = np.zeros(shape, dtype=grouped.dtype)
     rows = np.zeros(shape if track else (0, 0, 0), dtype=np.int64)
     small_items = -(-len(small) // _CHUNK)
+    found = np.zeros(small_items + len(large_graphs), dtype=np.int64)  # each item's NaN flag
+    # held until the work is done (the data holds only their addresses); the outputs are contiguous: no copies
+    arrays = [grouped, ptr, small, networks, pairs, starts, ranks, values, rows, large_graphs, large_columns, found]
+    arrays = [np.ascontiguousarray(array) for array in arrays]
+    head = [0, small_items, len(large_graphs), int(track), _CHUNK, _COLUMNS]
+    data = np.array(head + openmp.describe(*arrays), dtype=np.int64)
     workers = max(1, min(threads, len(small) // _CHUNK + len(large_graphs)))  # a thread costs ~64 small graphs
     if workers > 1 and openmp.available():  # on torch's own threads (graphpool.ops.openmp)
-        found = np.zeros(small_items + len(large_graphs), dtype=np.int64)  # each item's NaN flag
-        arrays = [grouped, ptr, small, networks, pairs, starts, ranks, values, rows, large_graphs, large_columns, found]
-        head = [0, small_items, len(large_graphs), int(track), _CHUNK, _COLUMNS]
-        data = np.array(head + openmp.describe(*(np.ascontiguousarray(a) for a in arrays)), dtype=np.int64)
         openmp.run(_select_callback(grouped.dtype), data, workers)
-        return values, rows, bool(found.any())
-    nan = []
-
-    def run(item: tuple[bool, slice]) -> None:  # each item writes only its own graphs' (and columns') picks
-        is_small, part = item
-        if is_small:
-            arguments = (small[part], networks[part], pairs, starts)
-            nan.append(_select(grouped, ptr, *arguments, ranks, track, values, rows))
-        else:
-            arguments = (large_graphs[part], large_columns[part], _COLUMNS)
-            nan.append(_select_large(grouped, ptr, *arguments, ranks, track, values, rows))
-
-    items = [(True, slice(start, start + _CHUNK)) for start in range(0, len(small), _CHUNK)]
-    items += [(False, slice(start, start + 1)) for start in range(len(large_graphs))]
-    run_parallel(run, items, workers)
-    return values, rows, any(nan)
+    else:  # on Python threads, each taking items from the same counter
+        run_parallel(lambda _: _select_items(data, grouped.dtype.type), range(workers), workers)
+    return values, rows, bool(found.any())
 
 
 def _offsets(keys, num_nodes):  # pragma: no cover - compiled

@@ -73,6 +73,11 @@ def test_team_and_python_threads_select_the_same(small, large, channels, dtype, 
         python = compiled.select_ranks(grouped, ptr, graphs, ranks, track, threads)
     assert np.array_equal(team[0], python[0], equal_nan=np.dtype(dtype).kind == "f")
     assert np.array_equal(team[1], python[1]) and team[2] == python[2]
+    for b in range(len(sizes)):  # and both are the order statistics (columns without NaN: the caller sets those)
+        ordered = np.sort(grouped[ptr[b] : ptr[b + 1]], axis=0)
+        clean = ~np.isnan(ordered).any(0) if np.dtype(dtype).kind == "f" else np.ones(channels, dtype=bool)
+        for r in range(2):
+            assert np.array_equal(team[0][r, b, clean], ordered[ranks[r, b], clean])
 
 
 def test_median_with_gradients_on_the_team_equals_the_numpy_path() -> None:
