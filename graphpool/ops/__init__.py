@@ -5,7 +5,8 @@
 - the deterministic segment primitives (:func:`segment_sum`, :func:`segment_mean`,
   :func:`segment_max`, :func:`segment_min`, :func:`segment_softmax`, :func:`segment_select`,
   :func:`gather_rows`), each with its own backward;
-- :func:`validation` / :func:`set_validation`: the switch for checks that read tensor values.
+- :func:`validation` / :func:`set_validation`: the switch for checks that read tensor values;
+- :func:`keep_freed_memory`: the process-wide allocator setting that spares large tensors fresh pages.
 
 Nothing here imports any other part of graphpool.
 """
@@ -19,12 +20,14 @@ from graphpool.ops.kernels import (
     segment_softmax,
     segment_sum,
 )
+from graphpool.ops.memory import keep_freed_memory
 from graphpool.ops.segments import Segments, segments_from
 from graphpool.ops.validation import set_validation, validation, validation_enabled
 
 __all__ = [
     "Segments",
     "gather_rows",
+    "keep_freed_memory",
     "segment_max",
     "segment_mean",
     "segment_min",
