@@ -1,14 +1,17 @@
 """Helpers shared by the benchmark scripts: peak memory (Linux /proc, ru_maxrss elsewhere; on CUDA the caching
-allocator's peak) and the JSON output."""
+allocator's peak), the allocator option and the JSON output."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import resource
 from pathlib import Path
 from typing import Any
 
 import torch
+
+import graphpool
 
 
 def _status_mb(field: str) -> float:
@@ -47,3 +50,21 @@ def write_json(path: Path | None, results: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=1))
     print(f"wrote {path}")
+
+
+def add_allocator_option(parser: argparse.ArgumentParser) -> None:
+    """``--keep-freed-memory``: run with :func:`graphpool.keep_freed_memory` set (for every library timed)."""
+    parser.add_argument(
+        "--keep-freed-memory",
+        action="store_true",
+        help="set graphpool.keep_freed_memory() first: tensors over 32 MiB reuse freed pages (all libraries timed)",
+    )
+
+
+def apply_allocator_option(args: argparse.Namespace) -> str:
+    """Set the allocator as ``--keep-freed-memory`` asks; returns the setting, for the run's header line."""
+    if not args.keep_freed_memory:
+        return "allocator default"
+    if not graphpool.keep_freed_memory():
+        raise SystemExit("--keep-freed-memory: the C library is not glibc; there is no allocator option to set")
+    return "freed memory kept"

@@ -47,7 +47,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from _measure import peak_mb, start_measuring, write_json
+from _measure import add_allocator_option, apply_allocator_option, peak_mb, start_measuring, write_json
 
 NUM_TYPES, FEATURES, NEIGHBOURS, SOFT_K = 20, 32, 6, 64
 REPEATS = {"global_mean": 9, "given_reduce": 9}
@@ -164,7 +164,7 @@ def spleens(folder: Path) -> list[dict[str, float | str]]:
     return rows
 
 
-def dense_comparison(nodes: int, cap_gb: float, k: int = 16) -> list[dict[str, float | str]]:
+def dense_comparison(nodes: int, cap_gb: float, options: list[str], k: int = 16) -> list[dict[str, float | str]]:
     """PyG dense vs graphpool sparse soft pooling on one graph, each in a fresh, memory-capped process."""
     rows = []
     impls = ["pyg_dense", "graphpool_sparse"]
@@ -173,7 +173,7 @@ def dense_comparison(nodes: int, cap_gb: float, k: int = 16) -> list[dict[str, f
     for method in ("diffpool", "mincut"):
         for impl in impls:
             out = subprocess.run(
-                [sys.executable, __file__, "--dense-part", f"{impl}:{method}:{nodes}:{k}:{cap_gb}"],
+                [sys.executable, __file__, "--dense-part", f"{impl}:{method}:{nodes}:{k}:{cap_gb}", *options],
                 capture_output=True,
                 text=True,
             )
@@ -251,7 +251,10 @@ def main() -> None:
     parser.add_argument("--dense-cap-gb", type=float, default=16.0, help="address-space cap of each dense run")
     parser.add_argument("--spleen", type=Path, default=None, help="the codex-spleen folder (optional)")
     parser.add_argument("--json", type=Path, default=None)
+    add_allocator_option(parser)
     args = parser.parse_args()
+    allocator = apply_allocator_option(args)
+    options = ["--keep-freed-memory"] * args.keep_freed_memory  # each part's process sets it again
     if args.part:
         print(json.dumps(run_part(args.part, args.data, args.device)))
         return
@@ -260,14 +263,19 @@ def main() -> None:
         return
 
     where = torch.cuda.get_device_name() if args.device == "cuda" else f"{torch.get_num_threads()} CPU threads"
-    print(f"torch {torch.__version__} | {where} | {args.cells:,} cells, k={NEIGHBOURS}")
+    print(f"torch {torch.__version__} | {where} | {allocator} | {args.cells:,} cells, k={NEIGHBOURS}")
     t0 = time.perf_counter()
     data = build_tissue(args.cells)
     print(
         f"tissue built in {time.perf_counter() - t0:.1f} s (k-NN search {float(data['knn_s']):.1f} s), "
         f"{data['edge_index'].size(1):,} directed edges"
     )
-    results: dict[str, object] = {"cells": args.cells, "edges": data["edge_index"].size(1), "device": where}
+    results: dict[str, object] = {
+        "cells": args.cells,
+        "edges": data["edge_index"].size(1),
+        "device": where,
+        "allocator": allocator,
+    }
     with tempfile.TemporaryDirectory() as folder:
         path = str(Path(folder) / "tissue.pt")
         torch.save(data, path)
@@ -282,7 +290,7 @@ def main() -> None:
             "mincut_network_fwd_bwd",
         ):
             out = subprocess.run(
-                [sys.executable, __file__, "--part", part, "--data", path, "--device", args.device],
+                [sys.executable, __file__, "--part", part, "--data", path, "--device", args.device, *options],
                 capture_output=True,
                 text=True,
                 check=True,
@@ -298,7 +306,7 @@ def main() -> None:
         print(f"{'nodes':>8}  {'method':<10}{'implementation':<18}{'seconds':>10}{'peak MB':>10}{'added MB':>10}")
         rows = []
         for nodes in (int(n) for n in args.dense_nodes.split(",")):
-            for row in dense_comparison(nodes, args.dense_cap_gb):
+            for row in dense_comparison(nodes, args.dense_cap_gb, options):
                 rows.append(row)
                 head = f"{nodes:>8,}  {row['method']:<10}{row['impl']:<18}"
                 if "failed" in row:

@@ -30,7 +30,7 @@ import torch
 import torch_geometric
 from torch_geometric import nn as pyg
 from torch_geometric.nn import aggr as pyg_aggr
-from _measure import write_json
+from _measure import add_allocator_option, apply_allocator_option, write_json
 
 import graphpool
 from graphpool.readout import global_pool
@@ -134,7 +134,9 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=None, help="seconds of timing per row (default 1, quick 0.2)")
     parser.add_argument("--no-validation", action="store_true", help="time graphpool with value checks off")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
+    add_allocator_option(parser)
     args = parser.parse_args()
+    allocator = apply_allocator_option(args)
     budget = args.budget if args.budget is not None else (0.2 if args.quick else 1.0)
     graphpool.set_validation(not args.no_validation)
 
@@ -143,7 +145,7 @@ def main() -> None:
     print(
         f"graphpool {graphpool.__version__} | torch {torch.__version__} | PyG {torch_geometric.__version__} | "
         f"torch_scatter {'yes' if torch_scatter else 'not installed'} | {args.device} | "
-        f"{torch.get_num_threads()} threads | {machine} | validation {'off' if args.no_validation else 'on'}"
+        f"{torch.get_num_threads()} threads | {machine} | validation {'off' if args.no_validation else 'on'} | {allocator}"
         + (f" | peak {peak:,.0f} GB/s" if peak else "")
     )
     header = f"{'case (B x n x F)':<20}{'reduce':<8}{'pass':<9}{'graphpool':>11}{'pyg':>11}{'ratio':>8}"

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch_geometric import nn as pyg
 from torch_geometric.nn import aggr as pyg_aggr
-from _measure import write_json
+from _measure import add_allocator_option, apply_allocator_option, write_json
 
 import graphpool
 from graphpool.readout import global_pool
@@ -166,9 +166,11 @@ def main() -> None:
     parser.add_argument("--dense-max", type=float, default=2e4, help="PyG's dense pooling up to this N")
     parser.add_argument("--plot", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None)
+    add_allocator_option(parser)
     args = parser.parse_args()
+    allocator = apply_allocator_option(args)
     graphpool.set_validation(False)  # the checks read values: time the kernels
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, validation off")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, validation off, {allocator}")
     decades = [int(10**e) for e in range(3, 8) if 10**e <= args.max_nodes]
     soft = sorted({n for e in range(3, 8) for n in (int(10**e), int(3 * 10**e)) if n <= args.soft_max_nodes})
     points = readout_points(decades, int(args.pyg_median_max)) + soft_pool_points(soft, int(args.dense_max))

@@ -1,5 +1,7 @@
 """The scripts run end to end (tiny settings)."""
 
+import json
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -17,9 +19,14 @@ def _run(*args: str) -> str:
     return done.stdout
 
 
-def test_readout_benchmark_quick() -> None:
-    out = _run("scripts/bench_readouts.py", "--quick", "--budget", "0.01", "--reduces", "sum,median")
-    assert "1024 x 30 x 128" in out and "median" in out and "GB/s" in out
+@pytest.mark.parametrize(
+    ("options", "allocator"), [((), "allocator default"), (("--keep-freed-memory",), "freed memory kept")]
+)
+def test_readout_benchmark_quick(options: tuple[str, ...], allocator: str) -> None:
+    if options and platform.libc_ver()[0] != "glibc":
+        pytest.skip("a glibc allocator option")
+    out = _run("scripts/bench_readouts.py", "--quick", "--budget", "0.01", "--reduces", "sum,median", *options)
+    assert "1024 x 30 x 128" in out and "median" in out and "GB/s" in out and allocator in out
 
 
 @needs_cuda
@@ -35,8 +42,14 @@ def test_image_pooling_demo(tmp_path: Path) -> None:
 
 
 def test_cluster_benchmark_small(tmp_path: Path) -> None:
-    out = _run("scripts/bench_cluster.py", "--cells", "3000", "--skip-dense", "--json", str(tmp_path / "r.json"))
-    assert "diffpool_fwd_bwd" in out and (tmp_path / "r.json").exists()
+    options = ["--keep-freed-memory"] if platform.libc_ver()[0] == "glibc" else []  # passed on to each part
+    out = _run(
+        "scripts/bench_cluster.py", "--cells", "3000", "--skip-dense", "--json", str(tmp_path / "r.json"), *options
+    )
+    assert "diffpool_fwd_bwd" in out
+    assert json.loads((tmp_path / "r.json").read_text())["allocator"] == (
+        "freed memory kept" if options else "allocator default"
+    )
 
 
 @needs_cuda
