@@ -6,7 +6,7 @@ the torch/NumPy paths run, and both give the same values (tests compare them):
 - :func:`select_ranks`, by :func:`~graphpool.ops.segment_select`: the ``k``-th smallest element of each
   graph's column (median, quantiles);
 - :func:`segment_extreme`, by :func:`~graphpool.ops.segment_max` / ``segment_min`` on grouped rows:
-  one pass over the rows where ``scatter_reduce`` is slow (many rows in many groups: 7-10x slower);
+  one pass over grouped rows where ``scatter_reduce`` is slower (many rows, or many values);
 - :func:`coalesce_csr`, by soft pooling: the sparse adjacency and its transpose by counting sorts.
 
 A graph of ``n <= MAX_WIDTH`` rows is copied into a ``[n, F]`` buffer and its columns are ordered by a
@@ -51,9 +51,13 @@ MAX_WIDTH = 64
 #: rows is faster (320,000 rows x 64 features in graphs of ~200 rows: 111 against 169 ms; ~1,000 rows: 184
 #: against 140 ms)
 QUICKSELECT_MIN_ROWS = 512
-#: the fewest rows for which segment_extreme replaces scatter_reduce (in more than 512 groups): from about
-#: 300,000 rows in many groups scatter_reduce slows down 7-10x (1e6 rows x 16 features: 25 ms against 4 ms)
-EXTREME_MIN_ROWS = 1 << 18
+#: segment_extreme replaces scatter_reduce from this many rows, or this many values (rows x features), on
+#: grouped rows. scatter_reduce costs about 8 ns per row plus ~0.1 ns per value on 2 threads here, the
+#: compiled pass ~2.4 ns per row of one feature and ~0.08 ns per value on 2 threads: for 300,000 rows of 1-4
+#: features 0.45-0.55 ms against 2.4-4.8 ms; for 2^21 values about parity. Below 2^22 values in wide rows
+#: the grouped layout the pass needs (the sortedness check, the offsets) costs more than the pass saves: the
+#: 1024 x 30 x 128 max forward (3.9 M values) took 0.55 ms through it against 0.46 for scatter_reduce.
+EXTREME_MIN_ROWS, EXTREME_MIN_VALUES = 1 << 18, 1 << 22
 #: graphs per work item of select_ranks (a call of the kernel costs ~10 us), columns per block of a large graph
 _CHUNK, _COLUMNS = 64, 16
 #: dtypes the compiled path takes (numba has no float16 or bfloat16)
@@ -497,19 +501,73 @@ if numba is not None:
     _extreme = numba.njit(cache=True, nogil=True)(_extreme)
 
 
+#: the callback's data: item counter, items (runs of graphs), largest; then x, ptr, out and the runs' bounds
+_EXTREME_HEAD, _EXTREME_ARRAYS = 3, 4
+
+
+def _extreme_items(data, dtype):  # pragma: no cover - compiled
+    """The runs of graphs of :func:`segment_extreme` described by ``data``, taken one by one until none is left."""
+    at = [_EXTREME_HEAD + openmp.SLOTS * i for i in range(_EXTREME_ARRAYS)]
+    x, ptr = openmp.array2(data, at[0], dtype), openmp.array1(data, at[1], np.int64)
+    out, bounds = openmp.array2(data, at[2], dtype), openmp.array1(data, at[3], np.int64)
+    item = openmp.take(data, 0)
+    while item < data[1]:
+        _extreme(x, ptr, bounds[item], bounds[item + 1], data[2] != 0, out)
+        item = openmp.take(data, 0)
+
+
+if numba is not None:  # called from the callbacks below, so compiled as a global of theirs
+    _extreme_items = numba.njit(cache=True, nogil=True)(_extreme_items)
+
+
+def _extreme_float32(address):  # pragma: no cover - compiled (a C callback run by every thread of the team)
+    _extreme_items(openmp.header(address, _EXTREME_HEAD + openmp.SLOTS * _EXTREME_ARRAYS), np.float32)
+
+
+def _extreme_float64(address):  # pragma: no cover - compiled
+    _extreme_items(openmp.header(address, _EXTREME_HEAD + openmp.SLOTS * _EXTREME_ARRAYS), np.float64)
+
+
+def _extreme_int32(address):  # pragma: no cover - compiled
+    _extreme_items(openmp.header(address, _EXTREME_HEAD + openmp.SLOTS * _EXTREME_ARRAYS), np.int32)
+
+
+def _extreme_int64(address):  # pragma: no cover - compiled
+    _extreme_items(openmp.header(address, _EXTREME_HEAD + openmp.SLOTS * _EXTREME_ARRAYS), np.int64)
+
+
+_EXTREME_CALLBACKS = {
+    np.dtype(np.float32): _extreme_float32,
+    np.dtype(np.float64): _extreme_float64,
+    np.dtype(np.int32): _extreme_int32,
+    np.dtype(np.int64): _extreme_int64,
+}
+
+
 def segment_extreme(x: np.ndarray, ptr: np.ndarray, largest: bool, threads: int) -> np.ndarray:
     """``[B, F]`` maximum (``largest``) or minimum of each group of the grouped rows ``x [N, F]``; 0 for empty groups.
 
-    A column holding NaN gives NaN (as ``torch.amax``). The graphs are cut into ``threads`` runs of about
-    equal row counts, each reduced on its own GIL-free thread.
+    A column holding NaN gives NaN (as ``torch.amax``). Up to ``threads`` threads take runs of graphs of
+    about equal row counts (four per thread) one by one: on torch's own OpenMP team where it can be
+    entered (:mod:`graphpool.ops.openmp`), else on Python threads. A second thread is used from 65,536 rows
+    or 2^20 values (below either it costs more than it saves).
     """
+    x, ptr = np.ascontiguousarray(x), np.ascontiguousarray(ptr, dtype=np.int64)
     out = np.zeros((len(ptr) - 1, x.shape[1]), dtype=x.dtype)
-    workers = max(1, min(threads, x.shape[0] // 65_536))  # below 64k rows one thread is faster
-    bounds = np.searchsorted(ptr, np.linspace(0, x.shape[0], workers + 1)).tolist()
+    workers = max(1, min(threads, max(x.shape[0] // 65_536, x.size // (1 << 20))))
+    runs = 4 * workers if workers > 1 else 1
+    bounds = np.searchsorted(ptr, np.linspace(0, x.shape[0], runs + 1)).astype(np.int64)
     bounds[0], bounds[-1] = 0, len(ptr) - 1
-    runs = [(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
-    if len(runs) == 1:
-        _extreme(x, ptr, runs[0][0], runs[0][1], largest, out)
-    else:
-        run_parallel(lambda run: _extreme(x, ptr, run[0], run[1], largest, out), runs, len(runs))
+    data = np.array([0, runs, int(largest), *openmp.describe(x, ptr, out, bounds)], dtype=np.int64)
+    if workers > 1 and openmp.available():  # on torch's own threads (graphpool.ops.openmp)
+        openmp.run(_extreme_callback(x.dtype), data, workers)
+    else:  # on Python threads, each taking runs from the same counter
+        run_parallel(lambda _: _extreme_items(data, x.dtype.type), range(workers), workers)
     return out
+
+
+@lru_cache(maxsize=None)
+def _extreme_callback(dtype: np.dtype) -> int:
+    """The address of :func:`_extreme_items` for ``dtype`` as a C callback (built on first use, cached on disk)."""
+    callback = numba.cfunc(numba.types.void(numba.types.voidptr), cache=True, nogil=True)
+    return callback(_EXTREME_CALLBACKS[dtype]).address

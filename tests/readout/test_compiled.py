@@ -214,10 +214,33 @@ def test_compiled_and_scatter_extremes_agree(sizes, dtype, reduce, nan, seed) ->
         x[int(torch.randint(len(batch), (1,), generator=g)), 1] = float("nan")
     with pytest.MonkeyPatch.context() as patch:  # every size takes the compiled path
         patch.setattr(compiled, "EXTREME_MIN_ROWS", 0)
-        patch.setattr(kernels, "_LOOP_MAX_GROUPS", 0)
         got, expected = _both(lambda: global_pool(x, batch, num_graphs=len(sizes), reduce=reduce))
     assert got.dtype == expected.dtype
     assert torch.equal(got.isnan(), expected.isnan()) and torch.equal(got.nan_to_num(), expected.nan_to_num())
+
+
+@pytest.mark.parametrize(
+    ("graphs", "rows", "features"),
+    [(4, 16_000, 128), (16, 20_000, 1), (64, 80, 1024)],  # values above the threshold; rows above it; wide rows
+)
+def test_compiled_max_takes_few_large_graphs(graphs: int, rows: int, features: int) -> None:
+    """Above the thresholds in few graphs (the amax loop or scatter_reduce without numba): same maxima and gradient."""
+    g = torch.Generator().manual_seed(graphs)
+    sizes = torch.randint(rows // 2, rows + rows // 2, (graphs,), generator=g)
+    sizes[1] = 0  # an empty graph
+    batch = torch.repeat_interleave(torch.arange(graphs), sizes)
+    x = torch.randint(-20, 20, (len(batch), features), generator=g).float()  # ties within graphs
+    x[3, 0] = float("nan")
+    assert len(batch) >= compiled.EXTREME_MIN_ROWS or x.numel() >= compiled.EXTREME_MIN_VALUES
+
+    def gradient():
+        leaf = x.clone().requires_grad_()
+        out = global_pool(leaf, batch, num_graphs=graphs, reduce="max")
+        return out, torch.autograd.grad(out.nan_to_num().square().sum(), leaf)[0]
+
+    (got, got_grad), (expected, expected_grad) = _both(gradient)
+    assert torch.equal(got.isnan(), expected.isnan()) and torch.equal(got.nan_to_num(), expected.nan_to_num())
+    assert torch.equal(got_grad.nan_to_num(), expected_grad.nan_to_num())
 
 
 def test_compiled_max_runs_above_its_threshold_with_gradients() -> None:

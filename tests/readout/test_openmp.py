@@ -80,6 +80,36 @@ def test_team_and_python_threads_select_the_same(small, large, channels, dtype, 
             assert np.array_equal(team[0][r, b, clean], ordered[ranks[r, b], clean])
 
 
+@settings(max_examples=15, deadline=None)
+@given(
+    graphs=st.integers(1, 600),
+    channels=st.integers(1, 12),
+    dtype=st.sampled_from([np.float32, np.float64, np.int32, np.int64]),
+    largest=st.booleans(),
+    nan=st.booleans(),
+    threads=st.sampled_from([2, 3]),
+    seed=st.integers(0, 2**16),
+)
+def test_team_and_python_threads_take_the_same_extremes(graphs, channels, dtype, largest, nan, threads, seed) -> None:
+    """Runs of graphs (empty ones among them) for max and min, every dtype: the same as NumPy's per graph."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(0, 400, graphs)
+    sizes[rng.integers(graphs)] += 65_536  # enough rows for a second thread
+    ptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    x = rng.integers(-50, 50, (int(ptr[-1]), channels)).astype(dtype)
+    if nan and np.dtype(dtype).kind == "f":
+        x[rng.random(x.shape) < 1e-4] = np.nan
+    team = compiled.segment_extreme(x, ptr, largest, threads)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(openmp, "available", lambda: False)
+        python = compiled.segment_extreme(x, ptr, largest, threads)
+    expected, nan_ok = np.zeros_like(team), np.dtype(dtype).kind == "f"
+    for b in range(graphs):
+        if sizes[b]:
+            expected[b] = (np.max if largest else np.min)(x[ptr[b] : ptr[b + 1]], axis=0)  # NaN wins, as in torch
+    assert np.array_equal(team, expected, equal_nan=nan_ok) and np.array_equal(python, expected, equal_nan=nan_ok)
+
+
 def test_median_with_gradients_on_the_team_equals_the_numpy_path() -> None:
     g = torch.Generator().manual_seed(0)
     sizes = torch.randint(1, 60, (300,), generator=g)
