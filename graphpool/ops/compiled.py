@@ -239,9 +239,11 @@ if numba is not None:  # called from _select_items below, so compiled as globals
     _select_large = numba.njit(cache=True, nogil=True)(_select_large)
 
 
-#: the callback's data (:mod:`graphpool.ops.openmp`): item counter, small items, large items, track, graphs per
-#: small item, columns per large item; then the arrays, ``openmp.SLOTS`` numbers each
-_HEAD, _ARRAYS = 6, 12
+#: the kinds of work handed to torch's team (slot 1 of the callback's data, after the item counter)
+_SELECT, _EXTREME = 0, 1
+#: select_ranks' data (:mod:`graphpool.ops.openmp`): item counter, kind, small items, large items, track, graphs
+#: per small item, columns per large item; then the arrays, ``openmp.SLOTS`` numbers each
+_HEAD, _ARRAYS = 7, 12
 
 
 def _select_items(data, dtype):  # pragma: no cover - compiled
@@ -255,7 +257,7 @@ def _select_items(data, dtype):  # pragma: no cover - compiled
     rows = openmp.array3(data, at[8], np.int64)
     large_graphs, large_columns = openmp.array1(data, at[9], np.int64), openmp.array1(data, at[10], np.int64)
     nan = openmp.array1(data, at[11], np.int64)
-    small_items, items, track, chunk, width = data[1], data[1] + data[2], data[3] != 0, data[4], data[5]
+    small_items, items, track, chunk, width = data[2], data[2] + data[3], data[4] != 0, data[5], data[6]
     item = openmp.take(data, 0)
     while item < items:
         if item < small_items:
@@ -270,39 +272,8 @@ def _select_items(data, dtype):  # pragma: no cover - compiled
         item = openmp.take(data, 0)
 
 
-if numba is not None:  # called from the callbacks below, so compiled as a global of theirs
+if numba is not None:  # called from the team's callbacks, so compiled as a global of theirs
     _select_items = numba.njit(cache=True, nogil=True)(_select_items)
-
-
-def _select_float32(address):  # pragma: no cover - compiled (a C callback run by every thread of the team)
-    _select_items(openmp.header(address, _HEAD + openmp.SLOTS * _ARRAYS), np.float32)
-
-
-def _select_float64(address):  # pragma: no cover - compiled
-    _select_items(openmp.header(address, _HEAD + openmp.SLOTS * _ARRAYS), np.float64)
-
-
-def _select_int32(address):  # pragma: no cover - compiled
-    _select_items(openmp.header(address, _HEAD + openmp.SLOTS * _ARRAYS), np.int32)
-
-
-def _select_int64(address):  # pragma: no cover - compiled
-    _select_items(openmp.header(address, _HEAD + openmp.SLOTS * _ARRAYS), np.int64)
-
-
-_SELECT_CALLBACKS = {
-    np.dtype(np.float32): _select_float32,
-    np.dtype(np.float64): _select_float64,
-    np.dtype(np.int32): _select_int32,
-    np.dtype(np.int64): _select_int64,
-}
-
-
-@lru_cache(maxsize=None)
-def _select_callback(dtype: np.dtype) -> int:
-    """The address of :func:`_select_items` for ``dtype`` as a C callback (built on first use, cached on disk)."""
-    callback = numba.cfunc(numba.types.void(numba.types.voidptr), cache=True, nogil=True)
-    return callback(_SELECT_CALLBACKS[dtype]).address
 
 
 @lru_cache(maxsize=1)
@@ -384,11 +355,11 @@ def select_ranks(
     # held until the work is done (the data holds only their addresses); the outputs are contiguous: no copies
     arrays = [grouped, ptr, small, networks, pairs, starts, ranks, values, rows, large_graphs, large_columns, found]
     arrays = [np.ascontiguousarray(array) for array in arrays]
-    head = [0, small_items, len(large_graphs), int(track), _CHUNK, _COLUMNS]
+    head = [0, _SELECT, small_items, len(large_graphs), int(track), _CHUNK, _COLUMNS]
     data = np.array(head + openmp.describe(*arrays), dtype=np.int64)
     workers = max(1, min(threads, len(small) // _CHUNK + len(large_graphs)))  # a thread costs ~64 small graphs
     if workers > 1 and openmp.available():  # on torch's own threads (graphpool.ops.openmp)
-        openmp.run(_select_callback(grouped.dtype), data, workers)
+        openmp.run(_team_callback(grouped.dtype), data, workers)
     else:  # on Python threads, each taking items from the same counter
         run_parallel(lambda _: _select_items(data, grouped.dtype.type), range(workers), workers)
     return values, rows, bool(found.any())
@@ -501,8 +472,9 @@ if numba is not None:
     _extreme = numba.njit(cache=True, nogil=True)(_extreme)
 
 
-#: the callback's data: item counter, items (runs of graphs), largest; then x, ptr, out and the runs' bounds
-_EXTREME_HEAD, _EXTREME_ARRAYS = 3, 4
+#: segment_extreme's data: item counter, kind, items (runs of graphs), largest; then x, ptr, out and the runs'
+#: bounds
+_EXTREME_HEAD, _EXTREME_ARRAYS = 4, 4
 
 
 def _extreme_items(data, dtype):  # pragma: no cover - compiled
@@ -511,37 +483,56 @@ def _extreme_items(data, dtype):  # pragma: no cover - compiled
     x, ptr = openmp.array2(data, at[0], dtype), openmp.array1(data, at[1], np.int64)
     out, bounds = openmp.array2(data, at[2], dtype), openmp.array1(data, at[3], np.int64)
     item = openmp.take(data, 0)
-    while item < data[1]:
-        _extreme(x, ptr, bounds[item], bounds[item + 1], data[2] != 0, out)
+    while item < data[2]:
+        _extreme(x, ptr, bounds[item], bounds[item + 1], data[3] != 0, out)
         item = openmp.take(data, 0)
 
 
-if numba is not None:  # called from the callbacks below, so compiled as a global of theirs
+if numba is not None:  # called from the team's callbacks, so compiled as a global of theirs
     _extreme_items = numba.njit(cache=True, nogil=True)(_extreme_items)
 
 
-def _extreme_float32(address):  # pragma: no cover - compiled (a C callback run by every thread of the team)
-    _extreme_items(openmp.header(address, _EXTREME_HEAD + openmp.SLOTS * _EXTREME_ARRAYS), np.float32)
+def _team_items(address, dtype):  # pragma: no cover - compiled
+    """What each thread of torch's team runs: the items of the work whose kind the data names."""
+    if openmp.header(address, 2)[1] == _SELECT:
+        _select_items(openmp.header(address, _HEAD + openmp.SLOTS * _ARRAYS), dtype)
+    else:
+        _extreme_items(openmp.header(address, _EXTREME_HEAD + openmp.SLOTS * _EXTREME_ARRAYS), dtype)
 
 
-def _extreme_float64(address):  # pragma: no cover - compiled
-    _extreme_items(openmp.header(address, _EXTREME_HEAD + openmp.SLOTS * _EXTREME_ARRAYS), np.float64)
+if numba is not None:  # called from the callbacks below, so compiled as a global of theirs
+    _team_items = numba.njit(cache=True, nogil=True)(_team_items)
 
 
-def _extreme_int32(address):  # pragma: no cover - compiled
-    _extreme_items(openmp.header(address, _EXTREME_HEAD + openmp.SLOTS * _EXTREME_ARRAYS), np.int32)
+def _team_float32(address):  # pragma: no cover - compiled (a C callback run by every thread of the team)
+    _team_items(address, np.float32)
 
 
-def _extreme_int64(address):  # pragma: no cover - compiled
-    _extreme_items(openmp.header(address, _EXTREME_HEAD + openmp.SLOTS * _EXTREME_ARRAYS), np.int64)
+def _team_float64(address):  # pragma: no cover - compiled
+    _team_items(address, np.float64)
 
 
-_EXTREME_CALLBACKS = {
-    np.dtype(np.float32): _extreme_float32,
-    np.dtype(np.float64): _extreme_float64,
-    np.dtype(np.int32): _extreme_int32,
-    np.dtype(np.int64): _extreme_int64,
+def _team_int32(address):  # pragma: no cover - compiled
+    _team_items(address, np.int32)
+
+
+def _team_int64(address):  # pragma: no cover - compiled
+    _team_items(address, np.int64)
+
+
+_TEAM_CALLBACKS = {
+    np.dtype(np.float32): _team_float32,
+    np.dtype(np.float64): _team_float64,
+    np.dtype(np.int32): _team_int32,
+    np.dtype(np.int64): _team_int64,
 }
+
+
+@lru_cache(maxsize=None)
+def _team_callback(dtype: np.dtype) -> int:
+    """The address of :func:`_team_items` for ``dtype`` as a C callback (built on first use, cached on disk)."""
+    callback = numba.cfunc(numba.types.void(numba.types.voidptr), cache=True, nogil=True)
+    return callback(_TEAM_CALLBACKS[dtype]).address
 
 
 def segment_extreme(x: np.ndarray, ptr: np.ndarray, largest: bool, threads: int) -> np.ndarray:
@@ -558,16 +549,9 @@ def segment_extreme(x: np.ndarray, ptr: np.ndarray, largest: bool, threads: int)
     runs = 4 * workers if workers > 1 else 1
     bounds = np.searchsorted(ptr, np.linspace(0, x.shape[0], runs + 1)).astype(np.int64)
     bounds[0], bounds[-1] = 0, len(ptr) - 1
-    data = np.array([0, runs, int(largest), *openmp.describe(x, ptr, out, bounds)], dtype=np.int64)
+    data = np.array([0, _EXTREME, runs, int(largest), *openmp.describe(x, ptr, out, bounds)], dtype=np.int64)
     if workers > 1 and openmp.available():  # on torch's own threads (graphpool.ops.openmp)
-        openmp.run(_extreme_callback(x.dtype), data, workers)
+        openmp.run(_team_callback(x.dtype), data, workers)
     else:  # on Python threads, each taking runs from the same counter
         run_parallel(lambda _: _extreme_items(data, x.dtype.type), range(workers), workers)
     return out
-
-
-@lru_cache(maxsize=None)
-def _extreme_callback(dtype: np.dtype) -> int:
-    """The address of :func:`_extreme_items` for ``dtype`` as a C callback (built on first use, cached on disk)."""
-    callback = numba.cfunc(numba.types.void(numba.types.voidptr), cache=True, nogil=True)
-    return callback(_EXTREME_CALLBACKS[dtype]).address
