@@ -21,11 +21,24 @@ def _status_mb(field: str) -> float:
     return float("nan")
 
 
+def synchronize(device: str | torch.device) -> None:
+    """Wait for a CUDA ``device``'s queued work, so that the clock reads the time the work took (nothing on CPU)."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def device_label(device: str | torch.device) -> str:
+    """What runs the work, for a run's header: the GPU's name, or the CPU threads torch uses."""
+    if torch.device(device).type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{torch.get_num_threads()} CPU threads"
+
+
 def start_measuring(device: str | torch.device = "cpu") -> float:
     """Reset the process's peak RSS (Linux: clear_refs 5) and return the current RSS in MB; on a CUDA ``device``
     reset the peak of tensor memory allocated there and return what is allocated now."""
     if torch.device(device).type == "cuda":
-        torch.cuda.synchronize(device)
+        synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
         return torch.cuda.memory_allocated(device) / 2**20
     try:

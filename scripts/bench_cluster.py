@@ -47,7 +47,15 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from _measure import add_allocator_option, apply_allocator_option, peak_mb, start_measuring, write_json
+from _measure import (
+    add_allocator_option,
+    apply_allocator_option,
+    device_label,
+    peak_mb,
+    start_measuring,
+    synchronize,
+    write_json,
+)
 
 NUM_TYPES, FEATURES, NEIGHBOURS, SOFT_K = 20, 32, 6, 64
 REPEATS = {"global_mean": 9, "given_reduce": 9}
@@ -84,8 +92,7 @@ def run_part(part: str, data_path: str, device: str) -> dict[str, float]:
     for _ in range(REPEATS.get(part, 1)):  # the millisecond parts: median of several runs
         t0 = time.perf_counter()
         measure(part, data)
-        if device == "cuda":
-            torch.cuda.synchronize()
+        synchronize(device)
         times.append(time.perf_counter() - t0)
     peak = peak_mb(device)
     return {"seconds": statistics.median(times), "peak_mb": peak, "added_mb": peak - before}
@@ -262,7 +269,7 @@ def main() -> None:
         print(json.dumps(run_dense_part(args.dense_part)))
         return
 
-    where = torch.cuda.get_device_name() if args.device == "cuda" else f"{torch.get_num_threads()} CPU threads"
+    where = device_label(args.device)
     print(f"torch {torch.__version__} | {where} | {allocator} | {args.cells:,} cells, k={NEIGHBOURS}")
     t0 = time.perf_counter()
     data = build_tissue(args.cells)

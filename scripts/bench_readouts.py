@@ -30,7 +30,7 @@ import torch
 import torch_geometric
 from torch_geometric import nn as pyg
 from torch_geometric.nn import aggr as pyg_aggr
-from _measure import add_allocator_option, apply_allocator_option, write_json
+from _measure import add_allocator_option, apply_allocator_option, synchronize, write_json
 
 import graphpool
 from graphpool.readout import global_pool
@@ -52,11 +52,6 @@ def make_case(graphs: int, nodes: int, features: int, device: str, seed: int = 0
     return x, batch
 
 
-def sync(device: str) -> None:
-    if device == "cuda":
-        torch.cuda.synchronize()
-
-
 def time_alternating(
     contenders: dict[str, Callable[[], object]], device: str, budget_s: float, min_repeats: int = 3
 ) -> dict[str, list[float]]:
@@ -67,10 +62,10 @@ def time_alternating(
     start = time.perf_counter()
     while min(len(t) for t in times.values()) < min_repeats or time.perf_counter() - start < budget_s:
         for name, fn in contenders.items():
-            sync(device)
+            synchronize(device)
             t0 = time.perf_counter()
             fn()
-            sync(device)
+            synchronize(device)
             times[name].append(time.perf_counter() - t0)
         if max(len(t) for t in times.values()) >= 200:
             break

@@ -35,6 +35,7 @@ import time
 from dataclasses import replace
 
 import torch
+from _measure import device_label, synchronize
 from torch import nn
 from torch_geometric.loader import DataLoader
 from torch_geometric.nn import GINConv, global_add_pool
@@ -134,12 +135,6 @@ def compile_comparison(
     )
 
 
-def synchronize(device: torch.device) -> None:
-    """Wait for the GPU's queued work, so that the clock reads the time the work took."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def epoch(
     model: nn.Module, loader: DataLoader, optimiser: torch.optim.Optimizer, graphpool_model: bool, device: torch.device
 ) -> float:
@@ -209,7 +204,7 @@ def main() -> None:
     ratio = statistics.median(a / b for a, b in zip(times["graphpool"], times["pyg"], strict=True))
     print(
         f"{args.dataset}: {len(graphs)} graphs, 5-layer GIN, width 64, sum readout, batch 128, "
-        f"{torch.cuda.get_device_name(device) if device.type == 'cuda' else f'{torch.get_num_threads()} threads'}, "
+        f"{device_label(device)}, "
         f"torch {torch.__version__}"
     )
     print(
