@@ -358,10 +358,7 @@ def select_ranks(
     head = [0, _SELECT, small_items, len(large_graphs), int(track), _CHUNK, _COLUMNS]
     data = np.array(head + openmp.describe(*arrays), dtype=np.int64)
     workers = max(1, min(threads, len(small) // _CHUNK + len(large_graphs)))  # a thread costs ~64 small graphs
-    if workers > 1 and openmp.available():  # on torch's own threads (graphpool.ops.openmp)
-        openmp.run(_team_callback(grouped.dtype), data, workers)
-    else:  # on Python threads, each taking items from the same counter
-        run_parallel(lambda _: _select_items(data, grouped.dtype.type), range(workers), workers)
+    _run_items(_select_items, data, grouped.dtype, workers)
     return values, rows, bool(found.any())
 
 
@@ -535,6 +532,16 @@ def _team_callback(dtype: np.dtype) -> int:
     return callback(_TEAM_CALLBACKS[dtype]).address
 
 
+def _run_items(items: Callable[[np.ndarray, type], None], data: np.ndarray, dtype: np.dtype, workers: int) -> None:
+    """``workers`` threads take the work items ``data`` describes until none is left: threads of torch's own
+    OpenMP team (through :func:`_team_items`) where :mod:`graphpool.ops.openmp` can enter it, else Python
+    threads, the calling one among them, each running ``items(data, dtype)`` on the same item counter."""
+    if workers > 1 and openmp.available():
+        openmp.run(_team_callback(dtype), data, workers)
+    else:
+        run_parallel(lambda _: items(data, dtype.type), range(workers), workers)
+
+
 def segment_extreme(x: np.ndarray, ptr: np.ndarray, largest: bool, threads: int) -> np.ndarray:
     """``[B, F]`` maximum (``largest``) or minimum of each group of the grouped rows ``x [N, F]``; 0 for empty groups.
 
@@ -550,8 +557,5 @@ def segment_extreme(x: np.ndarray, ptr: np.ndarray, largest: bool, threads: int)
     bounds = np.searchsorted(ptr, np.linspace(0, x.shape[0], runs + 1)).astype(np.int64)
     bounds[0], bounds[-1] = 0, len(ptr) - 1
     data = np.array([0, _EXTREME, runs, int(largest), *openmp.describe(x, ptr, out, bounds)], dtype=np.int64)
-    if workers > 1 and openmp.available():  # on torch's own threads (graphpool.ops.openmp)
-        openmp.run(_team_callback(x.dtype), data, workers)
-    else:  # on Python threads, each taking runs from the same counter
-        run_parallel(lambda _: _extreme_items(data, x.dtype.type), range(workers), workers)
+    _run_items(_extreme_items, data, x.dtype, workers)
     return out
