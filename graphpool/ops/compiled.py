@@ -51,13 +51,15 @@ MAX_WIDTH = 64
 #: rows is faster (320,000 rows x 64 features in graphs of ~200 rows: 111 against 169 ms; ~1,000 rows: 184
 #: against 140 ms)
 QUICKSELECT_MIN_ROWS = 512
-#: segment_extreme replaces scatter_reduce from this many rows, or this many values (rows x features), on
-#: grouped rows. scatter_reduce costs about 8 ns per row plus ~0.1 ns per value on 2 threads here, the
-#: compiled pass ~2.4 ns per row of one feature and ~0.08 ns per value on 2 threads: for 300,000 rows of 1-4
-#: features 0.45-0.55 ms against 2.4-4.8 ms; for 2^21 values about parity. Below 2^22 values in wide rows
-#: the grouped layout the pass needs (the sortedness check, the offsets) costs more than the pass saves: the
-#: 1024 x 30 x 128 max forward (3.9 M values) took 0.55 ms through it against 0.46 for scatter_reduce.
-EXTREME_MIN_ROWS, EXTREME_MIN_VALUES = 1 << 18, 1 << 22
+#: segment_extreme replaces scatter_reduce (on grouped rows) where it was faster, measured in turn with it and with
+#: PyG's on 2 threads: scatter_reduce costs 8-15 ns per row for rows of few features, the pass ~2.5 (3,760 rows x
+#: 4 features: 39 against 103 us; 14,941 x 1: 74 against 121 us), so rows of up to 4 features take the pass from
+#: 2,048 rows, rows of up to 64 from 8,192 (15,377 x 64: 0.91-0.95 of scatter_reduce's time; 30,839 x 32: 0.73),
+#: any rows from 2^21 values (1024 graphs x 30 x 128: 0.80-1.01). Below these the pass lost (3,760 x 128: 1.07-1.22;
+#: 7,554 x 128: 1.06-1.14).
+EXTREME_MIN_VALUES = 1 << 21
+#: (from this many rows, of up to this many features) where the pass is faster below EXTREME_MIN_VALUES
+EXTREME_NARROW_ROWS = ((1 << 11, 4), (1 << 13, 64))
 #: graphs per work item of select_ranks (a call of the kernel costs ~10 us), columns per block of a large graph
 _CHUNK, _COLUMNS = 64, 16
 #: dtypes the compiled path takes (numba has no float16 or bfloat16)
@@ -67,6 +69,13 @@ DTYPES = frozenset({torch.float32, torch.float64, torch.int32, torch.int64})
 def available(dtype: torch.dtype) -> bool:
     """Whether the compiled path can run for ``dtype``."""
     return numba is not None and ENABLED and dtype in DTYPES
+
+
+def extreme_pays(rows: int, features: int) -> bool:
+    """Whether :func:`segment_extreme` is faster than ``scatter_reduce`` for ``rows`` grouped rows of ``features``."""
+    return rows * features >= EXTREME_MIN_VALUES or any(
+        rows >= fewest and features <= widest for fewest, widest in EXTREME_NARROW_ROWS
+    )
 
 
 def selects(level: int) -> bool:
@@ -362,6 +371,36 @@ def select_ranks(
     return values, rows, bool(found.any())
 
 
+def _sorted_offsets(index, ptr):  # pragma: no cover - compiled
+    """Fill ``ptr [B + 1]`` with the offsets of the groups of ``index`` if its ids are non-decreasing and all in
+    ``[0, B)`` (and return True); else return False, ``ptr`` untouched."""
+    rows, groups = index.shape[0], ptr.shape[0] - 1
+    descents = 0
+    for row in range(1, rows):  # no early exit: the loop vectorises
+        descents += index[row] < index[row - 1]
+    if descents or (rows and (index[0] < 0 or index[rows - 1] >= groups)):
+        return False
+    ptr[:] = rows
+    for row in range(rows - 1, -1, -1):  # each group's first row is written last
+        ptr[index[row]] = row
+    for graph in range(groups - 1, -1, -1):  # an empty group starts where the next one does
+        ptr[graph] = min(ptr[graph], ptr[graph + 1])
+    return True
+
+
+if numba is not None:
+    _sorted_offsets = numba.njit(cache=True, nogil=True)(_sorted_offsets)
+
+
+def sorted_offsets(index: np.ndarray, num_segments: int) -> np.ndarray | None:
+    """The CSR offsets ``[B + 1]`` of the int64 group ids ``index [N]`` if they are non-decreasing and all in
+    ``[0, B)``, else ``None``: the sortedness check and the offsets in one call, a fixed cost of every readout's
+    call (2.6 us for 3,840 rows in 128 groups, 17 us for 30,720 in 1,024, where NumPy's check and torch's or
+    NumPy's binary searches take 9 and 21 us)."""
+    ptr = np.empty(num_segments + 1, dtype=np.int64)
+    return ptr if _sorted_offsets(np.ascontiguousarray(index, dtype=np.int64), ptr) else None
+
+
 def _offsets(keys, num_nodes):  # pragma: no cover - compiled
     """``[num_nodes + 1]`` offsets of ``keys`` (in ``[0, num_nodes)``) grouped by value: a counting sort's prefix."""
     ptr = np.zeros(num_nodes + 1, dtype=np.int64)
@@ -548,12 +587,16 @@ def segment_extreme(x: np.ndarray, ptr: np.ndarray, largest: bool, threads: int)
     A column holding NaN gives NaN (as ``torch.amax``). Up to ``threads`` threads take runs of graphs of
     about equal row counts (four per thread) one by one: on torch's own OpenMP team where it can be
     entered (:mod:`graphpool.ops.openmp`), else on Python threads. A second thread is used from 65,536 rows
-    or 2^20 values (below either it costs more than it saves).
+    or 2^18 values (below either, handing work to it cost more than it saved: 3,760 rows x 128 features took
+    86 us on two threads against 72 on one).
     """
     x, ptr = np.ascontiguousarray(x), np.ascontiguousarray(ptr, dtype=np.int64)
     out = np.zeros((len(ptr) - 1, x.shape[1]), dtype=x.dtype)
-    workers = max(1, min(threads, max(x.shape[0] // 65_536, x.size // (1 << 20))))
-    runs = 4 * workers if workers > 1 else 1
+    workers = max(1, min(threads, max(x.shape[0] // 65_536, x.size // (1 << 18))))
+    if workers == 1:  # on the calling thread, without the work items' description (~20 us)
+        _extreme(x, ptr, 0, len(ptr) - 1, largest, out)
+        return out
+    runs = 4 * workers
     bounds = np.searchsorted(ptr, np.linspace(0, x.shape[0], runs + 1)).astype(np.int64)
     bounds[0], bounds[-1] = 0, len(ptr) - 1
     data = np.array([0, _EXTREME, runs, int(largest), *openmp.describe(x, ptr, out, bounds)], dtype=np.int64)

@@ -10,9 +10,9 @@ Choices, measured in ``scripts/bench_readouts.py``:
 * sum: :func:`torch.nn.functional.embedding_bag` in ``"sum"`` mode with the CSR offsets reads
   ``x`` once, one group per thread (FBGEMM on CPU), at about the speed of ``x.sum()``;
   its backward is replaced by one ``index_select`` (``grad_x = grad_out[index]``).
-* max/min: ``scatter_reduce``; with numba installed, one compiled pass over grouped rows from
-  262,144 rows or 2^22 values (where it is faster than ``scatter_reduce``: up to 5x for rows of
-  few features); without numba, one ``amax`` per group for few large groups. The backward
+* max/min: ``scatter_reduce``; with numba installed, one compiled pass over grouped rows where it
+  is faster (from 2^21 values, or thousands of rows of few features: up to 5x there); without numba,
+  one ``amax`` per group for few large groups. The backward
   splits the gradient evenly among tied maxima (as ``torch.amax``).
 * order statistics: with numba installed, graphs of up to 64 rows are sorted by a compiled
   sorting network (:mod:`graphpool.ops.compiled`); other graphs of one size class are padded into
@@ -113,11 +113,11 @@ def _extreme_forward(x: Tensor, seg: Segments, largest: bool) -> Tensor:
     num_segments = seg.num_segments
     if (
         x.device.type == "cpu"
-        and (seg.num_rows >= compiled.EXTREME_MIN_ROWS or x.numel() >= compiled.EXTREME_MIN_VALUES)
         and compiled.available(x.dtype)
+        and compiled.extreme_pays(seg.num_rows, x.size(1))
         and not torch.compiler.is_compiling()
         and seg.is_sorted
-    ):  # many rows or many values, where scatter_reduce is slower: one compiled pass (graphpool.ops.compiled)
+    ):  # where scatter_reduce is slower (many values, or many rows of few features): one compiled pass
         values = x.detach().contiguous().numpy()
         return torch.from_numpy(compiled.segment_extreme(values, seg.ptr.numpy(), largest, torch.get_num_threads()))
     if (

@@ -213,7 +213,7 @@ def test_compiled_and_scatter_extremes_agree(sizes, dtype, reduce, nan, seed) ->
     if nan and dtype.is_floating_point and len(batch):
         x[int(torch.randint(len(batch), (1,), generator=g)), 1] = float("nan")
     with pytest.MonkeyPatch.context() as patch:  # every size takes the compiled path
-        patch.setattr(compiled, "EXTREME_MIN_ROWS", 0)
+        patch.setattr(compiled, "EXTREME_MIN_VALUES", 0)
         got, expected = _both(lambda: global_pool(x, batch, num_graphs=len(sizes), reduce=reduce))
     assert got.dtype == expected.dtype
     assert torch.equal(got.isnan(), expected.isnan()) and torch.equal(got.nan_to_num(), expected.nan_to_num())
@@ -231,7 +231,7 @@ def test_compiled_max_takes_few_large_graphs(graphs: int, rows: int, features: i
     batch = torch.repeat_interleave(torch.arange(graphs), sizes)
     x = torch.randint(-20, 20, (len(batch), features), generator=g).float()  # ties within graphs
     x[3, 0] = float("nan")
-    assert len(batch) >= compiled.EXTREME_MIN_ROWS or x.numel() >= compiled.EXTREME_MIN_VALUES
+    assert compiled.extreme_pays(len(batch), features)
 
     def gradient():
         leaf = x.clone().requires_grad_()
@@ -249,7 +249,7 @@ def test_compiled_max_runs_above_its_threshold_with_gradients() -> None:
     sizes = torch.randint(1, 60, (10_000,), generator=g)
     batch = torch.repeat_interleave(torch.arange(10_000), sizes)
     x = torch.randint(-50, 50, (len(batch), 8), generator=g).float()  # ties within graphs
-    assert len(batch) >= compiled.EXTREME_MIN_ROWS
+    assert compiled.extreme_pays(len(batch), 8)
 
     def gradient():
         leaf = x.clone().requires_grad_()
@@ -258,3 +258,16 @@ def test_compiled_max_runs_above_its_threshold_with_gradients() -> None:
 
     (got, got_grad), (expected, expected_grad) = _both(gradient)
     assert torch.equal(got, expected) and torch.equal(got_grad, expected_grad)
+
+
+@settings(max_examples=100, deadline=None)
+@given(ids=st.lists(st.integers(-2, 7), max_size=25), groups=st.integers(0, 8), sort=st.booleans())
+def test_sorted_offsets_are_the_offsets_of_sorted_valid_ids(ids, groups, sort) -> None:
+    """One pass: the offsets when the ids are non-decreasing and in [0, B), else None (never a write out of bounds)."""
+    index = np.array(sorted(ids) if sort else ids, dtype=np.int64)
+    got = compiled.sorted_offsets(index, groups)
+    if list(index) != sorted(index) or any(not 0 <= i < groups for i in index):
+        assert got is None
+    else:
+        counts = np.bincount(index, minlength=groups)
+        np.testing.assert_array_equal(got, np.concatenate([[0], np.cumsum(counts)]))

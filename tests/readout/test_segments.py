@@ -5,7 +5,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from graphpool.ops import segments
+from graphpool.ops import compiled, segments
 from graphpool.ops.segments import segments_from
 
 
@@ -15,16 +15,36 @@ from graphpool.ops.segments import segments_from
     serial=st.booleans(),  # NumPy's serial search or torch's searchsorted, whatever the number of groups
     shuffle=st.booleans(),
     seed=st.integers(0, 2**16),
+    one_pass=st.booleans(),  # the compiled check-and-offsets pass (numba) or the torch/NumPy operations
 )
-def test_offsets_count_the_rows_of_each_group(sizes, serial, shuffle, seed) -> None:
+def test_offsets_count_the_rows_of_each_group(sizes, serial, shuffle, seed, one_pass) -> None:
     counts = torch.tensor(sizes)
     index = torch.repeat_interleave(torch.arange(len(sizes)), counts)
     if shuffle:
         index = index[torch.randperm(len(index), generator=torch.Generator().manual_seed(seed))]
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(segments, "_SERIAL_SEARCH_MIN", 0 if serial else 1 << 15)
+        patch.setattr(compiled, "ENABLED", one_pass and compiled.numba is not None)
         seg = segments_from(len(index), index, dim_size=len(sizes))
+        assert seg.is_sorted is (not shuffle or index.tolist() == sorted(index.tolist()))
         ptr = seg.ptr
     assert ptr.dtype == torch.long
     assert torch.equal(ptr, torch.cat([torch.zeros(1, dtype=torch.long), counts.cumsum(0)]))
     assert torch.equal(seg.counts, counts)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    ids=st.lists(st.integers(0, 5), max_size=30),
+    step=st.sampled_from([1, 2]),  # a strided view: the check must read the vector as it is, not its memory
+    on_torch=st.booleans(),  # the torch comparison (CUDA, torch.compile) or NumPy's (CPU)
+)
+def test_sortedness_check_agrees_with_sorting(ids, step, on_torch) -> None:
+    storage = torch.tensor([v for v in ids for _ in range(step)], dtype=torch.long)
+    index = storage[::step]
+    if step == 2 and len(ids) > 1:  # break the order in the memory between the viewed entries only
+        storage[1::2] = -1
+    expected = index.tolist() == sorted(index.tolist())
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(torch.compiler, "is_compiling", lambda: on_torch)
+        assert segments._is_sorted(index) is expected
