@@ -94,7 +94,7 @@ def test_team_and_python_threads_take_the_same_extremes(graphs, channels, dtype,
     """Runs of graphs (empty ones among them) for max and min, every dtype: the same as NumPy's per graph."""
     rng = np.random.default_rng(seed)
     sizes = rng.integers(0, 400, graphs)
-    sizes[rng.integers(graphs)] += 65_536  # enough rows for a second thread
+    sizes[rng.integers(graphs)] += 131_072  # enough rows for a second thread (one per 65,536 rows)
     ptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     x = rng.integers(-50, 50, (int(ptr[-1]), channels)).astype(dtype)
     if nan and np.dtype(dtype).kind == "f":
