@@ -73,9 +73,12 @@ def available(dtype: torch.dtype) -> bool:
 
 def extreme_pays(rows: int, features: int) -> bool:
     """Whether :func:`segment_extreme` is faster than ``scatter_reduce`` for ``rows`` grouped rows of ``features``."""
-    return rows * features >= EXTREME_MIN_VALUES or any(
-        rows >= fewest and features <= widest for fewest, widest in EXTREME_NARROW_ROWS
-    )
+    if rows * features >= EXTREME_MIN_VALUES:
+        return True
+    for fewest, widest in EXTREME_NARROW_ROWS:  # a loop, not any(generator): ~1 us less on every max's call
+        if rows >= fewest and features <= widest:
+            return True
+    return False
 
 
 def selects(level: int) -> bool:

@@ -95,11 +95,10 @@ class Segments:
 
     def _check_order(self) -> bool:
         """Whether ``index`` is sorted; on CPU with numba, the offsets of sorted ids come in the same pass."""
-        if self.device.type == "cpu" and compiled.available(torch.int64):
-            ptr = compiled.sorted_offsets(self.index.numpy(), self.num_segments)
-            if ptr is not None:
-                self._derived["ptr"] = torch.from_numpy(ptr)
-                return True
+        ptr = _compiled_offsets(self.index, self.num_segments)
+        if ptr is not None:
+            self._derived["ptr"] = ptr
+            return True
         return _is_sorted(self.index)
 
     @property
@@ -161,6 +160,15 @@ class Segments:
     def host_counts(self) -> list[int]:
         """Group sizes as Python ints (a device-to-host copy on CUDA)."""
         return self._once("host_counts", lambda: self.counts.tolist())
+
+
+def _compiled_offsets(index: Tensor, num_segments: int) -> Tensor | None:
+    """``ptr [B + 1]`` of ``index`` if its ids are sorted and all in ``[0, B)``, by one compiled pass (CPU, numba);
+    ``None`` if they are not, or where the pass does not run."""
+    if index.device.type != "cpu" or not compiled.available(torch.int64):
+        return None
+    ptr = compiled.sorted_offsets(index.numpy(), num_segments)
+    return None if ptr is None else torch.from_numpy(ptr)
 
 
 def _is_sorted(index: Tensor) -> bool:
@@ -283,6 +291,10 @@ def segments_from(
         return Segments(num_rows, ptr.numel() - 1, ptr=ptr)
 
     if check and num_rows > 0:
+        if ptr is None and dim_size is not None:
+            offsets = _compiled_offsets(index, dim_size)
+            if offsets is not None:  # ids in [0, B) and sorted: checked by the pass that finds their offsets
+                return Segments(num_rows, dim_size, index=index, ptr=offsets)
         lo, hi = torch.aminmax(index)
         lo, hi = int(lo), int(hi)
         if lo < 0:
@@ -292,6 +304,8 @@ def segments_from(
                 f"'{index_name}' holds graph index {hi} but there are only {dim_size} graphs "
                 f"('dim_size'/'num_graphs'); ids must be < {dim_size}"
             )
+        if dim_size is None:
+            dim_size = hi + 1
     if dim_size is None:
         dim_size = int(index.max()) + 1 if num_rows > 0 else 0
 

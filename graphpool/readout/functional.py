@@ -81,6 +81,9 @@ def global_pool(
 def _functional(reduce: str, options: dict[str, Any]) -> tuple[Readout, dict[str, Any]]:
     """The readout instance of ``reduce`` with ``options``, and the per-node inputs among them."""
     cls = readout_class(reduce)
+    cached = None if options else _INSTANCES.get((cls,))  # a name alone, the common call: one lookup
+    if cached is not None:
+        return cached, {}
     if cls.required_options():
         raise ValueError(
             f"reduce '{cls.name}' has learnable parameters; use graphpool.readout.resolve({reduce!r}, ...) for the "

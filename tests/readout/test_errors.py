@@ -16,6 +16,8 @@ BATCH = torch.tensor([0, 0, 1, 1, 2])
         ({"batch": torch.tensor([0, 0, 1])}, r"'batch' has 3 entries but x has 5 rows"),
         ({"batch": torch.tensor([0, 0, -1, 1, 1])}, r"'batch' holds a negative graph index \(-1\)"),
         ({"batch": BATCH, "num_graphs": 2}, r"'batch' holds graph index 2 but there are only 2 graphs"),
+        # sorted ids out of range: the compiled pass that checks and groups them must hand over to the message
+        ({"batch": torch.tensor([-1, 0, 0, 1, 1]), "num_graphs": 2}, r"'batch' holds a negative graph index \(-1\)"),
         ({"batch": BATCH.float()}, r"'batch' must hold integers"),
         ({"batch": BATCH.view(1, -1)}, r"'batch' must be one-dimensional"),
         ({"ptr": torch.tensor([0, 3, 2, 5])}, r"'ptr' must be non-decreasing, but ptr\[2\] = 2 < ptr\[1\] = 3"),
