@@ -60,19 +60,8 @@ def _needs_graph(x: Tensor) -> bool:
     return x.requires_grad and torch.is_grad_enabled()
 
 
-_NUMPY_FLOATS = {torch.float32: np.float32, torch.float64: np.float64}
-
-
 def _counts(seg: Segments, dtype: torch.dtype) -> Tensor:
-    """``[B, 1]``: n_b, and 1 for empty groups (whose sums are 0).
-
-    On CPU through NumPy: its three small operations take ~4 us against torch's ~9, a fixed cost of every
-    mean's call (``scripts/bench_readouts.py``'s smallest case takes 70-100 us).
-    """
-    numpy_dtype = _NUMPY_FLOATS.get(dtype)
-    if numpy_dtype is not None and seg.device.type == "cpu" and not torch.compiler.is_compiling():
-        counts = np.diff(seg.ptr.numpy())
-        return torch.from_numpy(np.maximum(counts, 1).astype(numpy_dtype)[:, None])
+    """``[B, 1]``: n_b, and 1 for empty groups (whose sums are 0)."""
     return seg.counts.clamp(min=1).to(dtype).unsqueeze_(-1)
 
 
