@@ -60,9 +60,13 @@ def _needs_graph(x: Tensor) -> bool:
     return x.requires_grad and torch.is_grad_enabled()
 
 
-def _counts(seg: Segments, dtype: torch.dtype) -> Tensor:
-    """``[B, 1]``: n_b, and 1 for empty groups (whose sums are 0)."""
-    return seg.counts.clamp(min=1).to(dtype).unsqueeze_(-1)
+def _counts(seg: Segments) -> Tensor:
+    """``[B, 1]`` int64: n_b, and 1 for empty groups (whose sums are 0).
+
+    Kept as integers: dividing a float tensor by them converts them to its dtype inside the division, the
+    same values as a ``.to(dtype)`` first, without that extra operation (~10 us of a mean's call).
+    """
+    return seg.counts.clamp(min=1).unsqueeze_(-1)
 
 
 def _sum_forward(x: Tensor, seg: Segments, divisor: Tensor | None) -> Tensor:
@@ -105,7 +109,7 @@ def segment_sum(x: Tensor, seg: Segments) -> Tensor:
 
 def segment_mean(x: Tensor, seg: Segments) -> Tensor:
     r"""Per-group mean; 0 for an empty group. ``[N, F] -> [B, F]``."""
-    divisor = _counts(seg, x.dtype)
+    divisor = _counts(seg)
     return _SegmentSum.apply(x, seg, divisor) if _needs_graph(x) else _sum_forward(x, seg, divisor)
 
 
