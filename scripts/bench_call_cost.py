@@ -7,7 +7,8 @@ the Python around the kernels, the autograd bookkeeping. It is what decides the 
 - **cold**: right after a small ``Linear`` forward and backward, as a readout runs inside a training step
   (and as ``bench_readouts.py`` runs each contender right after the other's call): the code and data the
   call touches have left the CPU's caches, and each small operation costs several microseconds;
-- **warm**: the same call back to back, all of it in the caches (what a tight ``timeit`` loop reports).
+- **in turn**: right after the other contenders' calls, nothing else between (a tight ``timeit`` loop of one
+  call alone reports less still: there all of it stays in the caches).
 
 graphpool runs with its value checks on (the default: graph ids in range) and off (PyG checks nothing).
 The contenders run in turn, round after round; times are medians in microseconds.
@@ -97,12 +98,12 @@ def main() -> None:
         f"graphpool {graphpool.__version__} | torch {torch.__version__} | PyG {torch_geometric.__version__} | "
         f"{device_label('cpu')} | {graphs} graphs x {nodes} nodes x {features} features | {args.rounds} rounds"
     )
-    header = f"{'reduce':<8}{'pass':<9}{'regime':<7}{'graphpool':>11}{'checks off':>12}{'pyg':>9}{'ratio':>8}"
+    header = f"{'reduce':<8}{'pass':<9}{'regime':<8}{'graphpool':>11}{'checks off':>12}{'pyg':>9}{'ratio':>8}"
     print(header + " (us per call; ratio: graphpool with checks / PyG)\n" + "-" * len(header))
     rows = []
     for reduce in args.reduces.split(","):
         runs = contenders(reduce, x, batch, graphs)
-        for regime, before in (("cold", training_step), ("warm", None)):
+        for regime, before in (("cold", training_step), ("in turn", None)):
             us = time_calls(runs, args.rounds, before)
             for mode in ("forward", "fwd+bwd"):
                 ours, unchecked, theirs = (us[f"{n}|{mode}"] for n in ("graphpool", "graphpool, checks off", "pyg"))
@@ -117,7 +118,7 @@ def main() -> None:
                     )
                 )
                 print(
-                    f"{reduce:<8}{mode:<9}{regime:<7}{ours:11.1f}{unchecked:12.1f}{theirs:9.1f}{ours / theirs:8.2f}",
+                    f"{reduce:<8}{mode:<9}{regime:<8}{ours:11.1f}{unchecked:12.1f}{theirs:9.1f}{ours / theirs:8.2f}",
                     flush=True,
                 )
     graphpool.set_validation(True)

@@ -35,6 +35,19 @@ def test_readout_benchmark_on_cuda() -> None:
     assert torch.cuda.get_device_name() in out and "1024 x 30 x 128" in out and "median" in out
 
 
+def test_call_cost_benchmark(tmp_path: Path) -> None:
+    out = _run("scripts/bench_call_cost.py", "--rounds", "3", "--json", str(tmp_path / "cost.json"))
+    rows = json.loads((tmp_path / "cost.json").read_text())
+    assert {(r["reduce"], r["mode"], r["regime"]) for r in rows} == {
+        (reduce, mode, regime)
+        for reduce in ("sum", "mean", "max")
+        for mode in ("forward", "fwd+bwd")
+        for regime in ("cold", "in turn")
+    }
+    assert all(r[key] > 0 for r in rows for key in ("graphpool_us", "unchecked_us", "pyg_us"))
+    assert "4 graphs x 30 nodes x 8 features" in out
+
+
 def test_image_pooling_demo(tmp_path: Path) -> None:
     out = _run("scripts/image_pooling_demo.py", "--epochs", "1", "--out", str(tmp_path))
     assert "test accuracy" in out and "equals the logit" in out
