@@ -46,8 +46,14 @@ class Segments:
     """
 
     def __init__(
-        self, num_rows: int, num_segments: int, index: Tensor | None = None, ptr: Tensor | None = None
+        self,
+        num_rows: int,
+        num_segments: int,
+        index: Tensor | None = None,
+        ptr: Tensor | None = None,
+        is_sorted: bool | None = None,
     ) -> None:
+        """``is_sorted``: whether ``index`` is sorted, where the caller already knows (else found on first use)."""
         if index is None and ptr is None:
             raise ValueError("Segments needs an index or a ptr")
         self.num_rows = num_rows
@@ -56,7 +62,7 @@ class Segments:
         self._ptr = ptr
         # derived layouts, computed on first use (a plain dict, not functools.cached_property,
         # whose lock torch.compile cannot enter)
-        self._derived: dict[str, Any] = {}
+        self._derived: dict[str, Any] = {} if is_sorted is None else {"is_sorted": is_sorted}
 
     def _once(self, name: str, compute: Callable[[], Any]) -> Any:
         if name not in self._derived:
@@ -95,10 +101,11 @@ class Segments:
 
     def _check_order(self) -> bool:
         """Whether ``index`` is sorted; on CPU with numba, the offsets of sorted ids come in the same pass."""
-        ptr = _compiled_offsets(self.index, self.num_segments)
-        if ptr is not None:
-            self._derived["ptr"] = ptr
-            return True
+        if _one_pass(self.index):
+            ptr = _sorted_offsets(self.index, self.num_segments)
+            if ptr is not None:
+                self._derived["ptr"] = ptr
+                return True
         return _is_sorted(self.index)
 
     @property
@@ -162,11 +169,13 @@ class Segments:
         return self._once("host_counts", lambda: self.counts.tolist())
 
 
-def _compiled_offsets(index: Tensor, num_segments: int) -> Tensor | None:
-    """``ptr [B + 1]`` of ``index`` if its ids are sorted and all in ``[0, B)``, by one compiled pass (CPU, numba);
-    ``None`` if they are not, or where the pass does not run."""
-    if index.device.type != "cpu" or not compiled.available(torch.int64):
-        return None
+def _one_pass(index: Tensor) -> bool:
+    """Whether the compiled pass that checks the order of ``index`` and finds its offsets runs (CPU, numba)."""
+    return index.device.type == "cpu" and compiled.available(torch.int64)
+
+
+def _sorted_offsets(index: Tensor, num_segments: int) -> Tensor | None:
+    """``ptr [B + 1]`` of ``index`` if its ids are sorted and all in ``[0, B)``, else ``None``: one compiled pass."""
     ptr = compiled.sorted_offsets(index.numpy(), num_segments)
     return None if ptr is None else torch.from_numpy(ptr)
 
@@ -290,11 +299,13 @@ def segments_from(
         assert ptr is not None
         return Segments(num_rows, ptr.numel() - 1, ptr=ptr)
 
+    known_order = None
     if check and num_rows > 0:
-        if ptr is None and dim_size is not None:
-            offsets = _compiled_offsets(index, dim_size)
+        if ptr is None and dim_size is not None and _one_pass(index):
+            offsets = _sorted_offsets(index, dim_size)
             if offsets is not None:  # ids in [0, B) and sorted: checked by the pass that finds their offsets
                 return Segments(num_rows, dim_size, index=index, ptr=offsets)
+            known_order = False  # the pass failed: on an id out of range (raised below) or on their order
         lo, hi = torch.aminmax(index)
         lo, hi = int(lo), int(hi)
         if lo < 0:
@@ -318,7 +329,7 @@ def segments_from(
                 f"'{index_name}' and 'ptr' disagree: graph sizes from '{index_name}' are "
                 f"{_preview(counts)} but from 'ptr' {_preview(sizes)}"
             )
-    return Segments(num_rows, dim_size, index=index, ptr=ptr)
+    return Segments(num_rows, dim_size, index=index, ptr=ptr, is_sorted=known_order)
 
 
 def _check_ptr(ptr: Tensor, num_rows: int) -> None:

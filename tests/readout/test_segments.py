@@ -48,3 +48,22 @@ def test_sortedness_check_agrees_with_sorting(ids, step, on_torch) -> None:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(torch.compiler, "is_compiling", lambda: on_torch)
         assert segments._is_sorted(index) is expected
+
+
+@pytest.mark.skipif(not compiled.available(torch.int64), reason="needs numba")
+def test_unsorted_ids_are_scanned_for_their_order_once(monkeypatch) -> None:
+    calls = []
+
+    def counted(index, num_segments):
+        calls.append(num_segments)
+        return compiled_sorted_offsets(index, num_segments)
+
+    compiled_sorted_offsets = compiled.sorted_offsets
+    monkeypatch.setattr(compiled, "sorted_offsets", counted)
+    monkeypatch.setattr(segments, "_is_sorted", lambda index: pytest.fail("order checked again"))
+    index = torch.tensor([0, 2, 1, 1, 0])
+    seg = segments_from(5, index, dim_size=3)  # checks on: the pass fails on the order, the ids are in range
+    assert not seg.is_sorted
+    assert torch.equal(seg.ptr, torch.tensor([0, 2, 4, 5]))
+    assert torch.equal(index[seg.perm], torch.tensor([0, 0, 1, 1, 2]))
+    assert calls == [3]
