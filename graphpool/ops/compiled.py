@@ -75,7 +75,7 @@ def extreme_pays(rows: int, features: int) -> bool:
     """Whether :func:`segment_extreme` is faster than ``scatter_reduce`` for ``rows`` grouped rows of ``features``."""
     if rows * features >= EXTREME_MIN_VALUES:
         return True
-    for fewest, widest in EXTREME_NARROW_ROWS:  # a loop, not any(generator): ~1 us less on every max's call
+    for fewest, widest in EXTREME_NARROW_ROWS:  # a loop, not any(generator): 0.14 against 0.43 us per call
         if rows >= fewest and features <= widest:
             return True
     return False
