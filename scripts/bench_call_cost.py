@@ -27,13 +27,11 @@ from pathlib import Path
 
 import torch
 import torch_geometric
-from torch_geometric import nn as pyg
 from _measure import device_label, write_json
+from bench_readouts import PYG_POOLS, forward_backward
 
 import graphpool
 from graphpool.readout import global_pool
-
-PYG_POOLS = {"sum": pyg.global_add_pool, "mean": pyg.global_mean_pool, "max": pyg.global_max_pool}
 
 
 def contenders(reduce: str, x: torch.Tensor, batch: torch.Tensor, graphs: int) -> dict[str, Callable[[], None]]:
@@ -48,17 +46,10 @@ def contenders(reduce: str, x: torch.Tensor, batch: torch.Tensor, graphs: int) -
         return call
 
     functions = {"graphpool": ours(True), "graphpool, checks off": ours(False), "pyg": lambda f: pool(f, batch, graphs)}
-    leaf = x.detach().clone().requires_grad_(True)
     runs: dict[str, Callable[[], None]] = {}
     for name, fn in functions.items():
         runs[f"{name}|forward"] = lambda fn=fn: fn(x)
-
-        def forward_backward(fn: Callable[[torch.Tensor], torch.Tensor] = fn) -> None:
-            leaf.grad = None
-            out = fn(leaf)
-            out.backward(torch.ones_like(out))
-
-        runs[f"{name}|fwd+bwd"] = forward_backward
+        runs[f"{name}|fwd+bwd"] = forward_backward(fn, x)
     return runs
 
 

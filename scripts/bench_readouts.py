@@ -40,6 +40,8 @@ try:  # optional accelerator
 except ImportError:  # pragma: no cover - depends on the machine
     torch_scatter = None
 
+#: PyG's global pools of the reduces they have
+PYG_POOLS = {"sum": pyg.global_add_pool, "mean": pyg.global_mean_pool, "max": pyg.global_max_pool}
 CASES = [(128, 30, 128), (1024, 30, 128), (64, 5000, 64), (16, 100000, 32)]
 QUICK_CASES = [(128, 30, 128), (1024, 30, 128)]
 
@@ -110,7 +112,7 @@ def contenders_for(
         median = pyg_aggr.MedianAggregation()
         ours["pyg"] = lambda x: median(x, batch, dim_size=num_graphs)
         return ours
-    pool = {"sum": pyg.global_add_pool, "mean": pyg.global_mean_pool, "max": pyg.global_max_pool}[reduce]
+    pool = PYG_POOLS[reduce]
     ours["pyg"] = lambda x: pool(x, batch, num_graphs)
     if torch_scatter is not None:
         op = {"sum": torch_scatter.scatter_add, "mean": torch_scatter.scatter_mean}.get(reduce)
