@@ -19,7 +19,7 @@ from graphpool.cluster.kmeans import BatchKMeansSelect, KMeansSelect
 from graphpool.cluster.losses import LOSSES
 from graphpool.cluster.matching import GraclusSelect, KMISSelect, greedy_matching, maximal_independent_set
 from graphpool.cluster.pool import Pool, PoolingOutput
-from graphpool.cluster.resolver import POOLERS, SOFT_POOLERS, pooler
+from graphpool.cluster.resolver import POOLERS, SOFT_POOLERS, pooler, takes_clusters
 from graphpool.cluster.select import LabelSelect, PrecomputedSelect, ProductSelect, Select
 from graphpool.cluster.soft import SoftSelect
 from graphpool.cluster.transform import Coarsen, CoarsenedData
@@ -53,4 +53,5 @@ __all__ = [
     "normalize_edges",
     "pooler",
     "soft_edges",
+    "takes_clusters",
 ]

@@ -2,25 +2,37 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import Tensor
+from torch_geometric.utils import coalesce
 
 from graphpool.cluster.assignment import Assignment
+from graphpool.cluster.matching import local_index
 from graphpool.cluster.select import Select, assignment_from_local
 
 
 class CommunitySelect(Select):
-    """Communities of each graph's structure (networkx Louvain modularity), not learned.
+    r"""Communities of each graph's structure (networkx Louvain modularity), not learned.
+
+    Louvain runs on each graph of the batch on its own, so a graph gets the same communities alone
+    and batched (modularity's null model, :math:`k_i k_j / 2m`, is that of the graph, not of the
+    batch). Its nodes are given to Louvain ordered by weighted degree (ties: node order), so that
+    renumbering the nodes changes nothing wherever weighted degrees differ. The graph is the
+    undirected :math:`A + A^\top` with duplicate edges summed, as in every other pooler. A graph
+    whose edges all weigh zero (or that has none) has no modularity: each node is its own community.
 
     Args:
         resolution: Louvain resolution; larger gives more, smaller communities.
         seed: random state of Louvain's node order (the same input gives the same clusters).
+
+    Raises:
+        ValueError: ``edge_weight`` holds a negative or non-finite weight (modularity needs degrees >= 0).
     """
 
     def __init__(self, resolution: float = 1.0, seed: int = 0) -> None:
         super().__init__()
+        if not resolution > 0:
+            raise ValueError(f"'resolution' must be > 0, got {resolution}")
         self.resolution, self.seed = resolution, seed
 
     def forward(  # type: ignore[override]
@@ -30,18 +42,64 @@ class CommunitySelect(Select):
         batch: Tensor,
         num_graphs: int,
         edge_weight: Tensor | None = None,
-        **_: Any,
     ) -> Assignment:
         import networkx as nx
 
-        graph = nx.Graph()
-        graph.add_nodes_from(range(batch.numel()))
-        edges = edge_index.t().tolist()
-        weights = [1.0] * len(edges) if edge_weight is None else edge_weight.tolist()
-        graph.add_weighted_edges_from((u, v, w) for (u, v), w in zip(edges, weights, strict=True) if u != v)
-        local = torch.zeros(batch.numel(), dtype=torch.long)
-        communities = nx.community.louvain_communities(graph, resolution=self.resolution, seed=self.seed)
-        # edges never cross graphs, so each community lies in one graph; number them per graph
-        for number, members in enumerate(sorted(communities, key=min)):
-            local[list(members)] = number
+        weight = torch.ones(edge_index.size(1), dtype=torch.float64) if edge_weight is None else edge_weight
+        weight = weight.detach().to("cpu", torch.float64)
+        if not bool(torch.isfinite(weight).all()):
+            raise ValueError("'edge_weight' must be finite; it holds NaN or infinite weights")
+        if bool((weight < 0).any()):
+            raise ValueError(f"'edge_weight' holds negative weights ({float(weight.min()):.3g}); modularity needs >= 0")
+        batch_cpu = batch.cpu()
+        src, dst = edge_index.long().cpu()
+        keep = src != dst
+        both = torch.cat([torch.stack([src[keep], dst[keep]]), torch.stack([dst[keep], src[keep]])], 1)
+        (u, v), w = coalesce(both, torch.cat([weight[keep], weight[keep]]), num_nodes=batch.numel(), reduce="sum")
+        upper = u < v
+        u, v, w = u[upper], v[upper], w[upper]
+        node = _canonical_rank(batch_cpu, num_graphs, u, v, w)
+        edge_graph = batch_cpu[u]
+        low, high = torch.minimum(node[u], node[v]), torch.maximum(node[u], node[v])
+        order = _lexsort(edge_graph, low, high)  # edges in canonical order too (Louvain's tie-breaks follow it)
+        edges_per_graph = torch.bincount(edge_graph, minlength=num_graphs).tolist()
+        nodes_per_graph = torch.bincount(batch_cpu, minlength=num_graphs).tolist()
+        label_of_position: list[Tensor] = []
+        for edges, n in zip(torch.split(order, edges_per_graph), nodes_per_graph, strict=True):
+            graph = nx.Graph()
+            graph.add_nodes_from(range(n))
+            graph.add_weighted_edges_from(zip(node[u[edges]].tolist(), node[v[edges]].tolist(), w[edges].tolist()))
+            label = torch.arange(n)  # no weight, no modularity: every node alone
+            if float(w[edges].sum()) > 0:
+                communities = nx.community.louvain_communities(graph, resolution=self.resolution, seed=self.seed)
+                for number, members in enumerate(sorted(communities, key=min)):
+                    label[list(members)] = number
+            label_of_position.append(label)
+        offsets = torch.cumsum(torch.tensor([0, *nodes_per_graph[:-1]]), 0) if num_graphs else torch.zeros(0)
+        flat = torch.cat(label_of_position) if label_of_position else torch.zeros(0, dtype=torch.long)
+        local = flat[offsets.long()[batch_cpu] + node] if batch.numel() else batch_cpu
         return assignment_from_local(local.to(batch.device), batch, num_graphs)
+
+
+def _lexsort(*keys: Tensor) -> Tensor:
+    """The permutation sorting by ``keys[0]``, then ``keys[1]``, ... (stable)."""
+    order = torch.arange(keys[0].numel())
+    for key in reversed(keys):
+        order = order[torch.argsort(key[order], stable=True)]
+    return order
+
+
+def _canonical_rank(batch: Tensor, num_graphs: int, u: Tensor, v: Tensor, w: Tensor) -> Tensor:
+    """``[N]`` each node's rank within its graph by weighted degree, ties by position in the graph.
+
+    networkx's Louvain visits nodes in a seeded shuffle of the order they were added; adding them in
+    this order makes the communities independent of how the nodes are numbered wherever weighted
+    degrees differ (and the same for a graph alone and in a batch, since both keys are per graph).
+    """
+    degree = torch.zeros(batch.numel(), dtype=torch.float64).index_add_(0, u, w).index_add_(0, v, w)
+    order = _lexsort(batch, degree, local_index(batch, num_graphs))
+    counts = torch.bincount(batch, minlength=num_graphs)
+    starts = torch.cumsum(counts, 0) - counts
+    rank = torch.empty_like(batch)
+    rank[order] = torch.arange(batch.numel()) - starts[batch[order]]
+    return rank

@@ -53,10 +53,13 @@ def coarsen_edges(
     clusters = assignment.num_clusters
     if coarse.device.type == "cpu" and _few_clusters(clusters, coarse.size(1)):
         # few clusters (e.g. cell types): count every (cluster, cluster) pair in one pass, no sort.
-        # bincount is sequential on CPU, hence deterministic (on CUDA it would use atomics).
+        # bincount and index_add are sequential on CPU, hence deterministic (on CUDA they would use
+        # atomics); index_add (not bincount's weights) keeps the sums differentiable in the weights.
         key = coarse[0] * clusters + coarse[1]
         present = torch.nonzero(torch.bincount(key, minlength=clusters * clusters)).flatten()
-        summed = torch.bincount(key, weights=edge_weight.double(), minlength=clusters * clusters)
+        summed = edge_weight.new_zeros(clusters * clusters, dtype=torch.float64).index_add_(
+            0, key, edge_weight.double()
+        )
         return torch.stack([present // clusters, present % clusters]), summed[present].to(edge_weight.dtype)
     return coalesce(coarse, edge_weight, num_nodes=clusters, reduce="sum")
 

@@ -128,8 +128,11 @@ class HierarchicalPool(nn.Module):
         batch, num_graphs = seg.index, seg.num_segments
         outputs: list[PoolingOutput] = []
         aux_loss: dict[str, Tensor] = {}
+        if labels is not None and "labels" not in self.levels[0].select.inputs:
+            raise TypeError(f"got 'labels', but the first level ({type(self.levels[0].select).__name__}) reads none")
         for depth, (pool, layer) in enumerate(zip(self.levels, self.between, strict=True)):
-            out = pool(x, edge_index, edge_weight, batch, num_graphs, pos=pos, labels=labels)
+            inputs = {"labels": labels} if "labels" in pool.select.inputs else {}
+            out = pool(x, edge_index, edge_weight, batch, num_graphs, pos=pos, **inputs)
             if not isinstance(layer, nn.Identity):  # message passing on the coarse graph
                 out = replace(out, x=call_layer(layer, out.x, out.edge_index, out.edge_weight))
             x = out.x

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 
 import torch
 from torch import Tensor
@@ -57,7 +56,6 @@ class KMeansSelect(_PointSelect):
         num_graphs: int,
         edge_weight: Tensor | None = None,
         pos: Tensor | None = None,
-        **_: Any,
     ) -> Assignment:
         from sklearn.cluster import KMeans
 
@@ -106,10 +104,11 @@ class BatchKMeansSelect(_PointSelect):
         num_graphs: int,
         edge_weight: Tensor | None = None,
         pos: Tensor | None = None,
-        **_: Any,
     ) -> Assignment:
         from torch_geometric.utils import to_dense_batch
 
+        if batch.numel() == 0:  # no nodes: no clusters
+            return assignment_from_local(batch, batch, num_graphs)
         order = torch.argsort(batch, stable=True)  # to_dense_batch needs nodes grouped by graph
         points = self.points(x, pos).float()[order]
         k = self.num_clusters

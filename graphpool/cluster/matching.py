@@ -6,7 +6,6 @@ operations, are deterministic for a seed, and keep every cluster inside one grap
 
 from __future__ import annotations
 
-from typing import Any
 
 import torch
 from torch import Tensor
@@ -65,8 +64,15 @@ def greedy_matching(
     Returns:
         ``[N]`` partner of each node (itself when unmatched).
     """
+    if edge_weight is not None and not bool(torch.isfinite(edge_weight).all()):  # a NaN score is never the best
+        raise ValueError("'edge_weight' must be finite; it holds NaN or infinite weights")
     # the undirected graph A + A^T: a one-way edge could otherwise never be proposed back (no handshake)
-    weight = torch.ones(edge_index.size(1), device=edge_index.device) if edge_weight is None else edge_weight.float()
+    edge_index = edge_index.long()
+    weight = (
+        torch.ones(edge_index.size(1), device=edge_index.device)
+        if edge_weight is None
+        else edge_weight.detach().float()
+    )
     keep = edge_index[0] != edge_index[1]
     both = torch.cat([edge_index[:, keep], edge_index[:, keep].flip(0)], dim=1)
     (src, dst), weight = coalesce(both, torch.cat([weight[keep], weight[keep]]), num_nodes=num_nodes, reduce="sum")
@@ -77,7 +83,11 @@ def greedy_matching(
     matched = torch.zeros(num_nodes, dtype=torch.bool, device=src.device)
     node = torch.arange(num_nodes, device=src.device)
     active = torch.ones(src.numel(), dtype=torch.bool, device=src.device)
-    while bool(active.any()):
+    # every round matches at least the best remaining edge (both its ends propose it), so at most N / 2
+    # rounds have work; the bound makes that a guarantee rather than an argument
+    for _ in range(num_nodes // 2 + 1):
+        if not bool(active.any()):
+            break
         s, d, sc, k = src[active], dst[active], score[active], key[active]
         best = torch.full((num_nodes,), -torch.inf, device=src.device).scatter_reduce_(0, s, sc, "amax")
         tied = sc == best[s]
@@ -115,7 +125,6 @@ class GraclusSelect(Select):
         batch: Tensor,
         num_graphs: int,
         edge_weight: Tensor | None = None,
-        **_: Any,
     ) -> Assignment:
         partner = greedy_matching(edge_index, batch.numel(), edge_weight, self.seed, local_index(batch, num_graphs))
         representative = torch.minimum(partner, torch.arange(batch.numel(), device=batch.device))
@@ -181,7 +190,9 @@ def maximal_independent_set(
     rank[order] = torch.arange(num_nodes, device=device)  # distinct priorities, higher joins first
     undecided = torch.ones(num_nodes, dtype=torch.bool, device=device)
     member = torch.zeros(num_nodes, dtype=torch.bool, device=device)
-    while bool(undecided.any()):
+    for _ in range(num_nodes + 1):  # the top-ranked undecided node joins in every round: at most N rounds
+        if not bool(undecided.any()):
+            break
         best = _hop_max(torch.where(undecided, rank, -1), src, dst, hops)
         joins = undecided & (best == rank)
         member |= joins
@@ -221,7 +232,6 @@ class KMISSelect(Select):
         batch: Tensor,
         num_graphs: int,
         edge_weight: Tensor | None = None,
-        **_: Any,
     ) -> Assignment:
         score = x[:, 0].detach() if self.score == "x" else None
         key = local_index(batch, num_graphs)

@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from graphpool.cluster.assignment import Assignment
 from graphpool.cluster.connect import coarsen_edges, normalize_edges, soft_edges
 from graphpool.cluster.losses import LOSSES, LossFn
-from graphpool.cluster.select import Select
+from graphpool.cluster.select import Select, check_keywords
 from graphpool.cluster.soft import soft_pool
 from graphpool.ops import Segments, segment_sum, segments_from, validation_enabled
 from graphpool.readout import Readout, resolve
@@ -75,8 +75,9 @@ class Pool(nn.Module):
         normalize: normalise the coarse graph as MinCut and DMoN do, :math:`D^{-1/2}\tilde A D^{-1/2}`.
         activation: applied to the reduced features (``"selu"`` for DMoN), or ``None``.
 
-    Per-node keyword inputs go to the selector: ``labels`` (given labels), ``pos`` (positions,
-    also carried to the clusters as means).
+    Per-node keyword inputs go to the selector, which declares those it reads
+    (:attr:`Select.inputs`): ``labels`` (given labels), ``pos`` (positions, accepted by every pool
+    and carried to the clusters as means). Any other keyword is a ``TypeError`` naming it.
 
     >>> import torch
     >>> from graphpool.cluster import LabelSelect, Pool
@@ -130,8 +131,21 @@ class Pool(nn.Module):
         pos: Tensor | None = None,
         **inputs: Any,
     ) -> PoolingOutput:
+        check_keywords(
+            f"pool {type(self.select).__name__}",
+            inputs,
+            tuple(dict.fromkeys(("x", "edge_index", "edge_weight", "batch", "num_graphs", "pos", *self.select.inputs))),
+        )
         seg = _check(x, edge_index, edge_weight, batch, num_graphs, pos)
-        assignment = self.select(x, edge_index, seg.index, seg.num_segments, edge_weight=edge_weight, pos=pos, **inputs)
+        edge_index = edge_index.long()  # int32 ids (accepted as PyG does) index like int64 ones
+        if self.normalize and edge_weight is not None and validation_enabled() and bool((edge_weight < 0).any()):
+            raise ValueError(
+                f"'edge_weight' holds negative weights ({float(edge_weight.min()):.3g}); this pool normalises the "
+                "graph as D^-1/2 A D^-1/2, which a negative degree does not have"
+            )
+        if "pos" in self.select.inputs:
+            inputs["pos"] = pos
+        assignment = self.select(x, edge_index, seg.index, seg.num_segments, edge_weight, **inputs)
         if not isinstance(assignment, Assignment):
             raise TypeError(f"{type(self.select).__name__} returned {type(assignment).__name__}, not an Assignment")
         aux_loss: dict[str, Tensor] = {}
@@ -187,11 +201,16 @@ def _check(
         raise ValueError(f"'x' must be [N, F], got shape {tuple(x.shape)}")
     if edge_index.dim() != 2 or edge_index.size(0) != 2:
         raise ValueError(f"'edge_index' must be [2, E], got shape {tuple(edge_index.shape)}")
+    if edge_index.dtype not in (torch.int32, torch.int64):
+        raise TypeError(f"'edge_index' must hold int32 or int64 node ids, got {edge_index.dtype}")
     in_range = not edge_index.numel() or not validation_enabled()  # reading the values syncs a GPU
     if not in_range and (int(edge_index.max()) >= x.size(0) or int(edge_index.min()) < 0):
         raise ValueError(f"'edge_index' refers to nodes outside [0, {x.size(0)})")
-    if edge_weight is not None and edge_weight.shape != (edge_index.size(1),):
-        raise ValueError(f"'edge_weight' must be [E] = [{edge_index.size(1)}], got {tuple(edge_weight.shape)}")
+    if edge_weight is not None:
+        if edge_weight.shape != (edge_index.size(1),):
+            raise ValueError(f"'edge_weight' must be [E] = [{edge_index.size(1)}], got {tuple(edge_weight.shape)}")
+        if validation_enabled() and not bool(torch.isfinite(edge_weight).all()):
+            raise ValueError("'edge_weight' must be finite; it holds NaN or infinite weights")
     if pos is not None and (pos.dim() != 2 or pos.size(0) != x.size(0)):
         raise ValueError(f"'pos' must be [N, D] with N = {x.size(0)}, got shape {tuple(pos.shape)}")
     return segments_from(x.size(0), batch, None, num_graphs, device=x.device, index_name="batch")

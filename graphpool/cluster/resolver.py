@@ -37,6 +37,8 @@ SOFT_POOLERS = tuple(_SOFT)
 #: the pooler names, hard (not learned) first
 POOLERS = tuple(_HARD) + SOFT_POOLERS
 _POOL_OPTIONS = ("reduce", "losses", "self_loops", "normalize", "activation")
+#: names other libraries give K (tgp's ``k``, PyG's ``num_clusters``): suggested as ``clusters``
+_CLUSTER_ALIASES = ("k", "num_clusters", "n_clusters", "num_labels")
 
 
 def pooler(name: str, in_channels: int | None = None, clusters: int | None = None, **options: Any) -> Pool:
@@ -64,7 +66,12 @@ def pooler(name: str, in_channels: int | None = None, clusters: int | None = Non
     allowed = [p for p in inspect.signature(selector_class.__init__).parameters if p not in fixed]
     unknown = sorted(set(options) - set(allowed))
     if unknown:
-        raise ValueError(f"pooler {name!r} has no option {unknown[0]!r}; its options: {allowed + list(_POOL_OPTIONS)}")
+        hint = " (did you mean 'clusters'?)" if unknown[0] in _CLUSTER_ALIASES else ""
+        sizes = (["in_channels"] if name in _SOFT else []) + (["clusters"] if takes_clusters(name) else [])
+        options_listed = [*sizes, *allowed, *_POOL_OPTIONS]
+        raise ValueError(f"pooler {name!r} has no option {unknown[0]!r}{hint}; its options: {options_listed}")
+    if not takes_clusters(name) and clusters is not None:
+        raise ValueError(f"pooler {name!r} does not take 'clusters': it finds its own number of clusters per graph")
     if name in _SOFT:
         if in_channels is None:
             raise ValueError(f"pooler {name!r} needs 'in_channels' (the width of the node features)")
@@ -76,6 +83,11 @@ def pooler(name: str, in_channels: int | None = None, clusters: int | None = Non
     if k_name is not None:
         options[k_name] = clusters if name == "given" else _need(clusters, name)
     return Pool(selector_class(**options), **pool_options)
+
+
+def takes_clusters(name: str) -> bool:
+    """Whether pooler ``name`` is given K (``clusters``): not Graclus, k-MIS or Louvain, which find their own."""
+    return name in _SOFT or (name in _HARD and _HARD[name][1] is not None)
 
 
 def _need(clusters: int | None, name: str) -> int:

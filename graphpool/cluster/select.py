@@ -1,7 +1,9 @@
 r"""Selectors: the *select* step of cluster pooling, node -> cluster.
 
 Every selector is a small module with one job: ``forward(x, edge_index, batch, num_graphs,
-edge_weight=None, **inputs) -> Assignment``. Clusters never cross graphs. Selectors that need no
+edge_weight=None, **inputs) -> Assignment``, where ``inputs`` are the per-node inputs it declares
+in :attr:`Select.inputs` (``labels``, ``pos``, ...); any other keyword is a ``TypeError`` naming it.
+Clusters never cross graphs. Selectors that need no
 gradient (given labels, matching, independent sets, k-means, communities) return hard
 assignments; :class:`~graphpool.cluster.SoftSelect` returns soft ones. This module holds the
 base class, the given-label selector and the product of two selectors; the others live in
@@ -10,6 +12,7 @@ base class, the given-label selector and the product of two selectors; the other
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -19,12 +22,23 @@ from graphpool.cluster.assignment import Assignment, compact
 
 
 class Select(nn.Module):
-    """Base class of selectors."""
+    """Base class of selectors.
+
+    A subclass declares the per-node keyword inputs its ``forward`` reads in :attr:`inputs`;
+    calling it with any other keyword raises a ``TypeError`` that names the keyword and lists
+    the accepted ones (a misspelt ``edge_weights=`` is never silently dropped).
+    """
 
     #: per-node keyword inputs the selector reads (e.g. ``labels``, ``pos``)
     inputs: tuple[str, ...] = ()
     #: whether it returns soft assignments (reduced as :math:`S^\top X`, so the width is kept)
     soft: bool = False
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        check_keywords(
+            type(self).__name__, kwargs, ("x", "edge_index", "batch", "num_graphs", "edge_weight", *self.inputs)
+        )
+        return super().__call__(*args, **kwargs)
 
     def forward(  # type: ignore[override]
         self,
@@ -37,6 +51,14 @@ class Select(nn.Module):
     ) -> Assignment:
         """``x [N, F]``, ``edge_index [2, E]``, ``batch [N]`` (any order) -> :class:`Assignment`."""
         raise NotImplementedError
+
+
+def check_keywords(owner: str, given: dict[str, Any], accepted: Sequence[str]) -> None:
+    """Raise a ``TypeError`` naming the first keyword of ``given`` that is not ``accepted`` (and listing those)."""
+    unexpected = [key for key in given if key not in accepted]
+    if unexpected:
+        hint = " (edge features: pass one weight per edge as 'edge_weight')" if unexpected[0] == "edge_attr" else ""
+        raise TypeError(f"{owner} got an unexpected keyword {unexpected[0]!r}{hint}; it accepts {', '.join(accepted)}")
 
 
 def _check_node_vector(name: str, value: Tensor, num_nodes: int) -> None:
@@ -76,7 +98,6 @@ class LabelSelect(Select):
         num_graphs: int,
         edge_weight: Tensor | None = None,
         labels: Tensor | None = None,
-        **_: Any,
     ) -> Assignment:
         if labels is None:
             raise ValueError("LabelSelect needs the cluster label of every node: pass labels=<[N] tensor>")
@@ -143,10 +164,15 @@ class ProductSelect(Select):
         edge_weight: Tensor | None = None,
         **inputs: Any,
     ) -> Assignment:
-        a = self.first(x, edge_index, batch, num_graphs, edge_weight=edge_weight, **inputs)
-        b = self.second(x, edge_index, batch, num_graphs, edge_weight=edge_weight, **inputs)
+        a = self.first(x, edge_index, batch, num_graphs, edge_weight, **_read_by(self.first, inputs))
+        b = self.second(x, edge_index, batch, num_graphs, edge_weight, **_read_by(self.second, inputs))
         cluster, cluster_batch, _ = compact(a.cluster * b.num_clusters + b.cluster, batch)
         return Assignment(cluster, int(cluster_batch.numel()), cluster_batch)
+
+
+def _read_by(selector: Select, inputs: dict[str, Any]) -> dict[str, Any]:
+    """The part of ``inputs`` that ``selector`` declares it reads."""
+    return {key: value for key, value in inputs.items() if key in selector.inputs}
 
 
 class PrecomputedSelect(Select):
@@ -167,7 +193,6 @@ class PrecomputedSelect(Select):
         edge_weight: Tensor | None = None,
         cluster: Tensor | None = None,
         cluster_batch: Tensor | None = None,
-        **_: Any,
     ) -> Assignment:
         if cluster is None or cluster_batch is None:
             raise ValueError("PrecomputedSelect needs cluster=<[N] tensor> and cluster_batch=<[C] tensor>")

@@ -115,7 +115,6 @@ class SoftSelect(Select):
         batch: Tensor,
         num_graphs: int,
         edge_weight: Tensor | None = None,
-        **_: Any,
     ) -> Assignment:
         scores = F.dropout(self.logits(x, edge_index, edge_weight), self.dropout, training=self.training)
         return Assignment.from_soft(torch.softmax(scores / self.temperature, dim=-1), batch, num_graphs)
@@ -163,6 +162,9 @@ def soft_pool(x: Tensor, edge_index: Tensor, s: Tensor, seg: Segments, edge_weig
 
     def dense(values: Tensor) -> tuple[Tensor, Tensor]:
         rows = values if order is None else values.index_select(0, order)
+        if rows.size(0) == 0:  # no nodes at all: B graphs of zero rows (to_dense_batch needs one)
+            shape = (seg.num_segments, 0, *rows.shape[1:])
+            return rows.new_zeros(shape), torch.zeros(shape[:2], dtype=torch.bool, device=rows.device)
         if seg.num_segments == 1:  # one graph (a tissue): its rows are the batch, nothing to pad or copy
             return rows.unsqueeze(0), torch.ones(1, rows.size(0), dtype=torch.bool, device=rows.device)
         return to_dense_batch(rows, grouped, batch_size=seg.num_segments)

@@ -71,7 +71,8 @@ class Coarsen(BaseTransform):
         x, edge_index, edge_weight = data.x, data.edge_index, data.get("edge_weight")
         pos, labels = data.get("pos"), data.get(self.labels)
         for depth, pool in enumerate(self.pools, start=1):
-            level = pool(x, edge_index, edge_weight, pos=pos, labels=labels)
+            inputs = {"labels": labels} if "labels" in pool.select.inputs else {}
+            level = pool(x, edge_index, edge_weight, pos=pos, **inputs)
             out[f"{self.prefix}cluster_{depth}"] = level.assignment.cluster
             out[f"{self.prefix}num_clusters_{depth}"] = level.assignment.num_clusters
             x, edge_index, edge_weight, pos = level.x, level.edge_index, level.edge_weight, level.pos

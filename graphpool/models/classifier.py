@@ -36,7 +36,17 @@ from torch import Tensor, nn
 from torch_geometric.data import Batch, Data
 from torch_geometric.nn import GATConv, GCNConv, GINConv, GraphConv, SAGEConv
 
-from graphpool.cluster import POOLERS, SOFT_POOLERS, Assignment, Coarsen, Pool, PrecomputedSelect, TypePool, pooler
+from graphpool.cluster import (
+    POOLERS,
+    SOFT_POOLERS,
+    Assignment,
+    Coarsen,
+    Pool,
+    PrecomputedSelect,
+    TypePool,
+    pooler,
+    takes_clusters,
+)
 from graphpool.readout import resolve
 
 #: message-passing layers of the backbone (``mlp``: node-wise, no edges)
@@ -249,7 +259,7 @@ class GraphClassifier(nn.Module):
                 level = Pool(PrecomputedSelect(), reduce=c.reduce)
             else:
                 options = {} if c.pool in SOFT_POOLERS else {"reduce": c.reduce}
-                level = pooler(c.pool, in_channels=widths[-1], clusters=None if c.pool == "given" else k, **options)
+                level = pooler(c.pool, in_channels=widths[-1], clusters=_level_k(c.pool, k), **options)
             self.levels.append(level)
             self.level_convs.append(GraphConv(level.get_out_channels(widths[-1]), c.hidden))
             self.level_norms.append(NodeBatchNorm(c.hidden))
@@ -296,7 +306,7 @@ class GraphClassifier(nn.Module):
         x, edge_index, edge_weight, aux_loss, assignments = h, data.edge_index, None, {}, []
         pooled = [self.level_pools[0](h, batch, dim_size=num_graphs)] if len(self.level_pools) else []
         for depth, (level, conv, norm) in enumerate(zip(self.levels, self.level_convs, self.level_norms, strict=True)):
-            inputs = {"labels": labels}
+            inputs = {"labels": labels} if self.config.pool == "given" else {}
             if self.config.reads_levels:
                 cluster, cluster_batch = Coarsen.level(data, depth + 1, prefix=f"{self.config.pool}_")
                 inputs = {"cluster": cluster, "cluster_batch": cluster_batch}
@@ -311,6 +321,11 @@ class GraphClassifier(nn.Module):
         return ModelOutput(self.head(torch.cat(pooled, dim=-1)), aux_loss, h, assignments)
 
 
+def _level_k(pool: str, k: int) -> int | None:
+    """The K a level of ``pool`` is built with: none for given labels (their number) and poolers that find their own."""
+    return k if pool != "given" and takes_clusters(pool) else None
+
+
 def precoarsen(graphs: list[Data], config: ModelConfig) -> list[Data]:
     """The graphs with the levels of ``config.pool`` computed once (:class:`~graphpool.cluster.Coarsen`).
 
@@ -320,7 +335,8 @@ def precoarsen(graphs: list[Data], config: ModelConfig) -> list[Data]:
     """
     if config.pool in ("none", "celltype", *SOFT_POOLERS):
         raise ValueError(f"only hard cluster pools can be precomputed; pool {config.pool!r} is not one")
-    sizes = [None if config.pool == "given" else k for k in config.level_clusters()]
-    levels = [pooler(config.pool, clusters=k, reduce=config.reduce) for k in sizes]
+    levels = [
+        pooler(config.pool, clusters=_level_k(config.pool, k), reduce=config.reduce) for k in config.level_clusters()
+    ]
     coarsen = Coarsen(levels, labels=config.given, prefix=f"{config.pool}_")
     return [coarsen(graph) for graph in graphs]

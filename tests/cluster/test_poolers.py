@@ -6,7 +6,16 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from graphpool.cluster import POOLERS, SOFT_POOLERS, KMISSelect, Pool, PoolingOutput, maximal_independent_set, pooler
+from graphpool.cluster import (
+    POOLERS,
+    SOFT_POOLERS,
+    KMISSelect,
+    Pool,
+    PoolingOutput,
+    maximal_independent_set,
+    pooler,
+    takes_clusters,
+)
 from graphpool.testing import assert_pool_keeps_wl_distinct, wl_colours
 
 F, K = 3, 3
@@ -14,11 +23,16 @@ F, K = 3, 3
 
 def _make(name: str) -> Pool:
     options = {"score": "x"} if name == "kmis" else {}  # distinct features: no ties to break by node id
-    return pooler(name, in_channels=F, clusters=K, **options).double().eval()
+    return pooler(name, in_channels=F, clusters=K if takes_clusters(name) else None, **options).double().eval()
 
 
 def _labels(n: int) -> torch.Tensor:
     return torch.arange(n) % 2
+
+
+def _inputs(name: str, labels: torch.Tensor) -> dict:
+    """The per-node inputs pooler ``name`` reads: the labels of ``given`` (the others take none)."""
+    return {"labels": labels} if name == "given" else {}
 
 
 def _graph(seed: int, sizes: list[int]):
@@ -42,7 +56,7 @@ def _graph(seed: int, sizes: list[int]):
 @pytest.mark.parametrize("name", POOLERS)
 def test_every_pooler_returns_one_typed_output(name: str) -> None:
     x, edge_index, weight, batch = _graph(0, [7, 5])
-    out = _make(name)(x, edge_index, weight, batch, labels=_labels(12))
+    out = _make(name)(x, edge_index, weight, batch, **_inputs(name, _labels(12)))
     assert isinstance(out, PoolingOutput)
     c = out.assignment.num_clusters
     assert out.x.shape == (c, F) and out.batch.shape == (c,) and out.edge_weight.shape == (out.edge_index.size(1),)
@@ -64,10 +78,10 @@ def test_every_pooler_is_permutation_invariant(name: str, seed: int, sizes: list
     x, edge_index, weight, batch = _graph(seed, sizes)
     labels = _labels(x.size(0))
     pool = _make(name)
-    reference = pool(x, edge_index, weight, batch, labels=labels)
+    reference = pool(x, edge_index, weight, batch, **_inputs(name, labels))
     perm = torch.randperm(x.size(0), generator=torch.Generator().manual_seed(seed))
     inverse = torch.argsort(perm)
-    moved = pool(x[perm], inverse[edge_index], weight, batch[perm], labels=labels[perm])
+    moved = pool(x[perm], inverse[edge_index], weight, batch[perm], **_inputs(name, labels[perm]))
     if reference.assignment.soft:
         torch.testing.assert_close(moved.assignment.s, reference.assignment.s[perm])
         torch.testing.assert_close(moved.x, reference.x)
@@ -117,8 +131,8 @@ def test_every_pooler_keeps_wl_distinct_graphs_apart(name: str) -> None:
     width = int(torch.cat(wl_colours([graph_a, graph_b])).max()) + 1
     torch.manual_seed(0)
     options = {"score": "x"} if name == "kmis" else {}
-    pool = pooler(name, in_channels=width, clusters=K, **options).double()
-    assert_pool_keeps_wl_distinct(pool, graph_a, graph_b, labels=_labels(12))
+    pool = pooler(name, in_channels=width, clusters=K if takes_clusters(name) else None, **options).double()
+    assert_pool_keeps_wl_distinct(pool, graph_a, graph_b, **_inputs(name, _labels(12)))
 
 
 def test_a_mean_reduce_can_lose_what_wl_tells_apart() -> None:

@@ -251,3 +251,49 @@ def test_matching_ignores_edge_direction() -> None:
     assert torch.equal(partner, both)
     unmatched = partner == torch.arange(5)
     assert not bool((unmatched[one_way[0]] & unmatched[one_way[1]]).any())  # maximal
+
+
+def _two_triangles(offset: int = 0) -> torch.Tensor:
+    """Two triangles joined by one edge (Louvain: two communities), both directions listed."""
+    pairs = torch.tensor([[0, 1], [1, 2], [2, 0], [3, 4], [4, 5], [5, 3], [2, 3]]).t() + offset
+    return torch.cat([pairs, pairs.flip(0)], 1)
+
+
+def test_louvain_gives_a_graph_the_same_communities_alone_and_in_a_batch() -> None:
+    alone = CommunitySelect()(torch.zeros(6, 1), _two_triangles(), torch.zeros(6, dtype=torch.long), 1)
+    ring = torch.arange(60) + 6
+    ring_edges = torch.stack([ring, ring.roll(1)])
+    edge_index = torch.cat([_two_triangles(), ring_edges, ring_edges.flip(0)], 1)
+    batch = torch.cat([torch.zeros(6, dtype=torch.long), torch.ones(60, dtype=torch.long)])
+    batched = CommunitySelect()(torch.zeros(66, 1), edge_index, batch, 2)
+    assert alone.num_clusters == 2
+    assert torch.equal(batched.cluster[:6], alone.cluster)
+    # and the graph second in the batch: its clusters are numbered after the ring's
+    moved = torch.cat([ring_edges - 6, (ring_edges - 6).flip(0), _two_triangles(60)], 1)
+    second = CommunitySelect()(torch.zeros(66, 1), moved, batch.flip(0), 2)
+    local = second.cluster[60:] - second.cluster[60:].min()
+    assert torch.equal(local, alone.cluster)
+
+
+def test_louvain_with_all_zero_weights_gives_every_node_its_own_community() -> None:
+    weight = torch.zeros(_two_triangles().size(1))
+    a = CommunitySelect()(torch.zeros(6, 1), _two_triangles(), torch.zeros(6, dtype=torch.long), 1, weight)
+    assert a.num_clusters == 6 and torch.equal(a.cluster, torch.arange(6))
+
+
+def test_louvain_refuses_negative_weights() -> None:
+    weight = -torch.ones(_two_triangles().size(1))
+    with pytest.raises(ValueError, match="'edge_weight'.*negative"):
+        CommunitySelect()(torch.zeros(6, 1), _two_triangles(), torch.zeros(6, dtype=torch.long), 1, weight)
+
+
+def test_louvain_sums_the_weights_of_duplicate_edges() -> None:
+    """An edge listed three times weighs what one edge of weight three weighs (as in every other pooler)."""
+    base = _two_triangles()
+    weight = torch.ones(base.size(1))
+    weight[[6, 13]] = 3.0  # the bridge, both directions, made heavy
+    batch = torch.zeros(6, dtype=torch.long)
+    heavy = CommunitySelect(resolution=0.5)(torch.zeros(6, 1), base, batch, 1, weight)
+    repeated = torch.cat([base, base[:, [6, 13]], base[:, [6, 13]]], 1)
+    listed = CommunitySelect(resolution=0.5)(torch.zeros(6, 1), repeated, batch, 1)
+    assert torch.equal(heavy.cluster, listed.cluster)

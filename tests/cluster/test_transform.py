@@ -27,7 +27,8 @@ def test_precomputed_levels_collate_to_the_levels_of_the_batch(name: str) -> Non
     levels = [pooler(name), pooler(name)]
     coarsen = Coarsen(levels, prefix="p_")
     batch = next(iter(DataLoader([coarsen(g) for g in graphs], batch_size=len(graphs))))
-    online = HierarchicalPool(levels)(batch.x, batch.edge_index, batch=batch.batch, labels=batch.cell_type)
+    labels = {"labels": batch.cell_type} if name == "given" else {}
+    online = HierarchicalPool(levels)(batch.x, batch.edge_index, batch=batch.batch, **labels)
     stored = HierarchicalPool([Pool(PrecomputedSelect()), Pool(PrecomputedSelect())])
     x, edge_index, edge_weight, node_batch = batch.x, batch.edge_index, None, batch.batch
     for depth, level in enumerate(online.levels, start=1):

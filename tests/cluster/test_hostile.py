@@ -1,0 +1,184 @@
+"""Poolers and selectors under hostile input: misspelt keywords, non-finite or negative weights, odd dtypes,
+batches without nodes, weights that need gradients, half precision."""
+
+import pytest
+import torch
+
+from graphpool.cluster import (
+    POOLERS,
+    SOFT_POOLERS,
+    BatchKMeansSelect,
+    CommunitySelect,
+    GraclusSelect,
+    KMeansSelect,
+    KMISSelect,
+    LabelSelect,
+    ProductSelect,
+    pooler,
+    takes_clusters,
+)
+from tests.conftest import within_seconds
+
+F, K = 3, 2
+HARD = tuple(name for name in POOLERS if name not in SOFT_POOLERS)
+
+
+def _make(name: str, dtype: torch.dtype = torch.float64):
+    return pooler(name, in_channels=F, clusters=K if takes_clusters(name) else None).to(dtype)
+
+
+def _ring(n: int = 6, graphs: int = 2, dtype: torch.dtype = torch.float64):
+    """``graphs`` rings of ``n`` nodes with distinct symmetric weights."""
+    ring = torch.arange(n)
+    one = torch.stack([ring, ring.roll(1)])
+    edge_index = torch.cat([one + g * n for g in range(graphs)], 1)
+    edge_index = torch.cat([edge_index, edge_index.flip(0)], 1)
+    low, high = torch.minimum(*edge_index), torch.maximum(*edge_index)
+    weight = ((low * 31 + high * 17) % 11).to(dtype) / 11 + 0.5
+    x = torch.randn(n * graphs, F, dtype=dtype, generator=torch.Generator().manual_seed(0))
+    batch = torch.arange(graphs).repeat_interleave(n)
+    return x, edge_index, weight, batch
+
+
+def _inputs(name: str, n: int) -> dict:
+    return {"labels": torch.arange(n) % 2} if name == "given" else {}
+
+
+# 1. unknown keywords are refused, naming the keyword and the accepted ones
+@pytest.mark.parametrize("name", POOLERS)
+@pytest.mark.parametrize("keyword", ["edge_weights", "num_graph", "lables", "edge_attr"])
+def test_a_pool_refuses_a_keyword_it_does_not_read(name: str, keyword: str) -> None:
+    x, edge_index, weight, batch = _ring()
+    with pytest.raises(TypeError, match=rf"unexpected keyword '{keyword}'.*accepts .*edge_weight"):
+        _make(name)(x, edge_index, batch=batch, **{keyword: weight}, **_inputs(name, x.size(0)))
+
+
+@pytest.mark.parametrize(
+    "selector",
+    [
+        LabelSelect(),
+        GraclusSelect(),
+        KMISSelect(),
+        KMeansSelect(2),
+        BatchKMeansSelect(2),
+        CommunitySelect(),
+        ProductSelect(GraclusSelect(), LabelSelect()),
+    ],
+    ids=lambda s: type(s).__name__,
+)
+def test_a_selector_refuses_a_keyword_it_does_not_read(selector) -> None:
+    x, edge_index, weight, batch = _ring()
+    with pytest.raises(TypeError, match=r"unexpected keyword 'edge_weights'.*accepts"):
+        selector(x, edge_index, batch, 2, edge_weights=weight, labels=torch.arange(12) % 2)
+
+
+def test_a_pool_does_not_take_labels_it_would_ignore() -> None:
+    x, edge_index, weight, batch = _ring()
+    with pytest.raises(TypeError, match="unexpected keyword 'labels'"):
+        _make("graclus")(x, edge_index, weight, batch, labels=torch.arange(12) % 2)
+
+
+# 3. non-finite weights are refused; no loop over rounds can run forever
+@pytest.mark.parametrize("name", POOLERS)
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_edge_weights_are_refused(name: str, bad: float) -> None:
+    x, edge_index, weight, batch = _ring()
+    weight[3] = bad
+    with within_seconds(20), pytest.raises(ValueError, match="'edge_weight'.*finite"):
+        _make(name)(x, edge_index, weight, batch, **_inputs(name, x.size(0)))
+
+
+def test_matching_with_validation_off_still_ends() -> None:
+    from graphpool.cluster import greedy_matching
+    from graphpool.ops import validation
+
+    _, edge_index, weight, _ = _ring(8, 1)
+    weight[2] = float("nan")
+    with within_seconds(20), validation(False), pytest.raises(ValueError, match="'edge_weight'"):
+        greedy_matching(edge_index, 8, weight)
+
+
+# 4. a negative degree has no D^-1/2 A D^-1/2
+@pytest.mark.parametrize("name", ["mincut", "dmon", "justbalance"])
+def test_negative_weights_into_a_normalised_pool_are_refused(name: str) -> None:
+    x, edge_index, weight, batch = _ring()
+    weight = weight - 2.0
+    with pytest.raises(ValueError, match="'edge_weight'.*negative"):
+        _make(name)(x, edge_index, weight, batch)
+
+
+# 9. coarse weights are differentiable in the input weights
+@pytest.mark.parametrize("name", HARD)
+def test_hard_pools_are_differentiable_in_the_edge_weights(name: str) -> None:
+    x, edge_index, weight, batch = _ring()
+    pool = _make(name)
+    inputs = _inputs(name, x.size(0))
+    weight.requires_grad_(True)
+    out = pool(x, edge_index, weight, batch, **inputs)
+    out.edge_weight.sum().backward()
+    assert weight.grad is not None
+    torch.autograd.gradcheck(
+        lambda w: pool(x, edge_index, w, batch, **inputs).edge_weight, (weight.detach().requires_grad_(),)
+    )
+
+
+def test_a_hard_level_after_a_soft_one_trains() -> None:
+    from graphpool.cluster import HierarchicalPool
+
+    x, edge_index, weight, batch = _ring()
+    model = HierarchicalPool([_make("mincut"), _make("graclus")], readout="sum").double()
+    out = model(x, edge_index, weight, batch)
+    (out.out.sum() + sum(out.aux_loss.values())).backward()
+    assert model.levels[0].select.assign.weight.grad is not None
+
+
+# 10. a batch without nodes pools to K zero clusters (soft) or none (hard)
+@pytest.mark.parametrize("name", POOLERS)
+@pytest.mark.parametrize("num_graphs", [None, 2])
+def test_a_batch_without_nodes(name: str, num_graphs) -> None:
+    x = torch.zeros(0, F, dtype=torch.float64)
+    edge_index = torch.zeros(2, 0, dtype=torch.long)
+    batch = torch.zeros(0, dtype=torch.long)
+    out = _make(name)(x, edge_index, None, batch, num_graphs, **_inputs(name, 0))
+    graphs = num_graphs or 0
+    fixed_layout = name in SOFT_POOLERS or name == "given"  # K clusters per graph, empty or not
+    expected = graphs * K if fixed_layout else 0
+    assert out.x.shape == (expected, F) and out.batch.shape == (expected,)
+    assert out.edge_index.shape == (2, 0)
+    assert bool((out.x == 0).all())
+    for value in out.aux_loss.values():
+        assert torch.isfinite(value).all()
+
+
+# 21. edge_index dtypes
+@pytest.mark.parametrize("name", POOLERS)
+def test_int32_edge_index_gives_what_int64_gives(name: str) -> None:
+    x, edge_index, weight, batch = _ring()
+    pool = _make(name)
+    inputs = _inputs(name, x.size(0))
+    torch.manual_seed(0)
+    expected = pool(x, edge_index, weight, batch, **inputs)
+    torch.manual_seed(0)
+    got = pool(x, edge_index.int(), weight, batch, **inputs)
+    torch.testing.assert_close(got.x, expected.x)
+    assert torch.equal(got.edge_index.long(), expected.edge_index)
+
+
+@pytest.mark.parametrize("name", POOLERS)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bool, torch.uint8])
+def test_an_edge_index_of_another_dtype_is_refused(name: str, dtype: torch.dtype) -> None:
+    x, edge_index, weight, batch = _ring()
+    with pytest.raises(TypeError, match=r"'edge_index' must hold int32 or int64"):
+        _make(name)(x, edge_index.to(dtype), weight, batch, **_inputs(name, x.size(0)))
+
+
+# the name's options: K where the pooler has none, and a familiar misspelling
+@pytest.mark.parametrize("name", ["graclus", "kmis", "louvain"])
+def test_a_cluster_count_the_pooler_cannot_use_is_refused(name: str) -> None:
+    with pytest.raises(ValueError, match=rf"pooler '{name}' does not take 'clusters'"):
+        pooler(name, clusters=4)
+
+
+def test_a_misspelt_cluster_count_suggests_clusters() -> None:
+    with pytest.raises(ValueError, match=r"pooler 'mincut' has no option 'k'.*did you mean 'clusters'"):
+        pooler("mincut", in_channels=4, k=5)
