@@ -150,19 +150,27 @@ class Pool(nn.Module):
             raise TypeError(f"{type(self.select).__name__} returned {type(assignment).__name__}, not an Assignment")
         aux_loss: dict[str, Tensor] = {}
         if assignment.soft:
-            pooled = soft_pool(x, edge_index, assignment.s, seg, edge_weight)
-            x_out = pooled.x.flatten(0, 1)
-            edges, weights = soft_edges(pooled.adj, self.self_loops)
-            for loss_fn in self.loss_fns:
-                for name, value in loss_fn(pooled, assignment.s, seg).items():
-                    if name in aux_loss:
-                        raise ValueError(f"two losses of one pool are both named {name!r}")
-                    aux_loss[name] = value
+            # half precision (a float16/bfloat16 model, autocast) is pooled in float32, as the readouts
+            # accumulate, and returned in the input's dtype; float32 and float64 are pooled as they are
+            compute = torch.promote_types(torch.promote_types(x.dtype, assignment.s.dtype), torch.float32)
+            s = assignment.s.to(compute)
+            weight = None if edge_weight is None else edge_weight.to(compute)
+            with torch.autocast(x.device.type, enabled=False):  # autocast would take the products back to half
+                pooled = soft_pool(x.to(compute), edge_index, s, seg, weight)
+                x_out = pooled.x.flatten(0, 1).to(x.dtype)
+                edges, weights = soft_edges(pooled.adj, self.self_loops)
+                for loss_fn in self.loss_fns:
+                    for name, value in loss_fn(pooled, s, seg).items():
+                        if name in aux_loss:
+                            raise ValueError(f"two losses of one pool are both named {name!r}")
+                        aux_loss[name] = value
         else:
             x_out = self.reduce(x, assignment.cluster, dim_size=assignment.num_clusters)
             edges, weights = coarsen_edges(edge_index, assignment, edge_weight, self.self_loops)
         if self.normalize:  # the same D^-1/2 A D^-1/2 of the coarse edges, hard or soft
             edges, weights = normalize_edges(edges, weights, assignment.num_clusters)
+        if assignment.soft:
+            weights = weights.to(x.dtype if edge_weight is None else edge_weight.dtype)
         if self.activation is not None:
             x_out = ACTIVATIONS[self.activation](x_out)
         pos_out = None if pos is None else cluster_mean(pos, assignment, seg)

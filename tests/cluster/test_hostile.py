@@ -182,3 +182,43 @@ def test_a_cluster_count_the_pooler_cannot_use_is_refused(name: str) -> None:
 def test_a_misspelt_cluster_count_suggests_clusters() -> None:
     with pytest.raises(ValueError, match=r"pooler 'mincut' has no option 'k'.*did you mean 'clusters'"):
         pooler("mincut", in_channels=4, k=5)
+
+
+# 8. half precision: accumulate in float32, return the input's dtype
+def _half_tolerance(dtype: torch.dtype) -> dict:
+    """Two units in the last place of ``dtype`` (measured: within one)."""
+    eps = torch.finfo(dtype).eps
+    return {"rtol": 2 * eps, "atol": 2 * eps}
+
+
+@pytest.mark.parametrize("name", SOFT_POOLERS)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_soft_pools_run_in_half_precision(name: str, dtype: torch.dtype) -> None:
+    import copy
+
+    torch.manual_seed(0)
+    x, edge_index, weight, batch = _ring(dtype=torch.float32)
+    x, weight = x.to(dtype), weight.to(dtype)  # the inputs as the half model sees them
+    full = _make(name, torch.float32)
+    half = copy.deepcopy(full).to(dtype)
+    expected = full(x.float(), edge_index, weight.float(), batch)
+    got = half(x.requires_grad_(), edge_index, weight, batch)
+    assert got.x.dtype == dtype and got.edge_weight.dtype == dtype
+    torch.testing.assert_close(got.x.float(), expected.x, **_half_tolerance(dtype))
+    torch.testing.assert_close(got.edge_weight.float(), expected.edge_weight, **_half_tolerance(dtype))
+    for key, value in got.aux_loss.items():
+        torch.testing.assert_close(value.float(), expected.aux_loss[key], **_half_tolerance(dtype))
+    (got.x.float().sum() + sum(v.float() for v in got.aux_loss.values())).backward()
+    assert x.grad is not None and x.grad.dtype == dtype and bool(torch.isfinite(x.grad).all())
+
+
+@pytest.mark.parametrize("name", SOFT_POOLERS)
+def test_soft_pools_run_under_autocast(name: str) -> None:
+    torch.manual_seed(0)
+    x, edge_index, weight, batch = _ring(dtype=torch.float32)
+    pool = _make(name, torch.float32)
+    expected = pool(x, edge_index, weight, batch)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = pool(x, edge_index, weight, batch)
+    assert got.x.dtype == torch.float32  # the input's dtype
+    torch.testing.assert_close(got.x, expected.x, **_half_tolerance(torch.bfloat16))
