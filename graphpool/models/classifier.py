@@ -303,16 +303,20 @@ class GraphClassifier(nn.Module):
             labels = data.get(self.config.given)
             if labels is None:
                 raise ValueError(f"pool 'given' needs the label of every node as data.{self.config.given}")
-        x, edge_index, edge_weight, aux_loss, assignments = h, data.edge_index, None, {}, []
+        # the first level pools the graph as given: its edge weights and positions (as Coarsen does)
+        edge_weight, pos = data.get("edge_weight"), data.get("pos")
+        edge_weight = None if edge_weight is None else edge_weight.to(h.dtype)
+        x, edge_index, aux_loss, assignments = h, data.edge_index, {}, []
         pooled = [self.level_pools[0](h, batch, dim_size=num_graphs)] if len(self.level_pools) else []
         for depth, (level, conv, norm) in enumerate(zip(self.levels, self.level_convs, self.level_norms, strict=True)):
             inputs = {"labels": labels} if self.config.pool == "given" else {}
             if self.config.reads_levels:
                 cluster, cluster_batch = Coarsen.level(data, depth + 1, prefix=f"{self.config.pool}_")
                 inputs = {"cluster": cluster, "cluster_batch": cluster_batch}
-            out = level(x, edge_index, edge_weight, batch, num_graphs, **inputs)
+            out = level(x, edge_index, edge_weight, batch, num_graphs, pos=pos, **inputs)
             x = norm(conv(out.x, out.edge_index, out.edge_weight)).relu()
-            edge_index, edge_weight, batch, labels = out.edge_index, out.edge_weight, out.batch, out.assignment.label
+            edge_index, edge_weight, batch, pos = out.edge_index, out.edge_weight, out.batch, out.pos
+            labels = out.assignment.label
             aux_loss.update({f"level{depth}.{name}": value for name, value in out.aux_loss.items()})
             assignments.append(out.assignment)
             if len(self.level_pools) and depth + 1 < len(self.levels):

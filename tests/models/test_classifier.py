@@ -192,3 +192,49 @@ def test_config_errors_for_pooling() -> None:
         ModelConfig(in_channels=3, num_classes=2, pool="topk")
     with pytest.raises(ValueError, match="pool 'given' needs the label of every node as data.cell_type"):
         GraphClassifier(ModelConfig(in_channels=NUM_ATOM_FEATURES, num_classes=2, pool="given"))(_batch())
+
+
+@pytest.mark.parametrize("pool", ["graclus", "given", "louvain"])
+def test_every_level_gets_the_graphs_edge_weights(pool: str) -> None:
+    """The first level pools with data.edge_weight, online as precoarsened (it once got None online)."""
+    from dataclasses import replace
+
+    from torch_geometric.loader import DataLoader
+
+    from graphpool.models import precoarsen
+
+    data_list = _batch().to_data_list()
+    g = torch.Generator().manual_seed(0)
+    for graph in data_list:
+        graph.cell_type = torch.arange(graph.num_nodes) % 3
+        src, dst = graph.edge_index
+        low, high = torch.minimum(src, dst), torch.maximum(src, dst)
+        graph.edge_weight = ((low * 7 + high * 13) % 10).float() / 10 + torch.rand(1, generator=g)  # symmetric
+    config = ModelConfig(in_channels=NUM_ATOM_FEATURES, num_classes=2, pool=pool, levels=2, layers=2, hidden=8)
+    torch.manual_seed(0)
+    online = GraphClassifier(config).eval()
+    stored = GraphClassifier(replace(config, precoarsened=True)).eval()
+    stored.load_state_dict(online.state_dict())
+    batch = next(iter(DataLoader(precoarsen(data_list, config), batch_size=len(data_list))))
+    online_out, stored_out = online(batch), stored(batch)
+    for a, b in zip(online_out.assignments, stored_out.assignments, strict=True):
+        assert torch.equal(a.cluster, b.cluster)
+    torch.testing.assert_close(stored_out.logits, online_out.logits)
+    # the weights matter: without them the first level's coarse graph (and so the logits) differ
+    unweighted = next(iter(DataLoader(data_list, batch_size=len(data_list))))
+    del unweighted.edge_weight
+    assert not torch.allclose(online(unweighted).logits, online_out.logits)
+
+
+def test_the_first_level_gets_the_positions() -> None:
+    data = _batch()
+    data.pos = torch.randn(data.num_nodes, 2, generator=torch.Generator().manual_seed(1))
+    config = ModelConfig(in_channels=NUM_ATOM_FEATURES, num_classes=2, pool="kmeans", clusters=2, layers=1, hidden=8)
+    torch.manual_seed(0)
+    model = GraphClassifier(config).eval()
+    model.levels[0].select.on = "pos"  # k-means on the positions: fails without them
+    out = model(data)
+    from graphpool.cluster import BatchKMeansSelect
+
+    expected = BatchKMeansSelect(2, on="pos", init="farthest")(data.x, data.edge_index, data.batch, 8, pos=data.pos)
+    assert torch.equal(out.assignments[0].cluster, expected.cluster)
