@@ -100,6 +100,7 @@ def assert_pool_keeps_wl_distinct(
     *,
     iterations: int = 3,
     atol: float = 1e-6,
+    in_channels: int | None = None,
     **inputs: Any,
 ) -> None:
     r"""Two graphs that 1-WL tells apart must stay apart after pooling (the expressiveness condition).
@@ -108,11 +109,17 @@ def assert_pool_keeps_wl_distinct(
     before it when each node's assignment weights sum to a constant and reduce is :math:`S^\top X`,
     since then :math:`\sum_k x'_k = c \sum_i x_i`. The node features given to the pooler are the
     one-hot WL colours (what an injective message passing such as GIN can compute); the check
-    is that the sums of the pooled features of the two graphs differ.
+    is that the sums of the pooled features of the two graphs differ. The colours are one-hot
+    when the pooler's input is at least as wide as their number, and otherwise a seeded Gaussian
+    code per colour (the two colour histograms differ, so their sums of generic codes differ with
+    probability one); either way in the pooler's dtype.
 
     Args:
-        pool: the pooler, called as ``pool(x, edge_index, None, batch, 2, **inputs)`` on both graphs at once.
+        pool: the pooler, called as ``pool(x, edge_index, None, batch, 2, **inputs)`` on both graphs at once,
+            e.g. ``pooler("mincut", in_channels=16, clusters=4)`` as built.
         graph_a, graph_b: ``(edge_index, num_nodes)`` each.
+        in_channels: the width of the pooler's input features; default the ``in_channels`` of a
+            soft pooler's selector, else the number of WL colours.
         inputs: per-node keyword inputs of the pooler (e.g. ``labels``), over the nodes of a then b.
 
     Raises:
@@ -125,7 +132,15 @@ def assert_pool_keeps_wl_distinct(
     if torch.equal(histograms[0], histograms[1]):
         raise ValueError(f"1-WL ({iterations} rounds) does not tell the two graphs apart; give a pair it does")
     (edges_a, n_a), (edges_b, n_b) = graph_a, graph_b
-    x = torch.nn.functional.one_hot(torch.cat(colours), width).to(torch.float64)
+    selector = getattr(pool, "select", None)
+    in_channels = in_channels or getattr(selector, "in_channels", None) or width
+    parameter = next(iter(pool.parameters()), None) if isinstance(pool, torch.nn.Module) else None
+    dtype = parameter.dtype if parameter is not None else torch.float64
+    if in_channels >= width:
+        codes = torch.eye(width, in_channels, dtype=torch.float64)
+    else:
+        codes = torch.randn(width, in_channels, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    x = codes[torch.cat(colours)].to(dtype)
     edge_index = torch.cat([edges_a, edges_b + n_a], dim=1)
     batch = torch.cat([torch.zeros(n_a, dtype=torch.long), torch.ones(n_b, dtype=torch.long)])
     out = pool(x, edge_index, None, batch, 2, **inputs)

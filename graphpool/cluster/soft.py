@@ -98,7 +98,8 @@ class SoftSelect(Select):
                 if hidden
                 else nn.Linear(in_channels, num_clusters)
             )
-        self.num_clusters, self.temperature, self.dropout = num_clusters, temperature, dropout
+        self.in_channels, self.num_clusters = in_channels, num_clusters
+        self.temperature, self.dropout = temperature, dropout
         self.assign = assign
 
     def logits(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:

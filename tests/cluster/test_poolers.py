@@ -208,3 +208,13 @@ def test_graphs_without_edges_pool_to_singletons() -> None:
         out = _make(name)(x, none, None, torch.tensor([0, 0, 1, 1]))
         assert out.assignment.num_clusters == 4 and out.edge_index.shape == (2, 0), name
         torch.testing.assert_close(out.x, x)
+
+
+@pytest.mark.parametrize("name", POOLERS)
+@pytest.mark.parametrize("width", [2, 64])
+def test_the_wl_check_takes_a_pooler_as_built(name: str, width: int) -> None:
+    """Default float32, any in_channels (fewer or more than the WL colours): the check sizes its input."""
+    graph_a, graph_b = _pair()
+    torch.manual_seed(0)
+    pool = pooler(name, in_channels=width, clusters=K if takes_clusters(name) else None)
+    assert_pool_keeps_wl_distinct(pool, graph_a, graph_b, **_inputs(name, _labels(12)))
