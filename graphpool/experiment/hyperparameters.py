@@ -83,5 +83,5 @@ def parse_grid_item(item: str) -> dict[str, list[Any]]:
 
 
 def readout_grid(spec: str) -> list[str]:
-    """``"sum,mean,max"`` is a grid of three readouts; ``"mean+max"`` is one concatenated readout (``"mean,max"``)."""
-    return [part.strip().replace("+", ",") for part in spec.split(",") if part.strip()]
+    """``"sum,mean,max"`` is a grid of three readouts; ``"mean+max"`` is one concatenated readout (as in ``resolve``)."""
+    return [part.strip() for part in spec.split(",") if part.strip()]

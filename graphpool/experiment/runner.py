@@ -34,7 +34,7 @@ class Experiment:
         model: the shared model settings (width, depth, backbone, ...); ``readout`` and
             ``pool`` are set per combination.
         train: the optimisation settings.
-        readouts: readout specs (``"mean,max"`` inside one spec concatenates).
+        readouts: readout specs (``"mean+max"`` concatenates).
         pools: pool names of :data:`graphpool.models.POOLS`.
         grid: hyper-parameters chosen per fold on the inner hold-out (see
             :func:`~graphpool.experiment.expand_grid`).
@@ -59,8 +59,8 @@ class Experiment:
 
     @staticmethod
     def folder(out: Path, readout: str, pool: str) -> Path:
-        """The results folder of one combination: ``out/READOUT__POOL`` (``mean,max`` written ``mean+max``)."""
-        return out / f"{readout.replace(',', '+')}__{pool}"
+        """The results folder of one combination: ``out/READOUT__POOL``."""
+        return out / f"{readout}__{pool}"
 
 
 def run_experiment(

@@ -82,7 +82,7 @@ class GlobalPool(nn.Module):
     """Global (or axis-selective) pooling layer for 1D/2D/3D feature maps, from any readout.
 
     ``GlobalPool("mean")`` is global average pooling, ``GlobalPool("max")`` global max pooling,
-    ``GlobalPool("mean,max")`` their concatenation, ``GlobalPool("median")``,
+    ``GlobalPool("mean+max")`` their concatenation, ``GlobalPool("median")``,
     ``GlobalPool("quantile", q=0.9)``, ``GlobalPool(AttentionReadout(C, pos_channels=2),
     positional=True)`` attention with a learnable positional bias and temperature.
     ``GlobalPool("mean", dims=-1)`` pools only the last axis (e.g. time of a spectrogram).

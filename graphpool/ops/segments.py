@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor
-from torch_geometric.data import Batch, Data
+from torch_geometric.data import Batch, Data, HeteroData
+from torch_geometric.data.storage import BaseStorage
 
 from graphpool.ops import compiled
 from graphpool.ops.validation import validation_enabled
@@ -201,7 +202,23 @@ def _arange(n: int, device: torch.device) -> Tensor:
 
 
 def _graph_index_of(batch: Any) -> tuple[Tensor | None, Tensor | None, int | None] | None:
-    """``(index, ptr, num_graphs)`` of a PyG ``Batch``/``Data`` object, else ``None``."""
+    """``(index, ptr, num_graphs)`` of a PyG ``Batch``/``Data`` object, else ``None``.
+
+    Raises:
+        ValueError: a heterogeneous batch or one of its node stores (each node type is pooled on its own).
+    """
+    if isinstance(batch, (HeteroData, BaseStorage)):
+        if isinstance(batch, HeteroData):
+            types = batch.node_types
+            what = f"a heterogeneous batch (node types {', '.join(map(repr, types))})"
+        else:
+            types = [getattr(batch, "_key", None) or "TYPE"]
+            what = f"the store of node type {types[0]!r}, not a graph vector"
+        example = types[0] if types else "TYPE"
+        raise ValueError(
+            f"'batch' is {what}: pool each node type on its own, e.g. "
+            f"global_pool(batch[{example!r}].x, batch[{example!r}].batch, num_graphs=batch.num_graphs)"
+        )
     if isinstance(batch, Batch):
         return batch.batch, batch.ptr, batch.num_graphs
     if isinstance(batch, Data):

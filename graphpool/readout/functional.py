@@ -15,7 +15,7 @@ from torch import Tensor
 
 from graphpool.ops import segments_from
 from graphpool.readout.base import REGISTRY, Readout
-from graphpool.readout.resolver import readout_class
+from graphpool.readout.resolver import readout_class, resolve
 
 _INSTANCES: dict[tuple[Any, ...], Readout] = {}  # readouts without learnable weights, by class and options
 _MAX_INSTANCES = 256
@@ -33,6 +33,7 @@ def global_pool(
     ptr: Tensor | None = None,
     num_graphs: int | None = None,
     reduce: str = "mean",
+    size: int | None = None,
     **options: Any,
 ) -> Tensor:
     r"""Pool the nodes of each graph into one vector: ``[N, F] -> [B, F]`` (``[N] -> [B]``).
@@ -46,7 +47,9 @@ def global_pool(
             invisible to ``batch.max() + 1`` (they still get a row of zeros when given).
         reduce: a registered readout name (see :func:`functional_names`: ``sum, mean, max,
             min, median, quantile, var, std, softmax, powermean, weighted``; aliases as in
-            :func:`graphpool.readout.resolve`).
+            :func:`graphpool.readout.resolve`), or several joined by ``+`` (``"mean+max"``:
+            concatenated, ``[B, 2F]``).
+        size: PyG's name for ``num_graphs`` (``global_mean_pool(x, batch, size)``); give one of the two.
         **options: the readout's own options (its class's constructor arguments: ``q``,
             ``method`` of quantile; ``temperature`` of softmax; ``p``, ``eps`` of powermean;
             ``normalize`` of weighted) and per-node inputs (``weight`` of weighted).
@@ -67,6 +70,10 @@ def global_pool(
                 [8.],
                 [0.]])
     """
+    if size is not None:
+        if num_graphs is not None:
+            raise ValueError("'size' is PyG's name for 'num_graphs'; give one of them, not both")
+        num_graphs = size
     readout, inputs = _functional(reduce, options)
     if not isinstance(x, Tensor):
         raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
@@ -80,6 +87,16 @@ def global_pool(
 
 def _functional(reduce: str, options: dict[str, Any]) -> tuple[Readout, dict[str, Any]]:
     """The readout instance of ``reduce`` with ``options``, and the per-node inputs among them."""
+    if isinstance(reduce, str) and "+" in reduce:  # a concatenation of option-free readouts
+        if options:
+            raise ValueError(f"options {sorted(options)} cannot be shared by the readouts of {reduce!r}")
+        cached = _INSTANCES.get((reduce,))
+        if cached is None:
+            cached = resolve(reduce)
+            if any(True for _ in cached.parameters()):
+                raise ValueError(f"reduce {reduce!r} has learnable parameters; use resolve() for the module")
+            _INSTANCES[(reduce,)] = cached
+        return cached, {}
     cls = readout_class(reduce)
     cached = None if options else _INSTANCES.get((cls,))  # a name alone, the common call: one lookup
     if cached is not None:

@@ -46,6 +46,7 @@ def _canonical(name: str) -> str:
 
 def readout_class(name: str) -> type[Readout]:
     """The registered class of a readout name (any spelling :func:`canonical_name` accepts)."""
+    _refuse_comma(name)
     key = canonical_name(name)
     if key not in REGISTRY:
         raise ValueError(f"unknown readout {name!r}; valid names: {', '.join(sorted(REGISTRY))}")
@@ -57,8 +58,9 @@ def resolve(
 ) -> Readout:
     """Turn a name, class, instance or list of them into a :class:`Readout` module.
 
-    ``"median"`` -> :class:`MedianReadout`; ``"mean,max"`` or ``["mean", "max"]`` -> a
-    :class:`MultiReadout`; instances pass through unchanged. ``kwargs`` go to the
+    ``"median"`` -> :class:`MedianReadout`; ``"mean+max"`` or ``["mean", "max"]`` -> a
+    :class:`MultiReadout` (their concatenation; ``+`` is the one syntax for it, in
+    :func:`global_pool`, model configs and the command line, where a comma separates alternatives); instances pass through unchanged. ``kwargs`` go to the
     constructor (``resolve("quantile", q=0.9)``); a list takes only ``mode`` (``"cat"`` or
     ``"proj"``, see :class:`MultiReadout`). ``in_channels`` (the feature width) is passed to the
     readouts whose constructor requires it (learnable weights of that width: ``attention``, a
@@ -76,8 +78,10 @@ def resolve(
         return spec
     if isinstance(spec, type) and issubclass(spec, Readout):
         return _construct(spec, in_channels, kwargs)
-    if isinstance(spec, str) and "," in spec:
-        spec = [part.strip() for part in spec.split(",") if part.strip()]
+    if isinstance(spec, str):
+        _refuse_comma(spec)
+        if "+" in spec:
+            spec = [part.strip() for part in spec.split("+")]
     if isinstance(spec, (list, tuple)):
         mode = kwargs.pop("mode", "cat")
         if kwargs:
@@ -86,6 +90,14 @@ def resolve(
     if not isinstance(spec, str):
         raise TypeError(f"cannot resolve a readout from {type(spec).__name__}")
     return _construct(readout_class(spec), in_channels, kwargs)
+
+
+def _refuse_comma(name: str) -> None:
+    if "," in name:
+        raise ValueError(
+            f"readout {name!r} holds a comma: concatenate readouts with '+' ({name.replace(',', '+')!r}); "
+            "a comma separates alternatives to compare on the command line"
+        )
 
 
 def _construct(cls: type[Readout], in_channels: int | None, kwargs: dict[str, Any]) -> Readout:

@@ -43,7 +43,7 @@ def test_grid_on_mutag_writes_table_json_csv_and_plot(tmp_path: Path, monkeypatc
     assert code == 0
     results = json.loads((out / "results.json").read_text())
     combos = {(r["readout"], r["pool"]) for r in results["rows"]}
-    assert combos == {("sum", "none"), ("sum", "graclus"), ("mean,max", "none"), ("mean,max", "graclus")}
+    assert combos == {("sum", "none"), ("sum", "graclus"), ("mean+max", "none"), ("mean+max", "graclus")}
     assert all(r["folds"] == 3 and 0.0 <= r["mean_accuracy"] <= 1.0 for r in results["rows"])
     assert (out / "results.csv").exists() and (out / "accuracy.png").stat().st_size > 5000
     assert "test accuracy, stratified splits, 3 fold(s)" in capsys.readouterr().out

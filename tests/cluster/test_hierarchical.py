@@ -59,7 +59,7 @@ def test_relabelling_nodes_leaves_graph_vectors_unchanged(selector: str) -> None
         "graclus": [GraclusSelect(), GraclusSelect()],
         "community": [CommunitySelect()],
     }[selector]
-    pool = HierarchicalPool(levels, reduce="mean,max", readout="sum")
+    pool = HierarchicalPool(levels, reduce="mean+max", readout="sum")
     given = selector == "given"  # the only levels that read labels
     expected = pool(x, edge_index, weight, batch, labels=labels if given else None)
     perm = torch.randperm(x.size(0), generator=torch.Generator().manual_seed(3))
@@ -138,16 +138,16 @@ def test_errors() -> None:
 @pytest.mark.parametrize(
     ("levels", "reduce", "readout"),
     [
-        ("diffpool", "mean,max", "sum"),
-        ("mincut+graclus", "mean,max", "sum"),
-        ("graclus+dmon", "mean,std", "max"),
-        ("graclus+kmis", "mean,max", "mean,max"),
+        ("diffpool", "mean+max", "sum"),
+        ("mincut+graclus", "mean+max", "sum"),
+        ("graclus+dmon", "mean+std", "max"),
+        ("graclus+kmis", "mean+max", "mean+max"),
     ],
 )
 @pytest.mark.parametrize("between", [False, True])
 def test_out_channels_is_the_width_returned(levels: str, reduce: str, readout: str, between: bool) -> None:
     """Soft levels pool S^T X and never apply the cluster readout: they keep the width (a DiffPool level
-    with 'mean,max' once reported 8 channels and returned 4); a layer between levels sets the width."""
+    with 'mean+max' once reported 8 channels and returned 4); a layer between levels sets the width."""
     torch.manual_seed(0)
     width, pools, layers = 4, [], []
     for name in levels.split("+"):

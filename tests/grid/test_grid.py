@@ -97,7 +97,7 @@ def test_axis_selective_pooling_of_a_spectrogram() -> None:
     torch.testing.assert_close(GlobalPool("mean", dims=-1)(torch.roll(spectrogram, 3, dims=-1)), over_time)
     over_frequency = GlobalPool("median", dims=2)(spectrogram)  # rhythm
     torch.testing.assert_close(over_frequency, spectrogram.median(dim=2).values)
-    both = GlobalPool("mean,max", dims=(2, 3))(spectrogram)
+    both = GlobalPool("mean+max", dims=(2, 3))(spectrogram)
     assert both.shape == (3, 8)
     with pytest.raises(ValueError, match="'dims' must be distinct spatial axes"):
         GlobalPool("mean", dims=1)(spectrogram)

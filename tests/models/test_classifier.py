@@ -28,7 +28,7 @@ def test_every_backbone_and_pool(backbone: str, pool: str) -> None:
 
 
 @pytest.mark.parametrize("jumping_knowledge", ["last", "cat", "max"])
-@pytest.mark.parametrize("readout", ["sum", "mean,max", "median", "attention"])
+@pytest.mark.parametrize("readout", ["sum", "mean+max", "median", "attention"])
 def test_learns_a_simple_rule(jumping_knowledge: str, readout: str) -> None:
     torch.manual_seed(0)
     model = GraphClassifier(

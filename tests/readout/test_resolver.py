@@ -52,7 +52,7 @@ def test_instances_pass_through_and_options_apply() -> None:
 def test_lists_become_a_multi_readout() -> None:
     x = torch.randn(7, 3)
     batch = torch.tensor([0, 0, 0, 1, 1, 2, 2])
-    multi = resolve("mean, max,quantile")
+    multi = resolve("mean+ max+quantile")
     assert isinstance(multi, MultiReadout) and len(multi.readouts) == 3
     expected = torch.cat(
         [
@@ -81,8 +81,47 @@ def test_attention_by_name_needs_the_width() -> None:
     from graphpool.readout import AttentionReadout
 
     assert isinstance(resolve("attention", in_channels=8), AttentionReadout)
-    multi = resolve("mean,attention", in_channels=8)
+    multi = resolve("mean+attention", in_channels=8)
     assert multi.get_out_channels(8) == 16
     assert type(resolve("mean", in_channels=8)) is MeanReadout  # ignored where not needed
     with pytest.raises(ValueError, match="pass in_channels=F"):
         resolve("attention")
+
+
+# one syntax for a concatenation everywhere: 'mean+max' (a comma separates alternatives on the command line)
+def test_plus_concatenates_in_resolve_global_pool_and_the_command_line() -> None:
+    from graphpool.experiment import readout_grid
+
+    x, batch = torch.randn(7, 3), torch.tensor([0, 0, 0, 1, 1, 1, 1])
+    expected = torch.cat([global_pool(x, batch, reduce="sum"), global_pool(x, batch, reduce="max")], 1)
+    torch.testing.assert_close(resolve("sum+max")(x, batch), expected)
+    torch.testing.assert_close(global_pool(x, batch, reduce="sum+max"), expected)
+    assert readout_grid("sum,mean+max") == ["sum", "mean+max"]
+    assert resolve(readout_grid("mean+max")[0]).get_out_channels(3) == 6
+
+
+@pytest.mark.parametrize("call", [lambda: resolve("mean,max"), lambda: global_pool(torch.ones(2, 1), reduce="sum,max")])
+def test_a_comma_in_one_readout_points_to_plus(call) -> None:
+    with pytest.raises(ValueError, match=r"'mean\+max'|'sum\+max'"):
+        call()
+
+
+def test_global_pool_takes_pygs_size_for_the_graph_count() -> None:
+    x, batch = torch.ones(3, 2), torch.tensor([0, 0, 1])
+    assert torch.equal(global_pool(x, batch, size=3, reduce="sum"), global_pool(x, batch, num_graphs=3, reduce="sum"))
+    with pytest.raises(ValueError, match="'size' is PyG's name for 'num_graphs'; give one"):
+        global_pool(x, batch, size=3, num_graphs=2)
+
+
+def test_global_pool_on_heterogeneous_graphs_says_to_pool_each_node_type() -> None:
+    from torch_geometric.data import Batch, HeteroData
+
+    graph = HeteroData()
+    graph["cell"].x = torch.randn(3, 2)
+    graph["gene"].x = torch.randn(2, 2)
+    batch = Batch.from_data_list([graph, graph])
+    for given in (batch, batch["cell"]):
+        with pytest.raises(
+            ValueError, match=r"pool each node type.*global_pool\(batch\['cell'\]\.x, batch\['cell'\]\.batch"
+        ):
+            global_pool(batch["cell"].x, given)

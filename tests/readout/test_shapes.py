@@ -28,7 +28,7 @@ def test_zero_rows_give_the_empty_graph_value(name: str) -> None:
 def test_zero_rows_weighted_and_multi() -> None:
     empty, index = torch.empty(0, 2), torch.empty(0, dtype=torch.long)
     assert torch.equal(resolve("weighted")(empty, index, dim_size=2, weight=torch.empty(0)), torch.zeros(2, 2))
-    assert torch.equal(resolve("mean,max")(empty, index, dim_size=2), torch.zeros(2, 4))
+    assert torch.equal(resolve("mean+max")(empty, index, dim_size=2), torch.zeros(2, 4))
 
 
 @pytest.mark.parametrize("name", ["mean", "max", "median", "std", "softmax"])
@@ -44,9 +44,9 @@ def test_message_passing_on_a_graph_without_edges(name: str) -> None:
 
 def test_image_with_an_empty_spatial_axis_pools_to_zeros() -> None:
     empty = torch.randn(2, 3, 0, 4)
-    for readout in ("median", "mean", "sum", "max", "std", "mean,max"):
+    for readout in ("median", "mean", "sum", "max", "std", "mean+max"):
         out = GlobalPool(readout)(empty)
-        assert torch.equal(out, torch.zeros(2, 3 * (2 if "," in readout else 1))), readout
+        assert torch.equal(out, torch.zeros(2, 3 * (2 if "+" in readout else 1))), readout
 
 
 def test_attention_on_leading_dims_equals_attention_per_slice() -> None:
@@ -111,14 +111,14 @@ EDGES = torch.tensor([[0, 1, 2, 3, 4, 5, 0, 2], [1, 2, 3, 4, 5, 0, 3, 5]])
 
 
 def test_multi_readout_is_a_pyg_multi_aggregation() -> None:
-    multi = resolve("mean,max")
+    multi = resolve("mean+max")
     assert isinstance(multi, MultiAggregation)
     assert multi.get_out_channels(4) == 8
 
 
 def test_multi_readout_concatenates_inside_sage_like_pyg() -> None:
     torch.manual_seed(0)
-    ours = SAGEConv(4, 6, aggr=resolve("mean,max"))
+    ours = SAGEConv(4, 6, aggr=resolve("mean+max"))
     theirs = SAGEConv(4, 6, aggr=["mean", "max"])
     theirs.load_state_dict(ours.state_dict())
     assert torch.allclose(ours(X, EDGES), theirs(X, EDGES), atol=1e-6)
@@ -129,7 +129,7 @@ def test_multi_readout_projected_inside_every_conv_like_pyg(conv: str) -> None:
     """mode='proj' maps the concatenation back to the message width, as PyG's MultiAggregation(mode='proj')."""
     torch.manual_seed(0)
     width = 4 if conv in ("sage", "graph", "gin") else 6  # GAT/Transformer aggregate [E, heads, 6] messages
-    ours = CONVS[conv](resolve("mean,max", mode="proj", in_channels=width))
+    ours = CONVS[conv](resolve("mean+max", mode="proj", in_channels=width))
     pyg = MultiAggregation(["mean", "max"], mode="proj", mode_kwargs={"in_channels": width, "out_channels": width})
     theirs = CONVS[conv](pyg)
     theirs.load_state_dict(ours.state_dict())
@@ -142,4 +142,4 @@ def test_multi_readout_mode_is_checked() -> None:
     with pytest.raises(ValueError, match="'mode' must be 'cat' or 'proj'"):
         MultiReadout([resolve("mean"), resolve("max")], mode="sum")
     with pytest.raises(ValueError, match="mode='proj' needs 'in_channels'"):
-        resolve("mean,max", mode="proj")
+        resolve("mean+max", mode="proj")
