@@ -34,6 +34,11 @@ class CoarsenedData(Data):
         return super().__inc__(key, value, *args, **kwargs)
 
 
+# PyG loads processed datasets with torch.load(weights_only=True) and falls back to an unsafe load (with a
+# warning) for any class not registered as safe: a dataset built with pre_transform=Coarsen(...) stores these
+torch.serialization.add_safe_globals([CoarsenedData])
+
+
 class Coarsen(BaseTransform):
     """``Coarsen([pooler("graclus"), pooler("graclus")])``: every level of each graph, computed once.
 

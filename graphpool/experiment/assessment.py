@@ -130,7 +130,7 @@ def _assess_fold(
     best = max(range(len(options)), key=lambda i: (task.selection(scored[i], "validation_"), -i))
     barrier()  # rank 0 wrote the checkpoints
     _, model, train = options[best]
-    checkpoint = torch.load(out / f"fold-{number}-{best + 1}.pt", map_location=device, weights_only=False)
+    checkpoint = torch.load(out / f"fold-{number}-{best + 1}.pt", map_location=device, weights_only=True)
     network = GraphClassifier(model).to(device)
     network.load_state_dict(checkpoint["state"]["best_model"])
     predicted, target = predict(network, [graphs[i] for i in split["test"]], train.batch_size, device)

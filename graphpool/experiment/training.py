@@ -124,7 +124,7 @@ def train_candidate(
         "seconds": 0.0,
     }
     if checkpoint.exists():
-        saved = torch.load(checkpoint, map_location=device, weights_only=False)
+        saved = torch.load(checkpoint, map_location=device, weights_only=True)
         try:
             network.load_state_dict(saved["model"])
         except RuntimeError as error:

@@ -6,7 +6,7 @@ from torch_geometric.data import Data
 from torch_geometric.loader import DataLoader
 from torch_geometric.utils import to_undirected
 
-from graphpool.cluster import Coarsen, HierarchicalPool, Pool, PrecomputedSelect, pooler
+from graphpool.cluster import Coarsen, CoarsenedData, HierarchicalPool, Pool, PrecomputedSelect, pooler
 
 
 def _graphs(count: int = 5) -> list[Data]:
@@ -59,3 +59,29 @@ def test_coarsen_errors() -> None:
             cluster=torch.full_like(batch.batch, 5),
             cluster_batch=torch.tensor([0, 1]),
         )
+
+
+def test_a_dataset_precoarsened_on_disk_reloads_with_the_safe_loader(tmp_path, recwarn) -> None:
+    """PyG loads processed files with weights_only=True and warns ("Weights only load failed") and falls
+    back to an unsafe load for classes not registered as safe: CoarsenedData is registered."""
+    import warnings
+
+    from torch_geometric.data import InMemoryDataset
+
+    class Rings(InMemoryDataset):
+        def __init__(self, root: str) -> None:
+            super().__init__(root, pre_transform=Coarsen([pooler("graclus")]))
+            self.load(self.processed_paths[0])
+
+        @property
+        def processed_file_names(self) -> list[str]:
+            return ["rings.pt"]
+
+        def process(self) -> None:
+            self.save([self.pre_transform(g) for g in _graphs()], self.processed_paths[0])
+
+    Rings(str(tmp_path))  # processes
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again = Rings(str(tmp_path))  # loads
+    assert "cluster_1" in again[0] and isinstance(again[0], CoarsenedData)
