@@ -60,6 +60,16 @@ def _needs_graph(x: Tensor) -> bool:
     return x.requires_grad and torch.is_grad_enabled()
 
 
+def _custom_backward(x: Tensor) -> bool:
+    """Whether a kernel runs through its own ``autograd.Function`` (gradients needed, not under ``torch.compile``).
+
+    Under ``torch.compile`` the kernels are plain differentiable torch operations: a Function that keeps a
+    :class:`Segments` on its context breaks once the batch shape varies ('does not belong to this Graph'
+    with automatic or ``dynamic=True`` shapes), and the compiler derives the same backward itself.
+    """
+    return _needs_graph(x) and not torch.compiler.is_compiling()
+
+
 def _counts(seg: Segments) -> Tensor:
     """``[B, 1]`` int64: n_b, and 1 for empty groups (whose sums are 0).
 
@@ -70,6 +80,9 @@ def _counts(seg: Segments) -> Tensor:
 
 
 def _sum_forward(x: Tensor, seg: Segments, divisor: Tensor | None) -> Tensor:
+    if x.dtype.is_floating_point and torch.compiler.is_compiling():  # differentiable: the compiler derives the backward
+        out = torch.nn.functional.embedding_bag(seg.rows, x, seg.ptr, mode="sum", include_last_offset=True)
+        return out if divisor is None else out / divisor
     if x.dtype.is_floating_point:
         # detach: with a weight that requires grad, embedding_bag also builds its own backward buffers
         # (2-3x slower); our backward is the index_select below. torch.embedding_bag (mode 0: sum) is the
@@ -104,13 +117,13 @@ def segment_sum(x: Tensor, seg: Segments) -> Tensor:
 
     Integer inputs give int64 sums (as :func:`torch.sum`); floating-point inputs keep their dtype.
     """
-    return _SegmentSum.apply(x, seg, None) if _needs_graph(x) else _sum_forward(x, seg, None)
+    return _SegmentSum.apply(x, seg, None) if _custom_backward(x) else _sum_forward(x, seg, None)
 
 
 def segment_mean(x: Tensor, seg: Segments) -> Tensor:
     r"""Per-group mean; 0 for an empty group. ``[N, F] -> [B, F]``."""
     divisor = _counts(seg)
-    return _SegmentSum.apply(x, seg, divisor) if _needs_graph(x) else _sum_forward(x, seg, divisor)
+    return _SegmentSum.apply(x, seg, divisor) if _custom_backward(x) else _sum_forward(x, seg, divisor)
 
 
 def _extreme_forward(x: Tensor, seg: Segments, largest: bool) -> Tensor:
@@ -172,12 +185,12 @@ def segment_max(x: Tensor, seg: Segments) -> Tensor:
 
     The gradient is shared evenly among rows that tie for the maximum (as ``torch.amax``).
     """
-    return _SegmentExtreme.apply(x, seg, True) if _needs_graph(x) else _extreme_forward(x, seg, True)
+    return _SegmentExtreme.apply(x, seg, True) if _custom_backward(x) else _extreme_forward(x, seg, True)
 
 
 def segment_min(x: Tensor, seg: Segments) -> Tensor:
     r"""Per-group elementwise minimum; 0 for an empty group. ``[N, F] -> [B, F]``."""
-    return _SegmentExtreme.apply(x, seg, False) if _needs_graph(x) else _extreme_forward(x, seg, False)
+    return _SegmentExtreme.apply(x, seg, False) if _custom_backward(x) else _extreme_forward(x, seg, False)
 
 
 def segment_softmax(logits: Tensor, seg: Segments) -> Tensor:

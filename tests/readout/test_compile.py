@@ -115,3 +115,70 @@ def test_a_three_layer_model_with_graphpool_aggregations_is_one_graph_forward_an
     torch.testing.assert_close(compiled_loss, eager_loss)
     for got, expected in zip(compiled_grads, eager_grads, strict=True):
         torch.testing.assert_close(got, expected)
+
+
+def _shapes():
+    """Three batches of different sizes (nodes and graphs), sorted, with an empty graph in the last."""
+    g = torch.Generator().manual_seed(5)
+    for nodes, graphs in ((10, 3), (17, 4), (26, 6)):
+        batch = torch.sort(torch.randint(0, graphs - 1, (nodes,), generator=g))[0]
+        yield torch.randn(nodes, 4, generator=g), batch, graphs
+
+
+@pytest.mark.parametrize("dynamic", [None, True], ids=["automatic", "dynamic"])
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_training_compiles_across_batch_shapes(name: str, dynamic) -> None:
+    """Inputs that require grad, three batch shapes (automatic dynamic shapes recompile on the second):
+    forward and backward equal eager's (they once died with 'does not belong to this Graph')."""
+    torch.manual_seed(0)
+    readout = resolve(name, in_channels=4)
+
+    def step(x: torch.Tensor, batch: torch.Tensor, graphs: int, weight: torch.Tensor) -> torch.Tensor:
+        inputs = {"weight": weight} if name == "weighted" else {}
+        return readout(x, batch, dim_size=graphs, **inputs).square().sum()
+
+    compiled = torch.compile(step, backend="aot_eager", dynamic=dynamic)
+    for x, batch, graphs in _shapes():
+        weight = torch.rand(x.size(0))
+        parameters = [x.requires_grad_(), *readout.parameters()]
+        expected = torch.autograd.grad(step(x, batch, graphs, weight), parameters)
+        got = torch.autograd.grad(compiled(x, batch, graphs, weight), parameters)
+        for a, b in zip(got, expected, strict=True):
+            torch.testing.assert_close(a, b)
+
+
+def test_a_gin_with_a_global_readout_and_a_mincut_level_compiles_across_batch_shapes() -> None:
+    from torch_geometric.nn import GINConv, GraphConv
+
+    from graphpool.cluster import pooler
+
+    class Network(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.convs = torch.nn.ModuleList(GINConv(torch.nn.Linear(4 if i == 0 else 8, 8)) for i in range(3))
+            self.pool = pooler("mincut", in_channels=8, clusters=3)
+            self.after = GraphConv(8, 8)
+            self.readout = resolve("mean+max")
+            self.head = torch.nn.Linear(16, 2)
+
+        def forward(self, x, edge_index, batch, graphs: int):
+            for conv in self.convs:
+                x = conv(x, edge_index).relu()
+            level = self.pool(x, edge_index, None, batch, graphs)
+            h = self.after(level.x, level.edge_index, level.edge_weight).relu()
+            return self.head(self.readout(h, level.batch, dim_size=graphs)).square().sum() + sum(
+                level.aux_loss.values()
+            )
+
+    torch.manual_seed(0)
+    network = Network()
+    compiled = torch.compile(network, backend="aot_eager")
+    for x, batch, graphs in _shapes():
+        ring = torch.arange(x.size(0))
+        edge_index = torch.stack([ring, ring.roll(1)])
+        edge_index = edge_index[:, batch[edge_index[0]] == batch[edge_index[1]]]  # edges within graphs
+        edge_index = torch.cat([edge_index, edge_index.flip(0)], 1)
+        expected = torch.autograd.grad(network(x, edge_index, batch, graphs), list(network.parameters()))
+        got = torch.autograd.grad(compiled(x, edge_index, batch, graphs), list(network.parameters()))
+        for a, b in zip(got, expected, strict=True):
+            torch.testing.assert_close(a, b)
