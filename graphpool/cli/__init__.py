@@ -19,7 +19,7 @@ import argparse
 import sys
 
 from graphpool.cli import cells, classify, neighbourhoods
-from graphpool.cli.options import check_options
+from graphpool.cli.options import check_options, set_threads
 
 __all__ = ["build_parser", "main"]
 
@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` and run the subcommand; bad data or settings end in one line and a non-zero exit."""
     args = build_parser().parse_args(argv)
+    set_threads(args)
     if args.command == "neighbourhoods":
         run = neighbourhoods.run_neighbourhoods
     else:

@@ -12,7 +12,7 @@ from graphpool.cells import RULES, analyse, read_cells, simulate, tissue_graphs
 from graphpool.cli.options import device as parse_device
 from graphpool.cli.options import add_cell_columns, experiment_from, markers_from, precoarsened, subcommand
 from graphpool.cli.run_folder import open_out
-from graphpool.experiment import TqdmProgress, format_table
+from graphpool.experiment import TqdmProgress, format_table, grouped_folds
 
 #: share of each fold's training samples held out (grouped) to select the epoch and the grid candidate;
 #: larger than classify's 0.1 because tissue datasets have tens of samples, not thousands of graphs
@@ -65,14 +65,8 @@ def cells(args: argparse.Namespace) -> int:
     if not table.classes:
         raise SystemExit("graphpool cells: the table needs a --label column")
     graphs = tissue_graphs(table, args.graph, args.features, args.edge_weight)
-    out = open_out(args)  # after the table is read and checked: a bad table leaves no folder behind
     samples = table.sample_table
     groups = samples["group"].tolist() if "group" in samples else None
-    print(
-        f"{len(graphs)} samples, {len(table.frame):,} cells, {len(table.cell_types)} cell types, "
-        f"{sum(g.edge_index.size(1) for g in graphs) // 2:,} edges ({args.graph}); "
-        f"labels {pd.Series(samples['label']).value_counts().sort_index().to_dict()}"
-    )
     experiment = experiment_from(
         args,
         in_channels=graphs[0].x.size(1),
@@ -81,6 +75,18 @@ def cells(args: argparse.Namespace) -> int:
         mean_nodes=sum(g.num_nodes for g in graphs) / max(len(graphs), 1),
         head_layers=1,  # a linear head: the cell scores add up to the logits (graphpool.explain)
     )
+    experiment.check(graphs)
+    try:  # the outer folds are made again by analyse; made here, a sample count too small stops before any file
+        grouped_folds([int(g.y) for g in graphs], groups or [g.sample for g in graphs], args.folds, args.repeats, 0)
+    except ValueError as error:
+        raise SystemExit(f"graphpool cells: --folds {args.folds}: {error}") from None
+    device = parse_device(args.device)
+    out = open_out(args, graphs)  # after the table, settings and folds are checked: a refusal leaves no folder
+    print(
+        f"{len(graphs)} samples, {len(table.frame):,} cells, {len(table.cell_types)} cell types, "
+        f"{sum(g.edge_index.size(1) for g in graphs) // 2:,} edges ({args.graph}); "
+        f"labels {pd.Series(samples['label']).value_counts().sort_index().to_dict()}"
+    )
     graphs = precoarsened(graphs, experiment)
     progress = TqdmProgress(args.quiet)
     rows = analyse(
@@ -88,7 +94,7 @@ def cells(args: argparse.Namespace) -> int:
         graphs,
         out,
         experiment,
-        parse_device(args.device),
+        device,
         folds=args.folds,
         repeats=args.repeats,
         plots=args.plots,

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from graphpool.cli.options import device as parse_device
@@ -25,6 +26,7 @@ from graphpool.experiment import (
     stratified_folds,
     summary_row,
     task_of,
+    undefined_r2_note,
     write_results,
 )
 from graphpool.experiment.baselines import baseline_scores, fingerprint_forest
@@ -171,7 +173,6 @@ def run(args: argparse.Namespace) -> int:
     if args.baseline and "smiles" not in extra:
         raise SystemExit(f"--baseline fingerprint needs molecules (SMILES); dataset {args.dataset!r} has none")
     protocol, folds, groups = _folds(args, graphs, extra)  # groups: the scaffolds, for the inner hold-outs too
-    out = open_out(args)
     experiment = experiment_from(
         args,
         in_channels=features,
@@ -180,12 +181,19 @@ def run(args: argparse.Namespace) -> int:
         mean_nodes=sum(g.num_nodes for g in graphs) / max(len(graphs), 1),
         task=args.task,
     )
+    experiment.check(graphs)
+    out = open_out(args, graphs)  # after every check: a refused setting leaves no folder behind
     graphs = precoarsened(graphs, experiment)
     rows = run_experiment(graphs, folds, experiment, out, device, progress=TqdmProgress(args.quiet), groups=groups)
     if not is_main():
         return 0
     regression = args.task == "regression"
-    targets = [float(g.y) if regression else int(g.y) for g in graphs]
+    # targets are stored in float32: the shortest decimal that is the same float32 is the value as written
+    # (-3.18, not -3.180000066757202)
+    targets = [
+        float(np.format_float_positional(g.y.float().numpy()[0], unique=True)) if regression else int(g.y)
+        for g in graphs
+    ]
     predictions = {
         f"{row['readout']} / {row['pool']}": out_of_fold(experiment.folder(out, row["readout"], row["pool"]))
         for row in rows
@@ -206,6 +214,9 @@ def run(args: argparse.Namespace) -> int:
     scored = "test RMSE, MAE and R2" if regression else "test accuracy"
     print(f"\n{dataset}: {scored}, {protocol} splits, {rows[0]['folds']} fold(s)")
     print(format_table(rows))
+    note = undefined_r2_note(rows)
+    if note:
+        print(note)
     parity = [(name, [targets[i] for i in index], value) for name, (index, value) in predictions.items()]
     paths = write_results(out, rows, dataset, parity=parity if regression else (), dataset=dataset, protocol=protocol)
     paths.append(_write_predictions(out / "predictions.csv", predictions, targets, folds, extra.get("smiles")))
@@ -220,16 +231,18 @@ def _write_predictions(
     folds: list,
     smiles: list[str] | None,
 ) -> Path:
-    """``predictions.csv``: per graph its index, SMILES, measured value, test fold, each model's out-of-fold prediction."""
+    """``predictions.csv``: per graph its index, SMILES, ``label`` (the class or the value as measured), test
+    fold, and each model's out-of-fold prediction (classes as integers)."""
     import pandas as pd
 
     table = pd.DataFrame({"index": range(len(targets))})
     if smiles is not None:
         table["smiles"] = smiles
-    table["measured"] = targets
+    table["label"] = targets
     fold_of = {i: number for number, (_, test) in enumerate(folds, start=1) for i in test}
     table["fold"] = pd.array([fold_of.get(i) for i in range(len(targets))], dtype="Int64")
+    kind = "Int64" if targets and isinstance(targets[0], int) else float  # a class, or a value
     for name, (index, value) in predictions.items():
-        table[name] = pd.Series(value, index=index, dtype=float)
+        table[name] = pd.Series(value, index=index).astype(kind)
     table.to_csv(path, index=False)
     return path

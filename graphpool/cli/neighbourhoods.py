@@ -31,7 +31,7 @@ import pandas as pd
 from graphpool.cells import Neighbourhoods, agreement, neighbourhoods, read_cells, simulate
 from graphpool.cells.neighbourhood import LOSSES, METHODS
 from graphpool.cells.table import open_table
-from graphpool.cli.options import add_cell_columns, markers_from
+from graphpool.cli.options import add_cell_columns, add_threads, markers_from
 from graphpool.experiment import pyplot, safe_name
 
 SIMULATED_SAMPLES = 40
@@ -68,11 +68,18 @@ def add_parser(commands: Any) -> None:
     run.add_argument("--plots", type=int, default=6, help="tissue maps to draw per method")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_threads(run)
 
 
 def run_neighbourhoods(args: argparse.Namespace) -> int:
     """Run ``graphpool neighbourhoods`` with parsed ``args``."""
+    for name, lowest, strict in (("plots", 0, False), ("resolution", 0, True)):
+        value = getattr(args, name)
+        if value < lowest or (strict and value == lowest) or value != value:
+            raise SystemExit(f"--{name} must be {'>' if strict else '>='} {lowest}, got {value}")
     if args.label is not None:
+        if args.k is not None and args.k < 2:  # (unsupervised, the method's own check names 'k' with its range)
+            raise SystemExit(f"--k must be >= 2, got {args.k}")
         return _supervised(args)
     methods = args.method.split(",")
     unknown = [m for m in methods if m not in METHODS]
@@ -82,10 +89,11 @@ def run_neighbourhoods(args: argparse.Namespace) -> int:
     if args.table is None:
         source: Any = simulate("arrangement", SIMULATED_SAMPLES, args.seed)
         names = {"x": "x", "y": "y", "cell_type": "cell_type", "sample": "sample"}
-        truth, k = truth or "region", args.k or 3
+        truth, k = truth or "region", 3 if args.k is None else args.k
         print(f"no --table: {SIMULATED_SAMPLES} simulated tissues, scored against their regions (tumour/margin/stroma)")
     else:
-        source, k = open_table(args.table), args.k or 6  # read once: the cells, the truth, an AnnData to write back
+        source = open_table(args.table)  # read once: the cells, the truth, an AnnData to write back
+        k = 6 if args.k is None else args.k
         names = {"x": args.x, "y": args.y, "cell_type": args.type, "sample": None if args.no_sample else args.sample}
     table = read_cells(source, **names, label=None, markers=markers_from(args.markers))
     regions = _truth(source, truth)
@@ -93,8 +101,8 @@ def run_neighbourhoods(args: argparse.Namespace) -> int:
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ValueError(f"--out {out} exists and is not an empty folder")
     print(f"{len(table.samples)} samples, {len(table.frame):,} cells, {len(table.cell_types)} cell types, K = {k}")
-    rows = []
-    for method in methods:
+    rows, results = [], []
+    for method in methods:  # every method first: one that fails (a K Louvain cannot give) leaves no files
         start = time.perf_counter()
         result = neighbourhoods(
             table,
@@ -114,10 +122,12 @@ def run_neighbourhoods(args: argparse.Namespace) -> int:
         if regions is not None:
             row.update({name: round(v, 3) for name, v in agreement(regions, result.labels, ignore).items()})
         rows.append(row)
+        results.append(result)
+    for method, result in zip(methods, results, strict=True):
         _write(result, out / method, None if isinstance(source, pd.DataFrame) else source, args.plots)
-    results = pd.DataFrame(rows)
-    results.to_csv(out / "results.csv", index=False)
-    print(results.to_string(index=False))
+    summary = pd.DataFrame(rows)
+    summary.to_csv(out / "results.csv", index=False)
+    print(summary.to_string(index=False))
     print(f"everything is in {out}")
     return 0
 
@@ -130,8 +140,8 @@ def _supervised(args: argparse.Namespace) -> int:
     if args.no_sample:
         raise ValueError("--label needs samples (one label per sample): drop --no-sample")
     argv = ["cells", "--label", args.label, "--readout", "sum", "--pool", f"none,{args.loss}", "--levels", "1"]
-    argv += ["--clusters", str(args.k or 6), "--folds", str(args.folds), "--out", args.out, "--seed", str(args.seed)]
-    argv += ["--plots", str(args.plots)]
+    argv += ["--clusters", str(6 if args.k is None else args.k), "--folds", str(args.folds), "--out", args.out]
+    argv += ["--seed", str(args.seed), "--plots", str(args.plots), "--threads", str(args.threads)]
     if args.table is not None:
         argv += ["--table", args.table, "--x", args.x, "--y", args.y, "--type", args.type, "--sample", args.sample]
     for option, value in (("--group", args.group), ("--markers", args.markers), ("--graph", args.graph)):

@@ -88,7 +88,28 @@ def shared_options() -> argparse.ArgumentParser:
     run.add_argument("--out", help="the results folder")
     run.add_argument("--resume", action="store_true", help="continue a run in --out; finished folds are kept")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_threads(run)
     return shared
+
+
+def add_threads(group: Any) -> None:
+    """``--threads N``: torch's intra-op threads (results are bit-identical only for the same count)."""
+    group.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch's intra-op threads (default: torch's own choice, the machine's cores); recorded in run.json, "
+        "and a --resume must use the same count: results are bit-identical for the same machine type and count",
+    )
+
+
+def set_threads(args: argparse.Namespace) -> None:
+    """Apply ``--threads`` (or record torch's default), so that ``args.threads`` is the count the run uses."""
+    if args.threads is not None:
+        if args.threads < 1:
+            raise SystemExit(f"--threads must be >= 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
+    args.threads = torch.get_num_threads()
 
 
 # (option, smallest value, whether the bound is strict); None values are left to their defaults
@@ -107,6 +128,7 @@ _BOUNDS = (
     ("dropout", 0, False),
     ("samples", 1, False),
     ("repeats", 1, False),
+    ("plots", 0, False),
 )
 
 

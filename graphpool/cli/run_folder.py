@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from graphpool.experiment import atomic_json
 from graphpool.experiment.distributed import is_main
@@ -19,17 +23,35 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
     return json.loads(json.dumps({k: v for k, v in sorted(vars(args).items()) if k not in _NOT_SETTINGS}))
 
 
-def open_out(args: argparse.Namespace) -> Path:
+def data_fingerprint(graphs: Sequence[Any]) -> dict[str, Any]:
+    """What identifies the data a run trained on: the graph count and a SHA-256 of every graph's tensors.
+
+    The hash covers each graph's attributes that are tensors (features, edges, labels, positions, ...)
+    in a fixed order, so a changed target, cell or bond gives another fingerprint.
+    """
+    digest = hashlib.sha256()
+    for graph in graphs:
+        for key in sorted(graph.keys()):
+            value = graph[key]
+            if isinstance(value, torch.Tensor):
+                digest.update(key.encode())
+                digest.update(str(value.dtype).encode() + str(tuple(value.shape)).encode())
+                digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return {"graphs": len(graphs), "sha256": digest.hexdigest()}
+
+
+def open_out(args: argparse.Namespace, graphs: Sequence[Any] = ()) -> Path:
     """Check ``--out`` (and ``--resume``) before anything is written, then record the run's settings.
 
     A new run needs an empty or missing folder. ``--resume`` needs the folder of an earlier run
-    whose stored settings (``run.json``) equal this call's: a resumed run with other settings
-    would finish with folds trained under both, so it is refused, listing the differences.
+    whose stored settings (``run.json``) equal this call's, on the same data (:func:`data_fingerprint`
+    of ``graphs``): a resumed run with other settings or data would finish with folds trained under
+    both, so it is refused, listing the differences. Call it after every other check.
     """
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise SystemExit(f"--out {out} is a file; give a folder for the results")
-    settings = _settings(args)
+    settings = {**_settings(args), "data": data_fingerprint(graphs)}
     if args.resume:
         if not out.is_dir():
             raise SystemExit(f"--resume: nothing to resume, {out} does not exist; run without --resume to start")
@@ -40,6 +62,13 @@ def open_out(args: argparse.Namespace) -> Path:
                 "start again in another --out"
             )
         stored = json.loads(stored_path.read_text())
+        if stored.get("data") != settings["data"]:
+            was, now = stored.get("data") or {}, settings["data"]
+            raise SystemExit(
+                f"--resume: the data differ from the run's ({was.get('graphs')} graphs, sha256 "
+                f"{str(was.get('sha256'))[:12]}... stored vs {now['graphs']} graphs, {now['sha256'][:12]}... now); "
+                "resume on the data it started with, or start a new run in another --out"
+            )
         differences = [
             f"--{name.replace('_', '-')}: {stored.get(name)!r} (stored) vs {settings.get(name)!r} (now)"
             for name in sorted(set(stored) | set(settings))

@@ -26,7 +26,14 @@ from graphpool.experiment.folds import (
 )
 from graphpool.experiment.hyperparameters import GRID_KEYS, expand_grid, parse_grid_item, readout_grid, split_settings
 from graphpool.experiment.progress import Progress, TqdmProgress
-from graphpool.experiment.results import format_table, out_of_fold, pyplot, summary_row, write_results
+from graphpool.experiment.results import (
+    format_table,
+    out_of_fold,
+    pyplot,
+    summary_row,
+    undefined_r2_note,
+    write_results,
+)
 from graphpool.experiment.runner import Experiment, run_experiment
 from graphpool.experiment.tasks import Classification, Regression, Task, task_of
 from graphpool.experiment.training import TrainConfig, evaluate, predict, train_candidate
@@ -65,5 +72,6 @@ __all__ = [
     "summary_row",
     "task_of",
     "train_candidate",
+    "undefined_r2_note",
     "write_results",
 ]

@@ -34,7 +34,8 @@ def summary_row(
     """
     (main, values), *others = scores.items()
     repeats = [statistics.fmean(values[r : r + folds_per_repeat]) for r in range(0, len(values), folds_per_repeat)]
-    spread = lambda v: statistics.pstdev(v) if len(v) > 1 else 0.0  # noqa: E731
+    # NumPy's population sd: statistics.pstdev fails on a NaN score (an undefined R^2) instead of returning NaN
+    spread = lambda v: float(np.std(np.asarray(v, dtype=float))) if len(v) > 1 else 0.0  # noqa: E731
     return {
         "readout": readout,
         "pool": pool,
@@ -60,6 +61,16 @@ def selection_summary(selected: Sequence[dict[str, Any]]) -> str:
 
 def _is_regression(rows: Sequence[dict[str, Any]]) -> bool:
     return "mean_rmse" in rows[0]
+
+
+def undefined_r2_note(rows: Sequence[dict[str, Any]]) -> str | None:
+    """A note for regression rows whose mean R^2 is NaN (a test fold whose targets are all equal), else ``None``."""
+    if not rows or not _is_regression(rows) or all(row["mean_r2"] == row["mean_r2"] for row in rows):
+        return None
+    return (
+        "note: R2 is undefined (NaN) for a test fold whose targets are all equal (e.g. a fold of one molecule), "
+        "and so is its mean over folds; use fewer folds, or read RMSE and MAE"
+    )
 
 
 def format_table(rows: Sequence[dict[str, Any]]) -> str:
@@ -169,7 +180,8 @@ def plot_parity(panels: Sequence[tuple[str, Sequence[float], Sequence[float]]], 
     for axis, (name, measured, predicted) in zip(axes.flat, panels, strict=False):
         measured, predicted = np.asarray(measured, dtype=float), np.asarray(predicted, dtype=float)
         rmse = float(np.sqrt(np.mean((predicted - measured) ** 2)))
-        r2 = 1 - float(np.sum((predicted - measured) ** 2) / np.sum((measured - measured.mean()) ** 2))
+        spread = float(np.sum((measured - measured.mean()) ** 2))
+        r2 = 1 - float(np.sum((predicted - measured) ** 2)) / spread if spread > 0 else float("nan")
         axis.plot([low, high], [low, high], color="#999999", linewidth=1)
         axis.scatter(measured, predicted, s=6, alpha=0.5, color="#4477aa")
         axis.set(xlim=(low, high), ylim=(low, high), xlabel="measured", ylabel="predicted", aspect="equal")

@@ -19,6 +19,7 @@ import torch
 
 from graphpool.experiment.assessment import assess
 from graphpool.experiment.folds import Fold
+from graphpool.experiment.hyperparameters import expand_grid
 from graphpool.experiment.progress import Progress
 from graphpool.experiment.results import summary_row
 from graphpool.experiment.tasks import task_of
@@ -57,6 +58,34 @@ class Experiment:
             return replace(self.model, readout=readout, pool=pool, clusters=self.num_types)
         return replace(self.model, readout=readout, pool=pool)
 
+    def check(self, graphs: Sequence[Any] = ()) -> None:
+        """Raise a ``ValueError`` now for any combination or grid candidate that could not train on ``graphs``.
+
+        Every readout x pool x grid candidate is built as a config (each checks its values), pools that
+        read node labels need them on the graphs, and precoarsened levels cannot follow a grid over
+        their K or depth (they are computed once, with the base settings). Run it before anything is
+        written, so that a refused setting leaves no half-made results folder.
+        """
+        for readout, pool in itertools.product(self.readouts, self.pools):
+            model = self.model_for(readout, pool)
+            for name, values in (self.grid or {}).items():
+                for value in values:
+                    try:
+                        expand_grid(model, self.train, {name: [value]})
+                    except ValueError as error:
+                        raise ValueError(f"--grid {name}={value}: {error}") from None
+                if name in ("clusters", "levels") and model.reads_levels:
+                    raise ValueError(
+                        f"--grid {name} with --precoarsen: the levels of pool {pool!r} are computed once, with "
+                        f"the base {name}; drop --precoarsen to select {name} per fold, or set --{name} instead"
+                    )
+            needs = {"given": model.given, "celltype": "cell_type"}.get(pool)
+            if needs is not None and graphs and graphs[0].get(needs) is None:
+                what = "label" if pool == "given" else "type"
+                raise ValueError(
+                    f"pool {pool!r} needs the {what} of every node as data.{needs}; these graphs have none"
+                )
+
     @staticmethod
     def folder(out: Path, readout: str, pool: str) -> Path:
         """The results folder of one combination: ``out/READOUT__POOL``."""
@@ -80,8 +109,7 @@ def run_experiment(
     ``groups`` (e.g. the donor of each graph) keeps each group in one part of every inner hold-out.
     """
     progress = progress or Progress()
-    for readout, pool in itertools.product(experiment.readouts, experiment.pools):
-        experiment.model_for(readout, pool)  # every combination is valid before the first one trains
+    experiment.check(graphs)  # every combination is valid before the first one trains
     rows = []
     for readout, pool in itertools.product(experiment.readouts, experiment.pools):
         progress.combination(f"{readout} / {pool}", len(folds))

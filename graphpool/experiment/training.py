@@ -49,6 +49,17 @@ class TrainConfig:
     validation_fraction: float = 0.1
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "patience"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(f"'{name}' must be >= 1, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise ValueError(f"'lr' must be > 0, got {self.lr}")
+        if not self.weight_decay >= 0:
+            raise ValueError(f"'weight_decay' must be >= 0, got {self.weight_decay}")
+        if not 0 < self.validation_fraction < 1:
+            raise ValueError(f"'validation_fraction' must be in (0, 1), got {self.validation_fraction}")
+
 
 @torch.no_grad()
 def predict(

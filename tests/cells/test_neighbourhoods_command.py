@@ -51,6 +51,12 @@ def test_an_h5ad_table_comes_back_with_its_results(tmp_path: Path) -> None:
         (["--method", "leiden"], "--method 'leiden' is unknown"),
         (["--truth", "compartment"], "--truth column 'compartment' is not in the cell table"),
         (["--k", "1"], "'k' must be between 2"),
+        (["--k", "0"], "'k' must be between 2 and the number of cells"),
+        (["--k", "0", "--label", "label"], "--k must be >= 2, got 0"),
+        (["--plots", "-1"], "--plots must be >= 0, got -1"),
+        (["--resolution", "0"], "--resolution must be > 0, got 0.0"),
+        (["--resolution", "-1"], "--resolution must be > 0, got -1.0"),
+        (["--threads", "0"], "--threads must be >= 1, got 0"),
         (["--table", "missing.csv"], "does not exist"),
     ],
 )
@@ -102,3 +108,13 @@ def test_truth_is_read_from_a_tsv_table_too(tmp_path: Path) -> None:
     args = ["neighbourhoods", "--table", str(tmp_path / "cells.tsv"), "--k", "3", "--method", "composition"]
     assert main([*args, "--truth", "region", "--quiet", "--out", str(out)]) == 0
     assert "ami" in pd.read_csv(out / "results.csv")
+
+
+def test_a_method_that_fails_leaves_no_results_behind(tmp_path: Path) -> None:
+    """Louvain cannot give K = 8 communities here; composition ran first and once wrote its folder."""
+    simulate("arrangement", 2, 0).to_csv(tmp_path / "two.csv", index=False)  # 2 tissues: few communities
+    out = tmp_path / "nb"
+    with pytest.raises(SystemExit, match="Louvain communities"):
+        main(["neighbourhoods", "--table", str(tmp_path / "two.csv"), "--method", "composition,louvain", "--k", "8",
+              "--resolution", "0.001", "--quiet", "--out", str(out)])  # fmt: skip
+    assert not out.exists()

@@ -60,7 +60,7 @@ def test_log_s_on_scaffold_folds_with_the_baseline_on_the_same_folds(
     assert len(predictions) == 1282 and predictions[["sum / none", "fingerprint (random forest)"]].notna().all().all()
     test_fold = {i: k for k, split in enumerate(splits, start=1) for i in split["test"]}
     assert predictions["fold"].tolist() == [test_fold[i] for i in range(1282)]
-    assert np.allclose(predictions["measured"], [float(g.log_s) for g in load_solubility().graphs])
+    assert np.allclose(predictions["label"], [float(g.log_s) for g in load_solubility().graphs])
     for chart in ("rmse.png", "parity.png"):
         assert (out / chart).stat().st_size > 5000
     assert "test RMSE, MAE and R2, scaffold splits, 3 fold(s)" in capsys.readouterr().out

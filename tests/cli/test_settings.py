@@ -1,0 +1,132 @@
+"""Settings checked before the results folder is touched; resume refused on other data or thread counts;
+regression folds whose R^2 is undefined; predictions written as measured."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from graphpool.cli import main
+
+MOLECULES = ["CCO", "CCN", "CCC", "CCCl", "c1ccccc1", "CC(=O)O", "CCOC", "CNC", "OCCO", "CC#N", "CCS", "C=CC"]
+FAST = ["--epochs", "2", "--patience", "2", "--layers", "1", "--hidden", "4", "--quiet"]
+
+
+@pytest.fixture(autouse=True)
+def _keep_threads():
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+def _csv(folder: Path, labels: list[str] | None = None, column: str = "label") -> Path:
+    path = folder / "molecules.csv"
+    labels = labels if labels is not None else [str(i % 2) for i in range(len(MOLECULES) * 2)]
+    path.write_text(f"smiles,{column}\n" + "".join(f"{s},{y}\n" for s, y in zip(MOLECULES * 2, labels, strict=True)))
+    return path
+
+
+def _classify(folder: Path, out: Path, *extra: str) -> list[str]:
+    path = folder / "molecules.csv"
+    if not path.exists():
+        _csv(folder)
+    return ["classify", "--smiles-csv", str(path), "--folds", "2", "--out", str(out), *FAST, *extra]
+
+
+# 17. a refused run leaves no folder behind
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--readout", "nosuch"], "unknown readout 'nosuch'"),
+        (["--readout", "sum,nosuch"], "unknown readout 'nosuch'"),
+        (["--pool", "given"], "pool 'given' needs the label of every node"),
+        (["--pool", "celltype"], "pool 'celltype' needs the type of every node"),
+        (["--grid", "dropout=1.5"], "--grid dropout=1.5: 'dropout' must be in [0, 1)"),
+        (["--grid", "lr=-1"], "--grid lr=-1.0: 'lr' must be > 0"),
+        (["--grid", "jk=foo"], "--grid jumping_knowledge=foo: 'jumping_knowledge' must be one of"),
+        (["--grid", "batch_size=0"], "--grid batch_size=0: 'batch_size' must be >= 1"),
+        (["--pool", "graclus", "--precoarsen", "--grid", "clusters=2,6"], "--grid clusters with --precoarsen"),
+        (["--pool", "kmeans", "--precoarsen", "--grid", "levels=1,3"], "--grid levels with --precoarsen"),
+    ],
+)
+def test_a_refused_setting_writes_nothing(tmp_path: Path, extra: list[str], message: str) -> None:
+    out = tmp_path / "run"
+    with pytest.raises(SystemExit) as refused:
+        main(_classify(tmp_path, out, *extra))
+    assert message in str(refused.value)
+    assert not out.exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
+def test_cuda_without_a_device_writes_nothing(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="--device cuda: no CUDA device"):
+        main(_classify(tmp_path, tmp_path / "run", "--device", "cuda"))
+    assert not (tmp_path / "run").exists()
+
+
+def test_too_many_cell_folds_write_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "cells"
+    with pytest.raises(SystemExit, match="--folds 20"):
+        main(["cells", "--simulate", "presence", "--samples", "10", "--folds", "20", "--out", str(out), *FAST])
+    assert not out.exists()
+
+
+# 7. a resume reads the same data or none
+def test_resume_refuses_changed_data(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert main(_classify(tmp_path, out)) == 0
+    stored = json.loads((out / "run.json").read_text())
+    assert stored["data"]["graphs"] == 24
+    _csv(tmp_path, [str((i + 1) % 2) for i in range(24)])  # the same file, other labels
+    with pytest.raises(SystemExit, match="--resume: the data differ from the run's"):
+        main(_classify(tmp_path, out, "--resume"))
+
+
+# 12. threads: set, recorded, and a resume with another count refused
+def test_threads_are_set_recorded_and_kept_on_resume(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert main(_classify(tmp_path, out, "--threads", "1")) == 0
+    assert torch.get_num_threads() == 1
+    assert json.loads((out / "run.json").read_text())["threads"] == 1
+    with pytest.raises(SystemExit, match="--threads: 1 .stored. vs 2 .now."):
+        main(_classify(tmp_path, out, "--threads", "2", "--resume"))
+    with pytest.raises(SystemExit, match="--threads must be >= 1"):
+        main(_classify(tmp_path, tmp_path / "other", "--threads", "0"))
+
+
+def test_the_default_thread_count_is_recorded(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    torch.set_num_threads(2)
+    assert main(_classify(tmp_path, out)) == 0
+    assert json.loads((out / "run.json").read_text())["threads"] == 2
+
+
+# 18. a fold whose R^2 is undefined
+def test_regression_with_one_molecule_per_fold_reports_undefined_r2(tmp_path: Path, capsys) -> None:
+    path = _csv(tmp_path, [f"{0.25 * i:.2f}" for i in range(24)], column="logp")
+    out = tmp_path / "run"
+    argv = ["regress", "--smiles-csv", str(path), "--label-col", "logp", "--folds", "24", "--out", str(out), *FAST]
+    assert main(argv) == 0
+    rows = json.loads((out / "results.json").read_text())["rows"]
+    assert rows[0]["mean_r2"] != rows[0]["mean_r2"]  # NaN
+    assert "R2 is undefined" in capsys.readouterr().out
+
+
+# predictions.csv: classes as integers, the label column named as in the docs, values as measured
+def test_predictions_are_written_as_measured(tmp_path: Path) -> None:
+    out = tmp_path / "classes"
+    assert main(_classify(tmp_path, out)) == 0
+    table = pd.read_csv(out / "predictions.csv", dtype=str)
+    assert "label" in table and "measured" not in table
+    assert set(table["sum / none"]) <= {"0", "1"} and set(table["label"]) <= {"0", "1"}
+    values = [f"{-3.18 + 0.01 * i:.2f}" for i in range(24)]
+    path = _csv(tmp_path, values, column="logp")
+    out = tmp_path / "values"
+    assert (
+        main(["regress", "--smiles-csv", str(path), "--label-col", "logp", "--folds", "2", "--out", str(out), *FAST])
+        == 0
+    )
+    table = pd.read_csv(out / "predictions.csv", dtype=str)
+    assert table["label"].tolist() == [str(float(v)) for v in values]
