@@ -96,7 +96,8 @@ class Neighbourhoods:
 
         Sets ``obs[f"{key}_neighbourhood"]`` (categorical), ``obsm[f"{key}_neighbourhood_probabilities"]``
         (learned method), ``obsp[f"{key}_connectivities"]`` (the cell graph, CSR) and ``uns[key]``
-        (``method``, ``composition``, ``summary``, ``abundance`` as DataFrames). A new AnnData holds
+        (``method``, ``composition`` (cell types x neighbourhoods, the transpose of :attr:`composition`, so
+        that type names are index values and any name writes), ``summary``, ``abundance`` as DataFrames). A new AnnData holds
         the cells' ``obs`` (sample, type), the markers as ``X`` (when the table has markers) and
         ``obsm["spatial"]``, ready for ``sq.pl.spatial_scatter``.
 
@@ -130,7 +131,9 @@ class Neighbourhoods:
 
         adata.uns[key] = {
             "method": self.method,
-            "composition": named(self.composition),
+            # types x neighbourhoods: type names (F4/80, CD16/32) become index values, not HDF5 keys, which
+            # anndata refuses to hold a '/'
+            "composition": named(self.composition.T),
             "summary": named(self.summary),
             "abundance": named(self.abundance()),
         }
@@ -236,22 +239,26 @@ def agreement(truth: Sequence[Any], predicted: Sequence[int], ignore: Sequence[A
 
     Returns ``ami`` (adjusted mutual information), ``ari`` (adjusted Rand index) and ``macro_f1``: the
     F1 of every annotated region against the neighbourhood matched to it one-to-one by the Hungarian
-    algorithm on their overlaps, averaged over regions (a region left unmatched scores 0). Cells whose
-    region is in ``ignore`` (e.g. ``"NoAnnotation"``) are left out.
+    algorithm on their overlaps, averaged over regions (a region left unmatched scores 0); and the
+    counts ``scored`` and ``unannotated``. Cells without a region (NaN, ``None``) are left out of
+    every score and counted as ``unannotated``; cells whose region is in ``ignore`` (e.g.
+    ``"NoAnnotation"``) are left out too.
 
-    >>> scores = agreement(["a", "a", "b", "b"], [1, 1, 0, 0])
+    >>> scores = agreement(["a", "a", "b", "b", None], [1, 1, 0, 0, 1])
     >>> {name: round(value, 3) for name, value in scores.items()}
-    {'ami': 1.0, 'ari': 1.0, 'macro_f1': 1.0}
+    {'ami': 1.0, 'ari': 1.0, 'macro_f1': 1.0, 'scored': 4, 'unannotated': 1}
     """
     from sklearn.metrics import adjusted_mutual_info_score, adjusted_rand_score
 
-    truth, predicted = np.asarray(truth), np.asarray(predicted)
+    truth, predicted = np.asarray(truth, dtype=object), np.asarray(predicted)
     if truth.shape != predicted.shape:
         raise ValueError(f"'truth' has {truth.shape[0]} cells but 'predicted' has {predicted.shape[0]}")
-    keep = ~np.isin(truth, list(ignore))
+    unannotated = pd.isna(truth)
+    ignored = {str(value) for value in ignore if not pd.isna(value)}
+    keep = ~unannotated & ~np.isin(truth.astype(str), list(ignored))
     if not keep.any():
-        raise ValueError("no cells left to score: every region is in 'ignore'")
-    truth, predicted = truth[keep], predicted[keep]
+        raise ValueError("no cells left to score: every cell is unannotated or its region is in 'ignore'")
+    truth, predicted = truth[keep].astype(str), predicted[keep]
     overlap = pd.crosstab(truth, predicted)
     rows, columns = linear_sum_assignment(-overlap.to_numpy())
     f1 = np.zeros(len(overlap))
@@ -261,6 +268,8 @@ def agreement(truth: Sequence[Any], predicted: Sequence[int], ignore: Sequence[A
         "ami": float(adjusted_mutual_info_score(truth, predicted)),
         "ari": float(adjusted_rand_score(truth, predicted)),
         "macro_f1": float(f1.mean()),
+        "scored": int(keep.sum()),
+        "unannotated": int(unannotated.sum()),
     }
 
 

@@ -92,12 +92,28 @@ def open_table(source: Any) -> Any:
     return pd.read_csv(path, sep=separator)
 
 
+def _natural_order(names: list[str]) -> list[str]:
+    """Type names sorted as numbers when every one is a number (0, 1, 2, 10), else as text."""
+    try:
+        numbers = {name: float(name) for name in names}
+    except ValueError:
+        return sorted(names)
+    if not all(np.isfinite(list(numbers.values()))):  # "nan", "inf": names, not numbers
+        return sorted(names)
+    return sorted(names, key=numbers.__getitem__)
+
+
 def _from_anndata(adata: Any, spatial_key: str, markers: Sequence[str] | str | None) -> tuple[pd.DataFrame, list[str]]:
     """``obs`` plus the ``obsm[spatial_key]`` coordinates as ``x``/``y`` (and markers from ``X``)."""
     if spatial_key not in adata.obsm:
         raise ValueError(f"AnnData has no obsm[{spatial_key!r}] (it has {list(adata.obsm.keys())})")
     coordinates = np.asarray(adata.obsm[spatial_key])
-    if coordinates.ndim != 2 or coordinates.shape[1] < 2:
+    if coordinates.ndim == 2 and coordinates.shape[1] == 3:
+        raise ValueError(
+            f"obsm[{spatial_key!r}] has shape {coordinates.shape}: 3-D positions are not supported (the cell graphs "
+            "are 2-D, and dropping z would make cells stacked in z neighbours); pass one z-plane as [cells, 2]"
+        )
+    if coordinates.ndim != 2 or coordinates.shape[1] != 2:
         raise ValueError(f"obsm[{spatial_key!r}] must be [cells, 2], got shape {coordinates.shape}")
     frame = adata.obs.reset_index(drop=True).copy()
     frame["x"], frame["y"] = coordinates[:, 0], coordinates[:, 1]
@@ -235,7 +251,7 @@ def read_cells(
                 f"column {wanted[role]!r} must hold one value per sample, but {len(mixed)} sample(s) disagree: "
                 f"sample {name!r} has {values} ({rows} differ from its first cell)"
             )
-    types = sorted(out["cell_type"].unique().tolist()) if "cell_type" in out else []
+    types = _natural_order(out["cell_type"].unique().tolist()) if "cell_type" in out else []
     classes = sorted(out["label"].unique().tolist()) if "label" in out else []
     edges = None
     if _is_anndata(source) and connectivity_key is not None and connectivity_key in source.obsp:

@@ -123,7 +123,7 @@ def _load(args: argparse.Namespace) -> tuple[list[Any], int, int, dict[str, Any]
         from graphpool.data import NUM_CLASSES, NUM_PARTS, pooling_benchmark
 
         return pooling_benchmark(args.dataset.split("-")[1], seed=args.seed), NUM_PARTS, NUM_CLASSES, {}
-    dataset = load_tu(args.dataset, args.root, node_attributes=args.node_attributes)
+    dataset = load_tu(args.dataset, args.root, node_attributes=args.node_attributes, log=not args.quiet)
     graphs = [dataset[i] for i in range(len(dataset))]
     return graphs, dataset.num_features, dataset.num_classes, {}
 

@@ -121,6 +121,8 @@ def run_neighbourhoods(args: argparse.Namespace) -> int:
         row: dict[str, Any] = {"method": method, "K": k, "seconds": round(time.perf_counter() - start, 2)}
         if regions is not None:
             row.update({name: round(v, 3) for name, v in agreement(regions, result.labels, ignore).items()})
+            if row["unannotated"]:
+                print(f"{method}: {row['unannotated']:,} cells without a --truth region left out of the scores")
         rows.append(row)
         results.append(result)
     for method, result in zip(methods, results, strict=True):
@@ -162,7 +164,8 @@ def _truth(source: Any, column: str | None) -> Any:
     frame = source if isinstance(source, pd.DataFrame) else source.obs
     if column not in frame:
         raise ValueError(f"--truth column {column!r} is not in the cell table")
-    return frame[column].astype(str).to_numpy()
+    values = frame[column].astype(object)
+    return values.where(values.isna(), values.astype(str)).to_numpy()  # unannotated cells stay missing
 
 
 def _write(result: Neighbourhoods, folder: Path, adata: Any, plots: int) -> None:

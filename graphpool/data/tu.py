@@ -14,6 +14,7 @@ import hashlib
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -28,7 +29,11 @@ def default_cache() -> Path:
 
 
 def load_tu(
-    name: str, root: str | Path | None = None, cache: str | Path | None = None, node_attributes: bool = False
+    name: str,
+    root: str | Path | None = None,
+    cache: str | Path | None = None,
+    node_attributes: bool = False,
+    log: bool = True,
 ) -> TUDataset:
     """A TU dataset; graphs without node features get one-hot degree features (as in the literature).
 
@@ -38,6 +43,7 @@ def load_tu(
         cache: writable folder for PyG's processed files (default :func:`default_cache`).
         node_attributes: append the continuous node attributes where the dataset has them
             (ENZYMES: 18) to the one-hot node labels.
+        log: let PyG print "Processing... Done!" the first time the raw files are processed.
     """
     cache_root = Path(cache) if cache is not None else default_cache()
     dataset_root = cache_root / "TU"
@@ -48,11 +54,23 @@ def load_tu(
         check_raw(source, name)
         dataset_root = cache_root / "TU" / _fingerprint(source)
         _copy(source, dataset_root / name / "raw")
-    dataset = TUDataset(str(dataset_root), name, use_node_attr=node_attributes)
+    dataset = _TUDataset(str(dataset_root), name, use_node_attr=node_attributes, log=log)
     if dataset.num_node_features == 0:
         max_degree = max(int(degree(g.edge_index[0], g.num_nodes).max()) if g.num_edges else 0 for g in dataset)
-        dataset = TUDataset(str(dataset_root), name, transform=OneHotDegree(max_degree))
+        dataset = _TUDataset(str(dataset_root), name, transform=OneHotDegree(max_degree), log=log)
     return dataset
+
+
+class _TUDataset(TUDataset):
+    """PyG's ``TUDataset`` with the ``log`` switch of its base class, which its constructor does not pass on."""
+
+    def __init__(self, *args: Any, log: bool = True, **kwargs: Any) -> None:
+        self._quiet = not log
+        super().__init__(*args, **kwargs)
+
+    def _process(self) -> None:
+        self.log = self.log and not self._quiet  # read by the base class before it prints "Processing..."
+        super()._process()
 
 
 def _fingerprint(source: Path) -> str:

@@ -46,9 +46,16 @@ def atomic_json(path: Path, value: Any) -> None:
 
 
 def safe_name(name: Any) -> str:
-    """``name`` as a file name: letters, digits, ``-``, ``_`` and ``.`` kept, anything else ``_``.
+    """``name`` as a file name, unique and reversible: letters, digits, ``-``, ``_`` and ``.`` kept, any other
+    character percent-encoded (``urllib.parse.unquote`` gives the name back), so "patient 1", "patient_1" and
+    "patient/1" are three files.
 
     >>> safe_name("patient 4/B")
-    'patient_4_B'
+    'patient%204%2FB'
+    >>> safe_name("..")
+    '%2E%2E'
     """
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(name))
+    from urllib.parse import quote
+
+    text = quote(str(name), safe="-_.")
+    return text.replace(".", "%2E") if set(text) <= {"."} else text  # "." and ".." name folders, not files

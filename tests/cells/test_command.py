@@ -100,3 +100,22 @@ def test_grouped_by_donor_and_bad_tables(tmp_path: Path) -> None:
         main(["cells", "--table", str(table), "--type", "celltype", "--out", str(tmp_path / "bad")])
     with pytest.raises(SystemExit, match="--pool: 'topk' is not one of"):
         main(["cells", "--pool", "topk", "--out", str(tmp_path / "bad2")])
+
+
+# 15. one map per sample, whatever characters the sample names hold
+def test_tissue_maps_of_similar_sample_names_do_not_overwrite_each_other(tmp_path: Path) -> None:
+    from urllib.parse import unquote
+
+    from graphpool.cells import simulate
+
+    frame = simulate("presence", 8, 0)
+    rename = dict(zip(sorted(frame["sample"].unique()), ["patient 1", "patient_1", "patient/1", "patient:1"] * 2))
+    names = {old: f"{new}" if i < 4 else f"{new} b" for i, (old, new) in enumerate(rename.items())}
+    frame["sample"] = frame["sample"].map(names)
+    frame.to_csv(tmp_path / "cells.csv", index=False)
+    out = tmp_path / "cells"
+    argv = ["cells", "--table", str(tmp_path / "cells.csv"), "--readout", "sum", "--pool", "none", "--folds", "2",
+            "--epochs", "2", "--patience", "2", "--hidden", "4", "--quiet", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    maps = sorted(p.stem for p in (out / "maps").glob("*.png"))
+    assert len(maps) == 8 and sorted(unquote(m) for m in maps) == sorted(names.values())

@@ -201,3 +201,51 @@ def test_learned_neighbourhoods_after_a_graph_conv_with_a_readout_as_aggr() -> N
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-1500:]
+
+
+# 13. cells without a truth label are left out of every score, and counted
+@pytest.mark.parametrize("missing", [np.nan, None])
+def test_unannotated_cells_are_left_out_and_counted(missing) -> None:
+    truth = np.array(["a", "a", "b", "b", missing, missing, "a"], dtype=object)
+    predicted = np.array([0, 0, 1, 1, 0, 1, 1])
+    annotated = np.array([0, 1, 2, 3, 6])
+    scores = agreement(truth, predicted)
+    expected = agreement(truth[annotated].astype(str), predicted[annotated])
+    for name in ("ami", "ari", "macro_f1"):
+        assert scores[name] == pytest.approx(expected[name])
+    assert scores["unannotated"] == 2 and scores["scored"] == 5
+    again = agreement(truth, predicted, ignore=[np.nan, "b"])  # NaN in ignore is accepted too
+    assert again["scored"] == 3
+
+
+def test_the_command_scores_only_annotated_cells(tmp_path) -> None:
+    from graphpool.cli import main
+
+    frame = simulate("arrangement", 4, 0)
+    frame.loc[frame.index[::3], "region"] = np.nan  # a third of the cells unannotated
+    frame.to_csv(tmp_path / "cells.csv", index=False)
+    out = tmp_path / "nb"
+    assert main(["neighbourhoods", "--table", str(tmp_path / "cells.csv"), "--k", "3", "--method", "composition",
+                 "--truth", "region", "--quiet", "--out", str(out)]) == 0  # fmt: skip
+    row = pd.read_csv(out / "results.csv").iloc[0]
+    assert row["unannotated"] == len(frame.index[::3]) and row["scored"] == len(frame) - row["unannotated"]
+    cells = pd.read_csv(out / "composition" / "cells.csv")
+    keep = frame["region"].notna().to_numpy()
+    assert row["ami"] == pytest.approx(agreement(frame["region"][keep], cells["neighbourhood"][keep])["ami"], abs=1e-3)
+
+
+# 16. names with '/' (F4/80, CD16/32) write and read back under every anndata
+def test_anndata_output_with_slashes_in_cell_type_names_round_trips(tmp_path) -> None:
+    import warnings
+
+    anndata = pytest.importorskip("anndata")
+    frame = simulate("arrangement", 2, 0)
+    frame["cell_type"] = frame["cell_type"].map(lambda t: f"{t}/F4/80")
+    result = neighbourhoods(read_cells(frame, label=None), 3, "composition")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result.to_anndata().write_h5ad(tmp_path / "cells.h5ad")
+        back = anndata.read_h5ad(tmp_path / "cells.h5ad")
+    stored = back.uns["graphpool"]["composition"]
+    assert list(stored.index) == list(result.composition.columns)  # cell types as the index: values, not keys
+    np.testing.assert_allclose(stored.to_numpy(), result.composition.to_numpy().T)

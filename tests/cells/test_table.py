@@ -112,3 +112,22 @@ def test_a_table_without_a_sample_column_is_one_sample() -> None:
     assert table.samples == ["all"] and (table.frame["sample"] == "all").all()
     with pytest.raises(ValueError, match="sample_id"):  # asked for by name, and missing: still an error
         read_cells(frame, **{**NAMES, "label": None})
+
+
+# 14. positions in 3-D are refused, not cut to 2-D
+def test_three_dimensional_positions_are_refused() -> None:
+    anndata = pytest.importorskip("anndata")
+    adata = anndata.AnnData(obs=pd.DataFrame({"sample": ["a"] * 4}, index=list("0123")))
+    adata.obsm["spatial"] = np.random.default_rng(0).random((4, 3))
+    with pytest.raises(ValueError, match=r"obsm\['spatial'\] has shape \(4, 3\).*3-D positions"):
+        read_cells(adata, label=None)
+
+
+# integer cell types sort as numbers
+def test_integer_cell_types_sort_as_numbers() -> None:
+    frame = _frame()
+    frame["kind"] = [0, 10, 2, 1, 10]
+    table = read_cells(frame, **NAMES)
+    assert table.cell_types == ["0", "1", "2", "10"]
+    frame["kind"] = ["T", "B", "10", "2", "B"]  # not all numbers: text order
+    assert read_cells(frame, **NAMES).cell_types == ["10", "2", "B", "T"]

@@ -53,3 +53,23 @@ def test_missing_folders_raise(tmp_path: Path) -> None:
 def test_enzymes_node_attributes(tmp_path: Path) -> None:
     assert load_tu("ENZYMES", SHARED / "TU", cache=tmp_path).num_features == 3
     assert load_tu("ENZYMES", SHARED / "TU", cache=tmp_path / "b", node_attributes=True).num_features == 21
+
+
+@needs_shared
+def test_quiet_processing_prints_nothing(tmp_path: Path) -> None:
+    """--quiet passes log=False: PyG's "Processing... Done!" is not printed on a first load (PyG itself is
+    silent under pytest, so the loads run in a process without pytest's variables)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+
+    def load(cache: Path, log: bool) -> str:
+        code = f"from graphpool.data import load_tu; load_tu('MUTAG', {str(SHARED / 'TU')!r}, cache={str(cache)!r}, log={log})"
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return done.stdout + done.stderr
+
+    assert "Processing" not in load(tmp_path / "quiet", False)
+    assert "Processing" in load(tmp_path / "loud", True)  # the default still says it
