@@ -48,7 +48,8 @@ from graphpool.experiment import (
     summary_row,
     write_results,
 )
-from graphpool.experiment.baselines import baseline_scores
+from graphpool.experiment.baselines import baseline_scores, majority_scores
+from graphpool.experiment.results import MAJORITY
 from graphpool.experiment.tasks import Classification
 from graphpool.explain import evidence, evidence_by_group, evidence_by_type, node_scores
 from graphpool.models import GraphClassifier, ModelConfig
@@ -107,6 +108,8 @@ def analyse(
         baseline = proportion_baseline(graphs, len(table.cell_types), outer)
         name = "proportions (logistic regression)"
         rows.append(summary_row(name, "-", {"accuracy": baseline}, folds_per_repeat=folds, seconds_per_fold=0.0))
+    scores = {"accuracy": majority_scores(labels, outer)}  # the floor every model must beat, on the same folds
+    majority = summary_row(MAJORITY, "-", scores, folds_per_repeat=folds, seconds_per_fold=0.0)
     config = experiment.model_for(best["readout"], best["pool"])
     folder = experiment.folder(out, best["readout"], best["pool"])
     explanation = explain_out_of_fold(table, graphs, outer[:folds], config, folder, device)
@@ -117,7 +120,7 @@ def analyse(
             models = fold_models(folder, outer[:folds], experiment.model_for(row["readout"], row["pool"]))
             found = condition_neighbourhoods(table, graphs, models, device, group)
             _write_neighbourhoods(found, folder / "neighbourhoods")
-    write_results(out, rows, "tissue classification", explained=[best["readout"], best["pool"]])
+    write_results(out, rows, "tissue classification", majority=majority, explained=[best["readout"], best["pool"]])
     return rows
 
 

@@ -103,7 +103,8 @@ def cells(args: argparse.Namespace) -> int:
     )
     grouped = f"grouped by {args.group}" if args.group else "grouped by sample"
     print(f"\ntest accuracy, {args.repeats} x {args.folds} stratified folds {grouped}")
-    print(format_table(rows))
+    majority = json.loads((out / "results.json").read_text()).get("majority_class")
+    print(format_table([*rows, majority] if majority else rows))
     for folder in sorted(out.glob("*/neighbourhoods")):
         statistics = pd.read_csv(folder / "statistics.csv", index_col=0)
         print(f"\nneighbourhoods of {folder.parent.name.replace('__', ' / ')} (out of fold; q: BH over the K tests)")

@@ -29,7 +29,8 @@ from graphpool.experiment import (
     undefined_r2_note,
     write_results,
 )
-from graphpool.experiment.baselines import baseline_scores, fingerprint_forest
+from graphpool.experiment.baselines import baseline_scores, fingerprint_forest, majority_scores
+from graphpool.experiment.results import MAJORITY
 from graphpool.experiment.distributed import init_from_environment, is_main, world
 
 #: share of each fold's training graphs held out to select the epoch and the grid candidate
@@ -198,6 +199,10 @@ def run(args: argparse.Namespace) -> int:
         f"{row['readout']} / {row['pool']}": out_of_fold(experiment.folder(out, row["readout"], row["pool"]))
         for row in rows
     }
+    majority = None
+    if not regression:  # the floor every model must beat, on the same folds (a line of the table, not a model row)
+        scores = {"accuracy": majority_scores(targets, folds)}
+        majority = summary_row(MAJORITY, "-", scores, folds_per_repeat=len(folds), seconds_per_fold=0)
     if args.baseline:
         from graphpool.data import morgan_counts  # RDKit loads only when classify or regress runs
 
@@ -213,12 +218,14 @@ def run(args: argparse.Namespace) -> int:
     dataset = args.smiles_csv or args.dataset
     scored = "test RMSE, MAE and R2" if regression else "test accuracy"
     print(f"\n{dataset}: {scored}, {protocol} splits, {rows[0]['folds']} fold(s)")
-    print(format_table(rows))
+    print(format_table([*rows, majority] if majority else rows))
     note = undefined_r2_note(rows)
     if note:
         print(note)
     parity = [(name, [targets[i] for i in index], value) for name, (index, value) in predictions.items()]
-    paths = write_results(out, rows, dataset, parity=parity if regression else (), dataset=dataset, protocol=protocol)
+    paths = write_results(
+        out, rows, dataset, parity=parity if regression else (), majority=majority, dataset=dataset, protocol=protocol
+    )
     paths.append(_write_predictions(out / "predictions.csv", predictions, targets, folds, extra.get("smiles")))
     print(f"wrote {', '.join(str(p) for p in paths)}")
     return 0

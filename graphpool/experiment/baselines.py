@@ -42,6 +42,19 @@ def baseline_scores(
     return scores, predictions
 
 
+def majority_scores(labels: Sequence[int], folds: Sequence[Fold]) -> list[float]:
+    """Test accuracy per fold of predicting every test graph as its fold's training majority class.
+
+    The floor a classifier must beat (ties: the smallest class); reported beside the models.
+    """
+    labels = np.asarray(labels)
+    scores = []
+    for train, test in folds:
+        majority = int(np.bincount(labels[list(train)]).argmax())
+        scores.append(float(np.mean(labels[list(test)] == majority)) if len(test) else float("nan"))
+    return scores
+
+
 def fingerprint_forest(seed: int, task: Task) -> Any:
     """A random forest of 500 trees (scikit-learn defaults otherwise), seeded: the fingerprint baseline's model.
 

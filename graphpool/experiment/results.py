@@ -112,17 +112,20 @@ def write_results(
     title: str,
     *,
     parity: Sequence[tuple[str, Sequence[float], Sequence[float]]] = (),
+    majority: dict[str, Any] | None = None,
     **extra: Any,
 ) -> list[Path]:
     """Write ``results.json`` (``extra`` and the rows), ``results.csv`` and a bar chart into ``out``.
 
     The chart is ``accuracy.png``, or ``rmse.png`` for regression rows; ``parity`` (``(name, measured,
-    predicted)`` per row, out of fold) adds ``parity.png``, one panel per row.
+    predicted)`` per row, out of fold) adds ``parity.png``, one panel per row. ``majority`` (the
+    :func:`summary_row` of the majority-class baseline, :data:`MAJORITY`) is stored as
+    ``majority_class`` in ``results.json`` and drawn as the chart's floor line (it is not a model row).
     """
     out.mkdir(parents=True, exist_ok=True)
     chart = "rmse.png" if _is_regression(rows) else "accuracy.png"
     paths = [out / "results.json", out / "results.csv", out / chart]
-    atomic_json(paths[0], {**extra, "rows": list(rows)})
+    atomic_json(paths[0], {**extra, **({"majority_class": majority} if majority else {}), "rows": list(rows)})
 
     def write_csv(path: Path) -> None:
         with open(path, "w", newline="") as handle:
@@ -131,7 +134,7 @@ def write_results(
             writer.writerows({**row, "selected": selection_summary(row["selected"])} for row in rows)
 
     atomic_write(paths[1], write_csv)
-    plot_scores(rows, paths[2], title)
+    plot_scores([*rows, majority] if majority else rows, paths[2], title)
     if parity:
         paths.append(out / "parity.png")
         plot_parity(parity, paths[-1], title)
@@ -148,35 +151,65 @@ def pyplot() -> Any:
     return plt
 
 
+#: the row name of the majority-class baseline: drawn as a line in the accuracy chart, not as a bar
+MAJORITY = "majority class"
+
+
 def plot_scores(rows: Sequence[dict[str, Any]], path: Path, title: str) -> None:
-    """A bar per row: mean test accuracy (%) or RMSE, with the standard deviation over folds as error bar."""
+    """Save :func:`scores_figure` as ``path``."""
+    figure = scores_figure(rows, title)
+    figure.savefig(path, dpi=100, bbox_inches="tight")
+    pyplot().close(figure)
+
+
+def scores_figure(rows: Sequence[dict[str, Any]], title: str) -> Any:
+    """A horizontal bar per row (mean test accuracy in % or RMSE, the sd over folds as error bar), labelled
+    ``readout / pool`` on its own line of the y axis (long names never overlap); the majority-class row, when
+    present, is a dashed vertical line with its rate, the floor the models must beat."""
     plt = pyplot()
     regression = _is_regression(rows)
     scale, key, label = (1.0, "mean_rmse", "test RMSE") if regression else (100.0, "mean_accuracy", "test accuracy (%)")
-    labels = [f"{r['readout']}\n{r['pool']}" for r in rows]
-    figure, axis = plt.subplots(figsize=(max(4, 1.2 * len(rows)), 3.5))
-    axis.bar(
-        labels,
-        [scale * r[key] for r in rows],
-        yerr=[scale * r["std_over_folds"] for r in rows],
-        capsize=4,
+    floor = [r for r in rows if r["readout"] == MAJORITY]
+    bars = [r for r in rows if r["readout"] != MAJORITY][::-1]  # the first row on top
+    names = [r["readout"] if r["pool"] in ("-", "") else f"{r['readout']} / {r['pool']}" for r in bars]
+    figure, axis = plt.subplots(figsize=(8, 1.2 + 0.45 * len(bars)))
+    axis.barh(
+        range(len(bars)),
+        [scale * r[key] for r in bars],
+        xerr=[scale * r["std_over_folds"] for r in bars],
+        capsize=3,
         color="#4477aa",
+        height=0.6,
     )
-    axis.set_ylabel(label)
-    axis.set_title(f"{title}: {'RMSE' if regression else 'accuracy'} by readout")
+    axis.set_yticks(range(len(bars)), names)
+    for row in floor:
+        value = scale * row[key]
+        axis.axvline(value, color="#cc3311", linestyle="--", linewidth=1.2, label=f"{MAJORITY}: {value:.1f} %")
+        axis.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)  # off the bars
+    axis.set_xlabel(label)
+    axis.set_title(f"{title}: {'RMSE' if regression else 'accuracy'} by readout / pool", fontsize=10)
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    return figure
 
 
 def plot_parity(panels: Sequence[tuple[str, Sequence[float], Sequence[float]]], path: Path, title: str) -> None:
-    """Predicted against measured values: a panel per ``(name, measured, predicted)``, the line y = x, RMSE and R^2."""
+    """Save :func:`parity_figure` as ``path``."""
+    figure = parity_figure(panels, title)
+    figure.savefig(path, dpi=100)
+    pyplot().close(figure)
+
+
+def parity_figure(panels: Sequence[tuple[str, Sequence[float], Sequence[float]]], title: str) -> Any:
+    """Predicted against measured values: a panel per ``(name, measured, predicted)``, the line y = x, RMSE and R^2;
+    the axes reach 5 % of the range beyond the extreme points, so none sits on the frame."""
     plt = pyplot()
     columns = min(3, len(panels))
     rows = -(-len(panels) // columns)
     figure, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 3.6 * rows), squeeze=False)
     values = np.concatenate([np.asarray(v, dtype=float) for _, m, p in panels for v in (m, p)])
     low, high = float(values.min()), float(values.max())
+    margin = 0.05 * (high - low) or 0.5
+    low, high = low - margin, high + margin
     for axis, (name, measured, predicted) in zip(axes.flat, panels, strict=False):
         measured, predicted = np.asarray(measured, dtype=float), np.asarray(predicted, dtype=float)
         rmse = float(np.sqrt(np.mean((predicted - measured) ** 2)))
@@ -190,8 +223,7 @@ def plot_parity(panels: Sequence[tuple[str, Sequence[float], Sequence[float]]], 
         axis.set_visible(False)
     figure.suptitle(f"{title}: out-of-fold predictions (RMSE and R$^2$ over all of them)", fontsize=10)
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    return figure
 
 
 def out_of_fold(folder: Path) -> tuple[list[int], list[float]]:

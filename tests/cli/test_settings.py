@@ -130,3 +130,16 @@ def test_predictions_are_written_as_measured(tmp_path: Path) -> None:
     )
     table = pd.read_csv(out / "predictions.csv", dtype=str)
     assert table["label"].tolist() == [str(float(v)) for v in values]
+
+
+def test_the_results_show_the_majority_class_rate(tmp_path: Path, capsys) -> None:
+    from graphpool.experiment.baselines import majority_scores
+
+    out = tmp_path / "run"
+    assert main(_classify(tmp_path, out)) == 0
+    majority = json.loads((out / "results.json").read_text())["majority_class"]
+    splits = json.loads((out / "sum__none" / "splits.json").read_text())
+    labels = [i % 2 for i in range(24)]
+    expected = majority_scores(labels, [(s["fit"] + s["validation"], s["test"]) for s in splits])
+    assert majority["mean_accuracy"] == pytest.approx(sum(expected) / len(expected))
+    assert "majority class" in capsys.readouterr().out

@@ -1,5 +1,7 @@
 """The results table."""
 
+import pytest
+
 from graphpool.experiment import format_table
 
 
@@ -34,3 +36,42 @@ def test_one_fold_prints_no_spread() -> None:
     one_line, two_line = format_table([one]).splitlines()[1], format_table([two]).splitlines()[1]
     assert "0.750" in one_line and "0.900" in one_line and "+-" not in one_line
     assert "60.0 +- 10.0" in two_line
+
+
+def _row(readout: str, pool: str, accuracy: float) -> dict:
+    return {"readout": readout, "pool": pool, "folds": 3, "mean_accuracy": accuracy, "std_over_folds": 0.05,
+            "std_over_repeats": 0.0, "seconds_per_fold": 1.0, "selected": []}  # fmt: skip
+
+
+def test_the_accuracy_chart_labels_do_not_overlap_and_it_shows_the_majority_rate(tmp_path) -> None:
+    from graphpool.experiment.results import MAJORITY, scores_figure
+
+    rows = [_row("sum", "mincut", 0.7), _row("proportions (logistic regression)", "-", 0.65),
+            _row("mean+max+std", "celltype", 0.72), _row(MAJORITY, "-", 0.55)]  # fmt: skip
+    figure = scores_figure(rows, "tissue classification")
+    axis = figure.axes[0]
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    boxes = [label.get_window_extent(renderer) for label in axis.get_yticklabels() if label.get_text()]
+    assert len(boxes) == 3  # the majority class is a line, not a bar
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            assert not a.overlaps(b)
+    lines = [line for line in axis.lines if line.get_label() == "majority class: 55.0 %"]
+    assert len(lines) == 1 and lines[0].get_xdata()[0] == pytest.approx(55.0)
+
+
+def test_the_parity_plot_leaves_a_margin_around_the_points(tmp_path) -> None:
+    from graphpool.experiment.results import parity_figure
+
+    figure = parity_figure([("sum / none", [0.0, 1.0, 4.0], [0.5, 1.0, 3.0])], "t")
+    low, high = figure.axes[0].get_xlim()
+    assert low < 0.0 and high > 4.0 and figure.axes[0].get_ylim() == (low, high)
+
+
+def test_the_majority_class_scores_each_fold_with_its_training_majority() -> None:
+    from graphpool.experiment.baselines import majority_scores
+
+    labels = [0, 0, 0, 1, 1, 2]
+    folds = [([0, 1, 3], [2, 4, 5]), ([3, 4, 5, 0], [1, 2])]  # training majorities: 0, then 1
+    assert majority_scores(labels, folds) == [1 / 3, 0.0]  # fold 2: 1 is the training majority (2 of 4 vs 1)

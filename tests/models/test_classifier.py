@@ -140,24 +140,31 @@ def test_cluster_pools_are_not_a_disguised_sum(pool: str) -> None:
     assert not torch.allclose(model.classify(h, other).logits, before, atol=1e-4)
 
 
-@pytest.mark.parametrize("pool", ["graclus", "kmis", "given"])
-def test_a_precoarsened_model_equals_the_online_one(pool: str) -> None:
-    """The same weights give the same logits whether the levels come from the graphs or are computed."""
+def _online_and_precoarsened(pool: str, data_list: list):
+    """Two 2-level models with the same weights, one computing its levels and one reading them, and the batch."""
     from dataclasses import replace
 
     from torch_geometric.loader import DataLoader
 
     from graphpool.models import precoarsen
 
-    data_list = _batch().to_data_list()
-    for graph in data_list:
-        graph.cell_type = torch.arange(graph.num_nodes) % 3
     config = ModelConfig(in_channels=NUM_ATOM_FEATURES, num_classes=2, pool=pool, levels=2, layers=2, hidden=8)
     torch.manual_seed(0)
     online = GraphClassifier(config).eval()
     stored = GraphClassifier(replace(config, precoarsened=True)).eval()
     stored.load_state_dict(online.state_dict())
-    batch = next(iter(DataLoader(precoarsen(data_list, config), batch_size=len(data_list))))
+    return online, stored, next(iter(DataLoader(precoarsen(data_list, config), batch_size=len(data_list))))
+
+
+@pytest.mark.parametrize("pool", ["graclus", "kmis", "given"])
+def test_a_precoarsened_model_equals_the_online_one(pool: str) -> None:
+    """The same weights give the same logits whether the levels come from the graphs or are computed."""
+    from torch_geometric.loader import DataLoader
+
+    data_list = _batch().to_data_list()
+    for graph in data_list:
+        graph.cell_type = torch.arange(graph.num_nodes) % 3
+    online, stored, batch = _online_and_precoarsened(pool, data_list)
     torch.testing.assert_close(stored(batch).logits, online(batch).logits)
     with pytest.raises(ValueError, match="the batch has no"):
         stored(next(iter(DataLoader(data_list, batch_size=len(data_list)))))
@@ -197,11 +204,7 @@ def test_config_errors_for_pooling() -> None:
 @pytest.mark.parametrize("pool", ["graclus", "given", "louvain"])
 def test_every_level_gets_the_graphs_edge_weights(pool: str) -> None:
     """The first level pools with data.edge_weight, online as precoarsened (it once got None online)."""
-    from dataclasses import replace
-
     from torch_geometric.loader import DataLoader
-
-    from graphpool.models import precoarsen
 
     data_list = _batch().to_data_list()
     g = torch.Generator().manual_seed(0)
@@ -210,12 +213,7 @@ def test_every_level_gets_the_graphs_edge_weights(pool: str) -> None:
         src, dst = graph.edge_index
         low, high = torch.minimum(src, dst), torch.maximum(src, dst)
         graph.edge_weight = ((low * 7 + high * 13) % 10).float() / 10 + torch.rand(1, generator=g)  # symmetric
-    config = ModelConfig(in_channels=NUM_ATOM_FEATURES, num_classes=2, pool=pool, levels=2, layers=2, hidden=8)
-    torch.manual_seed(0)
-    online = GraphClassifier(config).eval()
-    stored = GraphClassifier(replace(config, precoarsened=True)).eval()
-    stored.load_state_dict(online.state_dict())
-    batch = next(iter(DataLoader(precoarsen(data_list, config), batch_size=len(data_list))))
+    online, stored, batch = _online_and_precoarsened(pool, data_list)
     online_out, stored_out = online(batch), stored(batch)
     for a, b in zip(online_out.assignments, stored_out.assignments, strict=True):
         assert torch.equal(a.cluster, b.cluster)
