@@ -64,12 +64,15 @@ def test_quiet_processing_prints_nothing(tmp_path: Path) -> None:
     import sys
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
-
-    def load(cache: Path, log: bool) -> str:
-        code = f"from graphpool.data import load_tu; load_tu('MUTAG', {str(SHARED / 'TU')!r}, cache={str(cache)!r}, log={log})"
-        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
-        assert done.returncode == 0, done.stderr
-        return done.stdout + done.stderr
-
-    assert "Processing" not in load(tmp_path / "quiet", False)
-    assert "Processing" in load(tmp_path / "loud", True)  # the default still says it
+    root = str(SHARED / "TU")
+    code = (  # one process: a quiet first load, a marker, then a default first load elsewhere
+        "import sys; from graphpool.data import load_tu\n"
+        f"load_tu('MUTAG', {root!r}, cache={str(tmp_path / 'quiet')!r}, log=False)\n"
+        "print('MARK', file=sys.stderr, flush=True)\n"
+        f"load_tu('MUTAG', {root!r}, cache={str(tmp_path / 'loud')!r})\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    quiet, loud = done.stderr.split("MARK")
+    assert "Processing" not in quiet + done.stdout
+    assert "Processing" in loud  # the default still says it
