@@ -1,6 +1,7 @@
 """The command line's failure paths: one line and a non-zero exit, never a traceback or mixed results."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -88,24 +89,45 @@ def test_seconds_per_fold_count_the_whole_fold_after_a_resume(tmp_path: Path) ->
     assert resumed["seconds"] > first["seconds"]  # the first two epochs are counted too
 
 
-@pytest.mark.parametrize(
-    ("arguments", "message"),
-    [
-        (["--epochs", "0"], "--epochs must be >= 1, got 0"),
-        (["--patience", "0"], "--patience must be >= 1, got 0"),
-        (["--batch-size", "0"], "--batch-size must be >= 1, got 0"),
-        (["--folds", "1"], "--folds must be >= 2, got 1"),
-        (["--lr", "0"], "--lr must be > 0, got 0.0"),
-        (["--hidden", "0"], "--hidden must be >= 1, got 0"),
-        (["--levels", "0"], "--levels must be >= 1, got 0"),
-        (["--clusters", "0"], "--clusters must be >= 1, got 0"),
-        (["--ratio", "0"], "--ratio must be > 0, got 0.0"),
-        (["--ratio", "1.5"], "--ratio must be <= 1, got 1.5"),
-        (["--pool", "topk"], "--pool: 'topk' is not one of"),
-    ],
-)
-def test_bad_numbers_are_one_line(tmp_path: Path, arguments: list[str], message: str) -> None:
-    done = _cli(*_classify(tmp_path, tmp_path / "out"), *arguments)
+BAD_NUMBERS = [
+    (["--epochs", "0"], "--epochs must be >= 1, got 0"),
+    (["--patience", "0"], "--patience must be >= 1, got 0"),
+    (["--batch-size", "0"], "--batch-size must be >= 1, got 0"),
+    (["--folds", "1"], "--folds must be >= 2, got 1"),
+    (["--lr", "0"], "--lr must be > 0, got 0.0"),
+    (["--hidden", "0"], "--hidden must be >= 1, got 0"),
+    (["--levels", "0"], "--levels must be >= 1, got 0"),
+    (["--clusters", "0"], "--clusters must be >= 1, got 0"),
+    (["--ratio", "0"], "--ratio must be > 0, got 0.0"),
+    (["--ratio", "1.5"], "--ratio must be <= 1, got 1.5"),
+    (["--pool", "topk"], "--pool: 'topk' is not one of"),
+]
+
+
+@pytest.fixture(scope="module")
+def bad_number_runs(tmp_path_factory: pytest.TempPathFactory) -> list[subprocess.CompletedProcess]:
+    """Every BAD_NUMBERS command line as ``graphpool`` runs it (``python -m graphpool``), in one process each
+    but started together: a Python + torch start costs ~6 s on 2 cores, so they overlap."""
+    folder = tmp_path_factory.mktemp("bad-numbers")
+    commands = [
+        [sys.executable, "-m", "graphpool", *_classify(folder, folder / f"out-{i}"), *arguments]
+        for i, (arguments, _) in enumerate(BAD_NUMBERS)
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # eleven processes on a few cores: one thread each
+    running = [
+        subprocess.Popen(c, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for c in commands
+    ]
+    done = []
+    for command, process in zip(commands, running, strict=True):
+        out, err = process.communicate(timeout=600)
+        done.append(subprocess.CompletedProcess(command, process.returncode, out, err))
+    return done
+
+
+@pytest.mark.parametrize("case", range(len(BAD_NUMBERS)), ids=[m for _, m in BAD_NUMBERS])
+def test_bad_numbers_are_one_line(bad_number_runs: list, case: int) -> None:
+    done, message = bad_number_runs[case], BAD_NUMBERS[case][1]
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
 
