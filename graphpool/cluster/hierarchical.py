@@ -1,20 +1,24 @@
-r"""Hierarchical pooling: pooling levels in sequence, optionally with message passing between
-them, and a global readout of the last level.
+r"""Hierarchical pooling: pooling levels in sequence, message passing between them, and a global readout
+of the last level (or of every level): the one place where the levels of a graphpool model are walked.
 
 .. math::
-    (X_1, A_1) = \mathrm{pool}_1(X, A), \quad X_1 \leftarrow \mathrm{MP}_1(X_1, A_1), \quad \dots,
-    \quad z = \rho(X_L)
+    (X_1, A_1) = \mathrm{pool}_1(X, A), \quad X_1 \leftarrow \sigma(\mathrm{norm}(\mathrm{MP}_1(X_1, A_1))),
+    \quad \dots, \quad z = \rho(X_L) \;\text{or}\; \rho_0(X) \,\|\, \rho_1(X_1) \,\|\, \dots \,\|\, \rho_L(X_L)
+
+:class:`~graphpool.models.GraphClassifier` and :class:`~graphpool.cluster.Coarsen` run their levels
+through :class:`HierarchicalPool`, so online, precomputed and stand-alone levels are the same code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
-from graphpool.cluster.pool import Pool, PoolingOutput
+from graphpool.cluster.pool import ACTIVATIONS, Pool, PoolingOutput
 from graphpool.cluster.select import Select
 from graphpool.cluster.soft import call_layer
 from graphpool.ops import segments_from
@@ -58,14 +62,24 @@ class HierarchicalPool(nn.Module):
     Args:
         levels: :class:`Pool` modules (or bare selectors, wrapped as ``Pool(select, reduce=reduce)``),
             finest first, e.g. ``[pooler("graclus"), pooler("graclus")]``.
-        readout: the global readout of the last level (name, list of names or module).
-        between: optional message-passing layers, one per level (``None`` to skip one), applied
-            to each level's coarse graph as ``layer(x, edge_index[, edge_weight])``. Without them,
-            a level of linear reduce (sum) followed by a sum readout is the plain sum of the nodes.
+        readout: the global readout (name, list of names or module; a name that needs the feature
+            width, such as ``"attention"``, is built with the width of the level it reads).
+        between: optional layers, one per level (``None`` to skip one), applied to each level's coarse
+            graph: any module; a PyG ``MessagePassing`` layer or ``Sequential`` gets ``edge_index`` and,
+            where its ``forward`` takes them, ``edge_weight`` and ``edge_attr``. Without them, a level of
+            linear reduce (sum) followed by a sum readout is the plain sum of the nodes.
         reduce: readout per cluster of the bare hard selectors in ``levels``.
+        norm: a factory ``width -> module`` applied after each ``between`` layer (e.g. ``nn.BatchNorm1d``;
+            needs the layer's ``out_channels``), or ``None``.
+        activation: applied after the norm: ``"relu"``, ``"selu"``, ``"tanh"`` or ``None``.
+        level_readouts: read out the input nodes and every level, and concatenate them (the last level's
+            readout last); otherwise the last level's alone.
+        in_channels: F, the width of the input nodes; needed by ``level_readouts`` and by width-dependent readouts.
 
     Per-node inputs: ``labels`` (for a given-label first level; later levels receive the labels
-    of the previous level's clusters), ``pos`` (carried to the clusters as means).
+    of the previous level's clusters), ``pos`` (carried to the clusters as means), and
+    ``level_inputs``: one dict per level of further selector inputs (the ``cluster`` /
+    ``cluster_batch`` of a precomputed level, see :meth:`~graphpool.cluster.Coarsen.level`).
 
     >>> import torch
     >>> from graphpool.cluster import HierarchicalPool, LabelSelect
@@ -81,6 +95,11 @@ class HierarchicalPool(nn.Module):
         readout: Any = "sum",
         between: Sequence[nn.Module | None] | None = None,
         reduce: Any = "sum",
+        *,
+        norm: Callable[[int], nn.Module] | None = None,
+        activation: str | None = None,
+        level_readouts: bool = False,
+        in_channels: int | None = None,
     ) -> None:
         super().__init__()
         if len(levels) == 0:
@@ -94,9 +113,30 @@ class HierarchicalPool(nn.Module):
             pools.append(level)
         if between is not None and len(between) != len(pools):
             raise ValueError(f"'between' needs one layer (or None) per level: {len(pools)}, got {len(between)}")
+        if activation is not None and activation not in ACTIVATIONS:
+            raise ValueError(f"'activation' must be one of {tuple(ACTIVATIONS)} or None, got {activation!r}")
+        if level_readouts and in_channels is None:
+            raise ValueError("'level_readouts' reads the input nodes too: pass in_channels (their width F)")
         self.levels = nn.ModuleList(pools)
         self.between = nn.ModuleList(nn.Identity() if m is None else m for m in (between or [None] * len(pools)))
-        self.readout: Readout = resolve(readout)
+        self.activation = activation
+        self.norms = nn.ModuleList(
+            nn.Identity() if norm is None or isinstance(layer, nn.Identity) else norm(_width_of(layer))
+            for layer in self.between
+        )
+        widths = self._widths(in_channels) if in_channels is not None else None
+        self.readout: Readout = resolve(readout, in_channels=None if widths is None else widths[-1])
+        self.level_readouts = nn.ModuleList(
+            resolve(readout, in_channels=width) for width in (widths[:-1] if level_readouts and widths else [])
+        )
+
+    def _widths(self, in_channels: int) -> list[int]:
+        """The width of the input nodes and of every level after its layer."""
+        widths = [in_channels]
+        for pool, layer in zip(self.levels, self.between, strict=True):
+            width = pool.get_out_channels(widths[-1])
+            widths.append(width if isinstance(layer, nn.Identity) else _width_of(layer))
+        return widths
 
     def get_out_channels(self, in_channels: int) -> int:
         """Width of ``out`` for inputs of width ``in_channels``.
@@ -104,14 +144,9 @@ class HierarchicalPool(nn.Module):
         Raises:
             ValueError: a ``between`` layer does not say its width (no ``out_channels`` attribute).
         """
-        width = in_channels
-        for pool, layer in zip(self.levels, self.between, strict=True):
-            width = pool.get_out_channels(width)
-            if not isinstance(layer, nn.Identity):
-                if not isinstance(getattr(layer, "out_channels", None), int):
-                    raise ValueError(f"cannot tell the width of {type(layer).__name__}: it has no 'out_channels'")
-                width = layer.out_channels
-        return self.readout.get_out_channels(width)
+        widths = self._widths(in_channels)
+        read = [*self.level_readouts, self.readout]
+        return sum(r.get_out_channels(w) for r, w in zip(read, widths[-len(read) :], strict=True))
 
     def forward(  # type: ignore[override]
         self,
@@ -123,21 +158,43 @@ class HierarchicalPool(nn.Module):
         *,
         labels: Tensor | None = None,
         pos: Tensor | None = None,
+        level_inputs: Sequence[dict[str, Any]] | None = None,
     ) -> HierarchicalOutput:
         seg = segments_from(x.size(0), batch, None, num_graphs, device=x.device, index_name="batch")
         batch, num_graphs = seg.index, seg.num_segments
-        outputs: list[PoolingOutput] = []
-        aux_loss: dict[str, Tensor] = {}
         if labels is not None and "labels" not in self.levels[0].select.inputs:
             raise TypeError(f"got 'labels', but the first level ({type(self.levels[0].select).__name__}) reads none")
-        for depth, (pool, layer) in enumerate(zip(self.levels, self.between, strict=True)):
-            inputs = {"labels": labels} if "labels" in pool.select.inputs else {}
+        if level_inputs is not None and len(level_inputs) != len(self.levels):
+            raise ValueError(f"'level_inputs' needs one dict per level: {len(self.levels)}, got {len(level_inputs)}")
+        outputs: list[PoolingOutput] = []
+        aux_loss: dict[str, Tensor] = {}
+        pooled = [r(x, batch, dim_size=num_graphs) for r in self.level_readouts[:1]]
+        for depth, (pool, layer, norm) in enumerate(zip(self.levels, self.between, self.norms, strict=True)):
+            inputs = dict(level_inputs[depth]) if level_inputs is not None else {}
+            if "labels" in pool.select.inputs:
+                inputs["labels"] = labels
             out = pool(x, edge_index, edge_weight, batch, num_graphs, pos=pos, **inputs)
-            if not isinstance(layer, nn.Identity):  # message passing on the coarse graph
-                out = replace(out, x=call_layer(layer, out.x, out.edge_index, out.edge_weight))
+            if not isinstance(layer, nn.Identity):  # message passing on the coarse graph, then norm and activation
+                h = norm(call_layer(layer, out.x, out.edge_index, out.edge_weight))
+                out = replace(out, x=h if self.activation is None else ACTIVATIONS[self.activation](h))
             x = out.x
             outputs.append(out)
             aux_loss.update({f"level{depth}.{name}": value for name, value in out.aux_loss.items()})
             edge_index, edge_weight, batch, pos = out.edge_index, out.edge_weight, out.batch, out.pos
             labels = out.assignment.label
-        return HierarchicalOutput(self.readout(x, batch, dim_size=num_graphs), outputs, aux_loss)
+            if depth + 1 < len(self.level_readouts):
+                pooled.append(self.level_readouts[depth + 1](x, batch, dim_size=num_graphs))
+        pooled.append(self.readout(x, batch, dim_size=num_graphs))
+        return HierarchicalOutput(pooled[0] if len(pooled) == 1 else torch.cat(pooled, dim=-1), outputs, aux_loss)
+
+
+def _width_of(layer: nn.Module) -> int:
+    """The output width a ``between`` layer declares: its ``out_channels``, or for a container (``nn.Sequential``,
+    PyG's ``Sequential``) that of the last layer inside it that declares one (activations and norms keep it)."""
+    width = getattr(layer, "out_channels", None)
+    if not isinstance(width, int):
+        declared = [m.out_channels for m in layer.modules() if isinstance(getattr(m, "out_channels", None), int)]
+        width = declared[-1] if declared else None
+    if not isinstance(width, int):
+        raise ValueError(f"cannot tell the width of {type(layer).__name__}: it has no 'out_channels'")
+    return width

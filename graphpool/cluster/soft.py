@@ -37,21 +37,32 @@ EPS = 1e-15
 
 
 def call_layer(layer: nn.Module, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
-    """``layer(x)``, or for a PyG ``MessagePassing`` layer ``layer(x, edge_index[, edge_weight])``.
+    """``layer(x)``, or for a graph layer ``layer(x, edge_index[, edge_weight])``.
 
-    The weights are passed when given and the layer's ``forward`` takes ``edge_weight`` (GCN,
-    GraphConv, SAGE's weighted variants); GIN and the like get the edges only.
+    A graph layer is a PyG ``MessagePassing`` layer, a PyG ``Sequential`` whose inputs include
+    ``edge_index``, or any module whose ``forward`` takes ``edge_index``. The weights are passed
+    when given and the layer takes ``edge_weight`` (GCN, GraphConv, a ``Sequential("x, edge_index,
+    edge_weight", ...)``); GIN and the like get the edges only; other modules (an MLP) get ``x``.
     """
-    if not isinstance(layer, MessagePassing):
+    takes = _inputs_of(layer)
+    if not isinstance(layer, MessagePassing) and "edge_index" not in takes:
         return layer(x)
-    if edge_weight is not None and _takes_edge_weight(type(layer)):
+    if edge_weight is not None and "edge_weight" in takes:
         return layer(x, edge_index, edge_weight)
     return layer(x, edge_index)
 
 
+def _inputs_of(layer: nn.Module) -> frozenset[str]:
+    """The argument names of ``layer``'s forward (a PyG ``Sequential`` keeps them in its ``signature``)."""
+    signature = getattr(layer, "signature", None)
+    if isinstance(getattr(signature, "param_dict", None), dict):
+        return frozenset(signature.param_dict)
+    return _forward_parameters(type(layer))
+
+
 @functools.cache
-def _takes_edge_weight(kind: type) -> bool:
-    return "edge_weight" in inspect.signature(kind.forward).parameters
+def _forward_parameters(kind: type) -> frozenset[str]:
+    return frozenset(inspect.signature(kind.forward).parameters)
 
 
 class SoftSelect(Select):

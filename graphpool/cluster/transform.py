@@ -20,6 +20,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 from torch_geometric.transforms import BaseTransform
 
+from graphpool.cluster.hierarchical import HierarchicalPool
 from graphpool.cluster.pool import Pool
 from graphpool.cluster.select import Select
 
@@ -69,19 +70,22 @@ class Coarsen(BaseTransform):
             if pool.select.soft:
                 raise ValueError(f"{type(pool.select).__name__} learns its clusters: it cannot be precomputed")
         self.pools, self.labels, self.prefix = pools, labels, prefix
+        self.stage = HierarchicalPool(pools)  # the levels walked by the same code as a model's
 
     @torch.no_grad()
     def forward(self, data: Data) -> CoarsenedData:  # type: ignore[override]
         out = data if isinstance(data, CoarsenedData) else CoarsenedData(**{key: value for key, value in data})
-        x, edge_index, edge_weight = data.x, data.edge_index, data.get("edge_weight")
-        pos, labels = data.get("pos"), data.get(self.labels)
-        for depth, pool in enumerate(self.pools, start=1):
-            inputs = {"labels": labels} if "labels" in pool.select.inputs else {}
-            level = pool(x, edge_index, edge_weight, pos=pos, **inputs)
+        reads_labels = "labels" in self.pools[0].select.inputs
+        result = self.stage(
+            data.x,
+            data.edge_index,
+            data.get("edge_weight"),
+            pos=data.get("pos"),
+            labels=data.get(self.labels) if reads_labels else None,
+        )
+        for depth, level in enumerate(result.levels, start=1):
             out[f"{self.prefix}cluster_{depth}"] = level.assignment.cluster
             out[f"{self.prefix}num_clusters_{depth}"] = level.assignment.num_clusters
-            x, edge_index, edge_weight, pos = level.x, level.edge_index, level.edge_weight, level.pos
-            labels = level.assignment.label
         return out
 
     @staticmethod

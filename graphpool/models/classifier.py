@@ -23,6 +23,10 @@ without it, a sum readout of clusters reduced by a sum equals the plain sum of t
 any assignment, since each node's assignment weights add up to one. The auxiliary losses of
 learnable pools come back in :class:`ModelOutput` and the trainer adds them. Built from a small
 :class:`ModelConfig`, so the command line can name every part.
+
+The model is backbone -> one pooling stage -> head: the stage is a readout, a
+:class:`~graphpool.cluster.TypePool`, or a :class:`~graphpool.cluster.HierarchicalPool` whose levels are
+the pools above (the level loop lives there alone; precoarsened levels are its per-level selector inputs).
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from graphpool.cluster import (
     SOFT_POOLERS,
     Assignment,
     Coarsen,
+    HierarchicalPool,
     Pool,
     PrecomputedSelect,
     TypePool,
@@ -225,20 +230,23 @@ class GraphClassifier(nn.Module):
         )
         self.norms = nn.ModuleList(NodeBatchNorm(c.hidden) for _ in range(c.layers))
         width = c.in_channels if c.layers == 0 else c.hidden * c.layers if c.jumping_knowledge == "cat" else c.hidden
-        self.levels = nn.ModuleList()  # cluster pools, one per level
-        self.level_convs = nn.ModuleList()  # message passing on each coarse graph
-        self.level_norms = nn.ModuleList()
-        self.level_pools = nn.ModuleList()  # with level_readouts: the readouts of the levels before the last
+        # the pooling stage: a readout, a readout per cell type, or levels of a cluster pool (HierarchicalPool)
         if c.pool == "celltype":
-            self.pool: nn.Module = TypePool(c.clusters, resolve(c.readout, in_channels=width))
-            pooled = self.pool.get_out_channels(width)
+            self.stage: nn.Module = TypePool(c.clusters, resolve(c.readout, in_channels=width))
+        elif c.pool == "none":
+            self.stage = resolve(c.readout, in_channels=width)
         else:
-            widths = self._build_levels(width)  # the width of every level, the input nodes first
-            self.pool = resolve(c.readout, in_channels=widths[-1])
-            if c.level_readouts and len(self.levels):
-                self.level_pools.extend(resolve(c.readout, in_channels=w) for w in widths[:-1])
-            read = [*self.level_pools, self.pool]
-            pooled = sum(r.get_out_channels(w) for r, w in zip(read, widths[-len(read) :], strict=True))
+            pools, convs = self._levels(width)
+            self.stage = HierarchicalPool(
+                pools,
+                readout=c.readout,
+                between=convs,
+                norm=NodeBatchNorm,
+                activation="relu",
+                level_readouts=c.level_readouts,
+                in_channels=width,
+            )
+        pooled = self.stage.get_out_channels(width)
         head: list[nn.Module] = []
         for _ in range(c.head_layers - 1):
             head += [nn.Linear(pooled, c.hidden), nn.ReLU()]
@@ -251,20 +259,24 @@ class GraphClassifier(nn.Module):
         """The prediction of a forward pass: the class ``[B]`` (argmax), or ``[B, targets]`` values in their units."""
         return output.logits.argmax(-1) if self.scale is None else self.scale(output.logits)
 
-    def _build_levels(self, width: int) -> list[int]:
-        """Append the pooling levels (a pool, then GraphConv + BN) of the config; returns every level's width."""
-        c, widths = self.config, [width]
-        for k in c.level_clusters() if c.pool != "none" else []:
+    @property
+    def levels(self) -> nn.ModuleList:
+        """The pooling levels of a cluster pool (empty for a readout or the cell-type pool)."""
+        return self.stage.levels if isinstance(self.stage, HierarchicalPool) else nn.ModuleList()
+
+    def _levels(self, width: int) -> tuple[list[Pool], list[nn.Module]]:
+        """The pools of the config's levels and, after each, a weighted ``GraphConv`` to ``hidden`` channels."""
+        c, pools, convs = self.config, [], []
+        for k in c.level_clusters():
             if c.reads_levels:
                 level = Pool(PrecomputedSelect(), reduce=c.reduce)
             else:
                 options = {} if c.pool in SOFT_POOLERS else {"reduce": c.reduce}
-                level = pooler(c.pool, in_channels=widths[-1], clusters=_level_k(c.pool, k), **options)
-            self.levels.append(level)
-            self.level_convs.append(GraphConv(level.get_out_channels(widths[-1]), c.hidden))
-            self.level_norms.append(NodeBatchNorm(c.hidden))
-            widths.append(c.hidden)
-        return widths
+                level = pooler(c.pool, in_channels=width, clusters=_level_k(c.pool, k), **options)
+            pools.append(level)
+            convs.append(GraphConv(level.get_out_channels(width), c.hidden))
+            width = c.hidden
+        return pools, convs
 
     def embed(self, data: Batch) -> Tensor:
         """Node embeddings ``[N, F]`` after the backbone and jumping knowledge (the input features with 0 layers).
@@ -292,37 +304,36 @@ class GraphClassifier(nn.Module):
         """Pool node embeddings ``h [N, F]`` (from :meth:`embed`) per graph of ``data`` and apply the head."""
         num_graphs = int(data.num_graphs) if hasattr(data, "num_graphs") else 1
         batch = data.batch if getattr(data, "batch", None) is not None else torch.zeros_like(h[:, 0], dtype=torch.long)
-        if isinstance(self.pool, TypePool):
+        c = self.config
+        if isinstance(self.stage, TypePool):
             if data.get("cell_type") is None:
                 raise ValueError("pool 'celltype' needs the type of every node as data.cell_type")
-            return ModelOutput(self.head(self.pool(h, batch, num_graphs, labels=data.cell_type)), {}, h)
-        if not len(self.levels):
-            return ModelOutput(self.head(self.pool(h, batch, dim_size=num_graphs)), {}, h)
-        labels = None
-        if self.config.pool == "given":
-            labels = data.get(self.config.given)
+            return ModelOutput(self.head(self.stage(h, batch, num_graphs, labels=data.cell_type)), {}, h)
+        if not isinstance(self.stage, HierarchicalPool):
+            return ModelOutput(self.head(self.stage(h, batch, dim_size=num_graphs)), {}, h)
+        labels, level_inputs = None, None
+        if c.reads_levels:  # the levels stored on the graphs by precoarsen: a selector input per level
+            prefix = f"{c.pool}_"
+            stored = [Coarsen.level(data, depth, prefix=prefix) for depth in range(1, len(self.stage.levels) + 1)]
+            level_inputs = [{"cluster": cluster, "cluster_batch": graphs} for cluster, graphs in stored]
+        elif c.pool == "given":
+            labels = data.get(c.given)
             if labels is None:
-                raise ValueError(f"pool 'given' needs the label of every node as data.{self.config.given}")
-        # the first level pools the graph as given: its edge weights and positions (as Coarsen does)
-        edge_weight, pos = data.get("edge_weight"), data.get("pos")
+                raise ValueError(f"pool 'given' needs the label of every node as data.{c.given}")
+        # every level pools the graph as given: its edge weights and positions (as Coarsen does)
+        edge_weight = data.get("edge_weight")
         edge_weight = None if edge_weight is None else edge_weight.to(h.dtype)
-        x, edge_index, aux_loss, assignments = h, data.edge_index, {}, []
-        pooled = [self.level_pools[0](h, batch, dim_size=num_graphs)] if len(self.level_pools) else []
-        for depth, (level, conv, norm) in enumerate(zip(self.levels, self.level_convs, self.level_norms, strict=True)):
-            inputs = {"labels": labels} if self.config.pool == "given" else {}
-            if self.config.reads_levels:
-                cluster, cluster_batch = Coarsen.level(data, depth + 1, prefix=f"{self.config.pool}_")
-                inputs = {"cluster": cluster, "cluster_batch": cluster_batch}
-            out = level(x, edge_index, edge_weight, batch, num_graphs, pos=pos, **inputs)
-            x = norm(conv(out.x, out.edge_index, out.edge_weight)).relu()
-            edge_index, edge_weight, batch, pos = out.edge_index, out.edge_weight, out.batch, out.pos
-            labels = out.assignment.label
-            aux_loss.update({f"level{depth}.{name}": value for name, value in out.aux_loss.items()})
-            assignments.append(out.assignment)
-            if len(self.level_pools) and depth + 1 < len(self.levels):
-                pooled.append(self.level_pools[depth + 1](x, batch, dim_size=num_graphs))
-        pooled.append(self.pool(x, batch, dim_size=num_graphs))
-        return ModelOutput(self.head(torch.cat(pooled, dim=-1)), aux_loss, h, assignments)
+        out = self.stage(
+            h,
+            data.edge_index,
+            edge_weight,
+            batch,
+            num_graphs,
+            labels=labels,
+            pos=data.get("pos"),
+            level_inputs=level_inputs,
+        )
+        return ModelOutput(self.head(out.out), out.aux_loss, h, [level.assignment for level in out.levels])
 
 
 def _level_k(pool: str, k: int) -> int | None:

@@ -219,3 +219,24 @@ def test_scaffold_splits_and_fingerprints_need_molecules(tmp_path: Path) -> None
                 str(tmp_path / "b"),
             ]
         )
+
+
+def test_a_two_level_mincut_model_runs_through_hierarchical_pool(tmp_path: Path, monkeypatch) -> None:
+    """The model has one pooling stage: the CLI's hierarchical model is a HierarchicalPool (no loop of its own)."""
+    from graphpool.cluster import HierarchicalPool
+
+    calls = []
+    forward = HierarchicalPool.forward
+
+    def counted(self, *args, **kwargs):
+        calls.append(len(self.levels))
+        return forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(HierarchicalPool, "forward", counted)
+    molecules = ["CCO", "CCN", "CCC", "CCCl", "c1ccccc1", "CC(=O)O", "CCOC", "CNC", "OCCO", "CC#N", "CCS", "C=CC"]
+    path = tmp_path / "m.csv"
+    path.write_text("smiles,label\n" + "".join(f"{s},{i % 2}\n" for i, s in enumerate(molecules * 2)))
+    argv = ["classify", "--smiles-csv", str(path), "--folds", "2", "--pool", "mincut", "--levels", "2",
+            "--epochs", "1", "--patience", "1", "--layers", "1", "--hidden", "4", "--quiet", "--out", str(tmp_path / "o")]  # fmt: skip
+    assert main(argv) == 0
+    assert calls and set(calls) == {2}

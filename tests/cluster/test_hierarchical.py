@@ -196,3 +196,35 @@ def test_lift_composes_the_levels_back_to_the_nodes() -> None:
     s1 = result.levels[0].assignment.dense(torch.float64)
     s2 = result.levels[1].assignment.dense(torch.float64)
     torch.testing.assert_close(result.lift(top), s1 @ s2 @ top)
+
+
+def test_between_takes_a_pyg_sequential_with_weights_and_a_norm_and_activation_after_each() -> None:
+    """A Sequential('x, edge_index, edge_weight', ...) gets the coarse weights; norm and activation follow it."""
+    from torch_geometric.nn import Sequential
+
+    x, edge_index, batch, weight = _batch([6, 5], seed=4)
+    torch.manual_seed(0)
+    conv = GraphConv(3, 4).double()
+    layer = Sequential("x, edge_index, edge_weight", [(conv, "x, edge_index, edge_weight -> x")]).double()
+    pool = HierarchicalPool([GraclusSelect()], readout="sum", between=[layer], norm=torch.nn.LayerNorm,
+                            activation="relu").double()  # fmt: skip
+    out = pool(x, edge_index, weight, batch)
+    level = pool.levels[0](x, edge_index, weight, batch)
+    expected = torch.relu(pool.norms[0](conv(level.x, level.edge_index, level.edge_weight)))
+    torch.testing.assert_close(out.levels[0].x, expected)
+    assert isinstance(pool.norms[0], torch.nn.LayerNorm) and pool.norms[0].normalized_shape == (4,)
+    with pytest.raises(ValueError, match="cannot tell the width of Sequential"):
+        HierarchicalPool([GraclusSelect()], between=[torch.nn.Sequential(torch.nn.ReLU())], norm=torch.nn.LayerNorm)
+
+
+def test_level_readouts_concatenate_the_input_and_every_level() -> None:
+    x, edge_index, batch, weight = _batch([7, 6], seed=5)
+    pool = HierarchicalPool([GraclusSelect(), GraclusSelect()], readout="mean", level_readouts=True, in_channels=3)
+    out = pool(x, edge_index, weight, batch)
+    parts = [global_pool(x, batch, reduce="mean")] + [
+        global_pool(level.x, level.batch, num_graphs=2, reduce="mean") for level in out.levels
+    ]
+    torch.testing.assert_close(out.out, torch.cat(parts, 1))
+    assert pool.get_out_channels(3) == 9
+    with pytest.raises(ValueError, match="'level_readouts' reads the input nodes too: pass in_channels"):
+        HierarchicalPool([GraclusSelect()], level_readouts=True)

@@ -182,7 +182,7 @@ def test_hierarchical_networks_of_several_levels(pool: str, level_readouts: bool
     model = GraphClassifier(config)
     out = model(data)
     assert out.logits.shape == (data.num_graphs, 2)
-    assert len(model.levels) == 3 and len(model.level_pools) == (3 if level_readouts else 0)
+    assert len(model.levels) == 3 and len(model.stage.level_readouts) == (3 if level_readouts else 0)
     assert sorted({k.split(".")[0] for k in out.aux_loss}) == (
         ["level0", "level1", "level2"] if pool == "mincut" else []
     )

@@ -125,3 +125,14 @@ def test_global_pool_on_heterogeneous_graphs_says_to_pool_each_node_type() -> No
             ValueError, match=r"pool each node type.*global_pool\(batch\['cell'\]\.x, batch\['cell'\]\.batch"
         ):
             global_pool(batch["cell"].x, given)
+
+
+def test_the_case_table_covers_every_functional_readout() -> None:
+    """The invariance, gradient and property tests read tests/readout/cases.py: a readout registered without a
+    case there would be skipped by them silently, so the table is checked against the registry."""
+    from cases import CASES
+
+    from graphpool.readout import functional_names
+
+    own_tests = {"weighted"}  # per-node weights as an input: tests/readout/test_numerics.py and test_gradients.py
+    assert {case.reduce for case in CASES} | own_tests == set(functional_names())
