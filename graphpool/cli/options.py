@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import math
 import warnings
-from dataclasses import replace
 from typing import Any
 
 import torch
@@ -188,7 +187,6 @@ def experiment_from(
         levels=args.levels,
         ratio=args.ratio,
         level_readouts=args.level_readouts,
-        precoarsened=args.precoarsen,
         head_layers=head_layers,
     )
     train = TrainConfig(
@@ -200,15 +198,18 @@ def experiment_from(
         validation_fraction=validation_fraction,
         seed=args.seed,
     )
-    return Experiment(model=model, train=train, readouts=readout_grid(args.readout), pools=args.pool, grid=args.grid)
+    readouts = readout_grid(args.readout)
+    return Experiment(
+        model=model, train=train, readouts=readouts, pools=args.pool, grid=args.grid, precoarsen=args.precoarsen
+    )
 
 
 def precoarsened(graphs: list[Any], experiment: Experiment) -> list[Any]:
     """With ``--precoarsen``: the graphs carrying the levels of every hard pool of the grid (else as they are)."""
-    if not experiment.model.precoarsened:
+    if not experiment.precoarsen:
         return graphs
     for pool in experiment.pools:
-        config = replace(experiment.model, pool=pool)
+        config = experiment.model_for(experiment.readouts[0], pool)
         if config.reads_levels:
             graphs = precoarsen(graphs, config)
     return graphs

@@ -24,6 +24,7 @@ from graphpool.experiment.progress import Progress
 from graphpool.experiment.results import summary_row
 from graphpool.experiment.tasks import task_of
 from graphpool.experiment.training import TrainConfig
+from graphpool.cluster import SOFT_POOLERS
 from graphpool.models import ModelConfig
 
 
@@ -42,6 +43,8 @@ class Experiment:
         num_types: the number of node types (cell types), the clusters of pool ``"celltype"``
             (``None``: ``model.clusters``).
         keep_models: keep each fold's selected weights as ``model-K.pt`` (for explanations).
+        precoarsen: the hard cluster pools among ``pools`` read their levels from the graphs
+            (:func:`~graphpool.models.precoarsen`); readouts and soft pools have none to read.
     """
 
     model: ModelConfig
@@ -51,12 +54,15 @@ class Experiment:
     grid: dict[str, Sequence[Any]] | None = None
     num_types: int | None = None
     keep_models: bool = False
+    precoarsen: bool = False
 
     def model_for(self, readout: str, pool: str) -> ModelConfig:
         """The model config of one combination."""
+        hard = pool not in ("none", "celltype", *SOFT_POOLERS)
+        settings = {"readout": readout, "pool": pool, "precoarsened": self.precoarsen and hard}
         if pool == "celltype" and self.num_types is not None:
-            return replace(self.model, readout=readout, pool=pool, clusters=self.num_types)
-        return replace(self.model, readout=readout, pool=pool)
+            settings["clusters"] = self.num_types
+        return replace(self.model, **settings)
 
     def check(self, graphs: Sequence[Any] = ()) -> None:
         """Raise a ``ValueError`` now for any combination or grid candidate that could not train on ``graphs``.
@@ -66,6 +72,11 @@ class Experiment:
         their K or depth (they are computed once, with the base settings). Run it before anything is
         written, so that a refused setting leaves no half-made results folder.
         """
+        if self.precoarsen and not any(self.model_for(self.readouts[0], pool).reads_levels for pool in self.pools):
+            raise ValueError(
+                f"--precoarsen: none of the pools {list(self.pools)} has levels to precompute (only hard cluster "
+                "pools do: given, graclus, kmis, kmeans, louvain); drop --precoarsen"
+            )
         for readout, pool in itertools.product(self.readouts, self.pools):
             model = self.model_for(readout, pool)
             for name, values in (self.grid or {}).items():

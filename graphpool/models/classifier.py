@@ -88,7 +88,7 @@ class ModelConfig:
     reduce: str = "sum"  # readout of each cluster of a hard (not learned) pool
     level_readouts: bool = False  # readout of every level (input nodes included), concatenated
     given: str = "cell_type"  # the Data attribute holding the labels of pool "given"
-    precoarsened: bool = False  # hard pools read their levels from the graphs (see precoarsen); others ignore it
+    precoarsened: bool = False  # a hard pool reads its levels from the graphs (see precoarsen); others refuse it
     head_layers: int = 2
 
     def __post_init__(self) -> None:
@@ -108,6 +108,11 @@ class ModelConfig:
             raise ValueError(f"'dropout' must be in [0, 1), got {self.dropout}")
         if not 0.0 < self.ratio <= 1.0:
             raise ValueError(f"'ratio' must be in (0, 1], got {self.ratio}")
+        if self.precoarsened and self.pool in ("none", "celltype", *SOFT_POOLERS):
+            raise ValueError(
+                f"'precoarsened' applies to hard cluster pools; pool {self.pool!r} has no levels to precompute "
+                "(a readout has none, a soft pool learns its own)"
+            )
         resolve(self.readout, in_channels=self.hidden)  # fail early, listing the valid names
         resolve(self.reduce, in_channels=self.hidden)
 

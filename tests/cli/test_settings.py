@@ -49,6 +49,7 @@ def _classify(folder: Path, out: Path, *extra: str) -> list[str]:
         (["--grid", "batch_size=0"], "--grid batch_size=0: 'batch_size' must be >= 1"),
         (["--pool", "graclus", "--precoarsen", "--grid", "clusters=2,6"], "--grid clusters with --precoarsen"),
         (["--pool", "kmeans", "--precoarsen", "--grid", "levels=1,3"], "--grid levels with --precoarsen"),
+        (["--pool", "none,mincut", "--precoarsen"], "--precoarsen: none of the pools ['none', 'mincut']"),
     ],
 )
 def test_a_refused_setting_writes_nothing(tmp_path: Path, extra: list[str], message: str) -> None:

@@ -236,3 +236,19 @@ def test_the_first_level_gets_the_positions() -> None:
 
     expected = BatchKMeansSelect(2, on="pos", init="farthest")(data.x, data.edge_index, data.batch, 8, pos=data.pos)
     assert torch.equal(out.assignments[0].cluster, expected.cluster)
+
+
+@pytest.mark.parametrize("pool", ["none", "celltype", "mincut", "soft"])
+def test_precoarsened_levels_of_a_pool_that_has_none_to_precompute_are_refused(pool: str) -> None:
+    """precoarsened=True was silently ignored by readouts and soft pools (they learn or have no levels)."""
+    with pytest.raises(ValueError, match=rf"'precoarsened' applies to hard cluster pools; pool {pool!r}"):
+        ModelConfig(in_channels=3, num_classes=2, pool=pool, precoarsened=True)
+
+
+def test_an_experiment_precoarsens_only_its_hard_pools() -> None:
+    from graphpool.experiment import Experiment, TrainConfig
+
+    model = ModelConfig(in_channels=3, num_classes=2)
+    experiment = Experiment(model=model, train=TrainConfig(), pools=["none", "mincut", "graclus"], precoarsen=True)
+    flags = {pool: experiment.model_for("sum", pool).precoarsened for pool in experiment.pools}
+    assert flags == {"none": False, "mincut": False, "graclus": True}
