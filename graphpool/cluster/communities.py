@@ -58,7 +58,12 @@ class CommunitySelect(Select):
         (u, v), w = coalesce(both, torch.cat([weight[keep], weight[keep]]), num_nodes=batch.numel(), reduce="sum")
         upper = u < v
         u, v, w = u[upper], v[upper], w[upper]
-        node = _canonical_rank(batch_cpu, num_graphs, u, v, w)
+        # nodes in canonical order: by graph, then weighted degree, then position (networkx's Louvain visits
+        # nodes in a seeded shuffle of the order they were added: renumbering them then changes nothing
+        # wherever weighted degrees differ, and a graph is the same alone and in a batch)
+        degree = torch.zeros(batch.numel(), dtype=torch.float64).index_add_(0, u, w).index_add_(0, v, w)
+        canonical = _lexsort(batch_cpu, degree, local_index(batch_cpu, num_graphs))
+        node = local_index(batch_cpu, num_graphs, canonical)  # each node's rank within its graph
         edge_graph = batch_cpu[u]
         low, high = torch.minimum(node[u], node[v]), torch.maximum(node[u], node[v])
         order = _lexsort(edge_graph, low, high)  # edges in canonical order too (Louvain's tie-breaks follow it)
@@ -75,9 +80,9 @@ class CommunitySelect(Select):
                 for number, members in enumerate(sorted(communities, key=min)):
                     label[list(members)] = number
             label_of_position.append(label)
-        offsets = torch.cumsum(torch.tensor([0, *nodes_per_graph[:-1]]), 0) if num_graphs else torch.zeros(0)
-        flat = torch.cat(label_of_position) if label_of_position else torch.zeros(0, dtype=torch.long)
-        local = flat[offsets.long()[batch_cpu] + node] if batch.numel() else batch_cpu
+        local = torch.empty_like(batch_cpu)
+        if label_of_position:  # concatenated in canonical order, graph after graph
+            local[canonical] = torch.cat(label_of_position)
         return assignment_from_local(local.to(batch.device), batch, num_graphs)
 
 
@@ -87,19 +92,3 @@ def _lexsort(*keys: Tensor) -> Tensor:
     for key in reversed(keys):
         order = order[torch.argsort(key[order], stable=True)]
     return order
-
-
-def _canonical_rank(batch: Tensor, num_graphs: int, u: Tensor, v: Tensor, w: Tensor) -> Tensor:
-    """``[N]`` each node's rank within its graph by weighted degree, ties by position in the graph.
-
-    networkx's Louvain visits nodes in a seeded shuffle of the order they were added; adding them in
-    this order makes the communities independent of how the nodes are numbered wherever weighted
-    degrees differ (and the same for a graph alone and in a batch, since both keys are per graph).
-    """
-    degree = torch.zeros(batch.numel(), dtype=torch.float64).index_add_(0, u, w).index_add_(0, v, w)
-    order = _lexsort(batch, degree, local_index(batch, num_graphs))
-    counts = torch.bincount(batch, minlength=num_graphs)
-    starts = torch.cumsum(counts, 0) - counts
-    rank = torch.empty_like(batch)
-    rank[order] = torch.arange(batch.numel()) - starts[batch[order]]
-    return rank

@@ -24,14 +24,19 @@ def _edge_keys(src: Tensor, dst: Tensor, seed: int) -> Tensor:
     return key ^ (key >> 13)
 
 
-def local_index(batch: Tensor, num_graphs: int) -> Tensor:
+def local_index(batch: Tensor, num_graphs: int, order: Tensor | None = None) -> Tensor:
     """``[N]`` each node's position among the nodes of its graph (in node order; ``batch`` may be unsorted).
 
     Tie-breaking keys hashed from it are the same whether a graph is matched alone or in a batch.
+
+    Args:
+        order: a permutation of the nodes grouped by graph (graph 0's first) that sets the order within each
+            graph; default node order (a stable sort of ``batch``).
     """
     counts = torch.bincount(batch, minlength=num_graphs)
     starts = torch.cumsum(counts, 0) - counts
-    order = torch.argsort(batch, stable=True)
+    if order is None:
+        order = torch.argsort(batch, stable=True)
     local = torch.empty_like(batch)
     local[order] = torch.arange(batch.numel(), device=batch.device) - starts[batch[order]]
     return local
