@@ -66,7 +66,7 @@ class HierarchicalPool(nn.Module):
             width, such as ``"attention"``, is built with the width of the level it reads).
         between: optional layers, one per level (``None`` to skip one), applied to each level's coarse
             graph: any module; a PyG ``MessagePassing`` layer or ``Sequential`` gets ``edge_index`` and,
-            where its ``forward`` takes them, ``edge_weight`` and ``edge_attr``. Without them, a level of
+            where its ``forward`` takes it, ``edge_weight`` (a plain module gets ``x`` alone). Without them, a level of
             linear reduce (sum) followed by a sum readout is the plain sum of the nodes.
         reduce: readout per cluster of the bare hard selectors in ``levels``.
         norm: a factory ``width -> module`` applied after each ``between`` layer (e.g. ``nn.BatchNorm1d``;

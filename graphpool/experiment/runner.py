@@ -24,8 +24,7 @@ from graphpool.experiment.progress import Progress
 from graphpool.experiment.results import summary_row
 from graphpool.experiment.tasks import task_of
 from graphpool.experiment.training import TrainConfig
-from graphpool.cluster import SOFT_POOLERS
-from graphpool.models import ModelConfig
+from graphpool.models import ModelConfig, is_hard_pool
 
 
 @dataclass(kw_only=True)
@@ -58,8 +57,7 @@ class Experiment:
 
     def model_for(self, readout: str, pool: str) -> ModelConfig:
         """The model config of one combination."""
-        hard = pool not in ("none", "celltype", *SOFT_POOLERS)
-        settings = {"readout": readout, "pool": pool, "precoarsened": self.precoarsen and hard}
+        settings = {"readout": readout, "pool": pool, "precoarsened": self.precoarsen and is_hard_pool(pool)}
         if pool == "celltype" and self.num_types is not None:
             settings["clusters"] = self.num_types
         return replace(self.model, **settings)

@@ -9,6 +9,7 @@ from graphpool.models.classifier import (
     ModelConfig,
     ModelOutput,
     TargetScale,
+    is_hard_pool,
     precoarsen,
 )
 
@@ -21,5 +22,6 @@ __all__ = [
     "ModelConfig",
     "ModelOutput",
     "TargetScale",
+    "is_hard_pool",
     "precoarsen",
 ]

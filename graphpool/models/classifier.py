@@ -60,6 +60,14 @@ BACKBONES = ("gin", "gcn", "sage", "gat", "mlp")
 POOLS = ("none", "celltype", *POOLERS)
 #: how the layers' embeddings are combined: the last, concatenated, or their maximum
 JUMPING_KNOWLEDGE = ("last", "cat", "max")
+
+
+def is_hard_pool(pool: str) -> bool:
+    """Whether ``pool`` is a cluster pooler that is not learned (given, graclus, kmis, kmeans, louvain): the pools
+    whose levels can be computed once per graph (:func:`precoarsen`)."""
+    return pool in POOLERS and pool not in SOFT_POOLERS
+
+
 #: what the head predicts: class logits, or numeric targets (standardised, see :class:`TargetScale`)
 TASKS = ("classification", "regression")
 
@@ -108,7 +116,7 @@ class ModelConfig:
             raise ValueError(f"'dropout' must be in [0, 1), got {self.dropout}")
         if not 0.0 < self.ratio <= 1.0:
             raise ValueError(f"'ratio' must be in (0, 1], got {self.ratio}")
-        if self.precoarsened and self.pool in ("none", "celltype", *SOFT_POOLERS):
+        if self.precoarsened and not is_hard_pool(self.pool):
             raise ValueError(
                 f"'precoarsened' applies to hard cluster pools; pool {self.pool!r} has no levels to precompute "
                 "(a readout has none, a soft pool learns its own)"
@@ -119,7 +127,7 @@ class ModelConfig:
     @property
     def reads_levels(self) -> bool:
         """Whether the model reads its pooling levels from the graphs (``precoarsened`` and a hard pool)."""
-        return self.precoarsened and self.pool not in ("none", "celltype", *SOFT_POOLERS)
+        return self.precoarsened  # only a hard pool may be precoarsened (checked in __post_init__)
 
     def level_clusters(self) -> list[int]:
         """K of every pooling level: ``clusters``, then ``ceil(ratio * K)`` per further level."""
@@ -353,7 +361,7 @@ def precoarsen(graphs: list[Data], config: ModelConfig) -> list[Data]:
     every step. The levels are those the model would compute, except for k-means, which
     clusters the input features here and the learned embeddings online.
     """
-    if config.pool in ("none", "celltype", *SOFT_POOLERS):
+    if not is_hard_pool(config.pool):
         raise ValueError(f"only hard cluster pools can be precomputed; pool {config.pool!r} is not one")
     levels = [
         pooler(config.pool, clusters=_level_k(config.pool, k), reduce=config.reduce) for k in config.level_clusters()
