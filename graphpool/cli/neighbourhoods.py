@@ -31,7 +31,7 @@ import pandas as pd
 from graphpool.cells import Neighbourhoods, agreement, neighbourhoods, read_cells, simulate
 from graphpool.cells.neighbourhood import LOSSES, METHODS
 from graphpool.cells.table import open_table
-from graphpool.cli.options import add_cell_columns, add_threads, markers_from
+from graphpool.cli.options import add_cell_columns, add_threads, check_bounds, markers_from
 from graphpool.experiment import pyplot, safe_name
 
 SIMULATED_SAMPLES = 40
@@ -73,13 +73,9 @@ def add_parser(commands: Any) -> None:
 
 def run_neighbourhoods(args: argparse.Namespace) -> int:
     """Run ``graphpool neighbourhoods`` with parsed ``args``."""
-    for name, lowest, strict in (("plots", 0, False), ("resolution", 0, True)):
-        value = getattr(args, name)
-        if value < lowest or (strict and value == lowest) or value != value:
-            raise SystemExit(f"--{name} must be {'>' if strict else '>='} {lowest}, got {value}")
-    if args.label is not None:
-        if args.k is not None and args.k < 2:  # (unsupervised, the method's own check names 'k' with its range)
-            raise SystemExit(f"--k must be >= 2, got {args.k}")
+    check_bounds(args, [("plots", 0, False), ("resolution", 0, True)])
+    if args.label is not None:  # (unsupervised, the method's own check names 'k' with its range)
+        check_bounds(args, [("k", 2, False)])
         return _supervised(args)
     methods = args.method.split(",")
     unknown = [m for m in methods if m not in METHODS]

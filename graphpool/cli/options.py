@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -104,9 +105,8 @@ def add_threads(group: Any) -> None:
 
 def set_threads(args: argparse.Namespace) -> None:
     """Apply ``--threads`` (or record torch's default), so that ``args.threads`` is the count the run uses."""
+    check_bounds(args, [("threads", 1, False)])
     if args.threads is not None:
-        if args.threads < 1:
-            raise SystemExit(f"--threads must be >= 1, got {args.threads}")
         torch.set_num_threads(args.threads)
     args.threads = torch.get_num_threads()
 
@@ -131,15 +131,20 @@ _BOUNDS = (
 )
 
 
-def check_options(args: argparse.Namespace) -> None:
-    """Numeric options in range and pools known, each named in a one-line error."""
-    for name, lowest, strict in _BOUNDS:
+def check_bounds(args: argparse.Namespace, bounds: Sequence[tuple[str, float, bool]]) -> None:
+    """Each ``(option, smallest value, strict)`` of ``args`` in range (``None``: left to its default), else one line."""
+    for name, lowest, strict in bounds:
         value = getattr(args, name, None)
         if value is None:
             continue
         if value < lowest or (strict and value == lowest) or value != value:
             bound = f"> {lowest}" if strict else f">= {lowest}"
             raise SystemExit(f"--{name.replace('_', '-')} must be {bound}, got {value}")
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Numeric options in range and pools known, each named in a one-line error."""
+    check_bounds(args, _BOUNDS)
     if not args.dropout < 1:
         raise SystemExit(f"--dropout must be < 1, got {args.dropout}")
     if not args.ratio <= 1:
