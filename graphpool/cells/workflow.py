@@ -72,6 +72,19 @@ def proportion_baseline(graphs: Sequence[Data], num_types: int, folds: Sequence[
     return baseline_scores(proportions(graphs, num_types), labels, folds, model, Classification())[0]["accuracy"]
 
 
+def _groups(graphs: Sequence[Data], group: Sequence[Any] | None) -> list[Any]:
+    """The group of each sample: ``group`` (e.g. the donor), else the sample itself."""
+    return list(group) if group is not None else [g.sample for g in graphs]
+
+
+def outer_folds(
+    graphs: Sequence[Data], folds: int, repeats: int, seed: int, group: Sequence[Any] | None = None
+) -> list[Fold]:
+    """The ``repeats`` x ``folds`` outer folds of :func:`analyse`: stratified by label, grouped by sample (or
+    ``group``), seeded. Raises ``ValueError`` when the samples or groups are too few for ``folds``."""
+    return grouped_folds([int(g.y) for g in graphs], _groups(graphs, group), folds, repeats, seed)
+
+
 def analyse(
     table: CellTable,
     graphs: list[Data],
@@ -95,8 +108,8 @@ def analyse(
         group: a group per sample (e.g. the donor) that folds never split.
     """
     labels = [int(g.y) for g in graphs]
-    groups = list(group) if group is not None else [g.sample for g in graphs]
-    outer = grouped_folds(labels, groups, folds, repeats, experiment.train.seed)
+    groups = _groups(graphs, group)
+    outer = outer_folds(graphs, folds, repeats, experiment.train.seed, group)
     out.mkdir(parents=True, exist_ok=True)
     table.sample_table.to_csv(out / "samples.csv", index=False)
     if "celltype" in experiment.pools and not table.cell_types:

@@ -9,10 +9,11 @@ from typing import Any
 import pandas as pd
 
 from graphpool.cells import RULES, analyse, read_cells, simulate, tissue_graphs
+from graphpool.cells.workflow import outer_folds
 from graphpool.cli.options import device as parse_device
 from graphpool.cli.options import add_cell_columns, experiment_from, markers_from, precoarsened, subcommand
 from graphpool.cli.run_folder import open_out
-from graphpool.experiment import TqdmProgress, format_table, grouped_folds
+from graphpool.experiment import TqdmProgress, format_table
 
 #: share of each fold's training samples held out (grouped) to select the epoch and the grid candidate;
 #: larger than classify's 0.1 because tissue datasets have tens of samples, not thousands of graphs
@@ -76,8 +77,8 @@ def cells(args: argparse.Namespace) -> int:
         head_layers=1,  # a linear head: the cell scores add up to the logits (graphpool.explain)
     )
     experiment.check(graphs)
-    try:  # the outer folds are made again by analyse; made here, a sample count too small stops before any file
-        grouped_folds([int(g.y) for g in graphs], groups or [g.sample for g in graphs], args.folds, args.repeats, 0)
+    try:  # analyse makes the same folds; made here first, too few samples stop the run before any file
+        outer_folds(graphs, args.folds, args.repeats, experiment.train.seed, groups)
     except ValueError as error:
         raise SystemExit(f"graphpool cells: --folds {args.folds}: {error}") from None
     device = parse_device(args.device)
