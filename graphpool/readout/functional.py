@@ -95,7 +95,7 @@ def _functional(reduce: str, options: dict[str, Any]) -> tuple[Readout, dict[str
             cached = resolve(reduce)
             if any(True for _ in cached.parameters()):
                 raise ValueError(f"reduce {reduce!r} has learnable parameters; use resolve() for the module")
-            _INSTANCES[(reduce,)] = cached
+            _remember((reduce,), cached)
         return cached, {}
     cls = readout_class(reduce)
     cached = None if options else _INSTANCES.get((cls,))  # a name alone, the common call: one lookup
@@ -120,10 +120,15 @@ def _functional(reduce: str, options: dict[str, Any]) -> tuple[Readout, dict[str
     readout = cls(**settings)
     if any(True for _ in readout.parameters()):
         raise ValueError(f"reduce '{cls.name}' with {settings} has learnable parameters; use resolve() for the module")
+    _remember(key, readout)
+    return readout, inputs
+
+
+def _remember(key: tuple[Any, ...], readout: Readout) -> None:
+    """Keep ``readout`` for the next call with ``key`` (at most ``_MAX_INSTANCES``; an unhashable key is not kept)."""
     if len(_INSTANCES) >= _MAX_INSTANCES:
         _INSTANCES.clear()
     try:
         _INSTANCES[key] = readout
     except TypeError:
         pass
-    return readout, inputs
