@@ -62,9 +62,10 @@ def resolve(
     :class:`MultiReadout` (their concatenation; ``+`` is the one syntax for it, in
     :func:`global_pool`, model configs and the command line, where a comma separates
     alternatives); instances pass through unchanged. ``kwargs`` go to the constructor
-    (``resolve("quantile", q=0.9)``); a list takes only ``mode`` (``"cat"`` or ``"proj"``, see :class:`MultiReadout`). ``in_channels`` (the feature width) is passed to the
-    readouts whose constructor requires it (learnable weights of that width: ``attention``, a
-    projected multi-readout), so a model can name them as strings too.
+    (``resolve("quantile", q=0.9)``); a list takes only ``mode`` (``"cat"`` or ``"proj"``, see
+    :class:`MultiReadout`). ``in_channels`` (the feature width) is passed to the readouts whose
+    constructor requires it (learnable weights of that width: ``attention``, a projected
+    multi-readout), so a model can name them as strings too.
 
     >>> from graphpool.readout import resolve
     >>> resolve("Median")
