@@ -6,7 +6,6 @@ operations, are deterministic for a seed, and keep every cluster inside one grap
 
 from __future__ import annotations
 
-
 import torch
 from torch import Tensor
 from torch_geometric.utils import coalesce
