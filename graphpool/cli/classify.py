@@ -161,6 +161,16 @@ def _folds(args: argparse.Namespace, graphs: list[Any], extra: dict[str, Any]) -
     return splits, folds, None
 
 
+def _edge_width(graphs: list[Any]) -> int:
+    """D, the width of the graphs' edge features ``edge_attr`` (0 when they have none; unequal widths are an error)."""
+    widths = {
+        0 if g.get("edge_attr") is None else (g.edge_attr.size(1) if g.edge_attr.dim() == 2 else 1) for g in graphs
+    }
+    if len(widths) > 1:
+        raise SystemExit(f"the graphs' edge features (edge_attr) differ in width: {sorted(widths)}")
+    return widths.pop() if widths else 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``graphpool classify`` or ``regress`` with parsed ``args``: print the table, write the results to ``--out``."""
     device = parse_device(args.device)
@@ -174,6 +184,9 @@ def run(args: argparse.Namespace) -> int:
     if args.baseline and "smiles" not in extra:
         raise SystemExit(f"--baseline fingerprint needs molecules (SMILES); dataset {args.dataset!r} has none")
     protocol, folds, groups = _folds(args, graphs, extra)  # groups: the scaffolds, for the inner hold-outs too
+    edge_channels = _edge_width(graphs)
+    if args.backbone is None:  # molecules read their bond features by default (recorded as chosen in run.json)
+        args.backbone = "gine" if "smiles" in extra and edge_channels else "gin"
     experiment = experiment_from(
         args,
         in_channels=features,
@@ -181,6 +194,7 @@ def run(args: argparse.Namespace) -> int:
         validation_fraction=VALIDATION_FRACTION,
         mean_nodes=sum(g.num_nodes for g in graphs) / max(len(graphs), 1),
         task=args.task,
+        edge_channels=edge_channels,
     )
     experiment.check(graphs)
     out = open_out(args, graphs)  # after every check: a refused setting leaves no folder behind

@@ -55,7 +55,11 @@ def shared_options() -> argparse.ArgumentParser:
         type=lambda s: s.split(","),
         help=f"comma-separated grid of poolings, of {POOLS} (none: the readout alone)",
     )
-    model.add_argument("--backbone", default="gin", choices=BACKBONES)
+    model.add_argument(
+        "--backbone",
+        choices=BACKBONES,
+        help="message passing (default: gine, which reads the bond features, for molecules; gin otherwise)",
+    )
     model.add_argument("--layers", type=int, help="0: no message passing (structure-agnostic baseline)")
     model.add_argument("--hidden", type=int)
     model.add_argument("--dropout", type=float)
@@ -172,18 +176,23 @@ def experiment_from(
     mean_nodes: float,
     head_layers: int = 2,
     task: str = "classification",
+    edge_channels: int = 0,
 ) -> Experiment:
     """The :class:`~graphpool.experiment.Experiment` the shared options describe, for data of this width and classes.
 
     ``mean_nodes`` (the mean graph size) sets the first level's K when ``--clusters`` is not given:
     ``ceil(ratio * mean_nodes)``. Under ``task="regression"``, ``num_classes`` is the number of targets.
+    ``edge_channels`` is the width of the edge features a ``gine`` backbone reads (0: the data has none).
     """
     clusters = args.clusters or max(1, math.ceil(args.ratio * mean_nodes))
+    if args.backbone == "gine" and not edge_channels:
+        raise SystemExit("--backbone gine reads edge features (data.edge_attr); these graphs have none")
     model = ModelConfig(
         in_channels=in_channels,
         num_classes=num_classes,
         task=task,
-        backbone=args.backbone,
+        backbone=args.backbone or "gin",
+        edge_channels=edge_channels if args.backbone == "gine" else 0,
         hidden=args.hidden,
         layers=args.layers,
         dropout=args.dropout,

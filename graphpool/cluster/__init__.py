@@ -13,7 +13,7 @@ connect (the coarsened graph), lift (back to the nodes), in levels.
 
 from graphpool.cluster.assignment import Assignment
 from graphpool.cluster.communities import CommunitySelect
-from graphpool.cluster.connect import coarsen_edges, normalize_edges, soft_edges
+from graphpool.cluster.connect import coarse_edge_attr, coarsen_edges, normalize_edges, soft_edges
 from graphpool.cluster.hierarchical import HierarchicalOutput, HierarchicalPool
 from graphpool.cluster.kmeans import BatchKMeansSelect, KMeansSelect
 from graphpool.cluster.losses import LOSSES
@@ -47,6 +47,7 @@ __all__ = [
     "Select",
     "SoftSelect",
     "TypePool",
+    "coarse_edge_attr",
     "coarsen_edges",
     "greedy_matching",
     "maximal_independent_set",

@@ -37,19 +37,64 @@ def coarsen_edges(
     Returns:
         Coalesced edges between clusters (sorted, duplicates summed), and their weights.
     """
-    if edge_index.dim() != 2 or edge_index.size(0) != 2:
-        raise ValueError(f"'edge_index' must be [2, E], got shape {tuple(edge_index.shape)}")
+    weight = _weights(edge_index, edge_weight, torch.get_default_dtype() if edge_weight is None else edge_weight.dtype)
+    summed, edges = _sum_by_coarse_edge(edge_index, assignment, weight.unsqueeze(-1), self_loops)
+    return edges, summed.squeeze(-1)
+
+
+def coarse_edge_attr(
+    edge_index: Tensor,
+    assignment: Assignment,
+    edge_attr: Tensor,
+    edge_weight: Tensor | None = None,
+    self_loops: bool = False,
+    reduce: str = "mean",
+) -> tuple[Tensor, Tensor, Tensor]:
+    r"""The coarse edges of a hard assignment with their weights and features ``[E', D]``.
+
+    A coarse edge :math:`(c, d)` merges the fine edges :math:`(i, j)` with :math:`i \in c, j \in d`; its
+    features are those edges' features :math:`e_{ij}` combined by their weights :math:`w_{ij}`,
+
+    .. math::
+        e'_{cd} = \frac{\sum_{ij} S_{ic} S_{jd}\, w_{ij} e_{ij}}{\sum_{ij} S_{ic} S_{jd}\, w_{ij}}
+        \quad (\texttt{"mean"}), \qquad
+        e'_{cd} = \sum_{ij} S_{ic} S_{jd}\, w_{ij} e_{ij} \quad (\texttt{"sum"}),
+
+    the same formula a soft assignment uses (:func:`graphpool.cluster.soft.soft_pool`), here with
+    :math:`S \in \{0, 1\}`: the mean of the merged edges' features (bond-type proportions between two groups of
+    atoms) or their sum (bond-type counts). A coarse edge of total weight 0 gets features 0.
+
+    Returns:
+        ``(edge_index [2, E'], edge_weight [E'], edge_attr [E', D])``, the first two as :func:`coarsen_edges`.
+    """
+    if edge_attr.dim() != 2 or edge_attr.size(0) != edge_index.size(1):
+        raise ValueError(f"'edge_attr' must be [E, D] with E = {edge_index.size(1)}, got {tuple(edge_attr.shape)}")
+    if reduce not in ("mean", "sum"):
+        raise ValueError(f"'reduce' must be 'mean' or 'sum', got {reduce!r}")
+    weight = _weights(edge_index, edge_weight, edge_attr.dtype).unsqueeze(-1)
+    summed, edges = _sum_by_coarse_edge(edge_index, assignment, torch.cat([weight, weight * edge_attr], 1), self_loops)
+    total, features = summed[:, 0], summed[:, 1:]
+    return edges, total, edge_mean(features, total) if reduce == "mean" else features
+
+
+def edge_mean(summed: Tensor, total: Tensor) -> Tensor:
+    """Weighted sums of edge features ``[E', D]`` over their total weights ``[E']`` (0 where a total is 0)."""
+    total = total.unsqueeze(-1)
+    nonzero = total != 0
+    return torch.where(nonzero, summed / torch.where(nonzero, total, torch.ones_like(total)), torch.zeros_like(summed))
+
+
+def _sum_by_coarse_edge(
+    edge_index: Tensor, assignment: Assignment, values: Tensor, self_loops: bool
+) -> tuple[Tensor, Tensor]:
+    """Sums of per-edge ``values [E, V]`` over the fine edges of each coarse edge: ``([E', V], edge_index [2, E'])``."""
     num_nodes = assignment.cluster.numel()
     if edge_index.numel() and int(edge_index.max()) >= num_nodes:
         raise ValueError(f"'edge_index' refers to node {int(edge_index.max())} but the assignment covers {num_nodes}")
-    if edge_weight is None:
-        edge_weight = torch.ones(edge_index.size(1), device=edge_index.device)
-    elif edge_weight.shape != (edge_index.size(1),):
-        raise ValueError(f"'edge_weight' must be [E] = [{edge_index.size(1)}], got {tuple(edge_weight.shape)}")
     coarse = assignment.cluster[edge_index]
     if not self_loops:
         keep = coarse[0] != coarse[1]
-        coarse, edge_weight = coarse[:, keep], edge_weight[keep]
+        coarse, values = coarse[:, keep], values[keep]
     clusters = assignment.num_clusters
     if coarse.device.type == "cpu" and _few_clusters(clusters, coarse.size(1)):
         # few clusters (e.g. cell types): count every (cluster, cluster) pair in one pass, no sort.
@@ -57,11 +102,22 @@ def coarsen_edges(
         # atomics); index_add (not bincount's weights) keeps the sums differentiable in the weights.
         key = coarse[0] * clusters + coarse[1]
         present = torch.nonzero(torch.bincount(key, minlength=clusters * clusters)).flatten()
-        summed = edge_weight.new_zeros(clusters * clusters, dtype=torch.float64).index_add_(
-            0, key, edge_weight.double()
-        )
-        return torch.stack([present // clusters, present % clusters]), summed[present].to(edge_weight.dtype)
-    return coalesce(coarse, edge_weight, num_nodes=clusters, reduce="sum")
+        summed = values.new_zeros(clusters * clusters, values.size(1), dtype=torch.float64)
+        summed = summed.index_add_(0, key, values.double())
+        return summed[present].to(values.dtype), torch.stack([present // clusters, present % clusters])
+    edges, summed = coalesce(coarse, values, num_nodes=clusters, reduce="sum")
+    return summed, edges
+
+
+def _weights(edge_index: Tensor, edge_weight: Tensor | None, dtype: torch.dtype) -> Tensor:
+    """``[E]`` the edge weights (1 when ``None``) after checking the edges' shape and ids against the assignment."""
+    if edge_index.dim() != 2 or edge_index.size(0) != 2:
+        raise ValueError(f"'edge_index' must be [2, E], got shape {tuple(edge_index.shape)}")
+    if edge_weight is None:
+        return torch.ones(edge_index.size(1), dtype=dtype, device=edge_index.device)
+    if edge_weight.shape != (edge_index.size(1),):
+        raise ValueError(f"'edge_weight' must be [E] = [{edge_index.size(1)}], got {tuple(edge_weight.shape)}")
+    return edge_weight.to(dtype)
 
 
 def _few_clusters(clusters: int, edges: int) -> bool:

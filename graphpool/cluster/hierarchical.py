@@ -66,7 +66,8 @@ class HierarchicalPool(nn.Module):
             width, such as ``"attention"``, is built with the width of the level it reads).
         between: optional layers, one per level (``None`` to skip one), applied to each level's coarse
             graph: any module; a PyG ``MessagePassing`` layer or ``Sequential`` gets ``edge_index`` and,
-            where its ``forward`` takes it, ``edge_weight`` (a plain module gets ``x`` alone). Without them, a level of
+            where its ``forward`` takes them, ``edge_weight`` and ``edge_attr`` (the coarse edges' features,
+            :attr:`PoolingOutput.edge_attr`, e.g. for ``GINEConv``); a plain module gets ``x`` alone. Without them, a level of
             linear reduce (sum) followed by a sum readout is the plain sum of the nodes.
         reduce: readout per cluster of the bare hard selectors in ``levels``.
         norm: a factory ``width -> module`` applied after each ``between`` layer (e.g. ``nn.BatchNorm1d``;
@@ -75,6 +76,9 @@ class HierarchicalPool(nn.Module):
         level_readouts: read out the input nodes and every level, and concatenate them (the last level's
             readout last); otherwise the last level's alone.
         in_channels: F, the width of the input nodes; needed by ``level_readouts`` and by width-dependent readouts.
+
+    Edge features ``edge_attr`` ``[E, D]`` are pooled with the edges at every level (each level's
+    :attr:`PoolingOutput.edge_attr`) and given to the ``between`` layers that read them.
 
     Per-node inputs: ``labels`` (for a given-label first level; later levels receive the labels
     of the previous level's clusters), ``pos`` (carried to the clusters as means), and
@@ -159,6 +163,7 @@ class HierarchicalPool(nn.Module):
         labels: Tensor | None = None,
         pos: Tensor | None = None,
         level_inputs: Sequence[dict[str, Any]] | None = None,
+        edge_attr: Tensor | None = None,
     ) -> HierarchicalOutput:
         seg = segments_from(x.size(0), batch, None, num_graphs, device=x.device, index_name="batch")
         batch, num_graphs = seg.index, seg.num_segments
@@ -173,14 +178,20 @@ class HierarchicalPool(nn.Module):
             inputs = dict(level_inputs[depth]) if level_inputs is not None else {}
             if "labels" in pool.select.inputs:
                 inputs["labels"] = labels
-            out = pool(x, edge_index, edge_weight, batch, num_graphs, pos=pos, **inputs)
+            out = pool(x, edge_index, edge_weight, batch, num_graphs, pos=pos, edge_attr=edge_attr, **inputs)
             if not isinstance(layer, nn.Identity):  # message passing on the coarse graph, then norm and activation
-                h = norm(call_layer(layer, out.x, out.edge_index, out.edge_weight))
+                h = norm(call_layer(layer, out.x, out.edge_index, out.edge_weight, out.edge_attr))
                 out = replace(out, x=h if self.activation is None else ACTIVATIONS[self.activation](h))
             x = out.x
             outputs.append(out)
             aux_loss.update({f"level{depth}.{name}": value for name, value in out.aux_loss.items()})
-            edge_index, edge_weight, batch, pos = out.edge_index, out.edge_weight, out.batch, out.pos
+            edge_index, edge_weight, edge_attr, batch, pos = (
+                out.edge_index,
+                out.edge_weight,
+                out.edge_attr,
+                out.batch,
+                out.pos,
+            )
             labels = out.assignment.label
             if depth + 1 < len(self.level_readouts):
                 pooled.append(self.level_readouts[depth + 1](x, batch, dim_size=num_graphs))

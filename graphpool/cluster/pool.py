@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from graphpool.cluster.assignment import Assignment
-from graphpool.cluster.connect import coarsen_edges, normalize_edges, soft_edges
+from graphpool.cluster.connect import coarse_edge_attr, coarsen_edges, edge_mean, normalize_edges, soft_edges
 from graphpool.cluster.losses import LOSSES, LossFn
 from graphpool.cluster.select import Select, check_keywords
 from graphpool.cluster.soft import soft_pool
@@ -29,6 +29,10 @@ from graphpool.readout import Readout, resolve
 
 #: activations a pool may apply to the reduced cluster features (DMoN's is ``"selu"``)
 ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {"selu": F.selu, "relu": F.relu, "tanh": torch.tanh}
+#: how a coarse edge combines the features of the edges it merges
+EDGE_REDUCTIONS = ("mean", "sum")
+#: the keywords every pool reads (a selector may declare more in :attr:`Select.inputs`)
+POOL_INPUTS = ("x", "edge_index", "edge_weight", "batch", "num_graphs", "pos", "edge_attr")
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,8 @@ class PoolingOutput:
         assignment: nodes -> clusters (hard or soft); ``assignment.lift`` maps cluster vectors back.
         pos: ``[C, D]`` assignment-weighted mean position of each cluster, when positions were given.
         aux_loss: auxiliary losses by name (empty for non-learnable poolers); add them to the loss.
+        edge_attr: ``[E', D]`` features of the coarse edges, when edge features were given
+            (:func:`~graphpool.cluster.connect.coarse_edge_attr`).
     """
 
     x: Tensor
@@ -54,6 +60,7 @@ class PoolingOutput:
     assignment: Assignment
     pos: Tensor | None = None
     aux_loss: dict[str, Tensor] = field(default_factory=dict)
+    edge_attr: Tensor | None = None
 
     def lift(self, x: Tensor) -> Tensor:
         """Cluster vectors ``[C, F]`` back to the pooled nodes ``[N, F]`` (:meth:`Assignment.lift`)."""
@@ -74,6 +81,12 @@ class Pool(nn.Module):
         self_loops: keep each cluster's internal edge weight as a self-loop of the coarse graph.
         normalize: normalise the coarse graph as MinCut and DMoN do, :math:`D^{-1/2}\tilde A D^{-1/2}`.
         activation: applied to the reduced features (``"selu"`` for DMoN), or ``None``.
+        edge_reduce: how the features of the edges a coarse edge merges are combined, ``"mean"``
+            (weighted by the edge weights) or ``"sum"`` (:func:`~graphpool.cluster.connect.coarse_edge_attr`).
+
+    Edge features ``edge_attr`` (``[E, D]`` or ``[E]``) are pooled with the edges into
+    :attr:`PoolingOutput.edge_attr`, and given to selectors that read them (a soft selector whose
+    ``assign`` layer takes ``edge_attr``, such as ``GINEConv``).
 
     Per-node keyword inputs go to the selector, which declares those it reads
     (:attr:`Select.inputs`): ``labels`` (given labels), ``pos`` (positions, accepted by every pool
@@ -99,6 +112,7 @@ class Pool(nn.Module):
         self_loops: bool = False,
         normalize: bool = False,
         activation: str | None = None,
+        edge_reduce: str = "mean",
     ) -> None:
         super().__init__()
         if not isinstance(select, Select):
@@ -111,6 +125,9 @@ class Pool(nn.Module):
             raise ValueError("'normalize' drops the self-loops (as MinCut and DMoN do); set self_loops=False")
         if activation is not None and activation not in ACTIVATIONS:
             raise ValueError(f"'activation' must be one of {tuple(ACTIVATIONS)} or None, got {activation!r}")
+        if edge_reduce not in EDGE_REDUCTIONS:
+            raise ValueError(f"'edge_reduce' must be one of {EDGE_REDUCTIONS}, got {edge_reduce!r}")
+        self.edge_reduce = edge_reduce
         self.select = select
         self.reduce: Readout = resolve(reduce)
         self.loss_fns: list[LossFn] = [_loss(item) for item in losses]
@@ -129,14 +146,16 @@ class Pool(nn.Module):
         num_graphs: int | None = None,
         *,
         pos: Tensor | None = None,
+        edge_attr: Tensor | None = None,
         **inputs: Any,
     ) -> PoolingOutput:
         check_keywords(
             f"pool {type(self.select).__name__}",
             inputs,
-            tuple(dict.fromkeys(("x", "edge_index", "edge_weight", "batch", "num_graphs", "pos", *self.select.inputs))),
+            tuple(dict.fromkeys((*POOL_INPUTS, *self.select.inputs))),
         )
-        seg = _check(x, edge_index, edge_weight, batch, num_graphs, pos)
+        seg = _check(x, edge_index, edge_weight, batch, num_graphs, pos, edge_attr)
+        features = edge_attr.unsqueeze(-1) if edge_attr is not None and edge_attr.dim() == 1 else edge_attr  # [E, D]
         edge_index = edge_index.long()  # int32 ids (accepted as PyG does) index like int64 ones
         if self.normalize and edge_weight is not None and validation_enabled() and bool((edge_weight < 0).any()):
             raise ValueError(
@@ -145,10 +164,13 @@ class Pool(nn.Module):
             )
         if "pos" in self.select.inputs:
             inputs["pos"] = pos
+        if "edge_attr" in self.select.inputs:
+            inputs["edge_attr"] = edge_attr
         assignment = self.select(x, edge_index, seg.index, seg.num_segments, edge_weight, **inputs)
         if not isinstance(assignment, Assignment):
             raise TypeError(f"{type(self.select).__name__} returned {type(assignment).__name__}, not an Assignment")
         aux_loss: dict[str, Tensor] = {}
+        attr: Tensor | None = None
         if assignment.soft:
             # half precision (a float16/bfloat16 model, autocast) is pooled in float32, as the readouts
             # accumulate, and returned in the input's dtype; float32 and float64 are pooled as they are
@@ -156,9 +178,14 @@ class Pool(nn.Module):
             s = assignment.s.to(compute)
             weight = None if edge_weight is None else edge_weight.to(compute)
             with torch.autocast(x.device.type, enabled=False):  # autocast would take the products back to half
-                pooled = soft_pool(x.to(compute), edge_index, s, seg, weight)
+                features = None if features is None else features.to(compute)
+                pooled = soft_pool(x.to(compute), edge_index, s, seg, weight, features)
                 x_out = pooled.x.flatten(0, 1).to(x.dtype)
                 edges, weights = soft_edges(pooled.adj, self.self_loops)
+                if pooled.edge_attr is not None:
+                    k = s.size(1)
+                    summed = pooled.edge_attr.flatten(0, 2).index_select(0, edges[0] * k + edges[1] % k)
+                    attr = edge_mean(summed, weights) if self.edge_reduce == "mean" else summed
                 for loss_fn in self.loss_fns:
                     for name, value in loss_fn(pooled, s, seg).items():
                         if name in aux_loss:
@@ -166,7 +193,12 @@ class Pool(nn.Module):
                         aux_loss[name] = value
         else:
             x_out = self.reduce(x, assignment.cluster, dim_size=assignment.num_clusters)
-            edges, weights = coarsen_edges(edge_index, assignment, edge_weight, self.self_loops)
+            if features is None:
+                edges, weights = coarsen_edges(edge_index, assignment, edge_weight, self.self_loops)
+            else:
+                edges, weights, attr = coarse_edge_attr(
+                    edge_index, assignment, features, edge_weight, self.self_loops, self.edge_reduce
+                )
         if self.normalize:  # the same D^-1/2 A D^-1/2 of the coarse edges, hard or soft
             edges, weights = normalize_edges(edges, weights, assignment.num_clusters)
         if assignment.soft:
@@ -174,7 +206,9 @@ class Pool(nn.Module):
         if self.activation is not None:
             x_out = ACTIVATIONS[self.activation](x_out)
         pos_out = None if pos is None else cluster_mean(pos, assignment, seg)
-        return PoolingOutput(x_out, edges, weights, assignment.cluster_batch, assignment, pos_out, aux_loss)
+        if attr is not None:
+            attr = attr.to(edge_attr.dtype).view(-1, *edge_attr.shape[1:])  # type: ignore[union-attr]
+        return PoolingOutput(x_out, edges, weights, assignment.cluster_batch, assignment, pos_out, aux_loss, attr)
 
 
 def cluster_mean(values: Tensor, assignment: Assignment, seg: Segments) -> Tensor:
@@ -203,6 +237,7 @@ def _check(
     batch: Tensor | None,
     num_graphs: int | None,
     pos: Tensor | None,
+    edge_attr: Tensor | None = None,
 ) -> Segments:
     """The node segments, after checking every input's shape (each error names its argument)."""
     if x.dim() != 2:
@@ -219,6 +254,12 @@ def _check(
             raise ValueError(f"'edge_weight' must be [E] = [{edge_index.size(1)}], got {tuple(edge_weight.shape)}")
         if validation_enabled() and not bool(torch.isfinite(edge_weight).all()):
             raise ValueError("'edge_weight' must be finite; it holds NaN or infinite weights")
+    if edge_attr is not None and (edge_attr.dim() not in (1, 2) or edge_attr.size(0) != edge_index.size(1)):
+        raise ValueError(
+            f"'edge_attr' must be [E, D] or [E] with E = {edge_index.size(1)}, got {tuple(edge_attr.shape)}"
+        )
+    if edge_attr is not None and not edge_attr.is_floating_point():
+        raise TypeError(f"'edge_attr' must hold floating-point features, got {edge_attr.dtype}")
     if pos is not None and (pos.dim() != 2 or pos.size(0) != x.size(0)):
         raise ValueError(f"'pos' must be [N, D] with N = {x.size(0)}, got shape {tuple(pos.shape)}")
     return segments_from(x.size(0), batch, None, num_graphs, device=x.device, index_name="batch")

@@ -36,7 +36,8 @@ _HARD: dict[str, tuple[type[Select], str | None]] = {
 SOFT_POOLERS = tuple(_SOFT)
 #: the pooler names, hard (not learned) first
 POOLERS = tuple(_HARD) + SOFT_POOLERS
-_POOL_OPTIONS = ("reduce", "losses", "self_loops", "normalize", "activation")
+#: the pool's own options (the rest go to the selector), read from :class:`Pool`'s signature
+_POOL_OPTIONS = tuple(p for p in inspect.signature(Pool.__init__).parameters if p not in ("self", "select"))
 #: names other libraries give K (tgp's ``k``, PyG's ``num_clusters``): suggested as ``clusters``
 _CLUSTER_ALIASES = ("k", "num_clusters", "n_clusters", "num_labels")
 

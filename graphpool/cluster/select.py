@@ -57,8 +57,7 @@ def check_keywords(owner: str, given: dict[str, Any], accepted: Sequence[str]) -
     """Raise a ``TypeError`` naming the first keyword of ``given`` that is not ``accepted`` (and listing those)."""
     unexpected = [key for key in given if key not in accepted]
     if unexpected:
-        hint = " (edge features: pass one weight per edge as 'edge_weight')" if unexpected[0] == "edge_attr" else ""
-        raise TypeError(f"{owner} got an unexpected keyword {unexpected[0]!r}{hint}; it accepts {', '.join(accepted)}")
+        raise TypeError(f"{owner} got an unexpected keyword {unexpected[0]!r}; it accepts {', '.join(accepted)}")
 
 
 def _check_node_vector(name: str, value: Tensor, num_nodes: int) -> None:

@@ -36,20 +36,26 @@ from graphpool.ops import Segments, compiled, segment_sum, segments_from
 EPS = 1e-15
 
 
-def call_layer(layer: nn.Module, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
-    """``layer(x)``, or for a graph layer ``layer(x, edge_index[, edge_weight])``.
+def call_layer(
+    layer: nn.Module,
+    x: Tensor,
+    edge_index: Tensor,
+    edge_weight: Tensor | None = None,
+    edge_attr: Tensor | None = None,
+) -> Tensor:
+    """``layer(x)``, or for a graph layer ``layer(x, edge_index[, edge_weight=...][, edge_attr=...])``.
 
     A graph layer is a PyG ``MessagePassing`` layer, a PyG ``Sequential`` whose inputs include
     ``edge_index``, or any module whose ``forward`` takes ``edge_index``. The weights are passed
     when given and the layer takes ``edge_weight`` (GCN, GraphConv, a ``Sequential("x, edge_index,
-    edge_weight", ...)``); GIN and the like get the edges only; other modules (an MLP) get ``x``.
+    edge_weight", ...)``), the edge features when given and it takes ``edge_attr`` (GINE, GAT,
+    Transformer); GIN and the like get the edges only; other modules (an MLP) get ``x``.
     """
     takes = _inputs_of(layer)
     if not isinstance(layer, MessagePassing) and "edge_index" not in takes:
         return layer(x)
-    if edge_weight is not None and "edge_weight" in takes:
-        return layer(x, edge_index, edge_weight)
-    return layer(x, edge_index)
+    given = {"edge_weight": edge_weight, "edge_attr": edge_attr}
+    return layer(x, edge_index, **{name: value for name, value in given.items() if value is not None and name in takes})
 
 
 def _inputs_of(layer: nn.Module) -> frozenset[str]:
@@ -81,6 +87,7 @@ class SoftSelect(Select):
     """
 
     soft = True
+    inputs = ("edge_attr",)  # for an ``assign`` layer that reads edge features (GINEConv)
 
     def __init__(
         self,
@@ -113,9 +120,11 @@ class SoftSelect(Select):
         self.temperature, self.dropout = temperature, dropout
         self.assign = assign
 
-    def logits(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
+    def logits(
+        self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None, edge_attr: Tensor | None = None
+    ) -> Tensor:
         """``[N, K]`` unnormalised assignment scores."""
-        out = call_layer(self.assign, x, edge_index, edge_weight)
+        out = call_layer(self.assign, x, edge_index, edge_weight, edge_attr)
         if out.dim() != 2 or out.size(1) != self.num_clusters:
             raise ValueError(f"the assignment module must return [N, {self.num_clusters}], got {tuple(out.shape)}")
         return out
@@ -127,8 +136,9 @@ class SoftSelect(Select):
         batch: Tensor,
         num_graphs: int,
         edge_weight: Tensor | None = None,
+        edge_attr: Tensor | None = None,
     ) -> Assignment:
-        scores = F.dropout(self.logits(x, edge_index, edge_weight), self.dropout, training=self.training)
+        scores = F.dropout(self.logits(x, edge_index, edge_weight, edge_attr), self.dropout, training=self.training)
         return Assignment.from_soft(torch.softmax(scores / self.temperature, dim=-1), batch, num_graphs)
 
 
@@ -144,6 +154,9 @@ class SoftPooled:
         mask: ``[B, n_max]`` real nodes.
         degree: ``[N]`` weighted out-degree of each node (row sums of A).
         adj_sq_norm: ``[B]`` :math:`\lVert A_b\rVert_F^2`.
+        edge_attr: ``[B, K, K, D]`` :math:`\sum_{ij} s_{ic} s_{jd} w_{ij} e_{ij}`, the assignment-weighted sums of
+            the edge features (when they were given); divided by :math:`(S^\top A S)_{cd}` they are the
+            weighted mean features of coarse edge :math:`(c, d)`.
     """
 
     x: Tensor
@@ -153,14 +166,25 @@ class SoftPooled:
     mask: Tensor
     degree: Tensor
     adj_sq_norm: Tensor
+    edge_attr: Tensor | None = None
 
 
-def soft_pool(x: Tensor, edge_index: Tensor, s: Tensor, seg: Segments, edge_weight: Tensor | None = None) -> SoftPooled:
+def soft_pool(
+    x: Tensor,
+    edge_index: Tensor,
+    s: Tensor,
+    seg: Segments,
+    edge_weight: Tensor | None = None,
+    edge_attr: Tensor | None = None,
+) -> SoftPooled:
     r""":math:`S^\top X`, :math:`S^\top A S` and :math:`S^\top S` per graph without a dense :math:`A`.
 
     Args:
         x: ``[N, F]``; s: ``[N, K]`` (already normalised); seg: the graphs of the nodes;
         edge_index: ``[2, E]`` with ``A[edge_index[0], edge_index[1]] = edge_weight``.
+        edge_attr: ``[E, D]`` edge features, pooled as :math:`S^\top (A \circ E_{:,:,f}) S` per feature
+            :math:`f`: each node gathers :math:`\sum_j w_{ij} e_{ij} \otimes s_j` (``[N, D, K]``, O(E D K)
+            memory), then one batched product with :math:`S^\top`.
     """
     num_nodes = x.size(0)
     weight = torch.ones(edge_index.size(1), dtype=x.dtype, device=x.device) if edge_weight is None else edge_weight
@@ -187,7 +211,14 @@ def soft_pool(x: Tensor, edge_index: Tensor, s: Tensor, seg: Segments, edge_weig
     s_t = s_dense.transpose(1, 2)
     edges_by_graph = segments_from(values.numel(), batch.index_select(0, unique_rows), dim_size=seg.num_segments)
     adj_sq_norm = vector_sum(values * values, edges_by_graph)
-    degree = vector_sum(weight, segments_from(weight.numel(), edge_index[0], dim_size=num_nodes))
+    by_source = segments_from(weight.numel(), edge_index[0], dim_size=num_nodes)
+    degree = vector_sum(weight, by_source)
+    edge_features = None
+    if edge_attr is not None:
+        k, d = s.size(1), edge_attr.size(1)
+        per_edge = (weight.unsqueeze(-1) * edge_attr).unsqueeze(-1) * s.index_select(0, edge_index[1]).unsqueeze(1)
+        gathered, _ = dense(segment_sum(per_edge.flatten(1), by_source))  # [B, n_max, D*K]
+        edge_features = (s_t @ gathered).view(-1, k, d, k).transpose(2, 3)  # [B, K (c), K (d), D]
     return SoftPooled(
         x=s_t @ x_dense,
         adj=s_t @ as_dense,
@@ -196,6 +227,7 @@ def soft_pool(x: Tensor, edge_index: Tensor, s: Tensor, seg: Segments, edge_weig
         mask=mask,
         degree=degree,
         adj_sq_norm=adj_sq_norm,
+        edge_attr=edge_features,
     )
 
 

@@ -38,7 +38,7 @@ import math
 import torch
 from torch import Tensor, nn
 from torch_geometric.data import Batch, Data
-from torch_geometric.nn import GATConv, GCNConv, GINConv, GraphConv, SAGEConv
+from torch_geometric.nn import GATConv, GCNConv, GINConv, GINEConv, GraphConv, SAGEConv
 
 from graphpool.cluster import (
     POOLERS,
@@ -54,8 +54,8 @@ from graphpool.cluster import (
 )
 from graphpool.readout import resolve
 
-#: message-passing layers of the backbone (``mlp``: node-wise, no edges)
-BACKBONES = ("gin", "gcn", "sage", "gat", "mlp")
+#: message-passing layers of the backbone (``gine``: GIN with edge features; ``mlp``: node-wise, no edges)
+BACKBONES = ("gin", "gine", "gcn", "sage", "gat", "mlp")
 #: pooling of the node embeddings: a readout alone (``none``), one readout per cell type, or a cluster pooler
 POOLS = ("none", "celltype", *POOLERS)
 #: how the layers' embeddings are combined: the last, concatenated, or their maximum
@@ -98,6 +98,7 @@ class ModelConfig:
     given: str = "cell_type"  # the Data attribute holding the labels of pool "given"
     precoarsened: bool = False  # a hard pool reads its levels from the graphs (see precoarsen); others refuse it
     head_layers: int = 2
+    edge_channels: int = 0  # D, the width of data.edge_attr the model reads (backbone "gine"; 0: edges unfeatured)
 
     def __post_init__(self) -> None:
         for name, value, choices in (
@@ -112,6 +113,13 @@ class ModelConfig:
             lowest = 0 if name == "layers" else 1  # 0 layers: the structure-agnostic baseline
             if getattr(self, name) < lowest:
                 raise ValueError(f"'{name}' must be >= {lowest}, got {getattr(self, name)}")
+        if self.edge_channels < 0:
+            raise ValueError(f"'edge_channels' must be >= 0, got {self.edge_channels}")
+        if (self.backbone == "gine") != (self.edge_channels > 0):
+            raise ValueError(
+                "backbone 'gine' reads edge features: give 'edge_channels' (the width of data.edge_attr) >= 1 with it, "
+                f"and only with it (got backbone {self.backbone!r}, edge_channels {self.edge_channels})"
+            )
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"'dropout' must be in [0, 1), got {self.dropout}")
         if not 0.0 < self.ratio <= 1.0:
@@ -211,14 +219,16 @@ class NodeMLP(nn.Module):
         return self.mlp(x)
 
 
-def _conv(kind: str, in_channels: int, out_channels: int) -> nn.Module:
-    if kind in ("gin", "mlp"):
+def _conv(kind: str, in_channels: int, out_channels: int, edge_channels: int = 0) -> nn.Module:
+    if kind in ("gin", "gine", "mlp"):
         mlp = nn.Sequential(
             nn.Linear(in_channels, out_channels),
             NodeBatchNorm(out_channels),
             nn.ReLU(),
             nn.Linear(out_channels, out_channels),
         )
+        if kind == "gine":  # GIN with the edge features added to each message: ReLU(x_j + Linear(e_ji))
+            return GINEConv(mlp, train_eps=True, edge_dim=edge_channels)
         return GINConv(mlp, train_eps=True) if kind == "gin" else NodeMLP(mlp)
     if kind == "gcn":
         return GCNConv(in_channels, out_channels)
@@ -239,7 +249,7 @@ class GraphClassifier(nn.Module):
         self.config = config
         c = config
         self.convs = nn.ModuleList(
-            _conv(c.backbone, c.in_channels if i == 0 else c.hidden, c.hidden) for i in range(c.layers)
+            _conv(c.backbone, c.in_channels if i == 0 else c.hidden, c.hidden, c.edge_channels) for i in range(c.layers)
         )
         self.norms = nn.ModuleList(NodeBatchNorm(c.hidden) for _ in range(c.layers))
         width = c.in_channels if c.layers == 0 else c.hidden * c.layers if c.jumping_knowledge == "cat" else c.hidden
@@ -294,21 +304,39 @@ class GraphClassifier(nn.Module):
     def embed(self, data: Batch) -> Tensor:
         """Node embeddings ``[N, F]`` after the backbone and jumping knowledge (the input features with 0 layers).
 
-        A ``gcn`` backbone weighs its edges by ``data.edge_weight`` when the graphs carry one; the
-        other backbones use the edges unweighted.
+        A ``gcn`` backbone weighs its edges by ``data.edge_weight`` when the graphs carry one, a
+        ``gine`` backbone adds ``data.edge_attr`` to its messages; the others use the edges unweighted.
         """
         h, states = data.x.float(), []
         if not self.convs:
             return h
-        weight = data.get("edge_weight") if self.config.backbone == "gcn" else None
+        edges = {}
+        if self.config.backbone == "gcn" and data.get("edge_weight") is not None:
+            edges["edge_weight"] = data.edge_weight
+        if self.config.backbone == "gine":
+            edges["edge_attr"] = self._edge_attr(data)
         for conv, norm in zip(self.convs, self.norms, strict=True):
-            h = norm(conv(h, data.edge_index) if weight is None else conv(h, data.edge_index, weight)).relu()
+            h = norm(conv(h, data.edge_index, **edges)).relu()
             states.append(h)
         if self.config.jumping_knowledge == "cat":
             return torch.cat(states, dim=-1)
         if self.config.jumping_knowledge == "max":
             return torch.stack(states).amax(0)
         return h
+
+    def _edge_attr(self, data: Batch) -> Tensor | None:
+        """``[E, D]`` the edge features the model reads (``None`` when it reads none), checked against the config."""
+        if not self.config.edge_channels:
+            return None
+        attr = data.get("edge_attr")
+        if attr is not None and attr.dim() == 1:
+            attr = attr.unsqueeze(-1)
+        if attr is None or attr.dim() != 2 or attr.size(1) != self.config.edge_channels:
+            got = "none" if attr is None else f"shape {tuple(attr.shape)}"
+            raise ValueError(
+                f"the model reads data.edge_attr of width {self.config.edge_channels}; the graphs have {got}"
+            )
+        return attr.float()
 
     def forward(self, data: Batch) -> ModelOutput:
         return self.classify(self.embed(data), data)
@@ -336,6 +364,7 @@ class GraphClassifier(nn.Module):
         # every level pools the graph as given: its edge weights and positions (as Coarsen does)
         edge_weight = data.get("edge_weight")
         edge_weight = None if edge_weight is None else edge_weight.to(h.dtype)
+        edge_attr = self._edge_attr(data)
         out = self.stage(
             h,
             data.edge_index,
@@ -345,6 +374,7 @@ class GraphClassifier(nn.Module):
             labels=labels,
             pos=data.get("pos"),
             level_inputs=level_inputs,
+            edge_attr=None if edge_attr is None else edge_attr.to(h.dtype),
         )
         return ModelOutput(self.head(out.out), out.aux_loss, h, [level.assignment for level in out.levels])
 

@@ -78,6 +78,12 @@ def test_a_smiles_csv_with_a_numeric_column_regresses(tmp_path: Path) -> None:
     splits = json.loads((out / "sum__none" / "splits.json").read_text())
     assert [len(f["predictions"]) for f in folds] == [len(s["test"]) for s in splits]
     assert json.loads((out / "results.json").read_text())["protocol"] == "random"
+    assert json.loads((out / "run.json").read_text())["backbone"] == "gine"  # molecules read their bond features
+
+
+def test_a_backbone_that_reads_edge_features_needs_them(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="--backbone gine reads edge features"):
+        main(["classify", "--dataset", "pooling-easy", "--backbone", "gine", "--out", str(tmp_path / "a"), *TINY])
 
 
 @pytest.mark.parametrize(

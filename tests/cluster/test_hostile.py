@@ -46,7 +46,7 @@ def _inputs(name: str, n: int) -> dict:
 
 # 1. unknown keywords are refused, naming the keyword and the accepted ones
 @pytest.mark.parametrize("name", POOLERS)
-@pytest.mark.parametrize("keyword", ["edge_weights", "num_graph", "lables", "edge_attr"])
+@pytest.mark.parametrize("keyword", ["edge_weights", "num_graph", "lables", "edge_attrs"])
 def test_a_pool_refuses_a_keyword_it_does_not_read(name: str, keyword: str) -> None:
     x, edge_index, weight, batch = _ring()
     with pytest.raises(TypeError, match=rf"unexpected keyword '{keyword}'.*accepts .*edge_weight"):

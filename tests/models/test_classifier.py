@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch_geometric.data import Batch
 
-from graphpool.data import NUM_ATOM_FEATURES, smiles_to_graph
+from graphpool.data import NUM_ATOM_FEATURES, NUM_BOND_FEATURES, smiles_to_graph
 from graphpool.models import BACKBONES, GraphClassifier, ModelConfig
 
 SMILES = ["CCO", "c1ccccc1", "CC(=O)O", "N", "CCN", "c1ccncc1", "CCCC", "OCCN"]
@@ -20,7 +20,14 @@ def _batch() -> Batch:
 def test_every_backbone_and_pool(backbone: str, pool: str) -> None:
     torch.manual_seed(0)
     config = ModelConfig(
-        in_channels=NUM_ATOM_FEATURES, num_classes=2, backbone=backbone, pool=pool, layers=2, hidden=16, clusters=3
+        in_channels=NUM_ATOM_FEATURES,
+        num_classes=2,
+        backbone=backbone,
+        pool=pool,
+        layers=2,
+        hidden=16,
+        clusters=3,
+        edge_channels=NUM_BOND_FEATURES if backbone == "gine" else 0,
     )
     out = GraphClassifier(config)(_batch())
     assert out.logits.shape == (len(SMILES), 2) and torch.isfinite(out.logits).all()
@@ -115,6 +122,42 @@ def test_gcn_uses_edge_weights_and_gin_ignores_them() -> None:
         ).eval()
         moved = not torch.allclose(model(weighted).logits, model(data).logits)
         assert moved == changes, backbone
+
+
+@pytest.mark.parametrize("pool", ["none", "graclus", "mincut"])
+def test_gine_reads_the_bond_features_through_the_backbone_and_every_level(pool: str) -> None:
+    data = _batch()
+    torch.manual_seed(0)
+    config = ModelConfig(
+        in_channels=NUM_ATOM_FEATURES,
+        num_classes=2,
+        backbone="gine",
+        edge_channels=NUM_BOND_FEATURES,
+        pool=pool,
+        layers=2,
+        hidden=16,
+        clusters=2,
+    )
+    model = GraphClassifier(config).eval()
+    levels = []
+    if pool != "none":  # each level's coarse edges carry the pooled bond features
+        model.stage.levels[0].register_forward_hook(lambda module, args, out: levels.append(out))
+    logits = model(data).logits
+    bondless = data.clone()
+    bondless.edge_attr = torch.zeros_like(data.edge_attr)
+    assert not torch.allclose(model(bondless).logits, logits), "the bond features must move the logits"
+    if pool != "none":
+        assert levels[0].edge_attr.shape == (levels[0].edge_index.size(1), NUM_BOND_FEATURES)
+    del data.edge_attr
+    with pytest.raises(ValueError, match="reads data.edge_attr of width 10; the graphs have none"):
+        model(data)
+
+
+def test_gine_and_edge_channels_come_together() -> None:
+    with pytest.raises(ValueError, match="backbone 'gine' reads edge features: give 'edge_channels'"):
+        ModelConfig(in_channels=NUM_ATOM_FEATURES, num_classes=2, backbone="gine")
+    with pytest.raises(ValueError, match="got backbone 'gin', edge_channels 10"):
+        ModelConfig(in_channels=NUM_ATOM_FEATURES, num_classes=2, edge_channels=NUM_BOND_FEATURES)
 
 
 @pytest.mark.parametrize("pool", ["graclus", "diffpool"])
