@@ -38,3 +38,8 @@ class within_seconds:
 
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, self.previous)
+
+
+#: tests/plugins holds pytest plugins that extend graphpool (a pooler, a readout); they are loaded on purpose with
+#: ``-p tests.plugins.extensions`` (tests/test_registries.py), never imported by collection
+collect_ignore = ["plugins"]

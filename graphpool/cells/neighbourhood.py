@@ -46,11 +46,12 @@ from torch_geometric.utils import to_torch_csr_tensor
 
 from graphpool.cells.graph import tissue_graphs
 from graphpool.cells.table import CellTable, read_cells
+from graphpool.cluster import UNSUPERVISED_POOLERS
 
 #: the methods of :func:`neighbourhoods`
 METHODS = ("composition", "utag", "louvain", "learned")
-#: the unsupervised losses the learned method can minimise
-LOSSES = ("mincut", "dmon", "justbalance")
+#: the unsupervised losses the learned method can minimise: the soft poolers whose losses find clusters alone
+LOSSES = UNSUPERVISED_POOLERS
 
 
 @dataclass(frozen=True)

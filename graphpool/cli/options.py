@@ -34,6 +34,22 @@ class GridOption(argparse.Action):
         setattr(namespace, self.dest, grid)
 
 
+class LossWeightOption(argparse.Action):
+    """``--loss-weight NAME=W`` (repeatable) into one dict of loss-term weights."""
+
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, value: Any, option: str | None = None
+    ) -> None:
+        name, found, weight = str(value).partition("=")
+        try:
+            number = float(weight)
+        except ValueError:
+            number = float("nan")
+        if not found or not name or not math.isfinite(number) or number < 0:
+            raise SystemExit(f"{option} {value!r}: give NAME=W with W a finite number >= 0, e.g. ortho=0.5")
+        setattr(namespace, self.dest, {**(getattr(namespace, self.dest) or {}), name: number})
+
+
 def subcommand(commands: Any, name: str, help: str) -> argparse.ArgumentParser:  # noqa: A002 - argparse's name
     """A subcommand parser with the shared options and defaults shown in ``--help``.
 
@@ -73,6 +89,13 @@ def shared_options() -> argparse.ArgumentParser:
         "--precoarsen",
         action="store_true",
         help="compute the levels of hard pools (given, graclus, kmis, kmeans) once per graph, not in every step",
+    )
+    model.add_argument(
+        "--loss-weight",
+        dest="loss_weights",
+        action=LossWeightOption,
+        metavar="NAME=W",
+        help="weight of a soft pool's loss term (repeatable; e.g. ortho=0.5; the others weigh 1)",
     )
     model.add_argument(
         "--level-readouts", action="store_true", help="read out every pooling level and concatenate (not only the last)"
@@ -214,7 +237,13 @@ def experiment_from(
     )
     readouts = readout_grid(args.readout)
     return Experiment(
-        model=model, train=train, readouts=readouts, pools=args.pool, grid=args.grid, precoarsen=args.precoarsen
+        model=model,
+        train=train,
+        readouts=readouts,
+        pools=args.pool,
+        grid=args.grid,
+        precoarsen=args.precoarsen,
+        loss_weights=args.loss_weights or {},
     )
 
 

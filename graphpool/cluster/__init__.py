@@ -16,19 +16,34 @@ from graphpool.cluster.communities import CommunitySelect
 from graphpool.cluster.connect import coarse_edge_attr, coarsen_edges, normalize_edges, soft_edges
 from graphpool.cluster.hierarchical import HierarchicalOutput, HierarchicalPool
 from graphpool.cluster.kmeans import BatchKMeansSelect, KMeansSelect
-from graphpool.cluster.losses import LOSSES
+from graphpool.cluster.losses import LOSSES, LossInputs, register_loss
 from graphpool.cluster.matching import GraclusSelect, KMISSelect, greedy_matching, maximal_independent_set
 from graphpool.cluster.pool import Pool, PoolingOutput
-from graphpool.cluster.resolver import POOLERS, SOFT_POOLERS, pooler, takes_clusters
+from graphpool.cluster.resolver import (
+    HARD_POOLERS,
+    POOLERS,
+    SOFT_POOLERS,
+    UNSUPERVISED_POOLERS,
+    PoolerSpec,
+    pooler,
+    pooler_spec,
+    register_pooler,
+    takes_clusters,
+    unregister_pooler,
+)
 from graphpool.cluster.select import LabelSelect, PrecomputedSelect, ProductSelect, Select
 from graphpool.cluster.soft import SoftSelect
 from graphpool.cluster.transform import Coarsen, CoarsenedData
 from graphpool.cluster.typed import TypePool
 
 __all__ = [
+    "HARD_POOLERS",
     "LOSSES",
     "POOLERS",
     "SOFT_POOLERS",
+    "UNSUPERVISED_POOLERS",
+    "LossInputs",
+    "PoolerSpec",
     "Assignment",
     "BatchKMeansSelect",
     "Coarsen",
@@ -53,6 +68,10 @@ __all__ = [
     "maximal_independent_set",
     "normalize_edges",
     "pooler",
+    "pooler_spec",
+    "register_loss",
+    "register_pooler",
     "soft_edges",
     "takes_clusters",
+    "unregister_pooler",
 ]

@@ -1,9 +1,13 @@
 r"""Auxiliary losses of the soft poolers, computed from the sparse per-graph products.
 
-Each loss function takes the :class:`~graphpool.cluster.soft.SoftPooled` products, the
-assignment rows ``s [N, K]`` and the node segments, and returns named scalar losses; a pooler
-adds them to its output's ``aux_loss``, the trainer adds them to the task loss. They never build
-a dense adjacency, using identities such as
+A loss is one function ``loss(inputs: LossInputs) -> {term: scalar}``: it reads what it needs from
+:class:`LossInputs` (the per-graph products :math:`S^\top X`, :math:`S^\top A S`, :math:`S^\top S`, the
+assignment rows, the edges and their weights, the degrees) and returns named terms; a pool multiplies
+each term by its weight (``loss_weights``, 1 by default) into its output's ``aux_loss``, and the trainer
+adds their sum to the task loss. Register one with :func:`register_loss` (or pass the function to
+``Pool(losses=...)``): a new published loss is one function, as the asymmetric Cheeger cut shows.
+
+They never build a dense adjacency, using identities such as
 :math:`\lVert A - SS^\top\rVert_F^2 = \lVert A\rVert_F^2 - 2\,\mathrm{tr}(S^\top A S) + \lVert S^\top S\rVert_F^2`.
 Per-graph losses are averaged over the graphs that have nodes (an empty graph leaves them unchanged).
 """
@@ -12,22 +16,45 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from graphpool.cluster.soft import EPS, SoftPooled, vector_sum
-from graphpool.ops import Segments, segment_sum
+from graphpool.ops import Segments, segment_sum, segments_from
 
-#: a loss: (products, assignment rows [N, K], node segments) -> named scalar losses
-LossFn = Callable[[SoftPooled, Tensor, Segments], dict[str, Tensor]]
+
+@dataclass(frozen=True)
+class LossInputs:
+    r"""What a soft pool hands its losses.
+
+    Attributes:
+        pooled: the per-graph products (:class:`~graphpool.cluster.soft.SoftPooled`: ``x`` = :math:`S^\top X`
+            ``[B, K, F]``, ``adj`` = :math:`S^\top A S`, ``gram`` = :math:`S^\top S`, the padded ``s_dense`` and
+            ``mask``, the weighted ``degree [N]``, :math:`\lVert A_b\rVert_F^2`).
+        s: ``[N, K]`` assignment rows.
+        seg: the graph of every node (:class:`~graphpool.ops.Segments`).
+        edge_index: ``[2, E]`` the fine graph's edges.
+        edge_weight: ``[E]`` their weights (ones when the graph has none).
+    """
+
+    pooled: SoftPooled
+    s: Tensor
+    seg: Segments
+    edge_index: Tensor
+    edge_weight: Tensor
+
+
+#: a loss: what the pool hands it -> named scalar terms
+LossFn = Callable[[LossInputs], dict[str, Tensor]]
 
 
 def _trace(m: Tensor) -> Tensor:
     return m.diagonal(dim1=-2, dim2=-1).sum(-1)
 
 
-def diffpool_losses(pooled: SoftPooled, s: Tensor, seg: Segments) -> dict[str, Tensor]:
+def diffpool_losses(inputs: LossInputs) -> dict[str, Tensor]:
     r"""DiffPool's link-prediction and entropy losses (Ying et al., 2018).
 
     ``link`` :math:`= \lVert A - SS^\top \rVert_F / \sum_b n_b^2` over the batch (PyG divides
@@ -35,6 +62,7 @@ def diffpool_losses(pooled: SoftPooled, s: Tensor, seg: Segments) -> dict[str, T
     ``entropy`` = mean over the real nodes of :math:`-\sum_k s_{ik}\log s_{ik}` (PyG averages over
     its padded rows too, so for graphs of unequal size PyG's entropy is smaller by the share of padding).
     """
+    pooled, seg = inputs.pooled, inputs.seg
     squared = pooled.adj_sq_norm.sum() - 2 * _trace(pooled.adj).sum() + pooled.gram.square().sum()
     link = squared.clamp(min=0).sqrt() / seg.counts.square().sum().clamp(min=1)
     s = pooled.s_dense[pooled.mask]
@@ -58,23 +86,25 @@ def _orthogonality(gram: Tensor, seg: Segments) -> Tensor:
     return _over_graphs(torch.linalg.matrix_norm(normalised - eye / math.sqrt(k)), seg)
 
 
-def mincut_losses(pooled: SoftPooled, s: Tensor, seg: Segments) -> dict[str, Tensor]:
+def mincut_losses(inputs: LossInputs) -> dict[str, Tensor]:
     r"""MinCutPool's losses (Bianchi et al., 2020), each averaged over the graphs that have nodes.
 
     ``mincut`` :math:`= -\mathrm{tr}(S^\top A S) / \mathrm{tr}(S^\top D S)` and
     ``ortho`` :math:`= \lVert S^\top S / \lVert S^\top S\rVert_F - I_K / \sqrt K\rVert_F`.
     """
+    pooled, s, seg = inputs.pooled, inputs.s, inputs.seg
     denominator = vector_sum(pooled.degree * s.square().sum(-1), seg)
     mincut = -_over_graphs(_trace(pooled.adj) / denominator.clamp(min=EPS), seg)  # a graph without edges adds 0
     return {"mincut": mincut, "ortho": _orthogonality(pooled.gram, seg)}
 
 
-def dmon_losses(pooled: SoftPooled, s: Tensor, seg: Segments) -> dict[str, Tensor]:
+def dmon_losses(inputs: LossInputs) -> dict[str, Tensor]:
     r"""DMoN's losses (Tsitsulin et al., 2023), averaged over the graphs that have nodes.
 
     ``spectral`` :math:`= -\frac{1}{2m}\left(\mathrm{tr}(S^\top A S) - \frac{\lVert S^\top d\rVert^2}{2m}\right)`,
     ``ortho`` as MinCut, ``cluster`` :math:`= \frac{\sqrt K}{n_b}\lVert \sum_i s_i \rVert - 1`.
     """
+    pooled, s, seg = inputs.pooled, inputs.s, inputs.seg
     k = s.size(1)
     two_m = vector_sum(pooled.degree, seg).clamp(min=EPS)  # a graph without edges adds 0
     degree_mass = segment_sum(pooled.degree.unsqueeze(1) * s, seg)
@@ -85,7 +115,7 @@ def dmon_losses(pooled: SoftPooled, s: Tensor, seg: Segments) -> dict[str, Tenso
     return {"spectral": spectral, "ortho": _orthogonality(pooled.gram, seg), "cluster": cluster}
 
 
-def justbalance_losses(pooled: SoftPooled, s: Tensor, seg: Segments) -> dict[str, Tensor]:
+def justbalance_losses(inputs: LossInputs) -> dict[str, Tensor]:
     r"""JustBalance's balance loss (Bianchi, "Simplifying clustering with graph neural networks", NLDL 2023).
 
     ``balance`` :math:`= -\mathrm{tr}\big(\sqrt{S_b^\top S_b}\big) / \sqrt{n_b K}` per graph
@@ -95,22 +125,74 @@ def justbalance_losses(pooled: SoftPooled, s: Tensor, seg: Segments) -> dict[str
     tgp normalises by the batch's mean node count instead of each graph's :math:`n_b` (equal
     for graphs of one size).
     """
+    pooled, s, seg = inputs.pooled, inputs.s, inputs.seg
     k = s.size(1)
     traces = torch.sqrt(pooled.gram.diagonal(dim1=-2, dim2=-1) + EPS).sum(-1)
     scale = torch.sqrt(seg.counts.clamp(min=1).to(s.dtype) * k)
     return {"balance": _over_graphs(-traces / scale, seg)}
 
 
-def no_losses(pooled: SoftPooled, s: Tensor, seg: Segments) -> dict[str, Tensor]:
+def no_losses(inputs: LossInputs) -> dict[str, Tensor]:
     """The plain soft pool: no auxiliary loss (the assignment is shaped by the task loss alone)."""
     return {}
 
 
-#: the losses by name, as :class:`~graphpool.cluster.Pool` takes them
-LOSSES: dict[str, LossFn] = {
-    "diffpool": diffpool_losses,
-    "mincut": mincut_losses,
-    "dmon": dmon_losses,
-    "justbalance": justbalance_losses,
-    "none": no_losses,
-}
+def acc_losses(inputs: LossInputs) -> dict[str, Tensor]:
+    r"""The asymmetric Cheeger cut's losses (Hansen & Bianchi, "Total Variation Graph Neural Networks", ICML 2023).
+
+    ``totvar`` :math:`= \frac{1}{2 E_b} \sum_{(i,j) \in E_b} w_{ij} \lVert s_i - s_j \rVert_1` per graph (the graph
+    total variation of the assignment; :math:`E_b` its listed edges) pulls neighbours into one cluster with a
+    sharp boundary, and ``asym_norm`` :math:`= 1 - \frac{1}{n_b (K-1)} \sum_k \lVert s_{:,k} -
+    \mathrm{quant}_{\rho}(s_{:,k}) \rVert_{1,\rho}` (:math:`\rho = K - 1`; the quantile is the value of rank
+    :math:`\lfloor n_b / K \rfloor` from the top; :math:`|x|_\rho = \rho x` for :math:`x \ge 0`, :math:`-x`
+    otherwise) keeps the K clusters balanced; both in :math:`[0, 1]`, averaged over the graphs with nodes.
+    (tgp divides ``totvar`` by the same edge count and takes the same quantile.)
+    """
+    s, seg, edge_index, weight = inputs.s, inputs.seg, inputs.edge_index, inputs.edge_weight
+    k, num_graphs = s.size(1), seg.num_segments
+    src, dst = edge_index
+    variation = weight * (s.index_select(0, src) - s.index_select(0, dst)).abs().sum(-1)
+    edges_by_graph = segments_from(variation.numel(), seg.index.index_select(0, src), dim_size=num_graphs)
+    listed = edges_by_graph.counts.clamp(min=1).to(s.dtype)
+    totvar = _over_graphs(vector_sum(variation, edges_by_graph) / (2 * listed), seg)
+    if k == 1:  # one cluster holds everything: nothing to balance
+        return {"totvar": totvar, "asym_norm": torch.zeros((), dtype=s.dtype, device=s.device)}
+    s_dense, mask = inputs.pooled.s_dense, inputs.pooled.mask  # [B, n_max, K], padded with zero rows
+    counts = seg.counts
+    rank = torch.minimum(torch.div(counts, k, rounding_mode="floor"), (counts - 1).clamp(min=0))  # [B]
+    ordered = s_dense.sort(dim=1, descending=True).values  # padding (zeros) sorts after every real weight
+    if ordered.size(1) == 0:  # no nodes at all
+        return {"totvar": totvar, "asym_norm": torch.zeros((), dtype=s.dtype, device=s.device)}
+    quantile = ordered.gather(1, rank.view(-1, 1, 1).expand(-1, 1, k))  # [B, 1, K]
+    gap = s_dense - quantile
+    asymmetric = torch.where(gap >= 0, (k - 1) * gap, -gap) * mask.unsqueeze(-1)
+    scale = counts.clamp(min=1).to(s.dtype) * (k - 1)
+    return {"totvar": totvar, "asym_norm": _over_graphs(1 - asymmetric.sum((1, 2)) / scale, seg)}
+
+
+#: the losses by name, as :class:`~graphpool.cluster.Pool` takes them (add one with :func:`register_loss`)
+LOSSES: dict[str, LossFn] = {}
+#: the terms each loss returns (its keys in ``aux_loss``, the names ``loss_weights`` weigh), by loss name
+LOSS_TERMS: dict[str, tuple[str, ...]] = {}
+
+
+def register_loss(name: str, loss: LossFn, terms: tuple[str, ...]) -> LossFn:
+    """Add ``loss`` to :data:`LOSSES` as ``name``, returning the terms ``terms``; returns ``loss``.
+
+    Raises:
+        ValueError: the name is taken by another function.
+    """
+    if not callable(loss):
+        raise TypeError(f"'loss' must be a function of LossInputs, got {type(loss).__name__}")
+    if LOSSES.get(name, loss) is not loss:
+        raise ValueError(f"loss name {name!r} is taken by {LOSSES[name].__name__}")
+    LOSSES[name], LOSS_TERMS[name] = loss, tuple(terms)
+    return loss
+
+
+register_loss("diffpool", diffpool_losses, ("link", "entropy"))
+register_loss("mincut", mincut_losses, ("mincut", "ortho"))
+register_loss("dmon", dmon_losses, ("spectral", "ortho", "cluster"))
+register_loss("justbalance", justbalance_losses, ("balance",))
+register_loss("acc", acc_losses, ("totvar", "asym_norm"))
+register_loss("none", no_losses, ())

@@ -11,7 +11,8 @@ Bianchi & Lachi, NeurIPS 2023).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,7 @@ from torch import Tensor, nn
 
 from graphpool.cluster.assignment import Assignment
 from graphpool.cluster.connect import coarse_edge_attr, coarsen_edges, edge_mean, normalize_edges, soft_edges
-from graphpool.cluster.losses import LOSSES, LossFn
+from graphpool.cluster.losses import LOSS_TERMS, LOSSES, LossFn, LossInputs
 from graphpool.cluster.select import Select, check_keywords
 from graphpool.cluster.soft import soft_pool
 from graphpool.ops import Segments, segment_sum, segments_from, validation_enabled
@@ -76,8 +77,10 @@ class Pool(nn.Module):
             :func:`graphpool.readout.resolve`). Soft selectors reduce as :math:`S^\top X`, so
             only ``"sum"`` is accepted with them.
         losses: auxiliary losses of soft selectors, names of :data:`~graphpool.cluster.losses.LOSSES`
-            (``"diffpool"``, ``"mincut"``, ``"dmon"``, ``"justbalance"``) or functions with the
-            same signature; their named results go to ``aux_loss``.
+            (``"diffpool"``, ``"mincut"``, ``"dmon"``, ``"justbalance"``, ``"acc"``) or functions of
+            :class:`~graphpool.cluster.losses.LossInputs`; their named terms go to ``aux_loss``.
+        loss_weights: the weight of each term by name (e.g. ``{"ortho": 0.5}``; the others weigh 1):
+            ``aux_loss`` holds the weighted terms, so their sum is what the trainer adds.
         self_loops: keep each cluster's internal edge weight as a self-loop of the coarse graph.
         normalize: normalise the coarse graph as MinCut and DMoN do, :math:`D^{-1/2}\tilde A D^{-1/2}`.
         activation: applied to the reduced features (``"selu"`` for DMoN), or ``None``.
@@ -113,6 +116,7 @@ class Pool(nn.Module):
         normalize: bool = False,
         activation: str | None = None,
         edge_reduce: str = "mean",
+        loss_weights: Mapping[str, float] | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(select, Select):
@@ -127,11 +131,27 @@ class Pool(nn.Module):
             raise ValueError(f"'activation' must be one of {tuple(ACTIVATIONS)} or None, got {activation!r}")
         if edge_reduce not in EDGE_REDUCTIONS:
             raise ValueError(f"'edge_reduce' must be one of {EDGE_REDUCTIONS}, got {edge_reduce!r}")
+        self.loss_fns: list[LossFn] = [_loss(item) for item in losses]
+        self.loss_weights = _check_weights(loss_weights or {}, losses)
         self.edge_reduce = edge_reduce
         self.select = select
         self.reduce: Readout = resolve(reduce)
-        self.loss_fns: list[LossFn] = [_loss(item) for item in losses]
         self.self_loops, self.normalize, self.activation = self_loops, normalize, activation
+
+    def _losses(self, inputs: LossInputs) -> dict[str, Tensor]:
+        """Every loss's terms, each times its weight (1 unless ``loss_weights`` names it)."""
+        terms: dict[str, Tensor] = {}
+        for loss_fn in self.loss_fns:
+            for name, value in loss_fn(inputs).items():
+                if name in terms:
+                    raise ValueError(f"two losses of one pool are both named {name!r}")
+                terms[name] = value
+        unknown = sorted(set(self.loss_weights) - set(terms))
+        if unknown:
+            raise ValueError(
+                f"'loss_weights' names {unknown[0]!r}, which no loss of this pool returns; its terms: {sorted(terms)}"
+            )
+        return {name: value * self.loss_weights.get(name, 1.0) for name, value in terms.items()}
 
     def get_out_channels(self, in_channels: int) -> int:
         """Width of the cluster features: kept by soft selectors, the readout's width for hard ones."""
@@ -186,11 +206,8 @@ class Pool(nn.Module):
                     k = s.size(1)
                     summed = pooled.edge_attr.flatten(0, 2).index_select(0, edges[0] * k + edges[1] % k)
                     attr = edge_mean(summed, weights) if self.edge_reduce == "mean" else summed
-                for loss_fn in self.loss_fns:
-                    for name, value in loss_fn(pooled, s, seg).items():
-                        if name in aux_loss:
-                            raise ValueError(f"two losses of one pool are both named {name!r}")
-                        aux_loss[name] = value
+                ones = torch.ones(edge_index.size(1), dtype=compute, device=x.device)
+                aux_loss = self._losses(LossInputs(pooled, s, seg, edge_index, ones if weight is None else weight))
         else:
             x_out = self.reduce(x, assignment.cluster, dim_size=assignment.num_clusters)
             if features is None:
@@ -220,6 +237,23 @@ def cluster_mean(values: Tensor, assignment: Assignment, seg: Segments) -> Tenso
     weighted = segment_sum((s.unsqueeze(-1) * values.unsqueeze(1)).flatten(1), seg).view(-1, k, values.size(1))
     mass = segment_sum(s, seg)
     return (weighted / mass.clamp(min=1e-12).unsqueeze(-1)).flatten(0, 1)
+
+
+def _check_weights(weights: Mapping[str, float], losses: Sequence[str | LossFn]) -> dict[str, float]:
+    """The loss weights as floats, after checking each (finite, >= 0) and, for named losses, its term's name."""
+    for name, weight in weights.items():
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:
+            raise ValueError(f"'loss_weights': the weight of {name!r} must be a finite number >= 0, got {weight!r}")
+    if weights and not losses:
+        raise ValueError("'loss_weights' weigh the terms of 'losses'; this pool has no losses")
+    if all(isinstance(item, str) for item in losses):  # named losses declare their terms: check the names now
+        terms = [term for item in losses for term in LOSS_TERMS[item]]  # type: ignore[index]
+        unknown = sorted(set(weights) - set(terms))
+        if unknown:
+            raise ValueError(
+                f"'loss_weights' names {unknown[0]!r}, which no loss of this pool returns; its terms: {terms}"
+            )
+    return {name: float(weight) for name, weight in weights.items()}
 
 
 def _loss(item: str | LossFn) -> LossFn:

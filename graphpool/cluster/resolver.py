@@ -1,45 +1,187 @@
 """Poolers by name: ``pooler("mincut", in_channels=64, clusters=16)`` -> a :class:`Pool`.
 
-The same names are the command line's ``--pool``. Each name fixes a selector and the pool's
-defaults (losses, self-loops, normalisation); every option can still be given by keyword.
+One registry holds every pooler: its selector, how it takes K, and its defaults (losses, self-loops,
+normalisation, selector options). The command line's ``--pool`` choices, :data:`POOLERS`,
+:data:`SOFT_POOLERS`, the model's pools, the learned neighbourhood methods, the docs table and the
+tests' parametrisation all read it, so a pooler added with :func:`register_pooler` is everywhere at once:
+
+>>> from graphpool.cluster import POOLERS, SoftSelect, pooler, register_pooler, unregister_pooler
+>>> _ = register_pooler("sharp", SoftSelect, clusters="num_clusters", losses=("mincut",), temperature=0.1)
+>>> "sharp" in POOLERS, pooler("sharp", in_channels=8, clusters=4).select.temperature
+(True, 0.1)
+>>> unregister_pooler("sharp")
 """
 
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, overload
 
 from graphpool.cluster.communities import CommunitySelect
 from graphpool.cluster.kmeans import BatchKMeansSelect
+from graphpool.cluster.losses import LOSS_TERMS
 from graphpool.cluster.matching import GraclusSelect, KMISSelect
 from graphpool.cluster.pool import Pool
 from graphpool.cluster.select import LabelSelect, Select
 from graphpool.cluster.soft import SoftSelect
 
-#: the pool's defaults of each soft pooler: its losses and how its coarse graph is normalised
-_SOFT = {
-    "diffpool": {"losses": ("diffpool",), "self_loops": True},
-    "mincut": {"losses": ("mincut",), "normalize": True},
-    "dmon": {"losses": ("dmon",), "normalize": True, "activation": "selu"},
-    "justbalance": {"losses": ("justbalance",), "normalize": True},
-    "soft": {"self_loops": True},
-}
-#: the hard poolers: the selector class and the name under which it takes K (``None``: no K)
-_HARD: dict[str, tuple[type[Select], str | None]] = {
-    "given": (LabelSelect, "num_labels"),
-    "graclus": (GraclusSelect, None),
-    "kmis": (KMISSelect, None),
-    "kmeans": (BatchKMeansSelect, "num_clusters"),
-    "louvain": (CommunitySelect, None),
-}
-#: the learnable poolers, whose clusters are reduced as S^T X (no readout per cluster)
-SOFT_POOLERS = tuple(_SOFT)
-#: the pooler names, hard (not learned) first
-POOLERS = tuple(_HARD) + SOFT_POOLERS
 #: the pool's own options (the rest go to the selector), read from :class:`Pool`'s signature
-_POOL_OPTIONS = tuple(p for p in inspect.signature(Pool.__init__).parameters if p not in ("self", "select"))
+POOL_OPTIONS = tuple(p for p in inspect.signature(Pool.__init__).parameters if p not in ("self", "select"))
 #: names other libraries give K (tgp's ``k``, PyG's ``num_clusters``): suggested as ``clusters``
 _CLUSTER_ALIASES = ("k", "num_clusters", "n_clusters", "num_labels")
+
+
+@dataclass(frozen=True)
+class PoolerSpec:
+    """How a pooler name builds its :class:`Pool`.
+
+    Attributes:
+        name: the name (``--pool`` on the command line).
+        select: the selector class.
+        clusters: the keyword under which the selector takes K (``"num_clusters"``), or ``None`` for a
+            selector that finds its own number of clusters (Graclus, k-MIS, Louvain).
+        needs_clusters: whether K must be given (given labels take it optionally: the labels' number).
+        defaults: the pool's and the selector's options this name fixes (overridable by keyword).
+        unsupervised: its losses alone find clusters, without a task loss (a learned neighbourhood method).
+        description: one line for tables and ``--help``.
+    """
+
+    name: str
+    select: type[Select]
+    clusters: str | None
+    needs_clusters: bool = True
+    defaults: dict[str, Any] = field(default_factory=dict)
+    unsupervised: bool = False
+    description: str = ""
+
+    @property
+    def soft(self) -> bool:
+        """Whether it learns soft assignments (reduced as :math:`S^\\top X`: no readout per cluster)."""
+        return self.select.soft
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        """The names of its loss terms (the keys of ``aux_loss``, which ``loss_weights`` weigh)."""
+        return tuple(term for loss in self.defaults.get("losses", ()) for term in LOSS_TERMS.get(loss, ()))
+
+    @property
+    def takes_in_channels(self) -> bool:
+        return "in_channels" in inspect.signature(self.select.__init__).parameters
+
+    def selector_options(self) -> list[str]:
+        """The selector's own options (not the sizes the registry passes: ``in_channels`` and K)."""
+        fixed = ("self", "in_channels", self.clusters)
+        return [p for p in inspect.signature(self.select.__init__).parameters if p not in fixed]
+
+
+_REGISTRY: dict[str, PoolerSpec] = {}
+
+
+class Names(Sequence[str]):
+    """A read-only tuple of names that is re-read at every use, so that a later registration is in it.
+
+    ``name in POOLERS``, ``tuple(POOLERS)``, iteration, indexing and printing behave as on a tuple.
+    """
+
+    def __init__(self, read: Callable[[], tuple[str, ...]]) -> None:
+        self._read = read
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[str, ...]: ...
+    def __getitem__(self, index: int | slice) -> str | tuple[str, ...]:
+        return self._read()[index]
+
+    def __len__(self) -> int:
+        return len(self._read())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._read())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._read()
+
+    def __eq__(self, other: object) -> bool:
+        return tuple(self) == tuple(other) if isinstance(other, Sequence) else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._read())
+
+    def __repr__(self) -> str:
+        return repr(self._read())
+
+
+#: every pooler's name, hard (not learned) first, in registration order
+POOLERS = Names(lambda: tuple(sorted(_REGISTRY, key=lambda name: _REGISTRY[name].soft)))
+#: the learnable poolers, whose clusters are reduced as S^T X (no readout per cluster)
+SOFT_POOLERS = Names(lambda: tuple(name for name in POOLERS if _REGISTRY[name].soft))
+#: the poolers that are not learned: their levels can be computed once per graph (:class:`Coarsen`)
+HARD_POOLERS = Names(lambda: tuple(name for name in POOLERS if not _REGISTRY[name].soft))
+#: the soft poolers whose losses find clusters without a task (the learned neighbourhood methods)
+UNSUPERVISED_POOLERS = Names(lambda: tuple(name for name in SOFT_POOLERS if _REGISTRY[name].unsupervised))
+
+
+def register_pooler(
+    name: str,
+    select: type[Select],
+    *,
+    clusters: str | None = None,
+    needs_clusters: bool | None = None,
+    unsupervised: bool = False,
+    description: str = "",
+    **defaults: Any,
+) -> PoolerSpec:
+    """Add a pooler called ``name`` to the registry (and so to ``--pool``, :data:`POOLERS` and the tests).
+
+    Args:
+        select: the selector class; a soft selector's ``__init__`` takes ``in_channels``.
+        clusters: the keyword under which ``select`` takes K (``None``: it finds its own).
+        needs_clusters: whether K must be given (default: whenever ``clusters`` is set).
+        unsupervised: its losses alone find clusters (offered as a learned neighbourhood method).
+        description: one line for tables and ``--help``.
+        defaults: options of the pool (``losses``, ``normalize``, ``self_loops``, ``activation``, ...) and of the
+            selector (e.g. ``temperature``) that the name fixes; a caller may still override each.
+
+    Raises:
+        ValueError: the name is taken, or a default is not an option of the pool or the selector.
+    """
+    if name in _REGISTRY or name in ("none", "celltype"):
+        raise ValueError(f"pooler name {name!r} is taken")
+    if not (isinstance(select, type) and issubclass(select, Select)):
+        raise TypeError(f"'select' must be a graphpool.cluster.Select subclass, got {select!r}")
+    spec = PoolerSpec(
+        name,
+        select,
+        clusters,
+        clusters is not None if needs_clusters is None else needs_clusters,
+        dict(defaults),
+        unsupervised,
+        description,
+    )
+    if clusters is not None and clusters not in inspect.signature(select.__init__).parameters:
+        raise ValueError(f"{select.__name__} takes no {clusters!r} (the keyword given as 'clusters')")
+    unknown = sorted(set(defaults) - set(POOL_OPTIONS) - set(spec.selector_options()))
+    if unknown:
+        raise ValueError(f"pooler {name!r}: {unknown[0]!r} is an option of neither Pool nor {select.__name__}")
+    _REGISTRY[name] = spec
+    return spec
+
+
+def unregister_pooler(name: str) -> None:
+    """Remove pooler ``name`` from the registry (for tests and notebooks that registered one)."""
+    if name not in _REGISTRY:
+        raise ValueError(f"pooler {name!r} is not registered")
+    del _REGISTRY[name]
+
+
+def pooler_spec(name: str) -> PoolerSpec:
+    """The registry entry of pooler ``name``."""
+    if name not in _REGISTRY:
+        raise ValueError(f"pooler {name!r} is unknown; choose from {POOLERS}")
+    return _REGISTRY[name]
 
 
 def pooler(name: str, in_channels: int | None = None, clusters: int | None = None, **options: Any) -> Pool:
@@ -48,50 +190,94 @@ def pooler(name: str, in_channels: int | None = None, clusters: int | None = Non
     Args:
         name: ``"given"`` (labels passed as ``labels=``; ``clusters`` = the number of labels, optional),
             ``"graclus"``, ``"kmis"``, ``"kmeans"`` (needs ``clusters``), ``"louvain"``, or a soft
-            pooler ``"diffpool"``, ``"mincut"``, ``"dmon"``, ``"justbalance"``, ``"soft"`` (these
-            need ``in_channels`` and ``clusters``).
+            pooler ``"diffpool"``, ``"mincut"``, ``"dmon"``, ``"justbalance"``, ``"acc"``, ``"soft"``
+            (these need ``in_channels`` and ``clusters``), or any name added with :func:`register_pooler`.
         in_channels: F, the width of the node features (soft poolers).
         clusters: K per graph.
         options: the selector's options (e.g. ``seed``, ``hops``, ``temperature``, ``hidden``,
-            ``assign``) and the pool's (``reduce``, ``losses``, ``self_loops``, ``normalize``,
-            ``activation``), overriding the name's defaults.
+            ``assign``) and the pool's (``reduce``, ``losses``, ``loss_weights``, ``self_loops``,
+            ``normalize``, ``activation``, ``edge_reduce``), overriding the name's defaults.
 
     Raises:
         ValueError: an unknown name or option (the message lists the valid ones), or K / F missing.
     """
-    if name not in POOLERS:
-        raise ValueError(f"pooler {name!r} is unknown; choose from {POOLERS}")
-    pool_options = {key: options.pop(key) for key in _POOL_OPTIONS if key in options}
-    selector_class = SoftSelect if name in _SOFT else _HARD[name][0]
-    fixed = ("self", "in_channels", "num_clusters", "num_labels")
-    allowed = [p for p in inspect.signature(selector_class.__init__).parameters if p not in fixed]
-    unknown = sorted(set(options) - set(allowed))
+    spec = pooler_spec(name)
+    merged = {**spec.defaults, **options}
+    if "loss_weights" in spec.defaults and "loss_weights" in options:  # the caller's weights over the name's
+        merged["loss_weights"] = {**spec.defaults["loss_weights"], **options["loss_weights"]}
+    pool_options = {key: merged.pop(key) for key in POOL_OPTIONS if key in merged}
+    allowed = spec.selector_options()
+    unknown = sorted(set(merged) - set(allowed))
     if unknown:
         hint = " (did you mean 'clusters'?)" if unknown[0] in _CLUSTER_ALIASES else ""
-        sizes = (["in_channels"] if name in _SOFT else []) + (["clusters"] if takes_clusters(name) else [])
-        options_listed = [*sizes, *allowed, *_POOL_OPTIONS]
-        raise ValueError(f"pooler {name!r} has no option {unknown[0]!r}{hint}; its options: {options_listed}")
-    if not takes_clusters(name) and clusters is not None:
+        sizes = (["in_channels"] if spec.takes_in_channels else []) + (["clusters"] if spec.clusters else [])
+        raise ValueError(
+            f"pooler {name!r} has no option {unknown[0]!r}{hint}; its options: {[*sizes, *allowed, *POOL_OPTIONS]}"
+        )
+    if spec.clusters is None and clusters is not None:
         raise ValueError(f"pooler {name!r} does not take 'clusters': it finds its own number of clusters per graph")
-    if name in _SOFT:
+    if spec.takes_in_channels:
         if in_channels is None:
             raise ValueError(f"pooler {name!r} needs 'in_channels' (the width of the node features)")
-        selector: Select = SoftSelect(in_channels, _need(clusters, name), **options)
-        return Pool(selector, **{**_SOFT[name], **pool_options})
-    if name == "kmeans":
-        options.setdefault("init", "farthest")  # seeded by the points, not their order: permutation invariant
-    k_name = _HARD[name][1]
-    if k_name is not None:
-        options[k_name] = clusters if name == "given" else _need(clusters, name)
-    return Pool(selector_class(**options), **pool_options)
+        merged["in_channels"] = in_channels
+    if spec.clusters is not None:
+        if clusters is None and spec.needs_clusters:
+            raise ValueError(f"pooler {name!r} needs 'clusters' (K per graph)")
+        merged[spec.clusters] = clusters
+    return Pool(spec.select(**merged), **pool_options)
 
 
 def takes_clusters(name: str) -> bool:
     """Whether pooler ``name`` is given K (``clusters``): not Graclus, k-MIS or Louvain, which find their own."""
-    return name in _SOFT or (name in _HARD and _HARD[name][1] is not None)
+    return name in _REGISTRY and _REGISTRY[name].clusters is not None
 
 
-def _need(clusters: int | None, name: str) -> int:
-    if clusters is None:
-        raise ValueError(f"pooler {name!r} needs 'clusters' (K per graph)")
-    return clusters
+# the built-in poolers
+register_pooler(
+    "given",
+    LabelSelect,
+    clusters="num_labels",
+    needs_clusters=False,
+    description="the labels passed as labels= (cell types, atom groups)",
+)
+register_pooler("graclus", GraclusSelect, description="greedy normalised-cut matching: about half the nodes per level")
+register_pooler("kmis", KMISSelect, description="maximal k-independent set: spread-out centres and their neighbours")
+register_pooler(
+    "kmeans",
+    BatchKMeansSelect,
+    clusters="num_clusters",
+    init="farthest",  # seeded by the points, not their order: permutation invariant
+    description="k-means of each graph's node features or positions",
+)
+register_pooler("louvain", CommunitySelect, description="Louvain communities of each graph (networkx)")
+_SOFT = {"select": SoftSelect, "clusters": "num_clusters"}
+register_pooler("diffpool", **_SOFT, losses=("diffpool",), self_loops=True, description="DiffPool: link + entropy")
+register_pooler(
+    "mincut", **_SOFT, losses=("mincut",), normalize=True, unsupervised=True, description="MinCutPool: cut + ortho"
+)
+register_pooler(
+    "dmon",
+    **_SOFT,
+    losses=("dmon",),
+    normalize=True,
+    activation="selu",
+    unsupervised=True,
+    description="DMoN: modularity + ortho + cluster size",
+)
+register_pooler(
+    "justbalance",
+    **_SOFT,
+    losses=("justbalance",),
+    normalize=True,
+    unsupervised=True,
+    description="JustBalance: balance alone",
+)
+register_pooler(
+    "acc",
+    **_SOFT,
+    losses=("acc",),
+    normalize=True,
+    unsupervised=True,
+    description="asymmetric Cheeger cut (TVGNN): total variation + asymmetric norm",
+)
+register_pooler("soft", **_SOFT, self_loops=True, description="a soft pool with no auxiliary loss")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from graphpool.experiment.progress import Progress
 from graphpool.experiment.results import summary_row
 from graphpool.experiment.tasks import task_of
 from graphpool.experiment.training import TrainConfig
+from graphpool.cluster import SOFT_POOLERS, pooler_spec
 from graphpool.models import ModelConfig, is_hard_pool
 
 
@@ -44,6 +45,8 @@ class Experiment:
         keep_models: keep each fold's selected weights as ``model-K.pt`` (for explanations).
         precoarsen: the hard cluster pools among ``pools`` read their levels from the graphs
             (:func:`~graphpool.models.precoarsen`); readouts and soft pools have none to read.
+        loss_weights: weights of loss terms by name (``{"ortho": 0.5}``), given to each soft pool that has the
+            term (the others weigh 1).
     """
 
     model: ModelConfig
@@ -54,12 +57,15 @@ class Experiment:
     num_types: int | None = None
     keep_models: bool = False
     precoarsen: bool = False
+    loss_weights: dict[str, float] = field(default_factory=dict)
 
     def model_for(self, readout: str, pool: str) -> ModelConfig:
         """The model config of one combination."""
         settings = {"readout": readout, "pool": pool, "precoarsened": self.precoarsen and is_hard_pool(pool)}
         if pool == "celltype" and self.num_types is not None:
             settings["clusters"] = self.num_types
+        terms = pooler_spec(pool).terms if pool in SOFT_POOLERS else ()
+        settings["loss_weights"] = {name: w for name, w in self.loss_weights.items() if name in terms}
         return replace(self.model, **settings)
 
     def check(self, graphs: Sequence[Any] = ()) -> None:
@@ -74,6 +80,12 @@ class Experiment:
             raise ValueError(
                 f"--precoarsen: none of the pools {list(self.pools)} has levels to precompute (only hard cluster "
                 "pools do: given, graclus, kmis, kmeans, louvain); drop --precoarsen"
+            )
+        terms = {term for pool in self.pools if pool in SOFT_POOLERS for term in pooler_spec(pool).terms}
+        unknown = sorted(set(self.loss_weights) - terms)
+        if unknown:
+            raise ValueError(
+                f"--loss-weight {unknown[0]}: no pool of this run has that loss term; theirs: {sorted(terms) or 'none'}"
             )
         for readout, pool in itertools.product(self.readouts, self.pools):
             model = self.model_for(readout, pool)

@@ -41,6 +41,7 @@ from torch_geometric.data import Batch, Data
 from torch_geometric.nn import GATConv, GCNConv, GINConv, GINEConv, GraphConv, SAGEConv
 
 from graphpool.cluster import (
+    HARD_POOLERS,
     POOLERS,
     SOFT_POOLERS,
     Assignment,
@@ -50,14 +51,16 @@ from graphpool.cluster import (
     PrecomputedSelect,
     TypePool,
     pooler,
+    pooler_spec,
     takes_clusters,
 )
+from graphpool.cluster.resolver import Names
 from graphpool.readout import resolve
 
 #: message-passing layers of the backbone (``gine``: GIN with edge features; ``mlp``: node-wise, no edges)
 BACKBONES = ("gin", "gine", "gcn", "sage", "gat", "mlp")
 #: pooling of the node embeddings: a readout alone (``none``), one readout per cell type, or a cluster pooler
-POOLS = ("none", "celltype", *POOLERS)
+POOLS = Names(lambda: ("none", "celltype", *POOLERS))  # read at every use: registered poolers are in it
 #: how the layers' embeddings are combined: the last, concatenated, or their maximum
 JUMPING_KNOWLEDGE = ("last", "cat", "max")
 
@@ -65,7 +68,7 @@ JUMPING_KNOWLEDGE = ("last", "cat", "max")
 def is_hard_pool(pool: str) -> bool:
     """Whether ``pool`` is a cluster pooler that is not learned (given, graclus, kmis, kmeans, louvain): the pools
     whose levels can be computed once per graph (:func:`precoarsen`)."""
-    return pool in POOLERS and pool not in SOFT_POOLERS
+    return pool in HARD_POOLERS
 
 
 #: what the head predicts: class logits, or numeric targets (standardised, see :class:`TargetScale`)
@@ -99,6 +102,7 @@ class ModelConfig:
     precoarsened: bool = False  # a hard pool reads its levels from the graphs (see precoarsen); others refuse it
     head_layers: int = 2
     edge_channels: int = 0  # D, the width of data.edge_attr the model reads (backbone "gine"; 0: edges unfeatured)
+    loss_weights: dict[str, float] = field(default_factory=dict)  # weights of a soft pool's loss terms (others: 1)
 
     def __post_init__(self) -> None:
         for name, value, choices in (
@@ -128,6 +132,13 @@ class ModelConfig:
             raise ValueError(
                 f"'precoarsened' applies to hard cluster pools; pool {self.pool!r} has no levels to precompute "
                 "(a readout has none, a soft pool learns its own)"
+            )
+        terms = pooler_spec(self.pool).terms if self.pool in SOFT_POOLERS else ()
+        unknown = sorted(set(self.loss_weights) - set(terms))
+        if unknown:
+            raise ValueError(
+                f"'loss_weights' names {unknown[0]!r}, which pool {self.pool!r} does not have; its loss terms: "
+                f"{list(terms)}"
             )
         resolve(self.readout, in_channels=self.hidden)  # fail early, listing the valid names
         resolve(self.reduce, in_channels=self.hidden)
@@ -294,7 +305,7 @@ class GraphClassifier(nn.Module):
             if c.reads_levels:
                 level = Pool(PrecomputedSelect(), reduce=c.reduce)
             else:
-                options = {} if c.pool in SOFT_POOLERS else {"reduce": c.reduce}
+                options = {"loss_weights": c.loss_weights} if c.pool in SOFT_POOLERS else {"reduce": c.reduce}
                 level = pooler(c.pool, in_channels=width, clusters=_level_k(c.pool, k), **options)
             pools.append(level)
             convs.append(GraphConv(level.get_out_channels(width), c.hidden))

@@ -7,7 +7,7 @@ any registered readout as a function. Graph-level layers built on readouts sit b
 """
 
 from graphpool.readout.attention import AttentionReadout
-from graphpool.readout.base import REGISTRY, Readout
+from graphpool.readout.base import REGISTRY, Readout, unregister_readout
 from graphpool.readout.excite import GraphSqueezeExcite
 from graphpool.readout.extremes import MaxReadout, MinReadout
 from graphpool.readout.functional import functional_names, global_pool
@@ -41,4 +41,5 @@ __all__ = [
     "global_pool",
     "readout_class",
     "resolve",
+    "unregister_readout",
 ]

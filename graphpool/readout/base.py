@@ -19,6 +19,13 @@ REGISTRY: dict[str, type[Readout]] = {}
 _HALF_PRECISION = frozenset({torch.float16, torch.bfloat16})
 
 
+def unregister_readout(name: str) -> None:
+    """Remove readout ``name`` from :data:`REGISTRY` (for tests and notebooks that defined one)."""
+    if name not in REGISTRY:
+        raise ValueError(f"readout {name!r} is not registered")
+    del REGISTRY[name]
+
+
 class Readout(Aggregation):
     r"""Base class of graphpool's readouts; a PyG :class:`~torch_geometric.nn.aggr.Aggregation`.
 

@@ -50,14 +50,39 @@ def _classify(folder: Path, out: Path, *extra: str) -> list[str]:
         (["--pool", "graclus", "--precoarsen", "--grid", "clusters=2,6"], "--grid clusters with --precoarsen"),
         (["--pool", "kmeans", "--precoarsen", "--grid", "levels=1,3"], "--grid levels with --precoarsen"),
         (["--pool", "none,mincut", "--precoarsen"], "--precoarsen: none of the pools ['none', 'mincut']"),
+        (
+            ["--pool", "mincut", "--loss-weight", "balance=2"],
+            "--loss-weight balance: no pool of this run has that loss",
+        ),
+        (["--pool", "graclus", "--loss-weight", "ortho=2"], "--loss-weight ortho: no pool of this run has that loss"),
+        (["--pool", "mincut", "--loss-weight", "ortho"], "--loss-weight 'ortho': give NAME=W"),
+        (["--pool", "mincut", "--loss-weight", "ortho=-1"], "--loss-weight 'ortho=-1': give NAME=W"),
+        (["--backbone", "gine", "--pool", "none"], None),  # molecules have bond features: accepted (not refused)
     ],
 )
-def test_a_refused_setting_writes_nothing(tmp_path: Path, extra: list[str], message: str) -> None:
+def test_a_refused_setting_writes_nothing(tmp_path: Path, extra: list[str], message: str | None) -> None:
     out = tmp_path / "run"
+    if message is None:
+        assert main(_classify(tmp_path, out, *extra)) == 0
+        return
     with pytest.raises(SystemExit) as refused:
         main(_classify(tmp_path, out, *extra))
     assert message in str(refused.value)
     assert not out.exists()
+
+
+def test_loss_weights_reach_the_pools_that_have_the_terms(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    argv = _classify(
+        tmp_path, out, "--pool", "mincut,dmon,justbalance", "--loss-weight", "ortho=0.5", "--clusters", "2"
+    )
+    assert main(argv + ["--loss-weight", "balance=3"]) == 0
+    stored = json.loads((out / "run.json").read_text())
+    assert stored["loss_weights"] == {"ortho": 0.5, "balance": 3.0}
+    configs = {
+        pool: json.loads((out / f"sum__{pool}" / "config.json").read_text())["model"] for pool in ("mincut", "dmon")
+    }
+    assert configs["mincut"]["loss_weights"] == {"ortho": 0.5} and configs["dmon"]["loss_weights"] == {"ortho": 0.5}
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")

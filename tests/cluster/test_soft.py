@@ -8,7 +8,7 @@ from torch_geometric.nn import DMoNPooling, GCNConv, dense_diff_pool, dense_minc
 from torch_geometric.utils import to_dense_adj, to_dense_batch
 
 import graphpool
-from graphpool.cluster import Assignment, HierarchicalPool, Pool, SoftSelect, pooler
+from graphpool.cluster import SOFT_POOLERS, Assignment, HierarchicalPool, Pool, SoftSelect, pooler, pooler_spec
 from graphpool.ops import compiled
 
 K, F = 4, 5
@@ -157,7 +157,7 @@ def test_justbalance_and_plain_soft_equal_the_dense_formulas(sizes: list[int], d
 
 
 @pytest.mark.parametrize("directed", GRAPHS)
-@pytest.mark.parametrize("name", ["diffpool", "mincut", "dmon", "justbalance", "soft"])
+@pytest.mark.parametrize("name", SOFT_POOLERS)
 def test_gradcheck(name: str, directed: bool) -> None:
     """Analytic gradients of the pooled features, coarse weights and losses match finite differences."""
     x, edge_index, weight, batch = _graphs([4, 3], seed=8, directed=directed)
@@ -174,7 +174,7 @@ def test_gradcheck(name: str, directed: bool) -> None:
 def test_gradients_reach_features_and_assignment_parameters() -> None:
     x, edge_index, weight, batch = _graphs([5, 7], seed=3)
     x = x.float().requires_grad_(True)
-    for name in ("diffpool", "mincut", "dmon", "justbalance"):
+    for name in (name for name in SOFT_POOLERS if pooler_spec(name).defaults.get("losses")):
         options = {"assign": GCNConv(F, K)} if name == "dmon" else {}
         pool = HierarchicalPool([pooler(name, in_channels=F, clusters=K, **options)], readout="mean")
         result = pool(x, edge_index, weight.float(), batch)
@@ -223,10 +223,7 @@ def test_an_assignment_that_is_not_a_distribution_is_refused(s: torch.Tensor, me
         Assignment.from_soft(s, torch.tensor([0, 0]), 1)
 
 
-SOFT = ["diffpool", "mincut", "dmon", "justbalance", "soft"]
-
-
-@pytest.mark.parametrize("name", SOFT)
+@pytest.mark.parametrize("name", SOFT_POOLERS)
 def test_empty_graphs_pool_to_zeros_and_leave_the_losses_alone(name: str) -> None:
     """A graph with no nodes gets K zero clusters and no coarse edges, as PyG's dense pools give zeros;
     the auxiliary losses are averaged over the graphs that have nodes, so they do not change."""
@@ -251,7 +248,7 @@ def test_empty_graphs_pool_to_zeros_and_leave_the_losses_alone(name: str) -> Non
     assert all(torch.isfinite(v) for v in nothing.aux_loss.values())
 
 
-@pytest.mark.parametrize("name", SOFT)
+@pytest.mark.parametrize("name", SOFT_POOLERS)
 def test_edgeless_graphs_give_finite_losses(name: str) -> None:
     x, edge_index, weight, batch = _graphs([5, 7], seed=5)
     lonely = torch.cat([x, torch.randn(1, F, dtype=torch.float64)])
@@ -260,7 +257,7 @@ def test_edgeless_graphs_give_finite_losses(name: str) -> None:
     assert all(torch.isfinite(v) for v in losses.values()), (name, losses)
 
 
-@pytest.mark.parametrize("name", SOFT)
+@pytest.mark.parametrize("name", SOFT_POOLERS)
 def test_soft_pools_do_not_depend_on_the_node_order(name: str) -> None:
     """Nodes of the same graphs in another order (each still in its graph): the same clusters, coarse
     graph and losses (to_dense_batch assumed a sorted batch)."""
@@ -289,7 +286,7 @@ def test_soft_levels_carry_the_assignment_weighted_mean_position() -> None:
     _close(out.pos, expected)
 
 
-@pytest.mark.parametrize("name", SOFT)
+@pytest.mark.parametrize("name", SOFT_POOLERS)
 def test_gradients_stay_finite_with_lonely_nodes_and_empty_graphs(name: str) -> None:
     """A one-node graph has an all-zero coarse adjacency: sqrt(degree) at 0 gave NaN gradients (a
     molecule batch holding methane made training fail), through two levels and with an empty graph."""

@@ -1,8 +1,15 @@
-"""One case table for every functional readout: name, options, and input domain."""
+"""One case table for every functional readout: name, options, and input domain.
+
+The listed cases add options (quantiles, temperatures, exponents) and input domains; every other readout in the
+registry (one registered by a user or a plugin included) gets a case with its default options, so the invariance,
+gradient and property tests run on every readout :func:`~graphpool.readout.global_pool` computes.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from graphpool.readout import functional_names
 
 
 @dataclass(frozen=True)
@@ -16,7 +23,7 @@ class Case:
         return self.reduce + "".join(f"-{k}={v}" for k, v in self.options.items())
 
 
-CASES = [
+LISTED = [
     Case("sum"),
     Case("mean"),
     Case("max"),
@@ -38,3 +45,6 @@ CASES = [
     Case("powermean", {"p": 3.0}, positive=True),
     Case("powermean", {"p": -1.5}, positive=True),
 ]
+#: readouts with tests of their own (per-node weights as an input: test_numerics.py and test_gradients.py)
+OWN_TESTS = {"weighted"}
+CASES = LISTED + [Case(name) for name in functional_names() if name not in {case.reduce for case in LISTED} | OWN_TESTS]
