@@ -15,8 +15,8 @@ once, so neighbourhood 3 means the same thing in every sample. :func:`neighbourh
     Louvain communities (networkx) of each sample's cell graph, then k-means of the communities by their
     mean features, weighted by their sizes, so that ids agree across samples. The slowest (networkx).
 ``"learned"`` (after CytoCommunity, Hu et al. 2024)
-    a GNN (``layers`` GraphConv layers of width ``hidden``, mean aggregation, on the cell graph as a CSR
-    matrix, so that no ``[E, hidden]`` message tensor is ever made) and a sparse soft cluster
+    a GNN (``layers`` :class:`~graphpool.ops.csr.CSRGraphConv` layers of width ``hidden``: GraphConv with mean
+    aggregation on the cell graph as a CSR matrix, so that no ``[E, hidden]`` message tensor is ever made) and a sparse soft cluster
     pool (:func:`graphpool.cluster.pooler`) trained on every sample at once to minimise its
     unsupervised loss (``loss``: ``"mincut"``, ``"dmon"`` or ``"justbalance"``); the weights are
     shared, so the K clusters are aligned across samples. ``repeats`` runs with different seeds are
@@ -30,7 +30,6 @@ Hungarian-matched macro-F1).
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -42,11 +41,11 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 from torch_geometric.data import Batch, Data
-from torch_geometric.utils import to_torch_csr_tensor
 
 from graphpool.cells.graph import tissue_graphs
 from graphpool.cells.table import CellTable, read_cells
 from graphpool.cluster import UNSUPERVISED_POOLERS
+from graphpool.ops.csr import CSRGraphConv, csr_adjacency
 
 #: the methods of :func:`neighbourhoods`
 METHODS = ("composition", "utag", "louvain", "learned")
@@ -329,28 +328,21 @@ def _louvain(graphs: Sequence[Data], k: int, resolution: float, seed: int) -> np
 
 
 class _Learner(torch.nn.Module):
-    """``layers`` GraphConv + ReLU layers, then a soft cluster pool with an unsupervised loss."""
+    """``layers`` CSR GraphConv (mean) + ReLU layers, then one of graphpool's soft poolers with its unsupervised loss."""
 
     def __init__(self, in_channels: int, k: int, loss: str, hidden: int, layers: int) -> None:
-        from torch_geometric.nn import GraphConv
-
         from graphpool.cluster import pooler
 
         super().__init__()
         widths = [in_channels] + [hidden] * layers
-        self.convs = torch.nn.ModuleList(GraphConv(a, b, aggr="mean") for a, b in zip(widths, widths[1:]))
+        self.convs = torch.nn.ModuleList(CSRGraphConv(a, b) for a, b in zip(widths, widths[1:]))
         self.pool = pooler(loss, in_channels=hidden, clusters=k)
 
     def forward(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        """The assignment ``[N, K]`` and the loss (the sum of the pool's auxiliary losses)."""
-        from torch_geometric.utils import spmm
-
+        """The assignment ``[N, K]`` and the loss (the sum of the pool's weighted auxiliary losses)."""
         x = batch.x
         for conv in self.convs:
-            # GraphConv on the CSR adjacency (a sparse product, never [E, hidden] messages), computed here from its
-            # layers: PyG builds GraphConv's propagate once per class, from the first instance made, and one made
-            # with an aggregation module (a graphpool readout as aggr=) leaves it without the sparse path
-            x = torch.relu(conv.lin_rel(spmm(batch.adj_t, x, reduce="mean")) + conv.lin_root(x))
+            x = torch.relu(conv(x, batch.adjacency))
         out = self.pool(x, batch.edge_index, batch=batch.batch, num_graphs=batch.num_graphs)
         return out.assignment.s, sum(out.aux_loss.values())
 
@@ -365,10 +357,9 @@ def _batches(graphs: Sequence[Data], batch_cells: int, generator: torch.Generato
         current.append(graphs[i])
         size += graphs[i].num_nodes
     batches.append(Batch.from_data_list(current))
-    for batch in batches:
-        with warnings.catch_warnings():  # "Sparse CSR tensor support is in beta state"
-            warnings.simplefilter("ignore", UserWarning)
-            batch.adj_t = to_torch_csr_tensor(batch.edge_index.flip(0), size=(batch.num_nodes, batch.num_nodes))
+    for batch in batches:  # each cell gathers its neighbours (edges j -> i): the transposed edge list as rows
+        edges = batch.edge_index.flip(0)
+        batch.adjacency = csr_adjacency(edges, torch.ones(edges.size(1)), batch.num_nodes)
     return batches
 
 

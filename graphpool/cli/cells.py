@@ -10,8 +10,8 @@ import pandas as pd
 
 from graphpool.cells import RULES, analyse, read_cells, simulate, tissue_graphs
 from graphpool.cells.workflow import outer_folds
-from graphpool.cli.options import device as parse_device
 from graphpool.cli.options import add_cell_columns, experiment_from, markers_from, precoarsened, subcommand
+from graphpool.cli.options import device as parse_device
 from graphpool.cli.run_folder import open_out
 from graphpool.experiment import TqdmProgress, format_table
 

@@ -30,8 +30,8 @@ from graphpool.experiment import (
     write_results,
 )
 from graphpool.experiment.baselines import baseline_scores, fingerprint_forest, majority_scores
-from graphpool.experiment.results import MAJORITY
 from graphpool.experiment.distributed import init_from_environment, is_main, world
+from graphpool.experiment.results import MAJORITY
 
 #: share of each fold's training graphs held out to select the epoch and the grid candidate
 VALIDATION_FRACTION = 0.1

@@ -12,12 +12,9 @@ connect (the coarsened graph), lift (back to the nodes), in levels.
 """
 
 from graphpool.cluster.assignment import Assignment
-from graphpool.cluster.communities import CommunitySelect
 from graphpool.cluster.connect import coarse_edge_attr, coarsen_edges, normalize_edges, soft_edges
 from graphpool.cluster.hierarchical import HierarchicalOutput, HierarchicalPool
-from graphpool.cluster.kmeans import BatchKMeansSelect, KMeansSelect
 from graphpool.cluster.losses import LOSSES, LossInputs, register_loss
-from graphpool.cluster.matching import GraclusSelect, KMISSelect, greedy_matching, maximal_independent_set
 from graphpool.cluster.pool import Pool, PoolingOutput
 from graphpool.cluster.resolver import (
     HARD_POOLERS,
@@ -31,8 +28,20 @@ from graphpool.cluster.resolver import (
     takes_clusters,
     unregister_pooler,
 )
-from graphpool.cluster.select import LabelSelect, PrecomputedSelect, ProductSelect, Select
-from graphpool.cluster.soft import SoftSelect
+from graphpool.cluster.select import (
+    BatchKMeansSelect,
+    CommunitySelect,
+    GraclusSelect,
+    KMeansSelect,
+    KMISSelect,
+    LabelSelect,
+    PrecomputedSelect,
+    ProductSelect,
+    Select,
+    SoftSelect,
+    greedy_matching,
+    maximal_independent_set,
+)
 from graphpool.cluster.transform import Coarsen, CoarsenedData
 from graphpool.cluster.typed import TypePool
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from graphpool.cluster.lift import lift
 from graphpool.ops import segment_sum, segments_from, validation_enabled
 
 
@@ -86,18 +87,8 @@ class Assignment:
         return segment_sum(self.s, seg).flatten()
 
     def lift(self, x: Tensor) -> Tensor:
-        r"""Cluster vectors back to the nodes, ``[C, F] -> [N, F]``: :math:`S X'`.
-
-        Hard: each node takes its cluster's vector; soft: :math:`\sum_k s_{ik} x'_{bK+k}`. Used for
-        node-level outputs after pooling and to map cluster scores back to nodes (explanations).
-        """
-        if x.dim() != 2 or x.size(0) != self.num_clusters:
-            raise ValueError(f"'x' must be [C, F] with C = {self.num_clusters} clusters, got {tuple(x.shape)}")
-        if self.s is None:
-            return x.index_select(0, self.cluster)
-        k = self.s.size(1)
-        per_node = x.view(-1, k, x.size(1)).index_select(0, self.batch)  # [N, K, F]
-        return torch.einsum("nk,nkf->nf", self.s.to(x.dtype), per_node)
+        r"""Cluster vectors back to the nodes, ``[C, F] -> [N, F]``: :math:`S X'` (:func:`graphpool.cluster.lift.lift`)."""
+        return lift(self, x)
 
 
 def check_distribution(s: Tensor, name: str = "s") -> None:

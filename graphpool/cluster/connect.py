@@ -3,7 +3,7 @@ r"""The *connect* step: edges of the coarsened graph, :math:`A' = S^\top A S`.
 For a hard assignment :math:`S \in \{0,1\}^{N \times C}` clusters :math:`c \ne d` are joined
 with the summed weight of the edges between their members, and :math:`A'_{cc}` sums the edges
 inside cluster :math:`c` (kept as a self-loop or dropped). For a soft one the per-graph
-:math:`S_b^\top A_b S_b` comes from the sparse products of :mod:`graphpool.cluster.soft`.
+:math:`S_b^\top A_b S_b` comes from the sparse products of :func:`graphpool.cluster.reduce.soft_pool`.
 Optionally the result is normalised as MinCut and DMoN do, :math:`D^{-1/2}\tilde A D^{-1/2}`
 with :math:`\tilde A` the coarse adjacency without its diagonal.
 """
@@ -15,7 +15,9 @@ from torch import Tensor
 from torch_geometric.utils import coalesce
 
 from graphpool.cluster.assignment import Assignment
-from graphpool.cluster.soft import EPS
+
+#: keeps divisions by a degree or a norm finite (PyG's MinCut uses the same)
+EPS = 1e-15
 
 
 def coarsen_edges(
@@ -60,7 +62,7 @@ def coarse_edge_attr(
         \quad (\texttt{"mean"}), \qquad
         e'_{cd} = \sum_{ij} S_{ic} S_{jd}\, w_{ij} e_{ij} \quad (\texttt{"sum"}),
 
-    the same formula a soft assignment uses (:func:`graphpool.cluster.soft.soft_pool`), here with
+    the same formula a soft assignment uses (:func:`graphpool.cluster.reduce.soft_pool`), here with
     :math:`S \in \{0, 1\}`: the mean of the merged edges' features (bond-type proportions between two groups of
     atoms) or their sum (bond-type counts). A coarse edge of total weight 0 gets features 0.
 

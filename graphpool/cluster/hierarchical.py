@@ -18,9 +18,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from graphpool.cluster.layers import call_layer
+from graphpool.cluster.lift import cluster_of_nodes, lift_through
 from graphpool.cluster.pool import ACTIVATIONS, Pool, PoolingOutput
-from graphpool.cluster.select import Select
-from graphpool.cluster.soft import call_layer
+from graphpool.cluster.select.base import Select
 from graphpool.ops import segments_from
 from graphpool.readout import Readout, resolve
 
@@ -41,16 +42,11 @@ class HierarchicalOutput:
 
     def node_to_cluster(self, level: int = -1) -> Tensor:
         """``[N]`` the cluster at ``level`` of every input node (hard views composed)."""
-        index = self.levels[0].assignment.cluster
-        for tier in self.levels[1 : (level % len(self.levels)) + 1]:
-            index = tier.assignment.cluster[index]
-        return index
+        return cluster_of_nodes([tier.assignment for tier in self.levels], level)
 
     def lift(self, x: Tensor, level: int = -1) -> Tensor:
         """Vectors of the clusters at ``level`` ``[C, F]`` back to the input nodes ``[N, F]`` (lifts composed)."""
-        for tier in reversed(self.levels[: (level % len(self.levels)) + 1]):
-            x = tier.lift(x)
-        return x
+        return lift_through([tier.assignment for tier in self.levels], x, level)
 
 
 class HierarchicalPool(nn.Module):

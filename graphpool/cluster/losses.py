@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from graphpool.cluster.soft import EPS, SoftPooled, vector_sum
+from graphpool.cluster.connect import EPS
+from graphpool.cluster.reduce import SoftPooled, vector_sum
 from graphpool.ops import Segments, segment_sum, segments_from
 
 
@@ -30,7 +31,7 @@ class LossInputs:
     r"""What a soft pool hands its losses.
 
     Attributes:
-        pooled: the per-graph products (:class:`~graphpool.cluster.soft.SoftPooled`: ``x`` = :math:`S^\top X`
+        pooled: the per-graph products (:class:`~graphpool.cluster.reduce.SoftPooled`: ``x`` = :math:`S^\top X`
             ``[B, K, F]``, ``adj`` = :math:`S^\top A S`, ``gram`` = :math:`S^\top S`, the padded ``s_dense`` and
             ``mask``, the weighted ``degree [N]``, :math:`\lVert A_b\rVert_F^2`).
         s: ``[N, K]`` assignment rows.

@@ -23,9 +23,9 @@ from torch import Tensor, nn
 from graphpool.cluster.assignment import Assignment
 from graphpool.cluster.connect import coarse_edge_attr, coarsen_edges, edge_mean, normalize_edges, soft_edges
 from graphpool.cluster.losses import LOSS_TERMS, LOSSES, LossFn, LossInputs
-from graphpool.cluster.select import Select, check_keywords
-from graphpool.cluster.soft import soft_pool
-from graphpool.ops import Segments, segment_sum, segments_from, validation_enabled
+from graphpool.cluster.reduce import cluster_mean, soft_pool
+from graphpool.cluster.select.base import Select, check_keywords
+from graphpool.ops import Segments, segments_from, validation_enabled
 from graphpool.readout import Readout, resolve
 
 #: activations a pool may apply to the reduced cluster features (DMoN's is ``"selu"``)
@@ -226,17 +226,6 @@ class Pool(nn.Module):
         if attr is not None:
             attr = attr.to(edge_attr.dtype).view(-1, *edge_attr.shape[1:])  # type: ignore[union-attr]
         return PoolingOutput(x_out, edges, weights, assignment.cluster_batch, assignment, pos_out, aux_loss, attr)
-
-
-def cluster_mean(values: Tensor, assignment: Assignment, seg: Segments) -> Tensor:
-    r"""``[C, D]``: the assignment-weighted mean of node values in each cluster, :math:`(S^\top V) / (S^\top 1)`."""
-    if not assignment.soft:
-        return resolve("mean")(values, assignment.cluster, dim_size=assignment.num_clusters)
-    s = assignment.s.to(values.dtype)
-    k = s.size(1)
-    weighted = segment_sum((s.unsqueeze(-1) * values.unsqueeze(1)).flatten(1), seg).view(-1, k, values.size(1))
-    mass = segment_sum(s, seg)
-    return (weighted / mass.clamp(min=1e-12).unsqueeze(-1)).flatten(0, 1)
 
 
 def _check_weights(weights: Mapping[str, float], losses: Sequence[str | LossFn]) -> dict[str, float]:

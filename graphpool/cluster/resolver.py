@@ -19,13 +19,17 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
 
-from graphpool.cluster.communities import CommunitySelect
-from graphpool.cluster.kmeans import BatchKMeansSelect
 from graphpool.cluster.losses import LOSS_TERMS
-from graphpool.cluster.matching import GraclusSelect, KMISSelect
 from graphpool.cluster.pool import Pool
-from graphpool.cluster.select import LabelSelect, Select
-from graphpool.cluster.soft import SoftSelect
+from graphpool.cluster.select import (
+    BatchKMeansSelect,
+    CommunitySelect,
+    GraclusSelect,
+    KMISSelect,
+    LabelSelect,
+    Select,
+    SoftSelect,
+)
 
 #: the pool's own options (the rest go to the selector), read from :class:`Pool`'s signature
 POOL_OPTIONS = tuple(p for p in inspect.signature(Pool.__init__).parameters if p not in ("self", "select"))
@@ -250,14 +254,27 @@ register_pooler(
     description="k-means of each graph's node features or positions",
 )
 register_pooler("louvain", CommunitySelect, description="Louvain communities of each graph (networkx)")
-_SOFT = {"select": SoftSelect, "clusters": "num_clusters"}
-register_pooler("diffpool", **_SOFT, losses=("diffpool",), self_loops=True, description="DiffPool: link + entropy")
 register_pooler(
-    "mincut", **_SOFT, losses=("mincut",), normalize=True, unsupervised=True, description="MinCutPool: cut + ortho"
+    "diffpool",
+    SoftSelect,
+    clusters="num_clusters",
+    losses=("diffpool",),
+    self_loops=True,
+    description="DiffPool: link + entropy",
+)
+register_pooler(
+    "mincut",
+    SoftSelect,
+    clusters="num_clusters",
+    losses=("mincut",),
+    normalize=True,
+    unsupervised=True,
+    description="MinCutPool: cut + ortho",
 )
 register_pooler(
     "dmon",
-    **_SOFT,
+    SoftSelect,
+    clusters="num_clusters",
     losses=("dmon",),
     normalize=True,
     activation="selu",
@@ -266,7 +283,8 @@ register_pooler(
 )
 register_pooler(
     "justbalance",
-    **_SOFT,
+    SoftSelect,
+    clusters="num_clusters",
     losses=("justbalance",),
     normalize=True,
     unsupervised=True,
@@ -274,10 +292,13 @@ register_pooler(
 )
 register_pooler(
     "acc",
-    **_SOFT,
+    SoftSelect,
+    clusters="num_clusters",
     losses=("acc",),
     normalize=True,
     unsupervised=True,
     description="asymmetric Cheeger cut (TVGNN): total variation + asymmetric norm",
 )
-register_pooler("soft", **_SOFT, self_loops=True, description="a soft pool with no auxiliary loss")
+register_pooler(
+    "soft", SoftSelect, clusters="num_clusters", self_loops=True, description="a soft pool with no auxiliary loss"
+)

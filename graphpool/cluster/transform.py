@@ -22,7 +22,7 @@ from torch_geometric.transforms import BaseTransform
 
 from graphpool.cluster.hierarchical import HierarchicalPool
 from graphpool.cluster.pool import Pool
-from graphpool.cluster.select import Select
+from graphpool.cluster.select.base import Select
 
 
 class CoarsenedData(Data):

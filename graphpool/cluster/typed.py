@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from graphpool.cluster.select import LabelSelect
+from graphpool.cluster.select.labels import LabelSelect
 from graphpool.readout import Readout, resolve
 
 

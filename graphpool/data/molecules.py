@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-
 import torch
 from torch import Tensor
 from torch_geometric.data import Data

@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from graphpool.cluster import SOFT_POOLERS, pooler_spec
 from graphpool.experiment.assessment import assess
 from graphpool.experiment.folds import Fold
 from graphpool.experiment.hyperparameters import expand_grid
@@ -24,7 +25,6 @@ from graphpool.experiment.progress import Progress
 from graphpool.experiment.results import summary_row
 from graphpool.experiment.tasks import task_of
 from graphpool.experiment.training import TrainConfig
-from graphpool.cluster import SOFT_POOLERS, pooler_spec
 from graphpool.models import ModelConfig, is_hard_pool
 
 

@@ -31,9 +31,8 @@ the pools above (the level loop lives there alone; precoarsened levels are its p
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-
 import math
+from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import Tensor, nn

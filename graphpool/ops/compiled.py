@@ -26,8 +26,8 @@ OpenMP pool) compete for the cores with torch's, which keep spinning after each 
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import TypeVar
 

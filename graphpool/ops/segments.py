@@ -10,8 +10,8 @@ the boundary, so the kernels below never check anything again.
 from __future__ import annotations
 
 import numbers
-from functools import lru_cache
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 import numpy as np

@@ -7,8 +7,8 @@ from torch import Tensor
 from torch_geometric.utils import coalesce
 
 from graphpool.cluster.assignment import Assignment
-from graphpool.cluster.matching import local_index
-from graphpool.cluster.select import Select, assignment_from_local
+from graphpool.cluster.select.base import Select, assignment_from_local
+from graphpool.cluster.select.matching import local_index
 
 
 class CommunitySelect(Select):

@@ -11,7 +11,7 @@ from torch import Tensor
 from torch_geometric.utils import coalesce
 
 from graphpool.cluster.assignment import Assignment, compact
-from graphpool.cluster.select import Select
+from graphpool.cluster.select.base import Select
 
 
 def _edge_keys(src: Tensor, dst: Tensor, seed: int) -> Tensor:

@@ -6,7 +6,7 @@ import torch
 from torch import Tensor
 
 from graphpool.cluster.assignment import Assignment
-from graphpool.cluster.select import Select, assignment_from_local, split_by_graph
+from graphpool.cluster.select.base import Select, assignment_from_local, split_by_graph
 
 
 class _PointSelect(Select):
