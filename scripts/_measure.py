@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import resource
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,7 @@ def peak_mb(device: str | torch.device = "cpu") -> float:
     if torch.device(device).type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
     peak = _status_mb("VmHWM")
-    return peak if peak == peak else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return peak if not math.isnan(peak) else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def write_json(path: Path | None, results: Any) -> None:

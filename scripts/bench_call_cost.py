@@ -99,14 +99,14 @@ def main() -> None:
             for mode in ("forward", "fwd+bwd"):
                 ours, unchecked, theirs = (us[f"{n}|{mode}"] for n in ("graphpool", "graphpool, checks off", "pyg"))
                 rows.append(
-                    dict(
-                        reduce=reduce,
-                        mode=mode,
-                        regime=regime,
-                        graphpool_us=ours,
-                        unchecked_us=unchecked,
-                        pyg_us=theirs,
-                    )
+                    {
+                        "reduce": reduce,
+                        "mode": mode,
+                        "regime": regime,
+                        "graphpool_us": ours,
+                        "unchecked_us": unchecked,
+                        "pyg_us": theirs,
+                    }
                 )
                 print(
                     f"{reduce:<8}{mode:<9}{regime:<8}{ours:11.1f}{unchecked:12.1f}{theirs:9.1f}{ours / theirs:8.2f}",

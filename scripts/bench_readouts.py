@@ -28,9 +28,9 @@ from pathlib import Path
 
 import torch
 import torch_geometric
+from _measure import add_allocator_option, apply_allocator_option, synchronize, write_json
 from torch_geometric import nn as pyg
 from torch_geometric.nn import aggr as pyg_aggr
-from _measure import add_allocator_option, apply_allocator_option, synchronize, write_json
 
 import graphpool
 from graphpool.readout import global_pool

@@ -22,13 +22,14 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
+from _measure import add_allocator_option, apply_allocator_option, write_json
 from torch_geometric import nn as pyg
 from torch_geometric.nn import aggr as pyg_aggr
-from _measure import add_allocator_option, apply_allocator_option, write_json
 
 import graphpool
 from graphpool.readout import global_pool
@@ -61,14 +62,14 @@ def readout_points(sizes: list[int], pyg_median_max: int) -> list[dict]:
         x = torch.randn(len(batch), FEATURES, generator=g)
         repeats = 5 if len(batch) <= 1_000_000 else 3
         for reduce in REDUCES:
-            ours = seconds(lambda r=reduce: global_pool(x, batch, num_graphs=graphs, reduce=r), repeats)
+            ours = seconds(partial(global_pool, x, batch, num_graphs=graphs, reduce=reduce), repeats)
             points.append({"part": "readout", "reduce": reduce, "library": "graphpool", "nodes": len(batch), "s": ours})
             if reduce == "median" and len(batch) > pyg_median_max:
                 continue
             if reduce == "median":
-                theirs = seconds(lambda: median(x, batch, dim_size=graphs), min(repeats, 3))
+                theirs = seconds(partial(median, x, batch, dim_size=graphs), min(repeats, 3))
             else:
-                theirs = seconds(lambda p=pyg_pools[reduce]: p(x, batch, graphs), repeats)
+                theirs = seconds(partial(pyg_pools[reduce], x, batch, graphs), repeats)
             points.append({"part": "readout", "reduce": reduce, "library": "pyg", "nodes": len(batch), "s": theirs})
         print(f"readouts at {len(batch):>10,} nodes done", flush=True)
     return points
@@ -91,11 +92,11 @@ def soft_pool_points(sizes: list[int], dense_max: int) -> list[dict]:
         x = torch.randn(nodes, FEATURES, generator=g, requires_grad=True)
         batch = torch.zeros(nodes, dtype=torch.long)
 
-        def ours() -> None:
+        def ours(x: torch.Tensor = x, edge_index: torch.Tensor = edge_index, batch: torch.Tensor = batch) -> None:
             out = pool(x, edge_index, batch=batch, num_graphs=1)
             (out.x.square().sum() + sum(out.aux_loss.values())).backward()
 
-        def theirs() -> None:
+        def theirs(x: torch.Tensor = x, edge_index: torch.Tensor = edge_index, nodes: int = nodes) -> None:
             adj = to_dense_adj(edge_index, max_num_nodes=nodes)
             out, _, loss_a, loss_b = dense_mincut_pool(
                 x.unsqueeze(0), adj, pool.select.logits(x, edge_index).unsqueeze(0)

@@ -30,6 +30,7 @@ epoch ends with a synchronisation).
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import time
 from dataclasses import replace
@@ -61,7 +62,7 @@ class PlainGIN(nn.Module):
         self.norms = nn.ModuleList(nn.BatchNorm1d(hidden) for _ in range(layers))
         self.head = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(0.5), nn.Linear(hidden, classes))
 
-    def forward(self, data):  # noqa: ANN001, ANN201
+    def forward(self, data):
         h = data.x
         for conv, norm in zip(self.convs, self.norms, strict=True):
             h = norm(conv(h, data.edge_index)).relu()
@@ -77,7 +78,7 @@ class SageNet(nn.Module):
 
         widths = [in_channels, hidden, hidden, hidden]
         self.convs = nn.ModuleList(
-            SAGEConv(a, b, aggr=resolve(aggr, in_channels=a)) for a, b in zip(widths, widths[1:])
+            SAGEConv(a, b, aggr=resolve(aggr, in_channels=a)) for a, b in itertools.pairwise(widths)
         )
         self.pool = resolve(pool, in_channels=hidden)
         self.head = nn.Linear(self.pool.get_out_channels(hidden), classes)
@@ -125,8 +126,8 @@ def compile_comparison(
     first_epoch = {name: run(models[name], optimisers[name]) for name in models}  # the compiled one compiles here
     times: dict[str, list[float]] = {name: [] for name in models}
     for _ in range(epochs):
-        for name in models:
-            times[name].append(run(models[name], optimisers[name]))
+        for name, model in models.items():
+            times[name].append(run(model, optimisers[name]))
     ratio = statistics.median(a / b for a, b in zip(times["compiled"], times["eager"], strict=True))
     print(
         f"first epoch: eager {first_epoch['eager']:.2f} s, compiled {first_epoch['compiled']:.2f} s (compiling); "

@@ -30,6 +30,7 @@ Hungarian-matched macro-F1).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -335,7 +336,7 @@ class _Learner(torch.nn.Module):
 
         super().__init__()
         widths = [in_channels] + [hidden] * layers
-        self.convs = torch.nn.ModuleList(CSRGraphConv(a, b) for a, b in zip(widths, widths[1:]))
+        self.convs = torch.nn.ModuleList(CSRGraphConv(a, b) for a, b in itertools.pairwise(widths))
         self.pool = pooler(loss, in_channels=hidden, clusters=k)
 
     def forward(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:

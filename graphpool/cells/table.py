@@ -83,7 +83,7 @@ def open_table(source: Any) -> Any:
         except ImportError as error:
             raise ImportError(f"reading {path.name} needs anndata: pip install anndata ({error})") from error
         return anndata.read_h5ad(path)
-    if suffixes.endswith(".parquet") or suffixes.endswith(".pq"):
+    if suffixes.endswith((".parquet", ".pq")):
         try:
             return pd.read_parquet(path)
         except ImportError as error:

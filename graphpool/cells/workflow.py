@@ -68,7 +68,7 @@ def proportion_baseline(graphs: Sequence[Data], num_types: int, folds: Sequence[
     is tuned, so the baseline needs no inner hold-out.
     """
     labels = [int(g.y) for g in graphs]
-    model = lambda: make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))  # noqa: E731
+    model = lambda: make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
     return baseline_scores(proportions(graphs, num_types), labels, folds, model, Classification())[0]["accuracy"]
 
 

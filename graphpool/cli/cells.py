@@ -16,7 +16,7 @@ from graphpool.cli.run_folder import open_out
 from graphpool.experiment import TqdmProgress, format_table
 
 #: share of each fold's training samples held out (grouped) to select the epoch and the grid candidate;
-#: larger than classify's 0.1 because tissue datasets have tens of samples, not thousands of graphs
+#: larger than TrainConfig's default (0.1, which classify uses) because tissue datasets have tens of samples, not thousands of graphs
 VALIDATION_FRACTION = 0.2
 
 

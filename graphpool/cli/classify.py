@@ -33,9 +33,6 @@ from graphpool.experiment.baselines import baseline_scores, fingerprint_forest, 
 from graphpool.experiment.distributed import init_from_environment, is_main, world
 from graphpool.experiment.results import MAJORITY
 
-#: share of each fold's training graphs held out to select the epoch and the grid candidate
-VALIDATION_FRACTION = 0.1
-
 
 def add_parser(commands: Any) -> None:
     """The ``classify`` and ``regress`` subcommands and their options."""
@@ -43,7 +40,7 @@ def add_parser(commands: Any) -> None:
     _add_parser(commands, "regress", "cross-validated regression of a molecular property (e.g. log S)", "regression")
 
 
-def _add_parser(commands: Any, name: str, help: str, task: str) -> None:  # noqa: A002 - argparse's name
+def _add_parser(commands: Any, name: str, help: str, task: str) -> None:
     c = subcommand(commands, name, help)
     data = c.add_argument_group("data")
     if task == "classification":
@@ -106,7 +103,7 @@ def _load(args: argparse.Namespace) -> tuple[list[Any], int, int, dict[str, Any]
     # imported here, not at the top: RDKit loads only when classify or regress runs
     from graphpool.data import load_smiles_csv, load_solubility, load_tu
 
-    outputs = lambda molecules: len(molecules.classes) if args.task == "classification" else 1  # noqa: E731
+    outputs = lambda molecules: len(molecules.classes) if args.task == "classification" else 1
     if args.smiles_csv:
         molecules = load_smiles_csv(args.smiles_csv, args.smiles_col, args.label_col, args.on_error, args.task)
         for row, reason in molecules.skipped:
@@ -191,7 +188,6 @@ def run(args: argparse.Namespace) -> int:
         args,
         in_channels=features,
         num_classes=outputs,
-        validation_fraction=VALIDATION_FRACTION,
         mean_nodes=sum(g.num_nodes for g in graphs) / max(len(graphs), 1),
         task=args.task,
         edge_channels=edge_channels,

@@ -50,7 +50,7 @@ class LossWeightOption(argparse.Action):
         setattr(namespace, self.dest, {**(getattr(namespace, self.dest) or {}), name: number})
 
 
-def subcommand(commands: Any, name: str, help: str) -> argparse.ArgumentParser:  # noqa: A002 - argparse's name
+def subcommand(commands: Any, name: str, help: str) -> argparse.ArgumentParser:
     """A subcommand parser with the shared options and defaults shown in ``--help``.
 
     Each gets a fresh parent parser: argparse shares a parent's actions between its children, so one parent
@@ -164,7 +164,7 @@ def check_bounds(args: argparse.Namespace, bounds: Sequence[tuple[str, float, bo
         value = getattr(args, name, None)
         if value is None:
             continue
-        if value < lowest or (strict and value == lowest) or value != value:
+        if value < lowest or (strict and value == lowest) or math.isnan(value):
             bound = f"> {lowest}" if strict else f">= {lowest}"
             raise SystemExit(f"--{name.replace('_', '-')} must be {bound}, got {value}")
 
@@ -195,7 +195,7 @@ def experiment_from(
     *,
     in_channels: int,
     num_classes: int,
-    validation_fraction: float,
+    validation_fraction: float | None = None,
     mean_nodes: float,
     head_layers: int = 2,
     task: str = "classification",
@@ -232,7 +232,7 @@ def experiment_from(
         lr=args.lr,
         weight_decay=args.weight_decay,
         patience=args.patience,
-        validation_fraction=validation_fraction,
+        **({} if validation_fraction is None else {"validation_fraction": validation_fraction}),
         seed=args.seed,
     )
     readouts = readout_grid(args.readout)

@@ -13,6 +13,7 @@ import torch
 
 from graphpool.experiment import atomic_json
 from graphpool.experiment.distributed import is_main
+from graphpool.experiment.files import changed_settings
 
 RUN_FILE = "run.json"
 _NOT_SETTINGS = frozenset({"quiet", "resume", "device", "out"})  # how a run is watched, not what it computes
@@ -70,9 +71,8 @@ def open_out(args: argparse.Namespace, graphs: Sequence[Any] = ()) -> Path:
                 "resume on the data it started with, or start a new run in another --out"
             )
         differences = [
-            f"--{name.replace('_', '-')}: {stored.get(name)!r} (stored) vs {settings.get(name)!r} (now)"
-            for name in sorted(set(stored) | set(settings))
-            if stored.get(name) != settings.get(name)
+            f"--{name.replace('_', '-')}: {old!r} (stored) vs {now!r} (now)"
+            for name, old, now in changed_settings(stored, settings)
         ]
         if differences:
             raise SystemExit(

@@ -198,10 +198,10 @@ class HierarchicalPool(nn.Module):
 def _width_of(layer: nn.Module) -> int:
     """The output width a ``between`` layer declares: its ``out_channels``, or for a container (``nn.Sequential``,
     PyG's ``Sequential``) that of the last layer inside it that declares one (activations and norms keep it)."""
-    width = getattr(layer, "out_channels", None)
-    if not isinstance(width, int):
-        declared = [m.out_channels for m in layer.modules() if isinstance(getattr(m, "out_channels", None), int)]
-        width = declared[-1] if declared else None
-    if not isinstance(width, int):
+    declared = [m.out_channels for m in layer.modules() if isinstance(getattr(m, "out_channels", None), int)]
+    own = getattr(layer, "out_channels", None)
+    if isinstance(own, int):
+        return own
+    if not declared:
         raise ValueError(f"cannot tell the width of {type(layer).__name__}: it has no 'out_channels'")
-    return width
+    return declared[-1]

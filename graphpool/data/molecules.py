@@ -35,7 +35,7 @@ def _one_hot(value: object, choices: tuple, other: bool = True) -> list[float]:
     return hot + [float(not any(hot))] if other else hot
 
 
-def atom_features(atom) -> list[float]:  # noqa: ANN001 - rdkit.Chem.Atom
+def atom_features(atom) -> list[float]:
     from rdkit.Chem import ChiralType as C
     from rdkit.Chem import HybridizationType as H
 
@@ -53,7 +53,7 @@ def atom_features(atom) -> list[float]:  # noqa: ANN001 - rdkit.Chem.Atom
     )
 
 
-def bond_features(bond) -> list[float]:  # noqa: ANN001 - rdkit.Chem.Bond
+def bond_features(bond) -> list[float]:
     from rdkit.Chem import BondStereo as S
     from rdkit.Chem import BondType as B
 
@@ -72,7 +72,7 @@ NUM_ATOM_FEATURES = len(ELEMENTS) + 1 + 7 + 5 + 1 + 6 + 1 + len(HYDROGENS) + 1 +
 NUM_BOND_FEATURES = 10
 
 
-def mol_to_graph(mol, y: int | None = None) -> Data:  # noqa: ANN001 - rdkit.Chem.Mol
+def mol_to_graph(mol, y: int | None = None) -> Data:
     """An RDKit molecule as a PyG ``Data`` (``x [n, 42]``, ``edge_index``, ``edge_attr [2m, 10]``, ``y``)."""
     from rdkit import Chem
 
@@ -225,7 +225,7 @@ def _label_order(label: str) -> tuple[int, float | str]:
         return (1, label)
 
 
-def _mol(smiles: str):  # noqa: ANN202 - rdkit.Chem.Mol
+def _mol(smiles: str):
     from rdkit import Chem, RDLogger
 
     RDLogger.DisableLog("rdApp.*")

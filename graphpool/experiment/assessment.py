@@ -23,25 +23,13 @@ from typing import Any
 import torch
 
 from graphpool.experiment.distributed import barrier, is_main
-from graphpool.experiment.files import atomic_json, atomic_write
+from graphpool.experiment.files import atomic_json, atomic_write, changed_settings
 from graphpool.experiment.folds import Fold, holdout
 from graphpool.experiment.hyperparameters import expand_grid
 from graphpool.experiment.progress import Progress
 from graphpool.experiment.tasks import task_of
 from graphpool.experiment.training import TrainConfig, predict, train_candidate
 from graphpool.models import GraphClassifier, ModelConfig
-
-
-def _changed(stored: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """Names of the settings that differ, as ``part.key`` (one level of nesting)."""
-    names = []
-    for part in sorted(set(stored) | set(new)):
-        old, now = stored.get(part), new.get(part)
-        if isinstance(old, dict) and isinstance(now, dict):
-            names += [f"{part}.{key}" for key in sorted(set(old) | set(now)) if old.get(key) != now.get(key)]
-        elif old != now:
-            names.append(part)
-    return names
 
 
 def assess(
@@ -87,7 +75,7 @@ def assess(
     if splits_path.exists() and json.loads(splits_path.read_text()) != splits:
         raise ValueError(f"{splits_path} holds different splits; use another --out folder or the same settings")
     if config_path.exists() and (stored := json.loads(config_path.read_text())) != config:
-        changed = ", ".join(_changed(stored, config))
+        changed = ", ".join(name for name, _, _ in changed_settings(stored, config))
         raise ValueError(f"{config_path} was written with other settings ({changed}); use another folder")
     if is_main():
         if not splits_path.exists():

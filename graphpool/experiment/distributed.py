@@ -38,7 +38,7 @@ def is_main() -> bool:
 
 def sum_across(values: list[float], device: torch.device) -> list[float]:
     """Element-wise sum of ``values`` over all processes (identity in one process)."""
-    rank, size = world()
+    _, size = world()
     if size == 1:
         return values
     tensor = torch.tensor(values, dtype=torch.float64, device=device)

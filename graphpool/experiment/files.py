@@ -10,7 +10,22 @@ from pathlib import Path
 from typing import Any
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+def changed_settings(stored: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """The settings that differ, as ``(name, stored value, new value)``; nested dicts compared key by key as
+    ``part.key`` (one level). What a resume checks, for a run folder (``run.json``) and for each combination's
+    folder (``config.json``)."""
+    changed = []
+    for part in sorted(set(stored) | set(new)):
+        old, now = stored.get(part), new.get(part)
+        if isinstance(old, dict) and isinstance(now, dict):
+            keys = sorted(set(old) | set(now))
+            changed += [(f"{part}.{key}", old.get(key), now.get(key)) for key in keys if old.get(key) != now.get(key)]
+        elif old != now:
+            changed.append((part, old, now))
+    return changed
+
+
+def atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
     """Write via a temporary file in the same folder and ``os.replace``: readers never see half a file.
 
     The temporary file is created with mode ``0666`` (less the umask, applied by the system), so

@@ -35,7 +35,7 @@ def summary_row(
     (main, values), *others = scores.items()
     repeats = [statistics.fmean(values[r : r + folds_per_repeat]) for r in range(0, len(values), folds_per_repeat)]
     # NumPy's population sd: statistics.pstdev fails on a NaN score (an undefined R^2) instead of returning NaN
-    spread = lambda v: float(np.std(np.asarray(v, dtype=float))) if len(v) > 1 else 0.0  # noqa: E731
+    spread = lambda v: float(np.std(np.asarray(v, dtype=float))) if len(v) > 1 else 0.0
     return {
         "readout": readout,
         "pool": pool,

@@ -11,12 +11,12 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torch_geometric.loader import DataLoader
 
 from graphpool.experiment.distributed import is_main, sum_across, world
@@ -96,6 +96,35 @@ def _fit_batches(graphs: Sequence[Any], batch_size: int, epoch: int, seed: int) 
     return DataLoader([graphs[i] for i in order[rank::size].tolist()], batch_size=max(1, batch_size // size))
 
 
+@dataclass
+class TrainState:
+    """Where the training of one candidate stands after an epoch; every checkpoint holds it, so a resume goes on.
+
+    Attributes:
+        epoch: epochs run; since_best: epochs since the validation score last improved (early stopping).
+        best_score: the selection score of the best epoch (higher is better); best_validation: its metrics;
+        best_epoch: its number; best_model: its weights (``None`` until a score is a number).
+        seconds: training time, the epochs before a resume included.
+    """
+
+    epoch: int = 0
+    best_score: float = -math.inf
+    best_validation: dict[str, float] = field(default_factory=dict)
+    best_epoch: int = 0
+    best_model: dict[str, Tensor] | None = None
+    since_best: int = 0
+    seconds: float = 0.0
+
+    def record(self, score: float, validation: dict[str, float], network: nn.Module) -> None:
+        """One more epoch with validation ``score``: keep the weights when it is the best so far."""
+        self.epoch += 1
+        if score > self.best_score:
+            self.best_score, self.best_validation, self.best_epoch, self.since_best = score, validation, self.epoch, 0
+            self.best_model = {k: v.detach().clone() for k, v in network.state_dict().items()}
+        else:
+            self.since_best += 1
+
+
 def train_candidate(
     graphs: Sequence[Any],
     split: dict[str, list[int]],
@@ -125,65 +154,78 @@ def train_candidate(
     sets = {name: [graphs[i] for i in indices] for name, indices in split.items()}
     if network.scale is not None:
         network.scale.fit(torch.cat([g.y.reshape(1, -1) for g in sets["fit"]]))
-    state = {
-        "epoch": 0,
-        "best_score": -math.inf,
-        "best_validation": {},
-        "best_epoch": 0,
-        "best_model": None,
-        "since_best": 0,
-        "seconds": 0.0,
-    }
-    if checkpoint.exists():
-        saved = torch.load(checkpoint, map_location=device, weights_only=True)
-        try:
-            network.load_state_dict(saved["model"])
-        except RuntimeError as error:
-            raise ValueError(
-                f"{checkpoint} was trained with another model configuration; use another folder"
-            ) from error
-        optimiser.load_state_dict(saved["optimiser"])
-        state = {"seconds": 0.0, **saved["state"]}
-        torch.set_rng_state(saved["rng"])
-    spent = state["seconds"]  # the training time of the epochs before a resume counts too
+    state = _resume(checkpoint, network, optimiser, device)
+    spent = state.seconds  # the training time of the epochs before a resume counts too
     model = torch.nn.parallel.DistributedDataParallel(network) if world()[1] > 1 else network
     start = time.perf_counter()
-    while state["epoch"] < train_config.epochs and state["since_best"] < train_config.patience:
-        model.train()
-        for data in _fit_batches(sets["fit"], train_config.batch_size, state["epoch"], train_config.seed):
-            data = data.to(device)
-            out = model(data)
-            loss = task.loss(network, out, data) + sum(out.aux_loss.values())
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-        state["epoch"] += 1
+    while state.epoch < train_config.epochs and state.since_best < train_config.patience:
+        loss = _train_epoch(model, network, optimiser, sets["fit"], train_config, state.epoch, device)
         validation = evaluate(network, sets["validation"], train_config.batch_size, device)
-        if task.selection(validation) > state["best_score"]:
-            state.update(best_score=task.selection(validation), best_validation=validation)
-            state.update(best_epoch=state["epoch"], since_best=0)
-            state["best_model"] = {k: v.detach().clone() for k, v in network.state_dict().items()}
-        else:
-            state["since_best"] += 1
-        state["seconds"] = spent + time.perf_counter() - start
-        progress.epoch(state["epoch"], loss.item(), validation[task.metrics[0]])
+        state.record(task.selection(validation), validation, network)
+        state.seconds = spent + time.perf_counter() - start
+        progress.epoch(state.epoch, loss, validation[task.metrics[0]])
         if is_main():
-            saved = {
-                "model": network.state_dict(),
-                "optimiser": optimiser.state_dict(),
-                "state": state,
-                "rng": torch.get_rng_state(),
-            }
-            atomic_write(checkpoint, lambda p, saved=saved: torch.save(saved, p))
-    if state["best_model"] is None:
+            _save(checkpoint, network, optimiser, state)
+    if state.best_model is None:
         raise ValueError(
             f"training diverged: the validation {task.metrics[0]} was not a number in any of "
-            f"{state['epoch']} epoch(s); lower --lr"
+            f"{state.epoch} epoch(s); lower --lr"
         )
-    network.load_state_dict(state["best_model"])
+    network.load_state_dict(state.best_model)
     return {
-        **{f"validation_{name}": value for name, value in state["best_validation"].items()},
-        "best_epoch": state["best_epoch"],
-        "epochs_run": state["epoch"],
-        "seconds": state["seconds"],
+        **{f"validation_{name}": value for name, value in state.best_validation.items()},
+        "best_epoch": state.best_epoch,
+        "epochs_run": state.epoch,
+        "seconds": state.seconds,
     }
+
+
+def _train_epoch(
+    model: nn.Module,
+    network: GraphClassifier,
+    optimiser: torch.optim.Optimizer,
+    graphs: Sequence[Any],
+    train_config: TrainConfig,
+    epoch: int,
+    device: torch.device,
+) -> float:
+    """One pass over this process's share of ``graphs``: task loss plus the pools' weighted auxiliary losses.
+
+    Returns the last batch's loss.
+    """
+    task = task_of(network.config.task)
+    model.train()
+    loss = torch.zeros(())
+    for data in _fit_batches(graphs, train_config.batch_size, epoch, train_config.seed):
+        data = data.to(device)
+        out = model(data)
+        loss = task.loss(network, out, data) + sum(out.aux_loss.values())
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    return float(loss.item())
+
+
+def _resume(checkpoint: Path, network: nn.Module, optimiser: torch.optim.Optimizer, device: torch.device) -> TrainState:
+    """The state saved in ``checkpoint`` (weights, optimiser and random state restored), or a fresh one."""
+    if not checkpoint.exists():
+        return TrainState()
+    saved = torch.load(checkpoint, map_location=device, weights_only=True)
+    try:
+        network.load_state_dict(saved["model"])
+    except RuntimeError as error:
+        raise ValueError(f"{checkpoint} was trained with another model configuration; use another folder") from error
+    optimiser.load_state_dict(saved["optimiser"])
+    torch.set_rng_state(saved["rng"])
+    return TrainState(**saved["state"])
+
+
+def _save(checkpoint: Path, network: nn.Module, optimiser: torch.optim.Optimizer, state: TrainState) -> None:
+    """Write the weights, the optimiser, ``state`` and the random state, atomically (a kill leaves the old one)."""
+    saved = {
+        "model": network.state_dict(),
+        "optimiser": optimiser.state_dict(),
+        "state": asdict(state),
+        "rng": torch.get_rng_state(),
+    }
+    atomic_write(checkpoint, lambda path: torch.save(saved, path))

@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import TypeVar
 
 import numpy as np
@@ -86,7 +86,7 @@ def selects(level: int) -> bool:
     return 1 << level <= MAX_WIDTH or 1 << max(level - 1, 0) >= QUICKSELECT_MIN_ROWS
 
 
-@lru_cache(maxsize=None)
+@cache
 def network(width: int) -> np.ndarray:
     """``[P, 2]`` compare-exchanges of Batcher's odd-even merge sort of ``width`` (a power of two) items.
 
@@ -167,13 +167,13 @@ def _select(grouped, ptr, graphs, networks, pairs, starts, ranks, track, values,
             for f in range(channels):
                 value = grouped[first + i, f]
                 buffer[i, f] = value
-                nan |= value != value
+                nan |= value != value  # noqa: PLR0124 - the NaN test numba compiles for any dtype
         for pair in range(starts[net], starts[net + 1]):
             a, b = pairs[pair, 0], pairs[pair, 1]
             for f in range(channels):
                 low, high = buffer[a, f], buffer[b, f]
-                buffer[a, f] = low if low <= high else high
-                buffer[b, f] = high if low <= high else low
+                buffer[a, f] = min(low, high)
+                buffer[b, f] = max(high, low)
         for r in range(ranks.shape[0]):
             k = ranks[r, graph]
             for f in range(channels):
@@ -504,7 +504,7 @@ def _extreme(x, ptr, first_graph, last_graph, largest, out):  # pragma: no cover
             for f in range(channels):
                 value, best = x[i, f], out[graph, f]
                 better = value > best if largest else value < best
-                out[graph, f] = value if better or value != value else best
+                out[graph, f] = value if better or value != value else best  # noqa: PLR0124 - NaN wins
 
 
 if numba is not None:
@@ -567,7 +567,7 @@ _TEAM_CALLBACKS = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def _team_callback(dtype: np.dtype) -> int:
     """The address of :func:`_team_items` for ``dtype`` as a C callback (built on first use, cached on disk)."""
     callback = numba.cfunc(numba.types.void(numba.types.voidptr), cache=True, nogil=True)

@@ -21,6 +21,7 @@ Choices, measured in ``scripts/bench_readouts.py``:
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -226,7 +227,7 @@ def _sort_last_(dense: Tensor) -> Tensor:
         array.sort(axis=-1)
         return dense
     bounds = np.linspace(0, array.shape[0], workers + 1).astype(int)
-    blocks = [array[start:stop] for start, stop in zip(bounds[:-1], bounds[1:], strict=True)]
+    blocks = [array[start:stop] for start, stop in itertools.pairwise(bounds)]
     compiled.run_parallel(lambda block: block.sort(axis=-1), blocks, workers)
     return dense
 

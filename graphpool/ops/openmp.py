@@ -93,19 +93,19 @@ def describe(*arrays: np.ndarray) -> list[int]:
 if numba is not None:
 
     @intrinsic
-    def _as_pointer(typingctx, address):  # noqa: ANN001, ANN202 - numba intrinsic
+    def _as_pointer(typingctx, address):
         """An int64 address as a ``void*``."""
 
-        def codegen(context, builder, signature, args):  # noqa: ANN001, ANN202
+        def codegen(context, builder, signature, args):
             return builder.inttoptr(args[0], cgutils.voidptr_t)
 
         return types.voidptr(address), codegen
 
     @intrinsic
-    def _fetch_add(typingctx, data, slot):  # noqa: ANN001, ANN202 - numba intrinsic
+    def _fetch_add(typingctx, data, slot):
         """Atomically add 1 to ``data[slot]`` (an int64 array) and return its value before."""
 
-        def codegen(context, builder, signature, args):  # noqa: ANN001, ANN202
+        def codegen(context, builder, signature, args):
             array = context.make_array(signature.args[0])(context, builder, args[0])
             pointer = builder.gep(array.data, [args[1]])
             return builder.atomic_rmw("add", pointer, context.get_constant(types.int64, 1), "monotonic")

@@ -215,7 +215,7 @@ def _graph_index_of(batch: Any) -> tuple[Tensor | None, Tensor | None, int | Non
             types = [getattr(batch, "_key", None) or "TYPE"]
             what = f"the store of node type {types[0]!r}, not a graph vector"
         example = types[0] if types else "TYPE"
-        raise ValueError(
+        raise ValueError(  # noqa: TRY004 - documented (Raises) as the ValueError of every bad 'batch' value
             f"'batch' is {what}: pool each node type on its own, e.g. "
             f"global_pool(batch[{example!r}].x, batch[{example!r}].batch, num_graphs=batch.num_graphs)"
         )

@@ -19,6 +19,7 @@ from graphpool.readout.region import RegionPool
 from graphpool.readout.resolver import canonical_name, readout_class, resolve
 
 __all__ = [
+    "REGISTRY",
     "AttentionReadout",
     "GraphSqueezeExcite",
     "MaxReadout",
@@ -28,7 +29,6 @@ __all__ = [
     "MultiReadout",
     "PowerMeanReadout",
     "QuantileReadout",
-    "REGISTRY",
     "Readout",
     "RegionPool",
     "SoftmaxReadout",

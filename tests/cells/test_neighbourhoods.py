@@ -199,7 +199,7 @@ def test_learned_neighbourhoods_after_a_graph_conv_with_a_readout_as_aggr() -> N
         "table = read_cells(simulate('arrangement', samples=2, seed=0), label=None)\n"
         "print(neighbourhoods(table, 3, 'learned', epochs=2, repeats=1).labels.shape)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-1500:]
 
 

@@ -142,9 +142,9 @@ def test_resume_after_sigkill_recomputes_no_finished_fold(tmp_path: Path) -> Non
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     first = (folder / "fold-1.json").read_text()
-    refused = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    refused = subprocess.run(command, cwd=ROOT, check=False, capture_output=True, text=True)
     assert refused.returncode != 0 and "pass --resume" in refused.stderr
-    resumed = subprocess.run([*command, "--resume"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run([*command, "--resume"], cwd=ROOT, check=False, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert (folder / "fold-1.json").read_text() == first  # the finished fold was not recomputed
     rows = json.loads((out / "results.json").read_text())["rows"]

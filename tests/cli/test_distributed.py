@@ -46,6 +46,7 @@ def test_two_processes_match_one(tmp_path: Path) -> None:
             str(tmp_path / "two"),
         ],
         cwd=ROOT,
+        check=False,
         capture_output=True,
         text=True,
         timeout=300,
@@ -55,6 +56,7 @@ def test_two_processes_match_one(tmp_path: Path) -> None:
     one = subprocess.run(
         [sys.executable, "-m", "graphpool", *ARGS, "--out", str(tmp_path / "one")],
         cwd=ROOT,
+        check=False,
         capture_output=True,
         text=True,
         timeout=300,

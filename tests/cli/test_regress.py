@@ -24,7 +24,12 @@ def _csv(folder: Path, rows: list[tuple[str, str]]) -> Path:
 
 def _cli(*arguments: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "graphpool", *arguments], cwd=ROOT, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "graphpool", *arguments],
+        cwd=ROOT,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 

@@ -87,7 +87,7 @@ def test_one_feature_per_edge_comes_back_as_a_vector() -> None:
 
 
 def test_a_coarse_edge_of_zero_weight_gets_zero_features_not_nan() -> None:
-    x, edge_index, _, attr, batch = _graphs()
+    _x, edge_index, _, attr, _batch = _graphs()
     from graphpool.cluster import Assignment
 
     assignment = Assignment(torch.tensor([0, 0, 1, 1, 2, 2, 3, 3]), 4, torch.tensor([0, 0, 1, 1]))

@@ -2,9 +2,8 @@
 
 import pytest
 import torch
-from torch_geometric.utils import to_undirected
-
 from torch_geometric.nn import GraphConv
+from torch_geometric.utils import to_undirected
 
 from graphpool.cluster import (
     SOFT_POOLERS,

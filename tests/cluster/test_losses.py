@@ -93,8 +93,7 @@ def test_loss_weights_scale_their_terms_and_the_rest_weigh_one() -> None:
     [
         (
             {"loss_weights": {"balance": 1.0}},
-            r"'loss_weights' names 'balance', which no loss of this pool returns; "
-            r"its terms: \['mincut', 'ortho'\]",
+            r"'loss_weights' names 'balance', which no loss of this pool returns; its terms: \['mincut', 'ortho'\]",
         ),
         ({"loss_weights": {"ortho": -1.0}}, "the weight of 'ortho' must be a finite number >= 0, got -1.0"),
         ({"loss_weights": {"ortho": float("nan")}}, "the weight of 'ortho' must be a finite number >= 0, got nan"),

@@ -94,7 +94,7 @@ def test_every_pooler_is_permutation_invariant(name: str, seed: int, sizes: list
     rename[reference.assignment.cluster[perm]] = moved.assignment.cluster
     assert torch.equal(rename[reference.assignment.cluster[perm]], moved.assignment.cluster)
     torch.testing.assert_close(moved.x[rename], reference.x)
-    coarse = lambda out, c: torch.sparse_coo_tensor(out.edge_index, out.edge_weight, (c, c)).to_dense()  # noqa: E731
+    coarse = lambda out, c: torch.sparse_coo_tensor(out.edge_index, out.edge_weight, (c, c)).to_dense()
     c = reference.assignment.num_clusters
     torch.testing.assert_close(coarse(moved, c)[rename][:, rename], coarse(reference, c))
 

@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 from graphpool.cluster import (
     BatchKMeansSelect,
     CommunitySelect,
-    LabelSelect,
     GraclusSelect,
     KMeansSelect,
+    LabelSelect,
     ProductSelect,
     greedy_matching,
 )
@@ -184,7 +184,7 @@ def test_communities_split_two_cliques() -> None:
 
 
 def test_every_selector_keeps_clusters_within_graphs() -> None:
-    edge_index, weight = _random_graph(20, 0.3, seed=7)
+    edge_index, _weight = _random_graph(20, 0.3, seed=7)
     both = torch.cat([edge_index, edge_index + 20], 1)
     batch = torch.arange(2).repeat_interleave(20)
     x = torch.randn(40, 3)

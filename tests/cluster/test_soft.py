@@ -250,7 +250,7 @@ def test_empty_graphs_pool_to_zeros_and_leave_the_losses_alone(name: str) -> Non
 
 @pytest.mark.parametrize("name", SOFT_POOLERS)
 def test_edgeless_graphs_give_finite_losses(name: str) -> None:
-    x, edge_index, weight, batch = _graphs([5, 7], seed=5)
+    x, edge_index, _weight, batch = _graphs([5, 7], seed=5)
     lonely = torch.cat([x, torch.randn(1, F, dtype=torch.float64)])
     lonely_batch = torch.cat([batch, torch.tensor([2])])
     losses = _pool(name)(lonely, edge_index, None, lonely_batch, 3).aux_loss

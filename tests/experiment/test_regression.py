@@ -77,7 +77,7 @@ def test_the_scale_is_fitted_on_the_fit_part_only_and_a_gin_learns_to_count(tmp_
     graphs = _atom_count_graphs()
     for i in (22, 23):  # outliers outside fit and validation (a test part): no scale may see them
         graphs[i].y = torch.tensor([1e4])
-    fit, validation = list(range(0, 20)), [20, 21]
+    fit, validation = list(range(20)), [20, 21]
     model = ModelConfig(
         in_channels=NUM_ATOM_FEATURES, num_classes=1, task="regression", layers=2, hidden=32, dropout=0.0
     )

@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch import nn
 
+from graphpool.explain import node_class_scores
 from graphpool.grid import (
     GlobalPool,
     SqueezeExcite,
@@ -16,12 +17,10 @@ from graphpool.grid import (
     image_to_graph,
     pool_grid,
 )
-from graphpool.explain import node_class_scores
-from graphpool.readout import GraphSqueezeExcite
-from graphpool.readout import AttentionReadout, global_pool, resolve
+from graphpool.readout import AttentionReadout, GraphSqueezeExcite, global_pool, resolve
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "readout"))
-from cases import CASES, Case  # noqa: E402
+from cases import CASES, Case
 
 SHAPES = [(7,), (5, 6), (3, 4, 5)]
 

@@ -1,11 +1,13 @@
 """AttentionReadout: temperature limits, positional bias, heads."""
 
+import itertools
+
 import pytest
 import torch
 from reference import random_batch
 
-from graphpool.readout import AttentionReadout, global_pool
 from graphpool.ops import segments_from
+from graphpool.readout import AttentionReadout, global_pool
 
 
 def test_low_temperature_selects_the_top_node() -> None:
@@ -26,7 +28,7 @@ def test_temperature_moves_from_top_node_to_mean() -> None:
         (AttentionReadout(3, gate=gate, temperature=t)(x, batch) - mean).abs().max().item()
         for t in (0.01, 0.1, 1.0, 10.0, 1e4)
     ]
-    assert all(a >= b for a, b in zip(distances, distances[1:], strict=False)), distances
+    assert all(a >= b for a, b in itertools.pairwise(distances)), distances
     assert distances[-1] < 1e-3
 
 

@@ -5,9 +5,9 @@ import torch
 import torch._dynamo
 
 import graphpool
-from graphpool.readout import REGISTRY, functional_names, global_pool, resolve
 from graphpool.ops.kernels import _select_by_sorting, segment_select
 from graphpool.ops.segments import segments_from
+from graphpool.readout import REGISTRY, functional_names, global_pool, resolve
 
 OPTIONS = {"quantile": {"q": 0.3}, "weighted": {"weight": torch.rand(10)}}
 X = torch.randn(10, 4)

@@ -39,7 +39,7 @@ def test_permutation_invariance(sizes: list[int], seed: int) -> None:
 @given(sizes=graph_sizes, seed=st.integers(0, 2**31 - 1))
 def test_batch_consistency(sizes: list[int], seed: int) -> None:
     for case in CASES:
-        x, batch, _ = _features(sizes, seed, case.positive)
+        x, _batch, _ = _features(sizes, seed, case.positive)
         graphs = list(torch.split(x, sizes))
         assert_batch_consistent(_readout(case), graphs, atol=1e-10)
 

@@ -121,7 +121,7 @@ def test_non_finite_values_give_what_torch_gives(reduce: str, options: dict, bad
     torch.testing.assert_close(unsorted, batched, **exact)
     if reference is not None:
         torch.testing.assert_close(alone[0], reference.view(1), **exact)
-    if bad != bad:  # NaN: every reduce propagates it
+    if math.isnan(bad):  # NaN: every reduce propagates it
         assert alone.isnan().all()
     torch.testing.assert_close(batched[1], global_pool(x[3:], reduce=reduce, **options)[0], **exact)
 
