@@ -97,7 +97,7 @@ def node_scores(model: GraphClassifier, data: Batch, tolerance: float = 1e-4) ->
         batch = data.batch if getattr(data, "batch", None) is not None else torch.zeros_like(scores[:, 0]).long()
         total = segment_sum(scores, segments_from(scores.size(0), batch, dim_size=logits.size(0)))
         exact = bool(
-            torch.allclose(total, logits - last.bias, rtol=tolerance, atol=tolerance * (1 + logits.abs().max()))
+            torch.allclose(total, logits - last.bias, rtol=tolerance, atol=tolerance * (1 + float(logits.abs().max())))
         )
     return NodeScores(scores, logits, exact)
 

@@ -95,18 +95,27 @@ def run_part(part: str, path: str) -> dict[str, float]:
     }
 
 
-def synthetic(cells: int) -> dict[str, dict[str, float]]:
+def synthetic(cells: int, in_process: bool = False) -> dict[str, dict[str, float]]:
     results = {}
     with tempfile.TemporaryDirectory() as folder:
         path = str(Path(folder) / "cells.pkl")
         synthetic_table(cells).to_pickle(path)
-        print(f"{cells:,} cells in one sample; each part in a fresh process")
+        print(
+            f"{cells:,} cells in one sample; "
+            + ("every part in this process" if in_process else "each part in a fresh process")
+        )
         print(f"{'part':<30}{'seconds':>10}{'peak MB':>10}{'added MB':>10}{'edges':>14}")
         for part in PARTS:
-            done = subprocess.run(
-                [sys.executable, __file__, "--part", part, "--data", path], capture_output=True, text=True, check=True
-            )
-            row = json.loads(done.stdout.strip().splitlines()[-1])
+            if in_process:  # a smoke run: memory is not isolated per part
+                row = run_part(part, path)
+            else:
+                done = subprocess.run(
+                    [sys.executable, __file__, "--part", part, "--data", path],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                row = json.loads(done.stdout.strip().splitlines()[-1])
             results[part] = row
             print(
                 f"{part:<30}{row['seconds']:>10.2f}{row['peak_mb']:>10.0f}{row['added_mb']:>10.0f}{row['edges']:>14,}",
@@ -205,12 +214,15 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--part", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--data", default=None, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--in-process", action="store_true", help="every part in this process (a quick smoke run: memory not isolated)"
+    )
     args = parser.parse_args()
     if args.part:
         print(json.dumps(run_part(args.part, args.data)))
         return
     print(f"torch {torch.__version__} | {torch.get_num_threads()} threads")
-    results: dict[str, object] = {"cells": args.cells, "synthetic": synthetic(args.cells)}
+    results: dict[str, object] = {"cells": args.cells, "synthetic": synthetic(args.cells, args.in_process)}
     if args.spleen is not None:
         results["spleen"] = spleen(args.spleen)
     write_json(args.json, results)

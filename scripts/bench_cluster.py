@@ -259,6 +259,9 @@ def main() -> None:
     parser.add_argument("--dense-cap-gb", type=float, default=16.0, help="address-space cap of each dense run")
     parser.add_argument("--spleen", type=Path, default=None, help="the codex-spleen folder (optional)")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--in-process", action="store_true", help="every part in this process (a quick smoke run: memory not isolated)"
+    )
     add_allocator_option(parser)
     args = parser.parse_args()
     allocator = apply_allocator_option(args)
@@ -297,13 +300,16 @@ def main() -> None:
             "mincut_fwd_bwd",
             "mincut_network_fwd_bwd",
         ):
-            out = subprocess.run(
-                [sys.executable, __file__, "--part", part, "--data", path, "--device", args.device, *options],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            row = json.loads(out.stdout.strip().splitlines()[-1])
+            if args.in_process:  # a smoke run: memory is not isolated per part
+                row = run_part(part, path, args.device)
+            else:
+                out = subprocess.run(
+                    [sys.executable, __file__, "--part", part, "--data", path, "--device", args.device, *options],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                row = json.loads(out.stdout.strip().splitlines()[-1])
             results[part] = row
             print(f"{part:<22}{row['seconds']:>10.3f}{row['peak_mb']:>10.0f}{row['added_mb']:>10.0f}", flush=True)
     base = results["global_mean"]["seconds"]  # type: ignore[index]

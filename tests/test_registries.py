@@ -73,9 +73,9 @@ def test_a_registered_pooler_and_readout_are_choices_of_the_command_line(tmp_pat
         out = tmp_path / "run"
         argv = ["regress", "--smiles-csv", str(path), "--label-col", "y", "--folds", "2", "--out", str(out)]
         tiny = ["--epochs", "2", "--patience", "2", "--layers", "1", "--hidden", "8", "--quiet"]
-        assert main([*argv, "--pool", "sharpcut", "--readout", "range", "--clusters", "2", *tiny]) == 0
+        assert main([*argv, "--pool", "sharpcut,acc", "--readout", "range", "--clusters", "2", *tiny]) == 0
         rows = json.loads((out / "results.json").read_text())["rows"]
-        assert [(row["readout"], row["pool"]) for row in rows] == [("range", "sharpcut")]
+        assert [(row["readout"], row["pool"]) for row in rows] == [("range", "sharpcut"), ("range", "acc")]
     finally:
         unregister_pooler("sharpcut")
         unregister_readout("range")

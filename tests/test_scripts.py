@@ -57,7 +57,14 @@ def test_image_pooling_demo(tmp_path: Path) -> None:
 def test_cluster_benchmark_small(tmp_path: Path) -> None:
     options = ["--keep-freed-memory"] if platform.libc_ver()[0] == "glibc" else []  # passed on to each part
     out = _run(
-        "scripts/bench_cluster.py", "--cells", "3000", "--skip-dense", "--json", str(tmp_path / "r.json"), *options
+        "scripts/bench_cluster.py",
+        "--cells",
+        "3000",
+        "--skip-dense",
+        "--in-process",
+        "--json",
+        str(tmp_path / "r.json"),
+        *options,
     )
     assert "diffpool_fwd_bwd" in out
     assert json.loads((tmp_path / "r.json").read_text())["allocator"] == (
@@ -102,5 +109,5 @@ def test_readout_capability_smoke(tmp_path: Path) -> None:
 
 
 def test_cell_graph_benchmark_small(tmp_path: Path) -> None:
-    out = _run("scripts/bench_cells.py", "--cells", "5000", "--json", str(tmp_path / "cells.json"))
+    out = _run("scripts/bench_cells.py", "--cells", "5000", "--in-process", "--json", str(tmp_path / "cells.json"))
     assert "knn_edges" in out and "table_to_graph" in out and (tmp_path / "cells.json").exists()

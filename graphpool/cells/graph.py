@@ -135,6 +135,7 @@ def neighbour_edges(pos: Any, graph: str = "knn:6") -> tuple[Tensor, Tensor]:
 def _given_edges(table: CellTable) -> dict[str, np.ndarray]:
     """Each sample's edges of ``table.edges``, undirected, as ``[2, E]`` indices within the sample."""
     edges = table.edges
+    assert edges is not None, "tissue_graphs refuses graph='given' for a table without edges"
     local = table.frame.groupby("sample", sort=False).cumcount().to_numpy()  # each row's index in its sample
     sizes = table.frame.groupby("sample", sort=False).size()
     by_sample = pd.Series(np.arange(edges.shape[1])).groupby(table.frame["sample"].to_numpy()[edges[0]]).indices
@@ -201,7 +202,7 @@ def tissue_graphs(
             if table.cell_types
             else None
         )
-        if use_types:
+        if use_types and types is not None:
             parts.append(torch.nn.functional.one_hot(types, len(table.cell_types)).float())
         if use_markers:
             parts.append(torch.from_numpy(cells[table.markers].to_numpy(np.float32, copy=True)))

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import torch
+from numpy.typing import ArrayLike
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 from torch_geometric.data import Batch, Data
@@ -235,7 +236,7 @@ def neighbourhoods(
     )
 
 
-def agreement(truth: Sequence[Any], predicted: Sequence[int], ignore: Sequence[Any] = ()) -> dict[str, float]:
+def agreement(truth: ArrayLike, predicted: ArrayLike, ignore: Sequence[Any] = ()) -> dict[str, float]:
     """How well neighbourhood ids ``predicted`` recover annotated regions ``truth`` (one per cell).
 
     Returns ``ami`` (adjusted mutual information), ``ari`` (adjusted Rand index) and ``macro_f1``: the
@@ -251,23 +252,23 @@ def agreement(truth: Sequence[Any], predicted: Sequence[int], ignore: Sequence[A
     """
     from sklearn.metrics import adjusted_mutual_info_score, adjusted_rand_score
 
-    truth, predicted = np.asarray(truth, dtype=object), np.asarray(predicted)
-    if truth.shape != predicted.shape:
-        raise ValueError(f"'truth' has {truth.shape[0]} cells but 'predicted' has {predicted.shape[0]}")
-    unannotated = pd.isna(truth)
+    truth_array, predicted_array = np.asarray(truth, dtype=object), np.asarray(predicted)
+    if truth_array.shape != predicted_array.shape:
+        raise ValueError(f"'truth' has {truth_array.shape[0]} cells but 'predicted' has {predicted_array.shape[0]}")
+    unannotated = pd.isna(truth_array)
     ignored = {str(value) for value in ignore if not pd.isna(value)}
-    keep = ~unannotated & ~np.isin(truth.astype(str), list(ignored))
+    keep = ~unannotated & ~np.isin(truth_array.astype(str), list(ignored))
     if not keep.any():
         raise ValueError("no cells left to score: every cell is unannotated or its region is in 'ignore'")
-    truth, predicted = truth[keep].astype(str), predicted[keep]
-    overlap = pd.crosstab(truth, predicted)
+    truth_array, predicted_array = truth_array[keep].astype(str), predicted_array[keep]
+    overlap = pd.crosstab(truth_array, predicted_array)
     rows, columns = linear_sum_assignment(-overlap.to_numpy())
     f1 = np.zeros(len(overlap))
     both = overlap.to_numpy()[rows, columns]
     f1[rows] = 2 * both / (overlap.sum(axis=1).to_numpy()[rows] + overlap.sum(axis=0).to_numpy()[columns])
     return {
-        "ami": float(adjusted_mutual_info_score(truth, predicted)),
-        "ari": float(adjusted_rand_score(truth, predicted)),
+        "ami": float(adjusted_mutual_info_score(truth_array, predicted_array)),
+        "ari": float(adjusted_rand_score(truth_array, predicted_array)),
         "macro_f1": float(f1.mean()),
         "scored": int(keep.sum()),
         "unannotated": int(unannotated.sum()),
@@ -350,7 +351,9 @@ class _Learner(torch.nn.Module):
 
 def _batches(graphs: Sequence[Data], batch_cells: int, generator: torch.Generator | None) -> list[Batch]:
     order = torch.randperm(len(graphs), generator=generator).tolist() if generator else range(len(graphs))
-    batches, current, size = [], [], 0
+    batches: list[Batch] = []
+    current: list[Data] = []
+    size = 0
     for i in order:
         if current and size + graphs[i].num_nodes > batch_cells:
             batches.append(Batch.from_data_list(current))

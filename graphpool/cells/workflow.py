@@ -79,7 +79,7 @@ def _groups(graphs: Sequence[Data], group: Sequence[Any] | None) -> list[Any]:
 
 def outer_folds(
     graphs: Sequence[Data], folds: int, repeats: int, seed: int, group: Sequence[Any] | None = None
-) -> list[Fold]:
+) -> list[tuple[list[int], list[int]]]:
     """The ``repeats`` x ``folds`` outer folds of :func:`analyse`: stratified by label, grouped by sample (or
     ``group``), seeded. Raises ``ValueError`` when the samples or groups are too few for ``folds``."""
     return grouped_folds([int(g.y) for g in graphs], _groups(graphs, group), folds, repeats, seed)

@@ -211,7 +211,7 @@ def run(args: argparse.Namespace) -> int:
     }
     majority = None
     if not regression:  # the floor every model must beat, on the same folds (a line of the table, not a model row)
-        scores = {"accuracy": majority_scores(targets, folds)}
+        scores = {"accuracy": majority_scores([int(t) for t in targets], folds)}
         majority = summary_row(MAJORITY, "-", scores, folds_per_repeat=len(folds), seconds_per_fold=0)
     if args.baseline:
         from graphpool.data import morgan_counts  # RDKit loads only when classify or regress runs

@@ -84,13 +84,18 @@ def run_neighbourhoods(args: argparse.Namespace) -> int:
     truth, ignore = args.truth, [] if args.ignore is None else args.ignore.split(",")
     if args.table is None:
         source: Any = simulate("arrangement", SIMULATED_SAMPLES, args.seed)
-        names = {"x": "x", "y": "y", "cell_type": "cell_type", "sample": "sample"}
+        names: dict[str, Any] = {"x": "x", "y": "y", "cell_type": "cell_type", "sample": "sample"}
         truth, k = truth or "region", 3 if args.k is None else args.k
         print(f"no --table: {SIMULATED_SAMPLES} simulated tissues, scored against their regions (tumour/margin/stroma)")
     else:
         source = open_table(args.table)  # read once: the cells, the truth, an AnnData to write back
         k = 6 if args.k is None else args.k
-        names = {"x": args.x, "y": args.y, "cell_type": args.type, "sample": None if args.no_sample else args.sample}
+        names = {
+            "x": args.x,
+            "y": args.y,
+            "cell_type": args.type,
+            "sample": None if args.no_sample else args.sample,
+        }
     table = read_cells(source, **names, label=None, markers=markers_from(args.markers))
     regions = _truth(source, truth)
     out = Path(args.out)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -130,10 +130,15 @@ class HierarchicalPool(nn.Module):
             resolve(readout, in_channels=width) for width in (widths[:-1] if level_readouts and widths else [])
         )
 
+    @property
+    def pools(self) -> list[Pool]:
+        """The levels, typed (``levels`` is the ``nn.ModuleList`` that registers them)."""
+        return [cast(Pool, level) for level in self.levels]
+
     def _widths(self, in_channels: int) -> list[int]:
         """The width of the input nodes and of every level after its layer."""
         widths = [in_channels]
-        for pool, layer in zip(self.levels, self.between, strict=True):
+        for pool, layer in zip(self.pools, self.between, strict=True):
             width = pool.get_out_channels(widths[-1])
             widths.append(width if isinstance(layer, nn.Identity) else _width_of(layer))
         return widths
@@ -148,7 +153,7 @@ class HierarchicalPool(nn.Module):
         read = [*self.level_readouts, self.readout]
         return sum(r.get_out_channels(w) for r, w in zip(read, widths[-len(read) :], strict=True))
 
-    def forward(  # type: ignore[override]
+    def forward(
         self,
         x: Tensor,
         edge_index: Tensor,
@@ -163,14 +168,15 @@ class HierarchicalPool(nn.Module):
     ) -> HierarchicalOutput:
         seg = segments_from(x.size(0), batch, None, num_graphs, device=x.device, index_name="batch")
         batch, num_graphs = seg.index, seg.num_segments
-        if labels is not None and "labels" not in self.levels[0].select.inputs:
-            raise TypeError(f"got 'labels', but the first level ({type(self.levels[0].select).__name__}) reads none")
+        first = self.pools[0].select
+        if labels is not None and "labels" not in first.inputs:
+            raise TypeError(f"got 'labels', but the first level ({type(first).__name__}) reads none")
         if level_inputs is not None and len(level_inputs) != len(self.levels):
             raise ValueError(f"'level_inputs' needs one dict per level: {len(self.levels)}, got {len(level_inputs)}")
         outputs: list[PoolingOutput] = []
         aux_loss: dict[str, Tensor] = {}
         pooled = [r(x, batch, dim_size=num_graphs) for r in self.level_readouts[:1]]
-        for depth, (pool, layer, norm) in enumerate(zip(self.levels, self.between, self.norms, strict=True)):
+        for depth, (pool, layer, norm) in enumerate(zip(self.pools, self.between, self.norms, strict=True)):
             inputs = dict(level_inputs[depth]) if level_inputs is not None else {}
             if "labels" in pool.select.inputs:
                 inputs["labels"] = labels
@@ -198,7 +204,7 @@ class HierarchicalPool(nn.Module):
 def _width_of(layer: nn.Module) -> int:
     """The output width a ``between`` layer declares: its ``out_channels``, or for a container (``nn.Sequential``,
     PyG's ``Sequential``) that of the last layer inside it that declares one (activations and norms keep it)."""
-    declared = [m.out_channels for m in layer.modules() if isinstance(getattr(m, "out_channels", None), int)]
+    declared = [width for m in layer.modules() if isinstance(width := getattr(m, "out_channels", None), int)]
     own = getattr(layer, "out_channels", None)
     if isinstance(own, int):
         return own

@@ -34,12 +34,12 @@ def call_layer(
 
 def _inputs_of(layer: nn.Module) -> frozenset[str]:
     """The argument names of ``layer``'s forward (a PyG ``Sequential`` keeps them in its ``signature``)."""
-    signature = getattr(layer, "signature", None)
-    if isinstance(getattr(signature, "param_dict", None), dict):
-        return frozenset(signature.param_dict)
-    return _forward_parameters(type(layer))
+    parameters = getattr(getattr(layer, "signature", None), "param_dict", None)
+    if isinstance(parameters, dict):
+        return frozenset(parameters)
+    return _forward_parameters(type(layer))  # type: ignore[arg-type]  # (classes hash; Module's stub says not)
 
 
 @functools.cache
-def _forward_parameters(kind: type) -> frozenset[str]:
+def _forward_parameters(kind: type[nn.Module]) -> frozenset[str]:
     return frozenset(inspect.signature(kind.forward).parameters)

@@ -157,7 +157,7 @@ class Pool(nn.Module):
         """Width of the cluster features: kept by soft selectors, the readout's width for hard ones."""
         return in_channels if self.select.soft else self.reduce.get_out_channels(in_channels)
 
-    def forward(  # type: ignore[override]
+    def forward(
         self,
         x: Tensor,
         edge_index: Tensor,
@@ -191,7 +191,7 @@ class Pool(nn.Module):
             raise TypeError(f"{type(self.select).__name__} returned {type(assignment).__name__}, not an Assignment")
         aux_loss: dict[str, Tensor] = {}
         attr: Tensor | None = None
-        if assignment.soft:
+        if assignment.s is not None:
             # half precision (a float16/bfloat16 model, autocast) is pooled in float32, as the readouts
             # accumulate, and returned in the input's dtype; float32 and float64 are pooled as they are
             compute = torch.promote_types(torch.promote_types(x.dtype, assignment.s.dtype), torch.float32)

@@ -120,7 +120,7 @@ def vector_sum(values: Tensor, seg: Segments) -> Tensor:
 
 def cluster_mean(values: Tensor, assignment: Assignment, seg: Segments) -> Tensor:
     r"""``[C, D]``: the assignment-weighted mean of node values in each cluster, :math:`(S^\top V) / (S^\top 1)`."""
-    if not assignment.soft:
+    if assignment.s is None:
         return resolve("mean")(values, assignment.cluster, dim_size=assignment.num_clusters)
     s = assignment.s.to(values.dtype)
     k = s.size(1)

@@ -73,7 +73,7 @@ class Coarsen(BaseTransform):
         self.stage = HierarchicalPool(pools)  # the levels walked by the same code as a model's
 
     @torch.no_grad()
-    def forward(self, data: Data) -> CoarsenedData:  # type: ignore[override]
+    def forward(self, data: Data) -> CoarsenedData:
         out = data if isinstance(data, CoarsenedData) else CoarsenedData(**{key: value for key, value in data})
         reads_labels = "labels" in self.pools[0].select.inputs
         result = self.stage(

@@ -228,7 +228,7 @@ def _label_order(label: str) -> tuple[int, float | str]:
 def _mol(smiles: str):
     from rdkit import Chem, RDLogger
 
-    RDLogger.DisableLog("rdApp.*")
+    RDLogger.DisableLog("rdApp.*")  # type: ignore[attr-defined]  # (RDKit's stubs miss it)
     mol = Chem.MolFromSmiles(smiles)
     if mol is None:
         raise ValueError(f"RDKit cannot parse the SMILES {smiles!r}")

@@ -69,7 +69,7 @@ class _TUDataset(TUDataset):
         super().__init__(*args, **kwargs)
 
     def _process(self) -> None:
-        self.log = self.log and not self._quiet  # read by the base class before it prints "Processing..."
+        self.log: bool = self.log and not self._quiet  # read by the base class before it prints "Processing..."
         super()._process()
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,10 @@ from graphpool.experiment.progress import Progress
 from graphpool.experiment.tasks import task_of
 from graphpool.experiment.training import TrainConfig, predict, train_candidate
 from graphpool.models import GraphClassifier, ModelConfig
+
+
+def _save_weights(weights: dict[str, Any], path: Path) -> None:
+    torch.save(weights, path)
 
 
 def assess(
@@ -135,7 +140,7 @@ def _assess_fold(
     if is_main():
         if keep_models:
             winner = {k: v.cpu() for k, v in network.state_dict().items()}
-            atomic_write(out / f"model-{number}.pt", lambda p, w=winner: torch.save(w, p))
+            atomic_write(out / f"model-{number}.pt", partial(_save_weights, winner))
         atomic_json(out / f"fold-{number}.json", result)
         for index in range(1, len(options) + 1):
             (out / f"fold-{number}-{index}.pt").unlink(missing_ok=True)

@@ -28,15 +28,13 @@ def baseline_scores(
     Returns every metric of ``task`` per fold (as the graph models' rows report them), and the
     out-of-fold predictions, fold after fold, each in the order of its test indices.
     """
-    targets = np.asarray(targets)
+    y = np.asarray(targets)
     scores: dict[str, list[float]] = {name: [] for name in task.metrics}
     predictions: list[float] = []
     for train, test in folds:
-        model = make_model().fit(features[list(train)], targets[list(train)])
+        model = make_model().fit(features[list(train)], y[list(train)])
         predicted = model.predict(features[list(test)])
-        for name, value in task.scores(
-            task.sums(torch.as_tensor(predicted), torch.as_tensor(targets[list(test)]))
-        ).items():
+        for name, value in task.scores(task.sums(torch.as_tensor(predicted), torch.as_tensor(y[list(test)]))).items():
             scores[name].append(value)
         predictions += predicted.tolist()
     return scores, predictions
@@ -47,11 +45,11 @@ def majority_scores(labels: Sequence[int], folds: Sequence[Fold]) -> list[float]
 
     The floor a classifier must beat (ties: the smallest class); reported beside the models.
     """
-    labels = np.asarray(labels)
+    y = np.asarray(labels)
     scores = []
     for train, test in folds:
-        majority = int(np.bincount(labels[list(train)]).argmax())
-        scores.append(float(np.mean(labels[list(test)] == majority)) if len(test) else float("nan"))
+        majority = int(np.bincount(y[list(train)]).argmax())
+        scores.append(float(np.mean(y[list(test)] == majority)) if len(test) else float("nan"))
     return scores
 
 

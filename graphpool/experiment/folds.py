@@ -21,15 +21,15 @@ Fold = tuple[Sequence[int], Sequence[int]]
 
 def stratified_folds(labels: Sequence[int], folds: int, seed: int) -> list[tuple[list[int], list[int]]]:
     """``folds`` stratified, shuffled, seeded outer folds as ``(train, test)`` index lists."""
-    labels = np.asarray(labels)
-    smallest = int(np.bincount(labels).min()) if labels.size else 0
+    y = np.asarray(labels)
+    smallest = int(np.bincount(y).min()) if y.size else 0
     if folds < 2 or smallest < folds:
         raise ValueError(
             f"{folds} stratified folds need at least {max(folds, 2)} graphs in every class; "
             f"the smallest class here has {smallest}"
         )
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    return [(train.tolist(), test.tolist()) for train, test in splitter.split(np.zeros(len(labels)), labels)]
+    return [(train.tolist(), test.tolist()) for train, test in splitter.split(np.zeros(len(y)), y)]
 
 
 def random_folds(count: int, folds: int, seed: int) -> list[tuple[list[int], list[int]]]:
@@ -55,12 +55,12 @@ def inner_split(
     labels, whole groups in a seeded order up to ``fraction`` of the rows, groups larger than half
     of that staying in fit (chemprop's balanced scaffold split).
     """
-    train = np.asarray(train)
-    train_labels = None if labels is None else np.asarray(labels)[train]
+    rows = np.asarray(train)
+    train_labels = None if labels is None else np.asarray(labels)[rows]
     if groups is None:
-        fit, validation = train_test_split(train, test_size=fraction, stratify=train_labels, random_state=seed)
+        fit, validation = train_test_split(rows, test_size=fraction, stratify=train_labels, random_state=seed)
         return sorted(fit.tolist()), sorted(validation.tolist())
-    train_groups = np.asarray(groups)[train]
+    train_groups = np.asarray(groups)[rows]
     if train_labels is None:
         fewest = len(set(train_groups.tolist()))
     else:
@@ -69,11 +69,11 @@ def inner_split(
         raise ValueError("a grouped hold-out needs at least 2 groups of every class in each training part")
     if train_labels is None:
         validation = _group_holdout(train_groups, fraction, seed)
-        return sorted(train[~validation].tolist()), sorted(train[validation].tolist())
+        return sorted(rows[~validation].tolist()), sorted(rows[validation].tolist())
     parts = min(max(2, round(1 / fraction)), fewest)
     splitter = StratifiedGroupKFold(n_splits=parts, shuffle=True, random_state=seed)
-    fit, validation = next(splitter.split(train, train_labels, train_groups))
-    return sorted(train[fit].tolist()), sorted(train[validation].tolist())
+    fit, validation = next(splitter.split(rows, train_labels, train_groups))
+    return sorted(rows[fit].tolist()), sorted(rows[validation].tolist())
 
 
 def _group_holdout(groups: np.ndarray, fraction: float, seed: int) -> np.ndarray:
@@ -124,12 +124,12 @@ def grouped_folds(
     Without ``labels`` (numeric targets) the folds are not stratified but balanced in size (largest
     group first into the smallest fold, ties in a seeded order).
     """
-    groups = np.asarray(groups)
+    group_ids = np.asarray(groups)
     if labels is None:
-        per_class = [len(set(groups.tolist()))]
+        per_class = [len(set(group_ids.tolist()))]
     else:
-        labels = np.asarray(labels)
-        per_class = [len(set(groups[labels == c])) for c in np.unique(labels)]
+        y = np.asarray(labels)
+        per_class = [len(set(group_ids[y == c])) for c in np.unique(y)]
     if folds < 2 or min(per_class) < folds:
         raise ValueError(
             f"{folds} grouped folds need at least {max(folds, 2)} groups in every class; "
@@ -140,10 +140,10 @@ def grouped_folds(
     result = []
     for repeat in range(repeats):
         if labels is None:
-            result += _balanced_group_folds(groups, folds, seed + repeat)
+            result += _balanced_group_folds(group_ids, folds, seed + repeat)
             continue
         splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed + repeat)
-        result += [(a.tolist(), b.tolist()) for a, b in splitter.split(np.zeros(len(labels)), labels, groups)]
+        result += [(a.tolist(), b.tolist()) for a, b in splitter.split(np.zeros(len(y)), y, group_ids)]
     return result
 
 

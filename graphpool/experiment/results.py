@@ -6,7 +6,7 @@ import csv
 import json
 import statistics
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from graphpool.experiment.files import atomic_json, atomic_write
 def summary_row(
     readout: str,
     pool: str,
-    scores: dict[str, Sequence[float]],
+    scores: Mapping[str, Sequence[float]],
     *,
     folds_per_repeat: int,
     seconds_per_fold: float,
@@ -210,8 +210,8 @@ def parity_figure(panels: Sequence[tuple[str, Sequence[float], Sequence[float]]]
     low, high = float(values.min()), float(values.max())
     margin = 0.05 * (high - low) or 0.5
     low, high = low - margin, high + margin
-    for axis, (name, measured, predicted) in zip(axes.flat, panels, strict=False):
-        measured, predicted = np.asarray(measured, dtype=float), np.asarray(predicted, dtype=float)
+    for axis, (name, measured_values, predicted_values) in zip(axes.flat, panels, strict=False):
+        measured, predicted = np.asarray(measured_values, dtype=float), np.asarray(predicted_values, dtype=float)
         rmse = float(np.sqrt(np.mean((predicted - measured) ** 2)))
         spread = float(np.sum((measured - measured.mean()) ** 2))
         r2 = 1 - float(np.sum((predicted - measured) ** 2)) / spread if spread > 0 else float("nan")

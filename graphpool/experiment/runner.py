@@ -61,7 +61,11 @@ class Experiment:
 
     def model_for(self, readout: str, pool: str) -> ModelConfig:
         """The model config of one combination."""
-        settings = {"readout": readout, "pool": pool, "precoarsened": self.precoarsen and is_hard_pool(pool)}
+        settings: dict[str, Any] = {
+            "readout": readout,
+            "pool": pool,
+            "precoarsened": self.precoarsen and is_hard_pool(pool),
+        }
         if pool == "celltype" and self.num_types is not None:
             settings["clusters"] = self.num_types
         terms = pooler_spec(pool).terms if pool in SOFT_POOLERS else ()

@@ -45,6 +45,7 @@ class BlurPool(nn.Module):
         if stride < 1:
             raise ValueError(f"'stride' must be >= 1, got {stride}")
         self.stride, self.size = stride, size
+        self.row: Tensor
         self.register_buffer("row", binomial_filter(size, 1), persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:

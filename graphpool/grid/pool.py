@@ -16,7 +16,7 @@ equal-size groups.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -25,7 +25,12 @@ from torch import Tensor, nn
 from graphpool.grid.convert import scaled_grid_positions
 from graphpool.readout import MaxReadout, MeanReadout, MinReadout, Readout, SumReadout, resolve
 
-_DENSE = {SumReadout: torch.sum, MeanReadout: torch.mean, MaxReadout: torch.amax, MinReadout: torch.amin}
+_DENSE: dict[type[Readout], Callable[..., Tensor]] = {
+    SumReadout: torch.sum,
+    MeanReadout: torch.mean,
+    MaxReadout: torch.amax,
+    MinReadout: torch.amin,
+}
 
 
 def _pooled_axes(x: Tensor, dims: Sequence[int] | int | None) -> tuple[int, ...]:

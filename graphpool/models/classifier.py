@@ -178,6 +178,9 @@ class TargetScale(nn.Module):
     into the model; a constant target gets :math:`\sigma = 1`.
     """
 
+    mean: Tensor
+    std: Tensor
+
     def __init__(self, targets: int) -> None:
         super().__init__()
         self.register_buffer("mean", torch.zeros(targets))
@@ -210,7 +213,7 @@ class NodeBatchNorm(nn.BatchNorm1d):
     statistics (as in evaluation) and does not update them; every other batch is as usual.
     """
 
-    def forward(self, x: Tensor) -> Tensor:  # type: ignore[override]
+    def forward(self, x: Tensor) -> Tensor:
         if self.training and x.size(0) <= 1:
             return nn.functional.batch_norm(
                 x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps

@@ -39,7 +39,7 @@ from graphpool.ops import openmp
 try:  # optional dependency
     import numba
 except ImportError:  # pragma: no cover - depends on the environment
-    numba = None
+    numba = None  # type: ignore[assignment]
 
 T = TypeVar("T")
 
@@ -571,7 +571,9 @@ _TEAM_CALLBACKS = {
 def _team_callback(dtype: np.dtype) -> int:
     """The address of :func:`_team_items` for ``dtype`` as a C callback (built on first use, cached on disk)."""
     callback = numba.cfunc(numba.types.void(numba.types.voidptr), cache=True, nogil=True)
-    return callback(_TEAM_CALLBACKS[dtype]).address
+    address = callback(_TEAM_CALLBACKS[dtype]).address
+    assert address is not None  # a compiled cfunc has one
+    return int(address)
 
 
 def _run_items(items: Callable[[np.ndarray, type], None], data: np.ndarray, dtype: np.dtype, workers: int) -> None:

@@ -115,13 +115,13 @@ class _SparseProduct(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: Any, weight: Tensor, s: Tensor, a: Tensor, a_t: Tensor, edge_index: Tensor) -> Tensor:  # type: ignore[override]
+    def forward(ctx: Any, weight: Tensor, s: Tensor, a: Tensor, a_t: Tensor, edge_index: Tensor) -> Tensor:
         ctx.a_t, ctx.edge_index = a_t, edge_index
         ctx.save_for_backward(s)
         return a @ s
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None, None, None]:  # type: ignore[override]
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None, None, None]:
         (s,) = ctx.saved_tensors
         grad_s = ctx.a_t @ grad if ctx.needs_input_grad[1] else None
         grad_weight = None

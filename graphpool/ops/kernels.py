@@ -102,12 +102,12 @@ class _SegmentSum(torch.autograd.Function):
 
     # ctx-style forward: the setup_context style costs ~30 us of signature binding per call
     @staticmethod
-    def forward(ctx: Any, x: Tensor, seg: Segments, divisor: Tensor | None) -> Tensor:  # type: ignore[override]
+    def forward(ctx: Any, x: Tensor, seg: Segments, divisor: Tensor | None) -> Tensor:
         ctx.seg, ctx.divisor = seg, divisor
         return _sum_forward(x, seg, divisor)
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:  # type: ignore[override]
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
         if ctx.divisor is not None:
             grad = grad / ctx.divisor
         return gather_rows(grad, ctx.seg), None, None
@@ -156,14 +156,14 @@ def _extreme_forward(x: Tensor, seg: Segments, largest: bool) -> Tensor:
 
 class _SegmentExtreme(torch.autograd.Function):
     @staticmethod
-    def forward(ctx: Any, x: Tensor, seg: Segments, largest: bool) -> Tensor:  # type: ignore[override]
+    def forward(ctx: Any, x: Tensor, seg: Segments, largest: bool) -> Tensor:
         out = _extreme_forward(x, seg, largest)
         ctx.seg = seg
         ctx.save_for_backward(x, out)
         return out
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:  # type: ignore[override]
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
         x, out = ctx.saved_tensors
         seg = ctx.seg
         # tie counts by index_add over seg.index: whole numbers, so exact in any order (deterministic
@@ -282,16 +282,17 @@ def segment_select(x: Tensor, seg: Segments, ranks: list[Tensor]) -> list[Tensor
     # first is a parallel torch operation, after which torch's threads spin for milliseconds on the kernel's cores
     if x.device.type == "cpu" and compiled.available(x.dtype):
         fits = [level for level in classes if compiled.selects(level)]
-        picks, rows, nan_seen = compiled.select_ranks(
+        fitting = np.concatenate([classes[level] for level in fits]) if fits else np.zeros(0)
+        picks, picked_rows, nan_seen = compiled.select_ranks(
             grouped.contiguous().numpy(),
             seg.ptr.numpy(),
-            np.concatenate([classes[level] for level in fits] or [[]]).astype(np.int64),
+            fitting.astype(np.int64),
             torch.stack(ranks).numpy().astype(np.int64, copy=False),
             track,
             torch.get_num_threads(),
         )
         picked = list(torch.from_numpy(picks).unbind(0))
-        source_row = list(torch.from_numpy(rows).unbind(0)) if track else []
+        source_row = list(torch.from_numpy(picked_rows).unbind(0)) if track else []
         classes = {level: graphs for level, graphs in classes.items() if level not in fits}
         nan_seen = nan_seen or None if classes else nan_seen  # the other graphs' values are not seen yet
     else:
@@ -338,9 +339,7 @@ class _Picked(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(  # type: ignore[override]
-        ctx: Any, x: Tensor, values: Tensor, rows: Tensor, graphs: Tensor | None
-    ) -> Tensor:
+    def forward(ctx: Any, x: Tensor, values: Tensor, rows: Tensor, graphs: Tensor | None) -> Tensor:
         if graphs is not None:
             rows = rows.index_select(0, graphs)
         ctx.flat = (rows * x.size(1) + torch.arange(x.size(1), device=rows.device)).view(-1)
@@ -348,7 +347,7 @@ class _Picked(torch.autograd.Function):
         return values.view_as(values)
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None, None]:  # type: ignore[override]
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None, None]:
         if ctx.graphs is not None:
             grad = grad.index_select(0, ctx.graphs)
         out = grad.new_zeros(ctx.shape.numel())

@@ -32,7 +32,7 @@ try:  # optional dependency
     from numba.core import cgutils, types
     from numba.extending import intrinsic
 except ImportError:  # pragma: no cover - depends on the environment
-    numba = None
+    numba = None  # type: ignore[assignment]
 
 #: int64 slots per array in the callback's data: address, then up to 3 sizes
 SLOTS = 4
@@ -74,7 +74,10 @@ def run(callback: int, data: np.ndarray, threads: int) -> None:
     Returns when every thread has returned. ``data`` must stay alive for the call (the caller holds it).
     ctypes releases the GIL for the call.
     """
-    _gomp_parallel()(callback, data.ctypes.data, threads, 0)
+    parallel = _gomp_parallel()
+    if parallel is None:
+        raise RuntimeError("no GNU OpenMP runtime is loaded: check available() first")
+    parallel(callback, data.ctypes.data, threads, 0)
 
 
 def describe(*arrays: np.ndarray) -> list[int]:

@@ -123,8 +123,8 @@ class Segments:
         if self.is_sorted:
             return None
         if self.device.type == "cpu" and self.num_segments <= 32_767 and not torch.compiler.is_compiling():
-            keys = self.index.to(torch.int16).numpy()
-            return torch.from_numpy(np.argsort(keys, kind="stable"))
+            narrow = self.index.to(torch.int16).numpy()
+            return torch.from_numpy(np.argsort(narrow, kind="stable"))
         keys = self.index.int() if self.num_segments < 2**31 else self.index
         return torch.argsort(keys, stable=True)
 
@@ -323,8 +323,7 @@ def segments_from(
             if offsets is not None:  # ids in [0, B) and sorted: checked by the pass that finds their offsets
                 return Segments(num_rows, dim_size, index=index, ptr=offsets)
             known_order = False  # the pass failed: on an id out of range (raised below) or on their order
-        lo, hi = torch.aminmax(index)
-        lo, hi = int(lo), int(hi)
+        lo, hi = (int(bound) for bound in torch.aminmax(index))
         if lo < 0:
             raise ValueError(f"'{index_name}' holds a negative graph index ({lo}); graph ids must be >= 0")
         if dim_size is not None and hi >= dim_size:

@@ -2,6 +2,8 @@ r"""Attention readout: a learned softmax over each graph's nodes, with a tempera
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import torch
 from torch import Tensor, nn
 
@@ -82,7 +84,7 @@ class AttentionReadout(Readout):
             if module is not None:
                 for layer in module.modules():
                     if hasattr(layer, "reset_parameters") and layer is not self:
-                        layer.reset_parameters()
+                        cast(Any, layer).reset_parameters()
         with torch.no_grad():
             self.log_temperature.fill_(torch.tensor(self.initial_temperature).log().item())
 

@@ -61,7 +61,7 @@ class Readout(Aggregation):
     #: (as :func:`torch.mean` does: a float16 sum of 1,100 values of 60 overflows 65,504)
     accumulates_in_float32: ClassVar[bool] = True
     #: names of per-node keyword inputs that :meth:`compute` accepts (e.g. ``weight``)
-    extra_inputs: ClassVar[tuple[str, ...]] = ()
+    extra_inputs: tuple[str, ...] = ()
     # the constructor's argument names, all and those without a default (set for every subclass)
     _options: ClassVar[tuple[str, ...]] = ()
     _required: ClassVar[tuple[str, ...]] = ()
@@ -155,8 +155,9 @@ class Readout(Aggregation):
             return self.compute(x.float(), seg, **inputs).to(x.dtype)
         return self.compute(x, seg, **inputs)
 
-    def compute(self, x: Tensor, seg: Segments, **inputs: Tensor) -> Tensor:
-        """Reduce validated ``x: [N, F]`` to ``[B, get_out_channels(F)]``: the readout's maths."""
+    def compute(self, x: Tensor, seg: Segments) -> Tensor:
+        """Reduce validated ``x: [N, F]`` to ``[B, get_out_channels(F)]``: the readout's maths (a readout that
+        reads per-node inputs, :attr:`extra_inputs`, takes them as further keywords)."""
         raise NotImplementedError
 
     def get_out_channels(self, in_channels: int) -> int:

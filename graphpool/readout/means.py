@@ -61,7 +61,7 @@ class SoftmaxReadout(Readout):
     def compute(self, x: Tensor, seg: Segments) -> Tensor:
         if isinstance(self.inverse_temperature, Tensor):
             beta = per_column(self.inverse_temperature, x.size(1), "one inverse temperature per feature")
-            temperature: Tensor | float = (1.0 / beta).to(x.dtype)
+            temperature: Tensor | float = (1.0 / beta).to(x.dtype) if isinstance(beta, Tensor) else 1.0 / beta
         else:
             temperature = self.initial_temperature
         alpha = segment_softmax(x / temperature, seg)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -60,12 +61,17 @@ class MultiReadout(Readout, MultiAggregation):
             self.lin = nn.Linear(width, in_channels)
 
     @property
+    def members(self) -> list[Readout]:
+        """The readouts, typed (``readouts`` is the ``nn.ModuleList`` that registers them)."""
+        return [cast(Readout, readout) for readout in self.readouts]
+
+    @property
     def aggrs(self) -> nn.ModuleList:
         """The readouts, under the name PyG's ``MultiAggregation`` uses."""
         return self.readouts
 
     def reset_parameters(self) -> None:
-        for readout in self.readouts:
+        for readout in self.members:
             readout.reset_parameters()
         if self.mode == "proj":
             self.lin.reset_parameters()
@@ -95,7 +101,7 @@ class MultiReadout(Readout, MultiAggregation):
         if unknown:
             raise ValueError(f"unexpected inputs {sorted(unknown)}; these readouts take {list(self.extra_inputs)}")
         parts = []
-        for readout in self.readouts:
+        for readout in self.members:
             readout.check_features(x)
             mine = {k: v for k, v in inputs.items() if k in readout.extra_inputs}
             parts.append(readout.reduce_segments(x, seg, **mine))
@@ -108,7 +114,7 @@ class MultiReadout(Readout, MultiAggregation):
     def get_out_channels(self, in_channels: int) -> int:
         if self.mode == "proj":
             return in_channels
-        return sum(readout.get_out_channels(in_channels) for readout in self.readouts)
+        return sum(readout.get_out_channels(in_channels) for readout in self.members)
 
     def __repr__(self) -> str:
         mode = f", mode='proj', in_channels={self.in_channels}" if self.mode == "proj" else ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from graphpool.readout.base import REGISTRY, Readout
 from graphpool.readout.multi import MultiReadout
@@ -73,12 +73,14 @@ def resolve(
     >>> resolve("quantile", q=0.9)
     QuantileReadout(q=0.9, method='linear')
     """
+    if isinstance(spec, type):
+        if not issubclass(spec, Readout):
+            raise TypeError(f"cannot resolve a readout from the class {spec.__name__}")
+        return _construct(spec, in_channels, kwargs)
     if isinstance(spec, Readout):
         if kwargs:
             raise ValueError(f"options {sorted(kwargs)} cannot be applied to an existing {type(spec).__name__}")
-        return spec
-    if isinstance(spec, type) and issubclass(spec, Readout):
-        return _construct(spec, in_channels, kwargs)
+        return cast(Readout, spec)  # (mypy cannot rule out a class here: a metaclass could make one a Readout)
     if isinstance(spec, str):
         _refuse_comma(spec)
         if "+" in spec:

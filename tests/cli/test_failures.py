@@ -109,25 +109,41 @@ BAD_NUMBERS = [
 ]
 
 
+#: runs each command line as ``python -m graphpool`` would (``sys.exit(main(argv))``), all in one process: what a
+#: SystemExit leaves on stderr and as the exit status, or the traceback any other exception would print
+_RUN_EACH = """
+import json, sys, traceback
+from graphpool.cli import main
+results = []
+for argv in json.loads(sys.argv[1]):
+    try:
+        results.append([main(argv), ""])
+    except SystemExit as stop:
+        results.append([1 if isinstance(stop.code, str) else stop.code, stop.code if isinstance(stop.code, str) else ""])
+    except BaseException:
+        results.append([1, traceback.format_exc()])
+print(json.dumps(results))
+"""
+
+
 @pytest.fixture(scope="module")
 def bad_number_runs(tmp_path_factory: pytest.TempPathFactory) -> list[subprocess.CompletedProcess]:
-    """Every BAD_NUMBERS command line as ``graphpool`` runs it (``python -m graphpool``), in one process each
-    but started together: a Python + torch start costs ~6 s on 2 cores, so they overlap."""
+    """Every BAD_NUMBERS command line, run in one Python process (a Python + torch start costs ~6 s on 2 cores):
+    each one's exit status and stderr as ``python -m graphpool`` gives them (test_out_pointing_at_a_file_is_one_line
+    and others run the real command)."""
     folder = tmp_path_factory.mktemp("bad-numbers")
-    commands = [
-        [sys.executable, "-m", "graphpool", *_classify(folder, folder / f"out-{i}"), *arguments]
-        for i, (arguments, _) in enumerate(BAD_NUMBERS)
-    ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # eleven processes on a few cores: one thread each
-    running = [
-        subprocess.Popen(c, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for c in commands
-    ]
-    done = []
-    for command, process in zip(commands, running, strict=True):
-        out, err = process.communicate(timeout=600)
-        done.append(subprocess.CompletedProcess(command, process.returncode, out, err))
-    return done
+    commands = [[*_classify(folder, folder / f"out-{i}"), *arguments] for i, (arguments, _) in enumerate(BAD_NUMBERS)]
+    done = subprocess.run(
+        [sys.executable, "-c", _RUN_EACH, json.dumps(commands)],
+        cwd=ROOT,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    results = json.loads(done.stdout.strip().splitlines()[-1])
+    return [subprocess.CompletedProcess(c, code, "", err) for c, (code, err) in zip(commands, results, strict=True)]
 
 
 @pytest.mark.parametrize("case", range(len(BAD_NUMBERS)), ids=[m for _, m in BAD_NUMBERS])

@@ -39,7 +39,7 @@ class Select(nn.Module):
         )
         return super().__call__(*args, **kwargs)
 
-    def forward(  # type: ignore[override]
+    def forward(
         self,
         x: Tensor,
         edge_index: Tensor,

@@ -26,8 +26,9 @@ class _PointSelect(Select):
         """``[N, D]`` what is clustered: features, positions or both side by side (detached)."""
         if self.on != "x" and pos is None:
             raise ValueError(f"{type(self).__name__}(on={self.on!r}) needs node positions: pass pos=<[N, D] tensor>")
-        chosen = {"x": lambda: x, "pos": lambda: pos, "both": lambda: torch.cat([pos, x], dim=1)}[self.on]()
-        return chosen.detach()
+        if self.on == "x" or pos is None:
+            return x.detach()
+        return (pos if self.on == "pos" else torch.cat([pos, x], dim=1)).detach()
 
 
 class KMeansSelect(_PointSelect):

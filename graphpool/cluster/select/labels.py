@@ -86,7 +86,7 @@ class ProductSelect(Select):
         self.first, self.second = first, second
         self.inputs = tuple(sorted(set(first.inputs) | set(second.inputs)))
 
-    def forward(  # type: ignore[override]
+    def forward(
         self,
         x: Tensor,
         edge_index: Tensor,
