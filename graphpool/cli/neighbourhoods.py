@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from graphpool.cells import Neighbourhoods, agreement, neighbourhoods, read_cells, simulate
-from graphpool.cells.neighbourhood import LOSSES, METHODS
+from graphpool.cells.neighbourhood import LOSSES, METHODS, method_options
 from graphpool.cells.table import open_table
 from graphpool.cli.options import add_cell_columns, add_threads, check_bounds, markers_from
 from graphpool.experiment import pyplot, safe_name
@@ -105,19 +106,9 @@ def run_neighbourhoods(args: argparse.Namespace) -> int:
     rows, results = [], []
     for method in methods:  # every method first: one that fails (a K Louvain cannot give) leaves no files
         start = time.perf_counter()
+        options = method_options(method, **_settings_of(method, args))
         result = neighbourhoods(
-            table,
-            k,
-            method,
-            graph=args.graph,
-            window=args.window,
-            hops=args.hops,
-            resolution=args.resolution,
-            loss=args.loss,
-            epochs=args.epochs,
-            repeats=args.repeats,
-            seed=args.seed,
-            progress=not args.quiet,
+            table, k, method, graph=args.graph, seed=args.seed, progress=not args.quiet, options=options
         )
         row: dict[str, Any] = {"method": method, "K": k, "seconds": round(time.perf_counter() - start, 2)}
         if regions is not None:
@@ -135,25 +126,49 @@ def run_neighbourhoods(args: argparse.Namespace) -> int:
     return 0
 
 
+def _settings_of(method: str, args: argparse.Namespace) -> dict[str, Any]:
+    """The command line's values of ``method``'s options (the others' options are not passed to it)."""
+    names = {field.name for field in fields(type(method_options(method)))}
+    return {name: getattr(args, name) for name in sorted(names) if hasattr(args, name)}
+
+
 def _supervised(args: argparse.Namespace) -> int:
-    """Condition-specific neighbourhoods: ``graphpool cells`` with one soft pooling level of K clusters."""
+    """Condition-specific neighbourhoods: the ``graphpool cells`` runner with one soft pooling level of K clusters.
+
+    The cells options start at their defaults (the ``cells`` parser's) and take this command's values; the
+    equivalent ``graphpool cells`` command line is printed, so the run can be repeated or varied.
+    """
     from graphpool.cli.cells import add_parser, cells
     from graphpool.cli.options import check_options
 
     if args.no_sample:
         raise ValueError("--label needs samples (one label per sample): drop --no-sample")
-    argv = ["cells", "--label", args.label, "--readout", "sum", "--pool", f"none,{args.loss}", "--levels", "1"]
-    argv += ["--clusters", str(6 if args.k is None else args.k), "--folds", str(args.folds), "--out", args.out]
-    argv += ["--seed", str(args.seed), "--plots", str(args.plots), "--threads", str(args.threads)]
-    if args.table is not None:
-        argv += ["--table", args.table, "--x", args.x, "--y", args.y, "--type", args.type, "--sample", args.sample]
-    for option, value in (("--group", args.group), ("--markers", args.markers), ("--graph", args.graph)):
-        if value is not None:
-            argv += [option, value]
-    print("condition-specific neighbourhoods: graphpool " + " ".join(argv))
     parser = argparse.ArgumentParser(prog="graphpool")
     add_parser(parser.add_subparsers(dest="command", required=True))
-    cell_args = parser.parse_args(argv + (["--quiet"] if args.quiet else []))
+    cell_args = parser.parse_args(["cells"])  # every option of graphpool cells at its default
+    settings: dict[str, Any] = {
+        "label": args.label,
+        "readout": "sum",
+        "pool": ["none", args.loss],
+        "levels": 1,
+        "clusters": 6 if args.k is None else args.k,
+        "folds": args.folds,
+        "out": args.out,
+        "seed": args.seed,
+        "plots": args.plots,
+        "threads": args.threads,
+        "quiet": args.quiet,
+    }
+    if args.table is not None:
+        settings.update(table=args.table, x=args.x, y=args.y, type=args.type, sample=args.sample)
+    settings.update({name: getattr(args, name) for name in ("group", "markers", "graph") if getattr(args, name)})
+    vars(cell_args).update(settings)
+    shown = " ".join(
+        f"--{name.replace('_', '-')} {','.join(map(str, value)) if isinstance(value, list) else value}"
+        for name, value in settings.items()
+        if name != "quiet"
+    )
+    print(f"condition-specific neighbourhoods: graphpool cells {shown}" + (" --quiet" if args.quiet else ""))
     check_options(cell_args)
     return cells(cell_args)
 

@@ -7,7 +7,8 @@ import pytest
 import scipy.sparse as sp
 
 from graphpool.cells import neighbourhoods, read_cells, simulate
-from graphpool.cells.neighbourhood import METHODS, _consensus, agreement
+from graphpool.cells.neighbourhood import METHODS, LearnedOptions, UtagOptions, agreement, method_options
+from graphpool.cells.neighbourhood import consensus as _consensus
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +104,27 @@ def test_bad_input_is_named(tissues: pd.DataFrame) -> None:
         neighbourhoods(small.head(12), 11, "louvain", graph="knn:6", label=None)
 
 
+def test_each_method_takes_its_own_options_and_refuses_another_methods(tissues: pd.DataFrame) -> None:
+    """An option of another method was silently ignored (``window`` given to UTAG); now it is named."""
+    small = tissues[tissues["sample"] == "arrangement-0000"]
+    with pytest.raises(
+        ValueError, match=r"'window' is an option of 'composition', not of 'utag' \(its options: \['hops'\]\)"
+    ):
+        neighbourhoods(small, 3, "utag", window=5, label=None)
+    with pytest.raises(ValueError, match="'epochs' is an option of 'learned', not of 'louvain'"):
+        neighbourhoods(small, 3, "louvain", epochs=5, label=None)
+    with pytest.raises(ValueError, match=r"'windw' is an argument of neither read_cells nor 'composition' \(its options: \['window'\]\)"):
+        neighbourhoods(small, 3, windw=5, label=None)
+    with pytest.raises(TypeError, match="'options' of type UtagOptions do not belong to method 'composition'"):
+        neighbourhoods(small, 3, "composition", options=UtagOptions(hops=2), label=None)
+    with pytest.raises(ValueError, match="'options' or as keywords, not both"):
+        neighbourhoods(small, 3, "utag", options=UtagOptions(hops=2), hops=3, label=None)
+    by_keyword = neighbourhoods(small, 3, "utag", hops=2, label=None)
+    by_options = neighbourhoods(small, 3, "utag", options=UtagOptions(hops=2), label=None)
+    assert (by_keyword.labels == by_options.labels).all()
+    assert method_options("learned", epochs=5) == LearnedOptions(epochs=5)
+
+
 def _squidpy_layout(frame: pd.DataFrame, k: int = 5):
     """An AnnData as squidpy's spatial_neighbors(library_key="sample") leaves it, built by hand."""
     anndata = pytest.importorskip("anndata")
@@ -162,7 +184,8 @@ def test_a_given_graph_across_samples_or_a_missing_one_is_named(tissues: pd.Data
 def test_a_sample_of_one_cell_gets_a_neighbourhood(tissues: pd.DataFrame, method: str) -> None:
     three = tissues[tissues["sample"].isin(["arrangement-0000", "arrangement-0001", "arrangement-0002"])]
     lonely = three.head(1).assign(sample="lonely")
-    result = neighbourhoods(pd.concat([three, lonely]), 3, method, label=None, epochs=3, repeats=1)
+    quick = {"epochs": 3, "repeats": 1} if method == "learned" else {}
+    result = neighbourhoods(pd.concat([three, lonely]), 3, method, label=None, **quick)
     assert 0 <= result.labels[-1] < 3
     assert result.abundance().loc["lonely"].sum() == pytest.approx(1.0)
     assert result.summary["samples"].sum() >= len(result.table.samples)

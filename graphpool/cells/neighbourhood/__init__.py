@@ -1,0 +1,175 @@
+r"""Tissue cellular neighbourhoods: groups of nearby cells with a recurring composition, found without labels.
+
+A neighbourhood (TCN, niche, spatial domain) is one id per cell such that cells sharing an id are
+surrounded by a similar mix of cell types, in every sample: the methods are fitted on all samples at
+once, so neighbourhood 3 means the same thing in every sample. :func:`neighbourhoods` finds K of them,
+by one of four methods, each a module with its options dataclass and its ``fit_*`` function:
+
+``"composition"`` (the "cellular neighbourhood" recipe of Schürch et al. 2020)
+    each cell's window of its ``window`` nearest cells (itself included) becomes the mean of their
+    features (with one-hot types: the share of each type), :math:`c_i = \frac{1}{w}\sum_{j \in W(i)} x_j`;
+    k-means on the :math:`c_i`. O(N w F) time and memory.
+``"utag"`` (after UTAG, Kim et al. 2022)
+    the features averaged over the cell graph ``hops`` times, :math:`X' = (D^{-1}(A + I))^h X`, then
+    k-means (UTAG itself clusters with Leiden; k-means gives exactly K). O(h E F).
+``"louvain"``
+    Louvain communities (networkx) of each sample's cell graph, then k-means of the communities by their
+    mean features, weighted by their sizes, so that ids agree across samples. The slowest (networkx).
+``"learned"`` (after CytoCommunity, Hu et al. 2024)
+    a GNN (``layers`` :class:`~graphpool.ops.csr.CSRGraphConv` layers of width ``hidden``: GraphConv with mean
+    aggregation on the cell graph as a CSR matrix, so that no ``[E, hidden]`` message tensor is ever made) and a sparse soft cluster
+    pool (:func:`graphpool.cluster.pooler`) trained on every sample at once to minimise its
+    unsupervised loss (``loss``: ``"mincut"``, ``"dmon"`` or ``"justbalance"``); the weights are
+    shared, so the K clusters are aligned across samples. ``repeats`` runs with different seeds are
+    aligned to the first (Hungarian matching of their hard labels) and their soft assignments averaged
+    (the consensus); each cell takes the argmax. O(E (F + hidden) + N K) memory per step.
+
+Every result gives the id of every cell, and per neighbourhood its composition, size and spatial extent
+(:class:`Neighbourhoods`); :func:`agreement` scores ids against annotated regions (AMI, ARI and the
+Hungarian-matched macro-F1).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import fields
+from typing import Any
+
+import numpy as np
+from torch_geometric.data import Data
+
+from graphpool.cells.graph import tissue_graphs
+from graphpool.cells.neighbourhood.composition import CompositionOptions, fit_composition
+from graphpool.cells.neighbourhood.learned import LOSSES, LearnedOptions, consensus, fit_learned
+from graphpool.cells.neighbourhood.louvain import LouvainOptions, fit_louvain
+from graphpool.cells.neighbourhood.result import (
+    Neighbourhoods,
+    by_size,
+    sample_abundance,
+    summarise,
+    type_composition,
+)
+from graphpool.cells.neighbourhood.scoring import agreement
+from graphpool.cells.neighbourhood.utag import UtagOptions, fit_utag
+from graphpool.cells.table import CellTable, read_cells
+
+MethodOptions = CompositionOptions | UtagOptions | LouvainOptions | LearnedOptions
+
+#: each method's options dataclass and its fit: (cell graphs, K, options, seed, progress) -> ``[cells]`` ids, or
+#: ``[cells, K]`` soft assignments (the learned method)
+_METHODS: dict[str, tuple[type, Callable[..., np.ndarray]]] = {
+    "composition": (CompositionOptions, fit_composition),
+    "utag": (UtagOptions, fit_utag),
+    "louvain": (LouvainOptions, fit_louvain),
+    "learned": (LearnedOptions, fit_learned),
+}
+#: the arguments of :func:`read_cells` a caller may give :func:`neighbourhoods` for a source it reads
+_READ_OPTIONS = frozenset(inspect.signature(read_cells).parameters) - {"source"}
+#: the methods of :func:`neighbourhoods`
+METHODS = tuple(_METHODS)
+
+__all__ = [
+    "LOSSES",
+    "METHODS",
+    "CompositionOptions",
+    "LearnedOptions",
+    "LouvainOptions",
+    "MethodOptions",
+    "Neighbourhoods",
+    "UtagOptions",
+    "agreement",
+    "consensus",
+    "method_options",
+    "neighbourhoods",
+    "sample_abundance",
+    "type_composition",
+]
+
+
+def method_options(method: str, **settings: Any) -> MethodOptions:
+    """The options dataclass of ``method`` built from ``settings``; a setting of another method is a
+    ``ValueError`` naming it and its method (never silently ignored)."""
+    if method not in _METHODS:
+        raise ValueError(f"'method' must be one of {METHODS}, got {method!r}")
+    own = _METHODS[method][0]
+    names = {field.name for field in fields(own)}
+    for name in settings:
+        if name not in names:
+            owners = [m for m, (options, _) in _METHODS.items() if name in {f.name for f in fields(options)}]
+            where = f"an option of {owners[0]!r}, not of" if owners else "an argument of neither read_cells nor"
+            raise ValueError(f"'{name}' is {where} {method!r} (its options: {sorted(names)})")
+    return own(**settings)
+
+
+def neighbourhoods(
+    source: Any,
+    k: int,
+    method: str = "composition",
+    *,
+    graph: str | None = None,
+    seed: int = 0,
+    progress: bool = False,
+    options: MethodOptions | None = None,
+    **settings: Any,
+) -> Neighbourhoods:
+    """K tissue cellular neighbourhoods of the cells of ``source``, fitted on all its samples at once.
+
+    Args:
+        source: a :class:`CellTable`, or what :func:`read_cells` reads (a path, DataFrame or AnnData),
+            read with the settings that are :func:`read_cells` arguments (``label`` defaults to ``None``).
+        k: K, the number of neighbourhoods (2 <= K <= the number of cells).
+        method: one of :data:`METHODS` (see the module docs).
+        graph: the cell graph of ``"utag"``, ``"louvain"`` and ``"learned"`` (see :func:`parse_graph`;
+            ``"given"`` for the table's own, e.g. squidpy's ``obsp["spatial_connectivities"]``).
+            Default: ``"given"`` when the table has its own graph, else ``"knn:10"``.
+        seed: seeds k-means, Louvain and the learned method (run ``r`` uses ``seed + r``).
+        progress: show a progress bar of the learned method's training.
+        options: the method's options (:class:`CompositionOptions` ``window``, :class:`UtagOptions` ``hops``,
+            :class:`LouvainOptions` ``resolution``, :class:`LearnedOptions` ``loss``, ``hidden``, ``layers``,
+            ``epochs``, ``lr``, ``repeats``, ``batch_cells``); or give them as keywords (``window=5``).
+
+    Raises:
+        ValueError: an unknown method or loss, an option of another method, K < 2 or K larger than the number
+            of cells, a non-positive window, hops, epochs, repeats or layers.
+    """
+    if method not in _METHODS:
+        raise ValueError(f"'method' must be one of {METHODS}, got {method!r}")
+    read_options = {name: value for name, value in settings.items() if name in _READ_OPTIONS}
+    method_settings = {name: value for name, value in settings.items() if name not in _READ_OPTIONS}
+    if options is not None and method_settings:
+        raise ValueError(f"give the method's options as 'options' or as keywords, not both: {sorted(method_settings)}")
+    chosen = method_options(method, **method_settings) if options is None else options
+    if not isinstance(chosen, _METHODS[method][0]):
+        raise TypeError(f"'options' of type {type(chosen).__name__} do not belong to method {method!r}")
+    table = source if isinstance(source, CellTable) else read_cells(source, **{"label": None, **read_options})
+    cells = len(table.frame)
+    if not 2 <= k <= cells:
+        raise ValueError(f"'k' must be between 2 and the number of cells ({cells}), got {k}")
+    graphs = tissue_graphs(table, graph or ("given" if table.edges is not None else "knn:10"))
+    fitted = _METHODS[method][1](graphs, k, chosen, seed, progress)
+    probabilities = fitted if fitted.ndim == 2 else None
+    labels, probabilities = by_size(fitted.argmax(1) if probabilities is not None else fitted, probabilities, k)
+    return _per_row(table, graphs, labels, probabilities, k, method)
+
+
+def _per_row(
+    table: CellTable, graphs: list[Data], labels: np.ndarray, probabilities: np.ndarray | None, k: int, method: str
+) -> Neighbourhoods:
+    """The result with the ids (and soft assignments) moved from graph order to the table's row order."""
+    order = np.concatenate([g.row.numpy() for g in graphs])  # graph order -> table rows
+    per_row = np.empty(len(table.frame), dtype=np.int64)
+    per_row[order] = labels
+    if probabilities is not None:
+        probabilities_per_row = np.empty_like(probabilities)
+        probabilities_per_row[order] = probabilities
+        probabilities = probabilities_per_row
+    return Neighbourhoods(
+        table,
+        per_row,
+        probabilities,
+        type_composition(table, per_row, k),
+        summarise(table, graphs, per_row, k),
+        method,
+        np.concatenate([g.row.numpy()[g.edge_index.numpy()] for g in graphs], axis=1),
+    )

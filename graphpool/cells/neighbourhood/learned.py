@@ -1,0 +1,159 @@
+r"""After CytoCommunity (Hu et al. 2024): a GNN and one of graphpool's soft poolers trained on every sample at once.
+
+``layers`` :class:`~graphpool.ops.csr.CSRGraphConv` layers of width ``hidden`` (GraphConv with mean
+aggregation on the cell graph as a CSR matrix, so that no ``[E, hidden]`` message tensor is ever made), then
+a soft pooler (:func:`graphpool.cluster.pooler`) whose unsupervised loss (``loss``: a name of
+:data:`LOSSES`, e.g. ``"mincut"``, ``"dmon"``, ``"justbalance"``, ``"acc"``) is minimised; the weights are
+shared, so the K clusters are aligned across samples. O(E (F + hidden) + N K) memory per step.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.optimize import linear_sum_assignment
+from torch_geometric.data import Batch, Data
+
+from graphpool.cluster import UNSUPERVISED_POOLERS
+from graphpool.ops.csr import CSRGraphConv, csr_adjacency
+
+#: the unsupervised losses the learned method can minimise: the soft poolers whose losses find clusters alone
+LOSSES = UNSUPERVISED_POOLERS
+
+
+@dataclass(frozen=True)
+class LearnedOptions:
+    """Options of the ``"learned"`` method.
+
+    Attributes:
+        loss: the soft pooler whose losses are minimised (:data:`LOSSES`).
+        hidden, layers: the GNN's width and depth.
+        epochs: full passes over the samples; lr: Adam's learning rate.
+        repeats: seeds in the consensus.
+        batch_cells: mini-batches hold whole samples, about this many cells each.
+    """
+
+    loss: str = "mincut"
+    hidden: int = 64
+    layers: int = 2
+    epochs: int = 200
+    lr: float = 0.01
+    repeats: int = 3
+    batch_cells: int = 200_000
+
+    def __post_init__(self) -> None:
+        if self.loss not in LOSSES:
+            raise ValueError(f"'loss' must be one of {LOSSES}, got {self.loss!r}")
+        for name in ("hidden", "layers", "epochs", "repeats", "batch_cells"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"'{name}' must be >= 1, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise ValueError(f"'lr' must be > 0, got {self.lr}")
+
+
+class _Learner(torch.nn.Module):
+    """``layers`` CSR GraphConv (mean) + ReLU layers, then one of graphpool's soft poolers with its unsupervised loss."""
+
+    def __init__(self, in_channels: int, k: int, loss: str, hidden: int, layers: int) -> None:
+        from graphpool.cluster import pooler
+
+        super().__init__()
+        widths = [in_channels] + [hidden] * layers
+        self.convs = torch.nn.ModuleList(CSRGraphConv(a, b) for a, b in itertools.pairwise(widths))
+        self.pool = pooler(loss, in_channels=hidden, clusters=k)
+
+    def forward(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """The assignment ``[N, K]`` and the loss (the sum of the pool's weighted auxiliary losses)."""
+        x = batch.x
+        for conv in self.convs:
+            x = torch.relu(conv(x, batch.adjacency))
+        out = self.pool(x, batch.edge_index, batch=batch.batch, num_graphs=batch.num_graphs)
+        return out.assignment.s, sum(out.aux_loss.values())
+
+
+def batches(graphs: Sequence[Data], batch_cells: int, generator: torch.Generator | None) -> list[Batch]:
+    order = torch.randperm(len(graphs), generator=generator).tolist() if generator else range(len(graphs))
+    batches: list[Batch] = []
+    current: list[Data] = []
+    size = 0
+    for i in order:
+        if current and size + graphs[i].num_nodes > batch_cells:
+            batches.append(Batch.from_data_list(current))
+            current, size = [], 0
+        current.append(graphs[i])
+        size += graphs[i].num_nodes
+    batches.append(Batch.from_data_list(current))
+    for batch in batches:  # each cell gathers its neighbours (edges j -> i): the transposed edge list as rows
+        edges = batch.edge_index.flip(0)
+        batch.adjacency = csr_adjacency(edges, torch.ones(edges.size(1)), batch.num_nodes)
+    return batches
+
+
+def train_learner(
+    graphs: Sequence[Data], k: int, options: LearnedOptions, seed: int, report: Callable[[float], None] | None = None
+) -> np.ndarray:
+    """One run: a fresh :class:`_Learner` seeded with ``seed``, trained ``options.epochs`` epochs with Adam on the
+    pool's summed auxiliary losses; returns its ``[cells, K]`` assignment. ``report`` gets each epoch's last loss."""
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    model = _Learner(graphs[0].num_features, k, options.loss, options.hidden, options.layers)
+    optimiser = torch.optim.Adam(model.parameters(), lr=options.lr)
+    model.train()
+    fixed = batches(graphs, options.batch_cells, None)
+    for _ in range(options.epochs):  # one batch: collated once; several: whole samples reshuffled every epoch
+        value = torch.zeros(())
+        for batch in fixed if len(fixed) == 1 else batches(graphs, options.batch_cells, generator):
+            optimiser.zero_grad()
+            _, value = model(batch)
+            value.backward()
+            optimiser.step()
+        if report is not None:
+            report(float(value.item()))
+    model.eval()
+    with torch.no_grad():
+        return torch.cat([model(b)[0] for b in batches(graphs, options.batch_cells, None)]).numpy()
+
+
+def fit_learned(
+    graphs: Sequence[Data], k: int, options: LearnedOptions, seed: int, progress: bool = False
+) -> np.ndarray:
+    """``[cells, K]`` the consensus soft assignment of every cell of ``graphs`` (in graph order).
+
+    ``options.repeats`` runs (seeds ``seed + r``) of :func:`train_learner`, aligned to the first run by
+    Hungarian matching of their hard labels and averaged (:func:`consensus`).
+    """
+    from tqdm.auto import tqdm
+
+    graphs = [Data(x=g.x, edge_index=g.edge_index) for g in graphs]
+    total = options.repeats * options.epochs
+    bar = tqdm(total=total, desc=f"{options.loss} neighbourhoods", unit="epoch", disable=not progress, leave=False)
+    runs = [
+        train_learner(graphs, k, options, seed + run, partial(_advance, bar, run)) for run in range(options.repeats)
+    ]
+    bar.close()
+    return consensus(runs, k)
+
+
+def _advance(bar: Any, run: int, loss: float) -> None:
+    bar.update(1)
+    bar.set_postfix(run=run + 1, loss=f"{loss:.3f}")
+
+
+def consensus(runs: Sequence[np.ndarray], k: int) -> np.ndarray:
+    """The mean of the runs' ``[N, K]`` assignments after matching each run's clusters to the first run's."""
+    reference = runs[0].argmax(1)
+    total = runs[0].astype(np.float64)
+    for run in runs[1:]:
+        overlap = np.zeros((k, k))
+        np.add.at(overlap, (run.argmax(1), reference), 1)
+        mine, theirs = linear_sum_assignment(-overlap)
+        aligned = np.empty_like(run)
+        aligned[:, theirs] = run[:, mine]
+        total += aligned
+    return (total / len(runs)).astype(np.float32)

@@ -1,0 +1,54 @@
+"""Louvain communities (networkx) of each sample's cell graph, then k-means of the communities by their mean
+features, weighted by their sizes, so that ids agree across samples. The slowest method (networkx)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch_geometric.data import Data
+
+from graphpool.cells.neighbourhood.kmeans import kmeans_labels
+
+
+@dataclass(frozen=True)
+class LouvainOptions:
+    """Options of the ``"louvain"`` method.
+
+    Attributes:
+        resolution: the Louvain resolution (higher: more, smaller communities).
+    """
+
+    resolution: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not self.resolution > 0:
+            raise ValueError(f"'resolution' must be > 0, got {self.resolution}")
+
+
+def fit_louvain(
+    graphs: Sequence[Data], k: int, options: LouvainOptions, seed: int, progress: bool = False
+) -> np.ndarray:
+    """Each sample's Louvain communities (:class:`~graphpool.cluster.CommunitySelect`, one sample at a time),
+    grouped across samples by k-means of their mean features, weighted by their sizes."""
+    from graphpool.cluster import CommunitySelect
+    from graphpool.readout import global_pool
+
+    resolution = options.resolution
+    select = CommunitySelect(resolution, seed)
+    means, sizes, communities, found_so_far = [], [], [], 0
+    for graph in graphs:
+        found = select(graph.x, graph.edge_index, torch.zeros(graph.num_nodes, dtype=torch.long), 1)
+        means.append(global_pool(graph.x, found.cluster, num_graphs=found.num_clusters, reduce="mean"))
+        sizes.append(found.sizes())
+        communities.append(found.cluster + found_so_far)  # numbered across samples
+        found_so_far += found.num_clusters
+    if found_so_far < k:
+        raise ValueError(
+            f"'k' = {k} is more than the {found_so_far} Louvain communities found; raise 'resolution' (now {resolution})"
+        )
+    weight = torch.cat(sizes).double().numpy()
+    community_labels = kmeans_labels(torch.cat(means).numpy(), k, seed, weight=weight)
+    return community_labels[torch.cat(communities).numpy()]

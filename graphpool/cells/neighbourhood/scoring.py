@@ -1,0 +1,50 @@
+"""Neighbourhood ids scored against annotated regions: AMI, ARI and the Hungarian-matched macro-F1."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike
+from scipy.optimize import linear_sum_assignment
+
+
+def agreement(truth: ArrayLike, predicted: ArrayLike, ignore: Sequence[Any] = ()) -> dict[str, float]:
+    """How well neighbourhood ids ``predicted`` recover annotated regions ``truth`` (one per cell).
+
+    Returns ``ami`` (adjusted mutual information), ``ari`` (adjusted Rand index) and ``macro_f1``: the
+    F1 of every annotated region against the neighbourhood matched to it one-to-one by the Hungarian
+    algorithm on their overlaps, averaged over regions (a region left unmatched scores 0); and the
+    counts ``scored`` and ``unannotated``. Cells without a region (NaN, ``None``) are left out of
+    every score and counted as ``unannotated``; cells whose region is in ``ignore`` (e.g.
+    ``"NoAnnotation"``) are left out too.
+
+    >>> scores = agreement(["a", "a", "b", "b", None], [1, 1, 0, 0, 1])
+    >>> {name: round(value, 3) for name, value in scores.items()}
+    {'ami': 1.0, 'ari': 1.0, 'macro_f1': 1.0, 'scored': 4, 'unannotated': 1}
+    """
+    from sklearn.metrics import adjusted_mutual_info_score, adjusted_rand_score
+
+    truth_array, predicted_array = np.asarray(truth, dtype=object), np.asarray(predicted)
+    if truth_array.shape != predicted_array.shape:
+        raise ValueError(f"'truth' has {truth_array.shape[0]} cells but 'predicted' has {predicted_array.shape[0]}")
+    unannotated = pd.isna(truth_array)
+    ignored = {str(value) for value in ignore if not pd.isna(value)}
+    keep = ~unannotated & ~np.isin(truth_array.astype(str), list(ignored))
+    if not keep.any():
+        raise ValueError("no cells left to score: every cell is unannotated or its region is in 'ignore'")
+    truth_array, predicted_array = truth_array[keep].astype(str), predicted_array[keep]
+    overlap = pd.crosstab(truth_array, predicted_array)
+    rows, columns = linear_sum_assignment(-overlap.to_numpy())
+    f1 = np.zeros(len(overlap))
+    both = overlap.to_numpy()[rows, columns]
+    f1[rows] = 2 * both / (overlap.sum(axis=1).to_numpy()[rows] + overlap.sum(axis=0).to_numpy()[columns])
+    return {
+        "ami": float(adjusted_mutual_info_score(truth_array, predicted_array)),
+        "ari": float(adjusted_rand_score(truth_array, predicted_array)),
+        "macro_f1": float(f1.mean()),
+        "scored": int(keep.sum()),
+        "unannotated": int(unannotated.sum()),
+    }
