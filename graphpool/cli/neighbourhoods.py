@@ -34,6 +34,7 @@ from graphpool.cells.neighbourhood import LOSSES, METHODS, method_options
 from graphpool.cells.table import open_table
 from graphpool.cli.options import add_cell_columns, add_threads, check_bounds, markers_from
 from graphpool.experiment import pyplot, safe_name
+from graphpool.ops.ranges import Range
 
 SIMULATED_SAMPLES = 40
 
@@ -74,9 +75,9 @@ def add_parser(commands: Any) -> None:
 
 def run_neighbourhoods(args: argparse.Namespace) -> int:
     """Run ``graphpool neighbourhoods`` with parsed ``args``."""
-    check_bounds(args, [("plots", 0, False), ("resolution", 0, True)])
+    check_bounds(args, {"plots": Range(0), "resolution": Range(0, low_open=True)})
     if args.label is not None:  # (unsupervised, the method's own check names 'k' with its range)
-        check_bounds(args, [("k", 2, False)])
+        check_bounds(args, {"k": Range(2)})
         return _supervised(args)
     methods = args.method.split(",")
     unknown = [m for m in methods if m not in METHODS]

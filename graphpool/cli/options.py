@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import math
 import warnings
-from collections.abc import Sequence
 from typing import Any
 
 import torch
 
 from graphpool.experiment import GRID_KEYS, Experiment, TrainConfig, parse_grid_item, readout_grid
 from graphpool.models import BACKBONES, JUMPING_KNOWLEDGE, POOLS, ModelConfig, precoarsen
+from graphpool.ops.ranges import Range
 
 
 class GridOption(argparse.Action):
@@ -132,50 +132,37 @@ def add_threads(group: Any) -> None:
 
 def set_threads(args: argparse.Namespace) -> None:
     """Apply ``--threads`` (or record torch's default), so that ``args.threads`` is the count the run uses."""
-    check_bounds(args, [("threads", 1, False)])
+    check_bounds(args, {"threads": Range(1)})
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     args.threads = torch.get_num_threads()
 
 
 # (option, smallest value, whether the bound is strict); None values are left to their defaults
-_BOUNDS = (
-    ("epochs", 1, False),
-    ("patience", 1, False),
-    ("batch_size", 1, False),
-    ("folds", 2, False),
-    ("hidden", 1, False),
-    ("layers", 0, False),
-    ("clusters", 1, False),
-    ("levels", 1, False),
-    ("ratio", 0, True),
-    ("lr", 0, True),
-    ("weight_decay", 0, False),
-    ("dropout", 0, False),
-    ("samples", 1, False),
-    ("repeats", 1, False),
-    ("plots", 0, False),
-)
+#: the range of every numeric option: the model's and the training's from their configs (one source), and the
+#: run's own (folds, simulated samples, repeats, plots)
+_RANGES: dict[str, Range] = {
+    **{name: ModelConfig.RANGES[name] for name in ("hidden", "layers", "clusters", "levels", "ratio", "dropout")},
+    **{name: TrainConfig.RANGES[name] for name in ("epochs", "patience", "batch_size", "lr", "weight_decay")},
+    "folds": Range(2),
+    "samples": Range(1),
+    "repeats": Range(1),
+    "plots": Range(0),
+}
 
 
-def check_bounds(args: argparse.Namespace, bounds: Sequence[tuple[str, float, bool]]) -> None:
-    """Each ``(option, smallest value, strict)`` of ``args`` in range (``None``: left to its default), else one line."""
-    for name, lowest, strict in bounds:
+def check_bounds(args: argparse.Namespace, ranges: dict[str, Range]) -> None:
+    """Each option of ``ranges`` that ``args`` sets (``None``: left to its default) in range, else a one-line exit."""
+    for name, bound in ranges.items():
         value = getattr(args, name, None)
-        if value is None:
-            continue
-        if value < lowest or (strict and value == lowest) or math.isnan(value):
-            bound = f"> {lowest}" if strict else f">= {lowest}"
-            raise SystemExit(f"--{name.replace('_', '-')} must be {bound}, got {value}")
+        broken = None if value is None else bound.violation(value)
+        if broken is not None:
+            raise SystemExit(f"--{name.replace('_', '-')} {broken}, got {value}")
 
 
 def check_options(args: argparse.Namespace) -> None:
     """Numeric options in range and pools known, each named in a one-line error."""
-    check_bounds(args, _BOUNDS)
-    if not args.dropout < 1:
-        raise SystemExit(f"--dropout must be < 1, got {args.dropout}")
-    if not args.ratio <= 1:
-        raise SystemExit(f"--ratio must be <= 1, got {args.ratio}")
+    check_bounds(args, _RANGES)
     for pool in args.pool:
         if pool not in POOLS:
             raise SystemExit(f"--pool: {pool!r} is not one of {POOLS}")

@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -24,6 +24,7 @@ from graphpool.experiment.files import atomic_write
 from graphpool.experiment.progress import Progress
 from graphpool.experiment.tasks import task_of
 from graphpool.models import GraphClassifier, ModelConfig
+from graphpool.ops.ranges import Range, check_ranges
 
 
 @dataclass(kw_only=True)
@@ -49,16 +50,21 @@ class TrainConfig:
     validation_fraction: float = 0.1
     seed: int = 0
 
+    #: the range of each numeric setting (the command line checks its options against them too)
+    RANGES: ClassVar[dict[str, Range]] = {
+        "epochs": Range(1),
+        "batch_size": Range(1),
+        "patience": Range(1),
+        "lr": Range(0, low_open=True),
+        "weight_decay": Range(0),
+        "validation_fraction": Range(0, 1, low_open=True, high_open=True),
+    }
+
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "patience"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ValueError(f"'{name}' must be >= 1, got {getattr(self, name)}")
-        if not self.lr > 0:
-            raise ValueError(f"'lr' must be > 0, got {self.lr}")
-        if not self.weight_decay >= 0:
-            raise ValueError(f"'weight_decay' must be >= 0, got {self.weight_decay}")
-        if not 0 < self.validation_fraction < 1:
-            raise ValueError(f"'validation_fraction' must be in (0, 1), got {self.validation_fraction}")
+            if not isinstance(getattr(self, name), int):
+                raise TypeError(f"'{name}' must be a whole number, got {getattr(self, name)!r}")
+        check_ranges(self, self.RANGES)
 
 
 @torch.no_grad()

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -54,6 +55,7 @@ from graphpool.cluster import (
     takes_clusters,
 )
 from graphpool.cluster.resolver import Names
+from graphpool.ops.ranges import Range, check_ranges
 from graphpool.readout import resolve
 
 #: message-passing layers of the backbone (``gine``: GIN with edge features; ``mlp``: node-wise, no edges)
@@ -103,6 +105,20 @@ class ModelConfig:
     edge_channels: int = 0  # D, the width of data.edge_attr the model reads (backbone "gine"; 0: edges unfeatured)
     loss_weights: dict[str, float] = field(default_factory=dict)  # weights of a soft pool's loss terms (others: 1)
 
+    #: the range of each numeric setting (the command line checks its options against them too)
+    RANGES: ClassVar[dict[str, Range]] = {
+        "in_channels": Range(1),
+        "num_classes": Range(1),
+        "hidden": Range(1),
+        "layers": Range(0),  # 0 layers: the structure-agnostic baseline
+        "clusters": Range(1),
+        "levels": Range(1),
+        "head_layers": Range(1),
+        "edge_channels": Range(0),
+        "dropout": Range(0, 1, high_open=True),
+        "ratio": Range(0, 1, low_open=True),
+    }
+
     def __post_init__(self) -> None:
         for name, value, choices in (
             ("backbone", self.backbone, BACKBONES),
@@ -112,21 +128,12 @@ class ModelConfig:
         ):
             if value not in choices:
                 raise ValueError(f"'{name}' must be one of {choices}, got {value!r}")
-        for name in ("in_channels", "num_classes", "hidden", "layers", "clusters", "levels", "head_layers"):
-            lowest = 0 if name == "layers" else 1  # 0 layers: the structure-agnostic baseline
-            if getattr(self, name) < lowest:
-                raise ValueError(f"'{name}' must be >= {lowest}, got {getattr(self, name)}")
-        if self.edge_channels < 0:
-            raise ValueError(f"'edge_channels' must be >= 0, got {self.edge_channels}")
+        check_ranges(self, self.RANGES)
         if (self.backbone == "gine") != (self.edge_channels > 0):
             raise ValueError(
                 "backbone 'gine' reads edge features: give 'edge_channels' (the width of data.edge_attr) >= 1 with it, "
                 f"and only with it (got backbone {self.backbone!r}, edge_channels {self.edge_channels})"
             )
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"'dropout' must be in [0, 1), got {self.dropout}")
-        if not 0.0 < self.ratio <= 1.0:
-            raise ValueError(f"'ratio' must be in (0, 1], got {self.ratio}")
         if self.precoarsened and not is_hard_pool(self.pool):
             raise ValueError(
                 f"'precoarsened' applies to hard cluster pools; pool {self.pool!r} has no levels to precompute "

@@ -113,7 +113,10 @@ def test_each_method_takes_its_own_options_and_refuses_another_methods(tissues: 
         neighbourhoods(small, 3, "utag", window=5, label=None)
     with pytest.raises(ValueError, match="'epochs' is an option of 'learned', not of 'louvain'"):
         neighbourhoods(small, 3, "louvain", epochs=5, label=None)
-    with pytest.raises(ValueError, match=r"'windw' is an argument of neither read_cells nor 'composition' \(its options: \['window'\]\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"'windw' is an argument of neither read_cells nor 'composition' \(its options: \['window'\]\)",
+    ):
         neighbourhoods(small, 3, windw=5, label=None)
     with pytest.raises(TypeError, match="'options' of type UtagOptions do not belong to method 'composition'"):
         neighbourhoods(small, 3, "composition", options=UtagOptions(hops=2), label=None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -16,6 +17,7 @@ from scipy.spatial import cKDTree
 from torch_geometric.data import Data
 
 from graphpool.cells.neighbourhood.kmeans import kmeans_labels
+from graphpool.ops.ranges import Range, check_ranges
 
 
 @dataclass(frozen=True)
@@ -28,9 +30,10 @@ class CompositionOptions:
 
     window: int = 10
 
+    RANGES: ClassVar[dict[str, Range]] = {"window": Range(1)}
+
     def __post_init__(self) -> None:
-        if self.window < 1:
-            raise ValueError(f"'window' must be >= 1, got {self.window}")
+        check_ranges(self, self.RANGES)
 
 
 def fit_composition(

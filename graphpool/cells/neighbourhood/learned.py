@@ -13,7 +13,7 @@ import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -22,6 +22,7 @@ from torch_geometric.data import Batch, Data
 
 from graphpool.cluster import UNSUPERVISED_POOLERS
 from graphpool.ops.csr import CSRGraphConv, csr_adjacency
+from graphpool.ops.ranges import Range, check_ranges
 
 #: the unsupervised losses the learned method can minimise: the soft poolers whose losses find clusters alone
 LOSSES = UNSUPERVISED_POOLERS
@@ -47,14 +48,15 @@ class LearnedOptions:
     repeats: int = 3
     batch_cells: int = 200_000
 
+    RANGES: ClassVar[dict[str, Range]] = {
+        **{name: Range(1) for name in ("hidden", "layers", "epochs", "repeats", "batch_cells")},
+        "lr": Range(0, low_open=True),
+    }
+
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
             raise ValueError(f"'loss' must be one of {LOSSES}, got {self.loss!r}")
-        for name in ("hidden", "layers", "epochs", "repeats", "batch_cells"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"'{name}' must be >= 1, got {getattr(self, name)}")
-        if not self.lr > 0:
-            raise ValueError(f"'lr' must be > 0, got {self.lr}")
+        check_ranges(self, self.RANGES)
 
 
 class _Learner(torch.nn.Module):

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
 from torch_geometric.data import Data
 
 from graphpool.cells.neighbourhood.kmeans import kmeans_labels
+from graphpool.ops.ranges import Range, check_ranges
 
 
 @dataclass(frozen=True)
@@ -23,9 +25,10 @@ class LouvainOptions:
 
     resolution: float = 1.0
 
+    RANGES: ClassVar[dict[str, Range]] = {"resolution": Range(0, low_open=True)}
+
     def __post_init__(self) -> None:
-        if not self.resolution > 0:
-            raise ValueError(f"'resolution' must be > 0, got {self.resolution}")
+        check_ranges(self, self.RANGES)
 
 
 def fit_louvain(

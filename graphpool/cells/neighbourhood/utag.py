@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
 from torch_geometric.data import Data
 
 from graphpool.cells.neighbourhood.kmeans import kmeans_labels
+from graphpool.ops.ranges import Range, check_ranges
 
 
 @dataclass(frozen=True)
@@ -24,9 +26,10 @@ class UtagOptions:
 
     hops: int = 3
 
+    RANGES: ClassVar[dict[str, Range]] = {"hops": Range(1)}
+
     def __post_init__(self) -> None:
-        if self.hops < 1:
-            raise ValueError(f"'hops' must be >= 1, got {self.hops}")
+        check_ranges(self, self.RANGES)
 
 
 def fit_utag(graphs: Sequence[Data], k: int, options: UtagOptions, seed: int, progress: bool = False) -> np.ndarray:

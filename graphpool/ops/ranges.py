@@ -1,0 +1,56 @@
+"""Numeric ranges of settings, one source for every check: the config dataclasses declare theirs, and their
+``__post_init__`` and the command line check values against them with one message format each.
+
+>>> Range(0, 1, high_open=True).check("dropout", 0.5)
+>>> Range(1).check("hidden", 0)
+Traceback (most recent call last):
+    ...
+ValueError: 'hidden' must be >= 1, got 0
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Range:
+    """``low <= value`` (``<`` when ``low_open``), and ``value <= high`` (``<``) when ``high`` is set; NaN is outside."""
+
+    low: float
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def describe(self) -> str:
+        """``">= 1"``, ``"> 0"`` or, with both ends, ``"in [0, 1)"``."""
+        if self.high is None:
+            return f"{'>' if self.low_open else '>='} {_number(self.low)}"
+        left, right = "(" if self.low_open else "[", ")" if self.high_open else "]"
+        return f"in {left}{_number(self.low)}, {_number(self.high)}{right}"
+
+    def violation(self, value: float) -> str | None:
+        """The bound ``value`` breaks, as ``"must be >= 1"`` / ``"must be < 1"``, or ``None`` when it is in range."""
+        if isinstance(value, float) and math.isnan(value):
+            return f"must be {self.describe()}"
+        if value < self.low or (self.low_open and value == self.low):
+            return f"must be {'>' if self.low_open else '>='} {_number(self.low)}"
+        if self.high is not None and (value > self.high or (self.high_open and value == self.high)):
+            return f"must be {'<' if self.high_open else '<='} {_number(self.high)}"
+        return None
+
+    def check(self, name: str, value: float) -> None:
+        """Raise ``ValueError("'name' must be <range>, got value")`` unless ``value`` is in range."""
+        if self.violation(value) is not None:
+            raise ValueError(f"'{name}' must be {self.describe()}, got {value}")
+
+
+def check_ranges(settings: object, ranges: dict[str, Range]) -> None:
+    """Check every attribute of ``settings`` named in ``ranges`` (each error names the attribute)."""
+    for name, bound in ranges.items():
+        bound.check(name, getattr(settings, name))
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
