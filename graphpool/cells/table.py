@@ -213,6 +213,21 @@ def read_cells(
         out["sample"] = "all"
     for name in marker_names:
         out[name] = frame[name].to_numpy()
+    _check_values(out, wanted, marker_names)
+    out["sample"] = out["sample"].astype(str)
+    if "cell_type" in out:
+        out["cell_type"] = out["cell_type"].astype(str)
+    _check_per_sample(out, wanted)
+    types = _natural_order(out["cell_type"].unique().tolist()) if "cell_type" in out else []
+    classes = sorted(out["label"].unique().tolist()) if "label" in out else []
+    edges = None
+    if _is_anndata(source) and connectivity_key is not None and connectivity_key in source.obsp:
+        edges = _given_edges(source, connectivity_key, out["sample"].to_numpy())
+    return CellTable(out, types, marker_names, list(pd.unique(out["sample"])), classes, edges)
+
+
+def _check_values(out: pd.DataFrame, wanted: dict[str, str], marker_names: list[str]) -> None:
+    """Coordinates and markers numeric and finite (made float64 in place), and no column with missing values."""
     for role in ("x", "y", *marker_names):
         column = wanted.get(role, role)
         values = pd.to_numeric(out[role], errors="coerce")
@@ -228,15 +243,16 @@ def read_cells(
         empty = out[role].isna()
         if empty.any():
             raise ValueError(f"column {column!r} has missing values (NaN or empty) in {_rows(empty)}")
-    out["sample"] = out["sample"].astype(str)
-    if "cell_type" in out:
-        out["cell_type"] = out["cell_type"].astype(str)
+
+
+def _check_per_sample(out: pd.DataFrame, wanted: dict[str, str]) -> None:
+    """Cell ids unique within each sample; one label and one group per sample."""
     if "cell_id" in out:
         duplicated = out.duplicated(["sample", "cell_id"], keep=False)
         if duplicated.any():
             first = out.loc[duplicated, "sample"].iloc[0]
             raise ValueError(
-                f"column {cell_id!r} repeats cell ids within a sample (e.g. {first!r}): {_rows(duplicated)}"
+                f"column {wanted['cell_id']!r} repeats cell ids within a sample (e.g. {first!r}): {_rows(duplicated)}"
             )
     for role in ("label", "group"):
         if role not in out:
@@ -251,9 +267,3 @@ def read_cells(
                 f"column {wanted[role]!r} must hold one value per sample, but {len(mixed)} sample(s) disagree: "
                 f"sample {name!r} has {values} ({rows} differ from its first cell)"
             )
-    types = _natural_order(out["cell_type"].unique().tolist()) if "cell_type" in out else []
-    classes = sorted(out["label"].unique().tolist()) if "label" in out else []
-    edges = None
-    if _is_anndata(source) and connectivity_key is not None and connectivity_key in source.obsp:
-        edges = _given_edges(source, connectivity_key, out["sample"].to_numpy())
-    return CellTable(out, types, marker_names, list(pd.unique(out["sample"])), classes, edges)

@@ -269,40 +269,11 @@ def segments_from(
         if dim_size is None:
             dim_size = num_graphs
     check = validation_enabled()
-
-    if dim_size is not None:
-        if isinstance(dim_size, (Tensor, numbers.Integral)) and not isinstance(dim_size, bool):
-            dim_size = int(dim_size)
-        if not isinstance(dim_size, int) or isinstance(dim_size, bool) or dim_size < 0:
-            raise ValueError(f"'dim_size' (the number of graphs) must be a non-negative int, got {dim_size!r}")
-
+    dim_size = _checked_dim_size(dim_size)
     if index is not None:
-        _check_integer_vector(index_name, index)
-        if device is not None and index.device != device:
-            raise ValueError(f"'{index_name}' is on {index.device} but x is on {device}; move them to one device")
-        if index.numel() != num_rows:
-            raise ValueError(
-                f"'{index_name}' has {index.numel()} entries but x has {num_rows} rows along the pooled "
-                f"dimension; they must be equal (one graph id per node)"
-            )
-        if index.dtype != torch.long:
-            index = index.long()
+        index = _checked_index(index, num_rows, device, index_name)
     if ptr is not None:
-        _check_integer_vector("ptr", ptr)
-        if device is not None and ptr.device != device:
-            raise ValueError(f"'ptr' is on {ptr.device} but x is on {device}; move them to one device")
-        if ptr.numel() < 1:
-            raise ValueError("'ptr' must have at least one entry (ptr[0] = 0)")
-        ptr = ptr.long()
-        if dim_size is None:
-            dim_size = ptr.numel() - 1
-        elif dim_size != ptr.numel() - 1:
-            raise ValueError(
-                f"'dim_size' is {dim_size} but 'ptr' describes {ptr.numel() - 1} graphs (len(ptr) - 1); they must agree"
-            )
-        if check:
-            _check_ptr(ptr, num_rows)
-
+        ptr, dim_size = _checked_ptr(ptr, dim_size, num_rows, device, check)
     if index is None and ptr is None:
         if dim_size not in (None, 1):
             raise ValueError(
@@ -311,11 +282,62 @@ def segments_from(
             )
         dev = device if device is not None else torch.device("cpu")
         return Segments(num_rows, 1, ptr=torch.tensor([0, num_rows], device=dev))
-
     if index is None:
         assert ptr is not None
         return Segments(num_rows, ptr.numel() - 1, ptr=ptr)
+    return _index_segments(num_rows, index, ptr, dim_size, check, index_name)
 
+
+def _checked_dim_size(dim_size: Any) -> int | None:
+    """``dim_size`` as an int (a 0-d tensor or numpy integer accepted), or ``None``."""
+    if dim_size is None:
+        return None
+    if isinstance(dim_size, (Tensor, numbers.Integral)) and not isinstance(dim_size, bool):
+        dim_size = int(dim_size)
+    if not isinstance(dim_size, int) or isinstance(dim_size, bool) or dim_size < 0:
+        raise ValueError(f"'dim_size' (the number of graphs) must be a non-negative int, got {dim_size!r}")
+    return dim_size
+
+
+def _checked_index(index: Tensor, num_rows: int, device: torch.device | None, index_name: str) -> Tensor:
+    """``index`` as int64 after checking its dtype, device and length (one graph id per row)."""
+    _check_integer_vector(index_name, index)
+    if device is not None and index.device != device:
+        raise ValueError(f"'{index_name}' is on {index.device} but x is on {device}; move them to one device")
+    if index.numel() != num_rows:
+        raise ValueError(
+            f"'{index_name}' has {index.numel()} entries but x has {num_rows} rows along the pooled "
+            f"dimension; they must be equal (one graph id per node)"
+        )
+    return index if index.dtype == torch.long else index.long()
+
+
+def _checked_ptr(
+    ptr: Tensor, dim_size: int | None, num_rows: int, device: torch.device | None, check: bool
+) -> tuple[Tensor, int]:
+    """``ptr`` as int64 and the graph count it describes, after checking both (its values when ``check``)."""
+    _check_integer_vector("ptr", ptr)
+    if device is not None and ptr.device != device:
+        raise ValueError(f"'ptr' is on {ptr.device} but x is on {device}; move them to one device")
+    if ptr.numel() < 1:
+        raise ValueError("'ptr' must have at least one entry (ptr[0] = 0)")
+    ptr = ptr.long()
+    if dim_size is None:
+        dim_size = ptr.numel() - 1
+    elif dim_size != ptr.numel() - 1:
+        raise ValueError(
+            f"'dim_size' is {dim_size} but 'ptr' describes {ptr.numel() - 1} graphs (len(ptr) - 1); they must agree"
+        )
+    if check:
+        _check_ptr(ptr, num_rows)
+    return ptr, dim_size
+
+
+def _index_segments(
+    num_rows: int, index: Tensor, ptr: Tensor | None, dim_size: int | None, check: bool, index_name: str
+) -> Segments:
+    """The segments of a graph-id vector: its ids checked against ``dim_size`` (one pass over them when they come
+    sorted), the graph count read from them when not given, and agreement with ``ptr`` when both are given."""
     known_order = None
     if check and num_rows > 0:
         if ptr is None and dim_size is not None and _one_pass(index):
@@ -335,7 +357,6 @@ def segments_from(
             dim_size = hi + 1
     if dim_size is None:
         dim_size = int(index.max()) + 1 if num_rows > 0 else 0
-
     if ptr is not None and check:
         if not _is_sorted(index):
             raise ValueError(f"'ptr' was given, so rows must be grouped by graph, but '{index_name}' is not sorted")
