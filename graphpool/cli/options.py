@@ -79,12 +79,18 @@ def shared_options() -> argparse.ArgumentParser:
     model.add_argument("--layers", type=int, help="0: no message passing (structure-agnostic baseline)")
     model.add_argument("--hidden", type=int)
     model.add_argument("--dropout", type=float)
-    model.add_argument("--jk", default="last", choices=JUMPING_KNOWLEDGE, help="jumping knowledge")
-    model.add_argument("--levels", type=int, default=1, help="pooling levels of a cluster pool, each followed by MP")
+    model.add_argument(
+        "--jk", default=ModelConfig.jumping_knowledge, choices=JUMPING_KNOWLEDGE, help="jumping knowledge"
+    )
+    model.add_argument(
+        "--levels", type=int, default=ModelConfig.levels, help="pooling levels of a cluster pool, each followed by MP"
+    )
     model.add_argument(
         "--clusters", type=int, help="K of the first pooling level (default: ceil(ratio x the mean graph size))"
     )
-    model.add_argument("--ratio", type=float, default=0.25, help="each pooling level keeps this fraction of clusters")
+    model.add_argument(
+        "--ratio", type=float, default=ModelConfig.ratio, help="each pooling level keeps this fraction of clusters"
+    )
     model.add_argument(
         "--precoarsen",
         action="store_true",
@@ -104,12 +110,12 @@ def shared_options() -> argparse.ArgumentParser:
     grid_help = f"hyper-parameter grid chosen per fold on the inner hold-out (repeatable); NAME of {GRID_KEYS}"
     train.add_argument("--grid", action=GridOption, metavar="NAME=V1,V2", help=grid_help)
     train.add_argument("--select", dest="grid", action=GridOption, metavar="NAME=V1,V2", help="deprecated: --grid")
-    train.add_argument("--epochs", type=int, default=100)
-    train.add_argument("--patience", type=int, default=20)
+    train.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    train.add_argument("--patience", type=int, default=TrainConfig.patience)
     train.add_argument("--batch-size", type=int)
     train.add_argument("--lr", type=float)
-    train.add_argument("--weight-decay", type=float, default=0.0)
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--weight-decay", type=float, default=TrainConfig.weight_decay)
+    train.add_argument("--seed", type=int, default=TrainConfig.seed)
     run = shared.add_argument_group("run")
     run.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     run.add_argument("--out", help="the results folder")
