@@ -45,8 +45,9 @@ def _add_parser(commands: Any, name: str, help: str, task: str) -> None:
     data = c.add_argument_group("data")
     if task == "classification":
         datasets = (
-            "'solubility' (embedded; 3 classes of log S), 'pooling-easy' / 'pooling-hard' (generated: a benchmark "
-            "that needs pooling), or a TU name, e.g. MUTAG"
+            "'solubility' (embedded; 3 classes of log S), 'pooling-easy', 'pooling-hard', 'pooling-easy-small', "
+            "'pooling-hard-small' (generated as published: the benchmark built to need pooling; --splits given is its "
+            "published train+validation / test split), or a TU name, e.g. MUTAG"
         )
     else:
         datasets = "'solubility' (embedded: log S, Huuskonen 2000)"
@@ -117,10 +118,16 @@ def _load(args: argparse.Namespace) -> tuple[list[Any], int, int, dict[str, Any]
         return molecules.graphs, molecules.graphs[0].x.size(1), outputs(molecules), extra
     if args.task == "regression":
         raise SystemExit(f"--dataset {args.dataset!r}: regress reads 'solubility' or a --smiles-csv")
-    if args.dataset in ("pooling-easy", "pooling-hard"):
-        from graphpool.data import NUM_CLASSES, NUM_PARTS, pooling_benchmark
+    if args.dataset.startswith("pooling-"):
+        from graphpool.data import NUM_CLASSES, NUM_PARTS, VARIANTS, pooling_benchmark, published_split
 
-        return pooling_benchmark(args.dataset.split("-")[1], seed=args.seed), NUM_PARTS, NUM_CLASSES, {}
+        variant = args.dataset.removeprefix("pooling-")
+        if variant not in VARIANTS:
+            raise SystemExit(f"--dataset {args.dataset!r}: the pooling benchmark's variants are {list(VARIANTS)}")
+        graphs = pooling_benchmark(variant, seed=args.seed)
+        split = published_split(len(graphs), seed=args.seed)  # validation: the inner hold-out's 10 % of the rest
+        given = [(sorted(split["train"] + split["validation"]), split["test"])]
+        return graphs, NUM_PARTS, NUM_CLASSES, {"given": given}
     dataset = load_tu(args.dataset, args.root, node_attributes=args.node_attributes, log=not args.quiet)
     graphs = [dataset[i] for i in range(len(dataset))]
     return graphs, dataset.num_features, dataset.num_classes, {}

@@ -11,7 +11,7 @@ from graphpool.data.molecules import (
     scaffolds,
     smiles_to_graph,
 )
-from graphpool.data.synthetic import NUM_CLASSES, NUM_PARTS, pooling_benchmark
+from graphpool.data.synthetic import NUM_CLASSES, NUM_PARTS, VARIANTS, pooling_benchmark, published_split
 from graphpool.data.tu import default_cache, gin_folds, load_tu
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "NUM_BOND_FEATURES",
     "NUM_CLASSES",
     "NUM_PARTS",
+    "VARIANTS",
     "MoleculeSet",
     "default_cache",
     "gin_folds",
@@ -28,6 +29,7 @@ __all__ = [
     "mol_to_graph",
     "morgan_counts",
     "pooling_benchmark",
+    "published_split",
     "scaffolds",
     "smiles_to_graph",
 ]

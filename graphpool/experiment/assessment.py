@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from graphpool.experiment.diagnostics import pooling_diagnostics, warn_collapses
 from graphpool.experiment.distributed import barrier, is_main
 from graphpool.experiment.files import atomic_json, atomic_write, changed_settings
 from graphpool.experiment.folds import Fold, holdout
@@ -31,6 +32,18 @@ from graphpool.experiment.progress import Progress
 from graphpool.experiment.tasks import task_of
 from graphpool.experiment.training import TrainConfig, predict, train_candidate
 from graphpool.models import GraphClassifier, ModelConfig
+
+
+def _majority(labels: list[int] | None, split: dict[str, list[int]], scores: dict[str, float]) -> dict[str, Any]:
+    """Classification: the test accuracy of predicting the training part's majority class (ties: the smallest), and
+    whether the model's accuracy is at or below it (a fold that learned nothing); nothing under regression."""
+    if labels is None:
+        return {}
+    training = torch.tensor([labels[i] for i in (*split["fit"], *split["validation"])])
+    majority = int(torch.bincount(training).argmax())
+    test = [labels[i] for i in split["test"]]
+    rate = sum(label == majority for label in test) / max(len(test), 1)
+    return {"majority_rate": rate, "at_majority": bool(scores["accuracy"] <= rate)}
 
 
 def _save_weights(weights: dict[str, Any], path: Path) -> None:
@@ -126,10 +139,17 @@ def _assess_fold(
     checkpoint = torch.load(out / f"fold-{number}-{best + 1}.pt", map_location=device, weights_only=True)
     network = GraphClassifier(model).to(device)
     network.load_state_dict(checkpoint["state"]["best_model"])
-    predicted, target = predict(network, [graphs[i] for i in split["test"]], train.batch_size, device)
+    test_graphs = [graphs[i] for i in split["test"]]
+    predicted, target = predict(network, test_graphs, train.batch_size, device)
+    scores = task.scores(task.sums(predicted, target))
+    levels = pooling_diagnostics(network, test_graphs, train.batch_size, device)
+    if is_main():
+        warn_collapses(levels, f"{model.readout} / {model.pool}, fold {number}")
     result = {
         "fold": number,
-        **{f"test_{name}": value for name, value in task.scores(task.sums(predicted, target)).items()},
+        **{f"test_{name}": value for name, value in scores.items()},
+        **_majority(task.labels(graphs), split, scores),
+        "levels": levels,
         "predictions": predicted.squeeze(-1).tolist() if predicted.dim() > 1 else predicted.tolist(),
         "selected": options[best][0],
         **{k: v for k, v in scored[best].items() if k != "settings"},

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from graphpool.experiment.diagnostics import usage_cell, usage_summary
 from graphpool.experiment.files import atomic_json, atomic_write
 
 
@@ -23,6 +24,7 @@ def summary_row(
     folds_per_repeat: int,
     seconds_per_fold: float,
     selected: Sequence[dict[str, Any]] = (),
+    folds: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """Mean test scores over folds, their spread, the time and the settings chosen.
 
@@ -30,7 +32,10 @@ def summary_row(
     at a time; the first metric is the main one (``accuracy``; ``rmse`` under regression). The row
     holds ``mean_<metric>`` for every metric; the main one's standard deviation over folds
     (``std_over_folds``) and over repeats (of the repeat means, ``std_over_repeats``); every other
-    metric's standard deviation over folds as ``std_<metric>``.
+    metric's standard deviation over folds as ``std_<metric>``. From the fold results ``folds`` (when given):
+    ``levels``, each pooling level's cluster usage and losses over the folds
+    (:func:`~graphpool.experiment.diagnostics.usage_summary`), and ``folds_at_majority``, the folds whose test
+    accuracy is at or below the majority-class rate (classification).
     """
     (main, values), *others = scores.items()
     repeats = [statistics.fmean(values[r : r + folds_per_repeat]) for r in range(0, len(values), folds_per_repeat)]
@@ -50,6 +55,12 @@ def summary_row(
         },
         "seconds_per_fold": seconds_per_fold,
         "selected": list(selected),
+        "levels": usage_summary([fold.get("levels", []) for fold in folds]),
+        **(
+            {"folds_at_majority": sum(bool(fold["at_majority"]) for fold in folds)}
+            if folds and all("at_majority" in fold for fold in folds)
+            else {}
+        ),
     }
 
 
@@ -78,6 +89,8 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
     where there are repeats. A row of one fold (a given train/test split) shows its value alone: no spread was
     measured."""
     repeated = any(row["std_over_repeats"] for row in rows)
+    pooled = any(row.get("levels") for row in rows)  # a "clusters used" column where a row has pooling levels
+    floors = any("folds_at_majority" in row for row in rows)
     width = max(22, *(len(row["readout"]) + 2 for row in rows))
     pool_width = max(10, *(len(row["pool"]) + 2 for row in rows))
     if _is_regression(rows):  # (title, metric, its sd over folds)
@@ -94,6 +107,8 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
         f"{'readout':<{width}}{'pool':<{pool_width}}"
         + "".join(f"{title:>{column_width}}" for title, _, _ in columns)
         + (f"{'sd repeats':>12}" if repeated else "")
+        + (f"{'clusters used':>16}" if pooled else "")
+        + (f"{'at floor':>10}" if floors else "")
         + f"{'s / fold':>10}  selected (folds)"
     ]
     for row in rows:
@@ -101,9 +116,16 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
             f"{row['readout']:<{width}}{row['pool']:<{pool_width}}"
             + "".join(f"{cell(row, name, sd):>{column_width}}" for _, name, sd in columns)
             + (f"{scale * row['std_over_repeats']:>12.{digits}f}" if repeated else "")
+            + (f"{usage_cell(row.get('levels', [])):>16}" if pooled else "")
+            + (f"{_floor_cell(row):>10}" if floors else "")
             + f"{row['seconds_per_fold']:>10.1f}  {selection_summary(row['selected'])}"
         )
     return "\n".join(lines)
+
+
+def _floor_cell(row: dict[str, Any]) -> str:
+    """``"2/10"``: the folds at or below the majority-class rate, of all folds (``-`` where not measured)."""
+    return f"{row['folds_at_majority']}/{row['folds']}" if "folds_at_majority" in row else "-"
 
 
 def write_results(
@@ -117,7 +139,8 @@ def write_results(
 ) -> list[Path]:
     """Write ``results.json`` (``extra`` and the rows), ``results.csv`` and a bar chart into ``out``.
 
-    The chart is ``accuracy.png``, or ``rmse.png`` for regression rows; ``parity`` (``(name, measured,
+    The CSV's ``levels`` column is the table's "clusters used" (clusters used of K per level, ``!`` where a fold
+    collapsed). The chart is ``accuracy.png``, or ``rmse.png`` for regression rows; ``parity`` (``(name, measured,
     predicted)`` per row, out of fold) adds ``parity.png``, one panel per row. ``majority`` (the
     :func:`summary_row` of the majority-class baseline, :data:`MAJORITY`) is stored as
     ``majority_class`` in ``results.json`` and drawn as the chart's floor line (it is not a model row).
@@ -131,7 +154,10 @@ def write_results(
         with open(path, "w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
             writer.writeheader()
-            writer.writerows({**row, "selected": selection_summary(row["selected"])} for row in rows)
+            writer.writerows(
+                {**row, "selected": selection_summary(row["selected"]), "levels": usage_cell(row.get("levels", []))}
+                for row in rows
+            )
 
     atomic_write(paths[1], write_csv)
     plot_scores([*rows, majority] if majority else rows, paths[2], title)

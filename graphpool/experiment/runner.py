@@ -158,6 +158,7 @@ def run_experiment(
                 folds_per_repeat=len(folds) // repeats,
                 seconds_per_fold=statistics.fmean(r["seconds"] for r in results),
                 selected=[r.get("selected", {}) for r in results],
+                folds=results,
             )
         )
     return rows
