@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 from graphpool.cli import cells, classify, neighbourhoods
 from graphpool.cli.options import check_options, set_threads
@@ -46,9 +47,15 @@ def main(argv: list[str] | None = None) -> int:
         check_options(args)
         run = cells.cells if args.command == "cells" else classify.run
     try:
-        return run(args)
+        with warnings.catch_warnings():  # graphpool's warnings as one line each, "warning: ..." (no source line)
+            warnings.showwarning = _one_line
+            return run(args)
     except (ValueError, FileNotFoundError) as error:  # bad data or settings: say what, no traceback
         raise SystemExit(f"graphpool {args.command}: {error}") from error
+
+
+def _one_line(message: Warning | str, category: type[Warning], *args: object, **kwargs: object) -> None:
+    print(f"warning: {message}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -106,3 +106,20 @@ def test_every_run_reports_clusters_used_and_folds_at_the_majority_rate(tmp_path
     fold = json.loads((out / "sum__mincut" / "fold-1.json").read_text())
     assert {"levels", "majority_rate", "at_majority"} <= set(fold)
     assert fold["at_majority"] == (fold["test_accuracy"] <= fold["majority_rate"])
+
+
+def test_the_command_line_prints_a_collapse_as_one_warning_line(tmp_path: Path, monkeypatch, capsys) -> None:
+    from graphpool.experiment import assessment
+
+    level = {"level": 1, "clusters": 3.0, "clusters_used": 1.1, "largest_share": 0.97, "collapsed": True}
+    monkeypatch.setattr(assessment, "pooling_diagnostics", lambda *args: [level])
+    path = tmp_path / "m.csv"
+    path.write_text("smiles,y\n" + "".join(f"{s},{i % 2}\n" for i, s in enumerate(MOLECULES * 2)))
+    argv = ["classify", "--smiles-csv", str(path), "--label-col", "y", "--folds", "2", "--out", str(tmp_path / "o")]
+    assert main([*argv, "--pool", "mincut", "--clusters", "3", "--epochs", "1", "--layers", "1", "--quiet"]) == 0
+    warned = [line for line in capsys.readouterr().err.splitlines() if "collapsed" in line]
+    assert warned == [
+        f"warning: sum / mincut, fold {fold}: pooling level 1 collapsed: 1.10 of 3 clusters used, the largest "
+        "holds 97 % of its input"
+        for fold in (1, 2)
+    ]
