@@ -7,7 +7,10 @@ share of nodes it holds; soft: :math:`\frac{1}{n}\sum_i s_{ic}`, the mean assign
     \mathrm{used} = \exp\Big(-\sum_c p_c \log p_c\Big) \in [1, K]
 
 clusters (the perplexity of the mean assignment: K for K equal clusters, 1 when one cluster takes everything),
-and its largest cluster holds :math:`\max_c p_c`. Both are averaged over the graphs that have nodes. A level
+and its largest cluster holds :math:`\max_c p_c`. Both are averaged over the graphs that have nodes. A uniform
+mean assignment can come from K sharp clusters of equal size or from every node spread evenly over all K, so
+the clusters each node is spread over are reported too, ``node_clusters`` :math:`= \mathrm{mean}_i
+\exp(-\sum_k s_{ik} \log s_{ik})` (1 for hard assignments; K for a pool that has not learned to choose). A level
 of K >= 3 clusters *collapses* when one cluster holds more than half the mass or fewer than two clusters are
 used; a level of two clusters (a pair matching of a three-atom molecule holds 2 of 3 atoms in one cluster by
 necessity) when fewer than 1.5 are used, one cluster nearly empty.
@@ -60,8 +63,10 @@ def cluster_shares(assignment: Assignment) -> tuple[Tensor, Tensor]:
 
 def level_usage(assignment: Assignment) -> dict[str, float]:
     """``clusters_used`` (the mean over graphs of :math:`\\exp H(p)`), ``largest_share`` (of :math:`\\max_c p_c`)
-    and ``graphs`` (those with any input) of one level's assignment."""
+    ``node_clusters`` (the mean over graphs of each graph's mean per-node exp-entropy) and ``graphs`` (those with
+    any input) of one level's assignment."""
     shares, present = cluster_shares(assignment)
+    node_clusters = _node_clusters(assignment)
     logs = torch.where(shares > 0, shares.log(), torch.zeros_like(shares))
     used = torch.exp(-(shares * logs).sum(1))[present]
     largest = shares.max(1).values[present] if shares.numel() else shares.new_zeros(0)
@@ -69,8 +74,22 @@ def level_usage(assignment: Assignment) -> dict[str, float]:
     return {
         "clusters_used": float(used.sum()) / count if count else math.nan,
         "largest_share": float(largest.sum()) / count if count else math.nan,
+        "node_clusters": float(node_clusters[present].sum()) / count if count else math.nan,
         "graphs": count,
     }
+
+
+def _node_clusters(assignment: Assignment) -> Tensor:
+    """``[G]`` each graph's mean over its nodes of the exponential of the entropy of ``s_i`` (ones when hard)."""
+    if assignment.s is None:
+        graphs = int(assignment.cluster_batch.max()) + 1 if assignment.num_clusters else 0
+        return torch.ones(graphs, dtype=torch.float64)
+    s = assignment.s.double()
+    per_node = torch.exp(-(s * torch.where(s > 0, s.log(), torch.zeros_like(s))).sum(1))
+    batch = assignment.batch
+    seg = segments_from(batch.numel(), batch, dim_size=assignment.num_clusters // s.size(1))
+    total = segment_sum(per_node.unsqueeze(1), seg).squeeze(1)
+    return total / seg.counts.clamp(min=1).to(total.dtype)
 
 
 @torch.no_grad()

@@ -31,13 +31,20 @@ def test_clusters_used_is_the_perplexity_of_each_graphs_mean_assignment() -> Non
     # graph 0: mean assignment (1/2, 1/2) -> 2 clusters used, largest 1/2; graph 1: (1, 0) -> 1 used, largest 1
     s = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5], [1.0, 0.0], [1.0, 0.0], [1.0, 0.0]])
     soft = level_usage(Assignment.from_soft(s, torch.tensor([0, 0, 0, 1, 1, 1]), 3))  # graph 2 has no nodes
-    assert soft == {"clusters_used": pytest.approx(1.5), "largest_share": pytest.approx(0.75), "graphs": 2}
+    # per node exp(H): graph 0 (1, 1, 2) -> 4/3, graph 1 (1, 1, 1) -> 1
+    assert soft == {
+        "clusters_used": pytest.approx(1.5),
+        "largest_share": pytest.approx(0.75),
+        "node_clusters": pytest.approx((4 / 3 + 1) / 2),
+        "graphs": 2,
+    }
     # hard: sizes (2, 1) | (2) | (1, 1, 2): exp(H) = 1.8899, 1, 2.8284; largest 2/3, 1, 1/2
     hard = level_usage(Assignment(torch.tensor([0, 0, 1, 2, 2, 3, 4, 5, 5]), 6, torch.tensor([0, 0, 1, 2, 2, 2])))
     entropy = -(2 / 3 * math.log(2 / 3) + 1 / 3 * math.log(1 / 3))
     expected = (math.exp(entropy) + 1 + math.exp(-(2 * 0.25 * math.log(0.25) + 0.5 * math.log(0.5)))) / 3
     assert hard["clusters_used"] == pytest.approx(expected)
     assert hard["largest_share"] == pytest.approx((2 / 3 + 1 + 0.5) / 3)
+    assert hard["node_clusters"] == 1.0
 
 
 @pytest.mark.parametrize(
