@@ -8,7 +8,13 @@ connect (the coarsened graph), lift (back to the nodes), in levels.
   :class:`BatchKMeansSelect`, :class:`CommunitySelect` (Louvain), :class:`ProductSelect`,
   :class:`SoftSelect` (learnable, with the losses of :mod:`graphpool.cluster.losses`);
 - :class:`HierarchicalPool`: levels with message passing between them; :class:`Coarsen`:
-  the non-learnable levels computed once per graph as a PyG transform; :class:`TypePool`.
+  the non-learnable levels computed once per graph as a PyG transform; :class:`TypePool`;
+- one registry of poolers (:func:`register_pooler`) and of losses (:func:`register_loss`).
+
+The modules follow the steps: ``select/`` (one module per selector family), ``reduce`` (:math:`S^\top X` and
+the per-graph products), ``connect`` (the coarse edges, their weights and features), ``lift``, ``losses``,
+``pool`` (one level), ``hierarchical`` (levels), ``resolver`` (poolers by name), ``layers`` (calling any layer
+on a coarse graph), ``transform`` (precomputed levels), ``typed`` (one readout per label).
 """
 
 from graphpool.cluster.assignment import Assignment

@@ -6,7 +6,9 @@
   :func:`segment_max`, :func:`segment_min`, :func:`segment_softmax`, :func:`segment_select`,
   :func:`gather_rows`), each with its own backward;
 - :func:`validation` / :func:`set_validation`: the switch for checks that read tensor values;
-- :func:`keep_freed_memory`: the process-wide allocator setting that spares large tensors fresh pages.
+- :func:`keep_freed_memory`: the process-wide allocator setting that spares large tensors fresh pages;
+- :mod:`~graphpool.ops.csr`: the graph as CSR matrices and :math:`AX` as one sparse product (soft pooling, the
+  neighbourhood GNN); :mod:`~graphpool.ops.ranges`: numeric ranges of settings, one source for every check.
 
 Nothing here imports any other part of graphpool.
 """
