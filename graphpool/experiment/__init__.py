@@ -6,6 +6,7 @@
 - :mod:`~graphpool.experiment.training`: training one candidate, early stopping, checkpoints;
 - :mod:`~graphpool.experiment.assessment`: every fold, candidate selection, one test per fold;
 - :mod:`~graphpool.experiment.results`: summary rows written as JSON, CSV and PNG (parity plots);
+- :mod:`~graphpool.experiment.diagnostics`: clusters used per pooling level, collapses, folds at the majority rate;
 - :mod:`~graphpool.experiment.baselines`: scikit-learn models on one vector per graph, same folds;
 - :mod:`~graphpool.experiment.runner`: every readout x pool combination of one run;
 - :mod:`~graphpool.experiment.files`, :mod:`~graphpool.experiment.progress`,
@@ -13,6 +14,7 @@
 """
 
 from graphpool.experiment.assessment import assess
+from graphpool.experiment.diagnostics import CollapseWarning, level_usage, pooling_diagnostics
 from graphpool.experiment.files import atomic_json, atomic_write, safe_name
 from graphpool.experiment.folds import (
     Fold,
@@ -41,6 +43,7 @@ from graphpool.experiment.training import TrainConfig, evaluate, predict, train_
 __all__ = [
     "GRID_KEYS",
     "Classification",
+    "CollapseWarning",
     "Experiment",
     "Fold",
     "Progress",
@@ -58,8 +61,10 @@ __all__ = [
     "grouped_folds",
     "holdout",
     "inner_split",
+    "level_usage",
     "out_of_fold",
     "parse_grid_item",
+    "pooling_diagnostics",
     "predict",
     "pyplot",
     "random_folds",
