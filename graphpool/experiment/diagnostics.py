@@ -28,6 +28,7 @@ from torch import Tensor
 from torch_geometric.loader import DataLoader
 
 from graphpool.cluster import Assignment
+from graphpool.cluster.select import local_index
 from graphpool.models import GraphClassifier
 from graphpool.ops import segment_sum, segments_from
 
@@ -45,17 +46,11 @@ class CollapseWarning(UserWarning):
 def cluster_shares(assignment: Assignment) -> tuple[Tensor, Tensor]:
     """``(shares [G, K_max], present [G])``: each graph's clusters' shares of the level's input mass (rows sum to
     1, zero-padded for graphs with fewer clusters), and whether the graph has any input at all."""
-    if assignment.s is not None:
-        k = assignment.s.size(1)
-        graphs = assignment.num_clusters // k
-        batch = assignment.batch
-        mass = segment_sum(assignment.s.double(), segments_from(batch.numel(), batch, dim_size=graphs))
-    else:
-        graphs = int(assignment.cluster_batch.max()) + 1 if assignment.num_clusters else 0
-        sizes = torch.bincount(assignment.cluster, minlength=assignment.num_clusters).double()
-        rank = _rank_within_graph(assignment.cluster_batch, graphs)
-        width = int(rank.max()) + 1 if rank.numel() else 1
-        mass = sizes.new_zeros(graphs, width).index_put_((assignment.cluster_batch, rank), sizes)
+    sizes = assignment.sizes().double()  # [C] each cluster's mass: its nodes, or the sum of its assignment weights
+    graphs = int(assignment.cluster_batch.max()) + 1 if assignment.num_clusters else 0
+    rank = local_index(assignment.cluster_batch, graphs)  # each cluster's place among its graph's clusters
+    width = int(rank.max()) + 1 if rank.numel() else 1
+    mass = sizes.new_zeros(graphs, width).index_put_((assignment.cluster_batch, rank), sizes)
     total = mass.sum(1, keepdim=True)
     present = total.squeeze(1) > 0
     return mass / torch.where(total > 0, total, torch.ones_like(total)), present
@@ -181,11 +176,3 @@ def usage_cell(levels: Sequence[dict[str, Any]]) -> str:
         f"{level['clusters_used']:.1f}/{level['clusters']:.0f}" + ("!" if level["collapsed_folds"] else "")
         for level in levels
     )
-
-
-def _rank_within_graph(cluster_batch: Tensor, graphs: int) -> Tensor:
-    """``[C]`` each cluster's position among its graph's clusters (clusters are numbered graph by graph)."""
-    first = torch.full((graphs,), cluster_batch.numel(), dtype=torch.long, device=cluster_batch.device)
-    position = torch.arange(cluster_batch.numel(), device=cluster_batch.device)
-    first.scatter_reduce_(0, cluster_batch, position, "amin")
-    return position - first[cluster_batch]
