@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from graphpool.experiment.baselines import majority_scores
 from graphpool.experiment.diagnostics import pooling_diagnostics, warn_collapses
 from graphpool.experiment.distributed import barrier, is_main
 from graphpool.experiment.files import atomic_json, atomic_write, changed_settings
@@ -39,10 +40,7 @@ def _majority(labels: list[int] | None, split: dict[str, list[int]], scores: dic
     whether the model's accuracy is at or below it (a fold that learned nothing); nothing under regression."""
     if labels is None:
         return {}
-    training = torch.tensor([labels[i] for i in (*split["fit"], *split["validation"])])
-    majority = int(torch.bincount(training).argmax())
-    test = [labels[i] for i in split["test"]]
-    rate = sum(label == majority for label in test) / max(len(test), 1)
+    (rate,) = majority_scores(labels, [([*split["fit"], *split["validation"]], split["test"])])
     return {"majority_rate": rate, "at_majority": bool(scores["accuracy"] <= rate)}
 
 
