@@ -18,6 +18,8 @@ from graphpool.cluster.assignment import Assignment
 
 #: keeps divisions by a degree or a norm finite (PyG's MinCut uses the same)
 EPS = 1e-15
+#: how a coarse edge combines the features of the edges it merges (:func:`coarse_edge_attr`)
+EDGE_REDUCTIONS = ("mean", "sum")
 
 
 def coarsen_edges(
@@ -71,8 +73,8 @@ def coarse_edge_attr(
     """
     if edge_attr.dim() != 2 or edge_attr.size(0) != edge_index.size(1):
         raise ValueError(f"'edge_attr' must be [E, D] with E = {edge_index.size(1)}, got {tuple(edge_attr.shape)}")
-    if reduce not in ("mean", "sum"):
-        raise ValueError(f"'reduce' must be 'mean' or 'sum', got {reduce!r}")
+    if reduce not in EDGE_REDUCTIONS:
+        raise ValueError(f"'reduce' must be one of {EDGE_REDUCTIONS}, got {reduce!r}")
     weight = _weights(edge_index, edge_weight, edge_attr.dtype).unsqueeze(-1)
     summed, edges = _sum_by_coarse_edge(edge_index, assignment, torch.cat([weight, weight * edge_attr], 1), self_loops)
     total, features = summed[:, 0], summed[:, 1:]
@@ -112,7 +114,7 @@ def _sum_by_coarse_edge(
 
 
 def _weights(edge_index: Tensor, edge_weight: Tensor | None, dtype: torch.dtype) -> Tensor:
-    """``[E]`` the edge weights (1 when ``None``) after checking the edges' shape and ids against the assignment."""
+    """``[E]`` the edge weights in ``dtype`` (1 when ``None``), after checking the shapes of the edges and weights."""
     if edge_index.dim() != 2 or edge_index.size(0) != 2:
         raise ValueError(f"'edge_index' must be [2, E], got shape {tuple(edge_index.shape)}")
     if edge_weight is None:

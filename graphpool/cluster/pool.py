@@ -21,7 +21,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from graphpool.cluster.assignment import Assignment
-from graphpool.cluster.connect import coarse_edge_attr, coarsen_edges, edge_mean, normalize_edges, soft_edges
+from graphpool.cluster.connect import (
+    EDGE_REDUCTIONS,
+    coarse_edge_attr,
+    coarsen_edges,
+    edge_mean,
+    normalize_edges,
+    soft_edges,
+)
 from graphpool.cluster.losses import LOSS_TERMS, LOSSES, LossFn, LossInputs
 from graphpool.cluster.reduce import cluster_mean, soft_pool
 from graphpool.cluster.select.base import Select, check_keywords
@@ -30,8 +37,6 @@ from graphpool.readout import Readout, resolve
 
 #: activations a pool may apply to the reduced cluster features (DMoN's is ``"selu"``)
 ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {"selu": F.selu, "relu": F.relu, "tanh": torch.tanh}
-#: how a coarse edge combines the features of the edges it merges
-EDGE_REDUCTIONS = ("mean", "sum")
 #: the keywords every pool reads (a selector may declare more in :attr:`Select.inputs`)
 POOL_INPUTS = ("x", "edge_index", "edge_weight", "batch", "num_graphs", "pos", "edge_attr")
 
