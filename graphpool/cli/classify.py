@@ -15,6 +15,7 @@ import torch
 from graphpool.cli.options import device as parse_device
 from graphpool.cli.options import experiment_from, precoarsened, subcommand
 from graphpool.cli.run_folder import open_out
+from graphpool.cluster.connect import edge_features
 from graphpool.experiment import (
     TqdmProgress,
     check_folds,
@@ -167,9 +168,7 @@ def _folds(args: argparse.Namespace, graphs: list[Any], extra: dict[str, Any]) -
 
 def _edge_width(graphs: list[Any]) -> int:
     """D, the width of the graphs' edge features ``edge_attr`` (0 when they have none; unequal widths are an error)."""
-    widths = {
-        0 if g.get("edge_attr") is None else (g.edge_attr.size(1) if g.edge_attr.dim() == 2 else 1) for g in graphs
-    }
+    widths = {0 if g.get("edge_attr") is None else edge_features(g.edge_attr).size(1) for g in graphs}
     if len(widths) > 1:
         raise SystemExit(f"the graphs' edge features (edge_attr) differ in width: {sorted(widths)}")
     return widths.pop() if widths else 0

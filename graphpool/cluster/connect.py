@@ -81,6 +81,11 @@ def coarse_edge_attr(
     return edges, total, edge_mean(features, total) if reduce == "mean" else features
 
 
+def edge_features(edge_attr: Tensor) -> Tensor:
+    """``edge_attr`` as ``[E, D]``: one feature per edge (``[E]``, as PyG allows) becomes a column."""
+    return edge_attr.unsqueeze(-1) if edge_attr.dim() == 1 else edge_attr
+
+
 def edge_mean(summed: Tensor, total: Tensor) -> Tensor:
     """Weighted sums of edge features ``[E', D]`` over their total weights ``[E']`` (0 where a total is 0)."""
     total = total.unsqueeze(-1)

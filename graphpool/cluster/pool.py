@@ -25,6 +25,7 @@ from graphpool.cluster.connect import (
     EDGE_REDUCTIONS,
     coarse_edge_attr,
     coarsen_edges,
+    edge_features,
     edge_mean,
     normalize_edges,
     soft_edges,
@@ -180,7 +181,7 @@ class Pool(nn.Module):
             tuple(dict.fromkeys((*POOL_INPUTS, *self.select.inputs))),
         )
         seg = _check(x, edge_index, edge_weight, batch, num_graphs, pos, edge_attr)
-        features = edge_attr.unsqueeze(-1) if edge_attr is not None and edge_attr.dim() == 1 else edge_attr  # [E, D]
+        features = None if edge_attr is None else edge_features(edge_attr)
         edge_index = edge_index.long()  # int32 ids (accepted as PyG does) index like int64 ones
         if self.normalize and edge_weight is not None and validation_enabled() and bool((edge_weight < 0).any()):
             raise ValueError(

@@ -54,6 +54,7 @@ from graphpool.cluster import (
     pooler_spec,
     takes_clusters,
 )
+from graphpool.cluster.connect import edge_features
 from graphpool.cluster.resolver import Names
 from graphpool.ops.ranges import Range, check_ranges
 from graphpool.readout import resolve
@@ -349,8 +350,7 @@ class GraphClassifier(nn.Module):
         if not self.config.edge_channels:
             return None
         attr = data.get("edge_attr")
-        if attr is not None and attr.dim() == 1:
-            attr = attr.unsqueeze(-1)
+        attr = None if attr is None else edge_features(attr)
         if attr is None or attr.dim() != 2 or attr.size(1) != self.config.edge_channels:
             got = "none" if attr is None else f"shape {tuple(attr.shape)}"
             raise ValueError(
