@@ -152,11 +152,7 @@ class Pool(nn.Module):
                 if name in terms:
                     raise ValueError(f"two losses of one pool are both named {name!r}")
                 terms[name] = value
-        unknown = sorted(set(self.loss_weights) - set(terms))
-        if unknown:
-            raise ValueError(
-                f"'loss_weights' names {unknown[0]!r}, which no loss of this pool returns; its terms: {sorted(terms)}"
-            )
+        _refuse_unknown_terms(self.loss_weights, sorted(terms))  # a loss given as a function declares no terms
         return {name: value * self.loss_weights.get(name, 1.0) for name, value in terms.items()}
 
     def get_out_channels(self, in_channels: int) -> int:
@@ -242,13 +238,15 @@ def _check_weights(weights: Mapping[str, float], losses: Sequence[str | LossFn])
     if weights and not losses:
         raise ValueError("'loss_weights' weigh the terms of 'losses'; this pool has no losses")
     if all(isinstance(item, str) for item in losses):  # named losses declare their terms: check the names now
-        terms = [term for item in losses for term in LOSS_TERMS[item]]  # type: ignore[index]
-        unknown = sorted(set(weights) - set(terms))
-        if unknown:
-            raise ValueError(
-                f"'loss_weights' names {unknown[0]!r}, which no loss of this pool returns; its terms: {terms}"
-            )
+        _refuse_unknown_terms(weights, [term for item in losses for term in LOSS_TERMS[item]])  # type: ignore[index]
     return {name: float(weight) for name, weight in weights.items()}
+
+
+def _refuse_unknown_terms(weights: Mapping[str, float], terms: Sequence[str]) -> None:
+    """A ``ValueError`` naming the first weighted term that is not among the pool's loss ``terms``."""
+    unknown = sorted(set(weights) - set(terms))
+    if unknown:
+        raise ValueError(f"'loss_weights' names {unknown[0]!r}, which no loss of this pool returns; its terms: {terms}")
 
 
 def _loss(item: str | LossFn) -> LossFn:
