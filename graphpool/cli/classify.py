@@ -94,7 +94,7 @@ def _add_parser(commands: Any, name: str, help: str, task: str) -> None:
         layers=5,
         hidden=64,
         dropout=0.5 if task == "classification" else 0.0,
-        batch_size=128,
+        batch_size=None,  # sized to the data (TrainConfig.fit_batch_size)
         lr=0.001,
         out=f"results/{name}",
     )

@@ -104,6 +104,18 @@ def shared_options() -> argparse.ArgumentParser:
         help="weight of a soft pool's loss term (repeatable; e.g. ortho=0.5; the others weigh 1)",
     )
     model.add_argument(
+        "--temperature",
+        type=float,
+        default=ModelConfig.temperature,
+        help="soft pools: tau of the assignment softmax(scores / tau); lower is sharper",
+    )
+    model.add_argument(
+        "--assign-hidden",
+        type=int,
+        default=ModelConfig.assign_hidden,
+        help="soft pools: hidden units of the assignment MLP (0: one linear layer)",
+    )
+    model.add_argument(
         "--level-readouts", action="store_true", help="read out every pooling level and concatenate (not only the last)"
     )
     train = shared.add_argument_group("training")
@@ -112,7 +124,17 @@ def shared_options() -> argparse.ArgumentParser:
     train.add_argument("--select", dest="grid", action=GridOption, metavar="NAME=V1,V2", help="deprecated: --grid")
     train.add_argument("--epochs", type=int, default=TrainConfig.epochs)
     train.add_argument("--patience", type=int, default=TrainConfig.patience)
-    train.add_argument("--batch-size", type=int)
+    train.add_argument(
+        "--batch-size",
+        type=_batch_size,
+        help="graphs per batch; 'auto': a tenth of the training graphs, at most 128 (no epochs of one or two steps)",
+    )
+    train.add_argument(
+        "--aux-warmup",
+        type=int,
+        default=TrainConfig.aux_warmup,
+        help="epochs over which soft pools' auxiliary losses are phased in linearly (0: full weight from the start)",
+    )
     train.add_argument("--lr", type=float)
     train.add_argument("--weight-decay", type=float, default=TrainConfig.weight_decay)
     train.add_argument("--seed", type=int, default=TrainConfig.seed)
@@ -123,6 +145,16 @@ def shared_options() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     add_threads(run)
     return shared
+
+
+def _batch_size(text: str) -> int | None:
+    """``--batch-size``: a whole number, or ``auto`` (``None``: sized to the data)."""
+    if text == "auto":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"give a whole number or 'auto', got {text!r}") from None
 
 
 def add_threads(group: Any) -> None:
@@ -148,8 +180,14 @@ def set_threads(args: argparse.Namespace) -> None:
 #: the range of every numeric option: the model's and the training's from their configs (one source), and the
 #: run's own (folds, simulated samples, repeats, plots)
 _RANGES: dict[str, Range] = {
-    **{name: ModelConfig.RANGES[name] for name in ("hidden", "layers", "clusters", "levels", "ratio", "dropout")},
-    **{name: TrainConfig.RANGES[name] for name in ("epochs", "patience", "batch_size", "lr", "weight_decay")},
+    **{
+        name: ModelConfig.RANGES[name]
+        for name in ("hidden", "layers", "clusters", "levels", "ratio", "dropout", "temperature", "assign_hidden")
+    },
+    **{
+        name: TrainConfig.RANGES[name]
+        for name in ("epochs", "patience", "batch_size", "lr", "weight_decay", "aux_warmup")
+    },
     "folds": Range(2),
     "samples": Range(1),
     "repeats": Range(1),
@@ -218,6 +256,8 @@ def experiment_from(
         ratio=args.ratio,
         level_readouts=args.level_readouts,
         head_layers=head_layers,
+        temperature=args.temperature,
+        assign_hidden=args.assign_hidden,
     )
     train = TrainConfig(
         epochs=args.epochs,
@@ -225,6 +265,7 @@ def experiment_from(
         lr=args.lr,
         weight_decay=args.weight_decay,
         patience=args.patience,
+        aux_warmup=args.aux_warmup,
         **({} if validation_fraction is None else {"validation_fraction": validation_fraction}),
         seed=args.seed,
     )

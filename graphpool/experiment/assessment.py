@@ -138,9 +138,9 @@ def _assess_fold(
     network = GraphClassifier(model).to(device)
     network.load_state_dict(checkpoint["state"]["best_model"])
     test_graphs = [graphs[i] for i in split["test"]]
-    predicted, target = predict(network, test_graphs, train.batch_size, device)
+    predicted, target = predict(network, test_graphs, train.predict_batch_size, device)
     scores = task.scores(task.sums(predicted, target))
-    levels = pooling_diagnostics(network, test_graphs, train.batch_size, device)
+    levels = pooling_diagnostics(network, test_graphs, train.predict_batch_size, device)
     if is_main():
         warn_collapses(levels, f"{model.readout} / {model.pool}, fold {number}")
     result = {

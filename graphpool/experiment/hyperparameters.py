@@ -15,7 +15,8 @@ from typing import Any
 from graphpool.experiment.training import TrainConfig
 from graphpool.models import ModelConfig
 
-#: settings a grid may vary: model width, depth, dropout, jumping knowledge, pooling levels and first-level K; lr, weight decay, batch size
+#: settings a grid may vary: model width, depth, dropout, jumping knowledge, pooling levels, first-level K and a soft
+#: pool's assignment (temperature, MLP width); lr, weight decay, batch size, the auxiliary losses' warm-up
 GRID_KEYS = (
     "hidden",
     "layers",
@@ -26,6 +27,9 @@ GRID_KEYS = (
     "batch_size",
     "levels",
     "clusters",
+    "temperature",
+    "assign_hidden",
+    "aux_warmup",
 )
 _TYPES = {
     "hidden": int,
@@ -34,8 +38,16 @@ _TYPES = {
     "jumping_knowledge": str,
     "levels": int,
     "clusters": int,
+    "assign_hidden": int,
+    "aux_warmup": int,
 }  # the others are float
-_SPELLINGS = {"jk": "jumping_knowledge", "batch-size": "batch_size", "weight-decay": "weight_decay"}
+_SPELLINGS = {
+    "jk": "jumping_knowledge",
+    "batch-size": "batch_size",
+    "weight-decay": "weight_decay",
+    "assign-hidden": "assign_hidden",
+    "aux-warmup": "aux_warmup",
+}
 
 #: one grid candidate: (its settings, the model config, the train config)
 Candidate = tuple[dict[str, Any], ModelConfig, TrainConfig]

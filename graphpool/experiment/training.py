@@ -33,23 +33,30 @@ class TrainConfig:
 
     Attributes:
         epochs: the most epochs trained.
-        batch_size: graphs per batch (shared among processes under torchrun).
+        batch_size: graphs per batch (shared among processes under torchrun); ``None`` sizes it to the data
+            (:meth:`fit_batch_size`: at least 10 optimiser steps per epoch, at most 128 graphs a batch).
         lr: Adam's learning rate.
         weight_decay: Adam's L2 penalty.
         patience: epochs without a better validation score before training stops.
         validation_fraction: the share of a fold's training graphs held out to select the epoch
             and the grid candidate.
         seed: seeds the weights, the batch order and the hold-out.
+        aux_warmup: epochs over which the pools' auxiliary losses are phased in: epoch ``e`` (from 0)
+            weighs them by ``min(1, e / aux_warmup)``, so the task shapes the assignments first (0: full
+            weight from the start).
     """
 
     epochs: int = 100
-    batch_size: int = 128
+    batch_size: int | None = None
     lr: float = 0.001
     weight_decay: float = 0.0
     patience: int = 20
     validation_fraction: float = 0.1
     seed: int = 0
+    aux_warmup: int = 0
 
+    #: the largest batch a sized-to-the-data batch has (and the batch of predictions then)
+    MAX_BATCH: ClassVar[int] = 128
     #: the range of each numeric setting (the command line checks its options against them too)
     RANGES: ClassVar[dict[str, Range]] = {
         "epochs": Range(1),
@@ -57,14 +64,34 @@ class TrainConfig:
         "patience": Range(1),
         "lr": Range(0, low_open=True),
         "weight_decay": Range(0),
+        "aux_warmup": Range(0),
         "validation_fraction": Range(0, 1, low_open=True, high_open=True),
     }
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "patience"):
-            if not isinstance(getattr(self, name), int):
-                raise TypeError(f"'{name}' must be a whole number, got {getattr(self, name)!r}")
-        check_ranges(self, self.RANGES)
+        for name in ("epochs", "batch_size", "patience", "aux_warmup"):
+            value = getattr(self, name)
+            if not isinstance(value, int) and not (name == "batch_size" and value is None):
+                raise TypeError(f"'{name}' must be a whole number, got {value!r}")
+        check_ranges(self, {k: r for k, r in self.RANGES.items() if getattr(self, k) is not None})
+
+    def fit_batch_size(self, num_fit: int) -> int:
+        """Graphs per training batch for ``num_fit`` training graphs: ``batch_size``, or when it is ``None``
+        ``num_fit // 10`` clipped to [1, :attr:`MAX_BATCH`] (no epoch of one or two optimiser steps on a small set).
+
+        >>> TrainConfig().fit_batch_size(152), TrainConfig().fit_batch_size(5000), TrainConfig(batch_size=32).fit_batch_size(152)
+        (15, 128, 32)
+        """
+        return self.batch_size if self.batch_size is not None else max(1, min(self.MAX_BATCH, num_fit // 10))
+
+    @property
+    def predict_batch_size(self) -> int:
+        """Graphs per batch when predicting (any size gives the same predictions)."""
+        return self.batch_size or self.MAX_BATCH
+
+    def aux_factor(self, epoch: int) -> float:
+        """The weight of the auxiliary losses in epoch ``epoch`` (from 0): ``min(1, epoch / aux_warmup)``."""
+        return 1.0 if self.aux_warmup == 0 else min(1.0, epoch / self.aux_warmup)
 
 
 @torch.no_grad()
@@ -166,7 +193,7 @@ def train_candidate(
     start = time.perf_counter()
     while state.epoch < train_config.epochs and state.since_best < train_config.patience:
         loss = _train_epoch(model, network, optimiser, sets["fit"], train_config, state.epoch, device)
-        validation = evaluate(network, sets["validation"], train_config.batch_size, device)
+        validation = evaluate(network, sets["validation"], train_config.predict_batch_size, device)
         state.record(task.selection(validation), validation, network)
         state.seconds = spent + time.perf_counter() - start
         progress.epoch(state.epoch, loss, validation[task.metrics[0]])
@@ -183,6 +210,7 @@ def train_candidate(
         "best_epoch": state.best_epoch,
         "epochs_run": state.epoch,
         "seconds": state.seconds,
+        "batch_size": train_config.fit_batch_size(len(sets["fit"])),
     }
 
 
@@ -195,21 +223,37 @@ def _train_epoch(
     epoch: int,
     device: torch.device,
 ) -> float:
-    """One pass over this process's share of ``graphs``: task loss plus the pools' weighted auxiliary losses.
+    """One pass over this process's share of ``graphs``: task loss plus the pools' weighted auxiliary losses
+    (phased in over ``train_config.aux_warmup`` epochs).
 
     Returns the last batch's loss.
     """
     task = task_of(network.config.task)
     model.train()
     loss = torch.zeros(())
-    for data in _fit_batches(graphs, train_config.batch_size, epoch, train_config.seed):
+    aux = train_config.aux_factor(epoch)
+    for data in _fit_batches(graphs, train_config.fit_batch_size(len(graphs)), epoch, train_config.seed):
         data = data.to(device)
-        out = model(data)
-        loss = task.loss(network, out, data) + sum(out.aux_loss.values())
+        try:
+            out = model(data)
+        except ValueError:  # NaN weights fail the input checks of the layers they feed: say what happened
+            _refuse_diverged(network, epoch)
+            raise
+        loss = task.loss(network, out, data) + aux * sum(out.aux_loss.values())
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
     return float(loss.item())
+
+
+def _refuse_diverged(network: nn.Module, epoch: int) -> None:
+    """Raise a ``ValueError`` naming the divergence when a weight of ``network`` is no longer a finite number."""
+    broken = [name for name, weight in network.named_parameters() if not torch.isfinite(weight).all()]
+    if broken:
+        raise ValueError(
+            f"training diverged in epoch {epoch + 1}: {broken[0]} (and {len(broken) - 1} other weights) are no longer "
+            "finite numbers; lower --lr, or raise --temperature if the soft assignments are very sharp"
+        )
 
 
 def _resume(checkpoint: Path, network: nn.Module, optimiser: torch.optim.Optimizer, device: torch.device) -> TrainState:

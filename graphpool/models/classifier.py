@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -105,6 +105,8 @@ class ModelConfig:
     head_layers: int = 2
     edge_channels: int = 0  # D, the width of data.edge_attr the model reads (backbone "gine"; 0: edges unfeatured)
     loss_weights: dict[str, float] = field(default_factory=dict)  # weights of a soft pool's loss terms (others: 1)
+    temperature: float = 1.0  # tau of a soft pool's softmax(scores / tau): lower gives sharper assignments
+    assign_hidden: int = 0  # hidden units of a soft pool's assignment MLP (0: one linear layer, as MinCutPool's)
 
     #: the range of each numeric setting (the command line checks its options against them too)
     RANGES: ClassVar[dict[str, Range]] = {
@@ -116,6 +118,8 @@ class ModelConfig:
         "levels": Range(1),
         "head_layers": Range(1),
         "edge_channels": Range(0),
+        "temperature": Range(0, low_open=True),
+        "assign_hidden": Range(0),
         "dropout": Range(0, 1, high_open=True),
         "ratio": Range(0, 1, low_open=True),
     }
@@ -315,12 +319,23 @@ class GraphClassifier(nn.Module):
             if c.reads_levels:
                 level = Pool(PrecomputedSelect(), reduce=c.reduce)
             else:
-                options = {"loss_weights": c.loss_weights} if c.pool in SOFT_POOLERS else {"reduce": c.reduce}
+                options = self._soft_options() if c.pool in SOFT_POOLERS else {"reduce": c.reduce}
                 level = pooler(c.pool, in_channels=width, clusters=_level_k(c.pool, k), **options)
             pools.append(level)
             convs.append(GraphConv(level.get_out_channels(width), c.hidden))
             width = c.hidden
         return pools, convs
+
+    def _soft_options(self) -> dict[str, Any]:
+        """A soft pool's options from the config: its loss weights, and the assignment's temperature and
+        MLP width where they differ from the defaults (a registered selector need not take them then)."""
+        c = self.config
+        options: dict[str, Any] = {"loss_weights": c.loss_weights}
+        if c.temperature != 1.0:
+            options["temperature"] = c.temperature
+        if c.assign_hidden:
+            options["hidden"] = c.assign_hidden
+        return options
 
     def embed(self, data: Batch) -> Tensor:
         """Node embeddings ``[N, F]`` after the backbone and jumping knowledge (the input features with 0 layers).

@@ -57,6 +57,11 @@ def _classify(folder: Path, out: Path, *extra: str) -> list[str]:
         (["--pool", "graclus", "--loss-weight", "ortho=2"], "--loss-weight ortho: no pool of this run has that loss"),
         (["--pool", "mincut", "--loss-weight", "ortho"], "--loss-weight 'ortho': give NAME=W"),
         (["--pool", "mincut", "--loss-weight", "ortho=-1"], "--loss-weight 'ortho=-1': give NAME=W"),
+        (["--pool", "mincut", "--temperature", "0"], "--temperature must be > 0, got 0.0"),
+        (["--pool", "mincut", "--assign-hidden", "-2"], "--assign-hidden must be >= 0, got -2"),
+        (["--aux-warmup", "-1"], "--aux-warmup must be >= 0, got -1"),
+        (["--batch-size", "0"], "--batch-size must be >= 1, got 0"),
+        (["--grid", "temperature=0"], "--grid temperature=0.0: 'temperature' must be > 0"),
         (["--backbone", "gine", "--pool", "none"], None),  # molecules have bond features: accepted (not refused)
     ],
 )
@@ -83,6 +88,30 @@ def test_loss_weights_reach_the_pools_that_have_the_terms(tmp_path: Path) -> Non
         pool: json.loads((out / f"sum__{pool}" / "config.json").read_text())["model"] for pool in ("mincut", "dmon")
     }
     assert configs["mincut"]["loss_weights"] == {"ortho": 0.5} and configs["dmon"]["loss_weights"] == {"ortho": 0.5}
+
+
+def test_the_recipe_options_reach_the_model_and_the_batch_is_sized_to_the_data(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    recipe = ["--temperature", "0.5", "--assign-hidden", "4", "--aux-warmup", "3", "--clusters", "2"]
+    assert main(_classify(tmp_path, out, "--pool", "mincut", *recipe, "--grid", "aux_warmup=0,3")) == 0
+    folder = out / "sum__mincut"
+    config = json.loads((folder / "config.json").read_text())
+    assert config["model"]["temperature"] == 0.5 and config["model"]["assign_hidden"] == 4
+    assert config["train"]["aux_warmup"] == 3 and config["train"]["batch_size"] is None
+    fold = json.loads((folder / "fold-1.json").read_text())
+    assert [c["settings"] for c in fold["candidates"]] == [{"aux_warmup": 0}, {"aux_warmup": 3}]
+    fit = 10  # 12 training graphs of a fold, 2 held out for validation
+    assert fold["batch_size"] == 1 == max(1, fit // 10)
+    assert main(_classify(tmp_path, tmp_path / "fixed", "--batch-size", "5")) == 0
+    assert json.loads((tmp_path / "fixed" / "sum__none" / "fold-1.json").read_text())["batch_size"] == 5
+
+
+def test_a_batch_size_that_is_not_a_number_is_one_line(tmp_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit) as refused:
+        main(_classify(tmp_path, tmp_path / "run", "--batch-size", "many"))
+    assert refused.value.code == 2
+    assert "--batch-size: give a whole number or 'auto', got 'many'" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")

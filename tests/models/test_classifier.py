@@ -295,3 +295,19 @@ def test_an_experiment_precoarsens_only_its_hard_pools() -> None:
     experiment = Experiment(model=model, train=TrainConfig(), pools=["none", "mincut", "graclus"], precoarsen=True)
     flags = {pool: experiment.model_for("sum", pool).precoarsened for pool in experiment.pools}
     assert flags == {"none": False, "mincut": False, "graclus": True}
+
+
+def test_the_assignment_temperature_and_mlp_reach_every_soft_level() -> None:
+    config = ModelConfig(
+        in_channels=3, num_classes=2, pool="mincut", clusters=6, levels=2, temperature=0.1, assign_hidden=8
+    )
+    for level in GraphClassifier(config).levels:
+        select = level.select
+        assert select.temperature == 0.1
+        assert [type(m).__name__ for m in select.assign] == ["Linear", "ReLU", "Linear"]
+        assert select.assign[0].out_features == 8
+    linear = GraphClassifier(ModelConfig(in_channels=3, num_classes=2, pool="mincut", clusters=6)).levels[0].select
+    assert isinstance(linear.assign, torch.nn.Linear) and linear.temperature == 1.0
+    for name, value, message in (("temperature", 0.0, "must be > 0"), ("assign_hidden", -1, "must be >= 0")):
+        with pytest.raises(ValueError, match=f"'{name}' {message}"):
+            ModelConfig(in_channels=3, num_classes=2, pool="mincut", **{name: value})

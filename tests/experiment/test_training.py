@@ -1,0 +1,69 @@
+"""The recipe's training settings: a batch sized to the data, and auxiliary losses phased in."""
+
+import pytest
+import torch
+from torch_geometric.data import Data
+
+from graphpool.experiment import TrainConfig
+from graphpool.experiment.training import _fit_batches, _train_epoch
+from graphpool.models import GraphClassifier, ModelConfig
+
+
+@pytest.mark.parametrize(("graphs", "batch"), [(5, 1), (152, 15), (1279, 127), (1280, 128), (10_000, 128)])
+def test_a_batch_sized_to_the_data_gives_at_least_ten_steps_and_at_most_128_graphs(graphs: int, batch: int) -> None:
+    train = TrainConfig()
+    assert train.batch_size is None and train.fit_batch_size(graphs) == batch
+    steps = len(_fit_batches(list(range(graphs)), train.fit_batch_size(graphs), epoch=0, seed=0))
+    assert steps >= min(10, graphs)
+    assert TrainConfig(batch_size=32).fit_batch_size(graphs) == 32
+    assert TrainConfig(batch_size=32).predict_batch_size == 32 and train.predict_batch_size == 128
+
+
+def test_training_settings_are_checked() -> None:
+    with pytest.raises(ValueError, match="'aux_warmup' must be >= 0"):
+        TrainConfig(aux_warmup=-1)
+    with pytest.raises(TypeError, match="'aux_warmup' must be a whole number"):
+        TrainConfig(aux_warmup=2.5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="'batch_size' must be >= 1"):
+        TrainConfig(batch_size=0)
+    assert [TrainConfig(aux_warmup=4).aux_factor(e) for e in (0, 2, 4, 9)] == [0.0, 0.5, 1.0, 1.0]
+    assert TrainConfig().aux_factor(0) == 1.0
+
+
+def _graphs() -> list[Data]:
+    generator = torch.Generator().manual_seed(0)
+    graphs = []
+    for i in range(12):
+        n = 6 + i % 3
+        ring = torch.arange(n)
+        edge_index = torch.stack([torch.cat([ring, (ring + 1) % n]), torch.cat([(ring + 1) % n, ring])])
+        graphs.append(Data(x=torch.randn(n, 3, generator=generator), edge_index=edge_index, y=torch.tensor([i % 2])))
+    return graphs
+
+
+def _one_epoch(config: ModelConfig, train: TrainConfig, epoch: int) -> dict[str, torch.Tensor]:
+    torch.manual_seed(0)
+    network = GraphClassifier(config)
+    optimiser = torch.optim.Adam(network.parameters(), lr=0.01)
+    _train_epoch(network, network, optimiser, _graphs(), train, epoch, torch.device("cpu"))
+    return network.state_dict()
+
+
+def test_a_warm_up_trains_on_the_task_alone_first_then_adds_the_auxiliary_losses() -> None:
+    config = ModelConfig(in_channels=3, num_classes=2, hidden=8, layers=1, pool="mincut", clusters=3)
+    silent = ModelConfig(**{**config.to_dict(), "loss_weights": {"mincut": 0.0, "ortho": 0.0}})
+    warm = TrainConfig(batch_size=4, aux_warmup=5)
+    first, task_only = _one_epoch(config, warm, 0), _one_epoch(silent, warm, 0)
+    assert all(torch.equal(first[name], task_only[name]) for name in first)
+    later, later_task_only = _one_epoch(config, warm, 5), _one_epoch(silent, warm, 5)
+    assert not all(torch.equal(later[name], later_task_only[name]) for name in later)
+
+
+def test_weights_that_stop_being_numbers_are_named_as_a_divergence() -> None:
+    config = ModelConfig(in_channels=3, num_classes=2, hidden=8, layers=1, pool="mincut", clusters=3)
+    network = GraphClassifier(config)
+    with torch.no_grad():
+        network.stage.levels[0].select.assign.weight.fill_(float("nan"))
+    optimiser = torch.optim.Adam(network.parameters())
+    with pytest.raises(ValueError, match=r"training diverged in epoch 3: stage\.levels\.0\.select\.assign\.weight"):
+        _train_epoch(network, network, optimiser, _graphs(), TrainConfig(batch_size=4), 2, torch.device("cpu"))
