@@ -30,9 +30,16 @@ from typing import Any
 import pandas as pd
 
 from graphpool.cells import Neighbourhoods, agreement, neighbourhoods, read_cells, simulate
-from graphpool.cells.neighbourhood import LOSSES, METHODS, method_options
+from graphpool.cells.neighbourhood import (
+    LOSSES,
+    METHODS,
+    LearnedOptions,
+    k_stability,
+    method_options,
+    parse_k_range,
+)
 from graphpool.cells.table import open_table
-from graphpool.cli.options import add_cell_columns, add_threads, check_bounds, markers_from
+from graphpool.cli.options import LossWeightOption, add_cell_columns, add_threads, check_bounds, markers_from
 from graphpool.experiment import pyplot, safe_name
 from graphpool.ops.ranges import Range
 
@@ -56,15 +63,34 @@ def add_parser(commands: Any) -> None:
     table.add_argument("--truth", default=None, help="a column of annotated regions to score against")
     table.add_argument("--ignore", default=None, help="comma-separated --truth values left out of the scores")
     method = e.add_argument_group("neighbourhoods")
-    method.add_argument("--k", type=int, default=None, help="neighbourhoods (default 3 simulated, else 6)")
+    method.add_argument(
+        "--k",
+        default=None,
+        help="neighbourhoods (default 3 simulated, else 6); a range LOW:HIGH (e.g. 3:10) chooses K per method by "
+        "stability over --stability-runs seeds (k_stability.csv and .png)",
+    )
+    method.add_argument("--stability-runs", type=int, default=3, help="with a K range: seeds per K")
     method.add_argument("--method", default="composition,utag,learned", help=f"comma-separated, of {METHODS}")
     method.add_argument("--graph", default=None, help="knn:K, radius:R, delaunay, given (default: given or knn:10)")
     method.add_argument("--window", type=int, default=10, help="composition: cells per window")
     method.add_argument("--hops", type=int, default=3, help="utag: averaging steps")
     method.add_argument("--resolution", type=float, default=1.0, help="louvain: resolution")
-    method.add_argument("--loss", default="mincut", choices=LOSSES, help="learned: the unsupervised loss")
-    method.add_argument("--epochs", type=int, default=200, help="learned: passes over the samples")
-    method.add_argument("--repeats", type=int, default=3, help="learned: seeds in the consensus")
+    method.add_argument("--loss", default=LearnedOptions.loss, choices=LOSSES, help="learned: the unsupervised loss")
+    method.add_argument(
+        "--loss-weight",
+        dest="loss_weights",
+        action=LossWeightOption,
+        metavar="NAME=W",
+        help="learned: weight of a loss term (repeatable; default: ortho=0.1 for mincut, the others 1)",
+    )
+    method.add_argument(
+        "--smoothing",
+        type=int,
+        default=LearnedOptions.smoothing,
+        help="learned: averaging steps over the cell graph before the network",
+    )
+    method.add_argument("--epochs", type=int, default=LearnedOptions.epochs, help="learned: passes over the samples")
+    method.add_argument("--repeats", type=int, default=LearnedOptions.repeats, help="learned: seeds in the consensus")
     run = e.add_argument_group("output")
     run.add_argument("--out", default="results/neighbourhoods", help="an empty or new folder")
     run.add_argument("--plots", type=int, default=6, help="tissue maps to draw per method")
@@ -76,9 +102,17 @@ def add_parser(commands: Any) -> None:
 def run_neighbourhoods(args: argparse.Namespace) -> int:
     """Run ``graphpool neighbourhoods`` with parsed ``args``."""
     check_bounds(args, {"plots": Range(0), "resolution": Range(0, low_open=True)})
+    try:
+        ks = None if args.k is None else parse_k_range(args.k)
+    except ValueError as error:
+        raise ValueError(f"--k: {error}") from None
     if args.label is not None:  # (unsupervised, the method's own check names 'k' with its range)
+        if ks is not None and len(ks) > 1:
+            raise ValueError("--k: a range chooses K of unsupervised neighbourhoods; with --label give one K")
+        args.k = None if ks is None else ks[0]
         check_bounds(args, {"k": Range(2)})
         return _supervised(args)
+    check_bounds(args, {"stability_runs": Range(2)})
     methods = args.method.split(",")
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
@@ -87,11 +121,11 @@ def run_neighbourhoods(args: argparse.Namespace) -> int:
     if args.table is None:
         source: Any = simulate("arrangement", SIMULATED_SAMPLES, args.seed)
         names: dict[str, Any] = {"x": "x", "y": "y", "cell_type": "cell_type", "sample": "sample"}
-        truth, k = truth or "region", 3 if args.k is None else args.k
+        truth, ks = truth or "region", ks or [3]
         print(f"no --table: {SIMULATED_SAMPLES} simulated tissues, scored against their regions (tumour/margin/stroma)")
     else:
         source = open_table(args.table)  # read once: the cells, the truth, an AnnData to write back
-        k = 6 if args.k is None else args.k
+        ks = ks or [6]
         names = {
             "x": args.x,
             "y": args.y,
@@ -103,11 +137,19 @@ def run_neighbourhoods(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ValueError(f"--out {out} exists and is not an empty folder")
-    print(f"{len(table.samples)} samples, {len(table.frame):,} cells, {len(table.cell_types)} cell types, K = {k}")
-    rows, results = [], []
+    what = f"K = {ks[0]}" if len(ks) == 1 else f"K chosen in {ks[0]}..{ks[-1]} by stability"
+    print(f"{len(table.samples)} samples, {len(table.frame):,} cells, {len(table.cell_types)} cell types, {what}")
+    rows, results, sweeps = [], [], {}
     for method in methods:  # every method first: one that fails (a K Louvain cannot give) leaves no files
-        start = time.perf_counter()
         options = method_options(method, **_settings_of(method, args))
+        k = ks[0]
+        if len(ks) > 1:
+            sweeps[method] = k_stability(
+                table, ks, method, runs=args.stability_runs, seed=args.seed, graph=args.graph, options=options
+            )
+            k = sweeps[method].best
+            print(f"{method}: stability per K\n{sweeps[method].table.to_string(index=False)}\n-> K = {k}")
+        start = time.perf_counter()
         result = neighbourhoods(
             table, k, method, graph=args.graph, seed=args.seed, progress=not args.quiet, options=options
         )
@@ -120,6 +162,8 @@ def run_neighbourhoods(args: argparse.Namespace) -> int:
         results.append(result)
     for method, result in zip(methods, results, strict=True):
         _write(result, out / method, None if isinstance(source, pd.DataFrame) else source, args.plots)
+        if method in sweeps:
+            sweeps[method].save(out / method)
     summary = pd.DataFrame(rows)
     summary.to_csv(out / "results.csv", index=False)
     print(summary.to_string(index=False))

@@ -1,6 +1,8 @@
 """Tissue cellular neighbourhoods: every method recovers the simulator's regions, results are consistent,
 scores are right, AnnData goes in and out in squidpy's layout, and bad input is named."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,12 +21,16 @@ def tissues() -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def found(tissues: pd.DataFrame) -> dict:
     table = read_cells(tissues, label=None)
-    options = {"learned": {"loss": "justbalance", "epochs": 100, "repeats": 2}}
+    # the small-tissue recipe (a 2-layer GNN on the cells' own types, a linear assignment): the defaults (10
+    # smoothing steps, no GNN) are tuned on whole spleens, where a compartment spans far more than 10 cells
+    small = {"smoothing": 0, "layers": 2, "assign_hidden": 0, "lr": 0.01}
+    options = {"learned": {"loss": "justbalance", "epochs": 100, "repeats": 2, **small}}
     return {method: neighbourhoods(table, 3, method, **options.get(method, {})) for method in METHODS}
 
 
 # Measured on these 20 tissues (seed 0): composition 0.56, utag 0.45, louvain 0.18 (communities of a near-uniform
-# mesh are spatial patches, not regions), learned (JustBalance, 100 epochs, 2 runs) 0.6-0.7. Chance is 0.
+# mesh are spatial patches, not regions), learned (JustBalance, 100 epochs, 2 runs, the small-tissue recipe)
+# 0.6-0.7. Chance is 0.
 BOUNDS = {"composition": 0.45, "utag": 0.35, "louvain": 0.1, "learned": 0.5}
 
 
@@ -275,3 +281,32 @@ def test_anndata_output_with_slashes_in_cell_type_names_round_trips(tmp_path) ->
     stored = back.uns["graphpool"]["composition"]
     assert list(stored.index) == list(result.composition.columns)  # cell types as the index: values, not keys
     np.testing.assert_allclose(stored.to_numpy(), result.composition.to_numpy().T)
+
+
+def test_stability_never_chooses_a_k_whose_runs_leave_clusters_empty(monkeypatch) -> None:
+    """Runs that put every cell in one cluster agree perfectly: the degenerate K (3 here) ties the top stability
+    and must still not be chosen; the most stable complete K (4: the same partition in every run) is."""
+    import graphpool.cells.neighbourhood as module
+    from graphpool.cells.neighbourhood import k_stability
+
+    cells = 400
+    generator = np.random.default_rng(0)
+
+    def fake(source, k, method, seed, **settings):  # K = 3 degenerate, K = 4 the same partition in every run
+        if k == 3:
+            labels = np.zeros(cells, dtype=int)
+        elif k == 4:
+            labels = np.arange(cells) % 4
+        else:
+            labels = generator.integers(0, k, cells)
+        return SimpleNamespace(labels=labels)
+
+    monkeypatch.setattr(module, "neighbourhoods", fake)
+    sweep = k_stability(None, [2, 3, 4, 5], "utag", runs=3)
+    table = sweep.table.set_index("k")
+    assert table.loc[3, "found"] == 1 and table.loc[3, "stability"] == 1.0
+    assert sweep.best == 4 and table.loc[4, "stability"] == 1.0 and table.loc[5, "stability"] < 0.1
+    with pytest.raises(ValueError, match="'runs' must be >= 2"):
+        k_stability(None, [2, 3], "utag", runs=1)
+    with pytest.raises(ValueError, match="'ks' must be consecutive"):
+        k_stability(None, [2, 4], "utag")

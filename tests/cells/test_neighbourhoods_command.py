@@ -118,3 +118,27 @@ def test_a_method_that_fails_leaves_no_results_behind(tmp_path: Path) -> None:
         main(["neighbourhoods", "--table", str(tmp_path / "two.csv"), "--method", "composition,louvain", "--k", "8",
               "--resolution", "0.001", "--quiet", "--out", str(out)])  # fmt: skip
     assert not out.exists()
+
+
+def test_a_k_range_chooses_k_by_stability_and_draws_it(tmp_path: Path) -> None:
+    out = tmp_path / "nb"
+    assert main(["neighbourhoods", "--method", "utag", "--k", "2:4", "--stability-runs", "2", "--out", str(out),
+                 "--quiet", "--plots", "0"]) == 0  # fmt: skip
+    sweep = pd.read_csv(out / "utag" / "k_stability.csv")
+    assert sweep["k"].tolist() == [2, 3, 4] and sweep["stability"].between(0, 1).all()
+    chosen = int(pd.read_csv(out / "results.csv")["K"].iloc[0])
+    complete = sweep[sweep["found"] == sweep["k"]]
+    assert chosen == int(complete["k"][complete["stability"].idxmax()])
+    assert (out / "utag" / "k_stability.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(
+    ("k", "message"),
+    [("3:x", "--k: write K as a whole number or a range LOW:HIGH, got '3:x'"), ("5:3", "LOW <= HIGH, got '5:3'")],
+)
+def test_a_bad_k_range_is_one_line(tmp_path: Path, k: str, message: str) -> None:
+    with pytest.raises(SystemExit) as error:
+        main(["neighbourhoods", "--k", k, "--out", str(tmp_path / "nb"), "--quiet"])
+    assert message in str(error.value) and "\n" not in str(error.value)
+    with pytest.raises(SystemExit, match="a range chooses K of unsupervised neighbourhoods"):
+        main(["neighbourhoods", "--k", "3:5", "--label", "label", "--out", str(tmp_path / "nb"), "--quiet"])

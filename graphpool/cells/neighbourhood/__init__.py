@@ -16,10 +16,12 @@ by one of four methods, each a module with its options dataclass and its ``fit_*
     Louvain communities (networkx) of each sample's cell graph, then k-means of the communities by their
     mean features, weighted by their sizes, so that ids agree across samples. The slowest (networkx).
 ``"learned"`` (after CytoCommunity, Hu et al. 2024)
-    a GNN (``layers`` :class:`~graphpool.ops.csr.CSRGraphConv` layers of width ``hidden``: GraphConv with mean
-    aggregation on the cell graph as a CSR matrix, so that no ``[E, hidden]`` message tensor is ever made) and a sparse soft cluster
-    pool (:func:`graphpool.cluster.pooler`) trained on every sample at once to minimise its
-    unsupervised loss (``loss``: ``"mincut"``, ``"dmon"`` or ``"justbalance"``); the weights are
+    the features averaged ``smoothing`` (10) times over the cell graph as UTAG does, standardised, then
+    optionally a GNN (``layers`` :class:`~graphpool.ops.csr.CSRGraphConv` layers: GraphConv with mean
+    aggregation as one sparse product; none by default) and a sparse soft cluster pool
+    (:func:`graphpool.cluster.pooler`, an MLP assignment) trained on every sample at once to minimise its
+    unsupervised loss (``loss``: ``"mincut"``, ``"dmon"``, ``"justbalance"``, ``"acc"``; MinCut's
+    orthogonality weighted 0.1, so the clusters need not be equal); the weights are
     shared, so the K clusters are aligned across samples. ``repeats`` runs with different seeds are
     aligned to the first (Hungarian matching of their hard labels) and their soft assignments averaged
     (the consensus); each cell takes the argmax. O(E (F + hidden) + N K) memory per step.
@@ -40,6 +42,7 @@ import numpy as np
 from torch_geometric.data import Data
 
 from graphpool.cells.graph import tissue_graphs
+from graphpool.cells.neighbourhood.choose_k import KStability, k_stability, parse_k_range
 from graphpool.cells.neighbourhood.composition import CompositionOptions, fit_composition
 from graphpool.cells.neighbourhood.learned import LOSSES, LearnedOptions, consensus, fit_learned
 from graphpool.cells.neighbourhood.louvain import LouvainOptions, fit_louvain
@@ -73,6 +76,7 @@ __all__ = [
     "LOSSES",
     "METHODS",
     "CompositionOptions",
+    "KStability",
     "LearnedOptions",
     "LouvainOptions",
     "MethodOptions",
@@ -80,8 +84,10 @@ __all__ = [
     "UtagOptions",
     "agreement",
     "consensus",
+    "k_stability",
     "method_options",
     "neighbourhoods",
+    "parse_k_range",
     "sample_abundance",
     "type_composition",
 ]
@@ -126,12 +132,13 @@ def neighbourhoods(
         seed: seeds k-means, Louvain and the learned method (run ``r`` uses ``seed + r``).
         progress: show a progress bar of the learned method's training.
         options: the method's options (:class:`CompositionOptions` ``window``, :class:`UtagOptions` ``hops``,
-            :class:`LouvainOptions` ``resolution``, :class:`LearnedOptions` ``loss``, ``hidden``, ``layers``,
-            ``epochs``, ``lr``, ``repeats``, ``batch_cells``); or give them as keywords (``window=5``).
+            :class:`LouvainOptions` ``resolution``, :class:`LearnedOptions` ``loss``, ``loss_weights``,
+            ``smoothing``, ``hidden``, ``layers``, ``assign_hidden``, ``epochs``, ``lr``, ``repeats``,
+            ``batch_cells``); or give them as keywords (``window=5``).
 
     Raises:
         ValueError: an unknown method or loss, an option of another method, K < 2 or K larger than the number
-            of cells, a non-positive window, hops, epochs, repeats or layers.
+            of cells, a non-positive window, hops, epochs or repeats, negative smoothing or layers.
     """
     if method not in _METHODS:
         raise ValueError(f"'method' must be one of {METHODS}, got {method!r}")

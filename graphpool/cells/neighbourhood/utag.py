@@ -34,11 +34,11 @@ class UtagOptions:
 
 def fit_utag(graphs: Sequence[Data], k: int, options: UtagOptions, seed: int, progress: bool = False) -> np.ndarray:
     """``[cells]`` the neighbourhood of every cell of ``graphs`` (in graph order); nothing to show ``progress`` of."""
-    return kmeans_labels(np.concatenate([_graph_mean(g, options.hops) for g in graphs]), k, seed)
+    return kmeans_labels(np.concatenate([graph_mean(g, options.hops) for g in graphs]), k, seed)
 
 
-def _graph_mean(graph: Data, hops: int) -> np.ndarray:
-    """``[n, F]`` the features averaged ``hops`` times over each cell and its graph neighbours."""
+def graph_mean(graph: Data, hops: int) -> np.ndarray:
+    """``[n, F]`` the features averaged ``hops`` times over each cell and its graph neighbours (0: as they are)."""
     n = graph.num_nodes
     source, target = graph.edge_index.numpy()
     adjacency = sp.csr_matrix((np.ones(source.size), (target, source)), shape=(n, n)) + sp.identity(n, format="csr")
