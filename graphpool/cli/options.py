@@ -106,8 +106,9 @@ def shared_options() -> argparse.ArgumentParser:
     model.add_argument(
         "--temperature",
         type=float,
-        default=ModelConfig.temperature,
-        help="soft pools: tau of the assignment softmax(scores / tau); lower is sharper",
+        default=None,
+        help="soft pools: tau of the assignment softmax(scores / tau); lower is sharper (default: 0.1 for mincut, "
+        "1 for the others)",
     )
     model.add_argument(
         "--assign-hidden",

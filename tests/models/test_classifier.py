@@ -306,8 +306,10 @@ def test_the_assignment_temperature_and_mlp_reach_every_soft_level() -> None:
         assert select.temperature == 0.1
         assert [type(m).__name__ for m in select.assign] == ["Linear", "ReLU", "Linear"]
         assert select.assign[0].out_features == 8
-    linear = GraphClassifier(ModelConfig(in_channels=3, num_classes=2, pool="mincut", clusters=6)).levels[0].select
-    assert isinstance(linear.assign, torch.nn.Linear) and linear.temperature == 1.0
+    default = lambda pool: GraphClassifier(ModelConfig(in_channels=3, num_classes=2, pool=pool, clusters=6)).levels[0]
+    assert isinstance(default("mincut").select.assign, torch.nn.Linear)
+    assert default("mincut").select.temperature == 0.1  # the recipe's (RECIPE_TEMPERATURE)
+    assert default("diffpool").select.temperature == 1.0 and default("justbalance").select.temperature == 1.0
     for name, value, message in (("temperature", 0.0, "must be > 0"), ("assign_hidden", -1, "must be >= 0")):
         with pytest.raises(ValueError, match=f"'{name}' {message}"):
             ModelConfig(in_channels=3, num_classes=2, pool="mincut", **{name: value})
