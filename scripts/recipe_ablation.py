@@ -12,7 +12,8 @@ levels collapsed.
 
 Recipes (``--recipes``, comma-separated, default all): ``before`` (batch 128, the aux losses at weight 1 from the
 first epoch, a linear assignment at temperature 1: the defaults before this ablation), then each change alone on
-top of ``sized``, the batch sized to the data (a tenth of the fit graphs, at most 128).
+top of ``sized``, the batch sized to the data (a tenth of the fit graphs, at most 128). A flat model (``none``) runs
+those of :data:`FLAT_RECIPES` among them.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ RECIPES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "aux weight 10": ({"aux_scale": 10.0}, {}),
     "lr 1e-2": ({}, {"lr": 0.01}),
 }
+#: the recipes that apply to a flat model (no pool: no assignment, no auxiliary losses)
+FLAT_RECIPES = ("before", "sized", "lr 1e-2")
 
 
 def load(name: str, root: str, seed: int) -> tuple[list[Any], int, int]:
@@ -104,7 +107,7 @@ def main() -> None:
     splits = [inner_split(train, labels, TrainConfig.validation_fraction, args.seed) for train, _ in outer]
     rows = []
     for pool in args.pool.split(","):
-        for name in recipes if pool != "none" else ["before", "sized", "lr 1e-2"]:
+        for name in recipes if pool != "none" else [name for name in recipes if name in FLAT_RECIPES]:
             model_settings, train_settings = RECIPES[name]
             config = model_for(base, pool, model_settings if pool != "none" else {})
             train = TrainConfig(epochs=args.epochs, patience=args.patience, seed=args.seed, **train_settings)

@@ -111,3 +111,19 @@ def test_readout_capability_smoke(tmp_path: Path) -> None:
 def test_cell_graph_benchmark_small(tmp_path: Path) -> None:
     out = _run("scripts/bench_cells.py", "--cells", "5000", "--in-process", "--json", str(tmp_path / "cells.json"))
     assert "knn_edges" in out and "table_to_graph" in out and (tmp_path / "cells.json").exists()
+
+
+def test_recipe_ablation_scores_recipes_on_validation_only(tmp_path: Path) -> None:
+    out = _run(
+        "scripts/recipe_ablation.py",
+        "--dataset", "pooling-easy-small", "--pool", "mincut,none", "--recipes", "before,temperature 0.1",
+        "--outer", "1", "--epochs", "1", "--patience", "1", "--json", str(tmp_path / "ablation.json"),
+    )  # fmt: skip
+    rows = json.loads((tmp_path / "ablation.json").read_text())["rows"]
+    assert [(r["pool"], r["recipe"]) for r in rows] == [
+        ("mincut", "before"),
+        ("mincut", "temperature 0.1"),
+        ("none", "before"),  # a flat model runs only the recipes without a pool setting
+    ]
+    assert all(len(r["validation_accuracy"]) == 1 and 0 <= r["mean"] <= 100 for r in rows)
+    assert len(rows[0]["levels"][0]) == 2 and "| mincut | temperature 0.1 |" in out
