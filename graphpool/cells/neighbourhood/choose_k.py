@@ -50,13 +50,14 @@ class KStability:
         complete = self.table["found"] == self.table["k"]
         axes.plot(self.table["k"], self.table["stability"], color="C0", zorder=1)
         axes.scatter(self.table["k"][complete], self.table["stability"][complete], color="C0", label="all K found")
-        axes.scatter(
-            self.table["k"][~complete],
-            self.table["stability"][~complete],
-            facecolor="white",
-            edgecolor="C0",
-            label="a cluster < 1 % of cells",
-        )
+        if (~complete).any():
+            axes.scatter(
+                self.table["k"][~complete],
+                self.table["stability"][~complete],
+                facecolor="white",
+                edgecolor="C0",
+                label="a cluster < 1 % of cells",
+            )
         axes.axvline(self.best, color="0.6", lw=1, zorder=0)
         axes.set(xlabel="K (neighbourhoods)", ylabel="stability (mean ARI between seeds)")
         axes.set_title(f"{self.method}: K = {self.best} chosen", fontsize=10)
