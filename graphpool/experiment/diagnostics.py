@@ -127,8 +127,10 @@ def pooling_diagnostics(
 
 def collapsed(level: dict[str, Any]) -> bool:
     """Whether a level's diagnostics show a collapse (K >= 3: a cluster above half the mass, or fewer than two used;
-    fewer clusters: fewer than 1.5 used)."""
+    K = 2: fewer than 1.5 used; a level of one cluster per graph, K < 2, has nothing to collapse)."""
     used, share = level.get("clusters_used", math.nan), level.get("largest_share", math.nan)
+    if level.get("clusters", math.inf) < 2:
+        return False
     if level.get("clusters", math.inf) < 3:
         return bool(used < COLLAPSE_USED_OF_TWO)
     return bool(share > COLLAPSE_SHARE or used < COLLAPSE_USED)

@@ -58,6 +58,8 @@ def test_clusters_used_is_the_perplexity_of_each_graphs_mean_assignment() -> Non
             False,
         ),  # two clusters: 2 of 3 atoms is no collapse
         ({"clusters": 2, "clusters_used": 1.2, "largest_share": 0.95}, True),
+        ({"clusters": 1, "clusters_used": 1.0, "largest_share": 1.0}, False),  # one cluster by design (K = 1)
+        ({"clusters": 1.4, "clusters_used": 1.2, "largest_share": 0.9}, False),  # a hard level of ~1 per graph
     ],
 )
 def test_a_collapse_is_one_cluster_above_half_or_fewer_than_two_used(level: dict, expected: bool) -> None:
