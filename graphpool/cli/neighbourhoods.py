@@ -34,7 +34,7 @@ from graphpool.cells.neighbourhood import (
     LOSSES,
     METHODS,
     LearnedOptions,
-    k_stability,
+    choose_k,
     method_options,
     parse_k_range,
 )
@@ -144,7 +144,7 @@ def run_neighbourhoods(args: argparse.Namespace) -> int:
         options = method_options(method, **_settings_of(method, args))
         k = ks[0]
         if len(ks) > 1:
-            sweeps[method] = k_stability(
+            sweeps[method] = choose_k(
                 table, ks, method, runs=args.stability_runs, seed=args.seed, graph=args.graph, options=options
             )
             k = sweeps[method].best

@@ -1,8 +1,6 @@
 """Tissue cellular neighbourhoods: every method recovers the simulator's regions, results are consistent,
 scores are right, AnnData goes in and out in squidpy's layout, and bad input is named."""
 
-from types import SimpleNamespace
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -283,30 +281,37 @@ def test_anndata_output_with_slashes_in_cell_type_names_round_trips(tmp_path) ->
     np.testing.assert_allclose(stored.to_numpy(), result.composition.to_numpy().T)
 
 
-def test_stability_never_chooses_a_k_whose_runs_leave_clusters_empty(monkeypatch) -> None:
+def test_stability_never_chooses_a_k_whose_runs_leave_clusters_empty() -> None:
     """Runs that put every cell in one cluster agree perfectly: the degenerate K (3 here) ties the top stability
     and must still not be chosen; the most stable complete K (4: the same partition in every run) is."""
-    import graphpool.cells.neighbourhood as module
     from graphpool.cells.neighbourhood import k_stability
 
     cells = 400
     generator = np.random.default_rng(0)
 
-    def fake(source, k, method, seed, **settings):  # K = 3 degenerate, K = 4 the same partition in every run
+    def fit(k: int, seed: int) -> np.ndarray:  # K = 3 degenerate, K = 4 the same partition in every run
         if k == 3:
-            labels = np.zeros(cells, dtype=int)
-        elif k == 4:
-            labels = np.arange(cells) % 4
-        else:
-            labels = generator.integers(0, k, cells)
-        return SimpleNamespace(labels=labels)
+            return np.zeros(cells, dtype=int)
+        if k == 4:
+            return np.arange(cells) % 4
+        return generator.integers(0, k, cells)
 
-    monkeypatch.setattr(module, "neighbourhoods", fake)
-    sweep = k_stability(None, [2, 3, 4, 5], "utag", runs=3)
+    sweep = k_stability(fit, [2, 3, 4, 5], runs=3)
     table = sweep.table.set_index("k")
     assert table.loc[3, "found"] == 1 and table.loc[3, "stability"] == 1.0
     assert sweep.best == 4 and table.loc[4, "stability"] == 1.0 and table.loc[5, "stability"] < 0.1
     with pytest.raises(ValueError, match="'runs' must be >= 2"):
-        k_stability(None, [2, 3], "utag", runs=1)
+        k_stability(fit, [2, 3], runs=1)
     with pytest.raises(ValueError, match="'ks' must be consecutive"):
-        k_stability(None, [2, 4], "utag")
+        k_stability(fit, [2, 4])
+
+
+def test_choose_k_sweeps_a_method_with_its_options(tissues: pd.DataFrame) -> None:
+    from graphpool.cells.neighbourhood import choose_k
+
+    table = read_cells(tissues, label=None)
+    sweep = choose_k(table, range(2, 5), "utag", runs=2, hops=2)
+    direct = neighbourhoods(table, sweep.best, "utag", seed=0, hops=2).labels
+    assert sweep.table["k"].tolist() == [2, 3, 4] and sweep.method == "utag" and len(direct) == len(tissues)
+    with pytest.raises(ValueError, match="'window' is an option of 'composition', not of 'utag'"):
+        choose_k(table, range(2, 4), "utag", window=3)

@@ -34,7 +34,7 @@ Hungarian-matched macro-F1).
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import fields
 from typing import Any
 
@@ -83,6 +83,7 @@ __all__ = [
     "Neighbourhoods",
     "UtagOptions",
     "agreement",
+    "choose_k",
     "consensus",
     "k_stability",
     "method_options",
@@ -158,6 +159,18 @@ def neighbourhoods(
     probabilities = fitted if fitted.ndim == 2 else None
     labels, probabilities = by_size(fitted.argmax(1) if probabilities is not None else fitted, probabilities, k)
     return _per_row(table, graphs, labels, probabilities, k, method)
+
+
+def choose_k(
+    source: Any, ks: Sequence[int], method: str = "utag", runs: int = 3, seed: int = 0, **settings: Any
+) -> KStability:
+    """The stability of every K of ``ks`` for ``method`` (:func:`~graphpool.cells.neighbourhood.k_stability`),
+    ``runs`` seeds each; ``settings`` as for :func:`neighbourhoods` (the method's options, ``graph``)."""
+    read_options = {name: value for name, value in settings.items() if name in _READ_OPTIONS}
+    method_settings = {name: value for name, value in settings.items() if name not in _READ_OPTIONS}
+    table = source if isinstance(source, CellTable) else read_cells(source, **{"label": None, **read_options})
+    fit = lambda k, run_seed: neighbourhoods(table, k, method, seed=run_seed, **method_settings).labels
+    return k_stability(fit, ks, runs, seed, method)
 
 
 def _per_row(

@@ -16,7 +16,7 @@ least 1 % of the cells) must be K.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,21 +94,18 @@ def parse_k_range(text: str) -> list[int]:
 
 
 def k_stability(
-    source: Any, ks: Sequence[int], method: str = "utag", runs: int = 3, seed: int = 0, **settings: Any
+    fit: Callable[[int, int], np.ndarray], ks: Sequence[int], runs: int = 3, seed: int = 0, method: str = ""
 ) -> KStability:
-    """Sweep ``ks`` with ``method`` (:func:`~graphpool.cells.neighbourhoods`), ``runs`` seeds each.
+    """Sweep ``ks``: ``fit(k, seed)`` gives one run's ``[cells]`` labels; ``runs`` seeds each
+    (``seed``, ``seed + 1``, ...; at least 2). :func:`graphpool.cells.neighbourhood.choose_k` sweeps a
+    neighbourhood method; ``method`` only names the sweep.
 
     Args:
-        source: a :class:`~graphpool.cells.CellTable` (or what :func:`~graphpool.cells.read_cells` reads).
         ks: the candidate K, consecutive (e.g. ``range(3, 11)``).
-        runs: seeds per K (``seed``, ``seed + 1``, ...), at least 2.
-        settings: the method's options and ``graph``, as for :func:`~graphpool.cells.neighbourhoods`.
     """
     import time
 
     from sklearn.metrics import adjusted_rand_score
-
-    from graphpool.cells.neighbourhood import neighbourhoods
 
     ks = sorted(ks)
     if runs < 2:
@@ -118,7 +115,7 @@ def k_stability(
     rows = []
     for k in ks:
         start = time.perf_counter()
-        runs_of_k = [neighbourhoods(source, k, method, seed=seed + r, **settings).labels for r in range(runs)]
+        runs_of_k = [np.asarray(fit(k, seed + r)) for r in range(runs)]
         pairs = itertools.combinations(runs_of_k, 2)
         rows.append(
             {
