@@ -137,14 +137,14 @@ def _few_clusters(clusters: int, edges: int) -> bool:
 def normalize_edges(edge_index: Tensor, edge_weight: Tensor, num_nodes: int) -> tuple[Tensor, Tensor]:
     r""":math:`D^{-1/2}\tilde A D^{-1/2}` of an edge list: self-loops dropped, :math:`w_{ij} / \sqrt{d_i d_j}`.
 
-    :math:`d_i` is the summed weight of node :math:`i`'s edges (rows of :math:`\tilde A`); a node
-    without edges keeps none.
+    :math:`d_i` is the summed weight of node :math:`i`'s edges (rows of :math:`\tilde A`); the edges of a node
+    whose degree is below the dtype's machine epsilon (none, or an all but empty soft cluster) weigh 0.
     """
     keep = edge_index[0] != edge_index[1]
     edge_index, edge_weight = edge_index[:, keep], edge_weight[keep]
     degree = torch.zeros(num_nodes, dtype=edge_weight.dtype, device=edge_weight.device)
-    root = _root(degree.index_add_(0, edge_index[0], edge_weight))
-    return edge_index, edge_weight / root[edge_index[0]] / root[edge_index[1]]
+    inverse = _inverse_root(degree.index_add_(0, edge_index[0], edge_weight))
+    return edge_index, edge_weight * inverse[edge_index[0]] * inverse[edge_index[1]]
 
 
 def soft_edges(adj: Tensor, self_loops: bool = False) -> tuple[Tensor, Tensor]:
@@ -160,11 +160,14 @@ def soft_edges(adj: Tensor, self_loops: bool = False) -> tuple[Tensor, Tensor]:
     return torch.stack([b * k + g, b * k + h]), adj[b, g, h]
 
 
-def _root(degree: Tensor) -> Tensor:
-    r""":math:`\sqrt{d} + \epsilon` (as PyG's MinCut), with a zero gradient where :math:`d = 0`.
+def _inverse_root(degree: Tensor) -> Tensor:
+    r""":math:`1 / (\sqrt{d} + \epsilon)` (as PyG's MinCut), and 0 where :math:`d` is below the dtype's machine
+    epsilon (a node or cluster without edges, or an all but empty soft cluster), with a zero gradient there.
 
-    ``sqrt``'s derivative is infinite at 0, and zero times infinity is NaN: a node or cluster
-    without edges (a one-atom molecule) would turn every gradient into NaN.
+    ``sqrt``'s derivative is infinite at 0, and zero times infinity is NaN: a node without edges (a one-atom
+    molecule) would turn every gradient into NaN. Near 0 it is finite but huge: an edge between two soft
+    clusters of mass 1e-30 (sharp assignments leave such clusters) would get :math:`w / \epsilon^2` and a
+    gradient of 1e30, which overflows float32 in the backward pass; below machine epsilon such edges weigh 0.
     """
-    positive = degree > 0
-    return torch.where(positive, torch.sqrt(torch.where(positive, degree, 1.0)), 0.0) + EPS
+    positive = degree > torch.finfo(degree.dtype).eps
+    return torch.where(positive, 1.0 / (torch.sqrt(torch.where(positive, degree, 1.0)) + EPS), 0.0)
