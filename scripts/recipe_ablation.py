@@ -30,6 +30,7 @@ from typing import Any
 
 import torch
 
+from graphpool.cluster import loss_terms
 from graphpool.experiment import TrainConfig, inner_split, pooling_diagnostics, stratified_folds, train_candidate
 from graphpool.models import GraphClassifier, ModelConfig
 
@@ -66,10 +67,8 @@ def model_for(base: ModelConfig, pool: str, settings: dict[str, Any]) -> ModelCo
     settings = dict(settings)
     scale = settings.pop("aux_scale", None)
     config = replace(base, pool=pool, **settings)
-    if scale is not None and pool != "none":
-        from graphpool.cluster import pooler_spec
-
-        config = replace(config, loss_weights={term: scale for term in pooler_spec(pool).terms})
+    if scale is not None:
+        config = replace(config, loss_weights={term: scale for term in loss_terms(pool)})  # none for "none"
     return config
 
 

@@ -15,7 +15,7 @@ tests' parametrisation all read it, so a pooler added with :func:`register_poole
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
 
@@ -186,6 +186,22 @@ def pooler_spec(name: str) -> PoolerSpec:
     if name not in _REGISTRY:
         raise ValueError(f"pooler {name!r} is unknown; choose from {POOLERS}")
     return _REGISTRY[name]
+
+
+def loss_terms(name: str) -> tuple[str, ...]:
+    """The loss terms of pooler ``name`` (the keys of its ``aux_loss``); none for a hard pooler or for a name that
+    is no pooler (a model's ``"none"``: the readout alone)."""
+    return _REGISTRY[name].terms if name in _REGISTRY else ()
+
+
+def check_loss_weights(name: str, weights: Mapping[str, float]) -> None:
+    """A ``ValueError`` naming the first of ``weights`` that pooler ``name`` has no loss term for."""
+    terms = loss_terms(name)
+    unknown = sorted(set(weights) - set(terms))
+    if unknown:
+        raise ValueError(
+            f"'loss_weights' names {unknown[0]!r}, which pool {name!r} does not have; its loss terms: {list(terms)}"
+        )
 
 
 def pooler(name: str, in_channels: int | None = None, clusters: int | None = None, **options: Any) -> Pool:

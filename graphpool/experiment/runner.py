@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from graphpool.cluster import SOFT_POOLERS, pooler_spec
+from graphpool.cluster import loss_terms
 from graphpool.experiment.assessment import assess
 from graphpool.experiment.folds import Fold
 from graphpool.experiment.hyperparameters import expand_grid
@@ -68,7 +68,7 @@ class Experiment:
         }
         if pool == "celltype" and self.num_types is not None:
             settings["clusters"] = self.num_types
-        terms = pooler_spec(pool).terms if pool in SOFT_POOLERS else ()
+        terms = loss_terms(pool)
         settings["loss_weights"] = {name: w for name, w in self.loss_weights.items() if name in terms}
         return replace(self.model, **settings)
 
@@ -85,7 +85,7 @@ class Experiment:
                 f"--precoarsen: none of the pools {list(self.pools)} has levels to precompute (only hard cluster "
                 "pools do: given, graclus, kmis, kmeans, louvain); drop --precoarsen"
             )
-        terms = {term for pool in self.pools if pool in SOFT_POOLERS for term in pooler_spec(pool).terms}
+        terms = {term for pool in self.pools for term in loss_terms(pool)}
         unknown = sorted(set(self.loss_weights) - terms)
         if unknown:
             raise ValueError(

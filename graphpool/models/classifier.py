@@ -50,8 +50,8 @@ from graphpool.cluster import (
     Pool,
     PrecomputedSelect,
     TypePool,
+    check_loss_weights,
     pooler,
-    pooler_spec,
     takes_clusters,
 )
 from graphpool.cluster.connect import edge_features
@@ -150,13 +150,7 @@ class ModelConfig:
                 f"'precoarsened' applies to hard cluster pools; pool {self.pool!r} has no levels to precompute "
                 "(a readout has none, a soft pool learns its own)"
             )
-        terms = pooler_spec(self.pool).terms if self.pool in SOFT_POOLERS else ()
-        unknown = sorted(set(self.loss_weights) - set(terms))
-        if unknown:
-            raise ValueError(
-                f"'loss_weights' names {unknown[0]!r}, which pool {self.pool!r} does not have; its loss terms: "
-                f"{list(terms)}"
-            )
+        check_loss_weights(self.pool, self.loss_weights)
         resolve(self.readout, in_channels=self.hidden)  # fail early, listing the valid names
         resolve(self.reduce, in_channels=self.hidden)
 

@@ -57,7 +57,7 @@ def test_an_h5ad_table_comes_back_with_its_results(tmp_path: Path) -> None:
         (["--resolution", "0"], "--resolution must be > 0, got 0.0"),
         (["--resolution", "-1"], "--resolution must be > 0, got -1.0"),
         (["--threads", "0"], "--threads must be >= 1, got 0"),
-        (["--loss-weight", "balance=2"], "'loss_weights' names 'balance', which loss 'mincut' does not have"),
+        (["--loss-weight", "balance=2"], "'loss_weights' names 'balance', which pool 'mincut' does not have"),
         (["--smoothing", "-1"], "'smoothing' must be >= 0, got -1"),
         (["--table", "missing.csv"], "does not exist"),
     ],

@@ -24,7 +24,7 @@ from scipy.optimize import linear_sum_assignment
 from torch_geometric.data import Batch, Data
 
 from graphpool.cells.neighbourhood.utag import graph_mean
-from graphpool.cluster import UNSUPERVISED_POOLERS, pooler_spec
+from graphpool.cluster import UNSUPERVISED_POOLERS, check_loss_weights
 from graphpool.ops.csr import CSRGraphConv, csr_adjacency
 from graphpool.ops.ranges import Range, check_ranges
 
@@ -70,12 +70,7 @@ class LearnedOptions:
         if self.loss not in LOSSES:
             raise ValueError(f"'loss' must be one of {LOSSES}, got {self.loss!r}")
         check_ranges(self, self.RANGES)
-        terms = pooler_spec(self.loss).terms
-        unknown = sorted(set(self.loss_weights or {}) - set(terms))
-        if unknown:
-            raise ValueError(
-                f"'loss_weights' names {unknown[0]!r}, which loss {self.loss!r} does not have: {list(terms)}"
-            )
+        check_loss_weights(self.loss, self.loss_weights or {})
 
     @property
     def weights(self) -> dict[str, float]:
@@ -170,7 +165,8 @@ def fit_learned(
 
     features = [torch.from_numpy(graph_mean(g, options.smoothing)) for g in graphs]
     every = torch.cat(features)
-    mean, std = every.mean(0), every.std(0).clamp(min=1e-6) if every.size(0) > 1 else torch.ones(every.size(1))
+    mean = every.mean(0)
+    std = every.std(0).clamp(min=1e-6) if every.size(0) > 1 else torch.ones(every.size(1))  # one cell: no spread
     graphs = [Data(x=(x - mean) / std, edge_index=g.edge_index) for x, g in zip(features, graphs, strict=True)]
     total = options.repeats * options.epochs
     bar = tqdm(total=total, desc=f"{options.loss} neighbourhoods", unit="epoch", disable=not progress, leave=False)
