@@ -143,14 +143,13 @@ def neighbourhoods(
     """
     if method not in _METHODS:
         raise ValueError(f"'method' must be one of {METHODS}, got {method!r}")
-    read_options = {name: value for name, value in settings.items() if name in _READ_OPTIONS}
-    method_settings = {name: value for name, value in settings.items() if name not in _READ_OPTIONS}
+    read_options, method_settings = _split_settings(settings)
     if options is not None and method_settings:
         raise ValueError(f"give the method's options as 'options' or as keywords, not both: {sorted(method_settings)}")
     chosen = method_options(method, **method_settings) if options is None else options
     if not isinstance(chosen, _METHODS[method][0]):
         raise TypeError(f"'options' of type {type(chosen).__name__} do not belong to method {method!r}")
-    table = source if isinstance(source, CellTable) else read_cells(source, **{"label": None, **read_options})
+    table = _table(source, read_options)
     cells = len(table.frame)
     if not 2 <= k <= cells:
         raise ValueError(f"'k' must be between 2 and the number of cells ({cells}), got {k}")
@@ -166,11 +165,21 @@ def choose_k(
 ) -> KStability:
     """The stability of every K of ``ks`` for ``method`` (:func:`~graphpool.cells.neighbourhood.k_stability`),
     ``runs`` seeds each; ``settings`` as for :func:`neighbourhoods` (the method's options, ``graph``)."""
-    read_options = {name: value for name, value in settings.items() if name in _READ_OPTIONS}
-    method_settings = {name: value for name, value in settings.items() if name not in _READ_OPTIONS}
-    table = source if isinstance(source, CellTable) else read_cells(source, **{"label": None, **read_options})
+    read_options, method_settings = _split_settings(settings)
+    table = _table(source, read_options)
     fit = lambda k, run_seed: neighbourhoods(table, k, method, seed=run_seed, **method_settings).labels
     return k_stability(fit, ks, runs, seed, method)
+
+
+def _split_settings(settings: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``settings`` split into the arguments of :func:`read_cells` and the rest (the method's options, ``graph``)."""
+    read_options = {name: value for name, value in settings.items() if name in _READ_OPTIONS}
+    return read_options, {name: value for name, value in settings.items() if name not in _READ_OPTIONS}
+
+
+def _table(source: Any, read_options: dict[str, Any]) -> CellTable:
+    """``source`` as a cell table: as it is, or read with ``read_options`` and no sample labels."""
+    return source if isinstance(source, CellTable) else read_cells(source, **{"label": None, **read_options})
 
 
 def _per_row(
