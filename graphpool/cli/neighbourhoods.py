@@ -39,7 +39,7 @@ from graphpool.cells.neighbourhood import (
     parse_k_range,
 )
 from graphpool.cells.table import open_table
-from graphpool.cli.options import LossWeightOption, add_cell_columns, add_threads, check_bounds, markers_from
+from graphpool.cli.options import add_cell_columns, add_loss_weight, add_threads, check_bounds, markers_from
 from graphpool.experiment import pyplot, safe_name
 from graphpool.ops.ranges import Range
 
@@ -76,13 +76,7 @@ def add_parser(commands: Any) -> None:
     method.add_argument("--hops", type=int, default=3, help="utag: averaging steps")
     method.add_argument("--resolution", type=float, default=1.0, help="louvain: resolution")
     method.add_argument("--loss", default=LearnedOptions.loss, choices=LOSSES, help="learned: the unsupervised loss")
-    method.add_argument(
-        "--loss-weight",
-        dest="loss_weights",
-        action=LossWeightOption,
-        metavar="NAME=W",
-        help="learned: weight of a loss term (repeatable; default: ortho=0.1 for mincut, the others 1)",
-    )
+    add_loss_weight(method, "learned: weight of a loss term (repeatable; default: ortho=0.1 for mincut, the others 1)")
     method.add_argument(
         "--smoothing",
         type=int,

@@ -50,6 +50,11 @@ class LossWeightOption(argparse.Action):
         setattr(namespace, self.dest, {**(getattr(namespace, self.dest) or {}), name: number})
 
 
+def add_loss_weight(group: Any, help: str) -> None:
+    """``--loss-weight NAME=W`` (repeatable) into ``args.loss_weights``."""
+    group.add_argument("--loss-weight", dest="loss_weights", action=LossWeightOption, metavar="NAME=W", help=help)
+
+
 def subcommand(commands: Any, name: str, help: str) -> argparse.ArgumentParser:
     """A subcommand parser with the shared options and defaults shown in ``--help``.
 
@@ -96,13 +101,7 @@ def shared_options() -> argparse.ArgumentParser:
         action="store_true",
         help="compute the levels of hard pools (given, graclus, kmis, kmeans) once per graph, not in every step",
     )
-    model.add_argument(
-        "--loss-weight",
-        dest="loss_weights",
-        action=LossWeightOption,
-        metavar="NAME=W",
-        help="weight of a soft pool's loss term (repeatable; e.g. ortho=0.5; the others weigh 1)",
-    )
+    add_loss_weight(model, "weight of a soft pool's loss term (repeatable; e.g. ortho=0.5; the others weigh 1)")
     model.add_argument(
         "--temperature",
         type=float,
