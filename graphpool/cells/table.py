@@ -57,7 +57,12 @@ def _rows(mask: np.ndarray | pd.Series) -> str:
     return f"rows {shown}" + (f" (and {rows.size - _SHOWN} more)" if rows.size > _SHOWN else "")
 
 
-def _is_anndata(source: Any) -> bool:
+#: squidpy's key of the cell graph in ``obsp`` (``sq.gr.spatial_neighbors``), read when present
+DEFAULT_CONNECTIVITY_KEY = "spatial_connectivities"
+
+
+def is_annotated_data(source: Any) -> bool:
+    """Whether ``source`` is an AnnData (duck-typed: anndata need not be installed to ask)."""
     return hasattr(source, "obsm") and hasattr(source, "obs")
 
 
@@ -69,7 +74,7 @@ def open_table(source: Any) -> Any:
         FileNotFoundError: the path does not exist.
         ImportError: naming the package a format needs (pyarrow for Parquet, anndata for ``.h5ad``).
     """
-    if _is_anndata(source):
+    if is_annotated_data(source):
         return source
     if isinstance(source, pd.DataFrame):
         return source.reset_index(drop=True)
@@ -163,7 +168,7 @@ def read_cells(
     group: str | None = None,
     cell_id: str | None = None,
     spatial_key: str = "spatial",
-    connectivity_key: str | None = "spatial_connectivities",
+    connectivity_key: str | None = DEFAULT_CONNECTIVITY_KEY,
 ) -> CellTable:
     """Read and check a cell table.
 
@@ -171,7 +176,8 @@ def read_cells(
         source: a path (``.csv``, ``.tsv``, ``.parquet``, ``.h5ad``), a pandas DataFrame, or an
             AnnData object (coordinates from ``obsm[spatial_key]``, the other columns from ``obs``,
             markers from ``X``).
-        x, y: coordinate columns (ignored for AnnData).
+        x, y: coordinate columns (an AnnData's positions are ``obsm[spatial_key]``: giving other names
+            than ``"x"``/``"y"`` for one is an error, not silently ignored).
         cell_type: the cell-type column, or ``None`` for marker-only tables.
         sample: the tissue-sample column; one graph per sample. ``None``: every cell is in one
             sample named ``"all"`` (a table of one tissue).
@@ -181,8 +187,8 @@ def read_cells(
         cell_id: a cell identifier column, unique within each sample.
         spatial_key: the AnnData ``obsm`` key of the coordinates.
         connectivity_key: the AnnData ``obsp`` key of a precomputed cell graph (squidpy's
-            ``spatial_neighbors`` writes ``spatial_connectivities``); read when present, used by
-            :func:`tissue_graphs` with ``graph="given"``. ``None``: never read.
+            ``spatial_neighbors`` writes ``spatial_connectivities``); read when present (another key must be
+            present), used by :func:`tissue_graphs` with ``graph="given"``. ``None``: never read.
 
     Raises:
         ValueError: naming the column, sample and rows of every problem found: missing
@@ -191,14 +197,22 @@ def read_cells(
     """
     marker_names: list[str] = []
     source = open_table(source)
-    if _is_anndata(source):
+    if is_annotated_data(source):
+        if (x, y) != ("x", "y"):
+            raise ValueError(
+                f"'x'/'y' ({x!r}, {y!r}) name table columns; an AnnData's positions are obsm[spatial_key] "
+                f"(spatial_key={spatial_key!r}): drop them"
+            )
+        if connectivity_key not in (None, DEFAULT_CONNECTIVITY_KEY) and connectivity_key not in source.obsp:
+            raise ValueError(
+                f"'connectivity_key' {connectivity_key!r} is not in the AnnData's obsp (it has {list(source.obsp)})"
+            )
         frame, marker_names = _from_anndata(source, spatial_key, markers)
-        x, y = "x", "y"
     else:
         frame = source
     roles = {"x": x, "y": y, "sample": sample, "cell_type": cell_type, "label": label, "group": group}
     wanted = {role: column for role, column in {**roles, "cell_id": cell_id}.items() if column is not None}
-    if markers is not None and not _is_anndata(source):  # a file or frame: markers are its columns
+    if markers is not None and not is_annotated_data(source):  # a file or frame: markers are its columns
         named = set(wanted.values())
         marker_names = [c for c in frame.columns if c not in named] if markers == "all" else list(markers)
     missing = [c for c in [*wanted.values(), *marker_names] if c not in frame.columns]
@@ -221,7 +235,7 @@ def read_cells(
     types = _natural_order(out["cell_type"].unique().tolist()) if "cell_type" in out else []
     classes = sorted(out["label"].unique().tolist()) if "label" in out else []
     edges = None
-    if _is_anndata(source) and connectivity_key is not None and connectivity_key in source.obsp:
+    if is_annotated_data(source) and connectivity_key is not None and connectivity_key in source.obsp:
         edges = _given_edges(source, connectivity_key, out["sample"].to_numpy())
     return CellTable(out, types, marker_names, list(pd.unique(out["sample"])), classes, edges)
 

@@ -10,7 +10,14 @@ import pandas as pd
 
 from graphpool.cells import RULES, analyse, read_cells, simulate, tissue_graphs
 from graphpool.cells.workflow import outer_folds
-from graphpool.cli.options import add_cell_columns, experiment_from, markers_from, precoarsened, subcommand
+from graphpool.cli.options import (
+    add_cell_columns,
+    cell_columns,
+    experiment_from,
+    markers_from,
+    precoarsened,
+    subcommand,
+)
 from graphpool.cli.options import device as parse_device
 from graphpool.cli.run_folder import open_out
 from graphpool.experiment import TqdmProgress, format_table
@@ -58,11 +65,11 @@ def cells(args: argparse.Namespace) -> int:
     if args.table is None:
         source: Any = simulate(args.simulate, args.samples, args.seed)
         print(f"no --table: simulated {args.samples} tissues following the {args.simulate!r} rule")
-        names = {"x": "x", "y": "y", "cell_type": "cell_type", "sample": "sample", "label": "label"}
+        names: dict[str, Any] = {"label": "label", "markers": markers_from(args.markers)}
     else:
         source = args.table
-        names = {"x": args.x, "y": args.y, "cell_type": args.type, "sample": args.sample, "label": args.label}
-    table = read_cells(source, **names, markers=markers_from(args.markers), group=args.group, cell_id=args.cell_id)
+        names = {**cell_columns(args), "label": args.label}
+    table = read_cells(source, **names, group=args.group, cell_id=args.cell_id)
     if not table.classes:
         raise SystemExit("graphpool cells: the table needs a --label column")
     graphs = tissue_graphs(table, args.graph, args.features, args.edge_weight)

@@ -13,10 +13,13 @@ cell-type proportions), which writes per neighbourhood its composition, abundanc
 test and FDR, and contribution, out of fold; ``graphpool cells`` takes the further training options.
 
 Writes into ``--out``, per method: ``cells.csv`` (one row per cell with its neighbourhood),
-``composition.csv`` and ``composition.png`` (a heatmap), ``summary.csv``, ``abundance.csv`` (per
-sample), tissue maps ``maps/<sample>.png`` (``--plots`` of them) and, for an ``.h5ad`` input,
-``cells.h5ad`` (the input with the results in ``obs``/``obsp``/``uns``); and ``results.csv``: one row
-per method with its time and, with ``--truth``, its agreement with the annotated regions.
+``composition.csv``, ``summary.csv``, ``abundance.csv`` (per sample), the composition heatmaps
+``composition`` (log2 enrichment of each type against all cells) and ``composition_share`` (raw shares),
+and tissue maps ``maps/<sample>`` (``--plots`` of them; beside the ``--truth`` annotation when given), each
+figure in every ``--formats`` (PNG and PDF by default); for an ``.h5ad`` input, ``cells.h5ad``: the input
+with every method's results under ``<--key-added>_<method>`` (scanpy's layout: ``obs``, ``obsm``, ``uns``
+with ``params`` and ``_colors``); and ``results.csv``: one row per method with its time and, with
+``--truth``, its agreement with the annotated regions.
 """
 
 from __future__ import annotations
@@ -39,8 +42,16 @@ from graphpool.cells.neighbourhood import (
     parse_k_range,
 )
 from graphpool.cells.table import open_table
-from graphpool.cli.options import add_cell_columns, add_loss_weight, add_threads, check_bounds, markers_from
-from graphpool.experiment import pyplot, safe_name
+from graphpool.cli.options import (
+    add_cell_columns,
+    add_loss_weight,
+    add_threads,
+    cell_columns,
+    check_bounds,
+    markers_from,
+)
+from graphpool.cells.figures import check_formats, save
+from graphpool.experiment import safe_name
 from graphpool.ops.ranges import Range
 
 SIMULATED_SAMPLES = 40
@@ -88,6 +99,13 @@ def add_parser(commands: Any) -> None:
     run = e.add_argument_group("output")
     run.add_argument("--out", default="results/neighbourhoods", help="an empty or new folder")
     run.add_argument("--plots", type=int, default=6, help="tissue maps to draw per method")
+    run.add_argument("--formats", default="png,pdf", help="figure formats, comma-separated, of png, pdf, svg")
+    run.add_argument("--unit", default="", help="the unit of the positions, for the maps' scale bars (e.g. µm)")
+    run.add_argument(
+        "--key-added",
+        default="graphpool",
+        help=".h5ad input: cells.h5ad holds each method's results under KEY_METHOD (e.g. graphpool_utag)",
+    )
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     add_threads(run)
@@ -96,6 +114,7 @@ def add_parser(commands: Any) -> None:
 def run_neighbourhoods(args: argparse.Namespace) -> int:
     """Run ``graphpool neighbourhoods`` with parsed ``args``."""
     check_bounds(args, {"plots": Range(0), "resolution": Range(0, low_open=True)})
+    check_formats(args.formats)
     try:
         ks = None if args.k is None else parse_k_range(args.k)
     except ValueError as error:
@@ -114,19 +133,14 @@ def run_neighbourhoods(args: argparse.Namespace) -> int:
     truth, ignore = args.truth, [] if args.ignore is None else args.ignore.split(",")
     if args.table is None:
         source: Any = simulate("arrangement", SIMULATED_SAMPLES, args.seed)
-        names: dict[str, Any] = {"x": "x", "y": "y", "cell_type": "cell_type", "sample": "sample"}
+        names: dict[str, Any] = {"markers": markers_from(args.markers)}
         truth, ks = truth or "region", ks or [3]
         print(f"no --table: {SIMULATED_SAMPLES} simulated tissues, scored against their regions (tumour/margin/stroma)")
     else:
         source = open_table(args.table)  # read once: the cells, the truth, an AnnData to write back
         ks = ks or [6]
-        names = {
-            "x": args.x,
-            "y": args.y,
-            "cell_type": args.type,
-            "sample": None if args.no_sample else args.sample,
-        }
-    table = read_cells(source, **names, label=None, markers=markers_from(args.markers))
+        names = {**cell_columns(args), "sample": None if args.no_sample else args.sample}
+    table = read_cells(source, **names, label=None)
     regions = _truth(source, truth)
     out = Path(args.out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -154,10 +168,15 @@ def run_neighbourhoods(args: argparse.Namespace) -> int:
                 print(f"{method}: {row['unannotated']:,} cells without a --truth region left out of the scores")
         rows.append(row)
         results.append(result)
+    annotated = None if isinstance(source, pd.DataFrame) else source.copy()
     for method, result in zip(methods, results, strict=True):
-        _write(result, out / method, None if isinstance(source, pd.DataFrame) else source, args.plots)
+        _write(result, out / method, args, None if regions is None else _unannotated(regions, ignore))
         if method in sweeps:
             sweeps[method].save(out / method)
+        if annotated is not None:
+            result.to_anndata(annotated, f"{args.key_added}_{method}", overwrite=True)
+    if annotated is not None:
+        annotated.write_h5ad(out / "cells.h5ad")
     summary = pd.DataFrame(rows)
     summary.to_csv(out / "results.csv", index=False)
     print(summary.to_string(index=False))
@@ -199,8 +218,9 @@ def _supervised(args: argparse.Namespace) -> int:
         "quiet": args.quiet,
     }
     if args.table is not None:
-        settings.update(table=args.table, x=args.x, y=args.y, type=args.type, sample=args.sample)
-    settings.update({name: getattr(args, name) for name in ("group", "markers", "graph") if getattr(args, name)})
+        settings.update(table=args.table, type=args.type, sample=args.sample)
+    given = ("x", "y", "group", "markers", "graph", "spatial_key", "connectivity_key")
+    settings.update({name: getattr(args, name) for name in given if getattr(args, name)})
     vars(cell_args).update(settings)
     shown = " ".join(
         f"--{name.replace('_', '-')} {','.join(map(str, value)) if isinstance(value, list) else value}"
@@ -223,37 +243,23 @@ def _truth(source: Any, column: str | None) -> Any:
     return values.where(values.isna(), values.astype(str)).to_numpy()  # unannotated cells stay missing
 
 
-def _write(result: Neighbourhoods, folder: Path, adata: Any, plots: int) -> None:
-    plt = pyplot()
+def _unannotated(regions: Any, ignore: list[str]) -> Any:
+    """``regions`` with the ``--ignore`` values missing (drawn as "not annotated" on the maps)."""
+    shown = pd.Series(regions, dtype=object)
+    return shown.where(~shown.isin(ignore)).to_numpy()
+
+
+def _write(result: Neighbourhoods, folder: Path, args: argparse.Namespace, truth: Any) -> None:
+    """The CSVs, the composition heatmaps (log2 enrichment and shares) and ``--plots`` tissue maps (beside the
+    ``--truth`` annotation when given) of one method, each figure in every ``--formats``."""
     folder.mkdir(parents=True)
     result.cells().to_csv(folder / "cells.csv", index=False)
     result.composition.to_csv(folder / "composition.csv")
     result.summary.to_csv(folder / "summary.csv")
     result.abundance().to_csv(folder / "abundance.csv")
-    if adata is not None:
-        result.to_anndata(adata.copy()).write_h5ad(folder / "cells.h5ad")
-    composition = result.composition.fillna(0)
-    fig, ax = plt.subplots(figsize=(2 + 0.35 * composition.shape[1], 1 + 0.4 * composition.shape[0]))
-    image = ax.imshow(composition.to_numpy(), cmap="viridis", vmin=0, aspect="auto")
-    ax.set_xticks(range(composition.shape[1]), composition.columns, rotation=90)
-    ax.set_yticks(range(composition.shape[0]), [f"{i} ({n:,})" for i, n in enumerate(result.summary["cells"])])
-    ax.set_ylabel("neighbourhood (cells)")
-    fig.colorbar(image, ax=ax, label="share of its cells")
-    ax.set_title(f"{result.method}: composition")
-    fig.savefig(folder / "composition.png", dpi=120, bbox_inches="tight")  # room for long type names
-    plt.close(fig)
-    cells = result.cells()
+    formats = args.formats.split(",")
+    save(result.plot_composition("log2"), folder / "composition", formats)
+    save(result.plot_composition("share"), folder / "composition_share", formats)
     (folder / "maps").mkdir()
-    colours = plt.get_cmap("tab10" if result.num_neighbourhoods <= 10 else "tab20")
-    for index, (name, group) in enumerate(cells.groupby("sample", sort=False)):
-        if index >= plots:
-            break
-        fig, ax = plt.subplots(figsize=(5, 5))
-        for label in range(result.num_neighbourhoods):
-            mine = group[group["neighbourhood"] == label]
-            ax.scatter(mine["x"], mine["y"], s=2, color=colours(label % colours.N), label=str(label))
-        ax.set_aspect("equal")
-        ax.set_title(f"{name}: {result.method} neighbourhoods")
-        ax.legend(markerscale=4, fontsize=7, loc="upper right")
-        fig.savefig(folder / "maps" / f"{safe_name(name)}.png", dpi=100)
-        plt.close(fig)
+    for name in result.table.samples[: args.plots]:
+        save(result.plot_map(name, truth, args.unit), folder / "maps" / safe_name(name), formats)

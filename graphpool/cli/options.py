@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from graphpool.cells.table import DEFAULT_CONNECTIVITY_KEY
 from graphpool.experiment import GRID_KEYS, Experiment, TrainConfig, parse_grid_item, readout_grid
 from graphpool.models import BACKBONES, JUMPING_KNOWLEDGE, POOLS, ModelConfig, precoarsen
 from graphpool.ops.ranges import Range
@@ -293,12 +294,33 @@ def precoarsened(graphs: list[Any], experiment: Experiment) -> list[Any]:
 
 
 def add_cell_columns(group: Any) -> None:
-    """The cell-table column options of ``cells`` and ``neighbourhoods``: positions, type, sample, markers."""
-    group.add_argument("--x", default="x")
-    group.add_argument("--y", default="y")
+    """The cell-table column options of ``cells`` and ``neighbourhoods``: positions, type, sample, markers, and
+    an AnnData's keys (squidpy's names and defaults)."""
+    group.add_argument("--x", default=None, help="the x column (default x; not for .h5ad: see --spatial-key)")
+    group.add_argument("--y", default=None, help="the y column (default y; not for .h5ad)")
     group.add_argument("--type", default="cell_type", help="the cell-type column")
-    group.add_argument("--sample", default="sample")
+    group.add_argument("--sample", "--library-key", dest="sample", default="sample", help="the sample column")
     group.add_argument("--markers", default=None, help="comma-separated marker columns (or 'all') as features")
+    group.add_argument("--spatial-key", default="spatial", help=".h5ad: the obsm key of the positions")
+    group.add_argument(
+        "--connectivity-key",
+        default=DEFAULT_CONNECTIVITY_KEY,
+        help=".h5ad: the obsp key of a cell graph, used when present (squidpy's spatial_neighbors)",
+    )
+
+
+def cell_columns(args: argparse.Namespace) -> dict[str, Any]:
+    """The :func:`~graphpool.cells.read_cells` arguments :func:`add_cell_columns`'s options give (``--x``/``--y``
+    given for an AnnData are passed on, so that read_cells names them as the error they are)."""
+    return {
+        "x": args.x or "x",
+        "y": args.y or "y",
+        "cell_type": args.type,
+        "sample": args.sample,
+        "markers": markers_from(args.markers),
+        "spatial_key": args.spatial_key,
+        "connectivity_key": args.connectivity_key,
+    }
 
 
 def markers_from(value: str | None) -> list[str] | str | None:

@@ -156,19 +156,22 @@ def test_anndata_in_squidpy_layout_in_and_out(tissues: pd.DataFrame, tmp_path) -
     table = read_cells(adata, label=None)
     given = adata.obsp["spatial_connectivities"]
     assert table.edges.shape[1] == given.nnz
-    result = neighbourhoods(adata, 3, "utag", label=None)  # the given graph by default
+    result = neighbourhoods(table, 3, "utag")  # the given graph by default
     assert sorted(map(tuple, result.edges.T.tolist())) == sorted(zip(*given.nonzero(), strict=True))
-    knn = neighbourhoods(adata, 3, "utag", graph="knn:10", label=None)
+    knn = neighbourhoods(table, 3, "utag", graph="knn:10")
     assert knn.edges.shape[1] != result.edges.shape[1]
     out = result.to_anndata(adata)
     assert out is adata and adata.obs["graphpool_neighbourhood"].astype(int).tolist() == result.labels.tolist()
-    assert (adata.obsp["graphpool_connectivities"] != (given > 0)).nnz == 0
-    assert adata.uns["graphpool"]["method"] == "utag"
+    assert adata.uns["graphpool_neighbourhood"]["params"]["graph"] == "given"
+    assert "graphpool_neighbourhood_connectivities" not in adata.obsp  # the graph is the AnnData's own
     adata.write_h5ad(tmp_path / "cells.h5ad")
     back = anndata.read_h5ad(tmp_path / "cells.h5ad")
-    pd.testing.assert_frame_equal(back.uns["graphpool"]["composition"], adata.uns["graphpool"]["composition"])
-    fresh = result.to_anndata()
+    pd.testing.assert_frame_equal(
+        back.uns["graphpool_neighbourhood"]["composition"], adata.uns["graphpool_neighbourhood"]["composition"]
+    )
+    fresh = knn.to_anndata()
     assert fresh.n_obs == len(frame) and "spatial" in fresh.obsm
+    assert (fresh.obsp["graphpool_neighbourhood_connectivities"] > 0).nnz == knn.edges.shape[1]
     with pytest.raises(ValueError, match="'adata' has 3 cells"):
         result.to_anndata(adata[:3].copy())
 
@@ -184,7 +187,7 @@ def test_a_given_graph_across_samples_or_a_missing_one_is_named(tissues: pd.Data
     assert read_cells(adata, label=None, connectivity_key=None).edges is None
     del adata.obsp["spatial_connectivities"]
     with pytest.raises(ValueError, match="graph='given' needs a table with its own cell graph"):
-        neighbourhoods(adata, 3, graph="given", label=None)
+        neighbourhoods(adata, 3, graph="given", library_key="sample", label=None)
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -276,7 +279,7 @@ def test_anndata_output_with_slashes_in_cell_type_names_round_trips(tmp_path) ->
         warnings.simplefilter("error")
         result.to_anndata().write_h5ad(tmp_path / "cells.h5ad")
         back = anndata.read_h5ad(tmp_path / "cells.h5ad")
-    stored = back.uns["graphpool"]["composition"]
+    stored = back.uns["graphpool_neighbourhood"]["composition"]
     assert list(stored.index) == list(result.composition.columns)  # cell types as the index: values, not keys
     np.testing.assert_allclose(stored.to_numpy(), result.composition.to_numpy().T)
 

@@ -20,7 +20,8 @@ def test_simulated_run_writes_everything(tmp_path: Path, capsys) -> None:
         folder = out / method
         cells = pd.read_csv(folder / "cells.csv")
         assert len(cells) == len(simulate("arrangement", 40, 0)) and set(cells["neighbourhood"]) <= {0, 1, 2}
-        assert len(list((folder / "maps").glob("*.png"))) == 2 and (folder / "composition.png").stat().st_size > 0
+        assert len(list((folder / "maps").glob("*.png"))) == 2 and len(list((folder / "maps").glob("*.pdf"))) == 2
+        assert (folder / "composition.pdf").stat().st_size > 0 and (folder / "composition_share.png").is_file()
         assert pd.read_csv(folder / "abundance.csv", index_col=0).shape == (40, 3)
     assert "everything is in" in capsys.readouterr().out
 
@@ -36,12 +37,13 @@ def test_an_h5ad_table_comes_back_with_its_results(tmp_path: Path) -> None:
     out = tmp_path / "nb"
     assert main(["neighbourhoods", "--table", str(tmp_path / "cells.h5ad"), "--k", "3", "--method", "utag",
                  "--truth", "region", "--quiet", "--out", str(out)]) == 0  # fmt: skip
-    back = anndata.read_h5ad(out / "utag" / "cells.h5ad")
+    back = anndata.read_h5ad(out / "cells.h5ad")
     assert (
-        back.obs["graphpool_neighbourhood"].astype(int).tolist()
+        back.obs["graphpool_utag"].astype(int).tolist()
         == pd.read_csv(out / "utag" / "cells.csv")["neighbourhood"].tolist()
     )
-    assert back.obsp["graphpool_connectivities"].shape == (len(frame), len(frame))
+    assert back.obsp["graphpool_utag_connectivities"].shape == (len(frame), len(frame))
+    assert back.uns["graphpool_utag"]["params"]["k"] == 3
     assert "ami" in pd.read_csv(out / "results.csv")
 
 

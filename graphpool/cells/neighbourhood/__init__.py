@@ -36,12 +36,15 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import fields
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
+import pandas as pd
 from torch_geometric.data import Data
 
 from graphpool.cells.graph import tissue_graphs
+from graphpool.cells.neighbourhood.annotate import DEFAULT_KEY, check_key
 from graphpool.cells.neighbourhood.choose_k import KStability, k_stability, parse_k_range
 from graphpool.cells.neighbourhood.composition import CompositionOptions, fit_composition
 from graphpool.cells.neighbourhood.learned import LOSSES, LearnedOptions, consensus, fit_learned
@@ -55,7 +58,10 @@ from graphpool.cells.neighbourhood.result import (
 )
 from graphpool.cells.neighbourhood.scoring import agreement
 from graphpool.cells.neighbourhood.utag import UtagOptions, fit_utag
-from graphpool.cells.table import CellTable, read_cells
+from graphpool.cells.table import DEFAULT_CONNECTIVITY_KEY, CellTable, is_annotated_data, read_cells
+
+if TYPE_CHECKING:
+    from anndata import AnnData
 
 MethodOptions = CompositionOptions | UtagOptions | LouvainOptions | LearnedOptions
 
@@ -109,6 +115,38 @@ def method_options(method: str, **settings: Any) -> MethodOptions:
     return own(**settings)
 
 
+@overload
+def neighbourhoods(
+    source: AnnData,
+    k: int,
+    method: str = ...,
+    *,
+    graph: str | None = ...,
+    seed: int = ...,
+    progress: bool = ...,
+    options: MethodOptions | None = ...,
+    key_added: str | None = ...,
+    copy: bool = ...,
+    overwrite: bool = ...,
+    library_key: str | None = ...,
+    **settings: Any,
+) -> AnnData | None: ...
+
+
+@overload
+def neighbourhoods(
+    source: CellTable | pd.DataFrame | str | Path,
+    k: int,
+    method: str = ...,
+    *,
+    graph: str | None = ...,
+    seed: int = ...,
+    progress: bool = ...,
+    options: MethodOptions | None = ...,
+    **settings: Any,
+) -> Neighbourhoods: ...
+
+
 def neighbourhoods(
     source: Any,
     k: int,
@@ -118,13 +156,30 @@ def neighbourhoods(
     seed: int = 0,
     progress: bool = False,
     options: MethodOptions | None = None,
+    key_added: str | None = None,
+    copy: bool = False,
+    overwrite: bool = False,
+    library_key: str | None = None,
     **settings: Any,
-) -> Neighbourhoods:
+) -> Any:
     """K tissue cellular neighbourhoods of the cells of ``source``, fitted on all its samples at once.
 
+    An AnnData is annotated the way ``sc.tl.leiden`` annotates it: the results are written into it (or into a
+    copy, returned, with ``copy=True``) under ``key_added`` (:mod:`~graphpool.cells.neighbourhood.annotate`:
+    ``obs[key_added]``, ``obsm[key_added]``, ``uns[key_added]["params"]``, ``uns[f"{key_added}_colors"]``),
+    so that several methods live side by side under their own keys. Any other source returns a
+    :class:`Neighbourhoods` (write it into an AnnData later with :meth:`Neighbourhoods.to_anndata`).
+
+    >>> from graphpool.cells import simulate
+    >>> found = neighbourhoods(simulate("arrangement", 4, seed=0), 3, "utag")
+    >>> found.labels.shape, found.params["hops"]
+    ((1836,), 3)
+
     Args:
-        source: a :class:`CellTable`, or what :func:`read_cells` reads (a path, DataFrame or AnnData),
-            read with the settings that are :func:`read_cells` arguments (``label`` defaults to ``None``).
+        source: an AnnData (positions in ``obsm[spatial_key]``, squidpy's graph in ``obsp[connectivity_key]``
+            when present), a :class:`CellTable`, or what :func:`read_cells` reads (a path, DataFrame), read with
+            the settings that are :func:`read_cells` arguments (``cell_type``, ``markers``, ``spatial_key``,
+            ``connectivity_key``, ...; ``label`` defaults to ``None``).
         k: K, the number of neighbourhoods (2 <= K <= the number of cells).
         method: one of :data:`METHODS` (see the module docs).
         graph: the cell graph of ``"utag"``, ``"louvain"`` and ``"learned"`` (see :func:`parse_graph`;
@@ -136,10 +191,20 @@ def neighbourhoods(
             :class:`LouvainOptions` ``resolution``, :class:`LearnedOptions` ``loss``, ``loss_weights``,
             ``smoothing``, ``hidden``, ``layers``, ``assign_hidden``, ``epochs``, ``lr``, ``repeats``,
             ``batch_cells``); or give them as keywords (``window=5``).
+        key_added: (AnnData) where the results go; default ``"graphpool_neighbourhood"``.
+        copy: (AnnData) annotate and return a copy instead of ``source`` itself.
+        overwrite: (AnnData) replace results already under ``key_added`` (else that is an error).
+        library_key: (AnnData) the ``obs`` column of the samples (squidpy's name); ``None``: one tissue.
+
+    Returns:
+        ``None`` (AnnData, annotated in place), the annotated copy (``copy=True``), else a :class:`Neighbourhoods`.
 
     Raises:
         ValueError: an unknown method or loss, an option of another method, K < 2 or K larger than the number
-            of cells, a non-positive window, hops, epochs or repeats, negative smoothing or layers.
+            of cells, a non-positive window, hops, epochs or repeats, negative smoothing or layers; for an
+            AnnData a ``key_added`` already used (without ``overwrite``) or holding ``/``, a ``library_key``
+            or ``spatial_key`` it lacks (the message lists what it has); the AnnData arguments with another
+            source. Nothing is written into the AnnData when any check fails.
     """
     if method not in _METHODS:
         raise ValueError(f"'method' must be one of {METHODS}, got {method!r}")
@@ -149,15 +214,55 @@ def neighbourhoods(
     chosen = method_options(method, **method_settings) if options is None else options
     if not isinstance(chosen, _METHODS[method][0]):
         raise TypeError(f"'options' of type {type(chosen).__name__} do not belong to method {method!r}")
+    is_anndata = is_annotated_data(source)
+    if is_anndata:
+        key = DEFAULT_KEY if key_added is None else key_added
+        check_key(source, key, overwrite)
+        read_options = {**_anndata_read_options(source, library_key, read_options)}
+    else:
+        given = [name for name, value in (("key_added", key_added), ("copy", copy), ("overwrite", overwrite),
+                                          ("library_key", library_key)) if value not in (None, False)]  # fmt: skip
+        if given:
+            raise ValueError(
+                f"{given[0]!r} is for an AnnData source (which it annotates); with a {type(source).__name__} use "
+                "Neighbourhoods.to_anndata(adata, key_added=...) or read_cells' 'sample'"
+            )
     table = _table(source, read_options)
     cells = len(table.frame)
     if not 2 <= k <= cells:
         raise ValueError(f"'k' must be between 2 and the number of cells ({cells}), got {k}")
-    graphs = tissue_graphs(table, graph or ("given" if table.edges is not None else "knn:10"))
+    graph = graph or ("given" if table.edges is not None else "knn:10")
+    graphs = tissue_graphs(table, graph)
     fitted = _METHODS[method][1](graphs, k, chosen, seed, progress)
     probabilities = fitted if fitted.ndim == 2 else None
     labels, probabilities = by_size(fitted.argmax(1) if probabilities is not None else fitted, probabilities, k)
-    return _per_row(table, graphs, labels, probabilities, k, method)
+    params = {"method": method, "k": k, "seed": seed, "graph": graph, **_option_values(chosen), **read_options}
+    if is_anndata:  # squidpy's names of the keys the AnnData was read with
+        params = {"library_key": params.pop("sample"), "spatial_key": "spatial", **params}
+        params.setdefault("connectivity_key", DEFAULT_CONNECTIVITY_KEY)
+    result = _per_row(table, graphs, labels, probabilities, k, method, params)
+    if not is_anndata:
+        return result
+    target = source.copy() if copy else source
+    result.to_anndata(target, key, overwrite)
+    return target if copy else None
+
+
+def _anndata_read_options(adata: Any, library_key: str | None, read_options: dict[str, Any]) -> dict[str, Any]:
+    """The :func:`read_cells` settings of an AnnData source: ``library_key`` as the sample column (checked)."""
+    if "sample" in read_options:
+        raise ValueError("an AnnData's samples are named by 'library_key' (squidpy's name), not 'sample'")
+    if library_key is not None and library_key not in adata.obs:
+        raise ValueError(f"'library_key' {library_key!r} is not a column of adata.obs (it has {list(adata.obs)})")
+    return {"sample": library_key, **read_options}
+
+
+def _option_values(options: MethodOptions) -> dict[str, Any]:
+    """The method's options as a flat dict, the learned method's loss weights as used (its defaults resolved)."""
+    values = {field.name: getattr(options, field.name) for field in fields(options)}
+    if isinstance(options, LearnedOptions):
+        values["loss_weights"] = options.weights
+    return values
 
 
 def choose_k(
@@ -183,7 +288,13 @@ def _table(source: Any, read_options: dict[str, Any]) -> CellTable:
 
 
 def _per_row(
-    table: CellTable, graphs: list[Data], labels: np.ndarray, probabilities: np.ndarray | None, k: int, method: str
+    table: CellTable,
+    graphs: list[Data],
+    labels: np.ndarray,
+    probabilities: np.ndarray | None,
+    k: int,
+    method: str,
+    params: dict[str, Any],
 ) -> Neighbourhoods:
     """The result with the ids (and soft assignments) moved from graph order to the table's row order."""
     order = np.concatenate([g.row.numpy() for g in graphs])  # graph order -> table rows
@@ -201,4 +312,5 @@ def _per_row(
         summarise(table, graphs, per_row, k),
         method,
         np.concatenate([g.row.numpy()[g.edge_index.numpy()] for g in graphs], axis=1),
+        params,
     )

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from numpy.typing import ArrayLike
 from torch_geometric.data import Data
 
+from graphpool.cells.neighbourhood.annotate import DEFAULT_KEY, write
 from graphpool.cells.table import CellTable
 
 
@@ -30,6 +32,8 @@ class Neighbourhoods:
             :math:`\\sqrt{\\mathrm{mean}\\,\\lVert p - \\bar p\\rVert^2}`, in the table's units).
         method: the method that found them.
         edges: ``[2, E]`` the cell graph used, as pairs of table rows (both directions).
+        params: every setting that decided the result (``method``, ``k``, ``seed``, ``graph``, the method's
+            options, the keys the table was read with), as :func:`~graphpool.cells.neighbourhoods` records them.
     """
 
     table: CellTable
@@ -39,6 +43,7 @@ class Neighbourhoods:
     summary: pd.DataFrame
     method: str
     edges: np.ndarray
+    params: dict[str, Any] = field(default_factory=dict)
 
     @property
     def num_neighbourhoods(self) -> int:
@@ -52,23 +57,22 @@ class Neighbourhoods:
         frame["neighbourhood"] = self.labels
         return frame
 
-    def to_anndata(self, adata: Any = None, key: str = "graphpool") -> Any:
-        """The results in AnnData's layout, written into ``adata`` (the one the table was read from) or a new one.
+    def to_anndata(self, adata: Any = None, key_added: str = DEFAULT_KEY, overwrite: bool = False) -> Any:
+        """The results written into ``adata`` (the one the table was read from) or a new AnnData, under
+        ``key_added`` in scanpy's layout (:mod:`~graphpool.cells.neighbourhood.annotate`: ``obs``, ``obsm``,
+        ``uns`` with ``params``, the colours, the graph in ``obsp``); returns the AnnData.
 
-        Sets ``obs[f"{key}_neighbourhood"]`` (categorical), ``obsm[f"{key}_neighbourhood_probabilities"]``
-        (learned method), ``obsp[f"{key}_connectivities"]`` (the cell graph, CSR) and ``uns[key]``
-        (``method``, ``composition`` (cell types x neighbourhoods, the transpose of :attr:`composition`, so
-        that type names are index values and any name writes), ``summary``, ``abundance`` as DataFrames). A new AnnData holds
-        the cells' ``obs`` (sample, type), the markers as ``X`` (when the table has markers) and
-        ``obsm["spatial"]``, ready for ``sq.pl.spatial_scatter``.
+        A new AnnData holds the cells' ``obs`` (sample, type), the markers as ``X`` (when the table has
+        markers) and ``obsm["spatial"]``, ready for ``sq.pl.spatial_scatter``.
 
         Raises:
-            ValueError: ``adata`` does not have one row per cell of the table.
+            ValueError: ``adata`` does not have one row per cell, or ``key_added`` is taken and ``overwrite`` is
+                off (nothing is written).
         """
         import anndata
 
-        cells = len(self.table.frame)
         if adata is None:
+            cells = len(self.table.frame)
             columns = [c for c in ("sample", "cell_id", "cell_type") if c in self.table.frame]
             obs = self.table.frame[columns].astype(str).set_axis([str(i) for i in range(cells)])
             markers = self.table.frame[self.table.markers].to_numpy(np.float32) if self.table.markers else None
@@ -78,27 +82,72 @@ class Neighbourhoods:
                 obsm={"spatial": self.table.frame[["x", "y"]].to_numpy()},
                 var=pd.DataFrame(index=list(self.table.markers)) if markers is not None else None,
             )
-        elif adata.n_obs != cells:
-            raise ValueError(f"'adata' has {adata.n_obs} cells but the neighbourhoods were found for {cells}")
-        names = [str(i) for i in range(self.num_neighbourhoods)]
-        adata.obs[f"{key}_neighbourhood"] = pd.Categorical.from_codes(self.labels, categories=names)
-        if self.probabilities is not None:
-            adata.obsm[f"{key}_neighbourhood_probabilities"] = self.probabilities
-        ones = np.ones(self.edges.shape[1], dtype=np.float32)
-        adata.obsp[f"{key}_connectivities"] = sp.csr_matrix((ones, tuple(self.edges)), shape=(cells, cells))
+        return write(self, adata, key_added, overwrite)
 
-        def named(frame: pd.DataFrame) -> pd.DataFrame:  # h5ad needs string column and index names
-            return frame.set_axis([str(c) for c in frame.columns], axis=1).set_axis([str(i) for i in frame.index])
+    def plot_map(self, sample: str | None = None, truth: ArrayLike | None = None, unit: str = "") -> Any:
+        """A figure: the cells of ``sample`` (default: the first) coloured by neighbourhood, and with ``truth``
+        (one annotation per table row, e.g. compartments; missing values drawn grey) a second panel of it
+        beside, its regions coloured as the neighbourhoods they overlap most. Points scaled to the density, y
+        downwards, a scale bar in ``unit`` (:mod:`graphpool.cells.figures`). Save it with
+        :func:`graphpool.cells.figures.save`."""
+        from graphpool.cells.figures import categorical_map, matched_colours, palette
+        from graphpool.experiment import pyplot
 
-        adata.uns[key] = {
-            "method": self.method,
-            # types x neighbourhoods: type names (F4/80, CD16/32) become index values, not HDF5 keys, which
-            # anndata refuses to hold a '/'
-            "composition": named(self.composition.T),
-            "summary": named(self.summary),
-            "abundance": named(self.abundance()),
-        }
-        return adata
+        name = self.table.samples[0] if sample is None else sample
+        if name not in self.table.samples:
+            raise ValueError(f"'sample' {name!r} is not a sample of the table (e.g. {self.table.samples[:3]})")
+        mine = (self.table.frame["sample"] == name).to_numpy()
+        pos = self.table.frame.loc[mine, ["x", "y"]].to_numpy()
+        k = self.num_neighbourhoods
+        plt = pyplot()
+        panels = 1 if truth is None else 2
+        figure, axes = plt.subplots(1, panels, figsize=(5.6 * panels, 4.6), squeeze=False)
+        names = [str(i) for i in range(k)]
+        categorical_map(
+            axes[0, 0], pos, self.labels[mine], names, palette(k), title=f"{name}: {self.method} neighbourhoods",
+            unit=unit, legend_title="neighbourhood",
+        )  # fmt: skip
+        if truth is not None:
+            values = pd.Series(np.asarray(truth, dtype=object)[mine])
+            if len(np.asarray(truth)) != len(self.labels):
+                raise ValueError(
+                    f"'truth' has {len(np.asarray(truth))} values but the table has {len(self.labels)} cells"
+                )
+            annotated = values.notna().to_numpy()
+            regions = sorted(values[annotated].astype(str).unique())
+            codes = np.full(len(values), len(regions))
+            codes[annotated] = pd.Categorical(values[annotated].astype(str), categories=regions).codes
+            colours = matched_colours(self.labels[mine][annotated], codes[annotated], k, len(regions))
+            unannotated = ["not annotated"] if (~annotated).any() else []
+            categorical_map(
+                axes[0, 1], pos, codes, regions + unannotated, colours + ["#cccccc"] * len(unannotated),
+                title=f"{name}: annotation", unit=unit, legend_title="annotation",
+            )  # fmt: skip
+        figure.tight_layout()
+        return figure
+
+    def plot_composition(self, scale: str = "log2") -> Any:
+        """A figure: the composition heatmap (:func:`graphpool.cells.figures.composition_heatmap`), rows and
+        columns ordered by similarity. ``scale="log2"``: each cell type's log2 enrichment in each neighbourhood
+        against the whole table (:func:`~graphpool.cells.figures.log2_enrichment`), so that rare defining types
+        show; ``"share"``: the raw shares. A marker-only table shows each marker's mean, as z-scores across
+        neighbourhoods (``"log2"``) or as it is (``"share"``)."""
+        from graphpool.cells.figures import composition_heatmap, log2_enrichment, palette
+
+        if scale not in ("log2", "share"):
+            raise ValueError(f"'scale' must be 'log2' or 'share', got {scale!r}")
+        values, diverging = self.composition, scale == "log2"
+        if self.table.cell_types:
+            label = "log2 enrichment vs all cells" if diverging else "share of its cells"
+            if diverging:
+                values = log2_enrichment(values, self.table.frame["cell_type"].value_counts(normalize=True))
+        else:
+            label = "marker mean, z-score across neighbourhoods" if diverging else "marker mean"
+            if diverging:
+                values = (values - values.mean()) / values.std(ddof=0).replace(0, 1)
+        sizes, k = self.summary["cells"].tolist(), self.num_neighbourhoods
+        title = f"{self.method}: composition"
+        return composition_heatmap(values, sizes, diverging=diverging, label=label, title=title, colours=palette(k))
 
     def abundance(self) -> pd.DataFrame:
         """``[samples, K]`` the share of each sample's cells in each neighbourhood (rows sum to 1)."""

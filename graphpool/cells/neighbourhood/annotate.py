@@ -1,0 +1,98 @@
+"""Neighbourhoods written into an AnnData the way scanpy's tools write theirs (``sc.tl.leiden``'s layout).
+
+Under ``key`` (``key_added``):
+
+- ``obs[key]``: categorical, categories ``"0" .. "K-1"`` (0 the largest);
+- ``obsm[key]``: ``[cells, K]`` the soft assignment (learned method only);
+- ``uns[key]``: ``params`` (every setting that decides the result: method, k, seed, graph, the method's
+  options, the table's keys; a setting left unset is absent), ``composition`` (cell types x neighbourhoods),
+  ``summary`` and ``abundance`` (samples x neighbourhoods) as DataFrames with string labels (every anndata
+  from 0.10 writes them without warnings);
+- ``uns[f"{key}_colors"]``: one hex colour per neighbourhood, the colours graphpool's figures use and
+  scanpy/squidpy plots reuse;
+- the cell graph: ``obsp[f"{key}_connectivities"]``, unless it was the AnnData's own graph
+  (``uns[key]["params"]["connectivity_key"]`` names it then).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+if TYPE_CHECKING:
+    from graphpool.cells.neighbourhood.result import Neighbourhoods
+
+#: the default ``key_added`` of :func:`graphpool.cells.neighbourhoods`
+DEFAULT_KEY = "graphpool_neighbourhood"
+
+
+def check_key(adata: Any, key: str, overwrite: bool) -> None:
+    """A ``ValueError`` when ``key`` cannot name results in ``adata``: empty, holding a ``/`` (an HDF5 path
+    separator), or already used in ``obs``, ``obsm``, ``obsp`` or ``uns`` while ``overwrite`` is off."""
+    if not isinstance(key, str) or not key or "/" in key:
+        raise ValueError(f"'key_added' must be a non-empty name without '/', got {key!r}")
+    if overwrite or adata is None:
+        return
+    taken = [
+        f"{where}[{name!r}]"
+        for where, names in (
+            ("obs", adata.obs.columns),
+            ("obsm", adata.obsm.keys()),
+            ("obsp", adata.obsp.keys()),
+            ("uns", adata.uns.keys()),
+        )
+        for name in (key, f"{key}_colors", f"{key}_connectivities")
+        if name in names
+    ]
+    if taken:
+        raise ValueError(
+            f"'key_added' {key!r} is taken: the AnnData already holds {', '.join(taken)}; pass another key_added "
+            "or overwrite=True"
+        )
+
+
+def write(result: Neighbourhoods, adata: Any, key: str, overwrite: bool = False) -> Any:
+    """Write ``result`` into ``adata`` under ``key`` (see the module docs); returns ``adata``.
+
+    Raises:
+        ValueError: ``adata`` does not have one row per cell of the result, or ``key`` is taken
+            (:func:`check_key`); nothing is written then.
+    """
+    from graphpool.cells.figures import palette
+
+    cells = len(result.labels)
+    if adata.n_obs != cells:
+        raise ValueError(f"'adata' has {adata.n_obs} cells but the neighbourhoods were found for {cells}")
+    check_key(adata, key, overwrite)
+    for store, name in ((adata.obsp, f"{key}_connectivities"), (adata.obsm, key)):  # an overwritten run's
+        if name in store:  # graph and soft assignment must not outlive it
+            del store[name]
+    k = result.num_neighbourhoods
+    adata.obs[key] = pd.Categorical.from_codes(result.labels, categories=[str(i) for i in range(k)])
+    if result.probabilities is not None:
+        adata.obsm[key] = result.probabilities
+    params = {name: value for name, value in result.params.items() if value is not None}
+    if params.get("graph") != "given":
+        ones = np.ones(result.edges.shape[1], dtype=np.float32)
+        adata.obsp[f"{key}_connectivities"] = sp.csr_matrix((ones, tuple(result.edges)), shape=(cells, cells))
+        params.pop("connectivity_key", None)
+    adata.uns[key] = {
+        "params": params,
+        # types x neighbourhoods: type names (F4/80, CD16/32) become index values, not HDF5 keys, which
+        # anndata refuses to hold a '/'
+        "composition": _named(result.composition.T),
+        "summary": _named(result.summary),
+        "abundance": _named(result.abundance()),
+    }
+    adata.uns[f"{key}_colors"] = palette(k)
+    return adata
+
+
+def _named(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with string column and index labels (h5ad needs them) and no axis names."""
+    named = frame.set_axis([str(c) for c in frame.columns], axis=1).set_axis([str(i) for i in frame.index])
+    named.columns.name = named.index.name = None
+    return named
