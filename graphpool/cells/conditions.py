@@ -10,15 +10,18 @@ composition (Hungarian matching on the L1 distance of the composition profiles, 
 Per neighbourhood it reports the composition, the abundance (share of a sample's cells) per condition,
 a test of abundance across samples, or across groups such as donors when samples share one (two
 conditions: Mann-Whitney U, two-sided, with the difference of means as the effect; more: Kruskal-Wallis,
-effect = largest minus smallest class mean), Benjamini-Hochberg
-q-values over the K tests, and its contribution to the prediction: the mean evidence of its cells
-(:func:`graphpool.explain.evidence` of the node scores, a CAM through the pooling level lifted to the cells).
+effect = largest minus smallest class mean, the classes named, and pairwise Mann-Whitney U post-hoc tests
+with their direction), Benjamini-Hochberg q-values, and its contribution to the prediction: the share of a
+sample's evidence its cells carry (:func:`evidence_share` of :func:`graphpool.explain.evidence`, a CAM
+through the pooling level lifted to the cells). :meth:`ConditionNeighbourhoods.plot_abundance` draws the
+abundance per class, one point per tested unit (donor or sample), with each test's q.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -42,15 +45,66 @@ class ConditionNeighbourhoods:
         cells: one row per cell: ``sample``, ``row`` (of the table), ``fold``, ``neighbourhood``, ``evidence``.
         abundance: ``[samples, K]`` the share of each sample's cells in each neighbourhood, with ``label``.
         statistics: one row per neighbourhood: ``cells``, ``top_types``, ``abundance_<class>`` (mean over
-            the samples of the class), ``effect`` (two classes: the second's mean abundance minus the
-            first's), ``p``, ``q`` (BH), ``mean_evidence``.
+            the samples, or groups, of the class), ``higher_in`` and ``lower_in`` (the classes of the largest
+            and smallest mean), ``effect`` (two classes: the second's mean abundance minus the first's; more:
+            largest minus smallest), ``p``, ``q`` (BH over the K tests), ``evidence_share``
+            (:func:`evidence_share`: the share of a sample's evidence its cells carry, signed) and
+            ``mean_evidence`` (per cell, in logits).
         composition: ``[K, types]`` the share of each cell type among the neighbourhood's cells.
+        posthoc: for 3+ classes, one row per neighbourhood and pair of classes: ``class_a``, ``class_b``,
+            ``mean_a``, ``mean_b``, ``difference`` (b - a), ``p`` (two-sided Mann-Whitney U), ``q`` (BH over
+            every pair of every neighbourhood); empty for two classes (the main test is that pair).
     """
 
     cells: pd.DataFrame
     abundance: pd.DataFrame
     statistics: pd.DataFrame
     composition: pd.DataFrame
+    posthoc: pd.DataFrame
+    classes: list[Any] = field(default_factory=list)
+
+    def plot_abundance(self) -> Any:
+        """A figure: per neighbourhood, its abundance per class, one point per tested unit (the group, e.g.
+        the donor, when samples share one, else the sample), the class means as bars, the test's q (and for
+        3+ classes the pairs with q < 0.05) in each panel's title."""
+        from graphpool.cells.figures import palette
+        from graphpool.experiment import pyplot
+
+        frame = self.abundance
+        units = (
+            frame.groupby("group").agg({"label": "first", **{k: "mean" for k in self.statistics.index}})
+            if ("group" in frame)
+            else frame
+        )
+        k = len(self.statistics)
+        columns = min(k, 4)
+        rows = -(-k // columns)
+        plt = pyplot()
+        figure, axes = plt.subplots(rows, columns, figsize=(2.3 * columns + 0.4, 2.4 * rows), squeeze=False)
+        colours = palette(len(self.classes))
+        jitter = np.random.default_rng(0)
+        for index, (neighbourhood, row) in enumerate(self.statistics.iterrows()):
+            axis = axes.flat[index]
+            for c, name in enumerate(self.classes):
+                values = units.loc[units["label"] == name, neighbourhood].to_numpy(dtype=np.float64)
+                axis.bar(c, values.mean() if values.size else 0.0, color=colours[c], alpha=0.3, width=0.7)
+                axis.scatter(c + jitter.uniform(-0.18, 0.18, values.size), values, s=12, color=colours[c],
+                             edgecolors="black", linewidths=0.3, zorder=3)  # fmt: skip
+            note = "q = n/a" if np.isnan(row["q"]) else f"q = {row['q']:.2g}"
+            pairs = self.posthoc[(self.posthoc["neighbourhood"] == neighbourhood) & (self.posthoc["q"] < 0.05)]
+            note += "".join(f"\n{a} vs {b}: q = {q:.2g}" for a, b, q in pairs[["class_a", "class_b", "q"]].to_numpy())
+            axis.set_title(f"neighbourhood {neighbourhood}\n{note}", fontsize=7)
+            axis.set_xticks(
+                range(len(self.classes)), [str(c) for c in self.classes], rotation=30, ha="right", fontsize=7
+            )
+            axis.tick_params(axis="y", labelsize=7)
+            axis.yaxis.set_major_formatter(lambda value, _: f"{value:.0%}")
+            if index % columns == 0:
+                axis.set_ylabel("share of the cells" + (" (donor mean)" if "group" in frame else ""), fontsize=7)
+        for axis in list(axes.flat)[k:]:
+            axis.set_visible(False)
+        figure.tight_layout()
+        return figure
 
 
 def _assign(model: GraphClassifier, graphs: Sequence[Data], device: torch.device) -> list[np.ndarray]:
@@ -119,9 +173,11 @@ def condition_neighbourhoods(
         group_of = {g.sample: group for g, group in zip(graphs, groups, strict=True)}
         tested = abundance.groupby(abundance.index.map(group_of)).mean()
         tested_labels = {group_of[s]: label_of[s] for s in abundance.index}
-    statistics = _statistics(cells, tested, composition, tested_labels, table.classes)
+    statistics, posthoc = _statistics(cells, tested, composition, tested_labels, table.classes)
     abundance.insert(0, "label", abundance.index.map(label_of))
-    return ConditionNeighbourhoods(cells, abundance, statistics, composition)
+    if groups is not None:
+        abundance.insert(1, "group", abundance.index.map(group_of))
+    return ConditionNeighbourhoods(cells, abundance, statistics, composition, posthoc, list(table.classes))
 
 
 def _statistics(
@@ -130,9 +186,11 @@ def _statistics(
     composition: pd.DataFrame,
     label_of: dict[str, Any],
     classes: Sequence[Any],
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The per-neighbourhood tests (see :class:`ConditionNeighbourhoods`) and, for 3+ classes, the pairwise ones."""
     labels = abundance.index.map(label_of)
-    rows = []
+    share = evidence_share(cells)
+    rows, pairs = [], []
     for k in abundance.columns:
         groups = [abundance.loc[labels == c, k].to_numpy() for c in classes]
         means = [float(g.mean()) if g.size else np.nan for g in groups]
@@ -145,20 +203,70 @@ def _statistics(
             p = float(kruskal(*groups).pvalue)
         mine = cells["neighbourhood"] == k
         top = composition.loc[k].dropna().sort_values(ascending=False).head(3)
+        known = [i for i, m in enumerate(means) if not np.isnan(m)]
+        high, low = (max(known, key=means.__getitem__), min(known, key=means.__getitem__)) if known else (0, 0)
+        directed = bool(known) and means[high] > means[low]  # equal means: no direction
         rows.append(
             {
                 "neighbourhood": k,
                 "cells": int(mine.sum()),
                 "top_types": ", ".join(f"{t} {v:.0%}" for t, v in top.items() if v > 0),
                 **{f"abundance_{c}": m for c, m in zip(classes, means, strict=True)},
-                "effect": means[1] - means[0] if len(classes) == 2 else np.nanmax(means) - np.nanmin(means),
+                "higher_in": classes[high] if directed else None,
+                "lower_in": classes[low] if directed else None,
+                "effect": means[1] - means[0] if len(classes) == 2 else means[high] - means[low],
                 "p": p,
+                "evidence_share": float(share.get(k, np.nan)),
                 "mean_evidence": float(cells.loc[mine, "evidence"].mean()) if mine.any() else np.nan,
             }
         )
+        if len(classes) > 2:
+            pairs += _pairwise(k, groups, means, classes)
     statistics = pd.DataFrame(rows).set_index("neighbourhood")
-    tested = statistics["p"].notna()
-    statistics["q"] = np.nan
+    statistics.insert(statistics.columns.get_loc("p") + 1, "q", _bh(statistics["p"]))
+    posthoc = pd.DataFrame(
+        pairs, columns=["neighbourhood", "class_a", "class_b", "mean_a", "mean_b", "difference", "p"]
+    )
+    posthoc["q"] = _bh(posthoc["p"])
+    return statistics, posthoc
+
+
+def _pairwise(k: Any, groups: list[np.ndarray], means: list[float], classes: Sequence[Any]) -> list[dict[str, Any]]:
+    """Two-sided Mann-Whitney U of every pair of classes in neighbourhood ``k``; ``difference`` = b - a."""
+    rows = []
+    for a, b in itertools.combinations(range(len(classes)), 2):
+        testable = groups[a].size and groups[b].size and np.ptp(np.concatenate([groups[a], groups[b]])) > 0
+        p = float(mannwhitneyu(groups[b], groups[a], alternative="two-sided").pvalue) if testable else np.nan
+        rows.append(
+            {
+                "neighbourhood": k,
+                "class_a": classes[a],
+                "class_b": classes[b],
+                "mean_a": means[a],
+                "mean_b": means[b],
+                "difference": means[b] - means[a],
+                "p": p,
+            }
+        )
+    return rows
+
+
+def _bh(p: pd.Series) -> pd.Series:
+    """Benjamini-Hochberg q-values of the tested (non-missing) ``p``; missing stays missing."""
+    q = pd.Series(np.nan, index=p.index)
+    tested = p.notna()
     if tested.any():
-        statistics.loc[tested, "q"] = false_discovery_control(statistics.loc[tested, "p"].to_numpy(), method="bh")
-    return statistics[[c for c in statistics.columns if c != "mean_evidence"] + ["mean_evidence"]]
+        q[tested] = false_discovery_control(p[tested].to_numpy(dtype=np.float64), method="bh")
+    return q
+
+
+def evidence_share(cells: pd.DataFrame, by: str = "neighbourhood") -> pd.Series:
+    r"""Per value of ``by``: the mean over samples of its cells' share of the sample's evidence,
+    :math:`\frac{1}{|S|}\sum_s \sum_{i \in s, i \in k} e_i / \sum_{j \in s} |e_j|` (``cells``: one row per cell
+    with ``sample``, ``evidence`` and ``by``). In [-1, 1]: +0.4 means its cells carry 40 % of a typical sample's
+    evidence, for the sample's label; negative, against it. A sample's shares sum to its net evidence over
+    its total (the logit scale cancels, so folds and models compare)."""
+    total = cells.groupby("sample")["evidence"].transform(lambda e: e.abs().sum())
+    shares = cells.assign(share=cells["evidence"] / total.replace(0, np.nan))
+    per_sample = shares.groupby(["sample", by])["share"].sum().unstack(fill_value=0.0)
+    return per_sample.mean()

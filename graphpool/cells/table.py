@@ -7,7 +7,7 @@ positions among the data rows, header excluded) that cause it, and nothing is dr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ class CellTable:
         cell_types: the sorted type names (index ``i`` is one-hot position ``i``); empty without types.
         markers: the marker columns (numeric), possibly empty.
         samples: sample names in order of first appearance.
-        classes: the sorted label values (empty without labels).
+        classes: the label values, sorted, or in the order of ``label_names`` (empty without labels).
         edges: ``[2, E]`` a given cell graph as pairs of rows of ``frame`` (from an AnnData's
             ``obsp``, e.g. squidpy's ``spatial_connectivities``), used by ``graph="given"``; else ``None``.
     """
@@ -169,6 +169,7 @@ def read_cells(
     cell_id: str | None = None,
     spatial_key: str = "spatial",
     connectivity_key: str | None = DEFAULT_CONNECTIVITY_KEY,
+    label_names: Mapping[Any, str] | None = None,
 ) -> CellTable:
     """Read and check a cell table.
 
@@ -189,6 +190,9 @@ def read_cells(
         connectivity_key: the AnnData ``obsp`` key of a precomputed cell graph (squidpy's
             ``spatial_neighbors`` writes ``spatial_connectivities``); read when present (another key must be
             present), used by :func:`tissue_graphs` with ``graph="given"``. ``None``: never read.
+        label_names: a name for every value of the label column, in the order the classes should take
+            (e.g. ``{0: "compartmentalised", 1: "mixed"}``); the labels become the names everywhere (tables,
+            figures). Values and keys are compared as text, so ``{"0": ...}`` names the integer 0.
 
     Raises:
         ValueError: naming the column, sample and rows of every problem found: missing
@@ -234,10 +238,28 @@ def read_cells(
     _check_per_sample(out, wanted)
     types = _natural_order(out["cell_type"].unique().tolist()) if "cell_type" in out else []
     classes = sorted(out["label"].unique().tolist()) if "label" in out else []
+    if label_names is not None:
+        classes = _named_labels(out, wanted.get("label"), label_names)
     edges = None
     if is_annotated_data(source) and connectivity_key is not None and connectivity_key in source.obsp:
         edges = _given_edges(source, connectivity_key, out["sample"].to_numpy())
     return CellTable(out, types, marker_names, list(pd.unique(out["sample"])), classes, edges)
+
+
+def _named_labels(out: pd.DataFrame, column: str | None, names: Mapping[Any, str]) -> list[str]:
+    """Replace the ``label`` values of ``out`` by their ``names`` (in place); the classes in ``names``' order."""
+    if column is None:
+        raise ValueError("'label_names' names the values of the label column, but 'label' is None")
+    by_text = {str(value): str(name) for value, name in names.items()}
+    text = out["label"].astype(str)
+    unnamed = sorted(set(text) - set(by_text))
+    if unnamed:
+        raise ValueError(f"'label_names' has no name for the {column!r} value(s) {unnamed} (it names {list(by_text)})")
+    if len(set(by_text.values())) != len(by_text):
+        raise ValueError(f"'label_names' gives two values the same name: {by_text}")
+    out["label"] = text.map(by_text)
+    present = set(out["label"])
+    return [name for name in by_text.values() if name in present]
 
 
 def _check_values(out: pd.DataFrame, wanted: dict[str, str], marker_names: list[str]) -> None:

@@ -33,6 +33,7 @@ from sklearn.preprocessing import StandardScaler
 from torch_geometric.data import Batch, Data
 
 from graphpool.cells.conditions import ConditionNeighbourhoods, condition_neighbourhoods
+from graphpool.cells.figures import categorical_map, continuous_map, palette, save
 from graphpool.cells.table import CellTable
 from graphpool.cluster import SOFT_POOLERS
 from graphpool.experiment import (
@@ -151,9 +152,12 @@ def fold_models(folder: Path, folds: Sequence[Fold], config: ModelConfig) -> lis
 def _write_neighbourhoods(found: ConditionNeighbourhoods, folder: Path) -> None:
     folder.mkdir(exist_ok=True)
     found.statistics.to_csv(folder / "statistics.csv")
+    if len(found.posthoc):
+        found.posthoc.to_csv(folder / "posthoc.csv", index=False)
     found.abundance.to_csv(folder / "abundance.csv")
     found.composition.to_csv(folder / "composition.csv")
     found.cells.to_csv(folder / "cells.csv", index=False)
+    save(found.plot_abundance(), folder / "abundance")
 
 
 def explain_out_of_fold(
@@ -202,6 +206,7 @@ def _write_explanations(table: CellTable, explanation: dict[str, Any], out: Path
         for k, c in enumerate(table.classes):
             part[f"score_{c}"] = scores[:, k]
         part["evidence"] = cell_evidence  # score of the sample's own label minus the mean score over classes
+        part["evidence_share"] = cell_evidence / (np.abs(cell_evidence).sum() or 1.0)  # of the sample's evidence
         parts.append(part)
     per_cell = pd.concat(parts, ignore_index=True)
     per_cell.to_csv(out / "cell_scores.csv", index=False)
@@ -212,58 +217,120 @@ def _write_explanations(table: CellTable, explanation: dict[str, Any], out: Path
         per_type = evidence_by_type(nodes, table.classes, label_of).rename(columns={"nodes": "cells"})
         per_type.rename_axis("cell_type").to_csv(out / "cell_type_importance.csv")
         by_sample = evidence_by_group(nodes, "sample").rename(columns={"nodes": "cells"})
+        by_sample["share"] = nodes.groupby(["sample", "type"])["evidence_share"].sum()
         by_sample.rename_axis(["sample", "cell_type"]).to_csv(out / "cell_type_by_sample.csv")
-        _type_chart(per_type, out / "cell_type_importance.png", name, table.classes)
+        labels = {s["sample"]: s["label"] for s in explanation["samples"]}
+        save(_type_chart(by_sample["share"], labels, name, table.classes), out / "cell_type_importance")
     maps = out / "maps"
     maps.mkdir(exist_ok=True)
     for graph, _, cell_evidence in explanation["cells"][: plots if plots is not None else None]:
-        _tissue_map(graph, cell_evidence, maps / f"{safe_name(graph.sample)}.png", name, table.cell_types)
+        figure = _tissue_map(graph, cell_evidence, name, table.cell_types)
+        save(figure, maps / safe_name(graph.sample), ("png",))
     summary = {"model": name, "exact": explanation["exact"], "samples": len(explanation["samples"])}
     atomic_json(out / "explanation.json", summary)
 
 
-def _tissue_map(graph: Data, evidence: np.ndarray, path: Path, name: str, cell_types: Sequence[str]) -> None:
-    """Left: cells coloured by evidence (diverging, symmetric); right: cells coloured by type."""
+def _tissue_map(graph: Data, evidence: np.ndarray, name: str, cell_types: Sequence[str]) -> Any:
+    """Left: cells coloured by their share of the sample's evidence (diverging, symmetric); right: by type."""
     plt = pyplot()
-    limit = float(np.abs(evidence).max()) or 1.0
     panels = 2 if cell_types else 1
-    figure, axes = plt.subplots(1, panels, figsize=(5.2 * panels, 5), squeeze=False)
+    figure, axes = plt.subplots(1, panels, figsize=(5.6 * panels, 4.6), squeeze=False)
     pos = graph.pos.numpy()
-    size = float(np.clip(20000 / max(len(pos), 1), 1, 30))
-    dots = axes[0, 0].scatter(*pos.T, c=evidence, cmap="coolwarm", vmin=-limit, vmax=limit, s=size, linewidths=0)
-    figure.colorbar(dots, ax=axes[0, 0], fraction=0.046, label="evidence for the sample's label")
-    axes[0, 0].set_title(f"{graph.sample}: cell evidence ({name})", fontsize=9)
+    share = 100 * evidence / (np.abs(evidence).sum() or 1.0)
+    label = "% of the sample's evidence (+: for its label)"
+    continuous_map(axes[0, 0], pos, share, title=f"{graph.sample}: cell evidence ({name})", label=label)
     if cell_types:
-        colours = plt.get_cmap("tab20")(np.arange(len(cell_types)) % 20)
-        for index in np.unique(graph.cell_type.numpy()):
-            chosen = graph.cell_type.numpy() == index
-            axes[0, 1].scatter(*pos[chosen].T, color=colours[index], s=size, linewidths=0, label=cell_types[index])
-        axes[0, 1].legend(fontsize=6, markerscale=3, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
-        axes[0, 1].set_title("cell types", fontsize=9)
-    for axis in axes[0]:
-        axis.set_aspect("equal")
-        axis.set_xticks([])
-        axis.set_yticks([])
+        codes = graph.cell_type.numpy()
+        present = np.unique(codes)
+        colours = palette(len(cell_types))
+        categorical_map(
+            axes[0, 1], pos, np.searchsorted(present, codes), [cell_types[i] for i in present],
+            [colours[i] for i in present], title="cell types", legend_title="cell type",
+        )  # fmt: skip
     figure.tight_layout()
-    figure.savefig(path, dpi=90)
-    plt.close(figure)
+    return figure
 
 
-def _type_chart(per_type: pd.DataFrame, path: Path, name: str, classes: Sequence[Any]) -> None:
-    """Mean evidence per cell of each type, one bar per sample label."""
+def _type_chart(shares: pd.Series, labels: dict[Any, Any], name: str, classes: Sequence[Any]) -> Any:
+    """Per cell type: its share of each sample's evidence, one point per sample coloured by the sample's label,
+    the mean per label as a bar (``shares``: indexed by sample and type)."""
     plt = pyplot()
-    ordered = per_type.sort_values("mean_evidence")
-    columns = [f"mean_evidence_label_{c}" for c in classes]
-    figure, axis = plt.subplots(figsize=(6.5, 0.35 * len(ordered) + 1.4))
-    height = 0.8 / len(columns)
-    for k, column in enumerate(columns):
-        rows = np.arange(len(ordered)) + (k - (len(columns) - 1) / 2) * height
-        axis.barh(rows, ordered[column].fillna(0), height=height, label=f"samples labelled {classes[k]}")
-    axis.set_yticks(np.arange(len(ordered)), ordered.index.astype(str))
+    table = shares.unstack(fill_value=0.0)  # samples x types
+    order = table.mean().sort_values().index
+    colours = palette(len(classes))
+    figure, axis = plt.subplots(figsize=(6.5, 0.38 * len(order) + 1.4))
+    height = 0.8 / len(classes)
+    jitter = np.random.default_rng(0)
+    sample_labels = table.index.map(labels)
+    for c, label in enumerate(classes):
+        mine = table[sample_labels == label]
+        rows = np.arange(len(order)) + (c - (len(classes) - 1) / 2) * height
+        axis.barh(rows, 100 * mine[order].mean().fillna(0), height=height, color=colours[c], alpha=0.35,
+                  label=f"samples labelled {label}")  # fmt: skip
+        for row, cell_type in zip(rows, order, strict=True):
+            values = 100 * mine[cell_type].to_numpy()
+            axis.scatter(values, row + jitter.uniform(-height / 3, height / 3, values.size), s=6, color=colours[c],
+                         linewidths=0)  # fmt: skip
+    axis.set_yticks(np.arange(len(order)), [str(t) for t in order], fontsize=7)
     axis.axvline(0, color="black", linewidth=0.6)
-    axis.legend(fontsize=8)
-    axis.set_xlabel("mean evidence per cell for the sample's own label")
+    axis.legend(fontsize=7, loc="lower right")
+    axis.set_xlabel("share of the sample's evidence for its own label (%; one point per sample)", fontsize=8)
     axis.set_title(f"cell-type importance ({name}, out of fold)", fontsize=9)
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    return figure
+
+
+#: the ``key_added`` prefix under which ``graphpool cells`` writes its results into a copy of an AnnData input
+CELLS_KEY = "graphpool"
+
+
+def annotate(adata: Any, out: Path, key: str = CELLS_KEY) -> Any:
+    """Write the results of an :func:`analyse` run in ``out`` into ``adata`` (one row per table row, in order;
+    the AnnData the table was read from), scanpy-style; returns ``adata``.
+
+    - ``obs[f"{key}_evidence"]``, ``obs[f"{key}_evidence_share"]`` and ``obs[f"{key}_fold"]``: each cell's
+      out-of-fold evidence for its sample's label (logits, and share of the sample's evidence) and the outer
+      fold that tested it; ``obsm[f"{key}_scores"]``: ``[cells, classes]`` its per-class scores;
+    - per model with condition-specific neighbourhoods (``<model>/neighbourhoods``), ``obs[f"{key}_<model>"]``:
+      the out-of-fold neighbourhood (categorical; cells no fold tested are missing), its colours in
+      ``uns[f"{key}_<model>_colors"]`` and ``uns[f"{key}_<model>"]``: ``statistics``, ``abundance``,
+      ``composition``, ``posthoc``;
+    - ``uns[key]``: ``model`` (the explained one), ``classes``, ``predictions`` (per sample).
+
+    Raises:
+        ValueError: a key taken in ``adata`` (see :func:`~graphpool.cells.neighbourhood.annotate.check_key`).
+    """
+    from graphpool.cells.neighbourhood.annotate import check_key, h5ad_frame
+
+    check_key(adata, key, overwrite=False)
+    scores = pd.read_csv(out / "cell_scores.csv")
+    predictions = pd.read_csv(out / "sample_predictions.csv")
+    classes = [c.removeprefix("probability_") for c in predictions.columns if c.startswith("probability_")]
+    rows = scores["row"].to_numpy()
+    fold_of = dict(zip(predictions["sample"].astype(str), predictions["fold"], strict=True))
+    for name, values in (("evidence", scores["evidence"]), ("evidence_share", scores["evidence_share"])):
+        column = np.full(adata.n_obs, np.nan)
+        column[rows] = values.to_numpy()
+        adata.obs[f"{key}_{name}"] = column
+    folds = np.zeros(adata.n_obs, dtype=np.int64)
+    folds[rows] = scores["sample"].astype(str).map(fold_of).to_numpy()
+    adata.obs[f"{key}_fold"] = folds
+    adata.obsm[f"{key}_scores"] = np.full((adata.n_obs, len(classes)), np.nan)
+    adata.obsm[f"{key}_scores"][rows] = scores[[f"score_{c}" for c in classes]].to_numpy()
+    explained = json.loads((out / "explanation.json").read_text())
+    adata.uns[key] = {"model": explained["model"], "classes": classes, "predictions": h5ad_frame(predictions)}
+    for folder in sorted(out.glob("*/neighbourhoods")):
+        name = f"{key}_{folder.parent.name}"
+        check_key(adata, name, overwrite=False)
+        cells = pd.read_csv(folder / "cells.csv")
+        statistics = pd.read_csv(folder / "statistics.csv", index_col=0)
+        codes = np.full(adata.n_obs, -1)
+        codes[cells["row"].to_numpy()] = cells["neighbourhood"].to_numpy()
+        adata.obs[name] = pd.Categorical.from_codes(codes, categories=[str(k) for k in statistics.index])
+        adata.uns[f"{name}_colors"] = palette(len(statistics))
+        tables = {"statistics": statistics, "abundance": pd.read_csv(folder / "abundance.csv", index_col=0)}
+        tables["composition"] = pd.read_csv(folder / "composition.csv", index_col=0)
+        if (folder / "posthoc.csv").is_file():
+            tables["posthoc"] = pd.read_csv(folder / "posthoc.csv")
+        adata.uns[name] = {table: h5ad_frame(frame) for table, frame in tables.items()}
+    return adata

@@ -9,10 +9,12 @@ from typing import Any
 import pandas as pd
 
 from graphpool.cells import RULES, analyse, read_cells, simulate, tissue_graphs
-from graphpool.cells.workflow import outer_folds
+from graphpool.cells.table import is_annotated_data, open_table
+from graphpool.cells.workflow import annotate, outer_folds
 from graphpool.cli.options import (
     add_cell_columns,
     cell_columns,
+    class_names,
     experiment_from,
     markers_from,
     precoarsened,
@@ -36,6 +38,9 @@ def add_parser(commands: Any) -> None:
     table.add_argument("--samples", type=int, default=120, help="simulated tissues")
     add_cell_columns(table)
     table.add_argument("--label", default="label", help="one label per sample")
+    table.add_argument(
+        "--class-names", default=None, help="names of the label values, in class order: 0=healthy,1=onset,2=long"
+    )
     table.add_argument("--group", default=None, help="a per-sample column (e.g. donor) that folds never split")
     table.add_argument("--cell-id", default=None, help="a cell id column, unique within each sample")
     graph = e.add_argument_group("cell graph")
@@ -69,7 +74,7 @@ def cells(args: argparse.Namespace) -> int:
     else:
         source = args.table
         names = {**cell_columns(args), "label": args.label}
-    table = read_cells(source, **names, group=args.group, cell_id=args.cell_id)
+    table = read_cells(source, **names, label_names=class_names(args.class_names), group=args.group, cell_id=args.cell_id)
     if not table.classes:
         raise SystemExit("graphpool cells: the table needs a --label column")
     graphs = tissue_graphs(table, args.graph, args.features, args.edge_weight)
@@ -117,6 +122,9 @@ def cells(args: argparse.Namespace) -> int:
         statistics = pd.read_csv(folder / "statistics.csv", index_col=0)
         print(f"\nneighbourhoods of {folder.parent.name.replace('__', ' / ')} (out of fold; q: BH over the K tests)")
         print(statistics.to_string(float_format=lambda v: f"{v:.3g}"))
+    if args.table is not None and is_annotated_data(source := open_table(args.table)):
+        annotate(source, out).write_h5ad(out / "cells.h5ad")
+        print(f"the input AnnData with the results (obs/obsm/uns 'graphpool*'): {out / 'cells.h5ad'}")
     explained = json.loads((out / "explanation.json").read_text())
     print(f"explained {explained['model']} (exact CAM: {explained['exact']}); everything is in {out}")
     return 0

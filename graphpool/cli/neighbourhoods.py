@@ -70,6 +70,7 @@ def add_parser(commands: Any) -> None:
     table.add_argument("--no-sample", action="store_true", help="the table is one tissue (no sample column)")
     table.add_argument("--label", default=None, help="one label per sample: condition-specific neighbourhoods")
     table.add_argument("--group", default=None, help="with --label: a per-sample column folds never split")
+    table.add_argument("--class-names", default=None, help="with --label: names of its values, 0=healthy,1=ill")
     table.add_argument("--folds", type=int, default=5, help="with --label: outer cross-validation folds")
     table.add_argument("--truth", default=None, help="a column of annotated regions to score against")
     table.add_argument("--ignore", default=None, help="comma-separated --truth values left out of the scores")
@@ -219,7 +220,7 @@ def _supervised(args: argparse.Namespace) -> int:
     }
     if args.table is not None:
         settings.update(table=args.table, type=args.type, sample=args.sample)
-    given = ("x", "y", "group", "markers", "graph", "spatial_key", "connectivity_key")
+    given = ("x", "y", "group", "class_names", "markers", "graph", "spatial_key", "connectivity_key")
     settings.update({name: getattr(args, name) for name in given if getattr(args, name)})
     vars(cell_args).update(settings)
     shown = " ".join(

@@ -309,6 +309,17 @@ def add_cell_columns(group: Any) -> None:
     )
 
 
+def class_names(value: str | None) -> dict[str, str] | None:
+    """``--class-names 0=compartmentalised,1=mixed``: the label values' names, in class order (``None``: none)."""
+    if value is None:
+        return None
+    pairs = [item.split("=", 1) for item in value.split(",")]
+    bad = [item for item, pair in zip(value.split(","), pairs, strict=True) if len(pair) != 2 or not all(pair)]
+    if bad:
+        raise ValueError(f"--class-names takes VALUE=NAME pairs separated by commas, got {bad[0]!r}")
+    return dict(pairs)
+
+
 def cell_columns(args: argparse.Namespace) -> dict[str, Any]:
     """The :func:`~graphpool.cells.read_cells` arguments :func:`add_cell_columns`'s options give (``--x``/``--y``
     given for an AnnData are passed on, so that read_cells names them as the error they are)."""

@@ -119,3 +119,48 @@ def test_tissue_maps_of_similar_sample_names_do_not_overwrite_each_other(tmp_pat
     assert main(argv) == 0
     maps = sorted(p.stem for p in (out / "maps").glob("*.png"))
     assert len(maps) == 8 and sorted(unquote(m) for m in maps) == sorted(names.values())
+
+
+def test_an_h5ad_with_three_named_classes_comes_back_annotated(tmp_path: Path) -> None:
+    import warnings
+
+    import numpy as np
+
+    from graphpool.cells import simulate
+    from graphpool.cells.neighbourhood.annotate import h5ad_frame
+
+    anndata = pytest.importorskip("anndata")
+    frame = simulate("presence", samples=18, seed=0)
+    number = frame["sample"].str[-4:].astype(int)
+    frame["label"] = number % 3  # three classes (the pipeline, not the accuracy, is under test)
+    frame["donor"] = (number % 3) * 10 + number // 6  # three donors per class, two samples each
+    obs = frame[["sample", "cell_type", "label", "donor"]].astype(str).set_axis([f"c{i}" for i in range(len(frame))])
+    anndata.AnnData(obs=obs, obsm={"spatial": frame[["x", "y"]].to_numpy()}).write_h5ad(tmp_path / "cells.h5ad")
+    out = tmp_path / "cells"
+    args = ["cells", "--table", str(tmp_path / "cells.h5ad"), "--library-key", "sample", "--group", "donor"]
+    args += ["--class-names", "0=healthy,1=onset,2=long duration", "--readout", "sum", "--pool", "mincut"]
+    args += ["--clusters", "3", "--levels", "1", "--folds", "3", "--out", str(out), *QUICK[4:]]
+    assert main(args) == 0
+    predictions = pd.read_csv(out / "sample_predictions.csv")
+    assert set(predictions["label"]) == {"healthy", "onset", "long duration"}
+    folder = out / "sum__mincut" / "neighbourhoods"
+    statistics = pd.read_csv(folder / "statistics.csv", index_col=0)
+    assert {"abundance_healthy", "abundance_onset", "abundance_long duration", "higher_in", "q"} <= set(statistics)
+    posthoc = pd.read_csv(folder / "posthoc.csv")
+    assert len(posthoc) == 3 * len(statistics) and set(posthoc["class_a"]) == {"healthy", "onset"}
+    assert (folder / "abundance.png").is_file() and (folder / "abundance.pdf").is_file()
+    cells = pd.read_csv(out / "cell_scores.csv")
+    np.testing.assert_allclose(cells.groupby("sample")["evidence_share"].apply(lambda s: s.abs().sum()), 1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        back = anndata.read_h5ad(out / "cells.h5ad")
+    assert back.n_obs == len(frame) and list(back.obs_names[:2]) == ["c0", "c1"]
+    rows = cells["row"].to_numpy()
+    np.testing.assert_allclose(back.obs["graphpool_evidence"].to_numpy()[rows], cells["evidence"])
+    assert back.obsm["graphpool_scores"].shape == (len(frame), 3)
+    assert list(back.uns["graphpool"]["classes"]) == ["healthy", "onset", "long duration"]
+    assert set(back.obs["graphpool_fold"]) == {1, 2, 3}
+    neighbourhood = back.obs["graphpool_sum__mincut"]
+    assert neighbourhood.notna().all() and len(back.uns["graphpool_sum__mincut_colors"]) == len(statistics)
+    stored = back.uns["graphpool_sum__mincut"]["statistics"]  # missing text stored as "" (HDF5 has no NA string)
+    pd.testing.assert_frame_equal(stored, h5ad_frame(statistics), check_dtype=False)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from scipy.stats import mannwhitneyu
+from scipy.stats import kruskal, mannwhitneyu
 
 from graphpool.cells import read_cells, simulate, tissue_graphs
 from graphpool.cells.conditions import _statistics, condition_neighbourhoods
@@ -49,9 +49,11 @@ def test_statistics_are_mann_whitney_with_benjamini_hochberg() -> None:
     labels = {f"s{i}": i % 2 for i in range(20)}
     abundance = pd.DataFrame(rng.dirichlet(np.ones(3), size=20), index=list(labels))
     abundance[0] += np.array([1.0 * (i % 2) for i in range(20)])  # more of neighbourhood 0 in class 1
-    cells = pd.DataFrame({"neighbourhood": [0, 1, 2, 0], "evidence": [1.0, 2.0, 3.0, 3.0]})
+    cells = pd.DataFrame({"sample": "s0", "neighbourhood": [0, 1, 2, 0], "evidence": [1.0, 2.0, 3.0, 3.0]})
     composition = pd.DataFrame({"a": [0.5, 1.0, 0.0], "b": [0.5, 0.0, 1.0]})
-    stats = _statistics(cells, abundance, composition, labels, [0, 1])
+    stats, posthoc = _statistics(cells, abundance, composition, labels, [0, 1])
+    assert posthoc.empty  # two classes: the main test is the pair
+    assert stats.loc[0, "higher_in"] == 1 and stats.loc[0, "lower_in"] == 0
     ones, zeros = abundance[[v == 1 for v in labels.values()]], abundance[[v == 0 for v in labels.values()]]
     for k in range(3):
         assert stats.loc[k, "p"] == pytest.approx(mannwhitneyu(ones[k], zeros[k]).pvalue)
@@ -61,7 +63,32 @@ def test_statistics_are_mann_whitney_with_benjamini_hochberg() -> None:
     expected = np.minimum.accumulate((p[order] * 3 / np.arange(1, 4))[::-1])[::-1]  # BH step-up
     np.testing.assert_allclose(stats["q"].to_numpy()[order], np.minimum(expected, 1))
     assert stats.loc[0, "p"] < 0.01 and stats.loc[0, "mean_evidence"] == 2.0
+    assert stats.loc[0, "evidence_share"] == pytest.approx(4 / 9)  # (1 + 3) of |1| + |2| + |3| + |3|
     assert stats.loc[0, "top_types"] == "a 50%, b 50%"
+
+
+def test_three_classes_get_named_directions_and_pairwise_tests() -> None:
+    rng = np.random.default_rng(1)
+    names = ["Non-diabetic", "Onset", "Long-duration"]
+    labels = {f"s{i}": names[i % 3] for i in range(30)}
+    abundance = pd.DataFrame(rng.dirichlet(np.ones(2), size=30), index=list(labels))
+    abundance[0] += np.array([0.5 * (i % 3 == 2) for i in range(30)])  # neighbourhood 0 up in long duration
+    cells = pd.DataFrame({"sample": "s0", "neighbourhood": [0, 1], "evidence": [1.0, -1.0]})
+    composition = pd.DataFrame({"a": [1.0, 0.0]})
+    stats, posthoc = _statistics(cells, abundance, composition, labels, names)
+    assert stats.loc[0, "higher_in"] == "Long-duration"
+    groups = {c: abundance.loc[[s for s in labels if labels[s] == c], 0] for c in names}
+    assert stats.loc[0, "p"] == pytest.approx(kruskal(*groups.values()).pvalue)
+    assert stats.loc[0, "effect"] == pytest.approx(
+        groups["Long-duration"].mean() - stats.loc[0, "abundance_" + stats.loc[0, "lower_in"]]
+    )
+    assert len(posthoc) == 2 * 3 and set(posthoc["class_a"]) | set(posthoc["class_b"]) == set(names)
+    row = posthoc[(posthoc["neighbourhood"] == 0) & (posthoc["class_a"] == "Onset")].iloc[0]
+    assert row["class_b"] == "Long-duration" and row["difference"] > 0
+    assert row["p"] == pytest.approx(mannwhitneyu(groups["Long-duration"], groups["Onset"]).pvalue)
+    p = posthoc["p"].to_numpy()
+    assert (posthoc["q"].to_numpy() >= p - 1e-12).all() and row["q"] < 0.05
+    assert stats.loc[1, "evidence_share"] == pytest.approx(-0.5)
 
 
 def test_a_model_without_a_soft_level_is_named(tissues) -> None:
@@ -78,7 +105,8 @@ def test_with_groups_the_tests_compare_group_means(tissues) -> None:
     for donor in set(donors):
         assert len({int(graphs[i].y) for i in range(8) if donors[i] == donor}) == 1
     grouped = condition_neighbourhoods(table, graphs, [(model, range(8))], torch.device("cpu"), groups=donors)
-    pd.testing.assert_frame_equal(samples.abundance, grouped.abundance)  # reported per sample either way
+    assert grouped.abundance["group"].tolist() == donors
+    pd.testing.assert_frame_equal(samples.abundance, grouped.abundance.drop(columns="group"))  # per sample either way
     means = samples.abundance.drop(columns="label").groupby([d for d in donors]).mean()
     labels = {d: table.classes[int(graphs[i].y)] for i, d in enumerate(donors)}
     for k in means.columns:

@@ -83,16 +83,19 @@ def write(result: Neighbourhoods, adata: Any, key: str, overwrite: bool = False)
         "params": params,
         # types x neighbourhoods: type names (F4/80, CD16/32) become index values, not HDF5 keys, which
         # anndata refuses to hold a '/'
-        "composition": _named(result.composition.T),
-        "summary": _named(result.summary),
-        "abundance": _named(result.abundance()),
+        "composition": h5ad_frame(result.composition.T),
+        "summary": h5ad_frame(result.summary),
+        "abundance": h5ad_frame(result.abundance()),
     }
     adata.uns[f"{key}_colors"] = palette(k)
     return adata
 
 
-def _named(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with string column and index labels (h5ad needs them) and no axis names."""
+def h5ad_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` as every anndata writes it: string column and index labels, no axis names, and text columns
+    (object dtype) as strings, a missing value as ``""`` (HDF5 has no missing string)."""
     named = frame.set_axis([str(c) for c in frame.columns], axis=1).set_axis([str(i) for i in frame.index])
     named.columns.name = named.index.name = None
+    for column in named.columns[named.dtypes == object]:
+        named[column] = named[column].where(named[column].notna(), "").astype(str)
     return named
