@@ -93,7 +93,8 @@ class ConditionNeighbourhoods:
             note = "q = n/a" if np.isnan(row["q"]) else f"q = {row['q']:.2g}"
             pairs = self.posthoc[(self.posthoc["neighbourhood"] == neighbourhood) & (self.posthoc["q"] < 0.05)]
             note += "".join(f"\n{a} vs {b}: q = {q:.2g}" for a, b, q in pairs[["class_a", "class_b", "q"]].to_numpy())
-            axis.set_title(f"neighbourhood {neighbourhood}\n{note}", fontsize=7)
+            top = ", ".join(part.rsplit(" ", 1)[0] for part in str(row["top_types"]).split(", ")[:2] if part)
+            axis.set_title(f"{neighbourhood}: {top}\n{note}", fontsize=7)
             axis.set_xticks(
                 range(len(self.classes)), [str(c) for c in self.classes], rotation=30, ha="right", fontsize=7
             )

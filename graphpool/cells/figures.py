@@ -35,10 +35,8 @@ def palette(k: int) -> list[str]:
     from matplotlib import colormaps
     from matplotlib.colors import to_hex
 
-    if k <= 10:
-        return [to_hex(c) for c in colormaps["tab10"].colors[:k]]
     if k <= 20:
-        return [to_hex(c) for c in colormaps["tab20"].colors[:k]]
+        return [to_hex(colormaps["tab10" if k <= 10 else "tab20"](i)) for i in range(k)]
     return [to_hex(colormaps["gist_rainbow"](i / k)) for i in range(k)]
 
 

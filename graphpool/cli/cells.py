@@ -74,7 +74,9 @@ def cells(args: argparse.Namespace) -> int:
     else:
         source = args.table
         names = {**cell_columns(args), "label": args.label}
-    table = read_cells(source, **names, label_names=class_names(args.class_names), group=args.group, cell_id=args.cell_id)
+    table = read_cells(
+        source, **names, label_names=class_names(args.class_names), group=args.group, cell_id=args.cell_id
+    )
     if not table.classes:
         raise SystemExit("graphpool cells: the table needs a --label column")
     graphs = tissue_graphs(table, args.graph, args.features, args.edge_weight)
@@ -98,7 +100,7 @@ def cells(args: argparse.Namespace) -> int:
     print(
         f"{len(graphs)} samples, {len(table.frame):,} cells, {len(table.cell_types)} cell types, "
         f"{sum(g.edge_index.size(1) for g in graphs) // 2:,} edges ({args.graph}); "
-        f"labels {pd.Series(samples['label']).value_counts().sort_index().to_dict()}"
+        f"labels {pd.Series(samples['label']).value_counts().reindex(table.classes).to_dict()}"
     )
     graphs = precoarsened(graphs, experiment)
     progress = TqdmProgress(args.quiet)

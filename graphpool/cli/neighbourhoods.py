@@ -33,6 +33,7 @@ from typing import Any
 import pandas as pd
 
 from graphpool.cells import Neighbourhoods, agreement, neighbourhoods, read_cells, simulate
+from graphpool.cells.figures import check_formats, save
 from graphpool.cells.neighbourhood import (
     LOSSES,
     METHODS,
@@ -41,7 +42,7 @@ from graphpool.cells.neighbourhood import (
     method_options,
     parse_k_range,
 )
-from graphpool.cells.table import open_table
+from graphpool.cells.table import DEFAULT_CONNECTIVITY_KEY, open_table
 from graphpool.cli.options import (
     add_cell_columns,
     add_loss_weight,
@@ -50,7 +51,6 @@ from graphpool.cli.options import (
     check_bounds,
     markers_from,
 )
-from graphpool.cells.figures import check_formats, save
 from graphpool.experiment import safe_name
 from graphpool.ops.ranges import Range
 
@@ -97,6 +97,9 @@ def add_parser(commands: Any) -> None:
     )
     method.add_argument("--epochs", type=int, default=LearnedOptions.epochs, help="learned: passes over the samples")
     method.add_argument("--repeats", type=int, default=LearnedOptions.repeats, help="learned: seeds in the consensus")
+    method.add_argument(
+        "--device", default=LearnedOptions.device, help="learned: cpu, cuda, cuda:N or auto (CUDA when there is one)"
+    )
     run = e.add_argument_group("output")
     run.add_argument("--out", default="results/neighbourhoods", help="an empty or new folder")
     run.add_argument("--plots", type=int, default=6, help="tissue maps to draw per method")
@@ -173,7 +176,7 @@ def run_neighbourhoods(args: argparse.Namespace) -> int:
     for method, result in zip(methods, results, strict=True):
         _write(result, out / method, args, None if regions is None else _unannotated(regions, ignore))
         if method in sweeps:
-            sweeps[method].save(out / method)
+            sweeps[method].save(out / method, args.formats.split(","))
         if annotated is not None:
             result.to_anndata(annotated, f"{args.key_added}_{method}", overwrite=True)
     if annotated is not None:
@@ -216,12 +219,15 @@ def _supervised(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "plots": args.plots,
         "threads": args.threads,
+        "device": args.device,
         "quiet": args.quiet,
     }
     if args.table is not None:
         settings.update(table=args.table, type=args.type, sample=args.sample)
-    given = ("x", "y", "group", "class_names", "markers", "graph", "spatial_key", "connectivity_key")
+    given = ("x", "y", "group", "class_names", "markers", "graph")
     settings.update({name: getattr(args, name) for name in given if getattr(args, name)})
+    defaults = {"spatial_key": "spatial", "connectivity_key": DEFAULT_CONNECTIVITY_KEY}  # shown when changed
+    settings.update({name: getattr(args, name) for name, value in defaults.items() if getattr(args, name) != value})
     vars(cell_args).update(settings)
     shown = " ".join(
         f"--{name.replace('_', '-')} {','.join(map(str, value)) if isinstance(value, list) else value}"

@@ -318,3 +318,20 @@ def test_choose_k_sweeps_a_method_with_its_options(tissues: pd.DataFrame) -> Non
     assert sweep.table["k"].tolist() == [2, 3, 4] and sweep.method == "utag" and len(direct) == len(tissues)
     with pytest.raises(ValueError, match="'window' is an option of 'composition', not of 'utag'"):
         choose_k(table, range(2, 4), "utag", window=3)
+
+
+def test_learned_device_is_checked_and_cpu_is_the_default_path(tissues: pd.DataFrame) -> None:
+    import torch
+
+    with pytest.raises(ValueError, match="'device' must be cpu, cuda, cuda:N or auto, got 'gpu'"):
+        LearnedOptions(device="gpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="'device' 'cuda': no CUDA device is available here"):
+            LearnedOptions(device="cuda")
+        assert LearnedOptions(device="auto").torch_device() == torch.device("cpu")
+    two = tissues[tissues["sample"].isin(["arrangement-0000", "arrangement-0001"])]
+    quick = {"epochs": 3, "label": None}
+    default = neighbourhoods(two, 3, "learned", **quick)
+    explicit = neighbourhoods(two, 3, "learned", device="auto" if not torch.cuda.is_available() else "cpu", **quick)
+    np.testing.assert_array_equal(default.probabilities, explicit.probabilities)
+    assert explicit.params["device"] in ("auto", "cpu")

@@ -44,6 +44,9 @@ def test_an_h5ad_table_comes_back_with_its_results(tmp_path: Path) -> None:
     )
     assert back.obsp["graphpool_utag_connectivities"].shape == (len(frame), len(frame))
     assert back.uns["graphpool_utag"]["params"]["k"] == 3
+    with pytest.raises(SystemExit, match=r"'x'/'y' \('x_coordinate', 'y'\) name table columns; an AnnData's"):
+        main(["neighbourhoods", "--table", str(tmp_path / "cells.h5ad"), "--x", "x_coordinate", "--out",
+              str(tmp_path / "bad")])  # fmt: skip
     assert "ami" in pd.read_csv(out / "results.csv")
 
 
@@ -62,6 +65,13 @@ def test_an_h5ad_table_comes_back_with_its_results(tmp_path: Path) -> None:
         (["--loss-weight", "balance=2"], "'loss_weights' names 'balance', which pool 'mincut' does not have"),
         (["--smoothing", "-1"], "'smoothing' must be >= 0, got -1"),
         (["--table", "missing.csv"], "does not exist"),
+        (["--method", "learned", "--device", "gpu"], "'device' must be cpu, cuda, cuda:N or auto, got 'gpu'"),
+        (["--formats", "png,jpg"], "figure format 'jpg' is not one of png, pdf, svg"),
+        (
+            ["--label", "label", "--class-names", "0"],
+            "--class-names takes VALUE=NAME pairs separated by commas, got '0'",
+        ),
+        (["--label", "label", "--class-names", "0=a"], "'label_names' has no name for the 'label' value(s) ['1']"),
     ],
 )
 def test_bad_input_is_one_line(tmp_path: Path, extra: list[str], message: str) -> None:

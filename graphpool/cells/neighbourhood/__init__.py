@@ -117,6 +117,20 @@ def method_options(method: str, **settings: Any) -> MethodOptions:
 
 @overload
 def neighbourhoods(
+    source: CellTable | pd.DataFrame | str | Path,
+    k: int,
+    method: str = ...,
+    *,
+    graph: str | None = ...,
+    seed: int = ...,
+    progress: bool = ...,
+    options: MethodOptions | None = ...,
+    **settings: Any,
+) -> Neighbourhoods: ...
+
+
+@overload
+def neighbourhoods(  # type: ignore[overload-cannot-match]  # anndata ships no types: AnnData is Any to mypy
     source: AnnData,
     k: int,
     method: str = ...,
@@ -131,20 +145,6 @@ def neighbourhoods(
     library_key: str | None = ...,
     **settings: Any,
 ) -> AnnData | None: ...
-
-
-@overload
-def neighbourhoods(
-    source: CellTable | pd.DataFrame | str | Path,
-    k: int,
-    method: str = ...,
-    *,
-    graph: str | None = ...,
-    seed: int = ...,
-    progress: bool = ...,
-    options: MethodOptions | None = ...,
-    **settings: Any,
-) -> Neighbourhoods: ...
 
 
 def neighbourhoods(

@@ -66,15 +66,13 @@ class KStability:
         axes.legend(loc="lower left", fontsize=8, frameon=False)
         return figure
 
-    def save(self, folder: Path) -> None:
-        """``k_stability.csv`` and ``k_stability.png`` in ``folder``."""
+    def save(self, folder: Path, formats: Sequence[str] = ("png", "pdf")) -> None:
+        """``k_stability.csv`` and the figure ``k_stability.<format>`` (every one of ``formats``) in ``folder``."""
+        from graphpool.cells.figures import save
+
         folder.mkdir(parents=True, exist_ok=True)
         self.table.to_csv(folder / "k_stability.csv", index=False)
-        figure = self.figure()
-        figure.savefig(folder / "k_stability.png", dpi=150)
-        from graphpool.experiment import pyplot
-
-        pyplot().close(figure)
+        save(self.figure(), folder / "k_stability", formats)
 
 
 def parse_k_range(text: str) -> list[int]:

@@ -47,6 +47,8 @@ class LearnedOptions:
         epochs: full passes over the samples; lr: Adam's learning rate.
         repeats: seeds in the consensus.
         batch_cells: mini-batches hold whole samples, about this many cells each.
+        device: where the network trains: ``"cpu"``, ``"cuda"`` (``"cuda:1"``), or ``"auto"`` (CUDA when
+            there is a device); the smoothing runs on the CPU (scipy) either way.
     """
 
     loss: str = "mincut"
@@ -59,6 +61,7 @@ class LearnedOptions:
     lr: float = 0.03
     repeats: int = 1
     batch_cells: int = 200_000
+    device: str = "cpu"
 
     RANGES: ClassVar[dict[str, Range]] = {
         **{name: Range(1) for name in ("hidden", "epochs", "repeats", "batch_cells")},
@@ -71,6 +74,20 @@ class LearnedOptions:
             raise ValueError(f"'loss' must be one of {LOSSES}, got {self.loss!r}")
         check_ranges(self, self.RANGES)
         check_loss_weights(self.loss, self.loss_weights or {})
+        self.torch_device()  # an unknown or absent device is named now, not after the smoothing
+
+    def torch_device(self) -> torch.device:
+        """``device`` as a :class:`torch.device` (``"auto"`` resolved); a ``ValueError`` when it is not one or
+        is not available here."""
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        try:
+            device = torch.device(self.device)
+        except RuntimeError:
+            raise ValueError(f"'device' must be cpu, cuda, cuda:N or auto, got {self.device!r}") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"'device' {self.device!r}: no CUDA device is available here")
+        return device
 
     @property
     def weights(self) -> dict[str, float]:
@@ -134,13 +151,18 @@ def train_learner(
     pool's summed auxiliary losses; returns its ``[cells, K]`` assignment. ``report`` gets each epoch's last loss."""
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    model = _Learner(graphs[0].num_features, k, options)
+    device = options.torch_device()
+    model = _Learner(graphs[0].num_features, k, options).to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=options.lr)
     model.train()
     fixed = batches(graphs, options.batch_cells, None)
+    if len(fixed) == 1:  # one batch stays on the device; several move there one at a time
+        fixed = [fixed[0].to(device)]
     for _ in range(options.epochs):  # one batch: collated once; several: whole samples reshuffled every epoch
         value = torch.zeros(())
-        for batch in fixed if len(fixed) == 1 else batches(graphs, options.batch_cells, generator):
+        shuffled = fixed if len(fixed) == 1 else batches(graphs, options.batch_cells, generator)
+        for batch in shuffled:
+            batch = batch.to(device)
             optimiser.zero_grad()
             _, value = model(batch)
             value.backward()
@@ -149,7 +171,7 @@ def train_learner(
             report(float(value.item()))
     model.eval()
     with torch.no_grad():
-        return torch.cat([model(b)[0] for b in batches(graphs, options.batch_cells, None)]).numpy()
+        return torch.cat([model(b.to(device))[0] for b in fixed]).cpu().numpy()
 
 
 def fit_learned(

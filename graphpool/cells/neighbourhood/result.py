@@ -97,6 +97,7 @@ class Neighbourhoods:
         if name not in self.table.samples:
             raise ValueError(f"'sample' {name!r} is not a sample of the table (e.g. {self.table.samples[:3]})")
         mine = (self.table.frame["sample"] == name).to_numpy()
+        where = "" if len(self.table.samples) == 1 else f"{name}: "  # a table of one tissue: no sample to name
         pos = self.table.frame.loc[mine, ["x", "y"]].to_numpy()
         k = self.num_neighbourhoods
         plt = pyplot()
@@ -104,7 +105,7 @@ class Neighbourhoods:
         figure, axes = plt.subplots(1, panels, figsize=(5.6 * panels, 4.6), squeeze=False)
         names = [str(i) for i in range(k)]
         categorical_map(
-            axes[0, 0], pos, self.labels[mine], names, palette(k), title=f"{name}: {self.method} neighbourhoods",
+            axes[0, 0], pos, self.labels[mine], names, palette(k), title=f"{where}{self.method} neighbourhoods",
             unit=unit, legend_title="neighbourhood",
         )  # fmt: skip
         if truth is not None:
@@ -121,7 +122,7 @@ class Neighbourhoods:
             unannotated = ["not annotated"] if (~annotated).any() else []
             categorical_map(
                 axes[0, 1], pos, codes, regions + unannotated, colours + ["#cccccc"] * len(unannotated),
-                title=f"{name}: annotation", unit=unit, legend_title="annotation",
+                title=f"{where}annotation", unit=unit, legend_title="annotation",
             )  # fmt: skip
         figure.tight_layout()
         return figure
