@@ -220,7 +220,14 @@ def _write_explanations(table: CellTable, explanation: dict[str, Any], out: Path
         by_sample["share"] = nodes.groupby(["sample", "type"])["evidence_share"].sum()
         by_sample.rename_axis(["sample", "cell_type"]).to_csv(out / "cell_type_by_sample.csv")
         labels = {s["sample"]: s["label"] for s in explanation["samples"]}
-        save(_type_chart(by_sample["share"], labels, name, table.classes), out / "cell_type_importance")
+        shares = by_sample["share"]
+        samples = table.sample_table.set_index("sample")
+        if "group" in samples:  # one point per donor: the mean over its samples
+            group_of = samples["group"].to_dict()
+            shares = shares.groupby([shares.index.get_level_values(0).map(group_of), "type"]).mean()
+            labels = {group_of[sample]: label for sample, label in labels.items()}
+        unit = "donor" if "group" in samples else "sample"
+        save(_type_chart(shares, labels, name, table.classes, unit), out / "cell_type_importance")
     maps = out / "maps"
     maps.mkdir(exist_ok=True)
     for graph, _, cell_evidence in explanation["cells"][: plots if plots is not None else None]:
@@ -251,9 +258,9 @@ def _tissue_map(graph: Data, evidence: np.ndarray, name: str, cell_types: Sequen
     return figure
 
 
-def _type_chart(shares: pd.Series, labels: dict[Any, Any], name: str, classes: Sequence[Any]) -> Any:
-    """Per cell type: its share of each sample's evidence, one point per sample coloured by the sample's label,
-    the mean per label as a bar (``shares``: indexed by sample and type)."""
+def _type_chart(shares: pd.Series, labels: dict[Any, Any], name: str, classes: Sequence[Any], unit: str) -> Any:
+    """Per cell type: its share of each sample's evidence, one point per ``unit`` (sample, or donor: the mean of
+    its samples) coloured by its label, the mean per label as a bar (``shares``: indexed by unit and type)."""
     plt = pyplot()
     table = shares.unstack(fill_value=0.0)  # samples x types
     order = table.mean().sort_values().index
@@ -274,7 +281,7 @@ def _type_chart(shares: pd.Series, labels: dict[Any, Any], name: str, classes: S
     axis.set_yticks(np.arange(len(order)), [str(t) for t in order], fontsize=7)
     axis.axvline(0, color="black", linewidth=0.6)
     axis.legend(fontsize=7, loc="lower right")
-    axis.set_xlabel("share of the sample's evidence for its own label (%; one point per sample)", fontsize=8)
+    axis.set_xlabel(f"share of the sample's evidence for its own label (%; one point per {unit})", fontsize=8)
     axis.set_title(f"cell-type importance ({name}, out of fold)", fontsize=9)
     figure.tight_layout()
     return figure

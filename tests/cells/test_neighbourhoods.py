@@ -164,6 +164,9 @@ def test_anndata_in_squidpy_layout_in_and_out(tissues: pd.DataFrame, tmp_path) -
     assert out is adata and adata.obs["graphpool_neighbourhood"].astype(int).tolist() == result.labels.tolist()
     assert adata.uns["graphpool_neighbourhood"]["params"]["graph"] == "given"
     assert "graphpool_neighbourhood_connectivities" not in adata.obsp  # the graph is the AnnData's own
+    assert adata.uns["graphpool_neighbourhood"]["params"]["connectivity_key"] == "spatial_connectivities"
+    new = result.to_anndata()  # a new AnnData has no graph of its own: it gets a copy
+    assert (new.obsp["graphpool_neighbourhood_connectivities"] != (given > 0)).nnz == 0
     adata.write_h5ad(tmp_path / "cells.h5ad")
     back = anndata.read_h5ad(tmp_path / "cells.h5ad")
     pd.testing.assert_frame_equal(

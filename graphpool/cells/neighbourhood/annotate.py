@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from graphpool.cells.table import DEFAULT_CONNECTIVITY_KEY
+
 if TYPE_CHECKING:
     from graphpool.cells.neighbourhood.result import Neighbourhoods
 
@@ -75,7 +77,10 @@ def write(result: Neighbourhoods, adata: Any, key: str, overwrite: bool = False)
     if result.probabilities is not None:
         adata.obsm[key] = result.probabilities
     params = {name: value for name, value in result.params.items() if value is not None}
-    if params.get("graph") != "given":
+    own = params.get("connectivity_key", DEFAULT_CONNECTIVITY_KEY)
+    if params.get("graph") == "given" and own in adata.obsp:  # the AnnData's own graph: named, not copied
+        params["connectivity_key"] = own
+    else:
         ones = np.ones(result.edges.shape[1], dtype=np.float32)
         adata.obsp[f"{key}_connectivities"] = sp.csr_matrix((ones, tuple(result.edges)), shape=(cells, cells))
         params.pop("connectivity_key", None)
