@@ -15,6 +15,7 @@ from torch import Tensor
 from torch_geometric.utils import coalesce
 
 from graphpool.cluster.assignment import Assignment
+from graphpool.ops.device_path import on_host
 
 #: keeps divisions by a degree or a norm finite (PyG's MinCut uses the same)
 EPS = 1e-15
@@ -105,7 +106,7 @@ def _sum_by_coarse_edge(
         keep = coarse[0] != coarse[1]
         coarse, values = coarse[:, keep], values[keep]
     clusters = assignment.num_clusters
-    if coarse.device.type == "cpu" and _few_clusters(clusters, coarse.size(1)):
+    if on_host(coarse) and _few_clusters(clusters, coarse.size(1)):
         # few clusters (e.g. cell types): count every (cluster, cluster) pair in one pass, no sort.
         # bincount and index_add are sequential on CPU, hence deterministic (on CUDA they would use
         # atomics); index_add (not bincount's weights) keeps the sums differentiable in the weights.

@@ -6,6 +6,7 @@
   :func:`segment_max`, :func:`segment_min`, :func:`segment_softmax`, :func:`segment_select`,
   :func:`gather_rows`), each with its own backward;
 - :func:`validation` / :func:`set_validation`: the switch for checks that read tensor values;
+- :func:`device_path` / :func:`set_device_path`: CPU tensors take the torch branches a GPU takes (tests, comparisons);
 - :func:`keep_freed_memory`: the process-wide allocator setting that spares large tensors fresh pages;
 - :mod:`~graphpool.ops.csr`: the graph as CSR matrices and :math:`AX` as one sparse product (soft pooling, the
   neighbourhood GNN); :mod:`~graphpool.ops.ranges`: numeric ranges of settings, one source for every check.
@@ -13,6 +14,7 @@
 Nothing here imports any other part of graphpool.
 """
 
+from graphpool.ops.device_path import device_path, device_path_enabled, set_device_path
 from graphpool.ops.kernels import (
     gather_rows,
     segment_max,
@@ -28,6 +30,8 @@ from graphpool.ops.validation import set_validation, validation, validation_enab
 
 __all__ = [
     "Segments",
+    "device_path",
+    "device_path_enabled",
     "gather_rows",
     "keep_freed_memory",
     "segment_max",
@@ -37,6 +41,7 @@ __all__ = [
     "segment_softmax",
     "segment_sum",
     "segments_from",
+    "set_device_path",
     "set_validation",
     "validation",
     "validation_enabled",

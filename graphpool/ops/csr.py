@@ -18,6 +18,7 @@ from torch_geometric.nn import Linear
 from torch_geometric.utils import coalesce
 
 from graphpool.ops import compiled
+from graphpool.ops.device_path import on_host
 from graphpool.ops.segments import segments_from
 
 
@@ -49,7 +50,7 @@ def csr_adjacency(edge_index: Tensor, weight: Tensor, num_nodes: int) -> CSRAdja
     alone; a MinCut step went from 1.49 to 1.26 s. (Gathering the ``[2, E]`` index along dim 1 instead of
     two 1-D gathers took 300 ms of a 1.9 s step.)
     """
-    if edge_index.device.type == "cpu" and compiled.available(torch.int64) and not torch.compiler.is_compiling():
+    if on_host(edge_index) and compiled.available(torch.int64) and not torch.compiler.is_compiling():
         row, col = (part.contiguous().numpy() for part in edge_index.long())
         crow, unique_row, unique_col, inverse, column_ptr, by_column = map(
             torch.from_numpy, compiled.coalesce_csr(row, col, num_nodes)

@@ -29,6 +29,7 @@ import torch
 from torch import Tensor
 
 from graphpool.ops import compiled
+from graphpool.ops.device_path import on_host
 from graphpool.ops.segments import Segments
 
 # Use one ``amax`` per group (CPU, grouped rows) when groups hold at least this many rows on
@@ -49,7 +50,7 @@ def gather_rows(values: Tensor, seg: Segments) -> Tensor:
     below it (``scripts/bench_readouts.py``: the backward of sum and mean is this one call).
     """
     if (
-        values.device.type == "cpu"
+        on_host(values)
         and values.dim() == 2
         and seg.num_rows * values.size(1) * values.element_size() >= _GATHER_MIN_BYTES
     ):
@@ -130,7 +131,7 @@ def segment_mean(x: Tensor, seg: Segments) -> Tensor:
 def _extreme_forward(x: Tensor, seg: Segments, largest: bool) -> Tensor:
     num_segments = seg.num_segments
     if (
-        x.device.type == "cpu"
+        on_host(x)
         and compiled.available(x.dtype)
         and compiled.extreme_pays(seg.num_rows, x.size(1))
         and not torch.compiler.is_compiling()
@@ -139,7 +140,7 @@ def _extreme_forward(x: Tensor, seg: Segments, largest: bool) -> Tensor:
         values = x.detach().contiguous().numpy()
         return torch.from_numpy(compiled.segment_extreme(values, seg.ptr.numpy(), largest, torch.get_num_threads()))
     if (
-        x.device.type == "cpu"
+        on_host(x)
         and not torch.compiler.is_compiling()
         and 0 < num_segments <= _LOOP_MAX_GROUPS
         and seg.num_rows >= _LOOP_MIN_AVG_ROWS * num_segments
@@ -219,7 +220,7 @@ def _sort_last_(dense: Tensor) -> Tensor:
     releases the GIL, so large inputs are split into row blocks sorted on
     ``torch.get_num_threads()`` threads (rows are independent: the result is the same).
     """
-    if dense.device.type != "cpu" or dense.dtype not in _NUMPY_SORTABLE or torch.compiler.is_compiling():
+    if not on_host(dense) or dense.dtype not in _NUMPY_SORTABLE or torch.compiler.is_compiling():
         return torch.sort(dense, dim=-1).values
     array = dense.numpy().reshape(-1, dense.size(-1))
     workers = min(torch.get_num_threads(), array.shape[0])
@@ -280,7 +281,7 @@ def segment_select(x: Tensor, seg: Segments, ranks: list[Tensor]) -> list[Tensor
     nonempty = sum(len(graphs) for graphs in classes.values())
     # compiled selection (graphpool.ops.compiled); its picks come zero-filled by NumPy: zero-filling [B, F] tensors
     # first is a parallel torch operation, after which torch's threads spin for milliseconds on the kernel's cores
-    if x.device.type == "cpu" and compiled.available(x.dtype):
+    if on_host(x) and compiled.available(x.dtype):
         fits = [level for level in classes if compiled.selects(level)]
         fitting = np.concatenate([classes[level] for level in fits]) if fits else np.zeros(0)
         picks, picked_rows, nan_seen = compiled.select_ranks(

@@ -21,6 +21,7 @@ from torch_geometric.data import Batch, Data, HeteroData
 from torch_geometric.data.storage import BaseStorage
 
 from graphpool.ops import compiled
+from graphpool.ops.device_path import on_host
 from graphpool.ops.validation import validation_enabled
 
 _INTEGER_DTYPES = frozenset({torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8})
@@ -122,7 +123,7 @@ class Segments:
     def _grouping_permutation(self) -> Tensor | None:
         if self.is_sorted:
             return None
-        if self.device.type == "cpu" and self.num_segments <= 32_767 and not torch.compiler.is_compiling():
+        if on_host(self.index) and self.num_segments <= 32_767 and not torch.compiler.is_compiling():
             narrow = self.index.to(torch.int16).numpy()
             return torch.from_numpy(np.argsort(narrow, kind="stable"))
         keys = self.index.int() if self.num_segments < 2**31 else self.index
@@ -140,7 +141,7 @@ class Segments:
         if self.perm is None:  # sorted: the first row of each group, one binary search each
             index, bounds = self.index.contiguous(), torch.arange(self.num_segments + 1, device=self.device)
             if (
-                self.device.type == "cpu"
+                on_host(index)
                 and _SERIAL_SEARCH_MIN <= self.num_segments < _SERIAL_SEARCH_MAX
                 and not torch.compiler.is_compiling()
             ):
@@ -172,7 +173,7 @@ class Segments:
 
 def _one_pass(index: Tensor) -> bool:
     """Whether the compiled pass that checks the order of ``index`` and finds its offsets runs (CPU, numba)."""
-    return index.device.type == "cpu" and compiled.available(torch.int64)
+    return on_host(index) and compiled.available(torch.int64)
 
 
 def _sorted_offsets(index: Tensor, num_segments: int) -> Tensor | None:
@@ -189,7 +190,7 @@ def _is_sorted(index: Tensor) -> bool:
     """
     if index.numel() < 2:
         return True
-    if index.device.type == "cpu" and not torch.compiler.is_compiling():
+    if on_host(index) and not torch.compiler.is_compiling():
         values = index.numpy()
         return not bool((values[1:] < values[:-1]).any())
     return not bool(torch.lt(index[1:], index[:-1]).any())

@@ -1,0 +1,54 @@
+"""Switch between the host branches of the kernels and their device-generic torch counterparts.
+
+On the CPU some kernels leave torch for something faster that exists only there: NumPy sorts of small
+integer keys, numba kernels (order statistics, grouped maxima, CSR coalescing), ``np.searchsorted`` of
+offsets, a dense per-cluster pass. Each has a counterpart in plain torch operations, which is what runs on a
+GPU. The device path makes CPU tensors take that counterpart too, so that the code a GPU runs is tested on
+any machine, and results can be compared between the two paths:
+
+>>> import graphpool
+>>> with graphpool.device_path():
+...     pass  # CPU tensors in here take the torch branches a GPU takes
+
+or for a whole process with ``graphpool.set_device_path(True)`` or the environment variable
+``GRAPHPOOL_DEVICE_PATH=1`` (the test suite runs its readout, pooler and grid tests both ways).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+import torch
+
+_forced: bool = os.environ.get("GRAPHPOOL_DEVICE_PATH", "0").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def set_device_path(enabled: bool) -> None:
+    """Make CPU tensors take the device-generic branches (``True``) or their host branches (``False``)."""
+    global _forced
+    _forced = bool(enabled)
+
+
+def device_path_enabled() -> bool:
+    """Whether the device path is forced on CPU now."""
+    return _forced
+
+
+@contextlib.contextmanager
+def device_path(enabled: bool = True) -> Iterator[None]:
+    """Context manager that sets the device path on (or off) and restores the previous state."""
+    global _forced
+    previous = _forced
+    _forced = bool(enabled)
+    try:
+        yield
+    finally:
+        _forced = previous
+
+
+def on_host(tensor: torch.Tensor) -> bool:
+    """Whether a kernel may take its host-only branch for ``tensor``: it is on the CPU and the device path is
+    not forced."""
+    return tensor.device.type == "cpu" and not _forced
