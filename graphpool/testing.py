@@ -7,13 +7,130 @@ returning an output with ``x`` and ``batch``.
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
+from torch.utils._python_dispatch import TorchDispatchMode
 
-__all__ = ["assert_batch_consistent", "assert_permutation_invariant", "assert_pool_keeps_wl_distinct", "wl_colours"]
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+__all__ = [
+    "SYNC_OPERATORS",
+    "HostSyncs",
+    "assert_batch_consistent",
+    "assert_permutation_invariant",
+    "assert_pool_keeps_wl_distinct",
+    "wl_colours",
+]
+
+#: aten operators that make the host wait for the device: a value read back (``item``, ``bool(t)``,
+#: ``torch.equal``), or an output whose shape depends on the values (``nonzero``, ``unique``, ``bincount``,
+#: ``masked_select``); boolean-mask indexing and ``repeat_interleave`` without ``output_size`` are caught apart
+SYNC_OPERATORS = frozenset(
+    {
+        "aten::_local_scalar_dense",
+        "aten::item",
+        "aten::is_nonzero",
+        "aten::equal",
+        "aten::allclose",
+        "aten::nonzero",
+        "aten::argwhere",
+        "aten::masked_select",
+        "aten::_unique",
+        "aten::_unique2",
+        "aten::unique_dim",
+        "aten::unique_consecutive",
+        "aten::bincount",
+    }
+)
+_PACKAGE = Path(__file__).resolve().parent
+
+
+class HostSyncs(TorchDispatchMode):
+    """Record every device-to-host synchronisation inside the ``with`` block, as the graphpool function that asked.
+
+    Caught: the :data:`SYNC_OPERATORS`, indexing with a boolean mask, ``repeat_interleave`` of a tensor without
+    ``output_size``, copies from a device to the CPU, and ``Tensor.numpy()`` / ``Tensor.tolist()`` (host copies
+    that are no aten operator). On the CPU, run it on the device path (:func:`graphpool.device_path`), where the
+    kernels take the branches a GPU takes; on CUDA, ``torch.cuda.set_sync_debug_mode("error")`` is the
+    driver's own check.
+
+    >>> import graphpool
+    >>> with graphpool.validation(False), graphpool.device_path(), HostSyncs() as syncs:
+    ...     out = graphpool.global_pool(torch.ones(4, 2), torch.tensor([0, 0, 1, 1]), num_graphs=2, reduce="sum")
+    >>> syncs.found
+    []
+
+    Attributes:
+        found: one entry per synchronisation, ``"<module path>:<function> (<what>)"`` for the innermost graphpool
+            frame (``"?"`` outside graphpool).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[str] = []
+        self._saved: dict[str, Any] = {}
+
+    def __enter__(self) -> Self:
+        for name in ("numpy", "tolist"):
+            original = getattr(torch.Tensor, name)
+            self._saved[name] = original
+            setattr(torch.Tensor, name, self._recording(original, f"Tensor.{name}"))
+        super().__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for name, original in self._saved.items():
+            setattr(torch.Tensor, name, original)
+        self._saved.clear()
+        super().__exit__(*exc)
+
+    def _recording(self, original: Callable[..., Any], what: str) -> Callable[..., Any]:
+        def method(tensor: Tensor, *args: Any, **kwargs: Any) -> Any:
+            self._record(what)
+            return original(tensor, *args, **kwargs)
+
+        return method
+
+    def _record(self, what: str) -> None:
+        frames = [f for f in traceback.extract_stack()[:-2] if Path(f.filename).resolve().is_relative_to(_PACKAGE)]
+        frames = [f for f in frames if Path(f.filename).resolve() != Path(__file__).resolve()]
+        where = f"{Path(frames[-1].filename).resolve().relative_to(_PACKAGE)}:{frames[-1].name}" if frames else "?"
+        self.found.append(f"{where} ({what})")
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        kwargs = kwargs or {}
+        name = func._schema.name
+        if name in SYNC_OPERATORS:
+            self._record(name)
+        elif name in ("aten::index", "aten::index_put_", "aten::index_put") and any(
+            isinstance(i, Tensor) and i.dtype in (torch.bool, torch.uint8) for i in (args[1] if len(args) > 1 else ())
+        ):
+            self._record(f"{name} with a boolean mask")
+        elif (
+            name == "aten::repeat_interleave"
+            and func._overloadname.startswith("Tensor")
+            and (kwargs.get("output_size") is None and (len(args) < 3 or args[-1] is None))
+        ):
+            self._record("aten::repeat_interleave without output_size")
+        elif name in ("aten::_to_copy", "aten::copy_") and _to_host(name, args, kwargs):
+            self._record(f"{name} to the CPU")
+        return func(*args, **kwargs)
+
+
+def _to_host(name: str, args: Any, kwargs: Any) -> bool:
+    """Whether a copy operator moves a device tensor's values to the CPU."""
+    if name == "aten::copy_":
+        destination, source = args[0], args[1]
+        return destination.device.type == "cpu" and source.device.type != "cpu"
+    device = kwargs.get("device")
+    return args[0].device.type != "cpu" and device is not None and torch.device(device).type == "cpu"
+
 
 #: a readout as these checks call it: ``f(x [N, F], batch [N], num_graphs) -> [B, F']``
 ReadoutFn = Callable[[Tensor, Tensor, int], Tensor]

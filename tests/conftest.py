@@ -1,5 +1,44 @@
+from pathlib import Path
+
 import pytest
 import torch
+
+import graphpool
+
+#: the suites ``--device-path`` runs a second time, on the torch branches a GPU takes
+DEVICE_PATH_SUITES = ("readout", "cluster", "grid")
+#: files of those suites that test host-only machinery the device path does not reach (numba kernels, OpenMP
+#: threads, the allocator) or torch.compile, whose traced branches are the device ones already
+HOST_ONLY = ("test_compile.py", "test_compiled.py", "test_memory.py", "test_openmp.py")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--device-path",
+        action="store_true",
+        help="run the readout, pooler and grid suites on the device path (graphpool.device_path)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--device-path"):
+        graphpool.set_device_path(True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With ``--device-path``: only the readout, pooler and grid tests that can take the device branches."""
+    if not config.getoption("--device-path"):
+        return
+    tests = Path(__file__).resolve().parent
+    kept, dropped = [], []
+    for item in items:
+        path = Path(str(item.path)).resolve()
+        inside = path.is_relative_to(tests) and path.relative_to(tests).parts[0] in DEVICE_PATH_SUITES
+        compiles = "torch_compile" in item.name
+        (kept if inside and path.name not in HOST_ONLY and not compiles else dropped).append(item)
+    config.hook.pytest_deselected(items=dropped)
+    items[:] = kept
+
 
 #: every device test runs on the CPU and, where a GPU is present, on CUDA; without one the CUDA cases are
 #: reported as skipped (so a CPU-only run shows that they exist and did not run)

@@ -127,3 +127,25 @@ def test_recipe_ablation_scores_recipes_on_validation_only(tmp_path: Path) -> No
     ]
     assert all(len(r["validation_accuracy"]) == 1 and 0 <= r["mean"] <= 100 for r in rows)
     assert len(rows[0]["levels"][0]) == 2 and "| mincut | temperature 0.1 |" in out
+
+
+def test_gpu_check_dry_run_writes_its_json_and_table(tmp_path: Path) -> None:
+    """The GPU check's --cpu dry run: every part on the CPU's device path, small, each one ok."""
+    out = _run("scripts/gpu_check.py", "--cpu", "--out", str(tmp_path))
+    report = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert list(report["parts"]) == ["cases", "readouts", "order", "scale", "training", "ddp"]
+    assert {name: part["status"] for name, part in report["parts"].items()} == dict.fromkeys(report["parts"], "ok")
+    cases = report["parts"]["cases"]
+    assert cases["passed"] == cases["cases"] >= 78 and cases["readout_syncs"] == []
+    assert {row["dtype"] for row in cases["rows"]} == {"float32", "float16", "bfloat16"}
+    assert report["parts"]["ddp"]["backend"] == "gloo" and "device path" in report["device"]["name"]
+    table = (tmp_path / "gpu_check.md").read_text()
+    assert table.count("| ok |") == 6 and "| part | status | seconds | result |" in table and "| ddp |" in out
+
+
+def test_gpu_check_refuses_an_unknown_part(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "scripts/gpu_check.py", "--cpu", "--parts", "cases,speed", "--out", str(tmp_path)],
+        cwd=ROOT, check=False, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2 and "--parts 'speed' is not one of" in done.stderr and not list(tmp_path.iterdir())

@@ -135,14 +135,19 @@ def _few_clusters(clusters: int, edges: int) -> bool:
     return clusters * clusters <= max(4 * edges, 1 << 20)
 
 
-def normalize_edges(edge_index: Tensor, edge_weight: Tensor, num_nodes: int) -> tuple[Tensor, Tensor]:
+def normalize_edges(
+    edge_index: Tensor, edge_weight: Tensor, num_nodes: int, self_loops: bool = True
+) -> tuple[Tensor, Tensor]:
     r""":math:`D^{-1/2}\tilde A D^{-1/2}` of an edge list: self-loops dropped, :math:`w_{ij} / \sqrt{d_i d_j}`.
 
     :math:`d_i` is the summed weight of node :math:`i`'s edges (rows of :math:`\tilde A`); the edges of a node
     whose degree is below the dtype's machine epsilon (none, or an all but empty soft cluster) weigh 0.
+    ``self_loops=False`` says the edges hold none: nothing to drop (dropping is a boolean mask, whose output size
+    a GPU must report back to the host).
     """
-    keep = edge_index[0] != edge_index[1]
-    edge_index, edge_weight = edge_index[:, keep], edge_weight[keep]
+    if self_loops:
+        keep = edge_index[0] != edge_index[1]
+        edge_index, edge_weight = edge_index[:, keep], edge_weight[keep]
     degree = torch.zeros(num_nodes, dtype=edge_weight.dtype, device=edge_weight.device)
     inverse = _inverse_root(degree.index_add_(0, edge_index[0], edge_weight))
     return edge_index, edge_weight * inverse[edge_index[0]] * inverse[edge_index[1]]

@@ -66,8 +66,10 @@ def diffpool_losses(inputs: LossInputs) -> dict[str, Tensor]:
     pooled, seg = inputs.pooled, inputs.seg
     squared = pooled.adj_sq_norm.sum() - 2 * _trace(pooled.adj).sum() + pooled.gram.square().sum()
     link = squared.clamp(min=0).sqrt() / seg.counts.square().sum().clamp(min=1)
-    s = pooled.s_dense[pooled.mask]
-    entropy = (-s * torch.log(s + EPS)).sum(-1).sum() / max(s.size(0), 1)
+    # padded rows hold s = 0 and add -0 log(EPS) = 0: the sum over the padded tensor is the sum over the real
+    # nodes, without selecting them (a boolean mask, whose size a GPU reports back to the host)
+    s = pooled.s_dense
+    entropy = (-s * torch.log(s + EPS)).sum() / max(seg.num_rows, 1)
     return {"link": link, "entropy": entropy}
 
 

@@ -218,8 +218,9 @@ class Pool(nn.Module):
                 edges, weights, attr = coarse_edge_attr(
                     edge_index, assignment, features, edge_weight, self.self_loops, self.edge_reduce
                 )
-        if self.normalize:  # the same D^-1/2 A D^-1/2 of the coarse edges, hard or soft
-            edges, weights = normalize_edges(edges, weights, assignment.num_clusters)
+        if self.normalize:  # the same D^-1/2 A D^-1/2 of the coarse edges, hard or soft (without self-loops, the
+            # coarse edges hold none to drop)
+            edges, weights = normalize_edges(edges, weights, assignment.num_clusters, self.self_loops)
         if assignment.soft:
             weights = weights.to(x.dtype if edge_weight is None else edge_weight.dtype)
         if self.activation is not None:

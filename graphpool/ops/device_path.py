@@ -48,6 +48,18 @@ def device_path(enabled: bool = True) -> Iterator[None]:
         _forced = previous
 
 
+def sync_allowed(tensor: torch.Tensor) -> bool:
+    """Whether a kernel may read ``tensor``'s values back to the host to choose a faster layout: on the host (no
+    copy), or on a device with the value checks on (which synchronise anyway). On a device with validation off,
+    and under ``torch.compile``, the kernels take layouts that need no value read back (an unsorted ``batch``
+    assumed, offsets counted on the device, order statistics by sorting), so a step never waits for the host."""
+    from graphpool.ops.validation import validation_enabled
+
+    if torch.compiler.is_compiling():
+        return False
+    return on_host(tensor) or validation_enabled()
+
+
 def on_host(tensor: torch.Tensor) -> bool:
     """Whether a kernel may take its host-only branch for ``tensor``: it is on the CPU and the device path is
     not forced."""

@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 
 from graphpool.ops import compiled
-from graphpool.ops.device_path import on_host
+from graphpool.ops.device_path import on_host, sync_allowed
 from graphpool.ops.segments import Segments
 
 # Use one ``amax`` per group (CPU, grouped rows) when groups hold at least this many rows on
@@ -268,7 +268,7 @@ def segment_select(x: Tensor, seg: Segments, ranks: list[Tensor]) -> list[Tensor
     num_rows, channels = x.shape
     if num_rows == 0 or seg.num_segments == 0:
         return [x.new_zeros(seg.num_segments, channels) for _ in ranks]
-    if torch.compiler.is_compiling():
+    if not sync_allowed(x):  # compiling, or a device with validation off: shapes that need no read-back
         return _propagate_nan(_select_by_sorting(x, seg, ranks), x.detach(), seg)
     track = _needs_graph(x)
     # with gradients: for every pick, the grouped row of x it came from; the pick is then that element of x
@@ -381,7 +381,7 @@ def _propagate_nan(picked: list[Tensor], values: Tensor, seg: Segments) -> list[
     if not values.dtype.is_floating_point:
         return picked
     # a finite sum proves there is no NaN (one read of x); only otherwise are the NaNs located
-    if not torch.compiler.is_compiling() and bool(torch.isfinite(values.sum())):
+    if sync_allowed(values) and bool(torch.isfinite(values.sum())):
         return picked
     nan = torch.isnan(values)
     has_nan = _extreme_forward(nan.to(torch.uint8), seg, largest=True).bool()

@@ -21,7 +21,7 @@ from torch_geometric.data import Batch, Data, HeteroData
 from torch_geometric.data.storage import BaseStorage
 
 from graphpool.ops import compiled
-from graphpool.ops.device_path import on_host
+from graphpool.ops.device_path import on_host, sync_allowed
 from graphpool.ops.validation import validation_enabled
 
 _INTEGER_DTYPES = frozenset({torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8})
@@ -91,13 +91,13 @@ class Segments:
     def is_sorted(self) -> bool:
         """Rows of one group are contiguous and groups come in order.
 
-        Under ``torch.compile`` an ``index`` without ``ptr`` counts as unsorted: reading its
-        order back would break the graph, and the unsorted layout (a stable argsort) is right
-        for sorted rows too.
+        Under ``torch.compile``, and on a device with validation off (:func:`~graphpool.ops.device_path.
+        sync_allowed`), an ``index`` without ``ptr`` counts as unsorted: reading its order back would break the
+        graph or wait for the device, and the unsorted layout (a stable argsort) is right for sorted rows too.
         """
         if self._ptr is not None:
             return True
-        if torch.compiler.is_compiling():
+        if not sync_allowed(self.index):  # compiling, or a device with validation off: no read-back
             return False
         return self._once("is_sorted", self._check_order)
 
@@ -148,7 +148,7 @@ class Segments:
                 return torch.from_numpy(np.searchsorted(index.numpy(), bounds.numpy()))
             return torch.searchsorted(index, bounds)
         ptr = torch.zeros(self.num_segments + 1, dtype=torch.long, device=self.device)
-        if torch.compiler.is_compiling():  # bincount's output size depends on the data: count by index_add
+        if not sync_allowed(self.index):  # bincount's output size depends on the data: count by index_add
             ptr[1:].index_add_(0, self.index, torch.ones_like(self.index))
             return torch.cumsum(ptr, 0)
         torch.cumsum(torch.bincount(self.index, minlength=self.num_segments), 0, out=ptr[1:])

@@ -336,7 +336,7 @@ def test_duplicate_edges_a_hub_and_any_edge_order_give_what_the_summed_dense_adj
     _close(_blocks(ours, 2), dense(x_dense, adj, logits, mask)[1])
 
 
-@pytest.mark.skipif(compiled.numba is None, reason="numba is not installed")
+@pytest.mark.skipif(compiled.numba is None or graphpool.device_path_enabled(), reason="the compiled host path (numba)")
 def test_the_compiled_adjacency_refuses_nodes_out_of_range_with_validation_off() -> None:
     """The counting sorts index arrays by node id without bounds checks: they check the ids themselves."""
     x, edge_index, weight, batch = _graphs([5, 4], seed=6)

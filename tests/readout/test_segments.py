@@ -5,6 +5,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import graphpool
 from graphpool.ops import compiled, segments
 from graphpool.ops.segments import segments_from
 
@@ -50,7 +51,9 @@ def test_sortedness_check_agrees_with_sorting(ids, step, on_torch) -> None:
         assert segments._is_sorted(index) is expected
 
 
-@pytest.mark.skipif(not compiled.available(torch.int64), reason="needs numba")
+@pytest.mark.skipif(
+    not compiled.available(torch.int64) or graphpool.device_path_enabled(), reason="the compiled host path (numba)"
+)
 def test_unsorted_ids_are_scanned_for_their_order_once(monkeypatch) -> None:
     calls = []
 
