@@ -173,7 +173,7 @@ def neighbourhoods(
     >>> from graphpool.cells import simulate
     >>> found = neighbourhoods(simulate("arrangement", 4, seed=0), 3, "utag")
     >>> found.labels.shape, found.params["hops"]
-    ((1836,), 3)
+    ((910,), 3)
 
     Args:
         source: an AnnData (positions in ``obsm[spatial_key]``, squidpy's graph in ``obsp[connectivity_key]``

@@ -16,16 +16,13 @@ Under ``key`` (``key_added``):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from graphpool.cells.table import DEFAULT_CONNECTIVITY_KEY
-
-if TYPE_CHECKING:
-    from graphpool.cells.neighbourhood.result import Neighbourhoods
 
 #: the default ``key_added`` of :func:`graphpool.cells.neighbourhoods`
 DEFAULT_KEY = "graphpool_neighbourhood"
@@ -56,42 +53,48 @@ def check_key(adata: Any, key: str, overwrite: bool) -> None:
         )
 
 
-def write(result: Neighbourhoods, adata: Any, key: str, overwrite: bool = False) -> Any:
-    """Write ``result`` into ``adata`` under ``key`` (see the module docs); returns ``adata``.
+def write(
+    adata: Any,
+    key: str,
+    labels: np.ndarray,
+    probabilities: np.ndarray | None,
+    edges: np.ndarray,
+    params: dict[str, Any],
+    tables: dict[str, pd.DataFrame],
+    overwrite: bool = False,
+) -> Any:
+    """Write neighbourhoods into ``adata`` under ``key`` (see the module docs); returns ``adata``.
+
+    Args:
+        labels: ``[cells]`` ids ``0 .. K-1``; probabilities: ``[cells, K]`` or ``None``; edges: ``[2, E]`` the cell
+            graph as row pairs; params: the settings (``None`` values are left out); tables: DataFrames for
+            ``uns[key]`` (composition, summary, abundance), stored with :func:`h5ad_frame`.
 
     Raises:
-        ValueError: ``adata`` does not have one row per cell of the result, or ``key`` is taken
-            (:func:`check_key`); nothing is written then.
+        ValueError: ``adata`` does not have one row per cell, or ``key`` is taken (:func:`check_key`); nothing
+            is written then.
     """
     from graphpool.cells.figures import palette
 
-    cells = len(result.labels)
+    cells, k = len(labels), len(tables["summary"])
     if adata.n_obs != cells:
         raise ValueError(f"'adata' has {adata.n_obs} cells but the neighbourhoods were found for {cells}")
     check_key(adata, key, overwrite)
     for store, name in ((adata.obsp, f"{key}_connectivities"), (adata.obsm, key)):  # an overwritten run's
         if name in store:  # graph and soft assignment must not outlive it
             del store[name]
-    k = result.num_neighbourhoods
-    adata.obs[key] = pd.Categorical.from_codes(result.labels, categories=[str(i) for i in range(k)])
-    if result.probabilities is not None:
-        adata.obsm[key] = result.probabilities
-    params = {name: value for name, value in result.params.items() if value is not None}
+    adata.obs[key] = pd.Categorical.from_codes(labels, categories=[str(i) for i in range(k)])
+    if probabilities is not None:
+        adata.obsm[key] = probabilities
+    params = {name: value for name, value in params.items() if value is not None}
     own = params.get("connectivity_key", DEFAULT_CONNECTIVITY_KEY)
     if params.get("graph") == "given" and own in adata.obsp:  # the AnnData's own graph: named, not copied
         params["connectivity_key"] = own
     else:
-        ones = np.ones(result.edges.shape[1], dtype=np.float32)
-        adata.obsp[f"{key}_connectivities"] = sp.csr_matrix((ones, tuple(result.edges)), shape=(cells, cells))
+        ones = np.ones(edges.shape[1], dtype=np.float32)
+        adata.obsp[f"{key}_connectivities"] = sp.csr_matrix((ones, tuple(edges)), shape=(cells, cells))
         params.pop("connectivity_key", None)
-    adata.uns[key] = {
-        "params": params,
-        # types x neighbourhoods: type names (F4/80, CD16/32) become index values, not HDF5 keys, which
-        # anndata refuses to hold a '/'
-        "composition": h5ad_frame(result.composition.T),
-        "summary": h5ad_frame(result.summary),
-        "abundance": h5ad_frame(result.abundance()),
-    }
+    adata.uns[key] = {"params": params, **{name: h5ad_frame(table) for name, table in tables.items()}}
     adata.uns[f"{key}_colors"] = palette(k)
     return adata
 

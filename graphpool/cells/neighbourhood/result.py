@@ -82,7 +82,13 @@ class Neighbourhoods:
                 obsm={"spatial": self.table.frame[["x", "y"]].to_numpy()},
                 var=pd.DataFrame(index=list(self.table.markers)) if markers is not None else None,
             )
-        return write(self, adata, key_added, overwrite)
+        tables = {  # types x neighbourhoods: type names (F4/80, CD16/32) become index values, not HDF5 keys, which
+            # anndata refuses to hold a '/'
+            "composition": self.composition.T,
+            "summary": self.summary,
+            "abundance": self.abundance(),
+        }
+        return write(adata, key_added, self.labels, self.probabilities, self.edges, self.params, tables, overwrite)
 
     def plot_map(self, sample: str | None = None, truth: ArrayLike | None = None, unit: str = "") -> Any:
         """A figure: the cells of ``sample`` (default: the first) coloured by neighbourhood, and with ``truth``
