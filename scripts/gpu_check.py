@@ -212,8 +212,18 @@ def part_readouts(device: torch.device, small: bool) -> dict[str, Any]:
         subprocess.run(command, check=True, env=_environment(small))
         rows = json.loads((folder / "rows.json").read_text())
     rows = rows["rows"] if isinstance(rows, dict) and "rows" in rows else rows
-    peaks = [row.get("percent_peak") for row in rows if row.get("percent_peak") is not None]
-    return {"rows": rows, "summary": f"{len(rows)} rows" + (f"; best {max(peaks):.0f} % of peak" if peaks else "")}
+    for row in rows:
+        if row.get("peak_gbs"):
+            row["percent_of_peak"] = 100 * row["graphpool_gbs"] / row["peak_gbs"]
+    forward = [row for row in rows if row["mode"] == "forward"]
+    largest = max(forward, key=lambda row: row["num_nodes"] * row["features"])
+    summary = "; ".join(
+        f"{row['reduce']} {row['ratio']:.2f}x PyG's time"
+        + (f", {row['percent_of_peak']:.0f} % of peak" if "percent_of_peak" in row else "")
+        for row in forward
+        if row["num_nodes"] * row["features"] == largest["num_nodes"] * largest["features"]
+    )
+    return {"rows": rows, "summary": f"forward, {largest['num_nodes']:,} x {largest['features']}: {summary}"}
 
 
 def part_order(device: torch.device, small: bool) -> dict[str, Any]:

@@ -41,9 +41,13 @@ def test_log_s_on_scaffold_folds_with_the_baseline_on_the_same_folds(
     seen = []
     original = classify.baseline_scores
     monkeypatch.setattr(classify, "baseline_scores", lambda *a, **k: seen.append(a[2]) or original(*a, **k))
+    forest = classify.fingerprint_forest  # 50 trees instead of 500: the folds are under test (38 of 45 s were trees)
+    monkeypatch.setattr(
+        classify, "fingerprint_forest", lambda seed, task: forest(seed, task).set_params(n_estimators=50)
+    )
     out = tmp_path / "run"
     argv = ["regress", "--splits", "scaffold", "--folds", "3", "--baseline", "fingerprint", "--out", str(out)]
-    assert main([*argv, *TINY]) == 0
+    assert main([*argv, *TINY, "--batch-size", "128"]) == 0  # the folds are under test, not the sized batch
     rows = json.loads((out / "results.json").read_text())["rows"]
     assert [(r["readout"], r["pool"], r["folds"]) for r in rows] == [
         ("sum", "none", 3),
@@ -111,11 +115,18 @@ def test_a_backbone_that_reads_edge_features_needs_them(tmp_path: Path) -> None:
 )
 def test_bad_regression_input_is_one_line(tmp_path: Path, rows: list, extra: list[str], message: str) -> None:
     path = _csv(tmp_path, rows)
-    done = _cli(
-        "regress", "--smiles-csv", str(path), "--label-col", "logp", "--out", str(tmp_path / "o"), *TINY, *extra
-    )
+    argv = ["regress", "--smiles-csv", str(path), "--label-col", "logp", "--out", str(tmp_path / "o"), *TINY, *extra]
+    with pytest.raises(SystemExit) as error:
+        main(argv)
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_bad_regression_input_from_the_command_line_is_one_line_without_a_traceback(tmp_path: Path) -> None:
+    """The same refusal through the installed entry point: one line on stderr, a non-zero exit."""
+    path = _csv(tmp_path, [])
+    done = _cli("regress", "--smiles-csv", str(path), "--label-col", "logp", "--out", str(tmp_path / "o"), *TINY)
     assert done.returncode != 0 and "Traceback" not in done.stderr
-    assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "no molecules" in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
 
 
 def test_regress_reads_molecules_only(tmp_path: Path) -> None:
