@@ -7,7 +7,7 @@ On the GPU machine (graphpool installed on its own torch and PyG, no network):
 Anywhere, the dry run CI makes (small sizes, on the CPU, through the device path: the kernels take the branches
 a GPU takes, see ``graphpool.device_path``):
 
-    python scripts/gpu_check.py --cpu --out results/gpu_check
+    python scripts/gpu_check.py --cpu --out results/gpu_check            # --jobs 2: two parts at a time
 
 Each part runs in its own process with its own time budget (``--budget`` scales them all), so a part that fails
 or runs out of time is recorded as such and the others still run:
@@ -43,6 +43,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -525,6 +526,12 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "results/gpu_check")))
     parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of {list(PARTS)}")
     parser.add_argument("--budget", type=float, default=1.0, help="scale every part's time budget")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="parts run at once (keep 1 on a GPU: parts timed together disturb each other)",
+    )
     parser.add_argument("--part", default=None, help=argparse.SUPPRESS)  # a child process: run one part
     parser.add_argument("--result", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -548,6 +555,9 @@ def main() -> int:
     if unknown:
         print(f"gpu_check: --parts {unknown[0]!r} is not one of {list(PARTS)}", file=sys.stderr)
         return 2
+    if args.jobs < 1:
+        print(f"gpu_check: --jobs must be >= 1, got {args.jobs}", file=sys.stderr)
+        return 2
     args.out.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {
         "device": _device_description(device),
@@ -556,12 +566,16 @@ def main() -> int:
         "parts": {},
     }
     start = time.perf_counter()
-    for name in names:
+
+    def one(name: str) -> dict[str, Any]:
         budget = BUDGETS[name] * args.budget * (0.5 if args.cpu else 1.0)
         print(f"[gpu_check] {name} (budget {budget:.0f} s) ...", flush=True)
         part = run_part(name, device, args.cpu, budget, args.out)
-        report["parts"][name] = part
         print(f"[gpu_check] {name}: {part['status']} in {part['seconds']:.1f} s: {part.get('summary', '')}", flush=True)
+        return part
+
+    with ThreadPoolExecutor(args.jobs) as pool:  # each part is a child process: threads only wait for them
+        report["parts"] = dict(zip(names, pool.map(one, names), strict=True))
     report["seconds"] = time.perf_counter() - start
     (args.out / "gpu_check.json").write_text(json.dumps(report, indent=1, default=str))
     (args.out / "gpu_check.md").write_text(markdown(report))

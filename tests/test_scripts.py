@@ -131,7 +131,7 @@ def test_recipe_ablation_scores_recipes_on_validation_only(tmp_path: Path) -> No
 
 def test_gpu_check_dry_run_writes_its_json_and_table(tmp_path: Path) -> None:
     """The GPU check's --cpu dry run: every part on the CPU's device path, small, each one ok."""
-    out = _run("scripts/gpu_check.py", "--cpu", "--out", str(tmp_path))
+    out = _run("scripts/gpu_check.py", "--cpu", "--jobs", "2", "--out", str(tmp_path))
     report = json.loads((tmp_path / "gpu_check.json").read_text())
     assert list(report["parts"]) == ["cases", "readouts", "order", "scale", "training", "ddp"]
     assert {name: part["status"] for name, part in report["parts"].items()} == dict.fromkeys(report["parts"], "ok")
