@@ -6,8 +6,8 @@ Under ``key`` (``key_added``):
 - ``obsm[key]``: ``[cells, K]`` the soft assignment (learned method only);
 - ``uns[key]``: ``params`` (every setting that decides the result: method, k, seed, graph, the method's
   options, the table's keys; a setting left unset is absent), ``composition`` (cell types x neighbourhoods),
-  ``summary`` and ``abundance`` (samples x neighbourhoods) as DataFrames with string labels (every anndata
-  from 0.10 writes them without warnings);
+  ``summary`` and ``abundance`` (samples x neighbourhoods) as DataFrames with string labels and text columns
+  (:func:`h5ad_frame`; anndata 0.12 writes them without a warning, tested);
 - ``uns[f"{key}_colors"]``: one hex colour per neighbourhood, the colours graphpool's figures use and
   scanpy/squidpy plots reuse;
 - the cell graph: ``obsp[f"{key}_connectivities"]``, unless it was the AnnData's own graph
