@@ -102,7 +102,8 @@ def test_the_given_graph_is_named_not_copied(adata) -> None:
 
 def test_h5ad_round_trip_writes_and_reads_without_warnings(adata, tmp_path) -> None:
     common = {"library_key": "library_id", "cell_type": "cell type"}
-    neighbourhoods(adata, 3, "utag", **common)
+    adata.obs["outcome"] = adata.obs["library_id"].cat.codes % 2  # integer labels, named: the params hold a dict
+    neighbourhoods(adata, 3, "utag", label="outcome", label_names={0: "healthy", 1: "ill"}, **common)
     neighbourhoods(adata, 3, "learned", key_added="learned", epochs=2, **common)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -116,6 +117,7 @@ def test_h5ad_round_trip_writes_and_reads_without_warnings(adata, tmp_path) -> N
         assert back.uns[key]["params"]["k"] == 3
     np.testing.assert_array_equal(back.obsm["learned"], adata.obsm["learned"])
     assert dict(back.uns["learned"]["params"]["loss_weights"]) == {"ortho": 0.1}
+    assert dict(back.uns["graphpool_neighbourhood"]["params"]["label_names"]) == {"0": "healthy", "1": "ill"}
 
 
 @pytest.mark.parametrize(

@@ -86,7 +86,7 @@ def write(
     adata.obs[key] = pd.Categorical.from_codes(labels, categories=[str(i) for i in range(k)])
     if probabilities is not None:
         adata.obsm[key] = probabilities
-    params = {name: value for name, value in params.items() if value is not None}
+    params = {name: _storable(value) for name, value in params.items() if value is not None}
     own = params.get("connectivity_key", DEFAULT_CONNECTIVITY_KEY)
     if params.get("graph") == "given" and own in adata.obsp:  # the AnnData's own graph: named, not copied
         params["connectivity_key"] = own
@@ -97,6 +97,15 @@ def write(
     adata.uns[key] = {"params": params, **{name: h5ad_frame(table) for name, table in tables.items()}}
     adata.uns[f"{key}_colors"] = palette(k)
     return adata
+
+
+def _storable(value: Any) -> Any:
+    """``value`` as h5ad stores it: mappings with text keys (``label_names={0: "healthy"}``), tuples as lists."""
+    if isinstance(value, dict):
+        return {str(key): _storable(item) for key, item in value.items()}
+    if isinstance(value, tuple):
+        return [_storable(item) for item in value]
+    return value
 
 
 def h5ad_frame(frame: pd.DataFrame) -> pd.DataFrame:
