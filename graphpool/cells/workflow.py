@@ -305,11 +305,24 @@ def annotate(adata: Any, out: Path, key: str = CELLS_KEY) -> Any:
     - ``uns[key]``: ``model`` (the explained one), ``classes``, ``predictions`` (per sample).
 
     Raises:
-        ValueError: a key taken in ``adata`` (see :func:`~graphpool.cells.neighbourhood.annotate.check_key`).
+        ValueError: ``adata`` already holds one of these keys (the message names them); nothing is written.
     """
     from graphpool.cells.neighbourhood.annotate import check_key, h5ad_frame
 
-    check_key(adata, key, overwrite=False)
+    models = [f"{key}_{folder.parent.name}" for folder in sorted(out.glob("*/neighbourhoods"))]
+    for name in (key, *models):
+        check_key(adata, name, overwrite=False)
+    taken = [
+        f"{where}[{name!r}]"
+        for where, names, wanted in (
+            ("obs", adata.obs.columns, [f"{key}_evidence", f"{key}_evidence_share", f"{key}_fold"]),
+            ("obsm", adata.obsm.keys(), [f"{key}_scores"]),
+        )
+        for name in wanted
+        if name in names
+    ]
+    if taken:
+        raise ValueError(f"the AnnData already holds {', '.join(taken)}: graphpool cells does not overwrite it")
     scores = pd.read_csv(out / "cell_scores.csv")
     predictions = pd.read_csv(out / "sample_predictions.csv")
     classes = [c.removeprefix("probability_") for c in predictions.columns if c.startswith("probability_")]
@@ -326,9 +339,7 @@ def annotate(adata: Any, out: Path, key: str = CELLS_KEY) -> Any:
     adata.obsm[f"{key}_scores"][rows] = scores[[f"score_{c}" for c in classes]].to_numpy()
     explained = json.loads((out / "explanation.json").read_text())
     adata.uns[key] = {"model": explained["model"], "classes": classes, "predictions": h5ad_frame(predictions)}
-    for folder in sorted(out.glob("*/neighbourhoods")):
-        name = f"{key}_{folder.parent.name}"
-        check_key(adata, name, overwrite=False)
+    for folder, name in zip(sorted(out.glob("*/neighbourhoods")), models, strict=True):
         cells = pd.read_csv(folder / "cells.csv")
         statistics = pd.read_csv(folder / "statistics.csv", index_col=0)
         codes = np.full(adata.n_obs, -1)

@@ -128,6 +128,7 @@ def test_an_h5ad_with_three_named_classes_comes_back_annotated(tmp_path: Path) -
 
     from graphpool.cells import simulate
     from graphpool.cells.neighbourhood.annotate import h5ad_frame
+    from graphpool.cells.workflow import annotate
 
     anndata = pytest.importorskip("anndata")
     frame = simulate("presence", samples=18, seed=0)
@@ -164,3 +165,9 @@ def test_an_h5ad_with_three_named_classes_comes_back_annotated(tmp_path: Path) -
     assert neighbourhood.notna().all() and len(back.uns["graphpool_sum__mincut_colors"]) == len(statistics)
     stored = back.uns["graphpool_sum__mincut"]["statistics"]  # missing text stored as "" (HDF5 has no NA string)
     pd.testing.assert_frame_equal(stored, h5ad_frame(statistics), check_dtype=False)
+    fresh = anndata.read_h5ad(tmp_path / "cells.h5ad")  # the input again, holding a column of the same name
+    fresh.obs["graphpool_evidence"] = 0.0
+    with pytest.raises(ValueError, match=r"already holds obs\['graphpool_evidence'\]: graphpool cells does not"):
+        annotate(fresh, out)
+    assert list(fresh.obs.columns) == ["sample", "cell_type", "label", "donor", "graphpool_evidence"]
+    assert (fresh.obs["graphpool_evidence"] == 0).all() and not fresh.uns and not fresh.obsm.keys() - {"spatial"}
