@@ -34,12 +34,13 @@ from graphpool.cluster.losses import LOSS_TERMS, LOSSES, LossFn, LossInputs
 from graphpool.cluster.reduce import cluster_mean, soft_pool
 from graphpool.cluster.select.base import Select, check_keywords
 from graphpool.ops import Segments, segments_from, validation_enabled
+from graphpool.ops.csr import CSRAdjacency
 from graphpool.readout import Readout, resolve
 
 #: activations a pool may apply to the reduced cluster features (DMoN's is ``"selu"``)
 ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {"selu": F.selu, "relu": F.relu, "tanh": torch.tanh}
 #: the keywords every pool reads (a selector may declare more in :attr:`Select.inputs`)
-POOL_INPUTS = ("x", "edge_index", "edge_weight", "batch", "num_graphs", "pos", "edge_attr")
+POOL_INPUTS = ("x", "edge_index", "edge_weight", "batch", "num_graphs", "pos", "edge_attr", "adjacency")
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,10 @@ class Pool(nn.Module):
     Edge features ``edge_attr`` (``[E, D]`` or ``[E]``) are pooled with the edges into
     :attr:`PoolingOutput.edge_attr`, and given to selectors that read them (a soft selector whose
     ``assign`` layer takes ``edge_attr``, such as ``GINEConv``).
+
+    A soft pool of the same graph in every step (a whole tissue) can take ``adjacency=``, its
+    :func:`~graphpool.ops.csr.csr_adjacency` built once (edge weights in the compute dtype, ones without
+    ``edge_weight``), instead of coalescing the edges again each time (a third of a step on 82,000 cells).
 
     Per-node keyword inputs go to the selector, which declares those it reads
     (:attr:`Select.inputs`): ``labels`` (given labels), ``pos`` (positions, accepted by every pool
@@ -169,6 +174,7 @@ class Pool(nn.Module):
         *,
         pos: Tensor | None = None,
         edge_attr: Tensor | None = None,
+        adjacency: CSRAdjacency | None = None,
         **inputs: Any,
     ) -> PoolingOutput:
         check_keywords(
@@ -201,7 +207,7 @@ class Pool(nn.Module):
             weight = None if edge_weight is None else edge_weight.to(compute)
             with torch.autocast(x.device.type, enabled=False):  # autocast would take the products back to half
                 features = None if features is None else features.to(compute)
-                pooled = soft_pool(x.to(compute), edge_index, s, seg, weight, features)
+                pooled = soft_pool(x.to(compute), edge_index, s, seg, weight, features, adjacency)
                 x_out = pooled.x.flatten(0, 1).to(x.dtype)
                 edges, weights = soft_edges(pooled.adj, self.self_loops)
                 if pooled.edge_attr is not None:
@@ -211,6 +217,8 @@ class Pool(nn.Module):
                 ones = torch.ones(edge_index.size(1), dtype=compute, device=x.device)
                 aux_loss = self._losses(LossInputs(pooled, s, seg, edge_index, ones if weight is None else weight))
         else:
+            if adjacency is not None:
+                raise ValueError(f"'adjacency' is for soft pools; {type(self.select).__name__} assigns hard clusters")
             x_out = self.reduce(x, assignment.cluster, dim_size=assignment.num_clusters)
             if features is None:
                 edges, weights = coarsen_edges(edge_index, assignment, edge_weight, self.self_loops)

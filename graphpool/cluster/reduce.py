@@ -18,8 +18,8 @@ from torch import Tensor
 from torch_geometric.utils import to_dense_batch
 
 from graphpool.cluster.assignment import Assignment
-from graphpool.ops import Segments, segment_sum, segments_from
-from graphpool.ops.csr import csr_adjacency, propagate
+from graphpool.ops import Segments, segment_sum, segments_from, validation_enabled
+from graphpool.ops.csr import CSRAdjacency, csr_adjacency, propagate
 from graphpool.readout import resolve
 
 
@@ -57,6 +57,7 @@ def soft_pool(
     seg: Segments,
     edge_weight: Tensor | None = None,
     edge_attr: Tensor | None = None,
+    adjacency: CSRAdjacency | None = None,
 ) -> SoftPooled:
     r""":math:`S^\top X`, :math:`S^\top A S` and :math:`S^\top S` per graph without a dense :math:`A`.
 
@@ -66,11 +67,17 @@ def soft_pool(
         edge_attr: ``[E, D]`` edge features, pooled as :math:`S^\top (A \circ E_{:,:,f}) S` per feature
             :math:`f`: each node gathers :math:`\sum_j w_{ij} e_{ij} \otimes s_j` (``[N, D, K]``, O(E D K)
             memory), then one batched product with :math:`S^\top`.
+        adjacency: :math:`A` of these edges and weights built beforehand (:func:`~graphpool.ops.csr.csr_adjacency`
+            with the weights in ``x``'s dtype, ones without ``edge_weight``), for a graph pooled in every step
+            (a whole tissue): the coalescing, a third of a step, is then done once. Checked against the edges.
     """
     num_nodes = x.size(0)
     weight = torch.ones(edge_index.size(1), dtype=x.dtype, device=x.device) if edge_weight is None else edge_weight
     weight = weight.to(x.dtype)
-    adjacency = csr_adjacency(edge_index, weight, num_nodes)
+    if adjacency is None:
+        adjacency = csr_adjacency(edge_index, weight, num_nodes)
+    else:
+        _check_adjacency(adjacency, edge_index, weight, num_nodes)
     unique_rows, values = adjacency.rows, adjacency.values
     a_s = propagate(adjacency, s)  # [N, K]
     batch = seg.index
@@ -111,6 +118,27 @@ def soft_pool(
         adj_sq_norm=adj_sq_norm,
         edge_attr=edge_features,
     )
+
+
+def _check_adjacency(adjacency: CSRAdjacency, edge_index: Tensor, weight: Tensor, num_nodes: int) -> None:
+    """A ``ValueError`` naming ``adjacency`` when it was not built from these edges and weights (the shapes always;
+    the values with validation on), or when it carries gradients of an earlier step."""
+    if adjacency.a.shape != (num_nodes, num_nodes) or adjacency.edge_index.shape != edge_index.shape:
+        raise ValueError(
+            f"'adjacency' was built for {adjacency.a.shape[0]} nodes and {adjacency.edge_index.size(1)} edges, but the "
+            f"graph has {num_nodes} nodes and {edge_index.size(1)} edges"
+        )
+    if adjacency.values.dtype != weight.dtype or adjacency.values.device != weight.device:
+        raise ValueError(
+            f"'adjacency' holds {adjacency.values.dtype} on {adjacency.values.device}; the pool computes in "
+            f"{weight.dtype} on {weight.device}: build it with weights of that dtype there"
+        )
+    if adjacency.values.requires_grad:
+        raise ValueError("'adjacency' carries gradients (learnable edge weights): those must be rebuilt every step")
+    if validation_enabled() and not (
+        torch.equal(adjacency.edge_index, edge_index) and torch.equal(adjacency.weight, weight)
+    ):
+        raise ValueError("'adjacency' was built from other edges or weights than the ones given")
 
 
 def vector_sum(values: Tensor, seg: Segments) -> Tensor:

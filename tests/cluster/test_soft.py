@@ -348,3 +348,31 @@ def test_the_compiled_adjacency_refuses_nodes_out_of_range_with_validation_off()
             _pool("mincut")(x, bad, weight, batch)
     finally:
         compiled.ENABLED = previous
+
+
+def test_a_prebuilt_adjacency_gives_the_same_pooling_and_a_wrong_one_is_named() -> None:
+    """A whole tissue pooled in every step can coalesce its edges once (``adjacency=``): same values, same
+    gradients; an adjacency of other edges, dtype or size is refused by name."""
+    from graphpool.ops.csr import csr_adjacency
+
+    x, edge_index, weight, batch = _graphs([5, 4], seed=6)
+    pool = _pool("mincut")
+    prebuilt = csr_adjacency(edge_index, weight.to(x.dtype), x.size(0))
+    results = []
+    for adjacency in (None, prebuilt):
+        features = x.clone().requires_grad_()
+        out = pool(features, edge_index, weight, batch, adjacency=adjacency)
+        (out.x.square().sum() + sum(out.aux_loss.values())).backward()
+        results.append((out.x.detach(), out.edge_weight.detach(), features.grad))
+    for ours, theirs in zip(*results, strict=True):
+        assert torch.equal(ours, theirs)
+    other = edge_index.flip(1)
+    with pytest.raises(ValueError, match="'adjacency' was built from other edges or weights"):
+        pool(x, other, weight, batch, adjacency=prebuilt)
+    with pytest.raises(ValueError, match="'adjacency' was built for 9 nodes and"):
+        pool(x, edge_index[:, :-2], weight[:-2], batch, adjacency=prebuilt)
+    wrong = torch.float32 if x.dtype == torch.float64 else torch.float64
+    with pytest.raises(ValueError, match=f"'adjacency' holds {wrong}"):
+        pool(x, edge_index, weight, batch, adjacency=csr_adjacency(edge_index, weight.to(wrong), x.size(0)))
+    with pytest.raises(ValueError, match="'adjacency' is for soft pools; GraclusSelect"):
+        pooler("graclus")(x, edge_index, weight, batch, adjacency=prebuilt)

@@ -118,15 +118,17 @@ class _Learner(torch.nn.Module):
         )
 
     def forward(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        """The assignment ``[N, K]`` and the loss (the sum of the pool's weighted auxiliary losses)."""
+        """The assignment ``[N, K]`` and the loss (the sum of the pool's weighted auxiliary losses); ``batch`` as
+        :func:`prepared` leaves it."""
         x = batch.x
         for conv in self.convs:
-            x = torch.relu(conv(x, batch.adjacency))
-        out = self.pool(x, batch.edge_index, batch=batch.batch, num_graphs=batch.num_graphs)
+            x = torch.relu(conv(x, batch.gather))
+        out = self.pool(x, batch.edge_index, batch=batch.batch, num_graphs=batch.num_graphs, adjacency=batch.adjacency)
         return out.assignment.s, sum(out.aux_loss.values())
 
 
 def batches(graphs: Sequence[Data], batch_cells: int, generator: torch.Generator | None) -> list[Batch]:
+    """Whole samples collated into batches of about ``batch_cells`` cells (in a ``generator`` order, if given)."""
     order = torch.randperm(len(graphs), generator=generator).tolist() if generator else range(len(graphs))
     batches: list[Batch] = []
     current: list[Data] = []
@@ -138,10 +140,20 @@ def batches(graphs: Sequence[Data], batch_cells: int, generator: torch.Generator
         current.append(graphs[i])
         size += graphs[i].num_nodes
     batches.append(Batch.from_data_list(current))
-    for batch in batches:  # each cell gathers its neighbours (edges j -> i): the transposed edge list as rows
-        edges = batch.edge_index.flip(0)
-        batch.adjacency = csr_adjacency(edges, torch.ones(edges.size(1)), batch.num_nodes)
     return batches
+
+
+def prepared(batch: Batch, device: torch.device, layers: int) -> Batch:
+    """``batch`` on ``device`` with its cell graph as CSR matrices built there once: ``adjacency`` (the pool's
+    :math:`A`, coalesced once instead of in every step) and, for GNN ``layers``, ``gather`` (each cell gathers its
+    neighbours: the transposed edge list as rows)."""
+    batch = batch.to(device)
+    ones = torch.ones(batch.edge_index.size(1), device=device)
+    batch.adjacency = csr_adjacency(batch.edge_index, ones, batch.num_nodes)
+    if layers:
+        edges = batch.edge_index.flip(0)
+        batch.gather = csr_adjacency(edges, ones, batch.num_nodes)
+    return batch
 
 
 def train_learner(
@@ -156,13 +168,13 @@ def train_learner(
     optimiser = torch.optim.Adam(model.parameters(), lr=options.lr)
     model.train()
     fixed = batches(graphs, options.batch_cells, None)
-    if len(fixed) == 1:  # one batch stays on the device; several move there one at a time
-        fixed = [fixed[0].to(device)]
+    if len(fixed) == 1:  # one batch stays on the device, prepared once; several move there one at a time
+        fixed = [prepared(fixed[0], device, options.layers)]
     for _ in range(options.epochs):  # one batch: collated once; several: whole samples reshuffled every epoch
         value = torch.zeros(())
         shuffled = fixed if len(fixed) == 1 else batches(graphs, options.batch_cells, generator)
         for batch in shuffled:
-            batch = batch.to(device)
+            batch = batch if len(fixed) == 1 else prepared(batch, device, options.layers)
             optimiser.zero_grad()
             _, value = model(batch)
             value.backward()
@@ -171,7 +183,8 @@ def train_learner(
             report(float(value.item()))
     model.eval()
     with torch.no_grad():
-        return torch.cat([model(b.to(device))[0] for b in fixed]).cpu().numpy()
+        ready = fixed if len(fixed) == 1 else (prepared(b, device, options.layers) for b in fixed)  # one at a time
+        return torch.cat([model(b)[0] for b in ready]).cpu().numpy()
 
 
 def fit_learned(
