@@ -342,9 +342,9 @@ def ddp_worker(device: torch.device, result: Path) -> None:
     from graphpool.models import GraphClassifier, ModelConfig
 
     backend = "nccl" if device.type == "cuda" else "gloo"
-    dist.init_process_group(backend)
-    if device.type == "cuda":
+    if device.type == "cuda":  # before the process group: nccl binds to the current device
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    dist.init_process_group(backend)
     torch.manual_seed(0)
     model = GraphClassifier(ModelConfig(in_channels=8, num_classes=2, pool="mincut", levels=2, clusters=4)).to(device)
     ddp = DistributedDataParallel(model)
