@@ -96,6 +96,7 @@ def analyse(
     folds: int = 5,
     repeats: int = 1,
     plots: int | None = None,
+    unit: str = "",
     group: Sequence[Any] | None = None,
     progress: Progress | None = None,
 ) -> list[dict[str, Any]]:
@@ -105,7 +106,7 @@ def analyse(
         experiment: the readouts, pools, model and training settings to compare; its models
             are kept (``keep_models``) for the explanations.
         folds, repeats: ``repeats`` x ``folds`` outer folds grouped by sample (or ``group``).
-        plots: tissue maps to draw (``None``: one per sample).
+        plots: tissue maps to draw (``None``: one per sample); unit: the positions' unit, for their scale bars.
         group: a group per sample (e.g. the donor) that folds never split.
     """
     labels = [int(g.y) for g in graphs]
@@ -127,7 +128,7 @@ def analyse(
     config = experiment.model_for(best["readout"], best["pool"])
     folder = experiment.folder(out, best["readout"], best["pool"])
     explanation = explain_out_of_fold(table, graphs, outer[:folds], config, folder, device)
-    _write_explanations(table, explanation, out, plots, f"{best['readout']} / {best['pool']}")
+    _write_explanations(table, explanation, out, plots, f"{best['readout']} / {best['pool']}", unit)
     for row in rows:
         if row["pool"] in SOFT_POOLERS and table.cell_types:
             folder = experiment.folder(out, row["readout"], row["pool"])
@@ -192,7 +193,9 @@ def explain_out_of_fold(
     return {"cells": cells, "samples": samples, "exact": exact}
 
 
-def _write_explanations(table: CellTable, explanation: dict[str, Any], out: Path, plots: int | None, name: str) -> None:
+def _write_explanations(
+    table: CellTable, explanation: dict[str, Any], out: Path, plots: int | None, name: str, unit: str = ""
+) -> None:
     frame = table.frame
     parts = []
     for graph, scores, cell_evidence in explanation["cells"]:
@@ -231,13 +234,13 @@ def _write_explanations(table: CellTable, explanation: dict[str, Any], out: Path
     maps = out / "maps"
     maps.mkdir(exist_ok=True)
     for graph, _, cell_evidence in explanation["cells"][: plots if plots is not None else None]:
-        figure = _tissue_map(graph, cell_evidence, name, table.cell_types)
+        figure = _tissue_map(graph, cell_evidence, name, table.cell_types, unit)
         save(figure, maps / safe_name(graph.sample), ("png",))
     summary = {"model": name, "exact": explanation["exact"], "samples": len(explanation["samples"])}
     atomic_json(out / "explanation.json", summary)
 
 
-def _tissue_map(graph: Data, evidence: np.ndarray, name: str, cell_types: Sequence[str]) -> Any:
+def _tissue_map(graph: Data, evidence: np.ndarray, name: str, cell_types: Sequence[str], unit: str) -> Any:
     """Left: cells coloured by their share of the sample's evidence (diverging, symmetric); right: by type."""
     plt = pyplot()
     panels = 2 if cell_types else 1
@@ -245,14 +248,14 @@ def _tissue_map(graph: Data, evidence: np.ndarray, name: str, cell_types: Sequen
     pos = graph.pos.numpy()
     share = 100 * evidence / (np.abs(evidence).sum() or 1.0)
     label = "% of the sample's evidence (+: for its label)"
-    continuous_map(axes[0, 0], pos, share, title=f"{graph.sample}: cell evidence ({name})", label=label)
+    continuous_map(axes[0, 0], pos, share, title=f"{graph.sample}: cell evidence ({name})", label=label, unit=unit)
     if cell_types:
         codes = graph.cell_type.numpy()
         present = np.unique(codes)
         colours = palette(len(cell_types))
         categorical_map(
             axes[0, 1], pos, np.searchsorted(present, codes), [cell_types[i] for i in present],
-            [colours[i] for i in present], title="cell types", legend_title="cell type",
+            [colours[i] for i in present], title="cell types", legend_title="cell type", unit=unit,
         )  # fmt: skip
     figure.tight_layout()
     return figure
@@ -291,6 +294,27 @@ def _type_chart(shares: pd.Series, labels: dict[Any, Any], name: str, classes: S
 CELLS_KEY = "graphpool"
 
 
+def check_annotatable(adata: Any, models: Sequence[str], key: str = CELLS_KEY) -> None:
+    """A ``ValueError`` naming every key :func:`annotate` would write that ``adata`` already holds (``models``: the
+    ``READOUT__POOL`` names of the combinations with condition-specific neighbourhoods); checked by ``graphpool
+    cells`` before the analysis, so a refused AnnData costs no training."""
+    from graphpool.cells.neighbourhood.annotate import check_key
+
+    for name in (key, *(f"{key}_{model}" for model in models)):
+        check_key(adata, name, overwrite=False)
+    taken = [
+        f"{where}[{name!r}]"
+        for where, names, wanted in (
+            ("obs", adata.obs.columns, [f"{key}_evidence", f"{key}_evidence_share", f"{key}_fold"]),
+            ("obsm", adata.obsm.keys(), [f"{key}_scores"]),
+        )
+        for name in wanted
+        if name in names
+    ]
+    if taken:
+        raise ValueError(f"the AnnData already holds {', '.join(taken)}: graphpool cells does not overwrite it")
+
+
 def annotate(adata: Any, out: Path, key: str = CELLS_KEY) -> Any:
     """Write the results of an :func:`analyse` run in ``out`` into ``adata`` (one row per table row, in order;
     the AnnData the table was read from), scanpy-style; returns ``adata``.
@@ -307,22 +331,11 @@ def annotate(adata: Any, out: Path, key: str = CELLS_KEY) -> Any:
     Raises:
         ValueError: ``adata`` already holds one of these keys (the message names them); nothing is written.
     """
-    from graphpool.cells.neighbourhood.annotate import check_key, h5ad_frame
+    from graphpool.cells.neighbourhood.annotate import h5ad_frame
 
-    models = [f"{key}_{folder.parent.name}" for folder in sorted(out.glob("*/neighbourhoods"))]
-    for name in (key, *models):
-        check_key(adata, name, overwrite=False)
-    taken = [
-        f"{where}[{name!r}]"
-        for where, names, wanted in (
-            ("obs", adata.obs.columns, [f"{key}_evidence", f"{key}_evidence_share", f"{key}_fold"]),
-            ("obsm", adata.obsm.keys(), [f"{key}_scores"]),
-        )
-        for name in wanted
-        if name in names
-    ]
-    if taken:
-        raise ValueError(f"the AnnData already holds {', '.join(taken)}: graphpool cells does not overwrite it")
+    folders = sorted(out.glob("*/neighbourhoods"))
+    models = [f"{key}_{folder.parent.name}" for folder in folders]
+    check_annotatable(adata, [folder.parent.name for folder in folders], key)
     scores = pd.read_csv(out / "cell_scores.csv")
     predictions = pd.read_csv(out / "sample_predictions.csv")
     classes = [c.removeprefix("probability_") for c in predictions.columns if c.startswith("probability_")]
@@ -339,7 +352,7 @@ def annotate(adata: Any, out: Path, key: str = CELLS_KEY) -> Any:
     adata.obsm[f"{key}_scores"][rows] = scores[[f"score_{c}" for c in classes]].to_numpy()
     explained = json.loads((out / "explanation.json").read_text())
     adata.uns[key] = {"model": explained["model"], "classes": classes, "predictions": h5ad_frame(predictions)}
-    for folder, name in zip(sorted(out.glob("*/neighbourhoods")), models, strict=True):
+    for folder, name in zip(folders, models, strict=True):
         cells = pd.read_csv(folder / "cells.csv")
         statistics = pd.read_csv(folder / "statistics.csv", index_col=0)
         codes = np.full(adata.n_obs, -1)

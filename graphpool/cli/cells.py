@@ -10,7 +10,7 @@ import pandas as pd
 
 from graphpool.cells import RULES, analyse, read_cells, simulate, tissue_graphs
 from graphpool.cells.table import is_annotated_data, open_table
-from graphpool.cells.workflow import annotate, outer_folds
+from graphpool.cells.workflow import annotate, check_annotatable, outer_folds
 from graphpool.cli.options import (
     add_cell_columns,
     cell_columns,
@@ -22,6 +22,7 @@ from graphpool.cli.options import (
 )
 from graphpool.cli.options import device as parse_device
 from graphpool.cli.run_folder import open_out
+from graphpool.cluster import SOFT_POOLERS
 from graphpool.experiment import TqdmProgress, format_table
 
 #: share of each fold's training samples held out (grouped) to select the epoch and the grid candidate;
@@ -53,6 +54,7 @@ def add_parser(commands: Any) -> None:
     folds.add_argument("--folds", type=int, default=5)
     folds.add_argument("--repeats", type=int, default=1, help="repeated cross-validation with new shuffles")
     folds.add_argument("--plots", type=int, default=None, help="tissue maps to draw (default: every sample)")
+    folds.add_argument("--unit", default="", help="the unit of the positions, for the maps' scale bars (e.g. µm)")
     e.set_defaults(
         readout="sum,mean,max",
         pool=["none", "celltype"],
@@ -72,7 +74,7 @@ def cells(args: argparse.Namespace) -> int:
         print(f"no --table: simulated {args.samples} tissues following the {args.simulate!r} rule")
         names: dict[str, Any] = {"label": "label", "markers": markers_from(args.markers)}
     else:
-        source = args.table
+        source = open_table(args.table)  # read once: the cells, and an AnnData to write the results back into
         names = {**cell_columns(args), "label": args.label}
     table = read_cells(
         source, **names, label_names=class_names(args.class_names), group=args.group, cell_id=args.cell_id
@@ -95,6 +97,9 @@ def cells(args: argparse.Namespace) -> int:
         outer_folds(graphs, args.folds, args.repeats, experiment.train.seed, groups)
     except ValueError as error:
         raise SystemExit(f"graphpool cells: --folds {args.folds}: {error}") from None
+    if is_annotated_data(source):  # every key the results would take is free: checked before any training
+        soft = [f"{r}__{p}" for r in experiment.readouts for p in experiment.pools if p in SOFT_POOLERS]
+        check_annotatable(source, soft)
     device = parse_device(args.device)
     out = open_out(args, graphs)  # after the table, settings and folds are checked: a refusal leaves no folder
     print(
@@ -113,6 +118,7 @@ def cells(args: argparse.Namespace) -> int:
         folds=args.folds,
         repeats=args.repeats,
         plots=args.plots,
+        unit=args.unit,
         group=groups,
         progress=progress,
     )
@@ -124,7 +130,7 @@ def cells(args: argparse.Namespace) -> int:
         statistics = pd.read_csv(folder / "statistics.csv", index_col=0)
         print(f"\nneighbourhoods of {folder.parent.name.replace('__', ' / ')} (out of fold; q: BH over the K tests)")
         print(statistics.to_string(float_format=lambda v: f"{v:.3g}"))
-    if args.table is not None and is_annotated_data(source := open_table(args.table)):
+    if is_annotated_data(source):
         annotate(source, out).write_h5ad(out / "cells.h5ad")
         print(f"the input AnnData with the results (obs/obsm/uns 'graphpool*'): {out / 'cells.h5ad'}")
     explained = json.loads((out / "explanation.json").read_text())

@@ -224,7 +224,7 @@ def _supervised(args: argparse.Namespace) -> int:
     }
     if args.table is not None:
         settings.update(table=args.table, type=args.type, sample=args.sample)
-    given = ("x", "y", "group", "class_names", "markers", "graph")
+    given = ("x", "y", "group", "class_names", "markers", "graph", "unit")
     settings.update({name: getattr(args, name) for name in given if getattr(args, name)})
     defaults = {"spatial_key": "spatial", "connectivity_key": DEFAULT_CONNECTIVITY_KEY}  # shown when changed
     settings.update({name: getattr(args, name) for name, value in defaults.items() if getattr(args, name) != value})

@@ -165,6 +165,14 @@ def test_an_h5ad_with_three_named_classes_comes_back_annotated(tmp_path: Path) -
     assert neighbourhood.notna().all() and len(back.uns["graphpool_sum__mincut_colors"]) == len(statistics)
     stored = back.uns["graphpool_sum__mincut"]["statistics"]  # missing text stored as "" (HDF5 has no NA string)
     pd.testing.assert_frame_equal(stored, h5ad_frame(statistics), check_dtype=False)
+    taken = anndata.read_h5ad(tmp_path / "cells.h5ad")  # an input holding a key the results would take: refused
+    taken.obs["graphpool_fold"] = 1  # before any training, by name, with no folder left behind
+    taken.write_h5ad(tmp_path / "taken.h5ad")
+    refused = [*args[:2], str(tmp_path / "taken.h5ad"), *args[3:]]
+    refused[refused.index("--out") + 1] = str(tmp_path / "refused")
+    with pytest.raises(SystemExit, match=r"already holds obs\['graphpool_fold'\]: graphpool cells does not"):
+        main(refused)
+    assert not (tmp_path / "refused").exists()
     fresh = anndata.read_h5ad(tmp_path / "cells.h5ad")  # the input again, holding a column of the same name
     fresh.obs["graphpool_evidence"] = 0.0
     with pytest.raises(ValueError, match=r"already holds obs\['graphpool_evidence'\]: graphpool cells does not"):
