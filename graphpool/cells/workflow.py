@@ -209,7 +209,7 @@ def _write_explanations(
         for k, c in enumerate(table.classes):
             part[f"score_{c}"] = scores[:, k]
         part["evidence"] = cell_evidence  # score of the sample's own label minus the mean score over classes
-        part["evidence_share"] = cell_evidence / (np.abs(cell_evidence).sum() or 1.0)  # of the sample's evidence
+        part["evidence_share"] = share_of_sample(cell_evidence)
         parts.append(part)
     per_cell = pd.concat(parts, ignore_index=True)
     per_cell.to_csv(out / "cell_scores.csv", index=False)
@@ -229,8 +229,8 @@ def _write_explanations(
             group_of = samples["group"].to_dict()
             shares = shares.groupby([shares.index.get_level_values(0).map(group_of), "type"]).mean()
             labels = {group_of[sample]: label for sample, label in labels.items()}
-        unit = "donor" if "group" in samples else "sample"
-        save(_type_chart(shares, labels, name, table.classes, unit), out / "cell_type_importance")
+        per = "donor" if "group" in samples else "sample"
+        save(_type_chart(shares, labels, name, table.classes, per), out / "cell_type_importance")
     maps = out / "maps"
     maps.mkdir(exist_ok=True)
     for graph, _, cell_evidence in explanation["cells"][: plots if plots is not None else None]:
@@ -240,13 +240,19 @@ def _write_explanations(
     atomic_json(out / "explanation.json", summary)
 
 
+def share_of_sample(evidence: np.ndarray) -> np.ndarray:
+    r"""``[n]`` each cell's share of its sample's evidence, :math:`e_i / \sum_j |e_j|` (signed; the absolute
+    shares sum to 1, so samples and models compare); 0 everywhere for a sample without evidence."""
+    return evidence / (np.abs(evidence).sum() or 1.0)
+
+
 def _tissue_map(graph: Data, evidence: np.ndarray, name: str, cell_types: Sequence[str], unit: str) -> Any:
     """Left: cells coloured by their share of the sample's evidence (diverging, symmetric); right: by type."""
     plt = pyplot()
     panels = 2 if cell_types else 1
     figure, axes = plt.subplots(1, panels, figsize=(5.6 * panels, 4.6), squeeze=False)
     pos = graph.pos.numpy()
-    share = 100 * evidence / (np.abs(evidence).sum() or 1.0)
+    share = 100 * share_of_sample(evidence)
     label = "% of the sample's evidence (+: for its label)"
     continuous_map(axes[0, 0], pos, share, title=f"{graph.sample}: cell evidence ({name})", label=label, unit=unit)
     if cell_types:
@@ -261,9 +267,9 @@ def _tissue_map(graph: Data, evidence: np.ndarray, name: str, cell_types: Sequen
     return figure
 
 
-def _type_chart(shares: pd.Series, labels: dict[Any, Any], name: str, classes: Sequence[Any], unit: str) -> Any:
-    """Per cell type: its share of each sample's evidence, one point per ``unit`` (sample, or donor: the mean of
-    its samples) coloured by its label, the mean per label as a bar (``shares``: indexed by unit and type)."""
+def _type_chart(shares: pd.Series, labels: dict[Any, Any], name: str, classes: Sequence[Any], per: str) -> Any:
+    """Per cell type: its share of each sample's evidence, one point per ``per`` (sample, or donor: the mean of
+    its samples) coloured by its label, the mean per label as a bar (``shares``: indexed by ``per`` and type)."""
     plt = pyplot()
     table = shares.unstack(fill_value=0.0)  # samples x types
     order = table.mean().sort_values().index
@@ -284,7 +290,7 @@ def _type_chart(shares: pd.Series, labels: dict[Any, Any], name: str, classes: S
     axis.set_yticks(np.arange(len(order)), [str(t) for t in order], fontsize=7)
     axis.axvline(0, color="black", linewidth=0.6)
     axis.legend(fontsize=7, loc="lower right")
-    axis.set_xlabel(f"share of the sample's evidence for its own label (%; one point per {unit})", fontsize=8)
+    axis.set_xlabel(f"share of the sample's evidence for its own label (%; one point per {per})", fontsize=8)
     axis.set_title(f"cell-type importance ({name}, out of fold)", fontsize=9)
     figure.tight_layout()
     return figure

@@ -121,7 +121,7 @@ def test_tissue_maps_of_similar_sample_names_do_not_overwrite_each_other(tmp_pat
     assert len(maps) == 8 and sorted(unquote(m) for m in maps) == sorted(names.values())
 
 
-def test_an_h5ad_with_three_named_classes_comes_back_annotated(tmp_path: Path) -> None:
+def test_an_h5ad_with_three_named_classes_comes_back_annotated(tmp_path: Path, monkeypatch) -> None:
     import warnings
 
     import numpy as np
@@ -140,8 +140,13 @@ def test_an_h5ad_with_three_named_classes_comes_back_annotated(tmp_path: Path) -
     out = tmp_path / "cells"
     args = ["cells", "--table", str(tmp_path / "cells.h5ad"), "--library-key", "sample", "--group", "donor"]
     args += ["--class-names", "0=healthy,1=onset,2=long duration", "--readout", "sum", "--pool", "mincut"]
-    args += ["--clusters", "3", "--levels", "1", "--folds", "3", "--out", str(out), *QUICK[4:]]
+    args += ["--clusters", "3", "--levels", "1", "--folds", "3", "--out", str(out), *QUICK[4:], "--unit", "µm"]
+    from graphpool.cells import workflow
+
+    drawn, draw = [], workflow._tissue_map
+    monkeypatch.setattr(workflow, "_tissue_map", lambda *a: drawn.append(a[-1]) or draw(*a))
     assert main(args) == 0
+    assert drawn == ["µm", "µm"]  # the maps' scale bars in the positions' unit (--plots 2)
     predictions = pd.read_csv(out / "sample_predictions.csv")
     assert set(predictions["label"]) == {"healthy", "onset", "long duration"}
     folder = out / "sum__mincut" / "neighbourhoods"
