@@ -338,3 +338,11 @@ def test_learned_device_is_checked_and_cpu_is_the_default_path(tissues: pd.DataF
     explicit = neighbourhoods(two, 3, "learned", device="auto" if not torch.cuda.is_available() else "cpu", **quick)
     np.testing.assert_array_equal(default.probabilities, explicit.probabilities)
     assert explicit.params["device"] in ("auto", "cpu")
+
+
+def test_a_map_beside_a_truth_of_the_wrong_length_or_an_unknown_sample_is_named(tissues: pd.DataFrame) -> None:
+    found = neighbourhoods(tissues[tissues["sample"] == "arrangement-0000"], 3, "utag", label=None)
+    with pytest.raises(ValueError, match=r"'truth' has 3 values but the table has \d+ cells"):
+        found.plot_map(truth=["tumour", "stroma", "margin"])
+    with pytest.raises(ValueError, match="'sample' 'nowhere' is not a sample of the table"):
+        found.plot_map("nowhere")

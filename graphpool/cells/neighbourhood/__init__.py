@@ -218,7 +218,7 @@ def neighbourhoods(
     if is_anndata:
         key = DEFAULT_KEY if key_added is None else key_added
         check_key(source, key, overwrite)
-        read_options = {**_anndata_read_options(source, library_key, read_options)}
+        read_options = _anndata_read_options(source, library_key, read_options)
     else:
         given = [name for name, value in (("key_added", key_added), ("copy", copy), ("overwrite", overwrite),
                                           ("library_key", library_key)) if value not in (None, False)]  # fmt: skip

@@ -33,7 +33,7 @@ def check_key(adata: Any, key: str, overwrite: bool) -> None:
     separator), or already used in ``obs``, ``obsm``, ``obsp`` or ``uns`` while ``overwrite`` is off."""
     if not isinstance(key, str) or not key or "/" in key:
         raise ValueError(f"'key_added' must be a non-empty name without '/', got {key!r}")
-    if overwrite or adata is None:
+    if overwrite:
         return
     taken = [
         f"{where}[{name!r}]"

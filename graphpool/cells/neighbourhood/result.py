@@ -115,11 +115,10 @@ class Neighbourhoods:
             unit=unit, legend_title="neighbourhood",
         )  # fmt: skip
         if truth is not None:
-            values = pd.Series(np.asarray(truth, dtype=object)[mine])
-            if len(np.asarray(truth)) != len(self.labels):
-                raise ValueError(
-                    f"'truth' has {len(np.asarray(truth))} values but the table has {len(self.labels)} cells"
-                )
+            every = np.asarray(truth, dtype=object)
+            if len(every) != len(self.labels):
+                raise ValueError(f"'truth' has {len(every)} values but the table has {len(self.labels)} cells")
+            values = pd.Series(every[mine])
             annotated = values.notna().to_numpy()
             regions = sorted(values[annotated].astype(str).unique())
             codes = np.full(len(values), len(regions))
