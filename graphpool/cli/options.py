@@ -12,6 +12,7 @@ import torch
 from graphpool.cells.table import DEFAULT_CONNECTIVITY_KEY
 from graphpool.experiment import GRID_KEYS, Experiment, TrainConfig, parse_grid_item, readout_grid
 from graphpool.models import BACKBONES, JUMPING_KNOWLEDGE, POOLS, ModelConfig, precoarsen
+from graphpool.ops.device_path import resolve_device
 from graphpool.ops.ranges import Range
 
 
@@ -215,11 +216,10 @@ def check_options(args: argparse.Namespace) -> None:
 
 def device(name: str) -> torch.device:
     """``--device``: ``auto`` takes CUDA when there is a device; ``cuda`` without one is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("--device cuda: no CUDA device is available")
-    return torch.device(name)
+    try:
+        return resolve_device(name)
+    except ValueError:  # the choices leave one reason: CUDA asked for where there is none
+        raise SystemExit(f"--device {name}: no CUDA device is available") from None
 
 
 def experiment_from(

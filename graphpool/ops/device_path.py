@@ -48,6 +48,20 @@ def device_path(enabled: bool = True) -> Iterator[None]:
         _forced = previous
 
 
+def resolve_device(name: str) -> torch.device:
+    """``name`` as a :class:`torch.device`: ``"auto"`` is CUDA when there is a device, else the CPU; a
+    ``ValueError`` naming the ``'device'`` when ``name`` is no device or asks for CUDA where there is none."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"'device' must be cpu, cuda, cuda:N or auto, got {name!r}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"'device' {name!r}: no CUDA device is available here")
+    return device
+
+
 def sync_allowed(tensor: torch.Tensor) -> bool:
     """Whether a kernel may read ``tensor``'s values back to the host to choose a faster layout: on the host (no
     copy), or on a device with the value checks on (which synchronise anyway). On a device with validation off,

@@ -26,6 +26,7 @@ from torch_geometric.data import Batch, Data
 from graphpool.cells.neighbourhood.utag import graph_mean
 from graphpool.cluster import UNSUPERVISED_POOLERS, check_loss_weights
 from graphpool.ops.csr import CSRGraphConv, csr_adjacency
+from graphpool.ops.device_path import resolve_device
 from graphpool.ops.ranges import Range, check_ranges
 
 #: the unsupervised losses the learned method can minimise: the soft poolers whose losses find clusters alone
@@ -77,17 +78,8 @@ class LearnedOptions:
         self.torch_device()  # an unknown or absent device is named now, not after the smoothing
 
     def torch_device(self) -> torch.device:
-        """``device`` as a :class:`torch.device` (``"auto"`` resolved); a ``ValueError`` when it is not one or
-        is not available here."""
-        if self.device == "auto":
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        try:
-            device = torch.device(self.device)
-        except RuntimeError:
-            raise ValueError(f"'device' must be cpu, cuda, cuda:N or auto, got {self.device!r}") from None
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"'device' {self.device!r}: no CUDA device is available here")
-        return device
+        """``device`` as a :class:`torch.device` (:func:`~graphpool.ops.device_path.resolve_device`)."""
+        return resolve_device(self.device)
 
     @property
     def weights(self) -> dict[str, float]:
