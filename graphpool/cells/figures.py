@@ -103,10 +103,12 @@ def categorical_map(
     seed: int = 0,
 ) -> None:
     """Cells at ``pos`` ``[n, 2]`` coloured by ``codes`` ``[n]`` (``0 .. len(names)-1``), legend outside."""
+    from matplotlib.colors import to_rgba_array
+
     pos, codes = np.asarray(pos, dtype=np.float64), np.asarray(codes)
     colours = list(colours) if colours is not None else palette(len(names))
     order = np.random.default_rng(seed).permutation(len(pos))  # no category always on top
-    rgb = np.asarray([_rgb(c) for c in colours])
+    rgb = to_rgba_array(colours)
     size = point_size(len(pos), axes)
     axes.scatter(*pos[order].T, c=rgb[codes[order]], s=size, linewidths=0, rasterized=True)
     counts = np.bincount(codes, minlength=len(names))
@@ -246,9 +248,3 @@ def save(figure: Any, stem: Path | str, formats: Sequence[str] = FORMATS, dpi: i
         paths.append(path)
     pyplot().close(figure)
     return paths
-
-
-def _rgb(colour: str) -> tuple[float, float, float]:
-    from matplotlib.colors import to_rgb
-
-    return to_rgb(colour)

@@ -22,6 +22,8 @@ from collections.abc import Iterator
 
 import torch
 
+from graphpool.ops.validation import validation_enabled
+
 _forced: bool = os.environ.get("GRAPHPOOL_DEVICE_PATH", "0").strip().lower() in {"1", "true", "yes", "on"}
 
 
@@ -67,8 +69,6 @@ def sync_allowed(tensor: torch.Tensor) -> bool:
     copy), or on a device with the value checks on (which synchronise anyway). On a device with validation off,
     and under ``torch.compile``, the kernels take layouts that need no value read back (an unsorted ``batch``
     assumed, offsets counted on the device, order statistics by sorting), so a step never waits for the host."""
-    from graphpool.ops.validation import validation_enabled
-
     if torch.compiler.is_compiling():
         return False
     return on_host(tensor) or validation_enabled()

@@ -66,13 +66,14 @@ class KStability:
         axes.legend(loc="lower left", fontsize=8, frameon=False)
         return figure
 
-    def save(self, folder: Path, formats: Sequence[str] = ("png", "pdf")) -> None:
-        """``k_stability.csv`` and the figure ``k_stability.<format>`` (every one of ``formats``) in ``folder``."""
-        from graphpool.cells.figures import save
+    def save(self, folder: Path, formats: Sequence[str] | None = None) -> None:
+        """``k_stability.csv`` and the figure ``k_stability.<format>`` (every one of ``formats``; default
+        :data:`graphpool.cells.figures.FORMATS`) in ``folder``."""
+        from graphpool.cells.figures import FORMATS, save
 
         folder.mkdir(parents=True, exist_ok=True)
         self.table.to_csv(folder / "k_stability.csv", index=False)
-        save(self.figure(), folder / "k_stability", formats)
+        save(self.figure(), folder / "k_stability", FORMATS if formats is None else formats)
 
 
 def parse_k_range(text: str) -> list[int]:
