@@ -40,6 +40,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Callable
@@ -49,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from _measure import synchronize
 
 SCRIPTS = Path(__file__).resolve().parent
 #: each part's time budget in seconds on a GPU (scaled by --budget); they sum to 7.5 minutes
@@ -206,7 +208,8 @@ def readout_syncs(
 
 def part_readouts(device: torch.device, small: bool) -> dict[str, Any]:
     """``bench_readouts.py`` for sum, mean and max, its JSON rows read back."""
-    with _scratch() as folder:
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
         command = [sys.executable, str(SCRIPTS / "bench_readouts.py"), "--device", device.type, "--no-validation"]
         command += ["--reduces", "sum,mean,max", "--json", str(folder / "rows.json")]
         command += ["--quick", "--budget", "0.05"] if small else []
@@ -326,7 +329,8 @@ def part_training(device: torch.device, small: bool) -> dict[str, Any]:
 
 def part_ddp(device: torch.device, small: bool) -> dict[str, Any]:
     """``torchrun --nproc_per_node=1`` of this script's ``ddp_worker`` (nccl on CUDA, gloo on the CPU)."""
-    with _scratch() as folder:
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
         command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=1", "--master_port=29533"]
         command += [str(Path(__file__).resolve()), "--part", "ddp_worker", "--result", str(folder / "ddp.json")]
         command += ["--cpu"] if device.type == "cpu" else []
@@ -427,30 +431,12 @@ def _median_seconds(step: Callable[[], Any], device: torch.device, repeats: int 
     step()
     times = []
     for _ in range(repeats):
-        _synchronize(device)
+        synchronize(device)
         start = time.perf_counter()
         step()
-        _synchronize(device)
+        synchronize(device)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
-
-
-def _synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-class _scratch:
-    """A temporary folder as a context manager (``tempfile.TemporaryDirectory`` returning a Path)."""
-
-    def __enter__(self) -> Path:
-        import tempfile
-
-        self._folder = tempfile.TemporaryDirectory()
-        return Path(self._folder.name)
-
-    def __exit__(self, *exc: object) -> None:
-        self._folder.cleanup()
 
 
 def _environment(small: bool) -> dict[str, str]:
