@@ -340,7 +340,6 @@ def annotate(adata: Any, out: Path, key: str = CELLS_KEY) -> Any:
     from graphpool.cells.neighbourhood.annotate import h5ad_frame
 
     folders = sorted(out.glob("*/neighbourhoods"))
-    models = [f"{key}_{folder.parent.name}" for folder in folders]
     check_annotatable(adata, [folder.parent.name for folder in folders], key)
     scores = pd.read_csv(out / "cell_scores.csv")
     predictions = pd.read_csv(out / "sample_predictions.csv")
@@ -358,7 +357,8 @@ def annotate(adata: Any, out: Path, key: str = CELLS_KEY) -> Any:
     adata.obsm[f"{key}_scores"][rows] = scores[[f"score_{c}" for c in classes]].to_numpy()
     explained = json.loads((out / "explanation.json").read_text())
     adata.uns[key] = {"model": explained["model"], "classes": classes, "predictions": h5ad_frame(predictions)}
-    for folder, name in zip(folders, models, strict=True):
+    for folder in folders:
+        name = f"{key}_{folder.parent.name}"
         cells = pd.read_csv(folder / "cells.csv")
         statistics = pd.read_csv(folder / "statistics.csv", index_col=0)
         codes = np.full(adata.n_obs, -1)
