@@ -18,6 +18,7 @@ from graphpool.cli.run_folder import open_out
 from graphpool.cluster.connect import edge_features
 from graphpool.experiment import (
     TqdmProgress,
+    TrainConfig,
     check_folds,
     format_table,
     out_of_fold,
@@ -80,6 +81,14 @@ def _add_parser(commands: Any, name: str, help: str, task: str) -> None:
         type=int,
         default=None,
         help="stratified, random or scaffold folds (default 10); given splits have their own",
+    )
+    c.add_argument_group("seed ensemble").add_argument(
+        "--ensemble",
+        type=int,
+        default=TrainConfig.ensemble,
+        metavar="N",
+        help="train each fold's selected model with N seeds and test their mean prediction (class probabilities or "
+        "values); the table shows what the first seed scored alone beside it",
     )
     c.add_argument_group("baselines").add_argument(
         "--baseline",

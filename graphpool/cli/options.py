@@ -146,6 +146,7 @@ def shared_options() -> argparse.ArgumentParser:
     run.add_argument("--resume", action="store_true", help="continue a run in --out; finished folds are kept")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     add_threads(run)
+    shared.set_defaults(ensemble=TrainConfig.ensemble)  # one seed; classify and regress add --ensemble
     return shared
 
 
@@ -188,7 +189,7 @@ _RANGES: dict[str, Range] = {
     },
     **{
         name: TrainConfig.RANGES[name]
-        for name in ("epochs", "patience", "batch_size", "lr", "weight_decay", "aux_warmup")
+        for name in ("epochs", "patience", "batch_size", "lr", "weight_decay", "aux_warmup", "ensemble")
     },
     "folds": Range(2),
     "samples": Range(1),
@@ -267,6 +268,7 @@ def experiment_from(
         weight_decay=args.weight_decay,
         patience=args.patience,
         aux_warmup=args.aux_warmup,
+        ensemble=args.ensemble,
         **({} if validation_fraction is None else {"validation_fraction": validation_fraction}),
         seed=args.seed,
     )

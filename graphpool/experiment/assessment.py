@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,13 @@ def _majority(labels: list[int] | None, split: dict[str, list[int]], scores: dic
     return {"majority_rate": rate, "at_majority": bool(scores["accuracy"] <= rate)}
 
 
+def _load(path: Path, model: ModelConfig, device: torch.device) -> GraphClassifier:
+    """The selected weights of the checkpoint at ``path`` in a network of ``model``."""
+    network = GraphClassifier(model).to(device)
+    network.load_state_dict(torch.load(path, map_location=device, weights_only=True)["state"]["best_model"])
+    return network
+
+
 def _save_weights(weights: dict[str, Any], path: Path) -> None:
     torch.save(weights, path)
 
@@ -65,15 +72,23 @@ def assess(
 
     Per fold, every candidate of ``grid`` (see :func:`~graphpool.experiment.expand_grid`) is
     trained on the fold's fit part and scored on its validation part; the best (ties: the
-    first) is tested once. The fold result holds its test scores (``test_accuracy``; or
+    first) is tested once: with ``train_config.ensemble`` > 1, as the ensemble of that many seeds of it
+    (:class:`~graphpool.experiment.TrainConfig`). The fold result holds its test scores (``test_accuracy``; or
     ``test_rmse``, ``test_mae``, ``test_r2``), the test ``predictions`` (in the order of the fold's
-    test indices), the ``selected`` settings and every candidate's validation scores. ``out``
+    test indices), the ``selected`` settings and every candidate's validation scores, ``ensemble`` (the seeds)
+    and, for an ensemble, its ``members``' validation scores and ``single_test_<metric>``, the first seed's
+    test scores alone. ``out``
     receives ``splits.json`` (the outer folds and inner hold-outs), ``config.json``, ``fold-K.json``
     per finished fold, and
     ``fold-K-J.pt`` checkpoints of candidate J of the fold in progress (removed once the fold is
     done; with ``keep_models`` the selected weights stay as ``model-K.pt``). ``groups`` keeps
     each group (e.g. a donor) wholly in fit or validation of the inner hold-out.
     """
+    if keep_models and train_config.ensemble > 1:
+        raise ValueError(
+            f"'keep_models' keeps one network per fold for its explanations, but 'ensemble' trains "
+            f"{train_config.ensemble}: explain a single seed (ensemble=1)"
+        )
     progress = progress or Progress()
     labels = task_of(model_config.task).labels(graphs)  # None under regression: nothing to stratify by
     options = expand_grid(model_config, train_config, grid)
@@ -132,13 +147,18 @@ def _assess_fold(
         scored.append({"settings": settings, **trained})
     task = task_of(options[0][1].task)
     best = max(range(len(options)), key=lambda i: (task.selection(scored[i], "validation_"), -i))
-    barrier()  # rank 0 wrote the checkpoints
     _, model, train = options[best]
-    checkpoint = torch.load(out / f"fold-{number}-{best + 1}.pt", map_location=device, weights_only=True)
-    network = GraphClassifier(model).to(device)
-    network.load_state_dict(checkpoint["state"]["best_model"])
+    members = [out / f"fold-{number}-{best + 1}.pt"]
+    extra = []  # the ensemble's other seeds: the winner again, on the same fit and validation parts
+    for member in range(1, train.ensemble):
+        members.append(out / f"fold-{number}-{best + 1}-seed-{member}.pt")
+        seeded = replace(train, seed=train.seed + member)
+        extra.append(train_candidate(graphs, holdout_split, model, seeded, device, members[-1], progress))
+    barrier()  # rank 0 wrote the checkpoints
+    networks = [_load(path, model, device) for path in members]
+    network = networks[0]
     test_graphs = [graphs[i] for i in split["test"]]
-    predicted, target = predict(network, test_graphs, train.predict_batch_size, device)
+    predicted, target = predict(networks, test_graphs, train.predict_batch_size, device)
     scores = task.scores(task.sums(predicted, target))
     levels = pooling_diagnostics(network, test_graphs, train.predict_batch_size, device)
     if is_main():
@@ -151,16 +171,21 @@ def _assess_fold(
         "predictions": predicted.squeeze(-1).tolist() if predicted.dim() > 1 else predicted.tolist(),
         "selected": options[best][0],
         **{k: v for k, v in scored[best].items() if k != "settings"},
-        "seconds": sum(c["seconds"] for c in scored),
+        "seconds": sum(c["seconds"] for c in [*scored, *extra]),
         "candidates": scored if len(options) > 1 else [],
+        "ensemble": train.ensemble,
     }
+    if extra:  # what the first seed alone scored on the test fold, beside the ensemble
+        alone = task.scores(task.sums(*predict(network, test_graphs, train.predict_batch_size, device)))
+        members_scores = [{k: v for k, v in c.items() if k != "settings"} for c in [scored[best], *extra]]
+        result |= {"members": members_scores, **{f"single_test_{name}": value for name, value in alone.items()}}
     barrier()  # every rank has read the checkpoints
     if is_main():
         if keep_models:
             winner = {k: v.cpu() for k, v in network.state_dict().items()}
             atomic_write(out / f"model-{number}.pt", partial(_save_weights, winner))
         atomic_json(out / f"fold-{number}.json", result)
-        for index in range(1, len(options) + 1):
-            (out / f"fold-{number}-{index}.pt").unlink(missing_ok=True)
+        for checkpoint in out.glob(f"fold-{number}-*.pt"):  # the candidates' and the ensemble's
+            checkpoint.unlink(missing_ok=True)
     barrier()
     return result

@@ -33,6 +33,7 @@ def summary_row(
     holds ``mean_<metric>`` for every metric; the main one's standard deviation over folds
     (``std_over_folds``) and over repeats (of the repeat means, ``std_over_repeats``); every other
     metric's standard deviation over folds as ``std_<metric>``. From the fold results ``folds`` (when given):
+    ``mean_single_<main>``, the first seed's own test score where the folds tested seed ensembles;
     ``levels``, each pooling level's cluster usage and losses over the folds
     (:func:`~graphpool.experiment.diagnostics.usage_summary`), and ``folds_at_majority``, the folds whose test
     accuracy is at or below the majority-class rate (classification).
@@ -53,6 +54,11 @@ def summary_row(
             for name, v in others
             for key, value in ((f"mean_{name}", statistics.fmean(v)), (f"std_{name}", spread(v)))
         },
+        **(
+            {f"mean_single_{main}": statistics.fmean(fold[f"single_test_{main}"] for fold in folds)}
+            if folds and all(f"single_test_{main}" in fold for fold in folds)
+            else {}
+        ),
         "seconds_per_fold": seconds_per_fold,
         "selected": list(selected),
         "levels": usage_summary([fold.get("levels", []) for fold in folds]),
@@ -86,11 +92,13 @@ def undefined_r2_note(rows: Sequence[dict[str, Any]]) -> str | None:
 
 def format_table(rows: Sequence[dict[str, Any]]) -> str:
     """The rows as a text table: mean +- sd over folds of accuracy (%), or of RMSE, MAE and R^2; the sd over repeats
-    where there are repeats. A row of one fold (a given train/test split) shows its value alone: no spread was
-    measured."""
+    where there are repeats; beside a seed ensemble's score, the first seed's alone ("(1 seed)"). A row of one fold
+    (a given train/test split) shows its value alone: no spread was measured."""
     repeated = any(row["std_over_repeats"] for row in rows)
     pooled = any(row.get("levels") for row in rows)  # a "clusters used" column where a row has pooling levels
     floors = any("folds_at_majority" in row for row in rows)
+    main = "rmse" if _is_regression(rows) else "accuracy"
+    ensembles = any(f"mean_single_{main}" in row for row in rows)  # beside the ensemble: what one seed scored
     width = max(22, *(len(row["readout"]) + 2 for row in rows))
     pool_width = max(10, *(len(row["pool"]) + 2 for row in rows))
     if _is_regression(rows):  # (title, metric, its sd over folds)
@@ -107,6 +115,7 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
         f"{'readout':<{width}}{'pool':<{pool_width}}"
         + "".join(f"{title:>{column_width}}" for title, _, _ in columns)
         + (f"{'sd repeats':>12}" if repeated else "")
+        + (f"{columns[0][0] + ' (1 seed)':>19}" if ensembles else "")
         + (f"{'clusters used':>16}" if pooled else "")
         + (f"{'at floor':>10}" if floors else "")
         + f"{'s / fold':>10}  selected (folds)"
@@ -116,11 +125,18 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
             f"{row['readout']:<{width}}{row['pool']:<{pool_width}}"
             + "".join(f"{cell(row, name, sd):>{column_width}}" for _, name, sd in columns)
             + (f"{scale * row['std_over_repeats']:>12.{digits}f}" if repeated else "")
+            + (f"{_single_cell(row, main, scale, digits):>19}" if ensembles else "")
             + (f"{usage_cell(row.get('levels', [])):>16}" if pooled else "")
             + (f"{_floor_cell(row):>10}" if floors else "")
             + f"{row['seconds_per_fold']:>10.1f}  {selection_summary(row['selected'])}"
         )
     return "\n".join(lines)
+
+
+def _single_cell(row: dict[str, Any], main: str, scale: float, digits: int) -> str:
+    """The first seed's own mean test score of a row of seed ensembles (``-`` for a row of single models)."""
+    value = row.get(f"mean_single_{main}")
+    return "-" if value is None else f"{scale * value:.{digits}f}"
 
 
 def _floor_cell(row: dict[str, Any]) -> str:

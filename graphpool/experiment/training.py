@@ -44,6 +44,9 @@ class TrainConfig:
         aux_warmup: epochs over which the pools' auxiliary losses are phased in: epoch ``e`` (from 0)
             weighs them by ``min(1, e / aux_warmup)``, so the task shapes the assignments first (0: full
             weight from the start).
+        ensemble: seeds per fold: the selected candidate is trained ``ensemble`` times on the same fit and
+            validation parts (seeds ``seed``, ``seed + 1``, ...; the hold-out stays that of ``seed``) and tested as
+            one model, the mean of the members' class probabilities (or, under regression, of their predictions).
     """
 
     epochs: int = 100
@@ -54,6 +57,7 @@ class TrainConfig:
     validation_fraction: float = 0.1
     seed: int = 0
     aux_warmup: int = 0
+    ensemble: int = 1
 
     #: the largest batch a sized-to-the-data batch has (and the batch of predictions then)
     MAX_BATCH: ClassVar[int] = 128
@@ -65,11 +69,12 @@ class TrainConfig:
         "lr": Range(0, low_open=True),
         "weight_decay": Range(0),
         "aux_warmup": Range(0),
+        "ensemble": Range(1),
         "validation_fraction": Range(0, 1, low_open=True, high_open=True),
     }
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "patience", "aux_warmup"):
+        for name in ("epochs", "batch_size", "patience", "aux_warmup", "ensemble"):
             value = getattr(self, name)
             if not isinstance(value, int) and not (name == "batch_size" and value is None):
                 raise TypeError(f"'{name}' must be a whole number, got {value!r}")
@@ -96,22 +101,41 @@ class TrainConfig:
 
 @torch.no_grad()
 def predict(
-    network: GraphClassifier, graphs: Sequence[Any], batch_size: int, device: torch.device, *, share: bool = False
+    network: GraphClassifier | Sequence[GraphClassifier],
+    graphs: Sequence[Any],
+    batch_size: int,
+    device: torch.device,
+    *,
+    share: bool = False,
 ) -> tuple[Tensor, Tensor]:
     """Predictions and targets of ``graphs`` in order (classes ``[n]`` or values ``[n, targets]``), on the CPU.
 
-    With ``share`` each process of a torchrun job predicts only its share (every size-th graph).
+    Several networks (a seed ensemble) predict as one: the argmax of the mean of their class probabilities, or
+    the mean of their predicted values. With ``share`` each process of a torchrun job predicts only its share
+    (every size-th graph).
     """
+    members = [network] if isinstance(network, GraphClassifier) else list(network)
     rank, size = world() if share else (0, 1)
-    network.eval()
+    for member in members:
+        member.eval()
     predicted, targets = [], []
     for data in DataLoader(list(graphs)[rank::size], batch_size=batch_size):
         data = data.to(device)
-        predicted.append(network.predict(network(data)).cpu())
+        predicted.append(_ensemble_prediction(members, data).cpu())
         targets.append(data.y.cpu())
     if not predicted:
         return torch.empty(0), torch.empty(0)
     return torch.cat(predicted), torch.cat(targets)
+
+
+def _ensemble_prediction(members: Sequence[GraphClassifier], data: Any) -> Tensor:
+    """One batch's prediction by ``members``: one network's own, or the mean of their probabilities / values."""
+    if len(members) == 1:
+        return members[0].predict(members[0](data))
+    outputs = [member(data) for member in members]
+    if members[0].scale is None:  # classes: the most probable under the mean of the members' probabilities
+        return torch.stack([output.logits.softmax(-1) for output in outputs]).mean(0).argmax(-1)
+    return torch.stack([m.predict(output) for m, output in zip(members, outputs, strict=True)]).mean(0)
 
 
 def evaluate(

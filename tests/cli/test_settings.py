@@ -61,6 +61,7 @@ def _classify(folder: Path, out: Path, *extra: str) -> list[str]:
         (["--pool", "mincut", "--assign-hidden", "-2"], "--assign-hidden must be >= 0, got -2"),
         (["--aux-warmup", "-1"], "--aux-warmup must be >= 0, got -1"),
         (["--batch-size", "0"], "--batch-size must be >= 1, got 0"),
+        (["--ensemble", "0"], "--ensemble must be >= 1, got 0"),
         (["--grid", "temperature=0"], "--grid temperature=0.0: 'temperature' must be > 0"),
         (["--backbone", "gine", "--pool", "none"], None),  # molecules have bond features: accepted (not refused)
     ],
@@ -102,8 +103,10 @@ def test_the_recipe_options_reach_the_model_and_the_batch_is_sized_to_the_data(t
     assert [c["settings"] for c in fold["candidates"]] == [{"aux_warmup": 0}, {"aux_warmup": 3}]
     fit = 10  # 12 training graphs of a fold, 2 held out for validation
     assert fold["batch_size"] == 1 == max(1, fit // 10)
-    assert main(_classify(tmp_path, tmp_path / "fixed", "--batch-size", "5")) == 0
-    assert json.loads((tmp_path / "fixed" / "sum__none" / "fold-1.json").read_text())["batch_size"] == 5
+    assert main(_classify(tmp_path, tmp_path / "fixed", "--batch-size", "5", "--ensemble", "2")) == 0
+    fixed = json.loads((tmp_path / "fixed" / "sum__none" / "fold-1.json").read_text())
+    assert fixed["batch_size"] == 5 and fixed["ensemble"] == 2 and len(fixed["members"]) == 2
+    assert "single_test_accuracy" in fixed
 
 
 def test_a_batch_size_that_is_not_a_number_is_one_line(tmp_path: Path, capsys) -> None:
