@@ -135,6 +135,17 @@ def justbalance_losses(inputs: LossInputs) -> dict[str, Tensor]:
     return {"balance": _over_graphs(-traces / scale, seg)}
 
 
+def cutbalance_losses(inputs: LossInputs) -> dict[str, Tensor]:
+    r"""MinCut's cut term with JustBalance's balance term in place of the orthogonality term.
+
+    ``mincut`` as :func:`mincut_losses`, ``balance`` as :func:`justbalance_losses`. The cut keeps each cluster
+    compact on the graph; the balance term keeps every cluster in use without asking them to be equal: for hard
+    clusters it is :math:`-\sum_k \sqrt{n_k / (n K)}`, within 1 % of its best for shares of 18/19/27/36 %, where
+    MinCut's orthogonality is 0.28 above its best of 0 and pulls such clusters towards equal sizes.
+    """
+    return {"mincut": mincut_losses(inputs)["mincut"], **justbalance_losses(inputs)}
+
+
 def no_losses(inputs: LossInputs) -> dict[str, Tensor]:
     """The plain soft pool: no auxiliary loss (the assignment is shaped by the task loss alone)."""
     return {}
@@ -198,4 +209,5 @@ register_loss("mincut", mincut_losses, ("mincut", "ortho"))
 register_loss("dmon", dmon_losses, ("spectral", "ortho", "cluster"))
 register_loss("justbalance", justbalance_losses, ("balance",))
 register_loss("acc", acc_losses, ("totvar", "asym_norm"))
+register_loss("cutbalance", cutbalance_losses, ("mincut", "balance"))
 register_loss("none", no_losses, ())

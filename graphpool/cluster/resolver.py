@@ -307,6 +307,15 @@ register_pooler(
     description="JustBalance: balance alone",
 )
 register_pooler(
+    "cutbalance",
+    SoftSelect,
+    clusters="num_clusters",
+    losses=("cutbalance",),
+    normalize=True,
+    unsupervised=True,
+    description="MinCut's cut + JustBalance's balance: compact clusters, sizes left free",
+)
+register_pooler(
     "acc",
     SoftSelect,
     clusters="num_clusters",

@@ -63,7 +63,7 @@ def test_methods_live_side_by_side_and_learned_keeps_its_soft_assignment(adata) 
     assert {"cn", "learned"} <= set(adata.obs.columns)
     assert adata.uns["cn"]["params"]["method"] == "composition" and adata.uns["cn"]["params"]["window"] == 10
     params = adata.uns["learned"]["params"]
-    assert params["epochs"] == 2 and params["loss"] == "mincut" and params["loss_weights"] == {"ortho": 0.1}
+    assert params["epochs"] == 2 and params["loss"] == "cutbalance" and params["loss_weights"] == {"balance": 0.3}
     soft = adata.obsm["learned"]
     assert soft.shape == (adata.n_obs, 3)
     np.testing.assert_allclose(soft.sum(1), 1.0, rtol=1e-5)
@@ -116,7 +116,7 @@ def test_h5ad_round_trip_writes_and_reads_without_warnings(adata, tmp_path) -> N
         assert list(back.uns[f"{key}_colors"]) == adata.uns[f"{key}_colors"]
         assert back.uns[key]["params"]["k"] == 3
     np.testing.assert_array_equal(back.obsm["learned"], adata.obsm["learned"])
-    assert dict(back.uns["learned"]["params"]["loss_weights"]) == {"ortho": 0.1}
+    assert dict(back.uns["learned"]["params"]["loss_weights"]) == {"balance": 0.3}
     assert dict(back.uns["graphpool_neighbourhood"]["params"]["label_names"]) == {"0": "healthy", "1": "ill"}
 
 

@@ -62,7 +62,7 @@ def test_an_h5ad_table_comes_back_with_its_results(tmp_path: Path) -> None:
         (["--resolution", "0"], "--resolution must be > 0, got 0.0"),
         (["--resolution", "-1"], "--resolution must be > 0, got -1.0"),
         (["--threads", "0"], "--threads must be >= 1, got 0"),
-        (["--loss-weight", "balance=2"], "'loss_weights' names 'balance', which pool 'mincut' does not have"),
+        (["--loss-weight", "ortho=2"], "'loss_weights' names 'ortho', which pool 'cutbalance' does not have"),
         (["--smoothing", "-1"], "'smoothing' must be >= 0, got -1"),
         (["--table", "missing.csv"], "does not exist"),
         (["--method", "learned", "--device", "gpu"], "'device' must be cpu, cuda, cuda:N or auto, got 'gpu'"),
@@ -99,6 +99,9 @@ def test_with_a_label_it_runs_the_cells_analysis_with_one_soft_level(monkeypatch
     assert args.folds == 4
     assert (args.command, args.table, args.label, args.group) == ("cells", "t.csv", "outcome", "donor")
     assert (args.pool, args.clusters, args.levels, args.readout, args.out) == (["none", "mincut"], 5, 1, "sum", out)
+    seen.clear()
+    main(["neighbourhoods", "--table", "t.csv", "--label", "outcome", "--loss", "cutbalance", "--out", out])
+    assert seen["args"].pool == ["none", "cutbalance"]  # --loss names the supervised model's pool too
     with pytest.raises(SystemExit, match="--label needs samples"):
         main(["neighbourhoods", "--table", "t.csv", "--label", "outcome", "--no-sample", "--out", out])
 

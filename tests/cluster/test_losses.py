@@ -133,3 +133,31 @@ def test_every_registered_loss_returns_the_terms_it_declares() -> None:
     for name, terms in LOSS_TERMS.items():
         out = Pool(SoftSelect(F, K).double(), losses=(name,))(x, edge_index, weight, batch)
         assert tuple(out.aux_loss) == terms, name
+
+
+def test_the_cut_balance_loss_is_mincuts_cut_and_justbalances_balance() -> None:
+    x, edge_index, weight, batch = _graphs(seed=5)
+    torch.manual_seed(0)
+    select = SoftSelect(F, K).double()
+    out = Pool(select, losses=("cutbalance",), normalize=True)(x, edge_index, weight, batch, num_graphs=4)
+    parts = Pool(select, losses=("mincut", "justbalance"), normalize=True)(x, edge_index, weight, batch, num_graphs=4)
+    assert tuple(out.aux_loss) == ("mincut", "balance")
+    assert torch.equal(out.aux_loss["mincut"], parts.aux_loss["mincut"])
+    assert torch.equal(out.aux_loss["balance"], parts.aux_loss["balance"])
+    torch.manual_seed(0)
+    registered = pooler("cutbalance", in_channels=F, clusters=K).double()(x, edge_index, weight, batch, num_graphs=4)
+    assert set(registered.aux_loss) == {"mincut", "balance"}
+
+
+def test_the_balance_term_leaves_unequal_sizes_nearly_free_where_orthogonality_does_not() -> None:
+    """Hard clusters of the spleens' compartment shares: the balance term is 1.0 % above its best (-1, K equal
+    clusters), MinCut's orthogonality 0.28 above its best (0)."""
+    sizes = torch.tensor([18, 19, 27, 36])  # % of the cells: B-zone, marginal zone, PALS, red pulp
+    assign = torch.nn.Linear(4, 4, bias=False).double()
+    with torch.no_grad():
+        assign.weight.copy_(torch.eye(4, dtype=torch.float64))
+    pool = Pool(SoftSelect(4, 4, assign=assign, temperature=1e-3), losses=("mincut", "justbalance"))
+    x = torch.eye(4, dtype=torch.float64).repeat_interleave(sizes, 0)  # node features = their cluster
+    out = pool(x, torch.tensor([[0, 1], [1, 0]]))
+    assert float(out.aux_loss["balance"]) == pytest.approx(-0.990, abs=1e-3)
+    assert float(out.aux_loss["ortho"]) == pytest.approx(0.281, abs=1e-3)

@@ -20,9 +20,10 @@ by one of four methods, each a module with its options dataclass and its ``fit_*
     optionally a GNN (``layers`` :class:`~graphpool.ops.csr.CSRGraphConv` layers: GraphConv with mean
     aggregation as one sparse product; none by default) and a sparse soft cluster pool
     (:func:`graphpool.cluster.pooler`, an MLP assignment) trained on every sample at once to minimise its
-    unsupervised loss (``loss``: ``"mincut"``, ``"dmon"``, ``"justbalance"``, ``"acc"``; MinCut's
-    orthogonality weighted 0.1, so the clusters need not be equal); the weights are
-    shared, so the K clusters are aligned across samples. ``repeats`` runs with different seeds are
+    unsupervised loss (``loss``: by default ``"cutbalance"``, MinCut's cut with JustBalance's balance weighted
+    0.3, which keeps the clusters compact and in use without making them equal; or ``"mincut"``, ``"dmon"``,
+    ``"justbalance"``, ``"acc"``); the weights are
+    shared, so the K clusters are aligned across samples. ``repeats`` (3) runs with different seeds are
     aligned to the first (Hungarian matching of their hard labels) and their soft assignments averaged
     (the consensus); each cell takes the argmax. O(E (F + hidden) + N K) memory per step.
 

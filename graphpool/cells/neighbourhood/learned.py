@@ -5,8 +5,8 @@ The features are first averaged ``smoothing`` times over the cell graph, :math:`
 ``layers`` :class:`~graphpool.ops.csr.CSRGraphConv` layers of width ``hidden`` (GraphConv with mean aggregation
 on the cell graph as a CSR matrix, so that no ``[E, hidden]`` message tensor is ever made; none by default),
 then a soft pooler (:func:`graphpool.cluster.pooler`, its assignment an MLP of ``assign_hidden`` units) whose
-unsupervised loss (``loss``: a name of :data:`LOSSES`, e.g. ``"mincut"``, ``"dmon"``, ``"justbalance"``,
-``"acc"``) is minimised with the terms weighted by ``loss_weights``; the weights are shared, so the K clusters
+unsupervised loss (``loss``: a name of :data:`LOSSES`, e.g. ``"cutbalance"``, ``"mincut"``, ``"dmon"``,
+``"justbalance"``, ``"acc"``) is minimised with the terms weighted by ``loss_weights``; the weights are shared, so the K clusters
 are aligned across samples. O(E (F + hidden) + N K) memory per step.
 """
 
@@ -40,8 +40,8 @@ class LearnedOptions:
     Attributes:
         loss: the soft pooler whose losses are minimised (:data:`LOSSES`).
         loss_weights: weights of the loss's terms (the others weigh 1); ``None``: :data:`DEFAULT_WEIGHTS` of
-            ``loss`` (MinCut's orthogonality at 0.1, so that it keeps the clusters apart without making them
-            equal).
+            ``loss`` (the default loss, ``"cutbalance"``: MinCut's cut with JustBalance's balance at 0.3, which keeps
+            every cluster in use and leaves their sizes free; ``"mincut"``: orthogonality at 0.1).
         smoothing: the averaging steps over the cell graph before the network (0: the cells' own features).
         hidden, layers: the GNN's width and depth (0 layers: the smoothed features go to the assignment).
         assign_hidden: hidden units of the assignment MLP (0: one linear layer).
@@ -52,15 +52,15 @@ class LearnedOptions:
             there is a device); the smoothing runs on the CPU (scipy) either way.
     """
 
-    loss: str = "mincut"
+    loss: str = "cutbalance"
     loss_weights: dict[str, float] | None = field(default=None, hash=False)
     smoothing: int = 10
     hidden: int = 64
     layers: int = 0
     assign_hidden: int = 64
-    epochs: int = 60
+    epochs: int = 30
     lr: float = 0.03
-    repeats: int = 1
+    repeats: int = 3
     batch_cells: int = 200_000
     device: str = "cpu"
 
@@ -87,9 +87,11 @@ class LearnedOptions:
         return dict(self.loss_weights) if self.loss_weights is not None else dict(DEFAULT_WEIGHTS.get(self.loss, {}))
 
 
-#: the loss weights of the learned method when none are given: MinCut's orthogonality term at full weight
-#: forces K equal clusters (each spleen compartment came out at 25 % +- 1 %), at 0.1 it only keeps them apart
-DEFAULT_WEIGHTS: dict[str, dict[str, float]] = {"mincut": {"ortho": 0.1}}
+#: the loss weights of the learned method when none are given (chosen on one spleen, docs/cells.md): the cut with
+#: JustBalance's balance at 0.3 (at 1 the clusters come out near equal; at 0.1-0.2 some seeds merge two
+#: compartments); MinCut's orthogonality at 0.1 (at 1 it forces K equal clusters: each spleen compartment came out
+#: at 25 % +- 1 %; at 0.1 it keeps them apart, but still about equal)
+DEFAULT_WEIGHTS: dict[str, dict[str, float]] = {"cutbalance": {"balance": 0.3}, "mincut": {"ortho": 0.1}}
 
 
 class _Learner(torch.nn.Module):
