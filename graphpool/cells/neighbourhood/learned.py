@@ -58,7 +58,7 @@ class LearnedOptions:
     hidden: int = 64
     layers: int = 0
     assign_hidden: int = 64
-    epochs: int = 30
+    epochs: int = 20
     lr: float = 0.03
     repeats: int = 3
     batch_cells: int = 200_000
