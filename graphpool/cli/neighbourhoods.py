@@ -92,7 +92,7 @@ def add_parser(commands: Any) -> None:
     method.add_argument("--resolution", type=float, default=1.0, help="louvain: resolution")
     method.add_argument(
         "--loss",
-        default=None,
+        default=argparse.SUPPRESS,  # each use has its own default, named in the help
         choices=LOSSES,
         help=f"learned: the unsupervised loss (default {LearnedOptions.loss}); with --label: the soft pool of the "
         f"supervised model (default {SUPERVISED_POOL})",
@@ -222,7 +222,7 @@ def _supervised(args: argparse.Namespace) -> int:
     settings: dict[str, Any] = {
         "label": args.label,
         "readout": "sum",
-        "pool": ["none", args.loss or SUPERVISED_POOL],
+        "pool": ["none", getattr(args, "loss", SUPERVISED_POOL)],
         "levels": 1,
         "clusters": 6 if args.k is None else args.k,
         "folds": args.folds,
