@@ -97,8 +97,6 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
     repeated = any(row["std_over_repeats"] for row in rows)
     pooled = any(row.get("levels") for row in rows)  # a "clusters used" column where a row has pooling levels
     floors = any("folds_at_majority" in row for row in rows)
-    main = "rmse" if _is_regression(rows) else "accuracy"
-    ensembles = any(f"mean_single_{main}" in row for row in rows)  # beside the ensemble: what one seed scored
     width = max(22, *(len(row["readout"]) + 2 for row in rows))
     pool_width = max(10, *(len(row["pool"]) + 2 for row in rows))
     if _is_regression(rows):  # (title, metric, its sd over folds)
@@ -106,6 +104,8 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
         scale, digits, column_width = 1.0, 3, 17
     else:
         columns, scale, digits, column_width = [("accuracy", "accuracy", "std_over_folds")], 100.0, 1, 18
+    main = columns[0][1]  # the metric that selects, and the one a seed ensemble's first seed is shown in
+    ensembles = any(f"mean_single_{main}" in row for row in rows)  # beside the ensemble: what one seed scored
 
     def cell(row: dict[str, Any], name: str, sd: str) -> str:
         mean = f"{scale * row[f'mean_{name}']:.{digits}f}"
