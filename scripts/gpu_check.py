@@ -26,6 +26,9 @@ or runs out of time is recorded as such and the others still run:
    shape), graphpool's ``GraphClassifier`` against its plain-PyG twin (``scripts/bench_training.py``).
 6. ``ddp``: ``torchrun --nproc_per_node=1`` with the nccl backend (gloo on the CPU): three data-parallel steps
    of a hierarchical classifier and an ``all_reduce``.
+7. ``tests``: the test suite's CUDA cases, ``pytest -m cuda tests`` (the readouts' determinism and low-precision
+   cases, every pooler and grid operation against the CPU, the benchmarks on CUDA). Tests that need RDKit or
+   anndata skip where those are not installed; on the CPU dry run every CUDA case is collected and skipped.
 
 Writes ``gpu_check.json`` (every figure, the device and the versions) and ``gpu_check.md`` (one row per part)
 into ``--out``, and prints progress as it goes.
@@ -37,6 +40,8 @@ import argparse
 import json
 import os
 import platform
+import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -53,8 +58,8 @@ import torch
 from _measure import synchronize
 
 SCRIPTS = Path(__file__).resolve().parent
-#: each part's time budget in seconds on a GPU (scaled by --budget); they sum to 7.5 minutes
-BUDGETS = {"cases": 90, "readouts": 90, "order": 45, "scale": 120, "training": 60, "ddp": 45}
+#: each part's time budget in seconds on a GPU (scaled by --budget); they sum to 8 minutes
+BUDGETS = {"cases": 75, "readouts": 75, "order": 45, "scale": 120, "training": 45, "ddp": 45, "tests": 75}
 #: relative tolerance of a device result against float64 on the CPU
 TOLERANCE = {torch.float32: 1e-4, torch.float16: 2e-2, torch.bfloat16: 8e-2}
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -371,6 +376,36 @@ def ddp_worker(device: torch.device, result: Path) -> None:
     dist.destroy_process_group()
 
 
+def part_tests(device: torch.device, small: bool) -> dict[str, Any]:
+    """``pytest -m cuda tests``: the suite's CUDA cases, stopped 10 s before the part's budget."""
+    seconds = float(os.environ.get("GPU_CHECK_SECONDS", "60")) - 10
+    command = [sys.executable, "-m", "pytest", "-q", "-rfE", "-m", "cuda", "-p", "no:cacheprovider", "tests"]
+    try:
+        done = subprocess.run(
+            command,
+            check=False,
+            cwd=SCRIPTS.parent,
+            env=_environment(small),
+            capture_output=True,
+            text=True,
+            timeout=seconds,
+        )
+    except subprocess.TimeoutExpired:
+        return {"failed": 1, "summary": f"pytest did not finish in {seconds:.0f} s"}
+    lines = done.stdout.strip().splitlines()
+    counts = {word: int(number) for number, word in re.findall(r"(\d+) (passed|failed|skipped|errors?)", lines[-1])}
+    failures = [line for line in lines if line.startswith(("FAILED ", "ERROR "))]
+    failed = counts.get("failed", 0) + counts.get("error", 0) + counts.get("errors", 0)
+    if done.returncode not in (0, 5) and not failed:  # 5: nothing collected; anything else is a failure to run
+        failed, failures = 1, lines[-3:]
+    return {
+        "counts": counts,
+        "failed": failed,
+        "failures": failures[:20],
+        "summary": lines[-1].strip("= ") + ("; " + " | ".join(failures[:3]) if failures else ""),
+    }
+
+
 PARTS: dict[str, Callable[[torch.device, bool], dict[str, Any]]] = {
     "cases": part_cases,
     "readouts": part_readouts,
@@ -378,6 +413,7 @@ PARTS: dict[str, Callable[[torch.device, bool], dict[str, Any]]] = {
     "scale": part_scale,
     "training": part_training,
     "ddp": part_ddp,
+    "tests": part_tests,
 }
 
 
@@ -473,15 +509,20 @@ def run_part(name: str, device: torch.device, small: bool, budget: float, out: P
     command = [sys.executable, str(Path(__file__).resolve()), "--part", name, "--result", str(result)]
     command += ["--cpu"] if small else []
     start = time.perf_counter()
-    try:
-        process = subprocess.run(
-            command, env=_environment(small), timeout=budget, capture_output=True, text=True, check=False
-        )
-    except subprocess.TimeoutExpired:
-        return {"status": "timeout", "seconds": budget, "summary": f"stopped at its budget of {budget:.0f} s"}
+    environment = dict(_environment(small), GPU_CHECK_SECONDS=str(budget))
+    # its own process group: at the budget the part and whatever it started (torchrun, pytest) stop together
+    with subprocess.Popen(
+        command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    ) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=budget)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            return {"status": "timeout", "seconds": budget, "summary": f"stopped at its budget of {budget:.0f} s"}
     seconds = time.perf_counter() - start
     if process.returncode != 0 or not result.is_file():
-        last = (process.stderr or process.stdout).strip().splitlines()[-3:]
+        last = (stderr or stdout).strip().splitlines()[-3:]
         return {"status": "failed", "seconds": seconds, "summary": " | ".join(last)[-400:]}
     found = json.loads(result.read_text())
     result.unlink()

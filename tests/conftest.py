@@ -21,12 +21,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "cuda: runs on a CUDA device; skipped without one; `pytest -m cuda` runs these alone"
+    )
     if config.getoption("--device-path"):
         graphpool.set_device_path(True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """With ``--device-path``: only the readout, pooler and grid tests that can take the device branches."""
+    """Skip the ``cuda`` tests where there is no CUDA device; with ``--device-path`` keep only the readout,
+    pooler and grid tests that can take the device branches."""
+    if not torch.cuda.is_available():
+        for item in items:
+            if item.get_closest_marker("cuda"):
+                item.add_marker(pytest.mark.skip(reason="no CUDA device"))
     if not config.getoption("--device-path"):
         return
     tests = Path(__file__).resolve().parent
@@ -42,10 +50,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 #: every device test runs on the CPU and, where a GPU is present, on CUDA; without one the CUDA cases are
 #: reported as skipped (so a CPU-only run shows that they exist and did not run)
-DEVICES = [
-    "cpu",
-    pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")),
-]
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)]
 
 
 @pytest.fixture(params=DEVICES)

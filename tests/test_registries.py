@@ -24,6 +24,7 @@ from graphpool.cluster import (
 )
 from graphpool.models import POOLS
 from graphpool.readout import REGISTRY, unregister_readout
+from tests.installed import needs_rdkit
 
 ROOT = Path(__file__).resolve().parents[1]
 GENERIC = [
@@ -60,6 +61,7 @@ def test_the_generic_tests_run_on_a_pooler_and_a_readout_registered_by_a_plugin(
     assert any("test_permutation_invariance" in test for test in passed), passed
 
 
+@needs_rdkit
 def test_a_registered_pooler_and_readout_are_choices_of_the_command_line(tmp_path: Path) -> None:
     sys.path.insert(0, str(ROOT))
     try:

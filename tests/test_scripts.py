@@ -10,7 +10,7 @@ import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+needs_cuda = pytest.mark.cuda  # skipped without a CUDA device (tests/conftest.py)
 
 
 def _run(*args: str) -> str:
@@ -131,14 +131,16 @@ def test_gpu_check_dry_run_writes_its_json_and_table(tmp_path: Path) -> None:
     """The GPU check's --cpu dry run: every part on the CPU's device path, small, each one ok."""
     out = _run("scripts/gpu_check.py", "--cpu", "--jobs", "2", "--out", str(tmp_path))
     report = json.loads((tmp_path / "gpu_check.json").read_text())
-    assert list(report["parts"]) == ["cases", "readouts", "order", "scale", "training", "ddp"]
+    assert list(report["parts"]) == ["cases", "readouts", "order", "scale", "training", "ddp", "tests"]
     assert {name: part["status"] for name, part in report["parts"].items()} == dict.fromkeys(report["parts"], "ok")
     cases = report["parts"]["cases"]
     assert cases["passed"] == cases["cases"] >= 78 and cases["readout_syncs"] == []
     assert {row["dtype"] for row in cases["rows"]} == {"float32", "float16", "bfloat16"}
     assert report["parts"]["ddp"]["backend"] == "gloo" and "device path" in report["device"]["name"]
+    suite = report["parts"]["tests"]  # the suite's CUDA cases: collected, and skipped on the CPU
+    assert suite["counts"]["skipped"] >= 100 and set(suite["counts"]) == {"skipped"} and suite["failures"] == []
     table = (tmp_path / "gpu_check.md").read_text()
-    assert table.count("| ok |") == 6 and "| part | status | seconds | result |" in table and "| ddp |" in out
+    assert table.count("| ok |") == 7 and "| part | status | seconds | result |" in table and "| ddp |" in out
 
 
 def test_gpu_check_refuses_an_unknown_part(tmp_path: Path) -> None:

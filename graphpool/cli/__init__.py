@@ -52,6 +52,17 @@ def main(argv: list[str] | None = None) -> int:
             return run(args)
     except (ValueError, FileNotFoundError) as error:  # bad data or settings: say what, no traceback
         raise SystemExit(f"graphpool {args.command}: {error}") from error
+    except ImportError as error:  # a package the run needs is not installed (RDKit for SMILES, anndata for .h5ad)
+        if (error.name or "").partition(".")[0] == "graphpool":
+            raise  # graphpool's own modules: a bug, with its traceback
+        raise SystemExit(f"graphpool {args.command}: {_missing(error)}") from error
+
+
+def _missing(error: ImportError) -> str:
+    """What is missing: graphpool's own message where it wrote one, else the top-level package's name."""
+    if type(error) is ModuleNotFoundError and error.name:
+        return f"needs the Python package {error.name.partition('.')[0]!r}, which is not installed"
+    return str(error)
 
 
 def _one_line(message: Warning | str, category: type[Warning], *args: object, **kwargs: object) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from graphpool.cli import main
+from tests.installed import needs_rdkit
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "datasets"
@@ -83,6 +84,7 @@ def test_gin_splits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(splits) == 10 and all(len(s["test"]) == 18 for s in splits)
 
 
+@needs_rdkit
 def test_hyper_parameters_are_selected_on_the_holdout_and_only_the_winner_is_tested(tmp_path: Path) -> None:
     out = tmp_path / "grid"
     arguments = ["classify", "--dataset", "solubility", "--splits", "stratified", "--folds", "2", "--out", str(out)]
@@ -108,6 +110,7 @@ def test_hyper_parameters_are_selected_on_the_holdout_and_only_the_winner_is_tes
         main([*arguments, "--select", "hidden=a,b"])
 
 
+@needs_rdkit
 def test_resume_after_sigkill_recomputes_no_finished_fold(tmp_path: Path) -> None:
     out = tmp_path / "run"
     command = [
@@ -152,6 +155,7 @@ def test_resume_after_sigkill_recomputes_no_finished_fold(tmp_path: Path) -> Non
     assert not list(folder.glob("fold-*.pt"))  # epoch checkpoints are removed once a fold is done
 
 
+@needs_rdkit
 def test_bad_arguments(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="--pool: 'topk' is not one of"):
         main(["classify", "--pool", "topk", "--out", str(tmp_path / "x")])
@@ -180,6 +184,7 @@ def test_grid_option_and_its_deprecated_alias_select() -> None:
         build_parser().parse_args(["classify", "--grid", "seed=1"])
 
 
+@needs_rdkit
 def test_scaffold_splits_and_the_fingerprint_baseline(tmp_path: Path, capsys) -> None:
     from graphpool.data import load_solubility, scaffolds
 
@@ -221,6 +226,7 @@ def test_scaffold_splits_and_fingerprints_need_molecules(tmp_path: Path) -> None
         )
 
 
+@needs_rdkit
 def test_a_two_level_mincut_model_runs_through_hierarchical_pool(tmp_path: Path, monkeypatch) -> None:
     """The model has one pooling stage: the CLI's hierarchical model is a HierarchicalPool (no loop of its own)."""
     from graphpool.cluster import HierarchicalPool

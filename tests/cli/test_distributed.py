@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.installed import needs_rdkit
+
 ROOT = Path(__file__).resolve().parents[2]
 ARGS = [
     "classify",
@@ -31,6 +33,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@needs_rdkit
 def test_two_processes_match_one(tmp_path: Path) -> None:
     two = subprocess.run(
         [

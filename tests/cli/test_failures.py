@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from graphpool.cli import main
+from tests.installed import needs_rdkit
 
 ROOT = Path(__file__).resolve().parents[2]
 MOLECULES = ["CCO", "CCN", "CCC", "CCCl", "c1ccccc1", "CC(=O)O", "CCOC", "CNC", "OCCO", "CC#N", "CCS", "C=CC"]
@@ -37,6 +38,7 @@ def _cli(*arguments: str) -> subprocess.CompletedProcess:
     )
 
 
+@needs_rdkit
 @pytest.mark.parametrize(
     ("change", "difference"),
     [
@@ -61,6 +63,7 @@ def test_resume_with_other_settings_is_refused_before_writing(
     assert main(_classify(tmp_path, out, "--resume")) == 0  # the same settings resume
 
 
+@needs_rdkit
 def test_resume_with_an_old_checkpoint_and_another_width_is_a_message(tmp_path: Path) -> None:
     """A fold in progress (its checkpoint on disk) resumed with another width crashed with 'size mismatch'."""
     out = tmp_path / "run"
@@ -72,11 +75,13 @@ def test_resume_with_an_old_checkpoint_and_another_width_is_a_message(tmp_path: 
     assert "--hidden: 4 (stored) vs 8 (now)" in done.stderr
 
 
+@needs_rdkit
 def test_resume_of_a_missing_folder_says_so(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match=r"--resume: .*nothing to resume.* does not exist"):
         main(_classify(tmp_path, tmp_path / "never", "--resume"))
 
 
+@needs_rdkit
 def test_seconds_per_fold_count_the_whole_fold_after_a_resume(tmp_path: Path) -> None:
     import torch
 
@@ -153,6 +158,7 @@ def test_bad_numbers_are_one_line(bad_number_runs: list, case: int) -> None:
     assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
 
 
+@needs_rdkit
 def test_out_pointing_at_a_file_is_one_line(tmp_path: Path) -> None:
     target = tmp_path / "a-file"
     target.write_text("x")
@@ -167,6 +173,7 @@ def test_header_only_csv_is_one_line(tmp_path: Path) -> None:
     assert done.returncode != 0 and "Traceback" not in done.stderr and "no molecules" in done.stderr
 
 
+@needs_rdkit
 def test_a_dataset_too_small_for_the_inner_holdout_says_which_and_what_to_change(tmp_path: Path) -> None:
     rows = [(s, str(i % 3)) for i, s in enumerate(MOLECULES)]  # 12 graphs, 3 classes
     path = _csv(tmp_path, rows)
@@ -211,6 +218,7 @@ def test_supplied_folds_are_checked(tmp_path: Path, monkeypatch, folds: dict, ex
     assert not (tmp_path / "out").exists()
 
 
+@needs_rdkit
 def test_single_one_node_graph_batches_train(tmp_path: Path) -> None:
     """Methane ('C') alone in a batch: BatchNorm refused a batch of one node ('Expected more than 1 value')."""
     rows = [("C", "0"), ("CC", "1")] * 12
@@ -221,6 +229,7 @@ def test_single_one_node_graph_batches_train(tmp_path: Path) -> None:
     assert json.loads((out / "results.json").read_text())["rows"][0]["folds"] == 2
 
 
+@needs_rdkit
 def test_checkpoints_left_by_a_kill_after_a_fold_finished_are_removed_on_resume(tmp_path: Path) -> None:
     """Killed between writing fold-K.json and removing fold-K-J.pt: the resumed run removes the leftover."""
     out = tmp_path / "run"
@@ -231,6 +240,7 @@ def test_checkpoints_left_by_a_kill_after_a_fold_finished_are_removed_on_resume(
     assert not leftover.exists()
 
 
+@needs_rdkit
 @pytest.mark.parametrize("extra", [["--pool", "mincut,graclus", "--levels", "2"], ["--pool", "kmis", "--precoarsen"]])
 def test_hierarchical_pools_train_on_batches_with_one_atom_molecules(tmp_path: Path, extra: list[str]) -> None:
     """Two levels of pooling after message passing, batches holding methane: a soft level's sqrt(degree) at a
@@ -243,3 +253,23 @@ def test_hierarchical_pools_train_on_batches_with_one_atom_molecules(tmp_path: P
     assert code == 0
     rows = json.loads((out / "results.json").read_text())["rows"]
     assert {row["pool"] for row in rows} == set(extra[1].split(",")) and all(row["folds"] == 2 for row in rows)
+
+
+@pytest.mark.parametrize(
+    ("command", "module", "message"),
+    [
+        (["classify"], "rdkit", r"graphpool classify: needs the Python package 'rdkit', which is not installed"),
+        (["cells", "--table", "{folder}/cells.h5ad"], "anndata", r"graphpool cells: reading cells.h5ad needs anndata"),
+    ],
+    ids=["smiles-without-rdkit", "h5ad-without-anndata"],
+)
+def test_a_missing_package_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command, module, message
+) -> None:
+    """Without RDKit (the GPU machine has none) the molecule commands ended in a ModuleNotFoundError traceback."""
+    (tmp_path / "cells.h5ad").write_bytes(b"")
+    monkeypatch.setitem(sys.modules, module, None)  # `import module` now fails as if it were not installed
+    arguments = [part.format(folder=tmp_path) for part in command]
+    with pytest.raises(SystemExit, match=f"^{message}"):
+        main([*arguments, "--out", str(tmp_path / "run"), *FAST])
+    assert not (tmp_path / "run").exists()

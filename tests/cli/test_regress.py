@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from graphpool.cli import classify, main
+from tests.installed import needs_rdkit
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ["--epochs", "3", "--patience", "3", "--layers", "2", "--hidden", "16", "--quiet"]
@@ -33,6 +34,7 @@ def _cli(*arguments: str) -> subprocess.CompletedProcess:
     )
 
 
+@needs_rdkit
 def test_log_s_on_scaffold_folds_with_the_baseline_on_the_same_folds(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
@@ -75,6 +77,7 @@ def test_log_s_on_scaffold_folds_with_the_baseline_on_the_same_folds(
     assert "test RMSE, MAE and R2, scaffold splits, 3 fold(s)" in capsys.readouterr().out
 
 
+@needs_rdkit
 def test_a_smiles_csv_with_a_numeric_column_regresses(tmp_path: Path) -> None:
     from graphpool.data import smiles_to_graph
 
@@ -95,6 +98,7 @@ def test_a_backbone_that_reads_edge_features_needs_them(tmp_path: Path) -> None:
         main(["classify", "--dataset", "pooling-easy", "--backbone", "gine", "--out", str(tmp_path / "a"), *TINY])
 
 
+@needs_rdkit
 @pytest.mark.parametrize(
     ("rows", "extra", "message"),
     [

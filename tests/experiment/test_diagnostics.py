@@ -23,6 +23,7 @@ from graphpool.experiment.diagnostics import (
     warn_collapses,
 )
 from graphpool.models import GraphClassifier, ModelConfig
+from tests.installed import needs_rdkit
 
 MOLECULES = ["CCO", "CCN", "CCC", "CCCl", "c1ccccc1", "CC(=O)O", "CCOC", "CNC", "OCCO", "CC#N", "CCS", "C=CC"]
 
@@ -66,6 +67,7 @@ def test_a_collapse_is_one_cluster_above_half_or_fewer_than_two_used(level: dict
     assert collapsed(level) is expected
 
 
+@needs_rdkit
 def test_the_diagnostics_of_a_model_name_every_level_and_its_losses() -> None:
     torch.manual_seed(0)
     graphs = [smiles_to_graph(s, i % 2) for i, s in enumerate(MOLECULES)]
@@ -101,6 +103,7 @@ def test_a_collapsed_level_is_warned_about_and_marked_in_the_table() -> None:
     assert "clusters used" in table and "2.5/4!" in table and "1/2" in table
 
 
+@needs_rdkit
 def test_every_run_reports_clusters_used_and_folds_at_the_majority_rate(tmp_path: Path, capsys) -> None:
     path = tmp_path / "m.csv"
     path.write_text("smiles,y\n" + "".join(f"{s},{i % 2}\n" for i, s in enumerate(MOLECULES * 3)))
@@ -117,6 +120,7 @@ def test_every_run_reports_clusters_used_and_folds_at_the_majority_rate(tmp_path
     assert fold["at_majority"] == (fold["test_accuracy"] <= fold["majority_rate"])
 
 
+@needs_rdkit
 def test_the_command_line_prints_a_collapse_as_one_warning_line(tmp_path: Path, monkeypatch, capsys) -> None:
     from graphpool.experiment import assessment
 

@@ -22,6 +22,7 @@ from graphpool.experiment import (
 )
 from graphpool.experiment.baselines import baseline_scores
 from graphpool.models import GraphClassifier, ModelConfig, TargetScale
+from tests.installed import needs_rdkit
 
 finite = st.floats(-1e3, 1e3, allow_nan=False)
 
@@ -73,6 +74,7 @@ def _atom_count_graphs() -> list:
     return graphs
 
 
+@needs_rdkit
 def test_the_scale_is_fitted_on_the_fit_part_only_and_a_gin_learns_to_count(tmp_path: Path) -> None:
     graphs = _atom_count_graphs()
     for i in (22, 23):  # outliers outside fit and validation (a test part): no scale may see them

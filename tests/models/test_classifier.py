@@ -6,6 +6,7 @@ from torch_geometric.data import Batch
 
 from graphpool.data import NUM_ATOM_FEATURES, NUM_BOND_FEATURES, smiles_to_graph
 from graphpool.models import BACKBONES, GraphClassifier, ModelConfig
+from tests.installed import needs_rdkit
 
 SMILES = ["CCO", "c1ccccc1", "CC(=O)O", "N", "CCN", "c1ccncc1", "CCCC", "OCCN"]
 
@@ -15,6 +16,7 @@ def _batch() -> Batch:
     return Batch.from_data_list(graphs)
 
 
+@needs_rdkit
 @pytest.mark.parametrize("backbone", BACKBONES)
 @pytest.mark.parametrize("pool", ["none", "graclus", "diffpool", "mincut", "dmon"])
 def test_every_backbone_and_pool(backbone: str, pool: str) -> None:
@@ -34,6 +36,7 @@ def test_every_backbone_and_pool(backbone: str, pool: str) -> None:
     assert bool(out.aux_loss) == (pool in ("diffpool", "mincut", "dmon"))
 
 
+@needs_rdkit
 @pytest.mark.parametrize("jumping_knowledge", ["last", "cat", "max"])
 @pytest.mark.parametrize("readout", ["sum", "mean+max", "median", "attention"])
 def test_learns_a_simple_rule(jumping_knowledge: str, readout: str) -> None:
@@ -61,6 +64,7 @@ def test_learns_a_simple_rule(jumping_knowledge: str, readout: str) -> None:
     assert losses[-1] < 0.5 * losses[0]
 
 
+@needs_rdkit
 def test_relabelling_atoms_changes_no_prediction() -> None:
     torch.manual_seed(0)
     for pool in ("none", "diffpool"):
@@ -90,6 +94,7 @@ def test_config_errors_and_round_trip() -> None:
     assert ModelConfig(**config.to_dict()) == config
 
 
+@needs_rdkit
 def test_zero_layers_is_structure_agnostic() -> None:
     """layers=0 (readout of the input features + head) and backbone "mlp": edges change nothing."""
     torch.manual_seed(0)
@@ -111,6 +116,7 @@ def test_zero_layers_is_structure_agnostic() -> None:
         ModelConfig(in_channels=NUM_ATOM_FEATURES, num_classes=2, layers=-1)
 
 
+@needs_rdkit
 def test_gcn_uses_edge_weights_and_gin_ignores_them() -> None:
     data = _batch()
     weighted = data.clone()
@@ -124,6 +130,7 @@ def test_gcn_uses_edge_weights_and_gin_ignores_them() -> None:
         assert moved == changes, backbone
 
 
+@needs_rdkit
 @pytest.mark.parametrize("pool", ["none", "graclus", "mincut"])
 def test_gine_reads_the_bond_features_through_the_backbone_and_every_level(pool: str) -> None:
     data = _batch()
@@ -160,6 +167,7 @@ def test_gine_and_edge_channels_come_together() -> None:
         ModelConfig(in_channels=NUM_ATOM_FEATURES, num_classes=2, edge_channels=NUM_BOND_FEATURES)
 
 
+@needs_rdkit
 @pytest.mark.parametrize("pool", ["graclus", "diffpool"])
 def test_cluster_pools_are_not_a_disguised_sum(pool: str) -> None:
     """With message passing on the coarse graph the clusters matter: for the same node embeddings, another
@@ -199,6 +207,7 @@ def _online_and_precoarsened(pool: str, data_list: list):
     return online, stored, next(iter(DataLoader(precoarsen(data_list, config), batch_size=len(data_list))))
 
 
+@needs_rdkit
 @pytest.mark.parametrize("pool", ["graclus", "kmis", "given"])
 def test_a_precoarsened_model_equals_the_online_one(pool: str) -> None:
     """The same weights give the same logits whether the levels come from the graphs or are computed."""
@@ -213,6 +222,7 @@ def test_a_precoarsened_model_equals_the_online_one(pool: str) -> None:
         stored(next(iter(DataLoader(data_list, batch_size=len(data_list)))))
 
 
+@needs_rdkit
 @pytest.mark.parametrize("pool", ["graclus", "mincut", "given"])
 @pytest.mark.parametrize("level_readouts", [False, True])
 def test_hierarchical_networks_of_several_levels(pool: str, level_readouts: bool) -> None:
@@ -233,6 +243,7 @@ def test_hierarchical_networks_of_several_levels(pool: str, level_readouts: bool
     assert all(p.grad is not None for p in model.levels.parameters())
 
 
+@needs_rdkit
 def test_config_errors_for_pooling() -> None:
     with pytest.raises(ValueError, match=r"'ratio' must be in \(0, 1\]"):
         ModelConfig(in_channels=3, num_classes=2, pool="graclus", ratio=0)
@@ -244,6 +255,7 @@ def test_config_errors_for_pooling() -> None:
         GraphClassifier(ModelConfig(in_channels=NUM_ATOM_FEATURES, num_classes=2, pool="given"))(_batch())
 
 
+@needs_rdkit
 @pytest.mark.parametrize("pool", ["graclus", "given", "louvain"])
 def test_every_level_gets_the_graphs_edge_weights(pool: str) -> None:
     """The first level pools with data.edge_weight, online as precoarsened (it once got None online)."""
@@ -267,6 +279,7 @@ def test_every_level_gets_the_graphs_edge_weights(pool: str) -> None:
     assert not torch.allclose(online(unweighted).logits, online_out.logits)
 
 
+@needs_rdkit
 def test_the_first_level_gets_the_positions() -> None:
     data = _batch()
     data.pos = torch.randn(data.num_nodes, 2, generator=torch.Generator().manual_seed(1))

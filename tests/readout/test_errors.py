@@ -73,7 +73,7 @@ def test_module_constructor_errors() -> None:
         resolve("weighted")(X, BATCH)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.cuda
 def test_batch_on_another_device() -> None:
     with pytest.raises(ValueError, match=r"'batch' is on cuda:0 but x is on cpu"):
         global_pool(X, BATCH.cuda())
