@@ -336,7 +336,7 @@ def part_ddp(device: torch.device, small: bool) -> dict[str, Any]:
     """``torchrun --nproc_per_node=1`` of this script's ``ddp_worker`` (nccl on CUDA, gloo on the CPU)."""
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
-        command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=1", "--master_port=29533"]
+        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=1"]  # a free port
         command += [str(Path(__file__).resolve()), "--part", "ddp_worker", "--result", str(folder / "ddp.json")]
         command += ["--cpu"] if device.type == "cpu" else []
         subprocess.run(command, check=True, env=_environment(small))

@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # one of several test processes (pytest -n): one thread each, and for the programs the tests start, as
+        # processes with a thread per core each, on the same cores, run many times slower than one process
+        torch.set_num_threads(1)
+        os.environ["OMP_NUM_THREADS"] = "1"
     config.addinivalue_line(
         "markers", "cuda: runs on a CUDA device; skipped without one; `pytest -m cuda` runs these alone"
     )
