@@ -7,7 +7,10 @@ faster), and the memory-bandwidth floor: the time of ``x.sum()`` on the same ten
 **GB/s** is graphpool's achieved bandwidth on the bytes any implementation must move (read ``x``
 and write the ``[B, F]`` output; with the backward also read the output's gradient and write
 ``x``'s), and on CUDA **% peak** its fraction of the GPU's peak bandwidth (from the device's
-memory clock and bus width).
+memory clock and bus width, or the data sheet's figure for the GPU's name where the driver does not report
+the clock, as under CUDA 13), and on any device **% copy** its fraction of what a copy of the same tensor
+achieves (the bandwidth a kernel can reach in practice). On CUDA a fifth case of 3.3 GB is added, large
+enough that launches and synchronisations cost under 1 % of its time.
 The contenders run in turn, and the ratio is the median of the per-round ratios, so that
 machine noise (these are shared 2-core machines) hits both alike.
 
@@ -44,6 +47,14 @@ except ImportError:  # pragma: no cover - depends on the machine
 PYG_POOLS = {"sum": pyg.global_add_pool, "mean": pyg.global_mean_pool, "max": pyg.global_max_pool}
 CASES = [(128, 30, 128), (1024, 30, 128), (64, 5000, 64), (16, 100000, 32)]
 QUICK_CASES = [(128, 30, 128), (1024, 30, 128)]
+#: on CUDA only: [6.4e6, 128] float32, 3.3 GB, so that the time is the memory's and not the launches'
+LARGE_CUDA_CASE = (64, 100_000, 128)
+#: nominal peak memory bandwidth in GB/s by GPU name (vendors' data sheets; the first match counts), for
+#: drivers that do not report the memory clock (CUDA 13 dropped ``cudaDeviceProp.memoryClockRate``)
+NOMINAL_GBS = {
+    "H200": 4800, "H100 NVL": 3900, "H100 PCIe": 2000, "H100": 3350, "A100-SXM4-80GB": 2039,
+    "A100 80GB PCIe": 1935, "A100": 1555, "L40S": 864, "L4": 300, "T4": 320,
+}  # fmt: skip
 
 
 def make_case(graphs: int, nodes: int, features: int, device: str, seed: int = 0):
@@ -75,12 +86,25 @@ def time_alternating(
 
 
 def peak_bandwidth_gbs(device: str) -> float | None:
-    """The GPU's peak memory bandwidth in GB/s (double data rate x bus width); ``None`` on CPU or if not reported."""
+    """The GPU's peak memory bandwidth in GB/s: double data rate x bus width where the driver reports them, else
+    :func:`nominal_bandwidth_gbs` of its name; ``None`` on the CPU or for a GPU of unknown bandwidth."""
     if device != "cuda":
         return None
     props = torch.cuda.get_device_properties(torch.cuda.current_device())
     clock_khz, bus_bits = getattr(props, "memory_clock_rate", 0), getattr(props, "memory_bus_width", 0)
-    return 2 * clock_khz * 1e3 * bus_bits / 8 / 1e9 if clock_khz and bus_bits else None
+    return 2 * clock_khz * 1e3 * bus_bits / 8 / 1e9 if clock_khz and bus_bits else nominal_bandwidth_gbs(props.name)
+
+
+def nominal_bandwidth_gbs(name: str) -> float | None:
+    """The data sheet's peak bandwidth of the GPU called ``name`` (e.g. "NVIDIA H200"), ``None`` if unknown."""
+    return next((float(gbs) for model, gbs in NOMINAL_GBS.items() if model in name), None)
+
+
+def copy_gbs(x: torch.Tensor, device: str, budget_s: float) -> float:
+    """GB/s of a copy of ``x`` into a tensor of its shape, counting the bytes read and the bytes written."""
+    target = torch.empty_like(x)
+    seconds = statistics.median(time_alternating({"copy": lambda: target.copy_(x)}, device, budget_s)["copy"])
+    return 2 * x.numel() * x.element_size() / seconds / 1e9
 
 
 def moved_bytes(x: torch.Tensor, graphs: int, mode: str) -> int:
@@ -147,11 +171,14 @@ def main() -> None:
     )
     header = f"{'case (B x n x F)':<20}{'reduce':<8}{'pass':<9}{'graphpool':>11}{'pyg':>11}{'ratio':>8}"
     header += f"{'scatter':>10}{'floor':>9}{'x floor':>9}{'GB/s':>9}" + (f"{'% peak':>8}" if peak else "")
+    header += f"{'% copy':>8}"
     print(header + "\n" + "-" * len(header))
     rows = []
-    for graphs, nodes, features in QUICK_CASES if args.quick else CASES:
+    cases = QUICK_CASES if args.quick else CASES + ([LARGE_CUDA_CASE] if args.device == "cuda" else [])
+    for graphs, nodes, features in cases:
         x, batch = make_case(graphs, nodes, features, args.device)
         floor = median_ms(time_alternating({"floor": lambda x=x: x.sum()}, args.device, budget)["floor"])
+        copy = copy_gbs(x, args.device, budget)
         for reduce in args.reduces.split(","):
             functions = contenders_for(reduce, batch, graphs)
             for mode in ("forward", "fwd+bwd"):
@@ -177,13 +204,16 @@ def main() -> None:
                     ratio=ratio,
                     graphpool_gbs=moved_bytes(x, graphs, mode) / ms["graphpool"] / 1e6,
                     peak_gbs=peak,
+                    copy_gbs=copy,
                 )
                 rows.append(row)
                 scatter = f"{ms['torch_scatter']:10.3f}" if "torch_scatter" in ms else f"{'-':>10}"
                 print(
                     f"{f'{graphs} x {nodes} x {features}':<20}{reduce:<8}{mode:<9}{ms['graphpool']:11.3f}"
                     f"{ms['pyg']:11.3f}{ratio:8.3f}{scatter}{floor:9.3f}{ms['graphpool'] / floor:9.2f}"
-                    f"{row['graphpool_gbs']:9.1f}" + (f"{100 * row['graphpool_gbs'] / peak:8.1f}" if peak else ""),
+                    f"{row['graphpool_gbs']:9.1f}"
+                    + (f"{100 * row['graphpool_gbs'] / peak:8.1f}" if peak else "")
+                    + f"{100 * row['graphpool_gbs'] / copy:8.1f}",
                     flush=True,
                 )
     write_json(args.json, rows)

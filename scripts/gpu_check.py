@@ -224,11 +224,14 @@ def part_readouts(device: torch.device, small: bool) -> dict[str, Any]:
     for row in rows:
         if row.get("peak_gbs"):
             row["percent_of_peak"] = 100 * row["graphpool_gbs"] / row["peak_gbs"]
+        if row.get("copy_gbs"):
+            row["percent_of_copy"] = 100 * row["graphpool_gbs"] / row["copy_gbs"]
     forward = [row for row in rows if row["mode"] == "forward"]
     largest = max(forward, key=lambda row: row["num_nodes"] * row["features"])
     summary = "; ".join(
         f"{row['reduce']} {row['ratio']:.2f}x PyG's time"
         + (f", {row['percent_of_peak']:.0f} % of peak" if "percent_of_peak" in row else "")
+        + (f", {row['percent_of_copy']:.0f} % of a copy" if "percent_of_copy" in row else "")
         for row in forward
         if row["num_nodes"] * row["features"] == largest["num_nodes"] * largest["features"]
     )

@@ -27,6 +27,16 @@ def test_readout_benchmark_quick() -> None:
     assert ("freed memory kept" if options else "allocator default") in out
 
 
+def test_the_peak_bandwidth_falls_back_on_the_data_sheet_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CUDA 13 reports no memory clock: without the names' figures the GPU check had no % of peak to give."""
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    from bench_readouts import nominal_bandwidth_gbs, peak_bandwidth_gbs
+
+    assert nominal_bandwidth_gbs("NVIDIA H200") == 4800 and nominal_bandwidth_gbs("NVIDIA H100 80GB HBM3") == 3350
+    assert nominal_bandwidth_gbs("NVIDIA H100 PCIe") == 2000 and nominal_bandwidth_gbs("NVIDIA A100-SXM4-80GB") == 2039
+    assert nominal_bandwidth_gbs("NVIDIA GeForce GTX 480") is None and peak_bandwidth_gbs("cpu") is None
+
+
 @needs_cuda
 def test_readout_benchmark_on_cuda() -> None:
     out = _run("scripts/bench_readouts.py", "--quick", "--budget", "0.01", "--device", "cuda")
