@@ -295,7 +295,7 @@ def part_scale(device: torch.device, small: bool) -> dict[str, Any]:
         if "seconds" in r else f"{r['cells']:,} cells: {r['error']}"
         for r in rows
     )  # fmt: skip
-    return {"rows": rows, "summary": summary}
+    return {"rows": rows, "failed": [f"{r['cells']:,} cells" for r in rows if "error" in r], "summary": summary}
 
 
 def part_training(device: torch.device, small: bool) -> dict[str, Any]:

@@ -153,6 +153,21 @@ def test_gpu_check_dry_run_writes_its_json_and_table(tmp_path: Path) -> None:
     assert table.count("| ok |") == 7 and "| part | status | seconds | result |" in table and "| ddp |" in out
 
 
+def test_gpu_check_counts_a_network_that_runs_out_of_memory_as_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An out-of-memory at 1e7 cells was written into the summary of a part whose status stayed "ok"."""
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    import gpu_check
+
+    from graphpool.models import GraphClassifier
+
+    def exhausted(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    monkeypatch.setattr(GraphClassifier, "forward", exhausted)
+    found = gpu_check.part_scale(torch.device("cpu"), small=True)
+    assert found["failed"] == ["10,000 cells", "29,929 cells"] and "out of memory" in found["summary"]
+
+
 def test_gpu_check_refuses_an_unknown_part(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "scripts/gpu_check.py", "--cpu", "--parts", "cases,speed", "--out", str(tmp_path)],
