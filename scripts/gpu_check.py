@@ -550,7 +550,7 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cpu", action="store_true", help="the dry run: small sizes on the CPU's device path")
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "results/gpu_check")))
@@ -564,7 +564,7 @@ def main() -> int:
     )
     parser.add_argument("--part", default=None, help=argparse.SUPPRESS)  # a child process: run one part
     parser.add_argument("--result", type=Path, default=None, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if not args.cpu and not torch.cuda.is_available():
         print("gpu_check: no CUDA device here; run with --cpu for the dry run", file=sys.stderr)
         return 2
@@ -587,6 +587,12 @@ def main() -> int:
         return 2
     if args.jobs < 1:
         print(f"gpu_check: --jobs must be >= 1, got {args.jobs}", file=sys.stderr)
+        return 2
+    if not args.budget > 0:  # also nan
+        print(f"gpu_check: --budget must be > 0, got {args.budget}", file=sys.stderr)
+        return 2
+    if args.out.exists() and not args.out.is_dir():
+        print(f"gpu_check: --out {args.out} is a file, not a folder", file=sys.stderr)
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {

@@ -168,9 +168,27 @@ def test_gpu_check_counts_a_network_that_runs_out_of_memory_as_a_failure(monkeyp
     assert found["failed"] == ["10,000 cells", "29,929 cells"] and "out of memory" in found["summary"]
 
 
-def test_gpu_check_refuses_an_unknown_part(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "scripts/gpu_check.py", "--cpu", "--parts", "cases,speed", "--out", str(tmp_path)],
-        cwd=ROOT, check=False, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert done.returncode == 2 and "--parts 'speed' is not one of" in done.stderr and not list(tmp_path.iterdir())
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (
+            ["--parts", "cases,speed"],
+            "--parts 'speed' is not one of ['cases', 'readouts', 'order', 'scale', 'training', 'ddp', 'tests']",
+        ),
+        (["--budget", "-1"], "--budget must be > 0, got -1.0"),  # every part "timed out" at -22 s, exit 0
+        (["--budget", "nan"], "--budget must be > 0, got nan"),
+        (["--jobs", "0"], "--jobs must be >= 1, got 0"),
+        (["--out", "{folder}/a-file"], "--out {folder}/a-file is a file, not a folder"),  # was a traceback
+    ],
+)
+def test_gpu_check_refuses_bad_arguments_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, arguments: list[str], message: str
+) -> None:
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    import gpu_check
+
+    (tmp_path / "a-file").write_text("")
+    arguments = [argument.format(folder=tmp_path) for argument in arguments]
+    assert gpu_check.main(["--cpu", "--parts", "order", "--out", str(tmp_path / "out"), *arguments]) == 2
+    assert capsys.readouterr().err == f"gpu_check: {message.format(folder=tmp_path)}\n"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a-file"]
