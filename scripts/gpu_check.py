@@ -380,32 +380,36 @@ def ddp_worker(device: torch.device, result: Path) -> None:
 
 
 def part_tests(device: torch.device, small: bool) -> dict[str, Any]:
-    """``pytest -m cuda tests``: the suite's CUDA cases, stopped 10 s before the part's budget."""
+    """``pytest -m cuda tests``: the suite's CUDA cases, stopped 10 s before the part's budget; what finished by
+    then is counted (each test's outcome is read from pytest's verbose lines as they are written)."""
     seconds = float(os.environ.get("GPU_CHECK_SECONDS", "60")) - 10
-    command = [sys.executable, "-m", "pytest", "-q", "-rfE", "-m", "cuda", "-p", "no:cacheprovider", "tests"]
-    try:
-        done = subprocess.run(
-            command,
-            check=False,
-            cwd=SCRIPTS.parent,
-            env=_environment(small),
-            capture_output=True,
-            text=True,
-            timeout=seconds,
-        )
-    except subprocess.TimeoutExpired:
-        return {"failed": 1, "summary": f"pytest did not finish in {seconds:.0f} s"}
-    lines = done.stdout.strip().splitlines()
-    counts = {word: int(number) for number, word in re.findall(r"(\d+) (passed|failed|skipped|errors?)", lines[-1])}
-    failures = [line for line in lines if line.startswith(("FAILED ", "ERROR "))]
-    failed = counts.get("failed", 0) + counts.get("error", 0) + counts.get("errors", 0)
-    if done.returncode not in (0, 5) and not failed:  # 5: nothing collected; anything else is a failure to run
-        failed, failures = 1, lines[-3:]
+    command = [sys.executable, "-m", "pytest", "-v", "-m", "cuda", "-p", "no:cacheprovider", "tests"]
+    with tempfile.TemporaryFile("w+") as log:
+        with subprocess.Popen(command, cwd=SCRIPTS.parent, env=_environment(small), stdout=log, stderr=log) as run:
+            try:
+                returncode: int | None = run.wait(timeout=max(seconds, 0))
+            except subprocess.TimeoutExpired:
+                run.kill()
+                run.wait()
+                returncode = None
+        log.seek(0)
+        lines = log.read().splitlines()
+    outcomes = [re.match(r"(tests/.*?) (PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b", line) for line in lines]
+    outcomes = [found for found in outcomes if found]
+    counts: dict[str, int] = {}
+    for found in outcomes:
+        counts[found[2].lower()] = counts.get(found[2].lower(), 0) + 1
+    failures = [f"{found[2]} {found[1]}" for found in outcomes if found[2] in ("FAILED", "ERROR")]
+    summary = ", ".join(f"{number} {word}" for word, number in counts.items()) or "no test finished"
+    if returncode is None:
+        failures.append(f"stopped after {seconds:g} s")
+    elif returncode not in (0, 5) and not failures:  # 5: nothing collected; anything else: pytest could not run
+        failures.append(" | ".join(lines[-3:])[-300:])
     return {
         "counts": counts,
-        "failed": failed,
+        "failed": len(failures),
         "failures": failures[:20],
-        "summary": lines[-1].strip("= ") + ("; " + " | ".join(failures[:3]) if failures else ""),
+        "summary": summary + ("; " + " | ".join(failures[:3]) if failures else ""),
     }
 
 

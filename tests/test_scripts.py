@@ -153,6 +153,17 @@ def test_gpu_check_dry_run_writes_its_json_and_table(tmp_path: Path) -> None:
     assert table.count("| ok |") == 7 and "| part | status | seconds | result |" in table and "| ddp |" in out
 
 
+def test_gpu_check_stops_the_suite_at_its_budget_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite's part: at its budget pytest is stopped and the part fails, counting what finished before."""
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    import gpu_check
+
+    monkeypatch.setenv("GPU_CHECK_SECONDS", "10.5")  # 0.5 s for pytest: stopped while it collects
+    found = gpu_check.part_tests(torch.device("cpu"), small=True)
+    assert found["failed"] == 1 and found["failures"] == ["stopped after 0.5 s"]
+    assert found["summary"] == "no test finished; stopped after 0.5 s"
+
+
 def test_gpu_check_counts_a_network_that_runs_out_of_memory_as_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
     """An out-of-memory at 1e7 cells was written into the summary of a part whose status stayed "ok"."""
     monkeypatch.syspath_prepend(str(ROOT / "scripts"))
