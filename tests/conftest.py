@@ -23,8 +23,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     if os.environ.get("PYTEST_XDIST_WORKER"):
-        # one of several test processes (pytest -n): one thread each, and for the programs the tests start, as
-        # processes with a thread per core each, on the same cores, run many times slower than one process
+        # one of several test processes (pytest -n 2): one thread here and in the programs the tests start;
+        # processes that each take a thread per core, on the same cores, run many times slower than one
         torch.set_num_threads(1)
         os.environ["OMP_NUM_THREADS"] = "1"
     config.addinivalue_line(
