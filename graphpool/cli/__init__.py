@@ -16,6 +16,7 @@ and run through one experiment runner (:func:`graphpool.experiment.run_experimen
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 import warnings
 
@@ -59,10 +60,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _missing(error: ImportError) -> str:
-    """What is missing: graphpool's own message where it wrote one, else the top-level package's name."""
-    if type(error) is ModuleNotFoundError and error.name:
-        return f"needs the Python package {error.name.partition('.')[0]!r}, which is not installed"
-    return str(error)
+    """What is missing: graphpool's own message where it wrote one, else the package, or the module an installed
+    package lacks (another version of it)."""
+    if type(error) is not ModuleNotFoundError or not error.name:
+        return str(error)
+    package = error.name.partition(".")[0]
+    if package != error.name and importlib.util.find_spec(package) is not None:
+        return (
+            f"the installed Python package {package!r} has no module {error.name!r} (another version of it is needed)"
+        )
+    return f"needs the Python package {package!r}, which is not installed"
 
 
 def _one_line(message: Warning | str, category: type[Warning], *args: object, **kwargs: object) -> None:

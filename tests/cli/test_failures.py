@@ -260,8 +260,16 @@ def test_hierarchical_pools_train_on_batches_with_one_atom_molecules(tmp_path: P
     [
         (["classify"], "rdkit", r"graphpool classify: needs the Python package 'rdkit', which is not installed"),
         (["cells", "--table", "{folder}/cells.h5ad"], "anndata", r"graphpool cells: reading cells.h5ad needs anndata"),
+        (
+            ["classify"],
+            "rdkit.Chem",
+            (
+                r"graphpool classify: the installed Python package 'rdkit' has no module "
+                r"'rdkit.Chem' \(another version of it is needed\)"
+            ),
+        ),  # was: "needs 'rdkit', which is not installed"
     ],
-    ids=["smiles-without-rdkit", "h5ad-without-anndata"],
+    ids=["smiles-without-rdkit", "h5ad-without-anndata", "rdkit-without-a-module"],
 )
 def test_a_missing_package_is_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command, module, message
