@@ -385,11 +385,13 @@ def part_tests(device: torch.device, small: bool) -> dict[str, Any]:
     seconds = float(os.environ.get("GPU_CHECK_SECONDS", "60")) - 10
     command = [sys.executable, "-m", "pytest", "-v", "-m", "cuda", "-p", "no:cacheprovider", "tests"]
     with tempfile.TemporaryFile("w+") as log:
-        with subprocess.Popen(command, cwd=SCRIPTS.parent, env=_environment(small), stdout=log, stderr=log) as run:
+        with subprocess.Popen(
+            command, cwd=SCRIPTS.parent, env=_environment(small), stdout=log, stderr=log, start_new_session=True
+        ) as run:
             try:
                 returncode: int | None = run.wait(timeout=max(seconds, 0))
             except subprocess.TimeoutExpired:
-                run.kill()
+                os.killpg(run.pid, signal.SIGKILL)  # pytest and the benchmarks its tests started
                 run.wait()
                 returncode = None
         log.seek(0)
