@@ -384,18 +384,8 @@ def part_tests(device: torch.device, small: bool) -> dict[str, Any]:
     then is counted (each test's outcome is read from pytest's verbose lines as they are written)."""
     seconds = float(os.environ.get("GPU_CHECK_SECONDS", "60")) - 10
     command = [sys.executable, "-m", "pytest", "-v", "-m", "cuda", "-p", "no:cacheprovider", "tests"]
-    with tempfile.TemporaryFile("w+") as log:
-        with subprocess.Popen(
-            command, cwd=SCRIPTS.parent, env=_environment(small), stdout=log, stderr=log, start_new_session=True
-        ) as run:
-            try:
-                returncode: int | None = run.wait(timeout=max(seconds, 0))
-            except subprocess.TimeoutExpired:
-                os.killpg(run.pid, signal.SIGKILL)  # pytest and the benchmarks its tests started
-                run.wait()
-                returncode = None
-        log.seek(0)
-        lines = log.read().splitlines()
+    returncode, stdout, stderr = _run_in_group(command, max(seconds, 0), cwd=SCRIPTS.parent, env=_environment(small))
+    lines = (stdout + stderr).splitlines()
     outcomes = [re.match(r"(tests/.*?) (PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b", line) for line in lines]
     outcomes = [found for found in outcomes if found]
     counts: dict[str, int] = {}
@@ -484,6 +474,22 @@ def _median_seconds(step: Callable[[], Any], device: torch.device, repeats: int 
     return statistics.median(times)
 
 
+def _run_in_group(command: list[str], seconds: float, **options: Any) -> tuple[int | None, str, str]:
+    """Run ``command`` in a process group of its own; at ``seconds`` the group (the command and whatever it
+    started: torchrun, pytest's benchmarks) is killed. Its return code (``None`` if killed), stdout and stderr,
+    what it wrote before a kill included."""
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True, **options
+    ) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            stdout, stderr = process.communicate()
+            return None, stdout, stderr
+    return process.returncode, stdout, stderr
+
+
 def _environment(small: bool) -> dict[str, str]:
     """The parts' environment: on the CPU dry run, the device path (the branches a GPU takes) and one thread."""
     environment = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -519,18 +525,11 @@ def run_part(name: str, device: torch.device, small: bool, budget: float, out: P
     command += ["--cpu"] if small else []
     start = time.perf_counter()
     environment = dict(_environment(small), GPU_CHECK_SECONDS=str(budget))
-    # its own process group: at the budget the part and whatever it started (torchrun, pytest) stop together
-    with subprocess.Popen(
-        command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
-    ) as process:
-        try:
-            stdout, stderr = process.communicate(timeout=budget)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
-            return {"status": "timeout", "seconds": budget, "summary": f"stopped at its budget of {budget:.0f} s"}
+    returncode, stdout, stderr = _run_in_group(command, budget, env=environment)
+    if returncode is None:
+        return {"status": "timeout", "seconds": budget, "summary": f"stopped at its budget of {budget:.0f} s"}
     seconds = time.perf_counter() - start
-    if process.returncode != 0 or not result.is_file():
+    if returncode != 0 or not result.is_file():
         last = (stderr or stdout).strip().splitlines()[-3:]
         return {"status": "failed", "seconds": seconds, "summary": " | ".join(last)[-400:]}
     found = json.loads(result.read_text())
