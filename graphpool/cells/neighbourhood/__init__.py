@@ -22,10 +22,10 @@ by one of four methods, each a module with its options dataclass and its ``fit_*
     (:func:`graphpool.cluster.pooler`, an MLP assignment) trained on every sample at once to minimise its
     unsupervised loss (``loss``: by default ``"cutbalance"``, MinCut's cut with JustBalance's balance weighted
     0.3, which keeps the clusters compact and in use without making them equal; or ``"mincut"``, ``"dmon"``,
-    ``"justbalance"``, ``"acc"``); the weights are
-    shared, so the K clusters are aligned across samples. ``repeats`` (3) runs with different seeds are
-    aligned to the first (Hungarian matching of their hard labels) and their soft assignments averaged
-    (the consensus); each cell takes the argmax. O(E (F + hidden) + N K) memory per step.
+    ``"justbalance"``, ``"acc"``); the weights are shared, so the K clusters are aligned across samples.
+    ``repeats`` (3) runs with different seeds are aligned to the first (Hungarian matching of their hard
+    labels) and their soft assignments averaged (the consensus); each cell takes the argmax.
+    O(E (F + hidden) + N K) memory per step.
 
 Every result gives the id of every cell, and per neighbourhood its composition, size and spatial extent
 (:class:`Neighbourhoods`); :func:`agreement` scores ids against annotated regions (AMI, ARI and the

@@ -6,8 +6,8 @@ The features are first averaged ``smoothing`` times over the cell graph, :math:`
 on the cell graph as a CSR matrix, so that no ``[E, hidden]`` message tensor is ever made; none by default),
 then a soft pooler (:func:`graphpool.cluster.pooler`, its assignment an MLP of ``assign_hidden`` units) whose
 unsupervised loss (``loss``: a name of :data:`LOSSES`, e.g. ``"cutbalance"``, ``"mincut"``, ``"dmon"``,
-``"justbalance"``, ``"acc"``) is minimised with the terms weighted by ``loss_weights``; the weights are shared, so the K clusters
-are aligned across samples. O(E (F + hidden) + N K) memory per step.
+``"justbalance"``, ``"acc"``) is minimised with the terms weighted by ``loss_weights``; the weights are shared,
+so the K clusters are aligned across samples. O(E (F + hidden) + N K) memory per step.
 """
 
 from __future__ import annotations
