@@ -10,7 +10,6 @@ import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-needs_cuda = pytest.mark.cuda  # skipped without a CUDA device (tests/conftest.py)
 
 
 def _run(*args: str) -> str:
@@ -37,7 +36,7 @@ def test_the_peak_bandwidth_falls_back_on_the_data_sheet_by_name(monkeypatch: py
     assert nominal_bandwidth_gbs("NVIDIA GeForce GTX 480") is None and peak_bandwidth_gbs("cpu") is None
 
 
-@needs_cuda
+@pytest.mark.cuda
 def test_readout_benchmark_on_cuda() -> None:
     out = _run("scripts/bench_readouts.py", "--quick", "--budget", "0.01", "--device", "cuda")
     assert torch.cuda.get_device_name() in out and "1024 x 30 x 128" in out and "median" in out
@@ -80,7 +79,7 @@ def test_cluster_benchmark_small(tmp_path: Path) -> None:
     )
 
 
-@needs_cuda
+@pytest.mark.cuda
 def test_cluster_benchmark_on_cuda(tmp_path: Path) -> None:
     out = _run("scripts/bench_cluster.py", "--cells", "3000", "--skip-dense", "--device", "cuda")
     assert torch.cuda.get_device_name() in out and "mincut_network_fwd_bwd" in out
@@ -89,7 +88,7 @@ def test_cluster_benchmark_on_cuda(tmp_path: Path) -> None:
 SHARED_TU = ROOT.parent / "shared" / "datasets" / "TU"
 
 
-@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=needs_cuda)])
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)])
 def test_training_benchmark_runs(device: str) -> None:
     if not SHARED_TU.is_dir():
         pytest.skip("../shared/datasets is not present")
