@@ -298,4 +298,21 @@ def _check(
         raise TypeError(f"'edge_attr' must hold floating-point features, got {edge_attr.dtype}")
     if pos is not None and (pos.dim() != 2 or pos.size(0) != x.size(0)):
         raise ValueError(f"'pos' must be [N, D] with N = {x.size(0)}, got shape {tuple(pos.shape)}")
-    return segments_from(x.size(0), batch, None, num_graphs, device=x.device, index_name="batch")
+    segments = segments_from(x.size(0), batch, None, num_graphs, device=x.device, index_name="batch")
+    if batch is not None and edge_index.numel() and validation_enabled():
+        _check_within_graphs(edge_index, batch)
+    return segments
+
+
+def _check_within_graphs(edge_index: Tensor, batch: Tensor) -> None:
+    """Raise a ``ValueError`` naming the first edge whose ends lie in different graphs of the batch (a batch is a
+    disjoint union: such an edge would become a coarse edge between two graphs' clusters)."""
+    ends = batch[edge_index]  # [2, E] the graph of each end
+    crossing = torch.nonzero(ends[0] != ends[1])
+    if crossing.numel():
+        e = int(crossing[0, 0])
+        (u, v), (a, b) = edge_index[:, e].tolist(), ends[:, e].tolist()
+        raise ValueError(
+            f"'edge_index' joins nodes of different graphs: edge {e} ({u} -> {v}) goes from graph {a} to graph {b}; "
+            f"the graphs of a batch share no edges ({crossing.size(0)} edges cross)"
+        )

@@ -158,9 +158,8 @@ def test_out_channels_is_the_width_returned(levels: str, reduce: str, readout: s
         width = 5 if between else width
     pool = HierarchicalPool(pools, readout=readout, between=layers)
     x = torch.randn(10, 4)
-    edge_index = torch.tensor(
-        [[i for i in range(9)] + [i + 1 for i in range(9)], [i + 1 for i in range(9)] + [i for i in range(9)]]
-    )
+    path = [i for i in range(9) if i != 4]  # two paths of 5 nodes (an edge 4 - 5 would join the two graphs)
+    edge_index = torch.tensor([path + [i + 1 for i in path], [i + 1 for i in path] + path])
     result = pool(x, edge_index, batch=torch.tensor([0] * 5 + [1] * 5))
     assert pool.get_out_channels(4) == result.out.size(1)
     assert all(level.x.size(1) == 5 for level in result.levels) or not between

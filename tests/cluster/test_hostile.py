@@ -89,6 +89,51 @@ def test_non_finite_edge_weights_are_refused(name: str, bad: float) -> None:
         _make(name)(x, edge_index, weight, batch, **_inputs(name, x.size(0)))
 
 
+@pytest.mark.parametrize("name", POOLERS)
+def test_an_edge_between_two_graphs_of_the_batch_is_refused(name: str) -> None:
+    """Graphs of a batch share no edges: one that joins two would become a coarse edge between them (Graclus,
+    k-means) or fail with an IndexError (Louvain)."""
+    x, edge_index, weight, batch = _ring()
+    crossing = torch.cat([edge_index, torch.tensor([[2, 9], [9, 2]])], 1)  # node 2 is in graph 0, node 9 in graph 1
+    weights = torch.cat([weight, weight.new_ones(2)])
+    with pytest.raises(
+        ValueError,
+        match=r"'edge_index' joins nodes of different graphs: edge 24 \(2 -> 9\) goes from graph 0 to graph 1",
+    ):
+        _make(name)(x, crossing, weights, batch, **_inputs(name, x.size(0)))
+
+
+def test_edges_across_graphs_are_not_read_with_validation_off() -> None:
+    """The check reads the edges (a host sync); with validation off it is skipped, as the range check is."""
+    from graphpool.ops import validation
+
+    x, edge_index, weight, batch = _ring()
+    crossing = torch.cat([edge_index, torch.tensor([[2, 9], [9, 2]])], 1)
+    with validation(False):
+        _make("mincut")(x, crossing, torch.cat([weight, weight.new_ones(2)]), batch)
+
+
+@pytest.mark.parametrize("selector", [KMeansSelect(2), BatchKMeansSelect(2)], ids=lambda s: type(s).__name__)
+@pytest.mark.parametrize("on", ["x", "pos"])
+def test_k_means_refuses_points_it_cannot_place(selector, on: str) -> None:
+    """A NaN distance put every node of a graph into one cluster, silently (K clusters asked, 1 returned)."""
+    x, edge_index, _, batch = _ring()
+    pos = torch.randn(x.size(0), 2, dtype=x.dtype)
+    (x if on == "x" else pos)[4, 0] = float("nan")
+    selector.on = on
+    with pytest.raises(ValueError, match=rf"'{on}' holds NaN or infinite values \(row 4\)"):
+        selector(x, edge_index, batch, 2, pos=pos)
+
+
+@pytest.mark.parametrize("name", SOFT_POOLERS)
+def test_a_soft_pool_names_non_finite_features(name: str) -> None:
+    """The assignment is computed from x: the error names x, which the caller passed, not the assignment s."""
+    x, edge_index, weight, batch = _ring()
+    x[7, 1] = float("inf")
+    with pytest.raises(ValueError, match=r"'x' holds NaN or infinite values \(row 7\)"):
+        _make(name)(x, edge_index, weight, batch)
+
+
 def test_matching_with_validation_off_still_ends() -> None:
     from graphpool.cluster import greedy_matching
     from graphpool.ops import validation

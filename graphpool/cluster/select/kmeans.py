@@ -6,7 +6,7 @@ import torch
 from torch import Tensor
 
 from graphpool.cluster.assignment import Assignment
-from graphpool.cluster.select.base import Select, assignment_from_local, split_by_graph
+from graphpool.cluster.select.base import Select, assignment_from_local, check_finite_rows, split_by_graph
 
 
 class _PointSelect(Select):
@@ -26,8 +26,11 @@ class _PointSelect(Select):
         """``[N, D]`` what is clustered: features, positions or both side by side (detached)."""
         if self.on != "x" and pos is None:
             raise ValueError(f"{type(self).__name__}(on={self.on!r}) needs node positions: pass pos=<[N, D] tensor>")
+        if self.on != "pos":
+            check_finite_rows("x", x)
         if self.on == "x" or pos is None:
             return x.detach()
+        check_finite_rows("pos", pos)
         return (pos if self.on == "pos" else torch.cat([pos, x], dim=1)).detach()
 
 

@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from graphpool.cluster.assignment import Assignment
 from graphpool.cluster.layers import call_layer
-from graphpool.cluster.select.base import Select
+from graphpool.cluster.select.base import Select, check_finite_rows
 
 
 class SoftSelect(Select):
@@ -82,5 +82,6 @@ class SoftSelect(Select):
         edge_weight: Tensor | None = None,
         edge_attr: Tensor | None = None,
     ) -> Assignment:
+        check_finite_rows("x", x)  # the error would otherwise name the assignment computed from it
         scores = F.dropout(self.logits(x, edge_index, edge_weight, edge_attr), self.dropout, training=self.training)
         return Assignment.from_soft(torch.softmax(scores / self.temperature, dim=-1), batch, num_graphs)
