@@ -52,9 +52,18 @@ class BlurPool(nn.Module):
         dims = x.dim() - 2
         if dims not in _CONV:
             raise ValueError(f"BlurPool takes [B, C, *S] with 1 to 3 spatial axes, got {tuple(x.shape)}")
+        if not x.is_floating_point():  # the filter cast to an integer dtype is all zeros
+            raise ValueError(
+                f"BlurPool needs floating-point features, but x has dtype {x.dtype}; convert with x.float()"
+            )
+        left, right = (self.size - 1) // 2, self.size // 2
+        if min(x.shape[2:], default=right + 1) <= right:
+            raise ValueError(
+                f"BlurPool(size={self.size}) pads each spatial axis by reflection, which needs more than {right} "
+                f"cells per axis; got x of shape {tuple(x.shape)}"
+            )
         kernel = _separable(self.row.to(device=x.device, dtype=x.dtype), dims)
         weight = kernel.expand(x.size(1), 1, *kernel.shape)
-        left, right = (self.size - 1) // 2, self.size // 2
         padded = F.pad(x, [left, right] * dims, mode="reflect") if self.size > 1 else x
         return _CONV[dims](padded, weight, stride=self.stride, groups=x.size(1))
 

@@ -66,7 +66,8 @@ def pool_grid(
     size = math.prod(shape)
     # the dense path only where it equals the readout: an empty axis makes torch.mean NaN and
     # torch.amax fail, where an empty graph pools to 0
-    fast = _DENSE.get(type(readout)) if dense and size > 0 else None
+    # and for floating-point maps only: the readouts say what an integer map needs, where torch.mean fails
+    fast = _DENSE.get(type(readout)) if dense and size > 0 and x.is_floating_point() else None
     if fast is not None:
         return fast(x, dim=axes)
     kept = [a for a in range(2, x.dim()) if a not in axes]

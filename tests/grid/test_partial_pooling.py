@@ -1,5 +1,7 @@
 """Region pooling, anti-aliased strided pooling, resolution consistency."""
 
+import re
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -86,3 +88,30 @@ def test_blur_pool_builds_its_filter_once_and_applies_the_binomial_blur() -> Non
     torch.testing.assert_close(blur(x), F.conv2d(padded, weight, groups=3))  # float64 input, float32 buffer
     with pytest.raises(ValueError, match="'size' must be >= 1"):
         BlurPool(size=0)
+
+
+@pytest.mark.parametrize(("size", "shape"), [(3, (1, 2, 1, 4)), (5, (1, 2, 6, 2)), (4, (1, 2, 5, 1))])
+def test_blur_pool_refuses_a_map_too_small_to_reflect(size: int, shape: tuple[int, ...]) -> None:
+    """Reflect padding by p needs more than p cells per axis: the error names x and the axis, not F.pad's
+    'Argument #4: Padding size should be less than the corresponding input dimension'."""
+    message = rf"BlurPool\(size={size}\) pads each spatial axis by reflection.*" + re.escape(f"got x of shape {shape}")
+    with pytest.raises(ValueError, match=message):
+        BlurPool(size=size)(torch.randn(shape))
+    smallest = [max(n, size // 2 + 1) for n in shape[2:]]  # the padding is size // 2 at most
+    assert BlurPool(size=size)(torch.randn(*shape[:2], *smallest)).dim() == 4
+
+
+@pytest.mark.parametrize("layer", [BlurPool(), GlobalPool("mean")], ids=["BlurPool", "GlobalPool"])
+def test_integer_images_get_the_readouts_error(layer: nn.Module) -> None:
+    """A uint8 image: the error of global_pool (convert with x.float()), not torch.mean's; BlurPool cast its
+    filter to uint8, all zeros, and returned a black image."""
+    with pytest.raises(
+        ValueError, match=r"x has dtype torch.uint8.*x.float\(\)|needs floating-point features.*x.float\(\)"
+    ):
+        layer(torch.randint(0, 255, (2, 3, 4, 4), dtype=torch.uint8))
+
+
+def test_global_sum_and_max_of_an_integer_image_are_exact() -> None:
+    image = torch.randint(0, 255, (2, 3, 4, 5), dtype=torch.uint8).long()
+    assert torch.equal(GlobalPool("sum")(image), image.sum(dim=(2, 3)))
+    assert torch.equal(GlobalPool("max")(image), image.amax(dim=(2, 3)))
