@@ -18,6 +18,7 @@ with length 0, under every method; for Delaunay, which triangulates the distinct
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -45,8 +46,9 @@ def parse_graph(spec: str) -> tuple[str, float | None]:
         number = float(value)
     except ValueError:
         raise ValueError(f"graph {spec!r}: {value!r} is not a number") from None
-    if number <= 0 or (method == "knn" and number != int(number)):
-        raise ValueError(f"graph {spec!r}: the value must be {'a positive integer' if method == 'knn' else '> 0'}")
+    if not math.isfinite(number) or number <= 0 or (method == "knn" and number != int(number)):
+        wanted = "a positive integer" if method == "knn" else "a finite number > 0"
+        raise ValueError(f"graph {spec!r}: the value must be {wanted}")
     return method, int(number) if method == "knn" else number
 
 

@@ -118,6 +118,11 @@ def test_tissue_graphs_warn_nothing_under_copy_on_write() -> None:
         ("grid:3", "must be one of"),
         ("radius:-1", "> 0"),
         ("radius:a", "not a number"),
+        ("radius:nan", "a finite number > 0"),  # was accepted: no pair is within NaN, a graph without edges
+        ("radius:inf", "a finite number > 0"),  # was accepted: every pair of a sample, N^2 edges
+        ("delaunay:nan", "a finite number > 0"),
+        ("knn:inf", "positive integer"),  # was an OverflowError from int()
+        ("knn:nan", "positive integer"),
     ],
 )
 def test_bad_graph_specs(spec: str, message: str) -> None:
