@@ -24,6 +24,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from graphpool.ops.ranges import SEED
+
 #: the label rules of the simulator, one per kind of readout evidence
 RULES = ("count", "proportion", "presence", "arrangement")
 TYPES = ("tumour", "stroma", "immune", "rare")
@@ -74,6 +76,7 @@ def simulate(rule: str, samples: int = 200, seed: int = 0) -> pd.DataFrame:
         raise ValueError(f"'rule' must be one of {RULES}, got {rule!r}")
     if samples < 2:
         raise ValueError(f"'samples' must be >= 2, got {samples}")
+    SEED.check("seed", seed)
     rng = np.random.default_rng(seed)
     frames = []
     for index in range(samples):

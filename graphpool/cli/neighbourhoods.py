@@ -52,7 +52,7 @@ from graphpool.cli.options import (
     markers_from,
 )
 from graphpool.experiment import safe_name
-from graphpool.ops.ranges import Range
+from graphpool.ops.ranges import SEED, Range
 
 SIMULATED_SAMPLES = 40
 #: the soft pool of the supervised (--label) model unless --loss names one: MinCut, as measured on MIBI-TNBC and
@@ -128,7 +128,7 @@ def add_parser(commands: Any) -> None:
 
 def run_neighbourhoods(args: argparse.Namespace) -> int:
     """Run ``graphpool neighbourhoods`` with parsed ``args``."""
-    check_bounds(args, {"plots": Range(0), "resolution": Range(0, low_open=True)})
+    check_bounds(args, {"plots": Range(0), "resolution": Range(0, low_open=True), "seed": SEED})
     check_formats(args.formats)
     try:
         ks = None if args.k is None else parse_k_range(args.k)

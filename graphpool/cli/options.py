@@ -189,7 +189,7 @@ _RANGES: dict[str, Range] = {
     },
     **{
         name: TrainConfig.RANGES[name]
-        for name in ("epochs", "patience", "batch_size", "lr", "weight_decay", "aux_warmup", "ensemble")
+        for name in ("epochs", "patience", "batch_size", "lr", "weight_decay", "aux_warmup", "ensemble", "seed")
     },
     "folds": Range(2),
     "samples": Range(1),
@@ -272,7 +272,10 @@ def experiment_from(
         **({} if validation_fraction is None else {"validation_fraction": validation_fraction}),
         seed=args.seed,
     )
-    readouts = readout_grid(args.readout)
+    try:
+        readouts = readout_grid(args.readout)
+    except ValueError as error:
+        raise SystemExit(f"--readout {str(error).removeprefix('readout grid ')}") from None
     return Experiment(
         model=model,
         train=train,

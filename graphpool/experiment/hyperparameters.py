@@ -95,5 +95,14 @@ def parse_grid_item(item: str) -> dict[str, list[Any]]:
 
 
 def readout_grid(spec: str) -> list[str]:
-    """``"sum,mean,max"`` is a grid of three readouts; ``"mean+max"`` is one concatenated readout (as in ``resolve``)."""
-    return [part.strip() for part in spec.split(",") if part.strip()]
+    """``"sum,mean,max"`` is a grid of three readouts; ``"mean+max"`` is one concatenated readout (as in ``resolve``).
+
+    Raises:
+        ValueError: ``spec`` names no readout, or has an empty name between commas (``"mean,,max"``).
+    """
+    parts = [part.strip() for part in spec.split(",")]
+    if not any(parts):
+        raise ValueError(f"readout grid {spec!r}: no readout named; write e.g. 'sum,mean,max' or 'mean+max'")
+    if not all(parts):
+        raise ValueError(f"readout grid {spec!r}: an empty name between commas")
+    return parts

@@ -24,7 +24,7 @@ from graphpool.experiment.files import atomic_write
 from graphpool.experiment.progress import Progress
 from graphpool.experiment.tasks import task_of
 from graphpool.models import GraphClassifier, ModelConfig
-from graphpool.ops.ranges import Range, check_ranges
+from graphpool.ops.ranges import SEED, Range, check_ranges
 
 
 @dataclass(kw_only=True)
@@ -71,10 +71,11 @@ class TrainConfig:
         "aux_warmup": Range(0),
         "ensemble": Range(1),
         "validation_fraction": Range(0, 1, low_open=True, high_open=True),
+        "seed": SEED,
     }
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "patience", "aux_warmup", "ensemble"):
+        for name in ("epochs", "batch_size", "patience", "aux_warmup", "ensemble", "seed"):
             value = getattr(self, name)
             if not isinstance(value, int) and not (name == "batch_size" and value is None):
                 raise TypeError(f"'{name}' must be a whole number, got {value!r}")

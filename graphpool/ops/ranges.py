@@ -46,6 +46,10 @@ class Range:
             raise ValueError(f"'{name}' must be {self.describe()}, got {value}")
 
 
+#: a random seed: what NumPy's generators and scikit-learn's ``random_state`` take
+SEED = Range(0, 2**32 - 1)
+
+
 def check_ranges(settings: object, ranges: dict[str, Range]) -> None:
     """Check every attribute of ``settings`` named in ``ranges`` (each error names the attribute)."""
     for name, bound in ranges.items():

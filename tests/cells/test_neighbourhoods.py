@@ -99,6 +99,8 @@ def test_bad_input_is_named(tissues: pd.DataFrame) -> None:
         neighbourhoods(small, 3, "learned", loss="diffpool", label=None)
     with pytest.raises(ValueError, match="'window' must be >= 1"):
         neighbourhoods(small, 3, window=0, label=None)
+    with pytest.raises(ValueError, match=r"'seed' must be in \[0, 4294967295\], got -2"):
+        neighbourhoods(small, 3, seed=-2, label=None)
     with pytest.raises(ValueError, match=r"column\(s\) \['x'\] not in the cell table"):
         neighbourhoods(small.drop(columns="x"), 3, label=None)
     one_type = small.assign(cell_type="tumour")

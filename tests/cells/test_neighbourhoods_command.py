@@ -62,6 +62,7 @@ def test_an_h5ad_table_comes_back_with_its_results(tmp_path: Path) -> None:
         (["--resolution", "0"], "--resolution must be > 0, got 0.0"),
         (["--resolution", "-1"], "--resolution must be > 0, got -1.0"),
         (["--threads", "0"], "--threads must be >= 1, got 0"),
+        (["--seed", "-1"], "--seed must be >= 0, got -1"),  # was NumPy's "expected non-negative integer"
         (["--loss-weight", "ortho=2"], "'loss_weights' names 'ortho', which pool 'cutbalance' does not have"),
         (["--smoothing", "-1"], "'smoothing' must be >= 0, got -1"),
         (["--table", "missing.csv"], "does not exist"),

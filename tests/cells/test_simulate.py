@@ -51,3 +51,5 @@ def test_seeded_and_checked() -> None:
     assert simulate("count", 4, seed=1).equals(simulate("count", 4, seed=1))
     with pytest.raises(ValueError, match="'rule' must be one of"):
         simulate("size")
+    with pytest.raises(ValueError, match=r"'seed' must be in \[0, 4294967295\], got -1"):
+        simulate("count", 4, seed=-1)

@@ -111,6 +111,10 @@ BAD_NUMBERS = [
     (["--ratio", "0"], "--ratio must be > 0, got 0.0"),
     (["--ratio", "1.5"], "--ratio must be <= 1, got 1.5"),
     (["--pool", "topk"], "--pool: 'topk' is not one of"),
+    (["--seed", "-5"], "--seed must be >= 0, got -5"),  # was numpy's "expected non-negative integer"
+    (["--seed", str(2**32)], f"--seed must be <= {2**32 - 1}, got {2**32}"),
+    (["--readout", ""], "--readout '': no readout named"),  # was an IndexError traceback
+    (["--readout", "mean,,max"], "--readout 'mean,,max': an empty name between commas"),  # was 'mean,max'
 ]
 
 

@@ -100,6 +100,18 @@ def test_plus_concatenates_in_resolve_global_pool_and_the_command_line() -> None
     assert resolve(readout_grid("mean+max")[0]).get_out_channels(3) == 6
 
 
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [("", "no readout named"), ("mean,,max", "an empty name between commas"), (" , ", "no readout named")],
+)
+def test_a_readout_grid_with_an_empty_entry_is_refused(spec: str, message: str) -> None:
+    """'mean,,max' became the grid ['mean', 'max'], silently; '' an empty grid (an IndexError in the CLI)."""
+    from graphpool.experiment import readout_grid
+
+    with pytest.raises(ValueError, match=f"readout grid {spec!r}: {message}"):
+        readout_grid(spec)
+
+
 @pytest.mark.parametrize("call", [lambda: resolve("mean,max"), lambda: global_pool(torch.ones(2, 1), reduce="sum,max")])
 def test_a_comma_in_one_readout_points_to_plus(call) -> None:
     with pytest.raises(ValueError, match=r"'mean\+max'|'sum\+max'"):

@@ -60,6 +60,7 @@ from graphpool.cells.neighbourhood.result import (
 from graphpool.cells.neighbourhood.scoring import agreement
 from graphpool.cells.neighbourhood.utag import UtagOptions, fit_utag
 from graphpool.cells.table import DEFAULT_CONNECTIVITY_KEY, CellTable, is_annotated_data, read_cells
+from graphpool.ops.ranges import SEED
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -209,6 +210,7 @@ def neighbourhoods(
     """
     if method not in _METHODS:
         raise ValueError(f"'method' must be one of {METHODS}, got {method!r}")
+    SEED.check("seed", seed)
     read_options, method_settings = _split_settings(settings)
     if options is not None and method_settings:
         raise ValueError(f"give the method's options as 'options' or as keywords, not both: {sorted(method_settings)}")
