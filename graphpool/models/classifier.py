@@ -140,6 +140,11 @@ class ModelConfig:
             if value not in choices:
                 raise ValueError(f"'{name}' must be one of {choices}, got {value!r}")
         check_ranges(self, {name: r for name, r in self.RANGES.items() if getattr(self, name) is not None})
+        if self.task == "classification" and self.num_classes < 2:  # cross-entropy over one class is 0: no training
+            raise ValueError(
+                f"'num_classes' must be >= 2 for classification, got {self.num_classes} (a head of one class always "
+                "predicts it); for one numeric target use task='regression'"
+            )
         if (self.backbone == "gine") != (self.edge_channels > 0):
             raise ValueError(
                 "backbone 'gine' reads edge features: give 'edge_channels' (the width of data.edge_attr) >= 1 with it, "
@@ -344,7 +349,11 @@ class GraphClassifier(nn.Module):
         A ``gcn`` backbone weighs its edges by ``data.edge_weight`` when the graphs carry one, a
         ``gine`` backbone adds ``data.edge_attr`` to its messages; the others use the edges unweighted.
         """
-        h, states = data.x.float(), []
+        x = data.get("x")
+        if x is None or x.dim() != 2 or x.size(1) != self.config.in_channels:
+            got = "none" if x is None else f"shape {tuple(x.shape)}"
+            raise ValueError(f"the model reads data.x [N, {self.config.in_channels}]; the graphs have {got}")
+        h, states = x.float(), []
         if not self.convs:
             return h
         edges = {}

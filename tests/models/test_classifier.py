@@ -94,6 +94,28 @@ def test_config_errors_and_round_trip() -> None:
     assert ModelConfig(**config.to_dict()) == config
 
 
+def test_one_class_is_refused_for_classification_and_kept_for_one_regression_target() -> None:
+    """A head of one class predicts it always and its cross-entropy is 0: a model that trains nothing, silently."""
+    with pytest.raises(ValueError, match="'num_classes' must be >= 2 for classification, got 1"):
+        ModelConfig(in_channels=4, num_classes=1)
+    assert ModelConfig(in_channels=4, num_classes=1, task="regression").num_classes == 1
+
+
+@pytest.mark.parametrize("pool", ["none", "mincut"])
+def test_node_features_the_model_was_not_built_for_are_named(pool: str) -> None:
+    """Was torch's 'mat1 and mat2 shapes cannot be multiplied (5x4 and 3x64)', or an AttributeError without x."""
+    from torch_geometric.data import Data
+
+    model = GraphClassifier(ModelConfig(in_channels=3, num_classes=2, pool=pool, clusters=2))
+    edges = torch.tensor([[0, 1], [1, 0]])
+    wide = Batch.from_data_list([Data(x=torch.randn(5, 4), edge_index=edges)])
+    with pytest.raises(ValueError, match=r"the model reads data.x \[N, 3\]; the graphs have shape \(5, 4\)"):
+        model(wide)
+    bare = Batch.from_data_list([Data(edge_index=edges, num_nodes=5)])
+    with pytest.raises(ValueError, match=r"the model reads data.x \[N, 3\]; the graphs have none"):
+        model(bare)
+
+
 @needs_rdkit
 def test_zero_layers_is_structure_agnostic() -> None:
     """layers=0 (readout of the input features + head) and backbone "mlp": edges change nothing."""
