@@ -50,11 +50,19 @@ def load_tu(
     if root is not None:
         source = Path(root) / name / "raw"
         if not source.is_dir():
-            raise FileNotFoundError(f"no TU raw folder at {source} (expected {name}_A.txt and friends there)")
+            raise FileNotFoundError(
+                f"no TU raw folder at {source} (expected {name}_A.txt and friends there)" + _held(root, name)
+            )
         check_raw(source, name)
+        if node_attributes and not (source / f"{name}_node_attributes.txt").is_file():
+            raise ValueError(
+                f"'node_attributes': {name} has no continuous node attributes (no {name}_node_attributes.txt in {source})"
+            )
         dataset_root = cache_root / "TU" / _fingerprint(source)
         _copy(source, dataset_root / name / "raw")
     dataset = _TUDataset(str(dataset_root), name, use_node_attr=node_attributes, log=log)
+    if node_attributes and not dataset.num_node_attributes:  # downloaded by PyG: known once read
+        raise ValueError(f"'node_attributes': {name} has no continuous node attributes")
     if dataset.num_node_features == 0:
         max_degree = max(int(degree(g.edge_index[0], g.num_nodes).max()) if g.num_edges else 0 for g in dataset)
         dataset = _TUDataset(str(dataset_root), name, transform=OneHotDegree(max_degree), log=log)
@@ -126,6 +134,15 @@ def _integer_lines(path: Path) -> list[int]:
 def _line_count(path: Path) -> int:
     with open(path) as handle:
         return sum(1 for line in handle if line.strip())
+
+
+def _held(root: str | Path, name: str) -> str:
+    """``"; did you mean 'MUTAG'? ROOT holds DD, MUTAG"``: the datasets with a raw folder under ``root``."""
+    held = sorted(p.parent.name for p in Path(root).glob("*/raw") if p.is_dir())
+    if not held:
+        return ""
+    like = [h for h in held if h.lower() == name.lower()]
+    return (f"; did you mean {like[0]!r}?" if like else ";") + f" {root} holds {', '.join(held)}"
 
 
 def check_raw(folder: Path, name: str) -> None:

@@ -97,3 +97,26 @@ def test_an_out_of_range_index_of_mapped_gin_folds_names_the_file(tmp_path: Path
         (folder / f"test_idx-{number}.txt").write_text("2\n" if number != 7 else "3\n")
     with pytest.raises(ValueError, match=r"test_idx-7.txt: index 3 is out of range 0..2 of gin_to_tu_index.txt"):
         gin_folds("TOY", tmp_path / "gin", tmp_path / "TU")
+
+
+def test_node_attributes_asked_of_a_dataset_without_them_are_refused(tmp_path: Path) -> None:
+    """TOY has no TOY_node_attributes.txt: the option was ignored, and the model trained on the labels alone."""
+    _write(tmp_path / "src", FILES)
+    with pytest.raises(
+        ValueError, match=r"'node_attributes': TOY has no continuous node attributes \(no TOY_node_attributes.txt"
+    ):
+        load_tu("TOY", tmp_path / "src", cache=tmp_path / "cache", node_attributes=True)
+    _write(tmp_path / "src", {**FILES, "node_attributes": "0.5\n1.5\n2.5\n3.5\n4.5\n"})
+    assert load_tu("TOY", tmp_path / "src", cache=tmp_path / "cache", node_attributes=True).num_features == 4
+
+
+def test_a_missing_dataset_lists_what_the_root_holds(tmp_path: Path) -> None:
+    """The names are case-sensitive (TU's files are NAME_A.txt): 'toy' for 'TOY' names the one it may mean."""
+    _write(tmp_path / "src", FILES)
+    _write(tmp_path / "src", FILES, name="OTHER")
+    with pytest.raises(
+        FileNotFoundError, match=r"no TU raw folder at .*toy/raw .*; did you mean 'TOY'\? .* holds OTHER, TOY"
+    ):
+        load_tu("toy", tmp_path / "src", cache=tmp_path / "cache")
+    with pytest.raises(FileNotFoundError, match=r"no TU raw folder at .*NONE/raw .*; .* holds OTHER, TOY$"):
+        load_tu("NONE", tmp_path / "src", cache=tmp_path / "cache")
