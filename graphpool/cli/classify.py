@@ -116,7 +116,10 @@ def _load(args: argparse.Namespace) -> tuple[list[Any], int, int, dict[str, Any]
 
     outputs = lambda molecules: len(molecules.classes) if args.task == "classification" else 1
     if args.smiles_csv:
-        molecules = load_smiles_csv(args.smiles_csv, args.smiles_col, args.label_col, args.on_error, args.task)
+        try:
+            molecules = load_smiles_csv(args.smiles_csv, args.smiles_col, args.label_col, args.on_error, args.task)
+        except ValueError as error:  # the library's advice, in the command line's words
+            raise ValueError(str(error).replace("on_error='skip'", "--on-error skip")) from None
         for row, reason in molecules.skipped:
             print(f"skipped row {row}: {reason}", file=sys.stderr)
         smiles = [g.smiles for g in molecules.graphs]

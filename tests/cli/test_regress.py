@@ -108,6 +108,7 @@ def test_a_backbone_that_reads_edge_features_needs_them(tmp_path: Path) -> None:
             "2 unusable row(s): row 14: label 'high' in column 'logp' is not a finite number; row 15: label 'n/a'",
         ),
         ([*((s, "1.5") for s in MOLECULES), ("CCO", "nan")], [], "label 'nan' in column 'logp' is not a finite"),
+        ([*((s, "1.5") for s in MOLECULES), ("", "1")], [], "Pass --on-error skip to skip them"),  # not on_error='skip'
         ([], [], "no molecules"),
         (
             [(s, str(i)) for i, s in enumerate(["CCO", "CCN", "CCC", "c1ccccc1"] * 3)],
