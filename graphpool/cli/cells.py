@@ -81,6 +81,11 @@ def cells(args: argparse.Namespace) -> int:
     )
     if not table.classes:
         raise SystemExit("graphpool cells: the table needs a --label column")
+    if len(table.classes) == 1:
+        raise SystemExit(
+            f"graphpool cells: --label {names['label']!r} holds one value, {table.classes[0]!r}, in every sample: "
+            "nothing to classify"
+        )
     graphs = tissue_graphs(table, args.graph, args.features, args.edge_weight)
     samples = table.sample_table
     groups = samples["group"].tolist() if "group" in samples else None

@@ -114,7 +114,16 @@ def _load(args: argparse.Namespace) -> tuple[list[Any], int, int, dict[str, Any]
     # imported here, not at the top: RDKit loads only when classify or regress runs
     from graphpool.data import load_smiles_csv, load_solubility, load_tu
 
-    outputs = lambda molecules: len(molecules.classes) if args.task == "classification" else 1
+    def outputs(molecules: Any) -> int:
+        if args.task == "regression":
+            return 1
+        if len(molecules.classes) < 2:
+            raise ValueError(
+                f"--label-col {args.label_col!r}: the labels hold one class, {molecules.classes[0]!r}: nothing to "
+                "classify (a numeric property: graphpool regress)"
+            )
+        return len(molecules.classes)
+
     if args.smiles_csv:
         try:
             molecules = load_smiles_csv(args.smiles_csv, args.smiles_col, args.label_col, args.on_error, args.task)

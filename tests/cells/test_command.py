@@ -100,6 +100,11 @@ def test_grouped_by_donor_and_bad_tables(tmp_path: Path) -> None:
         main(["cells", "--table", str(table), "--type", "celltype", "--out", str(tmp_path / "bad")])
     with pytest.raises(SystemExit, match="--pool: 'topk' is not one of"):
         main(["cells", "--pool", "topk", "--out", str(tmp_path / "bad2")])
+    frame.assign(label="tumour").to_csv(tmp_path / "one.csv", index=False)
+    with pytest.raises(
+        SystemExit, match="--label 'label' holds one value, 'tumour', in every sample: nothing to classify"
+    ):
+        main(["cells", "--table", str(tmp_path / "one.csv"), "--out", str(tmp_path / "bad3")])
 
 
 # 15. one map per sample, whatever characters the sample names hold

@@ -178,6 +178,15 @@ def test_header_only_csv_is_one_line(tmp_path: Path) -> None:
 
 
 @needs_rdkit
+def test_molecules_of_one_class_are_one_line(tmp_path: Path) -> None:
+    """Was ModelConfig's "'num_classes' must be >= 2 ... use task='regression'", which names no option."""
+    path = _csv(tmp_path, [(s, "active") for s in MOLECULES])
+    done = _cli("classify", "--smiles-csv", str(path), "--out", str(tmp_path / "out"), *FAST)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "the labels hold one class, 'active': nothing to classify" in done.stderr, done.stderr
+
+
+@needs_rdkit
 def test_a_dataset_too_small_for_the_inner_holdout_says_which_and_what_to_change(tmp_path: Path) -> None:
     rows = [(s, str(i % 3)) for i, s in enumerate(MOLECULES)]  # 12 graphs, 3 classes
     path = _csv(tmp_path, rows)
