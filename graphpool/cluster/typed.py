@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from graphpool.cluster.select.labels import LabelSelect
+from graphpool.ops import segments_from
 from graphpool.readout import Readout, resolve
 
 
@@ -40,5 +41,6 @@ class TypePool(nn.Module):
         return self.num_types * self.readout.get_out_channels(in_channels)
 
     def forward(self, x: Tensor, batch: Tensor, num_graphs: int, labels: Tensor | None = None) -> Tensor:
+        segments_from(x.size(0), batch, None, num_graphs, device=x.device, index_name="batch")  # checks batch
         assignment = self.select(x, x.new_zeros(2, 0, dtype=torch.long), batch, num_graphs, labels=labels)
         return self.readout(x, assignment.cluster, dim_size=assignment.num_clusters).view(num_graphs, -1)

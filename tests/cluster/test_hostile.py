@@ -268,3 +268,21 @@ def test_soft_pools_run_under_autocast(name: str) -> None:
         got = pool(x, edge_index, weight, batch)
     assert got.x.dtype == torch.float32  # the input's dtype
     torch.testing.assert_close(got.x, expected.x, **_half_tolerance(torch.bfloat16))
+
+
+@pytest.mark.parametrize("name", SOFT_POOLERS)
+def test_a_soft_pool_names_features_of_another_width(name: str) -> None:
+    """Was torch's 'mat1 and mat2 shapes cannot be multiplied (12x3 and 5x2)'."""
+    x, edge_index, weight, batch = _ring()
+    pool = pooler(name, in_channels=5, clusters=K).double()
+    with pytest.raises(ValueError, match=r"'x' has 3 features, but this pool was built for in_channels=5"):
+        pool(x, edge_index, weight, batch)
+
+
+def test_type_pool_names_a_batch_beyond_num_graphs() -> None:
+    """Was "'index' holds graph index 3 but there are only 3 graphs": the (graph, type) index, not the caller's."""
+    from graphpool.cluster import TypePool
+
+    x, _, _, batch = _ring()  # two graphs
+    with pytest.raises(ValueError, match=r"'batch' holds graph index 1 but there are only 1 graphs"):
+        TypePool(3, "mean")(x, batch, 1, labels=torch.zeros(12, dtype=torch.long))

@@ -82,6 +82,10 @@ class SoftSelect(Select):
         edge_weight: Tensor | None = None,
         edge_attr: Tensor | None = None,
     ) -> Assignment:
+        if x.dim() != 2 or x.size(1) != self.in_channels:
+            raise ValueError(
+                f"'x' has {x.size(-1)} features, but this pool was built for in_channels={self.in_channels}"
+            )
         check_finite_rows("x", x)  # the error would otherwise name the assignment computed from it
         scores = F.dropout(self.logits(x, edge_index, edge_weight, edge_attr), self.dropout, training=self.training)
         return Assignment.from_soft(torch.softmax(scores / self.temperature, dim=-1), batch, num_graphs)
