@@ -22,11 +22,11 @@ from graphpool.grid.convert import graph_to_image
 _MODES = {1: "linear", 2: "bilinear", 3: "trilinear"}
 
 
-def class_activation_map(features: Tensor, weight: Tensor, size: tuple[int, ...] | None = None) -> Tensor:
+def class_activation_map(features: Tensor, weight: Tensor, size: int | tuple[int, ...] | None = None) -> Tensor:
     """Per-class maps ``[B, K, *S]`` of image features ``[B, C, *S]`` under a head ``weight [K, C]``.
 
     Args:
-        size: upsample the maps to this spatial size (the input image's), with (bi/tri)linear
+        size: upsample the maps to this spatial size (the input image's; an int for every axis), with (bi/tri)linear
             interpolation; ``None`` keeps the feature map's resolution (where the identity
             ``mean(M_k) + b_k = z_k`` holds exactly).
     """
@@ -38,6 +38,10 @@ def class_activation_map(features: Tensor, weight: Tensor, size: tuple[int, ...]
     maps = graph_to_image(node_class_scores(nodes, weight), spatial)
     if size is None:
         return maps
+    if isinstance(size, int):  # every spatial axis, as in F.interpolate
+        size = (size,) * len(spatial)
     if len(size) != len(spatial):
         raise ValueError(f"'size' must have {len(spatial)} entries (the spatial axes), got {size}")
+    if min(size) < 1:
+        raise ValueError(f"'size' must hold sizes >= 1, got {tuple(size)}")
     return F.interpolate(maps, size=tuple(size), mode=_MODES[len(spatial)], align_corners=False)

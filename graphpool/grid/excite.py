@@ -20,5 +20,6 @@ class SqueezeExcite(GraphSqueezeExcite):
     """
 
     def forward(self, x: Tensor) -> Tensor:  # type: ignore[override]
+        self.check_width(x.size(1))
         gate = self.gates(pool_grid(x, self.readout))  # [B, C]
         return x * gate.view(*gate.shape, *([1] * (x.dim() - 2)))

@@ -31,17 +31,23 @@ class GraphSqueezeExcite(nn.Module):
         super().__init__()
         if channels < 1 or reduction < 1:
             raise ValueError(f"'channels' and 'reduction' must be >= 1, got {channels} and {reduction}")
-        self.readout = resolve(readout)
+        self.readout, self.channels = resolve(readout), channels
         hidden = max(1, channels // reduction)
         self.excite = nn.Sequential(
             nn.Linear(self.readout.get_out_channels(channels), hidden), nn.ReLU(), nn.Linear(hidden, channels)
         )
+
+    def check_width(self, width: int) -> None:
+        """A ``ValueError`` unless the features have the ``channels`` the block was built for."""
+        if width != self.channels:
+            raise ValueError(f"'x' has {width} channels, but this block was built for channels={self.channels}")
 
     def gates(self, squeezed: Tensor) -> Tensor:
         """``[B, C'] -> [B, C]`` gates in (0, 1) from the squeezed vectors."""
         return torch.sigmoid(self.excite(squeezed))
 
     def forward(self, x: Tensor, batch: Tensor | None = None, num_graphs: int | None = None) -> Tensor:
+        self.check_width(x.size(-1))
         if batch is None:
             batch = torch.zeros(x.size(0), dtype=torch.long, device=x.device)
         gate = self.gates(self.readout(x, batch, dim_size=num_graphs))  # [B, C]

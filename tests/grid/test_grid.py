@@ -149,6 +149,25 @@ def test_graph_class_activation_scores_sum_to_the_logits() -> None:
         node_class_scores(x, torch.randn(3, 5))
 
 
+def test_class_activation_map_sizes() -> None:
+    """An int is every spatial axis, as in F.interpolate (was "object of type 'int' has no len()"); an empty size is
+    refused by name (was interpolate's "output sizes should be greater than 0")."""
+    features, weight = torch.randn(2, 4, 5, 6), torch.randn(3, 4)
+    assert class_activation_map(features, weight, size=10).shape == (2, 3, 10, 10)
+    with pytest.raises(ValueError, match=r"'size' must hold sizes >= 1, got \(0, 4\)"):
+        class_activation_map(features, weight, size=(0, 4))
+
+
+@pytest.mark.parametrize("graph", [False, True], ids=["image", "graph"])
+def test_squeeze_excite_names_features_of_another_width(graph: bool) -> None:
+    """Was torch's 'mat1 and mat2 shapes cannot be multiplied (2x8 and 7x1)'."""
+    with pytest.raises(ValueError, match=r"'x' has 8 channels, but this block was built for channels=7"):
+        if graph:
+            GraphSqueezeExcite(7)(torch.randn(10, 8), torch.zeros(10, dtype=torch.long))
+        else:
+            SqueezeExcite(7)(torch.randn(2, 8, 5, 5))
+
+
 def test_graph_squeeze_excite_is_the_image_block_on_grid_graphs() -> None:
     torch.manual_seed(0)
     x = _images((5, 6))
