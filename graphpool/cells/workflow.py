@@ -50,6 +50,7 @@ from graphpool.experiment import (
     write_results,
 )
 from graphpool.experiment.baselines import baseline_scores, majority_scores
+from graphpool.experiment.files import read_json
 from graphpool.experiment.results import MAJORITY
 from graphpool.experiment.tasks import Classification
 from graphpool.explain import evidence, evidence_by_group, evidence_by_type, node_scores
@@ -143,7 +144,7 @@ def fold_models(folder: Path, folds: Sequence[Fold], config: ModelConfig) -> lis
     """``(model, test indices)`` of every outer fold, from the run's ``folder/model-K.pt`` (on the CPU)."""
     models = []
     for number, (_, test) in enumerate(folds, start=1):
-        selected = json.loads((folder / f"fold-{number}.json").read_text()).get("selected", {})
+        selected = read_json(folder / f"fold-{number}.json").get("selected", {})
         model = GraphClassifier(replace(config, **split_settings(selected)[0]))
         model.load_state_dict(torch.load(folder / f"model-{number}.pt", map_location="cpu", weights_only=True))
         models.append((model, test))

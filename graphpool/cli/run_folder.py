@@ -13,7 +13,7 @@ import torch
 
 from graphpool.experiment import atomic_json
 from graphpool.experiment.distributed import is_main
-from graphpool.experiment.files import changed_settings
+from graphpool.experiment.files import changed_settings, read_json
 
 RUN_FILE = "run.json"
 _NOT_SETTINGS = frozenset({"quiet", "resume", "device", "out"})  # how a run is watched, not what it computes
@@ -62,7 +62,7 @@ def open_out(args: argparse.Namespace, graphs: Sequence[Any] = ()) -> Path:
                 f"--resume: {out} holds no {RUN_FILE}, so the settings it was run with cannot be checked; "
                 "start again in another --out"
             )
-        stored = json.loads(stored_path.read_text())
+        stored = read_json(stored_path)
         if stored.get("data") != settings["data"]:
             was, now = stored.get("data") or {}, settings["data"]
             raise SystemExit(

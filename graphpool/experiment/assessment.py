@@ -26,7 +26,7 @@ import torch
 from graphpool.experiment.baselines import majority_scores
 from graphpool.experiment.diagnostics import pooling_diagnostics, warn_collapses
 from graphpool.experiment.distributed import barrier, is_main
-from graphpool.experiment.files import atomic_json, atomic_write, changed_settings
+from graphpool.experiment.files import atomic_json, atomic_write, changed_settings, read_json
 from graphpool.experiment.folds import Fold, holdout
 from graphpool.experiment.hyperparameters import expand_grid
 from graphpool.experiment.progress import Progress
@@ -103,9 +103,9 @@ def assess(
         json.dumps({"model": model_config.to_dict(), "train": asdict(train_config), "grid": grid or {}})
     )
     # refuse, before anything is written, to continue a run made with other splits or settings
-    if splits_path.exists() and json.loads(splits_path.read_text()) != splits:
+    if splits_path.exists() and read_json(splits_path) != splits:
         raise ValueError(f"{splits_path} holds different splits; use another --out folder or the same settings")
-    if config_path.exists() and (stored := json.loads(config_path.read_text())) != config:
+    if config_path.exists() and (stored := read_json(config_path)) != config:
         changed = ", ".join(name for name, _, _ in changed_settings(stored, config))
         raise ValueError(f"{config_path} was written with other settings ({changed}); use another folder")
     if is_main():
@@ -116,7 +116,7 @@ def assess(
     for number, split in enumerate(splits, start=1):
         done = out / f"fold-{number}.json"
         if done.exists():
-            results.append(json.loads(done.read_text()))
+            results.append(read_json(done))
             if is_main():  # a run killed between writing fold-K.json and removing its checkpoints left them
                 for leftover in out.glob(f"fold-{number}-*.pt"):
                     leftover.unlink(missing_ok=True)

@@ -60,6 +60,17 @@ def atomic_json(path: Path, value: Any) -> None:
     atomic_write(path, lambda p: p.write_text(json.dumps(value, indent=1)))
 
 
+def read_json(path: Path) -> Any:
+    """The JSON value in ``path``; a ``ValueError`` naming the file when it is not JSON (runs write theirs whole, with
+    :func:`atomic_json`, so such a file was edited or cut short outside graphpool)."""
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"{path} is not valid JSON ({error}): restore it, or delete it to have the run recompute what it held"
+        ) from None
+
+
 def safe_name(name: Any) -> str:
     """``name`` as a file name, unique and reversible: letters, digits, ``-``, ``_`` and ``.`` kept, any other
     character percent-encoded (``urllib.parse.unquote`` gives the name back), so "patient 1", "patient_1" and

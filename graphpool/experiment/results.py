@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import statistics
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -13,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from graphpool.experiment.diagnostics import usage_cell, usage_summary
-from graphpool.experiment.files import atomic_json, atomic_write
+from graphpool.experiment.files import atomic_json, atomic_write, read_json
 
 
 def summary_row(
@@ -273,11 +272,11 @@ def out_of_fold(folder: Path) -> tuple[list[int], list[float]]:
 
     Read from ``folder``'s ``splits.json`` and ``fold-K.json`` (written by :func:`~graphpool.experiment.assess`).
     """
-    splits = json.loads((folder / "splits.json").read_text())
+    splits = read_json(folder / "splits.json")
     indices: list[int] = []
     predictions: list[float] = []
     for number, split in enumerate(splits, start=1):
-        result = json.loads((folder / f"fold-{number}.json").read_text())
+        result = read_json(folder / f"fold-{number}.json")
         indices += split["test"]
         predictions += result["predictions"]
     return indices, predictions

@@ -254,6 +254,20 @@ def test_checkpoints_left_by_a_kill_after_a_fold_finished_are_removed_on_resume(
 
 
 @needs_rdkit
+@pytest.mark.parametrize(
+    "name", ["sum__none/fold-1.json", "sum__none/splits.json", "sum__none/config.json", "run.json"]
+)
+def test_a_results_file_cut_short_is_named_on_resume(tmp_path: Path, name: str) -> None:
+    """Runs write their files whole (atomically); one edited or cut short by hand was JSON's bare "Invalid control
+    character at: line 1 column 22", naming no file."""
+    out = tmp_path / "run"
+    assert main(_classify(tmp_path, out)) == 0
+    (out / name).write_text('{"fold": 1, "test_acc')
+    with pytest.raises(SystemExit, match=rf"{out / name} is not valid JSON \(.*\): restore it, or delete it"):
+        main(_classify(tmp_path, out, "--resume"))
+
+
+@needs_rdkit
 @pytest.mark.parametrize("extra", [["--pool", "mincut,graclus", "--levels", "2"], ["--pool", "kmis", "--precoarsen"]])
 def test_hierarchical_pools_train_on_batches_with_one_atom_molecules(tmp_path: Path, extra: list[str]) -> None:
     """Two levels of pooling after message passing, batches holding methane: a soft level's sqrt(degree) at a
