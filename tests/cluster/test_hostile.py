@@ -286,3 +286,16 @@ def test_type_pool_names_a_batch_beyond_num_graphs() -> None:
     x, _, _, batch = _ring()  # two graphs
     with pytest.raises(ValueError, match=r"'batch' holds graph index 1 but there are only 1 graphs"):
         TypePool(3, "mean")(x, batch, 1, labels=torch.zeros(12, dtype=torch.long))
+
+
+def test_the_finite_check_of_features_survives_a_sum_that_overflows() -> None:
+    """The check first sums x (one fast read); a sum of finite float16 values can overflow to inf, and then the rows
+    are checked one by one: finite ones pass, the first non-finite one is named."""
+    from graphpool.cluster.select.base import check_finite_rows
+
+    large = torch.full((100, 4), 6e4, dtype=torch.float16)
+    assert torch.isinf(large.sum())
+    check_finite_rows("x", large)
+    large[42, 3] = float("inf")
+    with pytest.raises(ValueError, match=r"'x' holds NaN or infinite values \(row 42\)"):
+        check_finite_rows("x", large)
