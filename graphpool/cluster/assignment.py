@@ -9,6 +9,7 @@ most likely of them. The membership matrix :math:`S` is stored per graph as the 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -94,14 +95,15 @@ class Assignment:
 def check_distribution(s: Tensor, name: str = "s") -> None:
     """Raise a ``ValueError`` naming ``name`` unless every row of ``s`` is a probability distribution."""
     s = s.detach()
-    if not bool(torch.isfinite(s).all()):
+    # two reads of s: its minimum (NaN where s holds one) and the row sums (not finite where s holds an infinity)
+    low = float(s.min())
+    worst = float((s.sum(dim=1, dtype=torch.float64) - 1).abs().max())
+    if math.isnan(low) or not math.isfinite(worst):
         raise ValueError(f"'{name}' holds NaN or infinite values")
-    if bool((s < 0).any()):
-        raise ValueError(f"'{name}' must be >= 0 (rows are distributions over clusters), got {float(s.min()):.3g}")
-    sums = s.sum(dim=1, dtype=torch.float64)
+    if low < 0:
+        raise ValueError(f"'{name}' must be >= 0 (rows are distributions over clusters), got {low:.3g}")
     # a softmax rounded to s's dtype: each of the K entries is off by up to half a unit in the last place
     tolerance = max(1e-4, s.size(1) * torch.finfo(s.dtype).eps) if s.is_floating_point() else 1e-4
-    worst = float((sums - 1).abs().max())
     if worst > tolerance:
         raise ValueError(f"'{name}' rows must sum to 1 (distributions over clusters); one is off by {worst:.3g}")
 

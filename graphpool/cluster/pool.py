@@ -307,11 +307,11 @@ def _check(
 def _check_within_graphs(edge_index: Tensor, batch: Tensor) -> None:
     """Raise a ``ValueError`` naming the first edge whose ends lie in different graphs of the batch (a batch is a
     disjoint union: such an edge would become a coarse edge between two graphs' clusters)."""
-    ends = batch[edge_index]  # [2, E] the graph of each end
-    crossing = torch.nonzero(ends[0] != ends[1])
-    if crossing.numel():
+    source, target = batch.index_select(0, edge_index[0]), batch.index_select(0, edge_index[1])  # the ends' graphs
+    if not torch.equal(source, target):
+        crossing = torch.nonzero(source != target)
         e = int(crossing[0, 0])
-        (u, v), (a, b) = edge_index[:, e].tolist(), ends[:, e].tolist()
+        (u, v), (a, b) = edge_index[:, e].tolist(), (int(source[e]), int(target[e]))
         raise ValueError(
             f"'edge_index' joins nodes of different graphs: edge {e} ({u} -> {v}) goes from graph {a} to graph {b}; "
             f"the graphs of a batch share no edges ({crossing.size(0)} edges cross)"

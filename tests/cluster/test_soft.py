@@ -213,6 +213,9 @@ def test_soft_assignment_views_lift_and_errors() -> None:
     ("s", "message"),
     [
         (torch.tensor([[0.5, float("nan")], [0.5, 0.5]]), "NaN"),
+        (torch.tensor([[0.5, 0.5], [float("inf"), 0.5]]), "NaN or infinite"),
+        (torch.tensor([[0.5, 0.5], [-float("inf"), 0.5]]), "NaN or infinite"),
+        (torch.tensor([[float("nan"), -1.0], [0.5, 0.5]]), "NaN or infinite"),  # NaN is named before the sign
         (torch.tensor([[1.5, -0.5], [0.5, 0.5]]), "must be >= 0"),
         (torch.tensor([[0.5, 0.2], [0.5, 0.5]]), "rows must sum to 1"),
         (torch.tensor([[1.0], [1.0], [1.0]]), r"'s' must be \[N, K\] with N = 2"),
