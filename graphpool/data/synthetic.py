@@ -40,6 +40,8 @@ import numpy as np
 import torch
 from torch_geometric.data import Data
 
+from graphpool.ops.ranges import SEED
+
 #: the variants: (largest node count N, covariance, neighbours k, graphs per class)
 VARIANTS: dict[str, tuple[int, float, int, int]] = {
     "easy-small": (80, 0.4, 5, 100),
@@ -109,6 +111,7 @@ def pooling_benchmark(variant: str = "hard", seed: int = 0, graphs_per_class: in
     per_class = per_class if graphs_per_class is None else graphs_per_class
     if per_class < 1:
         raise ValueError(f"'graphs_per_class' must be >= 1, got {per_class}")
+    SEED.check("seed", seed)
     rng = np.random.default_rng(seed)
     labels = rng.permutation(np.arange(per_class * NUM_CLASSES) % NUM_CLASSES)
     return [_graph(int(label), nodes, cov, neighbours, rng) for label in labels]
@@ -117,6 +120,7 @@ def pooling_benchmark(variant: str = "hard", seed: int = 0, graphs_per_class: in
 def published_split(num_graphs: int, seed: int = 0) -> dict[str, list[int]]:
     """The published protocol's ``train`` / ``validation`` / ``test`` indices of ``num_graphs`` graphs: each graph
     is a test graph with probability 0.1, else a validation graph with probability 0.1, else a training graph."""
+    SEED.check("seed", seed)
     rng = np.random.default_rng([seed, 1])  # a stream of its own: the graphs do not change with the split
     tested = rng.random(num_graphs) < _TEST_SHARE
     validated = ~tested & (rng.random(num_graphs) < _VALIDATION_SHARE)

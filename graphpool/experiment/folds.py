@@ -15,12 +15,21 @@ from typing import Any
 import numpy as np
 from sklearn.model_selection import KFold, StratifiedGroupKFold, StratifiedKFold, train_test_split
 
+from graphpool.ops.ranges import SEED, Range
+
 #: ``(train, test)`` index lists of one outer fold
 Fold = tuple[Sequence[int], Sequence[int]]
 
 
+def _check_folds(folds: int, seed: int) -> None:
+    """``folds`` >= 2 and ``seed`` in [0, 2^32 - 1], each error naming its argument."""
+    Range(2).check("folds", folds)
+    SEED.check("seed", seed)
+
+
 def stratified_folds(labels: Sequence[int], folds: int, seed: int) -> list[tuple[list[int], list[int]]]:
     """``folds`` stratified, shuffled, seeded outer folds as ``(train, test)`` index lists."""
+    _check_folds(folds, seed)
     y = np.asarray(labels)
     smallest = int(np.bincount(y).min()) if y.size else 0
     if folds < 2 or smallest < folds:
@@ -34,6 +43,7 @@ def stratified_folds(labels: Sequence[int], folds: int, seed: int) -> list[tuple
 
 def random_folds(count: int, folds: int, seed: int) -> list[tuple[list[int], list[int]]]:
     """``folds`` shuffled, seeded outer folds of ``count`` graphs (numeric targets: nothing to stratify by)."""
+    _check_folds(folds, seed)
     if folds < 2 or count < folds:
         raise ValueError(f"{folds} folds need at least {max(folds, 2)} graphs; there are {count}")
     splitter = KFold(n_splits=folds, shuffle=True, random_state=seed)
@@ -124,6 +134,7 @@ def grouped_folds(
     Without ``labels`` (numeric targets) the folds are not stratified but balanced in size (largest
     group first into the smallest fold, ties in a seeded order).
     """
+    _check_folds(folds, seed)
     group_ids = np.asarray(groups)
     if labels is None:
         per_class = [len(set(group_ids.tolist()))]
@@ -162,6 +173,7 @@ def scaffold_folds(
     Raises:
         ValueError: a class (or, without labels, the data) with fewer scaffolds than ``folds``.
     """
+    _check_folds(folds, seed)
     try:
         return grouped_folds(labels, scaffolds, folds, 1, seed)
     except ValueError:

@@ -98,3 +98,32 @@ def test_grouped_folds_never_split_a_group_and_repeat_with_new_shuffles() -> Non
     assert not {groups[i] for i in fit} & {groups[i] for i in validation}
     with pytest.raises(ValueError, match="need at least 20 groups in every class"):
         grouped_folds(labels, groups, 20, repeats=1, seed=0)
+
+
+@pytest.mark.parametrize("kind", ["stratified", "random", "grouped", "scaffold"])
+def test_fold_counts_and_seeds_are_checked_by_name(kind: str) -> None:
+    """0 folds was "0 stratified folds need at least 2 graphs in every class; the smallest class here has 10", a
+    negative seed NumPy's or scikit-learn's message, naming neither argument."""
+    from graphpool.experiment import grouped_folds, random_folds, scaffold_folds
+
+    labels, groups = [0, 1] * 10, [f"g{i // 2}" for i in range(20)]
+    make = {
+        "stratified": lambda folds, seed: stratified_folds(labels, folds, seed=seed),
+        "random": lambda folds, seed: random_folds(20, folds, seed=seed),
+        "grouped": lambda folds, seed: grouped_folds(labels, groups, folds, 1, seed=seed),
+        "scaffold": lambda folds, seed: scaffold_folds(groups, labels, folds, seed=seed),
+    }[kind]
+    assert len(make(2, 0)) == 2
+    with pytest.raises(ValueError, match="'folds' must be >= 2, got 0"):
+        make(0, 0)
+    with pytest.raises(ValueError, match=r"'seed' must be in \[0, 4294967295\], got -1"):
+        make(2, -1)
+
+
+def test_the_pooling_benchmark_checks_its_seed() -> None:
+    from graphpool.data import pooling_benchmark, published_split
+
+    with pytest.raises(ValueError, match=r"'seed' must be in \[0, 4294967295\], got -1"):
+        pooling_benchmark("easy-small", seed=-1)
+    with pytest.raises(ValueError, match=r"'seed' must be in \[0, 4294967295\], got -1"):
+        published_split(10, seed=-1)
