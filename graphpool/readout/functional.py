@@ -87,6 +87,11 @@ def global_pool(
 
 def _functional(reduce: str, options: dict[str, Any]) -> tuple[Readout, dict[str, Any]]:
     """The readout instance of ``reduce`` with ``options``, and the per-node inputs among them."""
+    if not isinstance(reduce, str):
+        raise TypeError(
+            f"'reduce' must be a readout name such as 'mean', got {type(reduce).__name__}; a readout module is "
+            "called itself: readout(x, batch)"
+        )
     if isinstance(reduce, str) and "+" in reduce:  # a concatenation of option-free readouts
         if options:
             raise ValueError(f"options {sorted(options)} cannot be shared by the readouts of {reduce!r}")

@@ -45,6 +45,15 @@ def test_global_pool_errors(kwargs: dict, message: str) -> None:
         global_pool(X, batch, **kwargs)
 
 
+@pytest.mark.parametrize("reduce", [MeanReadout(), None, 3])
+def test_a_reduce_that_is_not_a_name_is_named(reduce) -> None:
+    """A module as reduce was "argument of type 'MeanReadout' is not iterable"."""
+    with pytest.raises(
+        TypeError, match=rf"'reduce' must be a readout name such as 'mean', got {type(reduce).__name__}"
+    ):
+        global_pool(X, BATCH, reduce=reduce)
+
+
 @pytest.mark.parametrize("reduce", ["mean", "std", "var", "softmax", "powermean", "quantile"])
 def test_integer_features_need_float(reduce: str) -> None:
     with pytest.raises(ValueError, match=rf"reduce '{reduce}' needs floating-point features.*x.float\(\)"):
