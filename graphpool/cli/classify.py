@@ -82,6 +82,13 @@ def _add_parser(commands: Any, name: str, help: str, task: str) -> None:
         default=None,
         help="stratified, random or scaffold folds (default 10); given splits have their own",
     )
+    folds.add_argument(
+        "--only-folds",
+        default=None,
+        metavar="LIST",
+        help="run only these outer folds (1-based: 3, 1-5 or 2,7), e.g. one per job of an array on a shared --out: "
+        "each job joins the run (its settings must match), and the one that finds every fold done writes the results",
+    )
     c.add_argument_group("seed ensemble").add_argument(
         "--ensemble",
         type=int,
@@ -155,6 +162,25 @@ def _load(args: argparse.Namespace) -> tuple[list[Any], int, int, dict[str, Any]
     return graphs, dataset.num_features, dataset.num_classes, {}
 
 
+def _fold_list(spec: str, count: int) -> list[int]:
+    """``--only-folds``: ``"3"``, ``"1-5"``, ``"2,7,9-10"`` -> sorted fold numbers in ``1..count``."""
+    numbers: set[int] = set()
+    for part in spec.split(","):
+        low, dash, high = part.strip().partition("-")
+        try:
+            first, last = int(low), int(high if dash else low)
+        except ValueError:
+            first, last = 0, -1
+        if first > last:
+            raise SystemExit(f"--only-folds {spec!r}: write folds as 3, 1-5 or 2,7")
+        numbers.update(range(first, last + 1))
+    if min(numbers) < 1:
+        raise SystemExit(f"--only-folds {spec!r}: fold numbers start at 1")
+    if max(numbers) > count:
+        raise SystemExit(f"--only-folds {spec!r}: the run has {count} folds")
+    return sorted(numbers)
+
+
 def _folds(args: argparse.Namespace, graphs: list[Any], extra: dict[str, Any]) -> tuple[str, list, list | None]:
     """The protocol's name, its outer folds, and the groups the inner hold-outs keep whole (scaffolds), if any."""
     from graphpool.data import gin_folds, scaffolds
@@ -220,10 +246,18 @@ def run(args: argparse.Namespace) -> int:
         edge_channels=edge_channels,
     )
     experiment.check(graphs)
+    only = None if args.only_folds is None else _fold_list(args.only_folds, len(folds))
     out = open_out(args, graphs)  # after every check: a refused setting leaves no folder behind
     graphs = precoarsened(graphs, experiment)
-    rows = run_experiment(graphs, folds, experiment, out, device, progress=TqdmProgress(args.quiet), groups=groups)
+    progress = TqdmProgress(args.quiet)
+    rows = run_experiment(graphs, folds, experiment, out, device, progress=progress, groups=groups, only_folds=only)
     if not is_main():
+        return 0
+    if not rows:  # --only-folds, and other jobs' folds are not all done yet: they will write the results
+        missing = ", ".join(map(str, experiment.missing_folds(out, len(folds))))
+        print(
+            f"folds {missing} of {len(folds)} still to run in {out}: the job that finishes the last writes the results"
+        )
         return 0
     regression = args.task == "regression"
     # targets are stored in float32: the shortest decimal that is the same float32 is the value as written

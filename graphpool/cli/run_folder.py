@@ -16,7 +16,8 @@ from graphpool.experiment.distributed import is_main
 from graphpool.experiment.files import changed_settings, read_json
 
 RUN_FILE = "run.json"
-_NOT_SETTINGS = frozenset({"quiet", "resume", "device", "out"})  # how a run is watched, not what it computes
+#: how a run is watched or shared out between jobs, not what it computes
+_NOT_SETTINGS = frozenset({"quiet", "resume", "device", "out", "only_folds"})
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -47,40 +48,58 @@ def open_out(args: argparse.Namespace, graphs: Sequence[Any] = ()) -> Path:
     A new run needs an empty or missing folder. ``--resume`` needs the folder of an earlier run
     whose stored settings (``run.json``) equal this call's, on the same data (:func:`data_fingerprint`
     of ``graphs``): a resumed run with other settings or data would finish with folds trained under
-    both, so it is refused, listing the differences. Call it after every other check.
+    both, so it is refused, listing the differences. A job of ``--only-folds`` joins the run in ``--out``
+    the same way when there is one (the jobs of an array start in any order), and starts it otherwise.
+    Call it after every other check.
     """
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise SystemExit(f"--out {out} is a file; give a folder for the results")
     settings = {**_settings(args), "data": data_fingerprint(graphs)}
+    stored_path = out / RUN_FILE
+    job = getattr(args, "only_folds", None) is not None
     if args.resume:
         if not out.is_dir():
             raise SystemExit(f"--resume: nothing to resume, {out} does not exist; run without --resume to start")
-        stored_path = out / RUN_FILE
         if not stored_path.is_file():
             raise SystemExit(
                 f"--resume: {out} holds no {RUN_FILE}, so the settings it was run with cannot be checked; "
                 "start again in another --out"
             )
-        stored = read_json(stored_path)
-        if stored.get("data") != settings["data"]:
-            was, now = stored.get("data") or {}, settings["data"]
-            raise SystemExit(
-                f"--resume: the data differ from the run's ({was.get('graphs')} graphs, sha256 "
-                f"{str(was.get('sha256'))[:12]}... stored vs {now['graphs']} graphs, {now['sha256'][:12]}... now); "
-                "resume on the data it started with, or start a new run in another --out"
-            )
-        differences = [
-            f"--{name.replace('_', '-')}: {old!r} (stored) vs {now!r} (now)"
-            for name, old, now in changed_settings(stored, settings)
-        ]
-        if differences:
-            raise SystemExit(
-                f"--resume: {out} was run with other settings: {'; '.join(differences)}. "
-                "Resume with the stored settings, or start a new run in another --out"
-            )
-    elif is_main() and out.is_dir() and any(out.iterdir()):
+        _check_stored(out, settings, "--resume")
+    elif job and stored_path.is_file():  # a job of an array joins the run another job started
+        _check_stored(out, settings, "--only-folds")
+    elif is_main() and out.is_dir() and any(not (job and _run_file(p.name)) for p in out.iterdir()):
         raise SystemExit(f"{out} already holds results: pass --resume to continue that run, or another --out")
     if is_main():
-        atomic_json(out / RUN_FILE, settings)
+        atomic_json(stored_path, settings)
+        if job:  # a job that started at the same moment, with other settings, wrote its own
+            _check_stored(out, settings, "--only-folds")
     return out
+
+
+def _run_file(name: str) -> bool:
+    """``run.json`` or one of its temporary files (:func:`~graphpool.experiment.atomic_write`): what a job of
+    ``--only-folds`` that started at the same moment may have written so far."""
+    return name == RUN_FILE or name.startswith(f".{RUN_FILE}.")
+
+
+def _check_stored(out: Path, settings: dict[str, Any], option: str) -> None:
+    """Refuse to continue the run in ``out`` when its ``run.json`` holds other data or settings than ``settings``."""
+    stored = read_json(out / RUN_FILE)
+    if stored.get("data") != settings["data"]:
+        was, now = stored.get("data") or {}, settings["data"]
+        raise SystemExit(
+            f"{option}: the data differ from the run's ({was.get('graphs')} graphs, sha256 "
+            f"{str(was.get('sha256'))[:12]}... stored vs {now['graphs']} graphs, {now['sha256'][:12]}... now); "
+            "resume on the data it started with, or start a new run in another --out"
+        )
+    differences = [
+        f"--{name.replace('_', '-')}: {old!r} (stored) vs {now!r} (now)"
+        for name, old, now in changed_settings(stored, settings)
+    ]
+    if differences:
+        raise SystemExit(
+            f"{option}: {out} was run with other settings: {'; '.join(differences)}. "
+            "Resume with the stored settings, or start a new run in another --out"
+        )

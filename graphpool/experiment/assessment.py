@@ -15,7 +15,7 @@ checkpointed atomically, so a killed run resumes without recomputing finished fo
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, replace
 from functools import partial
 from pathlib import Path
@@ -67,8 +67,9 @@ def assess(
     grid: dict[str, Sequence[Any]] | None = None,
     groups: Sequence[Any] | None = None,
     keep_models: bool = False,
+    only: Collection[int] | None = None,
 ) -> list[dict[str, Any]]:
-    """Run every outer fold (skipping folds already finished in ``out``); returns one result per fold.
+    """Run every outer fold (skipping folds already finished in ``out``); returns one result per finished fold.
 
     Per fold, every candidate of ``grid`` (see :func:`~graphpool.experiment.expand_grid`) is
     trained on the fold's fit part and scored on its validation part; the best (ties: the
@@ -82,7 +83,9 @@ def assess(
     per finished fold, and
     ``fold-K-J.pt`` checkpoints of candidate J of the fold in progress (removed once the fold is
     done; with ``keep_models`` the selected weights stay as ``model-K.pt``). ``groups`` keeps
-    each group (e.g. a donor) wholly in fit or validation of the inner hold-out.
+    each group (e.g. a donor) wholly in fit or validation of the inner hold-out. ``only`` (fold numbers from 1):
+    train only these folds, as one job of several sharing ``out``; the others' results are read where their
+    ``fold-K.json`` exists (the list is then shorter than ``folds`` until every job is done).
     """
     if keep_models and train_config.ensemble > 1:
         raise ValueError(
@@ -115,6 +118,10 @@ def assess(
     results = []
     for number, split in enumerate(splits, start=1):
         done = out / f"fold-{number}.json"
+        if only is not None and number not in only:  # another job's fold: its result when that job has written it
+            if done.exists():
+                results.append(read_json(done))
+            continue
         if done.exists():
             results.append(read_json(done))
             if is_main():  # a run killed between writing fold-K.json and removing its checkpoints left them

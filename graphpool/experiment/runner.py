@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import statistics
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -111,6 +111,11 @@ class Experiment:
                     f"pool {pool!r} needs the {what} of every node as data.{needs}; these graphs have none"
                 )
 
+    def missing_folds(self, out: Path, count: int) -> list[int]:
+        """The fold numbers (from 1) that some combination has not finished in ``out`` (no ``fold-K.json``)."""
+        folders = [self.folder(out, r, p) for r, p in itertools.product(self.readouts, self.pools)]
+        return [k for k in range(1, count + 1) if not all((f / f"fold-{k}.json").exists() for f in folders)]
+
     @staticmethod
     def folder(out: Path, readout: str, pool: str) -> Path:
         """The results folder of one combination: ``out/READOUT__POOL``."""
@@ -127,29 +132,37 @@ def run_experiment(
     repeats: int = 1,
     groups: Sequence[Any] | None = None,
     progress: Progress | None = None,
+    only_folds: Collection[int] | None = None,
 ) -> list[dict[str, Any]]:
     """Assess every readout x pool combination on ``folds``; returns one summary row per combination.
 
     ``folds`` lists ``repeats`` repeats of the same number of folds, one repeat after the other.
     ``groups`` (e.g. the donor of each graph) keeps each group in one part of every inner hold-out.
+    ``only_folds`` (numbers from 1): train only these folds of every combination, as one job of several sharing
+    ``out``; the rows are returned once every fold of every combination is done (by any job), else ``[]``.
     """
     progress = progress or Progress()
     experiment.check(graphs)  # every combination is valid before the first one trains
+    combinations = list(itertools.product(experiment.readouts, experiment.pools))
+
+    def run(readout: str, pool: str, only: Collection[int] | None, watch: Progress) -> list[dict[str, Any]]:
+        watch.combination(f"{readout} / {pool}", len(folds) if only is None else len(only))
+        model, folder = experiment.model_for(readout, pool), experiment.folder(out, readout, pool)
+        return assess(
+            graphs, folds, model, experiment.train, folder, device, progress=watch, grid=experiment.grid,
+            groups=groups, keep_models=experiment.keep_models, only=only,
+        )  # fmt: skip
+
+    if only_folds is not None:
+        for readout, pool in combinations:  # this job's folds of every combination
+            run(readout, pool, only_folds, progress)
     rows = []
-    for readout, pool in itertools.product(experiment.readouts, experiment.pools):
-        progress.combination(f"{readout} / {pool}", len(folds))
-        results = assess(
-            graphs,
-            folds,
-            experiment.model_for(readout, pool),
-            experiment.train,
-            experiment.folder(out, readout, pool),
-            device,
-            progress=progress,
-            grid=experiment.grid,
-            groups=groups,
-            keep_models=experiment.keep_models,
-        )
+    for readout, pool in combinations:
+        # every fold (none when the job's folds are done: then the results every job has written, read after this
+        # job wrote its own, so that of jobs finishing together the last one finds them all)
+        results = run(readout, pool, None if only_folds is None else (), progress if only_folds is None else Progress())
+        if len(results) < len(folds):  # other jobs' folds are still to come
+            return []
         rows.append(
             summary_row(
                 readout,

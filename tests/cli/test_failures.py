@@ -308,3 +308,45 @@ def test_a_missing_package_is_one_line(
     with pytest.raises(SystemExit, match=f"^{message}"):
         main([*arguments, "--out", str(tmp_path / "run"), *FAST])
     assert not (tmp_path / "run").exists()
+
+
+@needs_rdkit
+def test_folds_run_as_separate_jobs_give_the_results_of_one_run(tmp_path: Path, capsys) -> None:
+    """--only-folds: jobs of an array each run some outer folds on one --out; the job that finds every fold done
+    writes the results, and they are those of one run over all folds (the same folds, the same training)."""
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    assert main(_classify(tmp_path, whole, "--folds", "3")) == 0
+    assert main(_classify(tmp_path, split, "--folds", "3", "--only-folds", "2")) == 0
+    assert not (split / "results.json").exists() and not (split / "sum__none" / "fold-1.json").exists()
+    assert "folds 1, 3 of 3 still to run" in capsys.readouterr().out
+    assert main(_classify(tmp_path, split, "--folds", "3", "--only-folds", "1,3")) == 0
+    for number in (1, 2, 3):
+        alone, joined = (json.loads((o / "sum__none" / f"fold-{number}.json").read_text()) for o in (whole, split))
+        assert joined["predictions"] == alone["predictions"] and joined["test_accuracy"] == alone["test_accuracy"]
+    rows = [json.loads((o / "results.json").read_text())["rows"] for o in (whole, split)]
+    assert [r["mean_accuracy"] for r in rows[0]] == [r["mean_accuracy"] for r in rows[1]]
+    assert (split / "predictions.csv").read_text() == (whole / "predictions.csv").read_text()
+
+
+@needs_rdkit
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("0", "--only-folds '0': fold numbers start at 1"),
+        ("4", "--only-folds '4': the run has 3 folds"),
+        ("2-1", "--only-folds '2-1': write folds as 3, 1-5 or 2,7"),
+        ("a", "--only-folds 'a': write folds as 3, 1-5 or 2,7"),
+    ],
+)
+def test_bad_fold_lists_are_one_line(tmp_path: Path, spec: str, message: str) -> None:
+    with pytest.raises(SystemExit, match=message):
+        main(_classify(tmp_path, tmp_path / "out", "--folds", "3", "--only-folds", spec))
+    assert not (tmp_path / "out").exists()
+
+
+@needs_rdkit
+def test_a_job_with_other_settings_cannot_join_the_run(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert main(_classify(tmp_path, out, "--folds", "3", "--only-folds", "1")) == 0
+    with pytest.raises(SystemExit, match=r"--only-folds: .* was run with other settings: --hidden: 4 \(stored\) vs 8"):
+        main(_classify(tmp_path, out, "--folds", "3", "--only-folds", "2", "--hidden", "8"))
