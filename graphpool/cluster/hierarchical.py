@@ -115,6 +115,10 @@ class HierarchicalPool(nn.Module):
             raise ValueError(f"'between' needs one layer (or None) per level: {len(pools)}, got {len(between)}")
         if activation is not None and activation not in ACTIVATIONS:
             raise ValueError(f"'activation' must be one of {tuple(ACTIVATIONS)} or None, got {activation!r}")
+        if norm is not None and not callable(norm):
+            raise TypeError(
+                f"'norm' must make a module from a width (e.g. torch.nn.BatchNorm1d), got {type(norm).__name__}"
+            )
         if level_readouts and in_channels is None:
             raise ValueError("'level_readouts' reads the input nodes too: pass in_channels (their width F)")
         self.levels = nn.ModuleList(pools)

@@ -132,6 +132,10 @@ def test_errors() -> None:
         HierarchicalPool([GraclusSelect()])(x, edge_index, batch)  # batch where the weights go
     with pytest.raises(ValueError, match="cannot tell the width of Sequential"):
         HierarchicalPool([GraclusSelect()], between=[torch.nn.Sequential()]).get_out_channels(3)
+    with pytest.raises(
+        TypeError, match=r"'norm' must make a module from a width \(e.g. torch.nn.BatchNorm1d\), got int"
+    ):
+        HierarchicalPool([GraclusSelect()], between=[GraphConv(3, 3)], norm=5)  # was "'int' object is not callable"
 
 
 @pytest.mark.parametrize(
