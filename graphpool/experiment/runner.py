@@ -153,14 +153,15 @@ def run_experiment(
             groups=groups, keep_models=experiment.keep_models, only=only,
         )  # fmt: skip
 
-    if only_folds is not None:
+    job = only_folds is not None
+    if job:
         for readout, pool in combinations:  # this job's folds of every combination
             run(readout, pool, only_folds, progress)
     rows = []
     for readout, pool in combinations:
-        # every fold (none when the job's folds are done: then the results every job has written, read after this
-        # job wrote its own, so that of jobs finishing together the last one finds them all)
-        results = run(readout, pool, None if only_folds is None else (), progress if only_folds is None else Progress())
+        # every fold; for a job, none (only=()): the results every job has written, read after this job wrote its
+        # own, so that of jobs finishing together the last one finds them all
+        results = run(readout, pool, () if job else None, Progress() if job else progress)
         if len(results) < len(folds):  # other jobs' folds are still to come
             return []
         rows.append(
