@@ -196,9 +196,15 @@ def read_cells(
 
     Raises:
         ValueError: naming the column, sample and rows of every problem found: missing
-            columns, non-numeric or missing coordinates and markers, missing types, samples
-            or labels, duplicated cell ids, samples whose cells disagree on their label or group.
+            columns, a column given two roles (the label among the markers), non-numeric, missing or
+            (for float32) too large coordinates and markers, missing types, samples or labels, values
+            of two types written alike, duplicated cell ids, samples whose cells disagree on their
+            label or group.
     """
+    if isinstance(markers, str) and markers != "all":
+        raise ValueError(
+            f"'markers' must be 'all' or a list of column names, got the string {markers!r} (one: [{markers!r}])"
+        )
     marker_names: list[str] = []
     source = open_table(source)
     if is_annotated_data(source):
@@ -219,6 +225,7 @@ def read_cells(
     if markers is not None and not is_annotated_data(source):  # a file or frame: markers are its columns
         named = set(wanted.values())
         marker_names = [c for c in frame.columns if c not in named] if markers == "all" else list(markers)
+    _check_roles(wanted, marker_names)
     missing = [c for c in [*wanted.values(), *marker_names] if c not in frame.columns]
     if missing:
         raise ValueError(f"column(s) {missing} not in the cell table; it has {list(frame.columns)}")
@@ -232,18 +239,59 @@ def read_cells(
     for name in marker_names:
         out[name] = frame[name].to_numpy()
     _check_values(out, wanted, marker_names)
-    out["sample"] = out["sample"].astype(str)
-    if "cell_type" in out:
-        out["cell_type"] = out["cell_type"].astype(str)
+    for role in ("sample", "cell_type"):
+        if role in out:
+            out[role] = _as_text(out[role], wanted.get(role, role))
     _check_per_sample(out, wanted)
     types = _natural_order(out["cell_type"].unique().tolist()) if "cell_type" in out else []
-    classes = sorted(out["label"].unique().tolist()) if "label" in out else []
+    classes = _sorted_labels(out["label"], wanted["label"]) if "label" in out else []
     if label_names is not None:
         classes = _named_labels(out, wanted.get("label"), label_names)
     edges = None
     if is_annotated_data(source) and connectivity_key is not None and connectivity_key in source.obsp:
         edges = _given_edges(source, connectivity_key, out["sample"].to_numpy())
     return CellTable(out, types, marker_names, list(pd.unique(out["sample"])), classes, edges)
+
+
+def _check_roles(wanted: dict[str, str], marker_names: list[str]) -> None:
+    """Each column in one role: the label among the markers would leak it into the features, ``x == y`` would put
+    every cell on a diagonal. The sample column may also be the group (grouping by sample is no grouping)."""
+    role_of: dict[str, str] = {}
+    for role, column in wanted.items():
+        if column in role_of and {role_of[column], role} != {"sample", "group"}:
+            raise ValueError(
+                f"column {column!r} is given as both {role_of[column]!r} and {role!r}: one role per column"
+            )
+        role_of.setdefault(column, role)
+    for name in marker_names:
+        if name in role_of:
+            raise ValueError(f"column {name!r} is given as both {role_of[name]!r} and a marker: one role per column")
+    repeated = [name for name in dict.fromkeys(marker_names) if marker_names.count(name) > 1]
+    if repeated:
+        raise ValueError(f"'markers' names {repeated[0]!r} twice")
+
+
+def _as_text(values: pd.Series, column: str) -> pd.Series:
+    """``values`` as text, refusing different values written alike (``1`` and ``'1'`` would be one sample)."""
+    text = values.astype(str)
+    if values.dtype == object:
+        per_text = values.groupby(text.to_numpy(), sort=False).nunique()
+        if (per_text > 1).any():
+            first, second = pd.unique(values[text == per_text.index[per_text.to_numpy() > 1][0]])[:2]
+            raise ValueError(
+                f"column {column!r} holds different values written alike: {first!r} and {second!r}; give it one type"
+            )
+    return text
+
+
+def _sorted_labels(labels: pd.Series, column: str) -> list[Any]:
+    """The distinct labels, sorted; labels of types that do not compare (``1`` and ``'b'``) are refused."""
+    values = labels.unique().tolist()
+    try:
+        return sorted(values)
+    except TypeError:
+        kinds = ", ".join(sorted({type(v).__name__ for v in values}))
+        raise ValueError(f"column {column!r} mixes value types ({kinds}) that do not sort: give it one type") from None
 
 
 def _named_labels(out: pd.DataFrame, column: str | None, names: Mapping[Any, str]) -> list[str]:
@@ -263,7 +311,7 @@ def _named_labels(out: pd.DataFrame, column: str | None, names: Mapping[Any, str
 
 
 def _check_values(out: pd.DataFrame, wanted: dict[str, str], marker_names: list[str]) -> None:
-    """Coordinates and markers numeric and finite (made float64 in place), and no column with missing values."""
+    """Coordinates and markers numeric, finite and within float32 (made float64 in place); no missing values."""
     for role in ("x", "y", *marker_names):
         column = wanted.get(role, role)
         values = pd.to_numeric(out[role], errors="coerce")
@@ -275,6 +323,12 @@ def _check_values(out: pd.DataFrame, wanted: dict[str, str], marker_names: list[
         infinite = np.isinf(out[role].to_numpy())
         if infinite.any():
             raise ValueError(f"column {column!r} has infinite values in {_rows(infinite)}")
+        beyond = np.abs(out[role].to_numpy()) > np.finfo(np.float32).max  # the graphs hold float32
+        if beyond.any():
+            raise ValueError(
+                f"column {column!r} has values beyond float32's range (3.4e38) in {_rows(beyond)}: "
+                "the cell graphs hold float32; rescale it"
+            )
     for role, column in [*wanted.items(), *((m, m) for m in marker_names)]:
         empty = out[role].isna()
         if empty.any():

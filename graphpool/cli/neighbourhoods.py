@@ -44,6 +44,7 @@ from graphpool.cells.neighbourhood import (
 )
 from graphpool.cells.table import DEFAULT_CONNECTIVITY_KEY, open_table
 from graphpool.cli.options import (
+    DefaultsHelp,
     add_cell_columns,
     add_loss_weight,
     add_threads,
@@ -65,7 +66,7 @@ def add_parser(commands: Any) -> None:
     e = commands.add_parser(
         "neighbourhoods",
         help="tissue cellular neighbourhoods of a cell table",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelp,
     )
     table = e.add_argument_group("cell table")
     table.add_argument("--table", default=None, help="CSV/TSV/Parquet/.h5ad of cells; without it, simulated tissues")

@@ -52,6 +52,20 @@ class LossWeightOption(argparse.Action):
         setattr(namespace, self.dest, {**(getattr(namespace, self.dest) or {}), name: number})
 
 
+class DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default as it is typed: not where the help already says it, not for ``None`` or a
+    flag's ``False``, and a list comma-joined (``none,celltype``, not ``['none', 'celltype']``)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if "default" in text or default is None or default is False or default == argparse.SUPPRESS:
+            return text
+        if isinstance(default, list | tuple):
+            return text + " (default: " + ",".join(map(str, default)).replace("%", "%%") + ")"
+        return text + " (default: %(default)s)"
+
+
 def add_loss_weight(group: Any, help: str) -> None:
     """``--loss-weight NAME=W`` (repeatable) into ``args.loss_weights``."""
     group.add_argument("--loss-weight", dest="loss_weights", action=LossWeightOption, metavar="NAME=W", help=help)
@@ -63,9 +77,7 @@ def subcommand(commands: Any, name: str, help: str) -> argparse.ArgumentParser:
     Each gets a fresh parent parser: argparse shares a parent's actions between its children, so one parent
     would share their per-command defaults (``set_defaults``) too.
     """
-    return commands.add_parser(
-        name, parents=[shared_options()], help=help, formatter_class=argparse.ArgumentDefaultsHelpFormatter
-    )
+    return commands.add_parser(name, parents=[shared_options()], help=help, formatter_class=DefaultsHelp)
 
 
 def shared_options() -> argparse.ArgumentParser:
@@ -76,7 +88,7 @@ def shared_options() -> argparse.ArgumentParser:
     model.add_argument(
         "--pool",
         type=lambda s: s.split(","),
-        help=f"comma-separated grid of poolings, of {POOLS} (none: the readout alone)",
+        help=f"comma-separated grid of poolings, of {', '.join(POOLS)} (none: the readout alone)",
     )
     model.add_argument(
         "--backbone",

@@ -131,3 +131,53 @@ def test_integer_cell_types_sort_as_numbers() -> None:
     assert table.cell_types == ["0", "1", "2", "10"]
     frame["kind"] = ["T", "B", "10", "2", "B"]  # not all numbers: text order
     assert read_cells(frame, **NAMES).cell_types == ["10", "2", "B", "T"]
+
+
+# a column plays one role: the label among the markers would leak it into the features
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [
+        ({"y": "px"}, r"column 'px' is given as both 'x' and 'y'"),
+        ({"markers": ["CD8", "outcome"]}, r"column 'outcome' is given as both 'label' and a marker"),
+        ({"markers": ["px"]}, r"column 'px' is given as both 'x' and a marker"),
+        ({"label": "sample_id"}, r"column 'sample_id' is given as both 'sample' and 'label'"),
+        ({"group": "outcome"}, r"column 'outcome' is given as both 'label' and 'group'"),
+        ({"cell_type": "outcome"}, r"column 'outcome' is given as both 'cell_type' and 'label'"),
+        ({"markers": ["CD8", "CD8"]}, r"'markers' names 'CD8' twice"),
+        ({"markers": "CD8"}, r"'markers' must be 'all' or a list of column names, got the string 'CD8'"),
+    ],
+)
+def test_a_column_has_one_role(names: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        read_cells(_frame(), **{**NAMES, **names})
+
+
+def test_the_sample_column_may_be_the_group() -> None:
+    table = read_cells(_frame(), **NAMES, group="sample_id")  # grouping by sample is no grouping: harmless
+    assert table.sample_table["group"].tolist() == ["a", "b"]
+
+
+# values the float32 graph cannot hold are refused, not made infinite
+@pytest.mark.parametrize("column", ["px", "CD8"])
+def test_values_beyond_float32_are_refused(column: str) -> None:
+    frame = _frame()
+    frame[column] = [0.0, 1e39, 2.0, 3.0, -1e300]
+    with pytest.raises(ValueError, match=rf"column '{column}' has values beyond float32's range .* rows 1, 4"):
+        read_cells(frame, **NAMES, markers=["CD8"])
+
+
+# names that are equal as text (1 and '1') would merge two samples or two cell types
+@pytest.mark.parametrize("column", ["sample_id", "kind"])
+def test_values_equal_as_text_are_refused(column: str) -> None:
+    frame = _frame()
+    frame["outcome"] = 0
+    frame[column] = pd.Series([1, 1, 1, "1", "1"], dtype=object)
+    with pytest.raises(ValueError, match=rf"column '{column}' holds different values written alike: 1 and '1'"):
+        read_cells(frame, **NAMES)
+
+
+def test_labels_of_two_types_are_refused() -> None:
+    frame = _frame()
+    frame["outcome"] = pd.Series([1, 1, 1, "b", "b"], dtype=object)
+    with pytest.raises(ValueError, match=r"column 'outcome' mixes value types \(int, str\)"):
+        read_cells(frame, **NAMES)

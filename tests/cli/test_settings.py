@@ -211,3 +211,16 @@ def test_the_results_show_the_majority_class_rate(tmp_path: Path, capsys) -> Non
     expected = majority_scores(labels, [(s["fit"] + s["validation"], s["test"]) for s in splits])
     assert majority["mean_accuracy"] == pytest.approx(sum(expected) / len(expected))
     assert "majority class" in capsys.readouterr().out
+
+
+# --help shows each default once, as it is typed: no "(default: None)", no Python list, no second default
+@pytest.mark.parametrize("command", ["classify", "regress", "cells", "neighbourhoods"])
+def test_help_shows_defaults_as_typed(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main([command, "--help"])
+    assert stop.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    assert "(default: None)" not in text and "(default: False)" not in text and "(default: [" not in text
+    assert "(default: 0.25)" in text or command == "neighbourhoods"
+    for option in text.split(" --")[1:]:
+        assert option.count("default:") <= 1, option
