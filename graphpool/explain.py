@@ -96,14 +96,19 @@ def node_scores(model: GraphClassifier, data: Batch, tolerance: float = 1e-4) ->
     if model.config.head_layers == 1 and isinstance(last, torch.nn.Linear):
         batch = data.batch if getattr(data, "batch", None) is not None else torch.zeros_like(scores[:, 0]).long()
         total = segment_sum(scores, segments_from(scores.size(0), batch, dim_size=logits.size(0)))
+        bias = last.bias.detach() if last.bias is not None else 0.0
         exact = bool(
-            torch.allclose(total, logits - last.bias, rtol=tolerance, atol=tolerance * (1 + float(logits.abs().max())))
+            torch.allclose(total, logits - bias, rtol=tolerance, atol=tolerance * (1 + float(logits.abs().max())))
         )
     return NodeScores(scores, logits, exact)
 
 
 def evidence(scores: Tensor, label: int) -> Tensor:
     """``[N, K] -> [N]``: each node's score for the graph's own ``label`` minus its mean score over the classes."""
+    if scores.dim() != 2:
+        raise ValueError(f"'scores' must be [N, K], got {tuple(scores.shape)}")
+    if not 0 <= int(label) < scores.size(1):
+        raise ValueError(f"'label' must be a class index in [0, {scores.size(1)}), got {int(label)}")
     return scores[:, label] - scores.mean(1)
 
 

@@ -5,7 +5,7 @@ import torch
 from torch_geometric.data import Batch
 
 from graphpool.cells import read_cells, simulate, tissue_graphs
-from graphpool.explain import node_class_scores, node_scores
+from graphpool.explain import evidence, node_class_scores, node_scores
 from graphpool.models import GraphClassifier, ModelConfig
 
 
@@ -58,3 +58,26 @@ def test_mean_readout_scores_are_the_graph_cam(batch: Batch) -> None:
 def test_inexact_cases_are_reported(batch: Batch) -> None:
     assert not node_scores(_model(batch, readout="softmax"), batch).exact
     assert not node_scores(_model(batch, readout="mean", head_layers=2), batch).exact
+
+
+# a label outside the classes was read from the end (label -1: the last class) or failed inside torch
+@pytest.mark.parametrize("label", [-1, 3])
+def test_evidence_refuses_a_label_outside_the_classes(label: int) -> None:
+    with pytest.raises(ValueError, match=rf"'label' must be a class index in \[0, 3\), got {label}"):
+        evidence(torch.randn(5, 3), label)
+
+
+def test_evidence_is_the_own_class_against_the_mean() -> None:
+    scores = torch.tensor([[1.0, 2.0, 6.0], [0.0, 3.0, 0.0]])
+    torch.testing.assert_close(evidence(scores, 1), torch.tensor([-1.0, 2.0]))
+
+
+# a head without a bias is exact as well (it failed on `logits - None`)
+def test_a_head_without_bias(batch: Batch) -> None:
+    model = _model(batch, readout="sum")
+    linear = model.head[-1]
+    model.head[-1] = torch.nn.Linear(linear.in_features, linear.out_features, bias=False)
+    result = node_scores(model, batch)
+    assert result.exact
+    totals = torch.zeros(batch.num_graphs, 3).index_add_(0, batch.batch, result.scores)
+    torch.testing.assert_close(totals, result.logits, rtol=1e-4, atol=1e-4)
