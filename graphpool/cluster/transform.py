@@ -74,8 +74,18 @@ class Coarsen(BaseTransform):
 
     @torch.no_grad()
     def forward(self, data: Data) -> CoarsenedData:
-        out = data if isinstance(data, CoarsenedData) else CoarsenedData(**{key: value for key, value in data})
+        if data.x is None:
+            raise ValueError(
+                "the graph has no node features (data.x): the levels reduce them; give it some first, e.g. "
+                "pre_transform=Compose([Constant(), Coarsen(...)])"
+            )
         reads_labels = "labels" in self.pools[0].select.inputs
+        if reads_labels and data.get(self.labels) is None:
+            raise ValueError(
+                f"the graph has no {self.labels!r} (the labels of the 'given' level): store them there, or name "
+                "their attribute with Coarsen(labels=...)"
+            )
+        out = data if isinstance(data, CoarsenedData) else CoarsenedData(**{key: value for key, value in data})
         result = self.stage(
             data.x,
             data.edge_index,
@@ -91,6 +101,8 @@ class Coarsen(BaseTransform):
     @staticmethod
     def level(batch: Data, depth: int, prefix: str = "") -> tuple[Tensor, Tensor]:
         """``(cluster [N_{l-1}], cluster_batch [C_l])`` of level ``depth`` (from 1) of a collated batch."""
+        if depth < 1:
+            raise ValueError(f"'depth' must be >= 1 (level 1 is the first coarsening), got {depth}")
         key = f"{prefix}cluster_{depth}"
         if key not in batch:
             raise ValueError(f"the batch has no {key}: apply Coarsen (prefix {prefix!r}) with at least {depth} levels")

@@ -61,6 +61,20 @@ def test_coarsen_errors() -> None:
         )
 
 
+# a graph without features failed with "'NoneType' object has no attribute 'size'"; a missing label attribute
+# was named as a keyword the user never passed; level 0 asked for "at least 0 levels"
+def test_coarsen_names_what_the_graph_lacks() -> None:
+    graph = _graphs(1)[0]
+    with pytest.raises(ValueError, match=r"the graph has no node features \(data.x\)"):
+        Coarsen([pooler("graclus")])(Data(edge_index=graph.edge_index, num_nodes=graph.num_nodes))
+    with pytest.raises(ValueError, match=r"the graph has no 'kind' \(the labels of the 'given' level"):
+        Coarsen([pooler("given")], labels="kind")(graph)
+    batch = next(iter(DataLoader([Coarsen([pooler("graclus")])(g) for g in _graphs(2)], batch_size=2)))
+    for depth in (0, -1):
+        with pytest.raises(ValueError, match=rf"'depth' must be >= 1 \(level 1 is the first coarsening\), got {depth}"):
+            Coarsen.level(batch, depth)
+
+
 def test_a_dataset_precoarsened_on_disk_reloads_with_the_safe_loader(tmp_path, recwarn) -> None:
     """PyG loads processed files with weights_only=True and warns ("Weights only load failed") and falls
     back to an unsafe load for classes not registered as safe: CoarsenedData is registered."""
