@@ -75,10 +75,6 @@ class TrainConfig:
     }
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "patience", "aux_warmup", "ensemble", "seed"):
-            value = getattr(self, name)
-            if not isinstance(value, int) and not (name == "batch_size" and value is None):
-                raise TypeError(f"'{name}' must be a whole number, got {value!r}")
         check_ranges(self, {k: r for k, r in self.RANGES.items() if getattr(self, k) is not None})
 
     def fit_batch_size(self, num_fit: int) -> int:

@@ -11,7 +11,8 @@ ValueError: 'hidden' must be >= 1, got 0
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import numbers
+from dataclasses import dataclass, fields, is_dataclass
 
 
 @dataclass(frozen=True)
@@ -51,9 +52,19 @@ SEED = Range(0, 2**32 - 1)
 
 
 def check_ranges(settings: object, ranges: dict[str, Range]) -> None:
-    """Check every attribute of ``settings`` named in ``ranges`` (each error names the attribute)."""
+    """Check every attribute of ``settings`` named in ``ranges`` (each error names the attribute); where
+    ``settings`` is a dataclass, one annotated ``int`` must hold a whole number (a float or a bool is a ``TypeError``).
+    """
+    whole = {
+        f.name
+        for f in (fields(settings) if is_dataclass(settings) else ())
+        if str(f.type).split(" | ")[0] in ("int", "<class 'int'>")
+    }
     for name, bound in ranges.items():
-        bound.check(name, getattr(settings, name))
+        value = getattr(settings, name)
+        if name in whole and (not isinstance(value, numbers.Integral) or isinstance(value, bool)):
+            raise TypeError(f"'{name}' must be a whole number, got {value!r}")
+        bound.check(name, value)
 
 
 def _number(value: float) -> str:

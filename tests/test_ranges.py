@@ -1,0 +1,32 @@
+"""Every whole-number setting of the config and options dataclasses refuses a float or a bool by name (a
+float reached torch or scikit-learn, whose errors name their own arguments; ``True`` was taken as 1)."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from graphpool.cells.neighbourhood import CompositionOptions, LearnedOptions, LouvainOptions, UtagOptions
+from graphpool.experiment import TrainConfig
+from graphpool.models import ModelConfig
+
+REQUIRED = {ModelConfig: {"in_channels": 3, "num_classes": 2}}
+SETTINGS = [CompositionOptions, UtagOptions, LouvainOptions, LearnedOptions, TrainConfig, ModelConfig]
+
+
+def _whole_fields(settings: type) -> list[str]:
+    return [f.name for f in dataclasses.fields(settings) if str(f.type).split(" | ")[0] == "int"]
+
+
+@pytest.mark.parametrize("settings", SETTINGS, ids=lambda s: s.__name__)
+def test_whole_number_settings_refuse_floats_and_bools(settings: type) -> None:
+    names = _whole_fields(settings)
+    assert names or settings is LouvainOptions
+    for name in names:
+        default = {**REQUIRED.get(settings, {})}
+        for value in (2.5, 2.0, True):
+            with pytest.raises(TypeError, match=rf"'{name}' must be a whole number, got {value!r}"):
+                settings(**{**default, name: value})
+        value = getattr(settings(**default), name)
+        if value is not None:  # NumPy's integers are whole numbers
+            assert getattr(settings(**{**default, name: np.int64(value)}), name) == value
