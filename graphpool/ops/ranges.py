@@ -62,9 +62,16 @@ def check_ranges(settings: object, ranges: dict[str, Range]) -> None:
     }
     for name, bound in ranges.items():
         value = getattr(settings, name)
-        if name in whole and (not isinstance(value, numbers.Integral) or isinstance(value, bool)):
-            raise TypeError(f"'{name}' must be a whole number, got {value!r}")
+        if name in whole:
+            check_whole(name, value)
         bound.check(name, value)
+
+
+def check_whole(name: str, value: object) -> None:
+    """Raise ``TypeError("'name' must be a whole number, got value")`` for anything but an integer (Python's or
+    NumPy's; a bool is not one)."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+        raise TypeError(f"'{name}' must be a whole number, got {value!r}")
 
 
 def _number(value: float) -> str:

@@ -110,6 +110,18 @@ def test_bad_input_is_named(tissues: pd.DataFrame) -> None:
         neighbourhoods(small.head(12), 11, "louvain", graph="knn:6", label=None)
 
 
+# a table already read ignored the read_cells settings given with it; a float K reached scikit-learn's KMeans
+def test_a_read_table_takes_no_read_settings_and_k_is_whole(tissues: pd.DataFrame) -> None:
+    small = tissues[tissues["sample"] == "arrangement-0000"]
+    table = read_cells(small, label=None)
+    with pytest.raises(ValueError, match=r"'cell_type' is a setting of read_cells, but 'source' is a CellTable"):
+        neighbourhoods(table, 3, cell_type="kind")
+    for k in (3.5, 3.0, True):
+        with pytest.raises(TypeError, match=rf"'k' must be a whole number, got {k!r}"):
+            neighbourhoods(small, k, label=None)
+    assert neighbourhoods(table, np.int64(3)).labels.max() == 2
+
+
 def test_each_method_takes_its_own_options_and_refuses_another_methods(tissues: pd.DataFrame) -> None:
     """An option of another method was silently ignored (``window`` given to UTAG); now it is named."""
     small = tissues[tissues["sample"] == "arrangement-0000"]

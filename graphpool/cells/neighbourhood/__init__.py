@@ -60,7 +60,7 @@ from graphpool.cells.neighbourhood.result import (
 from graphpool.cells.neighbourhood.scoring import agreement
 from graphpool.cells.neighbourhood.utag import UtagOptions, fit_utag
 from graphpool.cells.table import DEFAULT_CONNECTIVITY_KEY, CellTable, is_annotated_data, read_cells
-from graphpool.ops.ranges import SEED
+from graphpool.ops.ranges import SEED, check_whole
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -230,6 +230,7 @@ def neighbourhoods(
                 f"{given[0]!r} is for an AnnData source (which it annotates); with a {type(source).__name__} use "
                 "Neighbourhoods.to_anndata(adata, key_added=...) or read_cells' 'sample'"
             )
+    check_whole("k", k)
     table = _table(source, read_options)
     cells = len(table.frame)
     if not 2 <= k <= cells:
@@ -287,7 +288,14 @@ def _split_settings(settings: dict[str, Any]) -> tuple[dict[str, Any], dict[str,
 
 def _table(source: Any, read_options: dict[str, Any]) -> CellTable:
     """``source`` as a cell table: as it is, or read with ``read_options`` and no sample labels."""
-    return source if isinstance(source, CellTable) else read_cells(source, **{"label": None, **read_options})
+    if not isinstance(source, CellTable):
+        return read_cells(source, **{"label": None, **read_options})
+    if read_options:
+        raise ValueError(
+            f"{next(iter(read_options))!r} is a setting of read_cells, but 'source' is a CellTable, already read: "
+            "give it to read_cells, or pass the table as it is stored"
+        )
+    return source
 
 
 def _per_row(
