@@ -41,15 +41,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` and run the subcommand; bad data or settings end in one line and a non-zero exit."""
     args = build_parser().parse_args(argv)
-    set_threads(args)
-    if args.command == "neighbourhoods":
-        run = neighbourhoods.run_neighbourhoods
-    else:
-        check_options(args)
-        run = cells.cells if args.command == "cells" else classify.run
     try:
         with warnings.catch_warnings():  # graphpool's warnings as one line each, "warning: ..." (no source line)
             warnings.showwarning = _one_line
+            set_threads(args)
+            if args.command == "neighbourhoods":
+                run = neighbourhoods.run_neighbourhoods
+            else:
+                check_options(args)
+                run = cells.cells if args.command == "cells" else classify.run
             return run(args)
     except (ValueError, FileNotFoundError) as error:  # bad data or settings: say what, no traceback
         raise SystemExit(f"graphpool {args.command}: {error}") from error

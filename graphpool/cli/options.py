@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import warnings
 from typing import Any
 
@@ -187,6 +188,13 @@ def set_threads(args: argparse.Namespace) -> None:
     """Apply ``--threads`` (or record torch's default), so that ``args.threads`` is the count the run uses."""
     check_bounds(args, {"threads": Range(1)})
     if args.threads is not None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        if args.threads > cores:
+            warnings.warn(
+                f"--threads {args.threads} is more than the {cores} cores this process may use: expect it to run "
+                "many times slower",
+                stacklevel=1,
+            )
         torch.set_num_threads(args.threads)
     args.threads = torch.get_num_threads()
 

@@ -2,6 +2,7 @@
 regression folds whose R^2 is undefined; predictions written as measured."""
 
 import json
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -224,3 +225,18 @@ def test_help_shows_defaults_as_typed(command: str, capsys: pytest.CaptureFixtur
     assert "(default: 0.25)" in text or command == "neighbourhoods"
     for option in text.split(" --")[1:]:
         assert option.count("default:") <= 1, option
+
+
+# more threads than cores ran 20-90x slower without a word
+def test_more_threads_than_cores_is_warned() -> None:
+    import argparse
+    import os
+
+    from graphpool.cli.options import set_threads
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    with pytest.warns(UserWarning, match=rf"--threads {cores + 1} is more than the {cores} cores"):
+        set_threads(argparse.Namespace(threads=cores + 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        set_threads(argparse.Namespace(threads=1))
