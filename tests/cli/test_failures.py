@@ -329,6 +329,47 @@ def test_folds_run_as_separate_jobs_give_the_results_of_one_run(tmp_path: Path, 
 
 
 @needs_rdkit
+def test_two_jobs_finishing_together_both_find_every_fold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two jobs start together on an empty --out and read the folds only once both have written theirs (a barrier
+    before the reading pass): each finds every fold, each writes the results (atomically), and they are those of
+    one run. Training is serialised by a lock, so that the two threads do not share torch's global seed."""
+    import threading
+
+    from graphpool.experiment import runner
+
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    assert main(_classify(tmp_path, whole, "--folds", "3")) == 0
+    original, lock, barrier = runner.assess, threading.Lock(), threading.Barrier(2, timeout=120)
+
+    def assess(*args, only=None, **kwargs):
+        if only == ():  # the reading pass: after both jobs wrote their folds
+            barrier.wait()
+            return original(*args, only=only, **kwargs)
+        with lock:
+            return original(*args, only=only, **kwargs)
+
+    monkeypatch.setattr(runner, "assess", assess)
+    codes: list[object] = []
+
+    def job(folds: str) -> None:
+        try:
+            codes.append(main(_classify(tmp_path, split, "--folds", "3", "--only-folds", folds)))
+        except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+            codes.append(error)
+
+    threads = [threading.Thread(target=job, args=(folds,)) for folds in ("2", "1,3")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert codes == [0, 0]
+    rows = [json.loads((o / "results.json").read_text())["rows"] for o in (whole, split)]
+    assert [r["mean_accuracy"] for r in rows[0]] == [r["mean_accuracy"] for r in rows[1]]
+    assert (split / "predictions.csv").read_text() == (whole / "predictions.csv").read_text()
+    assert not [p.name for p in split.rglob(".*")]  # no temporary file left behind
+
+
+@needs_rdkit
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
