@@ -84,7 +84,10 @@ def resolve(
     if isinstance(spec, str):
         _refuse_comma(spec)
         if "+" in spec:
-            spec = [part.strip() for part in spec.split("+")]
+            parts = [part.strip() for part in spec.split("+")]
+            if not all(parts):
+                raise ValueError(f"readout {spec!r} has an empty part: write 'mean+max' (readouts joined by '+')")
+            spec = parts
     if isinstance(spec, (list, tuple)):
         mode = kwargs.pop("mode", "cat")
         if kwargs:

@@ -1,5 +1,7 @@
 """Name resolution and the multi-readout."""
 
+import re
+
 import pytest
 import torch
 
@@ -148,3 +150,10 @@ def test_the_case_table_covers_every_functional_readout() -> None:
 
     own_tests = {"weighted"}  # per-node weights as an input: tests/readout/test_numerics.py and test_gradients.py
     assert {case.reduce for case in CASES} | own_tests == set(functional_names())
+
+
+@pytest.mark.parametrize("spec", ["mean+", "+max", "mean++max", "mean+ +max"])
+def test_an_empty_part_of_a_concatenation_is_named(spec: str) -> None:
+    """'mean+' said "unknown readout ''", naming neither the spec nor what was wrong with it."""
+    with pytest.raises(ValueError, match=rf"readout {re.escape(repr(spec))} has an empty part: write 'mean\+max'"):
+        resolve(spec)
