@@ -152,10 +152,11 @@ def load_smiles_csv(
 
     Classification: labels are mapped to ``0..C-1`` in sorted order. Labels that are numbers
     compare as numbers: ``1``, ``1.0`` and ``01`` are one class, named ``"1"``; text labels
-    compare as text. Regression: every label must be a finite number, ``y`` is it as a float ``[1]``.
+    compare as text. Regression: every label must be a finite number within float32's range, ``y`` is it
+    as a float32 ``[1]``.
     ``on_error="fail"`` raises one ``ValueError`` listing every row (1-based, header = row 1)
     whose SMILES is empty or cannot be parsed by RDKit, or whose label is empty (under regression:
-    not a number, NaN or infinite); ``"skip"`` leaves them out and records them in
+    not a number, NaN, infinite or beyond float32); ``"skip"`` leaves them out and records them in
     ``MoleculeSet.skipped``. Nothing is dropped silently.
     """
     if on_error not in ("fail", "skip"):
@@ -180,6 +181,9 @@ def load_smiles_csv(
         if task == "regression" and not _is_finite(text):
             problems.append((number, f"label {text!r} in column {label_col!r} is not a finite number"))
             continue
+        if task == "regression" and abs(float(text)) > FLOAT32_MAX:  # y is float32: it would become inf
+            problems.append((number, f"label {text!r} in column {label_col!r} is beyond float32's range (3.4e38)"))
+            continue
         try:
             parsed.append((smiles_to_graph(smiles), text))
         except ValueError as error:
@@ -198,6 +202,10 @@ def load_smiles_csv(
     for graph, text in parsed:
         graph.y = torch.tensor([labels.index(_label(text))])
     return MoleculeSet([graph for graph, _ in parsed], tuple(labels), skipped=problems)
+
+
+#: the largest float32: a regression target is stored as one
+FLOAT32_MAX = float(torch.finfo(torch.float32).max)
 
 
 def _is_finite(text: str) -> bool:

@@ -173,6 +173,17 @@ def test_regression_targets_are_log_s_or_a_numeric_column(tmp_path: Path) -> Non
         load_solubility("ranking")
 
 
+# a target beyond float32 became inf in the graph's y, refused later as "targets must be finite" for no row
+@needs_rdkit
+def test_a_regression_target_beyond_float32_names_its_row(tmp_path: Path) -> None:
+    path = tmp_path / "m.csv"
+    path.write_text("smiles,label\nCCO,-0.25\nCCN,1e39\nCCC,-4e38\nCCCC,3e38\n")
+    with pytest.raises(ValueError, match=r"2 unusable row.*row 3: label '1e39' in column 'label' is beyond float32's"):
+        load_smiles_csv(path, task="regression")
+    kept = load_smiles_csv(path, task="regression", on_error="skip")
+    assert [float(g.y) for g in kept.graphs] == pytest.approx([-0.25, 3e38])
+
+
 @needs_rdkit
 def test_morgan_counts_match_rdkit() -> None:
     from rdkit import Chem
