@@ -14,6 +14,7 @@ from graphpool.cells.workflow import annotate, check_annotatable, outer_folds
 from graphpool.cli.options import (
     add_cell_columns,
     cell_columns,
+    check_table_options,
     class_names,
     experiment_from,
     markers_from,
@@ -25,6 +26,8 @@ from graphpool.cli.run_folder import open_out
 from graphpool.cluster import SOFT_POOLERS
 from graphpool.experiment import TqdmProgress, format_table
 
+#: tissues simulated without a --table
+SIMULATED_SAMPLES = 120
 #: share of each fold's training samples held out (grouped) to select the epoch and the grid candidate;
 #: larger than TrainConfig's default (0.1, which classify uses) because tissue datasets have tens of samples, not thousands of graphs
 VALIDATION_FRACTION = 0.2
@@ -35,8 +38,10 @@ def add_parser(commands: Any) -> None:
     e = subcommand(commands, "cells", "tissue classification from a cell table, with per-cell explanations")
     table = e.add_argument_group("cell table")
     table.add_argument("--table", default=None, help="CSV/TSV/Parquet/.h5ad of cells; without it, simulated tissues")
-    table.add_argument("--simulate", default="arrangement", choices=RULES, help="the simulator's label rule")
-    table.add_argument("--samples", type=int, default=120, help="simulated tissues")
+    table.add_argument(
+        "--simulate", default=None, choices=RULES, help="the simulator's label rule (default: arrangement)"
+    )
+    table.add_argument("--samples", type=int, default=None, help="simulated tissues (default: 120)")
     add_cell_columns(table)
     table.add_argument("--label", default="label", help="one label per sample")
     table.add_argument(
@@ -46,12 +51,17 @@ def add_parser(commands: Any) -> None:
     table.add_argument("--cell-id", default=None, help="a cell id column, unique within each sample")
     graph = e.add_argument_group("cell graph")
     graph.add_argument("--graph", default="knn:6", help="knn:K, radius:R, delaunay or delaunay:MAX_LENGTH")
-    graph.add_argument("--features", default="auto", choices=["auto", "type", "markers", "both"])
+    graph.add_argument(
+        "--features",
+        default="auto",
+        choices=["auto", "type", "markers", "both"],
+        help="node features: one-hot cell type, the marker columns, both, or auto (what the table has)",
+    )
     graph.add_argument(
         "--edge-weight", default=None, choices=["distance", "inverse"], help="edge weights (used by --backbone gcn)"
     )
     folds = e.add_argument_group("folds and output")
-    folds.add_argument("--folds", type=int, default=5)
+    folds.add_argument("--folds", type=int, default=5, help="outer cross-validation folds, grouped by sample")
     folds.add_argument("--repeats", type=int, default=1, help="repeated cross-validation with new shuffles")
     folds.add_argument("--plots", type=int, default=None, help="tissue maps to draw (default: every sample)")
     folds.add_argument("--unit", default="", help="the unit of the positions, for the maps' scale bars (e.g. µm)")
@@ -69,9 +79,12 @@ def add_parser(commands: Any) -> None:
 
 def cells(args: argparse.Namespace) -> int:
     """Run ``graphpool cells`` with parsed ``args``; prints the table and writes everything into ``--out``."""
+    check_table_options(args, {"simulate": None, "samples": None}, {"label": "label"})
     if args.table is None:
-        source: Any = simulate(args.simulate, args.samples, args.seed)
-        print(f"no --table: simulated {args.samples} tissues following the {args.simulate!r} rule")
+        rule = "arrangement" if args.simulate is None else args.simulate
+        samples = SIMULATED_SAMPLES if args.samples is None else args.samples
+        source: Any = simulate(rule, samples, args.seed)
+        print(f"no --table: simulated {samples} tissues following the {rule!r} rule")
         names: dict[str, Any] = {"label": "label", "markers": markers_from(args.markers)}
     else:
         source = open_table(args.table)  # read once: the cells, and an AnnData to write the results back into

@@ -55,7 +55,7 @@ def _add_parser(commands: Any, name: str, help: str, task: str) -> None:
         datasets = "'solubility' (embedded: log S, Huuskonen 2000)"
     data.add_argument("--dataset", default="solubility", help=datasets)
     data.add_argument("--smiles-csv", default=None, help="a CSV of SMILES and labels instead of --dataset")
-    data.add_argument("--smiles-col", default="smiles")
+    data.add_argument("--smiles-col", default="smiles", help="the SMILES column of --smiles-csv")
     data.add_argument(
         "--label-col", default="label", help="the class column" if task == "classification" else "the numeric target"
     )

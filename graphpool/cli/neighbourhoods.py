@@ -50,6 +50,7 @@ from graphpool.cli.options import (
     add_threads,
     cell_columns,
     check_bounds,
+    check_table_options,
     markers_from,
 )
 from graphpool.experiment import safe_name
@@ -122,7 +123,7 @@ def add_parser(commands: Any) -> None:
         default="graphpool",
         help=".h5ad input: cells.h5ad holds each method's results under KEY_METHOD (e.g. graphpool_utag)",
     )
-    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--seed", type=int, default=0, help="seeds k-means, Louvain, the learned method, the simulator")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     add_threads(run)
 
@@ -131,6 +132,7 @@ def run_neighbourhoods(args: argparse.Namespace) -> int:
     """Run ``graphpool neighbourhoods`` with parsed ``args``."""
     check_bounds(args, {"plots": Range(0), "resolution": Range(0, low_open=True), "seed": SEED})
     check_formats(args.formats)
+    check_table_options(args, {}, {"no_sample": False})
     try:
         ks = None if args.k is None else parse_k_range(args.k)
     except ValueError as error:

@@ -54,13 +54,13 @@ class LossWeightOption(argparse.Action):
 
 
 class DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows each option's default as it is typed: not where the help already says it, not for ``None`` or a
-    flag's ``False``, and a list comma-joined (``none,celltype``, not ``['none', 'celltype']``)."""
+    """Shows each option's default as it is typed: not where the help already says it, not for ``None``, ``""``
+    or a flag's ``False``, and a list comma-joined (``none,celltype``, not ``['none', 'celltype']``)."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
         default = action.default
-        if "default" in text or default is None or default is False or default == argparse.SUPPRESS:
+        if "default" in text or default is None or default is False or default in ("", argparse.SUPPRESS):
             return text
         if isinstance(default, list | tuple):
             return text + " (default: " + ",".join(map(str, default)).replace("%", "%%") + ")"
@@ -97,8 +97,8 @@ def shared_options() -> argparse.ArgumentParser:
         help="message passing (default: gine, which reads the bond features, for molecules; gin otherwise)",
     )
     model.add_argument("--layers", type=int, help="0: no message passing (structure-agnostic baseline)")
-    model.add_argument("--hidden", type=int)
-    model.add_argument("--dropout", type=float)
+    model.add_argument("--hidden", type=int, help="width of every message-passing layer")
+    model.add_argument("--dropout", type=float, help="dropout before the head's last layer")
     model.add_argument(
         "--jk", default=ModelConfig.jumping_knowledge, choices=JUMPING_KNOWLEDGE, help="jumping knowledge"
     )
@@ -137,8 +137,13 @@ def shared_options() -> argparse.ArgumentParser:
     grid_help = f"hyper-parameter grid chosen per fold on the inner hold-out (repeatable); NAME of {GRID_KEYS}"
     train.add_argument("--grid", action=GridOption, metavar="NAME=V1,V2", help=grid_help)
     train.add_argument("--select", dest="grid", action=GridOption, metavar="NAME=V1,V2", help="deprecated: --grid")
-    train.add_argument("--epochs", type=int, default=TrainConfig.epochs)
-    train.add_argument("--patience", type=int, default=TrainConfig.patience)
+    train.add_argument("--epochs", type=int, default=TrainConfig.epochs, help="the most epochs a model trains")
+    train.add_argument(
+        "--patience",
+        type=int,
+        default=TrainConfig.patience,
+        help="epochs without a better validation score before it stops",
+    )
     train.add_argument(
         "--batch-size",
         type=_batch_size,
@@ -150,11 +155,13 @@ def shared_options() -> argparse.ArgumentParser:
         default=TrainConfig.aux_warmup,
         help="epochs over which soft pools' auxiliary losses are phased in linearly (0: full weight from the start)",
     )
-    train.add_argument("--lr", type=float)
-    train.add_argument("--weight-decay", type=float, default=TrainConfig.weight_decay)
-    train.add_argument("--seed", type=int, default=TrainConfig.seed)
+    train.add_argument("--lr", type=float, help="Adam's learning rate")
+    train.add_argument("--weight-decay", type=float, default=TrainConfig.weight_decay, help="Adam's weight decay")
+    train.add_argument(
+        "--seed", type=int, default=TrainConfig.seed, help="seeds the folds, the weights and the batches"
+    )
     run = shared.add_argument_group("run")
-    run.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    run.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto: CUDA when there is one")
     run.add_argument("--out", help="the results folder")
     run.add_argument("--resume", action="store_true", help="continue a run in --out; finished folds are kept")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -321,17 +328,46 @@ def precoarsened(graphs: list[Any], experiment: Experiment) -> list[Any]:
 def add_cell_columns(group: Any) -> None:
     """The cell-table column options of ``cells`` and ``neighbourhoods``: positions, type, sample, markers, and
     an AnnData's keys (squidpy's names and defaults)."""
-    group.add_argument("--x", default=None, help="the x column (default x; not for .h5ad: see --spatial-key)")
-    group.add_argument("--y", default=None, help="the y column (default y; not for .h5ad)")
-    group.add_argument("--type", default="cell_type", help="the cell-type column")
-    group.add_argument("--sample", "--library-key", dest="sample", default="sample", help="the sample column")
+    default = TABLE_COLUMNS
+    group.add_argument("--x", default=default["x"], help="the x column (default x; not for .h5ad: see --spatial-key)")
+    group.add_argument("--y", default=default["y"], help="the y column (default y; not for .h5ad)")
+    group.add_argument("--type", default=default["type"], help="the cell-type column")
+    group.add_argument("--sample", "--library-key", dest="sample", default=default["sample"], help="the sample column")
     group.add_argument("--markers", default=None, help="comma-separated marker columns (or 'all') as features")
-    group.add_argument("--spatial-key", default="spatial", help=".h5ad: the obsm key of the positions")
+    group.add_argument("--spatial-key", default=default["spatial_key"], help=".h5ad: the obsm key of the positions")
     group.add_argument(
         "--connectivity-key",
-        default=DEFAULT_CONNECTIVITY_KEY,
+        default=default["connectivity_key"],
         help=".h5ad: the obsp key of a cell graph, used when present (squidpy's spatial_neighbors)",
     )
+
+
+#: the defaults of :func:`add_cell_columns`' options that name parts of a ``--table`` (``--markers`` applies to
+#: simulated tissues too)
+TABLE_COLUMNS: dict[str, Any] = {
+    "x": None,
+    "y": None,
+    "type": "cell_type",
+    "sample": "sample",
+    "spatial_key": "spatial",
+    "connectivity_key": DEFAULT_CONNECTIVITY_KEY,
+}
+
+
+def check_table_options(args: argparse.Namespace, simulator: dict[str, Any], table: dict[str, Any]) -> None:
+    """Refuse what would be ignored: the ``simulator``'s options (``{dest: default}``) with a ``--table``, or
+    options naming the columns of one (:data:`TABLE_COLUMNS` and ``table``) without it."""
+    given = [
+        name
+        for name, default in ({**TABLE_COLUMNS, **table} if args.table is None else simulator).items()
+        if getattr(args, name) != default
+    ]
+    if not given:
+        return
+    option = "--" + given[0].replace("_", "-")
+    if args.table is None:
+        raise ValueError(f"{option} names a column of a --table, but none is given (the run simulates tissues)")
+    raise ValueError(f"{option} makes tissues, but --table gives them: drop one")
 
 
 def class_names(value: str | None) -> dict[str, str] | None:

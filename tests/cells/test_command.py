@@ -203,3 +203,29 @@ def test_a_samples_absolute_shares_of_evidence_sum_to_one_in_float64(seed: int) 
     share = share_of_sample(evidence)
     assert share.dtype == np.float64 and abs(np.abs(share).sum() - 1) < 1e-12
     assert np.all(share_of_sample(np.zeros(3, dtype=np.float32)) == 0)  # a sample without evidence
+
+
+# the simulator's options with a --table, and a table's column options without one, were ignored without a word
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--table", "{table}", "--simulate", "count"], "--simulate makes tissues, but --table gives them: drop one"),
+        (["--table", "{table}", "--samples", "50"], "--samples makes tissues, but --table gives them: drop one"),
+        (["--x", "px"], "--x names a column of a --table, but none is given"),
+        (["--type", "kind"], "--type names a column of a --table, but none is given"),
+        (["--label", "outcome"], "--label names a column of a --table, but none is given"),
+    ],
+)
+def test_table_and_simulator_options_do_not_mix(tmp_path: Path, arguments: list[str], message: str) -> None:
+    table = tmp_path / "cells.csv"
+    table.write_text("x,y,cell_type,sample,label\n0,0,a,s,0\n")
+    command = ["cells", *[a.format(table=table) for a in arguments], "--out", str(tmp_path / "out"), "--quiet"]
+    with pytest.raises(SystemExit, match=f"^graphpool cells: {message}"):
+        main(command)
+    assert not (tmp_path / "out").exists()
+
+
+def test_neighbourhoods_without_a_table_refuse_its_column_options(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="^graphpool neighbourhoods: --sample names a column of a --table"):
+        main(["neighbourhoods", "--sample", "patient", "--out", str(tmp_path / "out")])
+    assert not (tmp_path / "out").exists()

@@ -2,6 +2,7 @@
 regression folds whose R^2 is undefined; predictions written as measured."""
 
 import json
+import re
 import warnings
 from pathlib import Path
 
@@ -222,6 +223,8 @@ def test_help_shows_defaults_as_typed(command: str, capsys: pytest.CaptureFixtur
     assert stop.value.code == 0
     text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
     assert "(default: None)" not in text and "(default: False)" not in text and "(default: [" not in text
+    assert "(default: )" not in text
+    assert re.search(r"--seed SEED [^(]*\(default: 0\)", text)  # 0 is a default, not "none"
     assert "(default: 0.25)" in text or command == "neighbourhoods"
     for option in text.split(" --")[1:]:
         assert option.count("default:") <= 1, option
