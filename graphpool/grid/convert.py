@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import numbers
 
 import torch
 from torch import Tensor
@@ -29,6 +30,12 @@ def scaled_grid_positions(
     return grid_positions(shape, device).to(dtype) / scale
 
 
+def check_shape(shape: tuple[int, ...]) -> None:
+    """A spatial shape: a non-empty tuple of positive whole sizes."""
+    if len(shape) == 0 or any(isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1 for n in shape):
+        raise ValueError(f"'shape' must be a non-empty tuple of positive whole sizes, got {shape}")
+
+
 def grid_edges(shape: tuple[int, ...], diagonal: bool = False, device: torch.device | str | None = None) -> Tensor:
     """``[2, E]`` directed edges between neighbouring positions of a grid (both directions).
 
@@ -37,8 +44,7 @@ def grid_edges(shape: tuple[int, ...], diagonal: bool = False, device: torch.dev
         diagonal: also join positions that differ by one step along several axes (8-neighbour
             in 2D, 26 in 3D); otherwise only along one axis (4-neighbour in 2D, 6 in 3D).
     """
-    if len(shape) == 0 or any(n < 1 for n in shape):
-        raise ValueError(f"'shape' must be a non-empty tuple of positive sizes, got {shape}")
+    check_shape(shape)
     index = torch.arange(math.prod(shape), device=device).reshape(shape)
     steps = [s for s in itertools.product((-1, 0, 1), repeat=len(shape)) if any(s)]
     if not diagonal:
@@ -69,6 +75,7 @@ def image_to_graph(images: Tensor, diagonal: bool = False) -> Batch:
 
 def graph_to_image(x: Tensor, shape: tuple[int, ...]) -> Tensor:
     """Inverse of :func:`image_to_graph` for node values: ``[B*prod(S), C]`` -> ``[B, C, *S]``."""
+    check_shape(shape)
     size = math.prod(shape)
     if x.dim() != 2 or x.size(0) % size:
         raise ValueError(f"x must be [B * {size}, C] for spatial shape {shape}, got {tuple(x.shape)}")

@@ -122,6 +122,10 @@ def test_graph_and_image_conversions() -> None:
     assert grid_edges((6,)).size(1) == 10
     with pytest.raises(ValueError, match="at least one spatial axis"):
         image_to_graph(torch.randn(2, 3))
+    # a negative size was torch's "invalid shape dimension -12", a zero one a ZeroDivisionError
+    for shape in [(-1, 3, 4), (0, 4), (), (2.5, 4)]:
+        with pytest.raises(ValueError, match=r"'shape' must be a non-empty tuple of positive whole sizes"):
+            graph_to_image(torch.randn(12, 3), shape)
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{len(s)}d")

@@ -41,6 +41,23 @@ def test_binomial_filter() -> None:
     assert kernel.shape == (4, 4) and torch.isclose(kernel.sum(), torch.tensor(1.0))
 
 
+# dims=0 gave a 1-D filter, an integer dtype a filter of zeros, a float size or stride failed later unnamed
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: binomial_filter(3, 0), r"'dims' must be 1, 2 or 3, got 0"),
+        (lambda: binomial_filter(3, 4), r"'dims' must be 1, 2 or 3, got 4"),
+        (lambda: binomial_filter(1.5, 2), r"'size' must be a whole number, got 1.5"),
+        (lambda: binomial_filter(3, 2, torch.int64), r"'dtype' must be a floating-point dtype, got torch.int64"),
+        (lambda: BlurPool(stride=1.5), r"'stride' must be a whole number, got 1.5"),
+        (lambda: BlurPool(size=2.0), r"'size' must be a whole number, got 2.0"),
+    ],
+)
+def test_blur_settings_are_checked(call, message: str) -> None:
+    with pytest.raises((TypeError, ValueError), match=message):
+        call()
+
+
 def test_blur_pool_keeps_shift_invariance_better_than_plain_striding() -> None:
     g = torch.Generator().manual_seed(0)
     x = torch.randn(4, 3, 32, 32, generator=g)
