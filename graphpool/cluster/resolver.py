@@ -30,6 +30,7 @@ from graphpool.cluster.select import (
     Select,
     SoftSelect,
 )
+from graphpool.ops.ranges import Range, check_whole
 
 #: the pool's own options (the rest go to the selector), read from :class:`Pool`'s signature
 POOL_OPTIONS = tuple(p for p in inspect.signature(Pool.__init__).parameters if p not in ("self", "select"))
@@ -219,9 +220,14 @@ def pooler(name: str, in_channels: int | None = None, clusters: int | None = Non
             ``normalize``, ``activation``, ``edge_reduce``), overriding the name's defaults.
 
     Raises:
-        ValueError: an unknown name or option (the message lists the valid ones), or K / F missing.
+        ValueError: an unknown name or option (the message lists the valid ones), or K / F missing or below 1.
+        TypeError: K or F that is not a whole number.
     """
     spec = pooler_spec(name)
+    for argument, value in (("in_channels", in_channels), ("clusters", clusters)):
+        if value is not None:
+            check_whole(argument, value)
+            Range(1).check(argument, value)
     merged = {**spec.defaults, **options}
     if "loss_weights" in spec.defaults and "loss_weights" in options:  # the caller's weights over the name's
         merged["loss_weights"] = {**spec.defaults["loss_weights"], **options["loss_weights"]}

@@ -175,16 +175,22 @@ def test_kmis_prefers_high_scores() -> None:
         (lambda: pooler("mincut", in_channels=3), "pooler 'mincut' needs 'clusters'"),
         (lambda: pooler("kmeans"), "pooler 'kmeans' needs 'clusters'"),
         (lambda: pooler("graclus", hops=2), "pooler 'graclus' has no option 'hops'"),
-        (lambda: pooler("mincut", in_channels=3, clusters=0), "'num_clusters' must be >= 1"),
-        (lambda: pooler("kmeans", clusters=0), "'num_clusters' must be >= 1"),
-        (lambda: pooler("given", clusters=0), "'num_labels' must be >= 1"),
+        # pooler() names its own arguments (the selectors' 'num_clusters' / 'num_labels' were named before)
+        (lambda: pooler("mincut", in_channels=3, clusters=0), "'clusters' must be >= 1, got 0"),
+        (lambda: pooler("kmeans", clusters=0), "'clusters' must be >= 1, got 0"),
+        (lambda: pooler("given", clusters=0), "'clusters' must be >= 1, got 0"),
+        (lambda: pooler("mincut", in_channels=0, clusters=2), "'in_channels' must be >= 1, got 0"),
+        # a float K or F reached torch.empty ("must be tuple of ints"); k-means took 1.5 and failed later
+        (lambda: pooler("mincut", in_channels=3, clusters=2.5), "'clusters' must be a whole number, got 2.5"),
+        (lambda: pooler("mincut", in_channels=3.5, clusters=2), "'in_channels' must be a whole number, got 3.5"),
+        (lambda: pooler("kmeans", clusters=1.5), "'clusters' must be a whole number, got 1.5"),
         (lambda: KMISSelect(hops=0), "'hops' must be >= 1"),
         (lambda: pooler("graclus", losses=["mincut"]), "'losses' regularise soft assignments"),
         (lambda: pooler("mincut", in_channels=3, clusters=2, temperature=0), "'temperature' must be > 0"),
     ],
 )
 def test_bad_arguments_name_themselves(call, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(TypeError if "whole number" in message else ValueError, match=message):
         call()
 
 
