@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from graphpool.ops import openmp
+from graphpool.ops.validation import flag_from_environment
 
 try:  # optional dependency
     import numba
@@ -44,7 +45,7 @@ except ImportError:  # pragma: no cover - depends on the environment
 T = TypeVar("T")
 
 #: switch the compiled path off (tests compare both paths); also ``GRAPHPOOL_NUMBA=0``
-ENABLED = os.environ.get("GRAPHPOOL_NUMBA", "1") != "0"
+ENABLED = flag_from_environment("GRAPHPOOL_NUMBA", default=True)
 #: the largest graph the selection networks handle
 MAX_WIDTH = 64
 #: graphs of more rows than this go through quickselect; between the two, NumPy's vectorised sort of padded

@@ -17,20 +17,19 @@ or for a whole process with ``graphpool.set_device_path(True)`` or the environme
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 
 import torch
 
-from graphpool.ops.validation import validation_enabled
+from graphpool.ops.validation import check_switch, flag_from_environment, validation_enabled
 
-_forced: bool = os.environ.get("GRAPHPOOL_DEVICE_PATH", "0").strip().lower() in {"1", "true", "yes", "on"}
+_forced: bool = flag_from_environment("GRAPHPOOL_DEVICE_PATH", default=False)
 
 
 def set_device_path(enabled: bool) -> None:
     """Make CPU tensors take the device-generic branches (``True``) or their host branches (``False``)."""
     global _forced
-    _forced = bool(enabled)
+    _forced = check_switch(enabled)
 
 
 def device_path_enabled() -> bool:
@@ -42,8 +41,7 @@ def device_path_enabled() -> bool:
 def device_path(enabled: bool = True) -> Iterator[None]:
     """Context manager that sets the device path on (or off) and restores the previous state."""
     global _forced
-    previous = _forced
-    _forced = bool(enabled)
+    previous, _forced = _forced, check_switch(enabled)
     try:
         yield
     finally:

@@ -17,17 +17,44 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from collections.abc import Iterator
 
+import numpy as np
 import torch
 
-_enabled: bool = os.environ.get("GRAPHPOOL_VALIDATE", "1").strip().lower() not in {"0", "false", "no", "off"}
+_ON, _OFF = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def flag_from_environment(name: str, default: bool) -> bool:
+    """The on/off environment variable ``name``: ``1``/``true``/``yes``/``on`` or ``0``/``false``/``no``/``off``
+    (any case); unset, ``default``; anything else keeps ``default`` with a warning naming the variable."""
+    text = os.environ.get(name)
+    if text is None:
+        return default
+    if text.strip().lower() in _ON + _OFF:
+        return text.strip().lower() in _ON
+    warnings.warn(
+        f"{name}={text!r} is not one of {', '.join(_ON + _OFF)}: it stays {'on' if default else 'off'}", stacklevel=2
+    )
+    return default
+
+
+def check_switch(enabled: object) -> bool:
+    """``enabled`` as a bool; anything but a bool (``"no"``, ``0``, ``None``) is a ``TypeError`` (``bool("no")``
+    is True)."""
+    if not isinstance(enabled, bool | np.bool_):
+        raise TypeError(f"'enabled' must be True or False, got {enabled!r}")
+    return bool(enabled)
+
+
+_enabled: bool = flag_from_environment("GRAPHPOOL_VALIDATE", default=True)
 
 
 def set_validation(enabled: bool) -> None:
     """Turn the value checks of public functions on or off for this process."""
     global _enabled
-    _enabled = bool(enabled)
+    _enabled = check_switch(enabled)
 
 
 def validation_enabled() -> bool:
@@ -39,8 +66,7 @@ def validation_enabled() -> bool:
 def validation(enabled: bool) -> Iterator[None]:
     """Context manager that sets the value checks on or off and restores the previous state."""
     global _enabled
-    previous = _enabled
-    _enabled = bool(enabled)
+    previous, _enabled = _enabled, check_switch(enabled)
     try:
         yield
     finally:
