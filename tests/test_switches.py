@@ -38,5 +38,7 @@ def test_an_unknown_environment_value_keeps_the_default_and_says_so(monkeypatch)
     monkeypatch.delenv("GRAPHPOOL_TEST_FLAG", raising=False)
     assert flag_from_environment("GRAPHPOOL_TEST_FLAG", default=True) is True
     monkeypatch.setenv("GRAPHPOOL_TEST_FLAG", "nope")  # GRAPHPOOL_NUMBA=false kept numba on, unsaid
-    with pytest.warns(UserWarning, match=r"GRAPHPOOL_TEST_FLAG='nope' is not one of 1, true, yes, on, 0, false, no, off: it stays off"):
+    with pytest.warns(
+        UserWarning, match=r"GRAPHPOOL_TEST_FLAG='nope' is not one of 1, true, yes, on, 0, false, no, off: it stays off"
+    ):
         assert flag_from_environment("GRAPHPOOL_TEST_FLAG", default=False) is False

@@ -57,6 +57,7 @@ from graphpool.cluster import (
 from graphpool.cluster.connect import edge_features
 from graphpool.cluster.resolver import Names
 from graphpool.ops.ranges import Range, check_ranges
+from graphpool.ops.validation import validation_enabled
 from graphpool.readout import resolve
 
 #: message-passing layers of the backbone (``gine``: GIN with edge features; ``mlp``: node-wise, no edges)
@@ -392,9 +393,20 @@ class GraphClassifier(nn.Module):
         batch = data.batch if getattr(data, "batch", None) is not None else torch.zeros_like(h[:, 0], dtype=torch.long)
         c = self.config
         if isinstance(self.stage, TypePool):
-            if data.get("cell_type") is None:
+            types = data.get("cell_type")
+            if types is None:
                 raise ValueError("pool 'celltype' needs the type of every node as data.cell_type")
-            return ModelOutput(self.head(self.stage(h, batch, num_graphs, labels=data.cell_type)), {}, h)
+            if (
+                validation_enabled()
+                and types.numel()
+                and not types.is_floating_point()
+                and int(types.max()) >= c.clusters
+            ):
+                raise ValueError(
+                    f"data.cell_type holds type {int(types.max())}, but the model has clusters={c.clusters} types "
+                    f"(0 to {c.clusters - 1}): build it with clusters = the number of cell types"
+                )
+            return ModelOutput(self.head(self.stage(h, batch, num_graphs, labels=types)), {}, h)
         if not isinstance(self.stage, HierarchicalPool):
             return ModelOutput(self.head(self.stage(h, batch, dim_size=num_graphs)), {}, h)
         labels, level_inputs = None, None

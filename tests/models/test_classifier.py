@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from torch_geometric.data import Batch
+from torch_geometric.data import Batch, Data
 
 from graphpool.data import NUM_ATOM_FEATURES, NUM_BOND_FEATURES, smiles_to_graph
 from graphpool.models import BACKBONES, GraphClassifier, ModelConfig
@@ -275,6 +275,15 @@ def test_config_errors_for_pooling() -> None:
         ModelConfig(in_channels=3, num_classes=2, pool="topk")
     with pytest.raises(ValueError, match="pool 'given' needs the label of every node as data.cell_type"):
         GraphClassifier(ModelConfig(in_channels=NUM_ATOM_FEATURES, num_classes=2, pool="given"))(_batch())
+
+
+# a cell type beyond the model's types was named in the pool's words ("'labels' holds 4 but num_labels = 2")
+def test_a_cell_type_beyond_the_models_types_is_named_in_the_models_words() -> None:
+    graph = Data(x=torch.randn(5, 3), edge_index=torch.tensor([[0, 1, 2, 3], [1, 2, 3, 4]]))
+    graph.cell_type = torch.tensor([0, 1, 4, 1, 0])
+    model = GraphClassifier(ModelConfig(in_channels=3, num_classes=2, pool="celltype", clusters=2))
+    with pytest.raises(ValueError, match=r"data.cell_type holds type 4, but the model has clusters=2 types"):
+        model(Batch.from_data_list([graph]))
 
 
 @needs_rdkit
