@@ -148,6 +148,9 @@ def run_neighbourhoods(args: argparse.Namespace) -> int:
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise ValueError(f"--method {unknown[0]!r} is unknown; choose from {METHODS}")
+    repeated = [m for m in dict.fromkeys(methods) if methods.count(m) > 1]
+    if repeated:
+        raise ValueError(f"--method names {repeated[0]!r} twice")
     truth, ignore = args.truth, [] if args.ignore is None else args.ignore.split(",")
     if args.table is None:
         source: Any = simulate("arrangement", SIMULATED_SAMPLES, args.seed)

@@ -240,6 +240,8 @@ def check_options(args: argparse.Namespace) -> None:
     for pool in args.pool:
         if pool not in POOLS:
             raise SystemExit(f"--pool: {pool!r} is not one of {POOLS}")
+        if args.pool.count(pool) > 1:
+            raise SystemExit(f"--pool: names {pool!r} twice")
 
 
 def device(name: str) -> torch.device:

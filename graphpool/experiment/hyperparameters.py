@@ -98,11 +98,15 @@ def readout_grid(spec: str) -> list[str]:
     """``"sum,mean,max"`` is a grid of three readouts; ``"mean+max"`` is one concatenated readout (as in ``resolve``).
 
     Raises:
-        ValueError: ``spec`` names no readout, or has an empty name between commas (``"mean,,max"``).
+        ValueError: ``spec`` names no readout, has an empty name between commas (``"mean,,max"``) or names one
+            twice.
     """
     parts = [part.strip() for part in spec.split(",")]
     if not any(parts):
         raise ValueError(f"readout grid {spec!r}: no readout named; write e.g. 'sum,mean,max' or 'mean+max'")
     if not all(parts):
         raise ValueError(f"readout grid {spec!r}: an empty name between commas")
+    repeated = [part for part in dict.fromkeys(parts) if parts.count(part) > 1]
+    if repeated:
+        raise ValueError(f"readout grid {spec!r}: names {repeated[0]!r} twice")
     return parts

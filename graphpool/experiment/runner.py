@@ -59,6 +59,17 @@ class Experiment:
     precoarsen: bool = False
     loss_weights: dict[str, float] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        for name in ("readouts", "pools"):
+            names = getattr(self, name)
+            if isinstance(names, str):
+                raise TypeError(f"{name!r} must be a list of names, not the string {names!r} (one: [{names!r}])")
+            if not names:
+                raise ValueError(f"{name!r} is empty: give at least one")
+            repeated = [item for item in dict.fromkeys(names) if list(names).count(item) > 1]
+            if repeated:  # two equal combinations would train into one folder
+                raise ValueError(f"{name!r} names {repeated[0]!r} twice")
+
     def model_for(self, readout: str, pool: str) -> ModelConfig:
         """The model config of one combination."""
         settings: dict[str, Any] = {

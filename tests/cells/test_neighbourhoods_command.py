@@ -160,3 +160,10 @@ def test_a_bad_k_range_is_one_line(tmp_path: Path, k: str, message: str) -> None
     assert message in str(error.value) and "\n" not in str(error.value)
     with pytest.raises(SystemExit, match="a range chooses K of unsupervised neighbourhoods"):
         main(["neighbourhoods", "--k", "3:5", "--label", "label", "--out", str(tmp_path / "nb"), "--quiet"])
+
+
+def test_a_repeated_method_is_named(tmp_path: Path) -> None:
+    """--method utag,utag ran utag twice, the second writing over the first."""
+    with pytest.raises(SystemExit, match="^graphpool neighbourhoods: --method names 'utag' twice"):
+        main(["neighbourhoods", "--method", "utag,utag", "--out", str(tmp_path / "out")])
+    assert not (tmp_path / "out").exists()

@@ -243,3 +243,18 @@ def test_more_threads_than_cores_is_warned() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         set_threads(argparse.Namespace(threads=1))
+
+
+# a repeated readout or pool trained one combination twice into one folder; the library's words named no option
+@needs_rdkit
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--readout", "sum,mean,sum"], "--readout 'sum,mean,sum': names 'sum' twice"),
+        (["--pool", "none,none"], "--pool: names 'none' twice"),
+    ],
+)
+def test_a_repeated_readout_or_pool_is_named_by_option(tmp_path: Path, option: list[str], message: str) -> None:
+    with pytest.raises(SystemExit, match=re.escape(message)):
+        main(_classify(tmp_path, tmp_path / "out", *option))
+    assert not (tmp_path / "out").exists()

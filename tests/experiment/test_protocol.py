@@ -127,3 +127,25 @@ def test_the_pooling_benchmark_checks_its_seed() -> None:
         pooling_benchmark("easy-small", seed=-1)
     with pytest.raises(ValueError, match=r"'seed' must be in \[0, 4294967295\], got -1"):
         published_split(10, seed=-1)
+
+
+# a bare string was iterated letter by letter ("unknown readout 'm'"), an empty list ran nothing and returned no
+# rows, and a repeated combination trained twice into one folder
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"readouts": "mean"}, r"'readouts' must be a list of names, not the string 'mean' \(one: \['mean'\]\)"),
+        ({"pools": "mincut"}, r"'pools' must be a list of names, not the string 'mincut'"),
+        ({"readouts": []}, r"'readouts' is empty: give at least one"),
+        ({"pools": ()}, r"'pools' is empty: give at least one"),
+        ({"readouts": ["sum", "mean", "sum"]}, r"'readouts' names 'sum' twice"),
+        ({"pools": ["none", "none"]}, r"'pools' names 'none' twice"),
+    ],
+)
+def test_an_experiment_names_bad_readout_and_pool_lists(settings: dict, message: str) -> None:
+    from graphpool.experiment import Experiment, TrainConfig
+    from graphpool.models import ModelConfig
+
+    error = TypeError if "not the string" in message else ValueError
+    with pytest.raises(error, match=message):
+        Experiment(model=ModelConfig(in_channels=3, num_classes=2), train=TrainConfig(), **settings)
