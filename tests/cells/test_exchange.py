@@ -34,3 +34,41 @@ def test_a_networkx_analysis_on_the_cell_graph() -> None:
 
     graph = to_networkx(Data(x=torch.eye(5), pos=torch.tensor(points, dtype=torch.float), edge_index=edge_index))
     assert sorted(map(sorted, nx.connected_components(graph))) == [[0, 1, 2], [3, 4]]
+
+
+def _path(edge_index: list[list[int]], weights: list[float] | None = None):
+    from torch_geometric.data import Data
+
+    data = Data(x=torch.eye(3), edge_index=torch.tensor(edge_index))
+    if weights is not None:
+        data.edge_weight = torch.tensor(weights)
+    return data
+
+
+# an edge in one direction only, or two directions of different weights, became one undirected edge unsaid
+def test_to_networkx_refuses_a_graph_that_is_not_undirected() -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match=r"edge \(0, 1\) has no reverse edge \(1, 0\): make it undirected"):
+        to_networkx(_path([[0, 1], [1, 2]]))
+    with pytest.raises(ValueError, match=r"edge \(0, 1\) weighs 1.0 and \(1, 0\) 2.0"):
+        to_networkx(_path([[0, 1], [1, 0]], [1.0, 2.0]))
+    assert to_networkx(_path([[0, 1], [1, 0]], [1.5, 1.5])).edges[0, 1]["edge_weight"] == 1.5
+
+
+# an attribute on some nodes or edges only was dropped for all; an unknown type name was a bare KeyError
+def test_from_networkx_refuses_attributes_on_some_nodes_or_edges_and_unknown_types() -> None:
+    import pytest
+
+    graph = nx.path_graph(3)
+    graph.nodes[0]["pos"] = (0.0, 0.0)
+    with pytest.raises(ValueError, match=r"node attribute 'pos' is on 1 of the 3 nodes"):
+        from_networkx(graph)
+    graph = nx.path_graph(3)
+    graph.edges[0, 1]["edge_weight"] = 2.0
+    with pytest.raises(ValueError, match=r"edge attribute 'edge_weight' is on 1 of the 2 edges"):
+        from_networkx(graph)
+    graph = nx.path_graph(2)
+    nx.set_node_attributes(graph, {0: "T", 1: "NK"}, "cell_type")
+    with pytest.raises(ValueError, match=r"cell type 'NK' of node 1 is not in 'cell_types' \['B', 'T'\]"):
+        from_networkx(graph, ["B", "T"])
