@@ -135,6 +135,8 @@ def grouped_folds(
     group first into the smallest fold, ties in a seeded order).
     """
     _check_folds(folds, seed)
+    if labels is not None and len(groups) != len(labels):
+        raise ValueError(f"'groups' has {len(groups)} entries but 'labels' {len(labels)}: one group per graph")
     group_ids = np.asarray(groups)
     if labels is None:
         per_class = [len(set(group_ids.tolist()))]

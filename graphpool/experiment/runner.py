@@ -153,6 +153,8 @@ def run_experiment(
     ``out``; the rows are returned once every fold of every combination is done (by any job), else ``[]``.
     """
     progress = progress or Progress()
+    if groups is not None and len(groups) != len(graphs):
+        raise ValueError(f"'groups' has {len(groups)} entries but there are {len(graphs)} graphs: one group per graph")
     experiment.check(graphs)  # every combination is valid before the first one trains
     combinations = list(itertools.product(experiment.readouts, experiment.pools))
 

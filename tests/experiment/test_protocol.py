@@ -149,3 +149,29 @@ def test_an_experiment_names_bad_readout_and_pool_lists(settings: dict, message:
     error = TypeError if "not the string" in message else ValueError
     with pytest.raises(error, match=message):
         Experiment(model=ModelConfig(in_channels=3, num_classes=2), train=TrainConfig(), **settings)
+
+
+# a group list of another length than the graphs: an IndexError (shorter), or groups misaligned unsaid (longer)
+@pytest.mark.parametrize("count", [3, 7])
+def test_groups_of_another_length_than_the_graphs_are_named(count: int) -> None:
+    from graphpool.experiment import grouped_folds
+
+    with pytest.raises(ValueError, match=rf"'groups' has {count} entries but 'labels' 6: one group per graph"):
+        grouped_folds([0, 1, 0, 1, 0, 1], list("abcdefg")[:count], 2, 1, 0)
+
+
+def test_run_experiment_names_groups_of_another_length(tmp_path: Path) -> None:
+    import torch
+    from torch_geometric.data import Data
+
+    from graphpool.experiment import Experiment, TrainConfig, run_experiment
+    from graphpool.models import ModelConfig
+
+    graphs = [
+        Data(x=torch.randn(3, 2), edge_index=torch.tensor([[0, 1], [1, 0]]), y=torch.tensor([i % 2])) for i in range(6)
+    ]
+    experiment = Experiment(model=ModelConfig(in_channels=2, num_classes=2), train=TrainConfig(epochs=1))
+    folds = [([0, 1, 2, 3], [4, 5]), ([2, 3, 4, 5], [0, 1])]
+    with pytest.raises(ValueError, match=r"'groups' has 8 entries but there are 6 graphs: one group per graph"):
+        run_experiment(graphs, folds, experiment, tmp_path / "out", torch.device("cpu"), groups=list(range(8)))
+    assert not (tmp_path / "out").exists()
