@@ -27,6 +27,30 @@ def _check_folds(folds: int, seed: int) -> None:
     SEED.check("seed", seed)
 
 
+def check_fold_parts(folds: Sequence[Fold], num_graphs: int) -> None:
+    """Each ``(train, test)`` fold (numbered from 1 in errors): both parts non-empty, indices in ``[0, num_graphs)``,
+    none twice in a part nor in both parts (a graph in both would be tested on after training on it)."""
+    for number, (train, test) in enumerate(folds, start=1):
+        parts = {"training": _indices(train), "test": _indices(test)}
+        for part, indices in parts.items():
+            if not indices:
+                raise ValueError(f"fold {number}: its {part} part is empty")
+            outside = [i for i in indices if not 0 <= i < num_graphs]
+            if outside:
+                raise ValueError(f"fold {number}: graph {outside[0]} is out of range (there are {num_graphs} graphs)")
+            if len(set(indices)) < len(indices):
+                twice = next(i for i in indices if indices.count(i) > 1)
+                raise ValueError(f"fold {number}: graph {twice} is twice in its {part} part")
+        both = set(parts["training"]) & set(parts["test"])
+        if both:
+            raise ValueError(f"fold {number}: graph {min(both)} is in both its training and its test part")
+
+
+def _indices(part: Any) -> list[int]:
+    """A fold part (a list, a NumPy array or a tensor) as a list of ints."""
+    return [int(i) for i in (part.tolist() if hasattr(part, "tolist") else part)]
+
+
 def stratified_folds(labels: Sequence[int], folds: int, seed: int) -> list[tuple[list[int], list[int]]]:
     """``folds`` stratified, shuffled, seeded outer folds as ``(train, test)`` index lists."""
     _check_folds(folds, seed)

@@ -19,7 +19,7 @@ import torch
 
 from graphpool.cluster import loss_terms
 from graphpool.experiment.assessment import assess
-from graphpool.experiment.folds import Fold
+from graphpool.experiment.folds import Fold, check_fold_parts
 from graphpool.experiment.hyperparameters import expand_grid
 from graphpool.experiment.progress import Progress
 from graphpool.experiment.results import summary_row
@@ -155,6 +155,7 @@ def run_experiment(
     progress = progress or Progress()
     if groups is not None and len(groups) != len(graphs):
         raise ValueError(f"'groups' has {len(groups)} entries but there are {len(graphs)} graphs: one group per graph")
+    check_fold_parts(folds, len(graphs))
     experiment.check(graphs)  # every combination is valid before the first one trains
     combinations = list(itertools.product(experiment.readouts, experiment.pools))
 

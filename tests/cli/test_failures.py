@@ -351,13 +351,15 @@ def test_two_jobs_finishing_together_both_find_every_fold(tmp_path: Path, monkey
     monkeypatch.setattr(runner, "assess", assess)
     codes: list[object] = []
 
-    def job(folds: str) -> None:
+    def job(command: list[str]) -> None:
         try:
-            codes.append(main(_classify(tmp_path, split, "--folds", "3", "--only-folds", folds)))
+            codes.append(main(command))
         except BaseException as error:  # noqa: BLE001 - reported by the assertion below
             codes.append(error)
 
-    threads = [threading.Thread(target=job, args=(folds,)) for folds in ("2", "1,3")]
+    # the command lines are made here: making one writes the CSV, which the other job may be reading
+    commands = [_classify(tmp_path, split, "--folds", "3", "--only-folds", folds) for folds in ("2", "1,3")]
+    threads = [threading.Thread(target=job, args=(command,)) for command in commands]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -175,3 +175,31 @@ def test_run_experiment_names_groups_of_another_length(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"'groups' has 8 entries but there are 6 graphs: one group per graph"):
         run_experiment(graphs, folds, experiment, tmp_path / "out", torch.device("cpu"), groups=list(range(8)))
     assert not (tmp_path / "out").exists()
+
+
+# folds given from files (the GIN paper's, --splits given) were used as they were: a graph in both parts of a
+# fold trained on its own test graph, unsaid; an index past the graphs was an IndexError deep in training
+@pytest.mark.parametrize(
+    ("folds", "message"),
+    [
+        ([([0, 1, 2, 3], [3, 4, 5])], r"fold 1: graph 3 is in both its training and its test part"),
+        ([([0, 1, 2], [3, 4, 9])], r"fold 1: graph 9 is out of range \(there are 6 graphs\)"),
+        ([([0, 1, 2], [3, 4, 5]), ([0, 1], [])], r"fold 2: its test part is empty"),
+        ([([], [0, 1])], r"fold 1: its training part is empty"),
+        ([([0, 1, 1, 2], [3, 4])], r"fold 1: graph 1 is twice in its training part"),
+    ],
+)
+def test_folds_are_checked_before_training(tmp_path: Path, folds, message: str) -> None:
+    import torch
+    from torch_geometric.data import Data
+
+    from graphpool.experiment import Experiment, TrainConfig, run_experiment
+    from graphpool.models import ModelConfig
+
+    graphs = [
+        Data(x=torch.randn(3, 2), edge_index=torch.tensor([[0, 1], [1, 0]]), y=torch.tensor([i % 2])) for i in range(6)
+    ]
+    experiment = Experiment(model=ModelConfig(in_channels=2, num_classes=2), train=TrainConfig(epochs=1))
+    with pytest.raises(ValueError, match=message):
+        run_experiment(graphs, folds, experiment, tmp_path / "out", torch.device("cpu"))
+    assert not (tmp_path / "out").exists()
