@@ -160,6 +160,10 @@ def _check_weight(weight: Tensor, x: Tensor) -> Tensor:
         return w.to(x.dtype)
     if not w.dtype.is_floating_point:
         raise ValueError(f"'weight' must be floating point or bool, got dtype {w.dtype}")
-    if validation_enabled() and bool((w < 0).any()):
-        raise ValueError("'weight' must be non-negative (they are normalised per graph)")
+    if validation_enabled():
+        finite, non_negative = torch.stack([torch.isfinite(w).all(), (w >= 0).all()]).tolist()  # one sync
+        if not finite:  # a NaN or infinite weight would give its graph a row of zeros or NaN
+            raise ValueError("'weight' must be finite: it holds NaN or infinite values")
+        if not non_negative:
+            raise ValueError("'weight' must be non-negative (they are normalised per graph)")
     return w.to(x.dtype)

@@ -36,6 +36,9 @@ BATCH = torch.tensor([0, 0, 1, 1, 2])
         ({"reduce": "powermean", "p": 0.0}, r"'p' must be nonzero"),
         ({"reduce": "weighted", "weight": torch.ones(4)}, r"'weight' must have shape \[N\], \[N, 1\] or \[N, F\]"),
         ({"reduce": "weighted", "weight": -torch.ones(5)}, r"'weight' must be non-negative"),
+        # a NaN or infinite weight gave its graph a row of zeros, unsaid
+        ({"reduce": "weighted", "weight": torch.tensor([float("nan"), 1, 1, 1, 1])}, r"'weight' must be finite"),
+        ({"reduce": "weighted", "weight": torch.tensor([float("inf"), 1, 1, 1, 1])}, r"'weight' must be finite"),
     ],
 )
 def test_global_pool_errors(kwargs: dict, message: str) -> None:
