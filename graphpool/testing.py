@@ -155,6 +155,8 @@ def assert_permutation_invariant(
     Raises:
         AssertionError: with the largest deviation.
     """
+    if batch.numel() and int(batch.max()) >= num_graphs:
+        raise ValueError(f"'batch' holds graph {int(batch.max())} but num_graphs = {num_graphs}")
     expected = readout(x, batch, num_graphs)
     node_perm = torch.randperm(x.size(0), generator=generator, device="cpu").to(x.device)
     graph_perm = torch.randperm(num_graphs, generator=generator, device="cpu").to(x.device)
@@ -174,6 +176,8 @@ def assert_batch_consistent(
     Args:
         graphs: node feature matrices ``[n_b, F]``, one per graph (empty ones allowed).
     """
+    if not graphs:
+        raise ValueError("'graphs' is empty: give at least one node feature matrix")
     x = torch.cat(graphs)
     batch = torch.cat([torch.full((g.size(0),), b, dtype=torch.long, device=x.device) for b, g in enumerate(graphs)])
     together = readout(x, batch, len(graphs))

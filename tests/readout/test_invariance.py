@@ -58,3 +58,15 @@ def test_helpers_catch_a_readout_that_is_not_invariant() -> None:
     except AssertionError:
         return
     raise AssertionError("assert_permutation_invariant accepted a readout that is not invariant")
+
+
+# the helpers' own input: no graphs was torch.cat's "expected a non-empty list", a batch past num_graphs an
+# IndexError from the graph permutation
+def test_helpers_name_their_bad_input() -> None:
+    import pytest
+
+    readout = lambda x, batch, num_graphs: global_pool(x, batch, num_graphs=num_graphs)
+    with pytest.raises(ValueError, match=r"'graphs' is empty: give at least one node feature matrix"):
+        assert_batch_consistent(readout, [])
+    with pytest.raises(ValueError, match=r"'batch' holds graph 2 but num_graphs = 2"):
+        assert_permutation_invariant(readout, torch.ones(3, 2), torch.tensor([0, 1, 2]), 2)
