@@ -80,11 +80,12 @@ def add_parser(commands: Any) -> None:
 def cells(args: argparse.Namespace) -> int:
     """Run ``graphpool cells`` with parsed ``args``; prints the table and writes everything into ``--out``."""
     check_table_options(args, {"simulate": None, "samples": None}, {"label": "label"})
+    # their defaults once checked: what run.json records, as it did before they could be refused
+    args.simulate = "arrangement" if args.simulate is None else args.simulate
+    args.samples = SIMULATED_SAMPLES if args.samples is None else args.samples
     if args.table is None:
-        rule = "arrangement" if args.simulate is None else args.simulate
-        samples = SIMULATED_SAMPLES if args.samples is None else args.samples
-        source: Any = simulate(rule, samples, args.seed)
-        print(f"no --table: simulated {samples} tissues following the {rule!r} rule")
+        source: Any = simulate(args.simulate, args.samples, args.seed)
+        print(f"no --table: simulated {args.samples} tissues following the {args.simulate!r} rule")
         names: dict[str, Any] = {"label": "label", "markers": markers_from(args.markers)}
     else:
         source = open_table(args.table)  # read once: the cells, and an AnnData to write the results back into
