@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from graphpool.ops.ranges import check_distinct
+
 _SHOWN = 10  # rows listed in an error message
 
 
@@ -266,9 +268,7 @@ def _check_roles(wanted: dict[str, str], marker_names: list[str]) -> None:
     for name in marker_names:
         if name in role_of:
             raise ValueError(f"column {name!r} is given as both {role_of[name]!r} and a marker: one role per column")
-    repeated = [name for name in dict.fromkeys(marker_names) if marker_names.count(name) > 1]
-    if repeated:
-        raise ValueError(f"'markers' names {repeated[0]!r} twice")
+    check_distinct("'markers'", marker_names)
 
 
 def _as_text(values: pd.Series, column: str) -> pd.Series:

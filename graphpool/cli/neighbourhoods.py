@@ -54,7 +54,7 @@ from graphpool.cli.options import (
     markers_from,
 )
 from graphpool.experiment import safe_name
-from graphpool.ops.ranges import SEED, Range
+from graphpool.ops.ranges import SEED, Range, check_distinct
 
 SIMULATED_SAMPLES = 40
 #: the soft pool of the supervised (--label) model unless --loss names one: MinCut, as measured on MIBI-TNBC and
@@ -148,9 +148,7 @@ def run_neighbourhoods(args: argparse.Namespace) -> int:
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise ValueError(f"--method {unknown[0]!r} is unknown; choose from {METHODS}")
-    repeated = [m for m in dict.fromkeys(methods) if methods.count(m) > 1]
-    if repeated:
-        raise ValueError(f"--method names {repeated[0]!r} twice")
+    check_distinct("--method", methods)
     truth, ignore = args.truth, [] if args.ignore is None else args.ignore.split(",")
     if args.table is None:
         source: Any = simulate("arrangement", SIMULATED_SAMPLES, args.seed)

@@ -14,7 +14,7 @@ from graphpool.cells.table import DEFAULT_CONNECTIVITY_KEY
 from graphpool.experiment import GRID_KEYS, Experiment, TrainConfig, parse_grid_item, readout_grid
 from graphpool.models import BACKBONES, JUMPING_KNOWLEDGE, POOLS, ModelConfig, precoarsen
 from graphpool.ops.device_path import resolve_device
-from graphpool.ops.ranges import Range
+from graphpool.ops.ranges import Range, check_distinct
 
 
 class GridOption(argparse.Action):
@@ -240,8 +240,7 @@ def check_options(args: argparse.Namespace) -> None:
     for pool in args.pool:
         if pool not in POOLS:
             raise SystemExit(f"--pool: {pool!r} is not one of {POOLS}")
-        if args.pool.count(pool) > 1:
-            raise SystemExit(f"--pool: names {pool!r} twice")
+    check_distinct("--pool:", args.pool)
 
 
 def device(name: str) -> torch.device:

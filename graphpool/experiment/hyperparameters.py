@@ -14,6 +14,7 @@ from typing import Any
 
 from graphpool.experiment.training import TrainConfig
 from graphpool.models import ModelConfig
+from graphpool.ops.ranges import check_distinct
 
 #: settings a grid may vary: model width, depth, dropout, jumping knowledge, pooling levels, first-level K and a soft
 #: pool's assignment (temperature, MLP width); lr, weight decay, batch size, the auxiliary losses' warm-up
@@ -106,7 +107,5 @@ def readout_grid(spec: str) -> list[str]:
         raise ValueError(f"readout grid {spec!r}: no readout named; write e.g. 'sum,mean,max' or 'mean+max'")
     if not all(parts):
         raise ValueError(f"readout grid {spec!r}: an empty name between commas")
-    repeated = [part for part in dict.fromkeys(parts) if parts.count(part) > 1]
-    if repeated:
-        raise ValueError(f"readout grid {spec!r}: names {repeated[0]!r} twice")
+    check_distinct(f"readout grid {spec!r}:", parts)
     return parts

@@ -26,6 +26,7 @@ from graphpool.experiment.results import summary_row
 from graphpool.experiment.tasks import task_of
 from graphpool.experiment.training import TrainConfig
 from graphpool.models import ModelConfig, is_hard_pool
+from graphpool.ops.ranges import check_distinct
 
 
 @dataclass(kw_only=True)
@@ -66,9 +67,7 @@ class Experiment:
                 raise TypeError(f"{name!r} must be a list of names, not the string {names!r} (one: [{names!r}])")
             if not names:
                 raise ValueError(f"{name!r} is empty: give at least one")
-            repeated = [item for item in dict.fromkeys(names) if list(names).count(item) > 1]
-            if repeated:  # two equal combinations would train into one folder
-                raise ValueError(f"{name!r} names {repeated[0]!r} twice")
+            check_distinct(repr(name), names)  # two equal combinations would train into one folder
 
     def model_for(self, readout: str, pool: str) -> ModelConfig:
         """The model config of one combination."""

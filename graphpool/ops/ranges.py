@@ -1,5 +1,5 @@
-"""Numeric ranges of settings, one source for every check: the config dataclasses declare theirs, and their
-``__post_init__`` and the command line check values against them with one message format each.
+"""Checks of settings, one source for every message: numeric ranges (the config dataclasses declare theirs, and
+their ``__post_init__`` and the command line check values against them), whole numbers, and names given once.
 
 >>> Range(0, 1, high_open=True).check("dropout", 0.5)
 >>> Range(1).check("hidden", 0)
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, fields, is_dataclass
 
 
@@ -72,6 +73,21 @@ def check_whole(name: str, value: object) -> None:
     NumPy's; a bool is not one)."""
     if not isinstance(value, numbers.Integral) or isinstance(value, bool):
         raise TypeError(f"'{name}' must be a whole number, got {value!r}")
+
+
+def check_distinct(what: str, items: Sequence[Hashable]) -> None:
+    """Raise ``ValueError("<what> names 'x' twice")`` for the first item of ``items`` given more than once.
+
+    >>> check_distinct("--pool:", ["none", "mincut", "none"])
+    Traceback (most recent call last):
+        ...
+    ValueError: --pool: names 'none' twice
+    """
+    seen: set[Hashable] = set()
+    for item in items:
+        if item in seen:
+            raise ValueError(f"{what} names {item!r} twice")
+        seen.add(item)
 
 
 def _number(value: float) -> str:
