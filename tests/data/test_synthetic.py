@@ -66,3 +66,13 @@ def test_bad_variants_are_named() -> None:
         pooling_benchmark("easy", graphs_per_class=0)
     with pytest.raises(SystemExit, match="the pooling benchmark's variants are"):
         main(["classify", "--dataset", "pooling-medium", "--out", "/nonexistent/never"])
+
+
+# graphs_per_class=2.5 made 8 graphs; published_split(2.5) was NumPy's "expected a sequence of integers"
+def test_counts_are_whole_numbers() -> None:
+    with pytest.raises(TypeError, match=r"'graphs_per_class' must be a whole number, got 2.5"):
+        pooling_benchmark("easy", graphs_per_class=2.5)
+    with pytest.raises(TypeError, match=r"'num_graphs' must be a whole number, got 2.5"):
+        published_split(2.5)
+    with pytest.raises(ValueError, match=r"'num_graphs' must be >= 0, got -1"):
+        published_split(-1)
