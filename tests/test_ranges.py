@@ -6,8 +6,9 @@ import dataclasses
 import numpy as np
 import pytest
 
+from graphpool.cells import simulate
 from graphpool.cells.neighbourhood import CompositionOptions, LearnedOptions, LouvainOptions, UtagOptions
-from graphpool.experiment import TrainConfig
+from graphpool.experiment import TrainConfig, grouped_folds, stratified_folds
 from graphpool.models import ModelConfig
 
 REQUIRED = {ModelConfig: {"in_channels": 3, "num_classes": 2}}
@@ -30,3 +31,18 @@ def test_whole_number_settings_refuse_floats_and_bools(settings: type) -> None:
         value = getattr(settings(**default), name)
         if value is not None:  # NumPy's integers are whole numbers
             assert getattr(settings(**{**default, name: np.int64(value)}), name) == value
+
+
+# counts and seeds outside the dataclasses: a float reached NumPy or scikit-learn, whose errors name no argument
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda: simulate("count", 4.0), "samples"),
+        (lambda: stratified_folds([0, 1] * 10, 2.5, 0), "folds"),
+        (lambda: stratified_folds([0, 1] * 10, 2, 1.5), "seed"),
+        (lambda: grouped_folds([0, 1] * 10, list(range(20)), 2, 1.5, 0), "repeats"),
+    ],
+)
+def test_counts_and_seeds_are_whole_numbers(call, name: str) -> None:
+    with pytest.raises(TypeError, match=rf"'{name}' must be a whole number"):
+        call()

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from graphpool.ops.ranges import SEED
+from graphpool.ops.ranges import SEED, Range
 
 #: the label rules of the simulator, one per kind of readout evidence
 RULES = ("count", "proportion", "presence", "arrangement")
@@ -74,8 +74,7 @@ def simulate(rule: str, samples: int = 200, seed: int = 0) -> pd.DataFrame:
     """
     if rule not in RULES:
         raise ValueError(f"'rule' must be one of {RULES}, got {rule!r}")
-    if samples < 2:
-        raise ValueError(f"'samples' must be >= 2, got {samples}")
+    Range(2, whole=True).check("samples", samples)
     SEED.check("seed", seed)
     rng = np.random.default_rng(seed)
     frames = []

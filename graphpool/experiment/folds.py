@@ -23,7 +23,7 @@ Fold = tuple[Sequence[int], Sequence[int]]
 
 def _check_folds(folds: int, seed: int) -> None:
     """``folds`` >= 2 and ``seed`` in [0, 2^32 - 1], each error naming its argument."""
-    Range(2).check("folds", folds)
+    Range(2, whole=True).check("folds", folds)
     SEED.check("seed", seed)
 
 
@@ -172,8 +172,7 @@ def grouped_folds(
             f"{folds} grouped folds need at least {max(folds, 2)} groups in every class; "
             f"the classes have {per_class} groups"
         )
-    if repeats < 1:
-        raise ValueError(f"'repeats' must be >= 1, got {repeats}")
+    Range(1, whole=True).check("repeats", repeats)
     result = []
     for repeat in range(repeats):
         if labels is None:

@@ -18,12 +18,14 @@ from dataclasses import dataclass, fields, is_dataclass
 
 @dataclass(frozen=True)
 class Range:
-    """``low <= value`` (``<`` when ``low_open``), and ``value <= high`` (``<``) when ``high`` is set; NaN is outside."""
+    """``low <= value`` (``<`` when ``low_open``), and ``value <= high`` (``<``) when ``high`` is set; NaN is outside.
+    ``whole``: the value must also be a whole number (a counted or seeding setting)."""
 
     low: float
     high: float | None = None
     low_open: bool = False
     high_open: bool = False
+    whole: bool = False
 
     def describe(self) -> str:
         """``">= 1"``, ``"> 0"`` or, with both ends, ``"in [0, 1)"``."""
@@ -43,13 +45,16 @@ class Range:
         return None
 
     def check(self, name: str, value: float) -> None:
-        """Raise ``ValueError("'name' must be <range>, got value")`` unless ``value`` is in range."""
+        """Raise ``ValueError("'name' must be <range>, got value")`` unless ``value`` is in range (and a
+        ``TypeError`` for a ``whole`` range's value that is not a whole number)."""
+        if self.whole:
+            check_whole(name, value)
         if self.violation(value) is not None:
             raise ValueError(f"'{name}' must be {self.describe()}, got {value}")
 
 
 #: a random seed: what NumPy's generators and scikit-learn's ``random_state`` take
-SEED = Range(0, 2**32 - 1)
+SEED = Range(0, 2**32 - 1, whole=True)
 
 
 def check_ranges(settings: object, ranges: dict[str, Range]) -> None:
