@@ -71,4 +71,4 @@ def test_normalising_the_edges_of_all_but_empty_clusters_keeps_gradients_finite(
         for (i, j), w in zip(edges.t().tolist(), weight.detach(), strict=True)
     ]
     assert torch.allclose(normalised.detach(), torch.tensor(expected))
-    assert float(normalised[-1]) == pytest.approx(1.0)  # a well-connected pair: w / sqrt(d_i d_j) as before
+    assert float(normalised[-1].detach()) == pytest.approx(1.0)  # a well-connected pair: w / sqrt(d_i d_j) as before
