@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from graphpool.cells.table import DEFAULT_CONNECTIVITY_KEY
+from graphpool.cluster import SOFT_POOLERS, takes_clusters
 from graphpool.experiment import GRID_KEYS, Experiment, TrainConfig, parse_grid_item, readout_grid
 from graphpool.models import BACKBONES, JUMPING_KNOWLEDGE, POOLS, ModelConfig, precoarsen
 from graphpool.ops.device_path import resolve_device
@@ -241,6 +242,29 @@ def check_options(args: argparse.Namespace) -> None:
         if pool not in POOLS:
             raise SystemExit(f"--pool: {pool!r} is not one of {POOLS}")
     check_distinct("--pool:", args.pool)
+    for name, (kind, pools, default) in _POOL_SETTINGS.items():
+        in_grid = name in (args.grid or {})
+        if (getattr(args, name) != default or in_grid) and not set(args.pool) & set(pools):
+            option = f"--grid {name}" if in_grid else "--" + name.replace("_", "-")
+            raise SystemExit(
+                f"{option} applies to the {kind}pools ({', '.join(pools)}); --pool {','.join(args.pool)} has none of "
+                "them, so it would be ignored"
+            )
+
+
+_CLUSTER_POOLS = tuple(pool for pool in POOLS if pool not in ("none", "celltype"))
+#: the pools given K: those of ``clusters`` (``celltype``: the number of types)
+_SIZED_POOLS = tuple(pool for pool in POOLS if pool == "celltype" or (pool != "given" and takes_clusters(pool)))
+#: each pooling option: the kind of pool that reads it, those pools, and the option's default
+_POOL_SETTINGS: dict[str, tuple[str, tuple[str, ...], Any]] = {
+    "levels": ("cluster ", _CLUSTER_POOLS, ModelConfig.levels),
+    "level_readouts": ("cluster ", _CLUSTER_POOLS, False),
+    "clusters": ("", _SIZED_POOLS, None),
+    "ratio": ("", _SIZED_POOLS, ModelConfig.ratio),
+    "temperature": ("soft ", tuple(SOFT_POOLERS), None),
+    "assign_hidden": ("soft ", tuple(SOFT_POOLERS), ModelConfig.assign_hidden),
+    "aux_warmup": ("soft ", tuple(SOFT_POOLERS), TrainConfig.aux_warmup),
+}
 
 
 def device(name: str) -> torch.device:

@@ -51,7 +51,8 @@ def _classify(folder: Path, out: Path, *extra: str) -> list[str]:
         (["--grid", "lr=-1"], "--grid lr=-1.0: 'lr' must be > 0"),
         (["--grid", "jk=foo"], "--grid jumping_knowledge=foo: 'jumping_knowledge' must be one of"),
         (["--grid", "batch_size=0"], "--grid batch_size=0: 'batch_size' must be >= 1"),
-        (["--pool", "graclus", "--precoarsen", "--grid", "clusters=2,6"], "--grid clusters with --precoarsen"),
+        # (kmeans, not graclus: graclus reads no clusters, and a grid over them is refused for that first)
+        (["--pool", "kmeans", "--precoarsen", "--grid", "clusters=2,6"], "--grid clusters with --precoarsen"),
         (["--pool", "kmeans", "--precoarsen", "--grid", "levels=1,3"], "--grid levels with --precoarsen"),
         (["--pool", "none,mincut", "--precoarsen"], "--precoarsen: none of the pools ['none', 'mincut']"),
         (
@@ -66,7 +67,7 @@ def _classify(folder: Path, out: Path, *extra: str) -> list[str]:
         (["--aux-warmup", "-1"], "--aux-warmup must be >= 0, got -1"),
         (["--batch-size", "0"], "--batch-size must be >= 1, got 0"),
         (["--ensemble", "0"], "--ensemble must be >= 1, got 0"),
-        (["--grid", "temperature=0"], "--grid temperature=0.0: 'temperature' must be > 0"),
+        (["--pool", "mincut", "--grid", "temperature=0"], "--grid temperature=0.0: 'temperature' must be > 0"),
         (["--backbone", "gine", "--pool", "none"], None),  # molecules have bond features: accepted (not refused)
     ],
 )
@@ -258,3 +259,44 @@ def test_a_repeated_readout_or_pool_is_named_by_option(tmp_path: Path, option: l
     with pytest.raises(SystemExit, match=re.escape(message)):
         main(_classify(tmp_path, tmp_path / "out", *option))
     assert not (tmp_path / "out").exists()
+
+
+# a pooling option that no pool of the run reads was ignored: `--levels 2` with the default --pool none trained
+# the flat readout without a word
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--levels", "2"], "--levels applies to the cluster pools"),
+        (["--level-readouts"], "--level-readouts applies to the cluster pools"),
+        (["--clusters", "8"], "--clusters applies to the pools"),
+        (["--ratio", "0.5"], "--ratio applies to the pools"),
+        (["--pool", "graclus", "--clusters", "8"], "--clusters applies to the pools"),
+        (["--temperature", "0.5"], "--temperature applies to the soft pools"),
+        (["--pool", "none,graclus", "--assign-hidden", "16"], "--assign-hidden applies to the soft pools"),
+        (["--aux-warmup", "5"], "--aux-warmup applies to the soft pools"),
+        (["--grid", "levels=1,2"], "--grid levels applies to the cluster pools"),
+    ],
+)
+def test_a_pooling_option_no_pool_reads_is_refused(arguments: list[str], message: str) -> None:
+    from graphpool.cli import build_parser
+    from graphpool.cli.options import check_options
+
+    args = build_parser().parse_args(["classify", *arguments])
+    with pytest.raises(SystemExit, match=re.escape(message) + r".* so it would be ignored"):
+        check_options(args)
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["--pool", "none,mincut", "--levels", "2", "--temperature", "0.5", "--aux-warmup", "5"],
+        ["--pool", "graclus", "--levels", "2", "--level-readouts"],
+        ["--pool", "kmeans", "--clusters", "4", "--ratio", "0.5"],
+        ["--pool", "none,diffpool", "--grid", "clusters=4,8"],
+    ],
+)
+def test_pooling_options_a_pool_reads_are_kept(arguments: list[str]) -> None:
+    from graphpool.cli import build_parser
+    from graphpool.cli.options import check_options
+
+    check_options(build_parser().parse_args(["classify", *arguments]))
