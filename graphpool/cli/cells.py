@@ -80,6 +80,11 @@ def add_parser(commands: Any) -> None:
 def cells(args: argparse.Namespace) -> int:
     """Run ``graphpool cells`` with parsed ``args``; prints the table and writes everything into ``--out``."""
     check_table_options(args, {"simulate": None, "samples": None}, {"label": "label"})
+    if args.edge_weight is not None and args.backbone != "gcn" and set(args.pool) <= {"none", "celltype"}:
+        raise ValueError(
+            "--edge-weight is read by --backbone gcn and the cluster pools; this run has neither, so it would be "
+            "ignored"
+        )
     # their defaults once checked: what run.json records, as it did before they could be refused
     args.simulate = "arrangement" if args.simulate is None else args.simulate
     args.samples = SIMULATED_SAMPLES if args.samples is None else args.samples

@@ -229,3 +229,10 @@ def test_neighbourhoods_without_a_table_refuse_its_column_options(tmp_path: Path
     with pytest.raises(SystemExit, match="^graphpool neighbourhoods: --sample names a column of a --table"):
         main(["neighbourhoods", "--sample", "patient", "--out", str(tmp_path / "out")])
     assert not (tmp_path / "out").exists()
+
+
+def test_edge_weights_nothing_reads_are_refused(tmp_path: Path) -> None:
+    """--edge-weight with the default gin backbone and no cluster pool was computed and ignored."""
+    with pytest.raises(SystemExit, match=r"^graphpool cells: --edge-weight is read by --backbone gcn and the cluster"):
+        main(["cells", "--edge-weight", "distance", "--out", str(tmp_path / "out"), "--quiet"])
+    assert not (tmp_path / "out").exists()
