@@ -116,8 +116,30 @@ def _add_parser(commands: Any, name: str, help: str, task: str) -> None:
     )
 
 
+#: the options of one kind of data source and their defaults: given with another source they would be ignored
+_CSV_OPTIONS = {"smiles_col": "smiles", "label_col": "label", "on_error": "fail"}
+_TU_OPTIONS = {"root": "datasets", "node_attributes": False, "gin_root": None}
+
+
+def _check_source_options(args: argparse.Namespace) -> None:
+    """Refuse the options of a --smiles-csv without one, and those of a TU dataset with another source."""
+    if args.smiles_csv and args.dataset != "solubility":  # (the default dataset: not given)
+        raise SystemExit(f"--dataset {args.dataset} and --smiles-csv {args.smiles_csv} both name the data: drop one")
+    tu = not args.smiles_csv and args.dataset != "solubility" and not args.dataset.startswith("pooling-")
+    source = f"--smiles-csv {args.smiles_csv}" if args.smiles_csv else f"--dataset {args.dataset}"
+    for options, applies, what in (
+        (_CSV_OPTIONS, bool(args.smiles_csv), "reads a --smiles-csv"),
+        (_TU_OPTIONS, tu, "is for a TU dataset"),
+    ):
+        given = [name for name, default in options.items() if getattr(args, name, default) != default]
+        if given and not applies:
+            option = "--" + given[0].replace("_", "-")
+            raise SystemExit(f"{option} {what}; with {source} it would be ignored")
+
+
 def _load(args: argparse.Namespace) -> tuple[list[Any], int, int, dict[str, Any]]:
     """graphs, feature width, class (or target) count, and what the folds need (given splits, SMILES)."""
+    _check_source_options(args)
     # imported here, not at the top: RDKit loads only when classify or regress runs
     from graphpool.data import load_smiles_csv, load_solubility, load_tu
 

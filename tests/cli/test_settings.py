@@ -300,3 +300,22 @@ def test_pooling_options_a_pool_reads_are_kept(arguments: list[str]) -> None:
     from graphpool.cli.options import check_options
 
     check_options(build_parser().parse_args(["classify", *arguments]))
+
+
+# an option of another data source was ignored: --label-col with a TU dataset trained on the TU labels
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--dataset", "pooling-easy-small", "--label-col", "y"], "--label-col reads a --smiles-csv"),
+        (["--dataset", "pooling-easy-small", "--smiles-col", "s"], "--smiles-col reads a --smiles-csv"),
+        (["--dataset", "pooling-easy-small", "--on-error", "skip"], "--on-error reads a --smiles-csv"),
+        (["--dataset", "pooling-easy-small", "--node-attributes"], "--node-attributes is for a TU dataset"),
+        (["--dataset", "pooling-easy-small", "--root", "elsewhere"], "--root is for a TU dataset"),
+        (["--dataset", "solubility", "--gin-root", "elsewhere"], "--gin-root is for a TU dataset"),
+        (["--dataset", "MUTAG", "--smiles-csv", "m.csv"], "--dataset MUTAG and --smiles-csv m.csv both name the data"),
+    ],
+)
+def test_an_option_of_another_data_source_is_refused(tmp_path: Path, arguments: list[str], message: str) -> None:
+    with pytest.raises(SystemExit, match=re.escape(message) + ".*(it would be ignored|drop one)"):
+        main(["classify", *arguments, "--out", str(tmp_path / "out"), *FAST])
+    assert not (tmp_path / "out").exists()
