@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,10 @@ from graphpool.cells.figures import check_formats, save
 from graphpool.cells.neighbourhood import (
     LOSSES,
     METHODS,
+    CompositionOptions,
     LearnedOptions,
+    LouvainOptions,
+    UtagOptions,
     choose_k,
     method_options,
     parse_k_range,
@@ -57,6 +61,7 @@ from graphpool.experiment import safe_name
 from graphpool.ops.ranges import SEED, Range, check_distinct
 
 SIMULATED_SAMPLES = 40
+DEFAULT_METHODS = "composition,utag,learned"
 #: the soft pool of the supervised (--label) model unless --loss names one: MinCut, as measured on MIBI-TNBC and
 #: IMC in docs/cells.md (the learned method's default, cutbalance, was chosen on the unsupervised spleens)
 SUPERVISED_POOL = "mincut"
@@ -87,11 +92,11 @@ def add_parser(commands: Any) -> None:
         "stability over --stability-runs seeds (k_stability.csv and .png)",
     )
     method.add_argument("--stability-runs", type=int, default=3, help="with a K range: seeds per K")
-    method.add_argument("--method", default="composition,utag,learned", help=f"comma-separated, of {METHODS}")
+    method.add_argument("--method", default=DEFAULT_METHODS, help=f"comma-separated, of {METHODS}")
     method.add_argument("--graph", default=None, help="knn:K, radius:R, delaunay, given (default: given or knn:10)")
-    method.add_argument("--window", type=int, default=10, help="composition: cells per window")
-    method.add_argument("--hops", type=int, default=3, help="utag: averaging steps")
-    method.add_argument("--resolution", type=float, default=1.0, help="louvain: resolution")
+    method.add_argument("--window", type=int, default=CompositionOptions.window, help="composition: cells per window")
+    method.add_argument("--hops", type=int, default=UtagOptions.hops, help="utag: averaging steps")
+    method.add_argument("--resolution", type=float, default=LouvainOptions.resolution, help="louvain: resolution")
     method.add_argument(
         "--loss",
         default=argparse.SUPPRESS,  # each use has its own default, named in the help
@@ -138,6 +143,12 @@ def run_neighbourhoods(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise ValueError(f"--k: {error}") from None
     if args.label is not None:  # (unsupervised, the method's own check names 'k' with its range)
+        if args.method != DEFAULT_METHODS:
+            raise ValueError(
+                "--method chooses unsupervised methods; with --label the run is the supervised cells analysis, so it "
+                "would be ignored"
+            )
+        _check_method_options(args, (), "with --label the run is the supervised cells analysis")
         if ks is not None and len(ks) > 1:
             raise ValueError("--k: a range chooses K of unsupervised neighbourhoods; with --label give one K")
         args.k = None if ks is None else ks[0]
@@ -149,6 +160,7 @@ def run_neighbourhoods(args: argparse.Namespace) -> int:
     if unknown:
         raise ValueError(f"--method {unknown[0]!r} is unknown; choose from {METHODS}")
     check_distinct("--method", methods)
+    _check_method_options(args, methods, f"--method {args.method} does not run it")
     truth, ignore = args.truth, [] if args.ignore is None else args.ignore.split(",")
     if args.table is None:
         source: Any = simulate("arrangement", SIMULATED_SAMPLES, args.seed)
@@ -203,6 +215,29 @@ def run_neighbourhoods(args: argparse.Namespace) -> int:
     return 0
 
 
+#: the methods' options on the command line and the method that reads each (``loss``, ``loss_weights`` and
+#: ``device`` also serve the supervised run)
+_METHOD_OPTIONS = {
+    "window": "composition",
+    "hops": "utag",
+    "resolution": "louvain",
+    **{name: "learned" for name in ("loss", "loss_weights", "smoothing", "epochs", "repeats", "device")},
+}
+_SUPERVISED_OPTIONS = ("loss", "loss_weights", "device")
+
+
+def _check_method_options(args: argparse.Namespace, methods: Sequence[str], context: str) -> None:
+    """Refuse an option of a method not run (``methods``; none: the supervised run, which reads only
+    :data:`_SUPERVISED_OPTIONS`), given a value other than its default: it would be ignored."""
+    for name, method in _METHOD_OPTIONS.items():
+        default = getattr(type(method_options(method)), name, None)  # the options dataclass's default
+        given = hasattr(args, name) and getattr(args, name) not in (None, default)  # --loss: absent unless given
+        used = method in methods or (not methods and name in _SUPERVISED_OPTIONS)
+        if given and not used:
+            flag = {"loss_weights": "--loss-weight"}.get(name, f"--{name}")
+            raise ValueError(f"{flag} is an option of the {method} method; {context}, so it would be ignored")
+
+
 def _settings_of(method: str, args: argparse.Namespace) -> dict[str, Any]:
     """The command line's values of ``method``'s options (the others' options are not passed to it)."""
     names = {field.name for field in fields(type(method_options(method)))}
@@ -239,19 +274,22 @@ def _supervised(args: argparse.Namespace) -> int:
     }
     if args.table is not None:
         settings.update(table=args.table, type=args.type, sample=args.sample)
-    given = ("x", "y", "group", "class_names", "markers", "graph", "unit")
+    given = ("x", "y", "group", "class_names", "markers", "graph", "unit", "loss_weights")
     settings.update({name: getattr(args, name) for name in given if getattr(args, name)})
     defaults = {"spatial_key": "spatial", "connectivity_key": DEFAULT_CONNECTIVITY_KEY}  # shown when changed
     settings.update({name: getattr(args, name) for name, value in defaults.items() if getattr(args, name) != value})
     vars(cell_args).update(settings)
-    shown = " ".join(
-        f"--{name.replace('_', '-')} {','.join(map(str, value)) if isinstance(value, list) else value}"
-        for name, value in settings.items()
-        if name != "quiet"
-    )
+    shown = " ".join(_as_option(name, value) for name, value in settings.items() if name != "quiet")
     print(f"condition-specific neighbourhoods: graphpool cells {shown}" + (" --quiet" if args.quiet else ""))
     check_options(cell_args)
     return cells(cell_args)
+
+
+def _as_option(name: str, value: Any) -> str:
+    """One setting as the command line writes it (a list comma-joined, loss weights as repeated NAME=W)."""
+    if name == "loss_weights":
+        return " ".join(f"--loss-weight {term}={weight}" for term, weight in value.items())
+    return f"--{name.replace('_', '-')} {','.join(map(str, value)) if isinstance(value, list) else value}"
 
 
 def _truth(source: Any, column: str | None) -> Any:

@@ -1,5 +1,6 @@
 """`graphpool neighbourhoods`: the simulator default end to end, an AnnData in and out, and bad input in one line."""
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -167,3 +168,34 @@ def test_a_repeated_method_is_named(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="^graphpool neighbourhoods: --method names 'utag' twice"):
         main(["neighbourhoods", "--method", "utag,utag", "--out", str(tmp_path / "out")])
     assert not (tmp_path / "out").exists()
+
+
+# an option of a method not run was ignored: --epochs with --method utag, --window with --method learned
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--method", "utag", "--epochs", "50"], "--epochs is an option of the learned method"),
+        (["--method", "utag", "--window", "5"], "--window is an option of the composition method"),
+        (["--method", "composition", "--hops", "2"], "--hops is an option of the utag method"),
+        (["--method", "utag", "--resolution", "2"], "--resolution is an option of the louvain method"),
+        (["--method", "louvain", "--loss", "mincut"], "--loss is an option of the learned method"),
+        (["--method", "utag", "--loss-weight", "ortho=1"], "--loss-weight is an option of the learned method"),
+        (["--label", "label", "--window", "5"], "--window is an option of the composition method"),
+        (["--label", "label", "--method", "utag"], "--method chooses unsupervised methods"),
+    ],
+)
+def test_an_option_of_a_method_not_run_is_refused(tmp_path: Path, arguments: list[str], message: str) -> None:
+    with pytest.raises(SystemExit, match=re.escape(message) + ".*it would be ignored"):
+        main(["neighbourhoods", *arguments, "--out", str(tmp_path / "nb"), "--quiet"])
+    assert not (tmp_path / "nb").exists()
+
+
+def test_the_supervised_run_passes_its_loss_weights_on(monkeypatch, tmp_path: Path) -> None:
+    """--loss-weight with --label was dropped: the cells run trained with the pool's default weights."""
+    from graphpool.cli import cells
+
+    seen = {}
+    monkeypatch.setattr(cells, "cells", lambda args: seen.setdefault("args", args) and 0)
+    main(["neighbourhoods", "--table", "t.csv", "--label", "outcome", "--loss-weight", "ortho=0.5", "--out",
+          str(tmp_path / "nb")])  # fmt: skip
+    assert seen["args"].loss_weights == {"ortho": 0.5}
