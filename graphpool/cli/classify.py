@@ -276,10 +276,9 @@ def run(args: argparse.Namespace) -> int:
     if not is_main():
         return 0
     if not rows:  # --only-folds, and other jobs' folds are not all done yet: they will write the results
-        missing = ", ".join(map(str, experiment.missing_folds(out, len(folds))))
-        print(
-            f"folds {missing} of {len(folds)} still to run in {out}: the job that finishes the last writes the results"
-        )
+        missing = experiment.missing_folds(out, len(folds))
+        which = f"fold{'s' if len(missing) > 1 else ''} {', '.join(map(str, missing))} of {len(folds)}"
+        print(f"{which} still to run in {out}: the job that finishes the last writes the results")
         return 0
     regression = args.task == "regression"
     # targets are stored in float32: the shortest decimal that is the same float32 is the value as written

@@ -326,6 +326,9 @@ def test_folds_run_as_separate_jobs_give_the_results_of_one_run(tmp_path: Path, 
     rows = [json.loads((o / "results.json").read_text())["rows"] for o in (whole, split)]
     assert [r["mean_accuracy"] for r in rows[0]] == [r["mean_accuracy"] for r in rows[1]]
     assert (split / "predictions.csv").read_text() == (whole / "predictions.csv").read_text()
+    capsys.readouterr()
+    assert main(_classify(tmp_path, tmp_path / "other", "--folds", "3", "--only-folds", "1-2")) == 0
+    assert "fold 3 of 3 still to run" in capsys.readouterr().out  # one fold left: singular
 
 
 @needs_rdkit
