@@ -274,7 +274,7 @@ def _check_roles(wanted: dict[str, str], marker_names: list[str]) -> None:
 def _as_text(values: pd.Series, column: str) -> pd.Series:
     """``values`` as text, refusing different values written alike (``1`` and ``'1'`` would be one sample)."""
     text = values.astype(str)
-    if values.dtype == object:
+    if pd.api.types.infer_dtype(values, skipna=True).startswith("mixed"):  # one type cannot collide with itself
         per_text = values.groupby(text.to_numpy(), sort=False).nunique()
         if (per_text > 1).any():
             first, second = pd.unique(values[text == per_text.index[per_text.to_numpy() > 1][0]])[:2]
