@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from graphpool.ops import Segments, segment_softmax, segment_sum
+from graphpool.ops.ranges import check_whole
 from graphpool.readout.base import Readout
 
 
@@ -56,6 +57,9 @@ class AttentionReadout(Readout):
         heads: int = 1,
     ) -> None:
         super().__init__()
+        for name, size in (("in_channels", in_channels), ("heads", heads), ("pos_channels", pos_channels)):
+            if size is not None:
+                check_whole(name, size)
         if in_channels < 1 or heads < 1:
             raise ValueError(f"'in_channels' and 'heads' must be >= 1, got {in_channels} and {heads}")
         if not temperature > 0:
@@ -98,6 +102,11 @@ class AttentionReadout(Readout):
                 raise ValueError("this AttentionReadout has a positional bias: call it with pos=<[N, D] tensor>")
             if pos.dim() != 2 or pos.size(0) != x.size(0):
                 raise ValueError(f"'pos' must be [N, D] with N = {x.size(0)}, got shape {tuple(pos.shape)}")
+            width = self.pos_bias[0].in_features
+            if pos.size(1) != width:
+                raise ValueError(
+                    f"'pos' has {pos.size(1)} columns but this AttentionReadout has pos_channels = {width}"
+                )
             score = score + self.pos_bias(pos.to(x.dtype))
         elif pos is not None:
             raise ValueError("'pos' was given but this AttentionReadout has no positional bias (set pos_channels)")

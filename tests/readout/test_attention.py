@@ -62,3 +62,16 @@ def test_positional_bias_can_pick_a_region() -> None:
     torch.testing.assert_close(readout(x, batch, pos=pos), torch.tensor([[5.0, 2.0], [7.0, -1.0]]))
     with pytest.raises(ValueError, match="call it with pos="):
         readout(x, batch)
+
+
+# positions of another width reached the bias MLP's matmul; a float width or head count reached torch.empty
+def test_positions_of_another_width_and_float_sizes_are_named() -> None:
+    readout = AttentionReadout(2, pos_channels=2)
+    x, batch = torch.randn(4, 2), torch.tensor([0, 0, 1, 1])
+    with pytest.raises(ValueError, match=r"'pos' has 3 columns but this AttentionReadout has pos_channels = 2"):
+        readout(x, batch, pos=torch.randn(4, 3))
+    for settings, name in (({"in_channels": 2.5}, "in_channels"), ({"in_channels": 2, "heads": 2.0}, "heads")):
+        with pytest.raises(TypeError, match=rf"'{name}' must be a whole number"):
+            AttentionReadout(**settings)
+    with pytest.raises(TypeError, match=r"'pos_channels' must be a whole number"):
+        AttentionReadout(2, pos_channels=1.5)
