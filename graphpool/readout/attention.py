@@ -57,7 +57,8 @@ class AttentionReadout(Readout):
         heads: int = 1,
     ) -> None:
         super().__init__()
-        for name, size in (("in_channels", in_channels), ("heads", heads), ("pos_channels", pos_channels)):
+        sizes = {"in_channels": in_channels, "heads": heads, "pos_channels": pos_channels, "pos_hidden": pos_hidden}
+        for name, size in sizes.items():
             if size is not None:
                 check_whole(name, size)
         if in_channels < 1 or heads < 1:

@@ -75,3 +75,13 @@ def test_positions_of_another_width_and_float_sizes_are_named() -> None:
             AttentionReadout(**settings)
     with pytest.raises(TypeError, match=r"'pos_channels' must be a whole number"):
         AttentionReadout(2, pos_channels=1.5)
+    with pytest.raises(TypeError, match=r"'pos_hidden' must be a whole number"):
+        AttentionReadout(2, pos_channels=1, pos_hidden=2.5)
+
+
+@pytest.mark.parametrize("name", ["softmax", "powermean"])
+def test_a_float_channel_count_is_named(name: str) -> None:
+    from graphpool.readout import resolve
+
+    with pytest.raises(TypeError, match=r"'channels' must be a whole number, got 2.5"):
+        resolve(name, channels=2.5, learn=True)
