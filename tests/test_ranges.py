@@ -8,8 +8,20 @@ import pytest
 
 from graphpool.cells import simulate
 from graphpool.cells.neighbourhood import CompositionOptions, LearnedOptions, LouvainOptions, UtagOptions
+from graphpool.cluster import (
+    BatchKMeansSelect,
+    CommunitySelect,
+    GraclusSelect,
+    KMeansSelect,
+    KMISSelect,
+    LabelSelect,
+    SoftSelect,
+    TypePool,
+)
 from graphpool.experiment import TrainConfig, grouped_folds, stratified_folds
+from graphpool.grid import SqueezeExcite
 from graphpool.models import ModelConfig
+from graphpool.readout import RegionPool
 
 REQUIRED = {ModelConfig: {"in_channels": 3, "num_classes": 2}}
 SETTINGS = [CompositionOptions, UtagOptions, LouvainOptions, LearnedOptions, TrainConfig, ModelConfig]
@@ -46,3 +58,30 @@ def test_whole_number_settings_refuse_floats_and_bools(settings: type) -> None:
 def test_counts_and_seeds_are_whole_numbers(call, name: str) -> None:
     with pytest.raises(TypeError, match=rf"'{name}' must be a whole number"):
         call()
+
+
+# the layers' and selectors' sizes and seeds: a float reached torch.empty ("must be tuple of ints") or was kept
+@pytest.mark.parametrize(
+    ("build", "name"),
+    [
+        (lambda: SoftSelect(in_channels=4, num_clusters=2.5), "num_clusters"),
+        (lambda: SoftSelect(in_channels=4.0, num_clusters=2), "in_channels"),
+        (lambda: SoftSelect(in_channels=4, num_clusters=2, hidden=2.5), "hidden"),
+        (lambda: KMeansSelect(num_clusters=2.5), "num_clusters"),
+        (lambda: BatchKMeansSelect(num_clusters=2, iterations=2.5), "iterations"),
+        (lambda: KMeansSelect(num_clusters=2, n_init=2.5), "n_init"),
+        (lambda: KMISSelect(hops=1.5), "hops"),
+        (lambda: KMISSelect(seed=1.5), "seed"),
+        (lambda: GraclusSelect(seed=1.5), "seed"),
+        (lambda: CommunitySelect(seed=1.5), "seed"),
+        (lambda: LabelSelect(num_labels=2.5), "num_labels"),
+        (lambda: TypePool(num_types=2.5), "num_types"),
+        (lambda: SqueezeExcite(channels=4.0), "channels"),
+        (lambda: SqueezeExcite(channels=4, reduction=2.5), "reduction"),
+        (lambda: RegionPool(num_regions=2.5), "num_regions"),
+        (lambda: RegionPool(num_regions=2, pos_channels=2.5), "pos_channels"),
+    ],
+)
+def test_layer_sizes_and_seeds_are_whole_numbers(build, name: str) -> None:
+    with pytest.raises(TypeError, match=rf"'{name}' must be a whole number"):
+        build()

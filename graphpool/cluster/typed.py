@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from graphpool.cluster.select.labels import LabelSelect
 from graphpool.ops import segments_from
+from graphpool.ops.ranges import Range
 from graphpool.readout import Readout, resolve
 
 
@@ -33,6 +34,7 @@ class TypePool(nn.Module):
 
     def __init__(self, num_types: int, readout: Any = "mean") -> None:
         super().__init__()
+        Range(1, whole=True).check("num_types", num_types)
         self.select = LabelSelect(num_labels=num_types)
         self.readout: Readout = resolve(readout)
         self.num_types = num_types

@@ -14,16 +14,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from graphpool.ops.ranges import check_whole
+from graphpool.ops.ranges import Range
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 
 def binomial_filter(size: int, dims: int, dtype: torch.dtype = torch.float32) -> Tensor:
     """Normalised binomial kernel ``[size] * dims`` (size 3: [1, 2, 1] / 4 per axis), for 1 to 3 axes."""
-    check_whole("size", size)
-    if size < 1:
-        raise ValueError(f"'size' must be >= 1, got {size}")
+    Range(1, whole=True).check("size", size)
     if dims not in _CONV:
         raise ValueError(f"'dims' must be 1, 2 or 3, got {dims}")
     if not dtype.is_floating_point:  # the normalised weights would round to zero
@@ -49,9 +47,7 @@ class BlurPool(nn.Module):
 
     def __init__(self, stride: int = 2, size: int = 3) -> None:
         super().__init__()
-        check_whole("stride", stride)
-        if stride < 1:
-            raise ValueError(f"'stride' must be >= 1, got {stride}")
+        Range(1, whole=True).check("stride", stride)
         self.stride, self.size = stride, size
         self.row: Tensor
         self.register_buffer("row", binomial_filter(size, 1), persistent=False)

@@ -10,11 +10,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from graphpool.ops.ranges import Range
+
 
 def sum_head_to_mean_head(head: nn.Linear, num_positions: int) -> nn.Linear:
     """A copy of ``head`` (trained on sum-pooled features over ``num_positions``) for mean-pooled features."""
-    if num_positions < 1:
-        raise ValueError(f"'num_positions' must be >= 1, got {num_positions}")
+    Range(1, whole=True).check("num_positions", num_positions)
     rescaled = nn.Linear(head.in_features, head.out_features, bias=head.bias is not None)
     with torch.no_grad():
         rescaled.weight.copy_(head.weight * num_positions)

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from graphpool.ops import Segments, segment_softmax, segment_sum
-from graphpool.ops.ranges import check_whole
+from graphpool.ops.ranges import Range
 from graphpool.readout.base import Readout
 
 
@@ -60,9 +60,7 @@ class AttentionReadout(Readout):
         sizes = {"in_channels": in_channels, "heads": heads, "pos_channels": pos_channels, "pos_hidden": pos_hidden}
         for name, size in sizes.items():
             if size is not None:
-                check_whole(name, size)
-        if in_channels < 1 or heads < 1:
-            raise ValueError(f"'in_channels' and 'heads' must be >= 1, got {in_channels} and {heads}")
+                Range(1, whole=True).check(name, size)
         if not temperature > 0:
             raise ValueError(f"'temperature' must be > 0, got {temperature}")
         self.in_channels, self.heads = in_channels, heads

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from graphpool.ops.ranges import Range
 from graphpool.readout.resolver import resolve
 
 
@@ -29,8 +30,8 @@ class GraphSqueezeExcite(nn.Module):
 
     def __init__(self, channels: int, reduction: int = 4, readout: Any = "mean") -> None:
         super().__init__()
-        if channels < 1 or reduction < 1:
-            raise ValueError(f"'channels' and 'reduction' must be >= 1, got {channels} and {reduction}")
+        Range(1, whole=True).check("channels", channels)
+        Range(1, whole=True).check("reduction", reduction)
         self.readout, self.channels = resolve(readout), channels
         hidden = max(1, channels // reduction)
         self.excite = nn.Sequential(

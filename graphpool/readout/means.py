@@ -18,15 +18,13 @@ from graphpool.ops import (
     segment_sum,
     validation_enabled,
 )
-from graphpool.ops.ranges import check_whole
+from graphpool.ops.ranges import Range
 from graphpool.readout.base import Readout, check_number, per_column
 
 
 def _scalar_or_channels(value: float, channels: int, learn: bool, what: str) -> Parameter | float:
     """A learnable ``[channels]`` parameter, or the plain number when nothing is learned."""
-    check_whole("channels", channels)
-    if channels < 1:
-        raise ValueError(f"'channels' must be >= 1, got {channels}")
+    Range(1, whole=True).check("channels", channels)
     if channels > 1 and not learn:
         raise ValueError(f"'channels' > 1 only makes sense with a learnable {what} (learn=True)")
     return Parameter(torch.full((channels,), float(value))) if learn else float(value)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from graphpool.ops.ranges import Range
 from graphpool.readout.means import WeightedReadout
 
 
@@ -28,8 +29,8 @@ class RegionPool(nn.Module):
 
     def __init__(self, num_regions: int, pos_channels: int = 2, hidden: int = 32) -> None:
         super().__init__()
-        if num_regions < 1:
-            raise ValueError(f"'num_regions' must be >= 1, got {num_regions}")
+        for name, size in (("num_regions", num_regions), ("pos_channels", pos_channels), ("hidden", hidden)):
+            Range(1, whole=True).check(name, size)
         self.num_regions = num_regions
         self.mask = nn.Sequential(nn.Linear(pos_channels, hidden), nn.Tanh(), nn.Linear(hidden, num_regions))
         self.readout = WeightedReadout()

@@ -9,6 +9,7 @@ from torch_geometric.utils import coalesce
 from graphpool.cluster.assignment import Assignment
 from graphpool.cluster.select.base import Select, assignment_from_local
 from graphpool.cluster.select.matching import local_index
+from graphpool.ops.ranges import SEED
 
 
 class CommunitySelect(Select):
@@ -33,6 +34,7 @@ class CommunitySelect(Select):
         super().__init__()
         if not resolution > 0:
             raise ValueError(f"'resolution' must be > 0, got {resolution}")
+        SEED.check("seed", seed)
         self.resolution, self.seed = resolution, seed
 
     def forward(  # type: ignore[override]

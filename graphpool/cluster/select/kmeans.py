@@ -7,6 +7,7 @@ from torch import Tensor
 
 from graphpool.cluster.assignment import Assignment
 from graphpool.cluster.select.base import Select, assignment_from_local, check_finite_rows, split_by_graph
+from graphpool.ops.ranges import SEED, Range
 
 
 class _PointSelect(Select):
@@ -16,8 +17,8 @@ class _PointSelect(Select):
 
     def __init__(self, num_clusters: int, on: str, seed: int) -> None:
         super().__init__()
-        if num_clusters < 1:
-            raise ValueError(f"'num_clusters' must be >= 1, got {num_clusters}")
+        Range(1, whole=True).check("num_clusters", num_clusters)
+        SEED.check("seed", seed)
         if on not in ("x", "pos", "both"):
             raise ValueError(f"'on' must be 'x', 'pos' or 'both', got {on!r}")
         self.num_clusters, self.on, self.seed = num_clusters, on, seed
@@ -49,6 +50,7 @@ class KMeansSelect(_PointSelect):
 
     def __init__(self, num_clusters: int, on: str = "x", seed: int = 0, n_init: int = 4) -> None:
         super().__init__(num_clusters, on, seed)
+        Range(1, whole=True).check("n_init", n_init)
         self.n_init = n_init
 
     def forward(  # type: ignore[override]
@@ -95,6 +97,7 @@ class BatchKMeansSelect(_PointSelect):
         self, num_clusters: int, on: str = "x", iterations: int = 50, seed: int = 0, init: str = "random"
     ) -> None:
         super().__init__(num_clusters, on, seed)
+        Range(1, whole=True).check("iterations", iterations)
         if init not in ("random", "farthest"):
             raise ValueError(f"'init' must be 'random' or 'farthest', got {init!r}")
         self.iterations, self.init = iterations, init

@@ -9,6 +9,7 @@ from torch import Tensor
 
 from graphpool.cluster.assignment import Assignment, compact
 from graphpool.cluster.select.base import Select, check_node_vector
+from graphpool.ops.ranges import Range
 
 
 class LabelSelect(Select):
@@ -30,8 +31,8 @@ class LabelSelect(Select):
 
     def __init__(self, num_labels: int | None = None) -> None:
         super().__init__()
-        if num_labels is not None and num_labels < 1:
-            raise ValueError(f"'num_labels' must be >= 1, got {num_labels}")
+        if num_labels is not None:
+            Range(1, whole=True).check("num_labels", num_labels)
         self.num_labels = num_labels
 
     def forward(  # type: ignore[override]

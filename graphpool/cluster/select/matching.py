@@ -12,6 +12,7 @@ from torch_geometric.utils import coalesce
 
 from graphpool.cluster.assignment import Assignment, compact
 from graphpool.cluster.select.base import Select
+from graphpool.ops.ranges import SEED, Range
 
 
 def _edge_keys(src: Tensor, dst: Tensor, seed: int) -> Tensor:
@@ -120,6 +121,7 @@ class GraclusSelect(Select):
 
     def __init__(self, seed: int = 0) -> None:
         super().__init__()
+        SEED.check("seed", seed)
         self.seed = seed
 
     def forward(  # type: ignore[override]
@@ -178,8 +180,7 @@ def maximal_independent_set(
     Returns:
         ``(member [N] bool, cover [N] long)``: whether each node is in the set, and the member covering it.
     """
-    if hops < 1:
-        raise ValueError(f"'hops' must be >= 1, got {hops}")
+    Range(1, whole=True).check("hops", hops)
     device = edge_index.device
     src, dst = _undirected(edge_index)
     if score is None:
@@ -223,8 +224,8 @@ class KMISSelect(Select):
 
     def __init__(self, hops: int = 1, score: str = "degree", seed: int = 0) -> None:
         super().__init__()
-        if hops < 1:
-            raise ValueError(f"'hops' must be >= 1, got {hops}")
+        Range(1, whole=True).check("hops", hops)
+        SEED.check("seed", seed)
         if score not in ("degree", "x"):
             raise ValueError(f"'score' must be 'degree' or 'x', got {score!r}")
         self.hops, self.score, self.seed = hops, score, seed

@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from graphpool.cluster.assignment import Assignment
 from graphpool.cluster.layers import call_layer
 from graphpool.cluster.select.base import Select, check_finite_rows
+from graphpool.ops.ranges import Range
 
 
 class SoftSelect(Select):
@@ -44,16 +45,13 @@ class SoftSelect(Select):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        if num_clusters < 1:
-            raise ValueError(f"'num_clusters' must be >= 1, got {num_clusters}")
-        if in_channels < 1:
-            raise ValueError(f"'in_channels' must be >= 1, got {in_channels}")
+        Range(1, whole=True).check("num_clusters", num_clusters)
+        Range(1, whole=True).check("in_channels", in_channels)
         if not temperature > 0:
             raise ValueError(f"'temperature' must be > 0, got {temperature}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"'dropout' must be in [0, 1), got {dropout}")
-        if hidden < 0:
-            raise ValueError(f"'hidden' must be >= 0, got {hidden}")
+        Range(0, whole=True).check("hidden", hidden)
         if assign is None:
             assign = (
                 nn.Sequential(nn.Linear(in_channels, hidden), nn.ReLU(), nn.Linear(hidden, num_clusters))
