@@ -85,3 +85,14 @@ def test_counts_and_seeds_are_whole_numbers(call, name: str) -> None:
 def test_layer_sizes_and_seeds_are_whole_numbers(build, name: str) -> None:
     with pytest.raises(TypeError, match=rf"'{name}' must be a whole number"):
         build()
+
+
+@pytest.mark.parametrize("dims", [2.5, (2, 3.0)])
+def test_pooled_axes_are_whole_numbers(dims) -> None:
+    """dims=2.5 was "'float' object is not iterable"; (2, 3.0) pooled axis 3 as a float index."""
+    import torch
+
+    from graphpool.grid import GlobalPool
+
+    with pytest.raises(TypeError, match=r"'dims' must be a whole number"):
+        GlobalPool("mean", dims=dims)(torch.randn(2, 3, 4, 4))

@@ -16,13 +16,14 @@ equal-size groups.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from graphpool.grid.convert import scaled_grid_positions
+from graphpool.ops.ranges import check_whole
 from graphpool.readout import MaxReadout, MeanReadout, MinReadout, Readout, SumReadout, resolve
 
 _DENSE: dict[type[Readout], Callable[..., Tensor]] = {
@@ -38,7 +39,9 @@ def _pooled_axes(x: Tensor, dims: Sequence[int] | int | None) -> tuple[int, ...]
         raise ValueError(f"x must be [B, C, *spatial] with at least one spatial axis, got {tuple(x.shape)}")
     if dims is None:
         return tuple(range(2, x.dim()))
-    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    dims = (dims,) if isinstance(dims, int) or not isinstance(dims, Iterable) else tuple(dims)
+    for d in dims:
+        check_whole("dims", d)
     if not dims:
         raise ValueError("'dims' must name at least one axis to pool")
     axes = tuple(sorted({d % x.dim() if -x.dim() <= d < x.dim() else -1 for d in dims}))
