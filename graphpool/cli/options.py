@@ -235,6 +235,22 @@ def check_bounds(args: argparse.Namespace, ranges: dict[str, Range]) -> None:
             raise SystemExit(f"--{name.replace('_', '-')} {broken}, got {value}")
 
 
+#: the pools with cluster levels (all but the readout alone and the cell-type pool)
+_CLUSTER_POOLS = tuple(pool for pool in POOLS if pool not in ("none", "celltype"))
+#: the pools given K: those of ``clusters`` (``celltype``: the number of types)
+_SIZED_POOLS = tuple(pool for pool in POOLS if pool == "celltype" or (pool != "given" and takes_clusters(pool)))
+#: each pooling option: the kind of pool that reads it, those pools, and the option's default
+_POOL_SETTINGS: dict[str, tuple[str, tuple[str, ...], Any]] = {
+    "levels": ("cluster ", _CLUSTER_POOLS, ModelConfig.levels),
+    "level_readouts": ("cluster ", _CLUSTER_POOLS, False),
+    "clusters": ("", _SIZED_POOLS, None),
+    "ratio": ("", _SIZED_POOLS, ModelConfig.ratio),
+    "temperature": ("soft ", tuple(SOFT_POOLERS), None),
+    "assign_hidden": ("soft ", tuple(SOFT_POOLERS), ModelConfig.assign_hidden),
+    "aux_warmup": ("soft ", tuple(SOFT_POOLERS), TrainConfig.aux_warmup),
+}
+
+
 def check_options(args: argparse.Namespace) -> None:
     """Numeric options in range and pools known, each named in a one-line error."""
     check_bounds(args, _RANGES)
@@ -250,21 +266,6 @@ def check_options(args: argparse.Namespace) -> None:
                 f"{option} applies to the {kind}pools ({', '.join(pools)}); --pool {','.join(args.pool)} has none of "
                 "them, so it would be ignored"
             )
-
-
-_CLUSTER_POOLS = tuple(pool for pool in POOLS if pool not in ("none", "celltype"))
-#: the pools given K: those of ``clusters`` (``celltype``: the number of types)
-_SIZED_POOLS = tuple(pool for pool in POOLS if pool == "celltype" or (pool != "given" and takes_clusters(pool)))
-#: each pooling option: the kind of pool that reads it, those pools, and the option's default
-_POOL_SETTINGS: dict[str, tuple[str, tuple[str, ...], Any]] = {
-    "levels": ("cluster ", _CLUSTER_POOLS, ModelConfig.levels),
-    "level_readouts": ("cluster ", _CLUSTER_POOLS, False),
-    "clusters": ("", _SIZED_POOLS, None),
-    "ratio": ("", _SIZED_POOLS, ModelConfig.ratio),
-    "temperature": ("soft ", tuple(SOFT_POOLERS), None),
-    "assign_hidden": ("soft ", tuple(SOFT_POOLERS), ModelConfig.assign_hidden),
-    "aux_warmup": ("soft ", tuple(SOFT_POOLERS), TrainConfig.aux_warmup),
-}
 
 
 def device(name: str) -> torch.device:
