@@ -30,7 +30,7 @@ from graphpool.cluster.select import (
     Select,
     SoftSelect,
 )
-from graphpool.ops.ranges import Range, check_whole
+from graphpool.ops.ranges import Range
 
 #: the pool's own options (the rest go to the selector), read from :class:`Pool`'s signature
 POOL_OPTIONS = tuple(p for p in inspect.signature(Pool.__init__).parameters if p not in ("self", "select"))
@@ -226,8 +226,7 @@ def pooler(name: str, in_channels: int | None = None, clusters: int | None = Non
     spec = pooler_spec(name)
     for argument, value in (("in_channels", in_channels), ("clusters", clusters)):
         if value is not None:
-            check_whole(argument, value)
-            Range(1).check(argument, value)
+            Range(1, whole=True).check(argument, value)
     merged = {**spec.defaults, **options}
     if "loss_weights" in spec.defaults and "loss_weights" in options:  # the caller's weights over the name's
         merged["loss_weights"] = {**spec.defaults["loss_weights"], **options["loss_weights"]}

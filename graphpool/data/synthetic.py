@@ -40,7 +40,7 @@ import numpy as np
 import torch
 from torch_geometric.data import Data
 
-from graphpool.ops.ranges import SEED, Range, check_whole
+from graphpool.ops.ranges import SEED, Range
 
 #: the variants: (largest node count N, covariance, neighbours k, graphs per class)
 VARIANTS: dict[str, tuple[int, float, int, int]] = {
@@ -109,9 +109,7 @@ def pooling_benchmark(variant: str = "hard", seed: int = 0, graphs_per_class: in
         raise ValueError(f"'variant' must be one of {tuple(VARIANTS)}, got {variant!r}")
     nodes, cov, neighbours, per_class = VARIANTS[variant]
     per_class = per_class if graphs_per_class is None else graphs_per_class
-    check_whole("graphs_per_class", per_class)
-    if per_class < 1:
-        raise ValueError(f"'graphs_per_class' must be >= 1, got {per_class}")
+    Range(1, whole=True).check("graphs_per_class", per_class)
     SEED.check("seed", seed)
     rng = np.random.default_rng(seed)
     labels = rng.permutation(np.arange(per_class * NUM_CLASSES) % NUM_CLASSES)
@@ -121,8 +119,7 @@ def pooling_benchmark(variant: str = "hard", seed: int = 0, graphs_per_class: in
 def published_split(num_graphs: int, seed: int = 0) -> dict[str, list[int]]:
     """The published protocol's ``train`` / ``validation`` / ``test`` indices of ``num_graphs`` graphs: each graph
     is a test graph with probability 0.1, else a validation graph with probability 0.1, else a training graph."""
-    check_whole("num_graphs", num_graphs)
-    Range(0).check("num_graphs", num_graphs)
+    Range(0, whole=True).check("num_graphs", num_graphs)
     SEED.check("seed", seed)
     rng = np.random.default_rng([seed, 1])  # a stream of its own: the graphs do not change with the split
     tested = rng.random(num_graphs) < _TEST_SHARE

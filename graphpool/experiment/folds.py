@@ -56,9 +56,9 @@ def stratified_folds(labels: Sequence[int], folds: int, seed: int) -> list[tuple
     _check_folds(folds, seed)
     y = np.asarray(labels)
     smallest = int(np.bincount(y).min()) if y.size else 0
-    if folds < 2 or smallest < folds:
+    if smallest < folds:
         raise ValueError(
-            f"{folds} stratified folds need at least {max(folds, 2)} graphs in every class; "
+            f"{folds} stratified folds need at least {folds} graphs in every class; "
             f"the smallest class here has {smallest}"
         )
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
@@ -68,8 +68,8 @@ def stratified_folds(labels: Sequence[int], folds: int, seed: int) -> list[tuple
 def random_folds(count: int, folds: int, seed: int) -> list[tuple[list[int], list[int]]]:
     """``folds`` shuffled, seeded outer folds of ``count`` graphs (numeric targets: nothing to stratify by)."""
     _check_folds(folds, seed)
-    if folds < 2 or count < folds:
-        raise ValueError(f"{folds} folds need at least {max(folds, 2)} graphs; there are {count}")
+    if count < folds:
+        raise ValueError(f"{folds} folds need at least {folds} graphs; there are {count}")
     splitter = KFold(n_splits=folds, shuffle=True, random_state=seed)
     return [(train.tolist(), test.tolist()) for train, test in splitter.split(np.zeros(count))]
 
@@ -167,10 +167,9 @@ def grouped_folds(
     else:
         y = np.asarray(labels)
         per_class = [len(set(group_ids[y == c])) for c in np.unique(y)]
-    if folds < 2 or min(per_class) < folds:
+    if min(per_class) < folds:
         raise ValueError(
-            f"{folds} grouped folds need at least {max(folds, 2)} groups in every class; "
-            f"the classes have {per_class} groups"
+            f"{folds} grouped folds need at least {folds} groups in every class; the classes have {per_class} groups"
         )
     Range(1, whole=True).check("repeats", repeats)
     result = []

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import itertools
 import math
-import numbers
 
 import torch
 from torch import Tensor
 from torch_geometric.data import Batch, Data
+
+from graphpool.ops.ranges import is_whole
 
 
 def grid_positions(shape: tuple[int, ...], device: torch.device | str | None = None) -> Tensor:
@@ -32,7 +33,7 @@ def scaled_grid_positions(
 
 def check_shape(shape: tuple[int, ...]) -> None:
     """A spatial shape: a non-empty tuple of positive whole sizes."""
-    if len(shape) == 0 or any(isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1 for n in shape):
+    if len(shape) == 0 or any(not is_whole(n) or n < 1 for n in shape):
         raise ValueError(f"'shape' must be a non-empty tuple of positive whole sizes, got {shape}")
 
 

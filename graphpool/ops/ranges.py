@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass, fields, is_dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -67,16 +67,17 @@ def check_ranges(settings: object, ranges: dict[str, Range]) -> None:
         if str(f.type).split(" | ")[0] in ("int", "<class 'int'>")
     }
     for name, bound in ranges.items():
-        value = getattr(settings, name)
-        if name in whole:
-            check_whole(name, value)
-        bound.check(name, value)
+        (replace(bound, whole=True) if name in whole else bound).check(name, getattr(settings, name))
+
+
+def is_whole(value: object) -> bool:
+    """Whether ``value`` is an integer, Python's or NumPy's (a bool is not one)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def check_whole(name: str, value: object) -> None:
-    """Raise ``TypeError("'name' must be a whole number, got value")`` for anything but an integer (Python's or
-    NumPy's; a bool is not one)."""
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+    """Raise ``TypeError("'name' must be a whole number, got value")`` unless :func:`is_whole`."""
+    if not is_whole(value):
         raise TypeError(f"'{name}' must be a whole number, got {value!r}")
 
 
