@@ -57,10 +57,12 @@ class AttentionReadout(Readout):
         heads: int = 1,
     ) -> None:
         super().__init__()
-        sizes = {"in_channels": in_channels, "heads": heads, "pos_channels": pos_channels, "pos_hidden": pos_hidden}
-        for name, size in sizes.items():
-            if size is not None:
-                Range(1, whole=True).check(name, size)
+        Range(1, whole=True).check("in_channels", in_channels)
+        Range(1, whole=True).check("heads", heads)
+        if pos_channels is not None:  # 0 or None: no positional bias
+            Range(0, whole=True).check("pos_channels", pos_channels)
+        if pos_channels:  # the bias MLP's width, read only when there is one
+            Range(1, whole=True).check("pos_hidden", pos_hidden)
         if not temperature > 0:
             raise ValueError(f"'temperature' must be > 0, got {temperature}")
         self.in_channels, self.heads = in_channels, heads

@@ -85,3 +85,11 @@ def test_a_float_channel_count_is_named(name: str) -> None:
 
     with pytest.raises(TypeError, match=r"'channels' must be a whole number, got 2.5"):
         resolve(name, channels=2.5, learn=True)
+
+
+def test_zero_position_channels_mean_no_positional_bias() -> None:
+    """pos_channels=0 was "no positional bias" (as None) before the sizes were checked as >= 1; it still is."""
+    readout = AttentionReadout(2, pos_channels=0)
+    assert readout.pos_bias is None
+    with pytest.raises(ValueError, match=r"'pos_channels' must be >= 0, got -1"):
+        AttentionReadout(2, pos_channels=-1)
