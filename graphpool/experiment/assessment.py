@@ -127,7 +127,7 @@ def assess(
             if is_main():  # a run killed between writing fold-K.json and removing its checkpoints left them
                 for leftover in out.glob(f"fold-{number}-*.pt"):
                     leftover.unlink(missing_ok=True)
-            progress.fold_done()
+            progress.fold_found()
             continue
         progress.fold(number, train_config.epochs)
         results.append(_assess_fold(graphs, number, split, options, out, device, progress, keep_models))

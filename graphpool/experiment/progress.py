@@ -1,9 +1,11 @@
 """Progress reporting of a run: a small interface the runner calls, and a tqdm implementation.
 
-The runner reports, in order: a readout x pool combination starts (:meth:`Progress.combination`),
-a fold starts (:meth:`Progress.fold`), each epoch of each grid candidate
-(:meth:`Progress.epoch`), the fold ends (:meth:`Progress.fold_done`). The base class reports
-nothing, so library calls stay silent; the command line passes :class:`TqdmProgress`.
+The runner reports, in order: a readout x pool combination starts (:meth:`Progress.combination`);
+for each outer fold, either it was finished by an earlier run (:meth:`Progress.fold_found`) or it
+starts (:meth:`Progress.fold`), each grid candidate starts or resumes (:meth:`Progress.candidate`),
+each epoch it trains ends (:meth:`Progress.epoch`), and the fold ends (:meth:`Progress.fold_done`).
+The base class reports nothing, so library calls stay silent; the command line passes
+:class:`TqdmProgress`, whose rates and time left count only what the current run trains.
 """
 
 from __future__ import annotations
@@ -20,15 +22,26 @@ class Progress:
     def fold(self, number: int, epochs: int) -> None:
         """Outer fold ``number`` starts; each candidate trains for at most ``epochs`` epochs."""
 
+    def fold_found(self) -> None:
+        """The next outer fold was finished by an earlier run: its result is read, nothing trains."""
+
+    def candidate(self, epochs_done: int) -> None:
+        """A grid candidate of the current fold starts, after ``epochs_done`` epochs (> 0 when resumed)."""
+
     def epoch(self, epoch: int, loss: float, validation: float) -> None:
         """An epoch ended with training ``loss`` (last batch) and ``validation`` score (accuracy, or RMSE)."""
 
     def fold_done(self) -> None:
-        """The current fold is finished (or was finished by an earlier run)."""
+        """The current fold is finished."""
 
 
 class TqdmProgress(Progress):
-    """Two tqdm bars: the folds of the current combination, and the epochs of the current fold."""
+    """Two tqdm bars: the folds of the current combination, and the epochs of the current grid candidate.
+
+    Both show the mean rate of this run's own work (``smoothing=0``): work done by an earlier run
+    (folds found finished, the epochs before a resume) is counted in tqdm's ``initial``, which the
+    rate and the time left leave out.
+    """
 
     def __init__(self, quiet: bool = False) -> None:
         self.quiet = quiet
@@ -39,12 +52,25 @@ class TqdmProgress(Progress):
         from tqdm.auto import tqdm
 
         self._close()
-        self._folds = tqdm(total=folds, desc=name, unit="fold", disable=self.quiet, leave=False)
+        if not self.quiet:  # a quiet run has no bars: every report finds none and does nothing
+            self._folds = tqdm(total=folds, desc=name, unit="fold", leave=False, smoothing=0)
 
     def fold(self, number: int, epochs: int) -> None:
         from tqdm.auto import tqdm
 
-        self._epochs = tqdm(total=epochs, desc=f"fold {number}", unit="epoch", disable=self.quiet, leave=False)
+        if not self.quiet:
+            self._epochs = tqdm(total=epochs, desc=f"fold {number}", unit="epoch", leave=False, smoothing=0)
+
+    def fold_found(self) -> None:
+        if self._folds is not None:
+            _count_as_earlier(self._folds, 1)
+        self._close_if_done()
+
+    def candidate(self, epochs_done: int) -> None:
+        if self._epochs is not None:
+            self._epochs.reset()  # a new candidate: the clock restarts
+            self._epochs.initial = 0
+            _count_as_earlier(self._epochs, epochs_done)
 
     def epoch(self, epoch: int, loss: float, validation: float) -> None:
         if self._epochs is not None:
@@ -57,10 +83,21 @@ class TqdmProgress(Progress):
             self._epochs = None
         if self._folds is not None:
             self._folds.update(1)
-            if self._folds.n >= self._folds.total:
-                self._close()
+        self._close_if_done()
+
+    def _close_if_done(self) -> None:
+        if self._folds is not None and self._folds.n >= self._folds.total:
+            self._close()
 
     def _close(self) -> None:
         if self._folds is not None:
             self._folds.close()
             self._folds = None
+
+
+def _count_as_earlier(bar: Any, steps: int) -> None:
+    """Advance ``bar`` by ``steps`` done before this run: shown as done, left out of the rate."""
+    bar.initial += steps
+    bar.n += steps
+    bar.last_print_n = bar.n
+    bar.refresh()

@@ -209,6 +209,7 @@ def train_candidate(
     if network.scale is not None:
         network.scale.fit(torch.cat([g.y.reshape(1, -1) for g in sets["fit"]]))
     state = _resume(checkpoint, network, optimiser, device)
+    progress.candidate(state.epoch)
     spent = state.seconds  # the training time of the epochs before a resume counts too
     model = torch.nn.parallel.DistributedDataParallel(network) if world()[1] > 1 else network
     start = time.perf_counter()
