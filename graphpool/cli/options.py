@@ -237,7 +237,8 @@ def check_bounds(args: argparse.Namespace, ranges: dict[str, Range]) -> None:
 
 #: the pools with cluster levels (all but the readout alone and the cell-type pool)
 _CLUSTER_POOLS = tuple(pool for pool in POOLS if pool not in ("none", "celltype"))
-#: the pools given K: those of ``clusters`` (``celltype``: the number of types)
+#: the pools given K: those of ``clusters`` (``celltype``: the number of types, but for ``cells``, which takes
+#: it from the table)
 _SIZED_POOLS = tuple(pool for pool in POOLS if pool == "celltype" or (pool != "given" and takes_clusters(pool)))
 #: each pooling option: the kind of pool that reads it, those pools, and the option's default
 _POOL_SETTINGS: dict[str, tuple[str, tuple[str, ...], Any]] = {
@@ -259,6 +260,8 @@ def check_options(args: argparse.Namespace) -> None:
             raise SystemExit(f"--pool: {pool!r} is not one of {POOLS}")
     check_distinct("--pool:", args.pool)
     for name, (kind, pools, default) in _POOL_SETTINGS.items():
+        if args.command == "cells" and pools is _SIZED_POOLS:  # there the celltype pool counts the table's types
+            pools = tuple(pool for pool in pools if pool != "celltype")
         in_grid = name in (args.grid or {})
         if (getattr(args, name) != default or in_grid) and not set(args.pool) & set(pools):
             option = f"--grid {name}" if in_grid else "--" + name.replace("_", "-")

@@ -302,6 +302,31 @@ def test_pooling_options_a_pool_reads_are_kept(arguments: list[str]) -> None:
     check_options(build_parser().parse_args(["classify", *arguments]))
 
 
+# in `graphpool cells` the celltype pool's K is the table's number of cell types: --clusters 8 beside
+# --pool none,celltype was ignored without a word
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["--clusters", "8"],
+        ["--ratio", "0.5"],
+        ["--grid", "clusters=4,8"],
+    ],
+)
+def test_cells_refuses_a_cluster_count_its_celltype_pool_does_not_read(arguments: list[str]) -> None:
+    from graphpool.cli import build_parser
+    from graphpool.cli.options import check_options
+
+    args = build_parser().parse_args(["cells", "--pool", "none,celltype", *arguments])
+    option = "--grid clusters" if "--grid" in arguments else arguments[0]
+    with pytest.raises(
+        SystemExit, match=re.escape(option) + r" applies to the pools .* so it would be ignored"
+    ) as refusal:
+        check_options(args)
+    assert "mincut" in str(refusal.value) and "celltype" not in str(refusal.value).split(";")[0]
+    check_options(build_parser().parse_args(["cells", "--pool", "celltype,mincut", *arguments]))
+    check_options(build_parser().parse_args(["classify", "--pool", "none,celltype", *arguments]))
+
+
 # an option of another data source was ignored: --label-col with a TU dataset trained on the TU labels
 @pytest.mark.parametrize(
     ("arguments", "message"),
