@@ -259,10 +259,17 @@ def check_options(args: argparse.Namespace) -> None:
         if pool not in POOLS:
             raise SystemExit(f"--pool: {pool!r} is not one of {POOLS}")
     check_distinct("--pool:", args.pool)
+    grid = args.grid or {}
+    knowledge = grid.get("jumping_knowledge", [args.jk])
+    if set(grid.get("layers", [args.layers])) == {0} and set(knowledge) != {"last"}:
+        option = "--grid jumping_knowledge" if "jumping_knowledge" in grid else f"--jk {args.jk}"
+        raise SystemExit(
+            f"{option} combines the message-passing layers' embeddings; --layers 0 has none, so it would be ignored"
+        )
     for name, (kind, pools, default) in _POOL_SETTINGS.items():
         if args.command == "cells" and pools is _SIZED_POOLS:  # there the celltype pool counts the table's types
             pools = tuple(pool for pool in pools if pool != "celltype")
-        in_grid = name in (args.grid or {})
+        in_grid = name in grid
         if (getattr(args, name) != default or in_grid) and not set(args.pool) & set(pools):
             option = f"--grid {name}" if in_grid else "--" + name.replace("_", "-")
             raise SystemExit(

@@ -302,6 +302,34 @@ def test_pooling_options_a_pool_reads_are_kept(arguments: list[str]) -> None:
     check_options(build_parser().parse_args(["classify", *arguments]))
 
 
+# jumping knowledge combines the message-passing layers: with --layers 0 there are none and --jk cat was ignored
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--layers", "0", "--jk", "cat"], "--jk cat combines"),
+        (["--layers", "0", "--grid", "jumping_knowledge=last,max"], "--grid jumping_knowledge combines"),
+        (["--grid", "layers=0", "--jk", "max"], "--jk max combines"),
+    ],
+)
+def test_jumping_knowledge_without_layers_is_refused(arguments: list[str], message: str) -> None:
+    from graphpool.cli import build_parser
+    from graphpool.cli.options import check_options
+
+    with pytest.raises(SystemExit, match=re.escape(message) + r" .*--layers 0 has none, so it would be ignored"):
+        check_options(build_parser().parse_args(["classify", *arguments]))
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [["--jk", "cat", "--grid", "layers=0,3"], ["--layers", "3", "--jk", "cat"], ["--layers", "0", "--jk", "last"]],
+)
+def test_jumping_knowledge_some_candidate_reads_is_kept(arguments: list[str]) -> None:
+    from graphpool.cli import build_parser
+    from graphpool.cli.options import check_options
+
+    check_options(build_parser().parse_args(["classify", *arguments]))
+
+
 # in `graphpool cells` the celltype pool's K is the table's number of cell types: --clusters 8 beside
 # --pool none,celltype was ignored without a word
 @pytest.mark.parametrize(
