@@ -277,7 +277,7 @@ def _type_chart(shares: pd.Series, labels: dict[Any, Any], name: str, classes: S
     table = shares.unstack(fill_value=0.0)  # samples x types
     order = table.mean().sort_values().index
     colours = palette(len(classes))
-    figure, axis = plt.subplots(figsize=(6.5, 0.38 * len(order) + 1.4))
+    figure, axis = plt.subplots(figsize=(7.5, 0.38 * len(order) + 1.4))
     height = 0.8 / len(classes)
     jitter = np.random.default_rng(0)
     sample_labels = table.index.map(labels)
@@ -292,7 +292,7 @@ def _type_chart(shares: pd.Series, labels: dict[Any, Any], name: str, classes: S
                          linewidths=0)  # fmt: skip
     axis.set_yticks(np.arange(len(order)), [str(t) for t in order], fontsize=7)
     axis.axvline(0, color="black", linewidth=0.6)
-    axis.legend(fontsize=7, loc="lower right")
+    axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)  # beside the points, not on them
     axis.set_xlabel(f"share of the sample's evidence for its own label (%; one point per {per})", fontsize=8)
     axis.set_title(f"cell-type importance ({name}, out of fold)", fontsize=9)
     figure.tight_layout()
