@@ -32,7 +32,7 @@ from graphpool.cluster.connect import (
 )
 from graphpool.cluster.losses import LOSS_TERMS, LOSSES, LossFn, LossInputs
 from graphpool.cluster.reduce import cluster_mean, soft_pool
-from graphpool.cluster.select.base import Select, check_keywords
+from graphpool.cluster.select.base import Select, check_edge_weights, check_keywords
 from graphpool.ops import Segments, segments_from, validation_enabled
 from graphpool.ops.csr import CSRAdjacency
 from graphpool.readout import Readout, resolve
@@ -185,11 +185,8 @@ class Pool(nn.Module):
         seg = _check(x, edge_index, edge_weight, batch, num_graphs, pos, edge_attr)
         features = None if edge_attr is None else edge_features(edge_attr)
         edge_index = edge_index.long()  # int32 ids (accepted as PyG does) index like int64 ones
-        if self.normalize and edge_weight is not None and validation_enabled() and bool((edge_weight < 0).any()):
-            raise ValueError(
-                f"'edge_weight' holds negative weights ({float(edge_weight.min()):.3g}); this pool normalises the "
-                "graph as D^-1/2 A D^-1/2, which a negative degree does not have"
-            )
+        if self.normalize and validation_enabled():
+            check_edge_weights(edge_weight, "this pool's normalisation D^-1/2 A D^-1/2")
         if "pos" in self.select.inputs:
             inputs["pos"] = pos
         if "edge_attr" in self.select.inputs:

@@ -153,6 +153,19 @@ def test_negative_weights_into_a_normalised_pool_are_refused(name: str) -> None:
         _make(name)(x, edge_index, weight, batch)
 
 
+def test_negative_weights_into_a_matching_are_refused() -> None:
+    """Graclus pairs nodes by the normalised-cut weight w_ij (1/d_i + 1/d_j); a negative weight can make a degree
+    zero or negative, and a node whose weights 1 and -1 cancel paired by an artefact of clamping 1/0."""
+    from graphpool.cluster import greedy_matching
+
+    x, edge_index, weight, batch = _ring()
+    weight[4] = -1.0
+    with pytest.raises(ValueError, match=r"'edge_weight' holds negative weights \(-1\); .*normalised-cut"):
+        _make("graclus")(x, edge_index, weight, batch)
+    with pytest.raises(ValueError, match="'edge_weight' holds negative weights"):
+        greedy_matching(edge_index, x.size(0), weight)
+
+
 # 9. coarse weights are differentiable in the input weights
 @pytest.mark.parametrize("name", HARD)
 def test_hard_pools_are_differentiable_in_the_edge_weights(name: str) -> None:

@@ -79,6 +79,19 @@ def check_finite_rows(name: str, value: Tensor) -> None:
         raise ValueError(f"'{name}' holds NaN or infinite values (row {int(bad[0, 0])}{more})")
 
 
+def check_edge_weights(edge_weight: Tensor | None, needs: str) -> None:
+    """Raise a ``ValueError`` naming ``edge_weight`` when it holds NaN, an infinity or a negative weight (``needs``:
+    what requires weights >= 0, e.g. ``"modularity"``); one read of the weights, a host sync."""
+    if edge_weight is None or not edge_weight.numel():
+        return
+    weight = edge_weight.detach()
+    finite, nonnegative = torch.stack([torch.isfinite(weight).all(), (weight >= 0).all()]).tolist()
+    if not finite:
+        raise ValueError("'edge_weight' must be finite; it holds NaN or infinite weights")
+    if not nonnegative:
+        raise ValueError(f"'edge_weight' holds negative weights ({float(weight.min()):.3g}); {needs} needs >= 0")
+
+
 def split_by_graph(batch: Tensor, num_graphs: int) -> list[Tensor]:
     """Node ids of each graph (in node order)."""
     order = torch.argsort(batch, stable=True)

@@ -7,7 +7,7 @@ from torch import Tensor
 from torch_geometric.utils import coalesce
 
 from graphpool.cluster.assignment import Assignment
-from graphpool.cluster.select.base import Select, assignment_from_local
+from graphpool.cluster.select.base import Select, assignment_from_local, check_edge_weights
 from graphpool.cluster.select.matching import local_index
 from graphpool.ops.ranges import SEED
 
@@ -49,10 +49,7 @@ class CommunitySelect(Select):
 
         weight = torch.ones(edge_index.size(1), dtype=torch.float64) if edge_weight is None else edge_weight
         weight = weight.detach().to("cpu", torch.float64)
-        if not bool(torch.isfinite(weight).all()):
-            raise ValueError("'edge_weight' must be finite; it holds NaN or infinite weights")
-        if bool((weight < 0).any()):
-            raise ValueError(f"'edge_weight' holds negative weights ({float(weight.min()):.3g}); modularity needs >= 0")
+        check_edge_weights(weight, "modularity")
         batch_cpu = batch.cpu()
         src, dst = edge_index.long().cpu()
         keep = src != dst

@@ -11,7 +11,7 @@ from torch import Tensor
 from torch_geometric.utils import coalesce
 
 from graphpool.cluster.assignment import Assignment, compact
-from graphpool.cluster.select.base import Select
+from graphpool.cluster.select.base import Select, check_edge_weights
 from graphpool.ops.ranges import SEED, Range
 
 
@@ -68,9 +68,12 @@ def greedy_matching(
 
     Returns:
         ``[N]`` partner of each node (itself when unmatched).
+
+    Raises:
+        ValueError: ``edge_weight`` holds a negative or non-finite weight (the degrees must be >= 0).
     """
-    if edge_weight is not None and not bool(torch.isfinite(edge_weight).all()):  # a NaN score is never the best
-        raise ValueError("'edge_weight' must be finite; it holds NaN or infinite weights")
+    # a NaN score is never the best; a negative weight can make a degree zero or negative
+    check_edge_weights(edge_weight, "the normalised-cut weight w_ij (1/d_i + 1/d_j)")
     # the undirected graph A + A^T: a one-way edge could otherwise never be proposed back (no handshake)
     edge_index = edge_index.long()
     weight = (
