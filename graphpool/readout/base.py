@@ -75,6 +75,13 @@ class Readout(Aggregation):
         name = cls.__dict__.get("name", "")
         if not name:
             return
+        from graphpool.readout.resolver import canonical_name  # (the resolver imports this module)
+
+        if canonical_name(name) != name:  # resolve() could not find it by its own name
+            raise ValueError(
+                f"readout name {name!r} is read as {canonical_name(name)!r} by resolve(); name the readout "
+                "in lower-case letters, without a suffix such as 'readout'"
+            )
         if name in REGISTRY and REGISTRY[name].__qualname__ != cls.__qualname__:
             raise ValueError(f"readout name {name!r} is taken by {REGISTRY[name].__qualname__}")
         REGISTRY[name] = cls

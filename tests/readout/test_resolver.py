@@ -36,6 +36,31 @@ def test_names_resolve(spec, cls) -> None:
     assert type(resolve(spec)) is cls
 
 
+# "quantile(0.9)" was read as "quantile": every character but a letter was dropped, and with it the 0.9 (q=0.5)
+@pytest.mark.parametrize("spec", ["quantile(0.9)", "quantile 0.9", "powermean(p=3)", "q90", "mean2", "sum!", "max.x"])
+def test_a_name_with_options_or_stray_characters_is_refused(spec: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(repr(spec)) + r" .*letters.*keyword"):
+        resolve(spec)
+    with pytest.raises(ValueError, match=re.escape(repr(spec))):
+        global_pool(torch.randn(3, 2), torch.zeros(3, dtype=torch.long), reduce=spec)
+
+
+@pytest.mark.parametrize("spec", ["mean-readout", "Mean Readout", "mean_readout", " mean "])
+def test_separators_in_a_name_are_spellings_of_it(spec: str) -> None:
+    assert type(resolve(spec)) is MeanReadout
+
+
+# a readout registered as "my_readout" could not be resolved by its own name (read as "my")
+@pytest.mark.parametrize(("name", "canonical"), [("my_readout", "my"), ("Top", "top"), ("top2", None)])
+def test_a_readout_registers_only_under_a_name_it_resolves_by(name: str, canonical: str | None) -> None:
+    from graphpool.readout import Readout
+
+    message = f"readout name {name!r}" + (f" is read as {canonical!r}" if canonical else "")
+    with pytest.raises(ValueError, match=re.escape(message)):
+        type("Odd", (Readout,), {"name": name, "compute": lambda self, x, seg: x})
+    assert name not in REGISTRY
+
+
 def test_every_registered_name_resolves_to_its_class() -> None:
     for name, cls in REGISTRY.items():
         assert canonical_name(cls.__name__) == name
