@@ -52,18 +52,23 @@ def _pooled_axes(x: Tensor, dims: Sequence[int] | int | None) -> tuple[int, ...]
 
 def pool_grid(
     x: Tensor,
-    readout: Readout,
+    readout: Readout | str,
     dims: Sequence[int] | int | None = None,
     positional: bool = False,
     dense: bool = True,
 ) -> Tensor:
-    """Pool ``x: [B, C, *S]`` over the axes ``dims`` (default: all spatial) with ``readout``.
+    """Pool ``x: [B, C, *S]`` over the axes ``dims`` (default: all spatial) with ``readout`` (a module, or a name
+    :func:`~graphpool.readout.resolve` reads, e.g. ``"median"`` or ``"mean+max"``).
 
     Returns ``[B, C', *kept]``: the pooled axes removed, C' = ``readout.get_out_channels(C)``.
     ``positional``: pass node positions (coordinates scaled to [0, 1] per pooled axis) as
     ``pos`` to the readout (an :class:`~graphpool.readout.AttentionReadout` with a positional
     bias). ``dense=False`` forces the readout path even where a dense one exists.
     """
+    if isinstance(readout, str):
+        readout = resolve(readout)
+    elif not isinstance(readout, Readout):
+        raise TypeError(f"'readout' must be a Readout or a readout name, got {type(readout).__name__}")
     axes = _pooled_axes(x, dims)
     shape = [x.size(a) for a in axes]
     size = math.prod(shape)

@@ -50,6 +50,15 @@ def _module_options(case: Case) -> dict:
     return options
 
 
+# pool_grid(x, "mean") failed inside with "'str' object is not callable"
+def test_pool_grid_takes_a_readout_name_as_global_pool_does() -> None:
+    x = _images((5, 6))
+    torch.testing.assert_close(pool_grid(x, "median"), pool_grid(x, resolve("median")))
+    torch.testing.assert_close(pool_grid(x, "mean+max", dims=3), pool_grid(x, resolve("mean+max"), dims=3))
+    with pytest.raises(TypeError, match="'readout' must be a Readout or a readout name, got Linear"):
+        pool_grid(x, nn.Linear(4, 4))  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(
     ("reduce", "torch_pool"),
     [("mean", nn.AdaptiveAvgPool2d(1)), ("max", nn.AdaptiveMaxPool2d(1))],
