@@ -166,6 +166,14 @@ def test_negative_weights_into_a_matching_are_refused() -> None:
         greedy_matching(edge_index, x.size(0), weight)
 
 
+# integer features reached the assignment MLP: "mat1 and mat2 must have the same dtype, but got Long and Float"
+@pytest.mark.parametrize("name", SOFT_POOLERS)
+def test_a_soft_pool_names_integer_features(name: str) -> None:
+    x, edge_index, weight, batch = _ring()
+    with pytest.raises(ValueError, match=r"'x' has dtype torch\.int64; .*floating-point.*x\.float\(\)"):
+        _make(name, torch.float32)(x.round().long(), edge_index, weight.float(), batch)
+
+
 # 9. coarse weights are differentiable in the input weights
 @pytest.mark.parametrize("name", HARD)
 def test_hard_pools_are_differentiable_in_the_edge_weights(name: str) -> None:

@@ -84,6 +84,8 @@ class SoftSelect(Select):
             raise ValueError(
                 f"'x' has {x.size(-1)} features, but this pool was built for in_channels={self.in_channels}"
             )
+        if not x.is_floating_point():  # the assignment is an MLP of x
+            raise ValueError(f"'x' has dtype {x.dtype}; a soft pool needs floating-point features: x.float()")
         check_finite_rows("x", x)  # the error would otherwise name the assignment computed from it
         scores = F.dropout(self.logits(x, edge_index, edge_weight, edge_attr), self.dropout, training=self.training)
         return Assignment.from_soft(torch.softmax(scores / self.temperature, dim=-1), batch, num_graphs)
