@@ -236,11 +236,16 @@ class Pool(nn.Module):
         return PoolingOutput(x_out, edges, weights, assignment.cluster_batch, assignment, pos_out, aux_loss, attr)
 
 
-def _check_weights(weights: Mapping[str, float], losses: Sequence[str | LossFn]) -> dict[str, float]:
-    """The loss weights as floats, after checking each (finite, >= 0) and, for named losses, its term's name."""
+def check_weight_values(weights: Mapping[str, float]) -> None:
+    """A ``ValueError`` naming the first loss weight that is not a finite number >= 0 (a bool is not a number)."""
     for name, weight in weights.items():
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:
             raise ValueError(f"'loss_weights': the weight of {name!r} must be a finite number >= 0, got {weight!r}")
+
+
+def _check_weights(weights: Mapping[str, float], losses: Sequence[str | LossFn]) -> dict[str, float]:
+    """The loss weights as floats, after checking each (finite, >= 0) and, for named losses, its term's name."""
+    check_weight_values(weights)
     if weights and not losses:
         raise ValueError("'loss_weights' weigh the terms of 'losses'; this pool has no losses")
     if all(isinstance(item, str) for item in losses):  # named losses declare their terms: check the names now

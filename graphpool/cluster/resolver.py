@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, overload
 
 from graphpool.cluster.losses import LOSS_TERMS
-from graphpool.cluster.pool import Pool
+from graphpool.cluster.pool import Pool, check_weight_values
 from graphpool.cluster.select import (
     BatchKMeansSelect,
     CommunitySelect,
@@ -196,13 +196,15 @@ def loss_terms(name: str) -> tuple[str, ...]:
 
 
 def check_loss_weights(name: str, weights: Mapping[str, float]) -> None:
-    """A ``ValueError`` naming the first of ``weights`` that pooler ``name`` has no loss term for."""
+    """A ``ValueError`` naming the first of ``weights`` that pooler ``name`` has no loss term for, or that is not a
+    finite number >= 0."""
     terms = loss_terms(name)
     unknown = sorted(set(weights) - set(terms))
     if unknown:
         raise ValueError(
             f"'loss_weights' names {unknown[0]!r}, which pool {name!r} does not have; its loss terms: {list(terms)}"
         )
+    check_weight_values(weights)
 
 
 def pooler(name: str, in_channels: int | None = None, clusters: int | None = None, **options: Any) -> Pool:

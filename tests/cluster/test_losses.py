@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import torch
@@ -103,6 +104,20 @@ def test_loss_weights_scale_their_terms_and_the_rest_weigh_one() -> None:
 def test_bad_loss_weights_are_named(options: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         pooler("mincut", in_channels=F, clusters=K, **options)
+
+
+# ModelConfig(loss_weights={"mincut": nan}) (and a str, or a negative weight) was accepted: the settings were
+# checked by name only, the value when the model was built, after a run had started
+@pytest.mark.parametrize("weight", [-1.0, float("nan"), float("inf"), "1", True])
+def test_configs_check_the_loss_weights_values_when_made(weight) -> None:
+    from graphpool.cells.neighbourhood.learned import LearnedOptions
+    from graphpool.models import ModelConfig
+
+    match = f"the weight of 'mincut' must be a finite number >= 0, got {weight!r}"
+    with pytest.raises(ValueError, match=re.escape(match)):
+        ModelConfig(in_channels=3, num_classes=2, pool="mincut", loss_weights={"mincut": weight})
+    with pytest.raises(ValueError, match=re.escape(match)):
+        LearnedOptions(loss="mincut", loss_weights={"mincut": weight})
 
 
 def test_a_new_loss_is_one_function_and_reads_the_edges() -> None:
