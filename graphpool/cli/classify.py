@@ -122,7 +122,8 @@ _TU_OPTIONS = {"root": "datasets", "node_attributes": False, "gin_root": None}
 
 
 def _check_source_options(args: argparse.Namespace) -> None:
-    """Refuse the options of a --smiles-csv without one, and those of a TU dataset with another source."""
+    """Refuse the options of a --smiles-csv without one, those of a TU dataset with another source, --gin-root
+    without --splits gin, and a --smiles-csv that is not a file."""
     if args.smiles_csv and args.dataset != "solubility":  # (the default dataset: not given)
         raise SystemExit(f"--dataset {args.dataset} and --smiles-csv {args.smiles_csv} both name the data: drop one")
     tu = not args.smiles_csv and args.dataset != "solubility" and not args.dataset.startswith("pooling-")
@@ -135,6 +136,14 @@ def _check_source_options(args: argparse.Namespace) -> None:
         if given and not applies:
             option = "--" + given[0].replace("_", "-")
             raise SystemExit(f"{option} {what}; with {source} it would be ignored")
+    if tu and args.gin_root is not None and args.splits != "gin":
+        raise SystemExit(f"--gin-root is read by --splits gin; with --splits {args.splits} it would be ignored")
+    if args.smiles_csv:
+        path = Path(args.smiles_csv)
+        if not path.is_file():
+            raise SystemExit(
+                f"--smiles-csv {path}: " + ("is a folder, not a file" if path.is_dir() else "does not exist")
+            )
 
 
 def _load(args: argparse.Namespace) -> tuple[list[Any], int, int, dict[str, Any]]:

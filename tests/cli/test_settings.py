@@ -366,9 +366,24 @@ def test_cells_refuses_a_cluster_count_its_celltype_pool_does_not_read(arguments
         (["--dataset", "pooling-easy-small", "--root", "elsewhere"], "--root is for a TU dataset"),
         (["--dataset", "solubility", "--gin-root", "elsewhere"], "--gin-root is for a TU dataset"),
         (["--dataset", "MUTAG", "--smiles-csv", "m.csv"], "--dataset MUTAG and --smiles-csv m.csv both name the data"),
+        # the GIN folds are read by --splits gin only: with the default auto splits they were stratified folds
+        (["--dataset", "MUTAG", "--gin-root", "elsewhere"], "--gin-root is read by --splits gin; with --splits auto"),
+        (
+            ["--dataset", "MUTAG", "--gin-root", "elsewhere", "--splits", "stratified"],
+            "--gin-root is read by --splits gin; with --splits stratified",
+        ),
     ],
 )
 def test_an_option_of_another_data_source_is_refused(tmp_path: Path, arguments: list[str], message: str) -> None:
     with pytest.raises(SystemExit, match=re.escape(message) + ".*(it would be ignored|drop one)"):
         main(["classify", *arguments, "--out", str(tmp_path / "out"), *FAST])
     assert not (tmp_path / "out").exists()
+
+
+# --smiles-csv naming a folder ended in an IsADirectoryError traceback; a missing file's error named no option
+@pytest.mark.parametrize("command", ["classify", "regress"])
+def test_a_smiles_csv_that_is_not_a_file_is_named(tmp_path: Path, command: str) -> None:
+    for path, what in ((tmp_path, "is a folder, not a file"), (tmp_path / "missing.csv", "does not exist")):
+        with pytest.raises(SystemExit, match=re.escape(f"--smiles-csv {path}: {what}")):
+            main([command, "--smiles-csv", str(path), "--out", str(tmp_path / "out"), *FAST])
+        assert not (tmp_path / "out").exists()
