@@ -73,7 +73,7 @@ def open_table(source: Any) -> Any:
     a ``.h5ad`` path as an AnnData (needs anndata); a DataFrame (index reset) or an AnnData passes through.
 
     Raises:
-        FileNotFoundError: the path does not exist.
+        FileNotFoundError: the path does not exist or is a folder.
         ImportError: naming the package a format needs (pyarrow for Parquet, anndata for ``.h5ad``).
     """
     if is_annotated_data(source):
@@ -82,7 +82,8 @@ def open_table(source: Any) -> Any:
         return source.reset_index(drop=True)
     path = Path(source)
     if not path.is_file():
-        raise FileNotFoundError(f"cell table {str(path)!r} does not exist")
+        what = "is a folder, not a file" if path.is_dir() else "does not exist"
+        raise FileNotFoundError(f"cell table {str(path)!r} {what}")
     suffixes = "".join(path.suffixes[-2:]).lower()
     if suffixes.endswith(".h5ad"):
         try:

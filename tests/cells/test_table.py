@@ -93,6 +93,8 @@ def test_bad_tables_name_the_column_and_rows(change, message: str) -> None:
 def test_missing_file_and_missing_features(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="does not exist"):
         read_cells(tmp_path / "nope.csv")
+    with pytest.raises(FileNotFoundError, match="is a folder, not a file"):  # it said "does not exist"
+        read_cells(tmp_path)
     with pytest.raises(ValueError, match="give 'cell_type' or 'markers'"):
         read_cells(_frame(), **{**NAMES, "cell_type": None})
     with pytest.raises(ValueError, match=r"column\(s\) \['CD4'\] not in the cell table"):
