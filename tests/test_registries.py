@@ -101,6 +101,28 @@ def test_a_registration_that_cannot_work_is_refused() -> None:
     assert "new" not in POOLERS
 
 
+# a pooler registered as "a,b", "Foo Bar" or "" could never be chosen by --pool (a comma separates pools); a loss
+# "" was taken, and terms="abc" became the terms 'a', 'b' and 'c'
+@pytest.mark.parametrize("name", ["", "a,b", "Foo Bar", "2cut", "mean+max", 3])
+def test_a_pooler_or_loss_name_the_command_line_cannot_write_is_refused(name) -> None:
+    from graphpool.cluster import LOSSES, register_loss
+
+    with pytest.raises(ValueError, match=re.escape(f"pooler name {name!r} must be lower-case letters")):
+        register_pooler(name, LabelSelect)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=re.escape(f"loss name {name!r} must be lower-case letters")):
+        register_loss(name, lambda inputs: {}, ("term",))  # type: ignore[arg-type]
+    assert name not in POOLERS and name not in LOSSES
+
+
+@pytest.mark.parametrize("terms", ["abc", ("a", "a"), ("a", ""), ("a", 2), None])
+def test_a_loss_registers_a_tuple_of_distinct_term_names(terms) -> None:
+    from graphpool.cluster import LOSSES, register_loss
+
+    with pytest.raises(ValueError, match="'terms' must be a tuple of distinct non-empty names"):
+        register_loss("newloss", lambda inputs: {}, terms)
+    assert "newloss" not in LOSSES
+
+
 def test_a_pooler_default_can_be_overridden_and_an_unknown_option_is_named() -> None:
     assert pooler("mincut", in_channels=4, clusters=2, normalize=False).normalize is False
     assert pooler("kmeans", clusters=2).select.init == "farthest"  # the registry's default

@@ -24,6 +24,7 @@ from torch import Tensor
 from graphpool.cluster.connect import EPS
 from graphpool.cluster.reduce import SoftPooled, vector_sum
 from graphpool.ops import Segments, segment_sum, segments_from
+from graphpool.ops.ranges import check_registry_name
 
 
 @dataclass(frozen=True)
@@ -194,10 +195,21 @@ def register_loss(name: str, loss: LossFn, terms: tuple[str, ...]) -> LossFn:
     """Add ``loss`` to :data:`LOSSES` as ``name``, returning the terms ``terms``; returns ``loss``.
 
     Raises:
-        ValueError: the name is taken by another function.
+        ValueError: the name is taken by another function, is not lower-case letters, digits and ``_`` (starting
+            with a letter), or ``terms`` are not distinct names.
     """
+    check_registry_name("loss", name)
     if not callable(loss):
         raise TypeError(f"'loss' must be a function of LossInputs, got {type(loss).__name__}")
+    if (
+        isinstance(terms, str)
+        or not isinstance(terms, tuple | list)
+        or not all(isinstance(term, str) and term for term in terms)
+        or len(set(terms)) < len(terms)
+    ):
+        raise ValueError(
+            f"'terms' must be a tuple of distinct non-empty names (the keys the loss returns), got {terms!r}"
+        )
     if LOSSES.get(name, loss) is not loss:
         raise ValueError(f"loss name {name!r} is taken by {LOSSES[name].__name__}")
     LOSSES[name], LOSS_TERMS[name] = loss, tuple(terms)

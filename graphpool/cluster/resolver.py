@@ -30,7 +30,7 @@ from graphpool.cluster.select import (
     Select,
     SoftSelect,
 )
-from graphpool.ops.ranges import Range
+from graphpool.ops.ranges import Range, check_registry_name
 
 #: the pool's own options (the rest go to the selector), read from :class:`Pool`'s signature
 POOL_OPTIONS = tuple(p for p in inspect.signature(Pool.__init__).parameters if p not in ("self", "select"))
@@ -151,8 +151,10 @@ def register_pooler(
             selector (e.g. ``temperature``) that the name fixes; a caller may still override each.
 
     Raises:
-        ValueError: the name is taken, or a default is not an option of the pool or the selector.
+        ValueError: the name is taken or is not lower-case letters, digits and ``_`` (starting with a letter), or a
+            default is not an option of the pool or the selector.
     """
+    check_registry_name("pooler", name)
     if name in _REGISTRY or name in ("none", "celltype"):
         raise ValueError(f"pooler name {name!r} is taken")
     if not (isinstance(select, type) and issubclass(select, Select)):

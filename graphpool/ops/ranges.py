@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, fields, is_dataclass, replace
 
@@ -79,6 +80,19 @@ def check_whole(name: str, value: object) -> None:
     """Raise ``TypeError("'name' must be a whole number, got value")`` unless :func:`is_whole`."""
     if not is_whole(value):
         raise TypeError(f"'{name}' must be a whole number, got {value!r}")
+
+
+def check_registry_name(kind: str, name: object) -> None:
+    """Raise a ``ValueError`` unless ``name`` can be written on the command line as one choice of its ``kind``:
+    lower-case letters, digits and ``_``, starting with a letter (no comma, which separates choices, or ``+``).
+
+    >>> check_registry_name("pooler", "a,b")
+    Traceback (most recent call last):
+        ...
+    ValueError: pooler name 'a,b' must be lower-case letters, digits and '_', starting with a letter
+    """
+    if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+        raise ValueError(f"{kind} name {name!r} must be lower-case letters, digits and '_', starting with a letter")
 
 
 def check_distinct(what: str, items: Sequence[Hashable]) -> None:
