@@ -52,12 +52,13 @@ def node_class_scores(x: Tensor, weight: Tensor) -> Tensor:
     r"""The CAM of a linear head on a sum readout: ``[N, C]`` -> ``[N, K]`` (:math:`x W^\top`).
 
     With a sum (mean) readout and head ``(weight, bias)``, the per-graph sum (mean) of these
-    scores plus the bias equals the graph's logits.
+    scores plus the bias equals the graph's logits. Computed in the promoted dtype of ``x`` and ``weight``.
     """
     if x.dim() != 2:
         raise ValueError(f"x must be [N, C], got {tuple(x.shape)}")
     check_head(x.size(1), weight)
-    return x @ weight.to(x.dtype).t()
+    dtype = torch.promote_types(x.dtype, weight.dtype)  # integer features keep the head's real weights
+    return x.to(dtype) @ weight.to(dtype).t()
 
 
 def check_head(channels: int, weight: Tensor) -> None:

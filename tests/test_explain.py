@@ -81,3 +81,16 @@ def test_a_head_without_bias(batch: Batch) -> None:
     assert result.exact
     totals = torch.zeros(batch.num_graphs, 3).index_add_(0, batch.batch, result.scores)
     torch.testing.assert_close(totals, result.logits, rtol=1e-4, atol=1e-4)
+
+
+# integer features: the head's weights were cast to integers (0.7 -> 0) and the scores were silently wrong
+def test_integer_features_are_scored_with_the_heads_real_weights() -> None:
+    from graphpool.explain import node_class_scores
+    from graphpool.grid import class_activation_map
+
+    x = torch.tensor([[1, 2], [3, 0]])
+    weight = torch.tensor([[0.7, -0.2], [1.5, 0.25]])
+    expected = x.double() @ weight.double().t()
+    torch.testing.assert_close(node_class_scores(x, weight).double(), expected)
+    image = x.t().reshape(1, 2, 2, 1)  # [B, C, H, W]: the two nodes as a 2 x 1 image
+    torch.testing.assert_close(class_activation_map(image, weight).double().flatten(2), expected.t().unsqueeze(0))

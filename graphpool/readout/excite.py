@@ -32,7 +32,7 @@ class GraphSqueezeExcite(nn.Module):
         super().__init__()
         Range(1, whole=True).check("channels", channels)
         Range(1, whole=True).check("reduction", reduction)
-        self.readout, self.channels = resolve(readout), channels
+        self.readout, self.channels = resolve(readout, in_channels=channels), channels  # (attention: its width)
         hidden = max(1, channels // reduction)
         self.excite = nn.Sequential(
             nn.Linear(self.readout.get_out_channels(channels), hidden), nn.ReLU(), nn.Linear(hidden, channels)

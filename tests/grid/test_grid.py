@@ -181,6 +181,15 @@ def test_squeeze_excite_names_features_of_another_width(graph: bool) -> None:
             SqueezeExcite(7)(torch.randn(2, 8, 5, 5))
 
 
+# SqueezeExcite(3, readout="attention") asked for in_channels, which the block has: its channels
+@pytest.mark.parametrize("readout", ["attention", "mean+attention"])
+def test_squeeze_excite_gives_a_learnable_readout_its_channels(readout: str) -> None:
+    x = _images((5, 6)).float()
+    assert SqueezeExcite(4, readout=readout)(x).shape == x.shape
+    graphs = image_to_graph(x)
+    assert GraphSqueezeExcite(4, readout=readout)(graphs.x, graphs.batch, graphs.num_graphs).shape == graphs.x.shape
+
+
 def test_graph_squeeze_excite_is_the_image_block_on_grid_graphs() -> None:
     torch.manual_seed(0)
     x = _images((5, 6))
