@@ -7,7 +7,7 @@ any registered readout as a function. Graph-level layers built on readouts sit b
 """
 
 from graphpool.readout.attention import AttentionReadout
-from graphpool.readout.base import REGISTRY, Readout, unregister_readout
+from graphpool.readout.base import REGISTRY, Readout, canonical_name, unregister_readout
 from graphpool.readout.excite import GraphSqueezeExcite
 from graphpool.readout.extremes import MaxReadout, MinReadout
 from graphpool.readout.functional import functional_names, global_pool
@@ -16,7 +16,7 @@ from graphpool.readout.moments import MeanReadout, StdReadout, SumReadout, VarRe
 from graphpool.readout.multi import MultiReadout
 from graphpool.readout.order import MedianReadout, QuantileReadout
 from graphpool.readout.region import RegionPool
-from graphpool.readout.resolver import canonical_name, readout_class, resolve
+from graphpool.readout.resolver import readout_class, resolve
 
 __all__ = [
     "REGISTRY",

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any, ClassVar
 
 import torch
@@ -15,6 +17,50 @@ from graphpool.ops import Segments, segments_from
 
 #: canonical name -> readout class; a subclass with a ``name`` adds itself (see :class:`Readout`)
 REGISTRY: dict[str, type[Readout]] = {}
+
+#: other spellings of registered names (after :func:`canonical_name`'s normalisation)
+ALIASES = {
+    "add": "sum",
+    "avg": "mean",
+    "average": "mean",
+    "gap": "mean",
+    "amax": "max",
+    "amin": "min",
+    "variance": "var",
+    "generalizedmean": "powermean",
+    "gem": "powermean",
+    "power": "powermean",
+    "attentional": "attention",
+    "weight": "weighted",
+    "softmaxmean": "softmax",
+}
+
+
+def canonical_name(name: str) -> str:
+    """Normalise a readout name: ``"Mean"``, ``"mean_readout"``, ``"MeanReadout"`` -> ``"mean"``.
+
+    A name is letters, with ``_``, ``-`` or spaces; anything else (``"quantile(0.9)"``) is a ``ValueError``.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"a readout name must be a str, got {type(name).__name__}")
+    return _canonical(name)
+
+
+@lru_cache(maxsize=256)
+def _canonical(name: str) -> str:
+    stray = re.sub(r"[A-Za-z_\-\s]", "", name)
+    if stray:  # "quantile(0.9)" is not "quantile": an option in the name would be dropped without a word
+        raise ValueError(
+            f"readout name {name!r} holds {stray!r}: a name is letters (with '_', '-' or spaces); "
+            "give options as keyword arguments, e.g. resolve('quantile', q=0.9)"
+        )
+    key = re.sub(r"[^a-z]", "", name.lower())
+    for suffix in ("readout", "aggregation", "aggr", "pool", "pooling"):
+        if key.endswith(suffix) and key != suffix:
+            key = key[: -len(suffix)]
+            break
+    return ALIASES.get(key, key)
+
 
 _HALF_PRECISION = frozenset({torch.float16, torch.bfloat16})
 
@@ -75,8 +121,6 @@ class Readout(Aggregation):
         name = cls.__dict__.get("name", "")
         if not name:
             return
-        from graphpool.readout.resolver import canonical_name  # (the resolver imports this module)
-
         if canonical_name(name) != name:  # resolve() could not find it by its own name
             raise ValueError(
                 f"readout name {name!r} is read as {canonical_name(name)!r} by resolve(); name the readout "

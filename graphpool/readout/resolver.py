@@ -2,55 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from functools import lru_cache
 from typing import Any, cast
 
-from graphpool.readout.base import REGISTRY, Readout
+from graphpool.readout.base import REGISTRY, Readout, canonical_name
 from graphpool.readout.multi import MultiReadout
-
-ALIASES = {
-    "add": "sum",
-    "avg": "mean",
-    "average": "mean",
-    "gap": "mean",
-    "amax": "max",
-    "amin": "min",
-    "variance": "var",
-    "generalizedmean": "powermean",
-    "gem": "powermean",
-    "power": "powermean",
-    "attentional": "attention",
-    "weight": "weighted",
-    "softmaxmean": "softmax",
-}
-
-
-def canonical_name(name: str) -> str:
-    """Normalise a readout name: ``"Mean"``, ``"mean_readout"``, ``"MeanReadout"`` -> ``"mean"``.
-
-    A name is letters, with ``_``, ``-`` or spaces; anything else (``"quantile(0.9)"``) is a ``ValueError``.
-    """
-    if not isinstance(name, str):
-        raise TypeError(f"a readout name must be a str, got {type(name).__name__}")
-    return _canonical(name)
-
-
-@lru_cache(maxsize=256)
-def _canonical(name: str) -> str:
-    stray = re.sub(r"[A-Za-z_\-\s]", "", name)
-    if stray:  # "quantile(0.9)" is not "quantile": an option in the name would be dropped without a word
-        raise ValueError(
-            f"readout name {name!r} holds {stray!r}: a name is letters (with '_', '-' or spaces); "
-            "give options as keyword arguments, e.g. resolve('quantile', q=0.9)"
-        )
-    key = re.sub(r"[^a-z]", "", name.lower())
-    for suffix in ("readout", "aggregation", "aggr", "pool", "pooling"):
-        if key.endswith(suffix) and key != suffix:
-            key = key[: -len(suffix)]
-            break
-    return ALIASES.get(key, key)
 
 
 def readout_class(name: str) -> type[Readout]:
