@@ -31,6 +31,7 @@ from torch import Tensor
 from graphpool.ops import compiled
 from graphpool.ops.device_path import on_host, sync_allowed
 from graphpool.ops.segments import Segments
+from graphpool.ops.validation import validation_enabled
 
 # Use one ``amax`` per group (CPU, grouped rows) when groups hold at least this many rows on
 # average and there are few enough groups that the Python loop costs little.
@@ -42,6 +43,12 @@ _LOOP_MAX_GROUPS = 512
 _GATHER_MIN_BYTES = 1 << 24
 
 
+def check_rows(x: Tensor, seg: Segments) -> None:
+    """A ``ValueError`` unless ``x`` is ``[N, F]`` with the N rows of ``seg`` (shapes only: no value is read)."""
+    if x.dim() != 2 or x.size(0) != seg.num_rows:
+        raise ValueError(f"x must be [N, F] with N = {seg.num_rows} (the rows of 'seg'), got {tuple(x.shape)}")
+
+
 def gather_rows(values: Tensor, seg: Segments) -> Tensor:
     """Broadcast per-group values back to rows: ``[B, ...] -> [N, ...]`` (``values[index]``).
 
@@ -49,6 +56,10 @@ def gather_rows(values: Tensor, seg: Segments) -> Tensor:
     was 11-20 % faster on CPU (320,000-1,600,000 rows of 16-64 features, 30,000 of 256), and 10-40 % slower
     below it (``scripts/bench_readouts.py``: the backward of sum and mean is this one call).
     """
+    if values.dim() == 0 or values.size(0) != seg.num_segments:
+        raise ValueError(
+            f"'values' must have B = {seg.num_segments} rows (the groups of 'seg'), got {tuple(values.shape)}"
+        )
     if (
         on_host(values)
         and values.dim() == 2
@@ -119,11 +130,13 @@ def segment_sum(x: Tensor, seg: Segments) -> Tensor:
 
     Integer inputs give int64 sums (as :func:`torch.sum`); floating-point inputs keep their dtype.
     """
+    check_rows(x, seg)
     return _SegmentSum.apply(x, seg, None) if _custom_backward(x) else _sum_forward(x, seg, None)
 
 
 def segment_mean(x: Tensor, seg: Segments) -> Tensor:
     r"""Per-group mean; 0 for an empty group. ``[N, F] -> [B, F]``."""
+    check_rows(x, seg)
     divisor = _counts(seg)
     return _SegmentSum.apply(x, seg, divisor) if _custom_backward(x) else _sum_forward(x, seg, divisor)
 
@@ -187,11 +200,13 @@ def segment_max(x: Tensor, seg: Segments) -> Tensor:
 
     The gradient is shared evenly among rows that tie for the maximum (as ``torch.amax``).
     """
+    check_rows(x, seg)
     return _SegmentExtreme.apply(x, seg, True) if _custom_backward(x) else _extreme_forward(x, seg, True)
 
 
 def segment_min(x: Tensor, seg: Segments) -> Tensor:
     r"""Per-group elementwise minimum; 0 for an empty group. ``[N, F] -> [B, F]``."""
+    check_rows(x, seg)
     return _SegmentExtreme.apply(x, seg, False) if _custom_backward(x) else _extreme_forward(x, seg, False)
 
 
@@ -264,7 +279,19 @@ def segment_select(x: Tensor, seg: Segments, ranks: list[Tensor]) -> list[Tensor
     up to 64 rows, quickselect for graphs of more than 512. Other graphs are padded (with +inf) to the
     largest size of their size class, each class is sorted row-wise (``[G, F, n_max]``), and the ranks are
     read off.
+
+    Raises:
+        ValueError: ``x`` is not ``[N, F]`` with the rows of ``seg``, or ``ranks`` are not ``[B]`` integer tensors;
+            with validation on (and a value may be read back), a rank outside its non-empty group.
     """
+    check_rows(x, seg)
+    _check_ranks(ranks, seg, x)
+    return select_unchecked(x, seg, ranks)
+
+
+def select_unchecked(x: Tensor, seg: Segments, ranks: list[Tensor]) -> list[Tensor]:
+    """:func:`segment_select` without its input checks, for ranks made from ``seg.counts`` (the median and
+    quantile readouts: checking them cost 20-30 us of a 100 us call)."""
     num_rows, channels = x.shape
     if num_rows == 0 or seg.num_segments == 0:
         return [x.new_zeros(seg.num_segments, channels) for _ in ranks]
@@ -353,6 +380,32 @@ class _Picked(torch.autograd.Function):
             grad = grad.index_select(0, ctx.graphs)
         out = grad.new_zeros(ctx.shape.numel())
         return out.index_put_((ctx.flat,), grad.reshape(-1)).view(ctx.shape), None, None, None
+
+
+def _check_ranks(ranks: list[Tensor], seg: Segments, x: Tensor) -> None:
+    """``ranks`` are ``[B]`` integer tensors (shapes and dtypes: always) with ``0 <= k[b] < counts[b]`` for the
+    non-empty groups (values: with validation on, where a value may be read back; one read per rank tensor)."""
+    shape = (seg.num_segments,)
+    for k in ranks if isinstance(ranks, list | tuple) else [ranks]:
+        if (
+            not isinstance(ranks, list | tuple)
+            or not isinstance(k, Tensor)
+            or k.shape != shape
+            or k.is_floating_point()
+            or k.dtype == torch.bool
+        ):
+            raise ValueError(
+                f"'ranks' must be a list of [B] integer tensors with B = {seg.num_segments}, got "
+                + (f"a tensor of shape {tuple(k.shape)}, dtype {k.dtype}" if isinstance(k, Tensor) else repr(k))
+            )
+        if validation_enabled() and sync_allowed(x) and k.numel():
+            bad = ((k < 0) | (k >= seg.counts)) & (seg.counts > 0)
+            if bool(bad.any()):
+                group = int(bad.nonzero()[0, 0])
+                raise ValueError(
+                    f"'ranks' must hold 0 <= k < n per group; rank {int(k[group])} of group {group}, which has "
+                    f"{int(seg.counts[group])} rows"
+                )
 
 
 def _select_by_sorting(x: Tensor, seg: Segments, ranks: list[Tensor]) -> list[Tensor]:

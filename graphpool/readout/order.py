@@ -10,7 +10,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from graphpool.ops import Segments, segment_select
+from graphpool.ops import Segments
+from graphpool.ops.kernels import select_unchecked
 from graphpool.readout.base import Readout, check_number
 
 QUANTILE_METHODS = ("linear", "lower", "higher", "nearest", "midpoint")
@@ -28,7 +29,7 @@ class MedianReadout(Readout):
     accumulates_in_float32 = False  # selects an element: exact in any dtype
 
     def compute(self, x: Tensor, seg: Segments) -> Tensor:
-        return segment_select(x, seg, [torch.div(seg.counts - 1, 2, rounding_mode="floor")])[0]
+        return select_unchecked(x, seg, [torch.div(seg.counts - 1, 2, rounding_mode="floor")])[0]
 
 
 class QuantileReadout(Readout):
@@ -62,12 +63,12 @@ class QuantileReadout(Readout):
         position = self.q * (seg.counts - 1).clamp(min=0).to(torch.float64)
         lower, upper = position.floor().long(), position.ceil().long()
         if self.method == "lower":
-            return segment_select(x, seg, [lower])[0]
+            return select_unchecked(x, seg, [lower])[0]
         if self.method == "higher":
-            return segment_select(x, seg, [upper])[0]
+            return select_unchecked(x, seg, [upper])[0]
         if self.method == "nearest":
-            return segment_select(x, seg, [position.round().long()])[0]
-        low, high = segment_select(x, seg, [lower, upper])
+            return select_unchecked(x, seg, [position.round().long()])[0]
+        low, high = select_unchecked(x, seg, [lower, upper])
         weight = torch.full_like(position, 0.5) if self.method == "midpoint" else position - lower
         return low + weight.to(x.dtype).unsqueeze(-1) * (high - low)
 
