@@ -239,7 +239,13 @@ def _folds(args: argparse.Namespace, graphs: list[Any], extra: dict[str, Any]) -
         gin_root = Path(args.gin_root) if args.gin_root else Path(args.root).parent / "gin-format"
         folds, source = gin_folds(args.dataset, gin_root, args.root), f"the GIN folds of {args.dataset}"
     if args.folds is not None and args.folds != len(folds):
-        raise SystemExit(f"--folds {args.folds} contradicts the {len(folds)} folds of --splits {splits}")
+        count = f"{len(folds)} fold" + ("" if len(folds) == 1 else "s")
+        if args.splits == splits:
+            raise SystemExit(f"--folds {args.folds} contradicts the {count} of --splits {splits}")
+        raise SystemExit(
+            f"--folds {args.folds} contradicts the {count} of --splits {args.splits} (here: the dataset's {splits} "
+            f"split); --splits stratified or random makes {args.folds} folds"
+        )
     check_folds(folds, len(graphs), source)
     return splits, folds, None
 

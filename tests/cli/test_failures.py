@@ -214,6 +214,16 @@ def _tu(root: Path, folds: dict[str, str]) -> list[str]:
     return ["classify", "--dataset", "TOY", "--root", str(root / "TU"), "--splits", "gin"]
 
 
+# "--folds 10 contradicts the 1 folds of --splits given" when the user wrote no --splits: auto had chosen the
+# dataset's published split
+def test_folds_against_a_split_auto_chose_say_it_was_auto(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as refused:
+        main(["classify", "--dataset", "pooling-easy-small", "--folds", "10", "--out", str(tmp_path / "out"), *FAST])
+    message = str(refused.value)
+    assert "--folds 10 contradicts the 1 fold of --splits auto (here: the dataset's given split)" in message
+    assert "--splits stratified" in message
+
+
 @pytest.mark.parametrize(
     ("folds", "extra", "message"),
     [
