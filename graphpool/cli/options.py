@@ -261,11 +261,16 @@ def check_options(args: argparse.Namespace) -> None:
     check_distinct("--pool:", args.pool)
     grid = args.grid or {}
     knowledge = grid.get("jumping_knowledge", [args.jk])
-    if set(grid.get("layers", [args.layers])) == {0} and set(knowledge) != {"last"}:
-        option = "--grid jumping_knowledge" if "jumping_knowledge" in grid else f"--jk {args.jk}"
-        raise SystemExit(
-            f"{option} combines the message-passing layers' embeddings; --layers 0 has none, so it would be ignored"
-        )
+    if set(grid.get("layers", [args.layers])) == {0}:  # no message passing: what reads the layers is ignored
+        if set(knowledge) != {"last"}:
+            option = "--grid jumping_knowledge" if "jumping_knowledge" in grid else f"--jk {args.jk}"
+            raise SystemExit(
+                f"{option} combines the message-passing layers' embeddings; --layers 0 has none, so it would be ignored"
+            )
+        if args.backbone is not None:  # (None until a run picks the default for its data)
+            raise SystemExit(
+                f"--backbone {args.backbone} passes messages in each layer; --layers 0 has none, so it would be ignored"
+            )
     for name, (kind, pools, default) in _POOL_SETTINGS.items():
         if args.command == "cells" and pools is _SIZED_POOLS:  # there the celltype pool counts the table's types
             pools = tuple(pool for pool in pools if pool != "celltype")

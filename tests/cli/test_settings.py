@@ -309,6 +309,7 @@ def test_pooling_options_a_pool_reads_are_kept(arguments: list[str]) -> None:
         (["--layers", "0", "--jk", "cat"], "--jk cat combines"),
         (["--layers", "0", "--grid", "jumping_knowledge=last,max"], "--grid jumping_knowledge combines"),
         (["--grid", "layers=0", "--jk", "max"], "--jk max combines"),
+        (["--layers", "0", "--backbone", "gat"], "--backbone gat passes messages"),
     ],
 )
 def test_jumping_knowledge_without_layers_is_refused(arguments: list[str], message: str) -> None:
@@ -317,11 +318,19 @@ def test_jumping_knowledge_without_layers_is_refused(arguments: list[str], messa
 
     with pytest.raises(SystemExit, match=re.escape(message) + r" .*--layers 0 has none, so it would be ignored"):
         check_options(build_parser().parse_args(["classify", *arguments]))
+    with pytest.raises(SystemExit, match=re.escape(message)):
+        check_options(build_parser().parse_args(["regress", *arguments]))
 
 
 @pytest.mark.parametrize(
     "arguments",
-    [["--jk", "cat", "--grid", "layers=0,3"], ["--layers", "3", "--jk", "cat"], ["--layers", "0", "--jk", "last"]],
+    [
+        ["--jk", "cat", "--grid", "layers=0,3"],
+        ["--layers", "3", "--jk", "cat"],
+        ["--layers", "0", "--jk", "last"],
+        ["--layers", "0"],
+        ["--backbone", "gat", "--grid", "layers=0,2"],
+    ],
 )
 def test_jumping_knowledge_some_candidate_reads_is_kept(arguments: list[str]) -> None:
     from graphpool.cli import build_parser
