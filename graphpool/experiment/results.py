@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import statistics
+import textwrap
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -262,7 +263,8 @@ def parity_figure(panels: Sequence[tuple[str, Sequence[float], Sequence[float]]]
         axis.set_title(f"{name}\nRMSE {rmse:.3f}, R$^2$ {r2:.3f}", fontsize=9)
     for axis in list(axes.flat)[len(panels) :]:
         axis.set_visible(False)
-    figure.suptitle(f"{title}: out-of-fold predictions (RMSE and R$^2$ over all of them)", fontsize=10)
+    heading = f"{title}: out-of-fold predictions (RMSE and R$^2$ over all of them)"
+    figure.suptitle(textwrap.fill(heading, width=40 * columns), fontsize=10)  # ~40 characters fit a panel's width
     figure.tight_layout()
     return figure
 

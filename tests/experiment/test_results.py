@@ -69,6 +69,18 @@ def test_the_parity_plot_leaves_a_margin_around_the_points(tmp_path) -> None:
     assert low < 0.0 and high > 4.0 and figure.axes[0].get_ylim() == (low, high)
 
 
+# with one panel the title ran past both edges of the figure ("lity: out-of-fold predictions (RMSE and R^2 over all of")
+@pytest.mark.parametrize("panels", [1, 2, 4])
+def test_the_parity_plot_title_fits_the_figure(panels: int) -> None:
+    from graphpool.experiment.results import parity_figure
+
+    figure = parity_figure([(f"model {i}", [0.0, 1.0, 4.0], [0.5, 1.0, 3.0]) for i in range(panels)], "solubility")
+    figure.canvas.draw()
+    title = figure.texts[0].get_window_extent()
+    frame = figure.bbox
+    assert frame.x0 <= title.x0 and title.x1 <= frame.x1 and title.y1 <= frame.y1
+
+
 def test_the_majority_class_scores_each_fold_with_its_training_majority() -> None:
     from graphpool.experiment.baselines import majority_scores
 
