@@ -47,6 +47,7 @@ from graphpool.cells.neighbourhood import (
     parse_k_range,
 )
 from graphpool.cells.table import DEFAULT_CONNECTIVITY_KEY, open_table
+from graphpool.cells.workflow import CELLS_KEY
 from graphpool.cli.options import (
     DefaultsHelp,
     add_cell_columns,
@@ -125,7 +126,7 @@ def add_parser(commands: Any) -> None:
     run.add_argument("--unit", default="", help="the unit of the positions, for the maps' scale bars (e.g. µm)")
     run.add_argument(
         "--key-added",
-        default="graphpool",
+        default=CELLS_KEY,
         help=".h5ad input: cells.h5ad holds each method's results under KEY_METHOD (e.g. graphpool_utag)",
     )
     run.add_argument("--seed", type=int, default=0, help="seeds k-means, Louvain, the learned method, the simulator")
@@ -173,6 +174,14 @@ def run_neighbourhoods(args: argparse.Namespace) -> int:
         names = {**cell_columns(args), "sample": None if args.no_sample else args.sample}
     table = read_cells(source, **names, label=None)
     regions = _truth(source, truth)
+    if ignore and regions is None:
+        raise ValueError(
+            "--ignore leaves --truth values out of the scores; there is no --truth, so it would be ignored"
+        )
+    if args.key_added != CELLS_KEY and isinstance(source, pd.DataFrame):
+        raise ValueError(
+            "--key-added names the results in an .h5ad --table; this run reads none, so it would be ignored"
+        )
     out = Path(args.out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ValueError(f"--out {out} exists and is not an empty folder")

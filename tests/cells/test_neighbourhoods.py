@@ -85,6 +85,11 @@ def test_agreement_scores() -> None:
         agreement(truth, [0, 1])
     with pytest.raises(ValueError, match="no cells left"):
         agreement(["x"], [0], ignore=["x"])
+    # a misspelt region ("NoAnotation") left the cells it meant in the scores without a word
+    with pytest.raises(
+        ValueError, match=r"'ignore' names 'y', which is not a region of 'truth' \(its regions: a, b, c, x\)"
+    ):
+        agreement(truth, predicted, ignore=["x", "y"])
 
 
 def test_bad_input_is_named(tissues: pd.DataFrame) -> None:

@@ -69,6 +69,9 @@ def test_an_h5ad_table_comes_back_with_its_results(tmp_path: Path) -> None:
         (["--table", "missing.csv"], "does not exist"),
         (["--method", "learned", "--device", "gpu"], "'device' must be cpu, cuda, cuda:N or auto, got 'gpu'"),
         (["--formats", "png,jpg"], "figure format 'jpg' is not one of png, pdf, svg"),
+        # options that were ignored without a word
+        (["--ignore", "strma"], "'ignore' names 'strma', which is not a region of 'truth'"),
+        (["--key-added", "gp"], "--key-added names the results in an .h5ad --table; this run reads none"),
         (
             ["--label", "label", "--class-names", "0"],
             "--class-names takes VALUE=NAME pairs separated by commas, got '0'",
@@ -199,3 +202,14 @@ def test_the_supervised_run_passes_its_loss_weights_on(monkeypatch, tmp_path: Pa
     main(["neighbourhoods", "--table", "t.csv", "--label", "outcome", "--loss-weight", "ortho=0.5", "--out",
           str(tmp_path / "nb")])  # fmt: skip
     assert seen["args"].loss_weights == {"ortho": 0.5}
+
+
+def test_ignore_without_a_truth_column_is_refused(tmp_path: Path) -> None:
+    """--ignore leaves regions of --truth out of the scores; a table read without --truth has none to leave out."""
+    from graphpool.cells import simulate
+
+    simulate("arrangement", 4, 0).drop(columns="region").to_csv(tmp_path / "cells.csv", index=False)
+    with pytest.raises(SystemExit, match="--ignore leaves --truth values out of the scores; there is no --truth"):
+        main(["neighbourhoods", "--table", str(tmp_path / "cells.csv"), "--ignore", "stroma", "--method",
+              "composition", "--out", str(tmp_path / "nb"), "--quiet"])  # fmt: skip
+    assert not (tmp_path / "nb").exists()

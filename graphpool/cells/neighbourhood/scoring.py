@@ -11,6 +11,20 @@ from numpy.typing import ArrayLike
 from scipy.optimize import linear_sum_assignment
 
 
+def check_ignore(truth: ArrayLike, ignore: Sequence[Any]) -> set[str]:
+    """The ``ignore`` values as strings, after checking that each is a region of ``truth`` (a misspelt region
+    would leave the cells it meant in the scores); missing values in either are skipped."""
+    truth_array = np.asarray(truth, dtype=object)
+    regions = set(truth_array[~pd.isna(truth_array)].astype(str))
+    ignored = {str(value) for value in ignore if not pd.isna(value)}
+    unknown = sorted(ignored - regions)
+    if unknown:
+        raise ValueError(
+            f"'ignore' names {unknown[0]!r}, which is not a region of 'truth' (its regions: {', '.join(sorted(regions))})"
+        )
+    return ignored
+
+
 def agreement(truth: ArrayLike, predicted: ArrayLike, ignore: Sequence[Any] = ()) -> dict[str, float]:
     """How well neighbourhood ids ``predicted`` recover annotated regions ``truth`` (one per cell).
 
@@ -19,7 +33,7 @@ def agreement(truth: ArrayLike, predicted: ArrayLike, ignore: Sequence[Any] = ()
     algorithm on their overlaps, averaged over regions (a region left unmatched scores 0); and the
     counts ``scored`` and ``unannotated``. Cells without a region (NaN, ``None``) are left out of
     every score and counted as ``unannotated``; cells whose region is in ``ignore`` (e.g.
-    ``"NoAnnotation"``) are left out too.
+    ``"NoAnnotation"``) are left out too (a value of ``ignore`` that is no region is a ``ValueError``).
 
     >>> scores = agreement(["a", "a", "b", "b", None], [1, 1, 0, 0, 1])
     >>> {name: round(value, 3) for name, value in scores.items()}
@@ -31,7 +45,7 @@ def agreement(truth: ArrayLike, predicted: ArrayLike, ignore: Sequence[Any] = ()
     if truth_array.shape != predicted_array.shape:
         raise ValueError(f"'truth' has {truth_array.shape[0]} cells but 'predicted' has {predicted_array.shape[0]}")
     unannotated = pd.isna(truth_array)
-    ignored = {str(value) for value in ignore if not pd.isna(value)}
+    ignored = check_ignore(truth_array, ignore)
     keep = ~unannotated & ~np.isin(truth_array.astype(str), list(ignored))
     if not keep.any():
         raise ValueError("no cells left to score: every cell is unannotated or its region is in 'ignore'")
