@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
+from graphpool.ops.ranges import check_distinct
+
 #: the formats :func:`save` writes by default: a PNG to look at, a PDF to put in a paper
 FORMATS = ("png", "pdf")
 
@@ -229,11 +231,13 @@ def composition_heatmap(
 
 
 def check_formats(formats: Sequence[str] | str) -> None:
-    """A ``ValueError`` naming a figure format that is not png, pdf or svg (a string: comma-separated)."""
+    """A ``ValueError`` naming a figure format that is not png, pdf or svg, or one given twice (a string:
+    comma-separated)."""
     names = formats.split(",") if isinstance(formats, str) else list(formats)
     unknown = [fmt for fmt in names if fmt not in ("png", "pdf", "svg")]
     if unknown or not names:
         raise ValueError(f"figure format {unknown[0] if unknown else ''!r} is not one of png, pdf, svg")
+    check_distinct("figure formats:", names)
 
 
 def save(figure: Any, stem: Path | str, formats: Sequence[str] = FORMATS, dpi: int = 200) -> list[Path]:

@@ -34,6 +34,7 @@ from graphpool.experiment import (
 from graphpool.experiment.baselines import baseline_scores, fingerprint_forest, majority_scores
 from graphpool.experiment.distributed import init_from_environment, is_main, world
 from graphpool.experiment.results import MAJORITY
+from graphpool.ops.ranges import check_distinct
 
 
 def add_parser(commands: Any) -> None:
@@ -195,7 +196,7 @@ def _load(args: argparse.Namespace) -> tuple[list[Any], int, int, dict[str, Any]
 
 def _fold_list(spec: str, count: int) -> list[int]:
     """``--only-folds``: ``"3"``, ``"1-5"``, ``"2,7,9-10"`` -> sorted fold numbers in ``1..count``."""
-    numbers: set[int] = set()
+    numbers: list[int] = []
     for part in spec.split(","):
         low, dash, high = part.strip().partition("-")
         try:
@@ -204,7 +205,8 @@ def _fold_list(spec: str, count: int) -> list[int]:
             first, last = 0, -1
         if first > last:
             raise SystemExit(f"--only-folds {spec!r}: write folds as 3, 1-5 or 2,7")
-        numbers.update(range(first, last + 1))
+        numbers.extend(range(first, last + 1))
+    check_distinct(f"--only-folds {spec!r}:", numbers)
     if min(numbers) < 1:
         raise SystemExit(f"--only-folds {spec!r}: fold numbers start at 1")
     if max(numbers) > count:

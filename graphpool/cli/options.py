@@ -419,6 +419,7 @@ def class_names(value: str | None) -> dict[str, str] | None:
     bad = [item for item, pair in zip(value.split(","), pairs, strict=True) if len(pair) != 2 or not all(pair)]
     if bad:
         raise ValueError(f"--class-names takes VALUE=NAME pairs separated by commas, got {bad[0]!r}")
+    check_distinct("--class-names:", [value for value, _ in pairs])
     return dict(pairs)
 
 

@@ -392,6 +392,8 @@ def test_two_jobs_finishing_together_both_find_every_fold(tmp_path: Path, monkey
         ("4", "--only-folds '4': the run has 3 folds"),
         ("2-1", "--only-folds '2-1': write folds as 3, 1-5 or 2,7"),
         ("a", "--only-folds 'a': write folds as 3, 1-5 or 2,7"),
+        ("1,1", "--only-folds '1,1': names 1 twice"),  # a fold named twice, as other lists refuse repeats
+        ("1-3,2", "--only-folds '1-3,2': names 2 twice"),
     ],
 )
 def test_bad_fold_lists_are_one_line(tmp_path: Path, spec: str, message: str) -> None:
