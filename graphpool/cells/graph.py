@@ -100,6 +100,10 @@ def _coincident_pairs(points: np.ndarray) -> np.ndarray:
 def neighbour_edges(pos: Any, graph: str = "knn:6") -> tuple[Tensor, Tensor]:
     """Edges of the cells at ``pos`` (``[N, 2]`` or ``[N, 3]``): ``edge_index [2, E]`` and lengths ``[E]``.
 
+    ``knn:K`` joins each cell to its K nearest cells (to every other cell where there are no more than K, and to
+    every cell at its own position), ``radius:R`` every pair at most R apart, ``delaunay`` the Delaunay
+    triangulation's edges; the edges are undirected (listed both ways, once each).
+
     >>> edge_index, length = neighbour_edges([[0.0, 0.0], [1.0, 0.0], [5.0, 0.0]], "knn:1")
     >>> edge_index.tolist(), length.tolist()
     ([[0, 1, 1, 2], [1, 0, 2, 1]], [1.0, 1.0, 4.0, 4.0])
