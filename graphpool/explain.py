@@ -22,6 +22,7 @@ type) and per graph and type.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -108,9 +109,10 @@ def evidence(scores: Tensor, label: int) -> Tensor:
     """``[N, K] -> [N]``: each node's score for the graph's own ``label`` minus its mean score over the classes."""
     if scores.dim() != 2:
         raise ValueError(f"'scores' must be [N, K], got {tuple(scores.shape)}")
-    if not 0 <= int(label) < scores.size(1):
-        raise ValueError(f"'label' must be a class index in [0, {scores.size(1)}), got {int(label)}")
-    return scores[:, label] - scores.mean(1)
+    index = label.item() if isinstance(label, Tensor) and label.numel() == 1 else label
+    if isinstance(index, bool) or not isinstance(index, numbers.Integral) or not 0 <= index < scores.size(1):
+        raise ValueError(f"'label' must be a class index in [0, {scores.size(1)}), got {label!r}")
+    return scores[:, int(index)] - scores.mean(1)
 
 
 def evidence_by_type(nodes: pd.DataFrame, classes: Sequence[Any], label_of: pd.Series) -> pd.DataFrame:
@@ -126,6 +128,7 @@ def evidence_by_type(nodes: pd.DataFrame, classes: Sequence[Any], label_of: pd.S
         ``mean_evidence``, ``total``, ``share_of_evidence``, ``mean_evidence_label_<c>`` (among
         nodes of graphs labelled c) and ``mean_score_<c>`` per class.
     """
+    _check_columns(nodes, ["type", "evidence", *(f"score_{c}" for c in classes)])
     per_type = nodes.groupby("type")["evidence"].agg(nodes="size", mean_evidence="mean", total="sum")
     per_type["share_of_evidence"] = per_type["total"] / per_type["total"].abs().sum()
     for c in classes:
@@ -136,4 +139,11 @@ def evidence_by_type(nodes: pd.DataFrame, classes: Sequence[Any], label_of: pd.S
 
 def evidence_by_group(nodes: pd.DataFrame, group: str) -> pd.DataFrame:
     """Per (``group``, type): node count, mean and total evidence (``nodes`` as in :func:`evidence_by_type`)."""
+    _check_columns(nodes, [group, "type", "evidence"])
     return nodes.groupby([group, "type"])["evidence"].agg(nodes="size", mean="mean", total="sum")
+
+
+def _check_columns(nodes: pd.DataFrame, needed: Sequence[str]) -> None:
+    missing = [name for name in needed if name not in nodes.columns]
+    if missing:
+        raise ValueError(f"'nodes' lacks the column(s) {missing} (it has {list(nodes.columns)})")

@@ -94,3 +94,30 @@ def test_integer_features_are_scored_with_the_heads_real_weights() -> None:
     torch.testing.assert_close(node_class_scores(x, weight).double(), expected)
     image = x.t().reshape(1, 2, 2, 1)  # [B, C, H, W]: the two nodes as a 2 x 1 image
     torch.testing.assert_close(class_activation_map(image, weight).double().flatten(2), expected.t().unsqueeze(0))
+
+
+# a float or tensor label failed inside torch ("only integers ... are valid indices"); missing columns were KeyErrors
+@pytest.mark.parametrize("label", [0.5, torch.tensor([0, 1]), "0", True])
+def test_evidence_names_a_label_that_is_not_a_class_index(label) -> None:
+    with pytest.raises(ValueError, match="'label' must be a class index in \\[0, 2\\)"):
+        evidence(torch.ones(3, 2), label)
+
+
+def test_evidence_takes_a_whole_label_of_any_integer_type() -> None:
+    scores = torch.tensor([[1.0, 0.0], [0.5, 2.0]])
+    for label in (1, torch.tensor(1), __import__("numpy").int64(1)):
+        torch.testing.assert_close(evidence(scores, label), torch.tensor([-0.5, 0.75]))
+
+
+def test_the_evidence_tables_name_the_columns_they_need() -> None:
+    import pandas as pd
+
+    from graphpool.explain import evidence_by_group, evidence_by_type
+
+    nodes = pd.DataFrame({"type": ["a", "b"], "evidence": [1.0, -1.0], "sample": ["s1", "s2"]})
+    with pytest.raises(ValueError, match=r"'nodes' lacks the column\(s\) \['score_0', 'score_1'\]"):
+        evidence_by_type(nodes, [0, 1], pd.Series([0, 1]))
+    with pytest.raises(ValueError, match=r"'nodes' lacks the column\(s\) \['donor'\]"):
+        evidence_by_group(nodes, "donor")
+    with pytest.raises(ValueError, match=r"'nodes' lacks the column\(s\) \['evidence'\]"):
+        evidence_by_group(nodes.drop(columns="evidence"), "sample")
