@@ -13,7 +13,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sklearn.model_selection import KFold, StratifiedGroupKFold, StratifiedKFold, train_test_split
+from sklearn.utils.multiclass import type_of_target
 
 from graphpool.ops.ranges import SEED, Range
 
@@ -51,11 +53,26 @@ def _indices(part: Any) -> list[int]:
     return [int(i) for i in (part.tolist() if hasattr(part, "tolist") else part)]
 
 
-def stratified_folds(labels: Sequence[int], folds: int, seed: int) -> list[tuple[list[int], list[int]]]:
-    """``folds`` stratified, shuffled, seeded outer folds as ``(train, test)`` index lists."""
-    _check_folds(folds, seed)
+def _class_labels(labels: Sequence[Any]) -> np.ndarray:
+    """``labels`` as an array, after checking that every graph has one (classes of any kind: ints, strings)."""
     y = np.asarray(labels)
-    smallest = int(np.bincount(y).min()) if y.size else 0
+    missing = np.flatnonzero(pd.isna(y))
+    if missing.size:
+        raise ValueError(
+            f"'labels' holds a missing value (NaN or None) at position {missing[0]}; every graph needs a class"
+        )
+    kind = type_of_target(y) if y.size else "binary"
+    if kind not in ("binary", "multiclass"):  # e.g. "continuous": numeric targets, nothing to stratify by
+        raise ValueError(f"'labels' must be classes, got {kind} values; numeric targets take random_folds")
+    return y
+
+
+def stratified_folds(labels: Sequence[Any], folds: int, seed: int) -> list[tuple[list[int], list[int]]]:
+    """``folds`` stratified, shuffled, seeded outer folds as ``(train, test)`` index lists (``labels``: one class
+    per graph, of any kind)."""
+    _check_folds(folds, seed)
+    y = _class_labels(labels)
+    smallest = int(np.unique(y, return_counts=True)[1].min()) if y.size else 0
     if smallest < folds:
         raise ValueError(
             f"{folds} stratified folds need at least {folds} graphs in every class; "
@@ -90,7 +107,7 @@ def inner_split(
     of that staying in fit (chemprop's balanced scaffold split).
     """
     rows = np.asarray(train)
-    train_labels = None if labels is None else np.asarray(labels)[rows]
+    train_labels = None if labels is None else _class_labels(labels)[rows]
     if groups is None:
         fit, validation = train_test_split(rows, test_size=fraction, stratify=train_labels, random_state=seed)
         return sorted(fit.tolist()), sorted(validation.tolist())
@@ -165,7 +182,7 @@ def grouped_folds(
     if labels is None:
         per_class = [len(set(group_ids.tolist()))]
     else:
-        y = np.asarray(labels)
+        y = _class_labels(labels)
         per_class = [len(set(group_ids[y == c])) for c in np.unique(y)]
     if min(per_class) < folds:
         raise ValueError(

@@ -203,3 +203,34 @@ def test_folds_are_checked_before_training(tmp_path: Path, folds, message: str) 
     with pytest.raises(ValueError, match=message):
         run_experiment(graphs, folds, experiment, tmp_path / "out", torch.device("cpu"))
     assert not (tmp_path / "out").exists()
+
+
+# labels that were not non-negative ints failed inside NumPy ("Cannot cast array data from dtype('<U1')"), and a
+# missing label was no error of its own
+@pytest.mark.parametrize("labels", [["a", "b"] * 10, [-1, 2] * 10, [0.0, 1.0] * 10], ids=str)
+def test_stratified_folds_take_labels_of_any_kind(labels: list) -> None:
+    folds = stratified_folds(labels, 2, seed=0)
+    assert sorted(i for _, test in folds for i in test) == list(range(20))
+    for _, test in folds:
+        assert sorted(labels[i] for i in test) == sorted(labels[:10])  # 5 of each class in each fold
+
+
+@pytest.mark.parametrize("missing", [None, float("nan")])
+def test_a_missing_label_is_named_by_position(missing) -> None:
+    from graphpool.experiment import grouped_folds
+
+    labels = [0, 1] * 10
+    labels[7] = missing
+    with pytest.raises(ValueError, match=r"'labels' holds a missing value \(NaN or None\) at position 7"):
+        stratified_folds(labels, 2, seed=0)
+    with pytest.raises(ValueError, match=r"'labels' holds a missing value \(NaN or None\) at position 7"):
+        grouped_folds(labels, list(range(20)), 2, 1, 0)
+    with pytest.raises(ValueError, match=r"'labels' holds a missing value \(NaN or None\) at position 7"):
+        inner_split(list(range(20)), labels, 0.2, seed=0)
+
+
+def test_numeric_targets_are_not_classes() -> None:
+    with pytest.raises(
+        ValueError, match="'labels' must be classes, got continuous values; numeric targets take random"
+    ):
+        stratified_folds([0.5, 1.5, 2.25, 0.75] * 5, 2, seed=0)
