@@ -76,6 +76,13 @@ def mol_to_graph(mol, y: int | None = None) -> Data:
     """An RDKit molecule as a PyG ``Data`` (``x [n, 42]``, ``edge_index``, ``edge_attr [2m, 10]``, ``y``)."""
     from rdkit import Chem
 
+    if not isinstance(mol, Chem.Mol):
+        raise TypeError(
+            f"'mol' must be an RDKit molecule, got {mol!r} (RDKit returns None for a SMILES it cannot parse)"
+            if mol is None
+            else f"'mol' must be an RDKit molecule, got {type(mol).__name__}"
+        )
+
     x = torch.tensor([atom_features(atom) for atom in mol.GetAtoms()], dtype=torch.float32).reshape(
         -1, NUM_ATOM_FEATURES
     )
@@ -236,10 +243,14 @@ def _label_order(label: str) -> tuple[int, float | str]:
 def _mol(smiles: str):
     from rdkit import Chem, RDLogger
 
+    if not isinstance(smiles, str):
+        raise TypeError(f"a SMILES must be a str, got {type(smiles).__name__}")
     RDLogger.DisableLog("rdApp.*")  # type: ignore[attr-defined]  # (RDKit's stubs miss it)
     mol = Chem.MolFromSmiles(smiles)
     if mol is None:
         raise ValueError(f"RDKit cannot parse the SMILES {smiles!r}")
+    if mol.GetNumAtoms() == 0:  # RDKit parses "" as a molecule without atoms
+        raise ValueError(f"the SMILES {smiles!r} holds no atoms")
     return mol
 
 
@@ -259,4 +270,5 @@ def morgan_counts(smiles: Sequence[str], radius: int = 2, bits: int = 2048) -> n
     from rdkit.Chem import rdFingerprintGenerator
 
     generator = rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=bits)
-    return np.stack([generator.GetCountFingerprintAsNumPy(_mol(s)) for s in smiles]).astype(np.float32)
+    rows = [generator.GetCountFingerprintAsNumPy(_mol(s)) for s in smiles]
+    return np.stack(rows).astype(np.float32) if rows else np.zeros((0, bits), dtype=np.float32)

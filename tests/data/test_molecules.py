@@ -213,3 +213,21 @@ def test_chirality_stereo_and_hydrogens_are_features() -> None:
     start = NUM_ATOM_FEATURES - len(HYDROGENS) - 1 - 4  # the hydrogen block, before the chirality block (4)
     counts = ethanol.x[:, start : start + len(HYDROGENS) + 1].argmax(1).tolist()
     assert counts == [3, 2, 1]
+
+
+# "" parsed as a molecule without atoms (an empty graph trained on); None or a number failed inside Boost;
+# mol_to_graph(None) (what RDKit returns for a SMILES it cannot parse) was an AttributeError; morgan_counts([]) failed
+@needs_rdkit
+def test_inputs_that_are_no_molecule_are_named() -> None:
+    from graphpool.data import mol_to_graph, morgan_counts, scaffolds
+
+    with pytest.raises(ValueError, match="the SMILES '' holds no atoms"):
+        smiles_to_graph("")
+    with pytest.raises(ValueError, match="the SMILES '' holds no atoms"):
+        scaffolds(["CCO", ""])
+    for bad in (None, 5):
+        with pytest.raises(TypeError, match=f"a SMILES must be a str, got {type(bad).__name__}"):
+            smiles_to_graph(bad)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"'mol' must be an RDKit molecule, got None \(RDKit returns None"):
+        mol_to_graph(None)
+    assert morgan_counts([]).shape == (0, 2048) and morgan_counts([], bits=64).dtype == np.float32
