@@ -40,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` and run the subcommand; bad data or settings end in one line and a non-zero exit."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     try:
         with warnings.catch_warnings():  # graphpool's warnings as one line each, "warning: ..." (no source line)
             warnings.showwarning = _one_line
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.command == "neighbourhoods":
                 run = neighbourhoods.run_neighbourhoods
             else:
-                check_options(args)
+                check_options(args, parser.parse_args([args.command]))  # (the subcommand's defaults)
                 run = cells.cells if args.command == "cells" else classify.run
             return run(args)
     except (ValueError, FileNotFoundError) as error:  # bad data or settings: say what, no traceback

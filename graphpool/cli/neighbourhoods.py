@@ -290,7 +290,7 @@ def _supervised(args: argparse.Namespace) -> int:
     vars(cell_args).update(settings)
     shown = " ".join(_as_option(name, value) for name, value in settings.items() if name != "quiet")
     print(f"condition-specific neighbourhoods: graphpool cells {shown}" + (" --quiet" if args.quiet else ""))
-    check_options(cell_args)
+    check_options(cell_args, parser.parse_args(["cells"]))
     return cells(cell_args)
 
 

@@ -32,10 +32,16 @@ class GridOption(argparse.Action):
             )
         grid = dict(getattr(namespace, self.dest) or {})
         try:
-            grid.update(parse_grid_item(value))
+            item = parse_grid_item(value)
         except ValueError as error:
             raise SystemExit(f"{option} {value!r}: {error}") from None
-        setattr(namespace, self.dest, grid)
+        repeated = sorted(item.keys() & grid.keys())  # a second --grid of one setting replaced the first
+        if repeated:
+            raise SystemExit(
+                f"{option} {value!r}: {repeated[0]} is in the grid already; give its values once, e.g. "
+                f"{repeated[0]}=4,8"
+            )
+        setattr(namespace, self.dest, {**grid, **item})
 
 
 class LossWeightOption(argparse.Action):
@@ -252,14 +258,17 @@ _POOL_SETTINGS: dict[str, tuple[str, tuple[str, ...], Any]] = {
 }
 
 
-def check_options(args: argparse.Namespace) -> None:
-    """Numeric options in range and pools known, each named in a one-line error."""
+def check_options(args: argparse.Namespace, defaults: argparse.Namespace | None = None) -> None:
+    """Numeric options in range and pools known, each named in a one-line error; with the subcommand's
+    ``defaults``, also an option given beside a ``--grid`` of the same setting (the grid's values are trained)."""
     check_bounds(args, _RANGES)
     for pool in args.pool:
         if pool not in POOLS:
             raise SystemExit(f"--pool: {pool!r} is not one of {POOLS}")
     check_distinct("--pool:", args.pool)
     grid = args.grid or {}
+    if defaults is not None:
+        _refuse_options_the_grid_sets(args, defaults)
     knowledge = grid.get("jumping_knowledge", [args.jk])
     if set(grid.get("layers", [args.layers])) == {0}:  # no message passing: what reads the layers is ignored
         if set(knowledge) != {"last"}:
@@ -280,6 +289,19 @@ def check_options(args: argparse.Namespace) -> None:
             raise SystemExit(
                 f"{option} applies to the {kind}pools ({', '.join(pools)}); --pool {','.join(args.pool)} has none of "
                 "them, so it would be ignored"
+            )
+
+
+def _refuse_options_the_grid_sets(args: argparse.Namespace, defaults: argparse.Namespace) -> None:
+    """An option given (other than its default) beside a ``--grid`` of its setting would be ignored."""
+    for name, values in (args.grid or {}).items():
+        dest = "jk" if name == "jumping_knowledge" else name
+        if getattr(args, dest) != getattr(defaults, dest):
+            option = f"--{dest.replace('_', '-')} {getattr(args, dest)}"
+            shown = ",".join(str(value) for value in values)
+            raise SystemExit(
+                f"{option} and --grid {name}={shown} both set {name}; the grid's values are the ones trained, so "
+                f"{option} would be ignored"
             )
 
 

@@ -90,9 +90,11 @@ def parse_grid_item(item: str) -> dict[str, list[Any]]:
         raise ValueError(f"write NAME=V1,V2,... with NAME one of {GRID_KEYS}")
     kind = _TYPES.get(name, float)
     try:
-        return {name: [kind(v) for v in values.split(",")]}
+        parsed = [kind(v) for v in values.split(",")]
     except ValueError:
         raise ValueError(f"values of {name} must be {kind.__name__}") from None
+    check_distinct(name, parsed)  # a value given twice would train one candidate twice
+    return {name: parsed}
 
 
 def readout_grid(spec: str) -> list[str]:

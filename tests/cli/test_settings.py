@@ -101,13 +101,13 @@ def test_loss_weights_reach_the_pools_that_have_the_terms(tmp_path: Path) -> Non
 def test_the_recipe_options_reach_the_model_and_the_batch_is_sized_to_the_data(tmp_path: Path) -> None:
     out = tmp_path / "run"
     recipe = ["--temperature", "0.5", "--assign-hidden", "4", "--aux-warmup", "3", "--clusters", "2"]
-    assert main(_classify(tmp_path, out, "--pool", "mincut", *recipe, "--grid", "aux_warmup=0,3")) == 0
+    assert main(_classify(tmp_path, out, "--pool", "mincut", *recipe, "--grid", "levels=1,2")) == 0
     folder = out / "sum__mincut"
     config = json.loads((folder / "config.json").read_text())
     assert config["model"]["temperature"] == 0.5 and config["model"]["assign_hidden"] == 4
     assert config["train"]["aux_warmup"] == 3 and config["train"]["batch_size"] is None
     fold = json.loads((folder / "fold-1.json").read_text())
-    assert [c["settings"] for c in fold["candidates"]] == [{"aux_warmup": 0}, {"aux_warmup": 3}]
+    assert [c["settings"] for c in fold["candidates"]] == [{"levels": 1}, {"levels": 2}]
     fit = 10  # 12 training graphs of a fold, 2 held out for validation
     assert fold["batch_size"] == 1 == max(1, fit // 10)
     assert main(_classify(tmp_path, tmp_path / "fixed", "--batch-size", "5", "--ensemble", "2")) == 0
@@ -396,3 +396,37 @@ def test_a_smiles_csv_that_is_not_a_file_is_named(tmp_path: Path, command: str) 
         with pytest.raises(SystemExit, match=re.escape(f"--smiles-csv {path}: {what}")):
             main([command, "--smiles-csv", str(path), "--out", str(tmp_path / "out"), *FAST])
         assert not (tmp_path / "out").exists()
+
+
+# --grid hidden=4,4 trained one candidate twice; --grid hidden=4 --grid hidden=8 kept only the second; --hidden 8
+# beside --grid hidden=4,16 was never trained
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--grid", "hidden=4,4"], "--grid 'hidden=4,4': hidden names 4 twice"),
+        (["--grid", "hidden=4", "--grid", "hidden=8"], "--grid 'hidden=8': hidden is in the grid already"),
+        (["--grid", "jk=last,cat", "--grid", "jumping_knowledge=max"], "jumping_knowledge is in the grid already"),
+        (["--hidden", "8", "--grid", "hidden=4,16"], "--hidden 8 and --grid hidden=4,16 both set hidden"),
+        (["--grid", "lr=0.01,0.001", "--lr", "0.1"], "--lr 0.1 and --grid lr=0.01,0.001 both set lr"),
+        (["--jk", "cat", "--grid", "jumping_knowledge=last,max"], "--jk cat and --grid jumping_knowledge=last,max"),
+        (["--pool", "mincut", "--levels", "2", "--grid", "levels=1,2"], "--levels 2 and --grid levels=1,2 both set"),
+    ],
+)
+def test_a_grid_setting_given_twice_is_refused(arguments: list[str], message: str) -> None:
+    from graphpool.cli import build_parser
+    from graphpool.cli.options import check_options
+
+    parser = build_parser()
+    with pytest.raises(SystemExit, match=re.escape(message)):
+        check_options(parser.parse_args(["classify", *arguments]), parser.parse_args(["classify"]))
+
+
+def test_a_grid_beside_options_it_does_not_vary_is_kept() -> None:
+    from graphpool.cli import build_parser
+    from graphpool.cli.options import check_options
+
+    parser = build_parser()
+    arguments = ["--hidden", "8", "--lr", "0.01", "--grid", "layers=2,3", "--grid", "dropout=0,0.5"]
+    check_options(parser.parse_args(["classify", *arguments]), parser.parse_args(["classify"]))
+    cells = ["cells", "--grid", "hidden=16,32"]  # cells' own default hidden (32) is not an option given
+    check_options(parser.parse_args(cells), parser.parse_args(["cells"]))
