@@ -13,7 +13,7 @@ assignment by the pool (a sort of the edges: cheap next to the selection).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor
@@ -63,14 +63,12 @@ class Coarsen(BaseTransform):
     """
 
     def __init__(self, levels: Sequence[Pool | Select], labels: str = "cell_type", prefix: str = "") -> None:
-        pools = [level if isinstance(level, Pool) else Pool(level) for level in levels]
-        if not pools:
-            raise ValueError("'levels' needs at least one pool")
+        self.stage = HierarchicalPool(levels)  # checks the levels, and walks them with the same code as a model
+        pools = cast(list[Pool], list(self.stage.levels))  # (HierarchicalPool made every level a Pool)
         for pool in pools:
             if pool.select.soft:
                 raise ValueError(f"{type(pool.select).__name__} learns its clusters: it cannot be precomputed")
         self.pools, self.labels, self.prefix = pools, labels, prefix
-        self.stage = HierarchicalPool(pools)  # the levels walked by the same code as a model's
 
     @torch.no_grad()
     def forward(self, data: Data) -> CoarsenedData:

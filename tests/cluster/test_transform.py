@@ -47,6 +47,8 @@ def test_coarsen_errors() -> None:
         Coarsen([pooler("mincut", in_channels=3, clusters=2)])
     with pytest.raises(ValueError, match="'levels' needs at least one pool"):
         Coarsen([])
+    with pytest.raises(TypeError, match="'levels' takes graphpool.cluster pools or selectors, got str"):
+        Coarsen("graclus")  # type: ignore[arg-type]  # (the error named 'select', an argument never passed)
     batch = next(iter(DataLoader([Coarsen([pooler("graclus")])(g) for g in _graphs(2)], batch_size=2)))
     with pytest.raises(ValueError, match="the batch has no cluster_2"):
         Coarsen.level(batch, 2)
