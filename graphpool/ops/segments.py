@@ -296,7 +296,7 @@ def _checked_dim_size(dim_size: Any) -> int | None:
     if isinstance(dim_size, (Tensor, numbers.Integral)) and not isinstance(dim_size, bool):
         dim_size = int(dim_size)
     if not isinstance(dim_size, int) or isinstance(dim_size, bool) or dim_size < 0:
-        raise ValueError(f"'dim_size' (the number of graphs) must be a non-negative int, got {dim_size!r}")
+        raise ValueError(f"'num_graphs'/'dim_size' (the number of graphs) must be a non-negative int, got {dim_size!r}")
     return dim_size
 
 

@@ -26,7 +26,7 @@ BATCH = torch.tensor([0, 0, 1, 1, 2])
         ({"ptr": torch.tensor([0, 2, 5]), "num_graphs": 3}, r"'dim_size' is 3 but 'ptr' describes 2 graphs"),
         ({"batch": BATCH, "ptr": torch.tensor([0, 1, 4, 5])}, r"'batch' and 'ptr' disagree"),
         ({"batch": torch.tensor([1, 0, 0, 1, 2]), "ptr": torch.tensor([0, 2, 4, 5])}, r"'batch' is not sorted"),
-        ({"num_graphs": -1}, r"'dim_size' \(the number of graphs\) must be a non-negative int"),
+        ({"num_graphs": -1}, r"'num_graphs'/'dim_size' \(the number of graphs\) must be a non-negative int"),
         ({"num_graphs": 3}, r"neither 'batch' nor 'ptr' was given"),
         ({"reduce": "medain"}, r"unknown readout 'medain'; valid names: .*median"),
         ({"reduce": "attention"}, r"reduce 'attention' has learnable parameters"),
