@@ -19,6 +19,7 @@ from graphpool.ops.ranges import is_whole
 
 def grid_positions(shape: tuple[int, ...], device: torch.device | str | None = None) -> Tensor:
     """``[prod(shape), len(shape)]`` integer coordinates of a grid, in row-major (C) order."""
+    check_shape(shape)
     axes = [torch.arange(n, device=device) for n in shape]
     return torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, len(shape))
 
@@ -27,6 +28,7 @@ def scaled_grid_positions(
     shape: tuple[int, ...], device: torch.device | str | None = None, dtype: torch.dtype = torch.float32
 ) -> Tensor:
     """Grid coordinates scaled to [0, 1] per axis (``[prod(shape), len(shape)]``), the same for any size."""
+    check_shape(shape)
     scale = torch.tensor([max(n - 1, 1) for n in shape], device=device, dtype=dtype)
     return grid_positions(shape, device).to(dtype) / scale
 

@@ -15,6 +15,8 @@ from graphpool.ops.ranges import Range
 
 def sum_head_to_mean_head(head: nn.Linear, num_positions: int) -> nn.Linear:
     """A copy of ``head`` (trained on sum-pooled features over ``num_positions``) for mean-pooled features."""
+    if not isinstance(head, nn.Linear):
+        raise TypeError(f"'head' must be a torch.nn.Linear, got {type(head).__name__}")
     Range(1, whole=True).check("num_positions", num_positions)
     rescaled = nn.Linear(head.in_features, head.out_features, bias=head.bias is not None)
     with torch.no_grad():

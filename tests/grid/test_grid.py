@@ -203,3 +203,22 @@ def test_graph_squeeze_excite_is_the_image_block_on_grid_graphs() -> None:
         ratio = (image_block(x) / x).flatten(2)  # one gate per (image, channel), in (0, 1)
     torch.testing.assert_close(ratio, ratio[..., :1].expand_as(ratio))
     assert bool(((ratio > 0) & (ratio < 1)).all())
+
+
+# grid_positions((2.5, 3)) failed inside torch.meshgrid; sum_head_to_mean_head(conv) was an AttributeError
+@pytest.mark.parametrize("shape", [(2.5, 3), (0, 3), ()])
+def test_grid_positions_name_a_shape_that_is_no_grid(shape: tuple) -> None:
+    from graphpool.grid import grid_positions, scaled_grid_positions
+
+    for make in (grid_positions, scaled_grid_positions):
+        with pytest.raises(ValueError, match="'shape' must be a non-empty tuple of positive whole sizes"):
+            make(shape)
+
+
+def test_sum_head_to_mean_head_takes_a_linear_head() -> None:
+    from graphpool.grid import sum_head_to_mean_head
+
+    with pytest.raises(TypeError, match="'head' must be a torch.nn.Linear, got Conv1d"):
+        sum_head_to_mean_head(nn.Conv1d(3, 2, 1), 4)  # type: ignore[arg-type]
+    head = nn.Linear(3, 2)
+    torch.testing.assert_close(sum_head_to_mean_head(head, 4).weight, head.weight * 4)
