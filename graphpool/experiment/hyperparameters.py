@@ -65,8 +65,11 @@ def expand_grid(
     for name, values in grid.items():
         if name not in GRID_KEYS:
             raise ValueError(f"grid: {name!r} cannot be selected; choose from {GRID_KEYS}")
+        if isinstance(values, str) or not isinstance(values, Sequence):  # "48" would be the values "4" and "8"
+            raise TypeError(f"grid: {name!r} takes a list of values, got the {type(values).__name__} {values!r}")
         if not values:
             raise ValueError(f"grid: {name!r} has no values")
+        check_distinct(f"grid: {name!r}", values)  # a value given twice would train one candidate twice
     result = []
     for combination in itertools.product(*grid.values()):
         settings = dict(zip(grid, combination, strict=True))

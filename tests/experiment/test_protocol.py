@@ -1,5 +1,6 @@
 """Protocol pieces: stratified folds and hold-outs, atomic writes."""
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -234,3 +235,20 @@ def test_numeric_targets_are_not_classes() -> None:
         ValueError, match="'labels' must be classes, got continuous values; numeric targets take random"
     ):
         stratified_folds([0.5, 1.5, 2.25, 0.75] * 5, 2, seed=0)
+
+
+# a grid value given twice trained one candidate twice; a string of values ("48") was read as "4" and "8"
+@pytest.mark.parametrize(
+    ("grid", "error", "message"),
+    [
+        ({"hidden": [4, 4]}, ValueError, "grid: 'hidden' names 4 twice"),
+        ({"hidden": "48"}, TypeError, "grid: 'hidden' takes a list of values, got the str '48'"),
+        ({"hidden": 4}, TypeError, "grid: 'hidden' takes a list of values, got the int 4"),
+    ],
+)
+def test_grid_values_are_a_list_of_distinct_values(grid: dict, error: type, message: str) -> None:
+    from graphpool.experiment import TrainConfig, expand_grid
+    from graphpool.models import ModelConfig
+
+    with pytest.raises(error, match=re.escape(message)):
+        expand_grid(ModelConfig(in_channels=3, num_classes=2), TrainConfig(), grid)
