@@ -47,6 +47,15 @@ def load_tu(
     """
     cache_root = Path(cache) if cache is not None else default_cache()
     dataset_root = cache_root / "TU"
+    try:  # (a file where the folder should be, or a folder without write permission)
+        dataset_root.mkdir(parents=True, exist_ok=True)
+        if not os.access(dataset_root, os.W_OK):
+            raise PermissionError(13, "not writable")
+    except OSError as error:
+        raise ValueError(
+            f"the cache folder {dataset_root} cannot be made or written to ({error.strerror}); give another "
+            "(cache=, else $GRAPHPOOL_CACHE)"
+        ) from None
     if root is not None:
         source = Path(root) / name / "raw"
         if not source.is_dir():

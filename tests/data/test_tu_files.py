@@ -120,3 +120,15 @@ def test_a_missing_dataset_lists_what_the_root_holds(tmp_path: Path) -> None:
         load_tu("toy", tmp_path / "src", cache=tmp_path / "cache")
     with pytest.raises(FileNotFoundError, match=r"no TU raw folder at .*NONE/raw .*; .* holds OTHER, TOY$"):
         load_tu("NONE", tmp_path / "src", cache=tmp_path / "cache")
+
+
+# a cache that is a file ended in a NotADirectoryError traceback from the copy of the raw files
+def test_a_cache_that_cannot_be_a_folder_is_named(tmp_path: Path, monkeypatch) -> None:
+    _write(tmp_path / "src", FILES)
+    blocker = tmp_path / "cache-file"
+    blocker.write_text("x")
+    with pytest.raises(ValueError, match=f"the cache folder {blocker}/TU cannot be made"):
+        load_tu("TOY", tmp_path / "src", cache=blocker)
+    monkeypatch.setenv("GRAPHPOOL_CACHE", str(blocker))
+    with pytest.raises(ValueError, match=r"\(cache=, else \$GRAPHPOOL_CACHE\)"):
+        load_tu("TOY", tmp_path / "src")
