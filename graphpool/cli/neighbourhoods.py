@@ -58,6 +58,7 @@ from graphpool.cli.options import (
     check_table_options,
     markers_from,
 )
+from graphpool.cli.run_folder import check_out_parent
 from graphpool.experiment import safe_name
 from graphpool.ops.ranges import SEED, Range, check_distinct
 
@@ -185,6 +186,7 @@ def run_neighbourhoods(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ValueError(f"--out {out} exists and is not an empty folder")
+    check_out_parent(out)  # before the methods run, not when their results are written
     what = f"K = {ks[0]}" if len(ks) == 1 else f"K chosen in {ks[0]}..{ks[-1]} by stability"
     print(f"{len(table.samples)} samples, {len(table.frame):,} cells, {len(table.cell_types)} cell types, {what}")
     rows, results, sweeps = [], [], {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,18 @@ def data_fingerprint(graphs: Sequence[Any]) -> dict[str, Any]:
     return {"graphs": len(graphs), "sha256": digest.hexdigest()}
 
 
+def check_out_parent(out: Path) -> None:
+    """Refuse an ``--out`` that cannot become a folder: its nearest existing ancestor is a file, or is not writable
+    (checked before any work; nothing is created)."""
+    ancestor = out
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if ancestor != out and not ancestor.is_dir():
+        raise SystemExit(f"--out {out}: {ancestor} is a file, not a folder")
+    if ancestor.is_dir() and not os.access(ancestor, os.W_OK):
+        raise SystemExit(f"--out {out}: {ancestor} is not writable")
+
+
 def open_out(args: argparse.Namespace, graphs: Sequence[Any] = ()) -> Path:
     """Check ``--out`` (and ``--resume``) before anything is written, then record the run's settings.
 
@@ -55,6 +68,7 @@ def open_out(args: argparse.Namespace, graphs: Sequence[Any] = ()) -> Path:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise SystemExit(f"--out {out} is a file; give a folder for the results")
+    check_out_parent(out)
     settings = {**_settings(args), "data": data_fingerprint(graphs)}
     stored_path = out / RUN_FILE
     job = getattr(args, "only_folds", None) is not None

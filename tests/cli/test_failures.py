@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -169,6 +170,22 @@ def test_out_pointing_at_a_file_is_one_line(tmp_path: Path) -> None:
     done = _cli(*_classify(tmp_path, target))
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert "--out" in done.stderr and "is a file" in done.stderr
+
+
+# an --out inside a file (a/b with a a file) ended in a NotADirectoryError traceback, for neighbourhoods after every
+# method had run
+@pytest.mark.parametrize("command", ["classify", "cells", "neighbourhoods"])
+def test_out_below_a_file_is_one_line(tmp_path: Path, command: str) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    out = blocker / "results"
+    arguments = {
+        "classify": ["--dataset", "pooling-easy-small", "--splits", "stratified", "--folds", "2", *FAST],
+        "cells": ["--samples", "12", "--folds", "2", "--epochs", "1", "--quiet"],
+        "neighbourhoods": ["--method", "composition", "--quiet"],
+    }[command]
+    with pytest.raises(SystemExit, match=re.escape(f"--out {out}: {blocker} is a file, not a folder")):
+        main([command, *arguments, "--out", str(out)])
 
 
 def test_header_only_csv_is_one_line(tmp_path: Path) -> None:
