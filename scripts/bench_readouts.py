@@ -147,12 +147,38 @@ def contenders_for(
     return ours
 
 
+#: the readouts the benchmark has a PyG contender for
+REDUCES = ("sum", "mean", "max", "median")
+
+
+def _reduces(value: str) -> list[str]:
+    """``--reduces``: comma-separated names of :data:`REDUCES`."""
+    names = value.split(",")
+    unknown = [name for name in names if name not in REDUCES]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"{unknown[0]!r} is not one of {', '.join(REDUCES)}")
+    return names
+
+
+def _seconds(value: str) -> float:
+    """``--budget``: a number of seconds > 0."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0 or seconds == float("inf"):
+        raise argparse.ArgumentTypeError(f"give seconds > 0, got {value!r}")
+    return seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="only the two small cases, short budgets")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    parser.add_argument("--reduces", default="sum,mean,max,median")
-    parser.add_argument("--budget", type=float, default=None, help="seconds of timing per row (default 1, quick 0.2)")
+    parser.add_argument("--reduces", type=_reduces, default="sum,mean,max,median", help="comma-separated, of those")
+    parser.add_argument(
+        "--budget", type=_seconds, default=None, help="seconds of timing per row (default 1, quick 0.2)"
+    )
     parser.add_argument("--no-validation", action="store_true", help="time graphpool with value checks off")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
     add_allocator_option(parser)
@@ -179,7 +205,7 @@ def main() -> None:
         x, batch = make_case(graphs, nodes, features, args.device)
         floor = median_ms(time_alternating({"floor": lambda x=x: x.sum()}, args.device, budget)["floor"])
         copy = copy_gbs(x, args.device, budget)
-        for reduce in args.reduces.split(","):
+        for reduce in args.reduces:
             functions = contenders_for(reduce, batch, graphs)
             for mode in ("forward", "fwd+bwd"):
                 runs = {

@@ -202,3 +202,19 @@ def test_gpu_check_refuses_bad_arguments_in_one_line(
     assert gpu_check.main(["--cpu", "--parts", "order", "--out", str(tmp_path / "out"), *arguments]) == 2
     assert capsys.readouterr().err == f"gpu_check: {message.format(folder=tmp_path)}\n"
     assert sorted(path.name for path in tmp_path.iterdir()) == ["a-file"]
+
+
+# --reduces foo ended in a KeyError traceback; --budget -1 timed nothing without a word
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--reduces", "sum,foo"], "--reduces: 'foo' is not one of sum, mean, max, median"),
+        (["--budget", "-1"], "--budget: give seconds > 0, got '-1'"),
+    ],
+)
+def test_the_readout_benchmark_names_a_bad_option(option: list[str], message: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "scripts/bench_readouts.py", "--quick", *option],
+        cwd=ROOT, check=False, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 2 and "Traceback" not in done.stderr and message in done.stderr, done.stderr
