@@ -1,5 +1,6 @@
 """Helpers shared by the benchmark scripts: peak memory (Linux /proc, ru_maxrss elsewhere; on CUDA the caching
-allocator's peak), the allocator option and the JSON output."""
+allocator's peak), the allocator option, the JSON output, and the argument types that make a bad option one line
+(``positive``, ``count``, ``names_of``)."""
 
 from __future__ import annotations
 
@@ -82,3 +83,37 @@ def apply_allocator_option(args: argparse.Namespace) -> str:
     if not graphpool.keep_freed_memory():
         raise SystemExit("--keep-freed-memory: the C library is not glibc; there is no allocator option to set")
     return "freed memory kept"
+
+
+def positive(value: str) -> float:
+    """An argparse type: a finite number > 0 (``1e7`` allowed for sizes)."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not (number > 0 and math.isfinite(number)):
+        raise argparse.ArgumentTypeError(f"give a number > 0, got {value!r}")
+    return number
+
+
+def count(value: str) -> int:
+    """An argparse type: a whole number >= 1 (``1e6`` allowed)."""
+    number = positive(value)
+    if number != int(number):
+        raise argparse.ArgumentTypeError(f"give a whole number >= 1, got {value!r}")
+    return int(number)
+
+
+def names_of(choices: tuple[str, ...]) -> Any:
+    """An argparse type: comma-separated names, each one of ``choices``, none twice."""
+
+    def parse(value: str) -> list[str]:
+        names = value.split(",")
+        for name in names:
+            if name not in choices:
+                raise argparse.ArgumentTypeError(f"{name!r} is not one of {', '.join(choices)}")
+        if len(set(names)) < len(names):
+            raise argparse.ArgumentTypeError(f"{value!r} names one twice")
+        return names
+
+    return parse

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 import torch_geometric
-from _measure import device_label, write_json
+from _measure import count, device_label, names_of, write_json
 from bench_readouts import PYG_POOLS, forward_backward
 
 import graphpool
@@ -70,8 +70,8 @@ def time_calls(runs: dict[str, Callable[[], None]], rounds: int, before: Callabl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--reduces", default="sum,mean,max")
-    parser.add_argument("--rounds", type=int, default=1500, help="calls of each contender per regime")
+    parser.add_argument("--reduces", type=names_of(tuple(PYG_POOLS)), default="sum,mean,max", help="comma-separated")
+    parser.add_argument("--rounds", type=count, default=1500, help="calls of each contender per regime")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
     args = parser.parse_args()
 
@@ -92,7 +92,7 @@ def main() -> None:
     header = f"{'reduce':<8}{'pass':<9}{'regime':<8}{'graphpool':>11}{'checks off':>12}{'pyg':>9}{'ratio':>8}"
     print(header + " (us per call; ratio: graphpool with checks / PyG)\n" + "-" * len(header))
     rows = []
-    for reduce in args.reduces.split(","):
+    for reduce in args.reduces:
         runs = contenders(reduce, x, batch, graphs)
         for regime, before in (("cold", training_step), ("in turn", None)):
             us = time_calls(runs, args.rounds, before)

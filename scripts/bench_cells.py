@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from _measure import peak_mb, start_measuring, write_json
+from _measure import count, peak_mb, start_measuring, write_json
 
 PARTS = (
     "knn_edges",
@@ -209,7 +209,7 @@ def spleen(folder: Path) -> dict[str, dict[str, float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cells", type=int, default=1_000_000)
+    parser.add_argument("--cells", type=count, default=1_000_000)
     parser.add_argument("--spleen", type=Path, default=None, help="the codex-spleen folder (optional)")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--part", default=None, help=argparse.SUPPRESS)

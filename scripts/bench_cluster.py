@@ -50,8 +50,10 @@ import torch
 from _measure import (
     add_allocator_option,
     apply_allocator_option,
+    count,
     device_label,
     peak_mb,
+    positive,
     start_measuring,
     synchronize,
     write_json,
@@ -249,14 +251,14 @@ def run_dense_part(spec: str) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cells", type=int, default=1_000_000)
+    parser.add_argument("--cells", type=count, default=1_000_000)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where the tissue parts run")
     parser.add_argument("--part", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--data", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--dense-part", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--skip-dense", action="store_true", help="skip the dense comparison")
     parser.add_argument("--dense-nodes", default="5000,20000,100000", help="graph sizes of the dense comparison")
-    parser.add_argument("--dense-cap-gb", type=float, default=16.0, help="address-space cap of each dense run")
+    parser.add_argument("--dense-cap-gb", type=positive, default=16.0, help="address-space cap of each dense run")
     parser.add_argument("--spleen", type=Path, default=None, help="the codex-spleen folder (optional)")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument(

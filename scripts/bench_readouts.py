@@ -31,7 +31,7 @@ from pathlib import Path
 
 import torch
 import torch_geometric
-from _measure import add_allocator_option, apply_allocator_option, synchronize, write_json
+from _measure import add_allocator_option, apply_allocator_option, names_of, positive, synchronize, write_json
 from torch_geometric import nn as pyg
 from torch_geometric.nn import aggr as pyg_aggr
 
@@ -151,33 +151,13 @@ def contenders_for(
 REDUCES = ("sum", "mean", "max", "median")
 
 
-def _reduces(value: str) -> list[str]:
-    """``--reduces``: comma-separated names of :data:`REDUCES`."""
-    names = value.split(",")
-    unknown = [name for name in names if name not in REDUCES]
-    if unknown:
-        raise argparse.ArgumentTypeError(f"{unknown[0]!r} is not one of {', '.join(REDUCES)}")
-    return names
-
-
-def _seconds(value: str) -> float:
-    """``--budget``: a number of seconds > 0."""
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = float("nan")
-    if not seconds > 0 or seconds == float("inf"):
-        raise argparse.ArgumentTypeError(f"give seconds > 0, got {value!r}")
-    return seconds
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="only the two small cases, short budgets")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    parser.add_argument("--reduces", type=_reduces, default="sum,mean,max,median", help="comma-separated, of those")
+    parser.add_argument("--reduces", type=names_of(REDUCES), default="sum,mean,max,median", help="comma-separated")
     parser.add_argument(
-        "--budget", type=_seconds, default=None, help="seconds of timing per row (default 1, quick 0.2)"
+        "--budget", type=positive, default=None, help="seconds of timing per row (default 1, quick 0.2)"
     )
     parser.add_argument("--no-validation", action="store_true", help="time graphpool with value checks off")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")

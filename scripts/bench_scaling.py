@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _measure import add_allocator_option, apply_allocator_option, write_json
+from _measure import add_allocator_option, apply_allocator_option, positive, write_json
 from torch_geometric import nn as pyg
 from torch_geometric.nn import aggr as pyg_aggr
 
@@ -161,10 +161,10 @@ def plot(points: list[dict], path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--max-nodes", type=float, default=1e7, help="the largest N of the readouts")
-    parser.add_argument("--soft-max-nodes", type=float, default=1e6, help="the largest N of the soft pool")
-    parser.add_argument("--pyg-median-max", type=float, default=1e6)
-    parser.add_argument("--dense-max", type=float, default=2e4, help="PyG's dense pooling up to this N")
+    parser.add_argument("--max-nodes", type=positive, default=1e7, help="the largest N of the readouts")
+    parser.add_argument("--soft-max-nodes", type=positive, default=1e6, help="the largest N of the soft pool")
+    parser.add_argument("--pyg-median-max", type=positive, default=1e6)
+    parser.add_argument("--dense-max", type=positive, default=2e4, help="PyG's dense pooling up to this N")
     parser.add_argument("--plot", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None)
     add_allocator_option(parser)

@@ -36,7 +36,7 @@ import time
 from dataclasses import replace
 
 import torch
-from _measure import device_label, synchronize
+from _measure import count, device_label, synchronize
 from torch import nn
 from torch_geometric.loader import DataLoader
 from torch_geometric.nn import GINConv, global_add_pool
@@ -156,9 +156,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="ENZYMES")
     parser.add_argument("--root", default="../shared/datasets/TU")
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=count, default=10)
     parser.add_argument("--pool", default=None, help="a hard pooler (graclus, kmis, ...) to time beside the flat GIN")
-    parser.add_argument("--levels", type=int, default=2)
+    parser.add_argument("--levels", type=count, default=2)
     parser.add_argument("--compile", action="store_true", help="eager vs torch.compile of a 3-layer SAGE instead")
     parser.add_argument("--aggr", default="mean", help="with --compile: the graphpool readout used as aggr=")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])

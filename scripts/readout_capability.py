@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _measure import count, names_of, positive
 
 from graphpool.cells import RULES, proportion_baseline, read_cells, simulate, tissue_graphs
 from graphpool.experiment import Experiment, TrainConfig, grouped_folds, pyplot, run_experiment
@@ -96,17 +97,17 @@ def plot(matrix: dict[str, dict[str, float]], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--samples", type=int, default=200, help="simulated tissues per rule")
-    parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--epochs", type=int, default=100)
-    parser.add_argument("--patience", type=int, default=25)
-    parser.add_argument("--lr", type=float, default=0.01)
+    parser.add_argument("--samples", type=count, default=200, help="simulated tissues per rule")
+    parser.add_argument("--folds", type=count, default=5)
+    parser.add_argument("--epochs", type=count, default=100)
+    parser.add_argument("--patience", type=count, default=25)
+    parser.add_argument("--lr", type=positive, default=0.01)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--rules", default=",".join(RULES))
+    parser.add_argument("--rules", type=names_of(tuple(RULES)), default=",".join(RULES))
     parser.add_argument("--out", default="results/readout_capability")
     args = parser.parse_args(argv)
     matrix = {}
-    for rule in args.rules.split(","):
+    for rule in args.rules:
         start = time.perf_counter()
         matrix[rule] = measure(rule, args)
         print(f"{rule}: done in {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)

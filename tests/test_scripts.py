@@ -209,7 +209,7 @@ def test_gpu_check_refuses_bad_arguments_in_one_line(
     ("option", "message"),
     [
         (["--reduces", "sum,foo"], "--reduces: 'foo' is not one of sum, mean, max, median"),
-        (["--budget", "-1"], "--budget: give seconds > 0, got '-1'"),
+        (["--budget", "-1"], "--budget: give a number > 0, got '-1'"),
     ],
 )
 def test_the_readout_benchmark_names_a_bad_option(option: list[str], message: str) -> None:
@@ -217,4 +217,29 @@ def test_the_readout_benchmark_names_a_bad_option(option: list[str], message: st
         [sys.executable, "scripts/bench_readouts.py", "--quick", *option],
         cwd=ROOT, check=False, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
+    assert done.returncode == 2 and "Traceback" not in done.stderr and message in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("script", "option", "message"),
+    [
+        ("bench_call_cost.py", ["--reduces", "median"], "'median' is not one of sum, mean, max"),
+        ("bench_call_cost.py", ["--rounds", "0"], "--rounds: give a number > 0, got '0'"),
+        ("bench_cluster.py", ["--cells", "-5"], "--cells: give a number > 0, got '-5'"),
+        ("bench_cells.py", ["--cells", "2.5"], "--cells: give a whole number >= 1, got '2.5'"),
+        ("bench_scaling.py", ["--max-nodes", "inf"], "--max-nodes: give a number > 0, got 'inf'"),
+        ("readout_capability.py", ["--rules", "count,count"], "'count,count' names one twice"),
+        ("readout_capability.py", ["--epochs", "0"], "--epochs: give a number > 0, got '0'"),
+    ],
+)
+def test_the_scripts_name_a_bad_option_in_one_line(script: str, option: list[str], message: str) -> None:
+    """A negative --cells failed inside torch ("negative dimension -5"), an unknown reduce with a KeyError."""
+    done = subprocess.run(
+        [sys.executable, f"scripts/{script}", *option],
+        cwd=ROOT,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 2 and "Traceback" not in done.stderr and message in done.stderr, done.stderr
