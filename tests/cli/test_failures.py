@@ -195,6 +195,15 @@ def test_header_only_csv_is_one_line(tmp_path: Path) -> None:
 
 
 @needs_rdkit
+def test_numeric_labels_given_to_classify_point_to_regress(tmp_path: Path) -> None:
+    """A column of measurements read as classes failed in the folds ("the smallest class here has 1")."""
+    path = _csv(tmp_path, [(s, f"{0.37 * i:.2f}") for i, s in enumerate(MOLECULES * 2)])
+    with pytest.raises(SystemExit, match=r"--label-col 'label': \d+ distinct numbers among \d+ molecules"):
+        main(["classify", "--smiles-csv", str(path), "--out", str(tmp_path / "out"), *FAST])
+    assert not (tmp_path / "out").exists()
+
+
+@needs_rdkit
 def test_molecules_of_one_class_are_one_line(tmp_path: Path) -> None:
     """Was ModelConfig's "'num_classes' must be >= 2 ... use task='regression'", which names no option."""
     path = _csv(tmp_path, [(s, "active") for s in MOLECULES])
