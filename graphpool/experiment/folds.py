@@ -186,7 +186,13 @@ def grouped_folds(
         per_class = [len(set(group_ids[y == c])) for c in np.unique(y)]
     if min(per_class) < folds:
         raise ValueError(
-            f"{folds} grouped folds need at least {folds} groups in every class; the classes have {per_class} groups"
+            f"{folds} grouped folds need at least {folds} groups in every class; "
+            + (
+                f"the classes have {per_class} groups"
+                if len(per_class) <= 10
+                else f"there are {len(per_class)} classes, the smallest with {min(per_class)} group(s) (a label of "
+                "measurements rather than classes?)"
+            )
         )
     Range(1, whole=True).check("repeats", repeats)
     result = []

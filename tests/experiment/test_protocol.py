@@ -252,3 +252,16 @@ def test_grid_values_are_a_list_of_distinct_values(grid: dict, error: type, mess
 
     with pytest.raises(error, match=re.escape(message)):
         expand_grid(ModelConfig(in_channels=3, num_classes=2), TrainConfig(), grid)
+
+
+# a label with a value per group (a measurement) listed all 40 classes' group counts in one line
+def test_too_few_groups_in_many_classes_are_summed_up() -> None:
+    from graphpool.experiment import grouped_folds
+
+    labels = list(range(40))
+    with pytest.raises(ValueError) as refused:
+        grouped_folds(labels, list(range(40)), 5, 1, 0)
+    message = str(refused.value)
+    assert "40 classes, the smallest with 1 group" in message and "[1, 1" not in message
+    with pytest.raises(ValueError, match=r"the classes have \[2, 1\] groups"):  # few classes: listed
+        grouped_folds([0, 0, 1], [0, 1, 2], 2, 1, 0)
