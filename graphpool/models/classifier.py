@@ -157,8 +157,12 @@ class ModelConfig:
                 "(a readout has none, a soft pool learns its own)"
             )
         check_loss_weights(self.pool, self.loss_weights)
-        resolve(self.readout, in_channels=self.hidden)  # fail early, listing the valid names
-        resolve(self.reduce, in_channels=self.hidden)
+        for name in ("readout", "reduce"):  # fail early, listing the valid names
+            if "weight" in resolve(getattr(self, name), in_channels=self.hidden).extra_inputs:
+                raise ValueError(
+                    f"'{name}' {getattr(self, name)!r} weighs each node by a weight= input, which this model has none "
+                    "to give; in a model of your own, pool with global_pool(x, batch, reduce='weighted', weight=w)"
+                )
 
     @property
     def reads_levels(self) -> bool:

@@ -1,5 +1,7 @@
 """GraphClassifier: every backbone and pool runs, learns, and is permutation invariant."""
 
+import re
+
 import pytest
 import torch
 from torch_geometric.data import Batch, Data
@@ -357,3 +359,20 @@ def test_the_assignment_temperature_and_mlp_reach_every_soft_level() -> None:
     for name, value, message in (("temperature", 0.0, "must be > 0"), ("assign_hidden", -1, "must be >= 0")):
         with pytest.raises(ValueError, match=f"'{name}' {message}"):
             ModelConfig(in_channels=3, num_classes=2, pool="mincut", **{name: value})
+
+
+# --readout weighted made a run folder, then failed in the first forward: the model has no node weights to pass
+@pytest.mark.parametrize(
+    ("setting", "value"), [("readout", "weighted"), ("readout", "mean+weighted"), ("reduce", "weighted")]
+)
+def test_a_readout_that_needs_node_weights_is_refused_by_the_model(setting: str, value: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(f"'{setting}' {value!r} weighs each node by a weight= input")):
+        ModelConfig(in_channels=3, num_classes=2, pool="graclus", **{setting: value})
+
+
+def test_the_cli_refuses_it_before_making_a_folder(tmp_path) -> None:
+    from graphpool.cli import main
+
+    with pytest.raises(SystemExit, match="weighs each node by a weight= input"):
+        main(["classify", "--dataset", "pooling-easy-small", "--readout", "weighted", "--out", str(tmp_path / "o")])
+    assert not (tmp_path / "o").exists()
