@@ -152,6 +152,7 @@ def _load(args: argparse.Namespace) -> tuple[list[Any], int, int, dict[str, Any]
     _check_source_options(args)
     # imported here, not at the top: RDKit loads only when classify or regress runs
     from graphpool.data import load_smiles_csv, load_solubility, load_tu
+    from graphpool.data.molecules import is_finite_number
 
     def outputs(molecules: Any) -> int:
         if args.task == "regression":
@@ -162,7 +163,7 @@ def _load(args: argparse.Namespace) -> tuple[list[Any], int, int, dict[str, Any]
                 "classify (a numeric property: graphpool regress)"
             )
         many = len(molecules.classes) >= 10 and len(molecules.classes) > len(molecules) / 2  # classes of 1-2 each
-        if many and all(_is_number(c) for c in molecules.classes):
+        if many and all(is_finite_number(c) for c in molecules.classes):
             raise ValueError(  # (the folds would fail on classes of one molecule)
                 f"--label-col {args.label_col!r}: {len(molecules.classes)} distinct numbers among {len(molecules)} "
                 "molecules are no classes: a numeric property is predicted by graphpool regress"
@@ -198,14 +199,6 @@ def _load(args: argparse.Namespace) -> tuple[list[Any], int, int, dict[str, Any]
     dataset = load_tu(args.dataset, args.root, node_attributes=args.node_attributes, log=not args.quiet)
     graphs = [dataset[i] for i in range(len(dataset))]
     return graphs, dataset.num_features, dataset.num_classes, {}
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _fold_list(spec: str, count: int) -> list[int]:

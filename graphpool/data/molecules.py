@@ -185,7 +185,7 @@ def load_smiles_csv(
         if not text:
             problems.append((number, f"empty label in column {label_col!r}"))
             continue
-        if task == "regression" and not _is_finite(text):
+        if task == "regression" and not is_finite_number(text):
             problems.append((number, f"label {text!r} in column {label_col!r} is not a finite number"))
             continue
         if task == "regression" and abs(float(text)) > FLOAT32_MAX:  # y is float32: it would become inf
@@ -215,7 +215,8 @@ def load_smiles_csv(
 FLOAT32_MAX = float(torch.finfo(torch.float32).max)
 
 
-def _is_finite(text: str) -> bool:
+def is_finite_number(text: str) -> bool:
+    """Whether ``text`` reads as a finite number (``"2.5"``, ``"1e3"``; not ``"nan"``, ``"inf"`` or ``"active"``)."""
     try:
         return math.isfinite(float(text))
     except ValueError:
