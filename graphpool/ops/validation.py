@@ -48,6 +48,13 @@ def check_switch(enabled: object) -> bool:
     return bool(enabled)
 
 
+def finite_and_non_negative(values: torch.Tensor) -> tuple[bool, bool]:
+    """Whether every entry of ``values`` is finite, and whether every one is >= 0: both read with one host sync
+    (weights that are normalised or summed into degrees are checked this way)."""
+    finite, non_negative = torch.stack([torch.isfinite(values).all(), (values >= 0).all()]).tolist()
+    return bool(finite), bool(non_negative)
+
+
 _enabled: bool = flag_from_environment("GRAPHPOOL_VALIDATE", default=True)
 
 

@@ -19,6 +19,7 @@ from graphpool.ops import (
     validation_enabled,
 )
 from graphpool.ops.ranges import Range
+from graphpool.ops.validation import finite_and_non_negative
 from graphpool.readout.base import Readout, check_number, per_column
 
 
@@ -161,7 +162,7 @@ def _check_weight(weight: Tensor, x: Tensor) -> Tensor:
     if not w.dtype.is_floating_point:
         raise ValueError(f"'weight' must be floating point or bool, got dtype {w.dtype}")
     if validation_enabled():
-        finite, non_negative = torch.stack([torch.isfinite(w).all(), (w >= 0).all()]).tolist()  # one sync
+        finite, non_negative = finite_and_non_negative(w)
         if not finite:  # a NaN or infinite weight would give its graph a row of zeros or NaN
             raise ValueError("'weight' must be finite: it holds NaN or infinite values")
         if not non_negative:

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from graphpool.cluster.assignment import Assignment, compact
 from graphpool.ops import validation_enabled
+from graphpool.ops.validation import finite_and_non_negative
 
 
 class Select(nn.Module):
@@ -85,10 +86,10 @@ def check_edge_weights(edge_weight: Tensor | None, needs: str) -> None:
     if edge_weight is None or not edge_weight.numel():
         return
     weight = edge_weight.detach()
-    finite, nonnegative = torch.stack([torch.isfinite(weight).all(), (weight >= 0).all()]).tolist()
+    finite, non_negative = finite_and_non_negative(weight)
     if not finite:
         raise ValueError("'edge_weight' must be finite; it holds NaN or infinite weights")
-    if not nonnegative:
+    if not non_negative:
         raise ValueError(f"'edge_weight' holds negative weights ({float(weight.min()):.3g}); {needs} needs >= 0")
 
 
