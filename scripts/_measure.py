@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 import graphpool
+from graphpool.ops.ranges import check_distinct
 
 
 def _status_mb(field: str) -> float:
@@ -112,8 +113,10 @@ def names_of(choices: tuple[str, ...]) -> Any:
         for name in names:
             if name not in choices:
                 raise argparse.ArgumentTypeError(f"{name!r} is not one of {', '.join(choices)}")
-        if len(set(names)) < len(names):
-            raise argparse.ArgumentTypeError(f"{value!r} names one twice")
+        try:
+            check_distinct(f"{value!r}", names)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
         return names
 
     return parse

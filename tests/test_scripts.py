@@ -228,7 +228,7 @@ def test_the_readout_benchmark_names_a_bad_option(option: list[str], message: st
         ("bench_cluster.py", ["--cells", "-5"], "--cells: give a number > 0, got '-5'"),
         ("bench_cells.py", ["--cells", "2.5"], "--cells: give a whole number >= 1, got '2.5'"),
         ("bench_scaling.py", ["--max-nodes", "inf"], "--max-nodes: give a number > 0, got 'inf'"),
-        ("readout_capability.py", ["--rules", "count,count"], "'count,count' names one twice"),
+        ("readout_capability.py", ["--rules", "count,count"], "'count,count' names 'count' twice"),
         ("readout_capability.py", ["--epochs", "0"], "--epochs: give a number > 0, got '0'"),
     ],
 )
