@@ -35,7 +35,12 @@ VALIDATION_FRACTION = 0.2
 
 def add_parser(commands: Any) -> None:
     """The ``cells`` subcommand and its options."""
-    e = subcommand(commands, "cells", "tissue classification from a cell table, with per-cell explanations")
+    e = subcommand(
+        commands,
+        "cells",
+        "tissue classification from a cell table, with per-cell explanations",
+        head=False,  # a linear head: the cell scores add up to the logits (graphpool.explain)
+    )
     table = e.add_argument_group("cell table")
     table.add_argument("--table", default=None, help="CSV/TSV/Parquet/.h5ad of cells; without it, simulated tissues")
     table.add_argument(
@@ -74,6 +79,7 @@ def add_parser(commands: Any) -> None:
         batch_size=8,
         lr=0.005,
         out="results/cells",
+        head_layers=1,  # no --head-layers: a linear head, so that the cell scores add up to the logits
     )
 
 
@@ -114,7 +120,6 @@ def cells(args: argparse.Namespace) -> int:
         num_classes=len(table.classes),
         validation_fraction=VALIDATION_FRACTION,
         mean_nodes=sum(g.num_nodes for g in graphs) / max(len(graphs), 1),
-        head_layers=1,  # a linear head: the cell scores add up to the logits (graphpool.explain)
     )
     experiment.check(graphs)
     try:  # analyse makes the same folds; made here first, too few samples stop the run before any file

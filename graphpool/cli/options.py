@@ -79,17 +79,19 @@ def add_loss_weight(group: Any, help: str) -> None:
     group.add_argument("--loss-weight", dest="loss_weights", action=LossWeightOption, metavar="NAME=W", help=help)
 
 
-def subcommand(commands: Any, name: str, help: str) -> argparse.ArgumentParser:
-    """A subcommand parser with the shared options and defaults shown in ``--help``.
+def subcommand(commands: Any, name: str, help: str, head: bool = True) -> argparse.ArgumentParser:
+    """A subcommand parser with the shared options and defaults shown in ``--help``; ``head``: with
+    ``--head-layers`` (``cells`` has none: its cell scores need a linear head).
 
     Each gets a fresh parent parser: argparse shares a parent's actions between its children, so one parent
     would share their per-command defaults (``set_defaults``) too.
     """
-    return commands.add_parser(name, parents=[shared_options()], help=help, formatter_class=DefaultsHelp)
+    return commands.add_parser(name, parents=[shared_options(head)], help=help, formatter_class=DefaultsHelp)
 
 
-def shared_options() -> argparse.ArgumentParser:
-    """The model, training and run options of every subcommand (defaults set per subcommand)."""
+def shared_options(head: bool = True) -> argparse.ArgumentParser:
+    """The model, training and run options of every subcommand (defaults set per subcommand); ``head``: with
+    ``--head-layers``."""
     shared = argparse.ArgumentParser(add_help=False)
     model = shared.add_argument_group("model")
     model.add_argument("--readout", help="comma-separated grid of readouts; 'mean+max' concatenates")
@@ -106,6 +108,13 @@ def shared_options() -> argparse.ArgumentParser:
     model.add_argument("--layers", type=int, help="0: no message passing (structure-agnostic baseline)")
     model.add_argument("--hidden", type=int, help="width of every message-passing layer")
     model.add_argument("--dropout", type=float, help="dropout before the head's last layer")
+    if head:
+        model.add_argument(
+            "--head-layers",
+            type=int,
+            default=ModelConfig.head_layers,
+            help="linear layers of the MLP head after the readout (1: a linear head)",
+        )
     model.add_argument(
         "--jk", default=ModelConfig.jumping_knowledge, choices=JUMPING_KNOWLEDGE, help="jumping knowledge"
     )
@@ -219,7 +228,17 @@ def set_threads(args: argparse.Namespace) -> None:
 _RANGES: dict[str, Range] = {
     **{
         name: ModelConfig.RANGES[name]
-        for name in ("hidden", "layers", "clusters", "levels", "ratio", "dropout", "temperature", "assign_hidden")
+        for name in (
+            "hidden",
+            "layers",
+            "head_layers",
+            "clusters",
+            "levels",
+            "ratio",
+            "dropout",
+            "temperature",
+            "assign_hidden",
+        )
     },
     **{
         name: TrainConfig.RANGES[name]
@@ -320,7 +339,6 @@ def experiment_from(
     num_classes: int,
     validation_fraction: float | None = None,
     mean_nodes: float,
-    head_layers: int = 2,
     task: str = "classification",
     edge_channels: int = 0,
 ) -> Experiment:
@@ -347,7 +365,7 @@ def experiment_from(
         levels=args.levels,
         ratio=args.ratio,
         level_readouts=args.level_readouts,
-        head_layers=head_layers,
+        head_layers=args.head_layers,
         temperature=args.temperature,
         assign_hidden=args.assign_hidden,
     )

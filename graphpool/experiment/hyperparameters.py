@@ -16,11 +16,12 @@ from graphpool.experiment.training import TrainConfig
 from graphpool.models import ModelConfig
 from graphpool.ops.ranges import check_distinct
 
-#: settings a grid may vary: model width, depth, dropout, jumping knowledge, pooling levels, first-level K and a soft
+#: settings a grid may vary: model width, depth, the head's depth, dropout, jumping knowledge, pooling levels, first-level K and a soft
 #: pool's assignment (temperature, MLP width); lr, weight decay, batch size, the auxiliary losses' warm-up
 GRID_KEYS = (
     "hidden",
     "layers",
+    "head_layers",
     "dropout",
     "jumping_knowledge",
     "lr",
@@ -35,6 +36,7 @@ GRID_KEYS = (
 _TYPES = {
     "hidden": int,
     "layers": int,
+    "head_layers": int,
     "batch_size": int,
     "jumping_knowledge": str,
     "levels": int,
@@ -45,6 +47,7 @@ _TYPES = {
 _SPELLINGS = {
     "jk": "jumping_knowledge",
     "batch-size": "batch_size",
+    "head-layers": "head_layers",
     "weight-decay": "weight_decay",
     "assign-hidden": "assign_hidden",
     "aux-warmup": "aux_warmup",

@@ -67,6 +67,8 @@ def _classify(folder: Path, out: Path, *extra: str) -> list[str]:
         (["--aux-warmup", "-1"], "--aux-warmup must be >= 0, got -1"),
         (["--batch-size", "0"], "--batch-size must be >= 1, got 0"),
         (["--ensemble", "0"], "--ensemble must be >= 1, got 0"),
+        (["--head-layers", "0"], "--head-layers must be >= 1, got 0"),
+        (["--grid", "head_layers=0,2"], "--grid head_layers=0: 'head_layers' must be >= 1"),
         (["--pool", "mincut", "--grid", "temperature=0"], "--grid temperature=0.0: 'temperature' must be > 0"),
         (["--backbone", "gine", "--pool", "none"], None),  # molecules have bond features: accepted (not refused)
     ],
@@ -114,6 +116,25 @@ def test_the_recipe_options_reach_the_model_and_the_batch_is_sized_to_the_data(t
     fixed = json.loads((tmp_path / "fixed" / "sum__none" / "fold-1.json").read_text())
     assert fixed["batch_size"] == 5 and fixed["ensemble"] == 2 and len(fixed["members"]) == 2
     assert "single_test_accuracy" in fixed
+
+
+@needs_rdkit
+def test_the_head_layers_reach_the_model_and_the_grid(tmp_path: Path) -> None:
+    assert main(_classify(tmp_path, tmp_path / "deep", "--head-layers", "3")) == 0
+    config = json.loads((tmp_path / "deep" / "sum__none" / "config.json").read_text())
+    assert config["model"]["head_layers"] == 3
+    assert json.loads((tmp_path / "deep" / "run.json").read_text())["head_layers"] == 3
+    assert main(_classify(tmp_path, tmp_path / "grid", "--grid", "head_layers=1,3")) == 0
+    fold = json.loads((tmp_path / "grid" / "sum__none" / "fold-1.json").read_text())
+    assert [c["settings"] for c in fold["candidates"]] == [{"head_layers": 1}, {"head_layers": 3}]
+
+
+def test_cells_keeps_its_linear_head() -> None:
+    """The cell scores add up to the logits only through a linear head: cells has no --head-layers."""
+    from graphpool.cli import build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["cells", "--head-layers", "2"])
 
 
 def test_a_batch_size_that_is_not_a_number_is_one_line(tmp_path: Path, capsys) -> None:
@@ -410,6 +431,7 @@ def test_a_smiles_csv_that_is_not_a_file_is_named(tmp_path: Path, command: str) 
         (["--grid", "lr=0.01,0.001", "--lr", "0.1"], "--lr 0.1 and --grid lr=0.01,0.001 both set lr"),
         (["--jk", "cat", "--grid", "jumping_knowledge=last,max"], "--jk cat and --grid jumping_knowledge=last,max"),
         (["--pool", "mincut", "--levels", "2", "--grid", "levels=1,2"], "--levels 2 and --grid levels=1,2 both set"),
+        (["--head-layers", "3", "--grid", "head_layers=1,2"], "--head-layers 3 and --grid head_layers=1,2 both set"),
     ],
 )
 def test_a_grid_setting_given_twice_is_refused(arguments: list[str], message: str) -> None:
