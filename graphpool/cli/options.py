@@ -265,29 +265,29 @@ _CLUSTER_POOLS = tuple(pool for pool in POOLS if pool not in ("none", "celltype"
 #: the pools given K: those of ``clusters`` (``celltype``: the number of types, but for ``cells``, which takes
 #: it from the table)
 _SIZED_POOLS = tuple(pool for pool in POOLS if pool == "celltype" or (pool != "given" and takes_clusters(pool)))
-#: each pooling option: the kind of pool that reads it, those pools, and the option's default
-_POOL_SETTINGS: dict[str, tuple[str, tuple[str, ...], Any]] = {
-    "levels": ("cluster ", _CLUSTER_POOLS, ModelConfig.levels),
-    "level_readouts": ("cluster ", _CLUSTER_POOLS, False),
-    "clusters": ("", _SIZED_POOLS, None),
-    "ratio": ("", _SIZED_POOLS, ModelConfig.ratio),
-    "temperature": ("soft ", tuple(SOFT_POOLERS), None),
-    "assign_hidden": ("soft ", tuple(SOFT_POOLERS), ModelConfig.assign_hidden),
-    "aux_warmup": ("soft ", tuple(SOFT_POOLERS), TrainConfig.aux_warmup),
+#: each pooling option: the kind of pool that reads it and those pools (given other than its default, it needs one)
+_POOL_SETTINGS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "levels": ("cluster ", _CLUSTER_POOLS),
+    "level_readouts": ("cluster ", _CLUSTER_POOLS),
+    "clusters": ("", _SIZED_POOLS),
+    "ratio": ("", _SIZED_POOLS),
+    "temperature": ("soft ", tuple(SOFT_POOLERS)),
+    "assign_hidden": ("soft ", tuple(SOFT_POOLERS)),
+    "aux_warmup": ("soft ", tuple(SOFT_POOLERS)),
 }
 
 
-def check_options(args: argparse.Namespace, defaults: argparse.Namespace | None = None) -> None:
-    """Numeric options in range and pools known, each named in a one-line error; with the subcommand's
-    ``defaults``, also an option given beside a ``--grid`` of the same setting (the grid's values are trained)."""
+def check_options(args: argparse.Namespace, defaults: argparse.Namespace) -> None:
+    """Numeric options in range and pools known, each named in a one-line error, and no option that the run would
+    ignore: given (other than the subcommand's ``defaults``, ``parser.parse_args([command])``) beside a ``--grid``
+    of the same setting (the grid's values are trained), or for a kind of pool the run has none of."""
     check_bounds(args, _RANGES)
     for pool in args.pool:
         if pool not in POOLS:
             raise SystemExit(f"--pool: {pool!r} is not one of {POOLS}")
     check_distinct("--pool:", args.pool)
     grid = args.grid or {}
-    if defaults is not None:
-        _refuse_options_the_grid_sets(args, defaults)
+    _refuse_options_the_grid_sets(args, defaults)
     knowledge = grid.get("jumping_knowledge", [args.jk])
     if set(grid.get("layers", [args.layers])) == {0}:  # no message passing: what reads the layers is ignored
         if set(knowledge) != {"last"}:
@@ -299,11 +299,11 @@ def check_options(args: argparse.Namespace, defaults: argparse.Namespace | None 
             raise SystemExit(
                 f"--backbone {args.backbone} passes messages in each layer; --layers 0 has none, so it would be ignored"
             )
-    for name, (kind, pools, default) in _POOL_SETTINGS.items():
+    for name, (kind, pools) in _POOL_SETTINGS.items():
         if args.command == "cells" and pools is _SIZED_POOLS:  # there the celltype pool counts the table's types
             pools = tuple(pool for pool in pools if pool != "celltype")
         in_grid = name in grid
-        if (getattr(args, name) != default or in_grid) and not set(args.pool) & set(pools):
+        if (getattr(args, name) != getattr(defaults, name) or in_grid) and not set(args.pool) & set(pools):
             option = f"--grid {name}" if in_grid else "--" + name.replace("_", "-")
             raise SystemExit(
                 f"{option} applies to the {kind}pools ({', '.join(pools)}); --pool {','.join(args.pool)} has none of "

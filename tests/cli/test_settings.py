@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 import torch
 
-from graphpool.cli import main
+from graphpool.cli import build_parser, main
+from graphpool.cli.options import check_options
 from tests.installed import needs_rdkit
 
 MOLECULES = ["CCO", "CCN", "CCC", "CCCl", "c1ccccc1", "CC(=O)O", "CCOC", "CNC", "OCCO", "CC#N", "CCS", "C=CC"]
@@ -22,6 +23,12 @@ def _keep_threads():
     threads = torch.get_num_threads()
     yield
     torch.set_num_threads(threads)
+
+
+def _check(command: str, *arguments: str) -> None:
+    """``check_options`` of a command line, as ``graphpool`` calls it (with the subcommand's defaults)."""
+    parser = build_parser()
+    check_options(parser.parse_args([command, *arguments]), parser.parse_args([command]))
 
 
 def _csv(folder: Path, labels: list[str] | None = None, column: str = "label") -> Path:
@@ -131,8 +138,6 @@ def test_the_head_layers_reach_the_model_and_the_grid(tmp_path: Path) -> None:
 
 def test_cells_keeps_its_linear_head() -> None:
     """The cell scores add up to the logits only through a linear head: cells has no --head-layers."""
-    from graphpool.cli import build_parser
-
     with pytest.raises(SystemExit):
         build_parser().parse_args(["cells", "--head-layers", "2"])
 
@@ -299,12 +304,8 @@ def test_a_repeated_readout_or_pool_is_named_by_option(tmp_path: Path, option: l
     ],
 )
 def test_a_pooling_option_no_pool_reads_is_refused(arguments: list[str], message: str) -> None:
-    from graphpool.cli import build_parser
-    from graphpool.cli.options import check_options
-
-    args = build_parser().parse_args(["classify", *arguments])
     with pytest.raises(SystemExit, match=re.escape(message) + r".* so it would be ignored"):
-        check_options(args)
+        _check("classify", *arguments)
 
 
 @pytest.mark.parametrize(
@@ -317,10 +318,7 @@ def test_a_pooling_option_no_pool_reads_is_refused(arguments: list[str], message
     ],
 )
 def test_pooling_options_a_pool_reads_are_kept(arguments: list[str]) -> None:
-    from graphpool.cli import build_parser
-    from graphpool.cli.options import check_options
-
-    check_options(build_parser().parse_args(["classify", *arguments]))
+    _check("classify", *arguments)
 
 
 # jumping knowledge combines the message-passing layers: with --layers 0 there are none and --jk cat was ignored
@@ -334,13 +332,10 @@ def test_pooling_options_a_pool_reads_are_kept(arguments: list[str]) -> None:
     ],
 )
 def test_jumping_knowledge_without_layers_is_refused(arguments: list[str], message: str) -> None:
-    from graphpool.cli import build_parser
-    from graphpool.cli.options import check_options
-
     with pytest.raises(SystemExit, match=re.escape(message) + r" .*--layers 0 has none, so it would be ignored"):
-        check_options(build_parser().parse_args(["classify", *arguments]))
+        _check("classify", *arguments)
     with pytest.raises(SystemExit, match=re.escape(message)):
-        check_options(build_parser().parse_args(["regress", *arguments]))
+        _check("regress", *arguments)
 
 
 @pytest.mark.parametrize(
@@ -354,10 +349,7 @@ def test_jumping_knowledge_without_layers_is_refused(arguments: list[str], messa
     ],
 )
 def test_jumping_knowledge_some_candidate_reads_is_kept(arguments: list[str]) -> None:
-    from graphpool.cli import build_parser
-    from graphpool.cli.options import check_options
-
-    check_options(build_parser().parse_args(["classify", *arguments]))
+    _check("classify", *arguments)
 
 
 # in `graphpool cells` the celltype pool's K is the table's number of cell types: --clusters 8 beside
@@ -371,18 +363,14 @@ def test_jumping_knowledge_some_candidate_reads_is_kept(arguments: list[str]) ->
     ],
 )
 def test_cells_refuses_a_cluster_count_its_celltype_pool_does_not_read(arguments: list[str]) -> None:
-    from graphpool.cli import build_parser
-    from graphpool.cli.options import check_options
-
-    args = build_parser().parse_args(["cells", "--pool", "none,celltype", *arguments])
     option = "--grid clusters" if "--grid" in arguments else arguments[0]
     with pytest.raises(
         SystemExit, match=re.escape(option) + r" applies to the pools .* so it would be ignored"
     ) as refusal:
-        check_options(args)
+        _check("cells", "--pool", "none,celltype", *arguments)
     assert "mincut" in str(refusal.value) and "celltype" not in str(refusal.value).split(";")[0]
-    check_options(build_parser().parse_args(["cells", "--pool", "celltype,mincut", *arguments]))
-    check_options(build_parser().parse_args(["classify", "--pool", "none,celltype", *arguments]))
+    _check("cells", "--pool", "celltype,mincut", *arguments)
+    _check("classify", "--pool", "none,celltype", *arguments)
 
 
 # an option of another data source was ignored: --label-col with a TU dataset trained on the TU labels
@@ -435,20 +423,10 @@ def test_a_smiles_csv_that_is_not_a_file_is_named(tmp_path: Path, command: str) 
     ],
 )
 def test_a_grid_setting_given_twice_is_refused(arguments: list[str], message: str) -> None:
-    from graphpool.cli import build_parser
-    from graphpool.cli.options import check_options
-
-    parser = build_parser()
     with pytest.raises(SystemExit, match=re.escape(message)):
-        check_options(parser.parse_args(["classify", *arguments]), parser.parse_args(["classify"]))
+        _check("classify", *arguments)
 
 
 def test_a_grid_beside_options_it_does_not_vary_is_kept() -> None:
-    from graphpool.cli import build_parser
-    from graphpool.cli.options import check_options
-
-    parser = build_parser()
-    arguments = ["--hidden", "8", "--lr", "0.01", "--grid", "layers=2,3", "--grid", "dropout=0,0.5"]
-    check_options(parser.parse_args(["classify", *arguments]), parser.parse_args(["classify"]))
-    cells = ["cells", "--grid", "hidden=16,32"]  # cells' own default hidden (32) is not an option given
-    check_options(parser.parse_args(cells), parser.parse_args(["cells"]))
+    _check("classify", "--hidden", "8", "--lr", "0.01", "--grid", "layers=2,3", "--grid", "dropout=0,0.5")
+    _check("cells", "--grid", "hidden=16,32")  # cells' own default hidden (32) is not an option given
