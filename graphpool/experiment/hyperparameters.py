@@ -14,7 +14,7 @@ from typing import Any
 
 from graphpool.experiment.training import TrainConfig
 from graphpool.models import ModelConfig
-from graphpool.ops.ranges import check_distinct
+from graphpool.ops.ranges import check_distinct, check_list
 
 #: settings a grid may vary: model width, depth, the head's depth, dropout, jumping knowledge, pooling levels, first-level K and a soft
 #: pool's assignment (temperature, MLP width); lr, weight decay, batch size, the auxiliary losses' warm-up
@@ -68,11 +68,8 @@ def expand_grid(
     for name, values in grid.items():
         if name not in GRID_KEYS:
             raise ValueError(f"grid: {name!r} cannot be selected; choose from {GRID_KEYS}")
-        if isinstance(values, str) or not isinstance(values, Sequence):  # "48" would be the values "4" and "8"
-            raise TypeError(f"grid: {name!r} takes a list of values, got the {type(values).__name__} {values!r}")
-        if not values:
-            raise ValueError(f"grid: {name!r} has no values")
-        check_distinct(f"grid: {name!r}", values)  # a value given twice would train one candidate twice
+        # ("48" would be the values "4" and "8"; a value given twice would train one candidate twice)
+        check_list(f"grid: {name!r}", values)
     result = []
     for combination in itertools.product(*grid.values()):
         settings = dict(zip(grid, combination, strict=True))

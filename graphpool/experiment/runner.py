@@ -26,7 +26,7 @@ from graphpool.experiment.results import summary_row
 from graphpool.experiment.tasks import task_of
 from graphpool.experiment.training import TrainConfig
 from graphpool.models import ModelConfig, is_hard_pool
-from graphpool.ops.ranges import check_distinct
+from graphpool.ops.ranges import check_list
 
 
 @dataclass(kw_only=True)
@@ -61,13 +61,8 @@ class Experiment:
     loss_weights: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for name in ("readouts", "pools"):
-            names = getattr(self, name)
-            if isinstance(names, str):
-                raise TypeError(f"{name!r} must be a list of names, not the string {names!r} (one: [{names!r}])")
-            if not names:
-                raise ValueError(f"{name!r} is empty: give at least one")
-            check_distinct(repr(name), names)  # two equal combinations would train into one folder
+        for name in ("readouts", "pools"):  # (a repeat: two equal combinations would train into one folder)
+            check_list(repr(name), getattr(self, name), "names")
 
     def model_for(self, readout: str, pool: str) -> ModelConfig:
         """The model config of one combination."""

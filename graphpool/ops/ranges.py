@@ -110,5 +110,22 @@ def check_distinct(what: str, items: Sequence[Hashable]) -> None:
         seen.add(item)
 
 
+def check_list(what: str, items: object, noun: str = "values") -> None:
+    """``items`` a non-empty list (or tuple) of distinct items, else an error naming ``what``: a ``TypeError`` for a
+    string (which would be read letter by letter) or a non-sequence, a ``ValueError`` for no items or a repeat.
+
+    >>> check_list("'readouts'", "mean", "names")
+    Traceback (most recent call last):
+        ...
+    TypeError: 'readouts' takes a list of names, got the str 'mean' (one: ['mean'])
+    """
+    if isinstance(items, str) or not isinstance(items, Sequence):
+        one = f" (one: [{items!r}])" if isinstance(items, str) else ""
+        raise TypeError(f"{what} takes a list of {noun}, got the {type(items).__name__} {items!r}{one}")
+    if not items:
+        raise ValueError(f"{what} has no {noun}: give at least one")
+    check_distinct(what, items)
+
+
 def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)

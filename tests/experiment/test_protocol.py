@@ -135,10 +135,11 @@ def test_the_pooling_benchmark_checks_its_seed() -> None:
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"readouts": "mean"}, r"'readouts' must be a list of names, not the string 'mean' \(one: \['mean'\]\)"),
-        ({"pools": "mincut"}, r"'pools' must be a list of names, not the string 'mincut'"),
-        ({"readouts": []}, r"'readouts' is empty: give at least one"),
-        ({"pools": ()}, r"'pools' is empty: give at least one"),
+        ({"readouts": "mean"}, r"'readouts' takes a list of names, got the str 'mean' \(one: \['mean'\]\)"),
+        ({"pools": "mincut"}, r"'pools' takes a list of names, got the str 'mincut'"),
+        ({"readouts": 5}, r"'readouts' takes a list of names, got the int 5"),
+        ({"readouts": []}, r"'readouts' has no names: give at least one"),
+        ({"pools": ()}, r"'pools' has no names: give at least one"),
         ({"readouts": ["sum", "mean", "sum"]}, r"'readouts' names 'sum' twice"),
         ({"pools": ["none", "none"]}, r"'pools' names 'none' twice"),
     ],
@@ -147,7 +148,7 @@ def test_an_experiment_names_bad_readout_and_pool_lists(settings: dict, message:
     from graphpool.experiment import Experiment, TrainConfig
     from graphpool.models import ModelConfig
 
-    error = TypeError if "not the string" in message else ValueError
+    error = TypeError if "takes a list" in message else ValueError
     with pytest.raises(error, match=message):
         Experiment(model=ModelConfig(in_channels=3, num_classes=2), train=TrainConfig(), **settings)
 
@@ -244,6 +245,7 @@ def test_numeric_targets_are_not_classes() -> None:
         ({"hidden": [4, 4]}, ValueError, "grid: 'hidden' names 4 twice"),
         ({"hidden": "48"}, TypeError, "grid: 'hidden' takes a list of values, got the str '48'"),
         ({"hidden": 4}, TypeError, "grid: 'hidden' takes a list of values, got the int 4"),
+        ({"hidden": []}, ValueError, "grid: 'hidden' has no values: give at least one"),
     ],
 )
 def test_grid_values_are_a_list_of_distinct_values(grid: dict, error: type, message: str) -> None:
