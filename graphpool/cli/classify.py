@@ -31,7 +31,14 @@ from graphpool.experiment import (
     undefined_r2_note,
     write_results,
 )
-from graphpool.experiment.baselines import baseline_scores, fingerprint_forest, majority_scores
+from graphpool.experiment.baselines import (
+    BASELINES,
+    baseline_scores,
+    fingerprint_forest,
+    graph_size_features,
+    majority_scores,
+    size_model,
+)
 from graphpool.experiment.distributed import init_from_environment, is_main, world
 from graphpool.experiment.results import MAJORITY
 from graphpool.ops.ranges import check_distinct
@@ -101,8 +108,10 @@ def _add_parser(commands: Any, name: str, help: str, task: str) -> None:
     c.add_argument_group("baselines").add_argument(
         "--baseline",
         default=None,
-        choices=["fingerprint"],
-        help="molecules: Morgan count fingerprints (radius 2, 2048 bits) + a random forest, same folds",
+        metavar="LIST",
+        help="comma-separated models that see no structure, each a row on the same folds: 'size' (log node and edge "
+        "counts + a logistic or linear regression), 'fingerprint' (molecules: Morgan count fingerprints, radius 2, "
+        "2048 bits, + a random forest)",
     )
     c.set_defaults(
         task=task,
@@ -115,6 +124,21 @@ def _add_parser(commands: Any, name: str, help: str, task: str) -> None:
         lr=0.001,
         out=f"results/{name}",
     )
+
+
+def _baselines(text: str | None) -> list[str]:
+    """``--baseline``: its comma-separated names, each of :data:`BASELINES` and given once."""
+    if text is None:
+        return []
+    names = text.split(",")
+    for name in names:
+        if name not in BASELINES:
+            raise SystemExit(f"--baseline: {name!r} is not one of {', '.join(BASELINES)}")
+    try:
+        check_distinct("--baseline:", names)
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
+    return names
 
 
 #: the options of one kind of data source and their defaults: given with another source they would be ignored
@@ -276,8 +300,9 @@ def run(args: argparse.Namespace) -> int:
             device = torch.device("cuda", rank % torch.cuda.device_count())
             torch.cuda.set_device(device)
         args.quiet = args.quiet or rank != 0
+    baselines = _baselines(args.baseline)
     graphs, features, outputs, extra = _load(args)
-    if args.baseline and "smiles" not in extra:
+    if "fingerprint" in baselines and "smiles" not in extra:
         raise SystemExit(f"--baseline fingerprint needs molecules (SMILES); dataset {args.dataset!r} has none")
     protocol, folds, groups = _folds(args, graphs, extra)  # groups: the scaffolds, for the inner hold-outs too
     edge_channels = _edge_width(graphs)
@@ -319,16 +344,18 @@ def run(args: argparse.Namespace) -> int:
     if not regression:  # the floor every model must beat, on the same folds (a line of the table, not a model row)
         scores = {"accuracy": majority_scores([int(t) for t in targets], folds)}
         majority = summary_row(MAJORITY, "-", scores, folds_per_repeat=len(folds), seconds_per_fold=0)
-    if args.baseline:
-        from graphpool.data import morgan_counts  # RDKit loads only when classify or regress runs
-
+    task = task_of(args.task)
+    for baseline in sorted(baselines, key=list(BASELINES).index, reverse=True):  # size, then fingerprint
         start = time.perf_counter()
-        task = task_of(args.task)
-        scores, predicted = baseline_scores(
-            morgan_counts(extra["smiles"]), targets, folds, lambda: fingerprint_forest(args.seed, task), task
-        )
+        if baseline == "size":
+            inputs, model = graph_size_features(graphs), lambda: size_model(args.seed, task)
+        else:
+            from graphpool.data import morgan_counts  # RDKit loads only when a fingerprint baseline runs
+
+            inputs, model = morgan_counts(extra["smiles"]), lambda: fingerprint_forest(args.seed, task)
+        scores, predicted = baseline_scores(inputs, targets, folds, model, task)
         seconds = (time.perf_counter() - start) / len(folds)
-        name = "fingerprint (random forest)"
+        name = BASELINES[baseline]
         rows.append(summary_row(name, "-", scores, folds_per_repeat=len(folds), seconds_per_fold=seconds))
         predictions[name] = ([i for _, test in folds for i in test], predicted)
     dataset = args.smiles_csv or args.dataset

@@ -205,6 +205,38 @@ def test_scaffold_splits_and_the_fingerprint_baseline(tmp_path: Path, capsys) ->
     assert "scaffold splits" in capsys.readouterr().out
 
 
+def test_the_size_baseline_runs_on_the_same_folds_beside_the_model(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "size"
+    argv = ["classify", "--dataset", "pooling-easy-small", "--folds", "3", "--splits", "stratified"]
+    assert main([*argv, "--baseline", "size", "--out", str(out), *TINY]) == 0
+    rows = json.loads((out / "results.json").read_text())["rows"]
+    assert [(r["readout"], r["pool"], r["folds"]) for r in rows] == [
+        ("sum", "none", 3),
+        ("graph size (linear model)", "-", 3),
+    ]
+    assert 0.0 <= rows[1]["mean_accuracy"] <= 1.0
+    assert "graph size (linear model)" in capsys.readouterr().out
+    predictions = (out / "predictions.csv").read_text().splitlines()[0].split(",")
+    assert predictions[-1] == "graph size (linear model)"
+    for refused, message in (
+        ("nosuch", "--baseline: 'nosuch' is not one of fingerprint, size"),
+        ("size,size", "--baseline: names 'size' twice"),
+        ("size,", "--baseline: '' is not one of fingerprint, size"),
+    ):
+        with pytest.raises(SystemExit, match=message):
+            main([*argv, "--baseline", refused, "--out", str(tmp_path / "refused"), *TINY])
+    assert not (tmp_path / "refused").exists()
+
+
+@needs_rdkit
+def test_both_baselines_on_molecules(tmp_path: Path) -> None:
+    out = tmp_path / "both"
+    argv = ["classify", "--splits", "stratified", "--folds", "2", "--baseline", "size,fingerprint"]
+    assert main([*argv, "--out", str(out), *TINY]) == 0
+    rows = json.loads((out / "results.json").read_text())["rows"]
+    assert [r["readout"] for r in rows] == ["sum", "graph size (linear model)", "fingerprint (random forest)"]
+
+
 @needs_shared
 def test_scaffold_splits_and_fingerprints_need_molecules(tmp_path: Path) -> None:
     root = str(SHARED / "TU")

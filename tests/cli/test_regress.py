@@ -48,27 +48,31 @@ def test_log_s_on_scaffold_folds_with_the_baseline_on_the_same_folds(
         classify, "fingerprint_forest", lambda seed, task: forest(seed, task).set_params(n_estimators=50)
     )
     out = tmp_path / "run"
-    argv = ["regress", "--splits", "scaffold", "--folds", "3", "--baseline", "fingerprint", "--out", str(out)]
+    argv = ["regress", "--splits", "scaffold", "--folds", "3", "--baseline", "fingerprint,size", "--out", str(out)]
     assert main([*argv, *TINY, "--batch-size", "128"]) == 0  # the folds are under test, not the sized batch
     rows = json.loads((out / "results.json").read_text())["rows"]
     assert [(r["readout"], r["pool"], r["folds"]) for r in rows] == [
         ("sum", "none", 3),
+        ("graph size (linear model)", "-", 3),
         ("fingerprint (random forest)", "-", 3),
     ]
     for row in rows:
         assert {"mean_rmse", "std_over_folds", "mean_mae", "std_mae", "mean_r2", "std_r2"} <= set(row)
         assert 0 < row["mean_mae"] <= row["mean_rmse"]  # MAE <= RMSE always
-    assert 0.3 < rows[1]["mean_r2"] < 1.0  # the forest on scaffold folds: it measured 0.58 on 3 folds
+    assert 0.3 < rows[2]["mean_r2"] < 1.0  # the forest on scaffold folds: it measured 0.58 on 3 folds
+    assert rows[1]["mean_r2"] < rows[2]["mean_r2"]  # size alone explains less of log S than the fingerprints
     splits = json.loads((out / "sum__none" / "splits.json").read_text())
-    (baseline_folds,) = seen
-    assert [sorted(test) for _, test in baseline_folds] == [split["test"] for split in splits]
+    assert len(seen) == 2
+    for baseline_folds in seen:
+        assert [sorted(test) for _, test in baseline_folds] == [split["test"] for split in splits]
     scaffold = scaffolds([g.smiles for g in load_solubility().graphs])
     for split in splits:
         train = set(split["fit"]) | set(split["validation"])
         assert not {scaffold[i] for i in train} & {scaffold[i] for i in split["test"]}
         assert not {scaffold[i] for i in split["fit"]} & {scaffold[i] for i in split["validation"]}
     predictions = pd.read_csv(out / "predictions.csv")  # every molecule predicted once, out of fold, by both
-    assert len(predictions) == 1282 and predictions[["sum / none", "fingerprint (random forest)"]].notna().all().all()
+    models = ["sum / none", "graph size (linear model)", "fingerprint (random forest)"]
+    assert len(predictions) == 1282 and predictions[models].notna().all().all()
     test_fold = {i: k for k, split in enumerate(splits, start=1) for i in split["test"]}
     assert predictions["fold"].tolist() == [test_fold[i] for i in range(1282)]
     assert np.allclose(predictions["label"], [float(g.log_s) for g in load_solubility().graphs])
