@@ -243,3 +243,15 @@ def test_the_scripts_name_a_bad_option_in_one_line(script: str, option: list[str
         timeout=300,
     )
     assert done.returncode == 2 and "Traceback" not in done.stderr and message in done.stderr, done.stderr
+
+
+def test_size_baseline_on_classify_folds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not SHARED_TU.is_dir():
+        pytest.skip("../shared/datasets is not present")
+    monkeypatch.setenv("GRAPHPOOL_CACHE", str(tmp_path / "cache"))
+    out = _run("scripts/size_baseline.py", "--root", str(SHARED_TU), "--folds", "3", "MUTAG")
+    rows = [line.split() for line in out.splitlines()[1:]]
+    assert [row[0] for row in rows] == ["MUTAG", "MUTAG"] and "graph size (linear model)" in out
+    # the majority row is the floor classify prints on the same folds: MUTAG has 125 of 188 graphs in one class
+    majority = next(row for row in rows if row[1] == "majority")
+    assert float(majority[3]) == pytest.approx(100 * 125 / 188, abs=1.0) and len(majority) == 9  # + sd, 3 folds

@@ -1,0 +1,48 @@
+"""What graph size alone predicts on TU datasets: the majority class and ``--baseline size`` on classify's folds.
+
+The rows ``graphpool classify --dataset NAME --baseline size`` adds to its table, without training a GNN: the
+same stratified folds (``--folds``, ``--seed``), the same models (:mod:`graphpool.experiment.baselines`). Run it
+before reading a pooled model's gain as coming from structure::
+
+    python scripts/size_baseline.py --root ../shared/datasets/TU DD NCI109 PTC_MR ENZYMES IMDB-BINARY
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from _measure import count
+
+from graphpool.data.tu import load_tu
+from graphpool.experiment import stratified_folds, summary_row, task_of
+from graphpool.experiment.baselines import BASELINES, baseline_scores, graph_size_features, majority_scores, size_model
+from graphpool.experiment.results import MAJORITY
+
+
+def size_scores(name: str, root: str, folds: int, seed: int) -> dict[str, list[float]]:
+    """Test accuracy per fold of the size baseline and of the majority class on TU dataset ``name``."""
+    graphs = list(load_tu(name, root=root, log=False))
+    labels = [int(g.y) for g in graphs]
+    splits = stratified_folds(labels, folds, seed)
+    task = task_of("classification")
+    scores, _ = baseline_scores(graph_size_features(graphs), labels, splits, lambda: size_model(seed, task), task)
+    return {BASELINES["size"]: scores["accuracy"], MAJORITY: majority_scores(labels, splits)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("datasets", nargs="+", help="TU dataset names, e.g. DD NCI109")
+    parser.add_argument("--root", required=True, help="folder holding NAME/raw/ (as classify's --root)")
+    parser.add_argument("--folds", type=count, default=10, help="stratified outer folds (classify's default)")
+    parser.add_argument("--seed", type=int, default=0, help="seeds the folds (classify's default)")
+    args = parser.parse_args()
+    print(f"{'dataset':<14}{'model':<34}{'accuracy':>14}  per fold")
+    for name in args.datasets:
+        for model, values in size_scores(name, args.root, args.folds, args.seed).items():
+            row = summary_row(model, "-", {"accuracy": values}, folds_per_repeat=args.folds, seconds_per_fold=0.0)
+            mean = f"{100 * row['mean_accuracy']:.1f} +- {100 * row['std_over_folds']:.1f}"
+            print(f"{name:<14}{model:<34}{mean:>14}  {' '.join(f'{100 * v:.1f}' for v in values)}")
+
+
+if __name__ == "__main__":
+    main()
