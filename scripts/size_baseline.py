@@ -38,7 +38,11 @@ def main() -> None:
     args = parser.parse_args()
     print(f"{'dataset':<14}{'model':<34}{'accuracy':>14}  per fold")
     for name in args.datasets:
-        for model, values in size_scores(name, args.root, args.folds, args.seed).items():
+        try:
+            scores = size_scores(name, args.root, args.folds, args.seed)
+        except (OSError, ValueError) as error:  # no such dataset, too few graphs of a class for the folds
+            parser.error(f"{name}: {error}")
+        for model, values in scores.items():
             row = summary_row(model, "-", {"accuracy": values}, folds_per_repeat=args.folds, seconds_per_fold=0.0)
             mean = f"{100 * row['mean_accuracy']:.1f} +- {100 * row['std_over_folds']:.1f}"
             print(f"{name:<14}{model:<34}{mean:>14}  {' '.join(f'{100 * v:.1f}' for v in values)}")

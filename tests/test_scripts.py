@@ -255,3 +255,12 @@ def test_size_baseline_on_classify_folds(tmp_path: Path, monkeypatch: pytest.Mon
     # the majority row is the floor classify prints on the same folds: MUTAG has 125 of 188 graphs in one class
     majority = next(row for row in rows if row[1] == "majority")
     assert float(majority[3]) == pytest.approx(100 * 125 / 188, abs=1.0) and len(majority) == 9  # + sd, 3 folds
+    done = subprocess.run(
+        [sys.executable, "scripts/size_baseline.py", "--root", str(SHARED_TU), "NOPE"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr and "NOPE: no TU raw folder" in done.stderr
