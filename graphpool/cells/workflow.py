@@ -1,12 +1,13 @@
-"""The ``graphpool cells`` analysis: cross-validated tissue classification, a structure-blind
-baseline, and per-cell explanations, all written to one results folder.
+"""The ``graphpool cells`` analysis: cross-validated tissue classification, structure-blind
+baselines, and per-cell explanations, all written to one results folder.
 
 1. One graph per sample (:func:`~graphpool.cells.tissue_graphs`).
 2. Outer folds stratified by label and grouped by sample (or by a coarser ``group`` such as the
    donor), repeated with new shuffles; the inner hold-out is grouped the same way.
 3. Every readout x pool combination is trained and tested on the same folds
-   (:func:`graphpool.experiment.run_experiment`, resumable), next to logistic regression on
-   each sample's cell-type proportions (scikit-learn), which sees no arrangement at all.
+   (:func:`graphpool.experiment.run_experiment`, resumable), next to logistic regressions on
+   each sample's cell-type proportions and on its size (log cell and edge counts), which see no
+   arrangement at all.
 4. The best combination (by cross-validated accuracy) is explained out of fold: every sample is
    scored by the model of the first repeat that never saw it (:func:`graphpool.explain.node_scores`);
    scores are written per cell, per cell type and per sample, with a tissue map per sample and a
@@ -49,7 +50,7 @@ from graphpool.experiment import (
     summary_row,
     write_results,
 )
-from graphpool.experiment.baselines import baseline_scores, majority_scores
+from graphpool.experiment.baselines import BASELINES, baseline_scores, graph_size_features, majority_scores, size_model
 from graphpool.experiment.files import read_json
 from graphpool.experiment.results import MAJORITY
 from graphpool.experiment.tasks import Classification
@@ -124,6 +125,14 @@ def analyse(
         baseline = proportion_baseline(graphs, len(table.cell_types), outer)
         name = "proportions (logistic regression)"
         rows.append(summary_row(name, "-", {"accuracy": baseline}, folds_per_repeat=folds, seconds_per_fold=0.0))
+    sizes = baseline_scores(
+        graph_size_features(graphs),
+        labels,
+        outer,
+        lambda: size_model(experiment.train.seed, Classification()),
+        Classification(),
+    )[0]["accuracy"]  # the log cell and edge counts: what a sample's size alone predicts
+    rows.append(summary_row(BASELINES["size"], "-", {"accuracy": sizes}, folds_per_repeat=folds, seconds_per_fold=0.0))
     scores = {"accuracy": majority_scores(labels, outer)}  # the floor every model must beat, on the same folds
     majority = summary_row(MAJORITY, "-", scores, folds_per_repeat=folds, seconds_per_fold=0.0)
     config = experiment.model_for(best["readout"], best["pool"])

@@ -37,6 +37,7 @@ def test_simulated_run_writes_everything_and_resumes(tmp_path: Path, capsys) -> 
         ("max", "none"),
         ("max", "celltype"),
         ("proportions (logistic regression)", "-"),
+        ("graph size (linear model)", "-"),  # how many cells and edges: what counting alone predicts
     ]
     cells = pd.read_csv(out / "cell_scores.csv")
     samples = pd.read_csv(out / "sample_predictions.csv")
