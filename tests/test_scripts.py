@@ -245,16 +245,30 @@ def test_the_scripts_name_a_bad_option_in_one_line(script: str, option: list[str
     assert done.returncode == 2 and "Traceback" not in done.stderr and message in done.stderr, done.stderr
 
 
+def _size_rows(*args: str) -> list[list[str]]:
+    return [line.split() for line in _run("scripts/size_baseline.py", "--folds", "3", *args).splitlines()[1:]]
+
+
+def test_size_baseline_on_the_generated_benchmark_is_at_chance() -> None:
+    """The pooling benchmark is built so that size says nothing: both rows near 1 in 3."""
+    rows = _size_rows("pooling-easy-small")
+    assert [row[:2] for row in rows] == [["pooling-easy-small", "graph"], ["pooling-easy-small", "majority"]]
+    assert float(rows[1][3]) == pytest.approx(100 / 3, abs=1.0) and len(rows[1]) == 9  # mean, +-, sd, 3 folds
+    assert 0 <= float(rows[0][5]) <= 100
+    done = subprocess.run(
+        [sys.executable, "scripts/size_baseline.py", "MUTAG"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr and "MUTAG: a TU dataset needs --root" in done.stderr
+
+
 def test_size_baseline_on_classify_folds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     if not SHARED_TU.is_dir():
         pytest.skip("../shared/datasets is not present")
     monkeypatch.setenv("GRAPHPOOL_CACHE", str(tmp_path / "cache"))
-    out = _run("scripts/size_baseline.py", "--root", str(SHARED_TU), "--folds", "3", "MUTAG")
-    rows = [line.split() for line in out.splitlines()[1:]]
-    assert [row[0] for row in rows] == ["MUTAG", "MUTAG"] and "graph size (linear model)" in out
+    rows = _size_rows("--root", str(SHARED_TU), "MUTAG")
+    assert [row[:2] for row in rows] == [["MUTAG", "graph"], ["MUTAG", "majority"]]
     # the majority row is the floor classify prints on the same folds: MUTAG has 125 of 188 graphs in one class
-    majority = next(row for row in rows if row[1] == "majority")
-    assert float(majority[3]) == pytest.approx(100 * 125 / 188, abs=1.0) and len(majority) == 9  # + sd, 3 folds
+    assert float(rows[1][3]) == pytest.approx(100 * 125 / 188, abs=1.0)
     done = subprocess.run(
         [sys.executable, "scripts/size_baseline.py", "--root", str(SHARED_TU), "NOPE"],
         cwd=ROOT,
