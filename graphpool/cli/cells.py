@@ -24,7 +24,7 @@ from graphpool.cli.options import (
 from graphpool.cli.options import device as parse_device
 from graphpool.cli.run_folder import open_out
 from graphpool.cluster import SOFT_POOLERS
-from graphpool.experiment import TqdmProgress, format_table
+from graphpool.experiment import TqdmProgress, format_table, size_note
 
 #: tissues simulated without a --table
 SIMULATED_SAMPLES = 120
@@ -155,6 +155,9 @@ def cells(args: argparse.Namespace) -> int:
     print(f"\ntest accuracy, {args.repeats} x {args.folds} stratified folds {grouped}")
     majority = json.loads((out / "results.json").read_text()).get("majority_class")
     print(format_table([*rows, majority] if majority else rows))
+    note = size_note(rows)
+    if note:
+        print(note)
     for folder in sorted(out.glob("*/neighbourhoods")):
         statistics = pd.read_csv(folder / "statistics.csv", index_col=0)
         print(f"\nneighbourhoods of {folder.parent.name.replace('__', ' / ')} (out of fold; q: BH over the K tests)")

@@ -25,6 +25,7 @@ from graphpool.experiment import (
     random_folds,
     run_experiment,
     scaffold_folds,
+    size_note,
     stratified_folds,
     summary_row,
     task_of,
@@ -362,9 +363,9 @@ def run(args: argparse.Namespace) -> int:
     scored = "test RMSE, MAE and R2" if regression else "test accuracy"
     print(f"\n{dataset}: {scored}, {protocol} splits, {rows[0]['folds']} fold(s)")
     print(format_table([*rows, majority] if majority else rows))
-    note = undefined_r2_note(rows)
-    if note:
-        print(note)
+    for note in (undefined_r2_note(rows), size_note(rows)):
+        if note:
+            print(note)
     parity = [(name, [targets[i] for i in index], value) for name, (index, value) in predictions.items()]
     paths = write_results(
         out, rows, dataset, parity=parity if regression else (), majority=majority, dataset=dataset, protocol=protocol

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from graphpool.experiment.baselines import BASELINES
 from graphpool.experiment.diagnostics import usage_cell, usage_summary
 from graphpool.experiment.files import atomic_json, atomic_write, read_json
 
@@ -87,6 +88,30 @@ def undefined_r2_note(rows: Sequence[dict[str, Any]]) -> str | None:
     return (
         "note: R2 is undefined (NaN) for a test fold whose targets are all equal (e.g. a fold of one molecule), "
         "and so is its mean over folds; use fewer folds, or read RMSE and MAE"
+    )
+
+
+def size_note(rows: Sequence[dict[str, Any]]) -> str | None:
+    """A note when the graph-size baseline (``--baseline size``) scores at least as well as every graph model of
+    ``rows`` (accuracy at or above, RMSE at or below the best), else ``None``: then the models' scores need not
+    come from the structure. Baseline rows are those of pool ``"-"``."""
+    size = next((row for row in rows if row["readout"] == BASELINES["size"]), None)
+    models = [row for row in rows if row["pool"] != "-"]
+    if size is None or not models:
+        return None
+    if _is_regression(rows):
+        best = min(models, key=lambda row: row["mean_rmse"])
+        if size["mean_rmse"] > best["mean_rmse"]:
+            return None
+        ours, theirs = f"RMSE {size['mean_rmse']:.3f}", f"RMSE {best['mean_rmse']:.3f}"
+    else:
+        best = max(models, key=lambda row: row["mean_accuracy"])
+        if size["mean_accuracy"] < best["mean_accuracy"]:
+            return None
+        ours, theirs = f"{100 * size['mean_accuracy']:.1f} %", f"{100 * best['mean_accuracy']:.1f} %"
+    return (
+        f"note: graph size alone ({ours}) scores as well as the best model, {best['readout']} / {best['pool']} "
+        f"({theirs}): its score need not come from the graphs' structure"
     )
 
 

@@ -87,3 +87,20 @@ def test_the_majority_class_scores_each_fold_with_its_training_majority() -> Non
     labels = [0, 0, 0, 1, 1, 2]
     folds = [([0, 1, 3], [2, 4, 5]), ([3, 4, 5, 0], [1, 2])]  # training majorities: 0, then 1
     assert majority_scores(labels, folds) == [1 / 3, 0.0]  # fold 2: 1 is the training majority (2 of 4 vs 1)
+
+
+def test_a_size_baseline_at_or_above_every_model_is_noted() -> None:
+    from graphpool.experiment.results import size_note
+
+    size = _row("graph size (linear model)", "-", 0.76)
+    above = size_note([_row("sum", "none", 0.72), _row("sum", "diffpool", 0.755), size])
+    assert above is not None and "graph size alone (76.0 %)" in above and "sum / diffpool (75.5 %)" in above
+    assert size_note([_row("sum", "none", 0.72), _row("sum", "mincut", 0.80), size]) is None
+    assert size_note([_row("sum", "none", 0.72), _row("fingerprint (random forest)", "-", 0.9)]) is None  # no size row
+    regression = [
+        {"readout": "sum", "pool": "none", "mean_rmse": 1.1, "mean_r2": 0.5},
+        {"readout": "graph size (linear model)", "pool": "-", "mean_rmse": 1.0, "mean_r2": 0.6},
+    ]
+    assert "RMSE 1.000" in size_note(regression) and "sum / none (RMSE 1.100)" in size_note(regression)
+    regression[1]["mean_rmse"] = 1.2
+    assert size_note(regression) is None
