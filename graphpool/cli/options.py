@@ -287,6 +287,10 @@ def check_options(args: argparse.Namespace, defaults: argparse.Namespace) -> Non
             raise SystemExit(f"--pool: {pool!r} is not one of {POOLS}")
     check_distinct("--pool:", args.pool)
     grid = args.grid or {}
+    if args.command == "cells" and "head_layers" in grid:
+        raise SystemExit(
+            "--grid head_layers: graphpool cells keeps a linear head, so that the cell scores add up to the logits"
+        )
     _refuse_options_the_grid_sets(args, defaults)
     knowledge = grid.get("jumping_knowledge", [args.jk])
     if set(grid.get("layers", [args.layers])) == {0}:  # no message passing: what reads the layers is ignored

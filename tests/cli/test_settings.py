@@ -137,9 +137,13 @@ def test_the_head_layers_reach_the_model_and_the_grid(tmp_path: Path) -> None:
 
 
 def test_cells_keeps_its_linear_head() -> None:
-    """The cell scores add up to the logits only through a linear head: cells has no --head-layers."""
+    """The cell scores add up to the logits only through a linear head: cells has no --head-layers, and its
+    grid may not vary the head (a grid over it made the explanations inexact without a word)."""
     with pytest.raises(SystemExit):
         build_parser().parse_args(["cells", "--head-layers", "2"])
+    with pytest.raises(SystemExit, match=r"--grid head_layers: graphpool cells keeps a linear head"):
+        _check("cells", "--grid", "head_layers=1,2")
+    _check("classify", "--grid", "head_layers=1,2")
 
 
 def test_a_batch_size_that_is_not_a_number_is_one_line(tmp_path: Path, capsys) -> None:
