@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` and run the subcommand; bad data or settings end in one line and a non-zero exit."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    defaults = parser.parse_args([args.command])  # the subcommand's defaults
+    args.option_defaults = vars(defaults)  # a resume reads a setting its run.json predates at its default
     try:
         with warnings.catch_warnings():  # graphpool's warnings as one line each, "warning: ..." (no source line)
             warnings.showwarning = _one_line
@@ -49,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.command == "neighbourhoods":
                 run = neighbourhoods.run_neighbourhoods
             else:
-                check_options(args, parser.parse_args([args.command]))  # (the subcommand's defaults)
+                check_options(args, defaults)
                 run = cells.cells if args.command == "cells" else classify.run
             return run(args)
     except (ValueError, FileNotFoundError) as error:  # bad data or settings: say what, no traceback

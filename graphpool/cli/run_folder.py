@@ -18,7 +18,7 @@ from graphpool.experiment.files import changed_settings, read_json
 
 RUN_FILE = "run.json"
 #: how a run is watched or shared out between jobs, not what it computes
-_NOT_SETTINGS = frozenset({"quiet", "resume", "device", "out", "only_folds"})
+_NOT_SETTINGS = frozenset({"quiet", "resume", "device", "out", "only_folds", "option_defaults"})
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -80,9 +80,9 @@ def open_out(args: argparse.Namespace, graphs: Sequence[Any] = ()) -> Path:
                 f"--resume: {out} holds no {RUN_FILE}, so the settings it was run with cannot be checked; "
                 "start again in another --out"
             )
-        _check_stored(out, settings, "--resume")
+        _check_stored(out, settings, "--resume", getattr(args, "option_defaults", {}))
     elif job and stored_path.is_file():  # a job of an array joins the run another job started
-        _check_stored(out, settings, "--only-folds")
+        _check_stored(out, settings, "--only-folds", getattr(args, "option_defaults", {}))
     elif is_main() and out.is_dir() and any(not (job and _run_file(p.name)) for p in out.iterdir()):
         raise SystemExit(f"{out} already holds results: pass --resume to continue that run, or another --out")
     if is_main():
@@ -98,9 +98,16 @@ def _run_file(name: str) -> bool:
     return name == RUN_FILE or name.startswith(f".{RUN_FILE}.")
 
 
-def _check_stored(out: Path, settings: dict[str, Any], option: str) -> None:
-    """Refuse to continue the run in ``out`` when its ``run.json`` holds other data or settings than ``settings``."""
+def _check_stored(out: Path, settings: dict[str, Any], option: str, defaults: dict[str, Any] | None = None) -> None:
+    """Refuse to continue the run in ``out`` when its ``run.json`` holds other data or settings than ``settings``.
+
+    A setting its ``run.json`` lacks (an option added to graphpool since the run started) counts as unchanged
+    when it is at its default (``defaults``: the subcommand's), which is the behaviour the run had.
+    """
     stored = read_json(out / RUN_FILE)
+    for name, value in json.loads(json.dumps(defaults or {})).items():  # (as JSON values, as run.json holds them)
+        if name not in stored and name in settings and settings[name] == value:
+            stored[name] = value
     if stored.get("data") != settings["data"]:
         was, now = stored.get("data") or {}, settings["data"]
         raise SystemExit(

@@ -180,6 +180,21 @@ def test_resume_refuses_changed_data(tmp_path: Path) -> None:
         main(_classify(tmp_path, out, "--resume"))
 
 
+@needs_rdkit
+def test_a_run_from_before_an_option_existed_resumes_at_its_default(tmp_path: Path) -> None:
+    """An option added since a run started is missing from its run.json: at its default (the behaviour the run
+    had) the resume goes on; given another value it is a changed setting, named."""
+    out = tmp_path / "run"
+    assert main(_classify(tmp_path, out)) == 0
+    stored = json.loads((out / "run.json").read_text())
+    del stored["head_layers"]  # as written by a graphpool without --head-layers
+    (out / "run.json").write_text(json.dumps(stored))
+    with pytest.raises(SystemExit, match=r"--head-layers: None \(stored\) vs 3 \(now\)"):
+        main(_classify(tmp_path, out, "--resume", "--head-layers", "3"))
+    assert main(_classify(tmp_path, out, "--resume")) == 0
+    assert json.loads((out / "run.json").read_text())["head_layers"] == 2  # recorded from now on
+
+
 # 12. threads: set, recorded, and a resume with another count refused
 @needs_rdkit
 def test_threads_are_set_recorded_and_kept_on_resume(tmp_path: Path) -> None:
