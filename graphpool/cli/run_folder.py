@@ -72,6 +72,7 @@ def open_out(args: argparse.Namespace, graphs: Sequence[Any] = ()) -> Path:
     settings = {**_settings(args), "data": data_fingerprint(graphs)}
     stored_path = out / RUN_FILE
     job = getattr(args, "only_folds", None) is not None
+    defaults = getattr(args, "option_defaults", {})  # (set by graphpool.cli.main; a direct call has none)
     if args.resume:
         if not out.is_dir():
             raise SystemExit(f"--resume: nothing to resume, {out} does not exist; run without --resume to start")
@@ -80,9 +81,9 @@ def open_out(args: argparse.Namespace, graphs: Sequence[Any] = ()) -> Path:
                 f"--resume: {out} holds no {RUN_FILE}, so the settings it was run with cannot be checked; "
                 "start again in another --out"
             )
-        _check_stored(out, settings, "--resume", getattr(args, "option_defaults", {}))
+        _check_stored(out, settings, "--resume", defaults)
     elif job and stored_path.is_file():  # a job of an array joins the run another job started
-        _check_stored(out, settings, "--only-folds", getattr(args, "option_defaults", {}))
+        _check_stored(out, settings, "--only-folds", defaults)
     elif is_main() and out.is_dir() and any(not (job and _run_file(p.name)) for p in out.iterdir()):
         raise SystemExit(f"{out} already holds results: pass --resume to continue that run, or another --out")
     if is_main():

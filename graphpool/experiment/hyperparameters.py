@@ -16,8 +16,9 @@ from graphpool.experiment.training import TrainConfig
 from graphpool.models import ModelConfig
 from graphpool.ops.ranges import check_distinct, check_list
 
-#: settings a grid may vary: model width, depth, the head's depth, dropout, jumping knowledge, pooling levels, first-level K and a soft
-#: pool's assignment (temperature, MLP width); lr, weight decay, batch size, the auxiliary losses' warm-up
+#: settings a grid may vary: model width, depth, the head's depth, dropout, jumping knowledge, pooling levels,
+#: first-level K and a soft pool's assignment (temperature, MLP width); lr, weight decay, batch size, the
+#: auxiliary losses' warm-up
 GRID_KEYS = (
     "hidden",
     "layers",

@@ -18,6 +18,13 @@ def _path(nodes: int) -> Data:
     return Data(x=torch.ones(nodes, 1), edge_index=edges, num_nodes=nodes)
 
 
+def _size_baseline(graphs: list[Data], targets: list, folds: list, task: str = "classification") -> tuple:
+    """The size baseline's scores and out-of-fold predictions, as ``--baseline size`` fits it (seed 0)."""
+    return baseline_scores(
+        graph_size_features(graphs), targets, folds, lambda: size_model(0, task_of(task)), task_of(task)
+    )
+
+
 def test_the_size_features_are_the_log_node_and_edge_counts() -> None:
     graphs = [_path(1), _path(2), _path(10)]
     features = graph_size_features(graphs)
@@ -33,24 +40,12 @@ def test_the_size_baseline_classifies_a_size_that_carries_the_class_and_is_at_ch
     graphs = [_path(n) for n in sizes]
     by_size = [int(n > 12) for n in sizes]
     folds = stratified_folds(by_size, 4, seed=0)
-    scores, predicted = baseline_scores(
-        graph_size_features(graphs),
-        by_size,
-        folds,
-        lambda: size_model(0, task_of("classification")),
-        task_of("classification"),
-    )
+    scores, predicted = _size_baseline(graphs, by_size, folds)
     assert scores["accuracy"] == [1.0] * 4
     assert predicted == [by_size[i] for _, test in folds for i in test]
     alternating = [i % 2 for i in range(80)]  # independent of the size: a linear model of it cannot beat chance
     folds = stratified_folds(alternating, 4, seed=0)
-    scores, _ = baseline_scores(
-        graph_size_features(graphs),
-        alternating,
-        folds,
-        lambda: size_model(0, task_of("classification")),
-        task_of("classification"),
-    )
+    scores, _ = _size_baseline(graphs, alternating, folds)
     assert np.mean(scores["accuracy"]) <= 0.6
 
 
@@ -58,13 +53,7 @@ def test_the_size_baseline_regresses_a_value_linear_in_the_log_size() -> None:
     sizes = [2 + i for i in range(40)]
     targets = [2.0 * math.log1p(n) - 1.0 for n in sizes]
     folds = stratified_folds([i % 2 for i in range(40)], 4, seed=0)
-    scores, _ = baseline_scores(
-        graph_size_features([_path(n) for n in sizes]),
-        targets,
-        folds,
-        lambda: size_model(0, task_of("regression")),
-        task_of("regression"),
-    )
+    scores, _ = _size_baseline([_path(n) for n in sizes], targets, folds, "regression")
     assert max(scores["rmse"]) < 1e-6
 
 
