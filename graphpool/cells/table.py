@@ -7,6 +7,7 @@ positions among the data rows, header excluded) that cause it, and nothing is dr
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +76,7 @@ def open_table(source: Any) -> Any:
     Raises:
         FileNotFoundError: the path does not exist or is a folder.
         ImportError: naming the package a format needs (pyarrow for Parquet, anndata for ``.h5ad``).
+        ValueError: the file cannot be read as its format (empty, not text, a row longer than the header).
     """
     if is_annotated_data(source):
         return source
@@ -85,19 +87,27 @@ def open_table(source: Any) -> Any:
         what = "is a folder, not a file" if path.is_dir() else "does not exist"
         raise FileNotFoundError(f"cell table {str(path)!r} {what}")
     suffixes = "".join(path.suffixes[-2:]).lower()
-    if suffixes.endswith(".h5ad"):
-        try:
+    tab = any(suffixes.endswith(s) for s in (".tsv", ".tsv.gz", ".tab"))
+    kind = "h5ad" if suffixes.endswith(".h5ad") else "parquet" if suffixes.endswith((".parquet", ".pq")) else "text"
+    try:
+        if kind == "h5ad":
             import anndata
-        except ImportError as error:
-            raise ImportError(f"reading {path.name} needs anndata: pip install anndata ({error})") from error
-        return anndata.read_h5ad(path)
-    if suffixes.endswith((".parquet", ".pq")):
-        try:
+
+            return anndata.read_h5ad(path)
+        if kind == "parquet":
             return pd.read_parquet(path)
-        except ImportError as error:
-            raise ImportError(f"reading {path.name} needs pyarrow: pip install pyarrow ({error})") from error
-    separator = "\t" if any(suffixes.endswith(s) for s in (".tsv", ".tsv.gz", ".tab")) else ","
-    return pd.read_csv(path, sep=separator)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)  # a row longer than the header loses fields
+            # index_col=False: rows one field longer than the header are an error, not a table shifted by one
+            return pd.read_csv(path, sep="\t" if tab else ",", index_col=False)
+    except ImportError as error:
+        package = "anndata" if kind == "h5ad" else "pyarrow"
+        raise ImportError(f"reading {path.name} needs {package}: pip install {package} ({error})") from error
+    except (ValueError, OSError, pd.errors.ParserWarning) as error:  # pandas', pyarrow's, h5py's: no file named
+        format_name = {"h5ad": "an AnnData (.h5ad)", "parquet": "a Parquet", "text": "a TSV" if tab else "a CSV"}
+        raise ValueError(
+            f"cell table {str(path)!r} cannot be read as {format_name[kind]} file: {str(error).strip()}"
+        ) from error
 
 
 def _natural_order(names: list[str]) -> list[str]:

@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
                 check_options(args, defaults)
                 run = cells.cells if args.command == "cells" else classify.run
             return run(args)
-    except (ValueError, FileNotFoundError) as error:  # bad data or settings: say what, no traceback
+    except (ValueError, OSError) as error:  # bad data or settings, a refused file or folder: say what, no traceback
         raise SystemExit(f"graphpool {args.command}: {error}") from error
     except ImportError as error:  # a package the run needs is not installed (RDKit for SMILES, anndata for .h5ad)
         if (error.name or "").partition(".")[0] == "graphpool":

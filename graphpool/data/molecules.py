@@ -169,12 +169,18 @@ def load_smiles_csv(
     if on_error not in ("fail", "skip"):
         raise ValueError(f"'on_error' must be 'fail' or 'skip', got {on_error!r}")
     _check_task(task)
-    with open(path, newline="") as handle:
+    with open(path, newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
-        missing = [c for c in (smiles_col, label_col) if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ValueError(f"{path}: no column(s) {missing}; the columns are {reader.fieldnames}")
-        rows = list(reader)
+        try:
+            columns = reader.fieldnames
+            rows = list(reader)
+        except UnicodeDecodeError as error:
+            raise ValueError(f"{path} is not UTF-8 text ({error})") from error
+    if columns is None:
+        raise ValueError(f"{path} is empty: it has no header row (expected columns {smiles_col!r}, {label_col!r})")
+    missing = [c for c in (smiles_col, label_col) if c not in columns]
+    if missing:
+        raise ValueError(f"{path}: no column(s) {missing}; the columns are {columns}")
     parsed, problems = [], []
     for number, row in enumerate(rows, start=2):
         text = (row[label_col] or "").strip()

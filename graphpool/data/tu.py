@@ -11,8 +11,10 @@ A missing folder or required file is an error; only ``root=None`` downloads (PyG
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -116,33 +118,45 @@ def _copy(source: Path, target: Path) -> None:
         shutil.rmtree(partial, ignore_errors=True)
 
 
-def _integers(path: Path, columns: int) -> list[list[int]]:
-    """Rows of ``columns`` comma-separated integers; a ValueError names the file, the line and the text."""
-    rows = []
+def _rows(path: Path, columns: int | None = None, number: Callable[[str], Any] = int) -> list[list]:
+    """Rows of comma-separated numbers (``int`` or :func:`_finite`), ``columns`` of them per row (``None``: as
+    many as the first row has); a ValueError names the file, the line and the text."""
+    rows: list[list] = []
+    first = 0
     with open(path) as handle:
-        for number, line in enumerate(handle, start=1):
-            text = line.strip()
+        for line, raw in enumerate(handle, start=1):
+            text = raw.strip()
             if not text:  # a blank line (often the last) carries nothing
                 continue
             parts = [part.strip() for part in text.split(",")]
+            if columns is None and rows and len(parts) != len(rows[0]):
+                raise ValueError(f"{path.name}: line {line}: {text!r} has {len(parts)} value(s) but line {first} has "
+                                 f"{len(rows[0])}")  # fmt: skip
             try:
-                if len(parts) != columns:
+                if columns is not None and len(parts) != columns:
                     raise ValueError
-                rows.append([int(part) for part in parts])
+                rows.append([number(part) for part in parts])
             except ValueError:
-                what = "an integer" if columns == 1 else f"{'two' if columns == 2 else columns} integers"
-                raise ValueError(f"{path.name}: line {number}: {text!r} is not {what}") from None
+                count = columns or len(parts)
+                kind = "integer" if number is int else "finite number"
+                one = "an integer" if number is int else "a finite number"
+                what = one if count == 1 else f"{'two' if count == 2 else count} {kind}s"
+                raise ValueError(f"{path.name}: line {line}: {text!r} is not {what}") from None
+            first = first or line
     return rows
+
+
+def _finite(text: str) -> float:
+    """``float(text)``, refusing NaN and infinities (an attribute read as NaN poisons training silently)."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(text)
+    return value
 
 
 def _integer_lines(path: Path) -> list[int]:
     """One integer per non-empty line; a ValueError names the file, the line and the text."""
-    return [row[0] for row in _integers(path, 1)]
-
-
-def _line_count(path: Path) -> int:
-    with open(path) as handle:
-        return sum(1 for line in handle if line.strip())
+    return [row[0] for row in _rows(path, 1)]
 
 
 def _held(root: str | Path, name: str) -> str:
@@ -176,12 +190,12 @@ def check_raw(folder: Path, name: str) -> None:
     missing = next((g for g in range(1, graphs + 1) if g not in present), None)
     if missing is not None:
         raise ValueError(f"{files['graph_indicator'].name}: graph {missing} has no nodes")
-    labels = _line_count(files["graph_labels"])
+    labels = len(_integer_lines(files["graph_labels"]))
     if labels != graphs:
         raise ValueError(
             f"{files['graph_labels'].name} has {labels} lines but {files['graph_indicator'].name} names {graphs} graphs"
         )
-    edges = _integers(files["A"], 2)
+    edges = _rows(files["A"], 2)
     for line, (i, j) in enumerate(edges, start=1):
         for node in (i, j):
             if not 1 <= node <= nodes:
@@ -199,7 +213,10 @@ def check_raw(folder: Path, name: str) -> None:
         ("graph_attributes", graphs, "graphs"),
     ):
         path = folder / f"{name}_{kind}.txt"
-        if path.is_file() and (count := _line_count(path)) != expected:
+        if (
+            path.is_file()
+            and (count := len(_rows(path, number=int if kind.endswith("labels") else _finite))) != expected
+        ):
             source = files["graph_indicator"].name if what != "edges" else files["A"].name
             raise ValueError(f"{path.name} has {count} lines but {source} has {expected} {what}")
 

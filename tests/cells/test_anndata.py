@@ -3,6 +3,7 @@ colours), several methods side by side, ``copy``/``overwrite`` as scanpy's tools
 warnings, and every bad input named with nothing written."""
 
 import warnings
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -164,3 +165,10 @@ def test_a_connectivity_matrix_of_the_wrong_shape_is_named() -> None:
     )
     with pytest.raises(ValueError, match=rf"obsp\['spatial_connectivities'\] must be \[cells, cells\] = \[{n}, {n}\]"):
         read_cells(fake, label=None)
+
+
+def test_an_unreadable_h5ad_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "cells.h5ad"
+    path.write_bytes(b"not an HDF5 file")  # h5py's OSError was a traceback from graphpool cells
+    with pytest.raises(ValueError, match=r"cell table '.*cells\.h5ad' cannot be read as an AnnData \(\.h5ad\) file: "):
+        read_cells(path)

@@ -101,6 +101,23 @@ def test_missing_file_and_missing_features(tmp_path: Path) -> None:
         read_cells(_frame(), **NAMES, markers=["CD4"])
 
 
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("empty.csv", b""),  # pandas' "No columns to parse from file", naming no file
+        ("binary.csv", b"\xff\xfe\x00garbage"),  # "'utf-8' codec can't decode byte 0xff", naming no file
+        ("ragged.csv", b"a\nb\nc,d,e\n"),  # "Error tokenizing data. C error: ...", naming no file
+        ("shifted.csv", b"x,y\n1,2,3\n"),  # every row one field longer than the header: read as x=2, y=3
+        ("broken.parquet", b"not a parquet file"),
+    ],
+)
+def test_an_unreadable_file_is_named(tmp_path: Path, name: str, content: bytes) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=rf"cell table '.*{name}' cannot be read as a (CSV|Parquet) file: .+"):
+        read_cells(path)
+
+
 def test_all_markers_are_the_columns_not_named_otherwise() -> None:
     table = read_cells(_frame(), **NAMES, group="donor", cell_id="cell", markers="all")
     assert table.markers == ["CD8"]

@@ -188,6 +188,17 @@ def test_out_below_a_file_is_one_line(tmp_path: Path, command: str) -> None:
         main([command, *arguments, "--out", str(out)])
 
 
+def test_a_refused_file_operation_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--out /sys/x`` (a read-only file system) ended in a PermissionError traceback."""
+
+    def refused(args: object) -> int:
+        raise PermissionError(1, "Operation not permitted", "/sys/x")
+
+    monkeypatch.setattr("graphpool.cli.classify.run", refused)
+    with pytest.raises(SystemExit, match=re.escape("graphpool classify: [Errno 1] Operation not permitted: '/sys/x'")):
+        main(["classify"])
+
+
 def test_header_only_csv_is_one_line(tmp_path: Path) -> None:
     path = _csv(tmp_path, [])
     done = _cli("classify", "--smiles-csv", str(path), "--out", str(tmp_path / "out"), *FAST)

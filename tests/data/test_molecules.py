@@ -104,6 +104,20 @@ def test_header_only_csv_is_an_error(tmp_path: Path) -> None:
         load_smiles_csv(path)
 
 
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "is empty: it has no header row"),  # it said "the columns are None"
+        (b"\xff\xfe\x00garbage", "is not UTF-8 text"),  # the decoder's message, naming no file
+    ],
+)
+def test_an_unreadable_csv_is_named(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "molecules.csv"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=rf"molecules\.csv.*{message}"):
+        load_smiles_csv(path)
+
+
 @needs_rdkit
 def test_scaffolds_are_bemis_murcko() -> None:
     from graphpool.data import scaffolds

@@ -46,6 +46,20 @@ def test_a_valid_folder_loads(tmp_path: Path) -> None:
         ({"graph_indicator": "1\n1\nx\n2\n2\n"}, r"TOY_graph_indicator.txt: line 3: 'x' is not an integer"),
         ({"graph_indicator": "1\n1\n1\n3\n3\n"}, r"TOY_graph_indicator.txt: graph 2 has no nodes"),
         ({"graph_indicator": "1\n2\n1\n2\n2\n"}, r"TOY_graph_indicator.txt: line 3: graph ids must not decrease"),
+        # the label and attribute files were only counted: PyG read "7.5" as class 7 and "x" as a bare int() error
+        ({"graph_labels": "1\n7.5\n"}, r"TOY_graph_labels.txt: line 2: '7.5' is not an integer"),
+        ({"node_labels": "0\n1\nx\n2\n1\n"}, r"TOY_node_labels.txt: line 3: 'x' is not an integer"),
+        ({"node_labels": "0\n1\n0.5\n2\n1\n"}, r"TOY_node_labels.txt: line 3: '0.5' is not an integer"),
+        (
+            {"node_attributes": "0.5\n1\nfoo\n2\n1e3\n"},
+            r"TOY_node_attributes.txt: line 3: 'foo' is not a finite number",
+        ),
+        (
+            {"node_attributes": "0.5, 1\n1, 2\n3\n2, 2\n1, 1\n"},
+            r"TOY_node_attributes.txt: line 3: '3' has 1 value\(s\) but line 1 has 2",
+        ),
+        ({"edge_labels": "0\n1\n0\n1\n0\n1\n0\nz\n"}, r"TOY_edge_labels.txt: line 8: 'z' is not an integer"),
+        ({"node_attributes": "0.5\n1\nnan\n2\n1\n"}, r"TOY_node_attributes.txt: line 3: 'nan' is not a finite number"),
     ],
 )
 def test_bad_raw_files_name_the_file_and_line(tmp_path: Path, change: dict, message: str) -> None:
