@@ -233,13 +233,13 @@ def gin_folds(name: str, gin_root: str | Path, tu_root: str | Path | None = None
         raise FileNotFoundError(f"no GIN fold folder at {folder}")
     mapping = None
     if tu_root is not None and (Path(tu_root) / name / "gin_to_tu_index.txt").exists():
-        mapping = torch.tensor([int(v) for v in (Path(tu_root) / name / "gin_to_tu_index.txt").read_text().split()])
+        mapping = torch.tensor(_integer_lines(Path(tu_root) / name / "gin_to_tu_index.txt"), dtype=torch.long)
 
     def read(kind: str, fold: int) -> Tensor:
         path = folder / f"{kind}_idx-{fold}.txt"
         if not path.is_file():
             raise FileNotFoundError(f"{path.name} is missing from {folder} (the GIN folds need 10 of each)")
-        index = torch.tensor([int(v) for v in _integer_lines(path)], dtype=torch.long)
+        index = torch.tensor(_integer_lines(path), dtype=torch.long)
         if mapping is None:
             return index
         outside = index[(index < 0) | (index >= mapping.numel())]

@@ -113,6 +113,17 @@ def test_an_out_of_range_index_of_mapped_gin_folds_names_the_file(tmp_path: Path
         gin_folds("TOY", tmp_path / "gin", tmp_path / "TU")
 
 
+def test_a_bad_line_of_the_gin_to_tu_mapping_names_the_file(tmp_path: Path) -> None:
+    """It raised int()'s "invalid literal for int() with base 10: 'x'", naming no file."""
+    from graphpool.data import gin_folds
+
+    (tmp_path / "TU" / "TOY").mkdir(parents=True)
+    (tmp_path / "TU" / "TOY" / "gin_to_tu_index.txt").write_text("1\nx\n2\n")
+    (tmp_path / "gin" / "TOY" / "10fold_idx").mkdir(parents=True)
+    with pytest.raises(ValueError, match=r"gin_to_tu_index.txt: line 2: 'x' is not an integer"):
+        gin_folds("TOY", tmp_path / "gin", tmp_path / "TU")
+
+
 def test_node_attributes_asked_of_a_dataset_without_them_are_refused(tmp_path: Path) -> None:
     """TOY has no TOY_node_attributes.txt: the option was ignored, and the model trained on the labels alone."""
     _write(tmp_path / "src", FILES)
