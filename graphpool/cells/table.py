@@ -362,9 +362,11 @@ def _check_per_sample(out: pd.DataFrame, wanted: dict[str, str]) -> None:
         mixed = counts[counts > 1]
         if len(mixed):
             name = mixed.index[0]
-            values = sorted(out.loc[out["sample"] == name, role].unique().tolist(), key=str)
-            rows = _rows((out["sample"] == name) & (out[role] != out.loc[out["sample"] == name, role].iloc[0]))
+            held = out.loc[out["sample"] == name, role]
+            common = held.value_counts().index.tolist()[0]  # the value most of its cells hold (ties: first seen)
+            rows = _rows((out["sample"] == name) & (out[role] != common))
             raise ValueError(
                 f"column {wanted[role]!r} must hold one value per sample, but {len(mixed)} sample(s) disagree: "
-                f"sample {name!r} has {values} ({rows} differ from its first cell)"
+                f"sample {name!r} has {sorted(held.unique().tolist(), key=str)} ({rows} differ from the value of "
+                f"most of its cells, {common!r})"
             )

@@ -79,6 +79,10 @@ def test_csv_tsv_parquet_and_anndata_read_the_same(tmp_path: Path) -> None:
             lambda f: f.assign(outcome=[1, 0, 1, 0, 0]),
             r"column 'outcome' must hold one value per sample.*'a' has \[0, 1\]",
         ),
+        (  # the odd cell first: it named every other cell of the sample as differing "from its first cell"
+            lambda f: f.assign(outcome=[0, 1, 1, 0, 0]),
+            r"'a' has \[0, 1\] \(rows 0 differ from the value of most of its cells, 1\)",
+        ),
         (lambda f: f.assign(donor=["d1", "d1", "d1", "d2", "d3"]), r"column 'donor' must hold one value per sample"),
         (lambda f: f.iloc[:0], "the cell table has no rows"),
         (lambda f: f.assign(px=[0.0, 1.0, 2.0, np.inf, 4.0]), r"column 'px' has infinite values in rows 3"),
