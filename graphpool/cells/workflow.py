@@ -153,7 +153,7 @@ def fold_models(folder: Path, folds: Sequence[Fold], config: ModelConfig) -> lis
     """``(model, test indices)`` of every outer fold, from the run's ``folder/model-K.pt`` (on the CPU)."""
     models = []
     for number, (_, test) in enumerate(folds, start=1):
-        selected = read_json(folder / f"fold-{number}.json").get("selected", {})
+        selected = read_json(folder / f"fold-{number}.json", dict).get("selected", {})
         model = GraphClassifier(replace(config, **split_settings(selected)[0]))
         model.load_state_dict(torch.load(folder / f"model-{number}.pt", map_location="cpu", weights_only=True))
         models.append((model, test))

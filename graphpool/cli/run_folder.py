@@ -105,7 +105,7 @@ def _check_stored(out: Path, settings: dict[str, Any], option: str, defaults: di
     A setting its ``run.json`` lacks (an option added to graphpool since the run started) counts as unchanged
     when it is at its default (``defaults``: the subcommand's), which is the behaviour the run had.
     """
-    stored = read_json(out / RUN_FILE)
+    stored = read_json(out / RUN_FILE, dict)
     for name, value in json.loads(json.dumps(defaults or {})).items():  # (as JSON values, as run.json holds them)
         if name not in stored and name in settings and settings[name] == value:
             stored[name] = value

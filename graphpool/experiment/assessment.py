@@ -26,7 +26,7 @@ import torch
 from graphpool.experiment.baselines import majority_scores
 from graphpool.experiment.diagnostics import pooling_diagnostics, warn_collapses
 from graphpool.experiment.distributed import barrier, is_main
-from graphpool.experiment.files import atomic_json, atomic_write, changed_settings, read_json
+from graphpool.experiment.files import RESTORE, atomic_json, atomic_write, changed_settings, read_json
 from graphpool.experiment.folds import Fold, holdout
 from graphpool.experiment.hyperparameters import expand_grid
 from graphpool.experiment.progress import Progress
@@ -108,22 +108,28 @@ def assess(
     # refuse, before anything is written, to continue a run made with other splits or settings
     if splits_path.exists() and read_json(splits_path) != splits:
         raise ValueError(f"{splits_path} holds different splits; use another --out folder or the same settings")
-    if config_path.exists() and (stored := read_json(config_path)) != config:
+    if config_path.exists() and (stored := read_json(config_path, dict)) != config:
         changed = ", ".join(name for name, _, _ in changed_settings(stored, config))
         raise ValueError(f"{config_path} was written with other settings ({changed}); use another folder")
+    if not config_path.exists() and (finished := len(list(out.glob("fold-*.json")))):
+        raise ValueError(
+            f"{out} holds {finished} finished fold(s) (fold-K.json) but no config.json: the settings they were "
+            "trained with are unknown; restore it, or use another --out folder"
+        )
     if is_main():
         if not splits_path.exists():
             atomic_json(splits_path, splits)
         atomic_json(config_path, config)
     results = []
+    metrics = task_of(model_config.task).metrics
     for number, split in enumerate(splits, start=1):
         done = out / f"fold-{number}.json"
         if only is not None and number not in only:  # another job's fold: its result when that job has written it
             if done.exists():
-                results.append(read_json(done))
+                results.append(read_fold(done, number, len(split["test"]), metrics))
             continue
         if done.exists():
-            results.append(read_json(done))
+            results.append(read_fold(done, number, len(split["test"]), metrics))
             if is_main():  # a run killed between writing fold-K.json and removing its checkpoints left them
                 for leftover in out.glob(f"fold-{number}-*.pt"):
                     leftover.unlink(missing_ok=True)
@@ -133,6 +139,24 @@ def assess(
         results.append(_assess_fold(graphs, number, split, options, out, device, progress, keep_models))
         progress.fold_done()
     return results
+
+
+def read_fold(path: Path, number: int, tests: int, metrics: Sequence[str]) -> dict[str, Any]:
+    """A finished fold's ``fold-K.json``, checked to be fold ``number``'s result with one prediction for each of its
+    ``tests`` test graphs and a score for each of ``metrics``; a ``ValueError`` names the file where it is not."""
+    result = read_json(path, dict)
+    needed = ("fold", "predictions", "selected", "seconds", *(f"test_{metric}" for metric in metrics))
+    if missing := [key for key in needed if key not in result]:
+        raise ValueError(
+            f"{path} is not a finished fold's result: it has no {', '.join(map(repr, missing))}; {RESTORE}"
+        )
+    if result["fold"] != number:
+        raise ValueError(f"{path} holds the result of fold {result['fold']}, not of fold {number}: {RESTORE}")
+    predictions = result["predictions"]
+    if not isinstance(predictions, list) or len(predictions) != tests:
+        held = len(predictions) if isinstance(predictions, list) else "no list of"
+        raise ValueError(f"{path} holds {held} test prediction(s) but fold {number} tests {tests} graphs: {RESTORE}")
+    return result
 
 
 def _assess_fold(

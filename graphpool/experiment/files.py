@@ -60,15 +60,29 @@ def atomic_json(path: Path, value: Any) -> None:
     atomic_write(path, lambda p: p.write_text(json.dumps(value, indent=1)))
 
 
-def read_json(path: Path) -> Any:
-    """The JSON value in ``path``; a ``ValueError`` naming the file when it is not JSON (runs write theirs whole, with
-    :func:`atomic_json`, so such a file was edited or cut short outside graphpool)."""
+#: what a run's file is to hold where it is not what graphpool wrote
+RESTORE = "restore it, or delete it to have the run recompute what it held"
+
+
+def read_json(path: Path, kind: type = object) -> Any:
+    """The JSON value in ``path``, of type ``kind`` (``dict``: an object, ``list``: a list; ``object``: any).
+
+    Raises a ``ValueError`` naming the file when it is not JSON or holds another kind of value (runs write theirs
+    whole, with :func:`atomic_json`, so such a file was edited, cut short or replaced outside graphpool).
+    """
     try:
-        return json.loads(path.read_text())
+        value = json.loads(path.read_text())
     except json.JSONDecodeError as error:
-        raise ValueError(
-            f"{path} is not valid JSON ({error}): restore it, or delete it to have the run recompute what it held"
-        ) from None
+        raise ValueError(f"{path} is not valid JSON ({error}): {RESTORE}") from None
+    if not isinstance(value, kind):
+        found, wanted = _json_kind(type(value)), _json_kind(kind)
+        raise ValueError(f"{path} holds {found} where graphpool writes {wanted}: {RESTORE}")  # noqa: TRY004 - a file's data
+    return value
+
+
+def _json_kind(kind: type) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}
+    return names.get(kind, "a number" if kind in (int, float) else kind.__name__)
 
 
 def safe_name(name: Any) -> str:

@@ -299,11 +299,11 @@ def out_of_fold(folder: Path) -> tuple[list[int], list[float]]:
 
     Read from ``folder``'s ``splits.json`` and ``fold-K.json`` (written by :func:`~graphpool.experiment.assess`).
     """
-    splits = read_json(folder / "splits.json")
+    splits = read_json(folder / "splits.json", list)
     indices: list[int] = []
     predictions: list[float] = []
     for number, split in enumerate(splits, start=1):
-        result = read_json(folder / f"fold-{number}.json")
+        result = read_json(folder / f"fold-{number}.json", dict)
         indices += split["test"]
         predictions += result["predictions"]
     return indices, predictions

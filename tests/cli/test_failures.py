@@ -315,6 +315,42 @@ def test_a_results_file_cut_short_is_named_on_resume(tmp_path: Path, name: str) 
 
 
 @needs_rdkit
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [  # valid JSON of another shape: TypeError and KeyError tracebacks, or another fold's results read as this one's
+        ("run.json", "[1]", "holds a list where graphpool writes an object"),
+        ("sum__none/fold-1.json", "[]", "holds a list where graphpool writes an object"),
+        ("sum__none/fold-1.json", "{}", "is not a finished fold's result: it has no 'fold', 'predictions'"),
+        ("sum__none/fold-1.json", "fold-2", "holds the result of fold 2, not of fold 1"),
+        ("sum__none/fold-1.json", "short", "holds 1 test prediction\\(s\\) but fold 1 tests 12 graphs"),
+    ],
+)
+def test_a_results_file_of_another_shape_is_named_on_resume(
+    tmp_path: Path, name: str, content: str, message: str
+) -> None:
+    out = tmp_path / "run"
+    assert main(_classify(tmp_path, out)) == 0
+    fold = json.loads((out / "sum__none" / "fold-1.json").read_text())
+    content = {
+        "fold-2": (out / "sum__none" / "fold-2.json").read_text(),
+        "short": json.dumps({**fold, "predictions": fold["predictions"][:1]}),
+    }.get(content, content)
+    (out / name).write_text(content)
+    with pytest.raises(SystemExit, match=rf"{out / name} {message}.*restore it, or delete it"):
+        main(_classify(tmp_path, out, "--resume"))
+
+
+@needs_rdkit
+def test_finished_folds_without_their_settings_are_refused_on_resume(tmp_path: Path) -> None:
+    """Without config.json the folds were read back whatever settings had trained them."""
+    out = tmp_path / "run"
+    assert main(_classify(tmp_path, out)) == 0
+    (out / "sum__none" / "config.json").unlink()
+    with pytest.raises(SystemExit, match=r"sum__none holds 2 finished fold\(s\) \(fold-K.json\) but no config.json"):
+        main(_classify(tmp_path, out, "--resume"))
+
+
+@needs_rdkit
 @pytest.mark.parametrize("extra", [["--pool", "mincut,graclus", "--levels", "2"], ["--pool", "kmis", "--precoarsen"]])
 def test_hierarchical_pools_train_on_batches_with_one_atom_molecules(tmp_path: Path, extra: list[str]) -> None:
     """Two levels of pooling after message passing, batches holding methane: a soft level's sqrt(degree) at a
