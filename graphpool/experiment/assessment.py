@@ -31,7 +31,7 @@ from graphpool.experiment.folds import Fold, holdout
 from graphpool.experiment.hyperparameters import expand_grid
 from graphpool.experiment.progress import Progress
 from graphpool.experiment.tasks import task_of
-from graphpool.experiment.training import TrainConfig, predict, train_candidate
+from graphpool.experiment.training import TrainConfig, load_checkpoint, predict, train_candidate
 from graphpool.models import GraphClassifier, ModelConfig
 
 
@@ -47,7 +47,7 @@ def _majority(labels: list[int] | None, split: dict[str, list[int]], scores: dic
 def _load(path: Path, model: ModelConfig, device: torch.device) -> GraphClassifier:
     """The selected weights of the checkpoint at ``path`` in a network of ``model``."""
     network = GraphClassifier(model).to(device)
-    network.load_state_dict(torch.load(path, map_location=device, weights_only=True)["state"]["best_model"])
+    network.load_state_dict(load_checkpoint(path, device)["state"]["best_model"])
     return network
 
 

@@ -9,6 +9,7 @@ shares, and scores are summed across processes (:mod:`graphpool.experiment.distr
 from __future__ import annotations
 
 import math
+import pickle
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -282,7 +283,7 @@ def _resume(checkpoint: Path, network: nn.Module, optimiser: torch.optim.Optimiz
     """The state saved in ``checkpoint`` (weights, optimiser and random state restored), or a fresh one."""
     if not checkpoint.exists():
         return TrainState()
-    saved = torch.load(checkpoint, map_location=device, weights_only=True)
+    saved = load_checkpoint(checkpoint, device)
     try:
         network.load_state_dict(saved["model"])
     except RuntimeError as error:
@@ -292,9 +293,31 @@ def _resume(checkpoint: Path, network: nn.Module, optimiser: torch.optim.Optimiz
     return TrainState(**saved["state"])
 
 
+#: what a checkpoint written by :func:`_save` holds
+CHECKPOINT_KEYS = ("model", "optimiser", "state", "rng")
+
+
+def load_checkpoint(checkpoint: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
+    """The contents of a candidate's checkpoint (written by :func:`_save`: ``model``, ``optimiser``, ``state`` with
+    its ``best_model``, ``rng``); a ``ValueError`` names the file where it is cut short or something else."""
+    try:
+        saved = torch.load(checkpoint, map_location=device, weights_only=True)
+        problem = None if isinstance(saved, dict) and all(k in saved for k in CHECKPOINT_KEYS) else "other contents"
+    except RuntimeError as error:  # torch's messages name no file: "PytorchStreamReader failed reading zip archive"
+        problem = str(error).strip().splitlines()[0]
+    except (EOFError, pickle.UnpicklingError) as error:  # empty, or not a file torch.save wrote
+        problem = f"torch.load: {type(error).__name__}"
+    if problem is not None:
+        raise ValueError(
+            f"{checkpoint} is not a checkpoint graphpool wrote ({problem}): delete it to have the run train this "
+            "candidate again from its first epoch"
+        )
+    return saved
+
+
 def _save(checkpoint: Path, network: nn.Module, optimiser: torch.optim.Optimizer, state: TrainState) -> None:
     """Write the weights, the optimiser, ``state`` and the random state, atomically (a kill leaves the old one)."""
-    saved = {
+    saved = {  # the keys of CHECKPOINT_KEYS
         "model": network.state_dict(),
         "optimiser": optimiser.state_dict(),
         "state": asdict(state),

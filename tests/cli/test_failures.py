@@ -341,6 +341,19 @@ def test_a_results_file_of_another_shape_is_named_on_resume(
 
 
 @needs_rdkit
+@pytest.mark.parametrize("content", [b"cut short", b""])
+def test_a_broken_checkpoint_is_named_on_resume(tmp_path: Path, content: bytes) -> None:
+    """A checkpoint cut short or replaced outside graphpool was torch's RuntimeError traceback ("PytorchStreamReader
+    failed reading zip archive"), naming no file."""
+    out = tmp_path / "run"
+    assert main(_classify(tmp_path, out, "--only-folds", "1")) == 0
+    checkpoint = out / "sum__none" / "fold-2-1.pt"
+    checkpoint.write_bytes(content)
+    with pytest.raises(SystemExit, match=rf"{checkpoint} is not a checkpoint graphpool wrote \(.+\): delete it"):
+        main(_classify(tmp_path, out, "--resume"))
+
+
+@needs_rdkit
 def test_finished_folds_without_their_settings_are_refused_on_resume(tmp_path: Path) -> None:
     """Without config.json the folds were read back whatever settings had trained them."""
     out = tmp_path / "run"
