@@ -130,8 +130,8 @@ def _rows(path: Path, columns: int | None = None, number: Callable[[str], Any] =
                 continue
             parts = [part.strip() for part in text.split(",")]
             if columns is None and rows and len(parts) != len(rows[0]):
-                raise ValueError(f"{path.name}: line {line}: {text!r} has {len(parts)} value(s) but line {first} has "
-                                 f"{len(rows[0])}")  # fmt: skip
+                widths = f"{len(parts)} value(s) but line {first} has {len(rows[0])}"
+                raise ValueError(f"{path.name}: line {line}: {text!r} has {widths}")
             try:
                 if columns is not None and len(parts) != columns:
                     raise ValueError
@@ -213,10 +213,8 @@ def check_raw(folder: Path, name: str) -> None:
         ("graph_attributes", graphs, "graphs"),
     ):
         path = folder / f"{name}_{kind}.txt"
-        if (
-            path.is_file()
-            and (count := len(_rows(path, number=int if kind.endswith("labels") else _finite))) != expected
-        ):
+        number = int if kind.endswith("labels") else _finite  # labels are classes, attributes finite numbers
+        if path.is_file() and (count := len(_rows(path, number=number))) != expected:
             source = files["graph_indicator"].name if what != "edges" else files["A"].name
             raise ValueError(f"{path.name} has {count} lines but {source} has {expected} {what}")
 

@@ -126,10 +126,10 @@ def assess(
         done = out / f"fold-{number}.json"
         if only is not None and number not in only:  # another job's fold: its result when that job has written it
             if done.exists():
-                results.append(read_fold(done, number, len(split["test"]), metrics))
+                results.append(_read_fold(done, number, len(split["test"]), metrics))
             continue
         if done.exists():
-            results.append(read_fold(done, number, len(split["test"]), metrics))
+            results.append(_read_fold(done, number, len(split["test"]), metrics))
             if is_main():  # a run killed between writing fold-K.json and removing its checkpoints left them
                 for leftover in out.glob(f"fold-{number}-*.pt"):
                     leftover.unlink(missing_ok=True)
@@ -141,7 +141,7 @@ def assess(
     return results
 
 
-def read_fold(path: Path, number: int, tests: int, metrics: Sequence[str]) -> dict[str, Any]:
+def _read_fold(path: Path, number: int, tests: int, metrics: Sequence[str]) -> dict[str, Any]:
     """A finished fold's ``fold-K.json``, checked to be fold ``number``'s result with one prediction for each of its
     ``tests`` test graphs and a score for each of ``metrics``; a ``ValueError`` names the file where it is not."""
     result = read_json(path, dict)
