@@ -54,6 +54,7 @@ from graphpool.experiment.baselines import BASELINES, baseline_scores, graph_siz
 from graphpool.experiment.files import read_json
 from graphpool.experiment.results import MAJORITY
 from graphpool.experiment.tasks import Classification
+from graphpool.experiment.training import read_torch_file
 from graphpool.explain import evidence, evidence_by_group, evidence_by_type, node_scores
 from graphpool.models import GraphClassifier, ModelConfig
 
@@ -155,7 +156,12 @@ def fold_models(folder: Path, folds: Sequence[Fold], config: ModelConfig) -> lis
     for number, (_, test) in enumerate(folds, start=1):
         selected = read_json(folder / f"fold-{number}.json", dict).get("selected", {})
         model = GraphClassifier(replace(config, **split_settings(selected)[0]))
-        model.load_state_dict(torch.load(folder / f"model-{number}.pt", map_location="cpu", weights_only=True))
+        path = folder / f"model-{number}.pt"
+        remedy = f"delete it and fold-{number}.json beside it to have --resume train the fold again"
+        try:
+            model.load_state_dict(read_torch_file(path, remedy))
+        except (RuntimeError, TypeError) as error:  # the weights of another network, or no weights at all
+            raise ValueError(f"{path} is not a file graphpool wrote (other weights): {remedy}") from error
         models.append((model, test))
     return models
 

@@ -129,6 +129,11 @@ def assess(
                 results.append(_read_fold(done, number, len(split["test"]), metrics))
             continue
         if done.exists():
+            if keep_models and not (out / f"model-{number}.pt").exists():  # what the explanations read
+                raise ValueError(
+                    f"{out} has no model-{number}.pt beside {done.name}, and the run keeps each fold's model: "
+                    f"delete {done.name} to have --resume train the fold again"
+                )
             results.append(_read_fold(done, number, len(split["test"]), metrics))
             if is_main():  # a run killed between writing fold-K.json and removing its checkpoints left them
                 for leftover in out.glob(f"fold-{number}-*.pt"):

@@ -297,21 +297,25 @@ def _resume(checkpoint: Path, network: nn.Module, optimiser: torch.optim.Optimiz
 CHECKPOINT_KEYS = ("model", "optimiser", "state", "rng")
 
 
+def read_torch_file(path: Path, remedy: str, device: torch.device | str = "cpu") -> Any:
+    """``torch.load(path, weights_only=True)``; a ``ValueError`` names the file, what torch found, and ``remedy``
+    where torch cannot read it (cut short, empty, or not a file ``torch.save`` wrote)."""
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except RuntimeError as error:  # torch's messages name no file: "PytorchStreamReader failed reading zip archive"
+        problem = str(error).strip().splitlines()[0]
+    except (EOFError, pickle.UnpicklingError) as error:
+        problem = f"torch.load: {type(error).__name__}"
+    raise ValueError(f"{path} is not a file graphpool wrote ({problem}): {remedy}")
+
+
 def load_checkpoint(checkpoint: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
     """The contents of a candidate's checkpoint (written by :func:`_save`: ``model``, ``optimiser``, ``state`` with
     its ``best_model``, ``rng``); a ``ValueError`` names the file where it is cut short or something else."""
-    try:
-        saved = torch.load(checkpoint, map_location=device, weights_only=True)
-        problem = None if isinstance(saved, dict) and all(k in saved for k in CHECKPOINT_KEYS) else "other contents"
-    except RuntimeError as error:  # torch's messages name no file: "PytorchStreamReader failed reading zip archive"
-        problem = str(error).strip().splitlines()[0]
-    except (EOFError, pickle.UnpicklingError) as error:  # empty, or not a file torch.save wrote
-        problem = f"torch.load: {type(error).__name__}"
-    if problem is not None:
-        raise ValueError(
-            f"{checkpoint} is not a checkpoint graphpool wrote ({problem}): delete it to have the run train this "
-            "candidate again from its first epoch"
-        )
+    remedy = "delete it to have the run train this candidate again from its first epoch"
+    saved = read_torch_file(checkpoint, remedy, device)
+    if not isinstance(saved, dict) or not all(key in saved for key in CHECKPOINT_KEYS):
+        raise ValueError(f"{checkpoint} is not a file graphpool wrote (other contents): {remedy}")
     return saved
 
 

@@ -58,6 +58,20 @@ def test_simulated_run_writes_everything_and_resumes(tmp_path: Path, capsys) -> 
     assert (out / "sum__none" / "fold-1.json").read_text() == first
 
 
+@pytest.mark.parametrize("content", [b"cut short", None])
+def test_a_fold_model_broken_or_gone_is_named_on_resume(tmp_path: Path, content: bytes | None) -> None:
+    """The explanations read each fold's model-K.pt: one cut short was torch's traceback, one deleted
+    "[Errno 2] No such file or directory", with nothing said of how to get it back."""
+    out = tmp_path / "cells"
+    arguments = ["cells", "--simulate", "presence", "--readout", "sum", "--out", str(out), *QUICK]
+    assert main(arguments) == 0
+    for model in out.glob("*/model-1.pt"):
+        model.unlink() if content is None else model.write_bytes(content)
+    message = r"model-1.pt is not a file graphpool wrote \(.+\): delete it" if content else r"has no model-1.pt beside"
+    with pytest.raises(SystemExit, match=rf"{message}.* fold-1.json .*train the fold again"):
+        main([*arguments, "--resume"])
+
+
 def test_grouped_by_donor_and_bad_tables(tmp_path: Path) -> None:
     from graphpool.cells import simulate
 

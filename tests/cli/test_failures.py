@@ -349,7 +349,7 @@ def test_a_broken_checkpoint_is_named_on_resume(tmp_path: Path, content: bytes) 
     assert main(_classify(tmp_path, out, "--only-folds", "1")) == 0
     checkpoint = out / "sum__none" / "fold-2-1.pt"
     checkpoint.write_bytes(content)
-    with pytest.raises(SystemExit, match=rf"{checkpoint} is not a checkpoint graphpool wrote \(.+\): delete it"):
+    with pytest.raises(SystemExit, match=rf"{checkpoint} is not a file graphpool wrote \(.+\): delete it"):
         main(_classify(tmp_path, out, "--resume"))
 
 
