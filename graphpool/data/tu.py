@@ -160,7 +160,10 @@ def _integer_lines(path: Path) -> list[int]:
 
 
 def _held(root: str | Path, name: str) -> str:
-    """``"; did you mean 'MUTAG'? ROOT holds DD, MUTAG"``: the datasets with a raw folder under ``root``."""
+    """``"; did you mean 'MUTAG'? ROOT holds DD, MUTAG"``: the datasets with a raw folder under ``root`` (or that
+    ``root`` is the dataset's own folder)."""
+    if (Path(root) / "raw").is_dir() and Path(root).name == name:
+        return f"; {root} is the dataset's own folder: pass the folder above it, {Path(root).parent}, as the root"
     held = sorted(p.parent.name for p in Path(root).glob("*/raw") if p.is_dir())
     if not held:
         return ""

@@ -145,6 +145,9 @@ def test_a_missing_dataset_lists_what_the_root_holds(tmp_path: Path) -> None:
         load_tu("toy", tmp_path / "src", cache=tmp_path / "cache")
     with pytest.raises(FileNotFoundError, match=r"no TU raw folder at .*NONE/raw .*; .* holds OTHER, TOY$"):
         load_tu("NONE", tmp_path / "src", cache=tmp_path / "cache")
+    # the dataset's own folder given as the root (the raw folder one level up from where it is looked for)
+    with pytest.raises(FileNotFoundError, match=r"TOY/TOY/raw .*; .*src/TOY is the dataset's own folder: pass .*src"):
+        load_tu("TOY", tmp_path / "src" / "TOY", cache=tmp_path / "cache")
 
 
 # a cache that is a file ended in a NotADirectoryError traceback from the copy of the raw files
