@@ -169,7 +169,7 @@ def load_smiles_csv(
     if on_error not in ("fail", "skip"):
         raise ValueError(f"'on_error' must be 'fail' or 'skip', got {on_error!r}")
     _check_task(task)
-    with open(path, newline="", encoding="utf-8") as handle:
+    with open(path, newline="", encoding="utf-8-sig") as handle:  # -sig: a leading byte order mark (Excel) is dropped
         reader = csv.DictReader(handle)
         try:
             columns = reader.fieldnames

@@ -77,6 +77,14 @@ def test_smiles_csv_names_every_bad_row(tmp_path: Path) -> None:
 
 
 @needs_rdkit
+def test_a_csv_saved_with_a_byte_order_mark_reads_its_first_column(tmp_path: Path) -> None:
+    """Excel's "CSV UTF-8" starts with a byte order mark: the first column was named '\\ufeffsmiles', not found."""
+    path = tmp_path / "molecules.csv"
+    path.write_bytes("smiles,label\nCCO,1\nCCC,0\n".encode("utf-8-sig"))
+    assert [int(g.y) for g in load_smiles_csv(path).graphs] == [1, 0]
+
+
+@needs_rdkit
 def test_numeric_labels_compare_as_numbers(tmp_path: Path) -> None:
     """'1', '1.0' and '01' are one class (the docstring says numbers are handled numerically)."""
     path = tmp_path / "molecules.csv"
