@@ -80,7 +80,8 @@ class Experiment:
     def check(self, graphs: Sequence[Any] = ()) -> None:
         """Raise a ``ValueError`` now for any combination or grid candidate that could not train on ``graphs``.
 
-        Every readout x pool x grid candidate is built as a config (each checks its values), pools that
+        Every readout x pool x grid candidate is built as a config (each checks its values), class labels
+        fit the head (``0..num_classes - 1``), pools that
         read node labels need them on the graphs, and precoarsened levels cannot follow a grid over
         their K or depth (they are computed once, with the base settings). Run it before anything is
         written, so that a refused setting leaves no half-made results folder.
@@ -89,6 +90,13 @@ class Experiment:
             raise ValueError(
                 f"--precoarsen: none of the pools {list(self.pools)} has levels to precompute (only hard cluster "
                 "pools do: given, graclus, kmis, kmeans, louvain); drop --precoarsen"
+            )
+        classes = self.model.num_classes
+        labels = task_of(self.model.task).labels(graphs) if graphs else None
+        if labels and (bad := next((i for i, y in enumerate(labels) if not 0 <= y < classes), None)) is not None:
+            raise ValueError(
+                f"graph {bad} has class label {labels[bad]}, but the model has num_classes = {classes} "
+                f"(labels 0..{classes - 1})"
             )
         terms = {term for pool in self.pools for term in loss_terms(pool)}
         unknown = sorted(set(self.loss_weights) - terms)
@@ -131,8 +139,8 @@ def run_experiment(
     graphs: Sequence[Any],
     folds: Sequence[Fold],
     experiment: Experiment,
-    out: Path,
-    device: torch.device,
+    out: str | Path,
+    device: torch.device | str,
     *,
     repeats: int = 1,
     groups: Sequence[Any] | None = None,
@@ -145,10 +153,24 @@ def run_experiment(
     ``groups`` (e.g. the donor of each graph) keeps each group in one part of every inner hold-out.
     ``only_folds`` (numbers from 1): train only these folds of every combination, as one job of several sharing
     ``out``; the rows are returned once every fold of every combination is done (by any job), else ``[]``.
+    ``out`` (a folder) and ``device`` may be given as strings.
+
+    Raises:
+        ValueError: before anything is written, for folds that overlap or leave the graphs, ``groups`` of another
+            length, ``repeats`` that do not divide the folds, ``only_folds`` outside them, class labels outside
+            ``0..num_classes - 1``, or a combination that could not train (:meth:`Experiment.check`).
     """
-    progress = progress or Progress()
+    progress, out, device = progress or Progress(), Path(out), torch.device(device)
     if groups is not None and len(groups) != len(graphs):
         raise ValueError(f"'groups' has {len(groups)} entries but there are {len(graphs)} graphs: one group per graph")
+    if repeats < 1 or len(folds) % repeats:
+        raise ValueError(
+            f"'repeats' must be >= 1, got {repeats}"
+            if repeats < 1
+            else f"'repeats' = {repeats} does not divide the {len(folds)} folds (repeats x folds per repeat)"
+        )
+    if outside := sorted(number for number in only_folds or () if not 1 <= number <= len(folds)):
+        raise ValueError(f"'only_folds' names fold {outside[0]}, but the run has {len(folds)} folds (1..{len(folds)})")
     check_fold_parts(folds, len(graphs))
     experiment.check(graphs)  # every combination is valid before the first one trains
     combinations = list(itertools.product(experiment.readouts, experiment.pools))

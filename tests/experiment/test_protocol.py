@@ -207,6 +207,55 @@ def test_folds_are_checked_before_training(tmp_path: Path, folds, message: str) 
     assert not (tmp_path / "out").exists()
 
 
+# run_experiment's own arguments: a str folder was "unsupported operand type(s) for /", repeats=0 a
+# ZeroDivisionError after training, a class label past the head an IndexError inside the loss, and only_folds
+# naming no fold of the run trained nothing and returned [] without a word
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"repeats": 0}, r"'repeats' must be >= 1, got 0"),
+        ({"repeats": 3}, r"'repeats' = 3 does not divide the 2 folds"),
+        ({"only_folds": [3]}, r"'only_folds' names fold 3, but the run has 2 folds"),
+        ({"num_classes": 2, "y": 2}, r"graph 5 has class label 2, but the model has num_classes = 2 \(labels 0..1\)"),
+        ({"num_classes": 3, "y": -1}, r"graph 5 has class label -1, but the model has num_classes = 3 \(labels 0..2\)"),
+    ],
+)
+def test_run_experiment_checks_its_arguments_before_training(tmp_path: Path, change: dict, message: str) -> None:
+    import torch
+    from torch_geometric.data import Data
+
+    from graphpool.experiment import Experiment, TrainConfig, run_experiment
+    from graphpool.models import ModelConfig
+
+    labels = [0, 1, 0, 1, 0, change.get("y", 1)]
+    graphs = [Data(x=torch.randn(3, 2), edge_index=torch.tensor([[0, 1], [1, 0]]), y=torch.tensor([y])) for y in labels]
+    model = ModelConfig(in_channels=2, num_classes=change.get("num_classes", 2))
+    experiment = Experiment(model=model, train=TrainConfig(epochs=1))
+    folds = [([0, 1, 2, 3], [4, 5]), ([2, 3, 4, 5], [0, 1])]
+    options = {key: value for key, value in change.items() if key in ("repeats", "only_folds")}
+    with pytest.raises(ValueError, match=message):
+        run_experiment(graphs, folds, experiment, tmp_path / "out", torch.device("cpu"), **options)
+    assert not (tmp_path / "out").exists()
+
+
+def test_run_experiment_takes_its_folder_as_a_string(tmp_path: Path) -> None:
+    import torch
+    from torch_geometric.data import Data
+
+    from graphpool.experiment import Experiment, TrainConfig, run_experiment
+    from graphpool.models import ModelConfig
+
+    graphs = [
+        Data(x=torch.randn(3, 2), edge_index=torch.tensor([[0, 1], [1, 0]]), y=torch.tensor([i % 2])) for i in range(40)
+    ]
+    experiment = Experiment(
+        model=ModelConfig(in_channels=2, num_classes=2, hidden=4, layers=1), train=TrainConfig(epochs=1)
+    )
+    folds = [(list(range(20)), list(range(20, 40))), (list(range(20, 40)), list(range(20)))]
+    (row,) = run_experiment(graphs, folds, experiment, str(tmp_path / "out"), "cpu")
+    assert row["folds"] == 2 and (tmp_path / "out" / "sum__none" / "fold-2.json").exists()
+
+
 # labels that were not non-negative ints failed inside NumPy ("Cannot cast array data from dtype('<U1')"), and a
 # missing label was no error of its own
 @pytest.mark.parametrize("labels", [["a", "b"] * 10, [-1, 2] * 10, [0.0, 1.0] * 10], ids=str)
