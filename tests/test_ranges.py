@@ -96,3 +96,19 @@ def test_pooled_axes_are_whole_numbers(dims) -> None:
 
     with pytest.raises(TypeError, match=r"'dims' must be a whole number"):
         GlobalPool("mean", dims=dims)(torch.randn(2, 3, 4, 4))
+
+
+# an infinite learning rate, weight decay or temperature passed every "> 0" / ">= 0" check: `--lr inf` trained
+# a whole run
+@pytest.mark.parametrize(
+    ("build", "name"),
+    [
+        (lambda v: TrainConfig(lr=v), "lr"),
+        (lambda v: TrainConfig(weight_decay=v), "weight_decay"),
+        (lambda v: ModelConfig(in_channels=3, num_classes=2, temperature=v), "temperature"),
+    ],
+)
+@pytest.mark.parametrize("value", [float("inf"), float("nan")])
+def test_float_settings_refuse_infinity_and_nan(build, name: str, value: float) -> None:
+    with pytest.raises(ValueError, match=rf"'{name}' must be a finite number (>|>=) 0, got {value}"):
+        build(value)

@@ -19,7 +19,8 @@ from dataclasses import dataclass, fields, is_dataclass, replace
 
 @dataclass(frozen=True)
 class Range:
-    """``low <= value`` (``<`` when ``low_open``), and ``value <= high`` (``<``) when ``high`` is set; NaN is outside.
+    """``low <= value`` (``<`` when ``low_open``), and ``value <= high`` (``<``) when ``high`` is set; NaN and the
+    infinities are outside.
     ``whole``: the value must also be a whole number (a counted or seeding setting)."""
 
     low: float
@@ -37,8 +38,8 @@ class Range:
 
     def violation(self, value: float) -> str | None:
         """The bound ``value`` breaks, as ``"must be >= 1"`` / ``"must be < 1"``, or ``None`` when it is in range."""
-        if isinstance(value, float) and math.isnan(value):
-            return f"must be {self.describe()}"
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"must be a finite number {self.describe()}"
         if value < self.low or (self.low_open and value == self.low):
             return f"must be {'>' if self.low_open else '>='} {_number(self.low)}"
         if self.high is not None and (value > self.high or (self.high_open and value == self.high)):
@@ -50,8 +51,9 @@ class Range:
         ``TypeError`` for a ``whole`` range's value that is not a whole number)."""
         if self.whole:
             check_whole(name, value)
-        if self.violation(value) is not None:
-            raise ValueError(f"'{name}' must be {self.describe()}, got {value}")
+        if (broken := self.violation(value)) is not None:
+            finite = "a finite number " if "finite" in broken else ""
+            raise ValueError(f"'{name}' must be {finite}{self.describe()}, got {value}")
 
 
 #: a random seed: what NumPy's generators and scikit-learn's ``random_state`` take
