@@ -122,6 +122,14 @@ def test_an_unreadable_file_is_named(tmp_path: Path, name: str, content: bytes) 
         read_cells(path)
 
 
+def test_rows_ending_in_a_comma_the_header_lacks_read_unshifted(tmp_path: Path) -> None:
+    """Each row's first field became the index and every column took its right neighbour's values."""
+    path = tmp_path / "cells.csv"
+    path.write_text("x,y,cell_type\n0.0,1.0,T,\n2.0,3.0,B,\n")
+    table = read_cells(path, sample=None, label=None)
+    assert table.frame["x"].tolist() == [0.0, 2.0] and table.frame["cell_type"].tolist() == ["T", "B"]
+
+
 def test_all_markers_are_the_columns_not_named_otherwise() -> None:
     table = read_cells(_frame(), **NAMES, group="donor", cell_id="cell", markers="all")
     assert table.markers == ["CD8"]
