@@ -84,8 +84,18 @@ def open_out(args: argparse.Namespace, graphs: Sequence[Any] = ()) -> Path:
         _check_stored(out, settings, "--resume", defaults)
     elif job and stored_path.is_file():  # a job of an array joins the run another job started
         _check_stored(out, settings, "--only-folds", defaults)
-    elif is_main() and out.is_dir() and any(not (job and _run_file(p.name)) for p in out.iterdir()):
-        raise SystemExit(f"{out} already holds results: pass --resume to continue that run, or another --out")
+    elif (
+        is_main()
+        and out.is_dir()
+        and (held := sorted(p.name for p in out.iterdir() if not (job and _run_file(p.name))))
+    ):
+        if stored_path.is_file():
+            raise SystemExit(f"{out} already holds results: pass --resume to continue that run, or another --out")
+        shown = ", ".join(held[:3]) + (f" and {len(held) - 3} more" if len(held) > 3 else "")
+        raise SystemExit(
+            f"{out} holds other files ({shown}), not a graphpool run: a new run needs an empty or new folder; "
+            "pass another --out"
+        )
     if is_main():
         atomic_json(stored_path, settings)
         if job:  # a job that started at the same moment, with other settings, wrote its own

@@ -199,6 +199,16 @@ def test_a_refused_file_operation_is_one_line(monkeypatch: pytest.MonkeyPatch) -
         main(["classify"])
 
 
+def test_a_folder_of_other_files_is_not_called_a_run(tmp_path: Path) -> None:
+    """A folder holding a user's own files was said to hold "results", with --resume as the way on."""
+    out = tmp_path / "thesis"
+    out.mkdir()
+    (out / "chapter.tex").write_text("x")
+    with pytest.raises(SystemExit, match=r"holds other files \(chapter.tex\), not a graphpool run: .*another --out"):
+        main(["classify", "--dataset", "pooling-easy-small", "--splits", "stratified", "--folds", "2", *FAST,
+              "--out", str(out)])  # fmt: skip
+
+
 def test_header_only_csv_is_one_line(tmp_path: Path) -> None:
     path = _csv(tmp_path, [])
     done = _cli("classify", "--smiles-csv", str(path), "--out", str(tmp_path / "out"), *FAST)
