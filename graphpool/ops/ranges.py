@@ -51,8 +51,8 @@ class Range:
         ``TypeError`` for a ``whole`` range's value that is not a whole number)."""
         if self.whole:
             check_whole(name, value)
-        if (broken := self.violation(value)) is not None:
-            finite = "a finite number " if "finite" in broken else ""
+        if self.violation(value) is not None:
+            finite = "" if math.isfinite(value) else "a finite number "
             raise ValueError(f"'{name}' must be {finite}{self.describe()}, got {value}")
 
 
