@@ -118,7 +118,8 @@ def size_note(rows: Sequence[dict[str, Any]]) -> str | None:
 def format_table(rows: Sequence[dict[str, Any]]) -> str:
     """The rows as a text table: mean +- sd over folds of accuracy (%), or of RMSE, MAE and R^2; the sd over repeats
     where there are repeats; beside a seed ensemble's score, the first seed's alone ("(1 seed)"). A row of one fold
-    (a given train/test split) shows its value alone: no spread was measured."""
+    (a given train/test split) shows its value alone: no spread was measured. A value wider than its column
+    widens the column, so cells never run into each other."""
     repeated = any(row["std_over_repeats"] for row in rows)
     pooled = any(row.get("levels") for row in rows)  # a "clusters used" column where a row has pooling levels
     floors = any("folds_at_majority" in row for row in rows)
@@ -136,24 +137,28 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
         mean = f"{scale * row[f'mean_{name}']:.{digits}f}"
         return f"{mean} +- {scale * row[sd]:.{digits}f}" if row["folds"] > 1 else mean
 
+    # the right-aligned columns: (title, one cell per row, the least width); a wider cell widens its column
+    numbers = [(title, [cell(row, name, sd) for row in rows], column_width) for title, name, sd in columns]
+    if repeated:
+        numbers.append(("sd repeats", [f"{scale * row['std_over_repeats']:.{digits}f}" for row in rows], 12))
+    if ensembles:
+        numbers.append((f"{columns[0][0]} (1 seed)", [_single_cell(row, main, scale, digits) for row in rows], 19))
+    if pooled:
+        numbers.append(("clusters used", [usage_cell(row.get("levels", [])) for row in rows], 16))
+    if floors:
+        numbers.append(("at floor", [_floor_cell(row) for row in rows], 10))
+    numbers.append(("s / fold", [f"{row['seconds_per_fold']:.1f}" for row in rows], 10))
+    widths = [max(least, len(title) + 2, *(len(text) + 2 for text in texts)) for title, texts, least in numbers]
     lines = [
         f"{'readout':<{width}}{'pool':<{pool_width}}"
-        + "".join(f"{title:>{column_width}}" for title, _, _ in columns)
-        + (f"{'sd repeats':>12}" if repeated else "")
-        + (f"{columns[0][0] + ' (1 seed)':>19}" if ensembles else "")
-        + (f"{'clusters used':>16}" if pooled else "")
-        + (f"{'at floor':>10}" if floors else "")
-        + f"{'s / fold':>10}  selected (folds)"
+        + "".join(f"{title:>{w}}" for (title, _, _), w in zip(numbers, widths, strict=True))
+        + "  selected (folds)"
     ]
-    for row in rows:
+    for index, row in enumerate(rows):
         lines.append(
             f"{row['readout']:<{width}}{row['pool']:<{pool_width}}"
-            + "".join(f"{cell(row, name, sd):>{column_width}}" for _, name, sd in columns)
-            + (f"{scale * row['std_over_repeats']:>12.{digits}f}" if repeated else "")
-            + (f"{_single_cell(row, main, scale, digits):>19}" if ensembles else "")
-            + (f"{usage_cell(row.get('levels', [])):>16}" if pooled else "")
-            + (f"{_floor_cell(row):>10}" if floors else "")
-            + f"{row['seconds_per_fold']:>10.1f}  {selection_summary(row['selected'])}"
+            + "".join(f"{texts[index]:>{w}}" for (_, texts, _), w in zip(numbers, widths, strict=True))
+            + f"  {selection_summary(row['selected'])}"
         )
     return "\n".join(lines)
 

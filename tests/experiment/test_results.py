@@ -38,6 +38,29 @@ def test_one_fold_prints_no_spread() -> None:
     assert "60.0 +- 10.0" in two_line
 
 
+def test_wide_values_keep_their_columns_apart() -> None:
+    """Targets in the hundreds printed '320.120 +- 87.674199.883 +- 32.310-46311.994 +- 46311.792': the cells ran
+    into each other where a value was wider than its column."""
+    from graphpool.experiment import summary_row
+
+    row = summary_row(
+        "sum",
+        "none",
+        {"rmse": [232.4, 407.8], "mae": [167.6, 232.2], "r2": [-0.2, -92623.8]},
+        folds_per_repeat=2,
+        seconds_per_fold=1,
+    )
+    header, line = format_table([row]).splitlines()
+    cells = [cell for cell in line.split("  ") if cell.strip()]
+    assert [cell.strip() for cell in cells[2:5]] == [
+        "320.100 +- 87.700",
+        "199.900 +- 32.300",
+        "-46312.000 +- 46311.800",
+    ]
+    for title, cell in zip(("RMSE", "MAE", "R2"), cells[2:5], strict=True):
+        assert header.index(title) + len(title) == line.index(cell.strip()) + len(cell.strip())  # right-aligned
+
+
 def _row(readout: str, pool: str, accuracy: float) -> dict:
     return {"readout": readout, "pool": pool, "folds": 3, "mean_accuracy": accuracy, "std_over_folds": 0.05,
             "std_over_repeats": 0.0, "seconds_per_fold": 1.0, "selected": []}  # fmt: skip
