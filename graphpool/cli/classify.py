@@ -162,6 +162,10 @@ def _check_source_options(args: argparse.Namespace) -> None:
         if given and not applies:
             option = "--" + given[0].replace("_", "-")
             raise SystemExit(f"{option} {what}; with {source} it would be ignored")
+    if not tu and args.splits == "gin":
+        raise SystemExit(
+            f"--splits gin (the GIN paper's folds) is for a TU dataset; with {source} it would find none: drop one"
+        )
     if tu and getattr(args, "gin_root", None) is not None and args.splits != "gin":  # (regress has no --gin-root)
         raise SystemExit(f"--gin-root is read by --splits gin; with --splits {args.splits} it would be ignored")
     if args.smiles_csv:

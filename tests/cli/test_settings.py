@@ -409,6 +409,9 @@ def test_cells_refuses_a_cluster_count_its_celltype_pool_does_not_read(arguments
             ["--dataset", "MUTAG", "--gin-root", "elsewhere", "--splits", "stratified"],
             "--gin-root is read by --splits gin; with --splits stratified",
         ),
+        # the GIN paper's folds exist for TU datasets only: this was "no GIN fold folder at gin-format/pooling-..."
+        (["--dataset", "pooling-easy-small", "--splits", "gin"], "--splits gin (the GIN paper's folds) is for a TU"),
+        (["--dataset", "solubility", "--splits", "gin"], "--splits gin (the GIN paper's folds) is for a TU"),
     ],
 )
 def test_an_option_of_another_data_source_is_refused(tmp_path: Path, arguments: list[str], message: str) -> None:
