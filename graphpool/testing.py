@@ -1,6 +1,7 @@
 """Test helpers for readouts and poolers, shipped with the library so users can check their own.
 
-A readout here is any callable ``f(x, batch, num_graphs) -> [B, F]``; a pooler any
+A readout here is any callable ``f(x, batch, num_graphs) -> [B, F]`` or an aggregation module (graphpool's
+readouts, PyG's ``Aggregation``), taken as it is; a pooler any
 :class:`~graphpool.cluster.Pool`-like module ``pool(x, edge_index, edge_weight, batch, num_graphs)``
 returning an output with ``x`` and ``batch``.
 """
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 from torch.utils._python_dispatch import TorchDispatchMode
+from torch_geometric.nn.aggr import Aggregation
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -132,12 +134,21 @@ def _to_host(name: str, args: Any, kwargs: Any) -> bool:
     return args[0].device.type != "cpu" and device is not None and torch.device(device).type == "cpu"
 
 
-#: a readout as these checks call it: ``f(x [N, F], batch [N], num_graphs) -> [B, F']``
+#: a readout as these checks call it: ``f(x [N, F], batch [N], num_graphs) -> [B, F']`` (they also take an
+#: aggregation module, graphpool's readouts or PyG's ``Aggregation``, as ``module(x, batch, dim_size=num_graphs)``)
 ReadoutFn = Callable[[Tensor, Tensor, int], Tensor]
 
 
+def _as_function(readout: ReadoutFn | torch.nn.Module) -> ReadoutFn:
+    """``readout`` as ``f(x, batch, num_graphs)``: an ``Aggregation`` takes the graph count as ``dim_size`` (its
+    third positional argument is ``ptr``)."""
+    if isinstance(readout, Aggregation):
+        return lambda x, batch, num_graphs: readout(x, batch, dim_size=num_graphs)
+    return readout
+
+
 def assert_permutation_invariant(
-    readout: ReadoutFn,
+    readout: ReadoutFn | torch.nn.Module,
     x: Tensor,
     batch: Tensor,
     num_graphs: int,
@@ -157,6 +168,7 @@ def assert_permutation_invariant(
     """
     if batch.numel() and int(batch.max()) >= num_graphs:
         raise ValueError(f"'batch' holds graph {int(batch.max())} but num_graphs = {num_graphs}")
+    readout = _as_function(readout)
     expected = readout(x, batch, num_graphs)
     node_perm = torch.randperm(x.size(0), generator=generator, device="cpu").to(x.device)
     graph_perm = torch.randperm(num_graphs, generator=generator, device="cpu").to(x.device)
@@ -165,7 +177,7 @@ def assert_permutation_invariant(
 
 
 def assert_batch_consistent(
-    readout: ReadoutFn,
+    readout: ReadoutFn | torch.nn.Module,
     graphs: list[Tensor],
     *,
     atol: float = 1e-6,
@@ -178,6 +190,7 @@ def assert_batch_consistent(
     """
     if not graphs:
         raise ValueError("'graphs' is empty: give at least one node feature matrix")
+    readout = _as_function(readout)
     x = torch.cat(graphs)
     batch = torch.cat([torch.full((g.size(0),), b, dtype=torch.long, device=x.device) for b, g in enumerate(graphs)])
     together = readout(x, batch, len(graphs))

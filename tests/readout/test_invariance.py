@@ -70,3 +70,18 @@ def test_helpers_name_their_bad_input() -> None:
         assert_batch_consistent(readout, [])
     with pytest.raises(ValueError, match=r"'batch' holds graph 2 but num_graphs = 2"):
         assert_permutation_invariant(readout, torch.ones(3, 2), torch.tensor([0, 1, 2]), 2)
+
+
+# a readout module passed as it is: the checks called readout(x, batch, num_graphs), which an Aggregation reads as
+# ptr = num_graphs ("'ptr' must be a torch.Tensor, got int"), so only a hand-written lambda worked
+def test_helpers_take_a_readout_module_as_it_is() -> None:
+    from torch_geometric.nn.aggr import MedianAggregation
+
+    from graphpool.readout import resolve
+
+    x, batch = torch.randn(7, 3, dtype=torch.float64), torch.tensor([0, 0, 0, 1, 1, 2, 2])
+    for readout in (resolve("median"), resolve("mean+max")):
+        assert_permutation_invariant(readout, x, batch, 4)  # a trailing empty graph included
+        assert_batch_consistent(readout, [x[:3], x[3:5], x[5:0], x[5:]])
+    assert_permutation_invariant(MedianAggregation(), x, batch, 3)  # (PyG's fails on an empty graph alone)
+    assert_batch_consistent(MedianAggregation(), [x[:3], x[3:5], x[5:]])
