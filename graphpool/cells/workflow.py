@@ -51,10 +51,9 @@ from graphpool.experiment import (
     write_results,
 )
 from graphpool.experiment.baselines import BASELINES, baseline_scores, graph_size_features, majority_scores, size_model
-from graphpool.experiment.files import read_json
+from graphpool.experiment.files import read_json, read_torch_file
 from graphpool.experiment.results import MAJORITY
 from graphpool.experiment.tasks import Classification
-from graphpool.experiment.training import read_torch_file
 from graphpool.explain import evidence, evidence_by_group, evidence_by_type, node_scores
 from graphpool.models import GraphClassifier, ModelConfig
 

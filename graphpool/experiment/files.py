@@ -1,13 +1,17 @@
-"""Files of a run: atomic writes (a reader or a resumed run never sees half a file), safe file names."""
+"""Files of a run: atomic writes (a reader or a resumed run never sees half a file), checked reads of JSON and
+torch files (an error names the file and how to recover), safe file names."""
 
 from __future__ import annotations
 
 import json
 import os
+import pickle
 import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import torch
 
 
 def changed_settings(stored: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, Any, Any]]:
@@ -78,6 +82,18 @@ def read_json(path: Path, kind: type = object) -> Any:
         found, wanted = _json_kind(type(value)), _json_kind(kind)
         raise ValueError(f"{path} holds {found} where graphpool writes {wanted}: {RESTORE}")  # noqa: TRY004 - a file's data
     return value
+
+
+def read_torch_file(path: Path, remedy: str, device: torch.device | str = "cpu") -> Any:
+    """``torch.load(path, weights_only=True)``; a ``ValueError`` names the file, what torch found, and ``remedy``
+    where torch cannot read it (cut short, empty, or not a file ``torch.save`` wrote)."""
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except RuntimeError as error:  # torch's messages name no file: "PytorchStreamReader failed reading zip archive"
+        problem = str(error).strip().splitlines()[0]
+    except (EOFError, pickle.UnpicklingError) as error:
+        problem = f"torch.load: {type(error).__name__}"
+    raise ValueError(f"{path} is not a file graphpool wrote ({problem}): {remedy}")
 
 
 def _json_kind(kind: type) -> str:

@@ -26,7 +26,7 @@ from graphpool.experiment.results import summary_row
 from graphpool.experiment.tasks import task_of
 from graphpool.experiment.training import TrainConfig
 from graphpool.models import ModelConfig, is_hard_pool
-from graphpool.ops.ranges import check_list
+from graphpool.ops.ranges import Range, check_list
 
 
 @dataclass(kw_only=True)
@@ -163,12 +163,9 @@ def run_experiment(
     progress, out, device = progress or Progress(), Path(out), torch.device(device)
     if groups is not None and len(groups) != len(graphs):
         raise ValueError(f"'groups' has {len(groups)} entries but there are {len(graphs)} graphs: one group per graph")
-    if repeats < 1 or len(folds) % repeats:
-        raise ValueError(
-            f"'repeats' must be >= 1, got {repeats}"
-            if repeats < 1
-            else f"'repeats' = {repeats} does not divide the {len(folds)} folds (repeats x folds per repeat)"
-        )
+    Range(1, whole=True).check("repeats", repeats)
+    if len(folds) % repeats:
+        raise ValueError(f"'repeats' = {repeats} does not divide the {len(folds)} folds (repeats x folds per repeat)")
     if outside := sorted(number for number in only_folds or () if not 1 <= number <= len(folds)):
         raise ValueError(f"'only_folds' names fold {outside[0]}, but the run has {len(folds)} folds (1..{len(folds)})")
     check_fold_parts(folds, len(graphs))

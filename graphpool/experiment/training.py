@@ -9,7 +9,6 @@ shares, and scores are summed across processes (:mod:`graphpool.experiment.distr
 from __future__ import annotations
 
 import math
-import pickle
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -21,7 +20,7 @@ from torch import Tensor, nn
 from torch_geometric.loader import DataLoader
 
 from graphpool.experiment.distributed import is_main, sum_across, world
-from graphpool.experiment.files import atomic_write
+from graphpool.experiment.files import atomic_write, read_torch_file
 from graphpool.experiment.progress import Progress
 from graphpool.experiment.tasks import task_of
 from graphpool.models import GraphClassifier, ModelConfig
@@ -295,18 +294,6 @@ def _resume(checkpoint: Path, network: nn.Module, optimiser: torch.optim.Optimiz
 
 #: what a checkpoint written by :func:`_save` holds
 CHECKPOINT_KEYS = ("model", "optimiser", "state", "rng")
-
-
-def read_torch_file(path: Path, remedy: str, device: torch.device | str = "cpu") -> Any:
-    """``torch.load(path, weights_only=True)``; a ``ValueError`` names the file, what torch found, and ``remedy``
-    where torch cannot read it (cut short, empty, or not a file ``torch.save`` wrote)."""
-    try:
-        return torch.load(path, map_location=device, weights_only=True)
-    except RuntimeError as error:  # torch's messages name no file: "PytorchStreamReader failed reading zip archive"
-        problem = str(error).strip().splitlines()[0]
-    except (EOFError, pickle.UnpicklingError) as error:
-        problem = f"torch.load: {type(error).__name__}"
-    raise ValueError(f"{path} is not a file graphpool wrote ({problem}): {remedy}")
 
 
 def load_checkpoint(checkpoint: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
