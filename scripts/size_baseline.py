@@ -17,7 +17,7 @@ from _measure import count
 from graphpool.data import pooling_benchmark
 from graphpool.data.tu import load_tu
 from graphpool.experiment import stratified_folds, summary_row, task_of
-from graphpool.experiment.baselines import BASELINES, baseline_scores, graph_size_features, majority_scores, size_model
+from graphpool.experiment.baselines import BASELINES, majority_scores, size_baseline
 from graphpool.experiment.results import MAJORITY
 
 
@@ -32,8 +32,7 @@ def size_scores(name: str, root: str | None, folds: int, seed: int) -> dict[str,
         graphs = list(load_tu(name, root=root, log=False))
     labels = [int(g.y) for g in graphs]
     splits = stratified_folds(labels, folds, seed)
-    task = task_of("classification")
-    scores, _ = baseline_scores(graph_size_features(graphs), labels, splits, lambda: size_model(seed, task), task)
+    scores, _ = size_baseline(graphs, labels, splits, seed, task_of("classification"))
     return {BASELINES["size"]: scores["accuracy"], MAJORITY: majority_scores(labels, splits)}
 
 

@@ -28,9 +28,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 from torch_geometric.data import Batch, Data
 
 from graphpool.cells.conditions import ConditionNeighbourhoods, condition_neighbourhoods
@@ -50,7 +47,7 @@ from graphpool.experiment import (
     summary_row,
     write_results,
 )
-from graphpool.experiment.baselines import BASELINES, baseline_scores, graph_size_features, majority_scores, size_model
+from graphpool.experiment.baselines import BASELINES, baseline_scores, majority_scores, proportion_model, size_baseline
 from graphpool.experiment.files import read_json, read_torch_file
 from graphpool.experiment.results import MAJORITY
 from graphpool.experiment.tasks import Classification
@@ -71,8 +68,8 @@ def proportion_baseline(graphs: Sequence[Data], num_types: int, folds: Sequence[
     is tuned, so the baseline needs no inner hold-out.
     """
     labels = [int(g.y) for g in graphs]
-    model = lambda: make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-    return baseline_scores(proportions(graphs, num_types), labels, folds, model, Classification())[0]["accuracy"]
+    scores, _ = baseline_scores(proportions(graphs, num_types), labels, folds, proportion_model, Classification())
+    return scores["accuracy"]
 
 
 def _groups(graphs: Sequence[Data], group: Sequence[Any] | None) -> list[Any]:
@@ -125,13 +122,8 @@ def analyse(
         baseline = proportion_baseline(graphs, len(table.cell_types), outer)
         name = "proportions (logistic regression)"
         rows.append(summary_row(name, "-", {"accuracy": baseline}, folds_per_repeat=folds, seconds_per_fold=0.0))
-    sizes = baseline_scores(
-        graph_size_features(graphs),
-        labels,
-        outer,
-        lambda: size_model(experiment.train.seed, Classification()),
-        Classification(),
-    )[0]["accuracy"]  # the log cell and edge counts: what a sample's size alone predicts
+    # the log cell and edge counts: what a sample's size alone predicts
+    sizes = size_baseline(graphs, labels, outer, experiment.train.seed, Classification())[0]["accuracy"]
     rows.append(summary_row(BASELINES["size"], "-", {"accuracy": sizes}, folds_per_repeat=folds, seconds_per_fold=0.0))
     scores = {"accuracy": majority_scores(labels, outer)}  # the floor every model must beat, on the same folds
     majority = summary_row(MAJORITY, "-", scores, folds_per_repeat=folds, seconds_per_fold=0.0)

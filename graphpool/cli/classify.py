@@ -36,9 +36,8 @@ from graphpool.experiment.baselines import (
     BASELINES,
     baseline_scores,
     fingerprint_forest,
-    graph_size_features,
     majority_scores,
-    size_model,
+    size_baseline,
 )
 from graphpool.experiment.distributed import init_from_environment, is_main, world
 from graphpool.experiment.results import MAJORITY
@@ -353,12 +352,12 @@ def run(args: argparse.Namespace) -> int:
     for baseline in sorted(baselines, key=list(BASELINES).index, reverse=True):  # size, then fingerprint
         start = time.perf_counter()
         if baseline == "size":
-            inputs, model = graph_size_features(graphs), lambda: size_model(args.seed, task)
+            scores, predicted = size_baseline(graphs, targets, folds, args.seed, task)
         else:
             from graphpool.data import morgan_counts  # RDKit loads only when a fingerprint baseline runs
 
-            inputs, model = morgan_counts(extra["smiles"]), lambda: fingerprint_forest(args.seed, task)
-        scores, predicted = baseline_scores(inputs, targets, folds, model, task)
+            model = lambda: fingerprint_forest(args.seed, task)
+            scores, predicted = baseline_scores(morgan_counts(extra["smiles"]), targets, folds, model, task)
         seconds = (time.perf_counter() - start) / len(folds)
         name = BASELINES[baseline]
         rows.append(summary_row(name, "-", scores, folds_per_repeat=len(folds), seconds_per_fold=seconds))

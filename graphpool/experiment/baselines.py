@@ -85,3 +85,16 @@ def size_model(seed: int, task: Task) -> Any:
     if task.name == "regression":
         return make_pipeline(StandardScaler(), LinearRegression())
     return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, random_state=seed))
+
+
+def size_baseline(
+    graphs: Sequence[Any], targets: Sequence[float], folds: Sequence[Fold], seed: int, task: Task
+) -> tuple[dict[str, list[float]], list[float]]:
+    """:func:`baseline_scores` of :func:`size_model` on :func:`graph_size_features`: what size alone predicts."""
+    return baseline_scores(graph_size_features(graphs), targets, folds, lambda: size_model(seed, task), task)
+
+
+def proportion_model() -> Any:
+    """The cell-type proportion baseline's model: standardised proportions, then a logistic regression
+    (scikit-learn's defaults: L2, C = 1; deterministic, so unseeded)."""
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))

@@ -7,7 +7,7 @@ import torch
 from torch_geometric.data import Data
 
 from graphpool.experiment import stratified_folds
-from graphpool.experiment.baselines import BASELINES, baseline_scores, graph_size_features, size_model
+from graphpool.experiment.baselines import BASELINES, graph_size_features, size_baseline
 from graphpool.experiment.tasks import task_of
 
 
@@ -20,9 +20,7 @@ def _path(nodes: int) -> Data:
 
 def _size_baseline(graphs: list[Data], targets: list, folds: list, task: str = "classification") -> tuple:
     """The size baseline's scores and out-of-fold predictions, as ``--baseline size`` fits it (seed 0)."""
-    return baseline_scores(
-        graph_size_features(graphs), targets, folds, lambda: size_model(0, task_of(task)), task_of(task)
-    )
+    return size_baseline(graphs, targets, folds, 0, task_of(task))
 
 
 def test_the_size_features_are_the_log_node_and_edge_counts() -> None:
