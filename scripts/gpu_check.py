@@ -2,7 +2,10 @@
 
 On the GPU machine (graphpool installed on its own torch and PyG, no network):
 
-    python3 -m pip install --no-deps --no-build-isolation -e . && python3 scripts/gpu_check.py --out "$OUT"
+    python3 -m pip install --no-deps --no-build-isolation -e . ; python3 scripts/gpu_check.py --out "$OUT"
+
+(``;``, not ``&&``: the parts put this working tree first on ``PYTHONPATH``, so the check runs even if the
+install fails, e.g. for want of ``setuptools`` there.)
 
 Anywhere, the dry run CI makes (small sizes, on the CPU, through the device path: the kernels take the branches
 a GPU takes, see ``graphpool.device_path``):
@@ -55,9 +58,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from _measure import synchronize
 
 SCRIPTS = Path(__file__).resolve().parent
+sys.path.insert(1, str(SCRIPTS.parent))  # this tree's graphpool, installed or not (as the parts: _environment)
+from _measure import synchronize  # it imports graphpool
+
 #: each part's time budget in seconds on a GPU (scaled by --budget); they sum to 8 minutes
 BUDGETS = {"cases": 75, "readouts": 75, "order": 45, "scale": 120, "training": 45, "ddp": 45, "tests": 75}
 #: relative tolerance of a device result against float64 on the CPU
@@ -491,8 +496,11 @@ def _run_in_group(command: list[str], seconds: float, **options: Any) -> tuple[i
 
 
 def _environment(small: bool) -> dict[str, str]:
-    """The parts' environment: on the CPU dry run, the device path (the branches a GPU takes) and one thread."""
-    environment = dict(os.environ, PYTHONUNBUFFERED="1")
+    """The parts' environment: this working tree first on ``PYTHONPATH`` (the parts run its graphpool, installed
+    or not: a failed ``pip install -e .`` costs the GPU run nothing); on the CPU dry run, the device path (the
+    branches a GPU takes) and one thread."""
+    paths = [str(SCRIPTS.parent), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    environment = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=os.pathsep.join(paths))
     if small:
         environment.update(GRAPHPOOL_DEVICE_PATH="1", OMP_NUM_THREADS=environment.get("OMP_NUM_THREADS", "1"))
     return environment

@@ -163,6 +163,29 @@ def test_gpu_check_stops_the_suite_at_its_budget_and_says_so(monkeypatch: pytest
     assert found["summary"] == "no test finished; stopped after 0.5 s"
 
 
+def test_gpu_check_parts_run_this_trees_graphpool_whether_or_not_it_is_installed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The GPU run's `pip install -e .` may fail there (no setuptools): the parts, started elsewhere, must still
+    import the graphpool of this working tree, ahead of any installed one and of the caller's PYTHONPATH."""
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    import gpu_check
+
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    (tmp_path / "graphpool.py").write_text("raise ImportError('a stale graphpool on the caller PYTHONPATH')")
+    child = "import graphpool, sys; print(graphpool.__file__); print(sys.path.index(str(__import__('pathlib').Path(sys.argv[1]))))"
+    done = subprocess.run(
+        [sys.executable, "-c", child, str(tmp_path)],
+        cwd=tmp_path.parent,
+        env=gpu_check._environment(small=True),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    imported, caller_position = done.stdout.split()
+    assert Path(imported) == ROOT / "graphpool" / "__init__.py" and int(caller_position) > 0
+
+
 def test_gpu_check_counts_a_network_that_runs_out_of_memory_as_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
     """An out-of-memory at 1e7 cells was written into the summary of a part whose status stayed "ok"."""
     monkeypatch.syspath_prepend(str(ROOT / "scripts"))
