@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import inspect
 
+import torch
 from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 
@@ -37,6 +38,8 @@ def _inputs_of(layer: nn.Module) -> frozenset[str]:
     parameters = getattr(getattr(layer, "signature", None), "param_dict", None)
     if isinstance(parameters, dict):
         return frozenset(parameters)
+    if torch.compiler.is_compiling():  # traced once into a constant; the cache would only draw dynamo's warning
+        return _forward_parameters.__wrapped__(type(layer))
     return _forward_parameters(type(layer))  # type: ignore[arg-type]  # (classes hash; Module's stub says not)
 
 

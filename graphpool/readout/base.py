@@ -43,6 +43,8 @@ def canonical_name(name: str) -> str:
     """
     if not isinstance(name, str):
         raise TypeError(f"a readout name must be a str, got {type(name).__name__}")
+    if torch.compiler.is_compiling():  # traced once into a constant; the cache would only draw dynamo's warning
+        return _canonical.__wrapped__(name)
     return _canonical(name)
 
 

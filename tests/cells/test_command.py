@@ -96,7 +96,7 @@ def test_grouped_by_donor_and_bad_tables(tmp_path: Path) -> None:
                 "mean",
                 "--pool",
                 "none",
-                "--select",
+                "--grid",
                 "dropout=0,0.5",  # (not hidden: QUICK gives --hidden, which a grid of it refuses)
                 *QUICK[4:],
             ]

@@ -88,7 +88,7 @@ def test_gin_splits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_hyper_parameters_are_selected_on_the_holdout_and_only_the_winner_is_tested(tmp_path: Path) -> None:
     out = tmp_path / "grid"
     arguments = ["classify", "--dataset", "solubility", "--splits", "stratified", "--folds", "2", "--out", str(out)]
-    select = ["--select", "hidden=4,16", "--select", "lr=0.02,0.0001", "--layers", "0"]
+    select = ["--grid", "hidden=4,16", "--grid", "lr=0.02,0.0001", "--layers", "0"]
     assert main([*arguments, *select, "--epochs", "3", "--patience", "3", "--quiet"]) == 0
     folder = out / "sum__none"
     config = json.loads((folder / "config.json").read_text())
@@ -104,10 +104,10 @@ def test_hyper_parameters_are_selected_on_the_holdout_and_only_the_winner_is_tes
     rows = json.loads((out / "results.json").read_text())["rows"]
     assert [s["hidden"] in (4, 16) for s in rows[0]["selected"]] == [True, True]
     assert "hidden=" in (out / "results.csv").read_text().splitlines()[1]  # "hidden=16 lr=0.02 (2)" or similar
-    with pytest.raises(SystemExit, match="--select 'seed=1,2': write NAME=V1,V2"):
-        main([*arguments, "--select", "seed=1,2"])
+    with pytest.raises(SystemExit, match="--grid 'seed=1,2': write NAME=V1,V2"):
+        main([*arguments, "--grid", "seed=1,2"])
     with pytest.raises(SystemExit, match="values of hidden must be int"):
-        main([*arguments, "--select", "hidden=a,b"])
+        main([*arguments, "--grid", "hidden=a,b"])
 
 
 @needs_rdkit

@@ -1,5 +1,7 @@
 """torch.compile: with the graph count given and validation off, every readout is one graph."""
 
+import warnings
+
 import pytest
 import torch
 import torch._dynamo
@@ -189,3 +191,20 @@ def test_a_gin_with_a_global_readout_and_a_mincut_level_compiles_across_batch_sh
         got = torch.autograd.grad(compiled(x, edge_index, batch, graphs), list(network.parameters()))
         for a, b in zip(got, expected, strict=True):
             torch.testing.assert_close(a, b)
+
+
+def test_compiling_graphpool_warns_nothing_about_its_own_code() -> None:
+    """Dynamo warned of "silent incorrectness" risks on graphpool's name and signature caches (``lru_cache``)
+    the first time a user compiled ``global_pool(reduce=NAME)`` or a cluster pool: a warning about our code
+    that the user cannot act on."""
+    from graphpool.cluster import pooler
+
+    torch._dynamo.utils.warn_once_cache.clear()  # dynamo warns once per process: as in a user's first compile
+    pool = pooler("mincut", in_channels=4, clusters=3)
+    edges = torch.tensor([[0, 1, 3, 4], [1, 0, 4, 3]])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.compile(lambda x, b: global_pool(x, b, num_graphs=4, reduce="Median"), backend="eager")(X, BATCH)
+        torch.compile(lambda x, b: pool(x, edges, None, b, 4).x, backend="eager")(X, BATCH.sort().values)
+    ours = [str(w.message)[:300] for w in caught if "graphpool" in str(w.message) or "graphpool" in w.filename]
+    assert ours == []
