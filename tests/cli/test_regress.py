@@ -39,10 +39,13 @@ def test_log_s_on_scaffold_folds_with_the_baseline_on_the_same_folds(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
     from graphpool.data import load_solubility, scaffolds
+    from graphpool.experiment import baselines
 
-    seen = []
-    original = classify.baseline_scores
-    monkeypatch.setattr(classify, "baseline_scores", lambda *a, **k: seen.append(a[2]) or original(*a, **k))
+    seen = []  # the folds of each baseline's fit: the fingerprint forest's (classify) and the size model's
+    original = baselines.baseline_scores
+    recording = lambda *a, **k: seen.append(a[2]) or original(*a, **k)
+    monkeypatch.setattr(classify, "baseline_scores", recording)
+    monkeypatch.setattr(baselines, "baseline_scores", recording)
     forest = classify.fingerprint_forest  # 50 trees instead of 500: the folds are under test (38 of 45 s were trees)
     monkeypatch.setattr(
         classify, "fingerprint_forest", lambda seed, task: forest(seed, task).set_params(n_estimators=50)
