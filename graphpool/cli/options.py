@@ -113,7 +113,8 @@ def shared_options(head: bool = True) -> argparse.ArgumentParser:
             "--head-layers",
             type=int,
             default=ModelConfig.head_layers,
-            help="linear layers of the MLP head after the readout (1: a linear head)",
+            help="linear layers of the MLP head after the readout (1: a linear head); comparing pooled and flat "
+            "models, let the folds choose it: --grid head_layers=2,3,4",
         )
     model.add_argument(
         "--jk", default=ModelConfig.jumping_knowledge, choices=JUMPING_KNOWLEDGE, help="jumping knowledge"
