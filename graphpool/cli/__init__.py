@@ -40,20 +40,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` and run the subcommand; bad data or settings end in one line and a non-zero exit."""
-    parser = build_parser()
+    with warnings.catch_warnings():  # graphpool's warnings as one line each, "warning: ..." (no source line)
+        warnings.showwarning = _one_line
+        return _run(build_parser(), argv)
+
+
+def _run(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
+    """:func:`main` within its one-line warnings (parsing warns too: a deprecated option)."""
     args = parser.parse_args(argv)
     defaults = parser.parse_args([args.command])  # the subcommand's defaults
     args.option_defaults = vars(defaults)  # a resume reads a setting its run.json predates at its default
     try:
-        with warnings.catch_warnings():  # graphpool's warnings as one line each, "warning: ..." (no source line)
-            warnings.showwarning = _one_line
-            set_threads(args)
-            if args.command == "neighbourhoods":
-                run = neighbourhoods.run_neighbourhoods
-            else:
-                check_options(args, defaults)
-                run = cells.cells if args.command == "cells" else classify.run
-            return run(args)
+        set_threads(args)
+        if args.command == "neighbourhoods":
+            run = neighbourhoods.run_neighbourhoods
+        else:
+            check_options(args, defaults)
+            run = cells.cells if args.command == "cells" else classify.run
+        return run(args)
     except (ValueError, OSError) as error:  # bad data or settings, a refused file or folder: say what, no traceback
         raise SystemExit(f"graphpool {args.command}: {error}") from error
     except ImportError as error:  # a package the run needs is not installed (RDKit for SMILES, anndata for .h5ad)

@@ -184,6 +184,16 @@ def test_grid_option_and_its_deprecated_alias_select() -> None:
         build_parser().parse_args(["classify", "--grid", "seed=1"])
 
 
+def test_the_select_deprecation_reaches_the_command_line_as_one_line(capsys) -> None:
+    """Raised while the arguments were parsed, it came out as Python's two-line warning with graphpool's source
+    path, not as the CLI's other warnings ("warning: ...")."""
+    with pytest.raises(SystemExit, match="--epochs must be >= 1"):
+        main(["classify", "--dataset", "pooling-hard", "--select", "hidden=4,8", "--epochs", "0"])
+    assert capsys.readouterr().err.splitlines() == [
+        "warning: --select is deprecated and will be removed in the next release; use --grid"
+    ]
+
+
 @needs_rdkit
 def test_scaffold_splits_and_the_fingerprint_baseline(tmp_path: Path, capsys) -> None:
     from graphpool.data import load_solubility, scaffolds
