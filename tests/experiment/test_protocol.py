@@ -1,6 +1,8 @@
 """Protocol pieces: stratified folds and hold-outs, atomic writes."""
 
+import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -316,3 +318,36 @@ def test_too_few_groups_in_many_classes_are_summed_up() -> None:
     assert "40 classes, the smallest with 1 group" in message and "[1, 1" not in message
     with pytest.raises(ValueError, match=r"the classes have \[2, 1\] groups"):  # few classes: listed
         grouped_folds([0, 0, 1], [0, 1, 2], 2, 1, 0)
+
+
+def test_a_grid_candidate_trains_as_its_own_run_would(tmp_path: Path) -> None:
+    """Each candidate of a grid is trained from the same seed on the same fit and validation parts as a run of
+    that setting alone, so a fold's grid result is the alone-run with the best validation score (ties: the first
+    candidate). docs/results.md emulates grids from separate runs on this ground."""
+    import torch
+    from torch_geometric.data import Data
+
+    from graphpool.experiment import Experiment, TrainConfig, run_experiment
+    from graphpool.models import ModelConfig
+
+    generator = torch.Generator().manual_seed(0)
+    graphs = []
+    for index in range(48):
+        n = 4 + index % 5
+        ring = torch.arange(n)
+        edges = torch.stack([torch.cat([ring, ring.roll(1)]), torch.cat([ring.roll(1), ring])])
+        graphs.append(Data(x=torch.randn(n, 3, generator=generator), edge_index=edges, y=torch.tensor([index % 2])))
+    folds = [(list(range(0, 48, 2)) + list(range(1, 24, 2)), list(range(25, 48, 2)))]
+    model = ModelConfig(in_channels=3, num_classes=2, hidden=8, layers=2)
+    train = TrainConfig(epochs=4, patience=4, batch_size=8)
+
+    def fold(name: str, experiment: Experiment) -> dict:
+        run_experiment(graphs, folds, experiment, tmp_path / name, "cpu")
+        return json.loads((tmp_path / name / "sum__none" / "fold-1.json").read_text())
+
+    alone = [fold(f"head{h}", Experiment(model=replace(model, head_layers=h), train=train)) for h in (1, 3)]
+    grid = fold("grid", Experiment(model=model, train=train, grid={"head_layers": [1, 3]}))
+    assert [c["validation_accuracy"] for c in grid["candidates"]] == [a["validation_accuracy"] for a in alone]
+    best = max(range(2), key=lambda i: (alone[i]["validation_accuracy"], -i))
+    assert grid["selected"] == {"head_layers": (1, 3)[best]}
+    assert grid["test_accuracy"] == alone[best]["test_accuracy"] and grid["predictions"] == alone[best]["predictions"]
