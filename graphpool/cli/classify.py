@@ -21,6 +21,7 @@ from graphpool.experiment import (
     TrainConfig,
     check_folds,
     format_table,
+    head_note,
     out_of_fold,
     random_folds,
     run_experiment,
@@ -366,7 +367,7 @@ def run(args: argparse.Namespace) -> int:
     scored = "test RMSE, MAE and R2" if regression else "test accuracy"
     print(f"\n{dataset}: {scored}, {protocol} splits, {rows[0]['folds']} fold(s)")
     print(format_table([*rows, majority] if majority else rows))
-    for note in (undefined_r2_note(rows), size_note(rows)):
+    for note in (undefined_r2_note(rows), size_note(rows), head_note(rows, args.grid)):
         if note:
             print(note)
     parity = [(name, [targets[i] for i in index], value) for name, (index, value) in predictions.items()]

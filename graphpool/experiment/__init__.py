@@ -30,6 +30,7 @@ from graphpool.experiment.hyperparameters import GRID_KEYS, expand_grid, parse_g
 from graphpool.experiment.progress import Progress, TqdmProgress
 from graphpool.experiment.results import (
     format_table,
+    head_note,
     out_of_fold,
     pyplot,
     size_note,
@@ -60,6 +61,7 @@ __all__ = [
     "expand_grid",
     "format_table",
     "grouped_folds",
+    "head_note",
     "holdout",
     "inner_split",
     "level_usage",

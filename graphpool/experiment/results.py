@@ -115,6 +115,19 @@ def size_note(rows: Sequence[dict[str, Any]]) -> str | None:
     )
 
 
+def head_note(rows: Sequence[dict[str, Any]], grid: dict[str, Any] | None) -> str | None:
+    """A note when ``rows`` compare the flat model (pool ``"none"``) with a cluster pool at one fixed head depth
+    (``head_layers`` not in ``grid``), else ``None``: the depth after the readout that each needs differs, by
+    dataset, so a fixed head can hide a pooling gain or erase one (docs/hierarchical.md, Pitfalls)."""
+    pools = {row["pool"] for row in rows if row["pool"] != "-"}
+    if "none" not in pools or pools == {"none"} or "head_layers" in (grid or {}):
+        return None
+    return (
+        "note: the flat and pooled models share one head depth, and each can need another (a fixed head can hide "
+        "a pooling gain or erase one): compare them with --grid head_layers=2,3,4"
+    )
+
+
 def format_table(rows: Sequence[dict[str, Any]]) -> str:
     """The rows as a text table: mean +- sd over folds of accuracy (%), or of RMSE, MAE and R^2; the sd over repeats
     where there are repeats; beside a seed ensemble's score, the first seed's alone ("(1 seed)"). A row of one fold

@@ -47,7 +47,9 @@ def test_grid_on_mutag_writes_table_json_csv_and_plot(tmp_path: Path, monkeypatc
     assert combos == {("sum", "none"), ("sum", "graclus"), ("mean+max", "none"), ("mean+max", "graclus")}
     assert all(r["folds"] == 3 and 0.0 <= r["mean_accuracy"] <= 1.0 for r in results["rows"])
     assert (out / "results.csv").exists() and (out / "accuracy.png").stat().st_size > 5000
-    assert "test accuracy, stratified splits, 3 fold(s)" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "test accuracy, stratified splits, 3 fold(s)" in printed
+    assert "note: the flat and pooled models share one head depth" in printed  # none and graclus at one head
     # the splits are saved, and test folds never overlap the graphs used for training or selection
     splits = json.loads((out / "sum__none" / "splits.json").read_text())
     for split in splits:

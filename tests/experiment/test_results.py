@@ -127,3 +127,19 @@ def test_a_size_baseline_at_or_above_every_model_is_noted() -> None:
     assert "RMSE 1.000" in size_note(regression) and "sum / none (RMSE 1.100)" in size_note(regression)
     regression[1]["mean_rmse"] = 1.2
     assert size_note(regression) is None
+
+
+def test_a_flat_and_pooled_comparison_at_one_head_depth_is_noted() -> None:
+    from graphpool.experiment.results import head_note
+
+    flat, pooled, size = (
+        _row("sum", "none", 0.68),
+        _row("sum", "mincut", 0.69),
+        _row("graph size (linear model)", "-", 0.5),
+    )
+    note = head_note([flat, pooled, size], None)
+    assert note is not None and "--grid head_layers=2,3,4" in note
+    assert head_note([flat, pooled], {"head_layers": [2, 3], "levels": [1, 2]}) is None  # the folds choose the head
+    assert head_note([flat, pooled], {"levels": [1, 2]}) is not None
+    assert head_note([flat, _row("mean", "none", 0.6), size], None) is None  # no pooled model
+    assert head_note([pooled, _row("sum", "diffpool", 0.7)], None) is None  # no flat model
