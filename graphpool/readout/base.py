@@ -50,10 +50,10 @@ def canonical_name(name: str) -> str:
 
 @lru_cache(maxsize=256)
 def _canonical(name: str) -> str:
-    stray = re.sub(r"[A-Za-z_\-\s]", "", name)
-    if stray:  # "quantile(0.9)" is not "quantile": an option in the name would be dropped without a word
+    stray = re.search(r"[^A-Za-z_\-\s].*", name)
+    if stray is not None:  # "quantile(0.9)" is not "quantile": an option in the name would be dropped without a word
         raise ValueError(
-            f"readout name {name!r} holds {stray!r}: a name is letters (with '_', '-' or spaces); "
+            f"readout name {name!r} holds {stray.group().strip()!r}: a name is letters (with '_', '-' or spaces); "
             "give options as keyword arguments, e.g. resolve('quantile', q=0.9)"
         )
     key = re.sub(r"[^a-z]", "", name.lower())

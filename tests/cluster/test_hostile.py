@@ -125,6 +125,22 @@ def test_k_means_refuses_points_it_cannot_place(selector, on: str) -> None:
         selector(x, edge_index, batch, 2, pos=pos)
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_k_mis_refuses_a_score_it_cannot_rank(bad: float) -> None:
+    """With score="x" a NaN priority was ranked (argsort puts NaN last: first to join), its node a centre, silently."""
+    x, edge_index, _, batch = _ring()
+    x[4, 0] = bad
+    with pytest.raises(ValueError, match=r"'x\[:, 0\]' \(k-MIS's score\) holds NaN or infinite values \(row 4\)"):
+        KMISSelect(score="x")(x, edge_index, batch, 2)
+    x[4, 0], x[5, 1] = 0.0, bad  # the other features are not ranked: they are reduced, as a readout would
+    assert KMISSelect(score="x")(x, edge_index, batch, 2).num_clusters > 0
+    from graphpool.cluster import maximal_independent_set
+
+    score = torch.tensor([0.0, bad, 1.0])
+    with pytest.raises(ValueError, match=r"'score' holds NaN or infinite values \(row 1\)"):
+        maximal_independent_set(torch.tensor([[0, 1], [1, 2]]), 3, score=score)
+
+
 @pytest.mark.parametrize("name", SOFT_POOLERS)
 def test_a_soft_pool_names_non_finite_features(name: str) -> None:
     """The assignment is computed from x: the error names x, which the caller passed, not the assignment s."""

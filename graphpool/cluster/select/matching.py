@@ -11,7 +11,7 @@ from torch import Tensor
 from torch_geometric.utils import coalesce
 
 from graphpool.cluster.assignment import Assignment, compact
-from graphpool.cluster.select.base import Select, check_edge_weights
+from graphpool.cluster.select.base import Select, check_edge_weights, check_finite_rows
 from graphpool.ops.ranges import SEED, Range
 
 
@@ -190,6 +190,8 @@ def maximal_independent_set(
         score = torch.zeros(num_nodes, device=device).index_add_(0, src, torch.ones(src.numel(), device=device))
     elif score.shape != (num_nodes,):
         raise ValueError(f"'score' must be [N] = [{num_nodes}], got {tuple(score.shape)}")
+    else:
+        check_finite_rows("score", score)  # a NaN would rank first to join (argsort puts it last)
     ids = torch.arange(num_nodes, device=device) if node_key is None else node_key
     key = _edge_keys(ids, ids, seed)  # a seeded pseudo-random key per node
     order = torch.argsort(key, stable=True)  # tie-break first, then a stable sort by score
@@ -241,7 +243,10 @@ class KMISSelect(Select):
         num_graphs: int,
         edge_weight: Tensor | None = None,
     ) -> Assignment:
-        score = x[:, 0].detach() if self.score == "x" else None
+        score = None
+        if self.score == "x":
+            score = x[:, 0].detach()
+            check_finite_rows("x[:, 0]", score, role=" (k-MIS's score)")  # argsort ranks a NaN first to join
         key = local_index(batch, num_graphs)
         _, cover = maximal_independent_set(edge_index, batch.numel(), self.hops, score, self.seed, key)
         cluster, cluster_batch, _ = compact(batch * batch.numel() + cover, batch)
