@@ -17,6 +17,7 @@ from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
+from torch_geometric.nn import Sequential as PyGSequential
 
 from graphpool.cluster.layers import call_layer
 from graphpool.cluster.lift import cluster_of_nodes, lift_through
@@ -128,6 +129,7 @@ class HierarchicalPool(nn.Module):
             nn.Identity() if norm is None or isinstance(layer, nn.Identity) else norm(_width_of(layer))
             for layer in self.between
         )
+        self._check_widths(in_channels)
         widths = self._widths(in_channels) if in_channels is not None else None
         self.readout: Readout = resolve(readout, in_channels=None if widths is None else widths[-1])
         self.level_readouts = nn.ModuleList(
@@ -146,6 +148,29 @@ class HierarchicalPool(nn.Module):
             width = pool.get_out_channels(widths[-1])
             widths.append(width if isinstance(layer, nn.Identity) else _width_of(layer))
         return widths
+
+    def _check_widths(self, in_channels: int | None) -> None:
+        """A ``ValueError`` naming what feeds a soft level features of another width than its ``in_channels``:
+        ``in_channels``, the level before it, or the ``between`` layer before it (as far as the widths are known:
+        a hard level takes any width, a layer without ``out_channels`` says none)."""
+        width, source = in_channels, "'in_channels' is {}"
+        for depth, (pool, layer) in enumerate(zip(self.pools, self.between, strict=True)):
+            expected = getattr(pool.select, "in_channels", None)
+            if width is not None and expected is not None and width != expected:
+                raise ValueError(
+                    f"{source.format(width)}, but level {depth} ({type(pool.select).__name__}) was built for "
+                    f"in_channels={expected}"
+                )
+            width = expected if width is None else width
+            width, source = (
+                (None if width is None else pool.get_out_channels(width)),
+                f"level {depth} gives {{}} features",
+            )
+            if not isinstance(layer, nn.Identity):
+                width, source = (
+                    _declared_width(layer),
+                    f"'between[{depth}]' ({type(layer).__name__}) gives {{}} features",
+                )
 
     def get_out_channels(self, in_channels: int) -> int:
         """Width of ``out`` for inputs of width ``in_channels``.
@@ -205,13 +230,27 @@ class HierarchicalPool(nn.Module):
         return HierarchicalOutput(pooled[0] if len(pooled) == 1 else torch.cat(pooled, dim=-1), outputs, aux_loss)
 
 
+def _declared_width(layer: nn.Module) -> int | None:
+    """The output width a ``between`` layer declares, ``None`` when it declares none: its ``out_channels`` (PyG's
+    layers and ``Linear``) or ``out_features`` (``torch.nn.Linear``); for a GIN(E) layer that of its network
+    ``nn``; for a container (``torch.nn.Sequential``, PyG's ``Sequential``) that of the last module in it that
+    declares one (activations, norms and dropout keep the width). Other modules are not looked into: a
+    submodule's width need not be the output's (GINEConv's edge projection is ``edge_dim -> in_channels``)."""
+    for name in ("out_channels", "out_features"):
+        if isinstance(width := getattr(layer, name, None), int):
+            return width
+    inner = getattr(layer, "nn", None)
+    if isinstance(inner, nn.Module):
+        return _declared_width(inner)
+    if isinstance(layer, (nn.Sequential, PyGSequential)):
+        widths = [w for child in layer.children() if (w := _declared_width(child)) is not None]
+        return widths[-1] if widths else None
+    return None
+
+
 def _width_of(layer: nn.Module) -> int:
-    """The output width a ``between`` layer declares: its ``out_channels``, or for a container (``nn.Sequential``,
-    PyG's ``Sequential``) that of the last layer inside it that declares one (activations and norms keep it)."""
-    declared = [width for m in layer.modules() if isinstance(width := getattr(m, "out_channels", None), int)]
-    own = getattr(layer, "out_channels", None)
-    if isinstance(own, int):
-        return own
-    if not declared:
+    """:func:`_declared_width`, which must be known."""
+    width = _declared_width(layer)
+    if width is None:
         raise ValueError(f"cannot tell the width of {type(layer).__name__}: it has no 'out_channels'")
-    return declared[-1]
+    return width

@@ -120,6 +120,22 @@ def test_bad_edge_features_are_named(shape, dtype, error, match) -> None:
         _make("graclus")(x, edge_index, weight, batch, edge_attr=torch.zeros(shape, dtype=dtype))
 
 
+# the width of a GIN(E) layer was read from the last submodule declaring 'out_channels': GINEConv's edge
+# projection (edge_dim -> in_channels), so a norm after GINEConv(Linear(3, 8)) was built for 3 features
+def test_the_width_of_a_gin_layer_is_that_of_its_network() -> None:
+    from torch_geometric.nn import GINConv
+
+    torch.manual_seed(0)
+    x, edge_index, weight, attr, batch = _graphs(torch.float32)
+    mlp = nn.Sequential(nn.Linear(F, 16), nn.ReLU(), nn.Linear(16, 8))
+    for layer in (GINEConv(nn.Linear(F, 8), edge_dim=D), GINConv(mlp)):
+        stage = HierarchicalPool([pooler("graclus")], between=[layer], norm=nn.LayerNorm, in_channels=F)
+        assert stage.norms[0].normalized_shape == (8,) and stage.get_out_channels(F) == 8
+        assert stage(x, edge_index, weight, batch, edge_attr=attr).out.shape == (int(batch.max()) + 1, 8)
+    wrapped = Sequential("x, edge_index", [(GINConv(mlp), "x, edge_index -> x"), nn.ReLU()])
+    assert HierarchicalPool([pooler("graclus")], between=[wrapped], in_channels=F).get_out_channels(F) == 8
+
+
 def test_edge_features_reach_every_level_and_the_layers_that_read_them() -> None:
     torch.manual_seed(0)
     x, edge_index, weight, attr, batch = _graphs(torch.float32)

@@ -219,6 +219,20 @@ def test_between_takes_a_pyg_sequential_with_weights_and_a_norm_and_activation_a
         HierarchicalPool([GraclusSelect()], between=[torch.nn.Sequential(torch.nn.ReLU())], norm=torch.nn.LayerNorm)
 
 
+# a 'between' layer of the wrong width failed in the next level's forward, naming 'x' (which the caller passed
+# with the right width) rather than the layer; the widths are known when the model is built
+def test_a_between_layer_whose_width_the_next_soft_pool_cannot_read_is_refused_when_built() -> None:
+    first, second = pooler("mincut", in_channels=3, clusters=2), pooler("mincut", in_channels=3, clusters=1)
+    with pytest.raises(ValueError, match=r"'between\[0\]' \(GraphConv\) gives 8 features, but level 1 .*in_channels=3"):
+        HierarchicalPool([first, second], between=[GraphConv(3, 8), None])
+    with pytest.raises(ValueError, match=r"'in_channels' is 5, but level 0 .*in_channels=3"):
+        HierarchicalPool([first], in_channels=5)
+    with pytest.raises(ValueError, match=r"level 0 gives 3 features, but level 1 .*in_channels=4"):  # no layer between
+        HierarchicalPool([first, pooler("mincut", in_channels=4, clusters=1)])
+    HierarchicalPool([first, second], between=[GraphConv(3, 3), None], in_channels=3)  # widths that fit
+    HierarchicalPool([GraclusSelect(), second], between=[GraphConv(3, 3), None])  # a hard level takes any width
+
+
 def test_level_readouts_concatenate_the_input_and_every_level() -> None:
     x, edge_index, batch, weight = _batch([7, 6], seed=5)
     pool = HierarchicalPool([GraclusSelect(), GraclusSelect()], readout="mean", level_readouts=True, in_channels=3)
