@@ -31,6 +31,7 @@ import torch
 from torch import Tensor
 
 from graphpool.ops import segment_sum, segments_from
+from graphpool.ops.ranges import Range
 
 __all__ = [
     "NodeScores",
@@ -78,19 +79,27 @@ class NodeScores:
 
 
 def node_scores(model: GraphClassifier, data: Batch, tolerance: float = 1e-4) -> NodeScores:
-    """The score of every node of ``data`` for every class (see the module docs); ``model`` is set to eval.
+    """The score of every node of ``data`` for every class (see the module docs), taken in eval mode (no dropout,
+    batch norm's running statistics); ``model`` is left in the mode it was in.
 
     ``model`` is a :class:`~graphpool.models.GraphClassifier` (anything with ``embed(data)``,
-    ``classify(h, data)``, ``head`` and ``config.head_layers``).
+    ``classify(h, data)``, ``head`` and ``config.head_layers``). ``tolerance`` (>= 0): the relative difference
+    within which the scores' sums count as the logits (``exact``).
     """
+    Range(0).check("tolerance", tolerance)
+    modes = {module: module.training for module in model.modules()}
     model.eval()
-    with torch.enable_grad():
-        h = model.embed(data).detach().requires_grad_(True)
-        logits = model.classify(h, data).logits
-        columns = []
-        for k in range(logits.size(1)):
-            (gradient,) = torch.autograd.grad(logits[:, k].sum(), h, retain_graph=k + 1 < logits.size(1))
-            columns.append((gradient * h).sum(-1))
+    try:
+        with torch.enable_grad():
+            h = model.embed(data).detach().requires_grad_(True)
+            logits = model.classify(h, data).logits
+            columns = []
+            for k in range(logits.size(1)):
+                (gradient,) = torch.autograd.grad(logits[:, k].sum(), h, retain_graph=k + 1 < logits.size(1))
+                columns.append((gradient * h).sum(-1))
+    finally:
+        for module, training in modes.items():
+            module.training = training
     scores = torch.stack(columns, dim=1).detach()
     logits = logits.detach()
     exact = False

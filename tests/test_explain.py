@@ -44,7 +44,7 @@ def test_scores_add_up_to_the_logits(batch: Batch, readout: str, pool: str) -> N
     assert result.exact
     totals = torch.zeros(batch.num_graphs, 3).index_add_(0, batch.batch, result.scores)
     torch.testing.assert_close(totals, result.logits - model.head[-1].bias.detach(), rtol=1e-4, atol=1e-4)
-    torch.testing.assert_close(result.logits, model(batch).logits)
+    torch.testing.assert_close(result.logits, model.eval()(batch).logits)  # the logits of the model in eval mode
 
 
 def test_mean_readout_scores_are_the_graph_cam(batch: Batch) -> None:
@@ -121,3 +121,18 @@ def test_the_evidence_tables_name_the_columns_they_need() -> None:
         evidence_by_group(nodes, "donor")
     with pytest.raises(ValueError, match=r"'nodes' lacks the column\(s\) \['evidence'\]"):
         evidence_by_group(nodes.drop(columns="evidence"), "sample")
+
+
+# node_scores left a model it was handed in training mode in eval mode (dropout off for the rest of training)
+def test_scores_are_taken_in_eval_mode_and_leave_the_model_in_its_mode(batch: Batch) -> None:
+    model = _model(batch, readout="sum", dropout=0.5)
+    expected = node_scores(model.eval(), batch).scores
+    model.train()
+    torch.testing.assert_close(node_scores(model, batch).scores, expected)  # dropout off while scoring
+    assert model.training and all(module.training for module in model.modules())
+
+
+@pytest.mark.parametrize("tolerance", [-1.0, float("nan")])
+def test_a_tolerance_below_zero_is_refused(batch: Batch, tolerance: float) -> None:
+    with pytest.raises(ValueError, match=r"'tolerance' must be (a finite number )?>= 0"):
+        node_scores(_model(batch), batch, tolerance=tolerance)
