@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
+from graphpool.models.modes import eval_mode
 from graphpool.ops import segment_sum, segments_from
 from graphpool.ops.ranges import Range
 
@@ -87,19 +88,13 @@ def node_scores(model: GraphClassifier, data: Batch, tolerance: float = 1e-4) ->
     within which the scores' sums count as the logits (``exact``).
     """
     Range(0).check("tolerance", tolerance)
-    modes = {module: module.training for module in model.modules()}
-    model.eval()
-    try:
-        with torch.enable_grad():
-            h = model.embed(data).detach().requires_grad_(True)
-            logits = model.classify(h, data).logits
-            columns = []
-            for k in range(logits.size(1)):
-                (gradient,) = torch.autograd.grad(logits[:, k].sum(), h, retain_graph=k + 1 < logits.size(1))
-                columns.append((gradient * h).sum(-1))
-    finally:
-        for module, training in modes.items():
-            module.training = training
+    with eval_mode(model), torch.enable_grad():
+        h = model.embed(data).detach().requires_grad_(True)
+        logits = model.classify(h, data).logits
+        columns = []
+        for k in range(logits.size(1)):
+            (gradient,) = torch.autograd.grad(logits[:, k].sum(), h, retain_graph=k + 1 < logits.size(1))
+            columns.append((gradient * h).sum(-1))
     scores = torch.stack(columns, dim=1).detach()
     logits = logits.detach()
     exact = False

@@ -34,7 +34,7 @@ from torch_geometric.data import Batch, Data
 from graphpool.cells.neighbourhood import sample_abundance, type_composition
 from graphpool.cells.table import CellTable
 from graphpool.explain import evidence, node_scores
-from graphpool.models import GraphClassifier
+from graphpool.models import GraphClassifier, eval_mode
 
 
 @dataclass(frozen=True)
@@ -110,8 +110,7 @@ class ConditionNeighbourhoods:
 
 def _assign(model: GraphClassifier, graphs: Sequence[Data], device: torch.device) -> list[np.ndarray]:
     """Each graph's cells' cluster (0 .. K-1) under ``model``'s first pooling level."""
-    model.eval()
-    with torch.no_grad():
+    with eval_mode(model), torch.no_grad():
         return [model(Batch.from_data_list([g]).to(device)).assignments[0].s.argmax(1).cpu().numpy() for g in graphs]
 
 

@@ -29,7 +29,7 @@ from torch_geometric.loader import DataLoader
 
 from graphpool.cluster import Assignment
 from graphpool.cluster.select import local_index
-from graphpool.models import GraphClassifier
+from graphpool.models import GraphClassifier, eval_mode
 from graphpool.ops import segment_sum, segments_from
 
 #: a level of K >= 3 clusters collapses when its largest cluster holds more than this share, or when fewer than
@@ -93,28 +93,29 @@ def pooling_diagnostics(
 ) -> list[dict[str, Any]]:
     """Per pooling level of ``network`` on ``graphs``: ``clusters`` (K of a learned level; the mean clusters per
     graph of a hard one), ``clusters_used``, ``largest_share``, ``collapsed`` and the mean of each of the level's
-    auxiliary losses (weighted, as trained; by name, over the batches). Empty for a model without levels."""
+    auxiliary losses (weighted, as trained; by name, over the batches). Empty for a model without levels.
+    Computed in eval mode; ``network`` is left in the mode it was in."""
     levels = len(network.levels)
     if not levels or not graphs:
         return []
-    network.eval()
     sums: list[dict[str, float]] = [{} for _ in range(levels)]
     counts = [0] * levels
     batches = 0
-    for data in DataLoader(list(graphs), batch_size=batch_size):
-        out = network(data.to(device))
-        batches += 1
-        for depth, assignment in enumerate(out.assignments):
-            usage = level_usage(assignment)
-            n = int(usage.pop("graphs"))
-            k = assignment.s.size(1) if assignment.s is not None else assignment.num_clusters / max(n, 1)
-            for name, value in (*usage.items(), ("clusters", k)):
-                sums[depth][name] = sums[depth].get(name, 0.0) + (value * n if not math.isnan(value) else 0.0)
-            counts[depth] += n
-        for name, value in out.aux_loss.items():  # "level{i}.{term}"
-            level, _, term = name.partition(".")
-            depth = int(level.removeprefix("level"))
-            sums[depth][f"loss_{term}"] = sums[depth].get(f"loss_{term}", 0.0) + float(value)
+    with eval_mode(network):
+        for data in DataLoader(list(graphs), batch_size=batch_size):
+            out = network(data.to(device))
+            batches += 1
+            for depth, assignment in enumerate(out.assignments):
+                usage = level_usage(assignment)
+                n = int(usage.pop("graphs"))
+                k = assignment.s.size(1) if assignment.s is not None else assignment.num_clusters / max(n, 1)
+                for name, value in (*usage.items(), ("clusters", k)):
+                    sums[depth][name] = sums[depth].get(name, 0.0) + (value * n if not math.isnan(value) else 0.0)
+                counts[depth] += n
+            for name, value in out.aux_loss.items():  # "level{i}.{term}"
+                level, _, term = name.partition(".")
+                depth = int(level.removeprefix("level"))
+                sums[depth][f"loss_{term}"] = sums[depth].get(f"loss_{term}", 0.0) + float(value)
     result = []
     for depth in range(levels):
         row: dict[str, Any] = {"level": depth + 1}

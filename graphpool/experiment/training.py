@@ -23,7 +23,7 @@ from graphpool.experiment.distributed import is_main, sum_across, world
 from graphpool.experiment.files import atomic_write, read_torch_file
 from graphpool.experiment.progress import Progress
 from graphpool.experiment.tasks import task_of
-from graphpool.models import GraphClassifier, ModelConfig
+from graphpool.models import GraphClassifier, ModelConfig, eval_mode
 from graphpool.ops.ranges import SEED, Range, check_ranges
 
 
@@ -109,17 +109,16 @@ def predict(
 
     Several networks (a seed ensemble) predict as one: the argmax of the mean of their class probabilities, or
     the mean of their predicted values. With ``share`` each process of a torchrun job predicts only its share
-    (every size-th graph).
+    (every size-th graph). The networks predict in eval mode and are left in the mode they were in.
     """
     members = [network] if isinstance(network, GraphClassifier) else list(network)
     rank, size = world() if share else (0, 1)
-    for member in members:
-        member.eval()
     predicted, targets = [], []
-    for data in DataLoader(list(graphs)[rank::size], batch_size=batch_size):
-        data = data.to(device)
-        predicted.append(_ensemble_prediction(members, data).cpu())
-        targets.append(data.y.cpu())
+    with eval_mode(*members):
+        for data in DataLoader(list(graphs)[rank::size], batch_size=batch_size):
+            data = data.to(device)
+            predicted.append(_ensemble_prediction(members, data).cpu())
+            targets.append(data.y.cpu())
     if not predicted:
         return torch.empty(0), torch.empty(0)
     return torch.cat(predicted), torch.cat(targets)

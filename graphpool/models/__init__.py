@@ -13,6 +13,7 @@ from graphpool.models.classifier import (
     is_hard_pool,
     precoarsen,
 )
+from graphpool.models.modes import eval_mode
 
 __all__ = [
     "BACKBONES",
@@ -24,6 +25,7 @@ __all__ = [
     "ModelConfig",
     "ModelOutput",
     "TargetScale",
+    "eval_mode",
     "is_hard_pool",
     "precoarsen",
 ]

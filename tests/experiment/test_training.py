@@ -67,3 +67,19 @@ def test_weights_that_stop_being_numbers_are_named_as_a_divergence() -> None:
     optimiser = torch.optim.Adam(network.parameters())
     with pytest.raises(ValueError, match=r"training diverged in epoch 3: stage\.levels\.0\.select\.assign\.weight"):
         _train_epoch(network, network, optimiser, _graphs(), TrainConfig(batch_size=4), 2, torch.device("cpu"))
+
+
+# predict (under evaluate) and the pooling diagnostics left a model in training mode in eval mode: a loop of
+# the user's own that evaluated after each epoch trained from then on without dropout or batch statistics
+@pytest.mark.parametrize("call", ["predict", "evaluate", "pooling_diagnostics"])
+def test_evaluating_runs_in_eval_mode_and_leaves_the_model_in_its_mode(call: str) -> None:
+    from graphpool import experiment
+
+    torch.manual_seed(0)
+    model = GraphClassifier(ModelConfig(in_channels=3, num_classes=2, hidden=8, layers=2, pool="mincut", clusters=2))
+    model.train()
+    batch_norm = next(m for m in model.modules() if isinstance(m, torch.nn.BatchNorm1d))
+    before = batch_norm.running_mean.clone()
+    result = getattr(experiment, call)(model, _graphs(), 4, torch.device("cpu"))
+    assert torch.equal(batch_norm.running_mean, before), "evaluated in training mode: batch norm's statistics moved"
+    assert result is not None and model.training and all(m.training for m in model.modules())

@@ -47,7 +47,8 @@ def test_a_name_with_options_or_stray_characters_is_refused(spec: str) -> None:
 
 # the message quoted the stray characters alone: "powermean(p=3)" was said to hold '(=3)', the 'p' left out
 @pytest.mark.parametrize(
-    ("spec", "stray"), [("powermean(p=3)", "(p=3)"), ("softmax(t=0)", "(t=0)"), ("quantile 0.9", "0.9"), ("max.x", ".x")]
+    ("spec", "stray"),
+    [("powermean(p=3)", "(p=3)"), ("softmax(t=0)", "(t=0)"), ("quantile 0.9", "0.9"), ("max.x", ".x")],
 )
 def test_the_refusal_quotes_the_name_from_its_first_stray_character(spec: str, stray: str) -> None:
     with pytest.raises(ValueError, match=re.escape(f"holds {stray!r}")):
