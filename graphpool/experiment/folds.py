@@ -246,14 +246,14 @@ def holdout(
     try:
         return inner_split(train, labels, fraction, seed, groups)
     except ValueError as error:
-        kind = "a validation part"
+        kind, more = "a validation part", "more graphs"
         if labels is not None:
             classes = len(set(np.asarray(labels)[np.asarray(train, dtype=int)].tolist()))
-            kind = f"a stratified validation part ({classes} classes)"
+            kind, more = f"a stratified validation part ({classes} classes)", "more graphs per class"
         raise ValueError(
             f"the inner hold-out of fold {number} cannot be drawn: {fraction:.0%} of its "
             f"{len(train)} training graphs is too few for {kind} "
-            f"({error}). Use fewer folds, or a dataset with more graphs per class"
+            f"({error}). Use fewer folds, or a dataset with {more}"
         ) from None
 
 

@@ -31,6 +31,17 @@ def test_inner_holdout_is_stratified_and_inside_the_training_part() -> None:
     assert abs(sum(labels[i] for i in validation) / len(validation) - 25 / 55) < 0.1  # the class balance of train
 
 
+# the advice named classes for a regression hold-out too ("a dataset with more graphs per class")
+def test_a_hold_out_too_small_to_draw_says_which_and_why() -> None:
+    from graphpool.experiment.folds import holdout
+
+    with pytest.raises(ValueError, match=r"hold-out of fold 2 .* 1 training graphs is too few for a validation part .*"
+                       r"Use fewer folds, or a dataset with more graphs$"):  # fmt: skip
+        holdout(2, [0], None, 0.1, 0, None)
+    with pytest.raises(ValueError, match=r"stratified validation part \(2 classes\).*more graphs per class$"):
+        holdout(1, [0, 1, 2], [0, 1, 1], 0.1, 0, None)
+
+
 def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path: Path) -> None:
     path = tmp_path / "result.json"
     path.write_text("old")
