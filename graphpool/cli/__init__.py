@@ -31,11 +31,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="graphpool", description="Graph classification and regression with graphpool's readouts and pools"
     )
+    parser.add_argument(
+        "--version", action="version", version=_version(), help="graphpool's, torch's and PyG's version"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     classify.add_parser(commands)
     cells.add_parser(commands)
     neighbourhoods.add_parser(commands)
     return parser
+
+
+def _version() -> str:
+    import torch
+    import torch_geometric
+
+    from graphpool import __version__
+
+    return f"graphpool {__version__} (torch {torch.__version__}, PyG {torch_geometric.__version__})"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -452,3 +452,21 @@ def test_a_grid_setting_given_twice_is_refused(arguments: list[str], message: st
 def test_a_grid_beside_options_it_does_not_vary_is_kept() -> None:
     _check("classify", "--hidden", "8", "--lr", "0.01", "--grid", "layers=2,3", "--grid", "dropout=0,0.5")
     _check("cells", "--grid", "hidden=16,32")  # cells' own default hidden (32) is not an option given
+
+
+# `graphpool --version` was an error ("the following arguments are required: command")
+def test_version_names_graphpool_torch_and_pyg(capsys: pytest.CaptureFixture[str]) -> None:
+    import importlib.metadata
+
+    import torch_geometric
+
+    import graphpool
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    printed = capsys.readouterr().out.strip()
+    assert (
+        printed == f"graphpool {graphpool.__version__} (torch {torch.__version__}, PyG {torch_geometric.__version__})"
+    )
+    assert importlib.metadata.version("graphpool") == graphpool.__version__  # pyproject.toml's, as installed
