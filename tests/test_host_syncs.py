@@ -14,11 +14,10 @@ from graphpool.testing import HostSyncs
 from tests.readout.cases import CASES
 
 #: the synchronisations a soft pooling level still makes, each explained in docs/performance.md ("Host
-#: synchronisations"): the padded [B, n_max, K] layout needs the largest graph's size; duplicate edges are summed
-#: before the sparse products (the number of distinct edges is data); the coarse graph keeps the edges of non-zero
-#: weight (their number is data too)
+#: synchronisations"): duplicate edges are summed before the sparse products (the number of distinct edges is
+#: data); the coarse graph keeps the edges of non-zero weight (their number is data too). (The per-graph products
+#: were padded to the largest graph, whose size had to be read: no longer.)
 SOFT_POOL_SYNCS = {
-    "cluster/reduce.py:dense (aten::_local_scalar_dense)",  # to_dense_batch: the largest graph's size
     "ops/csr.py:csr_adjacency (aten::_local_scalar_dense)",  # coalesce: the number of distinct edges
     "ops/csr.py:csr_adjacency (aten::index with a boolean mask)",
     "cluster/connect.py:soft_edges (aten::nonzero)",  # the coarse edges of non-zero weight

@@ -301,3 +301,9 @@ def test_size_baseline_on_classify_folds(tmp_path: Path, monkeypatch: pytest.Mon
         check=False,
     )
     assert done.returncode == 2 and "Traceback" not in done.stderr and "NOPE: no TU raw folder" in done.stderr
+
+
+def test_soft_batches_benchmark() -> None:
+    out = _run("scripts/bench_soft_batches.py", "--rounds", "1")
+    assert "128 rings of 30 nodes" in out and "sparse / padded" in out
+    assert [line.split()[-2] for line in out.splitlines() if line.startswith("1")] == ["padded", "sparse", "padded"]

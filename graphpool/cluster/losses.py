@@ -24,6 +24,7 @@ from torch import Tensor
 from graphpool.cluster.connect import EPS
 from graphpool.cluster.reduce import SoftPooled, vector_sum
 from graphpool.ops import Segments, segment_sum, segments_from
+from graphpool.ops.kernels import gather_rows, select_unchecked
 from graphpool.ops.ranges import check_registry_name
 
 
@@ -33,8 +34,8 @@ class LossInputs:
 
     Attributes:
         pooled: the per-graph products (:class:`~graphpool.cluster.reduce.SoftPooled`: ``x`` = :math:`S^\top X`
-            ``[B, K, F]``, ``adj`` = :math:`S^\top A S`, ``gram`` = :math:`S^\top S`, the padded ``s_dense`` and
-            ``mask``, the weighted ``degree [N]``, :math:`\lVert A_b\rVert_F^2`).
+            ``[B, K, F]``, ``adj`` = :math:`S^\top A S`, ``gram`` = :math:`S^\top S`, the weighted
+            ``degree [N]``, :math:`\lVert A_b\rVert_F^2`).
         s: ``[N, K]`` assignment rows.
         seg: the graph of every node (:class:`~graphpool.ops.Segments`).
         edge_index: ``[2, E]`` the fine graph's edges.
@@ -67,9 +68,7 @@ def diffpool_losses(inputs: LossInputs) -> dict[str, Tensor]:
     pooled, seg = inputs.pooled, inputs.seg
     squared = pooled.adj_sq_norm.sum() - 2 * _trace(pooled.adj).sum() + pooled.gram.square().sum()
     link = squared.clamp(min=0).sqrt() / seg.counts.square().sum().clamp(min=1)
-    # padded rows hold s = 0 and add -0 log(EPS) = 0: the sum over the padded tensor is the sum over the real
-    # nodes, without selecting them (a boolean mask, whose size a GPU reports back to the host)
-    s = pooled.s_dense
+    s = inputs.s
     entropy = (-s * torch.log(s + EPS)).sum() / max(seg.num_rows, 1)
     return {"link": link, "entropy": entropy}
 
@@ -172,17 +171,13 @@ def acc_losses(inputs: LossInputs) -> dict[str, Tensor]:
     totvar = _over_graphs(vector_sum(variation, edges_by_graph) / (2 * listed), seg)
     if k == 1:  # one cluster holds everything: nothing to balance
         return {"totvar": totvar, "asym_norm": torch.zeros((), dtype=s.dtype, device=s.device)}
-    s_dense, mask = inputs.pooled.s_dense, inputs.pooled.mask  # [B, n_max, K], padded with zero rows
     counts = seg.counts
-    rank = torch.minimum(torch.div(counts, k, rounding_mode="floor"), (counts - 1).clamp(min=0))  # [B]
-    ordered = s_dense.sort(dim=1, descending=True).values  # padding (zeros) sorts after every real weight
-    if ordered.size(1) == 0:  # no nodes at all
-        return {"totvar": totvar, "asym_norm": torch.zeros((), dtype=s.dtype, device=s.device)}
-    quantile = ordered.gather(1, rank.view(-1, 1, 1).expand(-1, 1, k))  # [B, 1, K]
-    gap = s_dense - quantile
-    asymmetric = torch.where(gap >= 0, (k - 1) * gap, -gap) * mask.unsqueeze(-1)
+    from_top = torch.minimum(torch.div(counts, k, rounding_mode="floor"), (counts - 1).clamp(min=0))  # [B]
+    (quantile,) = select_unchecked(s, seg, [(counts - 1 - from_top).clamp(min=0)])  # [B, K]: that rank from the top
+    gap = s - gather_rows(quantile, seg)
+    asymmetric = segment_sum(torch.where(gap >= 0, (k - 1) * gap, -gap), seg).sum(1)  # [B]
     scale = counts.clamp(min=1).to(s.dtype) * (k - 1)
-    return {"totvar": totvar, "asym_norm": _over_graphs(1 - asymmetric.sum((1, 2)) / scale, seg)}
+    return {"totvar": totvar, "asym_norm": _over_graphs(1 - asymmetric / scale, seg)}
 
 
 #: the losses by name, as :class:`~graphpool.cluster.Pool` takes them (add one with :func:`register_loss`)

@@ -5,13 +5,16 @@ Hard assignments reduce each cluster with any graphpool readout (:class:`~graphp
 message passing before the pool: Bianchi & Lachi, NeurIPS 2023). :func:`soft_pool` computes :math:`S^\top X`
 with the other per-graph products the connect step and the losses read, :math:`S^\top A S` and
 :math:`S^\top S`, without a dense :math:`A`: :math:`AS` is one sparse-dense product (O(E K),
-:mod:`graphpool.ops.csr`), and the per-graph products are batched matrix products over the nodes of each
-graph. Memory is O(E + N (K + F) + B K^2) instead of PyG's O(B N_max^2).
+:mod:`graphpool.ops.csr`), and the per-graph products are one product with the block matrix of the assignments
+(:func:`block_product`: N K entries, no padding to the largest graph). Memory is O(E + N (K + F) + B K^2)
+instead of PyG's O(B N_max^2).
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -20,6 +23,7 @@ from torch_geometric.utils import to_dense_batch
 from graphpool.cluster.assignment import Assignment
 from graphpool.ops import Segments, segment_sum, segments_from, validation_enabled
 from graphpool.ops.csr import CSRAdjacency, csr_adjacency, propagate
+from graphpool.ops.device_path import sync_allowed
 from graphpool.readout import resolve
 
 
@@ -31,8 +35,6 @@ class SoftPooled:
         x: ``[B, K, F]`` :math:`S^\top X`.
         adj: ``[B, K, K]`` :math:`S^\top A S` (diagonal included).
         gram: ``[B, K, K]`` :math:`S^\top S`.
-        s_dense: ``[B, n_max, K]`` assignments padded with zero rows.
-        mask: ``[B, n_max]`` real nodes.
         degree: ``[N]`` weighted out-degree of each node (row sums of A).
         adj_sq_norm: ``[B]`` :math:`\lVert A_b\rVert_F^2`.
         edge_attr: ``[B, K, K, D]`` :math:`\sum_{ij} s_{ic} s_{jd} w_{ij} e_{ij}`, the assignment-weighted sums of
@@ -43,8 +45,6 @@ class SoftPooled:
     x: Tensor
     adj: Tensor
     gram: Tensor
-    s_dense: Tensor
-    mask: Tensor
     degree: Tensor
     adj_sq_norm: Tensor
     edge_attr: Tensor | None = None
@@ -81,43 +81,114 @@ def soft_pool(
     unique_rows, values = adjacency.rows, adjacency.values
     a_s = propagate(adjacency, s)  # [N, K]
     batch = seg.index
-    # to_dense_batch needs the nodes grouped by graph: take them in grouped order (a node's
-    # slot in the padded tensor then depends only on its rank within its own graph)
-    order, grouped = (seg.perm, batch[seg.perm]) if seg.perm is not None else (None, batch)
-
-    def dense(values: Tensor) -> tuple[Tensor, Tensor]:
-        rows = values if order is None else values.index_select(0, order)
-        if rows.size(0) == 0:  # no nodes at all: B graphs of zero rows (to_dense_batch needs one)
-            shape = (seg.num_segments, 0, *rows.shape[1:])
-            return rows.new_zeros(shape), torch.zeros(shape[:2], dtype=torch.bool, device=rows.device)
-        if seg.num_segments == 1:  # one graph (a tissue): its rows are the batch, nothing to pad or copy
-            return rows.unsqueeze(0), torch.ones(1, rows.size(0), dtype=torch.bool, device=rows.device)
-        return to_dense_batch(rows, grouped, batch_size=seg.num_segments)
-
-    s_dense, mask = dense(s)
-    x_dense, _ = dense(x)
-    as_dense, _ = dense(a_s)
-    s_t = s_dense.transpose(1, 2)
     edges_by_graph = segments_from(values.numel(), batch.index_select(0, unique_rows), dim_size=seg.num_segments)
     adj_sq_norm = vector_sum(values * values, edges_by_graph)
     by_source = segments_from(weight.numel(), edge_index[0], dim_size=num_nodes)
     degree = vector_sum(weight, by_source)
+    k, f = s.size(1), x.size(1)
+    parts = [x, a_s, s]
+    if edge_attr is not None:  # each node gathers sum_j w_ij e_ij (x) s_j: [N, D*K]
+        per_edge = (weight.unsqueeze(-1) * edge_attr).unsqueeze(-1) * s.index_select(0, edge_index[1]).unsqueeze(1)
+        parts.append(segment_sum(per_edge.flatten(1), by_source))
+    products = block_product(s, torch.cat(parts, dim=1), seg)  # [B, K, F + 2K (+ D*K)]: S_b^T [X | AS | S | ..]
     edge_features = None
     if edge_attr is not None:
-        k, d = s.size(1), edge_attr.size(1)
-        per_edge = (weight.unsqueeze(-1) * edge_attr).unsqueeze(-1) * s.index_select(0, edge_index[1]).unsqueeze(1)
-        gathered, _ = dense(segment_sum(per_edge.flatten(1), by_source))  # [B, n_max, D*K]
-        edge_features = (s_t @ gathered).view(-1, k, d, k).transpose(2, 3)  # [B, K (c), K (d), D]
+        d = edge_attr.size(1)
+        edge_features = products[..., f + 2 * k :].reshape(-1, k, d, k).transpose(2, 3)  # [B, K (c), K (d), D]
     return SoftPooled(
-        x=s_t @ x_dense,
-        adj=s_t @ as_dense,
-        gram=s_t @ s_dense,
-        s_dense=s_dense,
-        mask=mask,
+        x=products[..., :f],
+        adj=products[..., f : f + k],
+        gram=products[..., f + k : f + 2 * k],
         degree=degree,
         adj_sq_norm=adj_sq_norm,
         edge_attr=edge_features,
     )
+
+
+#: the padded layout is taken when B n_max < N (1 + K / PADDING_PER_CLUSTER): dense batched products beat the
+#: sparse one per entry, more so for many clusters, so a little padding pays for large K and none for small K
+#: (measured on CPU, one thread, fwd + bwd of 128 graphs, ``scripts/bench_soft_batches.py``: the two are even near
+#: 1x padding at K = 16, 1.7x at K = 32, 2x at K = 64, 2.6x at K = 128)
+PADDING_PER_CLUSTER = 64
+
+
+def padding_pays(num_graphs: int, largest: int, num_rows: int, k: int) -> bool:
+    """Whether :func:`block_product` pads ``num_graphs`` graphs of ``num_rows`` nodes in all to the ``largest``
+    (:data:`PADDING_PER_CLUSTER`)."""
+    return num_graphs * largest * PADDING_PER_CLUSTER < num_rows * (PADDING_PER_CLUSTER + k)
+
+
+def block_product(s: Tensor, y: Tensor, seg: Segments) -> Tensor:
+    r"""``[B, K, D]``: :math:`S_b^\top Y_b` for every graph :math:`b`, the sums over its nodes of
+    :math:`\mathbf{s}_i \mathbf{y}_i^\top`, differentiable in ``s [N, K]`` and ``y [N, D]`` (nodes in any order).
+
+    One sparse product :math:`P Y` with the block matrix :math:`P \in \mathbb{R}^{BK \times N}`,
+    :math:`P_{bK + c,\,i} = s_{ic}` for the nodes :math:`i` of graph :math:`b` (CSR, N K entries): the work and
+    memory of the nodes themselves, where a padded ``[B, n_max, .]`` layout pays for B copies of the largest graph
+    (and must read its size back from the device). The backward multiplies by :math:`P^\top` (``[N, BK]``, CSR, K
+    entries a row) and takes :math:`\partial L / \partial s_{ic} = \langle G_{bK + c}, \mathbf{y}_i\rangle`
+    only at those entries (``torch.sparse.sampled_addmm``). One graph: :math:`S^\top Y`, a dense product. Where
+    the size of the largest graph may be read (:func:`~graphpool.ops.device_path.sync_allowed`) and padding to
+    it costs less than the sparse product (:data:`PADDING_PER_CLUSTER`), batched dense products on the padded
+    layout.
+    """
+    num_graphs, k = seg.num_segments, s.size(1)
+    if s.size(0) == 0:  # no nodes: every graph's sum is empty
+        return y.new_zeros(num_graphs, k, y.size(1))
+    if num_graphs == 1:
+        return (s.t() @ y).unsqueeze(0)
+    if sync_allowed(s):
+        largest = int(seg.counts.max())
+        if padding_pays(num_graphs, largest, s.size(0), k):
+            grouped = seg.index if seg.perm is None else seg.index.index_select(0, seg.perm)
+
+            def padded(values: Tensor) -> Tensor:  # [B, n_max, .], the nodes of a graph in grouped order
+                rows = values if seg.perm is None else values.index_select(0, seg.perm)
+                return to_dense_batch(rows, grouped, batch_size=num_graphs, max_num_nodes=largest)[0]
+
+            return padded(s).transpose(1, 2) @ padded(y)
+    return _BlockProduct.apply(s, y, seg).view(num_graphs, k, y.size(1))
+
+
+class _BlockProduct(torch.autograd.Function):
+    """:func:`block_product` of several graphs: ``[B K, D]``."""
+
+    @staticmethod
+    def forward(ctx: Any, s: Tensor, y: Tensor, seg: Segments) -> Tensor:
+        n, k = s.shape
+        size, weights, device = seg.num_segments * k, s.detach(), s.device
+        clusters = torch.arange(k, device=device)
+        # P^T: node i's row holds s_i at the columns bK .. bK + K - 1 of its graph b
+        columns = (seg.index.unsqueeze(1) * k + clusters).flatten()
+        ctx.p_t = _sparse_csr(torch.arange(0, n * k + 1, k, device=device), columns, weights.flatten(), (n, size))
+        # P: row bK + c holds s_{ic} of graph b's nodes i, in grouped order; entry (node rank r in b, cluster c)
+        # sits at ptr_b K + c n_b + r
+        rows, ptr, counts = seg.rows, seg.ptr, seg.counts
+        graph = seg.index.index_select(0, rows)  # [N] in grouped order
+        first, count = ptr.index_select(0, graph), counts.index_select(0, graph)
+        rank = torch.arange(n, device=device) - first
+        position = ((first * k + rank).unsqueeze(1) + clusters * count.unsqueeze(1)).flatten()
+        nodes = torch.empty_like(position).scatter_(0, position, rows.repeat_interleave(k))
+        values = torch.empty_like(weights).flatten().scatter_(0, position, weights.index_select(0, rows).flatten())
+        crow = torch.cat([(ptr[:-1].unsqueeze(1) * k + clusters * counts.unsqueeze(1)).flatten(), ptr[-1:] * k])
+        ctx.save_for_backward(y)
+        return _sparse_csr(crow, nodes, values, (size, n)) @ y
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
+        (y,) = ctx.saved_tensors
+        grad_y = ctx.p_t @ grad if ctx.needs_input_grad[1] else None
+        grad_s = None
+        if ctx.needs_input_grad[0]:  # <G_{bK+c}, y_i> at the N K entries of P^T only
+            sampled = torch.sparse.sampled_addmm(ctx.p_t, y, grad.t(), beta=0.0)
+            grad_s = sampled.values().view(y.size(0), -1)
+        return grad_s, grad_y, None
+
+
+def _sparse_csr(crow: Tensor, col: Tensor, values: Tensor, size: tuple[int, int]) -> Tensor:
+    with warnings.catch_warnings():  # "Sparse CSR tensor support is in beta state"
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(crow, col, values, size)
 
 
 def _check_adjacency(adjacency: CSRAdjacency, edge_index: Tensor, weight: Tensor, num_nodes: int) -> None:

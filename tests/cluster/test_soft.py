@@ -379,3 +379,42 @@ def test_a_prebuilt_adjacency_gives_the_same_pooling_and_a_wrong_one_is_named() 
         pool(x, edge_index, weight, batch, adjacency=csr_adjacency(edge_index, weight.to(wrong), x.size(0)))
     with pytest.raises(ValueError, match="'adjacency' is for soft pools; GraclusSelect"):
         pooler("graclus")(x, edge_index, weight, batch, adjacency=prebuilt)
+
+
+# S_b^T Y_b of every graph was computed on a [B, n_max, .] padded layout: memory and work in the largest graph
+# (a batch of DD holds graphs from 30 to 5,748 nodes), and a host sync to read its size
+@pytest.mark.parametrize("layout", ["sparse", "padded"])
+@pytest.mark.parametrize("seed", range(4))
+def test_the_per_graph_products_equal_each_graph_alone_in_any_node_order(
+    seed: int, layout: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from graphpool.cluster import reduce
+    from graphpool.cluster.reduce import block_product
+    from graphpool.ops import segments_from
+
+    # 0: padding always pays (the dense products); 10**9: never (the sparse block product)
+    monkeypatch.setattr(reduce, "PADDING_PER_CLUSTER", 0 if layout == "padded" else 10**9)
+
+    g = torch.Generator().manual_seed(seed)
+    sizes = [0, 3, 1, 0, 7, 2][seed:] + [5]  # empty graphs, one node, first and last
+    batch = torch.repeat_interleave(torch.arange(len(sizes)), torch.tensor(sizes))
+    batch = batch[torch.randperm(batch.numel(), generator=g)]  # nodes of the graphs interleaved
+    s = torch.rand(batch.numel(), 3, generator=g, dtype=torch.float64, requires_grad=True)
+    y = torch.randn(batch.numel(), 4, generator=g, dtype=torch.float64, requires_grad=True)
+    seg = segments_from(batch.numel(), batch, dim_size=len(sizes))
+    expected = torch.stack([s[batch == b].t() @ y[batch == b] for b in range(len(sizes))])
+    torch.testing.assert_close(block_product(s, y, seg), expected)
+    torch.autograd.gradcheck(lambda s, y: block_product(s, y, seg), (s, y))
+    with graphpool.device_path():  # the branches a GPU takes
+        torch.testing.assert_close(block_product(s, y, segments_from(batch.numel(), batch, dim_size=len(sizes))), expected)
+
+
+def test_the_per_graph_products_of_one_graph_and_of_no_nodes() -> None:
+    from graphpool.cluster.reduce import block_product
+    from graphpool.ops import segments_from
+
+    s, y = torch.rand(5, 2, dtype=torch.float64), torch.randn(5, 3, dtype=torch.float64)
+    one = segments_from(5, torch.zeros(5, dtype=torch.long), dim_size=1)
+    torch.testing.assert_close(block_product(s, y, one), (s.t() @ y).unsqueeze(0))
+    none = segments_from(0, torch.zeros(0, dtype=torch.long), dim_size=3)
+    assert torch.equal(block_product(s[:0], y[:0], none), torch.zeros(3, 2, 3, dtype=torch.float64))
