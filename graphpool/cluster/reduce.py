@@ -12,7 +12,6 @@ instead of PyG's O(B N_max^2).
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +21,7 @@ from torch_geometric.utils import to_dense_batch
 
 from graphpool.cluster.assignment import Assignment
 from graphpool.ops import Segments, segment_sum, segments_from, validation_enabled
-from graphpool.ops.csr import CSRAdjacency, csr_adjacency, propagate
+from graphpool.ops.csr import CSRAdjacency, csr_adjacency, csr_matrix, propagate
 from graphpool.ops.device_path import sync_allowed
 from graphpool.readout import resolve
 
@@ -66,7 +65,7 @@ def soft_pool(
         edge_index: ``[2, E]`` with ``A[edge_index[0], edge_index[1]] = edge_weight``.
         edge_attr: ``[E, D]`` edge features, pooled as :math:`S^\top (A \circ E_{:,:,f}) S` per feature
             :math:`f`: each node gathers :math:`\sum_j w_{ij} e_{ij} \otimes s_j` (``[N, D, K]``, O(E D K)
-            memory), then one batched product with :math:`S^\top`.
+            memory), multiplied by :math:`S^\top` with the rest (:func:`block_product`).
         adjacency: :math:`A` of these edges and weights built beforehand (:func:`~graphpool.ops.csr.csr_adjacency`
             with the weights in ``x``'s dtype, ones without ``edge_weight``), for a graph pooled in every step
             (a whole tissue): the coalescing, a third of a step, is then done once. Checked against the edges.
@@ -160,7 +159,7 @@ class _BlockProduct(torch.autograd.Function):
         clusters = torch.arange(k, device=device)
         # P^T: node i's row holds s_i at the columns bK .. bK + K - 1 of its graph b
         columns = (seg.index.unsqueeze(1) * k + clusters).flatten()
-        ctx.p_t = _sparse_csr(torch.arange(0, n * k + 1, k, device=device), columns, weights.flatten(), (n, size))
+        ctx.p_t = csr_matrix(torch.arange(0, n * k + 1, k, device=device), columns, weights.flatten(), (n, size))
         # P: row bK + c holds s_{ic} of graph b's nodes i, in grouped order; entry (node rank r in b, cluster c)
         # sits at ptr_b K + c n_b + r
         rows, ptr, counts = seg.rows, seg.ptr, seg.counts
@@ -172,7 +171,7 @@ class _BlockProduct(torch.autograd.Function):
         values = torch.empty_like(weights).flatten().scatter_(0, position, weights.index_select(0, rows).flatten())
         crow = torch.cat([(ptr[:-1].unsqueeze(1) * k + clusters * counts.unsqueeze(1)).flatten(), ptr[-1:] * k])
         ctx.save_for_backward(y)
-        return _sparse_csr(crow, nodes, values, (size, n)) @ y
+        return csr_matrix(crow, nodes, values, (size, n)) @ y
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
@@ -183,12 +182,6 @@ class _BlockProduct(torch.autograd.Function):
             sampled = torch.sparse.sampled_addmm(ctx.p_t, y, grad.t(), beta=0.0)
             grad_s = sampled.values().view(y.size(0), -1)
         return grad_s, grad_y, None
-
-
-def _sparse_csr(crow: Tensor, col: Tensor, values: Tensor, size: tuple[int, int]) -> Tensor:
-    with warnings.catch_warnings():  # "Sparse CSR tensor support is in beta state"
-        warnings.simplefilter("ignore", UserWarning)
-        return torch.sparse_csr_tensor(crow, col, values, size)
 
 
 def _check_adjacency(adjacency: CSRAdjacency, edge_index: Tensor, weight: Tensor, num_nodes: int) -> None:

@@ -63,8 +63,9 @@ def csr_adjacency(edge_index: Tensor, weight: Tensor, num_nodes: int) -> CSRAdja
         columns = segments_from(values.numel(), unique_col, dim_size=num_nodes)
         column_ptr, by_column = columns.ptr, columns.rows  # rows stay sorted within each column
     detached = values.detach()
-    a = _csr(crow, unique_col, detached, num_nodes)
-    a_t = _csr(column_ptr, unique_row.index_select(0, by_column), detached.index_select(0, by_column), num_nodes)
+    square = (num_nodes, num_nodes)
+    a = csr_matrix(crow, unique_col, detached, square)
+    a_t = csr_matrix(column_ptr, unique_row.index_select(0, by_column), detached.index_select(0, by_column), square)
     return CSRAdjacency(unique_row, values, a, a_t, edge_index, weight)
 
 
@@ -98,11 +99,12 @@ class CSRGraphConv(nn.Module):
         return self.lin_rel(mean) + self.lin_root(x)
 
 
-def _csr(crow: Tensor, col: Tensor, values: Tensor, num_nodes: int) -> Tensor:
-    """The ``num_nodes x num_nodes`` CSR matrix with row offsets ``crow``, column ids ``col`` and ``values``."""
-    with warnings.catch_warnings():  # "Sparse CSR tensor support is in beta state": used for A @ S only
+def csr_matrix(crow: Tensor, col: Tensor, values: Tensor, size: tuple[int, int]) -> Tensor:
+    """The CSR matrix of ``size`` with row offsets ``crow``, column ids ``col`` and ``values`` (torch's, without its
+    "beta state" warning)."""
+    with warnings.catch_warnings():  # "Sparse CSR tensor support is in beta state": graphpool multiplies only
         warnings.simplefilter("ignore", UserWarning)
-        return torch.sparse_csr_tensor(crow, col, values, (num_nodes, num_nodes))
+        return torch.sparse_csr_tensor(crow, col, values, size)
 
 
 class _SparseProduct(torch.autograd.Function):
