@@ -406,7 +406,9 @@ def test_the_per_graph_products_equal_each_graph_alone_in_any_node_order(
     torch.testing.assert_close(block_product(s, y, seg), expected)
     torch.autograd.gradcheck(lambda s, y: block_product(s, y, seg), (s, y))
     with graphpool.device_path():  # the branches a GPU takes
-        torch.testing.assert_close(block_product(s, y, segments_from(batch.numel(), batch, dim_size=len(sizes))), expected)
+        torch.testing.assert_close(
+            block_product(s, y, segments_from(batch.numel(), batch, dim_size=len(sizes))), expected
+        )
 
 
 def test_the_per_graph_products_of_one_graph_and_of_no_nodes() -> None:
