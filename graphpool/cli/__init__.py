@@ -42,12 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
+    from importlib.metadata import version
+
     import torch
     import torch_geometric
 
-    from graphpool import __version__
-
-    return f"graphpool {__version__} (torch {torch.__version__}, PyG {torch_geometric.__version__})"
+    return f"graphpool {version('graphpool')} (torch {torch.__version__}, PyG {torch_geometric.__version__})"
 
 
 def main(argv: list[str] | None = None) -> int:
