@@ -6,7 +6,9 @@ import argparse
 import hashlib
 import json
 import os
+import warnings
 from collections.abc import Sequence
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,8 @@ from graphpool.experiment.distributed import is_main
 from graphpool.experiment.files import changed_settings, read_json
 
 RUN_FILE = "run.json"
+#: what run.json records beside the settings: the versions a run started and was resumed under
+_RECORDS = frozenset({"versions", "resumed_under"})
 #: how a run is watched or shared out between jobs, not what it computes
 _NOT_SETTINGS = frozenset({"quiet", "resume", "device", "out", "only_folds", "option_defaults"})
 
@@ -69,7 +73,7 @@ def open_out(args: argparse.Namespace, graphs: Sequence[Any] = ()) -> Path:
     if out.exists() and not out.is_dir():
         raise SystemExit(f"--out {out} is a file; give a folder for the results")
     check_out_parent(out)
-    settings = {**_settings(args), "data": data_fingerprint(graphs)}
+    settings = {**_settings(args), "data": data_fingerprint(graphs), "versions": versions()}
     stored_path = out / RUN_FILE
     job = getattr(args, "only_folds", None) is not None
     defaults = getattr(args, "option_defaults", {})  # (set by graphpool.cli.main; a direct call has none)
@@ -82,8 +86,10 @@ def open_out(args: argparse.Namespace, graphs: Sequence[Any] = ()) -> Path:
                 "start again in another --out"
             )
         _check_stored(out, settings, "--resume", defaults)
+        _keep_versions(out, settings, "--resume")
     elif job and stored_path.is_file():  # a job of an array joins the run another job started
         _check_stored(out, settings, "--only-folds", defaults)
+        _keep_versions(out, settings, "--only-folds")
     elif (
         is_main()
         and out.is_dir()
@@ -109,13 +115,46 @@ def _run_file(name: str) -> bool:
     return name == RUN_FILE or name.startswith(f".{RUN_FILE}.")
 
 
+def versions() -> dict[str, str]:
+    """The versions of graphpool, torch and PyG that compute a run (``run.json`` records them)."""
+    import torch_geometric
+
+    return {
+        "graphpool": version("graphpool"),
+        "torch": torch.__version__,
+        "torch_geometric": torch_geometric.__version__,
+    }
+
+
+def _keep_versions(out: Path, settings: dict[str, Any], option: str) -> None:
+    """Keep in ``settings`` the versions the run in ``out`` started under; where these differ, warn (its folds will
+    hold two versions' roundings, or results) and add them to ``resumed_under``."""
+    stored = read_json(out / RUN_FILE, dict)
+    now, started = settings["versions"], stored.get("versions")
+    later = stored.get("resumed_under", [])
+    if started is not None and started != now:
+        changed = [f"{name} {started.get(name)}" for name in now if started.get(name) != now[name]]
+        going = [f"{name} {now[name]}" for name in now if started.get(name) != now[name]]
+        warnings.warn(
+            f"{option}: {out} was started under {', '.join(changed)}; it goes on under {', '.join(going)}: the folds "
+            "trained before and after may differ by the changes between them",
+            UserWarning,
+            stacklevel=2,
+        )
+        later = later if now in later else [*later, now]
+    settings["versions"] = started or now
+    if later:
+        settings["resumed_under"] = later
+
+
 def _check_stored(out: Path, settings: dict[str, Any], option: str, defaults: dict[str, Any] | None = None) -> None:
     """Refuse to continue the run in ``out`` when its ``run.json`` holds other data or settings than ``settings``.
 
     A setting its ``run.json`` lacks (an option added to graphpool since the run started) counts as unchanged
     when it is at its default (``defaults``: the subcommand's), which is the behaviour the run had.
     """
-    stored = read_json(out / RUN_FILE, dict)
+    stored = {k: v for k, v in read_json(out / RUN_FILE, dict).items() if k not in _RECORDS}
+    settings = {k: v for k, v in settings.items() if k not in _RECORDS}
     for name, value in json.loads(json.dumps(defaults or {})).items():  # (as JSON values, as run.json holds them)
         if name not in stored and name in settings and settings[name] == value:
             stored[name] = value

@@ -1,6 +1,7 @@
 """Settings checked before the results folder is touched; resume refused on other data or thread counts;
 regression folds whose R^2 is undefined; predictions written as measured."""
 
+import importlib.metadata
 import json
 import re
 import warnings
@@ -193,6 +194,29 @@ def test_a_run_from_before_an_option_existed_resumes_at_its_default(tmp_path: Pa
         main(_classify(tmp_path, out, "--resume", "--head-layers", "3"))
     assert main(_classify(tmp_path, out, "--resume")) == 0
     assert json.loads((out / "run.json").read_text())["head_layers"] == 2  # recorded from now on
+
+
+# a run resumed by another graphpool, torch or PyG went on silently: its folds mixed two versions' roundings
+@needs_rdkit
+def test_a_resume_under_other_versions_warns_and_records_them(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import torch_geometric
+
+    out = tmp_path / "run"
+    assert main(_classify(tmp_path, out)) == 0
+    stored = json.loads((out / "run.json").read_text())
+    now = {"graphpool": importlib.metadata.version("graphpool"), "torch": torch.__version__}
+    assert stored["versions"] == {**now, "torch_geometric": torch_geometric.__version__}
+    capsys.readouterr()
+    assert main(_classify(tmp_path, out, "--resume")) == 0
+    assert "warning" not in capsys.readouterr().err  # the same versions: no word
+    stored["versions"]["torch"] = "2.0.0"
+    (out / "run.json").write_text(json.dumps(stored))
+    assert main(_classify(tmp_path, out, "--resume")) == 0
+    assert re.search(
+        r"warning: --resume: .* started under torch 2\.0\.0; it goes on under torch ", capsys.readouterr().err
+    )
+    again = json.loads((out / "run.json").read_text())
+    assert again["versions"]["torch"] == "2.0.0" and again["resumed_under"] == [stored["versions"] | now]
 
 
 # 12. threads: set, recorded, and a resume with another count refused
