@@ -22,6 +22,7 @@ import warnings
 
 from graphpool.cli import cells, classify, neighbourhoods
 from graphpool.cli.options import check_options, set_threads
+from graphpool.cli.run_folder import versions
 
 __all__ = ["build_parser", "main"]
 
@@ -42,12 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
-    from importlib.metadata import version
-
-    import torch
-    import torch_geometric
-
-    return f"graphpool {version('graphpool')} (torch {torch.__version__}, PyG {torch_geometric.__version__})"
+    found = versions()
+    return f"graphpool {found['graphpool']} (torch {found['torch']}, PyG {found['torch_geometric']})"
 
 
 def main(argv: list[str] | None = None) -> int:
