@@ -19,7 +19,8 @@ and tissue maps ``maps/<sample>`` (``--plots`` of them; beside the ``--truth`` a
 figure in every ``--formats`` (PNG and PDF by default); for an ``.h5ad`` input, ``cells.h5ad``: the input
 with every method's results under ``<--key-added>_<method>`` (scanpy's layout: ``obs``, ``obsm``, ``uns``
 with ``params`` and ``_colors``); and ``results.csv``: one row per method with its time and, with
-``--truth``, its agreement with the annotated regions.
+``--truth``, its agreement with the annotated regions; ``run.json``: the options and the versions of graphpool,
+torch and PyG that computed them.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ from graphpool.cli.options import (
     check_table_options,
     markers_from,
 )
-from graphpool.cli.run_folder import check_out_parent
+from graphpool.cli.run_folder import check_out_parent, write_record
 from graphpool.experiment import safe_name
 from graphpool.ops.ranges import SEED, Range, check_distinct
 
@@ -221,6 +222,7 @@ def run_neighbourhoods(args: argparse.Namespace) -> int:
         annotated.write_h5ad(out / "cells.h5ad")
     summary = pd.DataFrame(rows)
     summary.to_csv(out / "results.csv", index=False)
+    write_record(out, args)
     print(summary.to_string(index=False))
     print(f"everything is in {out}")
     return 0

@@ -115,6 +115,12 @@ def _run_file(name: str) -> bool:
     return name == RUN_FILE or name.startswith(f".{RUN_FILE}.")
 
 
+def write_record(out: Path, args: argparse.Namespace) -> None:
+    """``out/run.json``: the options that decide a run's results and the versions that computed them (for a
+    command without ``--resume``, whose folder :func:`open_out` does not keep)."""
+    atomic_json(out / RUN_FILE, {**_settings(args), "versions": versions()})
+
+
 def versions() -> dict[str, str]:
     """The versions of graphpool, torch and PyG that compute a run (``run.json`` records them)."""
     import torch_geometric

@@ -1,5 +1,6 @@
 """`graphpool neighbourhoods`: the simulator default end to end, an AnnData in and out, and bad input in one line."""
 
+import json
 import re
 from pathlib import Path
 
@@ -25,6 +26,9 @@ def test_simulated_run_writes_everything(tmp_path: Path, capsys) -> None:
         assert (folder / "composition.pdf").stat().st_size > 0 and (folder / "composition_share.png").is_file()
         assert pd.read_csv(folder / "abundance.csv", index_col=0).shape == (40, 3)
     assert "everything is in" in capsys.readouterr().out
+    record = json.loads((out / "run.json").read_text())  # the settings and versions behind the figures
+    assert record["method"] == "composition,learned" and record["epochs"] == 3 and record["seed"] == 0
+    assert set(record["versions"]) == {"graphpool", "torch", "torch_geometric"}
 
 
 def test_an_h5ad_table_comes_back_with_its_results(tmp_path: Path) -> None:
