@@ -50,6 +50,14 @@ def _pooled_axes(x: Tensor, dims: Sequence[int] | int | None) -> tuple[int, ...]
     return axes
 
 
+def _check_positional(readout: Readout, positional: bool) -> None:
+    if positional and "pos" not in readout.extra_inputs:
+        raise ValueError(
+            f"'positional' passes each cell's position to the readout, but the readout ({type(readout).__name__}) "
+            "reads no positions: use an AttentionReadout with pos_channels (the number of pooled axes)"
+        )
+
+
 def pool_grid(
     x: Tensor,
     readout: Readout | str,
@@ -69,6 +77,7 @@ def pool_grid(
         readout = resolve(readout)
     elif not isinstance(readout, Readout):
         raise TypeError(f"'readout' must be a Readout or a readout name, got {type(readout).__name__}")
+    _check_positional(readout, positional)
     axes = _pooled_axes(x, dims)
     shape = [x.size(a) for a in axes]
     size = math.prod(shape)
@@ -110,6 +119,7 @@ class GlobalPool(nn.Module):
     ) -> None:
         super().__init__()
         self.readout = resolve(readout, **options)
+        _check_positional(self.readout, positional)
         self.dims = dims
         self.positional = positional
 

@@ -222,3 +222,13 @@ def test_sum_head_to_mean_head_takes_a_linear_head() -> None:
         sum_head_to_mean_head(nn.Conv1d(3, 2, 1), 4)  # type: ignore[arg-type]
     head = nn.Linear(3, 2)
     torch.testing.assert_close(sum_head_to_mean_head(head, 4).weight, head.weight * 4)
+
+
+# positional=True with a readout that reads no positions: mean, max and sum dropped it silently (their dense
+# path), median and std failed inside the readout ("compute() got an unexpected keyword argument 'pos'")
+@pytest.mark.parametrize("readout", ["mean", "max", "sum", "median", "std", "mean+max"])
+def test_positions_for_a_readout_that_reads_none_are_refused(readout: str) -> None:
+    with pytest.raises(ValueError, match=r"'positional' .* but the readout .* reads no positions"):
+        GlobalPool(readout, positional=True)  # when built
+    with pytest.raises(ValueError, match=r"'positional' .* but the readout .* reads no positions"):
+        pool_grid(torch.randn(2, 3, 4, 4), readout, positional=True)
