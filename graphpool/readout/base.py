@@ -157,6 +157,8 @@ class Readout(Aggregation):
         **inputs: Tensor,
     ) -> Tensor:
         """Pool ``x`` along ``dim`` group by group (see the class docstring for shapes)."""
+        if inputs and (unknown := sorted(set(inputs) - set(self.extra_inputs))):
+            raise ValueError(f"unexpected inputs {unknown}; this readout takes {list(self.extra_inputs)}")
         x2d, seg, unflatten = self.prepare(x, index, ptr, dim_size, dim)
         return unflatten(self.reduce_segments(x2d, seg, **inputs))
 

@@ -114,6 +114,16 @@ def test_multi_passes_per_node_inputs_to_the_readouts_that_take_them() -> None:
         MultiReadout([SumReadout()])(x, batch, weight=weight)
 
 
+# a per-node input a readout does not read failed inside it: "MeanReadout.compute() got an unexpected keyword
+# argument 'pos'"
+@pytest.mark.parametrize("name", ["mean", "median", "sum", "max", "weighted"])
+def test_a_per_node_input_the_readout_does_not_read_is_refused_by_name(name: str) -> None:
+    x, batch = torch.randn(4, 2), torch.tensor([0, 0, 1, 1])
+    extra = {"weight": torch.ones(4)} if name == "weighted" else {}
+    with pytest.raises(ValueError, match=r"unexpected inputs \['pos'\]; this readout takes \["):
+        resolve(name)(x, batch, pos=torch.randn(4, 2), **extra)
+
+
 def test_attention_by_name_needs_the_width() -> None:
     from graphpool.readout import AttentionReadout
 
