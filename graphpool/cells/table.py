@@ -251,7 +251,7 @@ def read_cells(
         out["sample"] = "all"
     for name in marker_names:
         out[name] = frame[name].to_numpy()
-    _check_values(out, wanted, marker_names)
+    _check_values(out, wanted, marker_names, every=isinstance(markers, str) and markers == "all")
     for role in ("sample", "cell_type"):
         if role in out:
             out[role] = _as_text(out[role], wanted.get(role, role))
@@ -321,15 +321,21 @@ def _named_labels(out: pd.DataFrame, column: str | None, names: Mapping[Any, str
     return [name for name in by_text.values() if name in present]
 
 
-def _check_values(out: pd.DataFrame, wanted: dict[str, str], marker_names: list[str]) -> None:
-    """Coordinates and markers numeric, finite and within float32 (made float64 in place); no missing values."""
+def _check_values(out: pd.DataFrame, wanted: dict[str, str], marker_names: list[str], every: bool = False) -> None:
+    """Coordinates and markers numeric, finite and within float32 (made float64 in place); no missing values.
+    ``every``: the markers are every column without another role (``markers="all"``)."""
     for role in ("x", "y", *marker_names):
         column = wanted.get(role, role)
         values = pd.to_numeric(out[role], errors="coerce")
         bad = values.isna() & out[role].notna()
         if bad.any():
             examples = ", ".join(repr(v) for v in out[role][bad].head(3))
-            raise ValueError(f"column {column!r} must be numeric; {_rows(bad)} hold {examples}")
+            hint = (
+                "; markers 'all' takes every column not given another role: name the marker columns instead"
+                if every and role in marker_names
+                else ""
+            )
+            raise ValueError(f"column {column!r} must be numeric; {_rows(bad)} hold {examples}{hint}")
         out[role] = values.astype(np.float64)
         infinite = np.isinf(out[role].to_numpy())
         if infinite.any():

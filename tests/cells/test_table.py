@@ -212,3 +212,15 @@ def test_labels_of_two_types_are_refused() -> None:
     frame["outcome"] = pd.Series([1, 1, 1, "b", "b"], dtype=object)
     with pytest.raises(ValueError, match=r"column 'outcome' mixes value types \(int, str\)"):
         read_cells(frame, **NAMES)
+
+
+# markers="all" on a table with a text annotation column (a region, a patient's name) failed with "column
+# 'region' must be numeric", with no word that "all" had made it a marker
+def test_markers_all_says_how_to_leave_out_a_text_column() -> None:
+    from graphpool.cells import simulate
+
+    frame = simulate("presence", samples=3, seed=0)  # with a text column 'region'
+    with pytest.raises(ValueError, match=r"column 'region' must be numeric.*markers 'all' takes every column"):
+        read_cells(frame, markers="all")
+    with pytest.raises(ValueError, match=r"column 'region' must be numeric; rows [^;]*$"):  # named: no hint
+        read_cells(frame, markers=["region"])
