@@ -494,3 +494,21 @@ def test_version_names_graphpool_torch_and_pyg(capsys: pytest.CaptureFixture[str
         printed == f"graphpool {graphpool.__version__} (torch {torch.__version__}, PyG {torch_geometric.__version__})"
     )
     assert importlib.metadata.version("graphpool") == graphpool.__version__  # pyproject.toml's, as installed
+
+
+# graphpool cells set K to a quarter of the mean tissue: 1,300 clusters for MIBI's 5,200 cells per sample, a
+# soft pool of [N, 1300] assignments (a 3-fold run of 10 epochs did not end in 15 minutes); tissues are pooled
+# into a few neighbourhoods
+@pytest.mark.parametrize(("command", "mean_nodes", "clusters"), [("cells", 5200, 32), ("cells", 40, 10),
+                                                                   ("classify", 5200, 1300)])  # fmt: skip
+def test_the_default_cluster_count_of_tissues_is_a_neighbourhood_count(command: str, mean_nodes: int, clusters: int):
+    from graphpool.cli.options import experiment_from
+
+    parser = build_parser()
+    args = parser.parse_args([command, "--pool", "mincut"])
+    check_options(args, parser.parse_args([command]))
+    experiment = experiment_from(args, in_channels=4, num_classes=2, mean_nodes=mean_nodes)
+    assert experiment.model.clusters == clusters
+    args = parser.parse_args([command, "--pool", "mincut", "--clusters", "100"])
+    check_options(args, parser.parse_args([command]))
+    assert experiment_from(args, in_channels=4, num_classes=2, mean_nodes=mean_nodes).model.clusters == 100
