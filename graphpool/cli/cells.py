@@ -160,8 +160,15 @@ def cells(args: argparse.Namespace) -> int:
         print(note)
     for folder in sorted(out.glob("*/neighbourhoods")):
         statistics = pd.read_csv(folder / "statistics.csv", index_col=0)
-        print(f"\nneighbourhoods of {folder.parent.name.replace('__', ' / ')} (out of fold; q: BH over the K tests)")
-        print(statistics.to_string(float_format=lambda v: f"{v:.3g}"))
+        held = statistics[statistics["cells"] > 0]
+        print(
+            f"\nneighbourhoods of {folder.parent.name.replace('__', ' / ')} (out of fold; q: Benjamini-Hochberg over the neighbourhoods tested)"
+        )
+        print(held.to_string(float_format=lambda v: f"{v:.3g}"))
+        if len(held) < len(statistics):
+            print(
+                f"({len(statistics) - len(held)} of {len(statistics)} neighbourhoods hold no cell; {folder / 'statistics.csv'} lists all)"
+            )
     if is_annotated_data(source):
         annotate(source, out).write_h5ad(out / "cells.h5ad")
         print(f"the input AnnData with the results (obs/obsm/uns 'graphpool*'): {out / 'cells.h5ad'}")

@@ -251,3 +251,18 @@ def test_edge_weights_nothing_reads_are_refused(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match=r"^graphpool cells: --edge-weight is read by --backbone gcn and the cluster"):
         main(["cells", "--edge-weight", "distance", "--out", str(tmp_path / "out"), "--quiet"])
     assert not (tmp_path / "out").exists()
+
+
+# the printed neighbourhood statistics listed every one of K = 32 clusters, most of them empty rows of NaN
+def test_the_printed_neighbourhoods_are_those_that_hold_cells(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "cells"
+    args = ["cells", "--simulate", "presence", "--readout", "sum", "--pool", "mincut", "--out", str(out), *QUICK]
+    assert main(args) == 0
+    printed = capsys.readouterr().out.split("neighbourhoods of sum / mincut")[1].split("explained")[0]
+    statistics = pd.read_csv(out / "sum__mincut" / "neighbourhoods" / "statistics.csv", index_col=0)
+    assert len(statistics) == 32  # the file keeps every neighbourhood
+    held = statistics[statistics["cells"] > 0]
+    table = [line.split() for line in printed.strip().splitlines()[2:] if line.strip()]
+    shown = [int(row[0]) for row in table if row and row[0].isdigit()]
+    assert shown == held.index.tolist() and 0 < len(held) < 32
+    assert f"{32 - len(held)} of 32 neighbourhoods hold no cell" in printed
