@@ -47,8 +47,9 @@ class ConditionNeighbourhoods:
         statistics: one row per neighbourhood: ``cells``, ``top_types``, ``abundance_<class>`` (mean over
             the samples, or groups, of the class), ``higher_in`` and ``lower_in`` (the classes of the largest
             and smallest mean), ``effect`` (two classes: the second's mean abundance minus the first's; more:
-            largest minus smallest), ``p``, ``q`` (Benjamini-Hochberg over the neighbourhoods tested: those with cells), ``evidence_share``
-            (:func:`evidence_share`: the share of a sample's evidence its cells carry, signed) and
+            largest minus smallest), ``p``, ``q`` (Benjamini-Hochberg over the neighbourhoods tested: those with
+            cells), ``evidence_share`` (:func:`evidence_share`: the share of a sample's evidence its cells carry,
+            signed) and
             ``mean_evidence`` (per cell, in logits).
         composition: ``[K, types]`` the share of each cell type among the neighbourhood's cells.
         posthoc: for 3+ classes, one row per neighbourhood and pair of classes: ``class_a``, ``class_b``,
