@@ -4,6 +4,8 @@ import math
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch_geometric.nn import DMoNPooling, GCNConv, dense_diff_pool, dense_mincut_pool
 from torch_geometric.utils import to_dense_adj, to_dense_batch
 
@@ -420,3 +422,35 @@ def test_the_per_graph_products_of_one_graph_and_of_no_nodes() -> None:
     torch.testing.assert_close(block_product(s, y, one), (s.t() @ y).unsqueeze(0))
     none = segments_from(0, torch.zeros(0, dtype=torch.long), dim_size=3)
     assert torch.equal(block_product(s[:0], y[:0], none), torch.zeros(3, 2, 3, dtype=torch.float64))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    sizes=st.lists(st.integers(0, 6), min_size=2, max_size=6),
+    k=st.integers(1, 4),
+    d=st.integers(1, 3),
+    seed=st.integers(0, 2**16),
+    padded=st.booleans(),
+)
+def test_the_per_graph_products_and_their_gradients_match_each_graph_alone(sizes, k, d, seed, padded) -> None:
+    """Any sizes (empty graphs anywhere), any node order, one or several clusters; values and both gradients."""
+    from graphpool.cluster import reduce
+    from graphpool.ops import segments_from
+
+    g = torch.Generator().manual_seed(seed)
+    batch = torch.repeat_interleave(torch.arange(len(sizes)), torch.tensor(sizes))
+    batch = batch[torch.randperm(batch.numel(), generator=g)]
+    s = torch.rand(k, batch.numel(), generator=g, dtype=torch.float64).t().requires_grad_()  # not contiguous
+    y = torch.randn(batch.numel(), d, generator=g, dtype=torch.float64, requires_grad=True)
+    weights = torch.randn(len(sizes), k, d, generator=g, dtype=torch.float64)
+    previous, reduce.PADDING_PER_CLUSTER = reduce.PADDING_PER_CLUSTER, 0 if padded else 10**9
+    try:
+        got = reduce.block_product(s, y, segments_from(batch.numel(), batch, dim_size=len(sizes)))
+    finally:
+        reduce.PADDING_PER_CLUSTER = previous
+    expected = torch.stack([s[batch == b].t() @ y[batch == b] for b in range(len(sizes))])
+    torch.testing.assert_close(got, expected)
+    if batch.numel():
+        torch.testing.assert_close(
+            torch.autograd.grad((got * weights).sum(), (s, y)), torch.autograd.grad((expected * weights).sum(), (s, y))
+        )
