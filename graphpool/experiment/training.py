@@ -23,7 +23,7 @@ from graphpool.experiment.distributed import is_main, sum_across, world
 from graphpool.experiment.files import atomic_write, read_torch_file
 from graphpool.experiment.progress import Progress
 from graphpool.experiment.tasks import task_of
-from graphpool.models import GraphClassifier, ModelConfig, eval_mode
+from graphpool.models import GraphClassifier, ModelConfig, eval_mode, seeded
 from graphpool.ops.ranges import SEED, Range, check_ranges
 
 
@@ -194,14 +194,29 @@ def train_candidate(
     which :func:`~graphpool.experiment.assess` tests for the winning candidate only. Resumes from
     ``checkpoint`` (written atomically after every epoch, by rank 0) when it exists.
 
+    It trains under its own random state (``train_config.seed``: the weights, dropout), which a resume restores;
+    torch's global generators are left as they were.
+
     Returns:
         ``validation_<metric>`` (every metric of the task at the selected epoch: ``accuracy``;
         or ``rmse``, ``mae``, ``r2``), ``best_epoch``, ``epochs_run`` and ``seconds`` (training
         time, the epochs before a resume included).
     """
+    with seeded(train_config.seed, device):
+        return _train_candidate(graphs, split, model_config, train_config, device, checkpoint, progress)
+
+
+def _train_candidate(
+    graphs: Sequence[Any],
+    split: dict[str, list[int]],
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    device: torch.device,
+    checkpoint: Path,
+    progress: Progress | None,
+) -> dict[str, float]:
     progress = progress or Progress()
     task = task_of(model_config.task)
-    torch.manual_seed(train_config.seed)
     network = GraphClassifier(model_config).to(device)
     optimiser = torch.optim.Adam(network.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay)
     sets = {name: [graphs[i] for i in indices] for name, indices in split.items()}

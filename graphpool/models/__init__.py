@@ -13,7 +13,7 @@ from graphpool.models.classifier import (
     is_hard_pool,
     precoarsen,
 )
-from graphpool.models.modes import eval_mode
+from graphpool.models.modes import eval_mode, seeded
 
 __all__ = [
     "BACKBONES",
@@ -28,4 +28,5 @@ __all__ = [
     "eval_mode",
     "is_hard_pool",
     "precoarsen",
+    "seeded",
 ]

@@ -1,10 +1,11 @@
-"""Evaluation that leaves a model's mode as it found it."""
+"""Evaluation and training that leave global state as they found it: a model's mode, torch's random generators."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import torch
 from torch import nn
 
 
@@ -28,3 +29,23 @@ def eval_mode(*modules: nn.Module) -> Iterator[None]:
     finally:
         for module, training in modes:
             module.training = training
+
+
+@contextmanager
+def seeded(seed: int, device: torch.device | str = "cpu") -> Iterator[None]:
+    """Run the block under torch's generators seeded with ``seed`` (the CPU's and, on CUDA, ``device``'s), then
+    restore them: what a training function draws (weights, dropout) is its own, and the caller's draws after it
+    come out as they would have without it.
+
+    >>> _ = torch.manual_seed(1); before = torch.rand(1)
+    >>> _ = torch.manual_seed(1)
+    >>> with seeded(7):
+    ...     _ = torch.rand(1)  # the block's own draws
+    >>> bool(torch.rand(1) == before)  # the caller's next draw, as without the block
+    True
+    """
+    device = torch.device(device)
+    cuda = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):
+        torch.manual_seed(seed)
+        yield

@@ -5,8 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+import torch
 
-from graphpool.cells import neighbourhoods, read_cells, simulate
+from graphpool.cells import neighbourhoods, read_cells, simulate, tissue_graphs
 from graphpool.cells.neighbourhood import METHODS, LearnedOptions, UtagOptions, agreement, method_options
 from graphpool.cells.neighbourhood import consensus as _consensus
 
@@ -365,3 +366,16 @@ def test_a_map_beside_a_truth_of_the_wrong_length_or_an_unknown_sample_is_named(
         found.plot_map(truth=["tumour", "stroma", "margin"])
     with pytest.raises(ValueError, match="'sample' 'nowhere' is not a sample of the table"):
         found.plot_map("nowhere")
+
+
+def test_the_learned_method_leaves_the_global_random_state_as_it_was() -> None:
+    """It reseeded torch's generator (torch.manual_seed) and left it so."""
+    from graphpool.cells.neighbourhood.learned import LearnedOptions, train_learner
+
+    graphs = tissue_graphs(read_cells(simulate("arrangement", 3, 0)), "knn:6")
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    first = train_learner(graphs, 3, LearnedOptions(epochs=2, smoothing=0), seed=0)
+    assert torch.equal(torch.rand(3), expected)
+    assert np.array_equal(train_learner(graphs, 3, LearnedOptions(epochs=2, smoothing=0), seed=0), first)

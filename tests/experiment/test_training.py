@@ -83,3 +83,23 @@ def test_evaluating_runs_in_eval_mode_and_leaves_the_model_in_its_mode(call: str
     result = getattr(experiment, call)(model, _graphs(), 4, torch.device("cpu"))
     assert torch.equal(batch_norm.running_mean, before), "evaluated in training mode: batch norm's statistics moved"
     assert result is not None and model.training and all(m.training for m in model.modules())
+
+
+# training a candidate reseeded torch's global generator (torch.manual_seed) and left it so: a notebook's own
+# random draws after run_experiment came out the same in every session
+def test_training_a_candidate_leaves_the_global_random_state_as_it_was(tmp_path) -> None:
+    from graphpool.experiment import train_candidate
+
+    config = ModelConfig(in_channels=3, num_classes=2, hidden=8, layers=1, dropout=0.5)
+    split = {"fit": list(range(8)), "validation": list(range(8, 12))}
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    first = train_candidate(_graphs(), split, config, TrainConfig(epochs=2, batch_size=4), torch.device("cpu"),
+                            tmp_path / "a.pt")  # fmt: skip
+    assert torch.equal(torch.rand(3), expected)
+    again = train_candidate(_graphs(), split, config, TrainConfig(epochs=2, batch_size=4), torch.device("cpu"),
+                            tmp_path / "b.pt")  # fmt: skip
+    assert first["validation_accuracy"] == again["validation_accuracy"]  # its own seed: the same training
+    assert torch.equal(torch.load(tmp_path / "a.pt")["state"]["best_model"]["head.0.weight"],
+                       torch.load(tmp_path / "b.pt")["state"]["best_model"]["head.0.weight"])  # fmt: skip

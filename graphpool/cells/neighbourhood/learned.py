@@ -25,6 +25,7 @@ from torch_geometric.data import Batch, Data
 
 from graphpool.cells.neighbourhood.utag import graph_mean
 from graphpool.cluster import UNSUPERVISED_POOLERS, check_loss_weights
+from graphpool.models.modes import seeded
 from graphpool.ops.csr import CSRGraphConv, csr_adjacency
 from graphpool.ops.device_path import resolve_device
 from graphpool.ops.ranges import Range, check_ranges
@@ -154,8 +155,15 @@ def train_learner(
     graphs: Sequence[Data], k: int, options: LearnedOptions, seed: int, report: Callable[[float], None] | None = None
 ) -> np.ndarray:
     """One run: a fresh :class:`_Learner` seeded with ``seed``, trained ``options.epochs`` epochs with Adam on the
-    pool's summed auxiliary losses; returns its ``[cells, K]`` assignment. ``report`` gets each epoch's last loss."""
-    torch.manual_seed(seed)
+    pool's summed auxiliary losses; returns its ``[cells, K]`` assignment. ``report`` gets each epoch's last loss.
+    torch's global generators are left as they were."""
+    with seeded(seed, options.torch_device()):
+        return _train_learner(graphs, k, options, seed, report)
+
+
+def _train_learner(
+    graphs: Sequence[Data], k: int, options: LearnedOptions, seed: int, report: Callable[[float], None] | None
+) -> np.ndarray:
     generator = torch.Generator().manual_seed(seed)
     device = options.torch_device()
     model = _Learner(graphs[0].num_features, k, options).to(device)
