@@ -6,9 +6,9 @@ import argparse
 import hashlib
 import json
 import os
+import sys
 import warnings
 from collections.abc import Sequence
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -122,11 +122,13 @@ def write_record(out: Path, args: argparse.Namespace) -> None:
 
 
 def versions() -> dict[str, str]:
-    """The versions of graphpool, torch and PyG that compute a run (``run.json`` records them)."""
+    """The versions of graphpool, torch and PyG that compute a run (``run.json`` records them). graphpool's is its
+    ``__version__`` (the package is imported whenever its command line is; a source tree run without installing
+    it has no package metadata to read)."""
     import torch_geometric
 
     return {
-        "graphpool": version("graphpool"),
+        "graphpool": sys.modules["graphpool"].__version__,
         "torch": torch.__version__,
         "torch_geometric": torch_geometric.__version__,
     }

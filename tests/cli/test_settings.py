@@ -1,6 +1,7 @@
 """Settings checked before the results folder is touched; resume refused on other data or thread counts;
 regression folds whose R^2 is undefined; predictions written as measured."""
 
+import importlib
 import importlib.metadata
 import json
 import re
@@ -512,3 +513,16 @@ def test_the_default_cluster_count_of_tissues_is_a_neighbourhood_count(command: 
     args = parser.parse_args([command, "--pool", "mincut", "--clusters", "100"])
     check_options(args, parser.parse_args([command]))
     assert experiment_from(args, in_channels=4, num_classes=2, mean_nodes=mean_nodes).model.clusters == 100
+
+
+def test_the_versions_are_known_from_a_source_tree_that_was_not_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`python -m graphpool` from a checkout on PYTHONPATH has no package metadata: reading it failed every run."""
+    import importlib.metadata
+
+    from graphpool.cli.run_folder import versions
+
+    def missing(name: str) -> importlib.metadata.Distribution:
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata.Distribution, "from_name", staticmethod(missing))
+    assert versions()["graphpool"] == importlib.import_module("graphpool").__version__
