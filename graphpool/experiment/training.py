@@ -203,51 +203,39 @@ def train_candidate(
         time, the epochs before a resume included).
     """
     with seeded(train_config.seed, device):
-        return _train_candidate(graphs, split, model_config, train_config, device, checkpoint, progress)
-
-
-def _train_candidate(
-    graphs: Sequence[Any],
-    split: dict[str, list[int]],
-    model_config: ModelConfig,
-    train_config: TrainConfig,
-    device: torch.device,
-    checkpoint: Path,
-    progress: Progress | None,
-) -> dict[str, float]:
-    progress = progress or Progress()
-    task = task_of(model_config.task)
-    network = GraphClassifier(model_config).to(device)
-    optimiser = torch.optim.Adam(network.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay)
-    sets = {name: [graphs[i] for i in indices] for name, indices in split.items()}
-    if network.scale is not None:
-        network.scale.fit(torch.cat([g.y.reshape(1, -1) for g in sets["fit"]]))
-    state = _resume(checkpoint, network, optimiser, device)
-    progress.candidate(state.epoch)
-    spent = state.seconds  # the training time of the epochs before a resume counts too
-    model = torch.nn.parallel.DistributedDataParallel(network) if world()[1] > 1 else network
-    start = time.perf_counter()
-    while state.epoch < train_config.epochs and state.since_best < train_config.patience:
-        loss = _train_epoch(model, network, optimiser, sets["fit"], train_config, state.epoch, device)
-        validation = evaluate(network, sets["validation"], train_config.predict_batch_size, device)
-        state.record(task.selection(validation), validation, network)
-        state.seconds = spent + time.perf_counter() - start
-        progress.epoch(state.epoch, loss, validation[task.metrics[0]])
-        if is_main():
-            _save(checkpoint, network, optimiser, state)
-    if state.best_model is None:
-        raise ValueError(
-            f"training diverged: the validation {task.metrics[0]} was not a number in any of "
-            f"{state.epoch} epoch(s); lower --lr"
-        )
-    network.load_state_dict(state.best_model)
-    return {
-        **{f"validation_{name}": value for name, value in state.best_validation.items()},
-        "best_epoch": state.best_epoch,
-        "epochs_run": state.epoch,
-        "seconds": state.seconds,
-        "batch_size": train_config.fit_batch_size(len(sets["fit"])),
-    }
+        progress = progress or Progress()
+        task = task_of(model_config.task)
+        network = GraphClassifier(model_config).to(device)
+        optimiser = torch.optim.Adam(network.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay)
+        sets = {name: [graphs[i] for i in indices] for name, indices in split.items()}
+        if network.scale is not None:
+            network.scale.fit(torch.cat([g.y.reshape(1, -1) for g in sets["fit"]]))
+        state = _resume(checkpoint, network, optimiser, device)
+        progress.candidate(state.epoch)
+        spent = state.seconds  # the training time of the epochs before a resume counts too
+        model = torch.nn.parallel.DistributedDataParallel(network) if world()[1] > 1 else network
+        start = time.perf_counter()
+        while state.epoch < train_config.epochs and state.since_best < train_config.patience:
+            loss = _train_epoch(model, network, optimiser, sets["fit"], train_config, state.epoch, device)
+            validation = evaluate(network, sets["validation"], train_config.predict_batch_size, device)
+            state.record(task.selection(validation), validation, network)
+            state.seconds = spent + time.perf_counter() - start
+            progress.epoch(state.epoch, loss, validation[task.metrics[0]])
+            if is_main():
+                _save(checkpoint, network, optimiser, state)
+        if state.best_model is None:
+            raise ValueError(
+                f"training diverged: the validation {task.metrics[0]} was not a number in any of "
+                f"{state.epoch} epoch(s); lower --lr"
+            )
+        network.load_state_dict(state.best_model)
+        return {
+            **{f"validation_{name}": value for name, value in state.best_validation.items()},
+            "best_epoch": state.best_epoch,
+            "epochs_run": state.epoch,
+            "seconds": state.seconds,
+            "batch_size": train_config.fit_batch_size(len(sets["fit"])),
+        }
 
 
 def _train_epoch(

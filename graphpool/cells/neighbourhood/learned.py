@@ -157,36 +157,30 @@ def train_learner(
     """One run: a fresh :class:`_Learner` seeded with ``seed``, trained ``options.epochs`` epochs with Adam on the
     pool's summed auxiliary losses; returns its ``[cells, K]`` assignment. ``report`` gets each epoch's last loss.
     torch's global generators are left as they were."""
-    with seeded(seed, options.torch_device()):
-        return _train_learner(graphs, k, options, seed, report)
-
-
-def _train_learner(
-    graphs: Sequence[Data], k: int, options: LearnedOptions, seed: int, report: Callable[[float], None] | None
-) -> np.ndarray:
-    generator = torch.Generator().manual_seed(seed)
     device = options.torch_device()
-    model = _Learner(graphs[0].num_features, k, options).to(device)
-    optimiser = torch.optim.Adam(model.parameters(), lr=options.lr)
-    model.train()
-    fixed = batches(graphs, options.batch_cells, None)
-    if len(fixed) == 1:  # one batch stays on the device, prepared once; several move there one at a time
-        fixed = [prepared(fixed[0], device, options.layers)]
-    for _ in range(options.epochs):  # one batch: collated once; several: whole samples reshuffled every epoch
-        value = torch.zeros(())
-        shuffled = fixed if len(fixed) == 1 else batches(graphs, options.batch_cells, generator)
-        for batch in shuffled:
-            batch = batch if len(fixed) == 1 else prepared(batch, device, options.layers)
-            optimiser.zero_grad()
-            _, value = model(batch)
-            value.backward()
-            optimiser.step()
-        if report is not None:
-            report(float(value.item()))
-    model.eval()
-    with torch.no_grad():
-        ready = fixed if len(fixed) == 1 else (prepared(b, device, options.layers) for b in fixed)  # one at a time
-        return torch.cat([model(b)[0] for b in ready]).cpu().numpy()
+    with seeded(seed, device):
+        generator = torch.Generator().manual_seed(seed)
+        model = _Learner(graphs[0].num_features, k, options).to(device)
+        optimiser = torch.optim.Adam(model.parameters(), lr=options.lr)
+        model.train()
+        fixed = batches(graphs, options.batch_cells, None)
+        if len(fixed) == 1:  # one batch stays on the device, prepared once; several move there one at a time
+            fixed = [prepared(fixed[0], device, options.layers)]
+        for _ in range(options.epochs):  # one batch: collated once; several: whole samples reshuffled every epoch
+            value = torch.zeros(())
+            shuffled = fixed if len(fixed) == 1 else batches(graphs, options.batch_cells, generator)
+            for batch in shuffled:
+                batch = batch if len(fixed) == 1 else prepared(batch, device, options.layers)
+                optimiser.zero_grad()
+                _, value = model(batch)
+                value.backward()
+                optimiser.step()
+            if report is not None:
+                report(float(value.item()))
+        model.eval()
+        with torch.no_grad():
+            ready = fixed if len(fixed) == 1 else (prepared(b, device, options.layers) for b in fixed)  # one at a time
+            return torch.cat([model(b)[0] for b in ready]).cpu().numpy()
 
 
 def fit_learned(
