@@ -12,6 +12,7 @@ instead of PyG's O(B N_max^2).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,20 +85,19 @@ def soft_pool(
     adj_sq_norm = vector_sum(values * values, edges_by_graph)
     by_source = segments_from(weight.numel(), edge_index[0], dim_size=num_nodes)
     degree = vector_sum(weight, by_source)
-    k, f = s.size(1), x.size(1)
     parts = [x, a_s, s]
     if edge_attr is not None:  # each node gathers sum_j w_ij e_ij (x) s_j: [N, D*K]
         per_edge = (weight.unsqueeze(-1) * edge_attr).unsqueeze(-1) * s.index_select(0, edge_index[1]).unsqueeze(1)
         parts.append(segment_sum(per_edge.flatten(1), by_source))
-    products = block_product(s, torch.cat(parts, dim=1), seg)  # [B, K, F + 2K (+ D*K)]: S_b^T [X | AS | S | ..]
+    pooled_x, adj, gram, *gathered = block_product(s, parts, seg)  # S_b^T X, S_b^T A S, S_b^T S (, edges)
     edge_features = None
-    if edge_attr is not None:
-        d = edge_attr.size(1)
-        edge_features = products[..., f + 2 * k :].reshape(-1, k, d, k).transpose(2, 3)  # [B, K (c), K (d), D]
+    if gathered:
+        k, d = s.size(1), edge_attr.size(1)
+        edge_features = gathered[0].reshape(-1, k, d, k).transpose(2, 3)  # [B, K (c), K (d), D]
     return SoftPooled(
-        x=products[..., :f],
-        adj=products[..., f : f + k],
-        gram=products[..., f + k : f + 2 * k],
+        x=pooled_x,
+        adj=adj,
+        gram=gram,
         degree=degree,
         adj_sq_norm=adj_sq_norm,
         edge_attr=edge_features,
@@ -117,25 +117,29 @@ def padding_pays(num_graphs: int, largest: int, num_rows: int, k: int) -> bool:
     return num_graphs * largest * PADDING_PER_CLUSTER < num_rows * (PADDING_PER_CLUSTER + k)
 
 
-def block_product(s: Tensor, y: Tensor, seg: Segments) -> Tensor:
-    r"""``[B, K, D]``: :math:`S_b^\top Y_b` for every graph :math:`b`, the sums over its nodes of
-    :math:`\mathbf{s}_i \mathbf{y}_i^\top`, differentiable in ``s [N, K]`` and ``y [N, D]`` (nodes in any order).
+def block_product(s: Tensor, parts: Sequence[Tensor], seg: Segments) -> list[Tensor]:
+    r"""``[B, K, D_j]`` for each part ``[N, D_j]`` of ``parts``: :math:`S_b^\top Y_b` for every graph :math:`b`, the
+    sums over its nodes of :math:`\mathbf{s}_i \mathbf{y}_i^\top`, differentiable in ``s [N, K]`` and the parts
+    (nodes in any order).
 
-    One sparse product :math:`P Y` with the block matrix :math:`P \in \mathbb{R}^{BK \times N}`,
-    :math:`P_{bK + c,\,i} = s_{ic}` for the nodes :math:`i` of graph :math:`b` (CSR, N K entries): the work and
-    memory of the nodes themselves, where a padded ``[B, n_max, .]`` layout pays for B copies of the largest graph
-    (and must read its size back from the device). The backward multiplies by :math:`P^\top` (``[N, BK]``, CSR, K
-    entries a row) and takes :math:`\partial L / \partial s_{ic} = \langle G_{bK + c}, \mathbf{y}_i\rangle`
-    only at those entries (``torch.sparse.sampled_addmm``). One graph: :math:`S^\top Y`, a dense product. Where
-    the size of the largest graph may be read (:func:`~graphpool.ops.device_path.sync_allowed`) and padding to
-    it costs less than the sparse product (:data:`PADDING_PER_CLUSTER`), batched dense products on the padded
-    layout.
+    The parts are multiplied as one, :math:`Y = [Y_1 \mid Y_2 \mid \dots]`, in one sparse product :math:`P Y` with
+    the block matrix :math:`P \in \mathbb{R}^{BK \times N}`, :math:`P_{bK + c,\,i} = s_{ic}` for the nodes
+    :math:`i` of graph :math:`b` (CSR, N K entries): the work and memory of the nodes themselves, where a padded
+    ``[B, n_max, .]`` layout pays for B copies of the largest graph (and must read its size back from the device).
+    The backward multiplies by :math:`P^\top` (``[N, BK]``, CSR, K entries a row) and takes
+    :math:`\partial L / \partial s_{ic} = \langle G_{bK + c}, \mathbf{y}_i\rangle` only at those entries
+    (``torch.sparse.sampled_addmm``). Where the size of the largest graph may be read
+    (:func:`~graphpool.ops.device_path.sync_allowed`) and padding to it costs less than the sparse product
+    (:data:`PADDING_PER_CLUSTER`), one batched dense product on the padded layout. One graph (a whole tissue): a
+    dense :math:`S^\top Y_j` per part, without the copy that concatenating its N rows would make.
     """
     num_graphs, k = seg.num_segments, s.size(1)
     if s.size(0) == 0:  # no nodes: every graph's sum is empty
-        return y.new_zeros(num_graphs, k, y.size(1))
+        return [part.new_zeros(num_graphs, k, part.size(1)) for part in parts]
     if num_graphs == 1:
-        return (s.t() @ y).unsqueeze(0)
+        return [(s.t() @ part).unsqueeze(0) for part in parts]
+    y = torch.cat(list(parts), dim=1)
+    widths = [part.size(1) for part in parts]
     if sync_allowed(s):
         largest = int(seg.counts.max())
         if padding_pays(num_graphs, largest, s.size(0), k):
@@ -145,8 +149,8 @@ def block_product(s: Tensor, y: Tensor, seg: Segments) -> Tensor:
                 rows = values if seg.perm is None else values.index_select(0, seg.perm)
                 return to_dense_batch(rows, grouped, batch_size=num_graphs, max_num_nodes=largest)[0]
 
-            return padded(s).transpose(1, 2) @ padded(y)
-    return _BlockProduct.apply(s, y, seg).view(num_graphs, k, y.size(1))
+            return list((padded(s).transpose(1, 2) @ padded(y)).split(widths, dim=-1))
+    return list(_BlockProduct.apply(s, y, seg).view(num_graphs, k, y.size(1)).split(widths, dim=-1))
 
 
 class _BlockProduct(torch.autograd.Function):

@@ -405,11 +405,11 @@ def test_the_per_graph_products_equal_each_graph_alone_in_any_node_order(
     y = torch.randn(batch.numel(), 4, generator=g, dtype=torch.float64, requires_grad=True)
     seg = segments_from(batch.numel(), batch, dim_size=len(sizes))
     expected = torch.stack([s[batch == b].t() @ y[batch == b] for b in range(len(sizes))])
-    torch.testing.assert_close(block_product(s, y, seg), expected)
-    torch.autograd.gradcheck(lambda s, y: block_product(s, y, seg), (s, y))
+    torch.testing.assert_close(block_product(s, [y], seg)[0], expected)
+    torch.autograd.gradcheck(lambda s, y: block_product(s, [y], seg)[0], (s, y))
     with graphpool.device_path():  # the branches a GPU takes
         torch.testing.assert_close(
-            block_product(s, y, segments_from(batch.numel(), batch, dim_size=len(sizes))), expected
+            block_product(s, [y], segments_from(batch.numel(), batch, dim_size=len(sizes)))[0], expected
         )
 
 
@@ -419,9 +419,9 @@ def test_the_per_graph_products_of_one_graph_and_of_no_nodes() -> None:
 
     s, y = torch.rand(5, 2, dtype=torch.float64), torch.randn(5, 3, dtype=torch.float64)
     one = segments_from(5, torch.zeros(5, dtype=torch.long), dim_size=1)
-    torch.testing.assert_close(block_product(s, y, one), (s.t() @ y).unsqueeze(0))
+    torch.testing.assert_close(block_product(s, [y], one)[0], (s.t() @ y).unsqueeze(0))
     none = segments_from(0, torch.zeros(0, dtype=torch.long), dim_size=3)
-    assert torch.equal(block_product(s[:0], y[:0], none), torch.zeros(3, 2, 3, dtype=torch.float64))
+    assert torch.equal(block_product(s[:0], [y[:0]], none)[0], torch.zeros(3, 2, 3, dtype=torch.float64))
 
 
 @settings(max_examples=40, deadline=None)
@@ -445,7 +445,7 @@ def test_the_per_graph_products_and_their_gradients_match_each_graph_alone(sizes
     weights = torch.randn(len(sizes), k, d, generator=g, dtype=torch.float64)
     previous, reduce.PADDING_PER_CLUSTER = reduce.PADDING_PER_CLUSTER, 0 if padded else 10**9
     try:
-        got = reduce.block_product(s, y, segments_from(batch.numel(), batch, dim_size=len(sizes)))
+        got = reduce.block_product(s, [y], segments_from(batch.numel(), batch, dim_size=len(sizes)))[0]
     finally:
         reduce.PADDING_PER_CLUSTER = previous
     expected = torch.stack([s[batch == b].t() @ y[batch == b] for b in range(len(sizes))])
@@ -454,3 +454,20 @@ def test_the_per_graph_products_and_their_gradients_match_each_graph_alone(sizes
         torch.testing.assert_close(
             torch.autograd.grad((got * weights).sum(), (s, y)), torch.autograd.grad((expected * weights).sum(), (s, y))
         )
+
+
+@pytest.mark.parametrize(("graphs", "layout"), [(1, "sparse"), (4, "sparse"), (4, "padded")])
+def test_several_parts_are_multiplied_as_each_alone(graphs: int, layout: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from graphpool.cluster import reduce
+    from graphpool.ops import segments_from
+
+    monkeypatch.setattr(reduce, "PADDING_PER_CLUSTER", 0 if layout == "padded" else 10**9)
+    g = torch.Generator().manual_seed(graphs)
+    batch = torch.randint(0, graphs, (30,), generator=g)
+    s = torch.rand(30, 3, generator=g, dtype=torch.float64)
+    parts = [torch.randn(30, width, generator=g, dtype=torch.float64) for width in (2, 3, 1)]
+    seg = segments_from(30, batch, dim_size=graphs)
+    got = reduce.block_product(s, parts, seg)
+    assert [tuple(p.shape) for p in got] == [(graphs, 3, 2), (graphs, 3, 3), (graphs, 3, 1)]
+    for product, part in zip(got, parts, strict=True):
+        torch.testing.assert_close(product, reduce.block_product(s, [part], seg)[0])
