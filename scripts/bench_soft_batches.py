@@ -38,7 +38,7 @@ def ring(n: int) -> Data:
 
 
 def cases(root: Path | None) -> list[tuple[str, list[Data], int]]:
-    """``(name, graphs of one batch, K)``: K as graphpool's default, a quarter of the mean graph size."""
+    """``(name, graphs of one batch, K)``: K about graphpool's default, a quarter of the mean graph size (rounded)."""
     found = [
         ("128 rings of 30 nodes", [ring(30)] * 128, 8),
         ("127 rings of 100 nodes and one of 300", [ring(100)] * 127 + [ring(300)], 25),

@@ -49,8 +49,7 @@ class ConditionNeighbourhoods:
             and smallest mean), ``effect`` (two classes: the second's mean abundance minus the first's; more:
             largest minus smallest), ``p``, ``q`` (Benjamini-Hochberg over the neighbourhoods tested: those with
             cells), ``evidence_share`` (:func:`evidence_share`: the share of a sample's evidence its cells carry,
-            signed) and
-            ``mean_evidence`` (per cell, in logits).
+            signed) and ``mean_evidence`` (per cell, in logits).
         composition: ``[K, types]`` the share of each cell type among the neighbourhood's cells.
         posthoc: for 3+ classes, one row per neighbourhood and pair of classes: ``class_a``, ``class_b``,
             ``mean_a``, ``mean_b``, ``difference`` (b - a), ``p`` (two-sided Mann-Whitney U), ``q`` (BH over

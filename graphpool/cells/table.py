@@ -251,7 +251,7 @@ def read_cells(
         out["sample"] = "all"
     for name in marker_names:
         out[name] = frame[name].to_numpy()
-    _check_values(out, wanted, marker_names, every=isinstance(markers, str) and markers == "all")
+    _check_values(out, wanted, marker_names, every=markers == "all")
     for role in ("sample", "cell_type"):
         if role in out:
             out[role] = _as_text(out[role], wanted.get(role, role))

@@ -161,14 +161,12 @@ def cells(args: argparse.Namespace) -> int:
     for folder in sorted(out.glob("*/neighbourhoods")):
         statistics = pd.read_csv(folder / "statistics.csv", index_col=0)
         held = statistics[statistics["cells"] > 0]
-        print(
-            f"\nneighbourhoods of {folder.parent.name.replace('__', ' / ')} (out of fold; q: Benjamini-Hochberg over the neighbourhoods tested)"
-        )
+        combination = folder.parent.name.replace("__", " / ")
+        print(f"\nneighbourhoods of {combination} (out of fold; q: Benjamini-Hochberg over the neighbourhoods tested)")
         print(held.to_string(float_format=lambda v: f"{v:.3g}"))
         if len(held) < len(statistics):
-            print(
-                f"({len(statistics) - len(held)} of {len(statistics)} neighbourhoods hold no cell; {folder / 'statistics.csv'} lists all)"
-            )
+            empty = len(statistics) - len(held)
+            print(f"({empty} of {len(statistics)} neighbourhoods hold no cell; {folder / 'statistics.csv'} lists all)")
     if is_annotated_data(source):
         annotate(source, out).write_h5ad(out / "cells.h5ad")
         print(f"the input AnnData with the results (obs/obsm/uns 'graphpool*'): {out / 'cells.h5ad'}")

@@ -358,7 +358,8 @@ def experiment_from(
     """The :class:`~graphpool.experiment.Experiment` the shared options describe, for data of this width and classes.
 
     ``mean_nodes`` (the mean graph size) sets the first level's K when ``--clusters`` is not given:
-    ``ceil(ratio * mean_nodes)``, for ``cells`` at most :data:`TISSUE_MAX_CLUSTERS`. Under ``task="regression"``, ``num_classes`` is the number of targets.
+    ``ceil(ratio * mean_nodes)``, for ``cells`` at most :data:`TISSUE_MAX_CLUSTERS`. Under ``task="regression"``,
+    ``num_classes`` is the number of targets.
     ``edge_channels`` is the width of the edge features a ``gine`` backbone reads (0: the data has none).
     """
     clusters = args.clusters or max(1, math.ceil(args.ratio * mean_nodes))

@@ -85,11 +85,9 @@ def open_out(args: argparse.Namespace, graphs: Sequence[Any] = ()) -> Path:
                 f"--resume: {out} holds no {RUN_FILE}, so the settings it was run with cannot be checked; "
                 "start again in another --out"
             )
-        _check_stored(out, settings, "--resume", defaults)
-        _keep_versions(out, settings, "--resume")
+        _keep_versions(_check_stored(out, settings, "--resume", defaults), settings, out, "--resume")
     elif job and stored_path.is_file():  # a job of an array joins the run another job started
-        _check_stored(out, settings, "--only-folds", defaults)
-        _keep_versions(out, settings, "--only-folds")
+        _keep_versions(_check_stored(out, settings, "--only-folds", defaults), settings, out, "--only-folds")
     elif (
         is_main()
         and out.is_dir()
@@ -134,10 +132,9 @@ def versions() -> dict[str, str]:
     }
 
 
-def _keep_versions(out: Path, settings: dict[str, Any], option: str) -> None:
-    """Keep in ``settings`` the versions the run in ``out`` started under; where these differ, warn (its folds will
-    hold two versions' roundings, or results) and add them to ``resumed_under``."""
-    stored = read_json(out / RUN_FILE, dict)
+def _keep_versions(stored: dict[str, Any], settings: dict[str, Any], out: Path, option: str) -> None:
+    """Keep in ``settings`` the versions the run in ``out`` (its ``run.json``: ``stored``) started under; where these
+    differ, warn (its folds will hold two versions' roundings, or results) and add them to ``resumed_under``."""
     now, started = settings["versions"], stored.get("versions")
     later = stored.get("resumed_under", [])
     if started is not None and started != now:
@@ -155,13 +152,17 @@ def _keep_versions(out: Path, settings: dict[str, Any], option: str) -> None:
         settings["resumed_under"] = later
 
 
-def _check_stored(out: Path, settings: dict[str, Any], option: str, defaults: dict[str, Any] | None = None) -> None:
-    """Refuse to continue the run in ``out`` when its ``run.json`` holds other data or settings than ``settings``.
+def _check_stored(
+    out: Path, settings: dict[str, Any], option: str, defaults: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Refuse to continue the run in ``out`` when its ``run.json`` holds other data or settings than ``settings``;
+    returns what ``run.json`` holds.
 
     A setting its ``run.json`` lacks (an option added to graphpool since the run started) counts as unchanged
     when it is at its default (``defaults``: the subcommand's), which is the behaviour the run had.
     """
-    stored = {k: v for k, v in read_json(out / RUN_FILE, dict).items() if k not in _RECORDS}
+    record = read_json(out / RUN_FILE, dict)
+    stored = {k: v for k, v in record.items() if k not in _RECORDS}
     settings = {k: v for k, v in settings.items() if k not in _RECORDS}
     for name, value in json.loads(json.dumps(defaults or {})).items():  # (as JSON values, as run.json holds them)
         if name not in stored and name in settings and settings[name] == value:
@@ -182,3 +183,4 @@ def _check_stored(out: Path, settings: dict[str, Any], option: str, defaults: di
             f"{option}: {out} was run with other settings: {'; '.join(differences)}. "
             "Resume with the stored settings, or start a new run in another --out"
         )
+    return record

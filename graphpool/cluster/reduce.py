@@ -91,7 +91,7 @@ def soft_pool(
         parts.append(segment_sum(per_edge.flatten(1), by_source))
     pooled_x, adj, gram, *gathered = block_product(s, parts, seg)  # S_b^T X, S_b^T A S, S_b^T S (, edges)
     edge_features = None
-    if gathered:
+    if edge_attr is not None:
         k, d = s.size(1), edge_attr.size(1)
         edge_features = gathered[0].reshape(-1, k, d, k).transpose(2, 3)  # [B, K (c), K (d), D]
     return SoftPooled(
