@@ -169,6 +169,20 @@ class ModelConfig:
         """Whether the model reads its pooling levels from the graphs (``precoarsened`` and a hard pool)."""
         return self.precoarsened  # only a hard pool may be precoarsened (checked in __post_init__)
 
+    @property
+    def levels_prefix(self) -> str:
+        """The prefix of the levels :func:`precoarsen` stores (``{prefix}cluster_1``, ...), naming what they depend on.
+
+        ``"graclus_"``; k-means adds its K and ratio (``"kmeans_k16_r0.25_"``), given labels their attribute
+        (``"given_cell_type_"``): a model reads only levels computed as it would compute them, and a
+        model of fewer levels reads the first ones.
+        """
+        if self.pool == "kmeans":
+            return f"kmeans_k{self.clusters}_r{self.ratio:g}_"
+        if self.pool == "given":
+            return f"given_{self.given}_"
+        return f"{self.pool}_"
+
     def level_clusters(self) -> list[int]:
         """K of every pooling level: ``clusters``, then ``ceil(ratio * K)`` per further level."""
         sizes = [self.clusters]
@@ -415,8 +429,13 @@ class GraphClassifier(nn.Module):
             return ModelOutput(self.head(self.stage(h, batch, dim_size=num_graphs)), {}, h)
         labels, level_inputs = None, None
         if c.reads_levels:  # the levels stored on the graphs by precoarsen: a selector input per level
-            prefix = f"{c.pool}_"
-            stored = [Coarsen.level(data, depth, prefix=prefix) for depth in range(1, len(self.stage.levels) + 1)]
+            missing = f"{c.levels_prefix}cluster_{c.levels}"
+            if missing not in data:
+                raise ValueError(
+                    f"the batch has no {missing} (level {c.levels} as this model's config computes it): build the "
+                    "graphs with precoarsen(graphs, config)"
+                )
+            stored = [Coarsen.level(data, depth, prefix=c.levels_prefix) for depth in range(1, c.levels + 1)]
             level_inputs = [{"cluster": cluster, "cluster_batch": graphs} for cluster, graphs in stored]
         elif c.pool == "given":
             labels = data.get(c.given)
@@ -457,5 +476,5 @@ def precoarsen(graphs: list[Data], config: ModelConfig) -> list[Data]:
     levels = [
         pooler(config.pool, clusters=_level_k(config.pool, k), reduce=config.reduce) for k in config.level_clusters()
     ]
-    coarsen = Coarsen(levels, labels=config.given, prefix=f"{config.pool}_")
+    coarsen = Coarsen(levels, labels=config.given, prefix=config.levels_prefix)
     return [coarsen(graph) for graph in graphs]

@@ -376,3 +376,35 @@ def test_the_cli_refuses_it_before_making_a_folder(tmp_path) -> None:
     with pytest.raises(SystemExit, match="weighs each node by a weight= input"):
         main(["classify", "--dataset", "pooling-easy-small", "--readout", "weighted", "--out", str(tmp_path / "o")])
     assert not (tmp_path / "o").exists()
+
+
+# a model read levels precoarsened for another config without a word: k-means levels with another K, given
+# labels from another attribute (nothing on the graphs said what the levels were computed with)
+@pytest.mark.parametrize(
+    ("stored", "read"),
+    [
+        ({"pool": "kmeans", "clusters": 3}, {"pool": "kmeans", "clusters": 2}),
+        ({"pool": "kmeans", "clusters": 4, "levels": 2, "ratio": 0.5}, {"pool": "kmeans", "clusters": 4, "levels": 2}),
+        ({"pool": "given", "given": "cell_type"}, {"pool": "given", "given": "region"}),
+    ],
+)
+def test_levels_precoarsened_for_another_config_are_not_read(stored: dict, read: dict) -> None:
+    from graphpool.models import precoarsen
+
+    torch.manual_seed(0)
+    graphs = []
+    for n in (5, 7, 9):
+        graph = Data(x=torch.randn(n, 3), edge_index=torch.tensor([list(range(n - 1)), list(range(1, n))]))
+        graph.cell_type, graph.region = torch.arange(n) % 3, torch.arange(n) % 2
+        graphs.append(graph)
+    batch = Batch.from_data_list(precoarsen(graphs, ModelConfig(in_channels=3, num_classes=2, **stored)))
+    model = GraphClassifier(ModelConfig(in_channels=3, num_classes=2, layers=1, precoarsened=True, **read))
+    with pytest.raises(ValueError, match="the batch has no"):
+        model(batch)
+    # the levels the model's own config stores are read; fewer levels than stored read the first ones
+    own = Batch.from_data_list(precoarsen(graphs, ModelConfig(in_channels=3, num_classes=2, **read)))
+    assert model(own).logits.shape == (3, 2)
+    if stored.get("levels", 1) > 1:
+        first = {**stored, "levels": 1}
+        one_level = GraphClassifier(ModelConfig(in_channels=3, num_classes=2, layers=1, precoarsened=True, **first))
+        assert one_level(batch).logits.shape == (3, 2)
