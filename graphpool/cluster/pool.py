@@ -93,6 +93,8 @@ class Pool(nn.Module):
         activation: applied to the reduced features (``"selu"`` for DMoN), or ``None``.
         edge_reduce: how the features of the edges a coarse edge merges are combined, ``"mean"``
             (weighted by the edge weights) or ``"sum"`` (:func:`~graphpool.cluster.connect.coarse_edge_attr`).
+        in_channels: F, the width of the features reduced, for a ``reduce`` with weights of that width
+            (``"attention"``, a projected multi-readout); other reduces ignore it.
 
     Edge features ``edge_attr`` (``[E, D]`` or ``[E]``) are pooled with the edges into
     :attr:`PoolingOutput.edge_attr`, and given to selectors that read them (a soft selector whose
@@ -128,6 +130,7 @@ class Pool(nn.Module):
         activation: str | None = None,
         edge_reduce: str = "mean",
         loss_weights: Mapping[str, float] | None = None,
+        in_channels: int | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(select, Select):
@@ -146,7 +149,7 @@ class Pool(nn.Module):
         self.loss_weights = _check_weights(loss_weights or {}, losses)
         self.edge_reduce = edge_reduce
         self.select = select
-        self.reduce: Readout = resolve(reduce)
+        self.reduce: Readout = resolve(reduce, in_channels=in_channels)
         self.self_loops, self.normalize, self.activation = self_loops, normalize, activation
 
     def _losses(self, inputs: LossInputs) -> dict[str, Tensor]:

@@ -33,7 +33,9 @@ from graphpool.cluster.select import (
 from graphpool.ops.ranges import Range, check_registry_name
 
 #: the pool's own options (the rest go to the selector), read from :class:`Pool`'s signature
-POOL_OPTIONS = tuple(p for p in inspect.signature(Pool.__init__).parameters if p not in ("self", "select"))
+POOL_OPTIONS = tuple(
+    p for p in inspect.signature(Pool.__init__).parameters if p not in ("self", "select", "in_channels")
+)
 #: names other libraries give K (tgp's ``k``, PyG's ``num_clusters``): suggested as ``clusters``
 _CLUSTER_ALIASES = ("k", "num_clusters", "n_clusters", "num_labels")
 
@@ -217,7 +219,8 @@ def pooler(name: str, in_channels: int | None = None, clusters: int | None = Non
             ``"graclus"``, ``"kmis"``, ``"kmeans"`` (needs ``clusters``), ``"louvain"``, or a soft
             pooler ``"diffpool"``, ``"mincut"``, ``"dmon"``, ``"justbalance"``, ``"acc"``, ``"soft"``
             (these need ``in_channels`` and ``clusters``), or any name added with :func:`register_pooler`.
-        in_channels: F, the width of the node features (soft poolers).
+        in_channels: F, the width of the node features: a soft pooler's assignment is built for it, and a
+            hard pooler gives it to a ``reduce`` with weights of that width (``"attention"``).
         clusters: K per graph.
         options: the selector's options (e.g. ``seed``, ``hops``, ``temperature``, ``hidden``,
             ``assign``) and the pool's (``reduce``, ``losses``, ``loss_weights``, ``self_loops``,
@@ -253,7 +256,7 @@ def pooler(name: str, in_channels: int | None = None, clusters: int | None = Non
         if clusters is None and spec.needs_clusters:
             raise ValueError(f"pooler {name!r} needs 'clusters' (K per graph)")
         merged[spec.clusters] = clusters
-    return Pool(spec.select(**merged), **pool_options)
+    return Pool(spec.select(**merged), **pool_options, in_channels=in_channels)
 
 
 def takes_clusters(name: str) -> bool:

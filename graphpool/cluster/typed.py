@@ -25,6 +25,9 @@ from graphpool.readout import Readout, resolve
 class TypePool(nn.Module):
     """``forward(x [N, F], batch [N], num_graphs, labels [N]) -> [B, T * F']`` (a readout per type).
 
+    ``readout`` is any readout ``resolve`` reads; ``in_channels`` (F) builds one with weights of that width
+    (``"attention"``).
+
     >>> import torch
     >>> pool = TypePool(3, "mean")
     >>> x = torch.tensor([[1.0], [3.0], [10.0]])
@@ -32,11 +35,11 @@ class TypePool(nn.Module):
     tensor([[ 2.,  0., 10.]])
     """
 
-    def __init__(self, num_types: int, readout: Any = "mean") -> None:
+    def __init__(self, num_types: int, readout: Any = "mean", in_channels: int | None = None) -> None:
         super().__init__()
         Range(1, whole=True).check("num_types", num_types)
         self.select = LabelSelect(num_labels=num_types)
-        self.readout: Readout = resolve(readout)
+        self.readout: Readout = resolve(readout, in_channels=in_channels)  # F, for a readout with weights
         self.num_types = num_types
 
     def get_out_channels(self, in_channels: int) -> int:

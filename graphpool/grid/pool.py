@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from graphpool.grid.convert import scaled_grid_positions
 from graphpool.ops.ranges import check_whole
 from graphpool.readout import MaxReadout, MeanReadout, MinReadout, Readout, SumReadout, resolve
+from graphpool.readout.functional import functional_readout
 
 _DENSE: dict[type[Readout], Callable[..., Tensor]] = {
     SumReadout: torch.sum,
@@ -74,7 +75,7 @@ def pool_grid(
     bias). ``dense=False`` forces the readout path even where a dense one exists.
     """
     if isinstance(readout, str):
-        readout = resolve(readout)
+        readout, _ = functional_readout(readout, {}, argument="readout", module="graphpool.grid.GlobalPool")
     elif not isinstance(readout, Readout):
         raise TypeError(f"'readout' must be a Readout or a readout name, got {type(readout).__name__}")
     _check_positional(readout, positional)

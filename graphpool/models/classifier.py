@@ -341,7 +341,7 @@ class GraphClassifier(nn.Module):
         c, pools, convs = self.config, [], []
         for k in c.level_clusters():
             if c.reads_levels:
-                level = Pool(PrecomputedSelect(), reduce=c.reduce)
+                level = Pool(PrecomputedSelect(), reduce=c.reduce, in_channels=width)
             else:
                 options = self._soft_options() if c.pool in SOFT_POOLERS else {"reduce": c.reduce}
                 level = pooler(c.pool, in_channels=width, clusters=_level_k(c.pool, k), **options)
@@ -473,8 +473,9 @@ def precoarsen(graphs: list[Data], config: ModelConfig) -> list[Data]:
     """
     if not is_hard_pool(config.pool):
         raise ValueError(f"only hard cluster pools can be precomputed; pool {config.pool!r} is not one")
-    levels = [
-        pooler(config.pool, clusters=_level_k(config.pool, k), reduce=config.reduce) for k in config.level_clusters()
-    ]
+    levels, width = [], config.in_channels
+    for k in config.level_clusters():
+        levels.append(pooler(config.pool, width, _level_k(config.pool, k), reduce=config.reduce))
+        width = levels[-1].get_out_channels(width)
     coarsen = Coarsen(levels, labels=config.given, prefix=config.levels_prefix)
     return [coarsen(graph) for graph in graphs]

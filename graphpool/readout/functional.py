@@ -74,7 +74,7 @@ def global_pool(
         if num_graphs is not None:
             raise ValueError("'size' is PyG's name for 'num_graphs'; give one of them, not both")
         num_graphs = size
-    readout, inputs = _functional(reduce, options)
+    readout, inputs = functional_readout(reduce, options)
     if not isinstance(x, Tensor):
         raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
     if x.dim() not in (1, 2):
@@ -85,21 +85,26 @@ def global_pool(
     return out.squeeze(-1) if x.dim() == 1 else out
 
 
-def _functional(reduce: str, options: dict[str, Any]) -> tuple[Readout, dict[str, Any]]:
-    """The readout instance of ``reduce`` with ``options``, and the per-node inputs among them."""
+def functional_readout(
+    reduce: str, options: dict[str, Any], argument: str = "reduce", module: str = "graphpool.readout.resolve"
+) -> tuple[Readout, dict[str, Any]]:
+    """The readout instance of name ``reduce`` with ``options`` (kept for the next call), and the per-node inputs
+    among the options. A readout with learnable weights is refused, naming ``argument`` and the ``module``
+    that builds it once: a function call would draw new weights every time."""
     if not isinstance(reduce, str):
         raise TypeError(
-            f"'reduce' must be a readout name such as 'mean', got {type(reduce).__name__}; a readout module is "
+            f"'{argument}' must be a readout name such as 'mean', got {type(reduce).__name__}; a readout module is "
             "called itself: readout(x, batch)"
         )
-    if isinstance(reduce, str) and "+" in reduce:  # a concatenation of option-free readouts
+    learnable = f"{argument} {reduce!r} has learnable parameters; use {module}({reduce!r}, ...) for the module"
+    if "+" in reduce:  # a concatenation of option-free readouts
         if options:
             raise ValueError(f"options {sorted(options)} cannot be shared by the readouts of {reduce!r}")
         cached = _INSTANCES.get((reduce,))
         if cached is None:
+            if any(part.strip() and readout_class(part.strip()).required_options() for part in reduce.split("+")):
+                raise ValueError(learnable)
             cached = resolve(reduce)
-            if any(True for _ in cached.parameters()):
-                raise ValueError(f"reduce {reduce!r} has learnable parameters; use resolve() for the module")
             _remember((reduce,), cached)
         return cached, {}
     cls = readout_class(reduce)
@@ -107,14 +112,11 @@ def _functional(reduce: str, options: dict[str, Any]) -> tuple[Readout, dict[str
     if cached is not None:
         return cached, {}
     if cls.required_options():
-        raise ValueError(
-            f"reduce '{cls.name}' has learnable parameters; use graphpool.readout.resolve({reduce!r}, ...) for the "
-            f"module. Functional reduces: {', '.join(functional_names())}"
-        )
+        raise ValueError(f"{learnable}. Functional reduces: {', '.join(functional_names())}")
     allowed = cls.options() + cls.extra_inputs
     unknown = sorted(set(options) - set(allowed))
     if unknown:
-        raise ValueError(f"reduce '{cls.name}' takes options {list(allowed) or 'none'}, got unexpected {unknown}")
+        raise ValueError(f"{argument} '{cls.name}' takes options {list(allowed) or 'none'}, got unexpected {unknown}")
     inputs = {k: v for k, v in options.items() if k in cls.extra_inputs}
     settings = {k: v for k, v in options.items() if k not in cls.extra_inputs}
     key = (cls, *sorted(settings.items()))
@@ -124,7 +126,7 @@ def _functional(reduce: str, options: dict[str, Any]) -> tuple[Readout, dict[str
         pass
     readout = cls(**settings)
     if any(True for _ in readout.parameters()):
-        raise ValueError(f"reduce '{cls.name}' with {settings} has learnable parameters; use resolve() for the module")
+        raise ValueError(f"{learnable} (with {settings})")
     _remember(key, readout)
     return readout, inputs
 

@@ -228,3 +228,24 @@ def test_the_wl_check_takes_a_pooler_as_built(name: str, width: int) -> None:
     torch.manual_seed(0)
     pool = pooler(name, in_channels=width, clusters=K if takes_clusters(name) else None)
     assert_pool_keeps_wl_distinct(pool, graph_a, graph_b, **_inputs(name, _labels(12)))
+
+
+# a hard pooler reducing its clusters with attention could not be built: pooler(..., in_channels=F) kept F from
+# the reduce, and Pool had no way to take it ("pass in_channels=F", which it had been given)
+@pytest.mark.parametrize("reduce", ["attention", "mean+attention"])
+def test_a_hard_pool_gives_a_learnable_reduce_its_width(reduce: str) -> None:
+    from graphpool.cluster import GraclusSelect, TypePool
+
+    x, batch = torch.randn(6, F, requires_grad=True), torch.tensor([0, 0, 0, 1, 1, 1])
+    edge_index = torch.tensor([[0, 1, 1, 2, 3, 4, 4, 5], [1, 0, 2, 1, 4, 3, 5, 4]])
+    width = 2 * F if reduce.startswith("mean+") else F
+    for pool in (pooler("graclus", in_channels=F, reduce=reduce), Pool(GraclusSelect(), reduce, in_channels=F)):
+        assert pool.get_out_channels(F) == width
+        out = pool(x, edge_index, batch=batch)
+        assert out.x.shape == (out.assignment.num_clusters, width)
+        out.x.sum().backward()
+        assert all(p.grad is not None for p in pool.reduce.parameters())
+    types = TypePool(2, reduce, in_channels=F)
+    assert types(x, batch, 2, labels=torch.tensor([0, 1, 1, 0, 0, 1])).shape == (2, 2 * width)
+    with pytest.raises(ValueError, match="pass in_channels=F"):
+        Pool(GraclusSelect(), reduce)

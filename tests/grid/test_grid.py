@@ -232,3 +232,13 @@ def test_positions_for_a_readout_that_reads_none_are_refused(readout: str) -> No
         GlobalPool(readout, positional=True)  # when built
     with pytest.raises(ValueError, match=r"'positional' .* but the readout .* reads no positions"):
         pool_grid(torch.randn(2, 3, 4, 4), readout, positional=True)
+
+
+# pool_grid(x, "attention") said "pass in_channels=F", an argument pool_grid has not: a learnable readout by name in
+# a function call would be new random weights on every call
+def test_pool_grid_names_a_learnable_readout_as_global_pool_does() -> None:
+    with pytest.raises(ValueError, match=r"readout 'attention' has learnable parameters; .*GlobalPool"):
+        pool_grid(torch.randn(2, 4, 3, 3), "attention")
+    with pytest.raises(ValueError, match="readout 'mean\\+attention' has learnable parameters"):
+        pool_grid(torch.randn(2, 4, 3, 3), "mean+attention")
+    assert pool_grid(torch.randn(2, 4, 3, 3), "median").shape == (2, 4)

@@ -1,6 +1,7 @@
 """GraphClassifier: every backbone and pool runs, learns, and is permutation invariant."""
 
 import re
+from dataclasses import replace
 
 import pytest
 import torch
@@ -408,3 +409,20 @@ def test_levels_precoarsened_for_another_config_are_not_read(stored: dict, read:
         first = {**stored, "levels": 1}
         one_level = GraphClassifier(ModelConfig(in_channels=3, num_classes=2, layers=1, precoarsened=True, **first))
         assert one_level(batch).logits.shape == (3, 2)
+
+
+# ModelConfig(reduce="attention") passed the config's checks and failed when the model was built ("pass
+# in_channels=F", which a config has no way to do): the levels now give the reduce their width
+@pytest.mark.parametrize("precoarsened", [False, True])
+def test_a_hard_pool_reduces_its_clusters_with_attention(precoarsened: bool) -> None:
+    from graphpool.models import precoarsen
+
+    torch.manual_seed(0)
+    graphs = [
+        Data(x=torch.randn(n, 3), edge_index=torch.tensor([list(range(n - 1)), list(range(1, n))])) for n in (5, 7, 9)
+    ]
+    config = ModelConfig(in_channels=3, num_classes=2, layers=1, hidden=8, pool="graclus", levels=2, reduce="attention")
+    batch = Batch.from_data_list(precoarsen(graphs, config) if precoarsened else graphs)
+    model = GraphClassifier(replace(config, precoarsened=precoarsened))
+    model(batch).logits.sum().backward()
+    assert all(p.grad is not None for level in model.levels for p in level.reduce.parameters())
