@@ -30,6 +30,8 @@ BATCH = torch.tensor([0, 0, 1, 1, 2])
         ({"num_graphs": 3}, r"neither 'batch' nor 'ptr' was given"),
         ({"reduce": "medain"}, r"unknown readout 'medain'; valid names: .*median"),
         ({"reduce": "attention"}, r"reduce 'attention' has learnable parameters"),
+        # a concatenation holding one said "pass in_channels=F", which global_pool does not take
+        ({"reduce": "mean+attention"}, r"reduce 'mean\+attention' has learnable parameters; use graphpool.readout"),
         ({"reduce": "quantile", "q": 1.5}, r"'q' must be a number in \[0, 1\], got 1.5"),
         ({"reduce": "quantile", "method": "cubic"}, r"'method' must be one of"),
         ({"reduce": "mean", "q": 0.5}, r"reduce 'mean' takes options none, got unexpected \['q'\]"),
