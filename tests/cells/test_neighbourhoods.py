@@ -379,3 +379,11 @@ def test_the_learned_method_leaves_the_global_random_state_as_it_was() -> None:
     first = train_learner(graphs, 3, LearnedOptions(epochs=2, smoothing=0), seed=0)
     assert torch.equal(torch.rand(3), expected)
     assert np.array_equal(train_learner(graphs, 3, LearnedOptions(epochs=2, smoothing=0), seed=0), first)
+
+
+# a cell without a neighbourhood (NaN, None) failed inside scikit-learn ("Input contains NaN") or pandas
+# ("'<' not supported between instances of 'NoneType' and 'int'")
+@pytest.mark.parametrize("predicted", [[0, 0, 1, np.nan], [0, 0, 1, None], ["x", None, "y", "y"]])
+def test_agreement_names_cells_without_a_neighbourhood(predicted: list) -> None:
+    with pytest.raises(ValueError, match=r"'predicted' gives no neighbourhood \(NaN or None\) to 1 cell, e.g. at"):
+        agreement(["a", "a", "b", "b"], predicted)

@@ -44,6 +44,14 @@ def agreement(truth: ArrayLike, predicted: ArrayLike, ignore: Sequence[Any] = ()
     truth_array, predicted_array = np.asarray(truth, dtype=object), np.asarray(predicted)
     if truth_array.shape != predicted_array.shape:
         raise ValueError(f"'truth' has {truth_array.shape[0]} cells but 'predicted' has {predicted_array.shape[0]}")
+    missing = np.flatnonzero(pd.isna(predicted_array))
+    if missing.size:
+        plural = "s" if missing.size > 1 else ""
+        raise ValueError(
+            f"'predicted' gives no neighbourhood (NaN or None) to {missing.size} cell{plural}, e.g. at "
+            f"position{plural} {missing[:5].tolist()}: give every cell one (a cell left out of the scores is one "
+            "whose 'truth' is NaN or in 'ignore')"
+        )
     unannotated = pd.isna(truth_array)
     ignored = check_ignore(truth_array, ignore)
     keep = ~unannotated & ~np.isin(truth_array.astype(str), list(ignored))
