@@ -31,6 +31,13 @@ def to_networkx(data: Data, cell_types: Sequence[str] | None = None) -> nx.Graph
     graph = nx.Graph(sample=getattr(data, "sample", None), y=data.y.tolist() if data.y is not None else None)
     columns = {name: data[name].tolist() for name in _NODE_TENSORS if data.get(name) is not None}
     types = data.get("cell_type")
+    if types is not None and cell_types is not None and types.numel():
+        low, high = int(types.min()), int(types.max())
+        if low < 0 or high >= len(cell_types):
+            raise ValueError(
+                f"data.cell_type holds {low if low < 0 else high}, but 'cell_types' names {len(cell_types)} types "
+                f"(0 to {len(cell_types) - 1})"
+            )
     for node in range(data.num_nodes):
         attributes = {name: values[node] for name, values in columns.items()}
         if "pos" in attributes:

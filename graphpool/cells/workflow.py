@@ -56,7 +56,14 @@ from graphpool.models import GraphClassifier, ModelConfig
 
 
 def proportions(graphs: Sequence[Data], num_types: int) -> np.ndarray:
-    """``[samples, types]`` share of each cell type in each sample."""
+    """``[samples, types]`` share of each cell type in each sample (types ``0 .. num_types - 1``)."""
+    for number, graph in enumerate(graphs):
+        types = graph.cell_type
+        if types.numel() and (int(types.min()) < 0 or int(types.max()) >= num_types):
+            bad = int(types.min()) if int(types.min()) < 0 else int(types.max())
+            raise ValueError(
+                f"sample {number} holds cell type {bad}, but num_types = {num_types} (types 0 to {num_types - 1})"
+            )
     counts = np.stack([np.bincount(g.cell_type.numpy(), minlength=num_types) for g in graphs]).astype(float)
     return counts / counts.sum(1, keepdims=True).clip(min=1)
 

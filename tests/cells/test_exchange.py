@@ -1,7 +1,9 @@
 """networkx export and import keep the graph and its attributes."""
 
 import networkx as nx
+import pytest
 import torch
+from torch_geometric.data import Data
 
 from graphpool.cells import from_networkx, read_cells, simulate, tissue_graphs, to_networkx
 from graphpool.cells.graph import neighbour_edges
@@ -72,3 +74,12 @@ def test_from_networkx_refuses_attributes_on_some_nodes_or_edges_and_unknown_typ
     nx.set_node_attributes(graph, {0: "T", 1: "NK"}, "cell_type")
     with pytest.raises(ValueError, match=r"cell type 'NK' of node 1 is not in 'cell_types' \['B', 'T'\]"):
         from_networkx(graph, ["B", "T"])
+
+
+# a cell type beyond the names was an IndexError, and a negative one took a name from the end of the list
+@pytest.mark.parametrize("types", [[0, 1, 2], [0, -1, 1]])
+def test_to_networkx_names_a_cell_type_without_a_name(types: list[int]) -> None:
+    data = Data(x=torch.randn(3, 1), edge_index=torch.tensor([[0, 1], [1, 0]]), cell_type=torch.tensor(types))
+    bad = next(t for t in types if t not in (0, 1))
+    with pytest.raises(ValueError, match=rf"data.cell_type holds {bad}, but 'cell_types' names 2 types \(0 to 1\)"):
+        to_networkx(data, ["a", "b"])

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.spatial import Delaunay
 from sklearn.neighbors import NearestNeighbors
+from torch_geometric.data import Data
 
 from graphpool.cells import neighbour_edges, parse_graph, read_cells, simulate, tissue_graphs
 
@@ -158,3 +159,15 @@ def test_tissue_graphs_hold_one_graph_per_sample_with_features_and_provenance() 
         torch.testing.assert_close(graph.edge_weight, lengths)
     with pytest.raises(ValueError, match="needs markers"):
         tissue_graphs(read_cells(frame), features="markers")
+
+
+# a cell type at or beyond num_types gave a wider matrix than [samples, num_types], unsaid
+def test_proportions_refuse_a_cell_type_beyond_num_types() -> None:
+    from graphpool.cells import proportions
+
+    graph = Data(x=torch.ones(4, 1), cell_type=torch.tensor([0, 2, 2, 1]))
+    assert proportions([graph], 3).tolist() == [[0.25, 0.25, 0.5]]
+    with pytest.raises(ValueError, match=r"sample 0 holds cell type 2, but num_types = 2 \(types 0 to 1\)"):
+        proportions([graph], 2)
+    with pytest.raises(ValueError, match="sample 0 holds cell type -1"):
+        proportions([Data(x=torch.ones(1, 1), cell_type=torch.tensor([-1]))], 2)
