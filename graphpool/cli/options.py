@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from graphpool.cells.table import DEFAULT_CONNECTIVITY_KEY
-from graphpool.cluster import SOFT_POOLERS, takes_clusters
+from graphpool.cluster import HARD_POOLERS, SOFT_POOLERS, takes_clusters
 from graphpool.experiment import GRID_KEYS, Experiment, TrainConfig, parse_grid_item, readout_grid
 from graphpool.models import BACKBONES, JUMPING_KNOWLEDGE, POOLS, ModelConfig, precoarsen
 from graphpool.ops.device_path import resolve_device
@@ -133,7 +133,7 @@ def shared_options(head: bool = True) -> argparse.ArgumentParser:
     model.add_argument(
         "--precoarsen",
         action="store_true",
-        help="compute the levels of hard pools (given, graclus, kmis, kmeans) once per graph, not in every step",
+        help=f"compute the levels of hard pools ({', '.join(HARD_POOLERS)}) once per graph, not in every step",
     )
     add_loss_weight(model, "weight of a soft pool's loss term (repeatable; e.g. ortho=0.5; the others weigh 1)")
     model.add_argument(

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from graphpool.cluster import loss_terms
+from graphpool.cluster import HARD_POOLERS, loss_terms
 from graphpool.experiment.assessment import assess
 from graphpool.experiment.folds import Fold, check_fold_parts
 from graphpool.experiment.hyperparameters import expand_grid
@@ -89,7 +89,7 @@ class Experiment:
         if self.precoarsen and not any(self.model_for(self.readouts[0], pool).reads_levels for pool in self.pools):
             raise ValueError(
                 f"--precoarsen: none of the pools {list(self.pools)} has levels to precompute (only hard cluster "
-                "pools do: given, graclus, kmis, kmeans, louvain); drop --precoarsen"
+                f"pools do: {', '.join(HARD_POOLERS)}); drop --precoarsen"
             )
         classes = self.model.num_classes
         labels = task_of(self.model.task).labels(graphs) if graphs else None

@@ -69,8 +69,8 @@ JUMPING_KNOWLEDGE = ("last", "cat", "max")
 
 
 def is_hard_pool(pool: str) -> bool:
-    """Whether ``pool`` is a cluster pooler that is not learned (given, graclus, kmis, kmeans, louvain): the pools
-    whose levels can be computed once per graph (:func:`precoarsen`)."""
+    """Whether ``pool`` is a cluster pooler that is not learned (one of :data:`~graphpool.cluster.HARD_POOLERS`):
+    the pools whose levels can be computed once per graph (:func:`precoarsen`)."""
     return pool in HARD_POOLERS
 
 
