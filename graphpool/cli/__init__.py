@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import re
 import sys
 import warnings
 
@@ -73,6 +74,34 @@ def _run(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
         if (error.name or "").partition(".")[0] == "graphpool":
             raise  # graphpool's own modules: a bug, with its traceback
         raise SystemExit(f"graphpool {args.command}: {_missing(error)}") from error
+    except (MemoryError, RuntimeError) as error:  # torch's allocators (CUDA's OutOfMemoryError is a RuntimeError)
+        asked = _memory_asked(error)
+        if asked is None:
+            raise  # any other runtime error is a bug: its traceback
+        raise SystemExit(f"graphpool {args.command}: out of memory{asked}: {_LESS_MEMORY[args.command]}") from error
+
+
+#: what makes each subcommand need less memory
+_LESS_MEMORY = dict.fromkeys(
+    ("classify", "regress", "cells"),
+    "smaller batches (--batch-size), fewer clusters (--clusters) or a narrower model (--hidden) need less; the folds "
+    "already finished are kept (--resume)",
+) | {"neighbourhoods": "fewer neighbourhoods (--k) or fewer neighbours per cell (--graph) need less"}
+
+
+def _memory_asked(error: BaseException) -> str | None:
+    """`` (N asked for)`` (or ``""``) when ``error`` is a failed allocation, else ``None``."""
+    if isinstance(error, MemoryError):
+        return ""
+    message = str(error)
+    cpu = re.search(r"can't allocate memory: you tried to allocate (\d+) bytes", message)
+    if cpu:
+        gigabytes = int(cpu.group(1)) / 1e9
+        return f" ({gigabytes:,.{0 if gigabytes >= 100 else 1}f} GB asked for)"
+    cuda = re.search(r"out of memory\. Tried to allocate ([\d.]+ \w+)", message)
+    if cuda:
+        return f" ({cuda.group(1)} asked for)"
+    return "" if "out of memory" in message.lower() or "can't allocate memory" in message else None
 
 
 def _missing(error: ImportError) -> str:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from graphpool.cli import main
 from tests.installed import needs_rdkit
@@ -504,3 +505,42 @@ def test_a_job_with_other_settings_cannot_join_the_run(tmp_path: Path) -> None:
     assert main(_classify(tmp_path, out, "--folds", "3", "--only-folds", "1")) == 0
     with pytest.raises(SystemExit, match=r"--only-folds: .* was run with other settings: --hidden: 4 \(stored\) vs 8"):
         main(_classify(tmp_path, out, "--folds", "3", "--only-folds", "2", "--hidden", "8"))
+
+
+# --pool mincut --clusters 1000000 on MUTAG ended in a traceback of torch's allocator (64 TB asked for)
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        (
+            RuntimeError(
+                "[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: you tried "
+                "to allocate 64002048000000 bytes. Error code 12 (Cannot allocate memory)"
+            ),
+            "graphpool classify: out of memory (64,002 GB asked for)",
+        ),
+        (
+            torch.OutOfMemoryError(
+                "CUDA out of memory. Tried to allocate 20.00 GiB. GPU 0 has a total capacity of 79.19 GiB"
+            ),
+            "graphpool classify: out of memory (20.00 GiB asked for)",
+        ),
+        (MemoryError(), "graphpool classify: out of memory: "),
+    ],
+)
+def test_running_out_of_memory_is_one_line(monkeypatch: pytest.MonkeyPatch, error: Exception, message: str) -> None:
+    def hungry(args: object) -> int:
+        raise error
+
+    monkeypatch.setattr("graphpool.cli.classify.run", hungry)
+    with pytest.raises(SystemExit, match=re.escape(message)) as stopped:
+        main(["classify"])
+    assert "--batch-size" in str(stopped.value) and "\n" not in str(stopped.value)
+
+
+def test_a_runtime_error_that_is_no_shortage_of_memory_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(args: object) -> int:
+        raise RuntimeError("mat1 and mat2 shapes cannot be multiplied (7x3 and 2x32)")
+
+    monkeypatch.setattr("graphpool.cli.classify.run", broken)
+    with pytest.raises(RuntimeError, match="mat1 and mat2"):
+        main(["classify"])
