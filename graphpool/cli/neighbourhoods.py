@@ -188,6 +188,9 @@ def run_neighbourhoods(args: argparse.Namespace) -> int:
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ValueError(f"--out {out} exists and is not an empty folder")
     check_out_parent(out)  # before the methods run, not when their results are written
+    for k in ks:  # (the method checks it too, for a caller of its own; here before the run is announced)
+        if not 2 <= k <= len(table.frame):
+            raise ValueError(f"--k {k}: 'k' must be between 2 and the number of cells ({len(table.frame)})")
     what = f"K = {ks[0]}" if len(ks) == 1 else f"K chosen in {ks[0]}..{ks[-1]} by stability"
     print(f"{len(table.samples)} samples, {len(table.frame):,} cells, {len(table.cell_types)} cell types, {what}")
     rows, results, sweeps = [], [], {}

@@ -220,3 +220,10 @@ def test_ignore_without_a_truth_column_is_refused(tmp_path: Path) -> None:
         main(["neighbourhoods", "--table", str(tmp_path / "cells.csv"), "--ignore", "stroma", "--method",
               "composition", "--out", str(tmp_path / "nb"), "--quiet"])  # fmt: skip
     assert not (tmp_path / "nb").exists()
+
+
+def test_a_k_the_cells_cannot_give_is_refused_before_the_run_is_announced(tmp_path: Path, capsys) -> None:
+    """``--k 0`` printed "..., K = 0" as the run's header, then the error."""
+    with pytest.raises(SystemExit, match=r"--k 0: 'k' must be between 2 and the number of cells \(\d+\)"):
+        main(["neighbourhoods", "--out", str(tmp_path / "nb"), "--quiet", "--k", "0"])
+    assert "K = 0" not in capsys.readouterr().out
