@@ -68,6 +68,8 @@ def image_to_graph(images: Tensor, diagonal: bool = False) -> Batch:
     """
     if images.dim() < 3:
         raise ValueError(f"images must be [B, C, *spatial] with at least one spatial axis, got {tuple(images.shape)}")
+    if images.size(0) == 0:
+        raise ValueError("'images' holds no image (B = 0): a PyG Batch has at least one graph")
     shape = tuple(images.shape[2:])
     pos = grid_positions(shape, images.device)
     edges = grid_edges(shape, diagonal, images.device)

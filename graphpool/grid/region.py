@@ -11,9 +11,15 @@ from graphpool.readout import RegionPool
 
 def pool_image_regions(pool: RegionPool, x: Tensor) -> Tensor:
     """``[B, C, *S]`` -> ``[B, K, C]``: the regions of ``pool`` over positions scaled to [0, 1] per axis."""
+    if not isinstance(pool, RegionPool):
+        raise TypeError(f"pool_image_regions(pool, x): 'pool' must be a RegionPool, got {type(pool).__name__}")
     if x.dim() < 3:
         raise ValueError(f"x must be [B, C, *spatial] with at least one spatial axis, got {tuple(x.shape)}")
     shape = tuple(x.shape[2:])
+    if len(shape) != pool.pos_channels:
+        raise ValueError(
+            f"the images have {len(shape)} spatial axes, but the pool was built for pos_channels = {pool.pos_channels}"
+        )
     pos = scaled_grid_positions(shape, x.device, x.dtype).repeat(x.size(0), 1)
     nodes = x.flatten(2).transpose(1, 2).reshape(-1, x.size(1))
     batch = torch.arange(x.size(0), device=x.device).repeat_interleave(len(pos) // x.size(0))

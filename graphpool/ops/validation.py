@@ -78,3 +78,17 @@ def validation(enabled: bool) -> Iterator[None]:
         yield
     finally:
         _enabled = previous
+
+
+def check_finite_rows(name: str, value: torch.Tensor, role: str = "") -> None:
+    """With validation on, raise a ``ValueError`` naming ``name`` (then ``role``, what the values serve as) and its
+    first row holding NaN or an infinity (a selector that places or ranks nodes by these values, or a mask made of
+    positions, cannot place such a row; one read of the values, a host sync)."""
+    if not validation_enabled() or not value.numel():
+        return
+    if bool(torch.isfinite(value.detach().sum())):  # ~10x faster than isfinite(value).all() on a CPU
+        return  # (a sum of finite values can overflow: then the rows are checked one by one below)
+    bad = torch.nonzero(~torch.isfinite(value.detach()).view(value.size(0), -1).all(dim=1))
+    if bad.numel():
+        more = f" and {bad.size(0) - 1} more" if bad.size(0) > 1 else ""
+        raise ValueError(f"'{name}'{role} holds NaN or infinite values (row {int(bad[0, 0])}{more})")

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from graphpool.ops.ranges import Range
+from graphpool.ops.validation import check_finite_rows
 from graphpool.readout.means import WeightedReadout
 
 
@@ -31,7 +32,7 @@ class RegionPool(nn.Module):
         super().__init__()
         for name, size in (("num_regions", num_regions), ("pos_channels", pos_channels), ("hidden", hidden)):
             Range(1, whole=True).check(name, size)
-        self.num_regions = num_regions
+        self.num_regions, self.pos_channels = num_regions, pos_channels
         self.mask = nn.Sequential(nn.Linear(pos_channels, hidden), nn.Tanh(), nn.Linear(hidden, num_regions))
         self.readout = WeightedReadout()
 
@@ -42,6 +43,11 @@ class RegionPool(nn.Module):
     def forward(self, x: Tensor, pos: Tensor, batch: Tensor | None = None, num_graphs: int | None = None) -> Tensor:
         if pos.dim() != 2 or pos.size(0) != x.size(0):
             raise ValueError(f"'pos' must be [N, D] with N = {x.size(0)}, got shape {tuple(pos.shape)}")
+        if pos.size(1) != self.pos_channels:
+            raise ValueError(
+                f"'pos' has {pos.size(1)} columns, but the pool was built for pos_channels = {self.pos_channels}"
+            )
+        check_finite_rows("pos", pos)  # (the error would otherwise name the masks' weights made of them)
         masks = self.masks(pos.to(x.dtype))
         regions = [self.readout(x, batch, dim_size=num_graphs, weight=masks[:, k]) for k in range(self.num_regions)]
         return torch.stack(regions, dim=1)

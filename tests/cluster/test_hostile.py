@@ -328,7 +328,7 @@ def test_type_pool_names_a_batch_beyond_num_graphs() -> None:
 def test_the_finite_check_of_features_survives_a_sum_that_overflows() -> None:
     """The check first sums x (one fast read); a sum of finite float16 values can overflow to inf, and then the rows
     are checked one by one: finite ones pass, the first non-finite one is named."""
-    from graphpool.cluster.select.base import check_finite_rows
+    from graphpool.ops.validation import check_finite_rows
 
     large = torch.full((100, 4), 6e4, dtype=torch.float16)
     assert torch.isinf(large.sum())

@@ -132,3 +132,37 @@ def test_global_sum_and_max_of_an_integer_image_are_exact() -> None:
     image = torch.randint(0, 255, (2, 3, 4, 5), dtype=torch.uint8).long()
     assert torch.equal(GlobalPool("sum")(image), image.sum(dim=(2, 3)))
     assert torch.equal(GlobalPool("max")(image), image.amax(dim=(2, 3)))
+
+
+# positions of another width failed in torch's matmul ("mat1 and mat2 shapes cannot be multiplied"), NaN positions
+# were named 'weight' (the masks made of them), the arguments of pool_image_regions swapped were "'RegionPool' object
+# has no attribute 'dim'", and a batch of no images an IndexError in PyG
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (
+            lambda: RegionPool(3)(torch.randn(4, 2), torch.rand(4, 3)),
+            ValueError,
+            r"'pos' has 3 columns, but the pool was built for pos_channels = 2",
+        ),
+        (
+            lambda: RegionPool(3)(torch.randn(4, 2), torch.full((4, 2), float("nan"))),
+            ValueError,
+            r"'pos' holds NaN or infinite values \(row 0 and 3 more\)",
+        ),
+        (
+            lambda: pool_image_regions(RegionPool(3), torch.randn(1, 4, 3, 3, 3)),
+            ValueError,
+            r"the images have 3 spatial axes, but the pool was built for pos_channels = 2",
+        ),
+        (
+            lambda: pool_image_regions(torch.randn(1, 4, 3, 3), RegionPool(3)),
+            TypeError,
+            r"pool_image_regions\(pool, x\): 'pool' must be a RegionPool, got Tensor",
+        ),
+        (lambda: image_to_graph(torch.randn(0, 4, 3, 3)), ValueError, r"'images' holds no image \(B = 0\)"),
+    ],
+)
+def test_region_pooling_and_conversion_name_bad_input(call, error: type, message: str) -> None:
+    with pytest.raises(error, match=message):
+        call()

@@ -18,7 +18,6 @@ import torch
 from torch import Tensor, nn
 
 from graphpool.cluster.assignment import Assignment, compact
-from graphpool.ops import validation_enabled
 from graphpool.ops.validation import finite_and_non_negative
 
 
@@ -65,20 +64,6 @@ def check_node_vector(name: str, value: Tensor, num_nodes: int) -> None:
     if not isinstance(value, Tensor) or value.dim() != 1 or value.numel() != num_nodes:
         shape = tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__
         raise ValueError(f"'{name}' must be a [N] tensor with N = {num_nodes} (one per node), got {shape}")
-
-
-def check_finite_rows(name: str, value: Tensor, role: str = "") -> None:
-    """With validation on, raise a ``ValueError`` naming ``name`` (then ``role``, what the values serve as) and its
-    first row holding NaN or an infinity (a selector that places or ranks nodes by these values cannot place such a
-    row; one read of the values, a host sync)."""
-    if not validation_enabled() or not value.numel():
-        return
-    if bool(torch.isfinite(value.detach().sum())):  # ~10x faster than isfinite(value).all() on a CPU
-        return  # (a sum of finite values can overflow: then the rows are checked one by one below)
-    bad = torch.nonzero(~torch.isfinite(value.detach()).view(value.size(0), -1).all(dim=1))
-    if bad.numel():
-        more = f" and {bad.size(0) - 1} more" if bad.size(0) > 1 else ""
-        raise ValueError(f"'{name}'{role} holds NaN or infinite values (row {int(bad[0, 0])}{more})")
 
 
 def check_edge_weights(edge_weight: Tensor | None, needs: str) -> None:

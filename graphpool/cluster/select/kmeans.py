@@ -6,8 +6,9 @@ import torch
 from torch import Tensor
 
 from graphpool.cluster.assignment import Assignment
-from graphpool.cluster.select.base import Select, assignment_from_local, check_finite_rows, split_by_graph
+from graphpool.cluster.select.base import Select, assignment_from_local, split_by_graph
 from graphpool.ops.ranges import SEED, Range
+from graphpool.ops.validation import check_finite_rows
 
 
 class _PointSelect(Select):

@@ -12,8 +12,9 @@ from torch import Tensor, nn
 
 from graphpool.cluster.assignment import Assignment
 from graphpool.cluster.layers import call_layer
-from graphpool.cluster.select.base import Select, check_finite_rows
+from graphpool.cluster.select.base import Select
 from graphpool.ops.ranges import Range
+from graphpool.ops.validation import check_finite_rows
 
 
 class SoftSelect(Select):
