@@ -43,9 +43,10 @@ def check_fold_parts(folds: Sequence[Fold], num_graphs: int) -> None:
             if len(set(indices)) < len(indices):
                 twice = next(i for i in indices if indices.count(i) > 1)
                 raise ValueError(f"fold {number}: graph {twice} is twice in its {part} part")
-        both = set(parts["training"]) & set(parts["test"])
+        both = sorted(set(parts["training"]) & set(parts["test"]))
         if both:
-            raise ValueError(f"fold {number}: graph {min(both)} is in both its training and its test part")
+            graphs = f"graph {both[0]} is" if len(both) == 1 else f"graphs {both[:10]}{' ...' * (len(both) > 10)} are"
+            raise ValueError(f"fold {number}: {graphs} in both its training and its test part")
 
 
 def _indices(part: Any) -> list[int]:
@@ -257,20 +258,10 @@ def holdout(
         ) from None
 
 
-def check_folds(folds: Sequence[Fold], num_graphs: int, source: str) -> None:
-    """Supplied ``(train, test)`` folds must hold indices in ``[0, num_graphs)`` and keep train and test apart."""
-    for number, (train, test) in enumerate(folds, start=1):
-        train_set = {int(i) for i in train}
-        test_set = {int(i) for i in test}
-        outside = sorted(i for i in train_set | test_set if not 0 <= i < num_graphs)
-        if outside:
-            raise ValueError(
-                f"{source}: fold {number} holds graph index {outside[0]} but there are {num_graphs} graphs "
-                f"(indices 0..{num_graphs - 1})"
-            )
-        shared = sorted(train_set & test_set)
-        if shared:
-            raise ValueError(
-                f"{source}: fold {number} has graphs {shared[:10]} in both its train and test part "
-                "(test graphs would be trained on)"
-            )
+def check_folds(folds: Sequence[Fold], num_graphs: int, source: str = "folds") -> None:
+    """Folds supplied from outside (a file, a published split): :func:`check_fold_parts`, its errors naming
+    ``source``."""
+    try:
+        check_fold_parts(folds, num_graphs)
+    except ValueError as error:
+        raise ValueError(f"{source}: {error}") from None

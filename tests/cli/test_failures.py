@@ -275,8 +275,8 @@ def test_folds_against_a_split_auto_chose_say_it_was_auto(tmp_path: Path) -> Non
 @pytest.mark.parametrize(
     ("folds", "extra", "message"),
     [
-        ({"train3": "0\n1\n4\n5"}, [], "fold 3 has graphs [4, 5] in both its train and test part"),
-        ({"test2": "2\n3\n25"}, [], "fold 2 holds graph index 25 but there are 20 graphs"),
+        ({"train3": "0\n1\n4\n5"}, [], "fold 3: graphs [4, 5] are in both its training and its test part"),
+        ({"test2": "2\n3\n25"}, [], "fold 2: graph 25 is out of range (there are 20 graphs)"),
         ({}, ["--folds", "3"], "--folds 3 contradicts the 10 folds of --splits gin"),
         ({"test4": "6\nseven"}, [], "test_idx-4.txt: line 2: 'seven' is not an integer"),
     ],

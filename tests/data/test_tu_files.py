@@ -90,12 +90,18 @@ def test_the_cache_follows_the_source_files(tmp_path: Path) -> None:
 def test_supplied_folds_are_checked() -> None:
     good = [(torch.tensor([0, 1]), torch.tensor([2])), (torch.tensor([1, 2]), torch.tensor([0]))]
     check_folds(good, 3, "folds")
-    with pytest.raises(ValueError, match=r"folds: fold 2 has graphs \[1\] in both its train and test part"):
+    with pytest.raises(ValueError, match=r"folds: fold 2: graph 1 is in both its training and its test part"):
         check_folds([good[0], (torch.tensor([1, 2]), torch.tensor([0, 1]))], 3, "folds")
-    with pytest.raises(ValueError, match=r"folds: fold 1 holds graph index 5 but there are 3 graphs"):
+    with pytest.raises(ValueError, match=r"folds: fold 1: graph 5 is out of range \(there are 3 graphs\)"):
         check_folds([(torch.tensor([0, 5]), torch.tensor([2]))], 3, "folds")
-    with pytest.raises(ValueError, match=r"folds: fold 1 holds graph index -1"):
+    with pytest.raises(ValueError, match=r"folds: fold 1: graph -1 is out of range"):
         check_folds([(torch.tensor([0, -1]), torch.tensor([2]))], 3, "folds")
+    # a graph twice in a part (trained on twice per epoch) and an empty test part passed this check (the runner's
+    # own check of the same folds caught them later, without naming where the folds came from)
+    with pytest.raises(ValueError, match=r"the given split: fold 1: graph 0 is twice in its training part"):
+        check_folds([([0, 0, 1], [2])], 3, "the given split")
+    with pytest.raises(ValueError, match=r"folds: fold 1: its test part is empty"):
+        check_folds([([0, 1, 2], [])], 3)
 
 
 def test_an_out_of_range_index_of_mapped_gin_folds_names_the_file(tmp_path: Path) -> None:
