@@ -271,3 +271,30 @@ def test_sorted_offsets_are_the_offsets_of_sorted_valid_ids(ids, groups, sort) -
     else:
         counts = np.bincount(index, minlength=groups)
         np.testing.assert_array_equal(got, np.concatenate([[0], np.cumsum(counts)]))
+
+
+@settings(max_examples=100, deadline=None)
+@given(ids=st.lists(st.integers(-2, 9), max_size=40), groups=st.integers(0, 10))
+def test_stable_grouping_is_the_stable_argsort_and_its_offsets(ids, groups) -> None:
+    """The counting sort gives NumPy's stable argsort and the offsets of the groups, or None for an id outside
+    [0, B) (never a write out of bounds)."""
+    index = np.array(ids, dtype=np.int64)
+    got = compiled.stable_grouping(index, groups)
+    if any(not 0 <= i < groups for i in index):
+        assert got is None
+    else:
+        order, ptr = got
+        np.testing.assert_array_equal(order, np.argsort(index, kind="stable"))
+        np.testing.assert_array_equal(ptr, np.concatenate([[0], np.cumsum(np.bincount(index, minlength=groups))]))
+
+
+def test_unsorted_segments_group_their_rows_alike_on_both_paths() -> None:
+    """Segments of unsorted ids take the counting sort with numba: the same permutation and offsets as without."""
+    index = torch.randint(0, 300, (5_000,), generator=torch.Generator().manual_seed(0))
+
+    def layout():
+        seg = segments_from(index.numel(), index, None, 301)
+        return seg.perm, seg.ptr
+
+    (perm, ptr), (expected_perm, expected_ptr) = _both(layout)
+    assert torch.equal(perm, expected_perm) and torch.equal(ptr, expected_ptr)

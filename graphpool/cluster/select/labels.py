@@ -50,13 +50,14 @@ class LabelSelect(Select):
         if labels.dtype.is_floating_point or labels.dtype == torch.bool:
             raise ValueError(f"'labels' must hold integers, got dtype {labels.dtype}")
         labels = labels.long()
-        if labels.numel() and int(labels.min()) < 0:
-            raise ValueError(f"'labels' must be >= 0, got {int(labels.min())}")
-        top = int(labels.max()) + 1 if labels.numel() else 1
+        low, high = (int(v) for v in torch.aminmax(labels)) if labels.numel() else (0, 0)  # one pass
+        if low < 0:
+            raise ValueError(f"'labels' must be >= 0, got {low}")
+        top = high + 1
         if self.num_labels is not None and top > self.num_labels:
             raise ValueError(f"'labels' holds {top - 1} but num_labels = {self.num_labels}; labels must be < it")
         width = self.num_labels or top
-        key = batch * width + labels
+        key = torch.add(labels, batch, alpha=width)  # batch * width + labels in one pass
         if self.num_labels is not None:
             graphs = torch.arange(num_graphs, device=batch.device)
             return Assignment(
