@@ -298,3 +298,53 @@ def test_unsorted_segments_group_their_rows_alike_on_both_paths() -> None:
 
     (perm, ptr), (expected_perm, expected_ptr) = _both(layout)
     assert torch.equal(perm, expected_perm) and torch.equal(ptr, expected_ptr)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    sizes=st.lists(st.integers(0, 30), min_size=1, max_size=8),
+    dtype=st.sampled_from([torch.float32, torch.float64]),
+    reduce=st.sampled_from(["max", "min"]),
+    nan=st.booleans(),
+    strided=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_compiled_and_torch_extreme_gradients_agree(sizes, dtype, reduce, nan, strided, seed) -> None:
+    """The compiled backward of max/min against the torch one, bit for bit: ties shared, NaN columns, empty
+    graphs, an upstream gradient that is not contiguous."""
+    g = torch.Generator().manual_seed(seed)
+    batch = torch.repeat_interleave(torch.arange(len(sizes)), torch.tensor(sizes))
+    x = torch.randint(-3, 4, (len(batch), 5), generator=g).to(dtype)  # few values: many ties
+    if nan and len(batch):
+        x[int(torch.randint(len(batch), (1,), generator=g)), 1] = float("nan")
+    upstream = torch.randn(5, len(sizes), generator=g, dtype=dtype)
+    upstream = upstream.t() if strided else upstream.t().contiguous()
+
+    def gradient():
+        leaf = x.clone().requires_grad_()
+        out = global_pool(leaf, batch, num_graphs=len(sizes), reduce=reduce)
+        return torch.autograd.grad(out, leaf, upstream)[0]
+
+    got, expected = _both(gradient)
+    assert got.dtype == expected.dtype and torch.equal(got, expected)
+
+
+def test_the_compiled_extreme_backward_runs_on_several_threads() -> None:
+    """Runs of graphs shared by two threads (from 65,536 rows): the same gradient as torch's (the tests' processes
+    run one torch thread, so the kernel is called with two)."""
+    g = torch.Generator().manual_seed(1)
+    sizes = torch.randint(0, 40, (8_000,), generator=g)
+    batch = torch.repeat_interleave(torch.arange(8_000), sizes)
+    x = torch.randint(-5, 5, (len(batch), 16), generator=g).float()
+    assert compiled._extreme_workers(len(batch), x.numel(), 2) == 2
+    upstream = torch.randn(8_000, 16, generator=g)
+    seg = segments_from(len(batch), batch, None, 8_000)
+    out = kernels.segment_max(x, seg)
+    got = compiled.segment_extreme_backward(x.numpy(), seg.ptr.numpy(), out.numpy(), upstream.numpy(), 2)
+    previous, compiled.ENABLED = compiled.ENABLED, False
+    try:
+        leaf = x.clone().requires_grad_()
+        expected = torch.autograd.grad(global_pool(leaf, batch, num_graphs=8_000, reduce="max"), leaf, upstream)[0]
+    finally:
+        compiled.ENABLED = previous
+    assert torch.equal(torch.from_numpy(got), expected)
