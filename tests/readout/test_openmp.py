@@ -126,3 +126,33 @@ def test_median_with_gradients_on_the_team_equals_the_numpy_path() -> None:
             compiled.ENABLED = previous
         results.append((out, grad))
     assert torch.equal(results[0][0], results[1][0]) and torch.equal(results[0][1], results[1][1])
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    graphs=st.integers(1, 400),
+    channels=st.integers(1, 8),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    largest=st.booleans(),
+    threads=st.sampled_from([2, 3]),
+    seed=st.integers(0, 2**16),
+)
+def test_team_and_python_threads_share_the_same_extreme_gradients(graphs, channels, dtype, largest, threads, seed):
+    """The backward of max/min in runs of graphs: the same on the team as on Python threads, and each graph's
+    gradient shared evenly among the rows that tie for its extreme."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(0, 300, graphs)
+    sizes[rng.integers(graphs)] += 131_072  # a second thread
+    ptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    x = rng.integers(-20, 20, (int(ptr[-1]), channels)).astype(dtype)
+    out = compiled.segment_extreme(x, ptr, largest, 1)
+    grad = rng.standard_normal((graphs, channels)).astype(dtype)
+    team = compiled.segment_extreme_backward(x, ptr, out, grad, threads)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(openmp, "available", lambda: False)
+        python = compiled.segment_extreme_backward(x, ptr, out, grad, threads)
+    assert np.array_equal(team, python)
+    for b in np.flatnonzero(sizes)[:20]:
+        rows = x[ptr[b] : ptr[b + 1]]
+        hit = rows == out[b]
+        np.testing.assert_array_equal(team[ptr[b] : ptr[b + 1]], np.where(hit, grad[b] / hit.sum(0).astype(dtype), 0))
