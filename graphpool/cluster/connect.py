@@ -101,20 +101,29 @@ def _sum_by_coarse_edge(
     num_nodes = assignment.cluster.numel()
     if edge_index.numel() and int(edge_index.max()) >= num_nodes:
         raise ValueError(f"'edge_index' refers to node {int(edge_index.max())} but the assignment covers {num_nodes}")
-    coarse = assignment.cluster[edge_index]
-    if not self_loops:
-        keep = coarse[0] != coarse[1]
-        coarse, values = coarse[:, keep], values[keep]
-    clusters = assignment.num_clusters
-    if on_host(coarse) and _few_clusters(clusters, coarse.size(1)):
-        # few clusters (e.g. cell types): count every (cluster, cluster) pair in one pass, no sort.
+    clusters, ends = assignment.num_clusters, edge_index.reshape(-1)
+    if on_host(ends) and _few_clusters(clusters, edge_index.size(1)):
+        # few clusters (e.g. cell types): count every (cluster, cluster) pair in one pass, no sort, and drop the
+        # pairs (c, c) afterwards rather than the edges inside clusters before (no compaction of the edges).
         # bincount and index_add are sequential on CPU, hence deterministic (on CUDA they would use
         # atomics); index_add (not bincount's weights) keeps the sums differentiable in the weights.
-        key = coarse[0] * clusters + coarse[1]
-        present = torch.nonzero(torch.bincount(key, minlength=clusters * clusters)).flatten()
+        # The pair keys in int32 where they fit (half the bytes to gather; index_add wants int64 keys):
+        # 1,000,000 cells in 20 types, 7 million edges, 160 -> 95 ms
+        narrow = assignment.cluster.int() if clusters * clusters < 2**31 else assignment.cluster
+        coarse = narrow.index_select(0, ends).view(2, -1)
+        key = torch.add(coarse[1], coarse[0], alpha=clusters).long()
+        counts = torch.bincount(key, minlength=clusters * clusters)
+        if not self_loops:
+            counts[:: clusters + 1] = 0
+        present = torch.nonzero(counts).flatten()
         summed = values.new_zeros(clusters * clusters, values.size(1), dtype=torch.float64)
         summed = summed.index_add_(0, key, values.double())
         return summed[present].to(values.dtype), torch.stack([present // clusters, present % clusters])
+    # one gather of the flat index (62 against 104 ms for 14 million edge ends, indexing with the [2, E] index)
+    coarse = assignment.cluster.index_select(0, ends).view(2, -1)
+    if not self_loops:
+        keep = coarse[0] != coarse[1]
+        coarse, values = coarse[:, keep], values[keep]
     edges, summed = coalesce(coarse, values, num_nodes=clusters, reduce="sum")
     return summed, edges
 

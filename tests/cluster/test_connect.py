@@ -72,3 +72,26 @@ def test_normalising_the_edges_of_all_but_empty_clusters_keeps_gradients_finite(
     ]
     assert torch.allclose(normalised.detach(), torch.tensor(expected))
     assert float(normalised[-1].detach()) == pytest.approx(1.0)  # a well-connected pair: w / sqrt(d_i d_j) as before
+
+
+@pytest.mark.parametrize("self_loops", [True, False])
+def test_both_paths_give_the_same_coarse_edges_and_weight_gradients(
+    self_loops: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counting pairs and sorting edges: the same coarse edges, the same sums bit for bit, and the same gradient for
+    the fine weights (0 for an edge inside a cluster when the coarse graph keeps no self-loops)."""
+    from graphpool.cluster import connect
+
+    edge_index, weight, assignment = _case(7)
+    results = []
+    for few in (True, False):
+        monkeypatch.setattr(connect, "_few_clusters", lambda clusters, edges, few=few: few)
+        leaf = weight.double().requires_grad_()
+        coarse, coarse_weight = coarsen_edges(edge_index, assignment, leaf, self_loops=self_loops)
+        (gradient,) = torch.autograd.grad((coarse_weight * torch.arange(1.0, len(coarse_weight) + 1)).sum(), leaf)
+        results.append((coarse, coarse_weight.detach(), gradient))
+    (edges, sums, gradient), (expected_edges, expected_sums, expected_gradient) = results
+    assert torch.equal(edges, expected_edges) and torch.equal(sums, expected_sums)
+    assert torch.equal(gradient, expected_gradient)
+    inside = assignment.cluster[edge_index[0]] == assignment.cluster[edge_index[1]]
+    assert inside.any() and bool((gradient[inside] == 0).all()) != self_loops
