@@ -107,7 +107,14 @@ def inner_split(
     labels, whole groups in a seeded order up to ``fraction`` of the rows, groups larger than half
     of that staying in fit (chemprop's balanced scaffold split).
     """
-    rows = np.asarray(train)
+    Range(0, 1, low_open=True, high_open=True).check("fraction", fraction)  # (an int 1 is a count to scikit-learn)
+    SEED.check("seed", seed)
+    rows = np.asarray(train, dtype=np.int64)
+    count = len(labels) if labels is not None else len(groups) if groups is not None else None
+    outside = rows[(rows < 0) | (rows >= count)] if count is not None else rows[rows < 0]
+    if outside.size:
+        have = f", but 'labels' has {count} graphs" if labels is not None else ""
+        raise ValueError(f"'train' holds graph {int(outside[0])}{have}")
     train_labels = None if labels is None else _class_labels(labels)[rows]
     if groups is None:
         fit, validation = train_test_split(rows, test_size=fraction, stratify=train_labels, random_state=seed)

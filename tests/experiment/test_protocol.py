@@ -362,3 +362,22 @@ def test_a_grid_candidate_trains_as_its_own_run_would(tmp_path: Path) -> None:
     best = max(range(2), key=lambda i: (alone[i]["validation_accuracy"], -i))
     assert grid["selected"] == {"head_layers": (1, 3)[best]}
     assert grid["test_accuracy"] == alone[best]["test_accuracy"] and grid["predictions"] == alone[best]["predictions"]
+
+
+# fraction=1 held out one graph (scikit-learn reads an int as a count), other fractions and seeds were
+# scikit-learn's parameter errors, and a training index beyond the labels NumPy's IndexError
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"fraction": 1}, r"'fraction' must be in \(0, 1\), got 1"),
+        ({"fraction": 0}, r"'fraction' must be in \(0, 1\), got 0"),
+        ({"fraction": float("nan")}, r"'fraction' must be a finite number in \(0, 1\)"),
+        ({"seed": -1}, r"'seed' must be in \[0, 4294967295\], got -1"),
+        ({"train": [0, 1, 25]}, r"'train' holds graph 25, but 'labels' has 20 graphs"),
+        ({"train": [0, -1, 2]}, r"'train' holds graph -1"),
+    ],
+)
+def test_inner_split_names_bad_arguments(arguments: dict, message: str) -> None:
+    call = {"train": list(range(20)), "labels": [0, 1] * 10, "fraction": 0.2, "seed": 0, **arguments}
+    with pytest.raises(ValueError, match=message):
+        inner_split(**call)
