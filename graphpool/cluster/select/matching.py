@@ -91,13 +91,12 @@ def greedy_matching(
     partner = torch.arange(num_nodes, device=src.device)
     matched = torch.zeros(num_nodes, dtype=torch.bool, device=src.device)
     node = torch.arange(num_nodes, device=src.device)
-    active = torch.ones(src.numel(), dtype=torch.bool, device=src.device)
+    s, d, sc, k = src, dst, score, key  # the edges between unmatched nodes, dropped as their ends are matched
     # every round matches at least the best remaining edge (both its ends propose it), so at most N / 2
     # rounds have work; the bound makes that a guarantee rather than an argument
     for _ in range(num_nodes // 2 + 1):
-        if not bool(active.any()):
+        if not s.numel():
             break
-        s, d, sc, k = src[active], dst[active], score[active], key[active]
         best = torch.full((num_nodes,), -torch.inf, device=src.device).scatter_reduce_(0, s, sc, "amax")
         tied = sc == best[s]
         best_key = torch.full((num_nodes,), -1, device=src.device).scatter_reduce_(0, s[tied], k[tied], "amax")
@@ -107,7 +106,8 @@ def greedy_matching(
         mutual = proposes & (choice[torch.where(proposes, choice, node)] == node)
         partner = torch.where(mutual, choice, partner)
         matched |= mutual
-        active = ~(matched[src] | matched[dst])
+        active = ~(matched[s] | matched[d])  # the remaining edges only: each round reads fewer
+        s, d, sc, k = s[active], d[active], sc[active], k[active]
     return partner
 
 
