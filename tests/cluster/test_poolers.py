@@ -249,3 +249,10 @@ def test_a_hard_pool_gives_a_learnable_reduce_its_width(reduce: str) -> None:
     assert types(x, batch, 2, labels=torch.tensor([0, 1, 1, 0, 0, 1])).shape == (2, 2 * width)
     with pytest.raises(ValueError, match="pass in_channels=F"):
         Pool(GraclusSelect(), reduce)
+
+
+# an edge to node 5 of a 3-node graph was an IndexError, and an edge to node -1 was read as one to the last node
+@pytest.mark.parametrize("edge", [[0, 5], [0, -1]])
+def test_wl_colours_names_an_edge_outside_its_graph(edge: list[int]) -> None:
+    with pytest.raises(ValueError, match=rf"graph 1's edge_index refers to node {edge[1]}, but it has 3 nodes"):
+        wl_colours([(torch.tensor([[0], [1]]), 2), (torch.tensor([[edge[0]], [edge[1]]]), 3)])

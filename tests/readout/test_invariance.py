@@ -1,5 +1,6 @@
 """Permutation invariance and batch consistency, property-based with hypothesis."""
 
+import pytest
 import torch
 from cases import CASES
 from hypothesis import given, settings
@@ -85,3 +86,11 @@ def test_helpers_take_a_readout_module_as_it_is() -> None:
         assert_batch_consistent(readout, [x[:3], x[3:5], x[5:0], x[5:]])
     assert_permutation_invariant(MedianAggregation(), x, batch, 3)  # (PyG's fails on an empty graph alone)
     assert_batch_consistent(MedianAggregation(), [x[:3], x[3:5], x[5:]])
+
+
+# graphs of unequal widths failed in torch.cat ("Sizes of tensors must match except in dimension 0")
+def test_batch_consistency_names_graphs_of_another_width() -> None:
+    from graphpool.readout import resolve
+
+    with pytest.raises(ValueError, match=r"'graphs' must all be \[n_b, F\] with one F: graph 1 is \(2, 5\), graph 0"):
+        assert_batch_consistent(resolve("sum"), [torch.randn(3, 4), torch.randn(2, 5)])
