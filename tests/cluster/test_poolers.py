@@ -256,3 +256,23 @@ def test_a_hard_pool_gives_a_learnable_reduce_its_width(reduce: str) -> None:
 def test_wl_colours_names_an_edge_outside_its_graph(edge: list[int]) -> None:
     with pytest.raises(ValueError, match=rf"graph 1's edge_index refers to node {edge[1]}, but it has 3 nodes"):
         wl_colours([(torch.tensor([[0], [1]]), 2), (torch.tensor([[edge[0]], [edge[1]]]), 3)])
+
+
+@settings(max_examples=40, deadline=None)
+@given(nodes=st.integers(1, 40), p=st.floats(0.0, 0.3), hops=st.integers(1, 3), seed=st.integers(0, 10_000))
+def test_kmis_rounds_give_the_sequential_greedy_set(nodes: int, p: float, hops: int, seed: int) -> None:
+    """The parallel rounds (which drop the edges of decided nodes at one hop) give the set of the sequential greedy:
+    in order of priority, a node joins unless a member is within ``hops``; each node is covered by the
+    highest-priority member within ``hops`` of it."""
+    graph = nx.gnp_random_graph(nodes, p, seed=seed)
+    edge_index = torch.tensor(list(graph.edges()), dtype=torch.long).t().reshape(2, -1)
+    score = torch.randperm(nodes, generator=torch.Generator().manual_seed(seed)).double()  # distinct priorities
+    member, cover = maximal_independent_set(edge_index, nodes, hops=hops, score=score)
+    distance = dict(nx.all_pairs_shortest_path_length(graph, cutoff=hops))
+    expected: list[int] = []
+    for node in sorted(range(nodes), key=lambda n: -score[n]):
+        if not any(m in distance[node] for m in expected):
+            expected.append(node)
+    assert sorted(member.nonzero().flatten().tolist()) == sorted(expected)
+    for node in range(nodes):
+        assert int(cover[node]) == max((m for m in expected if m in distance[node]), key=lambda m: score[m])

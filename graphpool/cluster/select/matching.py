@@ -201,14 +201,18 @@ def maximal_independent_set(
     rank[order] = torch.arange(num_nodes, device=device)  # distinct priorities, higher joins first
     undecided = torch.ones(num_nodes, dtype=torch.bool, device=device)
     member = torch.zeros(num_nodes, dtype=torch.bool, device=device)
+    s, d = src, dst
     for _ in range(num_nodes + 1):  # the top-ranked undecided node joins in every round: at most N rounds
         if not bool(undecided.any()):
             break
-        best = _hop_max(torch.where(undecided, rank, -1), src, dst, hops)
+        best = _hop_max(torch.where(undecided, rank, -1), s, d, hops)
         joins = undecided & (best == rank)
         member |= joins
-        covered = _hop_max(joins.long(), src, dst, hops).bool()
+        covered = _hop_max(joins.long(), s, d, hops).bool()
         undecided &= ~covered
+        if hops == 1:  # an edge with a decided end changes neither the ranks nor the joins seen: dropped
+            keep = undecided[s] & undecided[d]  # (beyond one hop, paths through decided nodes still count)
+            s, d = s[keep], d[keep]
     best_member = _hop_max(torch.where(member, rank, -1), src, dst, hops)
     return member, order[best_member]
 
