@@ -18,6 +18,8 @@ from torch import Tensor
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch_geometric.nn.aggr import Aggregation
 
+from graphpool.ops.validation import id_outside
+
 if TYPE_CHECKING:
     from typing_extensions import Self
 
@@ -190,11 +192,12 @@ def assert_batch_consistent(
     """
     if not graphs:
         raise ValueError("'graphs' is empty: give at least one node feature matrix")
-    widths = [tuple(g.shape) for g in graphs]
     other = next((b for b, g in enumerate(graphs) if g.dim() != 2 or g.shape[1:] != graphs[0].shape[1:]), None)
     if other is not None:
-        compared = f", graph 0 {widths[0]}" if other else ""
-        raise ValueError(f"'graphs' must all be [n_b, F] with one F: graph {other} is {widths[other]}{compared}")
+        compared = f", graph 0 {tuple(graphs[0].shape)}" if other else ""
+        raise ValueError(
+            f"'graphs' must all be [n_b, F] with one F: graph {other} is {tuple(graphs[other].shape)}{compared}"
+        )
     readout = _as_function(readout)
     x = torch.cat(graphs)
     batch = torch.cat([torch.full((g.size(0),), b, dtype=torch.long, device=x.device) for b, g in enumerate(graphs)])
@@ -217,8 +220,7 @@ def wl_colours(graphs: list[tuple[Tensor, int]], iterations: int = 3) -> list[Te
     neighbours = []
     for number, (edge_index, n) in enumerate(graphs):
         adjacent: list[list[int]] = [[] for _ in range(n)]
-        if edge_index.numel() and not 0 <= int(edge_index.min()) <= int(edge_index.max()) < n:
-            bad = int(edge_index.min()) if int(edge_index.min()) < 0 else int(edge_index.max())
+        if (bad := id_outside(edge_index, n)) is not None:
             raise ValueError(f"graph {number}'s edge_index refers to node {bad}, but it has {n} nodes")
         for u, v in edge_index.t().tolist():
             if u != v:

@@ -19,6 +19,8 @@ import networkx as nx
 import torch
 from torch_geometric.data import Data
 
+from graphpool.ops.validation import id_outside
+
 _NODE_TENSORS = ("x", "pos", "row")
 
 
@@ -31,13 +33,10 @@ def to_networkx(data: Data, cell_types: Sequence[str] | None = None) -> nx.Graph
     graph = nx.Graph(sample=getattr(data, "sample", None), y=data.y.tolist() if data.y is not None else None)
     columns = {name: data[name].tolist() for name in _NODE_TENSORS if data.get(name) is not None}
     types = data.get("cell_type")
-    if types is not None and cell_types is not None and types.numel():
-        low, high = int(types.min()), int(types.max())
-        if low < 0 or high >= len(cell_types):
-            raise ValueError(
-                f"data.cell_type holds {low if low < 0 else high}, but 'cell_types' names {len(cell_types)} types "
-                f"(0 to {len(cell_types) - 1})"
-            )
+    if types is not None and cell_types is not None and (bad := id_outside(types, len(cell_types))) is not None:
+        raise ValueError(
+            f"data.cell_type holds {bad}, but 'cell_types' names {len(cell_types)} types (0 to {len(cell_types) - 1})"
+        )
     for node in range(data.num_nodes):
         attributes = {name: values[node] for name, values in columns.items()}
         if "pos" in attributes:

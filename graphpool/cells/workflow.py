@@ -53,14 +53,13 @@ from graphpool.experiment.results import MAJORITY
 from graphpool.experiment.tasks import Classification
 from graphpool.explain import evidence, evidence_by_group, evidence_by_type, node_scores
 from graphpool.models import GraphClassifier, ModelConfig
+from graphpool.ops.validation import id_outside
 
 
 def proportions(graphs: Sequence[Data], num_types: int) -> np.ndarray:
     """``[samples, types]`` share of each cell type in each sample (types ``0 .. num_types - 1``)."""
     for number, graph in enumerate(graphs):
-        types = graph.cell_type
-        if types.numel() and (int(types.min()) < 0 or int(types.max()) >= num_types):
-            bad = int(types.min()) if int(types.min()) < 0 else int(types.max())
+        if (bad := id_outside(graph.cell_type, num_types)) is not None:
             raise ValueError(
                 f"sample {number} holds cell type {bad}, but num_types = {num_types} (types 0 to {num_types - 1})"
             )

@@ -43,6 +43,7 @@ from graphpool.cells.neighbourhood import (
     LearnedOptions,
     LouvainOptions,
     UtagOptions,
+    check_k,
     choose_k,
     method_options,
     parse_k_range,
@@ -188,9 +189,11 @@ def run_neighbourhoods(args: argparse.Namespace) -> int:
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ValueError(f"--out {out} exists and is not an empty folder")
     check_out_parent(out)  # before the methods run, not when their results are written
-    for k in ks:  # (the method checks it too, for a caller of its own; here before the run is announced)
-        if not 2 <= k <= len(table.frame):
-            raise ValueError(f"--k {k}: 'k' must be between 2 and the number of cells ({len(table.frame)})")
+    for k in ks:  # before the run is announced (neighbourhoods() checks it again, for a caller of its own)
+        try:
+            check_k(k, len(table.frame))
+        except ValueError as error:
+            raise ValueError(f"--k {k}: {error}") from None
     what = f"K = {ks[0]}" if len(ks) == 1 else f"K chosen in {ks[0]}..{ks[-1]} by stability"
     print(f"{len(table.samples)} samples, {len(table.frame):,} cells, {len(table.cell_types)} cell types, {what}")
     rows, results, sweeps = [], [], {}

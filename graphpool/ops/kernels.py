@@ -141,15 +141,15 @@ def segment_mean(x: Tensor, seg: Segments) -> Tensor:
     return _SegmentSum.apply(x, seg, divisor) if _custom_backward(x) else _sum_forward(x, seg, divisor)
 
 
+def _compiled_grouped(x: Tensor, seg: Segments) -> bool:
+    """Whether a compiled pass over ``x``'s grouped rows can run: on the host with numba, rows sorted by group."""
+    return on_host(x) and compiled.available(x.dtype) and not torch.compiler.is_compiling() and seg.is_sorted
+
+
 def _extreme_forward(x: Tensor, seg: Segments, largest: bool) -> Tensor:
     num_segments = seg.num_segments
-    if (
-        on_host(x)
-        and compiled.available(x.dtype)
-        and compiled.extreme_pays(seg.num_rows, x.size(1))
-        and not torch.compiler.is_compiling()
-        and seg.is_sorted
-    ):  # where scatter_reduce is slower (many values, or many rows of few features): one compiled pass
+    # where scatter_reduce is slower (many values, or many rows of few features): one compiled pass
+    if compiled.extreme_pays(seg.num_rows, x.size(1)) and _compiled_grouped(x, seg):
         values = x.detach().contiguous().numpy()
         return torch.from_numpy(compiled.segment_extreme(values, seg.ptr.numpy(), largest, torch.get_num_threads()))
     if (
@@ -187,13 +187,8 @@ class _SegmentExtreme(torch.autograd.Function):
             hit = (x == gather_rows(out, seg)).to(grad.dtype)
             ties = torch.zeros_like(out, dtype=grad.dtype).index_add(0, seg.index, hit).clamp(min=1)
             return hit * gather_rows(grad / ties, seg), None, None
-        if (
-            on_host(x)
-            and compiled.available(x.dtype)
-            and grad.dtype == x.dtype
-            and not torch.compiler.is_compiling()
-            and seg.is_sorted
-        ):  # two passes over each graph's rows in one compiled loop, where the code below makes seven over [N, F]
+        # two passes over each graph's rows in one compiled loop, where the code below makes seven over [N, F]
+        if grad.dtype == x.dtype and _compiled_grouped(x, seg):
             values, ptr, extremes, upstream = (part.detach().numpy() for part in (x, seg.ptr, out, grad))
             shares = compiled.segment_extreme_backward(values, ptr, extremes, upstream, torch.get_num_threads())
             return torch.from_numpy(shares), None, None

@@ -80,6 +80,15 @@ def validation(enabled: bool) -> Iterator[None]:
         _enabled = previous
 
 
+def id_outside(ids: torch.Tensor, count: int) -> int | None:
+    """The id of ``ids`` outside ``[0, count)`` to name in an error (the lowest when one is negative, else the
+    highest), or ``None`` when all are inside; one pass (``aminmax``), a host sync."""
+    if not ids.numel():
+        return None
+    low, high = (int(value) for value in torch.aminmax(ids))
+    return low if low < 0 else high if high >= count else None
+
+
 def check_finite_rows(name: str, value: torch.Tensor, role: str = "") -> None:
     """With validation on, raise a ``ValueError`` naming ``name`` (then ``role``, what the values serve as) and its
     first row holding NaN or an infinity (a selector that places or ranks nodes by these values, or a mask made of

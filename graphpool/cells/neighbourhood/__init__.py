@@ -91,6 +91,7 @@ __all__ = [
     "Neighbourhoods",
     "UtagOptions",
     "agreement",
+    "check_k",
     "choose_k",
     "consensus",
     "k_stability",
@@ -115,6 +116,12 @@ def method_options(method: str, **settings: Any) -> MethodOptions:
             where = f"an option of {owners[0]!r}, not of" if owners else "an argument of neither read_cells nor"
             raise ValueError(f"'{name}' is {where} {method!r} (its options: {sorted(names)})")
     return own(**settings)
+
+
+def check_k(k: int, cells: int) -> None:
+    """A ``ValueError`` unless ``2 <= k <= cells``: K neighbourhoods of ``cells`` cells."""
+    if not 2 <= k <= cells:
+        raise ValueError(f"'k' must be between 2 and the number of cells ({cells}), got {k}")
 
 
 @overload
@@ -232,9 +239,7 @@ def neighbourhoods(
             )
     check_whole("k", k)
     table = _table(source, read_options)
-    cells = len(table.frame)
-    if not 2 <= k <= cells:
-        raise ValueError(f"'k' must be between 2 and the number of cells ({cells}), got {k}")
+    check_k(k, len(table.frame))
     graph = graph or ("given" if table.edges is not None else "knn:10")
     graphs = tissue_graphs(table, graph)
     fitted = _METHODS[method][1](graphs, k, chosen, seed, progress)
