@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -133,6 +134,11 @@ def evidence_by_type(nodes: pd.DataFrame, classes: Sequence[Any], label_of: pd.S
         nodes of graphs labelled c) and ``mean_score_<c>`` per class.
     """
     _check_columns(nodes, ["type", "evidence", *(f"score_{c}" for c in classes)])
+    if not label_of.index.equals(nodes.index):
+        raise ValueError(
+            f"'label_of' must have the index of 'nodes' ({len(nodes)} rows), got {len(label_of)} rows "
+            f"indexed {_ends(label_of.index)} against {_ends(nodes.index)}"
+        )
     per_type = nodes.groupby("type")["evidence"].agg(nodes="size", mean_evidence="mean", total="sum")
     per_type["share_of_evidence"] = per_type["total"] / per_type["total"].abs().sum()
     for c in classes:
@@ -148,6 +154,15 @@ def evidence_by_group(nodes: pd.DataFrame, group: str) -> pd.DataFrame:
 
 
 def _check_columns(nodes: pd.DataFrame, needed: Sequence[str]) -> None:
+    """The columns ``needed`` are there, and every node's evidence is a finite number (the means would skip NaN)."""
     missing = [name for name in needed if name not in nodes.columns]
     if missing:
         raise ValueError(f"'nodes' lacks the column(s) {missing} (it has {list(nodes.columns)})")
+    unfinite = int((~np.isfinite(nodes["evidence"].to_numpy(dtype=float))).sum())
+    if unfinite:
+        raise ValueError(f"'nodes' has {unfinite} row(s) whose evidence is NaN or infinite")
+
+
+def _ends(index: pd.Index) -> str:
+    """An index by its first and last labels, for messages."""
+    return f"{index[0]!r}..{index[-1]!r}" if len(index) else "(empty)"

@@ -123,6 +123,28 @@ def test_the_evidence_tables_name_the_columns_they_need() -> None:
         evidence_by_group(nodes.drop(columns="evidence"), "sample")
 
 
+# a label_of of other rows failed in pandas ("Unalignable boolean Series"), one of the same length but other
+# index labels put the nodes under no label; NaN evidence (a model that gave NaN scores) was skipped by the means
+def test_the_evidence_tables_refuse_labels_of_other_rows_and_missing_evidence() -> None:
+    import pandas as pd
+
+    from graphpool.explain import evidence_by_group, evidence_by_type
+
+    nodes = pd.DataFrame({"type": ["a", "b", "a"], "evidence": [1.0, -1.0, 2.0], "sample": [0, 0, 1]})
+    nodes["score_x"], nodes["score_y"] = 0.0, 1.0
+    label_of = pd.Series(["x", "x", "y"])
+    table = evidence_by_type(nodes, ["x", "y"], label_of)
+    assert table.loc["a", "mean_evidence_label_y"] == 2.0 and table.loc["a", "nodes"] == 2
+    with pytest.raises(ValueError, match=r"'label_of' must have the index of 'nodes' \(3 rows\), got 2 rows"):
+        evidence_by_type(nodes, ["x", "y"], label_of.iloc[:2])
+    with pytest.raises(ValueError, match=r"'label_of' must have the index of 'nodes' \(3 rows\), got 3 rows"):
+        evidence_by_type(nodes, ["x", "y"], label_of.set_axis([5, 6, 7]))
+    missing = nodes.assign(evidence=[1.0, float("nan"), 2.0])
+    for call in (lambda: evidence_by_type(missing, ["x", "y"], label_of), lambda: evidence_by_group(missing, "sample")):
+        with pytest.raises(ValueError, match=r"'nodes' has 1 row\(s\) whose evidence is NaN or infinite"):
+            call()
+
+
 # node_scores left a model it was handed in training mode in eval mode (dropout off for the rest of training)
 def test_scores_are_taken_in_eval_mode_and_leave_the_model_in_its_mode(batch: Batch) -> None:
     model = _model(batch, readout="sum", dropout=0.5)

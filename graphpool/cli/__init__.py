@@ -68,6 +68,10 @@ def _run(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
             check_options(args, defaults)
             run = cells.cells if args.command == "cells" else classify.run
         return run(args)
+    except SystemExit as stop:  # a refused option or file, said in one line: it names the command as the rest do
+        if isinstance(stop.code, str):
+            raise SystemExit(f"graphpool {args.command}: {stop.code}") from stop.__cause__
+        raise
     except (ValueError, OSError) as error:  # bad data or settings, a refused file or folder: say what, no traceback
         raise SystemExit(f"graphpool {args.command}: {error}") from error
     except ImportError as error:  # a package the run needs is not installed (RDKit for SMILES, anndata for .h5ad)

@@ -105,10 +105,10 @@ def cells(args: argparse.Namespace) -> int:
         source, **names, label_names=class_names(args.class_names), group=args.group, cell_id=args.cell_id
     )
     if not table.classes:
-        raise SystemExit("graphpool cells: the table needs a --label column")
+        raise SystemExit("the table needs a --label column")
     if len(table.classes) == 1:
         raise SystemExit(
-            f"graphpool cells: --label {names['label']!r} holds one value, {table.classes[0]!r}, in every sample: "
+            f"--label {names['label']!r} holds one value, {table.classes[0]!r}, in every sample: "
             "nothing to classify"
         )
     graphs = tissue_graphs(table, args.graph, args.features, args.edge_weight)
@@ -125,7 +125,7 @@ def cells(args: argparse.Namespace) -> int:
     try:  # analyse makes the same folds; made here first, too few samples stop the run before any file
         outer_folds(graphs, args.folds, args.repeats, experiment.train.seed, groups)
     except ValueError as error:
-        raise SystemExit(f"graphpool cells: --folds {args.folds}: {error}") from None
+        raise SystemExit(f"--folds {args.folds}: {error}") from None
     if is_annotated_data(source):  # every key the results would take is free: checked before any training
         soft = [f"{r}__{p}" for r in experiment.readouts for p in experiment.pools if p in SOFT_POOLERS]
         check_annotatable(source, soft)

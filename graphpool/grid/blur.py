@@ -26,8 +26,9 @@ def binomial_filter(size: int, dims: int, dtype: torch.dtype = torch.float32) ->
         raise ValueError(f"'dims' must be 1, 2 or 3, got {dims}")
     if not dtype.is_floating_point:  # the normalised weights would round to zero
         raise ValueError(f"'dtype' must be a floating-point dtype, got {dtype}")
-    row = torch.tensor([math.comb(size - 1, k) for k in range(size)], dtype=dtype)
-    return _separable(row / row.sum(), dims)
+    total = 2 ** (size - 1)  # the sum of the row; dividing the integers keeps any width finite
+    row = torch.tensor([math.comb(size - 1, k) / total for k in range(size)], dtype=dtype)
+    return _separable(row, dims)
 
 
 def _separable(row: Tensor, dims: int) -> Tensor:

@@ -162,6 +162,7 @@ def test_bad_numbers_are_one_line(bad_number_runs: list, case: int) -> None:
     done, message = bad_number_runs[case], BAD_NUMBERS[case][1]
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert done.stderr.startswith(f"graphpool {done.args[0]}: "), done.stderr  # every error names its command
 
 
 @needs_rdkit

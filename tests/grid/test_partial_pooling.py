@@ -1,5 +1,6 @@
 """Region pooling, anti-aliased strided pooling, resolution consistency."""
 
+import math
 import re
 
 import pytest
@@ -39,6 +40,16 @@ def test_binomial_filter() -> None:
     torch.testing.assert_close(binomial_filter(3, 1), torch.tensor([0.25, 0.5, 0.25]))
     kernel = binomial_filter(4, 2)
     assert kernel.shape == (4, 4) and torch.isclose(kernel.sum(), torch.tensor(1.0))
+
+
+# a filter of over 1,029 taps raised OverflowError: its binomial coefficients were floats before the division
+@pytest.mark.parametrize("size", [1030, 1500])
+def test_a_wide_binomial_filter_is_the_normalised_binomial_row(size: int) -> None:
+    row = binomial_filter(size, 1, torch.float64)
+    middle = size // 2
+    assert row.shape == (size,) and torch.isfinite(row).all()
+    torch.testing.assert_close(row.sum(), torch.tensor(1.0, dtype=torch.float64))
+    assert row[middle] == math.comb(size - 1, middle) / 2 ** (size - 1)
 
 
 # dims=0 gave a 1-D filter, an integer dtype a filter of zeros, a float size or stride failed later unnamed
