@@ -108,8 +108,7 @@ def cells(args: argparse.Namespace) -> int:
         raise SystemExit("the table needs a --label column")
     if len(table.classes) == 1:
         raise SystemExit(
-            f"--label {names['label']!r} holds one value, {table.classes[0]!r}, in every sample: "
-            "nothing to classify"
+            f"--label {names['label']!r} holds one value, {table.classes[0]!r}, in every sample: nothing to classify"
         )
     graphs = tissue_graphs(table, args.graph, args.features, args.edge_weight)
     samples = table.sample_table
