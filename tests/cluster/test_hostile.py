@@ -325,6 +325,20 @@ def test_type_pool_names_a_batch_beyond_num_graphs() -> None:
         TypePool(3, "mean")(x, batch, 1, labels=torch.zeros(12, dtype=torch.long))
 
 
+def test_a_label_beyond_the_count_is_named_in_words_every_caller_knows() -> None:
+    """Was "'labels' holds 5 but num_labels = 3": an argument of LabelSelect that neither TypePool (num_types) nor
+    pooler("given") (clusters) takes."""
+    from graphpool.cluster import TypePool, pooler
+
+    x, edge_index, weight, batch = _ring()
+    labels = torch.arange(12) % 6
+    message = r"'labels' holds 5, but this selection was built for 3 labels: they must be in \[0, 3\)"
+    with pytest.raises(ValueError, match=message):
+        TypePool(3, "mean")(x, batch, 2, labels=labels)
+    with pytest.raises(ValueError, match=message):
+        pooler("given", clusters=3)(x, edge_index, weight, batch, labels=labels)
+
+
 def test_the_finite_check_of_features_survives_a_sum_that_overflows() -> None:
     """The check first sums x (one fast read); a sum of finite float16 values can overflow to inf, and then the rows
     are checked one by one: finite ones pass, the first non-finite one is named."""

@@ -205,7 +205,7 @@ def test_bad_inputs_name_themselves() -> None:
         pool(x, edge_index + 5, weight, batch)
     with pytest.raises(ValueError, match=r"'x' must be \[N, F\]"):
         pool(x[0], edge_index, weight, batch)
-    with pytest.raises(ValueError, match="'labels' holds 5 but num_labels = 2"):
+    with pytest.raises(ValueError, match="'labels' holds 5, but this selection was built for 2 labels"):
         pooler("given", clusters=2)(x, edge_index, weight, batch, labels=torch.arange(9) % 6)
     with pytest.raises(ValueError, match="holds NaN"):
         pool(torch.full_like(x, float("nan")), edge_index, weight, batch)

@@ -55,7 +55,10 @@ class LabelSelect(Select):
             raise ValueError(f"'labels' must be >= 0, got {low}")
         top = high + 1
         if self.num_labels is not None and top > self.num_labels:
-            raise ValueError(f"'labels' holds {top - 1} but num_labels = {self.num_labels}; labels must be < it")
+            raise ValueError(
+                f"'labels' holds {high}, but this selection was built for {self.num_labels} labels: they must be in "
+                f"[0, {self.num_labels})"
+            )
         width = self.num_labels or top
         key = torch.add(labels, batch, alpha=width)  # batch * width + labels in one pass
         if self.num_labels is not None:
