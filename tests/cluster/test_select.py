@@ -55,7 +55,9 @@ def test_given_select_errors(kwargs: dict, message: str) -> None:
         LabelSelect()(X, EDGES, BATCH, 2, **kwargs)
     with pytest.raises(ValueError, match=r"'num_labels' must be >= 1"):
         LabelSelect(num_labels=0)
-    with pytest.raises(ValueError, match=r"labels must be < it"):
+    with pytest.raises(
+        ValueError, match=r"holds 2, but this selection was built for 2 labels: they must be in \[0, 2\)"
+    ):
         LabelSelect(num_labels=2)(X, EDGES, BATCH, 2, labels=torch.tensor([0, 1, 2, 0, 0, 0]))
 
 
