@@ -10,7 +10,10 @@ and write the ``[B, F]`` output; with the backward also read the output's gradie
 memory clock and bus width, or the data sheet's figure for the GPU's name where the driver does not report
 the clock, as under CUDA 13), and on any device **% copy** its fraction of what a copy of the same tensor
 achieves (the bandwidth a kernel can reach in practice). On CUDA a fifth case of 3.3 GB is added, large
-enough that launches and synchronisations cost under 1 % of its time.
+enough that launches and synchronisations cost under 1 % of its time. On the CPU **faults** gives the minor
+page faults per call of graphpool and of PyG (after the timed rounds, five calls each): a backward that
+writes its gradient into freshly mapped pages runs several times slower, and which library's calls do depends
+on where the allocator put their buffers in this process (it tends to stay so for the process's life).
 The contenders run in turn, and the ratio is the median of the per-round ratios, so that
 machine noise (these are shared 2-core machines) hits both alike.
 
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import platform
+import resource
 import statistics
 import time
 from collections.abc import Callable
@@ -83,6 +87,17 @@ def time_alternating(
         if max(len(t) for t in times.values()) >= 200:
             break
     return times
+
+
+def faults_per_call(contenders: dict[str, Callable[[], object]], calls: int = 5) -> dict[str, float]:
+    """Minor page faults per call of each contender (this process's count; on the host)."""
+    faults = {}
+    for name, fn in contenders.items():
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        for _ in range(calls):
+            fn()
+        faults[name] = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / calls
+    return faults
 
 
 def peak_bandwidth_gbs(device: str) -> float | None:
@@ -177,7 +192,7 @@ def main() -> None:
     )
     header = f"{'case (B x n x F)':<20}{'reduce':<8}{'pass':<9}{'graphpool':>11}{'pyg':>11}{'ratio':>8}"
     header += f"{'scatter':>10}{'floor':>9}{'x floor':>9}{'GB/s':>9}" + (f"{'% peak':>8}" if peak else "")
-    header += f"{'% copy':>8}"
+    header += f"{'% copy':>8}" + (f"{'faults':>12}" if args.device == "cpu" else "")
     print(header + "\n" + "-" * len(header))
     rows = []
     cases = QUICK_CASES if args.quick else CASES + ([LARGE_CUDA_CASE] if args.device == "cuda" else [])
@@ -198,6 +213,7 @@ def main() -> None:
                 ratio = statistics.median(
                     ours / theirs for ours, theirs in zip(times["graphpool"], times["pyg"], strict=True)
                 )
+                faults = faults_per_call(runs, calls=2 if slow else 5) if args.device == "cpu" else {}
                 row = dict(
                     graphs=graphs,
                     nodes=nodes,
@@ -211,6 +227,7 @@ def main() -> None:
                     graphpool_gbs=moved_bytes(x, graphs, mode) / ms["graphpool"] / 1e6,
                     peak_gbs=peak,
                     copy_gbs=copy,
+                    **{f"{k}_faults": v for k, v in faults.items()},
                 )
                 rows.append(row)
                 scatter = f"{ms['torch_scatter']:10.3f}" if "torch_scatter" in ms else f"{'-':>10}"
@@ -219,7 +236,8 @@ def main() -> None:
                     f"{ms['pyg']:11.3f}{ratio:8.3f}{scatter}{floor:9.3f}{ms['graphpool'] / floor:9.2f}"
                     f"{row['graphpool_gbs']:9.1f}"
                     + (f"{100 * row['graphpool_gbs'] / peak:8.1f}" if peak else "")
-                    + f"{100 * row['graphpool_gbs'] / copy:8.1f}",
+                    + f"{100 * row['graphpool_gbs'] / copy:8.1f}"
+                    + (f"{faults['graphpool']:>6.0f}/{faults['pyg']:<5.0f}" if faults else ""),
                     flush=True,
                 )
     write_json(args.json, rows)

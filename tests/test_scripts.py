@@ -22,8 +22,17 @@ def test_readout_benchmark_quick() -> None:
     """The host path with the allocator option (the GPU check's dry run below runs it with the default allocator)."""
     options = ("--keep-freed-memory",) if platform.libc_ver()[0] == "glibc" else ()
     out = _run("scripts/bench_readouts.py", "--quick", "--budget", "0.01", "--reduces", "sum,median", *options)
-    assert "1024 x 30 x 128" in out and "median" in out and "GB/s" in out
+    assert "1024 x 30 x 128" in out and "median" in out and "GB/s" in out and "faults" in out
     assert ("freed memory kept" if options else "allocator default") in out
+
+
+def test_the_benchmark_counts_the_page_faults_of_each_contender(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A call that writes 64 MB into freshly mapped pages faults thousands of times; one that maps nothing, not."""
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    from bench_readouts import faults_per_call
+
+    faults = faults_per_call({"fresh": lambda: torch.ones(2**24), "nothing": lambda: None}, calls=3)
+    assert faults["fresh"] > 1000 and faults["nothing"] < 50, faults
 
 
 def test_the_peak_bandwidth_falls_back_on_the_data_sheet_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
