@@ -8,7 +8,9 @@ whose rounding depends on their order; only whole-number tie counts are added by
 Choices, measured in ``scripts/bench_readouts.py``:
 
 * sum: :func:`torch.nn.functional.embedding_bag` in ``"sum"`` mode with the CSR offsets reads
-  ``x`` once, one group per thread (FBGEMM on CPU), at about the speed of ``x.sum()``;
+  ``x`` once, one group per thread (FBGEMM on CPU), at about the speed of ``x.sum()``; on CPU a
+  group of more than 2^16 rows is summed in chunks of 2^16 and the chunks' sums added in order, so
+  that one large graph is shared among the threads (the same chunks for any thread count);
   its backward is replaced by one ``index_select`` (``grad_x = grad_out[index]``).
 * max/min: ``scatter_reduce``; with numba installed, one compiled pass over grouped rows where it
   is faster (from 2^21 values, or thousands of rows of few features: up to 5x there); without numba,
@@ -41,6 +43,9 @@ _LOOP_MAX_GROUPS = 512
 
 # From this many bytes of output, gather_rows uses gather on CPU (the output outgrows the L3 cache there)
 _GATHER_MIN_BYTES = 1 << 24
+
+# On CPU, a sum over a group of more rows is taken in chunks of this many (the same chunks for any thread count)
+_SUM_CHUNK_ROWS = 1 << 16
 
 
 def check_rows(x: Tensor, seg: Segments) -> None:
@@ -100,13 +105,46 @@ def _sum_forward(x: Tensor, seg: Segments, divisor: Tensor | None) -> Tensor:
         # detach: with a weight that requires grad, embedding_bag also builds its own backward buffers
         # (2-3x slower); our backward is the index_select below. torch.embedding_bag (mode 0: sum) is the
         # op under torch.nn.functional.embedding_bag, without its argument checks (3-6 us per call)
-        out = torch.embedding_bag(x.detach(), seg.rows, seg.ptr, mode=0, include_last_offset=True)[0]
+        chunks = _sum_chunks(seg) if on_host(x) and x.dtype in _CHUNKED_DTYPES else None
+        if chunks is None:
+            out = torch.embedding_bag(x.detach(), seg.rows, seg.ptr, mode=0, include_last_offset=True)[0]
+        else:  # the chunks' sums, then each group's chunks summed in order
+            bounds, firsts = chunks
+            partial = torch.embedding_bag(x.detach(), seg.rows, bounds, mode=0, include_last_offset=True)[0]
+            order = torch.arange(partial.size(0))
+            out = torch.embedding_bag(partial, order, firsts, mode=0, include_last_offset=True)[0]
     else:  # integers are summed in int64, as torch.sum promotes them (uint8 would wrap at 256)
         out = torch.zeros(seg.num_segments, x.size(1), dtype=torch.int64, device=x.device)
         out.index_add_(0, seg.index, x.long())
     # divide, as torch.mean does: multiplying by 1/n is not exact (a mean of 2,000 values of 60
     # would be 60.000004, and the std of a constant graph would not be 0)
     return out if divisor is None else out.div_(divisor)
+
+
+#: the dtypes whose large sums are chunked (float16 and bfloat16 keep one rounding per group)
+_CHUNKED_DTYPES = (torch.float32, torch.float64)
+
+
+def _sum_chunks(seg: Segments) -> tuple[Tensor, Tensor] | None:
+    """Offsets that cut every group of more than ``_SUM_CHUNK_ROWS`` rows into chunks of that many, and the
+    offsets of each group's chunks among them; ``None`` when no group is that large.
+
+    ``embedding_bag`` sums each bag on one thread: a batch of fewer large graphs than threads (one tissue of a
+    million cells) would leave threads idle. The chunks are fixed by the group sizes alone, so the result does
+    not depend on the number of threads.
+    """
+    if seg.num_rows <= _SUM_CHUNK_ROWS or torch.compiler.is_compiling():
+        return None
+    ptr = seg.ptr.numpy()
+    counts = np.diff(ptr)
+    if counts.max(initial=0) <= _SUM_CHUNK_ROWS:
+        return None
+    pieces = np.maximum(1, -(-counts // _SUM_CHUNK_ROWS))  # an empty group keeps one (empty) bag
+    firsts = np.zeros(pieces.size + 1, dtype=np.int64)
+    np.cumsum(pieces, out=firsts[1:])
+    within = np.arange(firsts[-1]) - np.repeat(firsts[:-1], pieces)
+    bounds = np.append(np.repeat(ptr[:-1], pieces) + within * _SUM_CHUNK_ROWS, ptr[-1])
+    return torch.from_numpy(bounds), torch.from_numpy(firsts)
 
 
 class _SegmentSum(torch.autograd.Function):

@@ -162,3 +162,43 @@ def test_softmax_temperature_is_checked_in_both_forms(temperature: float) -> Non
         global_pool(x, reduce="softmax", temperature=temperature)
     with pytest.raises(ValueError, match="'temperature' must be a finite nonzero number"):
         resolve("softmax", temperature=temperature)
+
+
+@pytest.mark.parametrize("reduce", ["sum", "mean"])
+@pytest.mark.parametrize("grouped", [True, False])
+def test_sums_of_large_graphs_do_not_depend_on_the_thread_count(reduce: str, grouped: bool) -> None:
+    """A graph of more than 2^16 rows is summed in chunks of 2^16 (on CPU: every thread takes a share of one large
+    graph), fixed by the graph sizes: one thread and two give the same bits; on whole numbers, whose float32 sums
+    are exact in any order, the float64 sum's value exactly (a row left out or read twice would show)."""
+    sizes = [150_000, 0, 7, 2**16 + 1, 3]
+    g = torch.Generator().manual_seed(0)
+    batch = torch.repeat_interleave(torch.arange(len(sizes)), torch.tensor(sizes))
+    x = torch.randn(batch.numel(), 3, generator=g) + 1.0
+    whole = torch.randint(-8, 9, x.shape, generator=g).float()
+    if not grouped:
+        perm = torch.randperm(batch.numel(), generator=g)
+        x, whole, batch = x[perm], whole[perm], batch[perm]
+    threads = torch.get_num_threads()
+    try:
+        results = []
+        for count in (1, 2):
+            torch.set_num_threads(count)
+            results.append(global_pool(x, batch, num_graphs=len(sizes), reduce=reduce))
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(results[0], results[1])
+    exact = torch.zeros(len(sizes), 3, dtype=torch.float64).index_add_(0, batch, whole.double())
+    assert torch.equal(global_pool(whole, batch, num_graphs=len(sizes), reduce="sum").double(), exact)
+
+
+def test_large_graphs_are_cut_into_fixed_chunks() -> None:
+    from graphpool.ops import segments_from
+    from graphpool.ops.kernels import _sum_chunks
+
+    sizes = torch.tensor([150_000, 0, 7, 2**16 + 1, 3])
+    seg = segments_from(int(sizes.sum()), torch.repeat_interleave(torch.arange(5), sizes), None, 5)
+    bounds, firsts = _sum_chunks(seg)
+    assert bounds.tolist() == [0, 65_536, 131_072, 150_000, 150_000, 150_007, 215_543, 215_544, 215_547]
+    assert firsts.tolist() == [0, 3, 4, 5, 7, 8]  # each group's chunks: 3, 1 (empty), 1, 2, 1
+    small = segments_from(1000, torch.zeros(1000, dtype=torch.long), None, 1)
+    assert _sum_chunks(small) is None
