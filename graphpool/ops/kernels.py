@@ -258,8 +258,9 @@ def segment_softmax(logits: Tensor, seg: Segments) -> Tensor:
 
     ``[N, C] -> [N, C]``; numerically stable (the group maximum is subtracted first).
     """
-    shift = gather_rows(segment_max(logits.detach(), seg), seg)
-    weights = torch.exp(logits - shift)
+    # the shift's own buffer takes the logits and the exp in place (autograd keeps the exp's output, so the
+    # division makes the one other [N, C] buffer)
+    weights = gather_rows(segment_max(logits.detach(), seg), seg).neg_().add_(logits).exp_()
     return weights / gather_rows(segment_sum(weights, seg), seg)
 
 

@@ -14,7 +14,6 @@ from graphpool.ops import (
     gather_rows,
     segment_max,
     segment_mean,
-    segment_softmax,
     segment_sum,
     validation_enabled,
 )
@@ -65,8 +64,12 @@ class SoftmaxReadout(Readout):
             temperature: Tensor | float = (1.0 / beta).to(x.dtype) if isinstance(beta, Tensor) else 1.0 / beta
         else:
             temperature = self.initial_temperature
-        alpha = segment_softmax(x / temperature, seg)
-        return segment_sum(alpha * x, seg)
+        # sum_i e_i x_i / sum_i e_i with e_i = exp(x_i / T - max_j x_j / T): the weights are never divided row by
+        # row, and the shift and exp act in place on the one scaled copy of x (three [N, F] buffers, not seven)
+        weights = x / temperature
+        weights.sub_(gather_rows(segment_max(weights.detach(), seg), seg)).exp_()
+        total = segment_sum(weights, seg)  # >= 1 in a graph with nodes (its maximum gives e = 1), 0 in an empty one
+        return segment_sum(weights * x, seg) / total.masked_fill(total == 0, 1)
 
     def extra_repr(self) -> str:
         return f"temperature={self.initial_temperature}, learn={self.learn}"

@@ -39,8 +39,9 @@ class MeanReadout(Readout):
 
 def variance(x: Tensor, seg: Segments) -> Tensor:
     r"""Population variance of each segment, two-pass (stable): ``[N, F] -> [B, F]``."""
-    centred = x - gather_rows(segment_mean(x, seg), seg)
-    return segment_mean(centred * centred, seg)
+    centred = gather_rows(segment_mean(x, seg), seg).neg_().add_(x)  # x - mean in the mean's own [N, F] buffer
+    squares = centred * centred if centred.requires_grad else centred.mul_(centred)
+    return segment_mean(squares, seg)
 
 
 class VarReadout(Readout):
