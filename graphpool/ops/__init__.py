@@ -3,7 +3,7 @@
 - :class:`Segments` / :func:`segments_from`: the rows of each group (graph, cluster, node
   neighbourhood), validated once, with counts, offsets and a sorting permutation derived on demand;
 - the deterministic segment primitives (:func:`segment_sum`, :func:`segment_mean`,
-  :func:`segment_max`, :func:`segment_min`, :func:`segment_softmax`, :func:`segment_select`,
+  :func:`segment_var`, :func:`segment_max`, :func:`segment_min`, :func:`segment_softmax`, :func:`segment_select`,
   :func:`gather_rows`), each with its own backward;
 - :func:`validation` / :func:`set_validation`: the switch for checks that read tensor values;
 - :func:`device_path` / :func:`set_device_path`: CPU tensors take the torch branches a GPU takes (tests, comparisons);
@@ -23,6 +23,7 @@ from graphpool.ops.kernels import (
     segment_select,
     segment_softmax,
     segment_sum,
+    segment_var,
 )
 from graphpool.ops.memory import keep_freed_memory
 from graphpool.ops.segments import Segments, segments_from
@@ -40,6 +41,7 @@ __all__ = [
     "segment_select",
     "segment_softmax",
     "segment_sum",
+    "segment_var",
     "segments_from",
     "set_device_path",
     "set_validation",

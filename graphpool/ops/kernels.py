@@ -179,6 +179,43 @@ def segment_mean(x: Tensor, seg: Segments) -> Tensor:
     return _SegmentSum.apply(x, seg, divisor) if _custom_backward(x) else _sum_forward(x, seg, divisor)
 
 
+def _centred(x: Tensor, seg: Segments) -> Tensor:
+    """``[N, F]`` each row minus its group's mean, made in the gathered means' own buffer."""
+    return gather_rows(segment_mean(x, seg), seg).neg_().add_(x)
+
+
+class _SegmentVariance(torch.autograd.Function):
+    r"""Two-pass variance; backward: :math:`\partial \mathrm{var}_b / \partial x_i = 2 (x_i - \bar{x}_b) / n_b`,
+    one ``[N, F]`` buffer (autograd through the two means makes seven; the mean's own path adds
+    :math:`\sum_i (x_i - \bar{x}_b) = 0`)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, seg: Segments) -> Tensor:
+        centred = _centred(x, seg)
+        ctx.seg = seg
+        ctx.save_for_backward(x, centred)
+        return segment_mean(centred * centred, seg)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
+        x, centred = ctx.saved_tensors
+        seg = ctx.seg
+        scale = gather_rows(grad / _counts(seg) * 2, seg)
+        if torch.is_grad_enabled():  # double backward: differentiable in x as well, out-of-place
+            return scale * _centred(x, seg), None
+        return scale.mul_(centred), None
+
+
+def segment_var(x: Tensor, seg: Segments) -> Tensor:
+    r"""Per-group population variance, two-pass (stable): :math:`\frac{1}{n_b}\sum_{i \in b}(\mathbf{x}_i -
+    \bar{\mathbf{x}}_b)^2`; 0 for groups of fewer than two rows. ``[N, F] -> [B, F]``."""
+    check_rows(x, seg)
+    if _custom_backward(x):
+        return _SegmentVariance.apply(x, seg)
+    centred = _centred(x, seg)
+    return segment_mean(centred * centred if centred.requires_grad else centred.mul_(centred), seg)
+
+
 def _compiled_grouped(x: Tensor, seg: Segments) -> bool:
     """Whether a compiled pass over ``x``'s grouped rows can run: on the host with numba, rows sorted by group."""
     return on_host(x) and compiled.available(x.dtype) and not torch.compiler.is_compiling() and seg.is_sorted

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from graphpool.ops import Segments, gather_rows, segment_mean, segment_sum
+from graphpool.ops import Segments, segment_mean, segment_sum, segment_var
 from graphpool.readout.base import Readout
 
 
@@ -37,13 +37,6 @@ class MeanReadout(Readout):
         return segment_mean(x, seg)
 
 
-def variance(x: Tensor, seg: Segments) -> Tensor:
-    r"""Population variance of each segment, two-pass (stable): ``[N, F] -> [B, F]``."""
-    centred = gather_rows(segment_mean(x, seg), seg).neg_().add_(x)  # x - mean in the mean's own [N, F] buffer
-    squares = centred * centred if centred.requires_grad else centred.mul_(centred)
-    return segment_mean(squares, seg)
-
-
 class VarReadout(Readout):
     r"""Population variance :math:`\frac{1}{n_b}\sum_{i \in V_b}(\mathbf{x}_i - \bar{\mathbf{x}}_b)^2` (two-pass, stable).
 
@@ -53,7 +46,7 @@ class VarReadout(Readout):
     name = "var"
 
     def compute(self, x: Tensor, seg: Segments) -> Tensor:
-        return variance(x, seg)
+        return segment_var(x, seg)
 
 
 class StdReadout(Readout):
@@ -66,6 +59,6 @@ class StdReadout(Readout):
     name = "std"
 
     def compute(self, x: Tensor, seg: Segments) -> Tensor:
-        var = variance(x, seg)
+        var = segment_var(x, seg)
         zero = var == 0
         return torch.where(zero, torch.zeros_like(var), torch.where(zero, torch.ones_like(var), var).sqrt())

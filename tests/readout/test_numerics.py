@@ -202,3 +202,20 @@ def test_large_graphs_are_cut_into_fixed_chunks() -> None:
     assert firsts.tolist() == [0, 3, 4, 5, 7, 8]  # each group's chunks: 3, 1 (empty), 1, 2, 1
     small = segments_from(1000, torch.zeros(1000, dtype=torch.long), None, 1)
     assert _sum_chunks(small) is None
+
+
+def test_segment_var_and_its_gradient_are_torch_var_per_group() -> None:
+    """The variance's own backward, 2 (x_i - mean) / n, against autograd through torch.var of each group."""
+    from graphpool.ops import segment_var, segments_from
+
+    sizes = [5, 0, 1, 3]
+    x = torch.randn(sum(sizes), 4, dtype=torch.float64, generator=torch.Generator().manual_seed(3), requires_grad=True)
+    batch = torch.repeat_interleave(torch.arange(len(sizes)), torch.tensor(sizes))
+    ours = segment_var(x, segments_from(x.size(0), batch, None, len(sizes)))
+    parts = [p.var(0, correction=0) if len(p) else p.new_zeros(4) for p in torch.split(x, sizes)]
+    theirs = torch.stack(parts)
+    torch.testing.assert_close(ours, theirs)
+    upstream = torch.randn(len(sizes), 4, dtype=torch.float64)
+    (ours_grad,) = torch.autograd.grad(ours, x, upstream)
+    (theirs_grad,) = torch.autograd.grad(theirs, x, upstream)
+    torch.testing.assert_close(ours_grad, theirs_grad)
