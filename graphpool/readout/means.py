@@ -110,10 +110,11 @@ class PowerMeanReadout(Readout):
         p = per_column(self.p, x.size(1), "one exponent per feature")
         if isinstance(p, Tensor):
             p = p.to(x.dtype)
-        x = x.clamp(min=self.eps)
+        x = x.clamp(min=self.eps)  # the one [N, F] copy of x, divided in place (and raised, where autograd allows)
         scale = segment_max(x.detach(), seg).clamp(min=self.eps)
-        ratio = x / gather_rows(scale, seg)
-        out = scale * segment_mean(ratio.pow(p), seg).clamp(min=torch.finfo(x.dtype).tiny).pow(1.0 / p)
+        ratio = x.div_(gather_rows(scale, seg))
+        powers = ratio.pow(p) if ratio.requires_grad else ratio.pow_(p)
+        out = scale * segment_mean(powers, seg).clamp(min=torch.finfo(x.dtype).tiny).pow(1.0 / p)
         return torch.where((seg.counts > 0).unsqueeze(-1), out, torch.zeros_like(out))
 
     def extra_repr(self) -> str:
