@@ -1,7 +1,9 @@
 """Benchmark graphpool's readouts against PyG (and torch_scatter when installed) in one run.
 
 For each case (graphs x nodes per graph x features; graph sizes drawn uniformly from
-[n/2, 3n/2], seeded) it prints the median time in milliseconds of graphpool and PyG for
+[n/2, 3n/2], seeded) and each readout (sum, mean, max, median by default; ``--reduces`` adds min, var, std,
+softmax, powermean with p = 2 and the 0.25-quantile, against PyG's aggregation modules of the same
+settings) it prints the median time in milliseconds of graphpool and PyG for
 forward and forward+backward, their ratio (graphpool / PyG: below 1 means graphpool is
 faster), and the memory-bandwidth floor: the time of ``x.sum()`` on the same tensor.
 **GB/s** is graphpool's achieved bandwidth on the bytes any implementation must move (read ``x``
@@ -19,6 +21,7 @@ machine noise (these are shared 2-core machines) hits both alike.
 
     python scripts/bench_readouts.py            # the four cases of the issue
     python scripts/bench_readouts.py --quick    # small cases, a few seconds
+    python scripts/bench_readouts.py --reduces softmax,std,powermean --keep-freed-memory
     python scripts/bench_readouts.py --json results/bench_readouts.json
     python scripts/bench_readouts.py --device cuda
 """
@@ -49,6 +52,18 @@ except ImportError:  # pragma: no cover - depends on the machine
 
 #: PyG's global pools of the reduces they have
 PYG_POOLS = {"sum": pyg.global_add_pool, "mean": pyg.global_mean_pool, "max": pyg.global_max_pool}
+#: PyG's aggregation modules of the readouts it has no global pool for (the options alike on both sides)
+PYG_AGGREGATIONS: dict[str, Callable[[], torch.nn.Module]] = {
+    "median": pyg_aggr.MedianAggregation,
+    "min": pyg_aggr.MinAggregation,
+    "var": pyg_aggr.VarAggregation,
+    "std": pyg_aggr.StdAggregation,
+    "softmax": lambda: pyg_aggr.SoftmaxAggregation(t=1.0),
+    "powermean": lambda: pyg_aggr.PowerMeanAggregation(p=2.0),
+    "quantile": lambda: pyg_aggr.QuantileAggregation(0.25, interpolation="lower"),
+}
+#: graphpool's options for the same computation
+READOUT_OPTIONS = {"powermean": {"p": 2.0}, "quantile": {"q": 0.25}}
 CASES = [(128, 30, 128), (1024, 30, 128), (64, 5000, 64), (16, 100000, 32)]
 QUICK_CASES = [(128, 30, 128), (1024, 30, 128)]
 #: on CUDA only: [6.4e6, 128] float32, 3.3 GB, so that the time is the memory's and not the launches'
@@ -146,10 +161,11 @@ def forward_backward(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor
 def contenders_for(
     reduce: str, batch: torch.Tensor, num_graphs: int
 ) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
-    ours = {"graphpool": lambda x: global_pool(x, batch, num_graphs=num_graphs, reduce=reduce)}
-    if reduce == "median":
-        median = pyg_aggr.MedianAggregation()
-        ours["pyg"] = lambda x: median(x, batch, dim_size=num_graphs)
+    options = READOUT_OPTIONS.get(reduce, {})
+    ours = {"graphpool": lambda x: global_pool(x, batch, num_graphs=num_graphs, reduce=reduce, **options)}
+    if reduce in PYG_AGGREGATIONS:
+        aggregation = PYG_AGGREGATIONS[reduce]()
+        ours["pyg"] = lambda x: aggregation(x, batch, dim_size=num_graphs)
         return ours
     pool = PYG_POOLS[reduce]
     ours["pyg"] = lambda x: pool(x, batch, num_graphs)
@@ -162,8 +178,8 @@ def contenders_for(
     return ours
 
 
-#: the readouts the benchmark has a PyG contender for
-REDUCES = ("sum", "mean", "max", "median")
+#: the readouts the benchmark has a PyG contender for (the default runs the first four)
+REDUCES = ("sum", "mean", "max", "median", "min", "var", "std", "softmax", "powermean", "quantile")
 
 
 def main() -> None:
@@ -190,9 +206,9 @@ def main() -> None:
         f"{torch.get_num_threads()} threads | {machine} | validation {'off' if args.no_validation else 'on'} | {allocator}"
         + (f" | peak {peak:,.0f} GB/s" if peak else "")
     )
-    header = f"{'case (B x n x F)':<20}{'reduce':<8}{'pass':<9}{'graphpool':>11}{'pyg':>11}{'ratio':>8}"
+    header = f"{'case (B x n x F)':<20}{'reduce':<11}{'pass':<9}{'graphpool':>11}{'pyg':>11}{'ratio':>8}"
     header += f"{'scatter':>10}{'floor':>9}{'x floor':>9}{'GB/s':>9}" + (f"{'% peak':>8}" if peak else "")
-    header += f"{'% copy':>8}" + (f"{'faults':>12}" if args.device == "cpu" else "")
+    header += f"{'% copy':>8}" + (f"{'faults':>16}" if args.device == "cpu" else "")
     print(header + "\n" + "-" * len(header))
     rows = []
     cases = QUICK_CASES if args.quick else CASES + ([LARGE_CUDA_CASE] if args.device == "cuda" else [])
@@ -207,7 +223,7 @@ def main() -> None:
                     name: (lambda fn=fn, x=x: fn(x)) if mode == "forward" else forward_backward(fn, x)
                     for name, fn in functions.items()
                 }
-                slow = reduce == "median"  # PyG's median takes seconds: time it fewer times
+                slow = reduce in ("median", "quantile")  # PyG's sort of padded graphs takes seconds: fewer rounds
                 times = time_alternating(runs, args.device, budget, min_repeats=3 if slow else 5)
                 ms = {name: median_ms(t) for name, t in times.items()}
                 ratio = statistics.median(
@@ -232,12 +248,12 @@ def main() -> None:
                 rows.append(row)
                 scatter = f"{ms['torch_scatter']:10.3f}" if "torch_scatter" in ms else f"{'-':>10}"
                 print(
-                    f"{f'{graphs} x {nodes} x {features}':<20}{reduce:<8}{mode:<9}{ms['graphpool']:11.3f}"
+                    f"{f'{graphs} x {nodes} x {features}':<20}{reduce:<11}{mode:<9}{ms['graphpool']:11.3f}"
                     f"{ms['pyg']:11.3f}{ratio:8.3f}{scatter}{floor:9.3f}{ms['graphpool'] / floor:9.2f}"
                     f"{row['graphpool_gbs']:9.1f}"
                     + (f"{100 * row['graphpool_gbs'] / peak:8.1f}" if peak else "")
                     + f"{100 * row['graphpool_gbs'] / copy:8.1f}"
-                    + (f"{faults['graphpool']:>6.0f}/{faults['pyg']:<5.0f}" if faults else ""),
+                    + (f"{faults['graphpool']:>9.0f}/{faults['pyg']:<7.0f}" if faults else ""),
                     flush=True,
                 )
     write_json(args.json, rows)

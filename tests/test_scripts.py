@@ -21,8 +21,10 @@ def _run(*args: str) -> str:
 def test_readout_benchmark_quick() -> None:
     """The host path with the allocator option (the GPU check's dry run below runs it with the default allocator)."""
     options = ("--keep-freed-memory",) if platform.libc_ver()[0] == "glibc" else ()
-    out = _run("scripts/bench_readouts.py", "--quick", "--budget", "0.01", "--reduces", "sum,median", *options)
-    assert "1024 x 30 x 128" in out and "median" in out and "GB/s" in out and "faults" in out
+    reduces = ("sum", "median", "min", "var", "std", "softmax", "powermean")  # (quantile: as median, slower)
+    out = _run("scripts/bench_readouts.py", "--quick", "--budget", "0.01", "--reduces", ",".join(reduces), *options)
+    assert "1024 x 30 x 128" in out and "GB/s" in out and "faults" in out
+    assert all(f" {reduce} " in out for reduce in reduces)  # each against its PyG contender
     assert ("freed memory kept" if options else "allocator default") in out
 
 
