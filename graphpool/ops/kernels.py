@@ -97,7 +97,8 @@ def _counts(seg: Segments) -> Tensor:
     return seg.counts.clamp(min=1).unsqueeze_(-1)
 
 
-def _sum_forward(x: Tensor, seg: Segments, divisor: Tensor | None) -> Tensor:
+def _sum_forward(x: Tensor, seg: Segments, divisor: Tensor | None, weights: Tensor | None = None) -> Tensor:
+    """The sums (means: ``divisor``) of the groups; ``weights``: ``[N]`` per-row factors in grouped row order."""
     if x.dtype.is_floating_point and torch.compiler.is_compiling():  # differentiable: the compiler derives the backward
         out = torch.nn.functional.embedding_bag(seg.rows, x, seg.ptr, mode="sum", include_last_offset=True)
         return out if divisor is None else out / divisor
@@ -106,11 +107,12 @@ def _sum_forward(x: Tensor, seg: Segments, divisor: Tensor | None) -> Tensor:
         # (2-3x slower); our backward is the index_select below. torch.embedding_bag (mode 0: sum) is the
         # op under torch.nn.functional.embedding_bag, without its argument checks (3-6 us per call)
         chunks = _sum_chunks(seg) if on_host(x) and x.dtype in _CHUNKED_DTYPES else None
-        if chunks is None:
-            out = torch.embedding_bag(x.detach(), seg.rows, seg.ptr, mode=0, include_last_offset=True)[0]
-        else:  # the chunks' sums, then each group's chunks summed in order
-            bounds, firsts = chunks
-            partial = torch.embedding_bag(x.detach(), seg.rows, bounds, mode=0, include_last_offset=True)[0]
+        bounds = seg.ptr if chunks is None else chunks[0]
+        out = torch.embedding_bag(
+            x.detach(), seg.rows, bounds, mode=0, per_sample_weights=weights, include_last_offset=True
+        )[0]
+        if chunks is not None:  # the chunks' sums, then each group's chunks summed in order
+            partial, firsts = out, chunks[1]
             order = torch.arange(partial.size(0))
             out = torch.embedding_bag(partial, order, firsts, mode=0, include_last_offset=True)[0]
     else:  # integers are summed in int64, as torch.sum promotes them (uint8 would wrap at 256)
@@ -163,12 +165,51 @@ class _SegmentSum(torch.autograd.Function):
         return gather_rows(grad, ctx.seg), None, None
 
 
-def segment_sum(x: Tensor, seg: Segments) -> Tensor:
+class _SegmentWeightedSum(torch.autograd.Function):
+    r""":math:`\sum_i w_i \mathbf{x}_i` per group in one pass; backward: :math:`g_{b(i)} w_i` and
+    :math:`\langle g_{b(i)}, \mathbf{x}_i \rangle` from one gathered ``[N, F]`` buffer."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, weight: Tensor, seg: Segments) -> Tensor:
+        ctx.seg = seg
+        ctx.save_for_backward(x, weight)
+        return _sum_forward(x, seg, None, _grouped(weight.detach(), seg))
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
+        x, weight = ctx.saved_tensors
+        rows = gather_rows(grad, ctx.seg)
+        grad_weight = (rows * x).sum(1) if ctx.needs_input_grad[1] else None
+        grad_x = None
+        if ctx.needs_input_grad[0]:  # in place unless this backward is itself differentiated
+            grad_x = rows * weight.unsqueeze(1) if torch.is_grad_enabled() else rows.mul_(weight.unsqueeze(1))
+        return grad_x, grad_weight, None
+
+
+def _grouped(values: Tensor, seg: Segments) -> Tensor:
+    """Per-row values in grouped row order (as ``seg.rows`` lists the rows)."""
+    return values if seg.perm is None else values.index_select(0, seg.perm)
+
+
+def segment_sum(x: Tensor, seg: Segments, weight: Tensor | None = None) -> Tensor:
     r"""Per-group sum :math:`\mathbf{o}_b = \sum_{i \in b} \mathbf{x}_i`. ``[N, F] -> [B, F]``.
 
     Integer inputs give int64 sums (as :func:`torch.sum`); floating-point inputs keep their dtype.
+    ``weight [N]`` (of ``x``'s dtype): the weighted sum :math:`\sum_{i \in b} w_i \mathbf{x}_i`, for float32
+    and float64 in one pass without the ``[N, F]`` product.
     """
     check_rows(x, seg)
+    if weight is not None:
+        if weight.shape != (seg.num_rows,) or weight.dtype != x.dtype:
+            raise ValueError(
+                f"'weight' must be [N] = [{seg.num_rows}] of x's dtype {x.dtype}, got {tuple(weight.shape)} "
+                f"{weight.dtype}"
+            )
+        if x.dtype not in _CHUNKED_DTYPES or torch.compiler.is_compiling():  # the product, then its sum
+            return segment_sum(weight.unsqueeze(1) * x, seg)
+        if _needs_graph(x) or _needs_graph(weight):
+            return _SegmentWeightedSum.apply(x, weight, seg)
+        return _sum_forward(x, seg, None, _grouped(weight, seg))
     return _SegmentSum.apply(x, seg, None) if _custom_backward(x) else _sum_forward(x, seg, None)
 
 

@@ -135,6 +135,8 @@ class AttentionReadout(Readout):
         logits = logits.reshape(rows, slices * heads)
         alpha = segment_softmax(logits / self.temperature.to(x.dtype), seg).view(rows, slices, heads, 1)
         values = self.value(flat) if self.value is not None else flat
+        if slices * heads == 1:  # one weight per row: summed in one pass, without the [N, F] product
+            return segment_sum(values, seg, weight=alpha.view(rows))
         values = values.view(rows, slices, 1, values.size(-1))
         pooled = segment_sum((alpha * values).reshape(rows, slices * heads * values.size(-1)), seg)
         return pooled.view(seg.num_segments, slices, heads, -1).mean(2).reshape(seg.num_segments, -1)

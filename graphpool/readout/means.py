@@ -140,7 +140,7 @@ class WeightedReadout(Readout):
         if weight is None:
             raise ValueError("WeightedReadout needs per-node weights: call it with weight=<[N] tensor>")
         w = _check_weight(weight, x)
-        total = segment_sum(w * x, seg)
+        total = segment_sum(x, seg, weight=w.squeeze(1)) if w.size(1) == 1 else segment_sum(w * x, seg)
         if not self.normalize:
             return total
         mass = segment_sum(w, seg)

@@ -216,6 +216,35 @@ def test_segment_var_and_its_gradient_are_torch_var_per_group() -> None:
     theirs = torch.stack(parts)
     torch.testing.assert_close(ours, theirs)
     upstream = torch.randn(len(sizes), 4, dtype=torch.float64)
-    (ours_grad,) = torch.autograd.grad(ours, x, upstream)
     (theirs_grad,) = torch.autograd.grad(theirs, x, upstream)
-    torch.testing.assert_close(ours_grad, theirs_grad)
+    for create_graph in (False, True):  # (a differentiable backward computes it apart)
+        (ours_grad,) = torch.autograd.grad(ours, x, upstream, retain_graph=True, create_graph=create_graph)
+        torch.testing.assert_close(ours_grad, theirs_grad)
+
+
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_a_weighted_segment_sum_is_the_sum_of_the_products(shuffled: bool) -> None:
+    """segment_sum(x, seg, weight=w) sums w_i x_i in one pass: the product's sum, its gradients in x and w, and
+    its second derivatives (gradgradcheck)."""
+    from graphpool.ops import segment_sum, segments_from
+
+    g = torch.Generator().manual_seed(5)
+    batch = torch.repeat_interleave(torch.arange(4), torch.tensor([6, 0, 1, 9]))
+    if shuffled:
+        batch = batch[torch.randperm(batch.numel(), generator=g)]
+    seg = segments_from(batch.numel(), batch, None, 4)
+    x = torch.randn(batch.numel(), 3, dtype=torch.float64, generator=g, requires_grad=True)
+    w = torch.rand(batch.numel(), dtype=torch.float64, generator=g, requires_grad=True)
+    ours = segment_sum(x, seg, weight=w)
+    theirs = torch.zeros(4, 3, dtype=torch.float64).index_add(0, batch, w.unsqueeze(1) * x)
+    torch.testing.assert_close(ours, theirs)
+    upstream = torch.randn(4, 3, dtype=torch.float64, generator=g)
+    for create_graph in (False, True):  # (a differentiable backward computes them apart)
+        mine = torch.autograd.grad(ours, (x, w), upstream, retain_graph=True, create_graph=create_graph)
+        for a, b in zip(mine, torch.autograd.grad(theirs, (x, w), upstream, retain_graph=True), strict=True):
+            torch.testing.assert_close(a, b)
+    assert torch.autograd.gradgradcheck(lambda x, w: segment_sum(x, seg, weight=w), (x, w))
+    with torch.no_grad():
+        torch.testing.assert_close(segment_sum(x, seg, weight=w), theirs.detach())
+    with pytest.raises(ValueError, match=r"'weight' must be \[N\] = \[16\] of x's dtype torch.float64"):
+        segment_sum(x, seg, weight=w.float())
