@@ -93,3 +93,15 @@ def test_zero_position_channels_mean_no_positional_bias() -> None:
     assert readout.pos_bias is None
     with pytest.raises(ValueError, match=r"'pos_channels' must be >= 0, got -1"):
         AttentionReadout(2, pos_channels=-1)
+
+
+@pytest.mark.parametrize("heads", [1, 3])
+def test_the_heads_weighted_sums_are_averaged(heads: int) -> None:
+    """out_b = mean_h sum_i alpha_ih h(x_i), checked against the weights the readout reports."""
+    torch.manual_seed(4)
+    x, batch = random_batch([5, 0, 8, 1], 4, seed=33, dtype=torch.float64)
+    readout = AttentionReadout(4, heads=heads).double()
+    seg = segments_from(x.size(0), batch, dim_size=4)
+    alpha = readout.weights(x, seg)  # [N, heads]
+    expected = torch.zeros(4, heads, 4, dtype=torch.float64).index_add(0, batch, alpha.unsqueeze(-1) * x.unsqueeze(1))
+    torch.testing.assert_close(readout(x, batch, dim_size=4), expected.mean(1))
