@@ -133,7 +133,7 @@ def evidence_by_type(nodes: pd.DataFrame, classes: Sequence[Any], label_of: pd.S
         ``mean_evidence``, ``total``, ``share_of_evidence``, ``mean_evidence_label_<c>`` (among
         nodes of graphs labelled c) and ``mean_score_<c>`` per class.
     """
-    _check_columns(nodes, ["type", "evidence", *(f"score_{c}" for c in classes)])
+    _check_nodes(nodes, ["type", "evidence", *(f"score_{c}" for c in classes)])
     if not label_of.index.equals(nodes.index):
         raise ValueError(
             f"'label_of' must have the index of 'nodes' ({len(nodes)} rows), got {len(label_of)} rows "
@@ -149,11 +149,11 @@ def evidence_by_type(nodes: pd.DataFrame, classes: Sequence[Any], label_of: pd.S
 
 def evidence_by_group(nodes: pd.DataFrame, group: str) -> pd.DataFrame:
     """Per (``group``, type): node count, mean and total evidence (``nodes`` as in :func:`evidence_by_type`)."""
-    _check_columns(nodes, [group, "type", "evidence"])
+    _check_nodes(nodes, [group, "type", "evidence"])
     return nodes.groupby([group, "type"])["evidence"].agg(nodes="size", mean="mean", total="sum")
 
 
-def _check_columns(nodes: pd.DataFrame, needed: Sequence[str]) -> None:
+def _check_nodes(nodes: pd.DataFrame, needed: Sequence[str]) -> None:
     """The columns ``needed`` are there, and every node's evidence is a finite number (the means would skip NaN)."""
     missing = [name for name in needed if name not in nodes.columns]
     if missing:

@@ -13,7 +13,8 @@ memory clock and bus width, or the data sheet's figure for the GPU's name where 
 the clock, as under CUDA 13), and on any device **% copy** its fraction of what a copy of the same tensor
 achieves (the bandwidth a kernel can reach in practice). On CUDA a fifth case of 3.3 GB is added, large
 enough that launches and synchronisations cost under 1 % of its time. On the CPU **faults** gives the minor
-page faults per call of graphpool and of PyG (after the timed rounds, five calls each): a backward that
+page faults per call of graphpool and of PyG (after the timed rounds, five calls each, two of median and
+quantile): a backward that
 writes its gradient into freshly mapped pages runs several times slower, and which library's calls do depends
 on where the allocator put their buffers in this process (it tends to stay so for the process's life).
 The contenders run in turn, and the ratio is the median of the per-round ratios, so that

@@ -244,10 +244,10 @@ def part_readouts(device: torch.device, small: bool) -> dict[str, Any]:
 
 
 def part_order(device: torch.device, small: bool) -> dict[str, Any]:
-    """Median and 0.25-quantile forward, graphpool against PyG's aggregations, on the same tensors."""
-    from torch_geometric.nn.aggr import MedianAggregation, QuantileAggregation
-
-    from graphpool.readout import global_pool
+    """Median and 0.25-quantile forward, graphpool against PyG's aggregations (``bench_readouts``' contenders of
+    the same settings), on the same tensors."""
+    sys.path.insert(0, str(SCRIPTS))
+    from bench_readouts import contenders_for
 
     generator = torch.Generator().manual_seed(0)
     graphs, nodes, features = (64, 30, 16) if small else (4096, 30, 128)
@@ -255,13 +255,10 @@ def part_order(device: torch.device, small: bool) -> dict[str, Any]:
     batch = torch.repeat_interleave(torch.arange(graphs), sizes).to(device)
     x = torch.randn(int(sizes.sum()), features, generator=generator).to(device)
     rows = []
-    for name, ours, theirs in (
-        ("median", lambda: global_pool(x, batch, reduce="median", num_graphs=graphs), MedianAggregation()),
-        ("quantile 0.25", lambda: global_pool(x, batch, reduce="quantile", q=0.25, num_graphs=graphs),
-         QuantileAggregation(0.25, interpolation="lower")),
-    ):  # fmt: skip
-        mine = _median_seconds(ours, device)
-        pyg = _median_seconds(lambda aggr=theirs: aggr(x, batch, dim_size=graphs), device)
+    for reduce, name in (("median", "median"), ("quantile", "quantile 0.25")):
+        run = contenders_for(reduce, batch, graphs)
+        mine = _median_seconds(partial(run["graphpool"], x), device)
+        pyg = _median_seconds(partial(run["pyg"], x), device)
         rows.append({"reduce": name, "graphpool_ms": 1e3 * mine, "pyg_ms": 1e3 * pyg, "speedup": pyg / mine})
     shape = f"{graphs} graphs x ~{nodes} nodes x {features} features"
     return {"shape": shape, "rows": rows, "summary": "; ".join(f"{r['reduce']} {r['speedup']:.1f}x PyG" for r in rows)}

@@ -106,7 +106,7 @@ def _sum_forward(x: Tensor, seg: Segments, divisor: Tensor | None, weights: Tens
         # detach: with a weight that requires grad, embedding_bag also builds its own backward buffers
         # (2-3x slower); our backward is the index_select below. torch.embedding_bag (mode 0: sum) is the
         # op under torch.nn.functional.embedding_bag, without its argument checks (3-6 us per call)
-        chunks = _sum_chunks(seg) if on_host(x) and x.dtype in _CHUNKED_DTYPES else None
+        chunks = _sum_chunks(seg) if on_host(x) and x.dtype in _FULL_PRECISION else None
         bounds = seg.ptr if chunks is None else chunks[0]
         out = torch.embedding_bag(
             x.detach(), seg.rows, bounds, mode=0, per_sample_weights=weights, include_last_offset=True
@@ -123,8 +123,9 @@ def _sum_forward(x: Tensor, seg: Segments, divisor: Tensor | None, weights: Tens
     return out if divisor is None else out.div_(divisor)
 
 
-#: the dtypes whose large sums are chunked (float16 and bfloat16 keep one rounding per group)
-_CHUNKED_DTYPES = (torch.float32, torch.float64)
+#: the dtypes whose large sums are chunked and whose weighted sums take one pass (float16 and bfloat16 keep one
+#: rounding per group, and the product's sum)
+_FULL_PRECISION = (torch.float32, torch.float64)
 
 
 def _sum_chunks(seg: Segments) -> tuple[Tensor, Tensor] | None:
@@ -205,7 +206,7 @@ def segment_sum(x: Tensor, seg: Segments, weight: Tensor | None = None) -> Tenso
                 f"'weight' must be [N] = [{seg.num_rows}] of x's dtype {x.dtype}, got {tuple(weight.shape)} "
                 f"{weight.dtype}"
             )
-        if x.dtype not in _CHUNKED_DTYPES or torch.compiler.is_compiling():  # the product, then its sum
+        if x.dtype not in _FULL_PRECISION or torch.compiler.is_compiling():  # the product, then its sum
             return segment_sum(weight.unsqueeze(1) * x, seg)
         if _needs_graph(x) or _needs_graph(weight):
             return _SegmentWeightedSum.apply(x, weight, seg)
@@ -336,10 +337,14 @@ def segment_softmax(logits: Tensor, seg: Segments) -> Tensor:
 
     ``[N, C] -> [N, C]``; numerically stable (the group maximum is subtracted first).
     """
-    # the shift's own buffer takes the logits and the exp in place (autograd keeps the exp's output, so the
-    # division makes the one other [N, C] buffer)
-    weights = gather_rows(segment_max(logits.detach(), seg), seg).neg_().add_(logits).exp_()
+    weights = shifted_exp(logits, seg)  # (autograd keeps the exp's output: the division makes the other buffer)
     return weights / gather_rows(segment_sum(weights, seg), seg)
+
+
+def shifted_exp(logits: Tensor, seg: Segments) -> Tensor:
+    r"""``[N, C]`` :math:`e^{s_i - \max_{j \in b(i)} s_j}`, the softmax's numerators (each group's largest is 1: no
+    overflow), made in one buffer: the gathered maxima's, which takes the logits and the exp in place."""
+    return gather_rows(segment_max(logits.detach(), seg), seg).neg_().add_(logits).exp_()
 
 
 _NUMPY_SORTABLE = frozenset(

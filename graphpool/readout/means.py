@@ -17,6 +17,7 @@ from graphpool.ops import (
     segment_sum,
     validation_enabled,
 )
+from graphpool.ops.kernels import shifted_exp
 from graphpool.ops.ranges import Range
 from graphpool.ops.validation import finite_and_non_negative
 from graphpool.readout.base import Readout, check_number, per_column
@@ -65,9 +66,8 @@ class SoftmaxReadout(Readout):
         else:
             temperature = self.initial_temperature
         # sum_i e_i x_i / sum_i e_i with e_i = exp(x_i / T - max_j x_j / T): the weights are never divided row by
-        # row, and the shift and exp act in place on the one scaled copy of x (three [N, F] buffers, not seven)
-        weights = x / temperature
-        weights.sub_(gather_rows(segment_max(weights.detach(), seg), seg)).exp_()
+        # row (three [N, F] buffers, not seven)
+        weights = shifted_exp(x / temperature, seg)
         total = segment_sum(weights, seg)  # >= 1 in a graph with nodes (its maximum gives e = 1), 0 in an empty one
         return segment_sum(weights * x, seg) / total.masked_fill(total == 0, 1)
 
