@@ -208,9 +208,9 @@ def read_cells(
             figures). Values and keys are compared as text, so ``{"0": ...}`` names the integer 0.
 
     Raises:
-        ValueError: naming the column, sample and rows of every problem found: missing
-            columns, a column given two roles (the label among the markers), non-numeric, missing or
-            (for float32) too large coordinates and markers, missing types, samples or labels, values
+        ValueError: naming the column, sample and rows of every problem found: missing or
+            twice-named columns, a column given two roles (the label among the markers), non-numeric
+            (complex, dates, durations), missing or (for float32) too large coordinates and markers, missing types, samples or labels, values
             of two types written alike, duplicated cell ids, samples whose cells disagree on their
             label or group.
     """
@@ -238,6 +238,10 @@ def read_cells(
     if markers is not None and not is_annotated_data(source):  # a file or frame: markers are its columns
         named = set(wanted.values())
         marker_names = [c for c in frame.columns if c not in named] if markers == "all" else list(markers)
+    for column in dict.fromkeys([*wanted.values(), *marker_names]):
+        held = int((frame.columns == column).sum())
+        if held > 1:
+            raise ValueError(f"the cell table has {held} columns named {column!r}: rename or drop all but one")
     _check_roles(wanted, marker_names)
     missing = [c for c in [*wanted.values(), *marker_names] if c not in frame.columns]
     if missing:
@@ -327,6 +331,10 @@ def _check_values(out: pd.DataFrame, wanted: dict[str, str], marker_names: list[
     for role in ("x", "y", *marker_names):
         column = wanted.get(role, role)
         values = pd.to_numeric(out[role], errors="coerce")
+        for dtype in (out[role].dtype, values.dtype):  # to_numeric makes dates integers, object complex complex
+            kind = {"c": "complex", "M": "dates", "m": "durations"}.get(dtype.kind)
+            if kind is not None:  # a cast would drop the imaginary part, or count nanoseconds since 1970
+                raise ValueError(f"column {column!r} must hold real numbers, not {kind} ({dtype})")
         bad = values.isna() & out[role].notna()
         if bad.any():
             examples = ", ".join(repr(v) for v in out[role][bad].head(3))

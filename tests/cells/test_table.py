@@ -224,3 +224,34 @@ def test_markers_all_says_how_to_leave_out_a_text_column() -> None:
         read_cells(frame, markers="all")
     with pytest.raises(ValueError, match=r"column 'region' must be numeric; rows [^;]*$"):  # named: no hint
         read_cells(frame, markers=["region"])
+
+
+# complex values lost their imaginary part with only numpy's ComplexWarning; dates and durations became
+# nanoseconds since 1970 (1.6e18 as a coordinate)
+@pytest.mark.parametrize(
+    ("column", "values", "kind"),
+    [
+        ("px", [1 + 2j, 1, 2, 3, 4], "complex"),
+        ("CD8", [1 + 2j, 1, 2, 3, 4], "complex"),
+        ("py", pd.to_datetime(["2020-01-01"] * 5), "dates"),
+        ("CD8", pd.to_timedelta([1, 2, 3, 4, 5], unit="s"), "durations"),
+    ],
+)
+def test_complex_dates_and_durations_are_not_numbers(column: str, values, kind: str) -> None:
+    frame = _frame()
+    frame[column] = values
+    with pytest.raises(ValueError, match=rf"column '{column}' must hold real numbers, not {kind}"):
+        read_cells(frame, **NAMES, markers=["CD8"])
+
+
+# a DataFrame with two columns of one name (concatenated tables) failed inside pandas: "Per-column arrays must
+# each be 1-dimensional"
+@pytest.mark.parametrize("name", ["px", "kind", "CD8"])
+def test_a_column_name_held_twice_is_named(name: str) -> None:
+    frame = _frame()
+    frame.insert(len(frame.columns), name, frame[name], allow_duplicates=True)
+    with pytest.raises(ValueError, match=rf"the cell table has 2 columns named '{name}'"):
+        read_cells(frame, **NAMES, markers=["CD8"])
+    if name == "CD8":  # not "'markers' names 'CD8' twice": "all" named nothing
+        with pytest.raises(ValueError, match=r"the cell table has 2 columns named 'CD8'"):
+            read_cells(frame.drop(columns=["cell", "donor"]), **NAMES, markers="all")
