@@ -83,3 +83,56 @@ def test_to_networkx_names_a_cell_type_without_a_name(types: list[int]) -> None:
     bad = next(t for t in types if t not in (0, 1))
     with pytest.raises(ValueError, match=rf"data.cell_type holds {bad}, but 'cell_types' names 2 types \(0 to 1\)"):
         to_networkx(data, ["a", "b"])
+
+
+# an edge to node 5 of a 2-node graph added a node 5 without attributes
+def test_to_networkx_refuses_an_edge_beyond_the_nodes() -> None:
+    data = Data(x=torch.eye(2), edge_index=torch.tensor([[0, 5], [5, 0]]))
+    with pytest.raises(ValueError, match=r"data.edge_index holds 5, but the graph has 2 nodes \(0 to 1\)"):
+        to_networkx(data)
+
+
+# NaN != NaN: an edge of NaN weight both ways was "weighs nan and (1, 0) nan: an undirected edge has one"; and an
+# edge listed twice was named by its last weight against its reverse's
+def test_to_networkx_compares_weights_as_stored() -> None:
+    graph = to_networkx(_path([[0, 1], [1, 0]], [float("nan")] * 2))
+    assert torch.isnan(torch.tensor(graph.edges[0, 1]["edge_weight"]))
+    with pytest.raises(ValueError, match=r"edge \(0, 1\) is listed twice, weighing 1.0 and 2.0"):
+        to_networkx(_path([[0, 1, 0], [1, 0, 1]], [1.0, 1.0, 2.0]))
+    assert to_networkx(_path([[0, 1, 0], [1, 0, 1]], [1.0, 1.0, 1.0])).number_of_edges() == 1  # repeats: one edge
+
+
+# a DiGraph's edge became both directions, a MultiGraph failed with "too many values to unpack"
+@pytest.mark.parametrize("kind", [nx.DiGraph, nx.MultiGraph, nx.MultiDiGraph])
+def test_from_networkx_refuses_directed_and_multigraphs(kind) -> None:
+    graph = kind()
+    graph.add_edge(0, 1)
+    with pytest.raises(ValueError, match=rf"'graph' is a {kind.__name__}: from_networkx reads an undirected nx.Graph"):
+        from_networkx(graph)
+
+
+# a row of 1.5 became 1, a cell type of 1.5 type 1; text types without names failed in int(): "invalid literal";
+# a ragged or scalar x, a text weight failed inside torch.tensor without the attribute's name
+@pytest.mark.parametrize(
+    ("set_up", "message"),
+    [
+        (lambda g: nx.set_node_attributes(g, {0: 1.5, 1: 2}, "row"), r"node attribute 'row' must be integers.*1.5"),
+        (lambda g: nx.set_node_attributes(g, {0: None, 1: 2}, "row"), r"node attribute 'row' must be integers.*None"),
+        (
+            lambda g: nx.set_node_attributes(g, {0: 1.5, 1: 2}, "cell_type"),
+            r"node attribute 'cell_type' must be integers.*1.5",
+        ),
+        (
+            lambda g: nx.set_node_attributes(g, {0: "T", 1: "B"}, "cell_type"),
+            r"node attribute 'cell_type' holds names \('T'\): give 'cell_types'",
+        ),
+        (lambda g: nx.set_node_attributes(g, {0: [1.0, 2.0], 1: [1.0]}, "x"), r"node attribute 'x' must be"),
+        (lambda g: nx.set_node_attributes(g, {0: 1.0, 1: 2.0}, "x"), r"node attribute 'x' must be"),
+        (lambda g: nx.set_edge_attributes(g, {(0, 1): "a"}, "edge_weight"), r"edge attribute 'edge_weight' must be"),
+    ],
+)
+def test_from_networkx_names_an_attribute_of_the_wrong_kind(set_up, message: str) -> None:
+    graph = nx.path_graph(2)
+    set_up(graph)
+    with pytest.raises(ValueError, match=message):
+        from_networkx(graph)
