@@ -387,3 +387,16 @@ def test_the_learned_method_leaves_the_global_random_state_as_it_was() -> None:
 def test_agreement_names_cells_without_a_neighbourhood(predicted: list) -> None:
     with pytest.raises(ValueError, match=r"'predicted' gives no neighbourhood \(NaN or None\) to 1 cell, e.g. at"):
         agreement(["a", "a", "b", "b"], predicted)
+
+
+# a string 'ignore' left out every region named by one of its letters; [["a", "b"]] and a scalar were scored as
+# cells; a [2, 1] 'predicted' against 2 cells said "'truth' has 2 cells but 'predicted' has 2"
+def test_agreement_refuses_a_string_ignore_and_arrays_of_another_shape() -> None:
+    with pytest.raises(TypeError, match=r"'ignore' must be a list of regions, got the string 'ab' \(one: \['ab'\]\)"):
+        agreement(["a", "b", "ab"], [0, 1, 2], ignore="ab")
+    with pytest.raises(ValueError, match=r"'truth' must be one region per cell \(1-D\), got shape \(1, 2\)"):
+        agreement([["a", "b"]], [[1, 2]])
+    with pytest.raises(ValueError, match=r"'truth' must be one region per cell \(1-D\), got shape \(\)"):
+        agreement("a", 1)
+    with pytest.raises(ValueError, match=r"'predicted' must be one neighbourhood per cell \(1-D\), got shape \(2, 1\)"):
+        agreement(["a", "b"], [[1], [2]])

@@ -14,6 +14,8 @@ from scipy.optimize import linear_sum_assignment
 def check_ignore(truth: ArrayLike, ignore: Sequence[Any]) -> set[str]:
     """The ``ignore`` values as strings, after checking that each is a region of ``truth`` (a misspelt region
     would leave the cells it meant in the scores); missing values in either are skipped."""
+    if isinstance(ignore, str):
+        raise TypeError(f"'ignore' must be a list of regions, got the string {ignore!r} (one: [{ignore!r}])")
     truth_array = np.asarray(truth, dtype=object)
     regions = set(truth_array[~pd.isna(truth_array)].astype(str))
     ignored = {str(value) for value in ignore if not pd.isna(value)}
@@ -42,6 +44,9 @@ def agreement(truth: ArrayLike, predicted: ArrayLike, ignore: Sequence[Any] = ()
     from sklearn.metrics import adjusted_mutual_info_score, adjusted_rand_score
 
     truth_array, predicted_array = np.asarray(truth, dtype=object), np.asarray(predicted)
+    for name, array, what in (("truth", truth_array, "region"), ("predicted", predicted_array, "neighbourhood")):
+        if array.ndim != 1:
+            raise ValueError(f"'{name}' must be one {what} per cell (1-D), got shape {array.shape}")
     if truth_array.shape != predicted_array.shape:
         raise ValueError(f"'truth' has {truth_array.shape[0]} cells but 'predicted' has {predicted_array.shape[0]}")
     missing = np.flatnonzero(pd.isna(predicted_array))
