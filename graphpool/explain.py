@@ -154,10 +154,16 @@ def evidence_by_group(nodes: pd.DataFrame, group: str) -> pd.DataFrame:
 
 
 def _check_nodes(nodes: pd.DataFrame, needed: Sequence[str]) -> None:
-    """The columns ``needed`` are there, and every node's evidence is a finite number (the means would skip NaN)."""
+    """The columns ``needed`` are there, every node has its keys (``type``, a group: groupby would drop it) and its
+    evidence is a finite number (the means would skip NaN)."""
     missing = [name for name in needed if name not in nodes.columns]
     if missing:
         raise ValueError(f"'nodes' lacks the column(s) {missing} (it has {list(nodes.columns)})")
+    for key in [name for name in needed if name != "evidence" and not name.startswith("score_")]:
+        empty = np.flatnonzero(nodes[key].isna().to_numpy())
+        if empty.size:
+            rows = ", ".join(map(str, empty[:5])) + (", ..." if empty.size > 5 else "")
+            raise ValueError(f"'nodes' has {empty.size} row(s) without a {key!r} (row{'s' * (empty.size > 1)} {rows})")
     unfinite = int((~np.isfinite(nodes["evidence"].to_numpy(dtype=float))).sum())
     if unfinite:
         raise ValueError(f"'nodes' has {unfinite} row(s) whose evidence is NaN or infinite")

@@ -145,6 +145,20 @@ def test_the_evidence_tables_refuse_labels_of_other_rows_and_missing_evidence() 
             call()
 
 
+# a node without a type (or group) was left out of every row and of the shares' total by pandas' groupby
+def test_the_evidence_tables_refuse_nodes_without_a_type_or_group() -> None:
+    import pandas as pd
+
+    from graphpool.explain import evidence_by_group, evidence_by_type
+
+    nodes = pd.DataFrame({"type": ["a", None, "b"], "evidence": [1.0, 5.0, 2.0], "sample": ["s", "s", None]})
+    nodes["score_x"] = 0.0
+    with pytest.raises(ValueError, match=r"'nodes' has 1 row\(s\) without a 'type' \(row 1\)"):
+        evidence_by_type(nodes, ["x"], pd.Series(["x"] * 3))
+    with pytest.raises(ValueError, match=r"'nodes' has 1 row\(s\) without a 'sample' \(row 2\)"):
+        evidence_by_group(nodes.assign(type="a"), "sample")
+
+
 # node_scores left a model it was handed in training mode in eval mode (dropout off for the rest of training)
 def test_scores_are_taken_in_eval_mode_and_leave_the_model_in_its_mode(batch: Batch) -> None:
     model = _model(batch, readout="sum", dropout=0.5)
