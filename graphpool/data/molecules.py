@@ -24,6 +24,8 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
+from graphpool.ops.ranges import Range
+
 ELEMENTS = ("C", "N", "O", "S", "F", "Cl", "Br", "I", "P", "B", "Si", "Se")
 #: attached hydrogen counts with their own column (more: the "4+" column)
 HYDROGENS = (0, 1, 2, 3)
@@ -162,8 +164,8 @@ def load_smiles_csv(
     compare as text. Regression: every label must be a finite number within float32's range, ``y`` is it
     as a float32 ``[1]``.
     ``on_error="fail"`` raises one ``ValueError`` listing every row (1-based, header = row 1)
-    whose SMILES is empty or cannot be parsed by RDKit, or whose label is empty (under regression:
-    not a number, NaN, infinite or beyond float32); ``"skip"`` leaves them out and records them in
+    whose SMILES is empty or cannot be parsed by RDKit, whose label is empty, NaN or infinite (under
+    regression also: not a number or beyond float32), or which has more fields than the header; ``"skip"`` leaves them out and records them in
     ``MoleculeSet.skipped``. Nothing is dropped silently.
     """
     if on_error not in ("fail", "skip"):
@@ -185,11 +187,20 @@ def load_smiles_csv(
     for number, row in enumerate(rows, start=2):
         text = (row[label_col] or "").strip()
         smiles = (row[smiles_col] or "").strip()
+        if None in row:  # csv's key of the fields beyond the header's
+            problems.append((number, f"{len(columns) + len(row[None])} fields, but the header names {len(columns)}"))
+            continue
         if not smiles:
             problems.append((number, f"empty SMILES in column {smiles_col!r}"))
             continue
         if not text:
             problems.append((number, f"empty label in column {label_col!r}"))
+            continue
+        if text.lower() in ("nan", "+nan", "-nan"):  # how pandas, R and spreadsheets write a missing value
+            problems.append((number, f"label {text!r} in column {label_col!r} is a missing value (NaN)"))
+            continue
+        if task == "classification" and _is_number(text) and not is_finite_number(text):
+            problems.append((number, f"label {text!r} in column {label_col!r} is not finite"))
             continue
         if task == "regression" and not is_finite_number(text):
             problems.append((number, f"label {text!r} in column {label_col!r} is not a finite number"))
@@ -227,6 +238,15 @@ def is_finite_number(text: str) -> bool:
         return math.isfinite(float(text))
     except ValueError:
         return False
+
+
+def _is_number(text: str) -> bool:
+    """Whether ``text`` reads as a number, finite or not (``"inf"``)."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _label(text: str) -> str:
@@ -276,6 +296,8 @@ def morgan_counts(smiles: Sequence[str], radius: int = 2, bits: int = 2048) -> n
     """``[molecules, bits]`` Morgan (ECFP4 at radius 2) count fingerprints, RDKit's generator API, float32."""
     from rdkit.Chem import rdFingerprintGenerator
 
+    Range(0, whole=True).check("radius", radius)
+    Range(1, whole=True).check("bits", bits)
     generator = rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=bits)
     rows = [generator.GetCountFingerprintAsNumPy(_mol(s)) for s in smiles]
     return np.stack(rows).astype(np.float32) if rows else np.zeros((0, bits), dtype=np.float32)

@@ -253,3 +253,36 @@ def test_inputs_that_are_no_molecule_are_named() -> None:
     with pytest.raises(TypeError, match=r"'mol' must be an RDKit molecule, got None \(RDKit returns None"):
         mol_to_graph(None)
     assert morgan_counts([]).shape == (0, 2048) and morgan_counts([], bits=64).dtype == np.float32
+
+
+# "NaN" (a missing value as many tools write it) and "inf" became classes of their own, sorted among the numbers
+# wherever NaN fell; a row with more fields than the header lost them without a word
+@needs_rdkit
+def test_non_finite_labels_and_rows_longer_than_the_header_are_bad_rows(tmp_path: Path) -> None:
+    path = tmp_path / "molecules.csv"
+    path.write_text("smiles,label\nCCO,1\nCCC,NaN\nCCN,0,7\nCCCC,inf\nCC,0\n")
+    with pytest.raises(
+        ValueError,
+        match=r"3 unusable row\(s\): row 3: label 'NaN' in column 'label' is a missing value \(NaN\); "
+        r"row 4: 3 fields, but the header names 2; row 5: label 'inf' in column 'label' is not finite",
+    ):
+        load_smiles_csv(path)
+    kept = load_smiles_csv(path, on_error="skip")
+    assert kept.classes == ("0", "1") and [row for row, _ in kept.skipped] == [3, 4, 5]
+
+
+# a negative radius was an OverflowError, 0 bits an IndexError, a radius of 2.5 RDKit's C++ signature
+@needs_rdkit
+@pytest.mark.parametrize(
+    ("settings", "error", "message"),
+    [
+        ({"radius": -1}, ValueError, r"'radius' must be >= 0, got -1"),
+        ({"radius": 2.5}, TypeError, r"'radius' must be a whole number, got 2.5"),
+        ({"bits": 0}, ValueError, r"'bits' must be >= 1, got 0"),
+    ],
+)
+def test_morgan_counts_refuses_a_bad_radius_or_width(settings: dict, error: type, message: str) -> None:
+    from graphpool.data import morgan_counts
+
+    with pytest.raises(error, match=message):
+        morgan_counts(["CCO"], **settings)
