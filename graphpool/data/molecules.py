@@ -196,7 +196,7 @@ def load_smiles_csv(
         if not text:
             problems.append((number, f"empty label in column {label_col!r}"))
             continue
-        if text.lower() in ("nan", "+nan", "-nan"):  # how pandas, R and spreadsheets write a missing value
+        if task == "classification" and text.lower() in ("nan", "+nan", "-nan"):  # pandas', R's missing value
             problems.append((number, f"label {text!r} in column {label_col!r} is a missing value (NaN)"))
             continue
         if task == "classification" and _is_number(text) and not is_finite_number(text):
