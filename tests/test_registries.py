@@ -128,3 +128,8 @@ def test_a_pooler_default_can_be_overridden_and_an_unknown_option_is_named() -> 
     assert pooler("kmeans", clusters=2).select.init == "farthest"  # the registry's default
     with pytest.raises(ValueError, match=r"pooler 'mincut' has no option 'k' \(did you mean 'clusters'\?\)"):
         pooler("mincut", in_channels=4, k=2)
+    # graclus takes no 'clusters': the hint pointed to an option it does not have
+    with pytest.raises(
+        ValueError, match=r"pooler 'graclus' has no option 'k' \(it finds its own number of clusters per graph\)"
+    ):
+        pooler("graclus", k=2)

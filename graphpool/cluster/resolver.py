@@ -211,6 +211,9 @@ def check_loss_weights(name: str, weights: Mapping[str, float]) -> None:
     check_weight_values(weights)
 
 
+_OWN_CLUSTERS = "it finds its own number of clusters per graph"
+
+
 def pooler(name: str, in_channels: int | None = None, clusters: int | None = None, **options: Any) -> Pool:
     """The pooler called ``name`` (one of :data:`POOLERS`).
 
@@ -241,13 +244,14 @@ def pooler(name: str, in_channels: int | None = None, clusters: int | None = Non
     allowed = spec.selector_options()
     unknown = sorted(set(merged) - set(allowed))
     if unknown:
-        hint = " (did you mean 'clusters'?)" if unknown[0] in _CLUSTER_ALIASES else ""
+        alias = unknown[0] in _CLUSTER_ALIASES
+        hint = "" if not alias else " (did you mean 'clusters'?)" if spec.clusters else f" ({_OWN_CLUSTERS})"
         sizes = (["in_channels"] if spec.takes_in_channels else []) + (["clusters"] if spec.clusters else [])
         raise ValueError(
             f"pooler {name!r} has no option {unknown[0]!r}{hint}; its options: {[*sizes, *allowed, *POOL_OPTIONS]}"
         )
     if spec.clusters is None and clusters is not None:
-        raise ValueError(f"pooler {name!r} does not take 'clusters': it finds its own number of clusters per graph")
+        raise ValueError(f"pooler {name!r} does not take 'clusters': {_OWN_CLUSTERS}")
     if spec.takes_in_channels:
         if in_channels is None:
             raise ValueError(f"pooler {name!r} needs 'in_channels' (the width of the node features)")
