@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from graphpool.cells.graph import parse_graph
 from graphpool.cells.table import DEFAULT_CONNECTIVITY_KEY
 from graphpool.cluster import HARD_POOLERS, SOFT_POOLERS, takes_clusters
 from graphpool.experiment import GRID_KEYS, Experiment, TrainConfig, parse_grid_item, readout_grid
@@ -465,6 +466,16 @@ def check_table_options(args: argparse.Namespace, simulator: dict[str, Any], tab
     if args.table is None:
         raise ValueError(f"{option} names a column of a --table, but none is given (the run simulates tissues)")
     raise ValueError(f"{option} makes tissues, but --table gives them: drop one")
+
+
+def check_graph(spec: str | None) -> None:
+    """``--graph`` checked before any work (``None``: the command's default; ``given``: the table's own graph, which
+    reading the table checks)."""
+    if spec not in (None, "given"):
+        try:
+            parse_graph(spec)
+        except ValueError as error:
+            raise ValueError(f"--graph: {error}") from None
 
 
 def class_names(value: str | None) -> dict[str, str] | None:

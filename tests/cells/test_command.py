@@ -266,3 +266,13 @@ def test_the_printed_neighbourhoods_are_those_that_hold_cells(tmp_path: Path, ca
     shown = [int(row[0]) for row in table if row and row[0].isdigit()]
     assert shown == held.index.tolist() and 0 < len(held) < 32
     assert f"{32 - len(held)} of 32 neighbourhoods hold no cell" in printed
+
+
+# a bad --graph was found after the tissues were simulated (or the table read) and the run announced
+@pytest.mark.parametrize("command", ["cells", "neighbourhoods"])
+def test_a_bad_graph_is_refused_before_any_work(tmp_path: Path, capsys, command: str) -> None:
+    with pytest.raises(
+        SystemExit, match=rf"^graphpool {command}: --graph: graph 'knn:0': the value must be a positive"
+    ):
+        main([command, "--graph", "knn:0", "--out", str(tmp_path / "out"), "--quiet"])
+    assert capsys.readouterr().out == "" and not (tmp_path / "out").exists()
