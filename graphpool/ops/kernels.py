@@ -54,6 +54,12 @@ def check_rows(x: Tensor, seg: Segments) -> None:
         raise ValueError(f"x must be [N, F] with N = {seg.num_rows} (the rows of 'seg'), got {tuple(x.shape)}")
 
 
+def _check_floating(op: str, x: Tensor) -> None:
+    """A ``ValueError`` unless ``x`` is floating point (a mean, a variance, a softmax are fractions)."""
+    if not x.is_floating_point():
+        raise ValueError(f"{op} needs floating-point x, got {x.dtype}; convert with x.float()")
+
+
 def gather_rows(values: Tensor, seg: Segments) -> Tensor:
     """Broadcast per-group values back to rows: ``[B, ...] -> [N, ...]`` (``values[index]``).
 
@@ -217,6 +223,7 @@ def segment_sum(x: Tensor, seg: Segments, weight: Tensor | None = None) -> Tenso
 def segment_mean(x: Tensor, seg: Segments) -> Tensor:
     r"""Per-group mean; 0 for an empty group. ``[N, F] -> [B, F]``."""
     check_rows(x, seg)
+    _check_floating("segment_mean", x)
     divisor = _counts(seg)
     return _SegmentSum.apply(x, seg, divisor) if _custom_backward(x) else _sum_forward(x, seg, divisor)
 
@@ -252,6 +259,7 @@ def segment_var(x: Tensor, seg: Segments) -> Tensor:
     r"""Per-group population variance, two-pass (stable): :math:`\frac{1}{n_b}\sum_{i \in b}(\mathbf{x}_i -
     \bar{\mathbf{x}}_b)^2`; 0 for groups of fewer than two rows. ``[N, F] -> [B, F]``."""
     check_rows(x, seg)
+    _check_floating("segment_var", x)
     if _custom_backward(x):
         return _SegmentVariance.apply(x, seg)
     centred = _centred(x, seg)
@@ -337,6 +345,8 @@ def segment_softmax(logits: Tensor, seg: Segments) -> Tensor:
 
     ``[N, C] -> [N, C]``; numerically stable (the group maximum is subtracted first).
     """
+    check_rows(logits, seg)
+    _check_floating("segment_softmax", logits)
     weights = shifted_exp(logits, seg)  # (autograd keeps the exp's output: the division makes the other buffer)
     return weights / gather_rows(segment_sum(weights, seg), seg)
 

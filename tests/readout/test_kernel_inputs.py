@@ -15,6 +15,7 @@ from graphpool.ops import (
     segment_select,
     segment_softmax,
     segment_sum,
+    segment_var,
     segments_from,
     validation,
 )
@@ -69,3 +70,15 @@ def test_ranks_of_empty_groups_are_not_read() -> None:
     seg = segments_from(3, torch.tensor([0, 0, 2]), dim_size=3)
     picked = segment_select(torch.tensor([[1.0], [2.0], [3.0]]), seg, [torch.tensor([1, 7, 0])])
     assert picked[0].flatten().tolist() == [2.0, 0.0, 3.0]
+
+
+# integer or boolean x failed inside torch: "result type Float can't be cast to the desired output type Long", or
+# for a boolean softmax "Negation, the `-` operator, on a bool tensor is not supported"
+@pytest.mark.parametrize("kernel", [segment_mean, segment_var, segment_softmax], ids=lambda k: k.__name__)
+@pytest.mark.parametrize("dtype", [torch.long, torch.int32, torch.bool])
+def test_kernels_of_fractions_name_an_integer_x(kernel, dtype: torch.dtype) -> None:
+    x = torch.ones(5, 2, dtype=dtype)
+    with pytest.raises(
+        ValueError, match=rf"{kernel.__name__} needs floating-point x, got {dtype}; convert with x.float"
+    ):
+        kernel(x, SEG)
