@@ -147,13 +147,18 @@ _CSV_OPTIONS = {"smiles_col": "smiles", "label_col": "label", "on_error": "fail"
 _TU_OPTIONS = {"root": "datasets", "node_attributes": False, "gin_root": None}
 
 
+def _data(args: argparse.Namespace) -> str:
+    """The option that names the data this run reads, for messages: ``--smiles-csv PATH`` or ``--dataset NAME``."""
+    return f"--smiles-csv {args.smiles_csv}" if args.smiles_csv else f"--dataset {args.dataset}"
+
+
 def _check_source_options(args: argparse.Namespace) -> None:
     """Refuse the options of a --smiles-csv without one, those of a TU dataset with another source, --gin-root
     without --splits gin, and a --smiles-csv that is not a file."""
     if args.smiles_csv and args.dataset != "solubility":  # (the default dataset: not given)
         raise SystemExit(f"--dataset {args.dataset} and --smiles-csv {args.smiles_csv} both name the data: drop one")
     tu = not args.smiles_csv and args.dataset != "solubility" and not args.dataset.startswith("pooling-")
-    source = f"--smiles-csv {args.smiles_csv}" if args.smiles_csv else f"--dataset {args.dataset}"
+    source = _data(args)
     for options, applies, what in (
         (_CSV_OPTIONS, bool(args.smiles_csv), "reads a --smiles-csv"),
         (_TU_OPTIONS, tu, "is for a TU dataset"),
@@ -266,12 +271,12 @@ def _folds(args: argparse.Namespace, graphs: list[Any], extra: dict[str, Any]) -
         return splits, random_folds(len(graphs), args.folds or 10, args.seed), None
     if splits == "scaffold":
         if "smiles" not in extra:
-            raise SystemExit(f"--splits scaffold needs molecules (SMILES); dataset {args.dataset!r} has none")
+            raise SystemExit(f"--splits scaffold needs molecules (SMILES); {_data(args)} has none")
         groups = scaffolds(extra["smiles"])
         return splits, scaffold_folds(groups, labels, args.folds or 10, args.seed), groups
     if splits == "given":
         if "given" not in extra:
-            raise SystemExit(f"--splits given: dataset {args.dataset!r} has no given split")
+            raise SystemExit(f"--splits given: {_data(args)} has no given split")
         folds, source = extra["given"], f"the given split of {args.dataset}"
     else:
         gin_root = Path(args.gin_root) if args.gin_root else Path(args.root).parent / "gin-format"
@@ -308,7 +313,7 @@ def run(args: argparse.Namespace) -> int:
     baselines = _baselines(args.baseline)
     graphs, features, outputs, extra = _load(args)
     if "fingerprint" in baselines and "smiles" not in extra:
-        raise SystemExit(f"--baseline fingerprint needs molecules (SMILES); dataset {args.dataset!r} has none")
+        raise SystemExit(f"--baseline fingerprint needs molecules (SMILES); {_data(args)} has none")
     protocol, folds, groups = _folds(args, graphs, extra)  # groups: the scaffolds, for the inner hold-outs too
     edge_channels = _edge_width(graphs)
     if args.backbone is None:  # molecules read their bond features by default (recorded as chosen in run.json)
