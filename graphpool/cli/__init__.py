@@ -22,7 +22,7 @@ import sys
 import warnings
 
 from graphpool.cli import cells, classify, neighbourhoods
-from graphpool.cli.options import check_options, set_threads
+from graphpool.cli.options import Parser, check_options, set_threads
 from graphpool.cli.run_folder import versions
 
 __all__ = ["build_parser", "main"]
@@ -30,7 +30,7 @@ __all__ = ["build_parser", "main"]
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``graphpool`` parser with its subcommands ``classify``, ``regress``, ``cells`` and ``neighbourhoods``."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="graphpool", description="Graph classification and regression with graphpool's readouts and pools"
     )
     parser.add_argument(

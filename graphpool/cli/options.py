@@ -6,7 +6,7 @@ import argparse
 import math
 import os
 import warnings
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
 
@@ -17,6 +17,20 @@ from graphpool.experiment import GRID_KEYS, Experiment, TrainConfig, parse_grid_
 from graphpool.models import BACKBONES, JUMPING_KNOWLEDGE, POOLS, ModelConfig, precoarsen
 from graphpool.ops.device_path import resolve_device
 from graphpool.ops.ranges import Range, check_distinct
+
+
+class Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors are one line, as every other refusal of the commands: argparse's own
+    printed the whole usage (20-odd lines for ``classify``) above it. Subcommand parsers are of this class too."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} ({self.prog} --help lists the options)\n")
+
+
+def _refusal(parser: argparse.ArgumentParser, message: str) -> SystemExit:
+    """A one-line refusal while the arguments are parsed (before the command runs, which prefixes the others),
+    naming the command as every other refusal does: ``graphpool classify: --grid ...``."""
+    return SystemExit(f"{parser.prog}: {message}")
 
 
 class GridOption(argparse.Action):
@@ -35,12 +49,13 @@ class GridOption(argparse.Action):
         try:
             item = parse_grid_item(value)
         except ValueError as error:
-            raise SystemExit(f"{option} {value!r}: {error}") from None
+            raise _refusal(parser, f"{option} {value!r}: {error}") from None
         repeated = sorted(item.keys() & grid.keys())  # a second --grid of one setting replaced the first
         if repeated:
-            raise SystemExit(
+            raise _refusal(
+                parser,
                 f"{option} {value!r}: {repeated[0]} is in the grid already; give its values once, e.g. "
-                f"{repeated[0]}=4,8"
+                f"{repeated[0]}=4,8",
             )
         setattr(namespace, self.dest, {**grid, **item})
 
@@ -57,7 +72,7 @@ class LossWeightOption(argparse.Action):
         except ValueError:
             number = float("nan")
         if not found or not name or not math.isfinite(number) or number < 0:
-            raise SystemExit(f"{option} {value!r}: give NAME=W with W a finite number >= 0, e.g. ortho=0.5")
+            raise _refusal(parser, f"{option} {value!r}: give NAME=W with W a finite number >= 0, e.g. ortho=0.5")
         setattr(namespace, self.dest, {**(getattr(namespace, self.dest) or {}), name: number})
 
 

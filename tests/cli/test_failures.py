@@ -117,6 +117,10 @@ BAD_NUMBERS = [
     (["--seed", str(2**32)], f"--seed must be <= {2**32 - 1}, got {2**32}"),
     (["--readout", ""], "--readout '': no readout named"),  # was an IndexError traceback
     (["--readout", "mean,,max"], "--readout 'mean,,max': an empty name between commas"),  # was 'mean,max'
+    # refused while the arguments are parsed: they did not name the command
+    (["--grid", "foo=1"], "--grid 'foo=1': write NAME=V1,V2"),
+    (["--grid", "hidden=4", "--grid", "hidden=8"], "--grid 'hidden=8': hidden is in the grid already"),
+    (["--pool", "mincut", "--loss-weight", "ortho"], "--loss-weight 'ortho': give NAME=W"),
 ]
 
 
@@ -545,3 +549,22 @@ def test_a_runtime_error_that_is_no_shortage_of_memory_keeps_its_traceback(monke
     monkeypatch.setattr("graphpool.cli.classify.run", broken)
     with pytest.raises(RuntimeError, match="mat1 and mat2"):
         main(["classify"])
+
+
+# argparse printed its whole usage (20-odd lines for classify) above the error
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["classify", "--epochs", "foo"], "graphpool classify: argument --epochs: invalid int value: 'foo'"),
+        (["cells", "--backbone", "foo"], "graphpool cells: argument --backbone: invalid choice: 'foo'"),
+        (["classify", "--batch-size", "x"], "graphpool classify: argument --batch-size: give a whole number or 'auto'"),
+        (["classify", "--no-such-option"], "graphpool: unrecognized arguments: --no-such-option"),
+        ([], "graphpool: the following arguments are required: command"),
+    ],
+)
+def test_an_unparsable_command_line_is_one_line(capsys, argv: list[str], message: str) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    error = capsys.readouterr().err
+    assert stop.value.code == 2 and error.startswith(message) and len(error.strip().splitlines()) == 1, error
+    assert error.strip().endswith("--help lists the options)")
