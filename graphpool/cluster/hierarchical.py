@@ -129,11 +129,10 @@ class HierarchicalPool(nn.Module):
             nn.Identity() if norm is None or isinstance(layer, nn.Identity) else norm(_width_of(layer))
             for layer in self.between
         )
-        self._check_widths(in_channels)
-        widths = self._widths(in_channels) if in_channels is not None else None
-        self.readout: Readout = resolve(readout, in_channels=None if widths is None else widths[-1])
+        widths = self._widths(in_channels, strict=in_channels is not None)
+        self.readout: Readout = resolve(readout, in_channels=widths[-1] if in_channels is not None else None)
         self.level_readouts = nn.ModuleList(
-            resolve(readout, in_channels=width) for width in (widths[:-1] if level_readouts and widths else [])
+            resolve(readout, in_channels=width) for width in (widths[:-1] if level_readouts else [])
         )
 
     @property
@@ -141,21 +140,17 @@ class HierarchicalPool(nn.Module):
         """The levels, typed (``levels`` is the ``nn.ModuleList`` that registers them)."""
         return [cast(Pool, level) for level in self.levels]
 
-    def _widths(self, in_channels: int) -> list[int]:
-        """The width of the input nodes and of every level after its layer."""
-        widths = [in_channels]
-        for pool, layer in zip(self.pools, self.between, strict=True):
-            width = pool.get_out_channels(widths[-1])
-            widths.append(width if isinstance(layer, nn.Identity) else _width_of(layer))
-        return widths
+    def _widths(self, in_channels: int | None, strict: bool = True) -> list[int | None]:
+        """The width of the input nodes and of every level after its layer, as far as they are known (``None``:
+        not declared; ``strict``: each must be, a ``between`` layer without ``out_channels`` is an error).
 
-    def _check_widths(self, in_channels: int | None) -> None:
-        """A ``ValueError`` naming what feeds a soft level features of another width than its ``in_channels``:
-        ``in_channels``, the level before it, or the ``between`` layer before it (as far as the widths are known:
-        a hard level takes any width, a layer without ``out_channels`` says none)."""
-        width, source = in_channels, "'in_channels' is {}"
+        Raises:
+            ValueError: what feeds a soft level features of another width than its ``in_channels`` (named:
+                ``in_channels``, the level before it or the ``between`` layer before it); a hard level takes any.
+        """
+        widths, source = [in_channels], "'in_channels' is {}"
         for depth, (pool, layer) in enumerate(zip(self.pools, self.between, strict=True)):
-            expected = getattr(pool.select, "in_channels", None)
+            width, expected = widths[-1], getattr(pool.select, "in_channels", None)
             if width is not None and expected is not None and width != expected:
                 raise ValueError(
                     f"{source.format(width)}, but level {depth} ({type(pool.select).__name__}) was built for "
@@ -167,10 +162,10 @@ class HierarchicalPool(nn.Module):
                 f"level {depth} gives {{}} features",
             )
             if not isinstance(layer, nn.Identity):
-                width, source = (
-                    _declared_width(layer),
-                    f"'between[{depth}]' ({type(layer).__name__}) gives {{}} features",
-                )
+                width = _width_of(layer) if strict else _declared_width(layer)
+                source = f"'between[{depth}]' ({type(layer).__name__}) gives {{}} features"
+            widths.append(width)
+        return widths
 
     def get_out_channels(self, in_channels: int) -> int:
         """Width of ``out`` for inputs of width ``in_channels``.
@@ -178,7 +173,7 @@ class HierarchicalPool(nn.Module):
         Raises:
             ValueError: a ``between`` layer does not say its width (no ``out_channels`` attribute).
         """
-        widths = self._widths(in_channels)
+        widths = cast(list[int], self._widths(in_channels))  # strict: every width known
         read = [*self.level_readouts, self.readout]
         return sum(r.get_out_channels(w) for r, w in zip(read, widths[-len(read) :], strict=True))
 
