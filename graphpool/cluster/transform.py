@@ -77,6 +77,8 @@ class Coarsen(BaseTransform):
                 "the graph has no node features (data.x): the levels reduce them; give it some first, e.g. "
                 "pre_transform=Compose([Constant(), Coarsen(...)])"
             )
+        if data.edge_index is None:
+            raise ValueError("the graph has no data.edge_index: give one ([2, 0] for no edges)")
         reads_labels = "labels" in self.pools[0].select.inputs
         if reads_labels and data.get(self.labels) is None:
             raise ValueError(

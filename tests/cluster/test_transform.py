@@ -69,6 +69,9 @@ def test_coarsen_names_what_the_graph_lacks() -> None:
     graph = _graphs(1)[0]
     with pytest.raises(ValueError, match=r"the graph has no node features \(data.x\)"):
         Coarsen([pooler("graclus")])(Data(edge_index=graph.edge_index, num_nodes=graph.num_nodes))
+    # one without edges: "'NoneType' object has no attribute 'dim'"
+    with pytest.raises(ValueError, match=r"the graph has no data.edge_index: give one \(\[2, 0\] for no edges\)"):
+        Coarsen([pooler("graclus")])(Data(x=graph.x))
     with pytest.raises(ValueError, match=r"the graph has no 'kind' \(the labels of the 'given' level"):
         Coarsen([pooler("given")], labels="kind")(graph)
     batch = next(iter(DataLoader([Coarsen([pooler("graclus")])(g) for g in _graphs(2)], batch_size=2)))
