@@ -281,6 +281,10 @@ def _check(
     edge_attr: Tensor | None = None,
 ) -> Segments:
     """The node segments, after checking every input's shape (each error names its argument)."""
+    for name, value in (("x", x), ("edge_index", edge_index)):
+        if not isinstance(value, Tensor):
+            got = "None" if value is None else type(value).__name__
+            raise TypeError(f"'{name}' must be a tensor, got {got}")
     if x.dim() != 2:
         raise ValueError(f"'x' must be [N, F], got shape {tuple(x.shape)}")
     if edge_index.dim() != 2 or edge_index.size(0) != 2:

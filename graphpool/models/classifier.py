@@ -375,6 +375,8 @@ class GraphClassifier(nn.Module):
         h, states = x.float(), []
         if not self.convs:
             return h
+        if data.get("edge_index") is None:
+            raise ValueError("the model reads data.edge_index [2, E]; the graphs have none")
         edges = {}
         if self.config.backbone == "gcn" and data.get("edge_weight") is not None:
             edges["edge_weight"] = data.edge_weight

@@ -255,6 +255,16 @@ def test_an_edge_index_of_another_dtype_is_refused(name: str, dtype: torch.dtype
         _make(name)(x, edge_index.to(dtype), weight, batch, **_inputs(name, x.size(0)))
 
 
+# None for x or edge_index (a Data without edges) failed with "'NoneType' object has no attribute 'dim'"
+@pytest.mark.parametrize("name", POOLERS)
+@pytest.mark.parametrize("missing", ["x", "edge_index"])
+def test_a_missing_x_or_edge_index_is_named(name: str, missing: str) -> None:
+    x, edge_index, weight, batch = _ring()
+    arguments = {"x": x, "edge_index": edge_index, missing: None}
+    with pytest.raises(TypeError, match=rf"'{missing}' must be a tensor, got None"):
+        _make(name)(arguments["x"], arguments["edge_index"], weight, batch, **_inputs(name, x.size(0)))
+
+
 # the name's options: K where the pooler has none, and a familiar misspelling
 @pytest.mark.parametrize("name", ["graclus", "kmis", "louvain"])
 def test_a_cluster_count_the_pooler_cannot_use_is_refused(name: str) -> None:

@@ -117,6 +117,10 @@ def test_node_features_the_model_was_not_built_for_are_named(pool: str) -> None:
     bare = Batch.from_data_list([Data(edge_index=edges, num_nodes=5)])
     with pytest.raises(ValueError, match=r"the model reads data.x \[N, 3\]; the graphs have none"):
         model(bare)
+    # graphs without edges: PyG's "`MessagePassing.propagate` only supports integer tensors of shape ..."
+    edgeless = Batch.from_data_list([Data(x=torch.randn(5, 3))])
+    with pytest.raises(ValueError, match=r"the model reads data.edge_index \[2, E\]; the graphs have none"):
+        model(edgeless)
 
 
 @needs_rdkit
