@@ -36,6 +36,8 @@ _DENSE: dict[type[Readout], Callable[..., Tensor]] = {
 
 
 def _pooled_axes(x: Tensor, dims: Sequence[int] | int | None) -> tuple[int, ...]:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
     if x.dim() < 3:
         raise ValueError(f"x must be [B, C, *spatial] with at least one spatial axis, got {tuple(x.shape)}")
     if dims is None:

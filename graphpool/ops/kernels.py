@@ -50,6 +50,8 @@ _SUM_CHUNK_ROWS = 1 << 16
 
 def check_rows(x: Tensor, seg: Segments) -> None:
     """A ``ValueError`` unless ``x`` is ``[N, F]`` with the N rows of ``seg`` (shapes only: no value is read)."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
     if x.dim() != 2 or x.size(0) != seg.num_rows:
         raise ValueError(f"x must be [N, F] with N = {seg.num_rows} (the rows of 'seg'), got {tuple(x.shape)}")
 

@@ -242,3 +242,10 @@ def test_pool_grid_names_a_learnable_readout_as_global_pool_does() -> None:
     with pytest.raises(ValueError, match="readout 'mean\\+attention' has learnable parameters"):
         pool_grid(torch.randn(2, 4, 3, 3), "mean+attention")
     assert pool_grid(torch.randn(2, 4, 3, 3), "median").shape == (2, 4)
+
+
+# a NumPy array or None failed with "'numpy.ndarray' object has no attribute 'dim'"
+@pytest.mark.parametrize("x", [None, [[[[1.0]]]]], ids=["None", "list"])
+def test_a_map_that_is_no_tensor_is_named(x) -> None:
+    with pytest.raises(TypeError, match=r"x must be a torch.Tensor, got (NoneType|list)"):
+        GlobalPool()(x)

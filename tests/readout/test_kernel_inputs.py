@@ -82,3 +82,9 @@ def test_kernels_of_fractions_name_an_integer_x(kernel, dtype: torch.dtype) -> N
         ValueError, match=rf"{kernel.__name__} needs floating-point x, got {dtype}; convert with x.float"
     ):
         kernel(x, SEG)
+
+
+@pytest.mark.parametrize("kernel", KERNELS, ids=lambda k: k.__name__)
+def test_kernels_name_an_x_that_is_no_tensor(kernel) -> None:
+    with pytest.raises(TypeError, match=r"x must be a torch.Tensor, got NoneType"):
+        kernel(None, SEG)
