@@ -54,10 +54,21 @@ def _indices(part: Any) -> list[int]:
     return [int(i) for i in (part.tolist() if hasattr(part, "tolist") else part)]
 
 
+def _group_ids(groups: Sequence[Any]) -> np.ndarray:
+    """``groups`` as an array, after checking that every graph has one (a missing one is no group: NaN or None
+    would make every graph without a group one group, unknown donors one donor)."""
+    missing = np.flatnonzero(pd.isna(np.asarray(groups, dtype=object)))  # (as text, NaN beside names is "nan")
+    if missing.size:
+        raise ValueError(
+            f"'groups' holds a missing value (NaN or None) at position {missing[0]}; every graph needs a group"
+        )
+    return np.asarray(groups)
+
+
 def _class_labels(labels: Sequence[Any]) -> np.ndarray:
     """``labels`` as an array, after checking that every graph has one (classes of any kind: ints, strings)."""
     y = np.asarray(labels)
-    missing = np.flatnonzero(pd.isna(y))
+    missing = np.flatnonzero(pd.isna(np.asarray(labels, dtype=object)))  # (as text, NaN beside names is "nan")
     if missing.size:
         raise ValueError(
             f"'labels' holds a missing value (NaN or None) at position {missing[0]}; every graph needs a class"
@@ -119,7 +130,7 @@ def inner_split(
     if groups is None:
         fit, validation = train_test_split(rows, test_size=fraction, stratify=train_labels, random_state=seed)
         return sorted(fit.tolist()), sorted(validation.tolist())
-    train_groups = np.asarray(groups)[rows]
+    train_groups = _group_ids(groups)[rows]
     if train_labels is None:
         fewest = len(set(train_groups.tolist()))
     else:
@@ -186,7 +197,7 @@ def grouped_folds(
     _check_folds(folds, seed)
     if labels is not None and len(groups) != len(labels):
         raise ValueError(f"'groups' has {len(groups)} entries but 'labels' {len(labels)}: one group per graph")
-    group_ids = np.asarray(groups)
+    group_ids = _group_ids(groups)
     if labels is None:
         per_class = [len(set(group_ids.tolist()))]
     else:

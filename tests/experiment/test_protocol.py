@@ -114,6 +114,18 @@ def test_grouped_folds_never_split_a_group_and_repeat_with_new_shuffles() -> Non
         grouped_folds(labels, groups, 20, repeats=1, seed=0)
 
 
+# a graph without a group (NaN, None) was put in a group of every such graph: patients unknown became one patient
+@pytest.mark.parametrize("missing", [float("nan"), None])
+@pytest.mark.parametrize("labels", [[0, 1] * 10, None], ids=["classes", "numeric"])
+def test_grouped_folds_refuse_a_graph_without_a_group(missing, labels) -> None:
+    from graphpool.experiment import grouped_folds
+
+    groups = [f"g{i // 2}" for i in range(20)]
+    groups[3] = missing
+    with pytest.raises(ValueError, match=r"'groups' holds a missing value \(NaN or None\) at position 3"):
+        grouped_folds(labels, groups, 2, 1, seed=0)
+
+
 @pytest.mark.parametrize("kind", ["stratified", "random", "grouped", "scaffold"])
 def test_fold_counts_and_seeds_are_checked_by_name(kind: str) -> None:
     """0 folds was "0 stratified folds need at least 2 graphs in every class; the smallest class here has 10", a
@@ -279,11 +291,13 @@ def test_stratified_folds_take_labels_of_any_kind(labels: list) -> None:
         assert sorted(labels[i] for i in test) == sorted(labels[:10])  # 5 of each class in each fold
 
 
+# text classes with a NaN: numpy made the NaN the text "nan", a class of its own
+@pytest.mark.parametrize("classes", [[0, 1], ["a", "b"]], ids=["numbers", "text"])
 @pytest.mark.parametrize("missing", [None, float("nan")])
-def test_a_missing_label_is_named_by_position(missing) -> None:
+def test_a_missing_label_is_named_by_position(missing, classes: list) -> None:
     from graphpool.experiment import grouped_folds
 
-    labels = [0, 1] * 10
+    labels = classes * 10
     labels[7] = missing
     with pytest.raises(ValueError, match=r"'labels' holds a missing value \(NaN or None\) at position 7"):
         stratified_folds(labels, 2, seed=0)
