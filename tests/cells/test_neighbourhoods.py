@@ -383,7 +383,10 @@ def test_the_learned_method_leaves_the_global_random_state_as_it_was() -> None:
 
 # a cell without a neighbourhood (NaN, None) failed inside scikit-learn ("Input contains NaN") or pandas
 # ("'<' not supported between instances of 'NoneType' and 'int'")
-@pytest.mark.parametrize("predicted", [[0, 0, 1, np.nan], [0, 0, 1, None], ["x", None, "y", "y"]])
+# (["x", nan, ...]: NumPy made the NaN the text "nan", a neighbourhood of its own)
+@pytest.mark.parametrize(
+    "predicted", [[0, 0, 1, np.nan], [0, 0, 1, None], ["x", None, "y", "y"], ["x", np.nan, "y", "y"]]
+)
 def test_agreement_names_cells_without_a_neighbourhood(predicted: list) -> None:
     with pytest.raises(ValueError, match=r"'predicted' gives no neighbourhood \(NaN or None\) to 1 cell, e.g. at"):
         agreement(["a", "a", "b", "b"], predicted)

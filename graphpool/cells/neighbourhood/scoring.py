@@ -49,7 +49,7 @@ def agreement(truth: ArrayLike, predicted: ArrayLike, ignore: Sequence[Any] = ()
             raise ValueError(f"'{name}' must be one {what} per cell (1-D), got shape {array.shape}")
     if truth_array.shape != predicted_array.shape:
         raise ValueError(f"'truth' has {truth_array.shape[0]} cells but 'predicted' has {predicted_array.shape[0]}")
-    missing = np.flatnonzero(pd.isna(predicted_array))
+    missing = np.flatnonzero(pd.isna(np.asarray(predicted, dtype=object)))  # (as text, NaN would be "nan")
     if missing.size:
         plural = "s" if missing.size > 1 else ""
         raise ValueError(
