@@ -42,6 +42,13 @@ class Assignment:
     label: Tensor | None = None
     s: Tensor | None = None
 
+    def __post_init__(self) -> None:  # shapes only (free): reading the ids would sync a GPU at every level
+        if self.cluster.dim() != 1:
+            raise ValueError(f"'cluster' must be [N], got {tuple(self.cluster.shape)}")
+        for name, value in (("cluster_batch", self.cluster_batch), ("label", self.label)):
+            if value is not None and value.shape != (self.num_clusters,):
+                raise ValueError(f"'{name}' must be [C] = [{self.num_clusters}], got {tuple(value.shape)}")
+
     @classmethod
     def from_soft(cls, s: Tensor, batch: Tensor, num_graphs: int) -> Assignment:
         """The soft assignment of rows ``s [N, K]`` for nodes in graphs ``batch [N]`` of ``num_graphs``.

@@ -16,6 +16,7 @@ from torch_geometric.utils import coalesce
 
 from graphpool.cluster.assignment import Assignment
 from graphpool.ops.device_path import on_host
+from graphpool.ops.validation import check_graph, finite_and_non_negative, validation_enabled
 
 #: keeps divisions by a degree or a norm finite (PyG's MinCut uses the same)
 EPS = 1e-15
@@ -154,6 +155,11 @@ def normalize_edges(
     ``self_loops=False`` says the edges hold none: nothing to drop (dropping is a boolean mask, whose output size
     a GPU must report back to the host).
     """
+    check_graph(edge_index, num_nodes, edge_weight)
+    if validation_enabled() and not finite_and_non_negative(edge_weight.detach())[1]:
+        raise ValueError(
+            f"'edge_weight' holds negative weights ({float(edge_weight.min()):.3g}); D^-1/2 A D^-1/2 needs >= 0"
+        )
     if self_loops:
         keep = edge_index[0] != edge_index[1]
         edge_index, edge_weight = edge_index[:, keep], edge_weight[keep]
@@ -168,6 +174,8 @@ def soft_edges(adj: Tensor, self_loops: bool = False) -> tuple[Tensor, Tensor]:
     Args:
         self_loops: keep the diagonal (each cluster's internal weight), as DiffPool does.
     """
+    if adj.dim() != 3 or adj.size(1) != adj.size(2):
+        raise ValueError(f"'adj' must be [B, K, K], got {tuple(adj.shape)}")
     k = adj.size(-1)
     if not self_loops:
         adj = adj * (1 - torch.eye(k, dtype=adj.dtype, device=adj.device))

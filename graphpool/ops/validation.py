@@ -23,6 +23,8 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
+from graphpool.ops.ranges import Range
+
 _ON, _OFF = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
@@ -87,6 +89,29 @@ def id_outside(ids: torch.Tensor, count: int) -> int | None:
         return None
     low, high = (int(value) for value in torch.aminmax(ids))
     return low if low < 0 else high if high >= count else None
+
+
+def check_graph(
+    edge_index: torch.Tensor,
+    num_nodes: int,
+    edge_weight: torch.Tensor | None = None,
+    node_key: torch.Tensor | None = None,
+) -> None:
+    """The graph a public graph primitive takes (a matching, an independent set, a normalisation): ``num_nodes`` a
+    whole number >= 0, ``edge_index`` ``[2, E]`` of int32/int64 ids in ``[0, num_nodes)`` (read with validation
+    on: a host sync), ``edge_weight`` ``[E]`` and ``node_key`` ``[N]`` where given; each error names its argument."""
+    Range(0, whole=True).check("num_nodes", num_nodes)
+    if not isinstance(edge_index, torch.Tensor) or edge_index.dim() != 2 or edge_index.size(0) != 2:
+        shape = tuple(edge_index.shape) if isinstance(edge_index, torch.Tensor) else type(edge_index).__name__
+        raise ValueError(f"'edge_index' must be [2, E], got shape {shape}")
+    if edge_index.dtype not in (torch.int32, torch.int64):
+        raise TypeError(f"'edge_index' must hold int32 or int64 node ids, got {edge_index.dtype}")
+    if edge_weight is not None and edge_weight.shape != (edge_index.size(1),):
+        raise ValueError(f"'edge_weight' must be [E] = [{edge_index.size(1)}], got {tuple(edge_weight.shape)}")
+    if node_key is not None and node_key.shape != (num_nodes,):
+        raise ValueError(f"'node_key' must be [N] = [{num_nodes}], got {tuple(node_key.shape)}")
+    if validation_enabled() and (bad := id_outside(edge_index, num_nodes)) is not None:
+        raise ValueError(f"'edge_index' refers to node {bad}, but num_nodes = {num_nodes}")
 
 
 def check_finite_rows(name: str, value: torch.Tensor, role: str = "") -> None:

@@ -1,12 +1,15 @@
 """Poolers and selectors under hostile input: misspelt keywords, non-finite or negative weights, odd dtypes,
 batches without nodes, weights that need gradients, half precision."""
 
+import re
+
 import pytest
 import torch
 
 from graphpool.cluster import (
     POOLERS,
     SOFT_POOLERS,
+    Assignment,
     BatchKMeansSelect,
     CommunitySelect,
     GraclusSelect,
@@ -14,8 +17,12 @@ from graphpool.cluster import (
     KMISSelect,
     LabelSelect,
     ProductSelect,
+    greedy_matching,
+    maximal_independent_set,
+    normalize_edges,
     pooler,
     pooler_spec,
+    soft_edges,
     takes_clusters,
 )
 from tests.conftest import within_seconds
@@ -360,3 +367,55 @@ def test_the_finite_check_of_features_survives_a_sum_that_overflows() -> None:
     large[42, 3] = float("inf")
     with pytest.raises(ValueError, match=r"'x' holds NaN or infinite values \(row 42\)"):
         check_finite_rows("x", large)
+
+
+# the graph primitives are public: an edge to a node beyond num_nodes, a weight or key of another length, a
+# num_nodes of -1 or 3.0, an adjacency of another shape failed inside torch (IndexError "index out of range in
+# self", "The shape of the mask [4] ...", "not enough values to unpack"), naming no argument
+_EDGES = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda f: f(_EDGES, 2), ValueError, r"'edge_index' refers to node 2, but num_nodes = 2"),
+        (lambda f: f(_EDGES, -1), ValueError, r"'num_nodes' must be >= 0, got -1"),
+        (lambda f: f(_EDGES, 3.0), TypeError, r"'num_nodes' must be a whole number, got 3.0"),
+        (lambda f: f(_EDGES[:1], 3), ValueError, r"'edge_index' must be \[2, E\], got shape \(1, 4\)"),
+        (lambda f: f(_EDGES.float(), 3), TypeError, r"'edge_index' must hold int32 or int64 node ids"),
+        (lambda f: f(_EDGES, 3, node_key=torch.arange(2)), ValueError, r"'node_key' must be \[N\] = \[3\], got \(2,\)"),
+    ],
+)
+@pytest.mark.parametrize("primitive", [greedy_matching, maximal_independent_set], ids=lambda f: f.__name__)
+def test_matching_and_independent_sets_name_a_bad_graph(primitive, call, error: type, message: str) -> None:
+    with pytest.raises(error, match=message):
+        call(primitive)
+
+
+def test_a_matching_names_weights_of_another_length() -> None:
+    with pytest.raises(ValueError, match=r"'edge_weight' must be \[E\] = \[4\], got \(3,\)"):
+        greedy_matching(_EDGES, 3, torch.ones(3))
+
+
+def test_normalized_and_soft_edges_name_bad_input() -> None:
+    with pytest.raises(ValueError, match=r"'edge_index' refers to node 2, but num_nodes = 2"):
+        normalize_edges(_EDGES, torch.ones(4), 2)
+    with pytest.raises(ValueError, match=r"'edge_weight' must be \[E\] = \[4\], got \(3,\)"):
+        normalize_edges(_EDGES, torch.ones(3), 3)
+    # negative weights were normalised to 0 without a word (their degrees fall below epsilon)
+    with pytest.raises(ValueError, match=r"'edge_weight' holds negative weights \(-1\); D\^-1/2 A D\^-1/2 needs >= 0"):
+        normalize_edges(_EDGES, -torch.ones(4), 3)
+    for shape in [(3, 3), (2, 3, 4)]:
+        with pytest.raises(ValueError, match=rf"'adj' must be \[B, K, K\], got {re.escape(str(shape))}"):
+            soft_edges(torch.ones(shape))
+
+
+# an assignment whose cluster_batch or label has another length than num_clusters failed later, where it was read
+def test_an_assignment_of_inconsistent_shapes_is_refused() -> None:
+    cluster = torch.tensor([0, 1])
+    with pytest.raises(ValueError, match=r"'cluster_batch' must be \[C\] = \[2\], got \(1,\)"):
+        Assignment(cluster, 2, torch.tensor([0]))
+    with pytest.raises(ValueError, match=r"'label' must be \[C\] = \[2\], got \(3,\)"):
+        Assignment(cluster, 2, torch.tensor([0, 0]), label=torch.arange(3))
+    with pytest.raises(ValueError, match=r"'cluster' must be \[N\], got \(2, 1\)"):
+        Assignment(cluster.view(2, 1), 2, torch.tensor([0, 0]))

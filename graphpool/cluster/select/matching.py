@@ -13,7 +13,7 @@ from torch_geometric.utils import coalesce
 from graphpool.cluster.assignment import Assignment, compact
 from graphpool.cluster.select.base import Select, check_edge_weights
 from graphpool.ops.ranges import SEED, Range
-from graphpool.ops.validation import check_finite_rows
+from graphpool.ops.validation import check_finite_rows, check_graph
 
 
 def _edge_keys(src: Tensor, dst: Tensor, seed: int) -> Tensor:
@@ -73,6 +73,7 @@ def greedy_matching(
     Raises:
         ValueError: ``edge_weight`` holds a negative or non-finite weight (the degrees must be >= 0).
     """
+    check_graph(edge_index, num_nodes, edge_weight, node_key)
     # a NaN score is never the best; a negative weight can make a degree zero or negative
     check_edge_weights(edge_weight, "the normalised-cut weight w_ij (1/d_i + 1/d_j)")
     # the undirected graph A + A^T: a one-way edge could otherwise never be proposed back (no handshake)
@@ -201,6 +202,7 @@ def maximal_independent_set(
     Returns:
         ``(member [N] bool, cover [N] long)``: whether each node is in the set, and the member covering it.
     """
+    check_graph(edge_index, num_nodes, node_key=node_key)
     Range(1, whole=True).check("hops", hops)
     device = edge_index.device
     src, dst = _undirected(edge_index)
