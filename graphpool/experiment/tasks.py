@@ -73,7 +73,7 @@ class Classification(Task):
 
     def scores(self, sums: Sequence[float]) -> dict[str, float]:
         correct, total = sums
-        return {"accuracy": correct / max(total, 1)}
+        return {"accuracy": correct / total if total else math.nan}  # no graphs: no accuracy
 
     def labels(self, graphs: Sequence[Any]) -> list[int]:
         return [int(g.y) for g in graphs]
@@ -101,7 +101,8 @@ class Regression(Task):
 
     def scores(self, sums: Sequence[float]) -> dict[str, float]:
         squared, absolute, total, total_squared, count = sums
-        count = max(count, 1)
+        if not count:  # no graphs: no error to give
+            return dict.fromkeys(self.metrics, math.nan)
         spread = total_squared - total * total / count
         return {
             "rmse": math.sqrt(squared / count),

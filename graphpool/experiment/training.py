@@ -105,23 +105,32 @@ def predict(
     *,
     share: bool = False,
 ) -> tuple[Tensor, Tensor]:
-    """Predictions and targets of ``graphs`` in order (classes ``[n]`` or values ``[n, targets]``), on the CPU.
+    """Predictions and targets of ``graphs`` in order (classes ``[n]`` or values ``[n, targets]``), on the CPU;
+    the targets are empty when the graphs carry no ``y`` (new graphs to predict).
 
     Several networks (a seed ensemble) predict as one: the argmax of the mean of their class probabilities, or
     the mean of their predicted values. With ``share`` each process of a torchrun job predicts only its share
     (every size-th graph). The networks predict in eval mode and are left in the mode they were in.
+
+    Raises:
+        ValueError: an empty ensemble, or one whose networks differ in task or output width.
     """
     members = [network] if isinstance(network, GraphClassifier) else list(network)
+    if not members:
+        raise ValueError("'network' is an empty list: give one network or several")
+    if len({(m.config.task, m.config.num_classes) for m in members}) > 1:
+        raise ValueError("an ensemble's networks must share one task and output width (num_classes)")
     rank, size = world() if share else (0, 1)
     predicted, targets = [], []
     with eval_mode(*members):
         for data in DataLoader(list(graphs)[rank::size], batch_size=batch_size):
             data = data.to(device)
             predicted.append(_ensemble_prediction(members, data).cpu())
-            targets.append(data.y.cpu())
+            if data.get("y") is not None:
+                targets.append(data.y.cpu())
     if not predicted:
         return torch.empty(0), torch.empty(0)
-    return torch.cat(predicted), torch.cat(targets)
+    return torch.cat(predicted), torch.cat(targets) if targets else torch.empty(0)
 
 
 def _ensemble_prediction(members: Sequence[GraphClassifier], data: Any) -> Tensor:
@@ -137,7 +146,15 @@ def _ensemble_prediction(members: Sequence[GraphClassifier], data: Any) -> Tenso
 def evaluate(
     network: GraphClassifier, graphs: Sequence[Any], batch_size: int, device: torch.device
 ) -> dict[str, float]:
-    """Every metric of the network's task on ``graphs`` (accuracy; or RMSE, MAE, R^2), summed across processes."""
+    """Every metric of the network's task on ``graphs`` (accuracy; or RMSE, MAE, R^2), summed across processes.
+
+    Raises:
+        ValueError: no graphs, or graphs without targets (``data.y``): no score to give.
+    """
+    if not graphs:
+        raise ValueError("'graphs' is empty: there is nothing to evaluate")
+    if any(graph.get("y") is None for graph in graphs):
+        raise ValueError("the graphs carry no targets (data.y): there is nothing to score")
     task = task_of(network.config.task)
     return task.scores(sum_across(task.sums(*predict(network, graphs, batch_size, device, share=True)), device))
 

@@ -103,3 +103,45 @@ def test_training_a_candidate_leaves_the_global_random_state_as_it_was(tmp_path)
     assert first["validation_accuracy"] == again["validation_accuracy"]  # its own seed: the same training
     assert torch.equal(torch.load(tmp_path / "a.pt")["state"]["best_model"]["head.0.weight"],
                        torch.load(tmp_path / "b.pt")["state"]["best_model"]["head.0.weight"])  # fmt: skip
+
+
+def _labelled(count: int, task: str = "classification") -> list[Data]:
+    edges = torch.tensor([[0, 1], [1, 0]])
+    y = (lambda i: torch.tensor([i % 2])) if task == "classification" else (lambda i: torch.tensor([float(i)]))
+    return [Data(x=torch.randn(2, 3), edge_index=edges, y=y(i)) for i in range(count)]
+
+
+# an empty list scored accuracy 0.0 (RMSE 0.0): a number for no graphs; graphs without y failed with
+# "'NoneType' object has no attribute 'cpu'"; an empty ensemble with an IndexError, one of two widths in torch.stack
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_evaluate_and_predict_name_what_they_cannot_score(task: str) -> None:
+    from graphpool.experiment import evaluate, predict
+
+    network = GraphClassifier(ModelConfig(in_channels=3, num_classes=2 if task == "classification" else 1, task=task))
+    cpu = torch.device("cpu")
+    with pytest.raises(ValueError, match=r"'graphs' is empty: there is nothing to evaluate"):
+        evaluate(network, [], 2, cpu)
+    unlabelled = [Data(x=g.x, edge_index=g.edge_index) for g in _labelled(3, task)]
+    with pytest.raises(ValueError, match=r"the graphs carry no targets \(data.y\): there is nothing to score"):
+        evaluate(network, unlabelled, 2, cpu)
+    predicted, targets = predict(network, unlabelled, 2, cpu)  # new graphs without labels: predictions alone
+    assert predicted.size(0) == 3 and targets.numel() == 0
+    with pytest.raises(ValueError, match=r"'network' is an empty list: give one network or several"):
+        predict([], _labelled(3, task), 2, cpu)
+
+
+def test_an_ensemble_of_other_outputs_is_refused() -> None:
+    from graphpool.experiment import predict
+
+    two, three = (GraphClassifier(ModelConfig(in_channels=3, num_classes=c)) for c in (2, 3))
+    with pytest.raises(ValueError, match=r"an ensemble's networks must share one task and output width"):
+        predict([two, three], _labelled(3), 2, torch.device("cpu"))
+
+
+def test_scores_of_no_graphs_are_not_numbers() -> None:
+    import math
+
+    from graphpool.experiment import Classification, Regression
+
+    assert all(math.isnan(v) for v in Classification().scores([0.0, 0.0]).values())
+    assert all(math.isnan(v) for v in Regression().scores([0.0] * 5).values())
