@@ -59,6 +59,8 @@ from graphpool.ops.validation import id_outside
 def proportions(graphs: Sequence[Data], num_types: int) -> np.ndarray:
     """``[samples, types]`` share of each cell type in each sample (types ``0 .. num_types - 1``)."""
     for number, graph in enumerate(graphs):
+        if graph.get("cell_type") is None:
+            raise ValueError(f"sample {number} has no cell types (data.cell_type): proportions count them")
         if (bad := id_outside(graph.cell_type, num_types)) is not None:
             raise ValueError(
                 f"sample {number} holds cell type {bad}, but num_types = {num_types} (types 0 to {num_types - 1})"

@@ -171,3 +171,6 @@ def test_proportions_refuse_a_cell_type_beyond_num_types() -> None:
         proportions([graph], 2)
     with pytest.raises(ValueError, match="sample 0 holds cell type -1"):
         proportions([Data(x=torch.ones(1, 1), cell_type=torch.tensor([-1]))], 2)
+    # a graph of a table read without types: "'GlobalStorage' object has no attribute 'cell_type'"
+    with pytest.raises(ValueError, match=r"sample 1 has no cell types \(data.cell_type\): proportions count them"):
+        proportions([graph, Data(x=torch.ones(1, 1))], 3)
