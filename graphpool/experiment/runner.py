@@ -91,6 +91,13 @@ class Experiment:
                 f"--precoarsen: none of the pools {list(self.pools)} has levels to precompute (only hard cluster "
                 f"pools do: {', '.join(HARD_POOLERS)}); drop --precoarsen"
             )
+        if (bad := next((i for i, graph in enumerate(graphs) if graph.get("y") is None), None)) is not None:
+            raise ValueError(f"graph {bad} has no target (data.y): the run trains and scores on them")
+        width = self.model.in_channels
+        if (bad := next((i for i, graph in enumerate(graphs) if not _reads(graph, width)), None)) is not None:
+            x = graphs[bad].get("x")
+            got = "no features (data.x)" if x is None else f"features of shape {tuple(x.shape)}"
+            raise ValueError(f"graph {bad} has {got}, but the model reads in_channels = {width}")
         classes = self.model.num_classes
         labels = task_of(self.model.task).labels(graphs) if graphs else None
         if labels and (bad := next((i for i, y in enumerate(labels) if not 0 <= y < classes), None)) is not None:
@@ -135,6 +142,12 @@ class Experiment:
         return out / f"{readout}__{pool}"
 
 
+def _reads(graph: Any, width: int) -> bool:
+    """Whether ``graph`` has the ``[N, width]`` features a model of ``in_channels = width`` reads."""
+    x = graph.get("x")
+    return x is not None and x.dim() == 2 and x.size(1) == width
+
+
 def run_experiment(
     graphs: Sequence[Any],
     folds: Sequence[Fold],
@@ -158,11 +171,14 @@ def run_experiment(
     Raises:
         ValueError: before anything is written, for folds that overlap or leave the graphs, ``groups`` of another
             length, ``repeats`` that do not divide the folds, ``only_folds`` outside them, class labels outside
-            ``0..num_classes - 1``, or a combination that could not train (:meth:`Experiment.check`).
+            ``0..num_classes - 1``, graphs without targets or of another feature width, no folds, or a
+            combination that could not train (:meth:`Experiment.check`).
     """
     progress, out, device = progress or Progress(), Path(out), torch.device(device)
     if groups is not None and len(groups) != len(graphs):
         raise ValueError(f"'groups' has {len(groups)} entries but there are {len(graphs)} graphs: one group per graph")
+    if not folds:
+        raise ValueError("'folds' is empty: give at least one (train, test) split")
     Range(1, whole=True).check("repeats", repeats)
     if len(folds) % repeats:
         raise ValueError(f"'repeats' = {repeats} does not divide the {len(folds)} folds (repeats x folds per repeat)")

@@ -243,6 +243,11 @@ def test_folds_are_checked_before_training(tmp_path: Path, folds, message: str) 
         ({"only_folds": [3]}, r"'only_folds' names fold 3, but the run has 2 folds"),
         ({"num_classes": 2, "y": 2}, r"graph 5 has class label 2, but the model has num_classes = 2 \(labels 0..1\)"),
         ({"num_classes": 3, "y": -1}, r"graph 5 has class label -1, but the model has num_classes = 3 \(labels 0..2\)"),
+        # no folds: statistics' "fmean requires at least one data point" after the folder was made; a graph
+        # without y: "int() argument must be ... not 'NoneType'"; features of another width: torch's matmul error
+        ({"folds": []}, r"'folds' is empty: give at least one \(train, test\) split"),
+        ({"y": None}, r"graph 5 has no target \(data.y\): the run trains and scores on them"),
+        ({"width": 5}, r"graph 0 has features of shape \(3, 5\), but the model reads in_channels = 2"),
     ],
 )
 def test_run_experiment_checks_its_arguments_before_training(tmp_path: Path, change: dict, message: str) -> None:
@@ -253,10 +258,18 @@ def test_run_experiment_checks_its_arguments_before_training(tmp_path: Path, cha
     from graphpool.models import ModelConfig
 
     labels = [0, 1, 0, 1, 0, change.get("y", 1)]
-    graphs = [Data(x=torch.randn(3, 2), edge_index=torch.tensor([[0, 1], [1, 0]]), y=torch.tensor([y])) for y in labels]
+    width = change.get("width", 2)
+    graphs = [
+        Data(
+            x=torch.randn(3, width),
+            edge_index=torch.tensor([[0, 1], [1, 0]]),
+            y=None if y is None else torch.tensor([y]),
+        )
+        for y in labels
+    ]
     model = ModelConfig(in_channels=2, num_classes=change.get("num_classes", 2))
     experiment = Experiment(model=model, train=TrainConfig(epochs=1))
-    folds = [([0, 1, 2, 3], [4, 5]), ([2, 3, 4, 5], [0, 1])]
+    folds = change.get("folds", [([0, 1, 2, 3], [4, 5]), ([2, 3, 4, 5], [0, 1])])
     options = {key: value for key, value in change.items() if key in ("repeats", "only_folds")}
     with pytest.raises(ValueError, match=message):
         run_experiment(graphs, folds, experiment, tmp_path / "out", torch.device("cpu"), **options)
