@@ -29,6 +29,8 @@ def scaled_grid_positions(
 ) -> Tensor:
     """Grid coordinates scaled to [0, 1] per axis (``[prod(shape), len(shape)]``), the same for any size."""
     check_shape(shape)
+    if not dtype.is_floating_point:
+        raise TypeError(f"'dtype' must be a floating-point dtype (positions in [0, 1]), got {dtype}")
     scale = torch.tensor([max(n - 1, 1) for n in shape], device=device, dtype=dtype)
     return grid_positions(shape, device).to(dtype) / scale
 

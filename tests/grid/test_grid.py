@@ -249,3 +249,14 @@ def test_pool_grid_names_a_learnable_readout_as_global_pool_does() -> None:
 def test_a_map_that_is_no_tensor_is_named(x) -> None:
     with pytest.raises(TypeError, match=r"x must be a torch.Tensor, got (NoneType|list)"):
         GlobalPool()(x)
+
+
+# an integer dtype was not kept: the division made the positions float32 anyway
+def test_scaled_positions_take_a_floating_dtype() -> None:
+    from graphpool.grid import scaled_grid_positions
+
+    assert scaled_grid_positions((3, 3), dtype=torch.float64).dtype == torch.float64
+    with pytest.raises(
+        TypeError, match=r"'dtype' must be a floating-point dtype \(positions in \[0, 1\]\), got torch.int64"
+    ):
+        scaled_grid_positions((3, 3), dtype=torch.long)
