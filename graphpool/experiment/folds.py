@@ -54,25 +54,25 @@ def _indices(part: Any) -> list[int]:
     return [int(i) for i in (part.tolist() if hasattr(part, "tolist") else part)]
 
 
-def _group_ids(groups: Sequence[Any]) -> np.ndarray:
-    """``groups`` as an array, after checking that every graph has one (a missing one is no group: NaN or None
-    would make every graph without a group one group, unknown donors one donor)."""
-    missing = np.flatnonzero(pd.isna(np.asarray(groups, dtype=object)))  # (as text, NaN beside names is "nan")
+def _one_each(name: str, values: Sequence[Any], what: str) -> np.ndarray:
+    """``values`` as an array, after checking that every graph has one (``what``: a class, a group); NaN or None
+    is none (as groups, every graph without one would form one group: unknown donors one donor)."""
+    missing = np.flatnonzero(pd.isna(np.asarray(values, dtype=object)))  # (as text, NaN beside names is "nan")
     if missing.size:
         raise ValueError(
-            f"'groups' holds a missing value (NaN or None) at position {missing[0]}; every graph needs a group"
+            f"'{name}' holds a missing value (NaN or None) at position {missing[0]}; every graph needs {what}"
         )
-    return np.asarray(groups)
+    return np.asarray(values)
+
+
+def _group_ids(groups: Sequence[Any]) -> np.ndarray:
+    """``groups`` as an array, every graph with one."""
+    return _one_each("groups", groups, "a group")
 
 
 def _class_labels(labels: Sequence[Any]) -> np.ndarray:
     """``labels`` as an array, after checking that every graph has one (classes of any kind: ints, strings)."""
-    y = np.asarray(labels)
-    missing = np.flatnonzero(pd.isna(np.asarray(labels, dtype=object)))  # (as text, NaN beside names is "nan")
-    if missing.size:
-        raise ValueError(
-            f"'labels' holds a missing value (NaN or None) at position {missing[0]}; every graph needs a class"
-        )
+    y = _one_each("labels", labels, "a class")
     kind = type_of_target(y) if y.size else "binary"
     if kind not in ("binary", "multiclass"):  # e.g. "continuous": numeric targets, nothing to stratify by
         raise ValueError(f"'labels' must be classes, got {kind} values; numeric targets take random_folds")
