@@ -76,6 +76,8 @@ def test_agreement_scores() -> None:
     truth = np.array(["a", "a", "a", "b", "b", "c", "c", "x"])
     predicted = np.array([0, 0, 1, 1, 1, 1, 1, 5])
     scores = agreement(truth, predicted, ignore=["x"])
+    # the cells of an ignored region were counted nowhere: scored + unannotated fell short of the cells
+    assert (scores["scored"], scores["unannotated"], scores["ignored"]) == (7, 0, 1)
     # Hungarian: a <-> 0 (F1 2*2/(3+2) = 0.8), b <-> 1 (2*2/(2+5) = 4/7), c unmatched (0)
     assert scores["macro_f1"] == pytest.approx((0.8 + 4 / 7) / 3)
     from sklearn.metrics import adjusted_mutual_info_score, adjusted_rand_score

@@ -33,13 +33,14 @@ def agreement(truth: ArrayLike, predicted: ArrayLike, ignore: Sequence[Any] = ()
     Returns ``ami`` (adjusted mutual information), ``ari`` (adjusted Rand index) and ``macro_f1``: the
     F1 of every annotated region against the neighbourhood matched to it one-to-one by the Hungarian
     algorithm on their overlaps, averaged over regions (a region left unmatched scores 0); and the
-    counts ``scored`` and ``unannotated``. Cells without a region (NaN, ``None``) are left out of
-    every score and counted as ``unannotated``; cells whose region is in ``ignore`` (e.g.
-    ``"NoAnnotation"``) are left out too (a value of ``ignore`` that is no region is a ``ValueError``).
+    counts ``scored``, ``unannotated`` and ``ignored`` (they add up to the cells). Cells without a region
+    (NaN, ``None``) are left out of every score and counted as ``unannotated``; cells whose region is in
+    ``ignore`` (e.g. ``"NoAnnotation"``) are left out too and counted as ``ignored`` (a value of ``ignore``
+    that is no region is a ``ValueError``).
 
     >>> scores = agreement(["a", "a", "b", "b", None], [1, 1, 0, 0, 1])
     >>> {name: round(value, 3) for name, value in scores.items()}
-    {'ami': 1.0, 'ari': 1.0, 'macro_f1': 1.0, 'scored': 4, 'unannotated': 1}
+    {'ami': 1.0, 'ari': 1.0, 'macro_f1': 1.0, 'scored': 4, 'unannotated': 1, 'ignored': 0}
     """
     from sklearn.metrics import adjusted_mutual_info_score, adjusted_rand_score
 
@@ -74,4 +75,5 @@ def agreement(truth: ArrayLike, predicted: ArrayLike, ignore: Sequence[Any] = ()
         "macro_f1": float(f1.mean()),
         "scored": int(keep.sum()),
         "unannotated": int(unannotated.sum()),
+        "ignored": int(len(keep) - keep.sum() - unannotated.sum()),
     }
