@@ -152,7 +152,8 @@ class Neighbourhoods:
             if diverging:
                 values = (values - values.mean()) / values.std(ddof=0).replace(0, 1)
         sizes, k = self.summary["cells"].tolist(), self.num_neighbourhoods
-        title = f"{self.method}: composition"
+        what = "cell types" if self.table.cell_types else "markers"
+        title = f"{what} of the {self.method} neighbourhoods"  # ("composition: composition" for that method)
         return composition_heatmap(values, sizes, diverging=diverging, label=label, title=title, colours=palette(k))
 
     def abundance(self) -> pd.DataFrame:
