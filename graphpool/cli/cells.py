@@ -103,9 +103,12 @@ def cells(args: argparse.Namespace) -> int:
     else:
         source = open_table(args.table)  # read once: the cells, and an AnnData to write the results back into
         names = {**cell_columns(args), "label": args.label}
-    table = read_cells(
-        source, **names, label_names=class_names(args.class_names), group=args.group, cell_id=args.cell_id
-    )
+    try:
+        table = read_cells(
+            source, **names, label_names=class_names(args.class_names), group=args.group, cell_id=args.cell_id
+        )
+    except ValueError as error:  # read_cells names its argument; the command line has the option
+        raise ValueError(str(error).replace("'label_names'", "--class-names")) from None
     if not table.classes:
         raise SystemExit("the table needs a --label column")
     if len(table.classes) == 1:

@@ -276,3 +276,17 @@ def test_a_bad_graph_is_refused_before_any_work(tmp_path: Path, capsys, command:
     ):
         main([command, "--graph", "knn:0", "--out", str(tmp_path / "out"), "--quiet"])
     assert capsys.readouterr().out == "" and not (tmp_path / "out").exists()
+
+
+# the refusals named read_cells' argument 'label_names', which no command line holds
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [
+        ("0=a", r"--class-names has no name for the 'label' value\(s\) \['1'\]"),
+        ("0=a,1=a", r"--class-names gives two values the same name"),
+    ],
+)
+def test_class_names_are_refused_in_the_options_words(tmp_path: Path, names: str, message: str) -> None:
+    with pytest.raises(SystemExit, match=rf"^graphpool cells: {message}"):
+        main(["cells", "--simulate", "count", "--samples", "10", "--class-names", names, "--out", str(tmp_path / "o")])
+    assert not (tmp_path / "o").exists()
