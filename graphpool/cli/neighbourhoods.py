@@ -48,6 +48,7 @@ from graphpool.cells.neighbourhood import (
     method_options,
     parse_k_range,
 )
+from graphpool.cells.neighbourhood.scoring import check_ignore
 from graphpool.cells.table import DEFAULT_CONNECTIVITY_KEY, open_table
 from graphpool.cells.workflow import CELLS_KEY
 from graphpool.cli.options import (
@@ -183,6 +184,9 @@ def run_neighbourhoods(args: argparse.Namespace) -> int:
         raise ValueError(
             "--ignore leaves --truth values out of the scores; there is no --truth, so it would be ignored"
         )
+    if ignore:  # before any method runs
+        check_distinct("--ignore", ignore)
+        check_ignore(regions, ignore, ("--ignore", f"--truth {truth}"))
     if args.key_added != CELLS_KEY and isinstance(source, pd.DataFrame):
         raise ValueError(
             "--key-added names the results in an .h5ad --table; this run reads none, so it would be ignored"

@@ -75,13 +75,15 @@ def test_an_h5ad_table_comes_back_with_its_results(tmp_path: Path) -> None:
         (["--formats", "png,jpg"], "figure format 'jpg' is not one of png, pdf, svg"),
         (["--formats", "png,png"], "figure formats: names 'png' twice"),
         # options that were ignored without a word
-        (["--ignore", "strma"], "'ignore' names 'strma', which is not a region of 'truth'"),
+        (["--ignore", "strma"], "--ignore names 'strma', which is not a region of --truth region"),
+        # a value given twice was taken; the refusals named the library's arguments, not the options
+        (["--ignore", "stroma,stroma"], "--ignore names 'stroma' twice"),
         (["--key-added", "gp"], "--key-added names the results in an .h5ad --table; this run reads none"),
         (
             ["--label", "label", "--class-names", "0"],
             "--class-names takes VALUE=NAME pairs separated by commas, got '0'",
         ),
-        (["--label", "label", "--class-names", "0=a"], "'label_names' has no name for the 'label' value(s) ['1']"),
+        (["--label", "label", "--class-names", "0=a"], "--class-names has no name for the 'label' value(s) ['1']"),
         # the first name of a value given twice was dropped without a word
         (["--label", "label", "--class-names", "0=a,0=b,1=c"], "--class-names: names '0' twice"),
     ],

@@ -11,9 +11,10 @@ from numpy.typing import ArrayLike
 from scipy.optimize import linear_sum_assignment
 
 
-def check_ignore(truth: ArrayLike, ignore: Sequence[Any]) -> set[str]:
+def check_ignore(truth: ArrayLike, ignore: Sequence[Any], names: tuple[str, str] = ("'ignore'", "'truth'")) -> set[str]:
     """The ``ignore`` values as strings, after checking that each is a region of ``truth`` (a misspelt region
-    would leave the cells it meant in the scores); missing values in either are skipped."""
+    would leave the cells it meant in the scores); missing values in either are skipped. ``names``: how the
+    messages name the two (the command line's options)."""
     if isinstance(ignore, str):
         raise TypeError(f"'ignore' must be a list of regions, got the string {ignore!r} (one: [{ignore!r}])")
     truth_array = np.asarray(truth, dtype=object)
@@ -22,7 +23,8 @@ def check_ignore(truth: ArrayLike, ignore: Sequence[Any]) -> set[str]:
     unknown = sorted(ignored - regions)
     if unknown:
         raise ValueError(
-            f"'ignore' names {unknown[0]!r}, which is not a region of 'truth' (its regions: {', '.join(sorted(regions))})"
+            f"{names[0]} names {unknown[0]!r}, which is not a region of {names[1]} (its regions: "
+            f"{', '.join(sorted(regions))})"
         )
     return ignored
 
