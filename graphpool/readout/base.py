@@ -162,6 +162,24 @@ class Readout(Aggregation):
         x2d, seg, unflatten = self.prepare(x, index, ptr, dim_size, dim)
         return unflatten(self.reduce_segments(x2d, seg, **inputs))
 
+    def forward_parts(
+        self,
+        x: Tensor,
+        index: Tensor | None,
+        ptr: Tensor | None,
+        dim_size: int | None,
+        dim: int,
+        parts: Callable[[Tensor, Segments], list[Tensor]],
+    ) -> Tensor:
+        """The forward of a readout whose output is several ``[B, F']`` parts side by side (readouts, quantiles):
+        each part in the output layout, concatenated along the features (the last dimension, or the one before
+        it when pooling along the last)."""
+        if x.dim() < 2:
+            raise ValueError(f"{type(self).__name__} needs x with a feature dimension, got shape {tuple(x.shape)}")
+        x2d, seg, unflatten = self.prepare(x, index, ptr, dim_size, dim)
+        feature_dim = -1 if dim % x.dim() != x.dim() - 1 else -2
+        return torch.cat([unflatten(part) for part in parts(x2d, seg)], dim=feature_dim)
+
     def prepare(
         self, x: Tensor, index: Tensor | None, ptr: Tensor | None, dim_size: int | None, dim: int
     ) -> tuple[Tensor, Segments, Callable[[Tensor], Tensor]]:
@@ -209,6 +227,12 @@ class Readout(Aggregation):
         if self.accumulates_in_float32 and x.dtype in _HALF_PRECISION:
             return self.compute(x.float(), seg, **inputs).to(x.dtype)
         return self.compute(x, seg, **inputs)
+
+    def parts(self, x: Tensor, seg: Segments, **inputs: Tensor) -> list[Tensor]:
+        """The output of validated ``x: [N, F]`` as parts that each lay out their columns as ``x`` does (one
+        part, :meth:`reduce_segments`; several quantiles give one per quantile): a readout of several feature
+        dimensions unflattens each part on its own before they are put side by side (:meth:`forward_parts`)."""
+        return [self.reduce_segments(x, seg, **inputs)]
 
     def compute(self, x: Tensor, seg: Segments) -> Tensor:
         """Reduce validated ``x: [N, F]`` to ``[B, get_out_channels(F)]``: the readout's maths (a readout that

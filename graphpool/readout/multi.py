@@ -85,13 +85,9 @@ class MultiReadout(Readout, MultiAggregation):
         dim: int = -2,
         **inputs: Tensor,
     ) -> Tensor:
-        if x.dim() < 2:
-            raise ValueError(f"MultiReadout needs x with a feature dimension, got shape {tuple(x.shape)}")
-        x2d, seg, unflatten = self.prepare(x, index, ptr, dim_size, dim)
-        feature_dim = -1 if dim % x.dim() != x.dim() - 1 else -2
-        out = torch.cat([unflatten(part) for part in self._parts(x2d, seg, inputs)], dim=feature_dim)
+        out = self.forward_parts(x, index, ptr, dim_size, dim, lambda x2d, seg: self._parts(x2d, seg, inputs))
         if self.mode == "proj":
-            if feature_dim != -1:
+            if dim % x.dim() == x.dim() - 1:
                 raise ValueError("mode='proj' pools along a dimension other than the last (the features)")
             out = self.lin(out)
         return out
@@ -104,7 +100,7 @@ class MultiReadout(Readout, MultiAggregation):
         for readout in self.members:
             readout.check_features(x)
             mine = {k: v for k, v in inputs.items() if k in readout.extra_inputs}
-            parts.append(readout.reduce_segments(x, seg, **mine))
+            parts += readout.parts(x, seg, **mine)
         return parts
 
     def compute(self, x: Tensor, seg: Segments, **inputs: Tensor) -> Tensor:

@@ -139,3 +139,59 @@ def test_unsorted_batch_with_many_graphs(num_graphs: int) -> None:
             torch.testing.assert_close(
                 out[b], reference_pool(x[batch == b], torch.zeros_like(batch[batch == b]), 1, reduce)[0]
             )
+
+
+# several quantiles at once, as PyG's QuantileAggregation takes them: a list of q was refused ("'q' must be a number
+# in [0, 1]"), so PyG code did not carry over and each quantile sorted the nodes again
+@pytest.mark.parametrize("method", ["linear", "lower", "higher", "nearest", "midpoint"])
+def test_several_quantiles_are_each_quantile_side_by_side(method: str) -> None:
+    from graphpool.readout import QuantileReadout
+
+    x, batch = random_batch(SIZES, 4, seed=13)
+    qs = [0.1, 0.5, 0.9, 0.5]
+    together = global_pool(x, batch, num_graphs=len(SIZES), reduce="quantile", q=qs, method=method)
+    alone = [global_pool(x, batch, num_graphs=len(SIZES), reduce="quantile", q=q, method=method) for q in qs]
+    assert torch.equal(together, torch.cat(alone, dim=-1))  # q-major, as PyG lays them out
+    assert QuantileReadout(qs).get_out_channels(4) == 16
+    # on the last of several feature dimensions, e.g. the heads of a message [N, H, C]
+    heads = x.view(-1, 2, 2)
+    stacked = QuantileReadout(qs, method)(heads, batch, dim_size=len(SIZES), dim=0)
+    assert stacked.shape == (len(SIZES), 2, 8)
+    for part, q in zip(stacked.split(2, dim=-1), qs, strict=True):
+        assert torch.equal(part, QuantileReadout(q, method)(heads, batch, dim_size=len(SIZES), dim=0))
+
+
+def test_several_quantiles_match_pyg() -> None:
+    pyg = pytest.importorskip("torch_geometric.nn.aggr")
+    from graphpool.readout import QuantileReadout
+
+    x, batch = random_batch([3, 5, 1, 8], 3, seed=14)
+    qs = [0.25, 0.75]
+    expected = pyg.QuantileAggregation(qs, interpolation="linear")(x, batch, dim_size=4)
+    torch.testing.assert_close(QuantileReadout(qs)(x, batch, dim_size=4), expected)
+
+
+@pytest.mark.parametrize("q", [[], [0.5, 1.5], "0.5", [0.5, float("nan")]])
+def test_a_bad_list_of_quantiles_is_named(q) -> None:
+    from graphpool.readout import QuantileReadout
+
+    with pytest.raises(ValueError, match=r"'q' must be"):
+        QuantileReadout(q)
+
+
+# inside a MultiReadout, a readout of several parts (quantiles) was unflattened as one: on inputs of several
+# feature dimensions its columns came out interleaved
+def test_several_quantiles_inside_a_multi_readout_keep_their_layout() -> None:
+    from graphpool.readout import MultiReadout, QuantileReadout, SumReadout
+
+    x, batch = random_batch(SIZES, 4, seed=15)
+    heads = x.view(-1, 2, 2)
+    multi = MultiReadout([SumReadout(), QuantileReadout([0.2, 0.8])])(heads, batch, dim_size=len(SIZES), dim=0)
+    expected = torch.cat(
+        [
+            SumReadout()(heads, batch, dim_size=len(SIZES), dim=0),
+            QuantileReadout([0.2, 0.8])(heads, batch, dim_size=len(SIZES), dim=0),
+        ],
+        dim=-1,
+    )
+    assert torch.equal(multi, expected)
