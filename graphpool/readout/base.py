@@ -173,12 +173,12 @@ class Readout(Aggregation):
     ) -> Tensor:
         """The forward of a readout whose output is several ``[B, F']`` parts side by side (readouts, quantiles):
         each part in the output layout, concatenated along the features (the last dimension, or the one before
-        it when pooling along the last)."""
-        if x.dim() < 2:
-            raise ValueError(f"{type(self).__name__} needs x with a feature dimension, got shape {tuple(x.shape)}")
+        it when pooling along the last); ``x: [N]`` gives ``[B, parts]``, as :func:`global_pool` does."""
         x2d, seg, unflatten = self.prepare(x, index, ptr, dim_size, dim)
-        feature_dim = -1 if dim % x.dim() != x.dim() - 1 else -2
-        return torch.cat([unflatten(part) for part in parts(x2d, seg)], dim=feature_dim)
+        pieces = [unflatten(part) for part in parts(x2d, seg)]
+        if x.dim() == 1:
+            return torch.stack(pieces, dim=-1)
+        return torch.cat(pieces, dim=-1 if dim % x.dim() != x.dim() - 1 else -2)
 
     def prepare(
         self, x: Tensor, index: Tensor | None, ptr: Tensor | None, dim_size: int | None, dim: int

@@ -87,7 +87,7 @@ class MultiReadout(Readout, MultiAggregation):
     ) -> Tensor:
         out = self.forward_parts(x, index, ptr, dim_size, dim, lambda x2d, seg: self._parts(x2d, seg, inputs))
         if self.mode == "proj":
-            if dim % x.dim() == x.dim() - 1:
+            if x.dim() > 1 and dim % x.dim() == x.dim() - 1:
                 raise ValueError("mode='proj' pools along a dimension other than the last (the features)")
             out = self.lin(out)
         return out

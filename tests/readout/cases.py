@@ -19,6 +19,12 @@ class Case:
     positive: bool = False  # the readout is defined for positive inputs only
 
     @property
+    def parts(self) -> int:
+        """Output columns per input column: several quantiles come side by side."""
+        q = self.options.get("q")
+        return len(q) if isinstance(q, list) else 1
+
+    @property
     def id(self) -> str:
         return self.reduce + "".join(f"-{k}={v}" for k, v in self.options.items())
 
@@ -36,6 +42,8 @@ LISTED = [
     Case("quantile", {"q": 0.3, "method": "midpoint"}),
     Case("quantile", {"q": 0.0}),
     Case("quantile", {"q": 1.0}),
+    Case("quantile", {"q": [0.2, 0.5, 0.8, 0.5], "method": "linear"}),  # several at once (and one twice)
+    Case("quantile", {"q": [0.1, 0.9], "method": "nearest"}),
     Case("var"),
     Case("std"),
     Case("softmax", {"temperature": 1.0}),

@@ -13,8 +13,10 @@ import torch
 from torch import Tensor
 
 
-def _quantile(rows: Tensor, q: float, method: str = "linear") -> Tensor:
-    return torch.quantile(rows.double(), q, dim=0, interpolation=method).to(rows.dtype)
+def _quantile(rows: Tensor, q: float | list[float], method: str = "linear") -> Tensor:
+    """torch.quantile per column; several q side by side, q-major (PyG's layout)."""
+    qs = torch.tensor(q if isinstance(q, list) else [q], dtype=torch.float64)
+    return torch.quantile(rows.double(), qs, dim=0, interpolation=method).reshape(-1).to(rows.dtype)
 
 
 def _power_mean(rows: Tensor, p: float, eps: float = 1e-6) -> Tensor:
@@ -43,7 +45,8 @@ def reference_pool(x: Tensor, batch: Tensor, num_graphs: int, reduce: str, **opt
     """``[N, F]`` -> ``[B, F]``, zeros for empty graphs (a readout without a naive formula here is skipped, saying so)."""
     if reduce not in REFERENCE:
         pytest.skip(f"no per-graph reference formula for readout {reduce!r} in tests/readout/reference.py")
-    out = x.new_zeros(num_graphs, x.size(1))
+    width = len(options["q"]) if isinstance(options.get("q"), list) else 1  # several quantiles side by side
+    out = x.new_zeros(num_graphs, x.size(1) * width)
     for b in range(num_graphs):
         rows = x[batch == b]
         if rows.size(0):

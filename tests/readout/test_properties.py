@@ -16,7 +16,7 @@ def test_empty_graphs_give_zero_and_finite_gradients(case: Case) -> None:
     x = (x.abs() + 0.1) if case.positive else x
     x.requires_grad_(True)
     out = global_pool(x, batch, num_graphs=len(SIZES), reduce=case.reduce, **case.options)
-    assert torch.equal(out[[0, 3, 5]], torch.zeros(3, 3, dtype=out.dtype))
+    assert torch.equal(out[[0, 3, 5]], torch.zeros(3, 3 * case.parts, dtype=out.dtype))
     out.sum().backward()
     assert torch.isfinite(out).all() and torch.isfinite(x.grad).all()
 
@@ -25,9 +25,10 @@ def test_empty_graphs_give_zero_and_finite_gradients(case: Case) -> None:
 def test_no_nodes_at_all(case: Case) -> None:
     x = torch.zeros(0, 3)
     out = global_pool(x, torch.zeros(0, dtype=torch.long), num_graphs=2, reduce=case.reduce, **case.options)
-    assert torch.equal(out, torch.zeros(2, 3))
-    assert global_pool(x, reduce=case.reduce, **case.options).shape == (1, 3)
-    assert global_pool(x, torch.zeros(0, dtype=torch.long), reduce=case.reduce, **case.options).shape == (0, 3)
+    width = 3 * case.parts
+    assert torch.equal(out, torch.zeros(2, width))
+    assert global_pool(x, reduce=case.reduce, **case.options).shape == (1, width)
+    assert global_pool(x, torch.zeros(0, dtype=torch.long), reduce=case.reduce, **case.options).shape == (0, width)
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)

@@ -5,7 +5,7 @@ import torch
 from cases import CASES, Case
 from reference import random_batch, reference_pool
 
-from graphpool.readout import global_pool
+from graphpool.readout import global_pool, resolve
 
 # empty graphs in the middle and at the end, single-node graphs, a large one
 SIZES = [3, 0, 1, 7, 2, 0, 12, 1, 5, 0]
@@ -55,6 +55,13 @@ def test_one_graph_when_no_batch(case: Case) -> None:
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_one_dimensional_features(case: Case) -> None:
     x, batch = _inputs(case, seed=5)
+    if case.parts > 1:  # parts side by side: [B, parts], from the function and the module alike
+        expected = reference_pool(x[:, :1], batch, len(SIZES), case.reduce, **case.options)
+        actual = global_pool(x[:, 0], batch, num_graphs=len(SIZES), reduce=case.reduce, **case.options)
+        torch.testing.assert_close(actual, expected)
+        module = resolve(case.reduce, **case.options)
+        torch.testing.assert_close(module(x[:, 0], batch, dim_size=len(SIZES), dim=0), expected)
+        return
     expected = reference_pool(x[:, :1], batch, len(SIZES), case.reduce, **case.options)[:, 0]
     actual = global_pool(x[:, 0], batch, num_graphs=len(SIZES), reduce=case.reduce, **case.options)
     assert actual.shape == (len(SIZES),)
