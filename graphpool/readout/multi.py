@@ -85,14 +85,18 @@ class MultiReadout(Readout, MultiAggregation):
         dim: int = -2,
         **inputs: Tensor,
     ) -> Tensor:
-        out = self.forward_parts(x, index, ptr, dim_size, dim, lambda x2d, seg: self._parts(x2d, seg, inputs))
+        out = self.forward_parts(x, index, ptr, dim_size, dim, lambda x2d, seg: self._member_parts(x2d, seg, inputs))
         if self.mode == "proj":
             if x.dim() > 1 and dim % x.dim() == x.dim() - 1:
                 raise ValueError("mode='proj' pools along a dimension other than the last (the features)")
             out = self.lin(out)
         return out
 
-    def _parts(self, x: Tensor, seg: Segments, inputs: dict[str, Tensor]) -> list[Tensor]:
+    def parts(self, x: Tensor, seg: Segments, **inputs: Tensor) -> list[Tensor]:
+        """Every member's parts side by side; with ``mode="proj"`` the one projected part."""
+        return self._member_parts(x, seg, inputs) if self.mode == "cat" else [self.compute(x, seg, **inputs)]
+
+    def _member_parts(self, x: Tensor, seg: Segments, inputs: dict[str, Tensor]) -> list[Tensor]:
         unknown = set(inputs) - set(self.extra_inputs)
         if unknown:
             raise ValueError(f"unexpected inputs {sorted(unknown)}; these readouts take {list(self.extra_inputs)}")
@@ -104,7 +108,7 @@ class MultiReadout(Readout, MultiAggregation):
         return parts
 
     def compute(self, x: Tensor, seg: Segments, **inputs: Tensor) -> Tensor:
-        out = torch.cat(self._parts(x, seg, inputs), dim=-1)
+        out = torch.cat(self._member_parts(x, seg, inputs), dim=-1)
         return self.lin(out) if self.mode == "proj" else out
 
     def get_out_channels(self, in_channels: int) -> int:

@@ -202,3 +202,14 @@ def test_several_quantiles_inside_a_multi_readout_keep_their_layout() -> None:
         dim=-1,
     )
     assert torch.equal(multi, expected)
+
+
+# a MultiReadout inside another was one part: on inputs of several feature dimensions its columns interleaved
+def test_a_multi_readout_inside_another_keeps_its_layout() -> None:
+    from graphpool.readout import MaxReadout, MeanReadout, MultiReadout, SumReadout
+
+    x, batch = random_batch(SIZES, 4, seed=16)
+    heads = x.view(-1, 2, 2)
+    nested = MultiReadout([SumReadout(), MultiReadout([MeanReadout(), MaxReadout()])])
+    flat = MultiReadout([SumReadout(), MeanReadout(), MaxReadout()])
+    assert torch.equal(nested(heads, batch, dim_size=len(SIZES), dim=0), flat(heads, batch, dim_size=len(SIZES), dim=0))
