@@ -59,6 +59,9 @@ def test_global_pools_and_their_gradients(reduce, pyg_pool) -> None:
         (VarReadout(), pyg_aggr.VarAggregation()),
         (StdReadout(), pyg_aggr.StdAggregation()),
         (SoftmaxReadout(temperature=0.5), pyg_aggr.SoftmaxAggregation(t=2.0)),
+        (QuantileReadout([0.25, 0.5, 0.75]), pyg_aggr.QuantileAggregation([0.25, 0.5, 0.75])),
+        (QuantileReadout([0.1, 0.9], "nearest"), pyg_aggr.QuantileAggregation([0.1, 0.9], "nearest")),
+        (resolve(["mean", "max", "std"]), pyg_aggr.MultiAggregation(["mean", "max", "std"])),
     ],
     ids=lambda m: type(m).__name__,
 )
