@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import cast
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -76,27 +76,22 @@ class MultiReadout(Readout, MultiAggregation):
         if self.mode == "proj":
             self.lin.reset_parameters()
 
-    def forward(
-        self,
-        x: Tensor,
-        index: Tensor | None = None,
-        ptr: Tensor | None = None,
-        dim_size: int | None = None,
-        dim: int = -2,
-        **inputs: Tensor,
-    ) -> Tensor:
-        out = self.forward_parts(x, index, ptr, dim_size, dim, lambda x2d, seg: self._member_parts(x2d, seg, inputs))
-        if self.mode == "proj":
-            if x.dim() > 1 and dim % x.dim() == x.dim() - 1:
-                raise ValueError("mode='proj' pools along a dimension other than the last (the features)")
-            out = self.lin(out)
-        return out
+    def forward(self, *args: Any, **kwargs: Any) -> Tensor:
+        """:meth:`Readout.forward` of the members' parts side by side, then (``mode="proj"``) the projection."""
+        out = super().forward(*args, **kwargs)
+        return self.lin(out) if self.mode == "proj" else out
+
+    def prepare(
+        self, x: Tensor, index: Tensor | None, ptr: Tensor | None, dim_size: int | None, dim: int
+    ) -> tuple[Tensor, Segments, Callable[[Tensor], Tensor]]:
+        prepared = super().prepare(x, index, ptr, dim_size, dim)
+        if self.mode == "proj" and x.dim() > 1 and dim % x.dim() == x.dim() - 1:
+            raise ValueError("mode='proj' pools along a dimension other than the last (the features)")
+        return prepared
 
     def parts(self, x: Tensor, seg: Segments, **inputs: Tensor) -> list[Tensor]:
-        """Every member's parts side by side; with ``mode="proj"`` the one projected part."""
-        return self._member_parts(x, seg, inputs) if self.mode == "cat" else [self.compute(x, seg, **inputs)]
-
-    def _member_parts(self, x: Tensor, seg: Segments, inputs: dict[str, Tensor]) -> list[Tensor]:
+        """Every member's parts side by side (before the projection of ``mode="proj"``, which :meth:`forward`
+        and :meth:`compute` apply)."""
         unknown = set(inputs) - set(self.extra_inputs)
         if unknown:
             raise ValueError(f"unexpected inputs {sorted(unknown)}; these readouts take {list(self.extra_inputs)}")
@@ -104,11 +99,12 @@ class MultiReadout(Readout, MultiAggregation):
         for readout in self.members:
             readout.check_features(x)
             mine = {k: v for k, v in inputs.items() if k in readout.extra_inputs}
-            parts += readout.parts(x, seg, **mine)
+            projected = isinstance(readout, MultiReadout) and readout.mode == "proj"  # one part: its projection
+            parts += [readout.reduce_segments(x, seg, **mine)] if projected else readout.parts(x, seg, **mine)
         return parts
 
     def compute(self, x: Tensor, seg: Segments, **inputs: Tensor) -> Tensor:
-        out = torch.cat(self._member_parts(x, seg, inputs), dim=-1)
+        out = torch.cat(self.parts(x, seg, **inputs), dim=-1)
         return self.lin(out) if self.mode == "proj" else out
 
     def get_out_channels(self, in_channels: int) -> int:

@@ -71,19 +71,6 @@ class QuantileReadout(Readout):
             raise ValueError(f"'method' must be one of {QUANTILE_METHODS}, got {method!r}")
         self.method = method
 
-    def forward(
-        self,
-        x: Tensor,
-        index: Tensor | None = None,
-        ptr: Tensor | None = None,
-        dim_size: int | None = None,
-        dim: int = -2,
-        **inputs: Tensor,
-    ) -> Tensor:
-        if len(self.quantiles) == 1 or inputs:  # (the base names inputs it does not take)
-            return super().forward(x, index, ptr, dim_size, dim, **inputs)
-        return self.forward_parts(x, index, ptr, dim_size, dim, self.parts)
-
     def compute(self, x: Tensor, seg: Segments) -> Tensor:
         return torch.cat(self.parts(x, seg), dim=-1)
 
