@@ -16,7 +16,7 @@ from torch_geometric.utils import coalesce
 
 from graphpool.cluster.assignment import Assignment
 from graphpool.ops.device_path import on_host
-from graphpool.ops.validation import check_graph, finite_and_non_negative, validation_enabled
+from graphpool.ops.validation import check_edge_weights, check_graph, validation_enabled
 
 #: keeps divisions by a degree or a norm finite (PyG's MinCut uses the same)
 EPS = 1e-15
@@ -156,10 +156,8 @@ def normalize_edges(
     a GPU must report back to the host).
     """
     check_graph(edge_index, num_nodes, edge_weight)
-    if validation_enabled() and not finite_and_non_negative(edge_weight.detach())[1]:
-        raise ValueError(
-            f"'edge_weight' holds negative weights ({float(edge_weight.min()):.3g}); D^-1/2 A D^-1/2 needs >= 0"
-        )
+    if validation_enabled():
+        check_edge_weights(edge_weight, "D^-1/2 A D^-1/2")
     if self_loops:
         keep = edge_index[0] != edge_index[1]
         edge_index, edge_weight = edge_index[:, keep], edge_weight[keep]

@@ -32,9 +32,10 @@ from graphpool.cluster.connect import (
 )
 from graphpool.cluster.losses import LOSS_TERMS, LOSSES, LossFn, LossInputs
 from graphpool.cluster.reduce import cluster_mean, soft_pool
-from graphpool.cluster.select.base import Select, check_edge_weights, check_keywords
+from graphpool.cluster.select.base import Select, check_keywords
 from graphpool.ops import Segments, segments_from, validation_enabled
 from graphpool.ops.csr import CSRAdjacency
+from graphpool.ops.validation import check_edge_weights
 from graphpool.readout import Readout, resolve
 
 #: activations a pool may apply to the reduced cluster features (DMoN's is ``"selu"``)

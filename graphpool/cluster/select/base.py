@@ -18,7 +18,6 @@ import torch
 from torch import Tensor, nn
 
 from graphpool.cluster.assignment import Assignment, compact
-from graphpool.ops.validation import finite_and_non_negative
 
 
 class Select(nn.Module):
@@ -64,19 +63,6 @@ def check_node_vector(name: str, value: Tensor, num_nodes: int) -> None:
     if not isinstance(value, Tensor) or value.dim() != 1 or value.numel() != num_nodes:
         shape = tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__
         raise ValueError(f"'{name}' must be a [N] tensor with N = {num_nodes} (one per node), got {shape}")
-
-
-def check_edge_weights(edge_weight: Tensor | None, needs: str) -> None:
-    """Raise a ``ValueError`` naming ``edge_weight`` when it holds NaN, an infinity or a negative weight (``needs``:
-    what requires weights >= 0, e.g. ``"modularity"``); one read of the weights, a host sync."""
-    if edge_weight is None or not edge_weight.numel():
-        return
-    weight = edge_weight.detach()
-    finite, non_negative = finite_and_non_negative(weight)
-    if not finite:
-        raise ValueError("'edge_weight' must be finite; it holds NaN or infinite weights")
-    if not non_negative:
-        raise ValueError(f"'edge_weight' holds negative weights ({float(weight.min()):.3g}); {needs} needs >= 0")
 
 
 def split_by_graph(batch: Tensor, num_graphs: int) -> list[Tensor]:

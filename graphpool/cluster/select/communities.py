@@ -7,9 +7,10 @@ from torch import Tensor
 from torch_geometric.utils import coalesce
 
 from graphpool.cluster.assignment import Assignment
-from graphpool.cluster.select.base import Select, assignment_from_local, check_edge_weights
+from graphpool.cluster.select.base import Select, assignment_from_local
 from graphpool.cluster.select.matching import local_index
 from graphpool.ops.ranges import SEED
+from graphpool.ops.validation import check_edge_weights
 
 
 class CommunitySelect(Select):

@@ -11,9 +11,9 @@ from torch import Tensor
 from torch_geometric.utils import coalesce
 
 from graphpool.cluster.assignment import Assignment, compact
-from graphpool.cluster.select.base import Select, check_edge_weights
+from graphpool.cluster.select.base import Select
 from graphpool.ops.ranges import SEED, Range
-from graphpool.ops.validation import check_finite_rows, check_graph
+from graphpool.ops.validation import check_edge_weights, check_finite_rows, check_graph
 
 
 def _edge_keys(src: Tensor, dst: Tensor, seed: int) -> Tensor:
