@@ -66,10 +66,14 @@ class QuantileReadout(Readout):
             self.quantiles = tuple(check_number("q", value, 0.0, 1.0) for value in q)
         else:
             self.quantiles = (check_number("q", q, 0.0, 1.0),)
-        self.q: float | tuple[float, ...] = self.quantiles[0] if len(self.quantiles) == 1 else self.quantiles
         if method not in QUANTILE_METHODS:
             raise ValueError(f"'method' must be one of {QUANTILE_METHODS}, got {method!r}")
         self.method = method
+
+    @property
+    def q(self) -> float | tuple[float, ...]:
+        """The quantile as given: one number, or the tuple of several."""
+        return self.quantiles[0] if len(self.quantiles) == 1 else self.quantiles
 
     def compute(self, x: Tensor, seg: Segments) -> Tensor:
         return torch.cat(self.parts(x, seg), dim=-1)
