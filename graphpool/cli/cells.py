@@ -14,7 +14,7 @@ from graphpool.cells.workflow import annotate, check_annotatable, outer_folds
 from graphpool.cli.options import (
     add_cell_columns,
     cell_columns,
-    check_graph,
+    check_graph_option,
     check_table_options,
     class_names,
     experiment_from,
@@ -87,7 +87,7 @@ def add_parser(commands: Any) -> None:
 def cells(args: argparse.Namespace) -> int:
     """Run ``graphpool cells`` with parsed ``args``; prints the table and writes everything into ``--out``."""
     check_table_options(args, {"simulate": None, "samples": None}, {"label": "label"})
-    check_graph(args.graph)
+    check_graph_option(args.graph)
     if args.edge_weight is not None and args.backbone != "gcn" and set(args.pool) <= {"none", "celltype"}:
         raise ValueError(
             "--edge-weight is read by --backbone gcn and the cluster pools; this run has neither, so it would be "

@@ -58,7 +58,7 @@ from graphpool.cli.options import (
     add_threads,
     cell_columns,
     check_bounds,
-    check_graph,
+    check_graph_option,
     check_table_options,
     markers_from,
 )
@@ -144,7 +144,7 @@ def run_neighbourhoods(args: argparse.Namespace) -> int:
     check_bounds(args, {"plots": Range(0), "resolution": Range(0, low_open=True), "seed": SEED})
     check_formats(args.formats)
     check_table_options(args, {}, {"no_sample": False})
-    check_graph(args.graph)
+    check_graph_option(args.graph)
     try:
         ks = None if args.k is None else parse_k_range(args.k)
     except ValueError as error:

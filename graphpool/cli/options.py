@@ -483,7 +483,7 @@ def check_table_options(args: argparse.Namespace, simulator: dict[str, Any], tab
     raise ValueError(f"{option} makes tissues, but --table gives them: drop one")
 
 
-def check_graph(spec: str | None) -> None:
+def check_graph_option(spec: str | None) -> None:
     """``--graph`` checked before any work (``None``: the command's default; ``given``: the table's own graph, which
     reading the table checks)."""
     if spec not in (None, "given"):
