@@ -210,9 +210,9 @@ def read_cells(
     Raises:
         ValueError: naming the column, sample and rows of every problem found: missing or
             twice-named columns, a column given two roles (the label among the markers), non-numeric
-            (complex, dates, durations), missing or (for float32) too large coordinates and markers, missing types, samples or labels, values
-            of two types written alike, duplicated cell ids, samples whose cells disagree on their
-            label or group.
+            (complex, dates, durations), missing or (for float32) too large coordinates and markers,
+            missing types, samples or labels, values of two types written alike, duplicated cell ids,
+            samples whose cells disagree on their label or group.
     """
     if isinstance(markers, str) and markers != "all":
         raise ValueError(

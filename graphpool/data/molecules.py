@@ -165,8 +165,8 @@ def load_smiles_csv(
     as a float32 ``[1]``.
     ``on_error="fail"`` raises one ``ValueError`` listing every row (1-based, header = row 1)
     whose SMILES is empty or cannot be parsed by RDKit, whose label is empty, NaN or infinite (under
-    regression also: not a number or beyond float32), or which has more fields than the header; ``"skip"`` leaves them out and records them in
-    ``MoleculeSet.skipped``. Nothing is dropped silently.
+    regression also: not a number or beyond float32), or which has more fields than the header;
+    ``"skip"`` leaves them out and records them in ``MoleculeSet.skipped``. Nothing is dropped silently.
     """
     if on_error not in ("fail", "skip"):
         raise ValueError(f"'on_error' must be 'fail' or 'skip', got {on_error!r}")
@@ -196,11 +196,10 @@ def load_smiles_csv(
         if not text:
             problems.append((number, f"empty label in column {label_col!r}"))
             continue
-        if task == "classification" and text.lower() in ("nan", "+nan", "-nan"):  # pandas', R's missing value
-            problems.append((number, f"label {text!r} in column {label_col!r} is a missing value (NaN)"))
-            continue
-        if task == "classification" and _is_number(text) and not is_finite_number(text):
-            problems.append((number, f"label {text!r} in column {label_col!r} is not finite"))
+        value = _number(text)
+        if task == "classification" and value is not None and not math.isfinite(value):  # NaN: pandas', R's missing
+            what = "is a missing value (NaN)" if math.isnan(value) else "is not finite"
+            problems.append((number, f"label {text!r} in column {label_col!r} {what}"))
             continue
         if task == "regression" and not is_finite_number(text):
             problems.append((number, f"label {text!r} in column {label_col!r} is not a finite number"))
@@ -234,28 +233,22 @@ FLOAT32_MAX = float(torch.finfo(torch.float32).max)
 
 def is_finite_number(text: str) -> bool:
     """Whether ``text`` reads as a finite number (``"2.5"``, ``"1e3"``; not ``"nan"``, ``"inf"`` or ``"active"``)."""
-    try:
-        return math.isfinite(float(text))
-    except ValueError:
-        return False
+    value = _number(text)
+    return value is not None and math.isfinite(value)
 
 
-def _is_number(text: str) -> bool:
-    """Whether ``text`` reads as a number, finite or not (``"inf"``)."""
+def _number(text: str) -> float | None:
+    """``text`` as a number (``"inf"`` and ``"nan"`` included), or ``None`` when it is none."""
     try:
-        float(text)
+        return float(text)
     except ValueError:
-        return False
-    return True
+        return None
 
 
 def _label(text: str) -> str:
     """A number's canonical spelling (``"1.0"``, ``"01"`` -> ``"1"``; ``"2.50"`` -> ``"2.5"``), else the text."""
-    try:
-        value = float(text)
-    except ValueError:
-        return text
-    if not math.isfinite(value):
+    value = _number(text)
+    if value is None or not math.isfinite(value):
         return text
     return str(int(value)) if value.is_integer() else repr(value)
 
