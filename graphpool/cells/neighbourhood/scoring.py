@@ -16,7 +16,7 @@ def check_ignore(truth: ArrayLike, ignore: Sequence[Any], names: tuple[str, str]
     would leave the cells it meant in the scores); missing values in either are skipped. ``names``: how the
     messages name the two (the command line's options)."""
     if isinstance(ignore, str):
-        raise TypeError(f"'ignore' must be a list of regions, got the string {ignore!r} (one: [{ignore!r}])")
+        raise TypeError(f"{names[0]} must be a list of regions, got the string {ignore!r} (one: [{ignore!r}])")
     truth_array = np.asarray(truth, dtype=object)
     regions = set(truth_array[~pd.isna(truth_array)].astype(str))
     ignored = {str(value) for value in ignore if not pd.isna(value)}
