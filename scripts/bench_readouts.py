@@ -13,10 +13,10 @@ memory clock and bus width, or the data sheet's figure for the GPU's name where 
 the clock, as under CUDA 13), and on any device **% copy** its fraction of what a copy of the same tensor
 achieves (the bandwidth a kernel can reach in practice). On CUDA a fifth case of 3.3 GB is added, large
 enough that launches and synchronisations cost under 1 % of its time. On the CPU **faults** gives the minor
-page faults per call of graphpool and of PyG (after the timed rounds, five calls each, two of median and
-quantile): a backward that
-writes its gradient into freshly mapped pages runs several times slower, and which library's calls do depends
-on where the allocator put their buffers in this process (it tends to stay so for the process's life).
+page faults per call of graphpool and of PyG (after the timed rounds, five calls each, two of the median and
+quantiles): a backward that writes its gradient into freshly mapped pages runs several times slower, and
+which library's calls do depends on where the allocator put their buffers in this process (it tends to stay
+so for the process's life).
 The contenders run in turn, and the ratio is the median of the per-round ratios, so that
 machine noise (these are shared 2-core machines) hits both alike.
 
@@ -227,7 +227,8 @@ def main() -> None:
                     name: (lambda fn=fn, x=x: fn(x)) if mode == "forward" else forward_backward(fn, x)
                     for name, fn in functions.items()
                 }
-                slow = reduce in ("median", "quantile")  # PyG's sort of padded graphs takes seconds: fewer rounds
+                # PyG's sort of padded graphs takes seconds: fewer rounds
+                slow = reduce in ("median", "quantile", "quartiles")
                 times = time_alternating(runs, args.device, budget, min_repeats=3 if slow else 5)
                 ms = {name: median_ms(t) for name, t in times.items()}
                 ratio = statistics.median(
