@@ -35,7 +35,7 @@ from graphpool.cluster.reduce import cluster_mean, soft_pool
 from graphpool.cluster.select.base import Select, check_keywords
 from graphpool.ops import Segments, segments_from, validation_enabled
 from graphpool.ops.csr import CSRAdjacency
-from graphpool.ops.validation import check_edge_weights
+from graphpool.ops.validation import check_edge_weights, check_graph
 from graphpool.readout import Readout, resolve
 
 #: activations a pool may apply to the reduced cluster features (DMoN's is ``"selu"``)
@@ -288,18 +288,9 @@ def _check(
             raise TypeError(f"'{name}' must be a tensor, got {got}")
     if x.dim() != 2:
         raise ValueError(f"'x' must be [N, F], got shape {tuple(x.shape)}")
-    if edge_index.dim() != 2 or edge_index.size(0) != 2:
-        raise ValueError(f"'edge_index' must be [2, E], got shape {tuple(edge_index.shape)}")
-    if edge_index.dtype not in (torch.int32, torch.int64):
-        raise TypeError(f"'edge_index' must hold int32 or int64 node ids, got {edge_index.dtype}")
-    in_range = not edge_index.numel() or not validation_enabled()  # reading the values syncs a GPU
-    if not in_range and (int(edge_index.max()) >= x.size(0) or int(edge_index.min()) < 0):
-        raise ValueError(f"'edge_index' refers to nodes outside [0, {x.size(0)})")
-    if edge_weight is not None:
-        if edge_weight.shape != (edge_index.size(1),):
-            raise ValueError(f"'edge_weight' must be [E] = [{edge_index.size(1)}], got {tuple(edge_weight.shape)}")
-        if validation_enabled() and not bool(torch.isfinite(edge_weight).all()):
-            raise ValueError("'edge_weight' must be finite; it holds NaN or infinite weights")
+    check_graph(edge_index, x.size(0), edge_weight, nodes=f"'x' has {x.size(0)} rows")  # ids read: a GPU sync
+    if edge_weight is not None and validation_enabled() and not bool(torch.isfinite(edge_weight).all()):
+        raise ValueError("'edge_weight' must be finite; it holds NaN or infinite weights")
     if edge_attr is not None and (edge_attr.dim() not in (1, 2) or edge_attr.size(0) != edge_index.size(1)):
         raise ValueError(
             f"'edge_attr' must be [E, D] or [E] with E = {edge_index.size(1)}, got {tuple(edge_attr.shape)}"

@@ -96,10 +96,13 @@ def check_graph(
     num_nodes: int,
     edge_weight: torch.Tensor | None = None,
     node_key: torch.Tensor | None = None,
+    nodes: str | None = None,
 ) -> None:
-    """The graph a public graph primitive takes (a matching, an independent set, a normalisation): ``num_nodes`` a
-    whole number >= 0, ``edge_index`` ``[2, E]`` of int32/int64 ids in ``[0, num_nodes)`` (read with validation
-    on: a host sync), ``edge_weight`` ``[E]`` and ``node_key`` ``[N]`` where given; each error names its argument."""
+    """The graph a public graph primitive takes (a matching, an independent set, a normalisation, a pool):
+    ``num_nodes`` a whole number >= 0, ``edge_index`` ``[2, E]`` of int32/int64 ids in ``[0, num_nodes)`` (read
+    with validation on: a host sync), ``edge_weight`` ``[E]`` and ``node_key`` ``[N]`` where given; each error
+    names its argument. ``nodes`` says where the node count comes from (default ``"num_nodes = N"``; a pool
+    passes ``"'x' has N rows"``)."""
     Range(0, whole=True).check("num_nodes", num_nodes)
     if not isinstance(edge_index, torch.Tensor) or edge_index.dim() != 2 or edge_index.size(0) != 2:
         shape = tuple(edge_index.shape) if isinstance(edge_index, torch.Tensor) else type(edge_index).__name__
@@ -111,7 +114,7 @@ def check_graph(
     if node_key is not None and node_key.shape != (num_nodes,):
         raise ValueError(f"'node_key' must be [N] = [{num_nodes}], got {tuple(node_key.shape)}")
     if validation_enabled() and (bad := id_outside(edge_index, num_nodes)) is not None:
-        raise ValueError(f"'edge_index' refers to node {bad}, but num_nodes = {num_nodes}")
+        raise ValueError(f"'edge_index' refers to node {bad}, but {nodes or f'num_nodes = {num_nodes}'}")
 
 
 def check_edge_weights(edge_weight: torch.Tensor | None, needs: str) -> None:

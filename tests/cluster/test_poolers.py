@@ -201,8 +201,10 @@ def test_bad_arguments_name_themselves(call, message: str) -> None:
 def test_bad_inputs_name_themselves() -> None:
     x, edge_index, weight, batch = _graph(1, [5, 4])
     pool = _make("mincut")
-    with pytest.raises(ValueError, match=r"'edge_index' refers to nodes outside \[0, 9\)"):
+    with pytest.raises(ValueError, match=r"'edge_index' refers to node 13, but 'x' has 9 rows"):
         pool(x, edge_index + 5, weight, batch)
+    with pytest.raises(ValueError, match=r"'edge_index' refers to node -1, but 'x' has 9 rows"):
+        pool(x, edge_index - 1, weight, batch)
     with pytest.raises(ValueError, match=r"'x' must be \[N, F\]"):
         pool(x[0], edge_index, weight, batch)
     with pytest.raises(ValueError, match="'labels' holds 5, but this selection was built for 2 labels"):
