@@ -34,6 +34,7 @@ from torch import Tensor
 from graphpool.models.modes import eval_mode
 from graphpool.ops import segment_sum, segments_from
 from graphpool.ops.ranges import Range
+from graphpool.ops.validation import check_tensor
 
 __all__ = [
     "NodeScores",
@@ -67,6 +68,7 @@ def node_class_scores(x: Tensor, weight: Tensor) -> Tensor:
 
 def check_head(channels: int, weight: Tensor) -> None:
     """``weight`` must be a linear head's ``[K, C]`` matrix for ``C = channels`` features."""
+    check_tensor("weight", weight)
     if weight.dim() != 2 or weight.size(1) != channels:
         raise ValueError(f"'weight' must be the head's [K, C] matrix with C = {channels}, got {tuple(weight.shape)}")
 

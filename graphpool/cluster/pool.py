@@ -35,7 +35,7 @@ from graphpool.cluster.reduce import cluster_mean, soft_pool
 from graphpool.cluster.select.base import Select, check_keywords
 from graphpool.ops import Segments, segments_from, validation_enabled
 from graphpool.ops.csr import CSRAdjacency
-from graphpool.ops.validation import check_edge_weights, check_graph
+from graphpool.ops.validation import check_edge_weights, check_graph, check_tensor
 from graphpool.readout import Readout, resolve
 
 #: activations a pool may apply to the reduced cluster features (DMoN's is ``"selu"``)
@@ -282,10 +282,8 @@ def _check(
     edge_attr: Tensor | None = None,
 ) -> Segments:
     """The node segments, after checking every input's shape (each error names its argument)."""
-    for name, value in (("x", x), ("edge_index", edge_index)):
-        if not isinstance(value, Tensor):
-            got = "None" if value is None else type(value).__name__
-            raise TypeError(f"'{name}' must be a tensor, got {got}")
+    check_tensor("x", x)
+    check_tensor("edge_index", edge_index)
     if x.dim() != 2:
         raise ValueError(f"'x' must be [N, F], got shape {tuple(x.shape)}")
     check_graph(edge_index, x.size(0), edge_weight, nodes=f"'x' has {x.size(0)} rows")  # ids read: a GPU sync

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from graphpool.ops.ranges import Range
+from graphpool.ops.validation import check_tensor
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
@@ -54,6 +55,7 @@ class BlurPool(nn.Module):
         self.register_buffer("row", binomial_filter(size, 1), persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
+        check_tensor("x", x)
         dims = x.dim() - 2
         if dims not in _CONV:
             raise ValueError(f"BlurPool takes [B, C, *S] with 1 to 3 spatial axes, got {tuple(x.shape)}")

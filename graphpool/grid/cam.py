@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from graphpool.explain import check_head, node_class_scores
-from graphpool.grid.convert import graph_to_image
+from graphpool.grid.convert import check_feature_map, graph_to_image
 
 _MODES = {1: "linear", 2: "bilinear", 3: "trilinear"}
 
@@ -30,8 +30,7 @@ def class_activation_map(features: Tensor, weight: Tensor, size: int | tuple[int
             interpolation; ``None`` keeps the feature map's resolution (where the identity
             ``mean(M_k) + b_k = z_k`` holds exactly).
     """
-    if features.dim() < 3:
-        raise ValueError(f"features must be [B, C, *spatial], got {tuple(features.shape)}")
+    check_feature_map(features, "features")
     check_head(features.size(1), weight)
     spatial = tuple(features.shape[2:])
     nodes = features.flatten(2).transpose(1, 2).reshape(-1, features.size(1))  # the grid graphs' nodes

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 from torch_geometric.data import Batch, Data
 
 from graphpool.ops.ranges import is_whole
+from graphpool.ops.validation import check_tensor
 
 
 def grid_positions(shape: tuple[int, ...], device: torch.device | str | None = None) -> Tensor:
@@ -35,8 +37,17 @@ def scaled_grid_positions(
     return grid_positions(shape, device).to(dtype) / scale
 
 
+def check_feature_map(x: Tensor, name: str = "x") -> None:
+    """``x`` a ``[B, C, *spatial]`` tensor with at least one spatial axis; each error names ``name``."""
+    check_tensor(name, x)
+    if x.dim() < 3:
+        raise ValueError(f"'{name}' must be [B, C, *spatial] with at least one spatial axis, got {tuple(x.shape)}")
+
+
 def check_shape(shape: tuple[int, ...]) -> None:
     """A spatial shape: a non-empty tuple of positive whole sizes."""
+    if not isinstance(shape, Sequence):
+        raise TypeError(f"'shape' must be a tuple of spatial sizes, got {type(shape).__name__}")
     if len(shape) == 0 or any(not is_whole(n) or n < 1 for n in shape):
         raise ValueError(f"'shape' must be a non-empty tuple of positive whole sizes, got {shape}")
 
@@ -68,10 +79,11 @@ def image_to_graph(images: Tensor, diagonal: bool = False) -> Batch:
 
     Node ``b * prod(S) + j`` is position ``j`` (row-major) of image ``b``.
     """
-    if images.dim() < 3:
-        raise ValueError(f"images must be [B, C, *spatial] with at least one spatial axis, got {tuple(images.shape)}")
+    check_feature_map(images, "images")
     if images.size(0) == 0:
         raise ValueError("'images' holds no image (B = 0): a PyG Batch has at least one graph")
+    if 0 in images.shape[2:]:
+        raise ValueError(f"'images' must have positive spatial sizes, got shape {tuple(images.shape)}")
     shape = tuple(images.shape[2:])
     pos = grid_positions(shape, images.device)
     edges = grid_edges(shape, diagonal, images.device)
@@ -82,6 +94,7 @@ def image_to_graph(images: Tensor, diagonal: bool = False) -> Batch:
 
 def graph_to_image(x: Tensor, shape: tuple[int, ...]) -> Tensor:
     """Inverse of :func:`image_to_graph` for node values: ``[B*prod(S), C]`` -> ``[B, C, *S]``."""
+    check_tensor("x", x)
     check_shape(shape)
     size = math.prod(shape)
     if x.dim() != 2 or x.size(0) % size:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from graphpool.grid.convert import check_feature_map
 from graphpool.grid.pool import pool_grid
 from graphpool.readout import GraphSqueezeExcite
 
@@ -20,6 +21,7 @@ class SqueezeExcite(GraphSqueezeExcite):
     """
 
     def forward(self, x: Tensor) -> Tensor:  # type: ignore[override]
+        check_feature_map(x)
         self.check_width(x.size(1))
         gate = self.gates(pool_grid(x, self.readout))  # [B, C]
         return x * gate.view(*gate.shape, *([1] * (x.dim() - 2)))

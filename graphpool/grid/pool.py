@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from graphpool.grid.convert import scaled_grid_positions
+from graphpool.grid.convert import check_feature_map, scaled_grid_positions
 from graphpool.ops.ranges import check_whole
 from graphpool.readout import MaxReadout, MeanReadout, MinReadout, Readout, SumReadout, resolve
 from graphpool.readout.functional import functional_readout
@@ -36,10 +36,7 @@ _DENSE: dict[type[Readout], Callable[..., Tensor]] = {
 
 
 def _pooled_axes(x: Tensor, dims: Sequence[int] | int | None) -> tuple[int, ...]:
-    if not isinstance(x, Tensor):
-        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-    if x.dim() < 3:
-        raise ValueError(f"x must be [B, C, *spatial] with at least one spatial axis, got {tuple(x.shape)}")
+    check_feature_map(x)
     if dims is None:
         return tuple(range(2, x.dim()))
     dims = (dims,) if isinstance(dims, int) or not isinstance(dims, Iterable) else tuple(dims)

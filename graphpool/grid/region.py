@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from graphpool.grid.convert import scaled_grid_positions
+from graphpool.grid.convert import check_feature_map, scaled_grid_positions
 from graphpool.readout import RegionPool
 
 
@@ -13,8 +13,7 @@ def pool_image_regions(pool: RegionPool, x: Tensor) -> Tensor:
     """``[B, C, *S]`` -> ``[B, K, C]``: the regions of ``pool`` over positions scaled to [0, 1] per axis."""
     if not isinstance(pool, RegionPool):
         raise TypeError(f"pool_image_regions(pool, x): 'pool' must be a RegionPool, got {type(pool).__name__}")
-    if x.dim() < 3:
-        raise ValueError(f"x must be [B, C, *spatial] with at least one spatial axis, got {tuple(x.shape)}")
+    check_feature_map(x)
     shape = tuple(x.shape[2:])
     if len(shape) != pool.pos_channels:
         raise ValueError(

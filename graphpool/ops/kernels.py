@@ -33,7 +33,7 @@ from torch import Tensor
 from graphpool.ops import compiled
 from graphpool.ops.device_path import on_host, sync_allowed
 from graphpool.ops.segments import Segments
-from graphpool.ops.validation import validation_enabled
+from graphpool.ops.validation import check_tensor, validation_enabled
 
 # Use one ``amax`` per group (CPU, grouped rows) when groups hold at least this many rows on
 # average and there are few enough groups that the Python loop costs little.
@@ -50,8 +50,7 @@ _SUM_CHUNK_ROWS = 1 << 16
 
 def check_rows(x: Tensor, seg: Segments) -> None:
     """A ``ValueError`` unless ``x`` is ``[N, F]`` with the N rows of ``seg`` (shapes only: no value is read)."""
-    if not isinstance(x, Tensor):
-        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    check_tensor("x", x)
     if x.dim() != 2 or x.size(0) != seg.num_rows:
         raise ValueError(f"x must be [N, F] with N = {seg.num_rows} (the rows of 'seg'), got {tuple(x.shape)}")
 

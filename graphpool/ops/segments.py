@@ -22,7 +22,7 @@ from torch_geometric.data.storage import BaseStorage
 
 from graphpool.ops import compiled
 from graphpool.ops.device_path import on_host, sync_allowed
-from graphpool.ops.validation import validation_enabled
+from graphpool.ops.validation import check_tensor, validation_enabled
 
 _INTEGER_DTYPES = frozenset({torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8})
 #: CPU offsets of sorted groups: torch's ``searchsorted`` runs in parallel from 200 searches on (its grain size), and
@@ -235,8 +235,7 @@ def _graph_index_of(batch: Any) -> tuple[Tensor | None, Tensor | None, int | Non
 
 
 def _check_integer_vector(name: str, t: Tensor) -> None:
-    if not isinstance(t, Tensor):
-        raise TypeError(f"'{name}' must be a torch.Tensor, got {type(t).__name__}")
+    check_tensor(name, t)
     if t.dim() != 1:
         raise ValueError(f"'{name}' must be one-dimensional, got shape {tuple(t.shape)}")
     if t.dtype not in _INTEGER_DTYPES:

@@ -82,6 +82,13 @@ def validation(enabled: bool) -> Iterator[None]:
         _enabled = previous
 
 
+def check_tensor(name: str, value: object) -> None:
+    """A ``TypeError`` naming ``name`` when ``value`` is not a ``torch.Tensor`` (a list or None would fail later
+    inside torch, naming neither the argument nor what it should be)."""
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"'{name}' must be a torch.Tensor, got {type(value).__name__}")
+
+
 def id_outside(ids: torch.Tensor, count: int) -> int | None:
     """The id of ``ids`` outside ``[0, count)`` to name in an error (the lowest when one is negative, else the
     highest), or ``None`` when all are inside; one pass (``aminmax``), a host sync."""
@@ -104,9 +111,9 @@ def check_graph(
     names its argument. ``nodes`` says where the node count comes from (default ``"num_nodes = N"``; a pool
     passes ``"'x' has N rows"``)."""
     Range(0, whole=True).check("num_nodes", num_nodes)
-    if not isinstance(edge_index, torch.Tensor) or edge_index.dim() != 2 or edge_index.size(0) != 2:
-        shape = tuple(edge_index.shape) if isinstance(edge_index, torch.Tensor) else type(edge_index).__name__
-        raise ValueError(f"'edge_index' must be [2, E], got shape {shape}")
+    check_tensor("edge_index", edge_index)
+    if edge_index.dim() != 2 or edge_index.size(0) != 2:
+        raise ValueError(f"'edge_index' must be [2, E], got shape {tuple(edge_index.shape)}")
     if edge_index.dtype not in (torch.int32, torch.int64):
         raise TypeError(f"'edge_index' must hold int32 or int64 node ids, got {edge_index.dtype}")
     if edge_weight is not None and edge_weight.shape != (edge_index.size(1),):

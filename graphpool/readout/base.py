@@ -14,6 +14,7 @@ from torch import Tensor
 from torch_geometric.nn.aggr import Aggregation
 
 from graphpool.ops import Segments, segments_from
+from graphpool.ops.validation import check_tensor
 
 #: canonical name -> readout class; a subclass with a ``name`` adds itself (see :class:`Readout`)
 REGISTRY: dict[str, type[Readout]] = {}
@@ -180,8 +181,7 @@ class Readout(Aggregation):
         Returns ``x`` as ``[N, F']`` (``dim`` moved first, the other dims flattened), the
         segments, and ``unflatten``: ``[B, F'']`` -> the output layout (``B`` at ``dim``).
         """
-        if not isinstance(x, Tensor):
-            raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+        check_tensor("x", x)
         if x.dim() == 0 or not -x.dim() <= dim < x.dim():
             raise ValueError(f"'dim' = {dim} is out of range for x of shape {tuple(x.shape)}")
         self.check_features(x)

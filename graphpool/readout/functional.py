@@ -14,8 +14,9 @@ from typing import Any
 from torch import Tensor
 
 from graphpool.ops import segments_from
+from graphpool.ops.validation import check_tensor
 from graphpool.readout.base import REGISTRY, Readout
-from graphpool.readout.resolver import readout_class, resolve
+from graphpool.readout.resolver import readout_class, refuse_unknown_options, resolve
 
 _INSTANCES: dict[tuple[Any, ...], Readout] = {}  # readouts without learnable weights, by class and options
 _MAX_INSTANCES = 256
@@ -75,8 +76,7 @@ def global_pool(
             raise ValueError("'size' is PyG's name for 'num_graphs'; give one of them, not both")
         num_graphs = size
     readout, inputs = functional_readout(reduce, options)
-    if not isinstance(x, Tensor):
-        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    check_tensor("x", x)
     if x.dim() not in (1, 2):
         raise ValueError(f"x must be [N, F] or [N], got shape {tuple(x.shape)}")
     readout.check_features(x)
@@ -113,10 +113,7 @@ def functional_readout(
         return cached, {}
     if cls.required_options():
         raise ValueError(f"{learnable}. Functional reduces: {', '.join(functional_names())}")
-    allowed = cls.options() + cls.extra_inputs
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        raise ValueError(f"{argument} '{cls.name}' takes options {list(allowed) or 'none'}, got unexpected {unknown}")
+    refuse_unknown_options(cls, list(options), cls.options() + cls.extra_inputs, argument)
     inputs = {k: v for k, v in options.items() if k in cls.extra_inputs}
     settings = {k: v for k, v in options.items() if k not in cls.extra_inputs}
     key = (cls, *sorted(settings.items()))

@@ -19,7 +19,7 @@ from graphpool.ops import (
 )
 from graphpool.ops.kernels import shifted_exp
 from graphpool.ops.ranges import Range
-from graphpool.ops.validation import finite_and_non_negative
+from graphpool.ops.validation import check_tensor, finite_and_non_negative
 from graphpool.readout.base import Readout, check_number, per_column
 
 
@@ -154,8 +154,7 @@ class WeightedReadout(Readout):
 
 
 def _check_weight(weight: Tensor, x: Tensor) -> Tensor:
-    if not isinstance(weight, Tensor):
-        raise TypeError(f"'weight' must be a torch.Tensor, got {type(weight).__name__}")
+    check_tensor("weight", weight)
     w = weight.unsqueeze(-1) if weight.dim() == 1 else weight
     if w.dim() != 2 or w.size(0) != x.size(0) or w.size(1) not in (1, x.size(1)):
         raise ValueError(

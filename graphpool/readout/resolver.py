@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -71,7 +72,16 @@ def _refuse_comma(name: str) -> None:
         )
 
 
+def refuse_unknown_options(cls: type[Readout], options: Sequence[str], allowed: Sequence[str], what: str) -> None:
+    """A ``ValueError`` naming the ``options`` readout ``cls`` does not take (``allowed``), ``what`` naming the
+    argument that chose it (``"readout"``, ``"reduce"``). A constructor that takes ``**kwargs`` takes any."""
+    unknown = sorted(set(options) - set(allowed))
+    if unknown and not any(p.kind is p.VAR_KEYWORD for p in inspect.signature(cls.__init__).parameters.values()):
+        raise ValueError(f"{what} '{cls.name}' takes options {list(allowed) or 'none'}, got unexpected {unknown}")
+
+
 def _construct(cls: type[Readout], in_channels: int | None, kwargs: dict[str, Any]) -> Readout:
+    refuse_unknown_options(cls, list(kwargs), cls.options(), "readout")
     if "in_channels" in cls.required_options() and "in_channels" not in kwargs:
         if in_channels is None:
             raise ValueError(f"readout '{cls.name}' has weights of the feature width: pass in_channels=F")

@@ -268,7 +268,7 @@ def test_an_edge_index_of_another_dtype_is_refused(name: str, dtype: torch.dtype
 def test_a_missing_x_or_edge_index_is_named(name: str, missing: str) -> None:
     x, edge_index, weight, batch = _ring()
     arguments = {"x": x, "edge_index": edge_index, missing: None}
-    with pytest.raises(TypeError, match=rf"'{missing}' must be a tensor, got None"):
+    with pytest.raises(TypeError, match=rf"'{missing}' must be a torch.Tensor, got NoneType"):
         _make(name)(arguments["x"], arguments["edge_index"], weight, batch, **_inputs(name, x.size(0)))
 
 
@@ -382,6 +382,7 @@ _EDGES = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])
         (lambda f: f(_EDGES, -1), ValueError, r"'num_nodes' must be >= 0, got -1"),
         (lambda f: f(_EDGES, 3.0), TypeError, r"'num_nodes' must be a whole number, got 3.0"),
         (lambda f: f(_EDGES[:1], 3), ValueError, r"'edge_index' must be \[2, E\], got shape \(1, 4\)"),
+        (lambda f: f(_EDGES.tolist(), 3), TypeError, r"'edge_index' must be a torch.Tensor, got list"),
         (lambda f: f(_EDGES.float(), 3), TypeError, r"'edge_index' must hold int32 or int64 node ids"),
         (lambda f: f(_EDGES, 3, node_key=torch.arange(2)), ValueError, r"'node_key' must be \[N\] = \[3\], got \(2,\)"),
     ],

@@ -9,15 +9,19 @@ from torch import nn
 
 from graphpool.explain import node_class_scores
 from graphpool.grid import (
+    BlurPool,
     GlobalPool,
     SqueezeExcite,
     class_activation_map,
     graph_to_image,
     grid_edges,
+    grid_positions,
     image_to_graph,
     pool_grid,
+    pool_image_regions,
+    scaled_grid_positions,
 )
-from graphpool.readout import AttentionReadout, GraphSqueezeExcite, global_pool, resolve
+from graphpool.readout import AttentionReadout, GraphSqueezeExcite, RegionPool, global_pool, resolve
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "readout"))
 from cases import CASES, Case
@@ -244,13 +248,6 @@ def test_pool_grid_names_a_learnable_readout_as_global_pool_does() -> None:
     assert pool_grid(torch.randn(2, 4, 3, 3), "median").shape == (2, 4)
 
 
-# a NumPy array or None failed with "'numpy.ndarray' object has no attribute 'dim'"
-@pytest.mark.parametrize("x", [None, [[[[1.0]]]]], ids=["None", "list"])
-def test_a_map_that_is_no_tensor_is_named(x) -> None:
-    with pytest.raises(TypeError, match=r"x must be a torch.Tensor, got (NoneType|list)"):
-        GlobalPool()(x)
-
-
 # an integer dtype was not kept: the division made the positions float32 anyway
 def test_scaled_positions_take_a_floating_dtype() -> None:
     from graphpool.grid import scaled_grid_positions
@@ -260,3 +257,36 @@ def test_scaled_positions_take_a_floating_dtype() -> None:
         TypeError, match=r"'dtype' must be a floating-point dtype \(positions in \[0, 1\]\), got torch.int64"
     ):
         scaled_grid_positions((3, 3), dtype=torch.long)
+
+
+# a list or None for the feature map was an AttributeError ("'list' object has no attribute 'dim'") in the CAM,
+# BlurPool, SqueezeExcite, image_to_graph, graph_to_image and pool_image_regions (GlobalPool and pool_grid named it
+# already, as "x", without the quotes of every other argument's name)
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda m: class_activation_map(m, torch.randn(2, 1)), "features"),
+        (lambda m: class_activation_map(torch.randn(1, 1, 2, 2), m), "weight"),
+        (lambda m: BlurPool()(m), "x"),
+        (lambda m: SqueezeExcite(1)(m), "x"),
+        (lambda m: GlobalPool()(m), "x"),
+        (lambda m: pool_grid(m, "mean"), "x"),
+        (lambda m: image_to_graph(m), "images"),
+        (lambda m: graph_to_image(m, (1,)), "x"),
+        (lambda m: pool_image_regions(RegionPool(2, 1), m), "x"),
+    ],
+)
+def test_a_feature_map_that_is_not_a_tensor_is_refused_by_name(call, name: str) -> None:
+    for value in ([[[[1.0]]]], None):
+        with pytest.raises(TypeError, match=rf"'{name}' must be a torch.Tensor, got {type(value).__name__}"):
+            call(value)
+
+
+# grid_edges(3) was "object of type 'int' has no len()"; image_to_graph of an image with an empty axis named a
+# 'shape' argument it does not have
+def test_a_shape_that_is_not_a_sequence_and_an_empty_image_are_refused_by_name() -> None:
+    for call in (grid_edges, grid_positions, scaled_grid_positions):
+        with pytest.raises(TypeError, match=r"'shape' must be a tuple of spatial sizes, got int"):
+            call(3)
+    with pytest.raises(ValueError, match=r"'images' must have positive spatial sizes, got shape \(2, 3, 0, 4\)"):
+        image_to_graph(torch.randn(2, 3, 0, 4))

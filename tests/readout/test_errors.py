@@ -70,7 +70,7 @@ def test_wrong_dims() -> None:
         global_pool(torch.randn(2, 3, 4), reduce="sum")
     with pytest.raises(ValueError, match=r"'dim' = 2 is out of range for x of shape \(5, 3\)"):
         MeanReadout()(X, BATCH, dim=2)
-    with pytest.raises(TypeError, match=r"x must be a torch.Tensor"):
+    with pytest.raises(TypeError, match=r"'x' must be a torch.Tensor"):
         global_pool([[1.0]], reduce="sum")
 
 

@@ -86,5 +86,5 @@ def test_kernels_of_fractions_name_an_integer_x(kernel, dtype: torch.dtype) -> N
 
 @pytest.mark.parametrize("kernel", KERNELS, ids=lambda k: k.__name__)
 def test_kernels_name_an_x_that_is_no_tensor(kernel) -> None:
-    with pytest.raises(TypeError, match=r"x must be a torch.Tensor, got NoneType"):
+    with pytest.raises(TypeError, match=r"'x' must be a torch.Tensor, got NoneType"):
         kernel(None, SEG)

@@ -202,3 +202,42 @@ def test_an_empty_part_of_a_concatenation_is_named(spec: str) -> None:
     """'mean+' said "unknown readout ''", naming neither the spec nor what was wrong with it."""
     with pytest.raises(ValueError, match=rf"readout {re.escape(repr(spec))} has an empty part: write 'mean\+max'"):
         resolve(spec)
+
+
+# an option the readout does not take failed inside its constructor: "TypeError: Aggregation.__init__() got an
+# unexpected keyword argument 'p'" (resolve, GlobalPool, SqueezeExcite), where global_pool named the options
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: resolve("mean", p=3), "readout 'mean' takes options none, got unexpected ['p']"),
+        (lambda: resolve(MeanReadout, p=3), "readout 'mean' takes options none, got unexpected ['p']"),
+        (
+            lambda: resolve("quantile", q=0.5, bogus=1),
+            "readout 'quantile' takes options ['q', 'method'], got unexpected ['bogus']",
+        ),
+        (
+            lambda: resolve("attention", in_channels=4, head=2),
+            (
+                "readout 'attention' takes options ['in_channels', 'gate', 'value', 'pos_channels', 'pos_hidden', "
+                "'temperature', 'learn_temperature', 'heads'], got unexpected ['head']"
+            ),
+        ),
+    ],
+)
+def test_an_option_the_readout_does_not_take_is_refused_by_name(build, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        build()
+
+
+def test_a_readout_whose_constructor_takes_any_keyword_gets_its_options() -> None:
+    from graphpool.readout import Readout
+
+    class Scaled(Readout):
+        def __init__(self, **options: float) -> None:
+            super().__init__()
+            self.factor = options.get("factor", 1.0)
+
+        def compute(self, x, seg):
+            return self.factor * global_pool(x, seg.index, num_graphs=seg.num_segments, reduce="sum")
+
+    assert resolve(Scaled, factor=2.0).factor == 2.0
