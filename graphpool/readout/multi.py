@@ -87,7 +87,28 @@ class MultiReadout(Readout, MultiAggregation):
         prepared = super().prepare(x, index, ptr, dim_size, dim)
         if self.mode == "proj" and x.dim() > 1 and dim % x.dim() == x.dim() - 1:
             raise ValueError("mode='proj' pools along a dimension other than the last (the features)")
+        if self.mode == "proj":
+            self.check_width(x.size(-1) if x.dim() > 1 else 1)
+        if x.dim() > 2 and self.nests_a_projection():
+            raise ValueError(
+                "a MultiReadout(mode='proj') inside another MultiReadout it pools [N, F] features only: the other "
+                f"feature dims of x {tuple(x.shape)} reach it flattened; pool with it at the top level instead"
+            )
         return prepared
+
+    def check_width(self, width: int) -> None:
+        """A ``ValueError`` unless ``mode="proj"`` features have the ``in_channels`` the projection reads."""
+        if width != self.in_channels:
+            raise ValueError(
+                f"x has {width} features, but this MultiReadout(mode='proj') has in_channels = {self.in_channels}"
+            )
+
+    def nests_a_projection(self) -> bool:
+        """Whether a member (or a member's member) is a ``mode="proj"`` :class:`MultiReadout`."""
+        return any(
+            isinstance(readout, MultiReadout) and (readout.mode == "proj" or readout.nests_a_projection())
+            for readout in self.members
+        )
 
     def parts(self, x: Tensor, seg: Segments, **inputs: Tensor) -> list[Tensor]:
         """Every member's parts side by side (before the projection of ``mode="proj"``, which :meth:`forward`
@@ -104,6 +125,8 @@ class MultiReadout(Readout, MultiAggregation):
         return parts
 
     def compute(self, x: Tensor, seg: Segments, **inputs: Tensor) -> Tensor:
+        if self.mode == "proj":  # [N, F] here (a member of another MultiReadout, a pool's reduce)
+            self.check_width(x.size(1))
         out = torch.cat(self.parts(x, seg, **inputs), dim=-1)
         return self.lin(out) if self.mode == "proj" else out
 

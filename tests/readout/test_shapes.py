@@ -143,3 +143,19 @@ def test_multi_readout_mode_is_checked() -> None:
         MultiReadout([resolve("mean"), resolve("max")], mode="sum")
     with pytest.raises(ValueError, match="mode='proj' needs 'in_channels'"):
         resolve("mean+max", mode="proj")
+
+
+# features of another width than in_channels failed in the projection: "mat1 and mat2 shapes cannot be
+# multiplied (2x10 and 8x4)", at the top level and inside another MultiReadout
+def test_a_projected_multi_readout_names_features_of_another_width() -> None:
+    batch = torch.tensor([0, 0, 1, 1, 1])
+    projected = resolve("mean+max", mode="proj", in_channels=4)
+    message = r"x has 5 features, but this MultiReadout\(mode='proj'\) has in_channels = 4"
+    with pytest.raises(ValueError, match=message):
+        projected(torch.randn(5, 5), batch)
+    with pytest.raises(ValueError, match=message):
+        MultiReadout([resolve("sum"), projected])(torch.randn(5, 5), batch)
+    assert projected(torch.randn(5, 3, 4), batch, dim=0).shape == (2, 3, 4)  # [N, H, C]: the last dim is C
+    # inside another readout, a projection sees the other feature dims flattened: refused, not misread as heads
+    with pytest.raises(ValueError, match=r"inside another MultiReadout it pools \[N, F\] features only"):
+        MultiReadout([resolve("sum"), projected])(torch.randn(5, 3, 4), batch, dim=0)
