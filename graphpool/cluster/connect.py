@@ -16,7 +16,7 @@ from torch_geometric.utils import coalesce
 
 from graphpool.cluster.assignment import Assignment
 from graphpool.ops.device_path import on_host
-from graphpool.ops.validation import check_edge_weights, check_graph, validation_enabled
+from graphpool.ops.validation import check_edge_weights, check_graph, check_tensor, id_outside, validation_enabled
 
 #: keeps divisions by a degree or a norm finite (PyG's MinCut uses the same)
 EPS = 1e-15
@@ -43,6 +43,7 @@ def coarsen_edges(
     Returns:
         Coalesced edges between clusters (sorted, duplicates summed), and their weights.
     """
+    _check_hard(edge_index, assignment, edge_weight)
     weight = _weights(edge_index, edge_weight, torch.get_default_dtype() if edge_weight is None else edge_weight.dtype)
     summed, edges = _sum_by_coarse_edge(edge_index, assignment, weight.unsqueeze(-1), self_loops)
     return edges, summed.squeeze(-1)
@@ -73,6 +74,8 @@ def coarse_edge_attr(
     Returns:
         ``(edge_index [2, E'], edge_weight [E'], edge_attr [E', D])``, the first two as :func:`coarsen_edges`.
     """
+    _check_hard(edge_index, assignment, edge_weight)
+    check_tensor("edge_attr", edge_attr)
     if edge_attr.dim() != 2 or edge_attr.size(0) != edge_index.size(1):
         raise ValueError(f"'edge_attr' must be [E, D] with E = {edge_index.size(1)}, got {tuple(edge_attr.shape)}")
     if reduce not in EDGE_REDUCTIONS:
@@ -99,9 +102,6 @@ def _sum_by_coarse_edge(
     edge_index: Tensor, assignment: Assignment, values: Tensor, self_loops: bool
 ) -> tuple[Tensor, Tensor]:
     """Sums of per-edge ``values [E, V]`` over the fine edges of each coarse edge: ``([E', V], edge_index [2, E'])``."""
-    num_nodes = assignment.cluster.numel()
-    if edge_index.numel() and int(edge_index.max()) >= num_nodes:
-        raise ValueError(f"'edge_index' refers to node {int(edge_index.max())} but the assignment covers {num_nodes}")
     clusters, ends = assignment.num_clusters, edge_index.reshape(-1)
     if on_host(ends) and _few_clusters(clusters, edge_index.size(1)):
         # few clusters (e.g. cell types): count every (cluster, cluster) pair in one pass, no sort, and drop the
@@ -129,14 +129,21 @@ def _sum_by_coarse_edge(
     return summed, edges
 
 
+def _check_hard(edge_index: Tensor, assignment: Assignment, edge_weight: Tensor | None) -> None:
+    """The fine graph and the hard assignment of its nodes, each error naming its argument; the ids are read
+    with validation on (a host sync)."""
+    if not isinstance(assignment, Assignment):
+        raise TypeError(f"'assignment' must be an Assignment, got {type(assignment).__name__}")
+    nodes = assignment.cluster.numel()
+    check_graph(edge_index, nodes, edge_weight, nodes=f"the assignment covers {nodes} nodes")
+    if validation_enabled() and (bad := id_outside(assignment.cluster, assignment.num_clusters)) is not None:
+        raise ValueError(f"the assignment's 'cluster' holds {bad}, but num_clusters = {assignment.num_clusters}")
+
+
 def _weights(edge_index: Tensor, edge_weight: Tensor | None, dtype: torch.dtype) -> Tensor:
-    """``[E]`` the edge weights in ``dtype`` (1 when ``None``), after checking the shapes of the edges and weights."""
-    if edge_index.dim() != 2 or edge_index.size(0) != 2:
-        raise ValueError(f"'edge_index' must be [2, E], got shape {tuple(edge_index.shape)}")
+    """``[E]`` the edge weights in ``dtype`` (1 when ``None``)."""
     if edge_weight is None:
         return torch.ones(edge_index.size(1), dtype=dtype, device=edge_index.device)
-    if edge_weight.shape != (edge_index.size(1),):
-        raise ValueError(f"'edge_weight' must be [E] = [{edge_index.size(1)}], got {tuple(edge_weight.shape)}")
     return edge_weight.to(dtype)
 
 

@@ -72,6 +72,8 @@ class Coarsen(BaseTransform):
 
     @torch.no_grad()
     def forward(self, data: Data) -> CoarsenedData:
+        if not isinstance(data, Data):
+            raise TypeError(f"Coarsen transforms one PyG Data (a graph), got {type(data).__name__}")
         if data.x is None:
             raise ValueError(
                 "the graph has no node features (data.x): the levels reduce them; give it some first, e.g. "

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch_geometric.utils import to_dense_adj
 
-from graphpool.cluster import Assignment, LabelSelect, coarsen_edges
+from graphpool.cluster import Assignment, LabelSelect, coarse_edge_attr, coarsen_edges
 
 
 def _case(seed: int):
@@ -47,7 +47,7 @@ def test_errors() -> None:
     a = Assignment(torch.tensor([0, 0, 1]), 2, torch.tensor([0, 0]))
     with pytest.raises(ValueError, match=r"'edge_index' must be \[2, E\]"):
         coarsen_edges(torch.tensor([0, 1]), a)
-    with pytest.raises(ValueError, match="refers to node 5 but the assignment covers 3"):
+    with pytest.raises(ValueError, match="refers to node 5, but the assignment covers 3 nodes"):
         coarsen_edges(torch.tensor([[0], [5]]), a)
     with pytest.raises(ValueError, match=r"'edge_weight' must be \[E\]"):
         coarsen_edges(torch.tensor([[0], [1]]), a, torch.ones(3))
@@ -95,3 +95,21 @@ def test_both_paths_give_the_same_coarse_edges_and_weight_gradients(
     assert torch.equal(gradient, expected_gradient)
     inside = assignment.cluster[edge_index[0]] == assignment.cluster[edge_index[1]]
     assert inside.any() and bool((gradient[inside] == 0).all()) != self_loops
+
+
+# the public connect functions failed inside torch on a tensor for the assignment ("'Tensor' object has no
+# attribute 'cluster'"), on a list of edges ("'list' object has no attribute 'dim'"), on a negative edge end
+# (index_select's "index out of range") and on an assignment whose cluster ids exceed num_clusters ("index 11 is
+# out of bounds for dimension 0 with size 9")
+@pytest.mark.parametrize("connect", [coarsen_edges, lambda e, a: coarse_edge_attr(e, a, torch.ones(e.size(1), 2))])
+def test_the_connect_functions_name_bad_input(connect) -> None:
+    edges = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])
+    a = Assignment(torch.tensor([0, 0, 1]), 2, torch.tensor([0, 0]))
+    with pytest.raises(TypeError, match="'assignment' must be an Assignment, got Tensor"):
+        connect(edges, torch.tensor([0, 0, 1]))
+    with pytest.raises(ValueError, match="'edge_index' refers to node -1, but the assignment covers 3 nodes"):
+        connect(edges - 1, a)
+    with pytest.raises(ValueError, match=r"the assignment's 'cluster' holds 5, but num_clusters = 2"):
+        connect(edges, Assignment(torch.tensor([0, 5, 1]), 2, torch.tensor([0, 0])))
+    with pytest.raises(TypeError, match="'edge_index' must be a torch.Tensor, got list"):
+        coarsen_edges(edges.tolist(), a)

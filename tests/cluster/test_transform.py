@@ -74,6 +74,9 @@ def test_coarsen_names_what_the_graph_lacks() -> None:
         Coarsen([pooler("graclus")])(Data(x=graph.x))
     with pytest.raises(ValueError, match=r"the graph has no 'kind' \(the labels of the 'given' level"):
         Coarsen([pooler("given")], labels="kind")(graph)
+    # a tensor for the graph: "'Tensor' object has no attribute 'x'"
+    with pytest.raises(TypeError, match=r"Coarsen transforms one PyG Data \(a graph\), got Tensor"):
+        Coarsen([pooler("graclus")])(graph.x)
     batch = next(iter(DataLoader([Coarsen([pooler("graclus")])(g) for g in _graphs(2)], batch_size=2)))
     for depth in (0, -1):
         with pytest.raises(ValueError, match=rf"'depth' must be >= 1 \(level 1 is the first coarsening\), got {depth}"):
