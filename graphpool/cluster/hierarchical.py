@@ -114,6 +114,9 @@ class HierarchicalPool(nn.Module):
             pools.append(level)
         if between is not None and len(between) != len(pools):
             raise ValueError(f"'between' needs one layer (or None) per level: {len(pools)}, got {len(between)}")
+        for layer in between or ():
+            if layer is not None and not isinstance(layer, nn.Module):
+                raise TypeError(f"'between' takes torch modules (or None), got {type(layer).__name__}")
         if activation is not None and activation not in ACTIVATIONS:
             raise ValueError(f"'activation' must be one of {tuple(ACTIVATIONS)} or None, got {activation!r}")
         if norm is not None and not callable(norm):

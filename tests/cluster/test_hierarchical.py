@@ -7,6 +7,7 @@ from torch_geometric.utils import to_undirected
 
 from graphpool.cluster import (
     SOFT_POOLERS,
+    Assignment,
     CommunitySelect,
     GraclusSelect,
     HierarchicalPool,
@@ -200,6 +201,42 @@ def test_lift_composes_the_levels_back_to_the_nodes() -> None:
     torch.testing.assert_close(result.lift(top), s1 @ s2 @ top)
 
 
+# a level beyond the output's was taken modulo their count: level 5 of 2 levels was level 1, silently; levels
+# that do not chain (a level's nodes are not the clusters of the one before) composed into wrong ids; no level
+# was a ZeroDivisionError or an IndexError
+def test_lift_and_node_to_cluster_refuse_a_level_the_output_does_not_have() -> None:
+    from graphpool.cluster.lift import cluster_of_nodes, lift_through
+
+    x, edge_index, batch, weight = _batch([7, 9], seed=7)
+    result = HierarchicalPool([GraclusSelect(), GraclusSelect()])(x, edge_index, weight, batch)
+    top = torch.randn(result.levels[-1].x.size(0), 2, dtype=torch.float64)
+    torch.testing.assert_close(result.lift(top, level=-1), result.lift(top, level=1))
+    assert torch.equal(result.node_to_cluster(-2), result.node_to_cluster(0))
+    for level in (2, 5, -3):
+        with pytest.raises(ValueError, match=rf"'level' must be in \[-2, 2\) \(2 levels\), got {level}"):
+            result.lift(top, level=level)
+        with pytest.raises(ValueError, match=rf"'level' must be in \[-2, 2\) \(2 levels\), got {level}"):
+            result.node_to_cluster(level)
+    for compose in (cluster_of_nodes, lambda levels: lift_through(levels, top)):
+        with pytest.raises(ValueError, match="'assignments' is empty: there is no level to lift through"):
+            compose([])
+        first = result.levels[0].assignment
+        with pytest.raises(ValueError, match=rf"level 1 assigns {first.cluster.numel()} nodes, but level 0 has "):
+            compose([first, first])
+
+
+# "'list' object has no attribute 'dim'", "'Tensor' object has no attribute 'num_clusters'"
+def test_lift_names_inputs_of_another_type() -> None:
+    from graphpool.cluster.lift import lift
+
+    assignment = Assignment(torch.tensor([0, 0, 1]), 2, torch.tensor([0, 0]))
+    with pytest.raises(TypeError, match="'x' must be a torch.Tensor, got list"):
+        lift(assignment, [[1.0], [2.0]])
+    with pytest.raises(TypeError, match="'assignment' must be an Assignment, got Tensor"):
+        lift(torch.tensor([0, 0, 1]), torch.ones(2, 1))
+    assert lift(assignment, torch.tensor([[1.0], [2.0]])).flatten().tolist() == [1.0, 1.0, 2.0]
+
+
 def test_between_takes_a_pyg_sequential_with_weights_and_a_norm_and_activation_after_each() -> None:
     """A Sequential('x, edge_index, edge_weight', ...) gets the coarse weights; norm and activation follow it."""
     from torch_geometric.nn import Sequential
@@ -244,3 +281,11 @@ def test_level_readouts_concatenate_the_input_and_every_level() -> None:
     assert pool.get_out_channels(3) == 9
     with pytest.raises(ValueError, match="'level_readouts' reads the input nodes too: pass in_channels"):
         HierarchicalPool([GraclusSelect()], level_readouts=True)
+
+
+# "int is not a Module subclass" (nn.ModuleList's message)
+def test_between_names_a_layer_that_is_no_module() -> None:
+    with pytest.raises(TypeError, match="'between' takes torch modules \\(or None\\), got int"):
+        HierarchicalPool([GraclusSelect()], between=[3])
+    with pytest.raises(TypeError, match="'between' takes torch modules \\(or None\\), got int"):
+        HierarchicalPool([GraclusSelect()], between=[0])
