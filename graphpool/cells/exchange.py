@@ -21,6 +21,7 @@ import networkx as nx
 import torch
 from torch_geometric.data import Data
 
+from graphpool.ops.ranges import check_not_one_string
 from graphpool.ops.validation import id_outside
 
 _NODE_TENSORS = ("x", "pos", "row")
@@ -37,6 +38,7 @@ def to_networkx(data: Data, cell_types: Sequence[str] | None = None) -> nx.Graph
         raise ValueError(
             f"data.edge_index holds {bad}, but the graph has {data.num_nodes} nodes (0 to {data.num_nodes - 1})"
         )
+    check_not_one_string("'cell_types'", cell_types, "names")
     graph = nx.Graph(sample=getattr(data, "sample", None), y=data.y.tolist() if data.y is not None else None)
     columns = {name: data[name].tolist() for name in _NODE_TENSORS if data.get(name) is not None}
     types = data.get("cell_type")
@@ -85,6 +87,7 @@ def from_networkx(graph: nx.Graph, cell_types: Sequence[str] | None = None) -> D
             not all or of the wrong kind (rows and type indices must be integers, ``x`` and ``pos`` lists of
             one length), or a type name not in ``cell_types``.
     """
+    check_not_one_string("'cell_types'", cell_types, "names")
     if graph.is_directed() or graph.is_multigraph():
         raise ValueError(
             f"'graph' is a {type(graph).__name__}: from_networkx reads an undirected nx.Graph (to_networkx's); "

@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
-from graphpool.ops.ranges import Range
+from graphpool.ops.ranges import Range, check_not_one_string
 
 ELEMENTS = ("C", "N", "O", "S", "F", "Cl", "Br", "I", "P", "B", "Si", "Se")
 #: attached hydrogen counts with their own column (more: the "4+" column)
@@ -282,6 +282,7 @@ def scaffolds(smiles: Sequence[str]) -> list[str]:
     """
     from rdkit.Chem.Scaffolds import MurckoScaffold
 
+    check_not_one_string("'smiles'", smiles, "SMILES strings")
     return [MurckoScaffold.MurckoScaffoldSmiles(mol=_mol(s), includeChirality=False) for s in smiles]
 
 
@@ -289,6 +290,7 @@ def morgan_counts(smiles: Sequence[str], radius: int = 2, bits: int = 2048) -> n
     """``[molecules, bits]`` Morgan (ECFP4 at radius 2) count fingerprints, RDKit's generator API, float32."""
     from rdkit.Chem import rdFingerprintGenerator
 
+    check_not_one_string("'smiles'", smiles, "SMILES strings")
     Range(0, whole=True).check("radius", radius)
     Range(1, whole=True).check("bits", bits)
     generator = rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=bits)

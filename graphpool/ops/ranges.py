@@ -112,6 +112,13 @@ def check_distinct(what: str, items: Sequence[Hashable]) -> None:
         seen.add(item)
 
 
+def check_not_one_string(what: str, items: object, noun: str = "values") -> None:
+    """A ``TypeError`` naming ``what`` when ``items``, due to be several strings, is one (it would be read letter by
+    letter: ``"CCO"`` as the molecules C, C and O)."""
+    if isinstance(items, str):
+        raise TypeError(f"{what} takes a list of {noun}, got the str {items!r} (one: [{items!r}])")
+
+
 def check_list(what: str, items: object, noun: str = "values") -> None:
     """``items`` a non-empty list (or tuple) of distinct items, else an error naming ``what``: a ``TypeError`` for a
     string (which would be read letter by letter) or a non-sequence, a ``ValueError`` for no items or a repeat.
@@ -121,9 +128,9 @@ def check_list(what: str, items: object, noun: str = "values") -> None:
         ...
     TypeError: 'readouts' takes a list of names, got the str 'mean' (one: ['mean'])
     """
-    if isinstance(items, str) or not isinstance(items, Sequence):
-        one = f" (one: [{items!r}])" if isinstance(items, str) else ""
-        raise TypeError(f"{what} takes a list of {noun}, got the {type(items).__name__} {items!r}{one}")
+    check_not_one_string(what, items, noun)
+    if not isinstance(items, Sequence):
+        raise TypeError(f"{what} takes a list of {noun}, got the {type(items).__name__} {items!r}")
     if not items:
         raise ValueError(f"{what} has no {noun}: give at least one")
     check_distinct(what, items)

@@ -136,3 +136,13 @@ def test_from_networkx_names_an_attribute_of_the_wrong_kind(set_up, message: str
     set_up(graph)
     with pytest.raises(ValueError, match=message):
         from_networkx(graph)
+
+
+# one string for the names was read letter by letter: cell_types="tumour" named type 0 't', type 1 'u'
+def test_one_string_for_the_type_names_is_refused() -> None:
+    data = Data(x=torch.ones(2, 1), edge_index=torch.tensor([[0, 1], [1, 0]]), cell_type=torch.tensor([0, 1]))
+    message = r"'cell_types' takes a list of names, got the str 'tumour' \(one: \['tumour'\]\)"
+    with pytest.raises(TypeError, match=message):
+        to_networkx(data, cell_types="tumour")
+    with pytest.raises(TypeError, match=message):
+        from_networkx(to_networkx(data, cell_types=["t", "u"]), cell_types="tumour")

@@ -286,3 +286,17 @@ def test_morgan_counts_refuses_a_bad_radius_or_width(settings: dict, error: type
 
     with pytest.raises(error, match=message):
         morgan_counts(["CCO"], **settings)
+
+
+# one SMILES string for the list was read character by character: scaffolds("CCO") gave three scaffolds, and
+# morgan_counts("CCO") three fingerprints (of C, C and O)
+@needs_rdkit
+def test_one_smiles_string_for_the_list_is_refused_by_name() -> None:
+    from graphpool.data import morgan_counts, scaffolds
+
+    for function in (scaffolds, morgan_counts):
+        with pytest.raises(
+            TypeError, match=r"'smiles' takes a list of SMILES strings, got the str 'CCO' \(one: \['CCO'\]\)"
+        ):
+            function("CCO")
+    assert len(scaffolds(["CCO"])) == 1 and morgan_counts(("CCO",)).shape == (1, 2048)
