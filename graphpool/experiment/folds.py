@@ -32,8 +32,11 @@ def _check_folds(folds: int, seed: int) -> None:
 def check_fold_parts(folds: Sequence[Fold], num_graphs: int) -> None:
     """Each ``(train, test)`` fold (numbered from 1 in errors): both parts non-empty, indices in ``[0, num_graphs)``,
     none twice in a part nor in both parts (a graph in both would be tested on after training on it)."""
-    for number, (train, test) in enumerate(folds, start=1):
-        parts = {"training": _indices(train), "test": _indices(test)}
+    for number, fold in enumerate(folds, start=1):
+        if not isinstance(fold, Sequence) or isinstance(fold, str) or len(fold) != 2:
+            got = f"{len(fold)} parts" if isinstance(fold, Sequence) else type(fold).__name__
+            raise TypeError(f"fold {number} must be a (training, test) pair of index lists, got {got}")
+        parts = {part: _indices(indices, number, part) for part, indices in zip(("training", "test"), fold)}
         for part, indices in parts.items():
             if not indices:
                 raise ValueError(f"fold {number}: its {part} part is empty")
@@ -49,9 +52,17 @@ def check_fold_parts(folds: Sequence[Fold], num_graphs: int) -> None:
             raise ValueError(f"fold {number}: {graphs} in both its training and its test part")
 
 
-def _indices(part: Any) -> list[int]:
-    """A fold part (a list, a NumPy array or a tensor) as a list of ints."""
-    return [int(i) for i in (part.tolist() if hasattr(part, "tolist") else part)]
+def _indices(indices: Any, number: int, part: str) -> list[int]:
+    """A fold part (a list, a NumPy array or a tensor of graph indices) as a list of ints, after checking that it
+    holds whole numbers: a boolean mask would be read as the indices 0 and 1, a float truncated."""
+    values = indices.tolist() if hasattr(indices, "tolist") else list(indices)
+    if any(isinstance(value, (bool, np.bool_)) for value in values):
+        raise TypeError(
+            f"fold {number}: its {part} part holds booleans (a mask?); give the graphs' indices, e.g. mask.nonzero()"
+        )
+    if bad := [value for value in values if not isinstance(value, (int, np.integer))]:
+        raise TypeError(f"fold {number}: its {part} part holds {bad[0]!r}, which is not a graph index (an int)")
+    return [int(value) for value in values]
 
 
 def _one_each(name: str, values: Sequence[Any], what: str) -> np.ndarray:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from graphpool.experiment import atomic_write, inner_split, stratified_folds
 
@@ -230,6 +231,33 @@ def test_folds_are_checked_before_training(tmp_path: Path, folds, message: str) 
     with pytest.raises(ValueError, match=message):
         run_experiment(graphs, folds, experiment, tmp_path / "out", torch.device("cpu"))
     assert not (tmp_path / "out").exists()
+
+
+# a boolean mask for a part was read as the indices 0 and 1 ("graph 1 is twice in its training part"); float
+# indices were truncated (1.5 trained graph 1); a fold of three parts was "too many values to unpack (expected 2)"
+@pytest.mark.parametrize(
+    ("folds", "message"),
+    [
+        ([([0, 1, 2], [3, 4], [5])], r"fold 1 must be a \(training, test\) pair of index lists, got 3 parts"),
+        ([[0, 1, 2]], r"fold 1 must be a \(training, test\) pair of index lists, got 3 parts"),
+        ([5], r"fold 1 must be a \(training, test\) pair of index lists, got int"),
+        (
+            [(torch.arange(6) < 3, torch.arange(6) >= 3)],
+            r"fold 1: its training part holds booleans \(a mask\?\); give the graphs' indices, e\.g\. mask\.nonzero\(\)",
+        ),
+        ([([0, 1, True], [3, 4])], r"fold 1: its training part holds booleans"),
+        ([([0, 1, 2], [3, 4.5])], r"fold 1: its test part holds 4\.5, which is not a graph index"),
+        ([([0.0, 1.0], [3, 4])], r"fold 1: its training part holds 0\.0, which is not a graph index"),
+        ([([0, None], [3, 4])], r"fold 1: its training part holds None, which is not a graph index"),
+        ([(np.array([0.0, 1.0]), [3, 4])], r"fold 1: its training part holds 0\.0, which is not a graph index"),
+    ],
+)
+def test_fold_parts_that_are_no_index_lists_are_refused(folds, message: str) -> None:
+    from graphpool.experiment.folds import check_fold_parts
+
+    with pytest.raises(TypeError, match=message):
+        check_fold_parts(folds, 6)
+    check_fold_parts([(np.array([0, 1, 2]), torch.tensor([3, 4, 5]))], 6)  # arrays and tensors of ints are fine
 
 
 # run_experiment's own arguments: a str folder was "unsupported operand type(s) for /", repeats=0 a
