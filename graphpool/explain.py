@@ -59,8 +59,9 @@ def node_class_scores(x: Tensor, weight: Tensor) -> Tensor:
     With a sum (mean) readout and head ``(weight, bias)``, the per-graph sum (mean) of these
     scores plus the bias equals the graph's logits. Computed in the promoted dtype of ``x`` and ``weight``.
     """
+    check_tensor("x", x)
     if x.dim() != 2:
-        raise ValueError(f"x must be [N, C], got {tuple(x.shape)}")
+        raise ValueError(f"'x' must be [N, C], got {tuple(x.shape)}")
     check_head(x.size(1), weight)
     dtype = torch.promote_types(x.dtype, weight.dtype)  # integer features keep the head's real weights
     return x.to(dtype) @ weight.to(dtype).t()
@@ -114,6 +115,7 @@ def node_scores(model: GraphClassifier, data: Batch, tolerance: float = 1e-4) ->
 
 def evidence(scores: Tensor, label: int) -> Tensor:
     """``[N, K] -> [N]``: each node's score for the graph's own ``label`` minus its mean score over the classes."""
+    check_tensor("scores", scores)
     if scores.dim() != 2:
         raise ValueError(f"'scores' must be [N, K], got {tuple(scores.shape)}")
     index = label.item() if isinstance(label, Tensor) and label.numel() == 1 else label

@@ -103,6 +103,14 @@ def test_evidence_names_a_label_that_is_not_a_class_index(label) -> None:
         evidence(torch.ones(3, 2), label)
 
 
+# "'list' object has no attribute 'dim'"
+def test_the_scores_name_inputs_that_are_not_tensors() -> None:
+    with pytest.raises(TypeError, match="'scores' must be a torch.Tensor, got list"):
+        evidence([[1.0, 0.0]], 0)
+    with pytest.raises(TypeError, match="'x' must be a torch.Tensor, got list"):
+        node_class_scores([[1.0]], torch.ones(2, 1))
+
+
 def test_evidence_takes_a_whole_label_of_any_integer_type() -> None:
     scores = torch.tensor([[1.0, 0.0], [0.5, 2.0]])
     for label in (1, torch.tensor(1), __import__("numpy").int64(1)):
