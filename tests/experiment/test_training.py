@@ -145,3 +145,47 @@ def test_scores_of_no_graphs_are_not_numbers() -> None:
 
     assert all(math.isnan(v) for v in Classification().scores([0.0, 0.0]).values())
     assert all(math.isnan(v) for v in Regression().scores([0.0] * 5).values())
+
+
+# a checkpoint is written at most every CHECKPOINT_SECONDS of training and always after the last epoch: a
+# resume replays the epochs after the last one, and they must come out as they did (every draw is restored)
+def test_a_resume_from_an_earlier_epoch_replays_the_same_training(tmp_path) -> None:
+    from graphpool.experiment import train_candidate
+
+    config = ModelConfig(in_channels=3, num_classes=2, hidden=8, layers=1, dropout=0.5)
+    split = {"fit": list(range(8)), "validation": list(range(8, 12))}
+    cpu, graphs = torch.device("cpu"), _graphs()
+    whole = train_candidate(
+        graphs, split, config, TrainConfig(epochs=5, batch_size=4, patience=9), cpu, tmp_path / "a.pt"
+    )
+    train_candidate(graphs, split, config, TrainConfig(epochs=2, batch_size=4, patience=9), cpu, tmp_path / "b.pt")
+    resumed = train_candidate(
+        graphs, split, config, TrainConfig(epochs=5, batch_size=4, patience=9), cpu, tmp_path / "b.pt"
+    )
+    assert {k: v for k, v in whole.items() if k != "seconds"} == {k: v for k, v in resumed.items() if k != "seconds"}
+    saved = [torch.load(tmp_path / name)["state"]["best_model"] for name in ("a.pt", "b.pt")]
+    assert all(torch.equal(saved[0][key], saved[1][key]) for key in saved[0])
+
+
+@pytest.mark.parametrize(("interval", "saves"), [(0.0, 4), (float("inf"), 1)])
+def test_checkpoints_are_written_at_the_interval_and_after_the_last_epoch(
+    tmp_path, monkeypatch, interval: float, saves: int
+) -> None:
+    from graphpool.experiment import training
+
+    written = []
+    original = training._save
+    monkeypatch.setattr(training, "CHECKPOINT_SECONDS", interval)
+    monkeypatch.setattr(training, "_save", lambda *args: (written.append(args[3].epoch), original(*args)))
+    config = ModelConfig(in_channels=3, num_classes=2, hidden=8, layers=1)
+    split = {"fit": list(range(8)), "validation": list(range(8, 12))}
+    training.train_candidate(
+        _graphs(),
+        split,
+        config,
+        TrainConfig(epochs=4, batch_size=4, patience=9),
+        torch.device("cpu"),
+        tmp_path / "c.pt",
+    )
+    assert len(written) == saves and written[-1] == 4
+    assert torch.load(tmp_path / "c.pt")["state"]["epoch"] == 4
