@@ -94,7 +94,8 @@ class Experiment:
         if (bad := next((i for i, graph in enumerate(graphs) if graph.get("y") is None), None)) is not None:
             raise ValueError(f"graph {bad} has no target (data.y): the run trains and scores on them")
         width = self.model.in_channels
-        if (bad := next((i for i, graph in enumerate(graphs) if not _reads(graph, width)), None)) is not None:
+        unread = (i for i, graph in enumerate(graphs) if not self.model.reads_features(graph.get("x")))
+        if (bad := next(unread, None)) is not None:
             x = graphs[bad].get("x")
             got = "no features (data.x)" if x is None else f"features of shape {tuple(x.shape)}"
             raise ValueError(f"graph {bad} has {got}, but the model reads in_channels = {width}")
@@ -140,12 +141,6 @@ class Experiment:
     def folder(out: Path, readout: str, pool: str) -> Path:
         """The results folder of one combination: ``out/READOUT__POOL``."""
         return out / f"{readout}__{pool}"
-
-
-def _reads(graph: Any, width: int) -> bool:
-    """Whether ``graph`` has the ``[N, width]`` features a model of ``in_channels = width`` reads."""
-    x = graph.get("x")
-    return x is not None and x.dim() == 2 and x.size(1) == width
 
 
 def run_experiment(

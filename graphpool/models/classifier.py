@@ -183,6 +183,10 @@ class ModelConfig:
             return f"given_{self.given}_"
         return f"{self.pool}_"
 
+    def reads_features(self, x: Tensor | None) -> bool:
+        """Whether ``x`` is the ``[N, in_channels]`` node features the model reads."""
+        return x is not None and x.dim() == 2 and x.size(1) == self.in_channels
+
     def level_clusters(self) -> list[int]:
         """K of every pooling level: ``clusters``, then ``ceil(ratio * K)`` per further level."""
         sizes = [self.clusters]
@@ -369,7 +373,7 @@ class GraphClassifier(nn.Module):
         ``gine`` backbone adds ``data.edge_attr`` to its messages; the others use the edges unweighted.
         """
         x = data.get("x")
-        if x is None or x.dim() != 2 or x.size(1) != self.config.in_channels:
+        if not self.config.reads_features(x):
             got = "none" if x is None else f"shape {tuple(x.shape)}"
             raise ValueError(f"the model reads data.x [N, {self.config.in_channels}]; the graphs have {got}")
         h, states = x.float(), []
