@@ -21,7 +21,12 @@ _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 
 def binomial_filter(size: int, dims: int, dtype: torch.dtype = torch.float32) -> Tensor:
-    """Normalised binomial kernel ``[size] * dims`` (size 3: [1, 2, 1] / 4 per axis), for 1 to 3 axes."""
+    """Normalised binomial kernel ``[size] * dims`` (size 3: [1, 2, 1] / 4 per axis), for 1 to 3 axes.
+
+    >>> from graphpool.grid import binomial_filter
+    >>> binomial_filter(3, 1).tolist(), binomial_filter(3, 2).sum().item()
+    ([0.25, 0.5, 0.25], 1.0)
+    """
     Range(1, whole=True).check("size", size)
     if dims not in _CONV:
         raise ValueError(f"'dims' must be 1, 2 or 3, got {dims}")
@@ -45,6 +50,14 @@ class BlurPool(nn.Module):
 
     For ``[B, C, *S]`` with 1 to 3 spatial axes. The one-axis filter is built once and kept
     as a (non-persistent) buffer, as timm does (and moved to the input's device and dtype when they differ).
+
+    >>> import torch
+    >>> from graphpool.grid import BlurPool
+    >>> spike = torch.tensor([[[0.0, 0.0, 4.0, 0.0, 0.0, 0.0]]])  # [B, C, L]
+    >>> BlurPool(stride=2)(spike).tolist()  # blurred, then subsampled: [0, 4, 0] would be plain subsampling's
+    [[[0.0, 2.0, 0.0]]]
+    >>> BlurPool(stride=2)(spike.roll(1, -1)).tolist()  # shifted by one: [0, 1, 1], where plain gives all zeros
+    [[[0.0, 1.0, 1.0]]]
     """
 
     def __init__(self, stride: int = 2, size: int = 3) -> None:

@@ -29,6 +29,14 @@ def class_activation_map(features: Tensor, weight: Tensor, size: int | tuple[int
         size: upsample the maps to this spatial size (the input image's; an int for every axis), with (bi/tri)linear
             interpolation; ``None`` keeps the feature map's resolution (where the identity
             ``mean(M_k) + b_k = z_k`` holds exactly).
+
+    >>> import torch
+    >>> from graphpool.grid import class_activation_map
+    >>> features = torch.arange(8.0).reshape(1, 2, 2, 2)  # [B, C, H, W]
+    >>> weight = torch.tensor([[1.0, -1.0]])  # the head [K, C]: class 0 = channel 0 minus channel 1
+    >>> maps = class_activation_map(features, weight)  # [B, K, H, W]
+    >>> maps.tolist(), maps.mean().item()  # the mean of the map is the logit (less the bias)
+    ([[[[-4.0, -4.0], [-4.0, -4.0]]]], -4.0)
     """
     check_feature_map(features, "features")
     check_head(features.size(1), weight)

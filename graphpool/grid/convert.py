@@ -59,6 +59,12 @@ def grid_edges(shape: tuple[int, ...], diagonal: bool = False, device: torch.dev
         shape: the spatial shape, e.g. ``(H, W)``.
         diagonal: also join positions that differ by one step along several axes (8-neighbour
             in 2D, 26 in 3D); otherwise only along one axis (4-neighbour in 2D, 6 in 3D).
+
+    >>> from graphpool.grid import grid_edges
+    >>> grid_edges((1, 3)).tolist()  # a row of three: 0 - 1 - 2
+    [[1, 2, 0, 1], [0, 1, 1, 2]]
+    >>> grid_edges((2, 2), diagonal=True).size(1)  # every pair of the four positions, both ways
+    12
     """
     check_shape(shape)
     index = torch.arange(math.prod(shape), device=device).reshape(shape)
@@ -78,6 +84,15 @@ def image_to_graph(images: Tensor, diagonal: bool = False) -> Batch:
     """``[B, C, *S]`` -> a PyG ``Batch`` of B grid graphs (``x [B*prod(S), C]``, ``pos``, edges).
 
     Node ``b * prod(S) + j`` is position ``j`` (row-major) of image ``b``.
+
+    >>> import torch
+    >>> from graphpool.grid import graph_to_image, image_to_graph
+    >>> images = torch.arange(8.0).reshape(1, 2, 2, 2)  # [B, C, H, W]
+    >>> graphs = image_to_graph(images)
+    >>> graphs.x.tolist()  # one node per pixel, its channels as features
+    [[0.0, 4.0], [1.0, 5.0], [2.0, 6.0], [3.0, 7.0]]
+    >>> torch.equal(graph_to_image(graphs.x, (2, 2)), images)
+    True
     """
     check_feature_map(images, "images")
     if images.size(0) == 0:

@@ -72,6 +72,14 @@ def pool_grid(
     ``positional``: pass node positions (coordinates scaled to [0, 1] per pooled axis) as
     ``pos`` to the readout (an :class:`~graphpool.readout.AttentionReadout` with a positional
     bias). ``dense=False`` forces the readout path even where a dense one exists.
+
+    >>> import torch
+    >>> from graphpool.grid import pool_grid
+    >>> x = torch.arange(8.0).reshape(1, 2, 2, 2)  # [B, C, H, W]: channel 0 holds 0..3, channel 1 holds 4..7
+    >>> pool_grid(x, "mean").tolist(), pool_grid(x, "median").tolist()
+    ([[1.5, 5.5]], [[1.0, 5.0]])
+    >>> pool_grid(x, "max", dims=-1).tolist()  # the last axis only: [B, C, H]
+    [[[1.0, 3.0], [5.0, 7.0]]]
     """
     if isinstance(readout, str):
         readout, _ = functional_readout(readout, {}, argument="readout", module="graphpool.grid.GlobalPool")
@@ -112,6 +120,14 @@ class GlobalPool(nn.Module):
     Works for any input size with no change to the model.
 
     Shapes: ``[B, C, *S]`` -> ``[B, C']`` (all spatial axes pooled) or ``[B, C', *kept]``.
+
+    >>> import torch
+    >>> from graphpool.grid import GlobalPool
+    >>> pool = GlobalPool("mean+max")
+    >>> pool(torch.arange(8.0).reshape(1, 2, 2, 2)).tolist()  # the means of the two channels, then their maxima
+    [[1.5, 5.5, 3.0, 7.0]]
+    >>> pool.get_out_channels(2)
+    4
     """
 
     def __init__(

@@ -345,6 +345,12 @@ def segment_softmax(logits: Tensor, seg: Segments) -> Tensor:
     r"""Softmax of each column within each group: :math:`\alpha_i = e^{s_i} / \sum_{j \in b(i)} e^{s_j}`.
 
     ``[N, C] -> [N, C]``; numerically stable (the group maximum is subtracted first).
+
+    >>> import torch
+    >>> from graphpool.ops import segment_softmax, segments_from
+    >>> seg = segments_from(4, torch.tensor([0, 0, 1, 1]))
+    >>> segment_softmax(torch.tensor([[0.0], [0.0], [1000.0], [1000.0]]), seg).tolist()  # no overflow
+    [[0.5], [0.5], [0.5], [0.5]]
     """
     check_rows(logits, seg)
     _check_floating("segment_softmax", logits)
@@ -421,6 +427,13 @@ def segment_select(x: Tensor, seg: Segments, ranks: list[Tensor]) -> list[Tensor
     Raises:
         ValueError: ``x`` is not ``[N, F]`` with the rows of ``seg``, or ``ranks`` are not ``[B]`` integer tensors;
             with validation on (and a value may be read back), a rank outside its non-empty group.
+
+    >>> import torch
+    >>> from graphpool.ops import segment_select, segments_from
+    >>> x, seg = torch.tensor([[3.0], [1.0], [1.0], [3.0], [8.0]]), segments_from(5, torch.tensor([0, 0, 0, 0, 1]))
+    >>> low, high = segment_select(x, seg, [torch.tensor([0, 0]), torch.tensor([3, 0])])  # the smallest; the 4th
+    >>> low.tolist(), high.tolist()
+    ([[1.0], [8.0]], [[3.0], [8.0]])
     """
     check_rows(x, seg)
     _check_ranks(ranks, seg, x)

@@ -266,6 +266,17 @@ def segments_from(
 
     Raises:
         ValueError: naming the argument and what was wrong with it.
+
+    The groups are checked once and shared by every kernel called with them:
+
+    >>> import torch
+    >>> from graphpool.ops import segment_max, segment_mean, segment_sum, segments_from
+    >>> x = torch.tensor([[1.0], [1.0], [3.0], [3.0], [8.0]])
+    >>> seg = segments_from(5, torch.tensor([0, 0, 0, 0, 1]), dim_size=3)  # a third graph without rows
+    >>> seg.counts.tolist(), seg.ptr.tolist()
+    ([4, 1, 0], [0, 4, 5, 5])
+    >>> segment_sum(x, seg).tolist(), segment_mean(x, seg).tolist(), segment_max(x, seg).tolist()
+    ([[8.0], [8.0], [0.0]], [[2.0], [8.0], [0.0]], [[3.0], [8.0], [0.0]])
     """
     from_batch = None if index is None or isinstance(index, Tensor) else _graph_index_of(index)
     if from_batch is not None:

@@ -39,6 +39,13 @@ class AttentionReadout(Readout):
         heads: number of attention heads (their weighted sums are averaged).
 
     Shapes: ``x: [N, F]``, ``pos: [N, D]`` (if ``pos_channels``) -> ``[B, F']``.
+
+    >>> import torch
+    >>> from graphpool.readout import AttentionReadout
+    >>> readout = AttentionReadout(in_channels=16, heads=2, pos_channels=2)
+    >>> x, pos, batch = torch.randn(5, 16), torch.rand(5, 2), torch.tensor([0, 0, 0, 1, 1])
+    >>> readout(x, batch, pos=pos).shape
+    torch.Size([2, 16])
     """
 
     name = "attention"

@@ -26,6 +26,12 @@ class GraphSqueezeExcite(nn.Module):
         channels: C.
         reduction: the hidden width of the excitation MLP is ``C // reduction``.
         readout: the squeeze, any readout or name (``"mean"`` is the original block).
+
+    >>> import torch
+    >>> from graphpool.readout import GraphSqueezeExcite
+    >>> block = GraphSqueezeExcite(channels=16, readout="mean+max")
+    >>> block(torch.randn(5, 16), torch.tensor([0, 0, 0, 1, 1])).shape  # the nodes, each scaled by its graph's gates
+    torch.Size([5, 16])
     """
 
     def __init__(self, channels: int, reduction: int = 4, readout: Any = "mean") -> None:

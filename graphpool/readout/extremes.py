@@ -12,7 +12,15 @@ from graphpool.readout.base import Readout
 
 
 class MaxReadout(Readout):
-    r"""Maximum :math:`\mathbf{o}_b = \max_{i \in V_b} \mathbf{x}_i`: presence of a feature anywhere in the graph."""
+    r"""Maximum :math:`\mathbf{o}_b = \max_{i \in V_b} \mathbf{x}_i`: presence of a feature anywhere in the graph.
+
+    >>> import torch
+    >>> from graphpool.readout import MaxReadout
+    >>> x = torch.tensor([[1.0], [1.0], [3.0], [3.0], [8.0]])  # [N, F]: graph 0 holds 1, 1, 3, 3; graph 1 holds 8
+    >>> batch = torch.tensor([0, 0, 0, 0, 1])
+    >>> MaxReadout()(x, batch).tolist()
+    [[3.0], [8.0]]
+    """
 
     name = "max"
     needs_float = False
@@ -23,7 +31,15 @@ class MaxReadout(Readout):
 
 
 class MinReadout(Readout):
-    r"""Minimum :math:`\mathbf{o}_b = \min_{i \in V_b} \mathbf{x}_i`."""
+    r"""Minimum :math:`\mathbf{o}_b = \min_{i \in V_b} \mathbf{x}_i`.
+
+    >>> import torch
+    >>> from graphpool.readout import MinReadout
+    >>> x = torch.tensor([[1.0], [1.0], [3.0], [3.0], [8.0]])  # [N, F]: graph 0 holds 1, 1, 3, 3; graph 1 holds 8
+    >>> batch = torch.tensor([0, 0, 0, 0, 1])
+    >>> MinReadout()(x, batch).tolist()
+    [[1.0], [8.0]]
+    """
 
     name = "min"
     needs_float = False

@@ -44,6 +44,15 @@ class SoftmaxReadout(Readout):
         temperature: :math:`T`, a finite nonzero number.
         learn: learn the inverse temperature :math:`\beta = 1/T` (as PyG's ``SoftmaxAggregation``).
         channels: 1 (one :math:`\beta`) or F (one per feature; needs ``learn=True``).
+
+    >>> import torch
+    >>> from graphpool.readout import SoftmaxReadout
+    >>> x = torch.tensor([[1.0], [1.0], [3.0], [3.0], [8.0]], dtype=torch.float64)  # graph 0 holds 1, 1, 3, 3; graph 1 holds 8
+    >>> batch = torch.tensor([0, 0, 0, 0, 1])
+    >>> SoftmaxReadout()(x, batch).round(decimals=4).tolist()  # the 3s weigh e^2 times the 1s
+    [[2.7616], [8.0]]
+    >>> SoftmaxReadout(temperature=0.01)(x, batch).tolist()  # T -> 0: the max
+    [[3.0], [8.0]]
     """
 
     name = "softmax"
@@ -89,6 +98,13 @@ class PowerMeanReadout(Readout):
         learn: learn ``p`` (keep it away from 0, where ``1/p`` explodes).
         channels: 1 or F exponents.
         eps: the smallest input value.
+
+    >>> import torch
+    >>> from graphpool.readout import PowerMeanReadout
+    >>> x = torch.tensor([[1.0], [1.0], [3.0], [3.0], [8.0]], dtype=torch.float64)  # graph 0 holds 1, 1, 3, 3; graph 1 holds 8
+    >>> batch = torch.tensor([0, 0, 0, 0, 1])
+    >>> PowerMeanReadout(p=2.0)(x, batch).round(decimals=4).tolist()  # sqrt((1 + 1 + 9 + 9) / 4)
+    [[2.2361], [8.0]]
     """
 
     name = "powermean"
@@ -127,6 +143,14 @@ class WeightedReadout(Readout):
     The weights come with the call: ``readout(x, batch, weight=w)``, ``w: [N]``, ``[N, 1]``
     (one per node) or ``[N, F]`` (per feature), non-negative; a boolean mask selects a region.
     With ``normalize=False`` it is the weighted sum. A graph whose weights are all 0 gives 0.
+
+    >>> import torch
+    >>> from graphpool.readout import WeightedReadout
+    >>> x = torch.tensor([[1.0], [1.0], [3.0], [3.0], [8.0]])  # graph 0 holds 1, 1, 3, 3; graph 1 holds 8
+    >>> batch = torch.tensor([0, 0, 0, 0, 1])
+    >>> weight = torch.tensor([1.0, 1.0, 2.0, 0.0, 1.0])
+    >>> WeightedReadout()(x, batch, weight=weight).tolist()  # (1 + 1 + 2 * 3) / 4
+    [[2.0], [8.0]]
     """
 
     name = "weighted"

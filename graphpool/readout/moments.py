@@ -19,6 +19,13 @@ class SumReadout(Readout):
     r"""Sum :math:`\mathbf{o}_b = \sum_{i \in V_b} \mathbf{x}_i`: counts; grows with graph size.
 
     Integer ``x`` gives int64 sums (as :func:`torch.sum`).
+
+    >>> import torch
+    >>> from graphpool.readout import SumReadout
+    >>> x = torch.tensor([[1.0], [1.0], [3.0], [3.0], [8.0]])  # [N, F]: graph 0 holds 1, 1, 3, 3; graph 1 holds 8
+    >>> batch = torch.tensor([0, 0, 0, 0, 1])
+    >>> SumReadout()(x, batch, dim_size=3).tolist()  # a third graph without nodes: 0
+    [[8.0], [8.0], [0.0]]
     """
 
     name = "sum"
@@ -29,7 +36,15 @@ class SumReadout(Readout):
 
 
 class MeanReadout(Readout):
-    r"""Mean :math:`\mathbf{o}_b = \frac{1}{n_b}\sum_{i \in V_b} \mathbf{x}_i`: proportions; size-invariant."""
+    r"""Mean :math:`\mathbf{o}_b = \frac{1}{n_b}\sum_{i \in V_b} \mathbf{x}_i`: proportions; size-invariant.
+
+    >>> import torch
+    >>> from graphpool.readout import MeanReadout
+    >>> x = torch.tensor([[1.0], [1.0], [3.0], [3.0], [8.0]])  # [N, F]: graph 0 holds 1, 1, 3, 3; graph 1 holds 8
+    >>> batch = torch.tensor([0, 0, 0, 0, 1])
+    >>> MeanReadout()(x, batch).tolist()
+    [[2.0], [8.0]]
+    """
 
     name = "mean"
 
@@ -41,6 +56,13 @@ class VarReadout(Readout):
     r"""Population variance :math:`\frac{1}{n_b}\sum_{i \in V_b}(\mathbf{x}_i - \bar{\mathbf{x}}_b)^2` (two-pass, stable).
 
     0 for graphs with fewer than two nodes. Matches PyG's ``VarAggregation`` (also population).
+
+    >>> import torch
+    >>> from graphpool.readout import VarReadout
+    >>> x = torch.tensor([[1.0], [1.0], [3.0], [3.0], [8.0]])  # [N, F]: graph 0 holds 1, 1, 3, 3; graph 1 holds 8
+    >>> batch = torch.tensor([0, 0, 0, 0, 1])
+    >>> VarReadout()(x, batch).tolist()
+    [[1.0], [0.0]]
     """
 
     name = "var"
@@ -54,6 +76,13 @@ class StdReadout(Readout):
 
     Exactly 0 for constant graphs, with gradient 0 there (not NaN, which :math:`\sqrt{\cdot}`
     would give at 0). NaN or infinite inputs give NaN, as the variance does.
+
+    >>> import torch
+    >>> from graphpool.readout import StdReadout
+    >>> x = torch.tensor([[1.0], [1.0], [3.0], [3.0], [8.0]])  # [N, F]: graph 0 holds 1, 1, 3, 3; graph 1 holds 8
+    >>> batch = torch.tensor([0, 0, 0, 0, 1])
+    >>> StdReadout()(x, batch).tolist()
+    [[1.0], [0.0]]
     """
 
     name = "std"

@@ -24,6 +24,13 @@ class MedianReadout(Readout):
 
     As PyG's ``MedianAggregation``. Robust to outlying nodes; the gradient flows to exactly the
     selected element (a subgradient, differentiable wherever the values are distinct).
+
+    >>> import torch
+    >>> from graphpool.readout import MedianReadout
+    >>> x = torch.tensor([[1.0], [1.0], [3.0], [3.0], [8.0]])  # [N, F]: graph 0 holds 1, 1, 3, 3; graph 1 holds 8
+    >>> batch = torch.tensor([0, 0, 0, 0, 1])
+    >>> MedianReadout()(x, batch).tolist()  # of 1, 1, 3, 3 the lower one
+    [[1.0], [8.0]]
     """
 
     name = "median"
@@ -53,6 +60,15 @@ class QuantileReadout(Readout):
     Args:
         q: in ``[0, 1]``, or a non-empty list of them.
         method: ``"linear"`` (default), ``"lower"``, ``"higher"``, ``"nearest"`` or ``"midpoint"``.
+
+    >>> import torch
+    >>> from graphpool.readout import QuantileReadout
+    >>> x = torch.tensor([[1.0], [1.0], [3.0], [3.0], [8.0]])  # [N, F]: graph 0 holds 1, 1, 3, 3; graph 1 holds 8
+    >>> batch = torch.tensor([0, 0, 0, 0, 1])
+    >>> QuantileReadout(0.5)(x, batch).tolist()  # of 1, 1, 3, 3 halfway between 1 and 3
+    [[2.0], [8.0]]
+    >>> QuantileReadout([0.25, 0.75])(x, batch).tolist()  # [B, Q F]
+    [[1.0, 3.0], [8.0, 8.0]]
     """
 
     name = "quantile"

@@ -26,6 +26,13 @@ class RegionPool(nn.Module):
         num_regions: K.
         pos_channels: D, the width of the positions.
         hidden: the width of the mask MLP ``D -> hidden -> K``.
+
+    >>> import torch
+    >>> from graphpool.readout import RegionPool
+    >>> pool = RegionPool(num_regions=3, pos_channels=2)
+    >>> x, pos, batch = torch.randn(5, 16), torch.rand(5, 2), torch.tensor([0, 0, 0, 1, 1])
+    >>> pool(x, pos, batch, num_graphs=2).shape  # the weighted mean of every region of every graph
+    torch.Size([2, 3, 16])
     """
 
     def __init__(self, num_regions: int, pos_channels: int = 2, hidden: int = 32) -> None:
