@@ -58,6 +58,15 @@ def node_class_scores(x: Tensor, weight: Tensor) -> Tensor:
 
     With a sum (mean) readout and head ``(weight, bias)``, the per-graph sum (mean) of these
     scores plus the bias equals the graph's logits. Computed in the promoted dtype of ``x`` and ``weight``.
+
+    >>> import torch
+    >>> from graphpool.explain import evidence, node_class_scores
+    >>> x = torch.tensor([[1.0, 0.0], [0.0, 2.0]])  # two nodes' embeddings [N, C]
+    >>> scores = node_class_scores(x, torch.tensor([[1.0, 1.0], [2.0, -1.0]]))  # head weight [K, C]
+    >>> scores.tolist()  # [N, K]
+    [[1.0, 2.0], [2.0, -2.0]]
+    >>> evidence(scores, label=1).tolist()  # the score for class 1 less the mean over the classes
+    [0.5, -2.0]
     """
     check_tensor("x", x)
     if x.dim() != 2:

@@ -42,6 +42,17 @@ def coarsen_edges(
 
     Returns:
         Coalesced edges between clusters (sorted, duplicates summed), and their weights.
+
+    >>> import torch
+    >>> from graphpool.cluster import Assignment, coarsen_edges
+    >>> path = torch.tensor([[0, 1, 1, 2, 2, 3], [1, 0, 2, 1, 3, 2]])  # 0 - 1 - 2 - 3
+    >>> pairs = Assignment(torch.tensor([0, 0, 1, 1]), 2, torch.tensor([0, 0]))  # {0, 1} and {2, 3}
+    >>> edges, weight = coarsen_edges(path, pairs)
+    >>> edges.tolist(), weight.tolist()  # the one edge between the pairs, both ways
+    ([[0, 1], [1, 0]], [1.0, 1.0])
+    >>> edges, weight = coarsen_edges(path, pairs, self_loops=True)
+    >>> edges.tolist(), weight.tolist()  # with the edges inside each pair (both ways) as self-loops
+    ([[0, 0, 1, 1], [0, 1, 0, 1]], [2.0, 1.0, 1.0, 2.0])
     """
     _check_hard(edge_index, assignment, edge_weight)
     weight = _weights(edge_index, edge_weight, torch.get_default_dtype() if edge_weight is None else edge_weight.dtype)

@@ -232,6 +232,18 @@ def pooler(name: str, in_channels: int | None = None, clusters: int | None = Non
     Raises:
         ValueError: an unknown name or option (the message lists the valid ones), or K / F missing or below 1.
         TypeError: K or F that is not a whole number.
+
+    >>> import torch
+    >>> from graphpool.cluster import pooler
+    >>> x = torch.arange(7.0).unsqueeze(1)  # a path 0 - 1 - 2 - 3 (graph 0) and a triangle 4, 5, 6 (graph 1)
+    >>> edge_index = torch.tensor([[0, 1, 1, 2, 2, 3, 4, 5, 5, 6, 6, 4], [1, 0, 2, 1, 3, 2, 5, 4, 6, 5, 4, 6]])
+    >>> batch = torch.tensor([0, 0, 0, 0, 1, 1, 1])
+    >>> out = pooler("graclus")(x, edge_index, batch=batch)  # matched pairs of neighbours, summed
+    >>> out.assignment.cluster.tolist(), out.x.flatten().tolist(), out.batch.tolist()
+    ([0, 0, 1, 1, 2, 3, 2], [1.0, 5.0, 10.0, 5.0], [0, 0, 1, 1])
+    >>> soft = pooler("mincut", in_channels=1, clusters=2)(x, edge_index, batch=batch)  # K = 2 per graph
+    >>> soft.x.shape, sorted(soft.aux_loss)  # the losses to add to the task's
+    (torch.Size([4, 1]), ['mincut', 'ortho'])
     """
     spec = pooler_spec(name)
     for argument, value in (("in_channels", in_channels), ("clusters", clusters)):

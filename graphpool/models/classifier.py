@@ -295,6 +295,16 @@ class GraphClassifier(nn.Module):
 
     Under ``task="regression"`` the head predicts standardised targets and ``scale``
     (:class:`TargetScale`) maps them back; :meth:`predict` gives classes or values either way.
+
+    >>> import torch
+    >>> from torch_geometric.data import Batch, Data
+    >>> from graphpool.models import GraphClassifier, ModelConfig
+    >>> ring = lambda n: Data(x=torch.ones(n, 3), edge_index=torch.stack([torch.arange(n), (torch.arange(n) + 1) % n]))
+    >>> graphs = Batch.from_data_list([ring(5), ring(8)])
+    >>> model = GraphClassifier(ModelConfig(in_channels=3, num_classes=2, pool="mincut", clusters=4))
+    >>> out = model(graphs)
+    >>> out.logits.shape, sorted(out.aux_loss)  # add the pool's losses to the task's
+    (torch.Size([2, 2]), ['level0.mincut', 'level0.ortho'])
     """
 
     def __init__(self, config: ModelConfig) -> None:

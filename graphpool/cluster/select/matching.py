@@ -72,6 +72,12 @@ def greedy_matching(
 
     Raises:
         ValueError: ``edge_weight`` holds a negative or non-finite weight (the degrees must be >= 0).
+
+    >>> import torch
+    >>> from graphpool.cluster import greedy_matching
+    >>> path = torch.tensor([[0, 1, 1, 2, 2, 3, 3, 4], [1, 0, 2, 1, 3, 2, 4, 3]])  # 0 - 1 - 2 - 3 - 4
+    >>> greedy_matching(path, 5).tolist()  # in a seeded random order: the pairs {0, 1} and {3, 4}; 2 stays alone
+    [1, 0, 2, 4, 3]
     """
     check_graph(edge_index, num_nodes, edge_weight, node_key)
     # a NaN score is never the best; a negative weight can make a degree zero or negative
