@@ -92,7 +92,12 @@ def _class_labels(labels: Sequence[Any]) -> np.ndarray:
 
 def stratified_folds(labels: Sequence[Any], folds: int, seed: int) -> list[tuple[list[int], list[int]]]:
     """``folds`` stratified, shuffled, seeded outer folds as ``(train, test)`` index lists (``labels``: one class
-    per graph, of any kind)."""
+    per graph, of any kind).
+
+    >>> from graphpool.experiment import stratified_folds
+    >>> stratified_folds(["a", "a", "a", "b", "b", "b"], folds=3, seed=0)  # one "a" and one "b" tested per fold
+    [([0, 1, 3, 5], [2, 4]), ([0, 2, 3, 4], [1, 5]), ([1, 2, 4, 5], [0, 3])]
+    """
     _check_folds(folds, seed)
     y = _class_labels(labels)
     smallest = int(np.unique(y, return_counts=True)[1].min()) if y.size else 0
@@ -204,6 +209,11 @@ def grouped_folds(
     in the training or the test part of each fold. Repeats give differently shuffled folds.
     Without ``labels`` (numeric targets) the folds are not stratified but balanced in size (largest
     group first into the smallest fold, ties in a seeded order).
+
+    >>> from graphpool.experiment import grouped_folds
+    >>> donors = ["d1", "d1", "d2", "d3", "d3", "d4"]  # images 0 and 1 come from donor d1, ...
+    >>> grouped_folds([0, 0, 0, 1, 1, 1], donors, folds=2, repeats=1, seed=0)  # no donor on both sides
+    [([0, 1, 5], [2, 3, 4]), ([2, 3, 4], [0, 1, 5])]
     """
     _check_folds(folds, seed)
     if labels is not None and len(groups) != len(labels):
