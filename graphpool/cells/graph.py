@@ -170,6 +170,21 @@ def tissue_graphs(
     Each graph holds ``x [N, F]``, ``pos [N, 2]``, ``edge_index``, ``edge_weight`` (when asked),
     ``cell_type [N]`` (index into ``table.cell_types``), ``row [N]`` (the cell's row in
     ``table.frame``), ``y`` (the label's index in ``table.classes``), ``sample`` (its name).
+
+    >>> import pandas as pd
+    >>> from graphpool.cells import read_cells, tissue_graphs
+    >>> cells = pd.DataFrame({
+    ...     "sample": ["s1"] * 4 + ["s2"] * 3,
+    ...     "x": [0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 2.0], "y": [0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0],
+    ...     "cell_type": ["tumour", "T cell", "tumour", "B cell", "tumour", "tumour", "T cell"],
+    ...     "label": ["responder"] * 4 + ["non-responder"] * 3,
+    ... })
+    >>> table = read_cells(cells)
+    >>> table.cell_types, table.classes
+    (['B cell', 'T cell', 'tumour'], ['non-responder', 'responder'])
+    >>> first = tissue_graphs(table, graph="knn:2")[0]  # each cell joined to its 2 nearest
+    >>> first.sample, first.num_nodes, first.x.tolist()  # one-hot cell types
+    ('s1', 4, [[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
     """
     if graph == "given" and table.edges is None:
         raise ValueError("graph='given' needs a table with its own cell graph (an AnnData with obsp connectivities)")
