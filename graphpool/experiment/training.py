@@ -319,8 +319,8 @@ def _resume(checkpoint: Path, network: nn.Module, optimiser: torch.optim.Optimiz
 
 
 #: seconds of training between two checkpoints at least (and one after the last epoch): torch.save of the
-#: weights, the optimiser and the best weights took ~20 ms (0.9 MB of small tensors), ~5 % of the regress
-#: command's training at one per epoch; a kill loses at most this much, replayed with the same results
+#: weights, the optimiser and the best weights took ~20 ms (0.9 MB of small tensors), ~6 % of the regress
+#: command's time at one per epoch; a kill loses at most this much, replayed with the same results
 CHECKPOINT_SECONDS = 10.0
 
 #: what a checkpoint written by :func:`_save` holds

@@ -91,7 +91,7 @@ class MultiReadout(Readout, MultiAggregation):
             self.check_width(x.size(-1) if x.dim() > 1 else 1)
         if x.dim() > 2 and self.nests_a_projection():
             raise ValueError(
-                "a MultiReadout(mode='proj') inside another MultiReadout it pools [N, F] features only: the other "
+                "a MultiReadout(mode='proj') inside another MultiReadout pools [N, F] features only: the other "
                 f"feature dims of x {tuple(x.shape)} reach it flattened; pool with it at the top level instead"
             )
         return prepared

@@ -157,5 +157,5 @@ def test_a_projected_multi_readout_names_features_of_another_width() -> None:
         MultiReadout([resolve("sum"), projected])(torch.randn(5, 5), batch)
     assert projected(torch.randn(5, 3, 4), batch, dim=0).shape == (2, 3, 4)  # [N, H, C]: the last dim is C
     # inside another readout, a projection sees the other feature dims flattened: refused, not misread as heads
-    with pytest.raises(ValueError, match=r"inside another MultiReadout it pools \[N, F\] features only"):
+    with pytest.raises(ValueError, match=r"inside another MultiReadout pools \[N, F\] features only"):
         MultiReadout([resolve("sum"), projected])(torch.randn(5, 3, 4), batch, dim=0)
