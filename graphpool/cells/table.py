@@ -7,6 +7,7 @@ positions among the data rows, header excluded) that cause it, and nothing is dr
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -82,6 +83,8 @@ def open_table(source: Any) -> Any:
         return source
     if isinstance(source, pd.DataFrame):
         return source.reset_index(drop=True)
+    if not isinstance(source, (str, os.PathLike)):
+        raise TypeError(f"'source' must be a path, a pandas DataFrame or an AnnData, got {type(source).__name__}")
     path = Path(source)
     if not path.is_file():
         what = "is a folder, not a file" if path.is_dir() else "does not exist"

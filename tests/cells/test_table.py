@@ -255,3 +255,12 @@ def test_a_column_name_held_twice_is_named(name: str) -> None:
     if name == "CD8":  # not "'markers' names 'CD8' twice": "all" named nothing
         with pytest.raises(ValueError, match=r"the cell table has 2 columns named 'CD8'"):
             read_cells(frame.drop(columns=["cell", "donor"]), **NAMES, markers="all")
+
+
+# a list, a dict or None for the table was os.fspath's "expected str, bytes or os.PathLike object, not list"
+@pytest.mark.parametrize("source", [[1, 2], {"x": [1.0]}, None, 3])
+def test_a_source_that_is_no_table_is_named(source) -> None:
+    with pytest.raises(
+        TypeError, match=rf"'source' must be a path, a pandas DataFrame or an AnnData, got {type(source).__name__}"
+    ):
+        read_cells(source)
