@@ -90,8 +90,10 @@ def parse_grid_item(item: str) -> dict[str, list[Any]]:
     """``"hidden=32,64"`` -> ``{"hidden": [32, 64]}`` (``jk``, ``batch-size``, ``weight-decay`` accepted)."""
     name, _, values = item.partition("=")
     name = _SPELLINGS.get(name, name)
-    if name not in GRID_KEYS or not values:
-        raise ValueError(f"write NAME=V1,V2,... with NAME one of {GRID_KEYS}")
+    if name not in GRID_KEYS:
+        raise ValueError(f"{name!r} is not a grid setting; write NAME=V1,V2,... with NAME one of {GRID_KEYS}")
+    if not values:
+        raise ValueError(f"{name!r} has no values; write {name}=V1,V2,...")
     kind = _TYPES.get(name, float)
     try:
         parsed = [kind(v) for v in values.split(",")]

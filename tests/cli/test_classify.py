@@ -107,7 +107,7 @@ def test_hyper_parameters_are_selected_on_the_holdout_and_only_the_winner_is_tes
     rows = json.loads((out / "results.json").read_text())["rows"]
     assert [s["hidden"] in (4, 16) for s in rows[0]["selected"]] == [True, True]
     assert "hidden=" in (out / "results.csv").read_text().splitlines()[1]  # "hidden=16 lr=0.02 (2)" or similar
-    with pytest.raises(SystemExit, match="--grid 'seed=1,2': write NAME=V1,V2"):
+    with pytest.raises(SystemExit, match="--grid 'seed=1,2': 'seed' is not a grid setting; write NAME=V1,V2"):
         main([*arguments, "--grid", "seed=1,2"])
     with pytest.raises(SystemExit, match="values of hidden must be int"):
         main([*arguments, "--grid", "hidden=a,b"])
@@ -186,7 +186,7 @@ def test_grid_option_and_its_deprecated_alias_select() -> None:
     with pytest.warns(FutureWarning, match="--select is deprecated .* use --grid"):
         old = build_parser().parse_args(["classify", "--select", "hidden=4,8", "--select", "jk=cat"]).grid
     assert old == grid
-    with pytest.raises(SystemExit, match="--grid 'seed=1': write NAME=V1,V2"):
+    with pytest.raises(SystemExit, match="--grid 'seed=1': 'seed' is not a grid setting; write NAME=V1,V2"):
         build_parser().parse_args(["classify", "--grid", "seed=1"])
 
 

@@ -118,7 +118,7 @@ BAD_NUMBERS = [
     (["--readout", ""], "--readout '': no readout named"),  # was an IndexError traceback
     (["--readout", "mean,,max"], "--readout 'mean,,max': an empty name between commas"),  # was 'mean,max'
     # refused while the arguments are parsed: they did not name the command
-    (["--grid", "foo=1"], "--grid 'foo=1': write NAME=V1,V2"),
+    (["--grid", "foo=1"], "--grid 'foo=1': 'foo' is not a grid setting; write NAME=V1,V2"),
     (["--grid", "hidden=4", "--grid", "hidden=8"], "--grid 'hidden=8': hidden is in the grid already"),
     (["--pool", "mincut", "--loss-weight", "ortho"], "--loss-weight 'ortho': give NAME=W"),
 ]

@@ -436,3 +436,22 @@ def test_inner_split_names_bad_arguments(arguments: dict, message: str) -> None:
     call = {"train": list(range(20)), "labels": [0, 1] * 10, "fraction": 0.2, "seed": 0, **arguments}
     with pytest.raises(ValueError, match=message):
         inner_split(**call)
+
+
+# every grid item that could not be read gave one message ("write NAME=V1,V2,... with NAME one of ..."), naming
+# neither the unknown setting nor the missing values
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ("seed=1,2", r"'seed' is not a grid setting; write NAME=V1,V2,\.\.\. with NAME one of \('hidden'"),
+        ("hidden", r"'hidden' has no values; write hidden=V1,V2,\.\.\."),
+        ("hidden=", r"'hidden' has no values; write hidden=V1,V2,\.\.\."),
+        ("=1,2", r"'' is not a grid setting; write NAME=V1,V2"),
+    ],
+)
+def test_a_grid_item_that_cannot_be_read_says_what_is_wrong(item: str, message: str) -> None:
+    from graphpool.experiment import parse_grid_item
+
+    with pytest.raises(ValueError, match=message):
+        parse_grid_item(item)
+    assert parse_grid_item("batch-size=16,32") == {"batch_size": [16, 32]}
