@@ -104,6 +104,11 @@ def pooling_benchmark(variant: str = "hard", seed: int = 0, graphs_per_class: in
     Each :class:`~torch_geometric.data.Data` has ``x`` ``[n, 5]`` (one-hot colour), ``edge_index`` (the symmetric
     k-NN graph), ``y`` ``[1]`` and ``pos`` ``[n, 2]`` (the points; not a model input here). ``graphs_per_class``
     overrides the published count (for quick runs).
+
+    >>> from graphpool.data import pooling_benchmark
+    >>> graphs = pooling_benchmark("easy-small", graphs_per_class=4)
+    >>> len(graphs), sorted({int(graph.y) for graph in graphs}), graphs[0].x.size(1)
+    (12, [0, 1, 2], 5)
     """
     if variant not in VARIANTS:
         raise ValueError(f"'variant' must be one of {tuple(VARIANTS)}, got {variant!r}")
