@@ -43,6 +43,8 @@ def baseline_scores(
     predictions: list[float] = []
     for train, test in folds:
         model = make_model().fit(features[list(train)], y[list(train)])
+        if "n_jobs" in model.get_params():  # a forest's threads add the trees' outputs in the order they finish:
+            model.set_params(n_jobs=1)  # predictions in one thread, the same bits run after run
         predicted = model.predict(features[list(test)])
         for name, value in task.scores(task.sums(torch.as_tensor(predicted), torch.as_tensor(y[list(test)]))).items():
             scores[name].append(value)
@@ -69,7 +71,7 @@ def fingerprint_forest(seed: int, task: Task) -> Any:
     A classifier, or a regressor (mean squared error splits) under regression.
     """
     forest = RandomForestRegressor if task.name == "regression" else RandomForestClassifier
-    return forest(n_estimators=500, random_state=seed, n_jobs=-1)
+    return forest(n_estimators=500, random_state=seed, n_jobs=torch.get_num_threads())  # --threads, as torch
 
 
 def graph_size_features(graphs: Sequence[Any]) -> np.ndarray:
