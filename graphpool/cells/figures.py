@@ -241,14 +241,22 @@ def check_formats(formats: Sequence[str] | str) -> None:
 
 
 def save(figure: Any, stem: Path | str, formats: Sequence[str] = FORMATS, dpi: int = 200) -> list[Path]:
-    """Write ``figure`` as ``stem.<format>`` for every format (png, pdf, svg), close it; returns the paths."""
+    """Write ``figure`` as ``stem.<format>`` for every format (png, pdf, svg), close it; returns the paths.
+
+    The same figure gives the same bytes every time: no date in a PDF or SVG, the SVG's element ids from a fixed
+    salt (matplotlib's default is random), so a results folder compares equal to an earlier run's.
+    """
+    import matplotlib
+
     from graphpool.experiment import pyplot
 
     check_formats(formats)
     paths = []
+    undated = {"pdf": {"CreationDate": None}, "svg": {"Date": None}}
     for fmt in formats:
         path = Path(f"{stem}.{fmt}")
-        figure.savefig(path, dpi=dpi, bbox_inches="tight")
+        with matplotlib.rc_context({"svg.hashsalt": "graphpool"}):
+            figure.savefig(path, dpi=dpi, bbox_inches="tight", metadata=undated.get(fmt))
         paths.append(path)
     pyplot().close(figure)
     return paths
