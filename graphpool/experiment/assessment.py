@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Sequence
 from dataclasses import asdict, replace
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ import torch
 from graphpool.experiment.baselines import majority_scores
 from graphpool.experiment.diagnostics import pooling_diagnostics, warn_collapses
 from graphpool.experiment.distributed import barrier, is_main
-from graphpool.experiment.files import RESTORE, atomic_json, atomic_write, changed_settings, read_json
+from graphpool.experiment.files import RESTORE, atomic_json, atomic_torch_save, changed_settings, read_json
 from graphpool.experiment.folds import Fold, holdout
 from graphpool.experiment.hyperparameters import expand_grid
 from graphpool.experiment.progress import Progress
@@ -49,10 +48,6 @@ def _load(path: Path, model: ModelConfig, device: torch.device) -> GraphClassifi
     network = GraphClassifier(model).to(device)
     network.load_state_dict(load_checkpoint(path, device)["state"]["best_model"])
     return network
-
-
-def _save_weights(weights: dict[str, Any], path: Path) -> None:
-    torch.save(weights, path)
 
 
 def assess(
@@ -219,7 +214,7 @@ def _assess_fold(
     if is_main():
         if keep_models:
             winner = {k: v.cpu() for k, v in network.state_dict().items()}
-            atomic_write(out / f"model-{number}.pt", partial(_save_weights, winner))
+            atomic_torch_save(out / f"model-{number}.pt", winner)
         atomic_json(out / f"fold-{number}.json", result)
         for checkpoint in out.glob(f"fold-{number}-*.pt"):  # the candidates' and the ensemble's
             checkpoint.unlink(missing_ok=True)

@@ -84,6 +84,18 @@ def read_json(path: Path, kind: type = object) -> Any:
     return value
 
 
+def atomic_torch_save(path: Path, value: Any) -> None:
+    """``torch.save(value)`` to ``path`` with :func:`atomic_write`, through a file handle: torch names the records
+    of its zip after the file it writes, which would be the temporary name, so the same ``value`` gives the same
+    bytes every time."""
+
+    def write(temporary: Path) -> None:
+        with temporary.open("wb") as handle:
+            torch.save(value, handle)
+
+    atomic_write(path, write)
+
+
 def read_torch_file(path: Path, remedy: str, device: torch.device | str = "cpu") -> Any:
     """``torch.load(path, weights_only=True)``; a ``ValueError`` names the file, what torch found, and ``remedy``
     where torch cannot read it (cut short, empty, or not a file ``torch.save`` wrote)."""

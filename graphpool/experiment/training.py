@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from torch_geometric.loader import DataLoader
 
 from graphpool.experiment.distributed import is_main, sum_across, world
-from graphpool.experiment.files import atomic_write, read_torch_file
+from graphpool.experiment.files import atomic_torch_save, read_torch_file
 from graphpool.experiment.progress import Progress
 from graphpool.experiment.tasks import task_of
 from graphpool.models import GraphClassifier, ModelConfig, eval_mode, seeded
@@ -345,4 +345,4 @@ def _save(checkpoint: Path, network: nn.Module, optimiser: torch.optim.Optimizer
         "state": asdict(state),
         "rng": torch.get_rng_state(),
     }
-    atomic_write(checkpoint, lambda path: torch.save(saved, path))
+    atomic_torch_save(checkpoint, saved)

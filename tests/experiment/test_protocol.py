@@ -58,6 +58,21 @@ def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path: Path) -> 
     assert path.read_text() == "new"
 
 
+# torch.save names the records of its zip after the file it writes: through atomic_write that was the temporary
+# name (pid and random letters), so every checkpoint and model-K.pt of a run held other bytes than a rerun's
+def test_torch_files_written_atomically_are_the_same_bytes_every_time(tmp_path: Path) -> None:
+    import torch
+
+    from graphpool.experiment.files import atomic_torch_save, read_torch_file
+
+    value = {"weight": torch.arange(6.0).reshape(2, 3), "epoch": 3}
+    atomic_torch_save(tmp_path / "a.pt", value)
+    atomic_torch_save(tmp_path / "b.pt", value)
+    assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b.pt").read_bytes()
+    loaded = read_torch_file(tmp_path / "a.pt", "delete it")
+    assert loaded["epoch"] == 3 and torch.equal(loaded["weight"], value["weight"])
+
+
 def test_atomic_write_gives_ordinary_permissions_and_syncs_file_and_folder(tmp_path: Path, monkeypatch) -> None:
     """mkstemp's 0600 made result files unreadable to others; a rename without fsync can lose the file
     on a power cut."""
