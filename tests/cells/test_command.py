@@ -290,3 +290,32 @@ def test_class_names_are_refused_in_the_options_words(tmp_path: Path, names: str
     with pytest.raises(SystemExit, match=rf"^graphpool cells: {message}"):
         main(["cells", "--simulate", "count", "--samples", "10", "--class-names", names, "--out", str(tmp_path / "o")])
     assert not (tmp_path / "o").exists()
+
+
+def _without_timings(path: Path) -> bytes | object:
+    """A results file's contents, less what measures time (``seconds`` fields and columns)."""
+
+    def drop(value: object) -> object:
+        if isinstance(value, dict):
+            return {key: drop(item) for key, item in value.items() if "seconds" not in key}
+        return [drop(item) for item in value] if isinstance(value, list) else value
+
+    if path.suffix == ".json":
+        return drop(json.loads(path.read_text()))
+    if path.suffix == ".csv":
+        frame = pd.read_csv(path)
+        return frame.drop(columns=[c for c in frame.columns if "seconds" in c]).to_csv(index=False)
+    return path.read_bytes()
+
+
+# the same run wrote other bytes every time: figures dated (and SVG ids salted at random), models and checkpoints
+# named after their temporary files (the pid: a second process's, so not seen in one; tests/experiment covers it)
+def test_a_rerun_writes_the_same_files_but_for_the_timings(tmp_path: Path) -> None:
+    for name in ("first", "second"):
+        arguments = ["cells", "--simulate", "proportion", "--readout", "mean", "--out", str(tmp_path / name)]
+        assert main([*arguments, *QUICK, "--threads", "1"]) == 0
+    files = sorted(path.relative_to(tmp_path / "first") for path in (tmp_path / "first").rglob("*") if path.is_file())
+    assert files == sorted(p.relative_to(tmp_path / "second") for p in (tmp_path / "second").rglob("*") if p.is_file())
+    assert any(path.suffix == ".pt" for path in files) and any(path.suffix == ".pdf" for path in files)
+    for path in files:
+        assert _without_timings(tmp_path / "first" / path) == _without_timings(tmp_path / "second" / path), path
