@@ -216,6 +216,16 @@ def read_cells(
             (complex, dates, durations), missing or (for float32) too large coordinates and markers,
             missing types, samples or labels, values of two types written alike, duplicated cell ids,
             samples whose cells disagree on their label or group.
+
+    >>> import pandas as pd
+    >>> from graphpool.cells import read_cells
+    >>> cells = pd.DataFrame({
+    ...     "sample": ["s1", "s1", "s2"], "x": [0.0, 1.0, 0.0], "y": [0.0, 0.0, 1.0],
+    ...     "cell_type": ["tumour", "T cell", "tumour"], "CD8": [0.1, 2.5, 0.0], "label": [1, 1, 0],
+    ... })
+    >>> table = read_cells(cells, markers=["CD8"], label_names={0: "non-responder", 1: "responder"})
+    >>> table.samples, table.cell_types, table.markers, table.classes
+    (['s1', 's2'], ['T cell', 'tumour'], ['CD8'], ['non-responder', 'responder'])
     """
     if isinstance(markers, str) and markers != "all":
         raise ValueError(

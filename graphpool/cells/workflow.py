@@ -57,7 +57,15 @@ from graphpool.ops.validation import id_outside
 
 
 def proportions(graphs: Sequence[Data], num_types: int) -> np.ndarray:
-    """``[samples, types]`` share of each cell type in each sample (types ``0 .. num_types - 1``)."""
+    """``[samples, types]`` share of each cell type in each sample (types ``0 .. num_types - 1``).
+
+    >>> import torch
+    >>> from torch_geometric.data import Data
+    >>> from graphpool.cells import proportions
+    >>> graphs = [Data(cell_type=torch.tensor([0, 1, 2, 2])), Data(cell_type=torch.tensor([1, 2, 2]))]
+    >>> proportions(graphs, num_types=3).round(3).tolist()
+    [[0.25, 0.25, 0.5], [0.0, 0.333, 0.667]]
+    """
     for number, graph in enumerate(graphs):
         if graph.get("cell_type") is None:
             raise ValueError(f"sample {number} has no cell types (data.cell_type): proportions count them")
