@@ -55,6 +55,14 @@ def coarsen_edges(
     ([[0, 0, 1, 1], [0, 1, 0, 1]], [2.0, 1.0, 1.0, 2.0])
     """
     _check_hard(edge_index, assignment, edge_weight)
+    return coarsen_edges_unchecked(edge_index, assignment, edge_weight, self_loops)
+
+
+def coarsen_edges_unchecked(
+    edge_index: Tensor, assignment: Assignment, edge_weight: Tensor | None, self_loops: bool
+) -> tuple[Tensor, Tensor]:
+    """:func:`coarsen_edges` without its input checks: for a :class:`~graphpool.cluster.Pool`, whose graph was
+    checked once on the way in and whose assignment its selector made (the checks read every id: host syncs)."""
     weight = _weights(edge_index, edge_weight, torch.get_default_dtype() if edge_weight is None else edge_weight.dtype)
     summed, edges = _sum_by_coarse_edge(edge_index, assignment, weight.unsqueeze(-1), self_loops)
     return edges, summed.squeeze(-1)
@@ -91,6 +99,18 @@ def coarse_edge_attr(
         raise ValueError(f"'edge_attr' must be [E, D] with E = {edge_index.size(1)}, got {tuple(edge_attr.shape)}")
     if reduce not in EDGE_REDUCTIONS:
         raise ValueError(f"'reduce' must be one of {EDGE_REDUCTIONS}, got {reduce!r}")
+    return coarse_edge_attr_unchecked(edge_index, assignment, edge_attr, edge_weight, self_loops, reduce)
+
+
+def coarse_edge_attr_unchecked(
+    edge_index: Tensor,
+    assignment: Assignment,
+    edge_attr: Tensor,
+    edge_weight: Tensor | None,
+    self_loops: bool,
+    reduce: str,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """:func:`coarse_edge_attr` without its input checks (a pool's, as :func:`coarsen_edges_unchecked`)."""
     weight = _weights(edge_index, edge_weight, edge_attr.dtype).unsqueeze(-1)
     summed, edges = _sum_by_coarse_edge(edge_index, assignment, torch.cat([weight, weight * edge_attr], 1), self_loops)
     total, features = summed[:, 0], summed[:, 1:]
@@ -176,6 +196,14 @@ def normalize_edges(
     check_graph(edge_index, num_nodes, edge_weight)
     if validation_enabled():
         check_edge_weights(edge_weight, "D^-1/2 A D^-1/2")
+    return normalize_edges_unchecked(edge_index, edge_weight, num_nodes, self_loops)
+
+
+def normalize_edges_unchecked(
+    edge_index: Tensor, edge_weight: Tensor, num_nodes: int, self_loops: bool
+) -> tuple[Tensor, Tensor]:
+    """:func:`normalize_edges` without its input checks: for a pool's coarse edges, which it built itself from a
+    graph it checked (reading their ids and weights back would sync a GPU at every level)."""
     if self_loops:
         keep = edge_index[0] != edge_index[1]
         edge_index, edge_weight = edge_index[:, keep], edge_weight[keep]

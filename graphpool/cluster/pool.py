@@ -23,11 +23,11 @@ from torch import Tensor, nn
 from graphpool.cluster.assignment import Assignment
 from graphpool.cluster.connect import (
     EDGE_REDUCTIONS,
-    coarse_edge_attr,
-    coarsen_edges,
+    coarse_edge_attr_unchecked,
+    coarsen_edges_unchecked,
     edge_features,
     edge_mean,
-    normalize_edges,
+    normalize_edges_unchecked,
     soft_edges,
 )
 from graphpool.cluster.losses import LOSS_TERMS, LOSSES, LossFn, LossInputs
@@ -222,14 +222,14 @@ class Pool(nn.Module):
                 raise ValueError(f"'adjacency' is for soft pools; {type(self.select).__name__} assigns hard clusters")
             x_out = self.reduce(x, assignment.cluster, dim_size=assignment.num_clusters)
             if features is None:
-                edges, weights = coarsen_edges(edge_index, assignment, edge_weight, self.self_loops)
+                edges, weights = coarsen_edges_unchecked(edge_index, assignment, edge_weight, self.self_loops)
             else:
-                edges, weights, attr = coarse_edge_attr(
+                edges, weights, attr = coarse_edge_attr_unchecked(
                     edge_index, assignment, features, edge_weight, self.self_loops, self.edge_reduce
                 )
         if self.normalize:  # the same D^-1/2 A D^-1/2 of the coarse edges, hard or soft (without self-loops, the
             # coarse edges hold none to drop)
-            edges, weights = normalize_edges(edges, weights, assignment.num_clusters, self.self_loops)
+            edges, weights = normalize_edges_unchecked(edges, weights, assignment.num_clusters, self.self_loops)
         if assignment.soft:
             weights = weights.to(x.dtype if edge_weight is None else edge_weight.dtype)
         if self.activation is not None:
