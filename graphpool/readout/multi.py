@@ -85,9 +85,9 @@ class MultiReadout(Readout, MultiAggregation):
         self, x: Tensor, index: Tensor | None, ptr: Tensor | None, dim_size: int | None, dim: int
     ) -> tuple[Tensor, Segments, Callable[[Tensor], Tensor]]:
         prepared = super().prepare(x, index, ptr, dim_size, dim)
-        if self.mode == "proj" and x.dim() > 1 and dim % x.dim() == x.dim() - 1:
-            raise ValueError("mode='proj' pools along a dimension other than the last (the features)")
         if self.mode == "proj":
+            if x.dim() > 1 and dim % x.dim() == x.dim() - 1:
+                raise ValueError("mode='proj' pools along a dimension other than the last (the features)")
             self.check_width(x.size(-1) if x.dim() > 1 else 1)
         if x.dim() > 2 and self.nests_a_projection():
             raise ValueError(
