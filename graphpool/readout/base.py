@@ -111,9 +111,11 @@ class Readout(Aggregation):
     accumulates_in_float32: ClassVar[bool] = True
     #: names of per-node keyword inputs that :meth:`compute` accepts (e.g. ``weight``)
     extra_inputs: tuple[str, ...] = ()
-    # the constructor's argument names, all and those without a default (set for every subclass)
+    # the constructor's argument names, all and those without a default, and whether it takes **kwargs (set for
+    # every subclass)
     _options: ClassVar[tuple[str, ...]] = ()
     _required: ClassVar[tuple[str, ...]] = ()
+    _open: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -121,6 +123,7 @@ class Readout(Aggregation):
         named = [p for p in parameters if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
         cls._options = tuple(p.name for p in named)
         cls._required = tuple(p.name for p in named if p.default is p.empty)
+        cls._open = any(p.kind is p.VAR_KEYWORD for p in parameters)
         name = cls.__dict__.get("name", "")
         if not name:
             return
@@ -137,6 +140,11 @@ class Readout(Aggregation):
     def options(cls) -> tuple[str, ...]:
         """Names of the constructor's arguments (the readout's options), in order."""
         return cls._options
+
+    @classmethod
+    def takes_any_option(cls) -> bool:
+        """Whether the constructor takes ``**kwargs``: options beyond :meth:`options` too."""
+        return cls._open
 
     @classmethod
     def required_options(cls) -> tuple[str, ...]:

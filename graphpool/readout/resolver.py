@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -76,7 +75,7 @@ def refuse_unknown_options(cls: type[Readout], options: Sequence[str], allowed: 
     """A ``ValueError`` naming the ``options`` readout ``cls`` does not take (``allowed``), ``what`` naming the
     argument that chose it (``"readout"``, ``"reduce"``). A constructor that takes ``**kwargs`` takes any."""
     unknown = sorted(set(options) - set(allowed))
-    if unknown and not any(p.kind is p.VAR_KEYWORD for p in inspect.signature(cls.__init__).parameters.values()):
+    if unknown and not cls.takes_any_option():
         raise ValueError(f"{what} '{cls.name}' takes options {list(allowed) or 'none'}, got unexpected {unknown}")
 
 
