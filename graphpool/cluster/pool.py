@@ -186,11 +186,10 @@ class Pool(nn.Module):
             inputs,
             tuple(dict.fromkeys((*POOL_INPUTS, *self.select.inputs))),
         )
-        seg = _check(x, edge_index, edge_weight, batch, num_graphs, pos, edge_attr)
+        needs = "this pool's normalisation D^-1/2 A D^-1/2" if self.normalize else None  # weights >= 0
+        seg = _check(x, edge_index, edge_weight, batch, num_graphs, pos, edge_attr, needs)
         features = None if edge_attr is None else edge_features(edge_attr)
         edge_index = edge_index.long()  # int32 ids (accepted as PyG does) index like int64 ones
-        if self.normalize and validation_enabled():
-            check_edge_weights(edge_weight, "this pool's normalisation D^-1/2 A D^-1/2")
         if "pos" in self.select.inputs:
             inputs["pos"] = pos
         if "edge_attr" in self.select.inputs:
@@ -280,15 +279,17 @@ def _check(
     num_graphs: int | None,
     pos: Tensor | None,
     edge_attr: Tensor | None = None,
+    needs: str | None = None,
 ) -> Segments:
-    """The node segments, after checking every input's shape (each error names its argument)."""
+    """The node segments, after checking every input's shape (each error names its argument), and with validation
+    on the edge ids and weights (``needs``: what requires weights >= 0, as :func:`check_edge_weights`)."""
     check_tensor("x", x)
     check_tensor("edge_index", edge_index)
     if x.dim() != 2:
         raise ValueError(f"'x' must be [N, F], got shape {tuple(x.shape)}")
     check_graph(edge_index, x.size(0), edge_weight, nodes=f"'x' has {x.size(0)} rows")  # ids read: a GPU sync
-    if edge_weight is not None and validation_enabled() and not bool(torch.isfinite(edge_weight).all()):
-        raise ValueError("'edge_weight' must be finite; it holds NaN or infinite weights")
+    if validation_enabled():  # finite, and >= 0 where ``needs`` says what requires it
+        check_edge_weights(edge_weight, needs)
     if edge_attr is not None and (edge_attr.dim() not in (1, 2) or edge_attr.size(0) != edge_index.size(1)):
         raise ValueError(
             f"'edge_attr' must be [E, D] or [E] with E = {edge_index.size(1)}, got {tuple(edge_attr.shape)}"

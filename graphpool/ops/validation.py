@@ -124,16 +124,17 @@ def check_graph(
         raise ValueError(f"'edge_index' refers to node {bad}, but {nodes or f'num_nodes = {num_nodes}'}")
 
 
-def check_edge_weights(edge_weight: torch.Tensor | None, needs: str) -> None:
+def check_edge_weights(edge_weight: torch.Tensor | None, needs: str | None) -> None:
     """Raise a ``ValueError`` naming ``edge_weight`` when it holds NaN, an infinity or a negative weight (``needs``:
-    what requires weights >= 0, e.g. ``"modularity"``); one read of the weights, a host sync."""
+    what requires weights >= 0, e.g. ``"modularity"``; ``None``: nothing does, negative weights are fine); one
+    read of the weights, a host sync."""
     if edge_weight is None or not edge_weight.numel():
         return
     weight = edge_weight.detach()
     finite, non_negative = finite_and_non_negative(weight)
     if not finite:
         raise ValueError("'edge_weight' must be finite; it holds NaN or infinite weights")
-    if not non_negative:
+    if needs is not None and not non_negative:
         raise ValueError(f"'edge_weight' holds negative weights ({float(weight.min()):.3g}); {needs} needs >= 0")
 
 
